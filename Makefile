@@ -1,0 +1,64 @@
+# mcr build, test and packaging. `make help` lists the targets.
+SHELL := /bin/bash
+DENO_PKG := tools/deno
+DENO ?= $(DENO_PKG)/node_modules/@deno/linux-x64-glibc/deno
+CC ?= gcc
+CFLAGS ?= -O2 -g -Wall -Wextra -Werror -fPIC -std=gnu11 -fvisibility=hidden
+LIB := build/libmcr.so
+C_SRC := $(filter-out c/test/%,$(wildcard c/*.c))
+C_HDR := $(wildcard c/*.h)
+# Permissions for development runs; the compiled binary bakes its own (see dist).
+RUN_FLAGS := --allow-ffi --allow-read --allow-write --allow-net --allow-env --allow-run --allow-sys
+export DENO
+
+.PHONY: all help deno deps lib test test-c test-root check lint fmt demo bench dist clean
+
+all: lib deps
+
+help:
+	@echo "make          build the native library and fetch pinned deps"
+	@echo "make demo     run the self-contained demo (root: builds namespaces)"
+	@echo "make test     run the whole test suite (C, unit, namespace tests)"
+	@echo "make bench    run the side-by-side benchmarks"
+	@echo "make dist     build the single executable (needs DENORT_BIN offline)"
+
+# Deno itself comes from the npm package `deno`, pinned in tools/deno/package-lock.json.
+$(DENO): $(DENO_PKG)/package.json $(DENO_PKG)/package-lock.json
+	cd $(DENO_PKG) && npm ci --no-audit --no-fund --ignore-scripts
+	@test -x $@ && touch $@
+
+deno: $(DENO)
+
+# npm modules pinned in deno.json + deno.lock, installed into Deno's cache.
+deps: $(DENO)
+	$(DENO) install --frozen --entrypoint main.ts
+
+lib: $(LIB)
+
+$(LIB): $(C_SRC) $(C_HDR) c/mcr.map
+	@mkdir -p build
+	$(CC) $(CFLAGS) -shared -o $@ $(C_SRC) -Wl,--version-script=c/mcr.map -luring
+
+test-c: $(LIB)
+	@bash c/test/run.sh
+
+test: lib deps
+	@bash tests/run_all.sh
+
+test-root: lib deps
+	$(DENO) test $(RUN_FLAGS) tests/root/
+
+check: deps
+	$(DENO) check main.ts src ffi tests
+
+lint: deps
+	$(DENO) lint
+
+fmt:
+	$(DENO) fmt
+
+demo: lib deps
+	$(DENO) run $(RUN_FLAGS) main.ts demo
+
+clean:
+	rm -rf build dist

@@ -1,0 +1,200 @@
+/*
+ * libmcr: the native half of mcr, a userspace multicast relay.
+ *
+ * A narrow C API over AF_PACKET rings and io_uring. The per-packet work
+ * happens in TypeScript over the mapped rings; this library only sets things
+ * up, waits, and kicks transmission.
+ *
+ * Return convention (every function unless stated): >= 0 is a count, an fd or
+ * a handle; < 0 is -errno. Nothing here prints, exits or aborts, and no caller
+ * reads errno after a call.
+ *
+ * Lifecycle of a worker's rings (packet_mmap style):
+ *
+ *   mcr_arena_reserve()           one PROT_NONE virtual range per worker
+ *        |
+ *        +-- mcr_rx_open()  x inputs   TPACKET_V3 RX ring mapped at arena+off
+ *        +-- mcr_tx_open()  x outputs  TPACKET_V2 TX ring mapped at arena+off
+ *        |                  (one ArrayBuffer over the arena covers every ring,
+ *        |                   so TypeScript copies RX -> TX with copyWithin)
+ *        |
+ *   mcr_waiter_open()             io_uring + eventfd; mcr_waiter_add_fd(rx fds)
+ *        |
+ *   loop: mcr_waiter_wait()  -> TS walks RX blocks, fills TX frames
+ *         mcr_waiter_queue_kick(tx fd) per dirty TX ring
+ *         mcr_waiter_submit()       one io_uring_enter for all kicks
+ *        |
+ *   mcr_ring_close()              socket closed, range re-covered by
+ *                                 anonymous zero pages (old views stay safe)
+ */
+#ifndef MCR_H
+#define MCR_H
+
+#include <stdint.h>
+
+#define MCR_ABI_VERSION 1
+
+/* ---- library identity ---------------------------------------------------- */
+
+/* Returns MCR_ABI_VERSION. */
+int mcr_abi_version(void);
+
+/* Writes the liburing version as major*1000+minor (e.g. 2003). Returns it. */
+int mcr_liburing_version(void);
+
+/*
+ * Fills out[0..n) with the offsets/sizes TypeScript relies on, in the order of
+ * enum mcr_layout_slot below. Returns the number of slots written (<= n).
+ */
+enum mcr_layout_slot {
+	MCR_L_BLK_STATUS = 0,     /* offsetof(tpacket_block_desc, hdr.bh1.block_status) */
+	MCR_L_BLK_NUM_PKTS,       /* ... hdr.bh1.num_pkts */
+	MCR_L_BLK_FIRST_PKT,      /* ... hdr.bh1.offset_to_first_pkt */
+	MCR_L_TP3_NEXT_OFFSET,    /* offsetof(tpacket3_hdr, tp_next_offset) */
+	MCR_L_TP3_SNAPLEN,        /* tp_snaplen */
+	MCR_L_TP3_LEN,            /* tp_len */
+	MCR_L_TP3_STATUS,         /* tp_status */
+	MCR_L_TP3_MAC,            /* tp_mac (u16) */
+	MCR_L_TP3_VLAN_TCI,       /* hv1.tp_vlan_tci */
+	MCR_L_TP2_STATUS,         /* offsetof(tpacket2_hdr, tp_status) */
+	MCR_L_TP2_LEN,            /* tp_len */
+	MCR_L_TP2_DATA,           /* where a TX frame's data starts: TPACKET2_HDRLEN - sizeof(sockaddr_ll) */
+	MCR_L_STATUS_USER,        /* TP_STATUS_USER */
+	MCR_L_STATUS_CSUMNOTREADY,/* TP_STATUS_CSUMNOTREADY */
+	MCR_L_STATUS_VLAN_VALID,  /* TP_STATUS_VLAN_VALID */
+	MCR_L_STATUS_SEND_REQUEST,/* TP_STATUS_SEND_REQUEST */
+	MCR_L_STATUS_SENDING,     /* TP_STATUS_SENDING */
+	MCR_L_STATUS_WRONG_FORMAT,/* TP_STATUS_WRONG_FORMAT */
+	MCR_L_COUNT
+};
+int mcr_layout(int32_t *out, int n);
+
+/* Writes a NUL-terminated description of -err (e.g. "no such device") into buf. Returns its length. */
+int mcr_strerror(int err, char *buf, int len);
+
+/* ---- arena ---------------------------------------------------------------- */
+
+/*
+ * Reserves `bytes` of address space (PROT_NONE, MAP_NORESERVE) and writes its
+ * address into *out_addr. Rings are later mapped inside it with MAP_FIXED.
+ * The arena lives for the process lifetime (views over it must never dangle).
+ */
+int mcr_arena_reserve(uint64_t bytes, uint64_t *out_addr);
+
+/* ---- rings ---------------------------------------------------------------- */
+
+/* Flags for mcr_rx_open. */
+#define MCR_RX_IGNORE_OUTGOING 0x1  /* PACKET_IGNORE_OUTGOING: never see our own TX */
+#define MCR_RX_FANOUT_HASH     0x2  /* join PACKET_FANOUT group `fanout_id` (PACKET_FANOUT_HASH: per-flow order) */
+
+/*
+ * Opens an AF_PACKET/SOCK_RAW socket for ETH_P_ALL bound to ifindex, sets
+ * TPACKET_V3 and an RX ring of block_count blocks of block_size bytes (frames
+ * of frame_size; retire timeout retire_ms), and maps it at map_addr (inside an
+ * arena, MAP_FIXED). Checks the kernel's geometry constraints first (-EINVAL,
+ * nothing allocated). Returns the socket fd.
+ * Ring bytes mapped = block_size * block_count.
+ */
+int mcr_rx_open(int ifindex, uint32_t block_size, uint32_t block_count, uint32_t frame_size,
+		uint32_t retire_ms, uint32_t flags, uint32_t fanout_id, uint64_t map_addr);
+
+/*
+ * Opens an AF_PACKET/SOCK_RAW socket (protocol 0: sends only) bound to ifindex
+ * with TPACKET_V2 and a TX ring of frame_count frames of frame_size bytes,
+ * mapped at map_addr. qdisc_bypass != 0 sets PACKET_QDISC_BYPASS.
+ * Ring bytes mapped = frame_size * frame_count (frame_size a power of two,
+ * >= 2048 recommended; frames are packed into 64 KiB blocks).
+ */
+int mcr_tx_open(int ifindex, uint32_t frame_size, uint32_t frame_count, int qdisc_bypass,
+		uint64_t map_addr);
+
+/*
+ * Closes the socket and covers [map_addr, map_addr+map_len) with anonymous
+ * zeroed read/write pages, so a stale view reads zeros (status 0 = kernel's)
+ * instead of faulting. Returns 0.
+ */
+int mcr_ring_close(int fd, uint64_t map_addr, uint64_t map_len);
+
+/*
+ * Reads and resets PACKET_STATISTICS: out[0] = tp_packets, out[1] = tp_drops,
+ * out[2] = tp_freeze_q_cnt. Returns 0.
+ */
+int mcr_ring_stats(int fd, uint32_t *out);
+
+/*
+ * Attaches a classic BPF filter that accepts only IPv4/UDP frames (untagged or
+ * with one 802.1Q tag) whose destination address and port are one of the n
+ * pairs: pairs[2i] = group (host byte order), pairs[2i+1] = UDP port.
+ * n == 0 attaches a filter that accepts nothing. Returns 0.
+ * Non-first fragments pass when `pass_fragments` (their group is checked).
+ */
+int mcr_rx_set_filter(int fd, const uint32_t *pairs, int n, int pass_fragments);
+
+/* ---- interfaces ----------------------------------------------------------- */
+
+/*
+ * Looks an interface up by name and fills out (16 x int32):
+ *   [0] ifindex  [1] mtu  [2] flags (IFF_*)  [3] IPv4 address (host order, 0 if none)
+ *   [4..9] MAC bytes  [10] 1 if the interface exists
+ * Returns 0, or -ENODEV.
+ */
+int mcr_if_info(const char *name, int32_t *out);
+
+/* ---- multicast membership ------------------------------------------------- */
+
+/* Opens a UDP helper socket used only to hold IGMP memberships. Returns its fd. */
+int mcr_membership_open(void);
+
+/*
+ * Joins (join=1) or leaves (join=0) group on ifindex through the helper socket
+ * fd; source != 0 makes it source-specific (MCAST_JOIN_SOURCE_GROUP).
+ * Addresses in host byte order. -ENOBUFS means the per-socket limit
+ * (net.ipv4.igmp_max_memberships) is reached.
+ */
+int mcr_membership_change(int fd, int ifindex, uint32_t group, uint32_t source, int join);
+
+/* Closes the helper socket (the kernel leaves every group it held). */
+int mcr_membership_close(int fd);
+
+/* ---- waiter: io_uring wait point + batched TX kicks ------------------------ */
+
+/*
+ * Creates an io_uring of `entries` SQEs plus an eventfd registered for poll.
+ * Returns a small handle (>= 0) naming it in the calls below.
+ */
+int mcr_waiter_open(uint32_t entries);
+
+/* Adds a multishot POLLIN on fd (an RX ring socket). */
+int mcr_waiter_add_fd(int h, int fd);
+
+/* Cancels the poll on fd. */
+int mcr_waiter_remove_fd(int h, int fd);
+
+/*
+ * Submits anything queued, then waits up to timeout_ms for at least one
+ * readiness event (RX ring or eventfd). Drains the eventfd and reaps every
+ * completion (send results are tallied, see mcr_waiter_stats). Returns the
+ * number of readiness completions seen (0 on timeout). -EINTR is returned as 0.
+ */
+int mcr_waiter_wait(int h, int timeout_ms);
+
+/* Queues an IORING_OP_SEND(fd, NULL, 0, MSG_DONTWAIT): the kernel sends every
+ * frame marked SEND_REQUEST in fd's TX ring. Not submitted until _submit/_wait. */
+int mcr_waiter_queue_kick(int h, int fd);
+
+/* Submits queued kicks in one io_uring_enter, reaps finished completions. Returns submitted count. */
+int mcr_waiter_submit(int h);
+
+/* Wakes a worker blocked in mcr_waiter_wait (writes the eventfd). Thread-safe. */
+int mcr_waiter_notify(int h);
+
+/*
+ * Reads and resets the send tally: out[0] = kicks completed, out[1] = kicks
+ * failed, out[2] = last failure as a positive errno (0 if none). Returns 0.
+ */
+int mcr_waiter_stats(int h, int32_t *out);
+
+/* Closes the ring and eventfd. */
+int mcr_waiter_close(int h);
+
+#endif

@@ -1,0 +1,100 @@
+/**
+ * Every counter mcr keeps, declared once. Worker counter slots, JSON stats
+ * keys and Prometheus lines all derive from these tables.
+ *
+ * Counters live in SharedArrayBuffers as Float64 slots: each slot has exactly
+ * one writer (a worker) and the supervisor reads them. Float64 loads and
+ * stores are single 8-byte moves on x86-64, so a reader never sees a torn
+ * value; integers stay exact up to 2^53.
+ */
+
+/** One counter: its name (snake_case, JSON key), help text, and Prometheus family. */
+export interface CounterSpec {
+  readonly name: string;
+  readonly help: string;
+  /** Prometheus metric family; counters sharing a family differ by `reason` label. */
+  readonly family: string;
+  /** Label value for families with a reason label. */
+  readonly reason?: string;
+  /** "gauge" values are not cumulative (e.g. last errno). */
+  readonly kind?: "counter" | "gauge";
+}
+
+/**
+ * Why a received frame was not forwarded. The id is what parse/match return
+ * negated; order is fixed (ids index counter slots).
+ */
+export const DROP_REASONS = [
+  { id: 1, name: "truncated", help: "frame shorter than its headers or IP total length" },
+  { id: 2, name: "not_ipv4", help: "not an IPv4 frame (other ethertype or IP version)" },
+  { id: 3, name: "bad_header", help: "IPv4 header invalid (IHL < 5, lengths inconsistent, UDP length lies)" },
+  { id: 4, name: "not_udp", help: "IPv4 but not UDP" },
+  { id: 5, name: "fragment", help: "IPv4 fragment on a rule that does not allow fragments" },
+  { id: 6, name: "no_match", help: "valid UDP but no rule matches interface, group, port and source" },
+  { id: 7, name: "too_big", help: "rewritten frame larger than the output's TX frame or MTU" },
+  { id: 8, name: "ring_corrupt", help: "RX ring entry with impossible offsets or lengths" },
+] as const;
+
+export type DropReasonName = typeof DROP_REASONS[number]["name"];
+
+/** Per-worker counters, in slot order. Drop reasons follow at DROP_SLOT_BASE. */
+export const WORKER_COUNTERS: readonly CounterSpec[] = [
+  { name: "rx_packets", family: "mcr_rx_packets_total", help: "Frames taken from RX rings" },
+  { name: "rx_bytes", family: "mcr_rx_bytes_total", help: "Bytes of frames taken from RX rings" },
+  { name: "matched", family: "mcr_matched_packets_total", help: "Frames that matched a rule" },
+  { name: "tx_sent", family: "mcr_tx_packets_total", help: "Frames queued into TX rings" },
+  { name: "tx_bytes", family: "mcr_tx_bytes_total", help: "Bytes queued into TX rings" },
+  {
+    name: "tx_ring_full",
+    family: "mcr_tx_ring_full_total",
+    help: "Copies dropped because the output TX ring had no free frame (buffer exhaustion)",
+  },
+  {
+    name: "tx_errors",
+    family: "mcr_tx_errors_total",
+    help: "TX frames the kernel rejected (TP_STATUS_WRONG_FORMAT) plus failed TX kicks",
+  },
+  { name: "kernel_packets", family: "mcr_kernel_packets_total", help: "Frames the kernel delivered to RX rings (PACKET_STATISTICS)" },
+  { name: "kernel_drops", family: "mcr_kernel_drops_total", help: "Frames the kernel dropped because an RX ring was full (PACKET_STATISTICS)" },
+  { name: "kernel_freezes", family: "mcr_kernel_freezes_total", help: "RX queue freezes reported by the kernel (PACKET_STATISTICS)" },
+  { name: "rx_blocks", family: "mcr_rx_blocks_total", help: "RX ring blocks processed (batches)" },
+  { name: "tx_kicks", family: "mcr_tx_kicks_total", help: "TX ring kicks completed" },
+  { name: "tx_kick_errors", family: "mcr_tx_kick_errors_total", help: "TX ring kicks that failed" },
+  { name: "last_kick_errno", family: "mcr_last_kick_errno", help: "errno of the last failed TX kick (0 if none)", kind: "gauge" },
+  { name: "loop_iterations", family: "mcr_loop_iterations_total", help: "Worker loop turns (heartbeat)" },
+  { name: "heartbeat_ms", family: "mcr_heartbeat_ms", help: "Worker clock at its last loop turn (ms since epoch)", kind: "gauge" },
+];
+
+/** First slot of the drop-reason counters; slot = DROP_SLOT_BASE + id - 1. */
+export const DROP_SLOT_BASE = WORKER_COUNTERS.length;
+/** Number of Float64 slots in one worker's counter block (rounded to 64-byte lines). */
+export const WORKER_SLOTS = Math.ceil((DROP_SLOT_BASE + DROP_REASONS.length) / 8) * 8;
+
+/** Named slot indices of the worker block, for the data plane. */
+export const W = Object.freeze(
+  Object.fromEntries(WORKER_COUNTERS.map((c, i) => [c.name, i])),
+) as Readonly<Record<string, number>>;
+
+/** Per-rule counters: slot = ruleSlot * RULE_SLOTS + index. */
+export const RULE_COUNTERS: readonly CounterSpec[] = [
+  { name: "packets", family: "mcr_rule_packets_total", help: "Frames matched by the rule" },
+  { name: "bytes", family: "mcr_rule_bytes_total", help: "Bytes of frames matched by the rule" },
+];
+export const RULE_SLOTS = RULE_COUNTERS.length;
+
+/** Per-output counters: slot = outputSlot * OUTPUT_SLOTS + index. */
+export const OUTPUT_COUNTERS: readonly CounterSpec[] = [
+  { name: "packets", family: "mcr_output_packets_total", help: "Frames queued for the output" },
+  { name: "bytes", family: "mcr_output_bytes_total", help: "Bytes queued for the output" },
+  {
+    name: "ring_full",
+    family: "mcr_output_ring_full_total",
+    help: "Copies for the output dropped because its TX ring was full",
+  },
+  { name: "too_big", family: "mcr_output_too_big_total", help: "Copies for the output dropped as larger than its MTU" },
+];
+export const OUTPUT_SLOTS = OUTPUT_COUNTERS.length;
+
+/** Default capacities of the per-worker rule/output counter blocks. */
+export const MAX_RULE_SLOTS = 16384;
+export const MAX_OUTPUT_SLOTS = 65536;

@@ -1,0 +1,76 @@
+/**
+ * The contract between the control plane (HTTP API, CLI, signals) and the
+ * relay. The API never touches packets: it reads snapshots and asks for whole
+ * configurations to be applied through this interface.
+ */
+import type { Config } from "../config/schema.ts";
+
+/** Counter values keyed by counter name (see src/stats/registry.ts). */
+export type CounterValues = Record<string, number>;
+
+export interface OutputStats {
+  interface: string;
+  group: string;
+  port: number;
+  counters: CounterValues; // OUTPUT_COUNTERS names
+}
+
+export interface RuleStats {
+  name: string;
+  input: { interface: string; group: string; port: number; source?: string };
+  counters: CounterValues; // RULE_COUNTERS names
+  outputs: OutputStats[];
+  /** Milliseconds since the rule's packet counter last increased (null: never saw a packet). */
+  silent_ms: number | null;
+}
+
+export interface WorkerStats {
+  id: number;
+  alive: boolean;
+  restarts: number;
+  /** Milliseconds since the worker's loop last turned. */
+  heartbeat_age_ms: number;
+  counters: CounterValues; // WORKER_COUNTERS + drop_<reason>
+}
+
+export interface InterfaceState {
+  name: string;
+  ifindex: number;
+  up: boolean;
+  present: boolean;
+  mtu: number;
+  mac: string;
+  ipv4: string | null;
+  roles: ("input" | "output")[];
+}
+
+/** A point-in-time reading of every counter. Totals include exited workers. */
+export interface StatsSnapshot {
+  /** Wall clock of the reading, ms since epoch. */
+  at_ms: number;
+  uptime_s: number;
+  totals: CounterValues;
+  workers: WorkerStats[];
+  rules: RuleStats[];
+}
+
+/** What applying a configuration changed. */
+export interface ApplyResult {
+  added: string[];
+  removed: string[];
+  changed: string[];
+  unchanged: number;
+}
+
+export interface RelayControl {
+  /** The configuration in force. */
+  config(): Config;
+  /**
+   * Applies a whole configuration (already schema-valid): either all of it
+   * takes effect or none. Throws ConfigError (nothing changed) when the
+   * relay cannot apply it, e.g. an interface name that cannot be used.
+   */
+  applyConfig(next: Config): Promise<ApplyResult>;
+  stats(): StatsSnapshot;
+  interfaces(): InterfaceState[];
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs the whole suite: C tests, then every Deno test (unit, API, namespace
+# tests under tests/root). Ends with one line "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+DENO=${DENO:-tools/deno/node_modules/@deno/linux-x64-glibc/deno}
+RUN_FLAGS="--allow-ffi --allow-read --allow-write --allow-net --allow-env --allow-run --allow-sys"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+passed=0 failed=0
+
+# C tests: c/test/run.sh prints "c-tests: N passed, M failed".
+if [ -f c/test/run.sh ]; then
+  bash c/test/run.sh 2>&1 | tee -a "$log"
+  line=$(grep -E '^c-tests: [0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+  if [ -n "$line" ]; then
+    passed=$((passed + $(sed -E 's/^c-tests: ([0-9]+) passed.*/\1/' <<<"$line")))
+    failed=$((failed + $(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")))
+  else
+    failed=$((failed + 1))
+  fi
+fi
+
+: >"$log"
+# Namespace tests create their own namespaces; run files one at a time so that
+# two topologies never compete for the 2 CPUs.
+"$DENO" test $RUN_FLAGS --parallel=false "${@:-tests/}" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+summary=$(grep -E '^(ok|FAILED) \| [0-9]+ passed' "$log" | tail -1 | sed 's/\x1b\[[0-9;]*m//g')
+if [ -n "$summary" ]; then
+  passed=$((passed + $(sed -E 's/^[A-Z a-z]+\| ([0-9]+) passed.*/\1/' <<<"$summary")))
+  failed=$((failed + $(sed -E 's/.*\| ([0-9]+) failed.*/\1/' <<<"$summary")))
+elif [ "$rc" -ne 0 ]; then
+  failed=$((failed + 1))
+fi
+if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
