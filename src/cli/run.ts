@@ -1,0 +1,127 @@
+/**
+ * `mcr run --config FILE`: starts the relay (supervisor + workers) and its
+ * HTTP API, and handles signals: SIGTERM/SIGINT stop cleanly, SIGHUP reloads
+ * the config file (validated whole; on error the old one stays), SIGUSR1
+ * prints the counters.
+ */
+import { parseArgs } from "node:util";
+import { ConfigError } from "../config/errors.ts";
+import { loadConfigFile } from "../config/load.ts";
+import { writeConfigAtomically } from "../config/persist.ts";
+import type { Config } from "../config/schema.ts";
+import { Supervisor } from "../supervisor/supervisor.ts";
+import { checkCapabilities } from "./caps.ts";
+import { startApi } from "./run_api.ts";
+import { createLogger } from "../log.ts";
+import { formatFinalCounters } from "../stats/summary.ts";
+
+const USAGE = `usage: mcr run --config FILE [--listen HOST:PORT] [--no-api] [--no-persist]
+
+Runs the relay. Options:
+  --config FILE       YAML configuration (see examples/mcr.yaml)
+  --listen HOST:PORT  API listen address (overrides api.listen; default 127.0.0.1:8787)
+  --no-api            do not serve the HTTP API
+  --no-persist        do not write runtime changes back to FILE
+  --log-level LEVEL   debug | info | warn | error`;
+
+export async function runCommand(argv: string[]): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      options: {
+        config: { type: "string", short: "c" },
+        listen: { type: "string" },
+        "no-api": { type: "boolean" },
+        "no-persist": { type: "boolean" },
+        "log-level": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (err) {
+    console.error(`mcr run: ${(err as Error).message}\n${USAGE}`);
+    return 1;
+  }
+  if (args.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (!args.config) {
+    console.error(`mcr run: --config: a configuration file is required\n${USAGE}`);
+    return 1;
+  }
+  const level = args["log-level"];
+  if (level !== undefined && !["debug", "info", "warn", "error"].includes(level)) {
+    console.error(`mcr run: --log-level: must be one of debug, info, warn, error`);
+    return 1;
+  }
+
+  const caps = checkCapabilities(["CAP_NET_RAW", "CAP_NET_ADMIN"]);
+  if (!caps.ok) {
+    console.error(`mcr run: ${caps.message}`);
+    return 1;
+  }
+
+  const path = args.config;
+  let config: Config;
+  try {
+    config = await loadConfigFile(path);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`mcr run: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  }
+  const log = createLogger({ level: (level ?? config.log?.level ?? "info") as "info" });
+  const supervisor = new Supervisor(config, { logger: log });
+  try {
+    await supervisor.start();
+  } catch (err) {
+    console.error(`mcr run: cannot start: ${(err as Error).message}`);
+    await supervisor.stop();
+    return 1;
+  }
+
+  const persist = args["no-persist"] ? null : (next: Config) => writeConfigAtomically(path, next);
+  let api: { shutdown(): Promise<void> } | null = null;
+  if (!args["no-api"]) {
+    try {
+      api = await startApi({ supervisor, config, configPath: path, listen: args.listen, persist, log });
+    } catch (err) {
+      console.error(`mcr run: ${(err as Error).message}`);
+      await supervisor.stop();
+      return 1;
+    }
+  }
+
+  const printCounters = () => console.error(formatFinalCounters(supervisor.stats()));
+  const stopped = Promise.withResolvers<void>();
+  const onStop = () => stopped.resolve();
+  const onHup = async () => {
+    try {
+      const next = await loadConfigFile(path);
+      const result = await supervisor.applyConfig(next);
+      log.info("configuration reloaded", { ...result });
+    } catch (err) {
+      log.error("reload failed; keeping the running configuration", { error: (err as Error).message });
+    }
+  };
+  Deno.addSignalListener("SIGTERM", onStop);
+  Deno.addSignalListener("SIGINT", onStop);
+  Deno.addSignalListener("SIGHUP", onHup);
+  Deno.addSignalListener("SIGUSR1", printCounters);
+
+  await stopped.promise;
+  log.info("stopping");
+  Deno.removeSignalListener("SIGTERM", onStop);
+  Deno.removeSignalListener("SIGINT", onStop);
+  Deno.removeSignalListener("SIGHUP", onHup);
+  Deno.removeSignalListener("SIGUSR1", printCounters);
+  await api?.shutdown();
+  await supervisor.stop();
+  printCounters();
+  return 0;
+}

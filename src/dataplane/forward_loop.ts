@@ -1,0 +1,295 @@
+/**
+ * THE forwarding loop of a worker, readable top to bottom:
+ *
+ *   wait for a block -> walk its packets -> parse -> match -> for each output:
+ *   claim a TX frame, rewrite into it -> give the block back -> flush (one
+ *   io_uring_enter kicks every dirty TX ring) -> publish counters -> check
+ *   control -> repeat.
+ *
+ * Nothing here allocates per packet, throws, or sees a pointer: the rings are
+ * one Uint8Array/DataView over the worker's arena, the rules are monomorphic
+ * objects built at plan time, and counters are Float64 slots in
+ * SharedArrayBuffers. The TypeScript target is x86-64: its stores are not
+ * reordered, so writing tp_len before tp_status publishes a TX frame safely.
+ */
+import {
+  BLK_FIRST_PKT,
+  BLK_NUM_PKTS,
+  BLK_STATUS,
+  TP2_DATA,
+  TP2_LEN,
+  TP2_STATUS,
+  TP3_MAC,
+  TP3_NEXT_OFFSET,
+  TP3_SNAPLEN,
+  TP3_STATUS,
+  TP_STATUS_AVAILABLE,
+  TP_STATUS_CSUMNOTREADY,
+  TP_STATUS_SEND_REQUEST,
+  TP_STATUS_USER,
+  TP_STATUS_WRONG_FORMAT,
+} from "../../ffi/layout.ts";
+import { DROP_SLOT_BASE, OUTPUT_SLOTS, RULE_SLOTS, W } from "../stats/registry.ts";
+import {
+  F_FRAG,
+  F_GROUP,
+  F_PORT,
+  F_SRC,
+  F_TOTAL,
+  F_UDP,
+  F_UDP_LEN,
+  FRAME,
+  parseFrame,
+  R_FRAGMENT,
+  R_NO_MATCH,
+  R_RING_CORRUPT,
+  R_TOO_BIG,
+} from "./parse.ts";
+import { finishPartialChecksum, rewriteInto, sourceDelta } from "./rewrite.ts";
+import { type InputPort, matchFragment, matchRule, type Output, type TxPort } from "./rule_table.ts";
+
+/** What the loop needs from the native waiter (ffi/waiter.ts Waiter; a fake in tests). */
+export interface Kicker {
+  /** Blocks until an RX ring or the control eventfd is ready, or timeout. */
+  wait(timeoutMs: number): number;
+  /** Queues a kick of a TX ring (sent at the next submit). */
+  queueKick(fd: number): number;
+  /** One io_uring_enter for every queued kick. */
+  submit(): number;
+}
+
+/** Control words shared with the supervisor (Int32Array over a SharedArrayBuffer). */
+export const CONTROL_COMMAND = 0; // 0 run; otherwise the loop returns it
+export const CONTROL_REQUESTED_GEN = 1; // plan generation the supervisor wants applied
+export const CONTROL_APPLIED_GEN = 2; // plan generation the worker has applied
+export const CONTROL_WORDS = 4;
+export const COMMAND_RUN = 0;
+export const COMMAND_RECONFIGURE = 1;
+export const COMMAND_STOP = 2;
+
+/** Slot offsets inside the per-output / per-rule counter blocks (registry order). */
+const OUT_PACKETS = 0;
+const OUT_BYTES = 1;
+const OUT_RING_FULL = 2;
+const OUT_TOO_BIG = 3;
+const RULE_PACKETS = 0;
+const RULE_BYTES = 1;
+
+const W_RX_PACKETS = W.rx_packets;
+const W_RX_BYTES = W.rx_bytes;
+const W_MATCHED = W.matched;
+const W_TX_SENT = W.tx_sent;
+const W_TX_BYTES = W.tx_bytes;
+const W_TX_RING_FULL = W.tx_ring_full;
+const W_TX_ERRORS = W.tx_errors;
+const W_RX_BLOCKS = W.rx_blocks;
+const W_LOOP = W.loop_iterations;
+const W_HEARTBEAT = W.heartbeat_ms;
+
+/** sizeof(struct tpacket3_hdr): a packet header must fit before the block end. */
+const TP3_HDR_SIZE = 48;
+
+/** Everything the loop touches, built by the worker from a plan. */
+export class LoopState {
+  /** TX rings with frames queued since the last flush (preallocated, no growth per packet). */
+  readonly dirty: TxPort[];
+  dirtyCount = 0;
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly view: DataView,
+    readonly inputs: InputPort[],
+    readonly txPorts: TxPort[],
+    readonly workerCounters: Float64Array,
+    readonly ruleCounters: Float64Array,
+    readonly outputCounters: Float64Array,
+    readonly control: Int32Array,
+    readonly kicker: Kicker,
+    /** Called about once a second from the loop (kernel ring statistics, kick tallies). */
+    readonly periodic: () => void,
+  ) {
+    this.dirty = txPorts.slice();
+  }
+}
+
+/**
+ * Runs until the supervisor sets CONTROL_COMMAND; returns that command.
+ * waitTimeoutMs bounds how long an idle worker sleeps between checks.
+ */
+export function forwardLoop(s: LoopState, waitTimeoutMs: number): number {
+  const inputs = s.inputs;
+  const wc = s.workerCounters;
+  let lastPeriodic = Date.now();
+  for (;;) {
+    const command = Atomics.load(s.control, CONTROL_COMMAND);
+    if (command !== COMMAND_RUN) {
+      flush(s);
+      return command;
+    }
+    let blocks = 0;
+    // Round-robin: at most one block per input per turn, so one busy input
+    // cannot starve the others.
+    for (let i = 0; i < inputs.length; i++) blocks += processBlock(s, inputs[i]);
+    const now = Date.now();
+    wc[W_LOOP] += 1;
+    wc[W_HEARTBEAT] = now;
+    if (now - lastPeriodic >= 1000) {
+      lastPeriodic = now;
+      s.periodic();
+    }
+    if (blocks === 0) s.kicker.wait(waitTimeoutMs);
+  }
+}
+
+/**
+ * Processes the input's current RX block if user space owns it: forwards
+ * every packet, gives the block back, flushes, publishes counters.
+ * Returns 1 if a block was processed, 0 if none was ready.
+ */
+export function processBlock(s: LoopState, input: InputPort): number {
+  const view = s.view;
+  const wc = s.workerCounters;
+  const blk = input.offset + input.cursor * input.blockSize;
+  if ((view.getUint32(blk + BLK_STATUS, true) & TP_STATUS_USER) === 0) return 0;
+
+  const count = view.getUint32(blk + BLK_NUM_PKTS, true);
+  const blockEnd = blk + input.blockSize;
+  let pkt = blk + view.getUint32(blk + BLK_FIRST_PKT, true);
+  let rx = 0;
+  let rxBytes = 0;
+  let matched = 0;
+  for (let i = 0; i < count; i++) {
+    // The kernel wrote these headers; check them anyway so a bad entry can
+    // only cost this block, never a read outside the ring.
+    if (pkt < blk || pkt + TP3_HDR_SIZE > blockEnd) {
+      wc[DROP_SLOT_BASE + R_RING_CORRUPT - 1] += 1;
+      break;
+    }
+    const snaplen = view.getUint32(pkt + TP3_SNAPLEN, true);
+    const mac = pkt + view.getUint16(pkt + TP3_MAC, true);
+    if (mac + snaplen > blockEnd) {
+      wc[DROP_SLOT_BASE + R_RING_CORRUPT - 1] += 1;
+      break;
+    }
+    rx++;
+    rxBytes += snaplen;
+    const copies = forwardPacket(s, input, mac, snaplen, view.getUint32(pkt + TP3_STATUS, true));
+    if (copies < 0) wc[DROP_SLOT_BASE - copies - 1] += 1;
+    else matched++;
+    pkt += view.getUint32(pkt + TP3_NEXT_OFFSET, true);
+  }
+
+  // Give the block back to the kernel, then kick every TX ring we filled.
+  view.setUint32(blk + BLK_STATUS, 0, true);
+  input.cursor = input.cursor + 1 === input.blockCount ? 0 : input.cursor + 1;
+  flush(s);
+
+  wc[W_RX_PACKETS] += rx;
+  wc[W_RX_BYTES] += rxBytes;
+  wc[W_MATCHED] += matched;
+  wc[W_RX_BLOCKS] += 1;
+  return 1;
+}
+
+/**
+ * parse -> match -> one rewrite per output. Returns the number of copies
+ * queued (>= 0) or -reason when the packet is dropped as a whole.
+ */
+export function forwardPacket(
+  s: LoopState,
+  input: InputPort,
+  mac: number,
+  len: number,
+  status: number,
+): number {
+  const view = s.view;
+  const parsed = parseFrame(view, mac, len);
+  if (parsed < 0) return parsed;
+
+  const group = FRAME[F_GROUP];
+  const src = FRAME[F_SRC];
+  const frag = FRAME[F_FRAG];
+  const rule = frag === 2
+    ? matchFragment(input.fragmentRules, group, src)
+    : matchRule(input.rules, group, FRAME[F_PORT], src);
+  if (rule === null) return frag === 2 ? -R_FRAGMENT : -R_NO_MATCH;
+  if (frag === 1 && !rule.allowFragments) return -R_FRAGMENT;
+
+  const rc = s.ruleCounters;
+  rc[rule.slot * RULE_SLOTS + RULE_PACKETS] += 1;
+  rc[rule.slot * RULE_SLOTS + RULE_BYTES] += len;
+
+  let udpChecksum = 0;
+  let srcDelta = 0;
+  const udp = FRAME[F_UDP];
+  if (udp >= 0) {
+    udpChecksum = (status & TP_STATUS_CSUMNOTREADY) !== 0
+      ? finishPartialChecksum(view, udp, FRAME[F_UDP_LEN])
+      : view.getUint16(udp + 6);
+    srcDelta = sourceDelta(src);
+  }
+
+  const outputs = rule.outputs;
+  let copies = 0;
+  for (let i = 0; i < outputs.length; i++) {
+    copies += emit(s, outputs[i], udpChecksum, srcDelta);
+  }
+  return copies;
+}
+
+/**
+ * Stage "tx": claims the output's next TX frame, rewrites the packet into it
+ * and marks it SEND_REQUEST. Returns 1 if queued, 0 if dropped (counted).
+ */
+function emit(s: LoopState, out: Output, udpChecksum: number, srcDelta: number): number {
+  const view = s.view;
+  const tx = out.tx;
+  const oc = s.outputCounters;
+  const wc = s.workerCounters;
+  const o = out.slot * OUTPUT_SLOTS;
+  const frameLen = 14 + FRAME[F_TOTAL]; // Ethernet header + IPv4 total length
+  if (frameLen > tx.maxFrame) {
+    oc[o + OUT_TOO_BIG] += 1;
+    wc[DROP_SLOT_BASE + R_TOO_BIG - 1] += 1;
+    return 0;
+  }
+  const frame = tx.offset + tx.head * tx.frameSize;
+  let status = view.getUint32(frame + TP2_STATUS, true);
+  if (status !== TP_STATUS_AVAILABLE && status !== TP_STATUS_WRONG_FORMAT) {
+    // Ring full: kick what is queued once and look again (on veth a frame
+    // stays SENDING until the receiving CPU takes it).
+    flush(s);
+    status = view.getUint32(frame + TP2_STATUS, true);
+    if (status !== TP_STATUS_AVAILABLE && status !== TP_STATUS_WRONG_FORMAT) {
+      oc[o + OUT_RING_FULL] += 1;
+      wc[W_TX_RING_FULL] += 1;
+      return 0;
+    }
+  }
+  // A frame the kernel refused earlier is counted and reused.
+  if (status === TP_STATUS_WRONG_FORMAT) wc[W_TX_ERRORS] += 1;
+
+  const written = rewriteInto(view, s.bytes, frame + TP2_DATA, out, udpChecksum, srcDelta);
+  view.setUint32(frame + TP2_LEN, written, true);
+  view.setUint32(frame + TP2_STATUS, TP_STATUS_SEND_REQUEST, true);
+  tx.head = tx.head + 1 === tx.frameCount ? 0 : tx.head + 1;
+  if (tx.pending++ === 0) s.dirty[s.dirtyCount++] = tx;
+
+  oc[o + OUT_PACKETS] += 1;
+  oc[o + OUT_BYTES] += written;
+  wc[W_TX_SENT] += 1;
+  wc[W_TX_BYTES] += written;
+  return 1;
+}
+
+/** Stage "flush": one io_uring submission kicks every TX ring filled since the last flush. */
+export function flush(s: LoopState): void {
+  const n = s.dirtyCount;
+  if (n === 0) return;
+  for (let i = 0; i < n; i++) {
+    const tx = s.dirty[i];
+    s.kicker.queueKick(tx.fd);
+    tx.pending = 0;
+  }
+  s.dirtyCount = 0;
+  s.kicker.submit();
+}

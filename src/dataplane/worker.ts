@@ -1,0 +1,269 @@
+/**
+ * Worker entry point: one forwarding thread. It opens its own native library
+ * handle, arena, rings and waiter, applies plans from the supervisor and runs
+ * forwardLoop() between them.
+ *
+ * A Worker blocked in the loop cannot receive messages, so the supervisor
+ * posts a plan, sets CONTROL_COMMAND and wakes the waiter's eventfd; the loop
+ * returns between blocks, this driver lets the event loop deliver the
+ * message, applies it and re-enters the loop. Packets keep queueing in the
+ * kernel rings meanwhile, so nothing is lost across a reconfiguration.
+ */
+/// <reference lib="deno.worker" />
+import { Arena } from "../../ffi/arena.ts";
+import { loadLibrary } from "../../ffi/library.ts";
+import { RxRing, TxRing } from "../../ffi/packet_ring.ts";
+import { Waiter } from "../../ffi/waiter.ts";
+import { W } from "../stats/registry.ts";
+import type { RxPlan, TxPlan, WorkerPlan } from "../supervisor/plan.ts";
+import {
+  COMMAND_RECONFIGURE,
+  COMMAND_RUN,
+  COMMAND_STOP,
+  CONTROL_APPLIED_GEN,
+  CONTROL_COMMAND,
+  CONTROL_REQUESTED_GEN,
+  flush,
+  forwardLoop,
+  LoopState,
+  processBlock,
+} from "./forward_loop.ts";
+import type { InputPort, TxPort } from "./rule_table.ts";
+import { buildTables } from "./tables.ts";
+
+/** Messages from the supervisor. */
+export type ToWorker =
+  | {
+    type: "init";
+    id: number;
+    control: SharedArrayBuffer;
+    workerCounters: SharedArrayBuffer;
+    ruleCounters: SharedArrayBuffer;
+    outputCounters: SharedArrayBuffer;
+    waitTimeoutMs: number;
+  }
+  | { type: "plan"; plan: WorkerPlan };
+
+/** Messages to the supervisor. */
+export type FromWorker =
+  | { type: "ready"; id: number; waiterHandle: number }
+  | { type: "applied"; id: number; generation: number }
+  | { type: "plan_error"; id: number; generation: number; message: string; code?: string }
+  | { type: "fatal"; id: number; message: string; code?: string; op?: string }
+  | { type: "stopped"; id: number };
+
+interface OpenRx {
+  plan: RxPlan;
+  ring: RxRing;
+}
+interface OpenTx {
+  plan: TxPlan;
+  ring: TxRing;
+}
+
+const inbox: ToWorker[] = [];
+let workerId = -1;
+let wake: (() => void) | null = null;
+
+self.onmessage = (e: MessageEvent<ToWorker>) => {
+  inbox.push(e.data);
+  wake?.();
+};
+
+function nextMessage(): Promise<ToWorker> {
+  const m = inbox.shift();
+  if (m) return Promise.resolve(m);
+  return new Promise((resolve) => {
+    wake = () => {
+      wake = null;
+      resolve(inbox.shift()!);
+    };
+  });
+}
+
+function post(m: FromWorker): void {
+  self.postMessage(m);
+}
+
+function sameRx(a: RxPlan, b: RxPlan): boolean {
+  const g = a.geometry;
+  const h = b.geometry;
+  return a.ifindex === b.ifindex && a.fanoutId === b.fanoutId && g.blockSize === h.blockSize &&
+    g.blockCount === h.blockCount && g.retireMs === h.retireMs;
+}
+
+function sameTx(a: TxPlan, b: TxPlan): boolean {
+  return a.ifindex === b.ifindex && a.geometry.frameSize === b.geometry.frameSize &&
+    a.geometry.frameCount === b.geometry.frameCount && a.geometry.qdiscBypass === b.geometry.qdiscBypass;
+}
+
+/** Processes ready blocks until none is left, waiting once for partly filled blocks to retire. */
+function drain(state: LoopState, retireWaitMs: number): void {
+  for (let round = 0; round < 2; round++) {
+    for (let n = 0; n < 100_000; n++) {
+      let blocks = 0;
+      for (const input of state.inputs) blocks += processBlock(state, input);
+      if (blocks === 0) break;
+    }
+    if (round === 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, retireWaitMs);
+  }
+  flush(state);
+}
+
+async function main(): Promise<void> {
+  const init = await nextMessage();
+  if (init.type !== "init") throw new Error("worker: first message must be init");
+  const id = init.id;
+  workerId = id;
+  const control = new Int32Array(init.control);
+  const workerCounters = new Float64Array(init.workerCounters);
+  const ruleCounters = new Float64Array(init.ruleCounters);
+  const outputCounters = new Float64Array(init.outputCounters);
+
+  loadLibrary();
+  const arena = new Arena();
+  const waiter = Waiter.open(256);
+  post({ type: "ready", id, waiterHandle: waiter.handle });
+
+  const rx = new Map<number, OpenRx>();
+  const tx = new Map<number, OpenTx>();
+  let previous: { inputs: InputPort[]; txPorts: TxPort[] } = { inputs: [], txPorts: [] };
+  let state: LoopState | null = null;
+
+  /** Kernel ring statistics and kick tallies, about once a second and at exit. */
+  const periodic = (): void => {
+    for (const { ring } of rx.values()) {
+      const st = ring.stats();
+      workerCounters[W.kernel_packets] += st.packets;
+      workerCounters[W.kernel_drops] += st.drops;
+      workerCounters[W.kernel_freezes] += st.freezes;
+    }
+    const k = waiter.stats();
+    workerCounters[W.tx_kicks] += k.kicks;
+    workerCounters[W.tx_kick_errors] += k.kickErrors;
+    workerCounters[W.tx_errors] += k.kickErrors;
+    if (k.lastErrno !== 0) workerCounters[W.last_kick_errno] = k.lastErrno;
+  };
+
+  const applyPlan = (plan: WorkerPlan): void => {
+    // Close rings that are gone or changed; keep the rest (and their cursors).
+    for (const [ifindex, open] of rx) {
+      const next = plan.rx.find((p) => p.ifindex === ifindex);
+      if (!next || !sameRx(open.plan, next)) {
+        waiter.removeFd(open.ring.fd);
+        periodicOne(open.ring);
+        open.ring.close();
+        arena.free(open.ring.offset, open.ring.byteLength);
+        rx.delete(ifindex);
+      }
+    }
+    for (const [ifindex, open] of tx) {
+      const next = plan.tx.find((p) => p.ifindex === ifindex);
+      if (!next || !sameTx(open.plan, next)) {
+        open.ring.close();
+        arena.free(open.ring.offset, open.ring.byteLength);
+        tx.delete(ifindex);
+      }
+    }
+    for (const p of plan.tx) {
+      if (tx.has(p.ifindex)) continue;
+      const ring = TxRing.open(arena, {
+        ifindex: p.ifindex,
+        ifname: p.ifname,
+        frameSize: p.geometry.frameSize,
+        frameCount: p.geometry.frameCount,
+        qdiscBypass: p.geometry.qdiscBypass,
+      });
+      tx.set(p.ifindex, { plan: p, ring });
+    }
+    for (const p of plan.rx) {
+      let open = rx.get(p.ifindex);
+      if (!open) {
+        const ring = RxRing.open(arena, {
+          ifindex: p.ifindex,
+          ifname: p.ifname,
+          blockSize: p.geometry.blockSize,
+          blockCount: p.geometry.blockCount,
+          frameSize: p.geometry.frameSize,
+          retireMs: p.geometry.retireMs,
+          ignoreOutgoing: true,
+          fanoutId: p.fanoutId === 0 ? undefined : p.fanoutId,
+        });
+        waiter.addFd(ring.fd);
+        open = { plan: p, ring };
+        rx.set(p.ifindex, open);
+      }
+      open.plan = p;
+      open.ring.setFilter(p.filter, p.passFragments);
+    }
+    const rxRefs = new Map([...rx].map(([k, v]) => [k, v.ring]));
+    const txRefs = new Map([...tx].map(([k, v]) => [k, v.ring]));
+    const tables = buildTables(plan, rxRefs, txRefs, previous);
+    previous = tables;
+    state = new LoopState(
+      arena.bytes,
+      arena.view,
+      tables.inputs,
+      tables.txPorts,
+      workerCounters,
+      ruleCounters,
+      outputCounters,
+      control,
+      waiter,
+      periodic,
+    );
+  };
+
+  const periodicOne = (ring: RxRing): void => {
+    const st = ring.stats();
+    workerCounters[W.kernel_packets] += st.packets;
+    workerCounters[W.kernel_drops] += st.drops;
+    workerCounters[W.kernel_freezes] += st.freezes;
+  };
+
+  /** Applies every plan waiting in the inbox up to the requested generation. */
+  const drainPlans = async (): Promise<void> => {
+    while (Atomics.load(control, CONTROL_APPLIED_GEN) < Atomics.load(control, CONTROL_REQUESTED_GEN)) {
+      const m = await nextMessage();
+      if (m.type !== "plan") continue;
+      try {
+        applyPlan(m.plan);
+        Atomics.store(control, CONTROL_APPLIED_GEN, m.plan.generation);
+        post({ type: "applied", id, generation: m.plan.generation });
+      } catch (err) {
+        Atomics.store(control, CONTROL_APPLIED_GEN, m.plan.generation);
+        const e = err as Error & { code?: string };
+        post({ type: "plan_error", id, generation: m.plan.generation, message: e.message, code: e.code });
+      }
+    }
+  };
+
+  await drainPlans();
+  for (;;) {
+    if (Atomics.load(control, CONTROL_COMMAND) === COMMAND_STOP) break;
+    const command = state === null
+      ? (waiter.wait(init.waitTimeoutMs), Atomics.load(control, CONTROL_COMMAND))
+      : forwardLoop(state, init.waitTimeoutMs);
+    if (command === COMMAND_STOP) break;
+    if (command === COMMAND_RECONFIGURE) {
+      Atomics.compareExchange(control, CONTROL_COMMAND, COMMAND_RECONFIGURE, COMMAND_RUN);
+      await drainPlans();
+    }
+  }
+
+  // Drain: forward what the rings already hold (the supervisor has left the
+  // groups, so little more arrives), then final statistics, rings released.
+  if (state !== null) drain(state, 2 * Math.max(1, ...[...rx.values()].map((o) => o.plan.geometry.retireMs)));
+  periodic();
+  for (const { ring } of rx.values()) ring.close();
+  for (const { ring } of tx.values()) ring.close();
+  waiter.close();
+  post({ type: "stopped", id });
+  self.close();
+}
+
+main().catch((err) => {
+  const e = err as Error & { code?: string; op?: string };
+  post({ type: "fatal", id: workerId, message: e.message, code: e.code, op: e.op });
+  self.close();
+});

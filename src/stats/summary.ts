@@ -1,0 +1,48 @@
+/**
+ * The plain-text counter summary printed when the relay stops and on
+ * SIGUSR1 (in the spirit of the seed's "[STATS:Ingress FINAL]" lines).
+ */
+import type { StatsSnapshot } from "../supervisor/control.ts";
+import { DROP_REASONS } from "./registry.ts";
+
+const TOTAL_KEYS = [
+  "rx_packets",
+  "matched",
+  "tx_sent",
+  "tx_bytes",
+  "tx_ring_full",
+  "tx_errors",
+  "kernel_packets",
+  "kernel_drops",
+  "kernel_freezes",
+] as const;
+
+/** Renders totals, drops by reason, and per-rule/per-output counters as lines of text. */
+export function formatFinalCounters(s: StatsSnapshot): string {
+  const lines: string[] = [];
+  lines.push(`[mcr stats] uptime=${s.uptime_s.toFixed(1)}s workers=${s.workers.length}`);
+  lines.push(`  total: ${TOTAL_KEYS.map((k) => `${k}=${s.totals[k] ?? 0}`).join(" ")}`);
+  lines.push(`  drops: ${DROP_REASONS.map((d) => `${d.name}=${s.totals[`drop_${d.name}`] ?? 0}`).join(" ")}`);
+  for (const r of s.rules) {
+    const i = r.input;
+    lines.push(
+      `  rule ${r.name} (${i.interface} ${i.group}:${i.port}${i.source ? ` from ${i.source}` : ""}): ` +
+        `packets=${r.counters.packets} bytes=${r.counters.bytes}`,
+    );
+    for (const o of r.outputs) {
+      const c = o.counters;
+      lines.push(
+        `    -> ${o.interface} ${o.group}:${o.port} packets=${c.packets} bytes=${c.bytes} ` +
+          `ring_full=${c.ring_full} too_big=${c.too_big}`,
+      );
+    }
+  }
+  for (const w of s.workers) {
+    const c = w.counters;
+    lines.push(
+      `  worker ${w.id}: alive=${w.alive} restarts=${w.restarts} rx=${c.rx_packets} tx=${c.tx_sent} ` +
+        `kernel_drops=${c.kernel_drops} tx_ring_full=${c.tx_ring_full}`,
+    );
+  }
+  return lines.join("\n");
+}

@@ -1,0 +1,83 @@
+/**
+ * Ring geometry, computed in one place from the configuration.
+ *
+ * RX (TPACKET_V3): packets are packed into blocks; the kernel hands a block
+ * to user space when it is full or when its retire timeout expires. So a ring
+ * must be sized in TIME, two ways:
+ *  - bytes:  at the expected rate it must hold HOLD_MS of traffic while the
+ *            worker is busy or descheduled: rate * HOLD_MS * bytes per packet;
+ *  - blocks: at low rates every block is retired after retire_ms however
+ *            little it holds, so block_count * retire_ms must also cover
+ *            HOLD_MS (measured: 64 blocks x 1 ms overflowed near saturation,
+ *            512 held; see shared FACTS).
+ * TX (TPACKET_V2): fixed-size frames; one frame per copy.
+ */
+import type { RingOptions } from "../config/schema.ts";
+
+/** How long an RX ring must be able to buffer input, in milliseconds. */
+export const HOLD_MS = 200;
+/** Expected input rate when no rule declares rate_pps. */
+export const DEFAULT_RATE_PPS = 100_000;
+export const DEFAULT_BLOCK_SIZE = 128 * 1024;
+export const DEFAULT_RETIRE_MS = 1;
+export const DEFAULT_TX_FRAMES = 4096;
+/** Per-packet overhead inside a V3 block: tpacket3_hdr + sockaddr_ll + alignment (TPACKET_ALIGN 16). */
+const V3_PACKET_OVERHEAD = 96;
+const PAGE = 4096;
+
+export interface RxGeometry {
+  blockSize: number;
+  blockCount: number;
+  /** tp_frame_size: only used by the kernel to validate the request in V3. */
+  frameSize: number;
+  retireMs: number;
+  /** block_size * block_count: bytes mapped. */
+  bytes: number;
+}
+
+export interface TxGeometry {
+  frameSize: number;
+  frameCount: number;
+  bytes: number;
+  qdiscBypass: boolean;
+}
+
+function roundUp(n: number, to: number): number {
+  return Math.ceil(n / to) * to;
+}
+
+/**
+ * RX geometry for an input interface whose rules expect `ratePps` in total
+ * (DEFAULT_RATE_PPS when none declares it) and whose MTU is `mtu`.
+ */
+export function rxGeometry(ratePps: number | undefined, mtu: number, opts: RingOptions = {}): RxGeometry {
+  const blockSize = opts.block_size_kib ? opts.block_size_kib * 1024 : DEFAULT_BLOCK_SIZE;
+  const retireMs = opts.retire_ms ?? DEFAULT_RETIRE_MS;
+  const packetBytes = roundUp(mtu + 14 + 4 + V3_PACKET_OVERHEAD, 16); // largest frame (+VLAN tag)
+  const rate = ratePps ?? DEFAULT_RATE_PPS;
+  const packetsPerBlock = Math.max(1, Math.floor(blockSize / packetBytes));
+  const forBytes = Math.ceil((rate * HOLD_MS / 1000) / packetsPerBlock);
+  const forTime = Math.ceil(HOLD_MS / retireMs);
+  const blockCount = opts.block_count ?? Math.max(forBytes, forTime, 8);
+  return {
+    blockSize,
+    blockCount,
+    frameSize: 2048 <= blockSize ? 2048 : blockSize,
+    retireMs,
+    bytes: blockSize * blockCount,
+  };
+}
+
+/** TX geometry for an output interface with MTU `mtu`. */
+export function txGeometry(mtu: number, opts: RingOptions = {}): TxGeometry {
+  // Frame = 32-byte tpacket2 header + Ethernet frame, rounded to a power of two.
+  let frameSize = 2048;
+  while (frameSize < 32 + mtu + 14) frameSize *= 2;
+  const frameCount = opts.tx_frames ?? DEFAULT_TX_FRAMES;
+  return {
+    frameSize,
+    frameCount,
+    bytes: roundUp(frameSize * frameCount, PAGE),
+    qdiscBypass: opts.qdisc_bypass ?? false,
+  };
+}
