@@ -11,7 +11,11 @@ C_HDR := $(wildcard c/*.h)
 RUN_FLAGS := --allow-ffi --allow-read --allow-write --allow-net --allow-env --allow-run --allow-sys
 export DENO
 
-.PHONY: all help deno deps lib test test-c test-root check lint fmt demo bench dist clean
+.PHONY: all help system-deps deno deps lib test test-c test-root check lint fmt demo bench dist clean
+
+# Debian packages mcr needs to build and test. Installed only when missing.
+APT_PACKAGES := gcc make libc6-dev liburing-dev iproute2 ethtool iputils-ping procps \
+	util-linux libcap2-bin socat smcroute tcpdump ca-certificates
 
 all: lib deps
 
@@ -22,8 +26,17 @@ help:
 	@echo "make bench    run the side-by-side benchmarks"
 	@echo "make dist     build the single executable (needs DENORT_BIN offline)"
 
+system-deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages: $$missing (run as root or apt-get install them)"; exit 1; fi; \
+	  echo "installing: $$missing"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
 # Deno itself comes from the npm package `deno`, pinned in tools/deno/package-lock.json.
-$(DENO): $(DENO_PKG)/package.json $(DENO_PKG)/package-lock.json
+$(DENO): $(DENO_PKG)/package.json $(DENO_PKG)/package-lock.json | system-deps
 	cd $(DENO_PKG) && npm ci --no-audit --no-fund --ignore-scripts
 	@test -x $@ && touch $@
 
@@ -35,7 +48,7 @@ deps: $(DENO)
 
 lib: $(LIB)
 
-$(LIB): $(C_SRC) $(C_HDR) c/mcr.map
+$(LIB): $(C_SRC) $(C_HDR) c/mcr.map | system-deps
 	@mkdir -p build
 	$(CC) $(CFLAGS) -shared -o $@ $(C_SRC) -Wl,--version-script=c/mcr.map -luring
 

@@ -20,8 +20,10 @@ export interface RuleStats {
   input: { interface: string; group: string; port: number; source?: string };
   counters: CounterValues; // RULE_COUNTERS names
   outputs: OutputStats[];
-  /** Milliseconds since the rule's packet counter last increased (null: never saw a packet). */
-  silent_ms: number | null;
+  /** Milliseconds since the rule's packet counter last increased (since the relay started if it never did). */
+  silent_ms: number;
+  /** False while the rule waits for its input interface or every output's interface/address. */
+  active: boolean;
 }
 
 export interface WorkerStats {
@@ -42,6 +44,8 @@ export interface InterfaceState {
   mac: string;
   ipv4: string | null;
   roles: ("input" | "output")[];
+  /** How many times the relay saw it appear, disappear or change since start. */
+  events: number;
 }
 
 /** A point-in-time reading of every counter. Totals include exited workers. */

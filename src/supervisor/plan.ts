@@ -98,8 +98,10 @@ export function interfacesOf(config: Config): { inputs: string[]; outputs: strin
 }
 
 /**
- * Builds the plan. `interfaces` must hold every interface the active rules
- * name; `slots` every active rule's counter slots; `fanoutIds` an id per
+ * Builds the plan. `interfaces` holds the interfaces that exist now: rules
+ * whose input is absent, and outputs whose interface is absent or has no
+ * IPv4 address (when no source_ip is set), are left out until they appear.
+ * `slots` holds every active rule's counter slots; `fanoutIds` an id per
  * input interface when more than one worker runs.
  */
 export function buildPlan(
@@ -109,13 +111,16 @@ export function buildPlan(
   fanoutIds: ReadonlyMap<string, number>,
   generation: number,
 ): WorkerPlan {
-  const rules = activeRules(config);
   const ring = config.ring ?? {};
-  const need = (name: string): InterfaceFacts => {
-    const facts = interfaces.get(name);
-    if (!facts) throw new Error(`interface "${name}" is not known to the plan`);
-    return facts;
+  // An output is usable when its interface exists and a source address is known.
+  const outputUsable = (o: Rule["outputs"][number]): boolean => {
+    const f = interfaces.get(o.interface);
+    return f !== undefined && (o.source_ip !== undefined || f.ipv4 !== 0);
   };
+  // Rules wait (are left out) while their input is absent or none of their outputs is usable.
+  const rules = activeRules(config).filter((r) =>
+    interfaces.has(r.input.interface) && r.outputs.some(outputUsable)
+  );
 
   const rxByName = new Map<string, RxPlan>();
   const rateByName = new Map<string, number | undefined>();
@@ -126,7 +131,7 @@ export function buildPlan(
   }
   for (const r of rules) {
     const name = r.input.interface;
-    const facts = need(name);
+    const facts = interfaces.get(name)!;
     let rx = rxByName.get(name);
     if (!rx) {
       rx = {
@@ -149,8 +154,8 @@ export function buildPlan(
   const txByName = new Map<string, TxPlan>();
   for (const r of rules) {
     for (const o of r.outputs) {
-      if (txByName.has(o.interface)) continue;
-      const facts = need(o.interface);
+      if (txByName.has(o.interface) || !outputUsable(o)) continue;
+      const facts = interfaces.get(o.interface)!;
       txByName.set(o.interface, {
         ifname: o.interface,
         ifindex: facts.ifindex,
@@ -165,27 +170,30 @@ export function buildPlan(
     const s = slots.get(r.name);
     if (!s) throw new Error(`rule "${r.name}" has no counter slot`);
     const src = sourceFilter(r.input.source);
+    const outputs: OutputPlan[] = [];
+    r.outputs.forEach((o, i) => {
+      if (!outputUsable(o)) return;
+      const facts = interfaces.get(o.interface)!;
+      outputs.push({
+        ifindex: facts.ifindex,
+        slot: s.outputs[i],
+        group: ipv4ToNumber(o.group) | 0,
+        port: o.port,
+        srcIp: (o.source_ip !== undefined ? ipv4ToNumber(o.source_ip) : facts.ipv4) | 0,
+        ttl: o.ttl ?? DEFAULT_TTL,
+        tos: o.dscp === undefined ? -1 : o.dscp << 2,
+      });
+    });
     return {
       name: r.name,
       slot: s.rule,
-      inputIfindex: need(r.input.interface).ifindex,
+      inputIfindex: interfaces.get(r.input.interface)!.ifindex,
       group: ipv4ToNumber(r.input.group) | 0,
       port: r.input.port,
       srcAddr: src.addr,
       srcMask: src.mask,
       allowFragments: r.allow_fragments ?? false,
-      outputs: r.outputs.map((o, i) => {
-        const facts = need(o.interface);
-        return {
-          ifindex: facts.ifindex,
-          slot: s.outputs[i],
-          group: ipv4ToNumber(o.group) | 0,
-          port: o.port,
-          srcIp: (o.source_ip !== undefined ? ipv4ToNumber(o.source_ip) : facts.ipv4) | 0,
-          ttl: o.ttl ?? DEFAULT_TTL,
-          tos: o.dscp === undefined ? -1 : o.dscp << 2,
-        };
-      }),
+      outputs,
     };
   });
 

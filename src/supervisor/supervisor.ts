@@ -104,7 +104,10 @@ export class Supervisor implements RelayControl {
   #nextOutputSlot = 0;
   #memberships = new Map<string, Membership>();
   #fanoutIds = new Map<string, number>();
-  #interfaces = new Map<string, InterfaceFacts & { up: boolean }>();
+  /** Interfaces as last planned with (absent ones are missing). */
+  #facts = new Map<string, InterfaceFacts>();
+  /** How often each interface appeared, disappeared or changed. */
+  #interfaceEvents = new Map<string, number>();
   #plan: WorkerPlan | null = null;
   #startedAt = Date.now();
   #lastPackets = new Map<string, { packets: number; changedAt: number }>();
@@ -133,7 +136,10 @@ export class Supervisor implements RelayControl {
     await Promise.all(this.#workers.map((w) => w.ready));
     const result = await this.#apply(this.#config, true);
     this.#log.info("relay started", { workers: count, rules: result.added.length });
-    this.#sampler = setInterval(() => this.#sample(), 1000);
+    this.#sampler = setInterval(() => {
+      this.#sample();
+      this.#refreshInterfaces();
+    }, 1000);
   }
 
   config(): Config {
@@ -170,7 +176,7 @@ export class Supervisor implements RelayControl {
   async #apply(next: Config, initial: boolean): Promise<ApplyResult> {
     const before = initial ? { ...next, rules: [] } : this.#config;
     const names = interfacesOf(next);
-    const facts = this.#resolveInterfaces([...names.inputs, ...names.outputs], next);
+    const facts = this.#resolveInterfaces([...names.inputs, ...names.outputs]);
     const slotsBefore = new Map(this.#slots);
     const result = this.#assignSlots(before, next);
     for (const name of names.inputs) {
@@ -196,49 +202,55 @@ export class Supervisor implements RelayControl {
     }
     this.#plan = plan;
     this.#config = next;
-    for (const [k, v] of facts) this.#interfaces.set(k, { ...v, up: true });
+    this.#facts = facts;
     this.#leaveGroupsNotIn(next);
     this.#releaseSlots(slotsBefore);
     return result;
   }
 
-  #resolveInterfaces(names: string[], config: Config): Map<string, InterfaceFacts> {
+  /**
+   * Looks up every interface by name. Absent interfaces are not an error:
+   * rules that need them wait (see buildPlan) and start forwarding when the
+   * interface appears (#refreshInterfaces).
+   */
+  #resolveInterfaces(names: string[]): Map<string, InterfaceFacts> {
     const facts = new Map<string, InterfaceFacts>();
-    const issues: { path: (string | number)[]; message: string }[] = [];
     for (const name of new Set(names)) {
       const info = interfaceInfo(name);
-      if (!info) {
-        config.rules.forEach((r, i) => {
-          if (r.enabled === false) return;
-          if (r.input.interface === name) {
-            issues.push({ path: ["rules", i, "input", "interface"], message: `interface "${name}" not found (rule "${r.name}", input)` });
-          }
-          r.outputs.forEach((o, j) => {
-            if (o.interface === name) {
-              issues.push({
-                path: ["rules", i, "outputs", j, "interface"],
-                message: `interface "${name}" not found (rule "${r.name}", output ${j})`,
-              });
-            }
-          });
-        });
-        continue;
+      if (info) {
+        facts.set(name, { name, ifindex: info.ifindex, mtu: info.mtu, ipv4: info.ipv4, mac: [...info.mac] });
       }
-      facts.set(name, { name, ifindex: info.ifindex, mtu: info.mtu, ipv4: info.ipv4, mac: [...info.mac] });
     }
-    activeRules(config).forEach((r) => {
-      r.outputs.forEach((o, j) => {
-        const f = facts.get(o.interface);
-        if (f && f.ipv4 === 0 && o.source_ip === undefined) {
-          issues.push({
-            path: ["rules", config.rules.indexOf(r), "outputs", j, "source_ip"],
-            message: `interface "${o.interface}" has no IPv4 address: set source_ip (rule "${r.name}", output ${j})`,
-          });
-        }
-      });
-    });
-    if (issues.length > 0) throw new ConfigError(issues, "interfaces");
     return facts;
+  }
+
+  /**
+   * Called every second: when an interface appeared, disappeared, was
+   * re-created (new ifindex) or changed address, MTU or MAC, the current
+   * configuration is planned again; workers re-create only the rings whose
+   * interface changed, and memberships are joined again.
+   */
+  #refreshInterfaces(): void {
+    const names = interfacesOf(this.#config);
+    const now = this.#resolveInterfaces([...names.inputs, ...names.outputs]);
+    const key = (f: InterfaceFacts | undefined) =>
+      f ? `${f.ifindex}|${f.ipv4}|${f.mtu}|${f.mac.join(":")}` : "absent";
+    let changed = false;
+    for (const name of new Set([...names.inputs, ...names.outputs])) {
+      const before = this.#facts.get(name);
+      const after = now.get(name);
+      if (key(before) === key(after)) continue;
+      changed = true;
+      this.#interfaceEvents.set(name, (this.#interfaceEvents.get(name) ?? 0) + 1);
+      const what = !before ? "appeared" : !after ? "disappeared" : before.ifindex !== after.ifindex
+        ? "was re-created"
+        : "changed address, MTU or MAC";
+      this.#log.warn(`interface "${name}" ${what}`, { interface: name, ifindex: after?.ifindex ?? 0 });
+    }
+    if (!changed) return;
+    this.applyConfig(this.#config).catch((err) =>
+      this.#log.error("re-planning after an interface change failed", { error: (err as Error).message })
+    );
   }
 
   /** Gives every rule and output of `next` a counter slot; returns the diff summary. */
@@ -309,7 +321,8 @@ export class Supervisor implements RelayControl {
   #joinGroups(config: Config, facts: Map<string, InterfaceFacts>): void {
     for (const r of activeRules(config)) {
       const name = r.input.interface;
-      const f = facts.get(name)!;
+      const f = facts.get(name);
+      if (!f) continue; // waits for the interface
       let m = this.#memberships.get(name);
       if (m && m.ifindex !== f.ifindex) {
         m.socket.close();
@@ -499,6 +512,7 @@ export class Supervisor implements RelayControl {
         input: { ...r.input },
         counters,
         silent_ms: last ? now - last.changedAt : now - this.#startedAt,
+        active: this.#plan?.rules.some((p) => p.name === r.name) ?? false,
         outputs: r.outputs.map((o, j) => {
           const oc: CounterValues = {};
           OUTPUT_COUNTERS.forEach((c, i) => oc[c.name] = s ? sumSlot("output", s.outputs[j], OUTPUT_SLOTS, i) : 0);
@@ -517,7 +531,8 @@ export class Supervisor implements RelayControl {
       const roles: ("input" | "output")[] = [];
       if (names.inputs.includes(name)) roles.push("input");
       if (names.outputs.includes(name)) roles.push("output");
-      if (!info) return { name, ifindex: 0, up: false, present: false, mtu: 0, mac: "", ipv4: null, roles };
+      const events = this.#interfaceEvents.get(name) ?? 0;
+      if (!info) return { name, ifindex: 0, up: false, present: false, mtu: 0, mac: "", ipv4: null, roles, events };
       const ip = info.ipv4;
       return {
         name,
@@ -528,6 +543,7 @@ export class Supervisor implements RelayControl {
         mac: info.macText,
         ipv4: ip === 0 ? null : `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`,
         roles,
+        events,
       };
     });
   }
