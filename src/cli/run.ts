@@ -22,7 +22,8 @@ Runs the relay. Options:
   --listen HOST:PORT  API listen address (overrides api.listen; default 127.0.0.1:8787)
   --no-api            do not serve the HTTP API
   --no-persist        do not write runtime changes back to FILE
-  --log-level LEVEL   debug | info | warn | error`;
+  --log-level LEVEL   debug | info | warn | error
+  --final-stats FILE  write the final counters as JSON to FILE on exit`;
 
 export async function runCommand(argv: string[]): Promise<number> {
   let args;
@@ -35,6 +36,7 @@ export async function runCommand(argv: string[]): Promise<number> {
         "no-api": { type: "boolean" },
         "no-persist": { type: "boolean" },
         "log-level": { type: "string" },
+        "final-stats": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -123,5 +125,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   await api?.shutdown();
   await supervisor.stop();
   printCounters();
+  if (args["final-stats"]) {
+    Deno.writeTextFileSync(args["final-stats"], JSON.stringify(supervisor.stats()) + "\n");
+  }
   return 0;
 }

@@ -46,6 +46,11 @@ export interface InterfaceState {
   roles: ("input" | "output")[];
   /** How many times the relay saw it appear, disappear or change since start. */
   events: number;
+  /** The interface's own counters (kernel, /sys/class/net/NAME/statistics): all frames, matching or not. */
+  rx_packets: number;
+  rx_dropped: number;
+  tx_packets: number;
+  tx_dropped: number;
 }
 
 /** A point-in-time reading of every counter. Totals include exited workers. */

@@ -82,6 +82,15 @@ interface Membership {
   groups: Set<number>;
 }
 
+/** Reads /sys/class/net/NAME/statistics/COUNTER (0 if unreadable). */
+function readInterfaceCounter(name: string, counter: string): number {
+  try {
+    return Number(Deno.readTextFileSync(`/sys/class/net/${name}/statistics/${counter}`).trim()) || 0;
+  } catch {
+    return 0;
+  }
+}
+
 /** Sums Float64 counter arrays into `into`. */
 function addInto(into: Float64Array, from: Float64Array): void {
   for (let i = 0; i < into.length; i++) into[i] += from[i];
@@ -532,7 +541,9 @@ export class Supervisor implements RelayControl {
       if (names.inputs.includes(name)) roles.push("input");
       if (names.outputs.includes(name)) roles.push("output");
       const events = this.#interfaceEvents.get(name) ?? 0;
-      if (!info) return { name, ifindex: 0, up: false, present: false, mtu: 0, mac: "", ipv4: null, roles, events };
+      const kernel = { rx_packets: 0, rx_dropped: 0, tx_packets: 0, tx_dropped: 0 };
+      if (!info) return { name, ifindex: 0, up: false, present: false, mtu: 0, mac: "", ipv4: null, roles, events, ...kernel };
+      for (const k of Object.keys(kernel) as (keyof typeof kernel)[]) kernel[k] = readInterfaceCounter(name, k);
       const ip = info.ipv4;
       return {
         name,
@@ -544,6 +555,7 @@ export class Supervisor implements RelayControl {
         ipv4: ip === 0 ? null : `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`,
         roles,
         events,
+        ...kernel,
       };
     });
   }

@@ -1,0 +1,263 @@
+/**
+ * Throw-away network topologies in namespaces, for the demo, the benchmarks
+ * and the namespace tests. Everything a Topology creates carries its unique
+ * prefix and is removed by destroy(); leftovers of dead runs (whose owning
+ * process is gone) are removed when a new Topology starts.
+ *
+ * Generator, relay and receiver always get namespaces of their own: in one
+ * namespace the kernel drops packets whose source is a local address as
+ * martians, which would make every socket-based receiver see nothing.
+ */
+
+const MARKER_DIR = "/run/mcr-topology";
+/** All namespaces and marker files start with this; interface names with the topology prefix. */
+export const TOPOLOGY_PREFIX = "mcrt";
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to completion; never throws for a non-zero exit. */
+export async function runCommand(argv: string[], timeoutMs = 30_000): Promise<CommandResult> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  try {
+    const out = await new Deno.Command(argv[0], {
+      args: argv.slice(1),
+      stdout: "piped",
+      stderr: "piped",
+      signal: controller.signal,
+    }).output();
+    const dec = new TextDecoder();
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function must(argv: string[]): Promise<string> {
+  const r = await runCommand(argv);
+  if (r.code !== 0) throw new Error(`${argv.join(" ")} failed (${r.code}): ${r.stderr.trim()}`);
+  return r.stdout;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    return Deno.statSync(`/proc/${pid}`).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+/** Names of the chain topology (seed test 1). */
+export interface ChainNames {
+  gen: string;
+  relay: string;
+  sink: string;
+  /** gen side: 10.0.0.1 */ genIf: string;
+  /** relay input: 10.0.0.2 */ relayIn: string;
+  /** relay output: 10.0.1.1 */ relayOut: string;
+  /** sink side: 10.0.1.2 */ sinkIf: string;
+}
+
+/** Names of the dual-bridge topology (seed test 2). */
+export interface DualBridgeNames extends ChainNames {
+  bridges: string;
+}
+
+/** A set of namespaces, links and bridges with one owner and one lifetime. */
+export class Topology {
+  readonly prefix: string;
+  #namespaces: string[] = [];
+  #destroyed = false;
+
+  private constructor(prefix: string) {
+    this.prefix = prefix;
+  }
+
+  /** Creates an empty topology with a fresh prefix, after removing leftovers of dead runs. */
+  static async create(): Promise<Topology> {
+    await Topology.removeLeftovers();
+    const id = Math.random().toString(36).slice(2, 6);
+    const t = new Topology(`${TOPOLOGY_PREFIX}${id}`);
+    Deno.mkdirSync(MARKER_DIR, { recursive: true });
+    Deno.writeTextFileSync(`${MARKER_DIR}/${t.prefix}.pid`, String(Deno.pid));
+    return t;
+  }
+
+  /** Deletes namespaces of topologies whose owning process no longer exists. */
+  static async removeLeftovers(): Promise<void> {
+    let markers: Deno.DirEntry[] = [];
+    try {
+      markers = [...Deno.readDirSync(MARKER_DIR)];
+    } catch {
+      return;
+    }
+    const stale = markers
+      .filter((m) => m.name.endsWith(".pid"))
+      .map((m) => ({ prefix: m.name.slice(0, -4), pid: Number(Deno.readTextFileSync(`${MARKER_DIR}/${m.name}`)) }))
+      .filter((m) => !pidAlive(m.pid));
+    if (stale.length === 0) return;
+    const list = (await runCommand(["ip", "netns", "list"])).stdout.split("\n").map((l) => l.split(" ")[0]);
+    for (const m of stale) {
+      for (const ns of list.filter((n) => n.startsWith(m.prefix))) await runCommand(["ip", "netns", "del", ns]);
+      try {
+        Deno.removeSync(`${MARKER_DIR}/${m.prefix}.pid`);
+      } catch { /* already gone */ }
+    }
+  }
+
+  /** Creates a namespace `<prefix>-<role>` with loopback up and IPv6 off (no DAD/MLD noise). */
+  async addNamespace(role: string): Promise<string> {
+    const ns = `${this.prefix}-${role}`;
+    await must(["ip", "netns", "add", ns]);
+    this.#namespaces.push(ns);
+    await must(["ip", "-n", ns, "link", "set", "lo", "up"]);
+    await this.sysctl(ns, "net.ipv6.conf.all.disable_ipv6", "1");
+    await this.sysctl(ns, "net.ipv6.conf.default.disable_ipv6", "1");
+    await this.sysctl(ns, "net.ipv4.conf.all.rp_filter", "0");
+    await this.sysctl(ns, "net.ipv4.conf.default.rp_filter", "0");
+    return ns;
+  }
+
+  /** Creates a veth pair with ends in two namespaces, both up. */
+  async addVeth(nsA: string, ifA: string, nsB: string, ifB: string): Promise<void> {
+    await must(["ip", "-n", nsA, "link", "add", ifA, "type", "veth", "peer", "name", ifB, "netns", nsB]);
+    await must(["ip", "-n", nsA, "link", "set", ifA, "up"]);
+    await must(["ip", "-n", nsB, "link", "set", ifB, "up"]);
+  }
+
+  /** Creates a bridge (multicast snooping off, so forwarding does not hang on IGMP timing). */
+  async addBridge(ns: string, name: string): Promise<void> {
+    await must(["ip", "-n", ns, "link", "add", name, "type", "bridge", "mcast_snooping", "0"]);
+    await must(["ip", "-n", ns, "link", "set", name, "up"]);
+  }
+
+  async attach(ns: string, ifname: string, bridge: string): Promise<void> {
+    await must(["ip", "-n", ns, "link", "set", ifname, "master", bridge]);
+  }
+
+  async addAddress(ns: string, ifname: string, cidr: string): Promise<void> {
+    await must(["ip", "-n", ns, "addr", "add", cidr, "dev", ifname]);
+  }
+
+  /** Routes multicast out of `ifname` (so a generator's sends leave by the test link). */
+  async routeMulticast(ns: string, ifname: string): Promise<void> {
+    await must(["ip", "-n", ns, "route", "add", "224.0.0.0/4", "dev", ifname]);
+  }
+
+  async sysctl(ns: string, key: string, value: string): Promise<void> {
+    await must(["ip", "netns", "exec", ns, "sysctl", "-q", "-w", `${key}=${value}`]);
+  }
+
+  /** Sets offloads with ethtool (tx: checksum offload; rxvlan: VLAN tag stripping). */
+  async setOffload(ns: string, ifname: string, opts: { tx?: boolean; rxvlan?: boolean }): Promise<void> {
+    const args = ["ip", "netns", "exec", ns, "ethtool", "-K", ifname];
+    if (opts.tx !== undefined) args.push("tx", opts.tx ? "on" : "off");
+    if (opts.rxvlan !== undefined) args.push("rxvlan", opts.rxvlan ? "on" : "off");
+    await must(args);
+  }
+
+  /** Runs a command inside a namespace. */
+  run(ns: string, argv: string[], timeoutMs?: number): Promise<CommandResult> {
+    return runCommand(["ip", "netns", "exec", ns, ...argv], timeoutMs);
+  }
+
+  /** Starts a long-running command inside a namespace. */
+  spawn(ns: string, argv: string[], opts: { stdout?: "piped" | "null" | "inherit"; stderr?: "piped" | "null" | "inherit" } = {}): Deno.ChildProcess {
+    return new Deno.Command("ip", {
+      args: ["netns", "exec", ns, ...argv],
+      stdout: opts.stdout ?? "piped",
+      stderr: opts.stderr ?? "piped",
+      stdin: "null",
+    }).spawn();
+  }
+
+  /**
+   * The seed's chain: gen 10.0.0.1 <-> 10.0.0.2 relay 10.0.1.1 <-> 10.0.1.2 sink.
+   * Generator TX checksum offload is turned off so frames carry finished
+   * checksums, as they would from a real NIC.
+   */
+  async chain(): Promise<ChainNames> {
+    const p = this.prefix;
+    const names = {
+      gen: await this.addNamespace("gen"),
+      relay: await this.addNamespace("relay"),
+      sink: await this.addNamespace("sink"),
+      genIf: `${p}v0`,
+      relayIn: `${p}v1`,
+      relayOut: `${p}v2`,
+      sinkIf: `${p}v3`,
+    };
+    await this.addVeth(names.gen, names.genIf, names.relay, names.relayIn);
+    await this.addVeth(names.relay, names.relayOut, names.sink, names.sinkIf);
+    await this.addAddress(names.gen, names.genIf, "10.0.0.1/24");
+    await this.addAddress(names.relay, names.relayIn, "10.0.0.2/24");
+    await this.addAddress(names.relay, names.relayOut, "10.0.1.1/24");
+    await this.addAddress(names.sink, names.sinkIf, "10.0.1.2/24");
+    await this.routeMulticast(names.gen, names.genIf);
+    await this.routeMulticast(names.sink, names.sinkIf);
+    await this.setOffload(names.gen, names.genIf, { tx: false });
+    return names;
+  }
+
+  /**
+   * The seed's dual bridge, each role in its own namespace and the bridges in
+   * another: gen 10.0.0.10 on br0; relay 10.0.0.20 on br0 and 10.0.1.20 on
+   * br1; sink 10.0.1.30 on br1.
+   */
+  async dualBridge(): Promise<DualBridgeNames> {
+    const p = this.prefix;
+    const names = {
+      gen: await this.addNamespace("gen"),
+      relay: await this.addNamespace("relay"),
+      sink: await this.addNamespace("sink"),
+      bridges: await this.addNamespace("br"),
+      genIf: `${p}g`,
+      relayIn: `${p}r0`,
+      relayOut: `${p}r1`,
+      sinkIf: `${p}s`,
+    };
+    const br = names.bridges;
+    await this.addBridge(br, "br0");
+    await this.addBridge(br, "br1");
+    await this.addVeth(names.gen, names.genIf, br, `${p}bg`);
+    await this.addVeth(names.relay, names.relayIn, br, `${p}b0`);
+    await this.addVeth(names.relay, names.relayOut, br, `${p}b1`);
+    await this.addVeth(names.sink, names.sinkIf, br, `${p}bs`);
+    await this.attach(br, `${p}bg`, "br0");
+    await this.attach(br, `${p}b0`, "br0");
+    await this.attach(br, `${p}b1`, "br1");
+    await this.attach(br, `${p}bs`, "br1");
+    await this.addAddress(names.gen, names.genIf, "10.0.0.10/24");
+    await this.addAddress(names.relay, names.relayIn, "10.0.0.20/24");
+    await this.addAddress(names.relay, names.relayOut, "10.0.1.20/24");
+    await this.addAddress(names.sink, names.sinkIf, "10.0.1.30/24");
+    await this.routeMulticast(names.gen, names.genIf);
+    await this.routeMulticast(names.sink, names.sinkIf);
+    await this.setOffload(names.gen, names.genIf, { tx: false });
+    return names;
+  }
+
+  /** Deletes every namespace (and with them their links and bridges). Idempotent. */
+  async destroy(): Promise<void> {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    for (const ns of this.#namespaces.reverse()) await runCommand(["ip", "netns", "del", ns]);
+    try {
+      Deno.removeSync(`${MARKER_DIR}/${this.prefix}.pid`);
+    } catch { /* already gone */ }
+  }
+}
+
+/** Builds a topology, runs fn, and always destroys it. */
+export async function withTopology<T>(fn: (t: Topology) => Promise<T>): Promise<T> {
+  const t = await Topology.create();
+  try {
+    return await fn(t);
+  } finally {
+    await t.destroy();
+  }
+}

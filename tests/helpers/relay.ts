@@ -1,0 +1,170 @@
+/**
+ * Processes of an end-to-end run: the relay (`mcr run`), the generator
+ * (`mcr gen`) and the receiver (`mcr sink`), each started in a namespace of
+ * a Topology. Results come back as the JSON the commands print.
+ */
+import { selfCommand } from "../../src/runtime.ts";
+import type { Topology } from "../../src/tools/topology.ts";
+import type { StatsSnapshot } from "../../src/supervisor/control.ts";
+
+export interface RunningRelay {
+  process: Deno.ChildProcess;
+  /** Everything the relay printed on stderr so far. */
+  log: string[];
+  configPath: string;
+  /** Stops the relay (SIGTERM) and returns its final counters. */
+  stop(): Promise<{ code: number; stats: StatsSnapshot | null }>;
+}
+
+/**
+ * Starts `mcr run` in `ns` with the YAML config text; resolves once the relay
+ * logged "relay started" (rejects with its log if it exits first).
+ */
+export async function startRelay(
+  topo: Topology,
+  ns: string,
+  configYaml: string,
+  extraArgs: string[] = [],
+): Promise<RunningRelay> {
+  const dir = Deno.makeTempDirSync({ prefix: "mcr-test-" });
+  const configPath = `${dir}/mcr.yaml`;
+  const statsPath = `${dir}/final-stats.json`;
+  Deno.writeTextFileSync(configPath, configYaml, { mode: 0o600 });
+  const process = topo.spawn(
+    ns,
+    selfCommand(["run", "--config", configPath, "--final-stats", statsPath, ...extraArgs]),
+  );
+  process.stdout.cancel();
+  const log: string[] = [];
+  const started = Promise.withResolvers<void>();
+  let buf = "";
+  const reader = (async () => {
+    for await (const chunk of process.stderr.pipeThrough(new TextDecoderStream())) {
+      buf += chunk;
+      let i;
+      while ((i = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        log.push(line);
+        if (line.includes("relay started")) started.resolve();
+      }
+    }
+  })();
+  const status = process.status;
+  status.then((s) => started.reject(new Error(`relay exited with ${s.code}:\n${log.join("\n")}`)));
+  const timer = setTimeout(() => started.reject(new Error(`relay did not start in 20 s:\n${log.join("\n")}`)), 20_000);
+  try {
+    await started.promise;
+  } catch (err) {
+    try {
+      process.kill("SIGKILL");
+    } catch { /* gone */ }
+    await status;
+    await reader.catch(() => {});
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+  return {
+    process,
+    log,
+    configPath,
+    async stop() {
+      try {
+        process.kill("SIGTERM");
+      } catch { /* already gone */ }
+      const s = await status;
+      await reader.catch(() => {});
+      let stats: StatsSnapshot | null = null;
+      try {
+        stats = JSON.parse(Deno.readTextFileSync(statsPath));
+      } catch { /* not written */ }
+      Deno.removeSync(dir, { recursive: true });
+      return { code: s.code, stats };
+    },
+  };
+}
+
+export interface GenOptions {
+  group: string;
+  port: number;
+  count: number;
+  rate: number;
+  size?: number;
+  iface?: string;
+  sourceIp?: string;
+  ttl?: number;
+  runId?: number;
+}
+
+export interface GenResult {
+  sent: number;
+  rate_pps: number;
+  elapsed_s: number;
+  [k: string]: unknown;
+}
+
+/** Runs `mcr gen` in `ns` to completion and returns its JSON summary. */
+export async function runGen(topo: Topology, ns: string, o: GenOptions): Promise<GenResult> {
+  const args = [
+    "gen", "--group", o.group, "--port", String(o.port), "--count", String(o.count),
+    "--rate", String(o.rate), "--size", String(o.size ?? 1024), "--ttl", String(o.ttl ?? 4), "--json",
+  ];
+  if (o.iface) args.push("--interface", o.iface);
+  if (o.sourceIp) args.push("--source-ip", o.sourceIp);
+  if (o.runId !== undefined) args.push("--run-id", String(o.runId));
+  const r = await topo.run(ns, selfCommand(args), 300_000);
+  if (r.code !== 0) throw new Error(`mcr gen failed (${r.code}): ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split("\n").pop()!);
+}
+
+export interface SinkResult {
+  received: number;
+  unique: number;
+  lost: number;
+  duplicates: number;
+  reordered: number;
+  corrupted: number;
+  foreign?: number;
+  last_ttl?: number;
+  [k: string]: unknown;
+}
+
+export interface RunningSink {
+  result: Promise<SinkResult>;
+  kill(): void;
+}
+
+/** Starts `mcr sink` in `ns`; the result resolves when it stops after its idle timeout. */
+export function startSink(
+  topo: Topology,
+  ns: string,
+  o: { group: string; port: number; iface?: string; expect?: number; runId?: number; idleMs?: number; maxSeconds?: number },
+): RunningSink {
+  const args = ["sink", "--group", o.group, "--port", String(o.port), "--json",
+    "--idle-timeout-ms", String(o.idleMs ?? 2000), "--max-seconds", String(o.maxSeconds ?? 120)];
+  if (o.iface) args.push("--interface", o.iface);
+  if (o.expect !== undefined) args.push("--expect", String(o.expect));
+  if (o.runId !== undefined) args.push("--run-id", String(o.runId));
+  const p = topo.spawn(ns, selfCommand(args));
+  const out = new Response(p.stdout).text();
+  const err = new Response(p.stderr).text();
+  const result = (async () => {
+    const [s, text, errText] = await Promise.all([p.status, out, err]);
+    if (s.code !== 0) throw new Error(`mcr sink failed (${s.code}): ${errText}`);
+    return JSON.parse(text.trim().split("\n").pop()!) as SinkResult;
+  })();
+  return {
+    result,
+    kill() {
+      try {
+        p.kill("SIGKILL");
+      } catch { /* gone */ }
+    },
+  };
+}
+
+/** Waits for `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
