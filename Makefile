@@ -7,6 +7,9 @@ CFLAGS ?= -O2 -g -Wall -Wextra -Werror -fPIC -std=gnu11 -fvisibility=hidden
 LIB := build/libmcr.so
 C_SRC := $(filter-out c/test/%,$(wildcard c/*.c))
 C_HDR := $(wildcard c/*.h)
+# liburing's version (Debian's liburing-dev has no version header), as MAJOR/MINOR defines.
+URING_VERSION = $(shell pkg-config --modversion liburing 2>/dev/null || echo 0.0)
+URING_DEFS = -DMCR_URING_MAJOR=$(word 1,$(subst ., ,$(URING_VERSION))) -DMCR_URING_MINOR=$(word 2,$(subst ., ,$(URING_VERSION)))
 # Permissions for development runs; the compiled binary bakes its own (see dist).
 RUN_FLAGS := --allow-ffi --allow-read --allow-write --allow-net --allow-env --allow-run --allow-sys
 export DENO
@@ -50,7 +53,7 @@ lib: $(LIB)
 
 $(LIB): $(C_SRC) $(C_HDR) c/mcr.map | system-deps
 	@mkdir -p build
-	$(CC) $(CFLAGS) -shared -o $@ $(C_SRC) -Wl,--version-script=c/mcr.map -luring
+	$(CC) $(CFLAGS) $(URING_DEFS) -shared -o $@ $(C_SRC) -Wl,--version-script=c/mcr.map -luring
 
 test-c: $(LIB)
 	@bash c/test/run.sh

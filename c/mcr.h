@@ -39,7 +39,7 @@
 /* Returns MCR_ABI_VERSION. */
 int mcr_abi_version(void);
 
-/* Writes the liburing version as major*1000+minor (e.g. 2003). Returns it. */
+/* Returns the liburing version libmcr was built against as major*1000+minor (e.g. 2003). */
 int mcr_liburing_version(void);
 
 /*
@@ -189,8 +189,9 @@ int mcr_waiter_submit(int h);
 int mcr_waiter_notify(int h);
 
 /*
- * Reads and resets the send tally: out[0] = kicks completed, out[1] = kicks
- * failed, out[2] = last failure as a positive errno (0 if none). Returns 0.
+ * Reads and resets the tallies: out[0] = kicks completed, out[1] = kicks
+ * failed, out[2] = last failure as a positive errno (0 if none), out[3] =
+ * socket errors cleared on polled RX sockets (e.g. link down). Returns 0.
  */
 int mcr_waiter_stats(int h, int32_t *out);
 

@@ -120,7 +120,7 @@ export class Supervisor implements RelayControl {
   #plan: WorkerPlan | null = null;
   #startedAt = Date.now();
   #lastPackets = new Map<string, { packets: number; changedAt: number }>();
-  #sampler: number | undefined;
+  #sampler: ReturnType<typeof setInterval> | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #log: SupervisorLogger;
   #waitTimeoutMs: number;

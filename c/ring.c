@@ -1,0 +1,196 @@
+/*
+ * AF_PACKET sockets with mapped rings, placed inside a per-worker arena so
+ * that one ArrayBuffer in TypeScript covers every ring of a worker.
+ *
+ *   arena:  [ RX ring A | TX ring X | TX ring Y | ...free... ]   (PROT_NONE until mapped)
+ *
+ * RX rings are TPACKET_V3 (variable-size packets packed into blocks), TX
+ * rings TPACKET_V2 (fixed frames). Sockets are created with protocol 0 so
+ * that no traffic is queued to them before they are configured and bound.
+ */
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "mcr.h"
+
+#ifndef PACKET_IGNORE_OUTGOING
+#define PACKET_IGNORE_OUTGOING 23
+#endif
+
+/* Puts the arena's reservation back over [addr, addr+len) after a failed or closed mapping. */
+static void rereserve(uint64_t addr, uint64_t len, int prot)
+{
+	mmap((void *)(uintptr_t)addr, len, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+}
+
+MCR_EXPORT MCR_COLD int mcr_arena_reserve(uint64_t bytes, uint64_t *out_addr)
+{
+	void *p;
+
+	if (bytes == 0 || out_addr == NULL)
+		return -EINVAL;
+	p = mmap(NULL, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return __mcr_neg_errno();
+	*out_addr = (uint64_t)(uintptr_t)p;
+	return 0;
+}
+
+static int set_int(int fd, int level, int name, int value)
+{
+	return setsockopt(fd, level, name, &value, sizeof(value)) < 0 ? __mcr_neg_errno() : 0;
+}
+
+static int bind_to(int fd, int ifindex, uint16_t protocol)
+{
+	struct sockaddr_ll sll;
+
+	memset(&sll, 0, sizeof(sll));
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = htons(protocol);
+	sll.sll_ifindex = ifindex;
+	return bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0 ? __mcr_neg_errno() : 0;
+}
+
+MCR_EXPORT MCR_COLD int mcr_rx_open(int ifindex, uint32_t block_size, uint32_t block_count,
+				    uint32_t frame_size, uint32_t retire_ms, uint32_t flags,
+				    uint32_t fanout_id, uint64_t map_addr)
+{
+	struct tpacket_req3 req;
+	uint64_t len = (uint64_t)block_size * block_count;
+	int mapped = 0;
+	int fd, err;
+	void *p;
+
+	err = __mcr_check_rx_geometry(block_size, block_count, frame_size);
+	if (err < 0)
+		return err;
+	if (ifindex <= 0 || map_addr == 0)
+		return -EINVAL;
+
+	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return __mcr_neg_errno();
+	if ((err = set_int(fd, SOL_PACKET, PACKET_VERSION, TPACKET_V3)) < 0)
+		goto err;
+	/* Drop everything until the caller attaches the real filter. */
+	if ((err = mcr_rx_set_filter(fd, NULL, 0, 0)) < 0)
+		goto err;
+	if ((flags & MCR_RX_IGNORE_OUTGOING) &&
+	    (err = set_int(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)) < 0)
+		goto err;
+
+	memset(&req, 0, sizeof(req));
+	req.tp_block_size = block_size;
+	req.tp_block_nr = block_count;
+	req.tp_frame_size = frame_size;
+	req.tp_frame_nr = (block_size / frame_size) * block_count;
+	req.tp_retire_blk_tov = retire_ms;
+	req.tp_feature_req_word = TP_FT_REQ_FILL_RXHASH;
+	if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) < 0) {
+		err = __mcr_neg_errno();
+		goto err;
+	}
+	p = mmap((void *)(uintptr_t)map_addr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
+	if (p == MAP_FAILED) {
+		err = __mcr_neg_errno();
+		goto err;
+	}
+	mapped = 1;
+	if ((err = bind_to(fd, ifindex, ETH_P_ALL)) < 0)
+		goto err;
+	if ((flags & MCR_RX_FANOUT_HASH) &&
+	    (err = set_int(fd, SOL_PACKET, PACKET_FANOUT,
+			   (int)((fanout_id & 0xffff) | (PACKET_FANOUT_HASH << 16)))) < 0)
+		goto err;
+	return fd;
+err:
+	if (mapped)
+		rereserve(map_addr, len, PROT_NONE);
+	close(fd);
+	return err;
+}
+
+MCR_EXPORT MCR_COLD int mcr_tx_open(int ifindex, uint32_t frame_size, uint32_t frame_count,
+				    int qdisc_bypass, uint64_t map_addr)
+{
+	struct tpacket_req req;
+	uint32_t frames_per_block, block_size;
+	uint64_t len = (uint64_t)frame_size * frame_count;
+	int mapped = 0;
+	int fd, err;
+	void *p;
+
+	err = __mcr_check_tx_geometry(frame_size, frame_count);
+	if (err < 0)
+		return err;
+	/* Frames are packed into blocks of at least 64 KiB; the count must fill whole blocks. */
+	frames_per_block = frame_size >= 65536 ? 1 : 65536 / frame_size;
+	block_size = frames_per_block * frame_size;
+	if (frame_count % frames_per_block != 0 || ifindex <= 0 || map_addr == 0)
+		return -EINVAL;
+
+	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return __mcr_neg_errno();
+	if ((err = set_int(fd, SOL_PACKET, PACKET_VERSION, TPACKET_V2)) < 0)
+		goto err;
+	if (qdisc_bypass && (err = set_int(fd, SOL_PACKET, PACKET_QDISC_BYPASS, 1)) < 0)
+		goto err;
+	memset(&req, 0, sizeof(req));
+	req.tp_block_size = block_size;
+	req.tp_block_nr = frame_count / frames_per_block;
+	req.tp_frame_size = frame_size;
+	req.tp_frame_nr = frame_count;
+	if (setsockopt(fd, SOL_PACKET, PACKET_TX_RING, &req, sizeof(req)) < 0) {
+		err = __mcr_neg_errno();
+		goto err;
+	}
+	p = mmap((void *)(uintptr_t)map_addr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
+	if (p == MAP_FAILED) {
+		err = __mcr_neg_errno();
+		goto err;
+	}
+	mapped = 1;
+	/* Protocol 0: the socket only sends; no receive hook, no queue to fill. */
+	if ((err = bind_to(fd, ifindex, 0)) < 0)
+		goto err;
+	return fd;
+err:
+	if (mapped)
+		rereserve(map_addr, len, PROT_NONE);
+	close(fd);
+	return err;
+}
+
+MCR_EXPORT MCR_COLD int mcr_ring_close(int fd, uint64_t map_addr, uint64_t map_len)
+{
+	/* Zero pages, readable and writable: a stale view reads status 0 (kernel-owned) and moves on. */
+	if (map_addr != 0 && map_len != 0)
+		rereserve(map_addr, map_len, PROT_READ | PROT_WRITE);
+	if (fd >= 0)
+		close(fd);
+	return 0;
+}
+
+MCR_EXPORT int mcr_ring_stats(int fd, uint32_t *out)
+{
+	struct tpacket_stats_v3 st;
+	socklen_t len = sizeof(st);
+
+	memset(&st, 0, sizeof(st));
+	if (getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) < 0)
+		return __mcr_neg_errno();
+	out[0] = st.tp_packets;
+	out[1] = st.tp_drops;
+	out[2] = st.tp_freeze_q_cnt;
+	return 0;
+}

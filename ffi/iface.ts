@@ -1,0 +1,36 @@
+/** Interface facts by name (c/ifinfo.c), as plain objects. */
+import { loadLibrary } from "./library.ts";
+
+const IFF_UP = 0x1;
+const IFF_RUNNING = 0x40;
+
+export interface InterfaceInfo {
+  name: string;
+  ifindex: number;
+  mtu: number;
+  up: boolean;
+  running: boolean;
+  /** IPv4 address as an unsigned 32-bit number, 0 if none. */
+  ipv4: number;
+  mac: Uint8Array;
+  macText: string;
+}
+
+/** Looks an interface up in this process's network namespace; null when it does not exist. */
+export function interfaceInfo(name: string): InterfaceInfo | null {
+  const out = new Int32Array(16);
+  const rc = loadLibrary().mcr_if_info(new TextEncoder().encode(name + "\0"), out);
+  if (rc < 0 || out[10] !== 1) return null;
+  const mac = new Uint8Array(6);
+  for (let i = 0; i < 6; i++) mac[i] = out[4 + i];
+  return {
+    name,
+    ifindex: out[0],
+    mtu: out[1],
+    up: (out[2] & IFF_UP) !== 0,
+    running: (out[2] & IFF_RUNNING) !== 0,
+    ipv4: out[3] >>> 0,
+    mac,
+    macText: [...mac].map((b) => b.toString(16).padStart(2, "0")).join(":"),
+  };
+}

@@ -1,0 +1,152 @@
+/**
+ * AF_PACKET rings mapped into a worker's Arena. Callers see offsets into
+ * arena.bytes, never pointers.
+ */
+import type { Arena } from "./arena.ts";
+import { check } from "./errno.ts";
+import { loadLibrary } from "./library.ts";
+
+const MCR_RX_IGNORE_OUTGOING = 0x1;
+const MCR_RX_FANOUT_HASH = 0x2;
+
+export interface RxRingOptions {
+  ifindex: number;
+  ifname: string;
+  blockSize: number;
+  blockCount: number;
+  frameSize: number;
+  retireMs: number;
+  /** PACKET_IGNORE_OUTGOING: never see frames this host sends. */
+  ignoreOutgoing: boolean;
+  /** PACKET_FANOUT group id shared by the workers reading this interface. */
+  fanoutId?: number;
+}
+
+export interface RingStats {
+  packets: number;
+  drops: number;
+  freezes: number;
+}
+
+/** A TPACKET_V3 receive ring. */
+export class RxRing {
+  #closed = false;
+  readonly #statsOut = new Uint32Array(3);
+
+  private constructor(
+    readonly fd: number,
+    readonly offset: number,
+    readonly blockSize: number,
+    readonly blockCount: number,
+    readonly byteLength: number,
+    readonly ifname: string,
+    readonly arena: Arena,
+  ) {}
+
+  static open(arena: Arena, o: RxRingOptions): RxRing {
+    const lib = loadLibrary();
+    const byteLength = o.blockSize * o.blockCount;
+    const offset = arena.allocate(byteLength);
+    const flags = (o.ignoreOutgoing ? MCR_RX_IGNORE_OUTGOING : 0) | (o.fanoutId ? MCR_RX_FANOUT_HASH : 0);
+    let fd: number;
+    try {
+      fd = check(
+        lib.mcr_rx_open(o.ifindex, o.blockSize, o.blockCount, o.frameSize, o.retireMs, flags, o.fanoutId ?? 0,
+          arena.addressOf(offset)),
+        "mcr_rx_open",
+        `Cannot open packet RX ring on interface "${o.ifname}"`,
+        { ifname: o.ifname, ifindex: o.ifindex },
+      );
+    } catch (err) {
+      arena.free(offset, byteLength);
+      throw err;
+    }
+    return new RxRing(fd, offset, o.blockSize, o.blockCount, byteLength, o.ifname, arena);
+  }
+
+  /** Lets only these (group, port) pairs into the ring (kernel classic BPF). */
+  setFilter(pairs: readonly { group: number; port: number }[], passFragments: boolean): void {
+    const flat = new Uint32Array(pairs.length * 2);
+    pairs.forEach((p, i) => {
+      flat[2 * i] = p.group >>> 0;
+      flat[2 * i + 1] = p.port;
+    });
+    check(
+      loadLibrary().mcr_rx_set_filter(this.fd, flat, pairs.length, passFragments ? 1 : 0),
+      "mcr_rx_set_filter",
+      `Cannot attach the packet filter on interface "${this.ifname}"`,
+      { ifname: this.ifname },
+    );
+  }
+
+  /** Kernel counters since the last call (PACKET_STATISTICS resets on read). */
+  stats(): RingStats {
+    if (this.#closed) return { packets: 0, drops: 0, freezes: 0 };
+    const rc = loadLibrary().mcr_ring_stats(this.fd, this.#statsOut);
+    if (rc < 0) return { packets: 0, drops: 0, freezes: 0 };
+    return { packets: this.#statsOut[0], drops: this.#statsOut[1], freezes: this.#statsOut[2] };
+  }
+
+  /** Closes the socket; the range keeps zero pages until the arena reuses it. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    loadLibrary().mcr_ring_close(this.fd, this.arena.addressOf(this.offset), BigInt(this.byteLength));
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+export interface TxRingOptions {
+  ifindex: number;
+  ifname: string;
+  frameSize: number;
+  frameCount: number;
+  qdiscBypass: boolean;
+}
+
+/** A TPACKET_V2 transmit ring. */
+export class TxRing {
+  #closed = false;
+
+  private constructor(
+    readonly fd: number,
+    readonly offset: number,
+    readonly frameSize: number,
+    readonly frameCount: number,
+    readonly byteLength: number,
+    readonly ifname: string,
+    readonly arena: Arena,
+  ) {}
+
+  static open(arena: Arena, o: TxRingOptions): TxRing {
+    const lib = loadLibrary();
+    const byteLength = o.frameSize * o.frameCount;
+    const offset = arena.allocate(byteLength);
+    let fd: number;
+    try {
+      fd = check(
+        lib.mcr_tx_open(o.ifindex, o.frameSize, o.frameCount, o.qdiscBypass ? 1 : 0, arena.addressOf(offset)),
+        "mcr_tx_open",
+        `Cannot open packet TX ring on interface "${o.ifname}"`,
+        { ifname: o.ifname, ifindex: o.ifindex },
+      );
+    } catch (err) {
+      arena.free(offset, byteLength);
+      throw err;
+    }
+    return new TxRing(fd, offset, o.frameSize, o.frameCount, byteLength, o.ifname, arena);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    loadLibrary().mcr_ring_close(this.fd, this.arena.addressOf(this.offset), BigInt(this.byteLength));
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

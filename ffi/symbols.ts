@@ -1,0 +1,65 @@
+/**
+ * THE symbol table of libmcr (c/mcr.h). JS names equal the C names. Hot-path
+ * symbols take and return only i32 so V8 calls them through the fast path;
+ * pointers and buffers appear only in setup calls.
+ */
+import { UDP_SYMBOLS } from "./udp_symbols.ts";
+
+export const CORE_SYMBOLS = {
+  // int mcr_abi_version(void)
+  mcr_abi_version: { parameters: [], result: "i32" },
+  // int mcr_liburing_version(void)
+  mcr_liburing_version: { parameters: [], result: "i32" },
+  // int mcr_layout(int32_t *out, int n)
+  mcr_layout: { parameters: ["buffer", "i32"], result: "i32" },
+  // int mcr_strerror(int err, char *buf, int len)
+  mcr_strerror: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+
+  // int mcr_arena_reserve(uint64_t bytes, uint64_t *out_addr)
+  mcr_arena_reserve: { parameters: ["u64", "buffer"], result: "i32" },
+  // int mcr_rx_open(int ifindex, u32 block_size, u32 block_count, u32 frame_size,
+  //                 u32 retire_ms, u32 flags, u32 fanout_id, u64 map_addr)
+  mcr_rx_open: { parameters: ["i32", "u32", "u32", "u32", "u32", "u32", "u32", "u64"], result: "i32" },
+  // int mcr_tx_open(int ifindex, u32 frame_size, u32 frame_count, int qdisc_bypass, u64 map_addr)
+  mcr_tx_open: { parameters: ["i32", "u32", "u32", "i32", "u64"], result: "i32" },
+  // int mcr_ring_close(int fd, u64 map_addr, u64 map_len)
+  mcr_ring_close: { parameters: ["i32", "u64", "u64"], result: "i32" },
+  // int mcr_ring_stats(int fd, uint32_t *out /* [3] */)
+  mcr_ring_stats: { parameters: ["i32", "buffer"], result: "i32" },
+  // int mcr_rx_set_filter(int fd, const uint32_t *pairs, int n, int pass_fragments)
+  mcr_rx_set_filter: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32" },
+
+  // int mcr_if_info(const char *name, int32_t *out /* [16] */)
+  mcr_if_info: { parameters: ["buffer", "buffer"], result: "i32" },
+
+  // int mcr_membership_open(void)
+  mcr_membership_open: { parameters: [], result: "i32" },
+  // int mcr_membership_change(int fd, int ifindex, u32 group, u32 source, int join)
+  mcr_membership_change: { parameters: ["i32", "i32", "u32", "u32", "i32"], result: "i32" },
+  // int mcr_membership_close(int fd)
+  mcr_membership_close: { parameters: ["i32"], result: "i32" },
+
+  // int mcr_waiter_open(u32 entries)
+  mcr_waiter_open: { parameters: ["u32"], result: "i32" },
+  // int mcr_waiter_add_fd(int h, int fd)
+  mcr_waiter_add_fd: { parameters: ["i32", "i32"], result: "i32" },
+  // int mcr_waiter_remove_fd(int h, int fd)
+  mcr_waiter_remove_fd: { parameters: ["i32", "i32"], result: "i32" },
+  // int mcr_waiter_wait(int h, int timeout_ms)             -- hot path: blocks
+  mcr_waiter_wait: { parameters: ["i32", "i32"], result: "i32" },
+  // int mcr_waiter_queue_kick(int h, int fd)               -- hot path
+  mcr_waiter_queue_kick: { parameters: ["i32", "i32"], result: "i32" },
+  // int mcr_waiter_submit(int h)                           -- hot path: one io_uring_enter
+  mcr_waiter_submit: { parameters: ["i32"], result: "i32" },
+  // int mcr_waiter_notify(int h)
+  mcr_waiter_notify: { parameters: ["i32"], result: "i32" },
+  // int mcr_waiter_stats(int h, int32_t *out /* [4] */)
+  mcr_waiter_stats: { parameters: ["i32", "buffer"], result: "i32" },
+  // int mcr_waiter_close(int h)
+  mcr_waiter_close: { parameters: ["i32"], result: "i32" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** Every symbol libmcr exports. */
+export const SYMBOLS = { ...CORE_SYMBOLS, ...UDP_SYMBOLS } as const;
+
+export type McrSymbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];

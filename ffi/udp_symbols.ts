@@ -1,0 +1,2 @@
+/** UDP sockets for the traffic tools (c/udp.c). */
+export const UDP_SYMBOLS = {} as const satisfies Deno.ForeignLibraryInterface;

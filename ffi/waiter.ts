@@ -1,0 +1,78 @@
+/**
+ * A worker's wait point and TX kicker (io_uring, c/uring.c). The hot-path
+ * methods pass only integers to native code.
+ */
+import { check } from "./errno.ts";
+import { loadLibrary } from "./library.ts";
+import type { McrSymbols } from "./symbols.ts";
+
+export interface WaiterStats {
+  kicks: number;
+  kickErrors: number;
+  lastErrno: number;
+  pollErrors: number;
+}
+
+export class Waiter {
+  readonly #lib: McrSymbols;
+  readonly #out = new Int32Array(4);
+  #closed = false;
+
+  private constructor(readonly handle: number, lib: McrSymbols) {
+    this.#lib = lib;
+  }
+
+  static open(entries = 256): Waiter {
+    const lib = loadLibrary();
+    const h = check(lib.mcr_waiter_open(entries), "mcr_waiter_open", "Cannot create the io_uring wait point");
+    return new Waiter(h, lib);
+  }
+
+  /** Wakes the waiter with this handle from any thread (the supervisor's control path). */
+  static notifyHandle(handle: number): void {
+    loadLibrary().mcr_waiter_notify(handle);
+  }
+
+  addFd(fd: number): void {
+    check(this.#lib.mcr_waiter_add_fd(this.handle, fd), "mcr_waiter_add_fd", "Cannot watch a ring socket");
+  }
+
+  removeFd(fd: number): void {
+    this.#lib.mcr_waiter_remove_fd(this.handle, fd);
+  }
+
+  /** Blocks until an RX ring or the eventfd is ready, or timeoutMs passes; returns ready events. */
+  wait(timeoutMs: number): number {
+    return this.#lib.mcr_waiter_wait(this.handle, timeoutMs);
+  }
+
+  /** Queues a kick of a TX ring socket; sent by the next submit(). */
+  queueKick(fd: number): number {
+    return this.#lib.mcr_waiter_queue_kick(this.handle, fd);
+  }
+
+  /** Submits every queued kick with one io_uring_enter. */
+  submit(): number {
+    return this.#lib.mcr_waiter_submit(this.handle);
+  }
+
+  notify(): void {
+    this.#lib.mcr_waiter_notify(this.handle);
+  }
+
+  /** Tallies since the last call. */
+  stats(): WaiterStats {
+    this.#lib.mcr_waiter_stats(this.handle, this.#out);
+    return { kicks: this.#out[0], kickErrors: this.#out[1], lastErrno: this.#out[2], pollErrors: this.#out[3] };
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#lib.mcr_waiter_close(this.handle);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

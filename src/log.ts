@@ -1,0 +1,45 @@
+/**
+ * Structured logs: one JSON object per line on stderr. The level can change
+ * at runtime; values equal to a registered secret are redacted.
+ */
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export interface Logger {
+  level: LogLevel;
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+  /** Any later log value containing this text is replaced by "[redacted]". */
+  redact(secret: string): void;
+}
+
+export function createLogger(
+  opts: { level?: LogLevel; write?: (line: string) => void } = {},
+): Logger {
+  const secrets: string[] = [];
+  const write = opts.write ?? ((line: string) => console.error(line));
+  const clean = (v: unknown): unknown => {
+    if (typeof v !== "string") return v;
+    let s = v;
+    for (const secret of secrets) if (secret) s = s.split(secret).join("[redacted]");
+    return s;
+  };
+  const logger: Logger = {
+    level: opts.level ?? "info",
+    debug: (m, f) => emit("debug", m, f),
+    info: (m, f) => emit("info", m, f),
+    warn: (m, f) => emit("warn", m, f),
+    error: (m, f) => emit("error", m, f),
+    redact: (secret) => secrets.push(secret),
+  };
+  function emit(level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
+    if (ORDER[level] < ORDER[logger.level]) return;
+    const record: Record<string, unknown> = { ts: new Date().toISOString(), level, msg: clean(msg) };
+    for (const [k, v] of Object.entries(fields)) record[k] = clean(v);
+    write(JSON.stringify(record));
+  }
+  return logger;
+}
