@@ -72,6 +72,12 @@ int mcr_layout(int32_t *out, int n);
 /* Writes a NUL-terminated description of -err (e.g. "no such device") into buf. Returns its length. */
 int mcr_strerror(int err, char *buf, int len);
 
+/*
+ * Writes the effective capability set of the calling thread: out[0] = bits
+ * 0-31, out[1] = bits 32-63 (CAP_NET_ADMIN = 12, CAP_NET_RAW = 13). Returns 0.
+ */
+int mcr_capabilities(uint32_t *out);
+
 /* ---- arena ---------------------------------------------------------------- */
 
 /*

@@ -15,6 +15,9 @@ export const CORE_SYMBOLS = {
   // int mcr_strerror(int err, char *buf, int len)
   mcr_strerror: { parameters: ["i32", "buffer", "i32"], result: "i32" },
 
+  // int mcr_capabilities(uint32_t *out /* [2] */)
+  mcr_capabilities: { parameters: ["buffer"], result: "i32" },
+
   // int mcr_arena_reserve(uint64_t bytes, uint64_t *out_addr)
   mcr_arena_reserve: { parameters: ["u64", "buffer"], result: "i32" },
   // int mcr_rx_open(int ifindex, u32 block_size, u32 block_count, u32 frame_size,

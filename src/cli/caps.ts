@@ -1,4 +1,5 @@
 /** Capability check at start: a clear message instead of EPERM deep inside. */
+import { loadLibrary } from "../../ffi/library.ts";
 
 export type Capability = "CAP_NET_RAW" | "CAP_NET_ADMIN";
 
@@ -21,17 +22,19 @@ export interface CapabilityCheck {
   message: string;
 }
 
-/** Checks that the process holds the capabilities it needs. */
-export function checkCapabilities(needed: Capability[], statusText?: string): CapabilityCheck {
-  let text = statusText;
-  if (text === undefined) {
-    try {
-      text = Deno.readTextFileSync("/proc/self/status");
-    } catch {
-      text = "";
-    }
-  }
-  const eff = effectiveCapabilities(text);
+/**
+ * The process's effective capabilities, from capget(2) through the native
+ * library (Deno only lets --allow-all programs read /proc/self/status).
+ */
+export function processCapabilities(): bigint {
+  const out = new Uint32Array(2);
+  if (loadLibrary().mcr_capabilities(out) < 0) return 0n;
+  return (BigInt(out[1]) << 32n) | BigInt(out[0]);
+}
+
+/** Checks that the process holds the capabilities it needs (`effective` defaults to this process's). */
+export function checkCapabilities(needed: Capability[], effective?: bigint): CapabilityCheck {
+  const eff = effective ?? processCapabilities();
   const missing = needed.filter((c) => (eff & (1n << BigInt(CAP_BITS[c]))) === 0n);
   const message = missing.length === 0 ? "ok" : `missing ${missing.map((c) => `${c} (${WHY[c]})`).join(" and ")}. ` +
     "Run as root or grant them: setcap cap_net_raw,cap_net_admin+ep ./mcr, or AmbientCapabilities= in the systemd unit.";

@@ -1,0 +1,168 @@
+/* UDP sockets for the traffic tools: batched sends and receives (sendmmsg/recvmmsg). */
+#define _GNU_SOURCE /* sendmmsg, recvmmsg */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "mcr_udp.h"
+
+#define SEQ_OFFSET 8
+#define HEAD_BYTES 16 /* bytes of the template copied per datagram: up to the end of the sequence */
+
+static int set_int(int fd, int level, int name, int value)
+{
+	return setsockopt(fd, level, name, &value, sizeof(value)) < 0 ? __mcr_neg_errno() : 0;
+}
+
+MCR_EXPORT MCR_COLD int mcr_udp_sender_open(uint32_t ifaddr, int ttl, int loop)
+{
+	struct in_addr ifa = { .s_addr = htonl(ifaddr) };
+	int fd, err;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return __mcr_neg_errno();
+	if (ifaddr != 0) {
+		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr = ifa };
+		if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &ifa, sizeof(ifa)) < 0 ||
+		    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+			err = __mcr_neg_errno();
+			goto err;
+		}
+	}
+	if ((err = set_int(fd, IPPROTO_IP, IP_MULTICAST_TTL, ttl)) < 0 ||
+	    (err = set_int(fd, IPPROTO_IP, IP_MULTICAST_LOOP, loop ? 1 : 0)) < 0)
+		goto err;
+	set_int(fd, SOL_SOCKET, SO_SNDBUF, 4 << 20);
+	return fd;
+err:
+	close(fd);
+	return err;
+}
+
+MCR_EXPORT int mcr_udp_send_batch(int fd, uint32_t group, int port, const uint8_t *buf, int size, int count,
+				  uint32_t seq_hi, uint32_t seq_lo)
+{
+	struct mmsghdr msgs[MCR_UDP_BATCH];
+	struct iovec iov[MCR_UDP_BATCH][2];
+	uint8_t heads[MCR_UDP_BATCH][HEAD_BYTES];
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				  .sin_addr = { .s_addr = htonl(group) } };
+	uint64_t seq = ((uint64_t)seq_hi << 32) | seq_lo;
+	int i, sent = 0;
+
+	if (count <= 0 || count > MCR_UDP_BATCH || size < HEAD_BYTES)
+		return -EINVAL;
+	memset(msgs, 0, sizeof(msgs[0]) * (size_t)count);
+	for (i = 0; i < count; i++) {
+		uint64_t s = seq + (uint64_t)i;
+		memcpy(heads[i], buf, HEAD_BYTES);
+		for (int b = 0; b < 8; b++) /* big-endian sequence number */
+			heads[i][SEQ_OFFSET + b] = (uint8_t)(s >> (56 - 8 * b));
+		iov[i][0] = (struct iovec){ heads[i], HEAD_BYTES };
+		iov[i][1] = (struct iovec){ (void *)(buf + HEAD_BYTES), (size_t)(size - HEAD_BYTES) };
+		msgs[i].msg_hdr.msg_iov = iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 2;
+		msgs[i].msg_hdr.msg_name = &to;
+		msgs[i].msg_hdr.msg_namelen = sizeof(to);
+	}
+	while (sent < count) {
+		int rc = sendmmsg(fd, msgs + sent, (unsigned)(count - sent), 0);
+		if (rc < 0) {
+			if (errno == EINTR)
+				continue;
+			return sent > 0 ? sent : __mcr_neg_errno();
+		}
+		sent += rc;
+	}
+	return sent;
+}
+
+MCR_EXPORT MCR_COLD int mcr_udp_receiver_open(uint32_t group, int port, int ifindex)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				   .sin_addr = { .s_addr = htonl(group) } };
+	struct ip_mreqn mreq;
+	int fd, err;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return __mcr_neg_errno();
+	if ((err = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1)) < 0)
+		goto err;
+	/* A big buffer: the receiver must not be the bottleneck it is scoring. */
+	if (set_int(fd, SOL_SOCKET, SO_RCVBUFFORCE, 32 << 20) < 0)
+		set_int(fd, SOL_SOCKET, SO_RCVBUF, 32 << 20);
+	if ((err = set_int(fd, SOL_SOCKET, SO_RXQ_OVFL, 1)) < 0 || (err = set_int(fd, IPPROTO_IP, IP_RECVTTL, 1)) < 0)
+		goto err;
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		err = __mcr_neg_errno();
+		goto err;
+	}
+	memset(&mreq, 0, sizeof(mreq));
+	mreq.imr_multiaddr.s_addr = htonl(group);
+	mreq.imr_ifindex = ifindex;
+	if (setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq, sizeof(mreq)) < 0) {
+		err = __mcr_neg_errno();
+		goto err;
+	}
+	return fd;
+err:
+	close(fd);
+	return err;
+}
+
+MCR_EXPORT int mcr_udp_recv_batch(int fd, uint8_t *buf, int slot_size, int max, int32_t *out, int timeout_ms)
+{
+	struct mmsghdr msgs[MCR_UDP_BATCH];
+	struct iovec iov[MCR_UDP_BATCH];
+	char control[MCR_UDP_BATCH][64];
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	int i, n, rc;
+
+	if (max <= 0 || max > MCR_UDP_BATCH || slot_size <= 0)
+		return -EINVAL;
+	rc = poll(&pfd, 1, timeout_ms);
+	if (rc < 0)
+		return errno == EINTR ? 0 : __mcr_neg_errno();
+	if (rc == 0)
+		return 0;
+	memset(msgs, 0, sizeof(msgs[0]) * (size_t)max);
+	for (i = 0; i < max; i++) {
+		iov[i] = (struct iovec){ buf + (size_t)i * (size_t)slot_size, (size_t)slot_size };
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+		msgs[i].msg_hdr.msg_control = control[i];
+		msgs[i].msg_hdr.msg_controllen = sizeof(control[i]);
+	}
+	n = recvmmsg(fd, msgs, (unsigned)max, MSG_DONTWAIT, NULL);
+	if (n < 0)
+		return (errno == EAGAIN || errno == EINTR) ? 0 : __mcr_neg_errno();
+	for (i = 0; i < n; i++) {
+		struct cmsghdr *c;
+
+		out[i] = (int32_t)msgs[i].msg_len;
+		for (c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c != NULL; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+				uint32_t drops;
+				memcpy(&drops, CMSG_DATA(c), sizeof(drops));
+				out[max] = (int32_t)drops;
+			} else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) {
+				int ttl;
+				memcpy(&ttl, CMSG_DATA(c), sizeof(ttl));
+				out[max + 1] = ttl;
+			}
+		}
+	}
+	return n;
+}
+
+MCR_EXPORT int mcr_udp_close(int fd)
+{
+	return close(fd) < 0 ? __mcr_neg_errno() : 0;
+}
