@@ -192,7 +192,8 @@ export async function demoCommand(argv: string[]): Promise<number> {
     await relay.status;
     await relayOutput.catch(() => {});
     await relayExit.catch(() => {});
-    const final = relayLog.filter((l) => l.startsWith("[mcr stats]") || l.startsWith("  ")).slice(-8);
+    const lastBlock = relayLog.findLastIndex((l) => l.startsWith("[mcr stats]"));
+    const final = lastBlock < 0 ? [] : relayLog.slice(lastBlock).filter((l) => !l.startsWith("{"));
     console.log("  relay final counters:\n" + final.map((l) => `    ${l}`).join("\n"));
 
     const sent = genResult.sent ?? 0;

@@ -91,7 +91,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   let api: { shutdown(): Promise<void> } | null = null;
   if (!args["no-api"]) {
     try {
-      api = await startApi({ supervisor, config, configPath: path, listen: args.listen, persist, log });
+      api = await startApi({ supervisor, config, listen: args.listen, persist, log });
     } catch (err) {
       console.error(`mcr run: ${(err as Error).message}`);
       await supervisor.stop();

@@ -1,0 +1,245 @@
+/**
+ * The HTTP JSON API: a Hono app built from its dependencies, so tests mount
+ * it with app.request() and no network. It never touches packets: it reads
+ * snapshots and asks the relay to apply whole configurations.
+ *
+ *   GET  /health                     200 ok / 503 with reasons (no auth)
+ *   GET  /metrics                    Prometheus text format
+ *   GET  /api/v1/rules               list         POST /api/v1/rules          add
+ *   GET  /api/v1/rules/:name         one          PUT  /api/v1/rules/:name    replace
+ *                                                DELETE /api/v1/rules/:name  remove
+ *   GET  /api/v1/config              whole config PUT  /api/v1/config         replace whole
+ *   GET  /api/v1/stats | workers | interfaces | version | openapi.json
+ *   GET  /api/v1/log-level           PUT /api/v1/log-level {"level": "debug"}
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { z } from "zod";
+import { ConfigError, formatPath } from "../config/errors.ts";
+import { validateConfig } from "../config/load.ts";
+import { type Config, RuleName, RuleSchema } from "../config/schema.ts";
+import type { Logger } from "../log.ts";
+import { evaluateHealth } from "../stats/health.ts";
+import { renderPrometheus } from "../stats/prometheus.ts";
+import type { RateWindow } from "../stats/rates.ts";
+import type { RelayControl } from "../supervisor/control.ts";
+import type { BuildInfo } from "../version.ts";
+import { bearerGuard } from "./auth.ts";
+import { openApiDocument } from "./openapi.ts";
+
+export interface ApiDeps {
+  relay: RelayControl;
+  logger: Logger;
+  version: BuildInfo;
+  rates: RateWindow;
+  /** Bearer token; when set, every mutation needs it. */
+  token: string | null;
+  /** Also require the token for reads (non-loopback listen); /health stays open. */
+  tokenForReads: boolean;
+  /** Writes an applied config back to its file (atomically); null: don't. */
+  persist: ((config: Config) => Promise<void>) | null;
+  /** Largest accepted request body, bytes. */
+  bodyLimit?: number;
+}
+
+/** An API error with its HTTP status and machine-readable code. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: 400 | 401 | 404 | 409 | 413 | 415 | 422 | 503,
+    readonly code: string,
+    message: string,
+    readonly issues?: { path: string; message: string }[],
+  ) {
+    super(message);
+  }
+}
+
+const LogLevelBody = z.strictObject({ level: z.enum(["debug", "info", "warn", "error"]) });
+const HealthQuery = z.strictObject({
+  stale_ms: z.coerce.number().int().min(0).max(86_400_000).optional(),
+  max_loss_pps: z.coerce.number().min(0).optional(),
+});
+
+/** Reads a JSON body: 415 for another content type, 400 for malformed JSON. */
+async function jsonBody(c: Context): Promise<unknown> {
+  const type = c.req.header("content-type") ?? "";
+  if (!/^application\/json\b/i.test(type)) {
+    throw new ApiError(415, "unsupported_media_type", "request body must be JSON (Content-Type: application/json)");
+  }
+  const text = await c.req.text();
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ApiError(400, "malformed_json", `request body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function zodIssues(error: z.ZodError, prefix: (string | number)[] = []): { path: string; message: string }[] {
+  return error.issues.map((i) => ({
+    path: formatPath([...prefix, ...i.path.filter((p): p is string | number => typeof p !== "symbol")]),
+    message: i.message,
+  }));
+}
+
+export function createApp(deps: ApiDeps): Hono {
+  const app = new Hono();
+  const log = deps.logger;
+  // One mutation at a time: each builds the next config from the current one.
+  let mutationQueue: Promise<unknown> = Promise.resolve();
+
+  /** Validates the whole next config, applies it (all or nothing), persists it. */
+  function mutate(build: (current: Config) => Config): Promise<Record<string, unknown>> {
+    const run = mutationQueue.then(async () => {
+      const next = build(deps.relay.config());
+      let valid: Config;
+      try {
+        valid = validateConfig(next, "request body");
+      } catch (err) {
+        if (err instanceof ConfigError) {
+          throw new ApiError(422, "invalid_config", "the resulting configuration is invalid; nothing changed",
+            err.issues.map((i) => ({ path: formatPath(i.path), message: i.message })));
+        }
+        throw err;
+      }
+      const result = await deps.relay.applyConfig(valid);
+      if (deps.persist) await deps.persist(valid);
+      log.info("configuration applied", { ...result });
+      return { ...result };
+    });
+    mutationQueue = run.catch(() => {});
+    return run;
+  }
+
+  app.onError((err, c) => {
+    if (err instanceof ApiError) {
+      return c.json({ error: { code: err.code, message: err.message, issues: err.issues } }, err.status);
+    }
+    if (err instanceof ConfigError) {
+      return c.json({
+        error: {
+          code: "invalid_config",
+          message: err.message,
+          issues: err.issues.map((i) => ({ path: formatPath(i.path), message: i.message })),
+        },
+      }, 422);
+    }
+    const e = err as Error & { code?: string; op?: string };
+    if (e.name === "NativeError") {
+      return c.json({ error: { code: "native_error", message: e.message, op: e.op, errno: e.code } }, 503);
+    }
+    log.error("API request failed", { path: c.req.path, error: e.message });
+    return c.json({ error: { code: "internal", message: "internal error (see the relay's log)" } }, 500);
+  });
+  app.notFound((c) => c.json({ error: { code: "not_found", message: `no route ${c.req.method} ${c.req.path}` } }, 404));
+
+  app.use("*", bodyLimit({
+    maxSize: deps.bodyLimit ?? 1024 * 1024,
+    onError: () => {
+      throw new ApiError(413, "body_too_large", `request body larger than ${deps.bodyLimit ?? 1024 * 1024} bytes`);
+    },
+  }));
+  app.use("*", bearerGuard(deps.token, deps.tokenForReads));
+
+  // ---- health and metrics -------------------------------------------------
+  app.get("/health", (c) => {
+    const q = HealthQuery.safeParse(c.req.query());
+    if (!q.success) throw new ApiError(400, "invalid_query", "invalid query parameters", zodIssues(q.error));
+    const report = evaluateHealth(deps.relay.stats(), deps.relay.interfaces(), deps.relay.config(),
+      deps.rates.rates(), { staleMs: q.data.stale_ms, maxLossPps: q.data.max_loss_pps });
+    return c.json(report, report.status === "critical" ? 503 : 200);
+  });
+  app.get("/metrics", (c) => {
+    c.header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    return c.body(renderPrometheus(deps.relay.stats(), deps.relay.interfaces()));
+  });
+
+  // ---- rules ------------------------------------------------------------------
+  const rules = new Hono();
+  const nameParam = (c: Context): string => {
+    const p = RuleName.safeParse(c.req.param("name"));
+    if (!p.success) throw new ApiError(400, "invalid_name", "invalid rule name", zodIssues(p.error, ["name"]));
+    return p.data;
+  };
+  const parseRule = async (c: Context) => {
+    const body = await jsonBody(c);
+    const parsed = RuleSchema.safeParse(body);
+    if (!parsed.success) throw new ApiError(400, "invalid_rule", "invalid rule; nothing changed", zodIssues(parsed.error));
+    return parsed.data;
+  };
+  rules.get("/", (c) => c.json(deps.relay.config().rules));
+  rules.get("/:name", (c) => {
+    const name = nameParam(c);
+    const rule = deps.relay.config().rules.find((r) => r.name === name);
+    if (!rule) throw new ApiError(404, "rule_not_found", `no rule named "${name}"`);
+    return c.json(rule);
+  });
+  rules.post("/", async (c) => {
+    const rule = await parseRule(c);
+    const result = await mutate((cfg) => {
+      if (cfg.rules.some((r) => r.name === rule.name)) {
+        throw new ApiError(409, "rule_exists", `a rule named "${rule.name}" already exists (PUT to replace it)`);
+      }
+      return { ...cfg, rules: [...cfg.rules, rule] };
+    });
+    return c.json(result, 201);
+  });
+  rules.put("/:name", async (c) => {
+    const name = nameParam(c);
+    const rule = await parseRule(c);
+    if (rule.name !== name) {
+      throw new ApiError(422, "name_mismatch", `body names rule "${rule.name}" but the URL names "${name}"`,
+        [{ path: "name", message: `must be "${name}"` }]);
+    }
+    const result = await mutate((cfg) => {
+      const i = cfg.rules.findIndex((r) => r.name === name);
+      if (i < 0) throw new ApiError(404, "rule_not_found", `no rule named "${name}" (POST to add it)`);
+      const list = cfg.rules.slice();
+      list[i] = rule;
+      return { ...cfg, rules: list };
+    });
+    return c.json(result);
+  });
+  rules.delete("/:name", async (c) => {
+    const name = nameParam(c);
+    const result = await mutate((cfg) => {
+      if (!cfg.rules.some((r) => r.name === name)) throw new ApiError(404, "rule_not_found", `no rule named "${name}"`);
+      return { ...cfg, rules: cfg.rules.filter((r) => r.name !== name) };
+    });
+    return c.json(result);
+  });
+  app.route("/api/v1/rules", rules);
+
+  // ---- whole config ---------------------------------------------------------------
+  const config = new Hono();
+  config.get("/", (c) => c.json(deps.relay.config()));
+  config.put("/", async (c) => {
+    const body = await jsonBody(c);
+    try {
+      validateConfig(body, "request body");
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        throw new ApiError(400, "invalid_config", "invalid configuration; nothing changed",
+          err.issues.map((i) => ({ path: formatPath(i.path), message: i.message })));
+      }
+      throw err;
+    }
+    return c.json(await mutate(() => body as Config));
+  });
+  app.route("/api/v1/config", config);
+
+  // ---- read-only views ----------------------------------------------------------------
+  app.get("/api/v1/stats", (c) => c.json({ ...deps.relay.stats(), rates: deps.rates.rates() }));
+  app.get("/api/v1/workers", (c) => c.json(deps.relay.stats().workers));
+  app.get("/api/v1/interfaces", (c) => c.json(deps.relay.interfaces()));
+  app.get("/api/v1/version", (c) => c.json({ ...deps.version, uptime_s: deps.relay.stats().uptime_s }));
+  app.get("/api/v1/openapi.json", (c) => c.json(openApiDocument(deps.version.version)));
+  app.get("/api/v1/log-level", (c) => c.json({ level: log.level }));
+  app.put("/api/v1/log-level", async (c) => {
+    const parsed = LogLevelBody.safeParse(await jsonBody(c));
+    if (!parsed.success) throw new ApiError(400, "invalid_body", "invalid log level", zodIssues(parsed.error));
+    log.level = parsed.data.level;
+    return c.json({ level: log.level });
+  });
+  return app;
+}

@@ -1,0 +1,96 @@
+/** The OpenAPI 3.1 document of the API, generated from the zod schemas (z.toJSONSchema). */
+import { z } from "zod";
+import { ConfigSchema, RuleSchema } from "../config/schema.ts";
+
+const ErrorSchema = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  }),
+});
+const ApplyResultSchema = z.object({
+  added: z.array(z.string()),
+  removed: z.array(z.string()),
+  changed: z.array(z.string()),
+  unchanged: z.int(),
+});
+
+function schema(s: z.ZodType): Record<string, unknown> {
+  return z.toJSONSchema(s, { io: "input", unrepresentable: "any", target: "draft-2020-12" }) as Record<string, unknown>;
+}
+
+const json = (ref: string) => ({ content: { "application/json": { schema: { $ref: `#/components/schemas/${ref}` } } } });
+const errors = {
+  "400": { description: "malformed or invalid body", ...json("Error") },
+  "401": { description: "missing or wrong bearer token", ...json("Error") },
+  "413": { description: "body too large", ...json("Error") },
+  "415": { description: "not JSON", ...json("Error") },
+  "422": { description: "the resulting configuration is invalid; nothing changed", ...json("Error") },
+};
+const nameParam = [{ name: "name", in: "path", required: true, schema: { type: "string" } }];
+
+export function openApiDocument(version: string): Record<string, unknown> {
+  return {
+    openapi: "3.1.0",
+    info: { title: "mcr API", version, description: "Configuration and statistics of the mcr multicast relay." },
+    components: {
+      schemas: {
+        Rule: schema(RuleSchema),
+        Config: schema(ConfigSchema),
+        Error: schema(ErrorSchema),
+        ApplyResult: schema(ApplyResultSchema),
+      },
+      securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
+    },
+    security: [{ bearer: [] }],
+    paths: {
+      "/health": {
+        get: {
+          summary: "Health verdict with reasons (200 ok/warning, 503 critical)",
+          parameters: [
+            { name: "stale_ms", in: "query", schema: { type: "integer" } },
+            { name: "max_loss_pps", in: "query", schema: { type: "number" } },
+          ],
+          responses: { "200": { description: "ok or warning" }, "503": { description: "critical" } },
+        },
+      },
+      "/metrics": { get: { summary: "Prometheus metrics", responses: { "200": { description: "text format 0.0.4" } } } },
+      "/api/v1/rules": {
+        get: { summary: "List rules", responses: { "200": { description: "rules" } } },
+        post: {
+          summary: "Add a rule",
+          requestBody: { required: true, ...json("Rule") },
+          responses: { "201": { description: "applied", ...json("ApplyResult") }, "409": { description: "name exists" }, ...errors },
+        },
+      },
+      "/api/v1/rules/{name}": {
+        parameters: nameParam,
+        get: { summary: "Get a rule", responses: { "200": { description: "rule", ...json("Rule") }, "404": { description: "no such rule" } } },
+        put: {
+          summary: "Replace a rule",
+          requestBody: { required: true, ...json("Rule") },
+          responses: { "200": { description: "applied", ...json("ApplyResult") }, "404": { description: "no such rule" }, ...errors },
+        },
+        delete: { summary: "Remove a rule", responses: { "200": { description: "applied", ...json("ApplyResult") }, "404": { description: "no such rule" } } },
+      },
+      "/api/v1/config": {
+        get: { summary: "The configuration in force", responses: { "200": { description: "config", ...json("Config") } } },
+        put: {
+          summary: "Replace the whole configuration (validated whole, applied atomically)",
+          requestBody: { required: true, ...json("Config") },
+          responses: { "200": { description: "applied", ...json("ApplyResult") }, ...errors },
+        },
+      },
+      "/api/v1/stats": { get: { summary: "Counters and rates per rule, output and worker", responses: { "200": { description: "stats" } } } },
+      "/api/v1/workers": { get: { summary: "Worker state", responses: { "200": { description: "workers" } } } },
+      "/api/v1/interfaces": { get: { summary: "Interface state", responses: { "200": { description: "interfaces" } } } },
+      "/api/v1/version": { get: { summary: "Version and uptime", responses: { "200": { description: "version" } } } },
+      "/api/v1/log-level": {
+        get: { summary: "Current log level", responses: { "200": { description: "level" } } },
+        put: { summary: "Set the log level", responses: { "200": { description: "level" }, ...errors } },
+      },
+      "/api/v1/openapi.json": { get: { summary: "This document", responses: { "200": { description: "OpenAPI 3.1" } } } },
+    },
+  };
+}

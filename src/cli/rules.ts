@@ -1,0 +1,118 @@
+/** `mcr rules list|add|remove`: manage the rules of a running relay through its API. */
+import { z } from "zod";
+import { parseConfigText } from "../config/load.ts";
+import { InterfaceName, MulticastGroup, type Rule, RuleSchema } from "../config/schema.ts";
+import { parseCommandArgs } from "./args.ts";
+import { ApiUnreachable, callApi, clientOptions, describeApiError } from "./client.ts";
+
+const USAGE = `usage: mcr rules list [--json]
+       mcr rules add --name N --in IFACE --group G --port P [--source S]
+                     --out IFACE:GROUP:PORT[:TTL] [--out ...]
+       mcr rules add --file RULE.yaml
+       mcr rules remove NAME
+common: [--api URL] [--token-file FILE]`;
+
+/** Parses --out IFACE:GROUP:PORT[:TTL] with the schema's own checks. */
+export function parseOutput(spec: string): Rule["outputs"][number] {
+  const [iface, group, port, ttl, ...rest] = spec.split(":");
+  if (!iface || !group || !port || rest.length > 0) {
+    throw new Error(`--out: "${spec}" must be IFACE:GROUP:PORT[:TTL]`);
+  }
+  const out = { interface: iface, group, port: Number(port), ...(ttl ? { ttl: Number(ttl) } : {}) };
+  const r = RuleSchema.shape.outputs.element.safeParse(out);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new Error(`--out: "${spec}": ${String(i.path[0] ?? "")}: ${i.message}`);
+  }
+  return r.data;
+}
+
+const AddArgs = z.object({
+  name: z.string().optional(),
+  in: InterfaceName.optional(),
+  group: MulticastGroup.optional(),
+  port: z.coerce.number().int().min(1).max(65535).optional(),
+  source: z.string().optional(),
+  out: z.array(z.string()).optional(),
+  file: z.string().optional(),
+  api: z.url().optional(),
+  "token-file": z.string().optional(),
+  json: z.boolean().optional(),
+});
+
+export async function rulesCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (!sub || sub === "--help" || sub === "-h") {
+    console.log(USAGE);
+    return sub ? 0 : 1;
+  }
+  const parsed = parseCommandArgs(`mcr rules ${sub}`, rest, {
+    name: { type: "string" },
+    in: { type: "string" },
+    group: { type: "string" },
+    port: { type: "string" },
+    source: { type: "string" },
+    out: { type: "string", multiple: true },
+    file: { type: "string" },
+    api: { type: "string" },
+    "token-file": { type: "string" },
+    json: { type: "boolean" },
+  }, AddArgs, true);
+  if (!parsed.ok) {
+    console.error(`${parsed.message}\n${USAGE}`);
+    return 1;
+  }
+  const a = parsed.values;
+  const client = clientOptions(a);
+  try {
+    if (sub === "list") {
+      const res = await callApi(client, "GET", "/api/v1/rules");
+      if (res.status !== 200) throw new Error(describeApiError(res.body));
+      const rules = res.body as Rule[];
+      if (a.json) console.log(JSON.stringify(rules));
+      else {
+        for (const r of rules) {
+          const outs = r.outputs.map((o) => `${o.interface} ${o.group}:${o.port}`).join(", ");
+          console.log(`${r.name}: ${r.input.interface} ${r.input.group}:${r.input.port}` +
+            `${r.input.source ? ` from ${r.input.source}` : ""} -> ${outs}${r.enabled === false ? " (disabled)" : ""}`);
+        }
+        if (rules.length === 0) console.log("(no rules)");
+      }
+      return 0;
+    }
+    if (sub === "add") {
+      let rule: unknown;
+      if (a.file) {
+        const text = Deno.readTextFileSync(a.file);
+        rule = parseConfigText(`rules:\n${text.split("\n").map((l, i) => (i === 0 ? `  - ${l}` : `    ${l}`)).join("\n")}\n`, a.file).rules[0];
+      } else {
+        for (const k of ["name", "in", "group", "port"] as const) {
+          if (a[k] === undefined) throw new Error(`--${k}: required (or give --file)`);
+        }
+        if (!a.out || a.out.length === 0) throw new Error("--out: at least one output is required");
+        rule = {
+          name: a.name,
+          input: { interface: a.in, group: a.group, port: a.port, ...(a.source ? { source: a.source } : {}) },
+          outputs: a.out.map(parseOutput),
+        };
+      }
+      const res = await callApi(client, "POST", "/api/v1/rules", rule);
+      if (res.status !== 201) throw new Error(describeApiError(res.body));
+      console.log(`added rule "${(rule as Rule).name}"`);
+      return 0;
+    }
+    if (sub === "remove") {
+      const name = parsed.positionals[0] ?? a.name;
+      if (!name) throw new Error("NAME: which rule to remove");
+      const res = await callApi(client, "DELETE", `/api/v1/rules/${encodeURIComponent(name)}`);
+      if (res.status !== 200) throw new Error(describeApiError(res.body));
+      console.log(`removed rule "${name}"`);
+      return 0;
+    }
+    console.error(`mcr rules: unknown subcommand "${sub}"\n${USAGE}`);
+    return 1;
+  } catch (err) {
+    console.error(`mcr rules ${sub}: ${err instanceof ApiUnreachable ? err.message : (err as Error).message}`);
+    return err instanceof ApiUnreachable ? 3 : 1;
+  }
+}

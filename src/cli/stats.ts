@@ -1,0 +1,91 @@
+/** `mcr stats`: live statistics table (refreshed in place), --once, --json. */
+import { z } from "zod";
+import type { Rates } from "../stats/rates.ts";
+import type { StatsSnapshot } from "../supervisor/control.ts";
+import { parseCommandArgs } from "./args.ts";
+import { ApiUnreachable, callApi, clientOptions, describeApiError } from "./client.ts";
+
+const USAGE = `usage: mcr stats [--once] [--json] [--interval-ms MS] [--api URL]`;
+
+const StatsArgs = z.object({
+  once: z.boolean().optional(),
+  json: z.boolean().optional(),
+  "interval-ms": z.coerce.number().int().min(100).max(60_000).default(1000),
+  api: z.url().optional(),
+  "token-file": z.string().optional(),
+});
+
+function n(v: number): string {
+  return v >= 1e9 ? `${(v / 1e9).toFixed(2)}G` : v >= 1e6 ? `${(v / 1e6).toFixed(2)}M` : v >= 1e4 ? `${(v / 1e3).toFixed(1)}k` : `${Math.round(v)}`;
+}
+
+/** Renders the stats table (pure, for tests). */
+export function formatStatsTable(s: StatsSnapshot & { rates: Rates }): string {
+  const lines: string[] = [];
+  const t = s.totals;
+  const r = s.rates.totals;
+  lines.push(`mcr  up ${s.uptime_s.toFixed(0)} s  workers ${s.workers.filter((w) => w.alive).length}/${s.workers.length}` +
+    `  rx ${n(r.rx_packets ?? 0)} pps  tx ${n(r.tx_sent ?? 0)} pps`);
+  lines.push(`loss: kernel_drops ${t.kernel_drops}  tx_ring_full ${t.tx_ring_full}  tx_errors ${t.tx_errors}` +
+    `   drops: no_match ${t.drop_no_match}  malformed ${
+      (t.drop_truncated ?? 0) + (t.drop_bad_header ?? 0) + (t.drop_not_ipv4 ?? 0) + (t.drop_not_udp ?? 0)
+    }  fragment ${t.drop_fragment}`);
+  lines.push("");
+  lines.push(`${"RULE / OUTPUT".padEnd(40)} ${"PACKETS".padStart(12)} ${"PPS".padStart(9)} ${"MBIT/S".padStart(8)} ${"RING_FULL".padStart(9)}`);
+  for (const rule of s.rules) {
+    const rr = s.rates.rules[rule.name];
+    lines.push(`${`${rule.name} ${rule.input.interface} ${rule.input.group}:${rule.input.port}`.slice(0, 40).padEnd(40)} ` +
+      `${String(rule.counters.packets).padStart(12)} ${n(rr?.pps ?? 0).padStart(9)} ${((rr?.bps ?? 0) / 1e6).toFixed(1).padStart(8)}`);
+    rule.outputs.forEach((o, i) => {
+      const ro = rr?.outputs[i];
+      lines.push(`${`  -> ${o.interface} ${o.group}:${o.port}`.slice(0, 40).padEnd(40)} ${String(o.counters.packets).padStart(12)} ` +
+        `${n(ro?.pps ?? 0).padStart(9)} ${((ro?.bps ?? 0) / 1e6).toFixed(1).padStart(8)} ${String(o.counters.ring_full).padStart(9)}`);
+    });
+  }
+  return lines.join("\n");
+}
+
+export async function statsCommand(argv: string[]): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    console.log(USAGE);
+    return 0;
+  }
+  const parsed = parseCommandArgs("mcr stats", argv, {
+    once: { type: "boolean" },
+    json: { type: "boolean" },
+    "interval-ms": { type: "string" },
+    api: { type: "string" },
+    "token-file": { type: "string" },
+  }, StatsArgs);
+  if (!parsed.ok) {
+    console.error(`${parsed.message}\n${USAGE}`);
+    return 1;
+  }
+  const a = parsed.values;
+  const client = clientOptions(a);
+  const live = !a.once && !a.json && Deno.stdout.isTerminal();
+  for (;;) {
+    let res;
+    try {
+      res = await callApi(client, "GET", "/api/v1/stats");
+    } catch (err) {
+      console.error(`mcr stats: ${(err as ApiUnreachable).message}`);
+      return 3;
+    }
+    if (res.status !== 200) {
+      console.error(`mcr stats: ${describeApiError(res.body)}`);
+      return 1;
+    }
+    const snapshot = res.body as StatsSnapshot & { rates: Rates };
+    if (a.json) {
+      console.log(JSON.stringify(snapshot));
+      return 0;
+    }
+    const table = formatStatsTable(snapshot);
+    // ANSI: cursor home + clear screen, so the table refreshes in place.
+    if (live) Deno.stdout.writeSync(new TextEncoder().encode(`\x1b[H\x1b[2J${table}\n`));
+    else console.log(table);
+    if (!live) return 0;
+    await new Promise((r) => setTimeout(r, a["interval-ms"]));
+  }
+}
