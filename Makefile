@@ -17,7 +17,7 @@ export DENO
 .PHONY: all help system-deps deno deps lib test test-c test-root check lint fmt demo bench dist clean
 
 # Debian packages mcr needs to build and test. Installed only when missing.
-APT_PACKAGES := gcc make libc6-dev liburing-dev iproute2 ethtool iputils-ping procps \
+APT_PACKAGES := gcc make libc6-dev liburing-dev pkg-config iproute2 ethtool iputils-ping procps curl \
 	util-linux libcap2-bin socat smcroute tcpdump ca-certificates
 
 all: lib deps

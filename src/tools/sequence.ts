@@ -11,6 +11,9 @@ export class SequenceTracker {
   reordered = 0;
   corrupted = 0;
   highest = -1;
+  lowest = -1;
+  /** Sequence number of the first datagram that arrived. */
+  first = -1;
 
   /** Records one datagram's sequence number. */
   add(seq: number): void {
@@ -24,6 +27,8 @@ export class SequenceTracker {
     }
     this.#seen[byte] |= bit;
     this.unique++;
+    if (this.first < 0) this.first = seq;
+    if (this.lowest < 0 || seq < this.lowest) this.lowest = seq;
     if (seq < this.highest) this.reordered++;
     else this.highest = seq;
   }

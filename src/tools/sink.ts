@@ -33,6 +33,9 @@ export interface SinkResult {
   elapsed_s: number;
   rate_pps: number;
   run_id: number;
+  /** Lowest and highest sequence numbers received (-1: none). */
+  min_seq: number;
+  max_seq: number;
 }
 
 export function receive(o: SinkOptions): SinkResult {
@@ -84,5 +87,7 @@ export function receive(o: SinkOptions): SinkResult {
     elapsed_s: +((performance.now() - start) / 1000).toFixed(3),
     rate_pps: span > 0 ? Math.round(tracker.received / span) : 0,
     run_id: o.runId,
+    min_seq: tracker.lowest,
+    max_seq: tracker.highest,
   };
 }

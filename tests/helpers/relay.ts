@@ -25,14 +25,18 @@ export async function startRelay(
   ns: string,
   configYaml: string,
   extraArgs: string[] = [],
+  env: Record<string, string> = {},
 ): Promise<RunningRelay> {
+  // With the API on, the relay is ready once it listens; without, once it started.
+  const readyLine = extraArgs.includes("--no-api") ? "relay started" : "API listening";
   const dir = Deno.makeTempDirSync({ prefix: "mcr-test-" });
   const configPath = `${dir}/mcr.yaml`;
   const statsPath = `${dir}/final-stats.json`;
   Deno.writeTextFileSync(configPath, configYaml, { mode: 0o600 });
+  const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
   const process = topo.spawn(
     ns,
-    selfCommand(["run", "--config", configPath, "--final-stats", statsPath, ...extraArgs]),
+    [...(envArgs.length ? ["env", ...envArgs] : []), ...selfCommand(["run", "--config", configPath, "--final-stats", statsPath, ...extraArgs])],
   );
   process.stdout.cancel();
   const log: string[] = [];
@@ -46,7 +50,7 @@ export async function startRelay(
         const line = buf.slice(0, i);
         buf = buf.slice(i + 1);
         log.push(line);
-        if (line.includes("relay started")) started.resolve();
+        if (line.includes(readyLine)) started.resolve();
       }
     }
   })();
@@ -127,6 +131,8 @@ export interface SinkResult {
   corrupted: number;
   foreign?: number;
   last_ttl?: number;
+  min_seq: number;
+  max_seq: number;
   [k: string]: unknown;
 }
 

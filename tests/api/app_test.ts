@@ -1,0 +1,191 @@
+import assert from "node:assert/strict";
+import { createApp } from "../../src/api/app.ts";
+import { ConfigError } from "../../src/config/errors.ts";
+import { BASE_CONFIG, FakeRelay, fakeDeps } from "../helpers/fake_relay.ts";
+
+const RULE2 = {
+  name: "cam2",
+  input: { interface: "eth1", group: "239.1.1.2", port: 5002 },
+  outputs: [{ interface: "eth2", group: "239.9.9.8", port: 5098, ttl: 4 }],
+};
+
+function json(method: string, body: unknown, headers: Record<string, string> = {}): RequestInit {
+  return { method, headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) };
+}
+
+Deno.test("POST /api/v1/rules adds a rule, applies it and persists it", async () => {
+  const relay = new FakeRelay(structuredClone(BASE_CONFIG));
+  const persisted: unknown[] = [];
+  const app = createApp(fakeDeps(relay, { persist: (c) => Promise.resolve(void persisted.push(c)) }));
+  const res = await app.request("/api/v1/rules", json("POST", RULE2));
+  assert.equal(res.status, 201);
+  assert.deepEqual((await res.json()).added, ["cam2"]);
+  assert.deepEqual(relay.current.rules.map((r) => r.name), ["cam1", "cam2"]);
+  assert.equal(persisted.length, 1);
+  const get = await app.request("/api/v1/rules/cam2");
+  assert.equal(get.status, 200);
+  assert.equal((await get.json()).outputs[0].ttl, 4);
+});
+
+Deno.test("POST /api/v1/rules with an existing name is 409 and changes nothing", async () => {
+  const relay = new FakeRelay(structuredClone(BASE_CONFIG));
+  const app = createApp(fakeDeps(relay));
+  const res = await app.request("/api/v1/rules", json("POST", { ...RULE2, name: "cam1" }));
+  assert.equal(res.status, 409);
+  assert.equal(relay.applied.length, 0);
+});
+
+Deno.test("invalid rule bodies get 4xx with the path of every bad field and change nothing", async (t) => {
+  const cases: [string, unknown, number, string[]][] = [
+    ["unknown key", { ...RULE2, colour: "red" }, 400, [""]],
+    ["non-multicast group", { ...RULE2, input: { ...RULE2.input, group: "10.0.0.1" } }, 400, ["input.group"]],
+    ["port out of range", { ...RULE2, input: { ...RULE2.input, port: 70000 } }, 400, ["input.port"]],
+    ["TTL out of range", { ...RULE2, outputs: [{ ...RULE2.outputs[0], ttl: 0 }] }, 400, ["outputs[0].ttl"]],
+    ["wrong type", { ...RULE2, input: { ...RULE2.input, port: "5002" } }, 400, ["input.port"]],
+    ["no outputs", { ...RULE2, outputs: [] }, 400, ["outputs"]],
+    [
+      "output feeding an input back (loop)",
+      { ...RULE2, outputs: [{ interface: "eth1", group: "239.1.1.1", port: 5001 }] },
+      422,
+      ["rules[1].outputs[0]"],
+    ],
+    ["duplicate input", { ...RULE2, input: BASE_CONFIG.rules[0].input }, 422, ["rules[1].input"]],
+  ];
+  for (const [name, body, status, paths] of cases) {
+    await t.step(name, async () => {
+      const relay = new FakeRelay(structuredClone(BASE_CONFIG));
+      const app = createApp(fakeDeps(relay));
+      const res = await app.request("/api/v1/rules", json("POST", body));
+      assert.equal(res.status, status);
+      const err = (await res.json()).error;
+      for (const p of paths) assert.ok(err.issues.some((i: { path: string }) => i.path.startsWith(p)), JSON.stringify(err));
+      assert.equal(relay.applied.length, 0);
+      assert.deepEqual(relay.current, BASE_CONFIG);
+    });
+  }
+});
+
+Deno.test("malformed JSON is 400, a wrong content type 415, an oversized body 413, deep nesting 400", async () => {
+  const relay = new FakeRelay(structuredClone(BASE_CONFIG));
+  const app = createApp(fakeDeps(relay, { bodyLimit: 4096 }));
+  const malformed = await app.request("/api/v1/rules", { method: "POST", headers: { "content-type": "application/json" }, body: "{nope" });
+  assert.equal(malformed.status, 400);
+  const text = await app.request("/api/v1/rules", { method: "POST", headers: { "content-type": "text/plain" }, body: "{}" });
+  assert.equal(text.status, 415);
+  const big = await app.request("/api/v1/rules", json("POST", { ...RULE2, pad: "x".repeat(10_000) }));
+  assert.equal(big.status, 413);
+  const deep = await app.request("/api/v1/rules", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: "[".repeat(2000) + "]".repeat(2000),
+  });
+  assert.equal(deep.status, 400);
+  assert.equal(relay.applied.length, 0);
+});
+
+Deno.test("PUT /api/v1/rules/:name replaces; a name mismatch is 422; an unknown name 404", async () => {
+  const relay = new FakeRelay(structuredClone(BASE_CONFIG));
+  const app = createApp(fakeDeps(relay));
+  const changed = { ...BASE_CONFIG.rules[0], outputs: [{ interface: "eth3", group: "239.9.9.7", port: 6000 }] };
+  assert.equal((await app.request("/api/v1/rules/cam1", json("PUT", changed))).status, 200);
+  assert.equal(relay.current.rules[0].outputs[0].interface, "eth3");
+  assert.equal((await app.request("/api/v1/rules/cam1", json("PUT", { ...changed, name: "other" }))).status, 422);
+  assert.equal((await app.request("/api/v1/rules/nope", json("PUT", { ...changed, name: "nope" }))).status, 404);
+  assert.equal(relay.applied.length, 1);
+});
+
+Deno.test("DELETE /api/v1/rules/:name removes the rule; deleting it again is 404", async () => {
+  const relay = new FakeRelay(structuredClone(BASE_CONFIG));
+  const app = createApp(fakeDeps(relay));
+  assert.equal((await app.request("/api/v1/rules/cam1", { method: "DELETE" })).status, 200);
+  assert.equal(relay.current.rules.length, 0);
+  assert.equal((await app.request("/api/v1/rules/cam1", { method: "DELETE" })).status, 404);
+});
+
+Deno.test("PUT /api/v1/config is validated whole: one bad rule rejects all of it", async () => {
+  const relay = new FakeRelay(structuredClone(BASE_CONFIG));
+  const app = createApp(fakeDeps(relay));
+  const bad = { rules: [RULE2, { ...RULE2, name: "x", input: { ...RULE2.input, port: 5003, group: "1.2.3.4" } }] };
+  const res = await app.request("/api/v1/config", json("PUT", bad));
+  assert.equal(res.status, 400);
+  assert.ok((await res.json()).error.issues.some((i: { path: string }) => i.path === "rules[1].input.group"));
+  assert.equal(relay.applied.length, 0);
+  const good = await app.request("/api/v1/config", json("PUT", { rules: [RULE2] }));
+  assert.equal(good.status, 200);
+  assert.deepEqual(relay.current.rules.map((r) => r.name), ["cam2"]);
+});
+
+Deno.test("a configuration the relay cannot apply is 422 and nothing is persisted", async () => {
+  const relay = new FakeRelay(structuredClone(BASE_CONFIG));
+  let persisted = 0;
+  const app = createApp(fakeDeps(relay, { persist: () => Promise.resolve(void persisted++) }));
+  relay.failNext = new ConfigError([{ path: ["rules", 1, "input", "interface"], message: "interface not usable" }], "interfaces");
+  const res = await app.request("/api/v1/rules", json("POST", RULE2));
+  assert.equal(res.status, 422);
+  assert.equal((await res.json()).error.issues[0].path, "rules[1].input.interface");
+  assert.equal(persisted, 0);
+});
+
+Deno.test("with a token, mutations without it or with a wrong one are 401; the query string is not accepted", async () => {
+  const token = "s3cret-token-0123456789";
+  const relay = new FakeRelay(structuredClone(BASE_CONFIG));
+  const app = createApp(fakeDeps(relay, { token }));
+  assert.equal((await app.request("/api/v1/rules", json("POST", RULE2))).status, 401);
+  assert.equal((await app.request("/api/v1/rules", json("POST", RULE2, { authorization: "Bearer wrong" }))).status, 401);
+  assert.equal((await app.request(`/api/v1/rules?token=${token}`, json("POST", RULE2))).status, 401);
+  assert.equal((await app.request(`/api/v1/rules?access_token=${token}`, json("POST", RULE2))).status, 401);
+  assert.equal((await app.request("/api/v1/rules", json("POST", RULE2, { authorization: `Basic ${token}` }))).status, 401);
+  assert.equal(relay.applied.length, 0);
+  assert.equal((await app.request("/api/v1/rules")).status, 200, "reads stay open on loopback");
+  assert.equal((await app.request("/api/v1/rules", json("POST", RULE2, { authorization: `Bearer ${token}` }))).status, 201);
+});
+
+Deno.test("on a non-loopback listen every route but /health needs the token, and no response contains it", async () => {
+  const token = "another-secret-token-42";
+  const app = createApp(fakeDeps(new FakeRelay(structuredClone(BASE_CONFIG)), { token, tokenForReads: true }));
+  for (const path of ["/api/v1/rules", "/api/v1/config", "/metrics", "/api/v1/stats", "/api/v1/../v1/rules", "//api/v1/rules"]) {
+    assert.equal((await app.request(path)).status, 401, path);
+  }
+  assert.equal((await app.request("/health")).status, 200);
+  const ok = await app.request("/api/v1/config", { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(ok.status, 200);
+  assert.ok(!(await ok.text()).includes(token));
+});
+
+Deno.test("GET /health is 503 with reasons when a rule is silent beyond its window", async () => {
+  const relay = new FakeRelay(structuredClone(BASE_CONFIG));
+  const app = createApp(fakeDeps(relay));
+  assert.equal((await app.request("/health")).status, 200);
+  const res = await app.request("/health?stale_ms=50");
+  assert.equal(res.status, 503);
+  const body = await res.json();
+  assert.equal(body.status, "critical");
+  assert.match(body.reasons[0], /rule cam1 silent/);
+  assert.equal((await app.request("/health?stale_ms=abc")).status, 400);
+});
+
+Deno.test("GET /api/v1/openapi.json describes every route with schemas generated from zod", async () => {
+  const app = createApp(fakeDeps(new FakeRelay(structuredClone(BASE_CONFIG))));
+  const doc = await (await app.request("/api/v1/openapi.json")).json();
+  assert.equal(doc.openapi, "3.1.0");
+  for (const p of ["/api/v1/rules", "/api/v1/rules/{name}", "/api/v1/config", "/metrics", "/health"]) assert.ok(doc.paths[p], p);
+  const rule = doc.components.schemas.Rule;
+  assert.deepEqual(rule.required.sort(), ["input", "name", "outputs"]);
+  assert.equal(rule.additionalProperties, false);
+  assert.equal(rule.properties.input.properties.port.maximum, 65535);
+});
+
+Deno.test("PUT /api/v1/log-level changes the level; a bad level is 400", async () => {
+  const deps = fakeDeps(new FakeRelay(structuredClone(BASE_CONFIG)));
+  const app = createApp(deps);
+  assert.equal((await app.request("/api/v1/log-level", json("PUT", { level: "debug" }))).status, 200);
+  assert.equal(deps.logger.level, "debug");
+  assert.equal((await app.request("/api/v1/log-level", json("PUT", { level: "loud" }))).status, 400);
+});
+
+Deno.test("unknown routes are 404 JSON", async () => {
+  const app = createApp(fakeDeps(new FakeRelay(structuredClone(BASE_CONFIG))));
+  const res = await app.request("/api/v2/nothing");
+  assert.equal(res.status, 404);
+  assert.equal((await res.json()).error.code, "not_found");
+});

@@ -1,0 +1,151 @@
+/**
+ * The control plane against a real relay in namespaces: runtime rule
+ * changes, metrics checked against the receiver, `mcr health` exit codes,
+ * persistence across a restart, and the listen/token rules.
+ */
+import assert from "node:assert/strict";
+import { withTopology } from "../../src/tools/topology.ts";
+import { selfCommand } from "../../src/runtime.ts";
+import { parsePrometheus, sumOf } from "../helpers/prom_parse.ts";
+import { rootTest } from "../helpers/netns.ts";
+import { runGen, sleep, startRelay, startSink } from "../helpers/relay.ts";
+
+const API = "http://127.0.0.1:8787";
+
+rootTest("root: a rule added over HTTP forwards within 1 s, and stops within 1 s of its removal", async () => {
+  await withTopology(async (t) => {
+    const n = await t.chain();
+    const relay = await startRelay(t, n.relay,
+      `rules:\n  - name: base\n    input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }\n` +
+        `    outputs:\n      - { interface: ${n.relayOut}, group: 239.9.9.9, port: 5099 }\n`);
+    const sink = startSink(t, n.sink, { group: "239.9.9.8", port: 5098, iface: n.sinkIf, runId: 51, idleMs: 3000 });
+    const rate = 2000;
+    const genStart = performance.now();
+    const gen = runGen(t, n.gen, { group: "239.1.1.2", port: 5002, count: 5 * rate, rate, iface: n.genIf, runId: 51 });
+    await sleep(1000);
+    const rule = { name: "added", input: { interface: n.relayIn, group: "239.1.1.2", port: 5002 },
+      outputs: [{ interface: n.relayOut, group: "239.9.9.8", port: 5098 }] };
+    const add = await t.run(n.relay, selfCommand(["rules", "add", "--api", API, "--name", "added", "--in", n.relayIn,
+      "--group", "239.1.1.2", "--port", "5002", "--out", `${n.relayOut}:239.9.9.8:5098`]));
+    const addedAt = (performance.now() - genStart) / 1000;
+    assert.equal(add.code, 0, add.stderr);
+    await sleep(1500);
+    const del = await t.run(n.relay, selfCommand(["rules", "remove", "added", "--api", API]));
+    const removedAt = (performance.now() - genStart) / 1000;
+    assert.equal(del.code, 0, del.stderr);
+    await gen;
+    const got = await sink.result;
+    await relay.stop();
+    // The generator is paced, so a sequence number says when the packet was sent.
+    assert.ok(got.unique > 0, "packets arrived after the rule was added");
+    assert.ok(got.min_seq <= (addedAt + 1) * rate, `first relayed seq ${got.min_seq} (rule added at ${addedAt.toFixed(2)} s)`);
+    assert.ok(got.max_seq <= (removedAt + 1) * rate, `last relayed seq ${got.max_seq} (rule removed at ${removedAt.toFixed(2)} s)`);
+    assert.ok(got.max_seq < 5 * rate - 1, "forwarding stopped before the generator did");
+    assert.equal(got.duplicates, 0);
+    void rule;
+  });
+});
+
+rootTest("root: /metrics parses as Prometheus text and its counters match what the receiver saw", async () => {
+  await withTopology(async (t) => {
+    const n = await t.chain();
+    const relay = await startRelay(t, n.relay,
+      `rules:\n  - name: m1\n    input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }\n` +
+        `    outputs:\n      - { interface: ${n.relayOut}, group: 239.9.9.9, port: 5099 }\n`);
+    const sink = startSink(t, n.sink, { group: "239.9.9.9", port: 5099, iface: n.sinkIf, runId: 52, expect: 3000 });
+    await sleep(300);
+    await runGen(t, n.gen, { group: "239.1.1.1", port: 5001, count: 3000, rate: 3000, iface: n.genIf, runId: 52 });
+    // A few non-matching datagrams on the same group and another port.
+    await runGen(t, n.gen, { group: "239.1.1.1", port: 5009, count: 7, rate: 100, iface: n.genIf, runId: 99 });
+    const got = await sink.result;
+    const res = await t.run(n.relay, ["curl", "-sf", `${API}/metrics`]);
+    await relay.stop();
+    assert.equal(res.code, 0);
+    const m = parsePrometheus(res.stdout);
+    assert.equal(m.types.get("mcr_output_packets_total"), "counter");
+    assert.equal(got.unique, 3000);
+    assert.equal(sumOf(m, "mcr_output_packets_total", { rule: "m1", output: "0" }), got.unique);
+    assert.equal(sumOf(m, "mcr_rule_packets_total", { rule: "m1" }), 3000);
+    assert.equal(sumOf(m, "mcr_tx_packets_total"), 3000);
+    assert.equal(sumOf(m, "mcr_drop_total", { reason: "no_match" }), 0, "the kernel filter kept the other port out");
+    assert.equal(sumOf(m, "mcr_interface_up", { interface: n.relayIn }), 1);
+  });
+});
+
+rootTest("root: mcr health is 0 while traffic flows, 2 once the input is silent past its window, 3 when unreachable", async () => {
+  await withTopology(async (t) => {
+    const n = await t.chain();
+    const relay = await startRelay(t, n.relay,
+      `rules:\n  - name: h1\n    stale_after_ms: 1500\n    input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }\n` +
+        `    outputs:\n      - { interface: ${n.relayOut}, group: 239.9.9.9, port: 5099 }\n`);
+    const gen = runGen(t, n.gen, { group: "239.1.1.1", port: 5001, count: 8000, rate: 2000, iface: n.genIf });
+    await sleep(2500);
+    const during = await t.run(n.relay, selfCommand(["health", "--api", API]));
+    await gen;
+    await sleep(3000);
+    const after = await t.run(n.relay, selfCommand(["health", "--api", API]));
+    const json = await t.run(n.relay, selfCommand(["health", "--api", API, "--json"]));
+    await relay.stop();
+    const unreachable = await t.run(n.relay, selfCommand(["health", "--api", "http://127.0.0.1:1", "--timeout-ms", "1000"]));
+    assert.equal(during.code, 0, during.stdout);
+    assert.match(during.stdout, /^MCR OK - /);
+    assert.equal(during.stdout.trim().split("\n").length, 1, "one line");
+    assert.equal(after.code, 2, after.stdout);
+    assert.match(after.stdout, /^MCR CRITICAL - rule h1 silent for/);
+    assert.equal(JSON.parse(json.stdout).status, "critical");
+    assert.equal(unreachable.code, 3);
+    assert.match(unreachable.stdout, /^MCR UNKNOWN - /);
+  });
+});
+
+rootTest("root: runtime changes are written back and a restarted relay restores them", async () => {
+  await withTopology(async (t) => {
+    const n = await t.chain();
+    const relay = await startRelay(t, n.relay,
+      `rules:\n  - name: p1\n    input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }\n` +
+        `    outputs:\n      - { interface: ${n.relayOut}, group: 239.9.9.9, port: 5099 }\n`);
+    const add = await t.run(n.relay, selfCommand(["rules", "add", "--api", API, "--name", "p2", "--in", n.relayIn,
+      "--group", "239.1.1.2", "--port", "5002", "--out", `${n.relayOut}:239.9.9.8:5098:9`]));
+    assert.equal(add.code, 0, add.stderr);
+    const bad = await t.run(n.relay, ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
+      "-H", "content-type: application/json", "-d", '{"name":"p3","input":{"interface":"x","group":"1.1.1.1","port":1},"outputs":[]}',
+      `${API}/api/v1/rules`]);
+    assert.equal(bad.stdout, "400");
+    const persisted = Deno.readTextFileSync(relay.configPath);
+    await relay.stop();
+    assert.match(persisted, /name: p2/);
+    assert.doesNotMatch(persisted, /p3/);
+    const again = await startRelay(t, n.relay, persisted);
+    const list = await t.run(n.relay, selfCommand(["rules", "list", "--api", API, "--json"]));
+    await again.stop();
+    const names = JSON.parse(list.stdout).map((r: { name: string }) => r.name);
+    assert.deepEqual(names, ["p1", "p2"]);
+    assert.equal(JSON.parse(list.stdout)[1].outputs[0].ttl, 9);
+  });
+});
+
+rootTest("root: a non-loopback listen without a token is refused; with one, a mutation without it is 401", async () => {
+  await withTopology(async (t) => {
+    const n = await t.chain();
+    const config = `rules:\n  - name: s1\n    input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }\n` +
+      `    outputs:\n      - { interface: ${n.relayOut}, group: 239.9.9.9, port: 5099 }\n`;
+    await assert.rejects(
+      startRelay(t, n.relay, config, ["--listen", "10.0.1.1:8787"]),
+      /refusing to serve the API on non-loopback address 10\.0\.1\.1:8787 without a token/,
+    );
+    const token = "token-for-the-test-0123456789";
+    const relay = await startRelay(t, n.relay, config, ["--listen", "10.0.1.1:8787"], { MCR_API_TOKEN: token });
+    const code = (args: string[]) => t.run(n.sink, ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", ...args]);
+    const noToken = await code(["-X", "DELETE", "http://10.0.1.1:8787/api/v1/rules/s1"]);
+    const readNoToken = await code(["http://10.0.1.1:8787/api/v1/rules"]);
+    const health = await code(["http://10.0.1.1:8787/health"]);
+    const withToken = await code(["-H", `authorization: Bearer ${token}`, "http://10.0.1.1:8787/api/v1/rules"]);
+    const { stats } = await relay.stop();
+    assert.equal(noToken.stdout, "401");
+    assert.equal(readNoToken.stdout, "401");
+    assert.equal(health.stdout, "200");
+    assert.equal(withToken.stdout, "200");
+    assert.ok(stats);
+    assert.ok(!relay.log.join("\n").includes(token), "the token never appears in the log");
+  });
+});
