@@ -6,6 +6,8 @@
  * (src/stats/registry.ts DROP_REASONS).
  */
 
+import { fold16, sumWords } from "./checksum.ts";
+
 /** Drop reason ids (negated when returned). Must match DROP_REASONS. */
 export const R_TRUNCATED = 1;
 export const R_NOT_IPV4 = 2;
@@ -63,6 +65,9 @@ export function parseFrame(view: DataView, off: number, len: number): number {
   if (total < ihl) return -R_BAD_HEADER;
   if (ip + total > end) return -R_TRUNCATED; // also covers ip + ihl > end
   if (view.getUint8(ip + 9) !== IPPROTO_UDP) return -R_NOT_UDP;
+  // The relay recomputes the header checksum on output, so verify it here
+  // (as a router does, RFC 1812) rather than launder a corrupted header.
+  if (fold16(sumWords(view, ip, ihl)) !== 0xffff) return -R_BAD_HEADER;
 
   const fragWord = view.getUint16(ip + 6);
   const fragOffset = fragWord & IP_OFFSET_MASK;

@@ -27,7 +27,7 @@ export interface CounterSpec {
 export const DROP_REASONS = [
   { id: 1, name: "truncated", help: "frame shorter than its headers or IP total length" },
   { id: 2, name: "not_ipv4", help: "not an IPv4 frame (other ethertype or IP version)" },
-  { id: 3, name: "bad_header", help: "IPv4 header invalid (IHL < 5, lengths inconsistent, UDP length lies)" },
+  { id: 3, name: "bad_header", help: "IPv4 header invalid (IHL < 5, bad header checksum, lengths inconsistent, UDP length lies)" },
   { id: 4, name: "not_udp", help: "IPv4 but not UDP" },
   { id: 5, name: "fragment", help: "IPv4 fragment on a rule that does not allow fragments" },
   { id: 6, name: "no_match", help: "valid UDP but no rule matches interface, group, port and source" },
