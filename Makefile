@@ -76,5 +76,9 @@ fmt:
 demo: lib deps
 	$(DENO) run $(RUN_FLAGS) main.ts demo
 
+# Side-by-side benchmarks (root): mcr vs socat vs kernel forwarding; QUICK=1 for a short run.
+bench: lib deps
+	$(DENO) run --allow-all bench/run.ts
+
 clean:
 	rm -rf build dist

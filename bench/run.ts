@@ -1,0 +1,329 @@
+/**
+ * Side-by-side relay benchmark: mcr, socat and the kernel's own multicast
+ * forwarding (smcroute static route), interleaved, on one machine, scored
+ * at a receiver in its own namespace (never by a relay's own counters).
+ *
+ *   make bench                         # everything below
+ *   QUICK=1 make bench                 # one repetition, short sweeps
+ *   PACKET_COUNT=... SEND_RATE=... PACKET_SIZE=... REPS=... make bench
+ *
+ * CPU: the relay is pinned to CPU 1 with its receive processing steered
+ * there (RPS on its input interface); generator and receiver run on CPU 0
+ * and the receiver's processing is steered to CPU 0. The relay's cost per
+ * forwarded packet is CPU 1's busy time (user + system + softirq, from
+ * /proc/stat) over the run divided by packets delivered — the same measure
+ * for a userspace relay and for the kernel forwarding in softirq.
+ * Every row is written as a raw JSON line to bench/results/latest.jsonl.
+ */
+import { renderChart } from "./chart.ts";
+import { selfCommand } from "../src/runtime.ts";
+import { type ChainNames, Topology } from "../src/tools/topology.ts";
+
+type RelayKind = "mcr" | "socat" | "kernel";
+
+interface Row {
+  workload: string;
+  relay: RelayKind;
+  rep: number;
+  size: number;
+  target_pps: number;
+  outputs: number;
+  workers: number;
+  sent: number;
+  gen_pps: number;
+  delivered: number;
+  lost: number;
+  loss_pct: number;
+  duplicates: number;
+  reordered: number;
+  cpu_ns_per_pkt: number | null;
+  relay_user_ns_per_pkt: number | null;
+  relay_sys_ns_per_pkt: number | null;
+  generator_limited: boolean;
+  relay_counters?: Record<string, number>;
+}
+
+const env = (k: string, d: number) => Number(Deno.env.get(k) ?? d);
+const QUICK = Deno.env.get("QUICK") === "1";
+const REPS = env("REPS", QUICK ? 1 : 3);
+const RESULTS = new URL("./results/", import.meta.url).pathname;
+const TICK_NS = 1e9 / 100; // USER_HZ
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Busy jiffies of one CPU from /proc/stat: user+nice+system+irq+softirq. */
+function cpuBusy(cpu: number): number {
+  const line = Deno.readTextFileSync("/proc/stat").split("\n").find((l) => l.startsWith(`cpu${cpu} `))!;
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  return f[0] + f[1] + f[2] + f[5] + f[6];
+}
+
+/** utime and stime (jiffies) summed over every thread of a process. */
+function procTimes(pid: number): { user: number; sys: number } {
+  let user = 0;
+  let sys = 0;
+  try {
+    for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/stat`);
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      user += Number(f[11]);
+      sys += Number(f[12]);
+    }
+  } catch { /* exited */ }
+  return { user, sys };
+}
+
+async function readLinesUntil(stream: ReadableStream<Uint8Array>, needle: string, timeoutMs: number): Promise<string[]> {
+  const lines: string[] = [];
+  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const { value, done } = await Promise.race([
+      reader.read(),
+      sleep(deadline - Date.now()).then(() => ({ value: undefined, done: true })),
+    ]) as ReadableStreamReadResult<string>;
+    if (done) break;
+    buf += value;
+    const parts = buf.split("\n");
+    buf = parts.pop()!;
+    lines.push(...parts);
+    if (parts.some((l) => l.includes(needle))) {
+      // Keep draining in the background so the child never blocks on a full pipe.
+      (async () => {
+        try {
+          while (!(await reader.read()).done) { /* discard */ }
+        } catch { /* closed */ }
+      })();
+      return lines;
+    }
+  }
+  throw new Error(`did not see "${needle}" in ${timeoutMs} ms:\n${lines.join("\n")}`);
+}
+
+/** Starts one relay in the relay namespace, pinned to CPU 1; returns its pid and a stop function. */
+async function startRelayKind(
+  t: Topology,
+  n: ChainNames,
+  kind: RelayKind,
+  outputs: number,
+  workers: number,
+  senderIp: string,
+  relayOutIp: string,
+): Promise<{ pid: number; stop: () => Promise<Record<string, number> | undefined> }> {
+  const dir = Deno.makeTempDirSync({ prefix: "mcr-bench-" });
+  if (kind === "mcr") {
+    const outs = Array.from({ length: outputs }, (_, i) =>
+      `      - { interface: ${n.relayOut}, group: 239.9.${9 + Math.floor(i / 250)}.${(9 + i) % 250}, port: 5099, ttl: 8 }`);
+    Deno.writeTextFileSync(`${dir}/mcr.yaml`,
+      `workers: ${workers}\nrules:\n  - name: bench\n    rate_pps: 400000\n    input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }\n    outputs:\n${outs.join("\n")}\n`,
+      { mode: 0o600 });
+    const statsPath = `${dir}/final.json`;
+    const p = t.spawn(n.relay, ["taskset", "-c", "1", ...selfCommand(["run", "--config", `${dir}/mcr.yaml`, "--no-api", "--final-stats", statsPath])], { stdout: "null" });
+    await readLinesUntil(p.stderr, "relay started", 20_000);
+    return {
+      pid: p.pid,
+      stop: async () => {
+        p.kill("SIGTERM");
+        await p.status;
+        try {
+          return JSON.parse(Deno.readTextFileSync(statsPath)).totals;
+        } finally {
+          Deno.removeSync(dir, { recursive: true });
+        }
+      },
+    };
+  }
+  if (kind === "socat") {
+    const p = t.spawn(n.relay, ["taskset", "-c", "1", "socat", "-u", "-b", "65536",
+      `UDP4-RECV:5001,ip-add-membership=239.1.1.1:${n.relayIn},reuseaddr,rcvbuf=8388608`,
+      `UDP4-SENDTO:239.9.9.9:5099,ip-multicast-if=${relayOutIp},ip-multicast-ttl=8,sndbuf=8388608`], { stdout: "null", stderr: "null" });
+    await sleep(300);
+    return { pid: p.pid, stop: async () => (p.kill("SIGTERM"), await p.status, Deno.removeSync(dir, { recursive: true }), undefined) };
+  }
+  // kernel: a static (S,G) route; the kernel cannot rewrite, so the receiver listens on the input group.
+  Deno.writeTextFileSync(`${dir}/smcroute.conf`,
+    `phyint ${n.relayIn} enable\nphyint ${n.relayOut} enable\nmroute from ${n.relayIn} source ${senderIp} group 239.1.1.1 to ${n.relayOut}\n`);
+  const p = t.spawn(n.relay, ["taskset", "-c", "1", "smcrouted", "-n", "-N", "-f", `${dir}/smcroute.conf`,
+    "-u", `${dir}/smcroute.sock`, "-P", `${dir}/smcroute.pid`, "-i", `mcrbench${Deno.pid}`, "-l", "err"], { stdout: "null", stderr: "null" });
+  await sleep(1000);
+  return { pid: p.pid, stop: async () => (p.kill("SIGTERM"), await p.status, Deno.removeSync(dir, { recursive: true }), undefined) };
+}
+
+async function setRps(t: Topology, ns: string, ifname: string, mask: string): Promise<void> {
+  await t.run(ns, ["sh", "-c", `for q in /sys/class/net/${ifname}/queues/rx-*; do echo ${mask} > $q/rps_cpus; done`]);
+}
+
+export async function runOne(workload: string, kind: RelayKind, rep: number, o: {
+  count: number;
+  rate: number;
+  size: number;
+  outputs?: number;
+  workers?: number;
+  bridge?: boolean;
+}): Promise<Row> {
+  const t = await Topology.create();
+  try {
+    const n = o.bridge ? await t.dualBridge() : await t.chain();
+    const genIp = o.bridge ? "10.0.0.10" : "10.0.0.1";
+    const relayOutIp = o.bridge ? "10.0.1.20" : "10.0.1.1";
+    await setRps(t, n.relay, n.relayIn, "2"); // relay input processing on CPU 1
+    await setRps(t, n.sink, n.sinkIf, "1"); // receiver processing on CPU 0
+    if (o.bridge) {
+      // Bridging is not the relay's work: keep it on CPU 0 too.
+      const p = t.prefix;
+      for (const ifname of [`${p}bg`, `${p}b0`, `${p}b1`, `${p}bs`]) await setRps(t, (n as { bridges: string }).bridges, ifname, "1");
+    }
+    if (kind === "kernel") await t.sysctl(n.relay, "net.ipv4.conf.all.mc_forwarding", "1").catch(() => {});
+    const relay = await startRelayKind(t, n, kind, o.outputs ?? 1, o.workers ?? 1, genIp, relayOutIp);
+    const group = kind === "kernel" ? "239.1.1.1" : "239.9.9.9";
+    const port = kind === "kernel" ? 5001 : 5099;
+    const sink = t.spawn(n.sink, ["taskset", "-c", "0", ...selfCommand(["sink", "--group", group, "--port", String(port),
+      "--interface", n.sinkIf, "--expect", String(o.count), "--idle-timeout-ms", "1500", "--json", "--run-id", String(rep + 1)])], { stderr: "null" });
+    const sinkOut = new Response(sink.stdout).text();
+    await sleep(500);
+    const busy0 = cpuBusy(1);
+    const proc0 = procTimes(relay.pid);
+    const gen = await t.run(n.gen, ["taskset", "-c", "0", ...selfCommand(["gen", "--group", "239.1.1.1", "--port", "5001",
+      "--count", String(o.count), "--rate", String(o.rate), "--size", String(o.size), "--interface", n.genIf,
+      "--ttl", "8", "--json", "--run-id", String(rep + 1)])], 600_000);
+    await sink.status;
+    const busy1 = cpuBusy(1);
+    const proc1 = procTimes(relay.pid);
+    const counters = await relay.stop();
+    const g = JSON.parse(gen.stdout.trim().split("\n").pop() ?? "{}");
+    const s = JSON.parse((await sinkOut).trim().split("\n").pop() ?? "{}");
+    const delivered = s.unique ?? 0;
+    const per = (jiffies: number) => delivered > 0 ? Math.round((jiffies * TICK_NS) / delivered) : null;
+    const lost = Math.max(0, (g.sent ?? 0) - delivered);
+    return {
+      workload,
+      relay: kind,
+      rep,
+      size: o.size,
+      target_pps: o.rate,
+      outputs: o.outputs ?? 1,
+      workers: o.workers ?? 1,
+      sent: g.sent ?? 0,
+      gen_pps: g.rate_pps ?? 0,
+      delivered,
+      lost,
+      loss_pct: g.sent ? +(100 * lost / g.sent).toFixed(3) : 100,
+      duplicates: s.duplicates ?? 0,
+      reordered: s.reordered ?? 0,
+      cpu_ns_per_pkt: per(busy1 - busy0),
+      relay_user_ns_per_pkt: per(proc1.user - proc0.user),
+      relay_sys_ns_per_pkt: per(proc1.sys - proc0.sys),
+      generator_limited: (g.rate_pps ?? 0) < 0.97 * o.rate,
+      relay_counters: counters,
+    };
+  } finally {
+    await t.destroy();
+  }
+}
+
+function fmt(v: number | null, digits = 0): string {
+  return v === null ? "-" : v.toFixed(digits);
+}
+
+function median(xs: number[]): number {
+  const s = xs.slice().sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function main(): Promise<void> {
+  Deno.mkdirSync(RESULTS, { recursive: true });
+  const out = await Deno.open(`${RESULTS}latest.jsonl`, { write: true, create: true, truncate: true });
+  const rows: Row[] = [];
+  const record = async (r: Row) => {
+    rows.push(r);
+    await out.write(new TextEncoder().encode(JSON.stringify(r) + "\n"));
+    console.log(
+      `${r.workload.padEnd(22)} ${r.relay.padEnd(6)} rep ${r.rep}  ${String(r.size).padStart(5)} B @ ${String(r.target_pps).padStart(7)} pps` +
+        `  sent ${r.sent} (${r.gen_pps} pps)  delivered ${r.delivered}  loss ${r.loss_pct}%  dup ${r.duplicates}` +
+        `  cpu ${fmt(r.cpu_ns_per_pkt)} ns/pkt${r.generator_limited ? "  [generator-limited]" : ""}`,
+    );
+  };
+  const relays: RelayKind[] = ["mcr", "socat", "kernel"];
+  const count = env("PACKET_COUNT", 0);
+  const rate = env("SEND_RATE", 0);
+  const size = env("PACKET_SIZE", 1024);
+
+  // 1. The seed's workloads, interleaved by repetition.
+  for (let rep = 0; rep < REPS; rep++) {
+    for (const relay of relays) {
+      await record(await runOne("seed-chain", relay, rep, { count: count || (QUICK ? 50_000 : 100_000), rate: rate || 50_000, size }));
+      await record(await runOne("seed-bridge", relay, rep, { count: count || (QUICK ? 300_000 : 1_000_000), rate: rate || 150_000, size, bridge: true }));
+    }
+  }
+  // 2. Rate sweep, 64 and 1024 bytes.
+  const rates = QUICK ? [50_000, 150_000, 300_000] : [50_000, 100_000, 200_000, 300_000, 400_000];
+  for (const s of [64, 1024]) {
+    for (const r of rates) {
+      for (const relay of relays) {
+        await record(await runOne(`sweep-${s}B`, relay, 0, { count: Math.max(50_000, r * (QUICK ? 1 : 2)), rate: r, size: s }));
+      }
+    }
+  }
+  // 3. Fan-out: cost per output copy (mcr only; receivers listen to the first output).
+  for (const outputs of QUICK ? [1, 16] : [1, 4, 16, 64]) {
+    await record(await runOne("fanout", "mcr", 0, { count: 100_000, rate: 20_000, size: 256, outputs }));
+  }
+  // 4. Two workers (PACKET_FANOUT) at the bridge workload's rate.
+  await record(await runOne("workers-2", "mcr", 0, { count: QUICK ? 300_000 : 1_000_000, rate: 150_000, size: 1024, workers: 2 }));
+  out.close();
+
+  // ---- summary table --------------------------------------------------------
+  const lines: string[] = [];
+  lines.push("| workload | relay | size | offered pps | delivered (median) | loss % (max) | dup/reorder | CPU ns/pkt (median) | vs mcr |");
+  lines.push("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+  const groups = new Map<string, Row[]>();
+  for (const r of rows) {
+    const k = `${r.workload}|${r.relay}|${r.size}|${r.target_pps}|${r.outputs}|${r.workers}`;
+    groups.set(k, [...(groups.get(k) ?? []), r]);
+  }
+  const mcrCpu = new Map<string, number>();
+  for (const [k, rs] of groups) {
+    if (rs[0].relay === "mcr") {
+      const c = rs.map((r) => r.cpu_ns_per_pkt).filter((v): v is number => v !== null);
+      if (c.length) mcrCpu.set(k.replace("|mcr|", "|"), median(c));
+    }
+  }
+  for (const [k, rs] of groups) {
+    const r0 = rs[0];
+    const cpu = rs.map((r) => r.cpu_ns_per_pkt).filter((v): v is number => v !== null);
+    const cpuMed = cpu.length ? median(cpu) : null;
+    const base = mcrCpu.get(k.replace(`|${r0.relay}|`, "|"));
+    const label = r0.workload === "fanout" ? `fanout x${r0.outputs}` : r0.workload;
+    lines.push(
+      `| ${label} | ${r0.relay} | ${r0.size} | ${r0.target_pps} | ${median(rs.map((r) => r.delivered))} / ${median(rs.map((r) => r.sent))}` +
+        ` | ${Math.max(...rs.map((r) => r.loss_pct))} | ${rs.reduce((a, r) => a + r.duplicates, 0)}/${rs.reduce((a, r) => a + r.reordered, 0)}` +
+        ` | ${fmt(cpuMed)} | ${cpuMed !== null && base ? (cpuMed / base).toFixed(2) + "x" : "-"}` +
+        `${rs.some((r) => r.generator_limited) ? " (generator-limited)" : ""} |`,
+    );
+  }
+  const machine = `${Deno.build.os} ${Deno.osRelease()}, ${navigator.hardwareConcurrency} CPUs, ${
+    Deno.readTextFileSync("/proc/cpuinfo").match(/model name\s*:\s*(.*)/)?.[1] ?? "unknown CPU"
+  }`;
+  const table = `Measured ${new Date().toISOString().slice(0, 10)} on ${machine}; ${REPS} repetition(s).\n\n${lines.join("\n")}\n`;
+  Deno.writeTextFileSync(`${RESULTS}latest.md`, table);
+  console.log("\n" + table);
+
+  // ---- chart ------------------------------------------------------------------
+  const series = relays.flatMap((relay) =>
+    [64, 1024].map((s) => ({
+      name: `${relay} ${s}B`,
+      points: rows.filter((r) => r.workload === `sweep-${s}B` && r.relay === relay).map((r) => ({
+        rate: r.target_pps,
+        lossPct: r.loss_pct,
+        cpuNsPerPacket: r.cpu_ns_per_pkt,
+      })),
+    }))
+  );
+  Deno.writeTextFileSync(`${RESULTS}chart.svg`, renderChart(series, machine));
+  console.log(`raw rows: ${RESULTS}latest.jsonl; chart: ${RESULTS}chart.svg`);
+}
+
+if (import.meta.main) await main();
