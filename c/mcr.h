@@ -78,6 +78,9 @@ int mcr_strerror(int err, char *buf, int len);
  */
 int mcr_capabilities(uint32_t *out);
 
+/* Returns 1 if a process with this pid exists, else 0. */
+int mcr_process_exists(int pid);
+
 /* ---- arena ---------------------------------------------------------------- */
 
 /*

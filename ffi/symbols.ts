@@ -17,6 +17,8 @@ export const CORE_SYMBOLS = {
 
   // int mcr_capabilities(uint32_t *out /* [2] */)
   mcr_capabilities: { parameters: ["buffer"], result: "i32" },
+  // int mcr_process_exists(int pid)
+  mcr_process_exists: { parameters: ["i32"], result: "i32" },
 
   // int mcr_arena_reserve(uint64_t bytes, uint64_t *out_addr)
   mcr_arena_reserve: { parameters: ["u64", "buffer"], result: "i32" },

@@ -27,7 +27,7 @@ fi
 # two topologies never compete for the 2 CPUs.
 "$DENO" test $RUN_FLAGS --parallel=false "${@:-tests/}" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
-summary=$(grep -E '^(ok|FAILED) \| [0-9]+ passed' "$log" | tail -1 | sed 's/\x1b\[[0-9;]*m//g')
+summary=$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -E '^(ok|FAILED) \| [0-9]+ passed' | tail -1)
 if [ -n "$summary" ]; then
   passed=$((passed + $(sed -E 's/^[A-Z a-z]+\| ([0-9]+) passed.*/\1/' <<<"$summary")))
   failed=$((failed + $(sed -E 's/.*\| ([0-9]+) failed.*/\1/' <<<"$summary")))

@@ -9,6 +9,8 @@
  * martians, which would make every socket-based receiver see nothing.
  */
 
+import { loadLibrary } from "../../ffi/library.ts";
+
 const MARKER_DIR = "/run/mcr-topology";
 /** All namespaces and marker files start with this; interface names with the topology prefix. */
 export const TOPOLOGY_PREFIX = "mcrt";
@@ -43,12 +45,9 @@ async function must(argv: string[]): Promise<string> {
   return r.stdout;
 }
 
+/** Whether the process that owns a topology still runs (kill(pid, 0); Deno forbids /proc without --allow-all). */
 function pidAlive(pid: number): boolean {
-  try {
-    return Deno.statSync(`/proc/${pid}`).isDirectory;
-  } catch {
-    return false;
-  }
+  return loadLibrary().mcr_process_exists(pid) === 1;
 }
 
 /** Names of the chain topology (seed test 1). */

@@ -1,4 +1,4 @@
-/* The calling thread's effective capability set (capget(2)), for a clear start-up check. */
+/* Process facts: effective capabilities (capget(2)) and whether a pid exists. */
 #include <linux/capability.h>
 #include <stdint.h>
 #include <string.h>
@@ -22,4 +22,14 @@ MCR_EXPORT MCR_COLD int mcr_capabilities(uint32_t *out)
 	out[0] = data[0].effective;
 	out[1] = data[1].effective;
 	return 0;
+}
+
+#include <signal.h>
+
+/* 1 if a process with this pid exists (kill(pid, 0) succeeds or fails with EPERM), else 0. */
+MCR_EXPORT int mcr_process_exists(int pid)
+{
+	if (pid <= 0)
+		return 0;
+	return (kill(pid, 0) == 0 || errno == EPERM) ? 1 : 0;
 }
