@@ -23,9 +23,9 @@ if [ -f c/test/run.sh ]; then
 fi
 
 : >"$log"
-# Namespace tests create their own namespaces; run files one at a time so that
-# two topologies never compete for the 2 CPUs.
-"$DENO" test $RUN_FLAGS --parallel=false "${@:-tests/}" 2>&1 | tee "$log"
+# Test files run one at a time (deno test is sequential without --parallel), so
+# two namespace topologies never compete for the 2 CPUs.
+"$DENO" test $RUN_FLAGS "${@:-tests/}" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 summary=$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -E '^(ok|FAILED) \| [0-9]+ passed' | tail -1)
 if [ -n "$summary" ]; then
