@@ -15,6 +15,7 @@ RUN_FLAGS := --allow-ffi --allow-read --allow-write --allow-net --allow-env --al
 export DENO
 
 .PHONY: all help system-deps deno deps lib test test-c test-root check lint fmt demo bench dist clean
+export DENORT_BIN
 
 # Debian packages mcr needs to build and test. Installed only when missing.
 APT_PACKAGES := gcc make libc6-dev liburing-dev pkg-config iproute2 ethtool iputils-ping procps curl \
@@ -75,6 +76,41 @@ fmt:
 
 demo: lib deps
 	$(DENO) run $(RUN_FLAGS) main.ts demo
+
+# ---- the single executable ---------------------------------------------------
+# deno compile embeds the program into a runtime file (denort) that it downloads
+# from Deno's servers, or takes from DENORT_BIN when that is set (offline builds).
+# Permissions baked in: ffi (unscoped: Deno requires it for ring views), net
+# (API, sockets), read/write (config, state, extracted library, /sys), env,
+# run (the demo and tests call ip, ethtool, sysctl, taskset), sys (uid, os release).
+DIST_PERMS := --allow-ffi --allow-net --allow-read --allow-write --allow-sys \
+	--allow-env --allow-run=ip,ethtool,sysctl,taskset,socat,smcrouted
+DIST_TARGET ?= x86_64-unknown-linux-gnu
+
+build/build_info.json: FORCE
+	@mkdir -p build
+	@printf '{"commit":"%s","built_at":"%s"}\n' "$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$$(date -u +%Y-%m-%dT%H:%M:%SZ)" > $@.tmp
+	@cmp -s $@.tmp $@ 2>/dev/null && rm -f $@.tmp || mv $@.tmp $@
+
+dist: lib deps build/build_info.json
+	@mkdir -p dist
+	@if ! $(DENO) compile $(DIST_PERMS) --target $(DIST_TARGET) \
+	    --include build/libmcr.so --include src/dataplane/worker.ts --include build/build_info.json \
+	    --output dist/mcr main.ts; then \
+	  if [ -z "$$DENORT_BIN" ]; then \
+	    echo ""; \
+	    echo "make dist: deno compile could not fetch its runtime (denort) for $(DIST_TARGET)."; \
+	    echo "  On a machine without access to Deno's download servers, get"; \
+	    echo "  denort-$(DIST_TARGET).zip for Deno $$($(DENO) --version | head -1 | cut -d' ' -f2) from the Deno release page"; \
+	    echo "  (GitHub releases of denoland/deno) on a connected machine, unzip it, and run:"; \
+	    echo "    make dist DENORT_BIN=/path/to/denort"; \
+	  fi; \
+	  exit 2; \
+	fi
+	@echo "built dist/mcr: $$(du -h dist/mcr | cut -f1)"
+
+.PHONY: FORCE
+FORCE:
 
 # Side-by-side benchmarks (root): mcr vs socat vs kernel forwarding; QUICK=1 for a short run.
 bench: lib deps

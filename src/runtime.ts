@@ -14,22 +14,19 @@ export const DEV_RUN_FLAGS = [
   "--allow-sys",
 ];
 
-/** True inside a binary made by `deno compile` (its main module is not a file URL on disk). */
+/** True inside a binary made by `deno compile`. */
 export function isCompiled(): boolean {
-  const main = Deno.mainModule;
-  if (!main.startsWith("file://")) return true;
-  try {
-    Deno.statSync(new URL(main));
-    // deno compile serves modules from a virtual file system under the binary's temp root.
-    return main.includes("/deno-compile-");
-  } catch {
-    return true;
-  }
+  return Deno.build.standalone;
 }
 
-/** The argv that runs this same program with another subcommand (demo, tests, benchmarks). */
-export function selfCommand(args: string[]): string[] {
-  if (isCompiled()) return [Deno.execPath(), ...args];
+/**
+ * The argv that runs this same program with another subcommand (the demo,
+ * tests and benchmarks start `mcr run`, `mcr gen`, `mcr sink` this way).
+ * Compiled, the executable is the program; under `deno run` it is deno
+ * with main.ts and the development permissions.
+ */
+export function selfCommand(args: string[], compiled = isCompiled(), execPath = Deno.execPath()): string[] {
+  if (compiled) return [execPath, ...args];
   const main = new URL("../main.ts", import.meta.url).pathname;
-  return [Deno.execPath(), "run", ...DEV_RUN_FLAGS, main, ...args];
+  return [execPath, "run", ...DEV_RUN_FLAGS, main, ...args];
 }

@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import { extractLibrary, locateLibraryFrom } from "../../ffi/library_location.ts";
+
+const BUILT = new URL("../../build/libmcr.so", import.meta.url).pathname;
+const uid = Deno.uid() ?? 0;
+
+function tempDir(): string {
+  return Deno.makeTempDirSync({ prefix: "mcr-libloc-" });
+}
+
+Deno.test("locateLibraryFrom() uses build/libmcr.so under deno run", () => {
+  assert.equal(locateLibraryFrom({ compiled: false, libraryPath: BUILT, cacheRoot: "/nonexistent", uid }), BUILT);
+});
+
+Deno.test("locateLibraryFrom() prefers MCR_LIB and rejects one that does not exist", () => {
+  assert.equal(locateLibraryFrom({ envPath: BUILT, compiled: true, libraryPath: "/x", cacheRoot: "/x", uid }), BUILT);
+  assert.throws(() => locateLibraryFrom({ envPath: "/no/such.so", compiled: false, libraryPath: BUILT, cacheRoot: "/x", uid }), /MCR_LIB names \/no\/such\.so/);
+});
+
+Deno.test("locateLibraryFrom() says to run `make lib` when the development build is missing", () => {
+  assert.throws(() => locateLibraryFrom({ compiled: false, libraryPath: "/no/build/libmcr.so", cacheRoot: "/x", uid }), /make lib/);
+});
+
+Deno.test("compiled: the embedded library is extracted to a private, content-named directory and loads", () => {
+  const root = `${tempDir()}/cache`;
+  // The embedded file system is simulated by a plain directory holding the library.
+  const path = locateLibraryFrom({ compiled: true, libraryPath: BUILT, cacheRoot: root, uid });
+  assert.match(path, /\/lib-[0-9a-f]{16}\/libmcr\.so$/);
+  assert.equal(Deno.statSync(path).mode! & 0o777, 0o500);
+  assert.equal(Deno.statSync(path.replace(/\/libmcr\.so$/, "")).mode! & 0o777, 0o700);
+  const lib = Deno.dlopen(path, { mcr_abi_version: { parameters: [], result: "i32" } });
+  try {
+    assert.equal(lib.symbols.mcr_abi_version(), 1);
+  } finally {
+    lib.close();
+  }
+});
+
+Deno.test("compiled: an identical extracted copy is reused; a tampered one is replaced", () => {
+  const root = `${tempDir()}/cache`;
+  const bytes = Deno.readFileSync(BUILT);
+  const first = extractLibrary(bytes, root, uid);
+  const inode = Deno.statSync(first).ino;
+  assert.equal(extractLibrary(bytes, root, uid), first);
+  assert.equal(Deno.statSync(first).ino, inode, "reused, not rewritten");
+  Deno.chmodSync(first, 0o700);
+  const f = Deno.openSync(first, { write: true });
+  f.writeSync(new Uint8Array([0, 0, 0, 0]));
+  f.close();
+  assert.equal(extractLibrary(bytes, root, uid), first);
+  assert.deepEqual(Deno.readFileSync(first), bytes, "tampered copy replaced");
+});
+
+Deno.test("compiled: a group- or world-accessible cache directory is made private again", () => {
+  const root = `${tempDir()}/cache`;
+  Deno.mkdirSync(root, { mode: 0o777 });
+  Deno.chmodSync(root, 0o777);
+  extractLibrary(Deno.readFileSync(BUILT), root, uid);
+  assert.equal(Deno.statSync(root).mode! & 0o777, 0o700);
+});
+
+Deno.test("compiled: a cache directory owned by someone else is refused with a clear message", () => {
+  const root = `${tempDir()}/cache`;
+  assert.throws(() => extractLibrary(new Uint8Array([1, 2, 3]), root, uid + 4242), /belongs to uid .* not to this user/);
+});
+
+Deno.test("compiled without an embedded library: says to rebuild with make dist", () => {
+  assert.throws(() => locateLibraryFrom({ compiled: true, libraryPath: "/no/embedded.so", cacheRoot: tempDir(), uid }), /make dist/);
+});
