@@ -41,6 +41,8 @@ export interface ApiDeps {
   persist: ((config: Config) => Promise<void>) | null;
   /** Largest accepted request body, bytes. */
   bodyLimit?: number;
+  /** Test hook, present only with MCR_FAULT_INJECTION=1: POST /api/v1/debug/fault. */
+  injectFault?: (worker: number, kind: "throw" | "hang") => boolean;
 }
 
 /** An API error with its HTTP status and machine-readable code. */
@@ -55,6 +57,7 @@ export class ApiError extends Error {
   }
 }
 
+const FaultBody = z.strictObject({ worker: z.int().min(0), kind: z.enum(["throw", "hang"]) });
 const LogLevelBody = z.strictObject({ level: z.enum(["debug", "info", "warn", "error"]) });
 const HealthQuery = z.strictObject({
   stale_ms: z.coerce.number().int().min(0).max(86_400_000).optional(),
@@ -241,5 +244,15 @@ export function createApp(deps: ApiDeps): Hono {
     log.level = parsed.data.level;
     return c.json({ level: log.level });
   });
+  if (deps.injectFault) {
+    const inject = deps.injectFault;
+    app.post("/api/v1/debug/fault", async (c) => {
+      const parsed = FaultBody.safeParse(await jsonBody(c));
+      if (!parsed.success) throw new ApiError(400, "invalid_body", "invalid fault", zodIssues(parsed.error));
+      if (!inject(parsed.data.worker, parsed.data.kind)) throw new ApiError(404, "no_worker", "no such running worker");
+      log.warn("fault injected", parsed.data);
+      return c.json({ injected: parsed.data });
+    });
+  }
   return app;
 }

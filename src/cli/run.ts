@@ -91,7 +91,10 @@ export async function runCommand(argv: string[]): Promise<number> {
   let api: { shutdown(): Promise<void> } | null = null;
   if (!args["no-api"]) {
     try {
-      api = await startApi({ supervisor, config, listen: args.listen, persist, log });
+      const injectFault = Deno.env.get("MCR_FAULT_INJECTION") === "1"
+        ? (worker: number, kind: "throw" | "hang") => supervisor.injectFault(worker, kind)
+        : undefined;
+      api = await startApi({ supervisor, config, listen: args.listen, persist, log, injectFault });
     } catch (err) {
       console.error(`mcr run: ${(err as Error).message}`);
       await supervisor.stop();

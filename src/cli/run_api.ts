@@ -17,6 +17,8 @@ export interface ApiOptions {
   listen?: string;
   persist: ((c: Config) => Promise<void>) | null;
   log: Logger;
+  /** Wired only when MCR_FAULT_INJECTION=1 (tests of worker restarts). */
+  injectFault?: (worker: number, kind: "throw" | "hang") => boolean;
 }
 
 export async function startApi(o: ApiOptions): Promise<{ shutdown(): Promise<void>; port: number }> {
@@ -45,6 +47,7 @@ export async function startApi(o: ApiOptions): Promise<{ shutdown(): Promise<voi
     tokenForReads: !loopback,
     persist: o.persist,
     bodyLimit: api.body_limit,
+    injectFault: o.injectFault,
   });
   const servers: Deno.HttpServer[] = [];
   const ready = Promise.withResolvers<number>();

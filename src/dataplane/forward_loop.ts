@@ -66,6 +66,9 @@ export const CONTROL_WORDS = 4;
 export const COMMAND_RUN = 0;
 export const COMMAND_RECONFIGURE = 1;
 export const COMMAND_STOP = 2;
+/** Fault injection for tests (MCR_FAULT_INJECTION=1): make the worker throw, or hang without heartbeat. */
+export const COMMAND_FAULT_THROW = 3;
+export const COMMAND_FAULT_HANG = 4;
 
 /** Slot offsets inside the per-output / per-rule counter blocks (registry order). */
 const OUT_PACKETS = 0;

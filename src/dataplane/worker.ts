@@ -23,6 +23,8 @@ import {
   CONTROL_APPLIED_GEN,
   CONTROL_COMMAND,
   CONTROL_REQUESTED_GEN,
+  COMMAND_FAULT_HANG,
+  COMMAND_FAULT_THROW,
   flush,
   forwardLoop,
   LoopState,
@@ -47,10 +49,21 @@ export type ToWorker =
 /** Messages to the supervisor. */
 export type FromWorker =
   | { type: "ready"; id: number; waiterHandle: number }
-  | { type: "applied"; id: number; generation: number }
+  | { type: "applied"; id: number; generation: number; rings: RingRelease[] }
   | { type: "plan_error"; id: number; generation: number; message: string; code?: string }
   | { type: "fatal"; id: number; message: string; code?: string; op?: string }
   | { type: "stopped"; id: number };
+
+/**
+ * What the supervisor needs to release a ring if this worker dies: the fd
+ * and the mapped range (address as a decimal string: pointers do not cross
+ * threads, and BigInt keeps all 64 bits).
+ */
+export interface RingRelease {
+  fd: number;
+  address: string;
+  length: number;
+}
 
 interface OpenRx {
   plan: RxPlan;
@@ -229,7 +242,12 @@ async function main(): Promise<void> {
       try {
         applyPlan(m.plan);
         Atomics.store(control, CONTROL_APPLIED_GEN, m.plan.generation);
-        post({ type: "applied", id, generation: m.plan.generation });
+        const rings = [...rx.values(), ...tx.values()].map(({ ring }) => ({
+          fd: ring.fd,
+          address: arena.addressOf(ring.offset).toString(),
+          length: ring.byteLength,
+        }));
+        post({ type: "applied", id, generation: m.plan.generation, rings });
       } catch (err) {
         Atomics.store(control, CONTROL_APPLIED_GEN, m.plan.generation);
         const e = err as Error & { code?: string };
@@ -245,6 +263,8 @@ async function main(): Promise<void> {
       ? (waiter.wait(init.waitTimeoutMs), Atomics.load(control, CONTROL_COMMAND))
       : forwardLoop(state, init.waitTimeoutMs);
     if (command === COMMAND_STOP) break;
+    if (command === COMMAND_FAULT_THROW) throw new Error("injected fault: worker throws");
+    if (command === COMMAND_FAULT_HANG) for (;;) { /* injected fault: no progress, no heartbeat */ }
     if (command === COMMAND_RECONFIGURE) {
       Atomics.compareExchange(control, CONTROL_COMMAND, COMMAND_RECONFIGURE, COMMAND_RUN);
       await drainPlans();

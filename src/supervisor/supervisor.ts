@@ -7,16 +7,19 @@
 import { interfaceInfo } from "../../ffi/iface.ts";
 import { MembershipSocket } from "../../ffi/membership.ts";
 import { Waiter } from "../../ffi/waiter.ts";
+import { loadLibrary } from "../../ffi/library.ts";
 import { ConfigError } from "../config/errors.ts";
 import { type Config, ipv4ToNumber } from "../config/schema.ts";
 import {
+  COMMAND_FAULT_HANG,
+  COMMAND_FAULT_THROW,
   COMMAND_RECONFIGURE,
   COMMAND_STOP,
   CONTROL_COMMAND,
   CONTROL_REQUESTED_GEN,
   CONTROL_WORDS,
 } from "../dataplane/forward_loop.ts";
-import type { FromWorker, ToWorker } from "../dataplane/worker.ts";
+import type { FromWorker, RingRelease, ToWorker } from "../dataplane/worker.ts";
 import {
   DROP_REASONS,
   DROP_SLOT_BASE,
@@ -63,6 +66,8 @@ export interface SupervisorOptions {
 
 class WorkerHandle {
   worker: Worker | null = null;
+  /** Rings the worker has open (released by the supervisor if the worker dies). */
+  rings: RingRelease[] = [];
   alive = false;
   waiterHandle = -1;
   heartbeatSeen = 0;
@@ -81,6 +86,8 @@ interface Membership {
   ifindex: number;
   groups: Set<number>;
 }
+
+const HEARTBEAT_SLOT = WORKER_COUNTERS.findIndex((c) => c.name === "heartbeat_ms");
 
 /** Reads /sys/class/net/NAME/statistics/COUNTER (0 if unreadable). */
 function readInterfaceCounter(name: string, counter: string): number {
@@ -121,6 +128,7 @@ export class Supervisor implements RelayControl {
   #startedAt = Date.now();
   #lastPackets = new Map<string, { packets: number; changedAt: number }>();
   #sampler: ReturnType<typeof setInterval> | undefined;
+  #watchdog: ReturnType<typeof setInterval> | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #log: SupervisorLogger;
   #waitTimeoutMs: number;
@@ -149,6 +157,7 @@ export class Supervisor implements RelayControl {
       this.#sample();
       this.#refreshInterfaces();
     }, 1000);
+    this.#watchdog = setInterval(() => this.#checkProgress(), 100);
   }
 
   config(): Config {
@@ -166,6 +175,7 @@ export class Supervisor implements RelayControl {
     if (this.#stopping) return;
     this.#stopping = true;
     clearInterval(this.#sampler);
+    clearInterval(this.#watchdog);
     for (const m of this.#memberships.values()) m.socket.close();
     this.#memberships.clear();
     for (const w of this.#workers) {
@@ -399,6 +409,7 @@ export class Supervisor implements RelayControl {
           readyResolve();
           break;
         case "applied":
+          h.rings = m.rings;
           h.waiting.get(m.generation)?.resolve();
           h.waiting.delete(m.generation);
           break;
@@ -439,6 +450,17 @@ export class Supervisor implements RelayControl {
     if (!h.alive) return;
     h.alive = false;
     h.worker?.terminate();
+    // Its sockets would go on taking packets (and their share of a
+    // PACKET_FANOUT group) into rings nobody reads. A socket lives while its
+    // fd, its ring mapping or an io_uring poll holds it: close the fd, cover
+    // the mapping with zero pages (a stale view reads zeros, never faults),
+    // and close the io_uring once any wait in progress has timed out.
+    const lib = loadLibrary();
+    for (const r of h.rings) lib.mcr_ring_close(r.fd, BigInt(r.address), BigInt(r.length));
+    h.rings = [];
+    const waiter = h.waiterHandle;
+    h.waiterHandle = -1;
+    if (waiter >= 0) setTimeout(() => lib.mcr_waiter_close(waiter), 5 * this.#waitTimeoutMs);
     for (const p of h.waiting.values()) p.reject(new Error(`worker ${h.id} died`));
     h.waiting.clear();
     if (this.#stopping) return;
@@ -473,6 +495,35 @@ export class Supervisor implements RelayControl {
     Atomics.compareExchange(w.control, CONTROL_COMMAND, 0, COMMAND_RECONFIGURE);
     if (w.waiterHandle >= 0) Waiter.notifyHandle(w.waiterHandle);
     return done;
+  }
+
+  /**
+   * A worker's loop turns at least every waitTimeoutMs (it wakes from its wait
+   * even when idle), so a heartbeat older than STUCK_MS means it is stuck:
+   * terminate and restart it. Checked every 100 ms: a hang is detected in
+   * under half a second, and as soon as the worker's sockets are released
+   * PACKET_FANOUT hands its flows to the other workers.
+   */
+  #checkProgress(): void {
+    const now = Date.now();
+    const stuckMs = Math.max(300, 3 * this.#waitTimeoutMs);
+    for (const w of this.#workers) {
+      const hb = w.counters[HEARTBEAT_SLOT];
+      if (!w.alive || w.waiterHandle < 0 || hb === 0) continue;
+      if (now - hb > stuckMs) {
+        this.#log.error("worker made no progress; restarting it", { worker: w.id, stalled_ms: now - hb });
+        this.#onWorkerDeath(w);
+      }
+    }
+  }
+
+  /** Test hook (MCR_FAULT_INJECTION=1 only): make a worker throw or hang. */
+  injectFault(workerId: number, kind: "throw" | "hang"): boolean {
+    const w = this.#workers.find((x) => x.id === workerId && x.alive);
+    if (!w) return false;
+    Atomics.store(w.control, CONTROL_COMMAND, kind === "throw" ? COMMAND_FAULT_THROW : COMMAND_FAULT_HANG);
+    if (w.waiterHandle >= 0) Waiter.notifyHandle(w.waiterHandle);
+    return true;
   }
 
   // ---- statistics -----------------------------------------------------------
