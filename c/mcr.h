@@ -188,7 +188,8 @@ int mcr_waiter_remove_fd(int h, int fd);
 int mcr_waiter_wait(int h, int timeout_ms);
 
 /* Queues an IORING_OP_SEND(fd, NULL, 0, MSG_DONTWAIT): the kernel sends every
- * frame marked SEND_REQUEST in fd's TX ring. Not submitted until _submit/_wait. */
+ * frame marked SEND_REQUEST in fd's TX ring. Not submitted until _submit/_wait.
+ * A kick that finds the socket's send buffer full is retried automatically. */
 int mcr_waiter_queue_kick(int h, int fd);
 
 /* Submits queued kicks in one io_uring_enter, reaps finished completions. Returns submitted count. */
@@ -200,7 +201,9 @@ int mcr_waiter_notify(int h);
 /*
  * Reads and resets the tallies: out[0] = kicks completed, out[1] = kicks
  * failed, out[2] = last failure as a positive errno (0 if none), out[3] =
- * socket errors cleared on polled RX sockets (e.g. link down). Returns 0.
+ * socket errors cleared on polled RX sockets (e.g. link down), out[4] =
+ * kicks deferred because the send buffer was full (EAGAIN/ENOBUFS: the frames
+ * stay queued and are kicked again at the next wait or submit). Returns 0.
  */
 int mcr_waiter_stats(int h, int32_t *out);
 

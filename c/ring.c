@@ -145,6 +145,10 @@ MCR_EXPORT MCR_COLD int mcr_tx_open(int ifindex, uint32_t frame_size, uint32_t f
 		goto err;
 	if (qdisc_bypass && (err = set_int(fd, SOL_PACKET, PACKET_QDISC_BYPASS, 1)) < 0)
 		goto err;
+	/* Every frame of the ring may be in flight at once (on veth a frame is held
+	 * until the receiver takes it): let the send buffer cover the whole ring. */
+	if (set_int(fd, SOL_SOCKET, SO_SNDBUFFORCE, (int)(len * 2 > 0x7fffffff / 2 ? 0x3fffffff : len * 2)) < 0)
+		set_int(fd, SOL_SOCKET, SO_SNDBUF, (int)(len > 0x3fffffff ? 0x3fffffff : len));
 	memset(&req, 0, sizeof(req));
 	req.tp_block_size = block_size;
 	req.tp_block_nr = frame_count / frames_per_block;

@@ -36,11 +36,14 @@ struct waiter {
 	struct io_uring ring;
 	int eventfd;
 	int polled[MAX_POLLED]; /* fds with an armed poll; -1 = free slot */
+	int retry[MAX_POLLED];  /* TX fds whose kick found the send buffer full (EAGAIN) */
+	int nretry;
 	unsigned queued_kicks;
 	int32_t kicks_ok;
 	int32_t kicks_failed;
 	int32_t last_errno;
 	int32_t poll_errors;
+	int32_t kicks_deferred;
 };
 
 static struct waiter *table[MAX_WAITERS];
@@ -103,6 +106,15 @@ static int reap(struct waiter *w)
 		case KIND_SEND:
 			if (cqe->res >= 0) {
 				w->kicks_ok++;
+			} else if (cqe->res == -EAGAIN || cqe->res == -ENOBUFS) {
+				/* The socket's send buffer is full of frames still in flight: not
+				 * an error. The frames stay SEND_REQUEST; kick again next time. */
+				int i;
+				w->kicks_deferred++;
+				for (i = 0; i < w->nretry && w->retry[i] != fd; i++)
+					;
+				if (i == w->nretry && w->nretry < MAX_POLLED)
+					w->retry[w->nretry++] = fd;
 			} else {
 				w->kicks_failed++;
 				w->last_errno = -cqe->res;
@@ -219,6 +231,21 @@ MCR_EXPORT MCR_COLD int mcr_waiter_remove_fd(int h, int fd)
 	return 0;
 }
 
+/* Queues again the kicks that found a full send buffer. */
+static void requeue_deferred(struct waiter *w)
+{
+	int n = w->nretry;
+
+	w->nretry = 0;
+	for (int i = 0; i < n; i++) {
+		struct io_uring_sqe *sqe = next_sqe(w);
+		if (sqe == NULL)
+			break;
+		io_uring_prep_send(sqe, w->retry[i], NULL, 0, MSG_DONTWAIT);
+		io_uring_sqe_set_data64(sqe, tag(KIND_SEND, w->retry[i]));
+	}
+}
+
 MCR_EXPORT int mcr_waiter_wait(int h, int timeout_ms)
 {
 	struct waiter *w = get(h);
@@ -228,6 +255,12 @@ MCR_EXPORT int mcr_waiter_wait(int h, int timeout_ms)
 
 	if (w == NULL)
 		return -EBADF;
+	/* Deferred kicks are retried, and the wait is short while any are pending. */
+	if (w->nretry > 0) {
+		requeue_deferred(w);
+		if (timeout_ms > 1)
+			timeout_ms = 1;
+	}
 	/* Completions already there (sends, polls that fired meanwhile): no need to sleep. */
 	if (io_uring_cq_ready(&w->ring) == 0) {
 		ts.tv_sec = timeout_ms / 1000;
@@ -265,6 +298,8 @@ MCR_EXPORT int mcr_waiter_submit(int h)
 
 	if (w == NULL)
 		return -EBADF;
+	if (w->nretry > 0)
+		requeue_deferred(w);
 	if (io_uring_sq_ready(&w->ring) > 0)
 		rc = io_uring_submit(&w->ring);
 	w->queued_kicks = 0;
@@ -295,7 +330,8 @@ MCR_EXPORT int mcr_waiter_stats(int h, int32_t *out)
 	out[1] = w->kicks_failed;
 	out[2] = w->last_errno;
 	out[3] = w->poll_errors;
-	w->kicks_ok = w->kicks_failed = w->last_errno = w->poll_errors = 0;
+	out[4] = w->kicks_deferred;
+	w->kicks_ok = w->kicks_failed = w->last_errno = w->poll_errors = w->kicks_deferred = 0;
 	return 0;
 }
 

@@ -58,7 +58,7 @@ export const CORE_SYMBOLS = {
   mcr_waiter_submit: { parameters: ["i32"], result: "i32" },
   // int mcr_waiter_notify(int h)
   mcr_waiter_notify: { parameters: ["i32"], result: "i32" },
-  // int mcr_waiter_stats(int h, int32_t *out /* [4] */)
+  // int mcr_waiter_stats(int h, int32_t *out /* [5] */)
   mcr_waiter_stats: { parameters: ["i32", "buffer"], result: "i32" },
   // int mcr_waiter_close(int h)
   mcr_waiter_close: { parameters: ["i32"], result: "i32" },

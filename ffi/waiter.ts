@@ -11,11 +11,13 @@ export interface WaiterStats {
   kickErrors: number;
   lastErrno: number;
   pollErrors: number;
+  /** Kicks retried because the send buffer was full (not loss). */
+  kicksDeferred: number;
 }
 
 export class Waiter {
   readonly #lib: McrSymbols;
-  readonly #out = new Int32Array(4);
+  readonly #out = new Int32Array(5);
   #closed = false;
 
   private constructor(readonly handle: number, lib: McrSymbols) {
@@ -63,7 +65,13 @@ export class Waiter {
   /** Tallies since the last call. */
   stats(): WaiterStats {
     this.#lib.mcr_waiter_stats(this.handle, this.#out);
-    return { kicks: this.#out[0], kickErrors: this.#out[1], lastErrno: this.#out[2], pollErrors: this.#out[3] };
+    return {
+      kicks: this.#out[0],
+      kickErrors: this.#out[1],
+      lastErrno: this.#out[2],
+      pollErrors: this.#out[3],
+      kicksDeferred: this.#out[4],
+    };
   }
 
   close(): void {

@@ -162,15 +162,19 @@ export function processBlock(s: LoopState, input: InputPort): number {
   let matched = 0;
   for (let i = 0; i < count; i++) {
     // The kernel wrote these headers; check them anyway so a bad entry can
-    // only cost this block, never a read outside the ring.
+    // only cost this block, never a read outside the ring. The entries from
+    // here on cannot be reached: count them all as taken and dropped, so
+    // rx_packets still equals matched plus drops.
     if (pkt < blk || pkt + TP3_HDR_SIZE > blockEnd) {
-      wc[DROP_SLOT_BASE + R_RING_CORRUPT - 1] += 1;
+      wc[DROP_SLOT_BASE + R_RING_CORRUPT - 1] += count - i;
+      rx += count - i;
       break;
     }
     const snaplen = view.getUint32(pkt + TP3_SNAPLEN, true);
     const mac = pkt + view.getUint16(pkt + TP3_MAC, true);
     if (mac + snaplen > blockEnd) {
-      wc[DROP_SLOT_BASE + R_RING_CORRUPT - 1] += 1;
+      wc[DROP_SLOT_BASE + R_RING_CORRUPT - 1] += count - i;
+      rx += count - i;
       break;
     }
     rx++;
@@ -225,7 +229,10 @@ export function forwardPacket(
   let srcDelta = 0;
   const udp = FRAME[F_UDP];
   if (udp >= 0) {
-    udpChecksum = (status & TP_STATUS_CSUMNOTREADY) !== 0
+    // Only a whole datagram can be finished: a first fragment's UDP length
+    // reaches past this frame (and the kernel finishes checksums before it
+    // fragments, so it never flags one).
+    udpChecksum = (status & TP_STATUS_CSUMNOTREADY) !== 0 && frag === 0
       ? finishPartialChecksum(view, udp, FRAME[F_UDP_LEN])
       : view.getUint16(udp + 6);
     srcDelta = sourceDelta(src);

@@ -155,6 +155,8 @@ async function main(): Promise<void> {
     workerCounters[W.tx_kicks] += k.kicks;
     workerCounters[W.tx_kick_errors] += k.kickErrors;
     workerCounters[W.tx_errors] += k.kickErrors;
+    workerCounters[W.tx_kicks_deferred] += k.kicksDeferred;
+    workerCounters[W.rx_socket_errors] += k.pollErrors;
     if (k.lastErrno !== 0) workerCounters[W.last_kick_errno] = k.lastErrno;
   };
 

@@ -60,6 +60,12 @@ export const WORKER_COUNTERS: readonly CounterSpec[] = [
   { name: "rx_blocks", family: "mcr_rx_blocks_total", help: "RX ring blocks processed (batches)" },
   { name: "tx_kicks", family: "mcr_tx_kicks_total", help: "TX ring kicks completed" },
   { name: "tx_kick_errors", family: "mcr_tx_kick_errors_total", help: "TX ring kicks that failed" },
+  {
+    name: "tx_kicks_deferred",
+    family: "mcr_tx_kicks_deferred_total",
+    help: "TX kicks retried because the socket send buffer was full (frames stay queued; not loss)",
+  },
+  { name: "rx_socket_errors", family: "mcr_rx_socket_errors_total", help: "Errors cleared on RX ring sockets (e.g. link down)" },
   { name: "last_kick_errno", family: "mcr_last_kick_errno", help: "errno of the last failed TX kick (0 if none)", kind: "gauge" },
   { name: "loop_iterations", family: "mcr_loop_iterations_total", help: "Worker loop turns (heartbeat)" },
   { name: "heartbeat_ms", family: "mcr_heartbeat_ms", help: "Worker clock at its last loop turn (ms since epoch)", kind: "gauge" },
