@@ -1,0 +1,207 @@
+/**
+ * Config -> worker plan: source filters as (address, mask) int32 pairs, and
+ * the whole plan for a two-rule configuration, including rules and outputs
+ * that wait for their interfaces.
+ */
+import assert from "node:assert/strict";
+import { type Config, ConfigSchema } from "../../src/config/schema.ts";
+import {
+  activeRules,
+  buildPlan,
+  type InterfaceFacts,
+  interfacesOf,
+  type RuleSlots,
+  sourceFilter,
+} from "../../src/supervisor/plan.ts";
+import { rxGeometry, txGeometry } from "../../src/supervisor/ring_geometry.ts";
+import { ipv4 } from "../helpers/frames.ts";
+
+const addr = (text: string): number => ipv4(text) | 0;
+
+Deno.test("sourceFilter() accepts any sender when no source is given", () => {
+  assert.deepEqual(sourceFilter(undefined), { addr: 0, mask: 0 });
+});
+
+Deno.test("sourceFilter() turns one address into a /32 filter", () => {
+  assert.deepEqual(sourceFilter("10.0.0.7"), { addr: addr("10.0.0.7"), mask: -1 });
+  assert.deepEqual(sourceFilter("192.168.1.1"), { addr: addr("192.168.1.1"), mask: -1 });
+});
+
+Deno.test("sourceFilter() masks a prefix's address to its length", () => {
+  assert.deepEqual(sourceFilter("10.1.2.3/16"), { addr: addr("10.1.0.0"), mask: addr("255.255.0.0") });
+  assert.deepEqual(sourceFilter("192.168.1.0/24"), { addr: addr("192.168.1.0"), mask: addr("255.255.255.0") });
+  assert.deepEqual(sourceFilter("10.0.0.9/32"), { addr: addr("10.0.0.9"), mask: -1 });
+  assert.deepEqual(sourceFilter("172.16.0.0/12"), { addr: addr("172.16.0.0"), mask: addr("255.240.0.0") });
+  assert.deepEqual(sourceFilter("128.0.0.1/1"), { addr: addr("128.0.0.0"), mask: addr("128.0.0.0") });
+});
+
+Deno.test("sourceFilter() with /0 accepts any sender", () => {
+  assert.deepEqual(sourceFilter("10.1.2.3/0"), { addr: 0, mask: 0 });
+});
+
+Deno.test("sourceFilter() results match (src & mask) === addr for senders inside and outside", () => {
+  const f = sourceFilter("10.20.0.0/14");
+  for (const inside of ["10.20.0.1", "10.23.255.255"]) assert.equal(addr(inside) & f.mask, f.addr, inside);
+  for (const outside of ["10.24.0.0", "10.19.255.255", "200.20.0.1"]) assert.notEqual(addr(outside) & f.mask, f.addr, outside);
+});
+
+const INTERFACES: InterfaceFacts[] = [
+  { name: "in0", ifindex: 2, mtu: 1500, ipv4: ipv4("10.0.0.2"), mac: [2, 0, 0, 0, 0, 2] },
+  { name: "out1", ifindex: 3, mtu: 1500, ipv4: ipv4("10.0.1.1"), mac: [2, 0, 0, 0, 1, 1] },
+  { name: "out2", ifindex: 4, mtu: 9000, ipv4: ipv4("10.0.2.1"), mac: [2, 0, 0, 0, 2, 1] },
+  { name: "bare", ifindex: 5, mtu: 1500, ipv4: 0, mac: [2, 0, 0, 0, 5, 5] },
+];
+
+function facts(names: string[] = INTERFACES.map((i) => i.name)): Map<string, InterfaceFacts> {
+  return new Map(INTERFACES.filter((i) => names.includes(i.name)).map((i) => [i.name, i]));
+}
+
+/** Slots as the supervisor hands them out: rule i gets slot i, outputs numbered in order. */
+function slotsFor(config: Config): Map<string, RuleSlots> {
+  const slots = new Map<string, RuleSlots>();
+  let next = 0;
+  activeRules(config).forEach((r, i) => {
+    slots.set(r.name, { rule: i, outputs: r.outputs.map(() => next++) });
+  });
+  return slots;
+}
+
+const TWO_RULES: Config = ConfigSchema.parse({
+  ring: { retire_ms: 2 },
+  rules: [
+    {
+      name: "cam1",
+      input: { interface: "in0", group: "239.1.1.1", port: 5001 },
+      outputs: [
+        { interface: "out1", group: "239.9.9.9", port: 5099, ttl: 7, dscp: 46 },
+        { interface: "out2", group: "239.9.9.10", port: 5100, source_ip: "172.16.0.1" },
+      ],
+    },
+    {
+      name: "cam2",
+      input: { interface: "in0", group: "239.200.1.2", port: 5002, source: "192.168.7.0/24" },
+      outputs: [{ interface: "out1", group: "239.9.9.11", port: 5101 }],
+      rate_pps: 50_000,
+      allow_fragments: true,
+    },
+  ],
+});
+
+Deno.test("buildPlan() for two rules on one input: one RX ring, one TX ring per output interface, every rule", () => {
+  const plan = buildPlan(TWO_RULES, facts(), slotsFor(TWO_RULES), new Map([["in0", 7]]), 3);
+  assert.equal(plan.generation, 3);
+
+  assert.deepEqual(plan.rx, [{
+    ifname: "in0",
+    ifindex: 2,
+    geometry: rxGeometry(50_000, 1500, { retire_ms: 2 }),
+    fanoutId: 7,
+    filter: [{ group: ipv4("239.1.1.1"), port: 5001 }, { group: ipv4("239.200.1.2"), port: 5002 }],
+    passFragments: true,
+  }]);
+
+  assert.deepEqual(plan.tx, [
+    { ifname: "out1", ifindex: 3, mac: [2, 0, 0, 0, 1, 1], mtu: 1500, geometry: txGeometry(1500, { retire_ms: 2 }) },
+    { ifname: "out2", ifindex: 4, mac: [2, 0, 0, 0, 2, 1], mtu: 9000, geometry: txGeometry(9000, { retire_ms: 2 }) },
+  ]);
+
+  assert.deepEqual(plan.rules, [
+    {
+      name: "cam1",
+      slot: 0,
+      inputIfindex: 2,
+      group: addr("239.1.1.1"),
+      port: 5001,
+      srcAddr: 0,
+      srcMask: 0,
+      allowFragments: false,
+      outputs: [
+        { ifindex: 3, slot: 0, group: addr("239.9.9.9"), port: 5099, srcIp: addr("10.0.1.1"), ttl: 7, tos: 46 << 2 },
+        { ifindex: 4, slot: 1, group: addr("239.9.9.10"), port: 5100, srcIp: addr("172.16.0.1"), ttl: 64, tos: -1 },
+      ],
+    },
+    {
+      name: "cam2",
+      slot: 1,
+      inputIfindex: 2,
+      group: addr("239.200.1.2"),
+      port: 5002,
+      srcAddr: addr("192.168.7.0"),
+      srcMask: addr("255.255.255.0"),
+      allowFragments: true,
+      outputs: [
+        { ifindex: 3, slot: 2, group: addr("239.9.9.11"), port: 5101, srcIp: addr("10.0.1.1"), ttl: 64, tos: -1 },
+      ],
+    },
+  ]);
+});
+
+Deno.test("buildPlan() stores every address as int32, the form parseFrame() reads", () => {
+  const plan = buildPlan(TWO_RULES, facts(), slotsFor(TWO_RULES), new Map(), 1);
+  for (const r of plan.rules) {
+    for (const n of [r.group, r.srcAddr, r.srcMask, ...r.outputs.flatMap((o) => [o.group, o.srcIp])]) {
+      assert.equal(n, n | 0, `${n} is not an int32`);
+    }
+  }
+  assert.equal(plan.rx[0].fanoutId, 0, "no fanout id: a single worker");
+});
+
+Deno.test("buildPlan() adds the declared rates of the rules sharing an input", () => {
+  const config = ConfigSchema.parse({
+    rules: [
+      { name: "a", input: { interface: "in0", group: "239.1.1.1", port: 1 }, outputs: [{ interface: "out1", group: "239.2.2.2", port: 1 }], rate_pps: 300_000 },
+      { name: "b", input: { interface: "in0", group: "239.1.1.2", port: 1 }, outputs: [{ interface: "out1", group: "239.2.2.3", port: 1 }], rate_pps: 200_000 },
+    ],
+  });
+  const plan = buildPlan(config, facts(), slotsFor(config), new Map(), 1);
+  assert.deepEqual(plan.rx[0].geometry, rxGeometry(500_000, 1500));
+});
+
+Deno.test("buildPlan() leaves out a rule whose input interface is absent, and a disabled rule", () => {
+  const config = ConfigSchema.parse({
+    rules: [
+      { name: "waits", input: { interface: "gone0", group: "239.1.1.1", port: 1 }, outputs: [{ interface: "out1", group: "239.2.2.2", port: 1 }] },
+      { name: "off", enabled: false, input: { interface: "in0", group: "239.1.1.2", port: 1 }, outputs: [{ interface: "out1", group: "239.2.2.3", port: 1 }] },
+      { name: "runs", input: { interface: "in0", group: "239.1.1.3", port: 1 }, outputs: [{ interface: "out2", group: "239.2.2.4", port: 1 }] },
+    ],
+  });
+  const plan = buildPlan(config, facts(), slotsFor(config), new Map(), 1);
+  assert.deepEqual(plan.rules.map((r) => r.name), ["runs"]);
+  assert.deepEqual(plan.rx.map((r) => r.ifname), ["in0"]);
+  assert.deepEqual(plan.tx.map((t) => t.ifname), ["out2"]);
+  assert.deepEqual(interfacesOf(config), { inputs: ["gone0", "in0"], outputs: ["out1", "out2"] });
+});
+
+Deno.test("buildPlan() leaves out an output without an IPv4 address or source_ip and keeps the others' slots", () => {
+  const config = ConfigSchema.parse({
+    rules: [{
+      name: "r",
+      input: { interface: "in0", group: "239.1.1.1", port: 1 },
+      outputs: [
+        { interface: "bare", group: "239.2.2.1", port: 1 },
+        { interface: "out1", group: "239.2.2.2", port: 2 },
+        { interface: "bare", group: "239.2.2.3", port: 3, source_ip: "10.5.5.5" },
+        { interface: "gone0", group: "239.2.2.4", port: 4 },
+      ],
+    }],
+  });
+  const slots = new Map([["r", { rule: 4, outputs: [10, 11, 12, 13] }]]);
+  const plan = buildPlan(config, facts(), slots, new Map(), 1);
+  assert.deepEqual(plan.rules[0].outputs.map((o) => [o.slot, o.port, o.srcIp]), [
+    [11, 2, addr("10.0.1.1")],
+    [12, 3, addr("10.5.5.5")],
+  ]);
+  assert.deepEqual(plan.tx.map((t) => t.ifname).sort(), ["bare", "out1"]);
+});
+
+Deno.test("buildPlan() leaves out a rule none of whose outputs is usable", () => {
+  const config = ConfigSchema.parse({
+    rules: [{ name: "r", input: { interface: "in0", group: "239.1.1.1", port: 1 }, outputs: [{ interface: "bare", group: "239.2.2.1", port: 1 }] }],
+  });
+  const plan = buildPlan(config, facts(), slotsFor(config), new Map(), 1);
+  assert.deepEqual(plan, { generation: 1, rx: [], tx: [], rules: [] });
+});
+
+Deno.test("buildPlan() names the rule that has no counter slot", () => {
+  assert.throws(() => buildPlan(TWO_RULES, facts(), new Map(), new Map(), 1), /rule "cam1" has no counter slot/);
+});

@@ -1,0 +1,122 @@
+/**
+ * Ring geometry: RX rings sized in time (200 ms at the declared rate, and
+ * enough blocks that block_count x retire_ms covers 200 ms at low rates),
+ * within the kernel's constraints; overrides honoured.
+ *
+ * Capacity is checked with the kernel's own per-packet arithmetic
+ * (af_packet.c, TPACKET_V3): a packet of `len` bytes starting at mac offset
+ * `macoff` takes ALIGN(macoff + len, 8) bytes of a block, after the 48-byte
+ * block descriptor; for an untagged frame macoff = ALIGN16(68 + 16) - 14 = 82,
+ * for an in-band tagged one 78 (+4 bytes of tag): 96 + MTU either way.
+ */
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import {
+  DEFAULT_BLOCK_SIZE,
+  DEFAULT_RATE_PPS,
+  DEFAULT_RETIRE_MS,
+  DEFAULT_TX_FRAMES,
+  HOLD_MS,
+  rxGeometry,
+  txGeometry,
+} from "../../src/supervisor/ring_geometry.ts";
+
+const PAGE = 4096;
+
+/** Largest frames (MTU-sized IPv4 packet, optionally one in-band VLAN tag) one block holds, per the kernel. */
+function largestFramesPerBlock(blockSize: number, mtu: number): number {
+  const slot = Math.ceil((96 + mtu) / 8) * 8;
+  return Math.floor((blockSize - 48) / slot);
+}
+
+Deno.test("rxGeometry() holds 200 ms of largest frames at the declared rate", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 10_000_000 }),
+      fc.constantFrom(576, 1280, 1500, 4000, 9000),
+      fc.constantFrom(undefined, 64, 128, 256, 1024),
+      (rate, mtu, blockKib) => {
+        const g = rxGeometry(rate, mtu, blockKib === undefined ? {} : { block_size_kib: blockKib });
+        const capacity = g.blockCount * largestFramesPerBlock(g.blockSize, mtu);
+        assert.ok(
+          capacity >= rate * HOLD_MS / 1000,
+          `${rate} pps, MTU ${mtu}: ${g.blockCount} blocks x ${g.blockSize} B hold ${capacity} frames`,
+        );
+      },
+    ),
+  );
+});
+
+Deno.test("rxGeometry() has block_count x retire_ms >= 200 ms even at low rates", () => {
+  for (const retire of [1, 2, 3, 7, 10, 50, 200, 1000]) {
+    for (const rate of [1, 100, 10_000]) {
+      const g = rxGeometry(rate, 1500, { retire_ms: retire });
+      assert.equal(g.retireMs, retire);
+      assert.ok(g.blockCount * g.retireMs >= HOLD_MS, `retire ${retire} ms: ${g.blockCount} blocks`);
+    }
+  }
+  const g = rxGeometry(1, 1500);
+  assert.equal(g.retireMs, DEFAULT_RETIRE_MS);
+  assert.ok(g.blockCount * g.retireMs >= HOLD_MS);
+});
+
+Deno.test("rxGeometry() sizes for the default rate when no rule declares one", () => {
+  assert.deepEqual(rxGeometry(undefined, 1500), rxGeometry(DEFAULT_RATE_PPS, 1500));
+});
+
+Deno.test("rxGeometry() meets the kernel's TPACKET_V3 constraints", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 1_000_000 }),
+      fc.integer({ min: 68, max: 9216 }),
+      fc.option(fc.constantFrom(4, 8, 64, 128, 4096), { nil: undefined }),
+      (rate, mtu, blockKib) => {
+        const g = rxGeometry(rate, mtu, blockKib === undefined ? {} : { block_size_kib: blockKib });
+        assert.equal(g.blockSize % PAGE, 0, "block size a multiple of the page size");
+        assert.equal(g.frameSize % 16, 0, "frame size a multiple of TPACKET_ALIGNMENT");
+        assert.ok(g.frameSize >= 68 && g.frameSize <= g.blockSize, "TPACKET3_HDRLEN <= frame size <= block size");
+        assert.ok(Number.isInteger(g.blockCount) && g.blockCount >= 2);
+        assert.equal(g.bytes, g.blockSize * g.blockCount);
+      },
+    ),
+  );
+});
+
+Deno.test("rxGeometry() with default blocks holds at least one largest frame per block up to MTU 9000", () => {
+  for (const mtu of [1500, 9000]) assert.ok(largestFramesPerBlock(rxGeometry(1000, mtu).blockSize, mtu) >= 1);
+  assert.equal(rxGeometry(1000, 1500).blockSize, DEFAULT_BLOCK_SIZE);
+});
+
+Deno.test("rxGeometry() honours block size, block count and retire overrides", () => {
+  const g = rxGeometry(5_000_000, 1500, { block_size_kib: 256, block_count: 3, retire_ms: 20 });
+  assert.equal(g.blockSize, 256 * 1024);
+  assert.equal(g.blockCount, 3, "an explicit block_count wins even when it holds less than 200 ms");
+  assert.equal(g.retireMs, 20);
+  assert.equal(g.bytes, 3 * 256 * 1024);
+});
+
+Deno.test("rxGeometry() grows with the declared rate", () => {
+  const slow = rxGeometry(10_000, 1500);
+  const fast = rxGeometry(1_000_000, 1500);
+  assert.ok(fast.bytes > slow.bytes);
+});
+
+Deno.test("txGeometry() uses power-of-two frames that fit an MTU-sized frame after the 32-byte header", () => {
+  for (const mtu of [68, 1500, 2000, 4000, 9000]) {
+    const g = txGeometry(mtu);
+    assert.ok(g.frameSize >= 2048 && (g.frameSize & (g.frameSize - 1)) === 0, `MTU ${mtu}: frame ${g.frameSize}`);
+    assert.ok(g.frameSize - 32 >= mtu + 14, `MTU ${mtu}: ${g.frameSize - 32} data bytes`);
+    assert.ok(g.frameSize / 2 < 32 + mtu + 14 || g.frameSize === 2048, "the smallest such power of two");
+    assert.equal(g.bytes % PAGE, 0);
+    assert.ok(g.bytes >= g.frameSize * g.frameCount);
+  }
+  assert.equal(txGeometry(1500).frameCount, DEFAULT_TX_FRAMES);
+  assert.equal(txGeometry(1500).qdiscBypass, false);
+});
+
+Deno.test("txGeometry() honours tx_frames and qdisc_bypass", () => {
+  const g = txGeometry(1500, { tx_frames: 100, qdisc_bypass: true });
+  assert.equal(g.frameCount, 100);
+  assert.equal(g.qdiscBypass, true);
+  assert.equal(g.bytes, Math.ceil(100 * 2048 / PAGE) * PAGE);
+});
