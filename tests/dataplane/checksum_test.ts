@@ -57,7 +57,10 @@ Deno.test("sumWords() equals the byte-loop reference for every length and offset
       (data, start) => {
         const bytes = new Uint8Array(start + data.length);
         bytes.set(data, start);
-        assert.equal(fold16(sumWords(viewOf(bytes), start, data.length)), onesSum(bytes, start, start + data.length));
+        assert.equal(
+          fold16(sumWords(viewOf(bytes), start, data.length)),
+          onesSum(bytes, start, start + data.length),
+        );
       },
     ),
   );
@@ -79,11 +82,18 @@ Deno.test("sumWords() does not overflow over 64 KiB of 0xff bytes (and one odd b
 
 Deno.test("ipv4HeaderChecksum() equals the reference for random headers of 20..60 bytes", () => {
   fc.assert(
-    fc.property(fc.integer({ min: 5, max: 15 }), fc.uint8Array({ minLength: 60, maxLength: 60 }), (ihl, data) => {
-      const header = data.slice(0, ihl * 4);
-      setWord(header, 10, 0);
-      assert.equal(ipv4HeaderChecksum(viewOf(header), 0, header.length), internetChecksum(header, 0, header.length));
-    }),
+    fc.property(
+      fc.integer({ min: 5, max: 15 }),
+      fc.uint8Array({ minLength: 60, maxLength: 60 }),
+      (ihl, data) => {
+        const header = data.slice(0, ihl * 4);
+        setWord(header, 10, 0);
+        assert.equal(
+          ipv4HeaderChecksum(viewOf(header), 0, header.length),
+          internetChecksum(header, 0, header.length),
+        );
+      },
+    ),
   );
 });
 
@@ -97,7 +107,12 @@ Deno.test("udpChecksumV4() equals the reference over pseudo header and datagram,
         const udp = new Uint8Array(8 + payload.length);
         setWord(udp, 4, udp.length);
         udp.set(payload, 8);
-        const expected = internetChecksum(udp, 0, udp.length, pseudoHeaderSum(src, dst, udp.length));
+        const expected = internetChecksum(
+          udp,
+          0,
+          udp.length,
+          pseudoHeaderSum(src, dst, udp.length),
+        );
         assert.equal(udpChecksumV4(viewOf(udp), src, dst, 0, udp.length), udpForm(expected));
       },
     ),
@@ -117,9 +132,13 @@ Deno.test("udpChecksumV4() returns 0xffff when the computed checksum is 0", () =
 
 Deno.test("delta32() gives the same delta for an address as int32 and as u32", () => {
   fc.assert(
-    fc.property(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 0xffffffff }), (a, b) => {
-      assert.equal(delta32(a | 0, b | 0), delta32(a >>> 0, b >>> 0));
-    }),
+    fc.property(
+      fc.integer({ min: 0, max: 0xffffffff }),
+      fc.integer({ min: 0, max: 0xffffffff }),
+      (a, b) => {
+        assert.equal(delta32(a | 0, b | 0), delta32(a >>> 0, b >>> 0));
+      },
+    ),
   );
 });
 
@@ -176,10 +195,18 @@ Deno.test("adjustChecksum() for a new source, group and port equals recomputing 
         setWord(udp, 2, p.port);
         setWord(udp, 4, udp.length);
         udp.set(payload, 8);
-        const before = udpForm(internetChecksum(udp, 0, udp.length, pseudoHeaderSum(p.src, p.dst, udp.length)));
-        const delta = delta32(p.src, p.newSrc) + delta32(p.dst, p.newDst) + delta16(p.port, p.newPort);
+        const before = udpForm(
+          internetChecksum(udp, 0, udp.length, pseudoHeaderSum(p.src, p.dst, udp.length)),
+        );
+        const delta = delta32(p.src, p.newSrc) + delta32(p.dst, p.newDst) +
+          delta16(p.port, p.newPort);
         setWord(udp, 2, p.newPort);
-        const after = internetChecksum(udp, 0, udp.length, pseudoHeaderSum(p.newSrc, p.newDst, udp.length));
+        const after = internetChecksum(
+          udp,
+          0,
+          udp.length,
+          pseudoHeaderSum(p.newSrc, p.newDst, udp.length),
+        );
         assert.equal(udpForm(adjustChecksum(before, delta)), udpForm(after));
       },
     ),

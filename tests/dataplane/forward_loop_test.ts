@@ -5,19 +5,32 @@
  * independent verifier. No root, no sockets.
  */
 import assert from "node:assert/strict";
-import { TP_STATUS_CSUMNOTREADY, TP_STATUS_SEND_REQUEST, TP_STATUS_SENDING, TP_STATUS_VLAN_VALID, TP_STATUS_WRONG_FORMAT } from "../../ffi/layout.ts";
-import { COMMAND_RECONFIGURE, COMMAND_STOP, CONTROL_COMMAND, forwardLoop, processBlock } from "../../src/dataplane/forward_loop.ts";
+import {
+  TP3_MAC,
+  TP_STATUS_CSUMNOTREADY,
+  TP_STATUS_SEND_REQUEST,
+  TP_STATUS_SENDING,
+  TP_STATUS_VLAN_VALID,
+  TP_STATUS_WRONG_FORMAT,
+} from "../../ffi/layout.ts";
+import {
+  COMMAND_RECONFIGURE,
+  COMMAND_STOP,
+  CONTROL_COMMAND,
+  forwardLoop,
+  processBlock,
+} from "../../src/dataplane/forward_loop.ts";
 import { buildTables } from "../../src/dataplane/tables.ts";
 import {
   fakeLoopState,
-  fakeWorker,
   type FakeWorker,
+  fakeWorker,
   outputCounters,
   planFor,
   ruleCounters,
+  totalDrops,
   TP_STATUS_BLK_TMO,
   TPACKET3_HDRLEN,
-  totalDrops,
   workerCounters,
 } from "../helpers/fake_ring.ts";
 import {
@@ -35,7 +48,6 @@ import {
   udpOffset,
   verifyFrame,
 } from "../helpers/frames.ts";
-import { TP3_MAC } from "../../ffi/layout.ts";
 
 const OUT1_MAC = [0x02, 0, 0, 0, 0x01, 0x01];
 const OUT2_MAC = [0x02, 0, 0, 0, 0x02, 0x01];
@@ -48,7 +60,13 @@ const ONE_OUTPUT = {
     outputs: [{ interface: "out1", group: "239.9.9.9", port: 5099, ttl: 7 }],
   }],
 };
-const ONE_OUTPUT_SPEC: RewriteSpec = { srcMac: OUT1_MAC, src: "10.0.1.1", group: "239.9.9.9", port: 5099, ttl: 7 };
+const ONE_OUTPUT_SPEC: RewriteSpec = {
+  srcMac: OUT1_MAC,
+  src: "10.0.1.1",
+  group: "239.9.9.9",
+  port: 5099,
+  ttl: 7,
+};
 
 /** One rule fanned out 1:3 over two TX rings: out1 twice (two groups), out2 once (with DSCP). */
 const FAN_OUT = {
@@ -69,7 +87,10 @@ const FAN_OUT_SPECS: RewriteSpec[] = [
 ];
 
 function stream(n: number, opts: Parameters<typeof udpFrame>[0] = {}): Uint8Array[] {
-  return Array.from({ length: n }, (_, i) => udpFrame({ id: i, payload: 20 + i, dstPort: 5001, ...opts }));
+  return Array.from(
+    { length: n },
+    (_, i) => udpFrame({ id: i, payload: 20 + i, dstPort: 5001, ...opts }),
+  );
 }
 
 function assertFrame(actual: Uint8Array, expected: Uint8Array, what: string): void {
@@ -81,7 +102,11 @@ function assertFrame(actual: Uint8Array, expected: Uint8Array, what: string): vo
 function assertPacketsConserved(w: FakeWorker): void {
   const c = workerCounters(w.state);
   const packetDrops = totalDrops(w.state) - c.drop_too_big;
-  assert.equal(c.rx_packets, c.matched + packetDrops, `rx ${c.rx_packets} != matched ${c.matched} + drops ${packetDrops}`);
+  assert.equal(
+    c.rx_packets,
+    c.matched + packetDrops,
+    `rx ${c.rx_packets} != matched ${c.matched} + drops ${packetDrops}`,
+  );
 }
 
 /** Every copy of a matched packet is sent, dropped for a full ring, or too big. */
@@ -164,8 +189,16 @@ Deno.test("processBlock() fans one packet out 1:3 over two TX rings, each copy r
   const [out1, out2] = w.arena.tx;
   // out1 receives copies for outputs 0 and 2, interleaved packet by packet.
   for (let i = 0; i < 5; i++) {
-    assertFrame(out1.data(2 * i), expectedRewrite(inputs[i], FAN_OUT_SPECS[0]), `packet ${i} output 0`);
-    assertFrame(out1.data(2 * i + 1), expectedRewrite(inputs[i], FAN_OUT_SPECS[2]), `packet ${i} output 2`);
+    assertFrame(
+      out1.data(2 * i),
+      expectedRewrite(inputs[i], FAN_OUT_SPECS[0]),
+      `packet ${i} output 0`,
+    );
+    assertFrame(
+      out1.data(2 * i + 1),
+      expectedRewrite(inputs[i], FAN_OUT_SPECS[2]),
+      `packet ${i} output 2`,
+    );
     assertFrame(out2.data(i), expectedRewrite(inputs[i], FAN_OUT_SPECS[1]), `packet ${i} output 1`);
   }
   assert.equal(out1.frames().length, 10);
@@ -176,10 +209,15 @@ Deno.test("processBlock() fans one packet out 1:3 over two TX rings, each copy r
   assert.equal(c.tx_sent, 15);
   const sent = [...out1.frames(), ...out2.frames()].reduce((n, f) => n + f.bytes.length, 0);
   assert.equal(c.tx_bytes, sent);
-  assert.deepEqual(ruleCounters(w.state, 0), { packets: 5, bytes: inputs.reduce((n, f) => n + f.length, 0) });
+  assert.deepEqual(ruleCounters(w.state, 0), {
+    packets: 5,
+    bytes: inputs.reduce((n, f) => n + f.length, 0),
+  });
   const plan = planFor(FAN_OUT);
   plan.rules[0].outputs.forEach((o, i) => {
-    const frames = i === 1 ? out2.frames() : out1.frames().filter((_, k) => k % 2 === (i === 0 ? 0 : 1));
+    const frames = i === 1
+      ? out2.frames()
+      : out1.frames().filter((_, k) => k % 2 === (i === 0 ? 0 : 1));
     assert.deepEqual(outputCounters(w.state, o.slot), {
       packets: 5,
       bytes: frames.reduce((n, f) => n + f.bytes.length, 0),
@@ -193,7 +231,11 @@ Deno.test("processBlock() fans one packet out 1:3 over two TX rings, each copy r
 Deno.test("processBlock() counts every packet once: matched or under exactly one drop reason", () => {
   const config = {
     rules: [
-      { name: "a", input: { interface: "in0", group: "239.1.1.1", port: 5001 }, outputs: [{ interface: "out1", group: "239.9.9.9", port: 5099 }] },
+      {
+        name: "a",
+        input: { interface: "in0", group: "239.1.1.1", port: 5001 },
+        outputs: [{ interface: "out1", group: "239.9.9.9", port: 5099 }],
+      },
     ],
   };
   const w = fakeWorker(planFor(config));
@@ -219,7 +261,14 @@ Deno.test("processBlock() counts every packet once: matched or under exactly one
   assert.equal(c.matched, 2);
   assert.equal(c.tx_sent, 2);
   assert.deepEqual(
-    [c.drop_no_match, c.drop_not_ipv4, c.drop_truncated, c.drop_not_udp, c.drop_bad_header, c.drop_fragment],
+    [
+      c.drop_no_match,
+      c.drop_not_ipv4,
+      c.drop_truncated,
+      c.drop_not_udp,
+      c.drop_bad_header,
+      c.drop_fragment,
+    ],
     [2, 1, 1, 1, 2, 2],
   );
   assert.equal(c.drop_ring_corrupt + c.drop_too_big, 0);
@@ -229,8 +278,16 @@ Deno.test("processBlock() counts every packet once: matched or under exactly one
 Deno.test("processBlock() keeps traffic of one input away from rules of another", () => {
   const config = {
     rules: [
-      { name: "a", input: { interface: "in0", group: "239.1.1.1", port: 5001 }, outputs: [{ interface: "out1", group: "239.9.9.9", port: 5099 }] },
-      { name: "b", input: { interface: "in1", group: "239.1.1.2", port: 5001 }, outputs: [{ interface: "out1", group: "239.9.9.8", port: 5099 }] },
+      {
+        name: "a",
+        input: { interface: "in0", group: "239.1.1.1", port: 5001 },
+        outputs: [{ interface: "out1", group: "239.9.9.9", port: 5099 }],
+      },
+      {
+        name: "b",
+        input: { interface: "in1", group: "239.1.1.2", port: 5001 },
+        outputs: [{ interface: "out1", group: "239.9.9.8", port: 5099 }],
+      },
     ],
   };
   const w = fakeWorker(planFor(config));
@@ -260,17 +317,32 @@ Deno.test("processBlock() relays both fragments of a datagram for a rule that al
   const out = w.arena.tx[0].frames().map((f) => f.bytes);
   assert.equal(out.length, 2);
   for (const f of out) assert.deepEqual(verifyFrame(f), [], "each fragment's IPv4 header verifies");
-  assert.equal(decodeFrame(out[1]).ip?.dst, "239.9.9.9", "the later fragment carries the new group");
-  assert.deepEqual(decodeFrame(out[1]).payload, decodeFrame(later).payload, "no UDP rewrite inside a later fragment");
+  assert.equal(
+    decodeFrame(out[1]).ip?.dst,
+    "239.9.9.9",
+    "the later fragment carries the new group",
+  );
+  assert.deepEqual(
+    decodeFrame(out[1]).payload,
+    decodeFrame(later).payload,
+    "no UDP rewrite inside a later fragment",
+  );
   const datagram = reassemble(out);
   assert.deepEqual(verifyFrame(datagram), [], "the reassembled datagram's UDP checksum verifies");
-  assertFrame(datagram, expectedRewrite(whole, { ...ONE_OUTPUT_SPEC, ttl: 9 }), "reassembled output");
+  assertFrame(
+    datagram,
+    expectedRewrite(whole, { ...ONE_OUTPUT_SPEC, ttl: 9 }),
+    "reassembled output",
+  );
 });
 
 Deno.test("processBlock() finishes checksums of packets flagged TP_STATUS_CSUMNOTREADY", () => {
   const w = fakeWorker(planFor(ONE_OUTPUT));
   const partial = stream(3, { udpChecksum: "partial" });
-  w.arena.rx[0].fillBlock(0, partial.map((frame) => ({ frame, status: TP_STATUS_CSUMNOTREADY | TP_STATUS_VLAN_VALID })));
+  w.arena.rx[0].fillBlock(
+    0,
+    partial.map((frame) => ({ frame, status: TP_STATUS_CSUMNOTREADY | TP_STATUS_VLAN_VALID })),
+  );
   processBlock(w.state, w.inputs[0]);
   w.arena.tx[0].frames().forEach((f, i) => {
     assert.deepEqual(verifyFrame(f.bytes), [], `frame ${i}`);
@@ -291,7 +363,12 @@ Deno.test("processBlock() reads nothing past a first fragment's bytes, even one 
       allow_fragments: true,
     }],
   };
-  const first = udpFrame({ moreFragments: true, payload: 64, udpChecksum: "partial", udpLength: 3000 });
+  const first = udpFrame({
+    moreFragments: true,
+    payload: 64,
+    udpChecksum: "partial",
+    udpLength: 3000,
+  });
   const outputs = [0x00, 0x5a].map((junk) => {
     const w = fakeWorker(planFor(config));
     const rx = w.arena.rx[0];
@@ -312,14 +389,24 @@ Deno.test("processBlock() counts copies that find the TX ring full and never ove
   processBlock(w.state, w.inputs[0]);
   const tx = w.arena.tx[0];
   assert.equal(tx.frames().length, 8);
-  for (let i = 0; i < 8; i++) assertFrame(tx.data(i), expectedRewrite(inputs[i], ONE_OUTPUT_SPEC), `frame ${i} keeps packet ${i}`);
+  for (let i = 0; i < 8; i++) {
+    assertFrame(
+      tx.data(i),
+      expectedRewrite(inputs[i], ONE_OUTPUT_SPEC),
+      `frame ${i} keeps packet ${i}`,
+    );
+  }
   const c = workerCounters(w.state);
   assert.equal(c.tx_sent, 8);
   assert.equal(c.tx_ring_full, 4);
   assert.equal(c.matched, 12, "a packet whose copies were all dropped still matched");
   const slot = planFor(ONE_OUTPUT).rules[0].outputs[0].slot;
   assert.equal(outputCounters(w.state, slot).ring_full, 4);
-  assert.deepEqual(w.kicker.submitted, [[tx.fd]], "one kick when the ring filled, none after (nothing new queued)");
+  assert.deepEqual(
+    w.kicker.submitted,
+    [[tx.fd]],
+    "one kick when the ring filled, none after (nothing new queued)",
+  );
   assertPacketsConserved(w);
   assertCopiesConserved(w, 12);
 });
@@ -334,7 +421,9 @@ Deno.test("processBlock() kicks a full TX ring once and continues when the kerne
   assert.equal(c.tx_sent, 12);
   assert.equal(w.kicker.submitted.length, 2, "one kick when full, one at the end of the block");
   assert.equal(w.kicker.sent.length, 12);
-  w.kicker.sent.forEach((f, i) => assertFrame(f, expectedRewrite(inputs[i], ONE_OUTPUT_SPEC), `sent ${i}`));
+  w.kicker.sent.forEach((f, i) =>
+    assertFrame(f, expectedRewrite(inputs[i], ONE_OUTPUT_SPEC), `sent ${i}`)
+  );
 });
 
 Deno.test("processBlock() does not reuse a TX frame the kernel is still sending", () => {
@@ -422,8 +511,16 @@ Deno.test("processBlock() puts packets where the kernel does: network header 16-
 Deno.test("forwardLoop() takes ready blocks from every input in turn until idle, then returns the stop command", () => {
   const config = {
     rules: [
-      { name: "a", input: { interface: "in0", group: "239.1.1.1", port: 5001 }, outputs: [{ interface: "out1", group: "239.9.9.9", port: 5099 }] },
-      { name: "b", input: { interface: "in1", group: "239.1.1.1", port: 5001 }, outputs: [{ interface: "out2", group: "239.9.9.9", port: 5099 }] },
+      {
+        name: "a",
+        input: { interface: "in0", group: "239.1.1.1", port: 5001 },
+        outputs: [{ interface: "out1", group: "239.9.9.9", port: 5099 }],
+      },
+      {
+        name: "b",
+        input: { interface: "in1", group: "239.1.1.1", port: 5001 },
+        outputs: [{ interface: "out2", group: "239.9.9.9", port: 5099 }],
+      },
     ],
   };
   const w = fakeWorker(planFor(config), { blockCount: 4 });
@@ -448,7 +545,11 @@ Deno.test("forwardLoop() returns a pending command before touching any block, fl
   Atomics.store(w.state.control, CONTROL_COMMAND, COMMAND_RECONFIGURE);
   assert.equal(forwardLoop(w.state, 10), COMMAND_RECONFIGURE);
   assert.equal(workerCounters(w.state).rx_packets, 0);
-  assert.equal(w.arena.rx[0].blockStatus(0) & 1, 1, "the block stays with user space for the next loop");
+  assert.equal(
+    w.arena.rx[0].blockStatus(0) & 1,
+    1,
+    "the block stays with user space for the next loop",
+  );
 });
 
 Deno.test("buildTables() keeps the RX cursor and TX head of rings that stay open across plans", () => {
@@ -456,11 +557,18 @@ Deno.test("buildTables() keeps the RX cursor and TX head of rings that stay open
   const w = fakeWorker(plan, { blockCount: 4 });
   w.arena.rx[0].fillBlock(0, stream(3));
   processBlock(w.state, w.inputs[0]);
-  const next = buildTables(plan, w.arena.rxRefs(), w.arena.txRefs(), { inputs: w.inputs, txPorts: w.txPorts });
+  const next = buildTables(plan, w.arena.rxRefs(), w.arena.txRefs(), {
+    inputs: w.inputs,
+    txPorts: w.txPorts,
+  });
   assert.equal(next.inputs[0].cursor, 1);
   assert.equal(next.txPorts[0].head, 3);
   const state = fakeLoopState(w.arena, next, w.kicker);
   w.arena.rx[0].fillBlock(1, stream(1, { payload: 99 }));
   processBlock(state, next.inputs[0]);
-  assert.equal(decodeFrame(w.arena.tx[0].data(3)).payload?.length, 99, "the next frame follows the kept head");
+  assert.equal(
+    decodeFrame(w.arena.tx[0].data(3)).payload?.length,
+    99,
+    "the next frame follows the kept head",
+  );
 });

@@ -26,7 +26,13 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { TP2_DATA, TP3_MAC, TP3_SNAPLEN, TP_STATUS_CSUMNOTREADY, TP_STATUS_SEND_REQUEST, TP_STATUS_VLAN_VALID } from "../../ffi/layout.ts";
+import {
+  TP3_MAC,
+  TP3_SNAPLEN,
+  TP_STATUS_CSUMNOTREADY,
+  TP_STATUS_SEND_REQUEST,
+  TP_STATUS_VLAN_VALID,
+} from "../../ffi/layout.ts";
 import { processBlock } from "../../src/dataplane/forward_loop.ts";
 import { DROP_REASONS } from "../../src/stats/registry.ts";
 import {
@@ -119,11 +125,28 @@ const MODEL: ModelRule[] = [
     srcBits: 0,
     allowFragments: false,
     outputs: [
-      { ifindex: 3, maxFrame: 1514, spec: { srcMac: [2, 0, 0, 0, 1, 1], src: "10.0.1.1", group: "239.9.9.1", port: 6001, ttl: 5 } },
+      {
+        ifindex: 3,
+        maxFrame: 1514,
+        spec: {
+          srcMac: [2, 0, 0, 0, 1, 1],
+          src: "10.0.1.1",
+          group: "239.9.9.1",
+          port: 6001,
+          ttl: 5,
+        },
+      },
       {
         ifindex: 4,
         maxFrame: 1514,
-        spec: { srcMac: [2, 0, 0, 0, 2, 1], src: "10.0.2.1", group: "239.9.9.2", port: 6002, ttl: 64, dscp: 46 },
+        spec: {
+          srcMac: [2, 0, 0, 0, 2, 1],
+          src: "10.0.2.1",
+          group: "239.9.9.2",
+          port: 6002,
+          ttl: 64,
+          dscp: 46,
+        },
       },
     ],
   },
@@ -135,7 +158,17 @@ const MODEL: ModelRule[] = [
     srcBits: 24,
     allowFragments: false,
     outputs: [
-      { ifindex: 3, maxFrame: 1514, spec: { srcMac: [2, 0, 0, 0, 1, 1], src: "10.0.1.1", group: "239.9.9.3", port: 6003, ttl: 64 } },
+      {
+        ifindex: 3,
+        maxFrame: 1514,
+        spec: {
+          srcMac: [2, 0, 0, 0, 1, 1],
+          src: "10.0.1.1",
+          group: "239.9.9.3",
+          port: 6003,
+          ttl: 64,
+        },
+      },
     ],
   },
   {
@@ -146,25 +179,52 @@ const MODEL: ModelRule[] = [
     srcBits: 0,
     allowFragments: true,
     outputs: [
-      { ifindex: 4, maxFrame: 1514, spec: { srcMac: [2, 0, 0, 0, 2, 1], src: "10.0.2.1", group: "239.9.9.4", port: 6004, ttl: 64 } },
+      {
+        ifindex: 4,
+        maxFrame: 1514,
+        spec: {
+          srcMac: [2, 0, 0, 0, 2, 1],
+          src: "10.0.2.1",
+          group: "239.9.9.4",
+          port: 6004,
+          ttl: 64,
+        },
+      },
       // MTU 576: frames above 590 bytes are too big for it.
-      { ifindex: 5, maxFrame: 590, spec: { srcMac: [2, 0, 0, 0, 5, 1], src: "192.0.2.5", group: "239.9.9.5", port: 6005, ttl: 64 } },
+      {
+        ifindex: 5,
+        maxFrame: 590,
+        spec: {
+          srcMac: [2, 0, 0, 0, 5, 1],
+          src: "192.0.2.5",
+          group: "239.9.9.5",
+          port: 6005,
+          ttl: 64,
+        },
+      },
     ],
   },
 ];
 
 function sourceMatches(r: ModelRule, src: number): boolean {
-  return r.srcBits === 0 || Math.floor(src / 2 ** (32 - r.srcBits)) === Math.floor(r.srcAddr / 2 ** (32 - r.srcBits));
+  return r.srcBits === 0 ||
+    Math.floor(src / 2 ** (32 - r.srcBits)) === Math.floor(r.srcAddr / 2 ** (32 - r.srcBits));
 }
 
 /** The most specific rule for (group, port, src); port -1: any port, fragment rules only. */
 function modelMatch(group: number, port: number, src: number): ModelRule | undefined {
   return MODEL
-    .filter((r) => r.group === group && (port === -1 ? r.allowFragments : r.port === port) && sourceMatches(r, src))
+    .filter((r) =>
+      r.group === group && (port === -1 ? r.allowFragments : r.port === port) &&
+      sourceMatches(r, src)
+    )
     .sort((a, b) => b.srcBits - a.srcBits)[0];
 }
 
-type Verdict = { kind: "forward"; rule: ModelRule; fragment: 0 | 1 | 2 } | { kind: "drop"; reason: string };
+type Verdict = { kind: "forward"; rule: ModelRule; fragment: 0 | 1 | 2 } | {
+  kind: "drop";
+  reason: string;
+};
 
 /**
  * The reference classifier: what the relay must do with a frame, written
@@ -258,7 +318,11 @@ class AccessRules {
     for (let i = 0; i < this.readable.length; i += 2) {
       if (off >= this.readable[i] && off + size <= this.readable[i + 1]) return;
     }
-    this.violations.push(`${what} read [${off}, ${off + size}) outside the block header, packet header and captured bytes`);
+    this.violations.push(
+      `${what} read [${off}, ${
+        off + size
+      }) outside the block header, packet header and captured bytes`,
+    );
   }
 
   write(off: number, size: number, what: string): void {
@@ -345,13 +409,25 @@ const baseFrame: fc.Arbitrary<UdpFrameOptions> = fc.record({
   tos: fc.integer({ min: 0, max: 255 }),
   id: fc.integer({ min: 0, max: 65535 }),
   ipOptions: fc.integer({ min: 0, max: 10 }).chain((n) =>
-    fc.oneof(fc.constant(new Uint8Array(n * 4).fill(1)), fc.uint8Array({ minLength: n * 4, maxLength: n * 4 }))
+    fc.oneof(
+      fc.constant(new Uint8Array(n * 4).fill(1)),
+      fc.uint8Array({ minLength: n * 4, maxLength: n * 4 }),
+    )
   ),
-  payload: fc.oneof(fc.integer({ min: 0, max: 64 }), fc.integer({ min: 500, max: 1472 }), fc.integer({ min: 1473, max: 2000 })),
+  payload: fc.oneof(
+    fc.integer({ min: 0, max: 64 }),
+    fc.integer({ min: 500, max: 1472 }),
+    fc.integer({ min: 1473, max: 2000 }),
+  ),
   moreFragments: fc.constantFrom(false, false, false, true),
   fragmentOffset: fc.constantFrom(0, 0, 0, 0, 0, 0, 0, 0, 1, 185),
   protocol: fc.constantFrom(17, 17, 17, 17, 17, 17, 17, 17, IPPROTO_TCP, IPPROTO_ICMP),
-  udpChecksum: fc.constantFrom("valid" as const, "valid" as const, "none" as const, "partial" as const),
+  udpChecksum: fc.constantFrom(
+    "valid" as const,
+    "valid" as const,
+    "none" as const,
+    "partial" as const,
+  ),
   ethernetPadding: fc.constantFrom(0, 0, 0, 6, 20),
 }).map(({ target, ...rest }) => ({ ...rest, dst: target[0], dstPort: target[1] }));
 
@@ -369,17 +445,39 @@ type Mutation =
 
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant("truncate" as const), at: fc.nat({ max: 2100 }) }),
-  fc.record({ kind: fc.constant("poke" as const), at: fc.nat({ max: 90 }), value: fc.nat({ max: 255 }) }),
-  fc.record({ kind: fc.constant("total" as const), value: fc.oneof(fc.nat({ max: 80 }), fc.nat({ max: 0xffff })) }),
-  fc.record({ kind: fc.constant("udpLength" as const), value: fc.oneof(fc.nat({ max: 16 }), fc.nat({ max: 0xffff })) }),
-  fc.record({ kind: fc.constant("udpChecksum" as const), value: fc.constantFrom(0, 0xffff, 1, 0x1234) }),
+  fc.record({
+    kind: fc.constant("poke" as const),
+    at: fc.nat({ max: 90 }),
+    value: fc.nat({ max: 255 }),
+  }),
+  fc.record({
+    kind: fc.constant("total" as const),
+    value: fc.oneof(fc.nat({ max: 80 }), fc.nat({ max: 0xffff })),
+  }),
+  fc.record({
+    kind: fc.constant("udpLength" as const),
+    value: fc.oneof(fc.nat({ max: 16 }), fc.nat({ max: 0xffff })),
+  }),
+  fc.record({
+    kind: fc.constant("udpChecksum" as const),
+    value: fc.constantFrom(0, 0xffff, 1, 0x1234),
+  }),
   fc.record({ kind: fc.constant("ihl" as const), value: fc.nat({ max: 15 }) }),
-  fc.record({ kind: fc.constant("ethertype" as const), value: fc.constantFrom(0x0806, ETHERTYPE_IPV6, ETHERTYPE_VLAN, 0, 0xffff) }),
-  fc.record({ kind: fc.constant("fragment" as const), value: fc.constantFrom(0x2000, 0x0001, 0x3fff, 0x4000, 0x8000, 0x1fff) }),
+  fc.record({
+    kind: fc.constant("ethertype" as const),
+    value: fc.constantFrom(0x0806, ETHERTYPE_IPV6, ETHERTYPE_VLAN, 0, 0xffff),
+  }),
+  fc.record({
+    kind: fc.constant("fragment" as const),
+    value: fc.constantFrom(0x2000, 0x0001, 0x3fff, 0x4000, 0x8000, 0x1fff),
+  }),
   fc.record({ kind: fc.constant("pad" as const), bytes: fc.nat({ max: 40 }) }),
   fc.record({
     kind: fc.constant("tags" as const),
-    tpids: fc.array(fc.constantFrom(ETHERTYPE_VLAN, ETHERTYPE_QINQ), { minLength: 1, maxLength: 3 }),
+    tpids: fc.array(fc.constantFrom(ETHERTYPE_VLAN, ETHERTYPE_QINQ), {
+      minLength: 1,
+      maxLength: 3,
+    }),
   }),
 );
 
@@ -443,11 +541,25 @@ interface FuzzCase {
 
 const mutatedCase: fc.Arbitrary<FuzzCase> = fc.record({
   base: baseFrame,
-  mutations: fc.oneof(fc.constant([] as Mutation[]), fc.array(mutation, { minLength: 1, maxLength: 3 })),
+  mutations: fc.oneof(
+    fc.constant([] as Mutation[]),
+    fc.array(mutation, { minLength: 1, maxLength: 3 }),
+  ),
   // Most mutated headers get a valid checksum again, so they reach the checks behind it.
   fixChecksum: fc.constantFrom(true, true, true, false),
   vlanValid: fc.boolean(),
-  lieAboutOffload: fc.constantFrom(false, false, false, false, false, false, false, false, false, true),
+  lieAboutOffload: fc.constantFrom(
+    false,
+    false,
+    false,
+    false,
+    false,
+    false,
+    false,
+    false,
+    false,
+    true,
+  ),
   // A first fragment's UDP length covers the whole datagram, beyond this frame.
   restOfDatagram: fc.nat({ max: 3000 }),
 }).map(({ base, mutations, fixChecksum, vlanValid, lieAboutOffload, restOfDatagram }) => {
@@ -456,7 +568,10 @@ const mutatedCase: fc.Arbitrary<FuzzCase> = fc.record({
   let frame = udpFrame(first ? { ...base, udpLength: 8 + payload + restOfDatagram } : base);
   for (const m of mutations) frame = mutate(frame, m);
   const ip = ipStart(frame);
-  if (fixChecksum && frame.length >= ip + 20 && (frame[ip] & 0x0f) >= 5 && frame.length >= ip + (frame[ip] & 0x0f) * 4) {
+  if (
+    fixChecksum && frame.length >= ip + 20 && (frame[ip] & 0x0f) >= 5 &&
+    frame.length >= ip + (frame[ip] & 0x0f) * 4
+  ) {
     fixIpChecksum(frame);
   }
   let partial = base.udpChecksum === "partial";
@@ -523,7 +638,15 @@ function harness(): Harness {
     const planned = plan.rules.find((p) => p.name === r.name)!;
     r.outputs.forEach((o, i) => outputSlot.set(o, planned.outputs[i].slot));
   }
-  return { arena: w.arena, kicker: w.kicker, state, access, inputs: w.inputs, ruleSlot, outputSlot };
+  return {
+    arena: w.arena,
+    kicker: w.kicker,
+    state,
+    access,
+    inputs: w.inputs,
+    ruleSlot,
+    outputSlot,
+  };
 }
 
 const outcomes = new Map<string, number>();
@@ -552,7 +675,9 @@ function runCase(h: Harness, c: FuzzCase): void {
   h.kicker.submitted.length = 0;
 
   const before = workerCounters(state);
-  const ruleBefore = new Map(MODEL.map((r) => [r.name, ruleCounters(state, h.ruleSlot.get(r.name)!).packets]));
+  const ruleBefore = new Map(
+    MODEL.map((r) => [r.name, ruleCounters(state, h.ruleSlot.get(r.name)!).packets]),
+  );
   const outBefore = new Map([...h.outputSlot].map(([o, slot]) => [o, outputCounters(state, slot)]));
 
   assert.equal(processBlock(state, input), 1);
@@ -561,7 +686,10 @@ function runCase(h: Harness, c: FuzzCase): void {
   const after = workerCounters(state);
   const delta = (name: string): number => after[name] - before[name];
   assert.equal(delta("rx_packets"), 1);
-  const counted = ["matched", ...DROP_REASONS.filter((d) => d.name !== "too_big").map((d) => `drop_${d.name}`)]
+  const counted = [
+    "matched",
+    ...DROP_REASONS.filter((d) => d.name !== "too_big").map((d) => `drop_${d.name}`),
+  ]
     .filter((name) => delta(name) !== 0);
   assert.equal(counted.length, 1, `counted under ${counted.join(", ") || "nothing"}`);
   assert.equal(delta(counted[0]), 1);
@@ -588,7 +716,10 @@ function runCase(h: Harness, c: FuzzCase): void {
     assert.equal(queued.size, 0, "a dropped frame queued a copy");
   } else {
     const { rule, fragment } = verdict;
-    assert.equal(ruleCounters(state, h.ruleSlot.get(rule.name)!).packets - ruleBefore.get(rule.name)!, 1);
+    assert.equal(
+      ruleCounters(state, h.ruleSlot.get(rule.name)!).packets - ruleBefore.get(rule.name)!,
+      1,
+    );
     // Only a whole datagram's checksum can be finished; fragments keep their bytes.
     const effective = fragment === 0 ? finished(c.frame, c.status) : c.frame;
     const ip = ipStart(c.frame);
@@ -611,10 +742,20 @@ function runCase(h: Harness, c: FuzzCase): void {
       assert.deepEqual(verifyFrame(out).filter((p) => !p.startsWith("UDP checksum")), []);
       const expected = expectedRewrite(effective, o.spec);
       let exact = fragment === 2; // a later fragment: nothing but the IPv4 header changes
-      tally(fragment === 0 ? "copy whole datagram" : fragment === 1 ? "copy first fragment" : "copy later fragment");
+      tally(
+        fragment === 0
+          ? "copy whole datagram"
+          : fragment === 1
+          ? "copy first fragment"
+          : "copy later fragment",
+      );
       if (fragment === 0) {
         const want = udpState(effective);
-        tally(`copy UDP checksum ${want}${(c.status & TP_STATUS_CSUMNOTREADY) !== 0 ? " (finished)" : ""}`);
+        tally(
+          `copy UDP checksum ${want}${
+            (c.status & TP_STATUS_CSUMNOTREADY) !== 0 ? " (finished)" : ""
+          }`,
+        );
         assert.equal(udpState(out), want, "UDP checksum validity must be the input's");
         exact = want !== "broken"; // the model recomputes checksums, so it only matches valid or absent ones
       }
@@ -629,7 +770,9 @@ function runCase(h: Harness, c: FuzzCase): void {
 
   // The RX frame was only read.
   const kept = arena.bytes.subarray(mac, mac + snaplen);
-  for (let i = 0; i < snaplen; i++) if (kept[i] !== c.frame[i]) assert.fail(`RX frame byte ${i} was modified`);
+  for (let i = 0; i < snaplen; i++) {
+    if (kept[i] !== c.frame[i]) assert.fail(`RX frame byte ${i} was modified`);
+  }
 }
 
 Deno.test(`forwardPacket() (through processBlock()) takes ${RUNS} hostile frames: each forwarded correctly or counted under one drop reason`, () => {
@@ -643,8 +786,21 @@ Deno.test(`forwardPacket() (through processBlock()) takes ${RUNS} hostile frames
   for (const t of h.arena.tx) assert.deepEqual(t.checkFrames(), []);
   // Every outcome was exercised.
   const expected = [
-    ...["matched", "drop_truncated", "drop_not_ipv4", "drop_bad_header", "drop_not_udp", "drop_fragment", "drop_no_match"],
-    ...["copy too_big", "copy first fragment", "copy later fragment", "copy UDP checksum valid (finished)"],
+    ...[
+      "matched",
+      "drop_truncated",
+      "drop_not_ipv4",
+      "drop_bad_header",
+      "drop_not_udp",
+      "drop_fragment",
+      "drop_no_match",
+    ],
+    ...[
+      "copy too_big",
+      "copy first fragment",
+      "copy later fragment",
+      "copy UDP checksum valid (finished)",
+    ],
     ...["copy UDP checksum valid", "copy UDP checksum broken", "copy UDP checksum none"],
   ];
   for (const name of expected) {
@@ -652,6 +808,9 @@ Deno.test(`forwardPacket() (through processBlock()) takes ${RUNS} hostile frames
   }
   if (LONG_RUN) {
     const seconds = (performance.now() - started) / 1000;
-    console.log(`fuzz: ${RUNS} frames in ${seconds.toFixed(1)} s`, Object.fromEntries([...outcomes].sort()));
+    console.log(
+      `fuzz: ${RUNS} frames in ${seconds.toFixed(1)} s`,
+      Object.fromEntries([...outcomes].sort()),
+    );
   }
 });

@@ -98,7 +98,12 @@ Deno.test("parseFrame() accepts a UDP length shorter than the IP payload (traili
 });
 
 Deno.test("parseFrame() reports a frame cut at every length short of its IPv4 packet as truncated", () => {
-  for (const f of [udpFrame({ payload: 40 }), udpFrame({ vlanIds: [7], ipOptions: new Uint8Array(8), payload: 3 })]) {
+  for (
+    const f of [
+      udpFrame({ payload: 40 }),
+      udpFrame({ vlanIds: [7], ipOptions: new Uint8Array(8), payload: 3 }),
+    ]
+  ) {
     const ipEnd = f.length; // no padding in these frames
     for (let len = 0; len < ipEnd; len++) {
       assert.equal(parse(f, len), -R_TRUNCATED, `cut at ${len} of ${f.length}`);
@@ -123,7 +128,10 @@ Deno.test("parseFrame() rejects frames that are not IPv4 as not_ipv4", async (t)
     const f = fixIpChecksum(edited(udpFrame(), (b, ip) => b[ip] = 0x65));
     assert.equal(parse(f), -R_NOT_IPV4);
   });
-  await t.step("two stacked 802.1Q tags", () => assert.equal(parse(udpFrame({ vlanIds: [10, 20] })), -R_NOT_IPV4));
+  await t.step(
+    "two stacked 802.1Q tags",
+    () => assert.equal(parse(udpFrame({ vlanIds: [10, 20] })), -R_NOT_IPV4),
+  );
   await t.step("an 802.1ad (QinQ) outer tag", () => {
     assert.equal(parse(udpFrame({ vlanIds: [10], outerTpid: ETHERTYPE_QINQ })), -R_NOT_IPV4);
   });
@@ -137,7 +145,9 @@ Deno.test("parseFrame() rejects an IHL below 5 as bad_header", () => {
 });
 
 Deno.test("parseFrame() rejects a total length larger than the frame as truncated", () => {
-  const f = fixIpChecksum(edited(udpFrame({ payload: 10 }), (b, ip) => put16(b, ip + 2, 20 + 8 + 11)));
+  const f = fixIpChecksum(
+    edited(udpFrame({ payload: 10 }), (b, ip) => put16(b, ip + 2, 20 + 8 + 11)),
+  );
   assert.equal(parse(f), -R_TRUNCATED);
 });
 
@@ -163,7 +173,9 @@ Deno.test("parseFrame() rejects a UDP length that lies as bad_header", async (t)
     assert.equal(parse(edited(f, (b) => put16(b, u + 4, 0xffff))), -R_BAD_HEADER);
   });
   await t.step("shorter than a UDP header", () => {
-    for (const len of [0, 1, 7]) assert.equal(parse(edited(f, (b) => put16(b, u + 4, len))), -R_BAD_HEADER);
+    for (const len of [0, 1, 7]) {
+      assert.equal(parse(edited(f, (b) => put16(b, u + 4, len))), -R_BAD_HEADER);
+    }
   });
 });
 
@@ -178,7 +190,10 @@ Deno.test("parseFrame() rejects an IPv4 header whose checksum is wrong as bad_he
     const bad = edited(f, (b, ip) => b[ip + off] ^= 0x10);
     assert.equal(parse(bad), -R_BAD_HEADER, `byte ${off} flipped`);
   }
-  const badOption = edited(udpFrame({ ipOptions: new Uint8Array([1, 1, 1, 1]) }), (b, ip) => b[ip + 21] = 0);
+  const badOption = edited(
+    udpFrame({ ipOptions: new Uint8Array([1, 1, 1, 1]) }),
+    (b, ip) => b[ip + 21] = 0,
+  );
   assert.equal(parse(badOption), -R_BAD_HEADER, "an option byte changed");
 });
 
@@ -191,7 +206,10 @@ Deno.test("parseFrame() marks a first fragment (MF, offset 0) and reads its UDP 
 });
 
 Deno.test("parseFrame() accepts a first fragment whose UDP length covers the whole datagram", () => {
-  const f = edited(udpFrame({ moreFragments: true, payload: 64 }), (b, ip) => put16(b, ip + 24, 8 + 3000));
+  const f = edited(
+    udpFrame({ moreFragments: true, payload: 64 }),
+    (b, ip) => put16(b, ip + 24, 8 + 3000),
+  );
   assert.equal(parse(f), 0);
   assert.equal(FRAME[F_FRAG], 1);
   assert.equal(FRAME[F_UDP_LEN], 3008);

@@ -33,7 +33,18 @@ function outputFor(spec: RewriteSpec, inputGroup: number, inputPort: number): Ou
   const tx = new TxPort(2, 100, 0, 2048, 64, new Uint8Array(spec.srcMac), 1514);
   const group = ipv4(spec.group) | 0;
   const tos = spec.dscp === undefined ? -1 : spec.dscp << 2;
-  return new Output(tx, 0, group, spec.port, ipv4(spec.src) | 0, spec.ttl, tos, groupMac(group), inputGroup, inputPort);
+  return new Output(
+    tx,
+    0,
+    group,
+    spec.port,
+    ipv4(spec.src) | 0,
+    spec.ttl,
+    tos,
+    groupMac(group),
+    inputGroup,
+    inputPort,
+  );
 }
 
 /**
@@ -41,7 +52,11 @@ function outputFor(spec: RewriteSpec, inputGroup: number, inputPort: number): Ou
  * rewriteInto(); `partial` says the ring flagged TP_STATUS_CSUMNOTREADY.
  * Returns the output frame and the buffer, for checks around it.
  */
-function rewrite(input: Uint8Array, spec: RewriteSpec, partial = false): { out: Uint8Array; buffer: Uint8Array } {
+function rewrite(
+  input: Uint8Array,
+  spec: RewriteSpec,
+  partial = false,
+): { out: Uint8Array; buffer: Uint8Array } {
   const buffer = new Uint8Array(4096).fill(0xee);
   const view = new DataView(buffer.buffer);
   buffer.set(input, RX_AT);
@@ -49,7 +64,9 @@ function rewrite(input: Uint8Array, spec: RewriteSpec, partial = false): { out: 
   const ip = ipOffset(input);
   const inputGroup = view.getInt32(RX_AT + ip + 16);
   const u = FRAME[F_UDP];
-  const udpChecksum = partial ? finishPartialChecksum(view, u, FRAME[F_UDP_LEN]) : view.getUint16(u + 6);
+  const udpChecksum = partial
+    ? finishPartialChecksum(view, u, FRAME[F_UDP_LEN])
+    : view.getUint16(u + 6);
   const out = outputFor(spec, inputGroup, view.getUint16(u + 2));
   const len = rewriteInto(view, buffer, TX_AT, out, udpChecksum, sourceDelta(FRAME[F_SRC]));
   return { out: buffer.slice(TX_AT, TX_AT + len), buffer };
@@ -61,7 +78,14 @@ function assertSameFrame(actual: Uint8Array, expected: Uint8Array, what: string)
 }
 
 const GOLDEN: Record<string, RewriteSpec> = {
-  plain: { srcMac: [0x02, 0, 0, 0, 0x01, 0x02], src: "10.0.1.1", group: "239.9.9.9", port: 5099, ttl: 7, dscp: 46 },
+  plain: {
+    srcMac: [0x02, 0, 0, 0, 0x01, 0x02],
+    src: "10.0.1.1",
+    group: "239.9.9.9",
+    port: 5099,
+    ttl: 7,
+    dscp: 46,
+  },
   vlan_options_padded: {
     srcMac: [0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee],
     src: "172.16.0.1",
@@ -69,8 +93,21 @@ const GOLDEN: Record<string, RewriteSpec> = {
     port: 6000,
     ttl: 64,
   },
-  no_checksum: { srcMac: [0x02, 0, 0, 0, 0x01, 0x02], src: "10.0.1.1", group: "239.9.9.10", port: 5100, ttl: 16, dscp: 0 },
-  partial_checksum: { srcMac: [0x02, 0, 0, 0, 0x01, 0x02], src: "10.0.1.1", group: "239.9.9.11", port: 5101, ttl: 9 },
+  no_checksum: {
+    srcMac: [0x02, 0, 0, 0, 0x01, 0x02],
+    src: "10.0.1.1",
+    group: "239.9.9.10",
+    port: 5100,
+    ttl: 16,
+    dscp: 0,
+  },
+  partial_checksum: {
+    srcMac: [0x02, 0, 0, 0, 0x01, 0x02],
+    src: "10.0.1.1",
+    group: "239.9.9.11",
+    port: 5101,
+    ttl: 9,
+  },
 };
 
 for (const [name, spec] of Object.entries(GOLDEN)) {
@@ -125,7 +162,11 @@ Deno.test("rewriteInto() leaves a UDP checksum of 0 (none sent) at 0", () => {
 
 Deno.test("rewriteInto() finishes a partial (CSUMNOTREADY) checksum into a valid one", () => {
   const input = udpFrame({ udpChecksum: "partial", payload: 201 });
-  assert.notDeepEqual(verifyFrame(input), [], "the input's checksum field is only the pseudo-header sum");
+  assert.notDeepEqual(
+    verifyFrame(input),
+    [],
+    "the input's checksum field is only the pseudo-header sum",
+  );
   const { out } = rewrite(input, GOLDEN.partial_checksum, true);
   assert.deepEqual(verifyFrame(out), []);
   assert.notEqual(get16(out, udpOffset(out) + 6), 0);
@@ -135,8 +176,12 @@ Deno.test("rewriteInto() returns the output length and writes nothing past it", 
   const input = udpFrame({ payload: 77, ethernetPadding: 9 });
   const { out, buffer } = rewrite(input, GOLDEN.plain);
   assert.equal(out.length, input.length - 9);
-  for (let i = TX_AT + out.length; i < buffer.length; i++) assert.equal(buffer[i], 0xee, `byte ${i - TX_AT}`);
-  for (let i = RX_AT + input.length; i < TX_AT; i++) assert.equal(buffer[i], 0xee, `byte ${i} between frames`);
+  for (let i = TX_AT + out.length; i < buffer.length; i++) {
+    assert.equal(buffer[i], 0xee, `byte ${i - TX_AT}`);
+  }
+  for (let i = RX_AT + input.length; i < TX_AT; i++) {
+    assert.equal(buffer[i], 0xee, `byte ${i} between frames`);
+  }
 });
 
 Deno.test("rewriteInto() does not modify the input frame", () => {

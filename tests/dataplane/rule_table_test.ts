@@ -19,7 +19,13 @@ import { FakeArena } from "../helpers/fake_ring.ts";
 import { ipv4 } from "../helpers/frames.ts";
 
 /** A rule as tables.ts builds it; addresses as int32, source as "a.b.c.d/len" or undefined. */
-function rule(slot: number, group: string, port: number, source?: string, allowFragments = false): Rule {
+function rule(
+  slot: number,
+  group: string,
+  port: number,
+  source?: string,
+  allowFragments = false,
+): Rule {
   let addr = 0, mask = 0;
   if (source !== undefined) {
     const [a, len] = source.split("/");
@@ -35,21 +41,32 @@ function table(rules: Rule[]): Map<number, Rule> {
 }
 
 function fragmentTable(rules: Rule[]): Map<number, Rule> {
-  return buildChains(rules.filter((r) => r.allowFragments), (r) => fragmentKey(r.group), "nextFragment");
+  return buildChains(
+    rules.filter((r) => r.allowFragments),
+    (r) => fragmentKey(r.group),
+    "nextFragment",
+  );
 }
 
 const addr = (text: string): number => ipv4(text) | 0;
 
 Deno.test("ruleKey() and fragmentKey() stay non-negative small integers (< 2^30) for every group and port", () => {
   fc.assert(
-    fc.property(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 0xffff }), (g, port) => {
-      for (const group of [g | 0, g >>> 0]) {
-        const k = ruleKey(group, port);
-        assert.ok(Number.isInteger(k) && k >= 0 && k < 2 ** 30, `ruleKey(${group}, ${port}) = ${k}`);
-        const f = fragmentKey(group);
-        assert.ok(Number.isInteger(f) && f >= 0 && f < 2 ** 30, `fragmentKey(${group}) = ${f}`);
-      }
-    }),
+    fc.property(
+      fc.integer({ min: 0, max: 0xffffffff }),
+      fc.integer({ min: 0, max: 0xffff }),
+      (g, port) => {
+        for (const group of [g | 0, g >>> 0]) {
+          const k = ruleKey(group, port);
+          assert.ok(
+            Number.isInteger(k) && k >= 0 && k < 2 ** 30,
+            `ruleKey(${group}, ${port}) = ${k}`,
+          );
+          const f = fragmentKey(group);
+          assert.ok(Number.isInteger(f) && f >= 0 && f < 2 ** 30, `fragmentKey(${group}) = ${f}`);
+        }
+      },
+    ),
   );
 });
 
@@ -67,12 +84,17 @@ Deno.test("matchRule() tells apart groups that share the low 14 bits (one Map ke
   const rules = groups.slice(0, 3).map((g, i) => rule(i, g, 5000));
   const t = table(rules);
   assert.equal(t.size, 1, "all three share one key");
-  groups.slice(0, 3).forEach((g, i) => assert.equal(matchRule(t, addr(g), 5000, addr("10.0.0.1"))?.slot, i, g));
+  groups.slice(0, 3).forEach((g, i) =>
+    assert.equal(matchRule(t, addr(g), 5000, addr("10.0.0.1"))?.slot, i, g)
+  );
   assert.equal(matchRule(t, addr("224.0.0.1"), 5000, addr("10.0.0.1")), null, "same key, no rule");
 });
 
 Deno.test("matchRule() applies a source filter: one sender, a prefix, or any", () => {
-  const t = table([rule(0, "239.1.1.1", 5001, "10.0.0.7"), rule(1, "239.1.1.2", 5001, "10.1.0.0/16")]);
+  const t = table([
+    rule(0, "239.1.1.1", 5001, "10.0.0.7"),
+    rule(1, "239.1.1.2", 5001, "10.1.0.0/16"),
+  ]);
   assert.equal(matchRule(t, addr("239.1.1.1"), 5001, addr("10.0.0.7"))?.slot, 0);
   assert.equal(matchRule(t, addr("239.1.1.1"), 5001, addr("10.0.0.8")), null);
   assert.equal(matchRule(t, addr("239.1.1.2"), 5001, addr("10.1.200.3"))?.slot, 1);
@@ -80,7 +102,10 @@ Deno.test("matchRule() applies a source filter: one sender, a prefix, or any", (
 });
 
 Deno.test("matchRule() matches a source filter on senders at and above 128.0.0.0", () => {
-  const t = table([rule(0, "239.1.1.1", 5001, "192.168.0.0/16"), rule(1, "239.1.1.1", 5001, "200.1.2.3")]);
+  const t = table([
+    rule(0, "239.1.1.1", 5001, "192.168.0.0/16"),
+    rule(1, "239.1.1.1", 5001, "200.1.2.3"),
+  ]);
   assert.equal(matchRule(t, addr("239.1.1.1"), 5001, addr("192.168.4.4"))?.slot, 0);
   assert.equal(matchRule(t, addr("239.1.1.1"), 5001, addr("200.1.2.3"))?.slot, 1);
   assert.equal(matchRule(t, addr("239.1.1.1"), 5001, addr("200.1.2.4")), null);
@@ -130,9 +155,17 @@ Deno.test("matchFragment() finds only rules that allow fragments, by group and s
   ];
   const f = fragmentTable(rules);
   assert.equal(matchFragment(f, addr("239.1.1.1"), addr("10.9.9.9"))?.slot, 0);
-  assert.equal(matchFragment(f, addr("239.1.1.2"), addr("10.9.9.9")), null, "rule does not allow fragments");
+  assert.equal(
+    matchFragment(f, addr("239.1.1.2"), addr("10.9.9.9")),
+    null,
+    "rule does not allow fragments",
+  );
   assert.equal(matchFragment(f, addr("239.1.1.3"), addr("10.0.0.5"))?.slot, 2);
-  assert.equal(matchFragment(f, addr("239.1.1.3"), addr("10.0.0.6")), null, "source filter applies");
+  assert.equal(
+    matchFragment(f, addr("239.1.1.3"), addr("10.0.0.6")),
+    null,
+    "source filter applies",
+  );
 });
 
 Deno.test("matchFragment() compares the full group when keys collide in the low 30 bits", () => {
@@ -145,11 +178,24 @@ Deno.test("matchFragment() compares the full group when keys collide in the low 
 Deno.test("groupMac() is 01:00:5e followed by the group's low 23 bits", () => {
   assert.deepEqual([...groupMac(ipv4("239.1.1.1") | 0)], [0x01, 0x00, 0x5e, 0x01, 0x01, 0x01]);
   assert.deepEqual([...groupMac(ipv4("239.129.1.1") | 0)], [0x01, 0x00, 0x5e, 0x01, 0x01, 0x01]);
-  assert.deepEqual([...groupMac(ipv4("224.255.254.253") | 0)], [0x01, 0x00, 0x5e, 0x7f, 0xfe, 0xfd]);
+  assert.deepEqual([...groupMac(ipv4("224.255.254.253") | 0)], [
+    0x01,
+    0x00,
+    0x5e,
+    0x7f,
+    0xfe,
+    0xfd,
+  ]);
 });
 
 Deno.test("buildTables() splits rules by input interface and puts only fragment-allowing rules in the fragment map", () => {
-  const rulePlan = (name: string, slot: number, input: number, group: string, allowFragments: boolean): RulePlan => ({
+  const rulePlan = (
+    name: string,
+    slot: number,
+    input: number,
+    group: string,
+    allowFragments: boolean,
+  ): RulePlan => ({
     name,
     slot,
     inputIfindex: input,
@@ -158,15 +204,43 @@ Deno.test("buildTables() splits rules by input interface and puts only fragment-
     srcAddr: 0,
     srcMask: 0,
     allowFragments,
-    outputs: [{ ifindex: 9, slot, group: ipv4("239.9.9.9") | 0, port: 5099, srcIp: ipv4("10.0.9.1") | 0, ttl: 64, tos: -1 }],
+    outputs: [{
+      ifindex: 9,
+      slot,
+      group: ipv4("239.9.9.9") | 0,
+      port: 5099,
+      srcIp: ipv4("10.0.9.1") | 0,
+      ttl: 64,
+      tos: -1,
+    }],
   });
-  const rxGeometry = { blockSize: 65536, blockCount: 4, frameSize: 2048, retireMs: 1, bytes: 262144 };
+  const rxGeometry = {
+    blockSize: 65536,
+    blockCount: 4,
+    frameSize: 2048,
+    retireMs: 1,
+    bytes: 262144,
+  };
   const txGeometry = { frameSize: 2048, frameCount: 64, bytes: 131072, qdiscBypass: false };
   const plan: WorkerPlan = {
     generation: 1,
     rx: [
-      { ifname: "in1", ifindex: 1, geometry: rxGeometry, fanoutId: 0, filter: [], passFragments: true },
-      { ifname: "in2", ifindex: 2, geometry: rxGeometry, fanoutId: 0, filter: [], passFragments: false },
+      {
+        ifname: "in1",
+        ifindex: 1,
+        geometry: rxGeometry,
+        fanoutId: 0,
+        filter: [],
+        passFragments: true,
+      },
+      {
+        ifname: "in2",
+        ifindex: 2,
+        geometry: rxGeometry,
+        fanoutId: 0,
+        filter: [],
+        passFragments: false,
+      },
     ],
     tx: [{ ifname: "out", ifindex: 9, mac: [2, 0, 0, 0, 0, 9], mtu: 1500, geometry: txGeometry }],
     rules: [
@@ -186,5 +260,9 @@ Deno.test("buildTables() splits rules by input interface and puts only fragment-
   assert.equal(txPorts[0].maxFrame, 1514, "min(frame data area 2016, MTU 1500 + 14)");
   const a = matchRule(inputs[0].rules, ipv4("239.1.1.1") | 0, 5001, 1);
   assert.equal(a?.outputs[0].tx, txPorts[0], "outputs share the TxPort of their interface");
-  assert.equal(matchRule(inputs[1].rules, ipv4("239.1.1.1") | 0, 5001, 1), null, "rule a is not on input 2");
+  assert.equal(
+    matchRule(inputs[1].rules, ipv4("239.1.1.1") | 0, 5001, 1),
+    null,
+    "rule a is not on input 2",
+  );
 });

@@ -37,7 +37,14 @@ import {
   TP_STATUS_SEND_REQUEST,
   TP_STATUS_USER,
 } from "../../ffi/layout.ts";
-import { COMMAND_RUN, COMMAND_STOP, CONTROL_COMMAND, CONTROL_WORDS, type Kicker, LoopState } from "../../src/dataplane/forward_loop.ts";
+import {
+  COMMAND_RUN,
+  COMMAND_STOP,
+  CONTROL_COMMAND,
+  CONTROL_WORDS,
+  type Kicker,
+  LoopState,
+} from "../../src/dataplane/forward_loop.ts";
 import type { InputPort, TxPort } from "../../src/dataplane/rule_table.ts";
 import { buildTables, type RxRingRef, type TxRingRef } from "../../src/dataplane/tables.ts";
 import {
@@ -51,7 +58,13 @@ import {
   WORKER_SLOTS,
 } from "../../src/stats/registry.ts";
 import { ConfigSchema } from "../../src/config/schema.ts";
-import { activeRules, buildPlan, type InterfaceFacts, type RuleSlots, type WorkerPlan } from "../../src/supervisor/plan.ts";
+import {
+  activeRules,
+  buildPlan,
+  type InterfaceFacts,
+  type RuleSlots,
+  type WorkerPlan,
+} from "../../src/supervisor/plan.ts";
 
 /** What guard ranges are filled with. */
 export const GUARD_BYTE = 0xa5;
@@ -121,7 +134,9 @@ export class FakeRxRing implements RxRingRef {
   fillBlock(index: number, packets: readonly (RxPacket | Uint8Array)[], blockFlags = 0): number[] {
     const n = this.fit(index, packets, 0, blockFlags);
     if (n !== packets.length) {
-      throw new Error(`fillBlock(): ${packets.length} packets do not fit a ${this.blockSize}-byte block (${n} do)`);
+      throw new Error(
+        `fillBlock(): ${packets.length} packets do not fit a ${this.blockSize}-byte block (${n} do)`,
+      );
     }
     return this.headers(index);
   }
@@ -130,7 +145,12 @@ export class FakeRxRing implements RxRingRef {
    * Writes as many of packets[from...] as fit into block `index`, hands the
    * block to user space, and returns how many it took.
    */
-  fit(index: number, packets: readonly (RxPacket | Uint8Array)[], from = 0, blockFlags = 0): number {
+  fit(
+    index: number,
+    packets: readonly (RxPacket | Uint8Array)[],
+    from = 0,
+    blockFlags = 0,
+  ): number {
     const view = this.arena.view;
     const bytes = this.arena.bytes;
     const blk = this.blockOffset(index);
@@ -290,16 +310,22 @@ export class FakeTxRing implements TxRingRef {
     const end = f + this.frameSize;
     const queued = this.status(index) === TP_STATUS_SEND_REQUEST;
     const len = queued ? this.length(index) : 0;
-    if (TP2_DATA + len > this.frameSize) return `frame ${index}: tp_len ${len} overruns the ${this.frameSize}-byte frame`;
+    if (TP2_DATA + len > this.frameSize) {
+      return `frame ${index}: tp_len ${len} overruns the ${this.frameSize}-byte frame`;
+    }
     for (let b = f + 8; b < f + TP2_DATA; b++) {
       if (bytes[b] !== GUARD_BYTE) return `frame ${index}: header byte ${b - f} written`;
     }
     let b = f + TP2_DATA + len;
     for (; b < end && (b & 3) !== 0; b++) {
-      if (bytes[b] !== GUARD_BYTE) return `frame ${index}: byte ${b - f} written past tp_len ${len}`;
+      if (bytes[b] !== GUARD_BYTE) {
+        return `frame ${index}: byte ${b - f} written past tp_len ${len}`;
+      }
     }
     for (let w = b >> 2; w < end >> 2; w++) {
-      if (words[w] !== GUARD_WORD) return `frame ${index}: bytes ${(w << 2) - f}.. written past tp_len ${len}`;
+      if (words[w] !== GUARD_WORD) {
+        return `frame ${index}: bytes ${(w << 2) - f}.. written past tp_len ${len}`;
+      }
     }
     return "";
   }
@@ -363,13 +389,27 @@ export class FakeArena {
     this.bytes.fill(GUARD_BYTE);
     this.guards.push([0, GUARD_LEN]);
     rx.forEach((r, i) => {
-      const ring = new FakeRxRing(this, r.ifindex, r.fd ?? 10 + i, rxAt[i], r.blockSize ?? 65536, r.blockCount ?? 4);
+      const ring = new FakeRxRing(
+        this,
+        r.ifindex,
+        r.fd ?? 10 + i,
+        rxAt[i],
+        r.blockSize ?? 65536,
+        r.blockCount ?? 4,
+      );
       this.bytes.fill(0, ring.offset, ring.offset + ring.blockSize * ring.blockCount);
       this.guards.push([ring.offset + ring.blockSize * ring.blockCount, GUARD_LEN]);
       this.rx.push(ring);
     });
     tx.forEach((t, i) => {
-      const ring = new FakeTxRing(this, t.ifindex, t.fd ?? 100 + i, txAt[i], t.frameSize ?? 2048, t.frameCount ?? 64);
+      const ring = new FakeTxRing(
+        this,
+        t.ifindex,
+        t.fd ?? 100 + i,
+        txAt[i],
+        t.frameSize ?? 2048,
+        t.frameCount ?? 64,
+      );
       this.bytes.fill(0, ring.offset, ring.offset + ring.frameSize * ring.frameCount);
       this.guards.push([ring.offset + ring.frameSize * ring.frameCount, GUARD_LEN]);
       this.tx.push(ring);
@@ -414,26 +454,32 @@ export interface FakeKickerOptions {
   record?: boolean;
   /** When set, wait() stores COMMAND_STOP here, so forwardLoop() returns once it runs out of blocks. */
   stopOnWait?: Int32Array;
-  /** Keep no record of kicks (only counts): for benchmarks, so the fake allocates nothing per block. */
+  /** Keep no list of submits (only counts): for benchmarks, so the fake allocates nothing per block. */
   quiet?: boolean;
 }
 
 /** A Kicker that records what the loop asked for. */
 export class FakeKicker implements Kicker {
-  /** fds queued since the last submit. */
-  queued: number[] = [];
   /** For each submit, the fds that were queued before it (unless `quiet`). */
   submitted: number[][] = [];
-  /** Kicks and submits so far. */
-  kickCount = 0;
-  submitCount = 0;
   /** Frames sent by the emulated kernel (with `record`). */
   sent: Uint8Array[] = [];
   /** Frames the emulated kernel sent, recorded or not. */
   sentCount = 0;
+  /** Kicks and submits so far. */
+  kickCount = 0;
+  submitCount = 0;
   waits = 0;
+  // Queued fds in a reused array: the fake allocates nothing per block.
+  #pending: number[] = [];
+  #pendingCount = 0;
 
   constructor(readonly arena: FakeArena, readonly options: FakeKickerOptions = {}) {}
+
+  /** fds queued since the last submit. */
+  get queued(): number[] {
+    return this.#pending.slice(0, this.#pendingCount);
+  }
 
   wait(_timeoutMs: number): number {
     this.waits++;
@@ -443,27 +489,24 @@ export class FakeKicker implements Kicker {
   }
 
   queueKick(fd: number): number {
-    this.queued.push(fd);
+    if (this.#pendingCount < this.#pending.length) this.#pending[this.#pendingCount] = fd;
+    else this.#pending.push(fd);
+    this.#pendingCount++;
     this.kickCount++;
     return 0;
   }
 
   submit(): number {
-    const fds = this.queued;
-    const n = fds.length;
+    const n = this.#pendingCount;
     this.submitCount++;
     if (this.options.send) {
       for (let i = 0; i < n; i++) {
-        const ring = this.arena.txByFd(fds[i]);
+        const ring = this.arena.txByFd(this.#pending[i]);
         if (ring) this.sentCount += ring.send(this.options.record ?? false, this.sent);
       }
     }
-    if (this.options.quiet) {
-      fds.length = 0; // benchmarks: keep nothing, allocate nothing
-    } else {
-      this.submitted.push(fds);
-      this.queued = [];
-    }
+    if (!this.options.quiet) this.submitted.push(this.#pending.slice(0, n));
+    this.#pendingCount = 0;
     return n;
   }
 }
@@ -514,11 +557,20 @@ export interface FakeWorker {
  */
 export function fakeWorker(
   plan: WorkerPlan,
-  opts: { blockSize?: number; blockCount?: number; txFrames?: number; kicker?: FakeKickerOptions } = {},
+  opts: { blockSize?: number; blockCount?: number; txFrames?: number; kicker?: FakeKickerOptions } =
+    {},
 ): FakeWorker {
   const arena = new FakeArena(
-    plan.rx.map((r) => ({ ifindex: r.ifindex, blockSize: opts.blockSize, blockCount: opts.blockCount })),
-    plan.tx.map((t) => ({ ifindex: t.ifindex, frameSize: t.geometry.frameSize, frameCount: opts.txFrames })),
+    plan.rx.map((r) => ({
+      ifindex: r.ifindex,
+      blockSize: opts.blockSize,
+      blockCount: opts.blockCount,
+    })),
+    plan.tx.map((t) => ({
+      ifindex: t.ifindex,
+      frameSize: t.geometry.frameSize,
+      frameCount: opts.txFrames,
+    })),
   );
   const tables = buildTables(plan, arena.rxRefs(), arena.txRefs());
   const kicker = new FakeKicker(arena, opts.kicker);
@@ -530,7 +582,9 @@ export function fakeWorker(
 export function workerCounters(state: LoopState): Record<string, number> {
   const out: Record<string, number> = {};
   WORKER_COUNTERS.forEach((c, i) => out[c.name] = state.workerCounters[i]);
-  for (const d of DROP_REASONS) out[`drop_${d.name}`] = state.workerCounters[DROP_SLOT_BASE + d.id - 1];
+  for (const d of DROP_REASONS) {
+    out[`drop_${d.name}`] = state.workerCounters[DROP_SLOT_BASE + d.id - 1];
+  }
   return out;
 }
 
@@ -569,10 +623,15 @@ export const TEST_INTERFACES: readonly InterfaceFacts[] = [
  * ConfigSchema) over TEST_INTERFACES: rule i gets counter slot i, outputs
  * are numbered in order across rules, no fanout.
  */
-export function planFor(config: unknown, interfaces: readonly InterfaceFacts[] = TEST_INTERFACES): WorkerPlan {
+export function planFor(
+  config: unknown,
+  interfaces: readonly InterfaceFacts[] = TEST_INTERFACES,
+): WorkerPlan {
   const parsed = ConfigSchema.parse(config);
   const slots = new Map<string, RuleSlots>();
   let next = 0;
-  activeRules(parsed).forEach((r, i) => slots.set(r.name, { rule: i, outputs: r.outputs.map(() => next++) }));
+  activeRules(parsed).forEach((r, i) =>
+    slots.set(r.name, { rule: i, outputs: r.outputs.map(() => next++) })
+  );
   return buildPlan(parsed, new Map(interfaces.map((f) => [f.name, f])), slots, new Map(), 1);
 }

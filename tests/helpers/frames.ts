@@ -47,7 +47,12 @@ export function onesSum(bytes: Uint8Array, start: number, end: number, initial =
 }
 
 /** The Internet checksum of [start, end): the complement of onesSum(). */
-export function internetChecksum(bytes: Uint8Array, start: number, end: number, initial = 0): number {
+export function internetChecksum(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  initial = 0,
+): number {
   return 0xffff - onesSum(bytes, start, end, initial);
 }
 
@@ -138,8 +143,12 @@ export function patternPayload(length: number): Uint8Array {
 export function ethernetFrame(
   ethertype: number,
   payload: Uint8Array,
-  opts: { dstMac?: readonly number[]; srcMac?: readonly number[]; vlanIds?: readonly number[]; outerTpid?: number } =
-    {},
+  opts: {
+    dstMac?: readonly number[];
+    srcMac?: readonly number[];
+    vlanIds?: readonly number[];
+    outerTpid?: number;
+  } = {},
 ): Uint8Array {
   const tags = opts.vlanIds ?? [];
   const head = 12 + tags.length * 4 + 2;
@@ -162,7 +171,9 @@ export function ethernetFrame(
 export function udpFrame(opts: UdpFrameOptions = {}): Uint8Array {
   const options = opts.ipOptions ?? new Uint8Array(0);
   if (options.length % 4 !== 0 || options.length > 40) {
-    throw new Error(`udpFrame(): ipOptions must be 0..40 bytes in multiples of 4, got ${options.length}`);
+    throw new Error(
+      `udpFrame(): ipOptions must be 0..40 bytes in multiples of 4, got ${options.length}`,
+    );
   }
   const payload = typeof opts.payload === "number"
     ? patternPayload(opts.payload)
@@ -262,7 +273,10 @@ export function get32(bytes: Uint8Array, off: number): number {
 /** Offset of the IPv4 header: after the Ethernet header and any 802.1Q/QinQ tags. */
 export function ipOffset(frame: Uint8Array): number {
   let p = 12;
-  while (p + 2 <= frame.length && (get16(frame, p) === ETHERTYPE_VLAN || get16(frame, p) === ETHERTYPE_QINQ)) p += 4;
+  while (
+    p + 2 <= frame.length &&
+    (get16(frame, p) === ETHERTYPE_VLAN || get16(frame, p) === ETHERTYPE_QINQ)
+  ) p += 4;
   return p + 2;
 }
 
@@ -294,7 +308,9 @@ export function edited(frame: Uint8Array, fn: (copy: Uint8Array, ip: number) => 
  * the rest at offset firstBytes / 8. Both get valid header checksums.
  */
 export function fragmentFrame(frame: Uint8Array, firstBytes: number): [Uint8Array, Uint8Array] {
-  if (firstBytes % 8 !== 0) throw new Error(`fragmentFrame(): firstBytes must be a multiple of 8, got ${firstBytes}`);
+  if (firstBytes % 8 !== 0) {
+    throw new Error(`fragmentFrame(): firstBytes must be a multiple of 8, got ${firstBytes}`);
+  }
   const ip = ipOffset(frame);
   const ihl = (frame[ip] & 0x0f) * 4;
   const total = get16(frame, ip + 2);
@@ -319,7 +335,13 @@ export function reassemble(fragments: readonly Uint8Array[]): Uint8Array {
   const parts = fragments.map((f) => {
     const ip = ipOffset(f);
     const ihl = (f[ip] & 0x0f) * 4;
-    return { f, ip, ihl, offset: (get16(f, ip + 6) & 0x1fff) * 8, data: f.subarray(ip + ihl, ip + get16(f, ip + 2)) };
+    return {
+      f,
+      ip,
+      ihl,
+      offset: (get16(f, ip + 6) & 0x1fff) * 8,
+      data: f.subarray(ip + ihl, ip + get16(f, ip + 2)),
+    };
   }).sort((a, b) => a.offset - b.offset);
   const first = parts[0];
   const length = parts.reduce((n, p) => Math.max(n, p.offset + p.data.length), 0);
@@ -366,7 +388,10 @@ export function decodeFrame(frame: Uint8Array): DecodedFrame {
   d.dstMac = macText(frame.subarray(0, 6));
   d.srcMac = macText(frame.subarray(6, 12));
   let p = 12;
-  while (p + 6 <= frame.length && (get16(frame, p) === ETHERTYPE_VLAN || get16(frame, p) === ETHERTYPE_QINQ)) {
+  while (
+    p + 6 <= frame.length &&
+    (get16(frame, p) === ETHERTYPE_VLAN || get16(frame, p) === ETHERTYPE_QINQ)
+  ) {
     d.vlanIds.push(get16(frame, p + 2) & 0x0fff);
     p += 4;
   }
@@ -420,13 +445,17 @@ export function verifyFrame(frame: Uint8Array): string[] {
   if (frame.length < 14) return [`frame is ${frame.length} bytes, shorter than an Ethernet header`];
   const ip = ipOffset(frame);
   if (ip + 20 > frame.length) return [`frame too short for an IPv4 header at ${ip}`];
-  if (get16(frame, ip - 2) !== ETHERTYPE_IPV4) return [`ethertype 0x${get16(frame, ip - 2).toString(16)} is not IPv4`];
+  if (get16(frame, ip - 2) !== ETHERTYPE_IPV4) {
+    return [`ethertype 0x${get16(frame, ip - 2).toString(16)} is not IPv4`];
+  }
   if (frame[ip] >> 4 !== 4) problems.push(`IP version ${frame[ip] >> 4}`);
   const ihl = (frame[ip] & 0x0f) * 4;
   if (ihl < 20) return [...problems, `IHL ${ihl / 4} < 5`];
   const total = get16(frame, ip + 2);
   if (total < ihl) return [...problems, `total length ${total} < header length ${ihl}`];
-  if (ip + total > frame.length) return [...problems, `total length ${total} exceeds the frame (${frame.length - ip})`];
+  if (ip + total > frame.length) {
+    return [...problems, `total length ${total} exceeds the frame (${frame.length - ip})`];
+  }
   if (onesSum(frame, ip, ip + ihl) !== 0xffff) {
     problems.push(`IPv4 header checksum 0x${get16(frame, ip + 10).toString(16)} is wrong`);
   }
@@ -434,7 +463,9 @@ export function verifyFrame(frame: Uint8Array): string[] {
   const fragment = get16(frame, ip + 6);
   if ((fragment & 0x1fff) !== 0 || (fragment & 0x2000) !== 0) return problems; // fragment: no whole datagram
   const u = ip + ihl;
-  if (total - ihl < 8) return [...problems, `IP payload ${total - ihl} bytes, shorter than a UDP header`];
+  if (total - ihl < 8) {
+    return [...problems, `IP payload ${total - ihl} bytes, shorter than a UDP header`];
+  }
   const udpLength = get16(frame, u + 4);
   if (udpLength < 8 || udpLength > total - ihl) {
     return [...problems, `UDP length ${udpLength} does not fit the IP payload (${total - ihl})`];
@@ -498,7 +529,12 @@ export function expectedRewrite(input: Uint8Array, spec: RewriteSpec): Uint8Arra
   if (get16(input, ip + ihl + 6) !== 0 && (fragment & 0x2000) === 0) {
     const udpLength = get16(out, u + 4);
     put16(out, u + 6, 0);
-    const c = internetChecksum(out, u, u + udpLength, pseudoHeaderSum(ipv4(spec.src), ipv4(spec.group), udpLength));
+    const c = internetChecksum(
+      out,
+      u,
+      u + udpLength,
+      pseudoHeaderSum(ipv4(spec.src), ipv4(spec.group), udpLength),
+    );
     put16(out, u + 6, c === 0 ? 0xffff : c);
   }
   return out;
@@ -509,7 +545,9 @@ export function expectedRewrite(input: Uint8Array, spec: RewriteSpec): Uint8Arra
 /** Hex text -> bytes; ignores whitespace and `#` comments to the end of a line. */
 export function fromHex(text: string): Uint8Array {
   const clean = text.replace(/#.*$/gm, "").replace(/\s+/g, "");
-  if (clean.length % 2 !== 0 || /[^0-9a-fA-F]/.test(clean)) throw new Error("fromHex(): not an even run of hex digits");
+  if (clean.length % 2 !== 0 || /[^0-9a-fA-F]/.test(clean)) {
+    throw new Error("fromHex(): not an even run of hex digits");
+  }
   const out = new Uint8Array(clean.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.slice(i * 2, i * 2 + 2), 16);
   return out;
@@ -519,7 +557,9 @@ export function fromHex(text: string): Uint8Array {
 export function toHex(bytes: Uint8Array): string {
   const lines: string[] = [];
   for (let i = 0; i < bytes.length; i += 16) {
-    lines.push(Array.from(bytes.subarray(i, i + 16), (b) => b.toString(16).padStart(2, "0")).join(" "));
+    lines.push(
+      Array.from(bytes.subarray(i, i + 16), (b) => b.toString(16).padStart(2, "0")).join(" "),
+    );
   }
   return lines.join("\n");
 }
@@ -538,14 +578,20 @@ export function hexDiff(actual: Uint8Array, expected: Uint8Array): string {
   let differs = actual.length !== expected.length;
   const n = Math.max(actual.length, expected.length);
   for (let i = 0; i < n; i += 16) {
-    const a = Array.from(actual.subarray(i, i + 16), (b) => b.toString(16).padStart(2, "0")).join(" ");
-    const e = Array.from(expected.subarray(i, i + 16), (b) => b.toString(16).padStart(2, "0")).join(" ");
+    const a = Array.from(actual.subarray(i, i + 16), (b) => b.toString(16).padStart(2, "0")).join(
+      " ",
+    );
+    const e = Array.from(expected.subarray(i, i + 16), (b) => b.toString(16).padStart(2, "0")).join(
+      " ",
+    );
     const mark = a === e ? " " : "!";
     if (a !== e) differs = true;
     lines.push(`${mark} ${i.toString(16).padStart(4, "0")}  ${a.padEnd(47)}  |  ${e}`);
   }
   if (!differs) return "";
-  return [`actual ${actual.length} bytes  |  expected ${expected.length} bytes`, ...lines].join("\n");
+  return [`actual ${actual.length} bytes  |  expected ${expected.length} bytes`, ...lines].join(
+    "\n",
+  );
 }
 
 // ---- fast-check arbitraries ----------------------------------------------------------
@@ -577,9 +623,16 @@ export function arbUdpFrameOptions(): fc.Arbitrary<UdpFrameOptions> {
     tos: fc.integer({ min: 0, max: 255 }),
     id: fc.integer({ min: 0, max: 65535 }),
     dontFragment: fc.boolean(),
-    ipOptions: fc.integer({ min: 0, max: 10 }).chain((words) => fc.uint8Array({ minLength: words * 4, maxLength: words * 4 })),
+    ipOptions: fc.integer({ min: 0, max: 10 }).chain((words) =>
+      fc.uint8Array({ minLength: words * 4, maxLength: words * 4 })
+    ),
     payload: fc.uint8Array({ minLength: 0, maxLength: 1400 }),
-    udpChecksum: fc.constantFrom("valid" as const, "valid" as const, "none" as const, "partial" as const),
+    udpChecksum: fc.constantFrom(
+      "valid" as const,
+      "valid" as const,
+      "none" as const,
+      "partial" as const,
+    ),
     ethernetPadding: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 20 })),
   });
 }

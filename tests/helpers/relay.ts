@@ -6,6 +6,8 @@
 import { selfCommand } from "../../src/runtime.ts";
 import type { Topology } from "../../src/tools/topology.ts";
 import type { StatsSnapshot } from "../../src/supervisor/control.ts";
+import type { SinkResult } from "../../src/tools/sink.ts";
+import type { GenResult } from "../../src/tools/gen.ts";
 
 export interface RunningRelay {
   process: Deno.ChildProcess;
@@ -101,12 +103,7 @@ export interface GenOptions {
   runId?: number;
 }
 
-export interface GenResult {
-  sent: number;
-  rate_pps: number;
-  elapsed_s: number;
-  [k: string]: unknown;
-}
+export type { GenResult } from "../../src/tools/gen.ts";
 
 /** Runs `mcr gen` in `ns` to completion and returns its JSON summary. */
 export async function runGen(topo: Topology, ns: string, o: GenOptions): Promise<GenResult> {
@@ -122,19 +119,7 @@ export async function runGen(topo: Topology, ns: string, o: GenOptions): Promise
   return JSON.parse(r.stdout.trim().split("\n").pop()!);
 }
 
-export interface SinkResult {
-  received: number;
-  unique: number;
-  lost: number;
-  duplicates: number;
-  reordered: number;
-  corrupted: number;
-  foreign?: number;
-  last_ttl?: number;
-  min_seq: number;
-  max_seq: number;
-  [k: string]: unknown;
-}
+export type { SinkResult } from "../../src/tools/sink.ts";
 
 export interface RunningSink {
   result: Promise<SinkResult>;

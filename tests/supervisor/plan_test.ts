@@ -28,11 +28,23 @@ Deno.test("sourceFilter() turns one address into a /32 filter", () => {
 });
 
 Deno.test("sourceFilter() masks a prefix's address to its length", () => {
-  assert.deepEqual(sourceFilter("10.1.2.3/16"), { addr: addr("10.1.0.0"), mask: addr("255.255.0.0") });
-  assert.deepEqual(sourceFilter("192.168.1.0/24"), { addr: addr("192.168.1.0"), mask: addr("255.255.255.0") });
+  assert.deepEqual(sourceFilter("10.1.2.3/16"), {
+    addr: addr("10.1.0.0"),
+    mask: addr("255.255.0.0"),
+  });
+  assert.deepEqual(sourceFilter("192.168.1.0/24"), {
+    addr: addr("192.168.1.0"),
+    mask: addr("255.255.255.0"),
+  });
   assert.deepEqual(sourceFilter("10.0.0.9/32"), { addr: addr("10.0.0.9"), mask: -1 });
-  assert.deepEqual(sourceFilter("172.16.0.0/12"), { addr: addr("172.16.0.0"), mask: addr("255.240.0.0") });
-  assert.deepEqual(sourceFilter("128.0.0.1/1"), { addr: addr("128.0.0.0"), mask: addr("128.0.0.0") });
+  assert.deepEqual(sourceFilter("172.16.0.0/12"), {
+    addr: addr("172.16.0.0"),
+    mask: addr("255.240.0.0"),
+  });
+  assert.deepEqual(sourceFilter("128.0.0.1/1"), {
+    addr: addr("128.0.0.0"),
+    mask: addr("128.0.0.0"),
+  });
 });
 
 Deno.test("sourceFilter() with /0 accepts any sender", () => {
@@ -41,8 +53,12 @@ Deno.test("sourceFilter() with /0 accepts any sender", () => {
 
 Deno.test("sourceFilter() results match (src & mask) === addr for senders inside and outside", () => {
   const f = sourceFilter("10.20.0.0/14");
-  for (const inside of ["10.20.0.1", "10.23.255.255"]) assert.equal(addr(inside) & f.mask, f.addr, inside);
-  for (const outside of ["10.24.0.0", "10.19.255.255", "200.20.0.1"]) assert.notEqual(addr(outside) & f.mask, f.addr, outside);
+  for (const inside of ["10.20.0.1", "10.23.255.255"]) {
+    assert.equal(addr(inside) & f.mask, f.addr, inside);
+  }
+  for (const outside of ["10.24.0.0", "10.19.255.255", "200.20.0.1"]) {
+    assert.notEqual(addr(outside) & f.mask, f.addr, outside);
+  }
 });
 
 const INTERFACES: InterfaceFacts[] = [
@@ -101,8 +117,20 @@ Deno.test("buildPlan() for two rules on one input: one RX ring, one TX ring per 
   }]);
 
   assert.deepEqual(plan.tx, [
-    { ifname: "out1", ifindex: 3, mac: [2, 0, 0, 0, 1, 1], mtu: 1500, geometry: txGeometry(1500, { retire_ms: 2 }) },
-    { ifname: "out2", ifindex: 4, mac: [2, 0, 0, 0, 2, 1], mtu: 9000, geometry: txGeometry(9000, { retire_ms: 2 }) },
+    {
+      ifname: "out1",
+      ifindex: 3,
+      mac: [2, 0, 0, 0, 1, 1],
+      mtu: 1500,
+      geometry: txGeometry(1500, { retire_ms: 2 }),
+    },
+    {
+      ifname: "out2",
+      ifindex: 4,
+      mac: [2, 0, 0, 0, 2, 1],
+      mtu: 9000,
+      geometry: txGeometry(9000, { retire_ms: 2 }),
+    },
   ]);
 
   assert.deepEqual(plan.rules, [
@@ -116,8 +144,24 @@ Deno.test("buildPlan() for two rules on one input: one RX ring, one TX ring per 
       srcMask: 0,
       allowFragments: false,
       outputs: [
-        { ifindex: 3, slot: 0, group: addr("239.9.9.9"), port: 5099, srcIp: addr("10.0.1.1"), ttl: 7, tos: 46 << 2 },
-        { ifindex: 4, slot: 1, group: addr("239.9.9.10"), port: 5100, srcIp: addr("172.16.0.1"), ttl: 64, tos: -1 },
+        {
+          ifindex: 3,
+          slot: 0,
+          group: addr("239.9.9.9"),
+          port: 5099,
+          srcIp: addr("10.0.1.1"),
+          ttl: 7,
+          tos: 46 << 2,
+        },
+        {
+          ifindex: 4,
+          slot: 1,
+          group: addr("239.9.9.10"),
+          port: 5100,
+          srcIp: addr("172.16.0.1"),
+          ttl: 64,
+          tos: -1,
+        },
       ],
     },
     {
@@ -130,7 +174,15 @@ Deno.test("buildPlan() for two rules on one input: one RX ring, one TX ring per 
       srcMask: addr("255.255.255.0"),
       allowFragments: true,
       outputs: [
-        { ifindex: 3, slot: 2, group: addr("239.9.9.11"), port: 5101, srcIp: addr("10.0.1.1"), ttl: 64, tos: -1 },
+        {
+          ifindex: 3,
+          slot: 2,
+          group: addr("239.9.9.11"),
+          port: 5101,
+          srcIp: addr("10.0.1.1"),
+          ttl: 64,
+          tos: -1,
+        },
       ],
     },
   ]);
@@ -139,7 +191,9 @@ Deno.test("buildPlan() for two rules on one input: one RX ring, one TX ring per 
 Deno.test("buildPlan() stores every address as int32, the form parseFrame() reads", () => {
   const plan = buildPlan(TWO_RULES, facts(), slotsFor(TWO_RULES), new Map(), 1);
   for (const r of plan.rules) {
-    for (const n of [r.group, r.srcAddr, r.srcMask, ...r.outputs.flatMap((o) => [o.group, o.srcIp])]) {
+    for (
+      const n of [r.group, r.srcAddr, r.srcMask, ...r.outputs.flatMap((o) => [o.group, o.srcIp])]
+    ) {
       assert.equal(n, n | 0, `${n} is not an int32`);
     }
   }
@@ -149,8 +203,18 @@ Deno.test("buildPlan() stores every address as int32, the form parseFrame() read
 Deno.test("buildPlan() adds the declared rates of the rules sharing an input", () => {
   const config = ConfigSchema.parse({
     rules: [
-      { name: "a", input: { interface: "in0", group: "239.1.1.1", port: 1 }, outputs: [{ interface: "out1", group: "239.2.2.2", port: 1 }], rate_pps: 300_000 },
-      { name: "b", input: { interface: "in0", group: "239.1.1.2", port: 1 }, outputs: [{ interface: "out1", group: "239.2.2.3", port: 1 }], rate_pps: 200_000 },
+      {
+        name: "a",
+        input: { interface: "in0", group: "239.1.1.1", port: 1 },
+        outputs: [{ interface: "out1", group: "239.2.2.2", port: 1 }],
+        rate_pps: 300_000,
+      },
+      {
+        name: "b",
+        input: { interface: "in0", group: "239.1.1.2", port: 1 },
+        outputs: [{ interface: "out1", group: "239.2.2.3", port: 1 }],
+        rate_pps: 200_000,
+      },
     ],
   });
   const plan = buildPlan(config, facts(), slotsFor(config), new Map(), 1);
@@ -160,9 +224,22 @@ Deno.test("buildPlan() adds the declared rates of the rules sharing an input", (
 Deno.test("buildPlan() leaves out a rule whose input interface is absent, and a disabled rule", () => {
   const config = ConfigSchema.parse({
     rules: [
-      { name: "waits", input: { interface: "gone0", group: "239.1.1.1", port: 1 }, outputs: [{ interface: "out1", group: "239.2.2.2", port: 1 }] },
-      { name: "off", enabled: false, input: { interface: "in0", group: "239.1.1.2", port: 1 }, outputs: [{ interface: "out1", group: "239.2.2.3", port: 1 }] },
-      { name: "runs", input: { interface: "in0", group: "239.1.1.3", port: 1 }, outputs: [{ interface: "out2", group: "239.2.2.4", port: 1 }] },
+      {
+        name: "waits",
+        input: { interface: "gone0", group: "239.1.1.1", port: 1 },
+        outputs: [{ interface: "out1", group: "239.2.2.2", port: 1 }],
+      },
+      {
+        name: "off",
+        enabled: false,
+        input: { interface: "in0", group: "239.1.1.2", port: 1 },
+        outputs: [{ interface: "out1", group: "239.2.2.3", port: 1 }],
+      },
+      {
+        name: "runs",
+        input: { interface: "in0", group: "239.1.1.3", port: 1 },
+        outputs: [{ interface: "out2", group: "239.2.2.4", port: 1 }],
+      },
     ],
   });
   const plan = buildPlan(config, facts(), slotsFor(config), new Map(), 1);
@@ -196,12 +273,19 @@ Deno.test("buildPlan() leaves out an output without an IPv4 address or source_ip
 
 Deno.test("buildPlan() leaves out a rule none of whose outputs is usable", () => {
   const config = ConfigSchema.parse({
-    rules: [{ name: "r", input: { interface: "in0", group: "239.1.1.1", port: 1 }, outputs: [{ interface: "bare", group: "239.2.2.1", port: 1 }] }],
+    rules: [{
+      name: "r",
+      input: { interface: "in0", group: "239.1.1.1", port: 1 },
+      outputs: [{ interface: "bare", group: "239.2.2.1", port: 1 }],
+    }],
   });
   const plan = buildPlan(config, facts(), slotsFor(config), new Map(), 1);
   assert.deepEqual(plan, { generation: 1, rx: [], tx: [], rules: [] });
 });
 
 Deno.test("buildPlan() names the rule that has no counter slot", () => {
-  assert.throws(() => buildPlan(TWO_RULES, facts(), new Map(), new Map(), 1), /rule "cam1" has no counter slot/);
+  assert.throws(
+    () => buildPlan(TWO_RULES, facts(), new Map(), new Map(), 1),
+    /rule "cam1" has no counter slot/,
+  );
 });

@@ -52,7 +52,10 @@ Deno.test("rxGeometry() has block_count x retire_ms >= 200 ms even at low rates"
     for (const rate of [1, 100, 10_000]) {
       const g = rxGeometry(rate, 1500, { retire_ms: retire });
       assert.equal(g.retireMs, retire);
-      assert.ok(g.blockCount * g.retireMs >= HOLD_MS, `retire ${retire} ms: ${g.blockCount} blocks`);
+      assert.ok(
+        g.blockCount * g.retireMs >= HOLD_MS,
+        `retire ${retire} ms: ${g.blockCount} blocks`,
+      );
     }
   }
   const g = rxGeometry(1, 1500);
@@ -74,7 +77,10 @@ Deno.test("rxGeometry() meets the kernel's TPACKET_V3 constraints", () => {
         const g = rxGeometry(rate, mtu, blockKib === undefined ? {} : { block_size_kib: blockKib });
         assert.equal(g.blockSize % PAGE, 0, "block size a multiple of the page size");
         assert.equal(g.frameSize % 16, 0, "frame size a multiple of TPACKET_ALIGNMENT");
-        assert.ok(g.frameSize >= 68 && g.frameSize <= g.blockSize, "TPACKET3_HDRLEN <= frame size <= block size");
+        assert.ok(
+          g.frameSize >= 68 && g.frameSize <= g.blockSize,
+          "TPACKET3_HDRLEN <= frame size <= block size",
+        );
         assert.ok(Number.isInteger(g.blockCount) && g.blockCount >= 2);
         assert.equal(g.bytes, g.blockSize * g.blockCount);
       },
@@ -83,7 +89,9 @@ Deno.test("rxGeometry() meets the kernel's TPACKET_V3 constraints", () => {
 });
 
 Deno.test("rxGeometry() with default blocks holds at least one largest frame per block up to MTU 9000", () => {
-  for (const mtu of [1500, 9000]) assert.ok(largestFramesPerBlock(rxGeometry(1000, mtu).blockSize, mtu) >= 1);
+  for (const mtu of [1500, 9000]) {
+    assert.ok(largestFramesPerBlock(rxGeometry(1000, mtu).blockSize, mtu) >= 1);
+  }
   assert.equal(rxGeometry(1000, 1500).blockSize, DEFAULT_BLOCK_SIZE);
 });
 
@@ -104,9 +112,15 @@ Deno.test("rxGeometry() grows with the declared rate", () => {
 Deno.test("txGeometry() uses power-of-two frames that fit an MTU-sized frame after the 32-byte header", () => {
   for (const mtu of [68, 1500, 2000, 4000, 9000]) {
     const g = txGeometry(mtu);
-    assert.ok(g.frameSize >= 2048 && (g.frameSize & (g.frameSize - 1)) === 0, `MTU ${mtu}: frame ${g.frameSize}`);
+    assert.ok(
+      g.frameSize >= 2048 && (g.frameSize & (g.frameSize - 1)) === 0,
+      `MTU ${mtu}: frame ${g.frameSize}`,
+    );
     assert.ok(g.frameSize - 32 >= mtu + 14, `MTU ${mtu}: ${g.frameSize - 32} data bytes`);
-    assert.ok(g.frameSize / 2 < 32 + mtu + 14 || g.frameSize === 2048, "the smallest such power of two");
+    assert.ok(
+      g.frameSize / 2 < 32 + mtu + 14 || g.frameSize === 2048,
+      "the smallest such power of two",
+    );
     assert.equal(g.bytes % PAGE, 0);
     assert.ok(g.bytes >= g.frameSize * g.frameCount);
   }
