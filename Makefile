@@ -113,8 +113,9 @@ dist: lib deps build/build_info.json
 FORCE:
 
 # Side-by-side benchmarks (root): mcr vs socat vs kernel forwarding; QUICK=1 for a short run.
+# The harness itself stays on CPU 0 so that CPU 1 measures only the relay.
 bench: lib deps
-	$(DENO) run --allow-all bench/run.ts
+	taskset -c 0 $(DENO) run --allow-all bench/run.ts
 
 clean:
 	rm -rf build dist

@@ -43,7 +43,6 @@ import {
   R_FRAGMENT,
   R_NO_MATCH,
   R_RING_CORRUPT,
-  R_TOO_BIG,
 } from "./parse.ts";
 import { finishPartialChecksum, rewriteInto, sourceDelta } from "./rewrite.ts";
 import { type InputPort, matchFragment, matchRule, type Output, type TxPort } from "./rule_table.ts";
@@ -85,6 +84,7 @@ const W_TX_SENT = W.tx_sent;
 const W_TX_BYTES = W.tx_bytes;
 const W_TX_RING_FULL = W.tx_ring_full;
 const W_TX_ERRORS = W.tx_errors;
+const W_TX_TOO_BIG = W.tx_too_big;
 const W_RX_BLOCKS = W.rx_blocks;
 const W_LOOP = W.loop_iterations;
 const W_HEARTBEAT = W.heartbeat_ms;
@@ -259,7 +259,7 @@ function emit(s: LoopState, out: Output, udpChecksum: number, srcDelta: number):
   const frameLen = 14 + FRAME[F_TOTAL]; // Ethernet header + IPv4 total length
   if (frameLen > tx.maxFrame) {
     oc[o + OUT_TOO_BIG] += 1;
-    wc[DROP_SLOT_BASE + R_TOO_BIG - 1] += 1;
+    wc[W_TX_TOO_BIG] += 1; // per copy, like tx_ring_full: the packet itself matched
     return 0;
   }
   const frame = tx.offset + tx.head * tx.frameSize;

@@ -15,8 +15,7 @@ export const R_BAD_HEADER = 3;
 export const R_NOT_UDP = 4;
 export const R_FRAGMENT = 5;
 export const R_NO_MATCH = 6;
-export const R_TOO_BIG = 7;
-export const R_RING_CORRUPT = 8;
+export const R_RING_CORRUPT = 7;
 
 /** Indices into FRAME, the parse result of the current packet. */
 export const F_IP = 0; // absolute offset of the IPv4 header

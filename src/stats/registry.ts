@@ -31,8 +31,7 @@ export const DROP_REASONS = [
   { id: 4, name: "not_udp", help: "IPv4 but not UDP" },
   { id: 5, name: "fragment", help: "IPv4 fragment on a rule that does not allow fragments" },
   { id: 6, name: "no_match", help: "valid UDP but no rule matches interface, group, port and source" },
-  { id: 7, name: "too_big", help: "rewritten frame larger than the output's TX frame or MTU" },
-  { id: 8, name: "ring_corrupt", help: "RX ring entry with impossible offsets or lengths" },
+  { id: 7, name: "ring_corrupt", help: "RX ring entry with impossible offsets or lengths" },
 ] as const;
 
 export type DropReasonName = typeof DROP_REASONS[number]["name"];
@@ -48,6 +47,11 @@ export const WORKER_COUNTERS: readonly CounterSpec[] = [
     name: "tx_ring_full",
     family: "mcr_tx_ring_full_total",
     help: "Copies dropped because the output TX ring had no free frame (buffer exhaustion)",
+  },
+  {
+    name: "tx_too_big",
+    family: "mcr_tx_too_big_total",
+    help: "Copies dropped because the rewritten frame is larger than the output's MTU (per copy, not per packet)",
   },
   {
     name: "tx_errors",

@@ -5,7 +5,7 @@
  * so the data path never parses text.
  */
 import { type Config, DEFAULT_TTL, ipv4ToNumber, type Rule } from "../config/schema.ts";
-import { type RxGeometry, rxGeometry, type TxGeometry, txGeometry } from "./ring_geometry.ts";
+import { DEFAULT_RATE_PPS, type RxGeometry, rxGeometry, type TxGeometry, txGeometry } from "./ring_geometry.ts";
 
 /** What the plan needs to know about an interface. */
 export interface InterfaceFacts {
@@ -124,10 +124,11 @@ export function buildPlan(
 
   const rxByName = new Map<string, RxPlan>();
   const rateByName = new Map<string, number | undefined>();
+  // An input's expected rate is the sum over its rules; a rule that declares
+  // none counts as DEFAULT_RATE_PPS (so it is never sized as zero).
   for (const r of rules) {
     const name = r.input.interface;
-    const prev = rateByName.get(name);
-    rateByName.set(name, r.rate_pps === undefined ? prev : (prev ?? 0) + r.rate_pps);
+    rateByName.set(name, (rateByName.get(name) ?? 0) + (r.rate_pps ?? DEFAULT_RATE_PPS));
   }
   for (const r of rules) {
     const name = r.input.interface;

@@ -21,6 +21,8 @@ export const DEFAULT_RATE_PPS = 100_000;
 export const DEFAULT_BLOCK_SIZE = 128 * 1024;
 export const DEFAULT_RETIRE_MS = 1;
 export const DEFAULT_TX_FRAMES = 4096;
+/** Largest RX ring derived from rates (the worker arena is 1 GiB and holds every ring). */
+export const MAX_RX_RING_BYTES = 256 * 1024 * 1024;
 /** Per-packet overhead inside a V3 block: tpacket3_hdr + sockaddr_ll + alignment (TPACKET_ALIGN 16). */
 const V3_PACKET_OVERHEAD = 96;
 const PAGE = 4096;
@@ -51,14 +53,19 @@ function roundUp(n: number, to: number): number {
  * (DEFAULT_RATE_PPS when none declares it) and whose MTU is `mtu`.
  */
 export function rxGeometry(ratePps: number | undefined, mtu: number, opts: RingOptions = {}): RxGeometry {
-  const blockSize = opts.block_size_kib ? opts.block_size_kib * 1024 : DEFAULT_BLOCK_SIZE;
   const retireMs = opts.retire_ms ?? DEFAULT_RETIRE_MS;
   const packetBytes = roundUp(mtu + 14 + 4 + V3_PACKET_OVERHEAD, 16); // largest frame (+VLAN tag)
+  // A block must hold at least one full-size frame, or large frames are truncated.
+  let blockSize = opts.block_size_kib ? opts.block_size_kib * 1024 : DEFAULT_BLOCK_SIZE;
+  while (blockSize < packetBytes) blockSize *= 2;
   const rate = ratePps ?? DEFAULT_RATE_PPS;
   const packetsPerBlock = Math.max(1, Math.floor(blockSize / packetBytes));
   const forBytes = Math.ceil((rate * HOLD_MS / 1000) / packetsPerBlock);
   const forTime = Math.ceil(HOLD_MS / retireMs);
-  const blockCount = opts.block_count ?? Math.max(forBytes, forTime, 8);
+  // Derived sizes are capped so that every ring of a worker fits its arena;
+  // an explicit block_count is taken as given (the arena reports exhaustion).
+  const derived = Math.min(Math.max(forBytes, forTime, 8), Math.floor(MAX_RX_RING_BYTES / blockSize));
+  const blockCount = opts.block_count ?? derived;
   return {
     blockSize,
     blockCount,

@@ -13,7 +13,7 @@ import {
   type RuleSlots,
   sourceFilter,
 } from "../../src/supervisor/plan.ts";
-import { rxGeometry, txGeometry } from "../../src/supervisor/ring_geometry.ts";
+import { rxGeometry, txGeometry, DEFAULT_RATE_PPS } from "../../src/supervisor/ring_geometry.ts";
 import { ipv4 } from "../helpers/frames.ts";
 
 const addr = (text: string): number => ipv4(text) | 0;
@@ -110,7 +110,8 @@ Deno.test("buildPlan() for two rules on one input: one RX ring, one TX ring per 
   assert.deepEqual(plan.rx, [{
     ifname: "in0",
     ifindex: 2,
-    geometry: rxGeometry(50_000, 1500, { retire_ms: 2 }),
+    // cam1 declares no rate (counts as DEFAULT_RATE_PPS), cam2 declares 50,000.
+    geometry: rxGeometry(DEFAULT_RATE_PPS + 50_000, 1500, { retire_ms: 2 }),
     fanoutId: 7,
     filter: [{ group: ipv4("239.1.1.1"), port: 5001 }, { group: ipv4("239.200.1.2"), port: 5002 }],
     passFragments: true,

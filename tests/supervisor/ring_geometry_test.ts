@@ -19,6 +19,7 @@ import {
   HOLD_MS,
   rxGeometry,
   txGeometry,
+  MAX_RX_RING_BYTES,
 } from "../../src/supervisor/ring_geometry.ts";
 
 const PAGE = 4096;
@@ -29,7 +30,7 @@ function largestFramesPerBlock(blockSize: number, mtu: number): number {
   return Math.floor((blockSize - 48) / slot);
 }
 
-Deno.test("rxGeometry() holds 200 ms of largest frames at the declared rate", () => {
+Deno.test("rxGeometry() holds 200 ms of largest frames at the declared rate, up to the per-ring cap", () => {
   fc.assert(
     fc.property(
       fc.integer({ min: 1, max: 10_000_000 }),
@@ -38,6 +39,8 @@ Deno.test("rxGeometry() holds 200 ms of largest frames at the declared rate", ()
       (rate, mtu, blockKib) => {
         const g = rxGeometry(rate, mtu, blockKib === undefined ? {} : { block_size_kib: blockKib });
         const capacity = g.blockCount * largestFramesPerBlock(g.blockSize, mtu);
+        assert.ok(g.bytes <= MAX_RX_RING_BYTES, "every ring fits the worker arena");
+        if (g.blockCount === Math.floor(MAX_RX_RING_BYTES / g.blockSize)) return; // capped: as much as fits
         assert.ok(
           capacity >= rate * HOLD_MS / 1000,
           `${rate} pps, MTU ${mtu}: ${g.blockCount} blocks x ${g.blockSize} B hold ${capacity} frames`,
@@ -45,6 +48,11 @@ Deno.test("rxGeometry() holds 200 ms of largest frames at the declared rate", ()
       },
     ),
   );
+});
+
+Deno.test("rxGeometry() makes a block hold at least one full-size frame, whatever block_size_kib says", () => {
+  const g = rxGeometry(1000, 9000, { block_size_kib: 4 });
+  assert.ok(largestFramesPerBlock(g.blockSize, 9000) >= 1, `${g.blockSize} B blocks`);
 });
 
 Deno.test("rxGeometry() has block_count x retire_ms >= 200 ms even at low rates", () => {
