@@ -60,6 +60,17 @@ static int bind_to(int fd, int ifindex, uint16_t protocol)
 	return bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0 ? __mcr_neg_errno() : 0;
 }
 
+/* Asks the kernel for the ring (PACKET_RX_RING / PACKET_TX_RING) and maps it at map_addr. */
+static int request_and_map(int fd, int option, const void *req, socklen_t req_len, uint64_t map_addr, uint64_t len)
+{
+	void *p;
+
+	if (setsockopt(fd, SOL_PACKET, option, req, req_len) < 0)
+		return __mcr_neg_errno();
+	p = mmap((void *)(uintptr_t)map_addr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
+	return p == MAP_FAILED ? __mcr_neg_errno() : 0;
+}
+
 MCR_EXPORT MCR_COLD int mcr_rx_open(int ifindex, uint32_t block_size, uint32_t block_count,
 				    uint32_t frame_size, uint32_t retire_ms, uint32_t flags,
 				    uint32_t fanout_id, uint64_t map_addr)
@@ -68,7 +79,6 @@ MCR_EXPORT MCR_COLD int mcr_rx_open(int ifindex, uint32_t block_size, uint32_t b
 	uint64_t len = (uint64_t)block_size * block_count;
 	int mapped = 0;
 	int fd, err;
-	void *p;
 
 	err = __mcr_check_rx_geometry(block_size, block_count, frame_size);
 	if (err < 0)
@@ -95,15 +105,8 @@ MCR_EXPORT MCR_COLD int mcr_rx_open(int ifindex, uint32_t block_size, uint32_t b
 	req.tp_frame_nr = (block_size / frame_size) * block_count;
 	req.tp_retire_blk_tov = retire_ms;
 	req.tp_feature_req_word = TP_FT_REQ_FILL_RXHASH;
-	if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) < 0) {
-		err = __mcr_neg_errno();
+	if ((err = request_and_map(fd, PACKET_RX_RING, &req, sizeof(req), map_addr, len)) < 0)
 		goto err;
-	}
-	p = mmap((void *)(uintptr_t)map_addr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
-	if (p == MAP_FAILED) {
-		err = __mcr_neg_errno();
-		goto err;
-	}
 	mapped = 1;
 	if ((err = bind_to(fd, ifindex, ETH_P_ALL)) < 0)
 		goto err;
@@ -126,8 +129,7 @@ MCR_EXPORT MCR_COLD int mcr_tx_open(int ifindex, uint32_t frame_size, uint32_t f
 	uint32_t frames_per_block, block_size;
 	uint64_t len = (uint64_t)frame_size * frame_count;
 	int mapped = 0;
-	int fd, err;
-	void *p;
+	int fd, err, sndbuf;
 
 	err = __mcr_check_tx_geometry(frame_size, frame_count);
 	if (err < 0)
@@ -147,22 +149,16 @@ MCR_EXPORT MCR_COLD int mcr_tx_open(int ifindex, uint32_t frame_size, uint32_t f
 		goto err;
 	/* Every frame of the ring may be in flight at once (on veth a frame is held
 	 * until the receiver takes it): let the send buffer cover the whole ring. */
-	if (set_int(fd, SOL_SOCKET, SO_SNDBUFFORCE, (int)(len * 2 > 0x7fffffff / 2 ? 0x3fffffff : len * 2)) < 0)
-		set_int(fd, SOL_SOCKET, SO_SNDBUF, (int)(len > 0x3fffffff ? 0x3fffffff : len));
+	sndbuf = len > (1u << 30) ? (int)(1u << 30) : (int)len;
+	if (set_int(fd, SOL_SOCKET, SO_SNDBUFFORCE, sndbuf) < 0)
+		set_int(fd, SOL_SOCKET, SO_SNDBUF, sndbuf);
 	memset(&req, 0, sizeof(req));
 	req.tp_block_size = block_size;
 	req.tp_block_nr = frame_count / frames_per_block;
 	req.tp_frame_size = frame_size;
 	req.tp_frame_nr = frame_count;
-	if (setsockopt(fd, SOL_PACKET, PACKET_TX_RING, &req, sizeof(req)) < 0) {
-		err = __mcr_neg_errno();
+	if ((err = request_and_map(fd, PACKET_TX_RING, &req, sizeof(req), map_addr, len)) < 0)
 		goto err;
-	}
-	p = mmap((void *)(uintptr_t)map_addr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
-	if (p == MAP_FAILED) {
-		err = __mcr_neg_errno();
-		goto err;
-	}
 	mapped = 1;
 	/* Protocol 0: the socket only sends; no receive hook, no queue to fill. */
 	if ((err = bind_to(fd, ifindex, 0)) < 0)

@@ -28,6 +28,32 @@ export interface RingStats {
   freezes: number;
 }
 
+/**
+ * Reserves `byteLength` bytes of the arena and opens a ring mapped there
+ * with `open(address)`; on failure the range goes back to the arena and the
+ * native error is thrown as a NativeError naming the interface.
+ */
+function openInArena(
+  arena: Arena,
+  byteLength: number,
+  op: string,
+  what: string,
+  iface: { ifname: string; ifindex: number },
+  open: (address: bigint) => number,
+): { fd: number; offset: number } {
+  const offset = arena.allocate(byteLength);
+  try {
+    const fd = check(open(arena.addressOf(offset)), op, `Cannot open packet ${what} ring on interface "${iface.ifname}"`, {
+      ifname: iface.ifname,
+      ifindex: iface.ifindex,
+    });
+    return { fd, offset };
+  } catch (err) {
+    arena.free(offset, byteLength);
+    throw err;
+  }
+}
+
 /** A TPACKET_V3 receive ring. */
 export class RxRing {
   #closed = false;
@@ -46,21 +72,9 @@ export class RxRing {
   static open(arena: Arena, o: RxRingOptions): RxRing {
     const lib = loadLibrary();
     const byteLength = o.blockSize * o.blockCount;
-    const offset = arena.allocate(byteLength);
     const flags = (o.ignoreOutgoing ? MCR_RX_IGNORE_OUTGOING : 0) | (o.fanoutId ? MCR_RX_FANOUT_HASH : 0);
-    let fd: number;
-    try {
-      fd = check(
-        lib.mcr_rx_open(o.ifindex, o.blockSize, o.blockCount, o.frameSize, o.retireMs, flags, o.fanoutId ?? 0,
-          arena.addressOf(offset)),
-        "mcr_rx_open",
-        `Cannot open packet RX ring on interface "${o.ifname}"`,
-        { ifname: o.ifname, ifindex: o.ifindex },
-      );
-    } catch (err) {
-      arena.free(offset, byteLength);
-      throw err;
-    }
+    const { fd, offset } = openInArena(arena, byteLength, "mcr_rx_open", "RX", o, (address) =>
+      lib.mcr_rx_open(o.ifindex, o.blockSize, o.blockCount, o.frameSize, o.retireMs, flags, o.fanoutId ?? 0, address));
     return new RxRing(fd, offset, o.blockSize, o.blockCount, byteLength, o.ifname, arena);
   }
 
@@ -124,19 +138,8 @@ export class TxRing {
   static open(arena: Arena, o: TxRingOptions): TxRing {
     const lib = loadLibrary();
     const byteLength = o.frameSize * o.frameCount;
-    const offset = arena.allocate(byteLength);
-    let fd: number;
-    try {
-      fd = check(
-        lib.mcr_tx_open(o.ifindex, o.frameSize, o.frameCount, o.qdiscBypass ? 1 : 0, arena.addressOf(offset)),
-        "mcr_tx_open",
-        `Cannot open packet TX ring on interface "${o.ifname}"`,
-        { ifname: o.ifname, ifindex: o.ifindex },
-      );
-    } catch (err) {
-      arena.free(offset, byteLength);
-      throw err;
-    }
+    const { fd, offset } = openInArena(arena, byteLength, "mcr_tx_open", "TX", o, (address) =>
+      lib.mcr_tx_open(o.ifindex, o.frameSize, o.frameCount, o.qdiscBypass ? 1 : 0, address));
     return new TxRing(fd, offset, o.frameSize, o.frameCount, byteLength, o.ifname, arena);
   }
 
