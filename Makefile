@@ -13,6 +13,8 @@ URING_DEFS = -DMCR_URING_MAJOR=$(word 1,$(subst ., ,$(URING_VERSION))) -DMCR_URI
 # Permissions for development runs; the compiled binary bakes its own (see dist).
 RUN_FLAGS := --allow-ffi --allow-read --allow-write --allow-net --allow-env --allow-run --allow-sys
 export DENO
+# npm modules (pinned in deno.json + deno.lock) are cached inside the project.
+export DENO_DIR ?= $(CURDIR)/.deno
 
 .PHONY: all help system-deps deno deps lib test test-c test-root check lint fmt demo bench dist clean
 export DENORT_BIN

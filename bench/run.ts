@@ -6,6 +6,8 @@
  *   make bench                         # everything below
  *   QUICK=1 make bench                 # one repetition, short sweeps
  *   PACKET_COUNT=... SEND_RATE=... PACKET_SIZE=... REPS=... make bench
+ *   WORKLOADS=seed-chain RELAYS=mcr,socat make bench   # a subset
+ *                                      (seed-chain, seed-bridge, sweep, fanout, workers)
  *
  * CPU: the relay is pinned to CPU 1 with its receive processing steered
  * there (RPS on its input interface); generator and receiver run on CPU 0
@@ -17,7 +19,7 @@
  */
 import { renderChart } from "./chart.ts";
 import { selfCommand } from "../src/runtime.ts";
-import { type ChainNames, Topology } from "../src/tools/topology.ts";
+import { type ChainNames, type DualBridgeNames, Topology } from "../src/tools/topology.ts";
 
 type RelayKind = "mcr" | "socat" | "kernel";
 
@@ -166,7 +168,7 @@ export async function runOne(workload: string, kind: RelayKind, rep: number, o: 
 }): Promise<Row> {
   const t = await Topology.create();
   try {
-    const n = o.bridge ? await t.dualBridge() : await t.chain();
+    const n: ChainNames | DualBridgeNames = o.bridge ? await t.dualBridge() : await t.chain();
     const genIp = o.bridge ? "10.0.0.10" : "10.0.0.1";
     const relayOutIp = o.bridge ? "10.0.1.20" : "10.0.1.1";
     await setRps(t, n.relay, n.relayIn, "2"); // relay input processing on CPU 1
@@ -174,7 +176,8 @@ export async function runOne(workload: string, kind: RelayKind, rep: number, o: 
     if (o.bridge) {
       // Bridging is not the relay's work: keep it on CPU 0 too.
       const p = t.prefix;
-      for (const ifname of [`${p}bg`, `${p}b0`, `${p}b1`, `${p}bs`]) await setRps(t, (n as { bridges: string }).bridges, ifname, "1");
+      const bridges = "bridges" in n ? n.bridges : n.relay;
+      for (const ifname of [`${p}bg`, `${p}b0`, `${p}b1`, `${p}bs`]) await setRps(t, bridges, ifname, "1");
     }
     if (kind === "kernel") await t.sysctl(n.relay, "net.ipv4.conf.all.mc_forwarding", "1").catch(() => {});
     const relay = await startRelayKind(t, n, kind, o.outputs ?? 1, o.workers ?? 1, genIp, relayOutIp);
@@ -246,7 +249,9 @@ async function main(): Promise<void> {
         `  cpu ${fmt(r.cpu_ns_per_pkt)} ns/pkt${r.generator_limited ? "  [generator-limited]" : ""}`,
     );
   };
-  const relays: RelayKind[] = ["mcr", "socat", "kernel"];
+  const relays = (Deno.env.get("RELAYS") ?? "mcr,socat,kernel").split(",") as RelayKind[];
+  const only = Deno.env.get("WORKLOADS")?.split(",");
+  const wanted = (w: string) => !only || only.includes(w);
   const count = env("PACKET_COUNT", 0);
   const rate = env("SEND_RATE", 0);
   const size = env("PACKET_SIZE", 1024);
@@ -254,13 +259,17 @@ async function main(): Promise<void> {
   // 1. The seed's workloads, interleaved by repetition.
   for (let rep = 0; rep < REPS; rep++) {
     for (const relay of relays) {
-      await record(await runOne("seed-chain", relay, rep, { count: count || (QUICK ? 50_000 : 100_000), rate: rate || 50_000, size }));
-      await record(await runOne("seed-bridge", relay, rep, { count: count || (QUICK ? 300_000 : 1_000_000), rate: rate || 150_000, size, bridge: true }));
+      if (wanted("seed-chain")) {
+        await record(await runOne("seed-chain", relay, rep, { count: count || (QUICK ? 50_000 : 100_000), rate: rate || 50_000, size }));
+      }
+      if (wanted("seed-bridge")) {
+        await record(await runOne("seed-bridge", relay, rep, { count: count || (QUICK ? 300_000 : 1_000_000), rate: rate || 150_000, size, bridge: true }));
+      }
     }
   }
   // 2. Rate sweep, 64 and 1024 bytes.
   const rates = QUICK ? [50_000, 150_000, 300_000] : [50_000, 100_000, 200_000, 300_000, 400_000];
-  for (const s of [64, 1024]) {
+  for (const s of wanted("sweep") ? [64, 1024] : []) {
     for (const r of rates) {
       for (const relay of relays) {
         await record(await runOne(`sweep-${s}B`, relay, 0, { count: Math.max(50_000, r * (QUICK ? 1 : 2)), rate: r, size: s }));
@@ -268,11 +277,13 @@ async function main(): Promise<void> {
     }
   }
   // 3. Fan-out: cost per output copy (mcr only; receivers listen to the first output).
-  for (const outputs of QUICK ? [1, 16] : [1, 4, 16, 64]) {
+  for (const outputs of !wanted("fanout") ? [] : QUICK ? [1, 16] : [1, 4, 16, 64]) {
     await record(await runOne("fanout", "mcr", 0, { count: 100_000, rate: 20_000, size: 256, outputs }));
   }
   // 4. Two workers (PACKET_FANOUT) at the bridge workload's rate.
-  await record(await runOne("workers-2", "mcr", 0, { count: QUICK ? 300_000 : 1_000_000, rate: 150_000, size: 1024, workers: 2 }));
+  if (wanted("workers")) {
+    await record(await runOne("workers-2", "mcr", 0, { count: QUICK ? 300_000 : 1_000_000, rate: 150_000, size: 1024, workers: 2 }));
+  }
   out.close();
 
   // ---- summary table --------------------------------------------------------

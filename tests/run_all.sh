@@ -4,6 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 DENO=${DENO:-tools/deno/node_modules/@deno/linux-x64-glibc/deno}
+export DENO_DIR=${DENO_DIR:-$PWD/.deno}
 RUN_FLAGS="--allow-ffi --allow-read --allow-write --allow-net --allow-env --allow-run --allow-sys"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
