@@ -176,7 +176,7 @@ export async function runOne(workload: string, kind: RelayKind, rep: number, o: 
     if (o.bridge) {
       // Bridging is not the relay's work: keep it on CPU 0 too.
       const p = t.prefix;
-      const bridges = "bridges" in n ? n.bridges : n.relay;
+      const bridges = "bridges" in n ? (n as DualBridgeNames).bridges : n.relay;
       for (const ifname of [`${p}bg`, `${p}b0`, `${p}b1`, `${p}bs`]) await setRps(t, bridges, ifname, "1");
     }
     if (kind === "kernel") await t.sysctl(n.relay, "net.ipv4.conf.all.mc_forwarding", "1").catch(() => {});
