@@ -12,19 +12,21 @@ import { runGen, sleep, startRelay, startSink } from "../helpers/relay.ts";
 
 const API = "http://127.0.0.1:8787";
 
-rootTest("root: a rule added over HTTP forwards within 1 s, and stops within 1 s of its removal", async () => {
+rootTest("root: a rule added over HTTP forwards within 1 s, stops within 1 s of its removal, and the other rule loses nothing", async () => {
   await withTopology(async (t) => {
     const n = await t.chain();
     const relay = await startRelay(t, n.relay,
       `rules:\n  - name: base\n    input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }\n` +
         `    outputs:\n      - { interface: ${n.relayOut}, group: 239.9.9.9, port: 5099 }\n`);
     const sink = startSink(t, n.sink, { group: "239.9.9.8", port: 5098, iface: n.sinkIf, runId: 51, idleMs: 3000 });
+    // The unaffected rule's stream runs through both changes.
+    const baseSink = startSink(t, n.sink, { group: "239.9.9.9", port: 5099, iface: n.sinkIf, runId: 50, idleMs: 3000 });
     const rate = 2000;
+    await sleep(300);
+    const baseGen = runGen(t, n.gen, { group: "239.1.1.1", port: 5001, count: 6 * rate, rate, iface: n.genIf, runId: 50 });
     const genStart = performance.now();
     const gen = runGen(t, n.gen, { group: "239.1.1.2", port: 5002, count: 5 * rate, rate, iface: n.genIf, runId: 51 });
     await sleep(1000);
-    const rule = { name: "added", input: { interface: n.relayIn, group: "239.1.1.2", port: 5002 },
-      outputs: [{ interface: n.relayOut, group: "239.9.9.8", port: 5098 }] };
     const add = await t.run(n.relay, selfCommand(["rules", "add", "--api", API, "--name", "added", "--in", n.relayIn,
       "--group", "239.1.1.2", "--port", "5002", "--out", `${n.relayOut}:239.9.9.8:5098`]));
     const addedAt = (performance.now() - genStart) / 1000;
@@ -34,15 +36,18 @@ rootTest("root: a rule added over HTTP forwards within 1 s, and stops within 1 s
     const removedAt = (performance.now() - genStart) / 1000;
     assert.equal(del.code, 0, del.stderr);
     await gen;
+    await baseGen;
     const got = await sink.result;
+    const base = await baseSink.result;
     await relay.stop();
+    assert.equal(base.unique, 6 * rate, "the unaffected rule lost no packet across two reconfigurations");
+    assert.equal(base.duplicates, 0);
     // The generator is paced, so a sequence number says when the packet was sent.
     assert.ok(got.unique > 0, "packets arrived after the rule was added");
     assert.ok(got.min_seq <= (addedAt + 1) * rate, `first relayed seq ${got.min_seq} (rule added at ${addedAt.toFixed(2)} s)`);
     assert.ok(got.max_seq <= (removedAt + 1) * rate, `last relayed seq ${got.max_seq} (rule removed at ${removedAt.toFixed(2)} s)`);
     assert.ok(got.max_seq < 5 * rate - 1, "forwarding stopped before the generator did");
     assert.equal(got.duplicates, 0);
-    void rule;
   });
 });
 
