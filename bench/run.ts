@@ -315,7 +315,9 @@ async function main(): Promise<void> {
         `${rs.some((r) => r.generator_limited) ? " (generator-limited)" : ""} |`,
     );
   }
-  const machine = `${Deno.build.os} ${Deno.osRelease()}, ${navigator.hardwareConcurrency} CPUs, ${
+  // navigator.hardwareConcurrency counts only the CPUs this (pinned) process may use.
+  const cpus = Deno.readTextFileSync("/proc/cpuinfo").split("\n").filter((l) => l.startsWith("processor")).length;
+  const machine = `${Deno.build.os} ${Deno.osRelease()}, ${cpus} CPUs, ${
     Deno.readTextFileSync("/proc/cpuinfo").match(/model name\s*:\s*(.*)/)?.[1] ?? "unknown CPU"
   }`;
   const table = `Measured ${new Date().toISOString().slice(0, 10)} on ${machine}; ${REPS} repetition(s).\n\n${lines.join("\n")}\n`;
