@@ -98,11 +98,14 @@ function post(m: FromWorker): void {
   self.postMessage(m);
 }
 
+/**
+ * Whether an open RX ring can serve the new plan. Only a different interface
+ * or fanout group forces a new ring: re-creating one drops what it holds and
+ * leaves a gap for every rule on the interface, so a new size (rates change
+ * as rules come and go) takes effect when the ring is re-created anyway.
+ */
 function sameRx(a: RxPlan, b: RxPlan): boolean {
-  const g = a.geometry;
-  const h = b.geometry;
-  return a.ifindex === b.ifindex && a.fanoutId === b.fanoutId && g.blockSize === h.blockSize &&
-    g.blockCount === h.blockCount && g.retireMs === h.retireMs;
+  return a.ifindex === b.ifindex && a.fanoutId === b.fanoutId;
 }
 
 function sameTx(a: TxPlan, b: TxPlan): boolean {
