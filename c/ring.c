@@ -60,6 +60,21 @@ static int bind_to(int fd, int ifindex, uint16_t protocol)
 	return bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0 ? __mcr_neg_errno() : 0;
 }
 
+/* An AF_PACKET socket (protocol 0: nothing is queued to it until it is bound) set to a TPACKET version. */
+static int packet_socket(int version)
+{
+	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	int err;
+
+	if (fd < 0)
+		return __mcr_neg_errno();
+	if ((err = set_int(fd, SOL_PACKET, PACKET_VERSION, version)) < 0) {
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
 /* Asks the kernel for the ring (PACKET_RX_RING / PACKET_TX_RING) and maps it at map_addr. */
 static int request_and_map(int fd, int option, const void *req, socklen_t req_len, uint64_t map_addr, uint64_t len)
 {
@@ -86,11 +101,9 @@ MCR_EXPORT MCR_COLD int mcr_rx_open(int ifindex, uint32_t block_size, uint32_t b
 	if (ifindex <= 0 || map_addr == 0)
 		return -EINVAL;
 
-	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	fd = packet_socket(TPACKET_V3);
 	if (fd < 0)
-		return __mcr_neg_errno();
-	if ((err = set_int(fd, SOL_PACKET, PACKET_VERSION, TPACKET_V3)) < 0)
-		goto err;
+		return fd;
 	/* Drop everything until the caller attaches the real filter. */
 	if ((err = mcr_rx_set_filter(fd, NULL, 0, 0)) < 0)
 		goto err;
@@ -140,11 +153,9 @@ MCR_EXPORT MCR_COLD int mcr_tx_open(int ifindex, uint32_t frame_size, uint32_t f
 	if (frame_count % frames_per_block != 0 || ifindex <= 0 || map_addr == 0)
 		return -EINVAL;
 
-	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	fd = packet_socket(TPACKET_V2);
 	if (fd < 0)
-		return __mcr_neg_errno();
-	if ((err = set_int(fd, SOL_PACKET, PACKET_VERSION, TPACKET_V2)) < 0)
-		goto err;
+		return fd;
 	if (qdisc_bypass && (err = set_int(fd, SOL_PACKET, PACKET_QDISC_BYPASS, 1)) < 0)
 		goto err;
 	/* Every frame of the ring may be in flight at once (on veth a frame is held

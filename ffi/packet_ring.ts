@@ -54,20 +54,54 @@ function openInArena(
   }
 }
 
-/** A TPACKET_V3 receive ring. */
-export class RxRing {
+/**
+ * A ring socket mapped into an arena. close() closes the socket and covers
+ * the range with zero pages (a stale view reads zeros, never faults); the
+ * range itself is returned to the arena by its owner.
+ */
+abstract class MappedRing {
   #closed = false;
-  readonly #statsOut = new Uint32Array(3);
 
-  private constructor(
+  protected constructor(
     readonly fd: number,
+    /** Byte offset of the ring inside arena.bytes. */
     readonly offset: number,
-    readonly blockSize: number,
-    readonly blockCount: number,
     readonly byteLength: number,
     readonly ifname: string,
     readonly arena: Arena,
   ) {}
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    loadLibrary().mcr_ring_close(this.fd, this.arena.addressOf(this.offset), BigInt(this.byteLength));
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** A TPACKET_V3 receive ring. */
+export class RxRing extends MappedRing {
+  readonly #statsOut = new Uint32Array(3);
+
+  private constructor(
+    fd: number,
+    offset: number,
+    readonly blockSize: number,
+    readonly blockCount: number,
+    byteLength: number,
+    ifname: string,
+    arena: Arena,
+  ) {
+    super(fd, offset, byteLength, ifname, arena);
+  }
 
   static open(arena: Arena, o: RxRingOptions): RxRing {
     const lib = loadLibrary();
@@ -95,22 +129,12 @@ export class RxRing {
 
   /** Kernel counters since the last call (PACKET_STATISTICS resets on read). */
   stats(): RingStats {
-    if (this.#closed) return { packets: 0, drops: 0, freezes: 0 };
+    if (this.closed) return { packets: 0, drops: 0, freezes: 0 };
     const rc = loadLibrary().mcr_ring_stats(this.fd, this.#statsOut);
     if (rc < 0) return { packets: 0, drops: 0, freezes: 0 };
     return { packets: this.#statsOut[0], drops: this.#statsOut[1], freezes: this.#statsOut[2] };
   }
 
-  /** Closes the socket; the range keeps zero pages until the arena reuses it. Idempotent. */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    loadLibrary().mcr_ring_close(this.fd, this.arena.addressOf(this.offset), BigInt(this.byteLength));
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
-  }
 }
 
 export interface TxRingOptions {
@@ -122,18 +146,18 @@ export interface TxRingOptions {
 }
 
 /** A TPACKET_V2 transmit ring. */
-export class TxRing {
-  #closed = false;
-
+export class TxRing extends MappedRing {
   private constructor(
-    readonly fd: number,
-    readonly offset: number,
+    fd: number,
+    offset: number,
     readonly frameSize: number,
     readonly frameCount: number,
-    readonly byteLength: number,
-    readonly ifname: string,
-    readonly arena: Arena,
-  ) {}
+    byteLength: number,
+    ifname: string,
+    arena: Arena,
+  ) {
+    super(fd, offset, byteLength, ifname, arena);
+  }
 
   static open(arena: Arena, o: TxRingOptions): TxRing {
     const lib = loadLibrary();
@@ -141,15 +165,5 @@ export class TxRing {
     const { fd, offset } = openInArena(arena, byteLength, "mcr_tx_open", "TX", o, (address) =>
       lib.mcr_tx_open(o.ifindex, o.frameSize, o.frameCount, o.qdiscBypass ? 1 : 0, address));
     return new TxRing(fd, offset, o.frameSize, o.frameCount, byteLength, o.ifname, arena);
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    loadLibrary().mcr_ring_close(this.fd, this.arena.addressOf(this.offset), BigInt(this.byteLength));
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
   }
 }
