@@ -8,7 +8,6 @@ import { interfaceInfo } from "../../ffi/iface.ts";
 import { MembershipSocket } from "../../ffi/membership.ts";
 import { Waiter } from "../../ffi/waiter.ts";
 import { loadLibrary } from "../../ffi/library.ts";
-import { ConfigError } from "../config/errors.ts";
 import { type Config, ipv4ToNumber } from "../config/schema.ts";
 import {
   COMMAND_FAULT_HANG,
