@@ -76,8 +76,9 @@ export interface RelayControl {
   config(): Config;
   /**
    * Applies a whole configuration (already schema-valid): either all of it
-   * takes effect or none. Throws ConfigError (nothing changed) when the
-   * relay cannot apply it, e.g. an interface name that cannot be used.
+   * takes effect or none. Rules whose interfaces are absent wait for them.
+   * Throws (and the previous plan stays in force) when a worker cannot apply
+   * the plan, e.g. ring memory exhausted or a socket the kernel refuses.
    */
   applyConfig(next: Config): Promise<ApplyResult>;
   stats(): StatsSnapshot;
