@@ -154,3 +154,31 @@ rootTest("root: a non-loopback listen without a token is refused; with one, a mu
     assert.ok(!relay.log.join("\n").includes(token), "the token never appears in the log");
   });
 });
+
+rootTest("root: SIGHUP reloads a valid config file and keeps the running one when the file is invalid; the API answers on its unix socket", async () => {
+  await withTopology(async (t) => {
+    const n = await t.chain();
+    const socket = `${Deno.makeTempDirSync()}/mcr.sock`;
+    const base = `api:\n  unix_socket: ${socket}\nrules:\n  - name: h1\n    input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }\n` +
+      `    outputs:\n      - { interface: ${n.relayOut}, group: 239.9.9.9, port: 5099 }\n`;
+    const relay = await startRelay(t, n.relay, base, ["--no-persist"]);
+    const rules = async () => {
+      const r = await new Deno.Command("curl", { args: ["-sf", "--unix-socket", socket, "http://localhost/api/v1/rules"], stdout: "piped" }).output();
+      assert.ok(r.success, "the unix socket answers");
+      return JSON.parse(new TextDecoder().decode(r.stdout)).map((x: { name: string }) => x.name);
+    };
+    assert.deepEqual(await rules(), ["h1"]);
+    Deno.writeTextFileSync(relay.configPath, base + `  - name: h2\n    input: { interface: ${n.relayIn}, group: 239.1.1.2, port: 5002 }\n` +
+      `    outputs:\n      - { interface: ${n.relayOut}, group: 239.9.9.8, port: 5098 }\n`);
+    relay.process.kill("SIGHUP");
+    await sleep(1000);
+    assert.deepEqual(await rules(), ["h1", "h2"], "reloaded");
+    Deno.writeTextFileSync(relay.configPath, base.replace("239.9.9.9", "10.9.9.9"));
+    relay.process.kill("SIGHUP");
+    await sleep(1000);
+    assert.deepEqual(await rules(), ["h1", "h2"], "an invalid file changes nothing");
+    const { code } = await relay.stop();
+    assert.equal(code, 0);
+    assert.ok(relay.log.some((l) => l.includes("reload failed") && l.includes("rules[0].outputs[0].group")), "the reason is logged");
+  });
+});
