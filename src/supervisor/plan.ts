@@ -200,3 +200,37 @@ export function buildPlan(
 
   return { generation, rx: [...rxByName.values()], tx: [...txByName.values()], rules: rulePlans };
 }
+
+/** A membership: group and source as u32 (source 0: any source, IGMPv2/v3 EXCLUDE {}). */
+export interface MembershipKey {
+  group: number;
+  source: number;
+}
+
+/**
+ * The IGMP memberships each input interface needs. Where every rule on a
+ * (interface, group) names a single sender (a /32 source), the relay joins
+ * source-specifically (IGMPv3 INCLUDE {S...}), so upstream sends only those
+ * senders; if any rule on it takes any sender or a prefix, one any-source
+ * join covers them all (the rules' source filters still apply per packet).
+ */
+export function wantedMemberships(config: Config): Map<string, MembershipKey[]> {
+  const byGroup = new Map<string, { ifname: string; group: number; sources: Set<number>; any: boolean }>();
+  for (const r of activeRules(config)) {
+    const group = ipv4ToNumber(r.input.group);
+    const k = `${r.input.interface}|${group}`;
+    const entry = byGroup.get(k) ?? { ifname: r.input.interface, group, sources: new Set<number>(), any: false };
+    const src = r.input.source;
+    if (src === undefined || (src.includes("/") && !src.endsWith("/32"))) entry.any = true;
+    else entry.sources.add(ipv4ToNumber(src.split("/")[0]));
+    byGroup.set(k, entry);
+  }
+  const out = new Map<string, MembershipKey[]>();
+  for (const e of byGroup.values()) {
+    const list = out.get(e.ifname) ?? [];
+    if (e.any) list.push({ group: e.group, source: 0 });
+    else for (const s of e.sources) list.push({ group: e.group, source: s });
+    out.set(e.ifname, list);
+  }
+  return out;
+}

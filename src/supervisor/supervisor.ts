@@ -8,7 +8,7 @@ import { interfaceInfo } from "../../ffi/iface.ts";
 import { MembershipSocket } from "../../ffi/membership.ts";
 import { Waiter } from "../../ffi/waiter.ts";
 import { loadLibrary } from "../../ffi/library.ts";
-import { type Config, ipv4ToNumber } from "../config/schema.ts";
+import type { Config } from "../config/schema.ts";
 import {
   COMMAND_FAULT_HANG,
   COMMAND_FAULT_THROW,
@@ -40,7 +40,16 @@ import type {
   StatsSnapshot,
   WorkerStats,
 } from "./control.ts";
-import { activeRules, buildPlan, type InterfaceFacts, interfacesOf, type RuleSlots, type WorkerPlan } from "./plan.ts";
+import {
+  activeRules,
+  buildPlan,
+  type InterfaceFacts,
+  interfacesOf,
+  type MembershipKey,
+  type RuleSlots,
+  wantedMemberships,
+  type WorkerPlan,
+} from "./plan.ts";
 
 /** Minimal logger the supervisor writes to (src/log.ts satisfies it). */
 export interface SupervisorLogger {
@@ -83,7 +92,12 @@ class WorkerHandle {
 interface Membership {
   socket: MembershipSocket;
   ifindex: number;
-  groups: Set<number>;
+  /** membershipKey() -> membership held on this socket. */
+  joined: Map<string, MembershipKey>;
+}
+
+function membershipKey(m: MembershipKey): string {
+  return `${m.group}|${m.source}`;
 }
 
 const HEARTBEAT_SLOT = WORKER_COUNTERS.findIndex((c) => c.name === "heartbeat_ms");
@@ -336,9 +350,13 @@ export class Supervisor implements RelayControl {
     for (const a of arrays) a.fill(0, slot * width, slot * width + width);
   }
 
+  /**
+   * Joins what `config` needs on every present input interface (one helper
+   * socket per interface). A group changing between any-source and
+   * source-specific membership is left first: one socket cannot hold both.
+   */
   #joinGroups(config: Config, facts: Map<string, InterfaceFacts>): void {
-    for (const r of activeRules(config)) {
-      const name = r.input.interface;
+    for (const [name, wanted] of wantedMemberships(config)) {
       const f = facts.get(name);
       if (!f) continue; // waits for the interface
       let m = this.#memberships.get(name);
@@ -348,24 +366,26 @@ export class Supervisor implements RelayControl {
         m = undefined;
       }
       if (!m) {
-        m = { socket: MembershipSocket.open(), ifindex: f.ifindex, groups: new Set() };
+        m = { socket: MembershipSocket.open(), ifindex: f.ifindex, joined: new Map() };
         this.#memberships.set(name, m);
       }
-      const group = ipv4ToNumber(r.input.group);
-      if (!m.groups.has(group)) {
-        m.socket.join(f.ifindex, group);
-        m.groups.add(group);
+      const wantedKeys = new Set(wanted.map(membershipKey));
+      const groups = new Set(wanted.map((w) => w.group));
+      for (const [key, w] of m.joined) {
+        if (groups.has(w.group) && !wantedKeys.has(key)) this.#leave(name, m, key, w);
+      }
+      for (const w of wanted) {
+        const key = membershipKey(w);
+        if (m.joined.has(key)) continue;
+        m.socket.join(f.ifindex, w.group, w.source);
+        m.joined.set(key, w);
       }
     }
   }
 
+  /** Leaves every membership `config` no longer needs; closes sockets of interfaces it no longer uses. */
   #leaveGroupsNotIn(config: Config): void {
-    const wanted = new Map<string, Set<number>>();
-    for (const r of activeRules(config)) {
-      const set = wanted.get(r.input.interface) ?? new Set();
-      set.add(ipv4ToNumber(r.input.group));
-      wanted.set(r.input.interface, set);
-    }
+    const wanted = wantedMemberships(config);
     for (const [name, m] of this.#memberships) {
       const keep = wanted.get(name);
       if (!keep) {
@@ -373,17 +393,18 @@ export class Supervisor implements RelayControl {
         this.#memberships.delete(name);
         continue;
       }
-      for (const g of m.groups) {
-        if (!keep.has(g)) {
-          try {
-            m.socket.leave(m.ifindex, g);
-          } catch (err) {
-            this.#log.warn("leaving group failed", { interface: name, error: (err as Error).message });
-          }
-          m.groups.delete(g);
-        }
-      }
+      const keys = new Set(keep.map(membershipKey));
+      for (const [key, w] of m.joined) if (!keys.has(key)) this.#leave(name, m, key, w);
     }
+  }
+
+  #leave(name: string, m: Membership, key: string, w: MembershipKey): void {
+    try {
+      m.socket.leave(m.ifindex, w.group, w.source);
+    } catch (err) {
+      this.#log.warn("leaving group failed", { interface: name, error: (err as Error).message });
+    }
+    m.joined.delete(key);
   }
 
   // ---- workers --------------------------------------------------------------

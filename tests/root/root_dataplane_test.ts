@@ -191,3 +191,36 @@ rootTest("root: non-matching traffic is never forwarded and the relay never re-r
     assertConservation(stats);
   });
 });
+
+rootTest("root: an (S,G) rule joins source-specifically: the IGMPv3 report names the source, and only that sender is relayed", async () => {
+  await withTopology(async (t) => {
+    const n = await t.chain();
+    await t.addAddress(n.gen, n.genIf, "10.0.0.5/24");
+    // Listen for the relay's membership report on the generator's side of the link.
+    const capture = t.spawn(n.gen, ["tcpdump", "-i", n.genIf, "-n", "-vv", "-l", "-c", "1", "igmp and src 10.0.0.2"]);
+    const captured = new Response(capture.stdout).text();
+    await sleep(1000);
+    const relay = await startRelay(t, n.relay, `rules:\n` +
+      rule("ssm", n.relayIn, "239.1.1.7", 5007, [`{ interface: ${n.relayOut}, group: 239.9.9.7, port: 6007 }`], ", source: 10.0.0.1") + "\n");
+    const report = await Promise.race([captured, sleep(8000).then(() => "")]);
+    try {
+      capture.kill("SIGTERM");
+    } catch { /* exited after one packet */ }
+    const joined = (await t.run(n.relay, ["cat", "/proc/net/mcfilter"])).stdout;
+    const sink = startSink(t, n.sink, { group: "239.9.9.7", port: 6007, iface: n.sinkIf });
+    await sleep(300);
+    await Promise.all([
+      runGen(t, n.gen, { group: "239.1.1.7", port: 5007, count: 2000, rate: 2000, sourceIp: "10.0.0.1", runId: 81 }),
+      runGen(t, n.gen, { group: "239.1.1.7", port: 5007, count: 2000, rate: 2000, sourceIp: "10.0.0.5", runId: 82 }),
+    ]);
+    const got = await sink.result;
+    const { stats } = await relay.stop();
+    assert.match(report, /igmp v3 report/i, report);
+    assert.match(report, /gaddr 239\.1\.1\.7 (allow|is_in) \{ 10\.0\.0\.1 \}/, report);
+    assert.match(joined, /0xef010107\s+0x0a000001/i, "the kernel holds the (S,G) filter");
+    assert.equal(got.unique, 2000, "only the named sender is relayed");
+    assert.equal(got.foreign ?? 0, 0);
+    assert.ok(stats);
+    assert.equal(stats.totals.matched, 2000);
+  });
+});
