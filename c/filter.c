@@ -1,22 +1,27 @@
 /*
  * Classic BPF program that lets only the relay's streams into an RX ring:
- * IPv4/UDP frames (untagged, or with one 802.1Q tag) whose destination
- * (address, port) is one of the configured pairs. Later fragments carry no
- * UDP header; they pass on their group alone when fragments are allowed.
+ * IPv4/UDP and IPv6/UDP frames (untagged, or with one 802.1Q tag) whose
+ * destination (address, port) is one of the configured entries. IPv4 later
+ * fragments carry no UDP header; they pass on their group alone when
+ * fragments are allowed. IPv6 packets with extension headers (hop-by-hop,
+ * routing, fragment, destination options) pass on their destination address
+ * alone: user space walks the chain, and counts what it drops.
  *
  * Shape of the program (labels resolved by a small fix-up pass):
  *
- *       ldh [12]; if 0x8100 goto VLAN; if != 0x0800 goto DROP
- *       <path for IP at 14>                      -> PAIRS / GROUPS / DROP
- *   VLAN: ldh [16]; if != 0x0800 goto DROP
- *       <path for IP at 18>
- *   PAIRS:  per pair: ld M[1]; jeq g ? : skip; ld M[0]; jeq p ? : skip; ret ACCEPT
- *           ret 0
- *   GROUPS: per group: ld M[1]; jeq g ? : skip; ret ACCEPT      (fragments)
- *           ret 0
- *   DROP:   ret 0
+ *       ldh [12]; if 0x8100 goto VLAN; if 0x86dd goto V6_14; if != 0x0800 goto DROP
+ *       <IPv4 path at 14>                      -> PAIRS / GROUPS / DROP
+ *   VLAN: ldh [16]; if 0x86dd goto V6_18; if != 0x0800 goto DROP
+ *       <IPv4 path at 18>
+ *   V6_14 / V6_18: <IPv6 path>                 -> PAIRS6 / GROUPS6 / DROP
+ *   PAIRS:   per IPv4 entry: ld M[1]; jeq g; ld M[0]; jeq p; ret ACCEPT
+ *   GROUPS:  per IPv4 group: ld M[1]; jeq g; ret ACCEPT            (fragments)
+ *   PAIRS6:  per IPv6 entry: ld M[1..4]; jeq words; ld M[0]; jeq p; ret ACCEPT
+ *   GROUPS6: per IPv6 group: ld M[1..4]; jeq words; ret ACCEPT     (ext. headers)
+ *   DROP:    ret 0
  *
- * M[0] holds the UDP destination port, M[1] the IPv4 destination address.
+ * M[0] holds the UDP destination port, M[1] the IPv4 destination address or
+ * M[1..4] the IPv6 destination address as four 32-bit words.
  */
 #include <linux/filter.h>
 #include <stdint.h>
@@ -27,7 +32,11 @@
 #include "internal.h"
 #include "mcr.h"
 
-enum { L_VLAN, L_PAIRS, L_GROUPS, L_DROP, L_FRAG14, L_FRAG18, L_COUNT };
+enum { L_VLAN, L_PAIRS, L_GROUPS, L_PAIRS6, L_GROUPS6, L_DROP, L_FRAG14, L_FRAG18, L_V6_14, L_V6_18, L_COUNT };
+
+/* One filter entry: family (4|6), address words (host order; IPv4 uses w[0]), port. */
+#define ENTRY_WORDS 6
+#define MAX_FIX 128
 
 #define ACCEPT 0xffffffffu
 #define MAX_PROG BPF_MAXINSNS
@@ -38,8 +47,8 @@ struct prog {
 	int overflow;
 	int label_pc[L_COUNT];
 	/* ja instructions waiting for a label: (pc, label) */
-	int fix_pc[64];
-	int fix_label[64];
+	int fix_pc[MAX_FIX];
+	int fix_label[MAX_FIX];
 	int nfix;
 };
 
@@ -54,7 +63,7 @@ static void emit(struct prog *p, uint16_t code, uint8_t jt, uint8_t jf, uint32_t
 
 static void jump_to(struct prog *p, int label)
 {
-	if (p->nfix < 64) {
+	if (p->nfix < MAX_FIX) {
 		p->fix_pc[p->nfix] = p->len;
 		p->fix_label[p->nfix++] = label;
 	} else {
@@ -105,33 +114,98 @@ static void frag_path(struct prog *p, uint32_t b, int pass_fragments)
 	jump_to(p, pass_fragments ? L_GROUPS : L_DROP);
 }
 
-static int build(struct prog *p, const uint32_t *pairs, int n, int pass_fragments, int match_all)
+/* IPv6 header at offset b: stores the destination words, then UDP port or extension-header path. */
+static void ip6_path(struct prog *p, uint32_t b)
+{
+	int k;
+
+	for (k = 0; k < 4; k++) {
+		emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, b + 24 + 4 * (uint32_t)k);
+		emit(p, BPF_ST, 0, 0, (uint32_t)(1 + k));
+	}
+	emit(p, BPF_LD | BPF_B | BPF_ABS, 0, 0, b + 6); /* next header */
+	emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 3, 17);
+	emit(p, BPF_LD | BPF_H | BPF_ABS, 0, 0, b + 40 + 2); /* UDP destination port */
+	emit(p, BPF_ST, 0, 0, 0);
+	jump_to(p, L_PAIRS6);
+	jump_if_eq(p, 0, L_GROUPS6);  /* hop-by-hop options */
+	jump_if_eq(p, 43, L_GROUPS6); /* routing */
+	jump_if_eq(p, 44, L_GROUPS6); /* fragment */
+	jump_if_eq(p, 60, L_GROUPS6); /* destination options */
+	jump_to(p, L_DROP);
+}
+
+static int same_address(const uint32_t *a, const uint32_t *b)
+{
+	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3] && a[4] == b[4];
+}
+
+/* Accepts when the stored address (and port, if with_port) equals one family-6 entry's. */
+static void v6_table(struct prog *p, const uint32_t *e, int n, int with_port)
+{
+	int i, j, k;
+	int block = with_port ? 11 : 9; /* instructions per entry */
+
+	for (i = 0; i < n; i++) {
+		const uint32_t *x = e + ENTRY_WORDS * i;
+		if (x[0] != 6)
+			continue;
+		if (!with_port) {
+			for (j = 0; j < i; j++)
+				if (same_address(e + ENTRY_WORDS * j, x))
+					break;
+			if (j < i)
+				continue;
+		}
+		for (k = 0; k < 4; k++) {
+			emit(p, BPF_LD | BPF_MEM, 0, 0, (uint32_t)(1 + k));
+			emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, (uint8_t)(block - 2 * k - 2), x[1 + k]);
+		}
+		if (with_port) {
+			emit(p, BPF_LD | BPF_MEM, 0, 0, 0);
+			emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, x[5]);
+		}
+		emit(p, BPF_RET | BPF_K, 0, 0, ACCEPT);
+	}
+	emit(p, BPF_RET | BPF_K, 0, 0, 0);
+}
+
+static int build(struct prog *p, const uint32_t *e, int n, int pass_fragments, int match_all)
 {
 	int i, j;
 
 	memset(p, 0, sizeof(*p));
 	emit(p, BPF_LD | BPF_H | BPF_ABS, 0, 0, 12);
 	jump_if_eq(p, 0x8100, L_VLAN);
+	jump_if_eq(p, 0x86dd, L_V6_14);
 	jump_unless_eq(p, 0x0800, L_DROP);
 	ip_path(p, 14, L_FRAG14);
 	place(p, L_VLAN);
 	emit(p, BPF_LD | BPF_H | BPF_ABS, 0, 0, 16);
+	jump_if_eq(p, 0x86dd, L_V6_18);
 	jump_unless_eq(p, 0x0800, L_DROP);
 	ip_path(p, 18, L_FRAG18);
 	place(p, L_FRAG14);
 	frag_path(p, 14, pass_fragments);
 	place(p, L_FRAG18);
 	frag_path(p, 18, pass_fragments);
+	place(p, L_V6_14);
+	ip6_path(p, 14);
+	place(p, L_V6_18);
+	ip6_path(p, 18);
 
 	place(p, L_PAIRS);
 	if (match_all) {
 		emit(p, BPF_RET | BPF_K, 0, 0, ACCEPT);
 	} else {
 		for (i = 0; i < n; i++) {
+			const uint32_t *x = e + ENTRY_WORDS * i;
+			if (x[0] != 4)
+				continue;
 			emit(p, BPF_LD | BPF_MEM, 0, 0, 1);
-			emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 3, pairs[2 * i]);
+			emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 3, x[1]);
 			emit(p, BPF_LD | BPF_MEM, 0, 0, 0);
-			emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, pairs[2 * i + 1]);
+			emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, x[5]);
 			emit(p, BPF_RET | BPF_K, 0, 0, ACCEPT);
 		}
 		emit(p, BPF_RET | BPF_K, 0, 0, 0);
@@ -142,17 +216,32 @@ static int build(struct prog *p, const uint32_t *pairs, int n, int pass_fragment
 		emit(p, BPF_RET | BPF_K, 0, 0, ACCEPT);
 	} else {
 		for (i = 0; i < n; i++) {
+			const uint32_t *x = e + ENTRY_WORDS * i;
+			if (x[0] != 4)
+				continue;
 			for (j = 0; j < i; j++) /* each group once */
-				if (pairs[2 * j] == pairs[2 * i])
+				if (e[ENTRY_WORDS * j] == 4 && e[ENTRY_WORDS * j + 1] == x[1])
 					break;
 			if (j < i)
 				continue;
 			emit(p, BPF_LD | BPF_MEM, 0, 0, 1);
-			emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, pairs[2 * i]);
+			emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, x[1]);
 			emit(p, BPF_RET | BPF_K, 0, 0, ACCEPT);
 		}
 		emit(p, BPF_RET | BPF_K, 0, 0, 0);
 	}
+
+	place(p, L_PAIRS6);
+	if (match_all)
+		emit(p, BPF_RET | BPF_K, 0, 0, ACCEPT);
+	else
+		v6_table(p, e, n, 1);
+	place(p, L_GROUPS6);
+	if (match_all)
+		emit(p, BPF_RET | BPF_K, 0, 0, ACCEPT);
+	else
+		v6_table(p, e, n, 0);
+
 	place(p, L_DROP);
 	emit(p, BPF_RET | BPF_K, 0, 0, 0);
 
@@ -161,14 +250,14 @@ static int build(struct prog *p, const uint32_t *pairs, int n, int pass_fragment
 	return p->overflow ? -E2BIG : 0;
 }
 
-MCR_EXPORT MCR_COLD int mcr_rx_set_filter(int fd, const uint32_t *pairs, int n, int pass_fragments)
+MCR_EXPORT MCR_COLD int mcr_rx_set_filter(int fd, const uint32_t *entries, int n, int pass_fragments)
 {
 	static const struct sock_filter drop_all[] = { { BPF_RET | BPF_K, 0, 0, 0 } };
 	struct sock_fprog fprog;
 	struct prog *p = NULL;
 	int err;
 
-	if (n < 0 || (n > 0 && pairs == NULL))
+	if (n < 0 || (n > 0 && entries == NULL))
 		return -EINVAL;
 	if (n == 0) {
 		fprog.len = 1;
@@ -177,8 +266,8 @@ MCR_EXPORT MCR_COLD int mcr_rx_set_filter(int fd, const uint32_t *pairs, int n, 
 		p = calloc(1, sizeof(*p));
 		if (p == NULL)
 			return -ENOMEM;
-		/* Too many pairs for one program: let all IPv4/UDP through; user space matches. */
-		if (build(p, pairs, n, pass_fragments, 0) < 0 && build(p, pairs, n, pass_fragments, 1) < 0) {
+		/* Too many entries for one program: let all IP/UDP through; user space matches. */
+		if (build(p, entries, n, pass_fragments, 0) < 0 && build(p, entries, n, pass_fragments, 1) < 0) {
 			free(p);
 			return -E2BIG;
 		}

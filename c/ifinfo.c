@@ -1,5 +1,6 @@
-/* Interface facts by name: index, MTU, flags, IPv4 address, MAC. */
+/* Interface facts by name: index, MTU, flags, IPv4 address, MAC; its IPv6 address. */
 #include <arpa/inet.h>
+#include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -43,4 +44,31 @@ MCR_EXPORT MCR_COLD int mcr_if_info(const char *name, int32_t *out)
 	out[10] = 1;
 	close(fd);
 	return 0;
+}
+
+MCR_EXPORT MCR_COLD int mcr_if_ipv6(const char *name, uint8_t *out)
+{
+	struct ifaddrs *list, *it;
+	int found = 0;
+
+	memset(out, 0, 16);
+	if (name == NULL)
+		return -EINVAL;
+	if (getifaddrs(&list) < 0)
+		return __mcr_neg_errno();
+	for (it = list; it != NULL; it = it->ifa_next) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)it->ifa_addr;
+		int scope;
+
+		if (sin6 == NULL || sin6->sin6_family != AF_INET6 || strcmp(it->ifa_name, name) != 0)
+			continue;
+		/* fe80::/10 is link-local; anything else on an interface is global enough to route. */
+		scope = (sin6->sin6_addr.s6_addr[0] == 0xfe && (sin6->sin6_addr.s6_addr[1] & 0xc0) == 0x80) ? 2 : 1;
+		if (found == 0 || scope < found) {
+			memcpy(out, &sin6->sin6_addr, 16);
+			found = scope;
+		}
+	}
+	freeifaddrs(list);
+	return found;
 }

@@ -15,6 +15,15 @@ static inline int __mcr_neg_errno(void)
 	return errno > 0 ? -errno : -EIO;
 }
 
+struct sockaddr_storage;
+#include <stdint.h>
+/* c/addr.c: (family 4|6, address bytes in network order, port) -> sockaddr; returns its length. */
+int __mcr_sockaddr(int family, const uint8_t *addr, int port, struct sockaddr_storage *ss);
+/* AF_INET or AF_INET6 for family 4 or 6. */
+int __mcr_af(int family);
+/* 1 if the address is multicast (224/4 or ff00::/8). */
+int __mcr_is_multicast(int family, const uint8_t *addr);
+
 int __mcr_check_rx_geometry(unsigned block_size, unsigned block_count, unsigned frame_size);
 int __mcr_check_tx_geometry(unsigned frame_size, unsigned frame_count);
 

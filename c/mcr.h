@@ -32,7 +32,7 @@
 
 #include <stdint.h>
 
-#define MCR_ABI_VERSION 1
+#define MCR_ABI_VERSION 2
 
 /* ---- library identity ---------------------------------------------------- */
 
@@ -90,6 +90,13 @@ int mcr_process_exists(int pid);
  */
 int mcr_arena_reserve(uint64_t bytes, uint64_t *out_addr);
 
+/*
+ * Makes [addr, addr+len) of an arena plain read/write memory (anonymous zero
+ * pages), for buffers TypeScript fills with copyWithin and C reads (routed
+ * output batches). Returns 0. Release with mcr_ring_close(-1, addr, len).
+ */
+int mcr_arena_map(uint64_t addr, uint64_t len);
+
 /* ---- rings ---------------------------------------------------------------- */
 
 /* Flags for mcr_rx_open. */
@@ -131,13 +138,15 @@ int mcr_ring_close(int fd, uint64_t map_addr, uint64_t map_len);
 int mcr_ring_stats(int fd, uint32_t *out);
 
 /*
- * Attaches a classic BPF filter that accepts only IPv4/UDP frames (untagged or
- * with one 802.1Q tag) whose destination address and port are one of the n
- * pairs: pairs[2i] = group (host byte order), pairs[2i+1] = UDP port.
+ * Attaches a classic BPF filter that accepts only IPv4/UDP and IPv6/UDP
+ * frames (untagged or with one 802.1Q tag) whose destination address and
+ * port are one of the n entries. Entry i is 6 u32 at entries[6i]: family
+ * (4|6), the address as 4 words in host byte order (IPv4: word 0 only), port.
  * n == 0 attaches a filter that accepts nothing. Returns 0.
- * Non-first fragments pass when `pass_fragments` (their group is checked).
+ * IPv4 non-first fragments pass when `pass_fragments` (their group is
+ * checked); IPv6 packets with extension headers pass on their destination.
  */
-int mcr_rx_set_filter(int fd, const uint32_t *pairs, int n, int pass_fragments);
+int mcr_rx_set_filter(int fd, const uint32_t *entries, int n, int pass_fragments);
 
 /* ---- interfaces ----------------------------------------------------------- */
 
@@ -149,21 +158,75 @@ int mcr_rx_set_filter(int fd, const uint32_t *pairs, int n, int pass_fragments);
  */
 int mcr_if_info(const char *name, int32_t *out);
 
+/*
+ * Writes the interface's preferred IPv6 address (16 bytes) into out: a
+ * global one if it has any, else its link-local one. Returns 1 (global),
+ * 2 (link-local) or 0 (none; out zeroed).
+ */
+int mcr_if_ipv6(const char *name, uint8_t *out);
+
+/* ---- addresses ------------------------------------------------------------ */
+
+/*
+ * Addresses cross the boundary as (family 4|6, bytes in network order: 4 or
+ * 16). Writes the sockaddr_in / sockaddr_in6 for (addr, port) into out (>= 28
+ * bytes) and returns its length.
+ */
+int mcr_sockaddr_build(int family, const uint8_t *addr, int port, uint8_t *out);
+
 /* ---- multicast membership ------------------------------------------------- */
 
-/* Opens a UDP helper socket used only to hold IGMP memberships. Returns its fd. */
-int mcr_membership_open(void);
+/* Opens a UDP helper socket of family 4 or 6 used only to hold memberships. Returns its fd. */
+int mcr_membership_open(int family);
 
 /*
  * Joins (join=1) or leaves (join=0) group on ifindex through the helper socket
- * fd; source != 0 makes it source-specific (MCAST_JOIN_SOURCE_GROUP).
- * Addresses in host byte order. -ENOBUFS means the per-socket limit
- * (net.ipv4.igmp_max_memberships) is reached.
+ * fd (IGMP for family 4, MLD for 6); source_specific makes it
+ * (source, group) (MCAST_JOIN_SOURCE_GROUP: IGMPv3/MLDv2 INCLUDE). -ENOBUFS
+ * means the per-socket limit (net.ipv4.igmp_max_memberships /
+ * net.ipv6.mld_max_msf) is reached.
  */
-int mcr_membership_change(int fd, int ifindex, uint32_t group, uint32_t source, int join);
+int mcr_membership_change(int fd, int ifindex, int family, const uint8_t *group, const uint8_t *source,
+			  int source_specific, int join);
 
 /* Closes the helper socket (the kernel leaves every group it held). */
 int mcr_membership_close(int fd);
+
+/* ---- routed egress and unicast inputs ------------------------------------- */
+
+/* Most datagrams one mcr_routed_send() call takes. */
+#define MCR_ROUTED_BATCH 64
+
+/*
+ * Opens a non-blocking UDP socket of family 4|6 for a routed output to dst:
+ * bound to ifindex when > 0 (SO_BINDTOIFINDEX; also the multicast interface),
+ * TTL / hop limit `hops` (multicast or unicast, by dst), IP_TOS / IPV6_TCLASS
+ * = tclass when >= 0, multicast loop off, bound to src when has_src
+ * (freebind). Returns the fd.
+ */
+int mcr_routed_open(int family, const uint8_t *dst, const uint8_t *src, int has_src, int ifindex, int hops,
+		    int tclass);
+
+/*
+ * Sends `count` (<= MCR_ROUTED_BATCH) datagrams to the sockaddr `name` with
+ * sendmmsg(MSG_DONTWAIT): datagram i is lens[i] bytes at data + i*slot_size.
+ * Returns how many were sent; out[0] = datagrams that failed (each skipped),
+ * out[1] = last errno (positive, 0 if none), out[2] = datagrams not sent
+ * because the socket buffer was full (the batch ends there), out[3] = bytes
+ * sent. `data` is normally arena memory made writable by mcr_arena_map().
+ */
+int mcr_routed_send(int fd, const uint8_t *name, int namelen, const uint8_t *data, int slot_size,
+		    const int32_t *lens, int count, int32_t *out);
+
+/*
+ * Opens a UDP socket bound to addr:port (freebind; on ifindex when > 0) with
+ * a filter that drops everything: a unicast input is read from the RX ring,
+ * and this keeps the host from answering it with ICMP port unreachable.
+ */
+int mcr_udp_absorb_open(int family, const uint8_t *addr, int port, int ifindex);
+
+/* Closes a socket opened by the calls above. */
+int mcr_socket_close(int fd);
 
 /* ---- waiter: io_uring wait point + batched TX kicks ------------------------ */
 

@@ -182,6 +182,16 @@ err:
 	return err;
 }
 
+MCR_EXPORT MCR_COLD int mcr_arena_map(uint64_t addr, uint64_t len)
+{
+	void *p;
+
+	if (addr == 0 || len == 0)
+		return -EINVAL;
+	p = mmap((void *)(uintptr_t)addr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	return p == MAP_FAILED ? __mcr_neg_errno() : 0;
+}
+
 MCR_EXPORT MCR_COLD int mcr_ring_close(int fd, uint64_t map_addr, uint64_t map_len)
 {
 	/* Zero pages, readable and writable: a stale view reads status 0 (kernel-owned) and moves on. */

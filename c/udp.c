@@ -19,25 +19,48 @@ static int set_int(int fd, int level, int name, int value)
 	return setsockopt(fd, level, name, &value, sizeof(value)) < 0 ? __mcr_neg_errno() : 0;
 }
 
-MCR_EXPORT MCR_COLD int mcr_udp_sender_open(uint32_t ifaddr, int ttl, int loop)
+MCR_EXPORT MCR_COLD int mcr_udp_sender_open(int family, const uint8_t *src, int has_src, int ifindex, int ttl,
+					    int loop)
 {
-	struct in_addr ifa = { .s_addr = htonl(ifaddr) };
+	int v6 = family == 6;
 	int fd, err;
 
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (family != 4 && family != 6)
+		return -EAFNOSUPPORT;
+	fd = socket(__mcr_af(family), SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return __mcr_neg_errno();
-	if (ifaddr != 0) {
-		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr = ifa };
-		if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &ifa, sizeof(ifa)) < 0 ||
-		    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+	if (v6) {
+		if ((ifindex > 0 && (err = set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, ifindex)) < 0) ||
+		    (err = set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, ttl)) < 0 ||
+		    (err = set_int(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, ttl)) < 0 ||
+		    (err = set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, loop ? 1 : 0)) < 0)
+			goto err;
+	} else {
+		struct ip_mreqn mreq;
+
+		memset(&mreq, 0, sizeof(mreq));
+		mreq.imr_ifindex = ifindex;
+		if (has_src)
+			memcpy(&mreq.imr_address, src, 4);
+		if ((ifindex > 0 || has_src) && setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &mreq, sizeof(mreq)) < 0) {
+			err = __mcr_neg_errno();
+			goto err;
+		}
+		if ((err = set_int(fd, IPPROTO_IP, IP_MULTICAST_TTL, ttl)) < 0 ||
+		    (err = set_int(fd, IPPROTO_IP, IP_TTL, ttl)) < 0 ||
+		    (err = set_int(fd, IPPROTO_IP, IP_MULTICAST_LOOP, loop ? 1 : 0)) < 0)
+			goto err;
+	}
+	if (has_src) {
+		struct sockaddr_storage ss;
+		int len = __mcr_sockaddr(family, src, 0, &ss);
+
+		if (bind(fd, (struct sockaddr *)&ss, (socklen_t)len) < 0) {
 			err = __mcr_neg_errno();
 			goto err;
 		}
 	}
-	if ((err = set_int(fd, IPPROTO_IP, IP_MULTICAST_TTL, ttl)) < 0 ||
-	    (err = set_int(fd, IPPROTO_IP, IP_MULTICAST_LOOP, loop ? 1 : 0)) < 0)
-		goto err;
 	set_int(fd, SOL_SOCKET, SO_SNDBUF, 4 << 20);
 	return fd;
 err:
@@ -45,14 +68,12 @@ err:
 	return err;
 }
 
-MCR_EXPORT int mcr_udp_send_batch(int fd, uint32_t group, int port, const uint8_t *buf, int size, int count,
-				  uint32_t seq_hi, uint32_t seq_lo)
+MCR_EXPORT int mcr_udp_send_batch(int fd, const uint8_t *name, int namelen, const uint8_t *buf, int size,
+				  int count, uint32_t seq_hi, uint32_t seq_lo)
 {
 	struct mmsghdr msgs[MCR_UDP_BATCH];
 	struct iovec iov[MCR_UDP_BATCH][2];
 	uint8_t heads[MCR_UDP_BATCH][HEAD_BYTES];
-	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				  .sin_addr = { .s_addr = htonl(group) } };
 	uint64_t seq = ((uint64_t)seq_hi << 32) | seq_lo;
 	int i, sent = 0;
 
@@ -68,8 +89,8 @@ MCR_EXPORT int mcr_udp_send_batch(int fd, uint32_t group, int port, const uint8_
 		iov[i][1] = (struct iovec){ (void *)(buf + HEAD_BYTES), (size_t)(size - HEAD_BYTES) };
 		msgs[i].msg_hdr.msg_iov = iov[i];
 		msgs[i].msg_hdr.msg_iovlen = 2;
-		msgs[i].msg_hdr.msg_name = &to;
-		msgs[i].msg_hdr.msg_namelen = sizeof(to);
+		msgs[i].msg_hdr.msg_name = (void *)name;
+		msgs[i].msg_hdr.msg_namelen = (socklen_t)namelen;
 	}
 	while (sent < count) {
 		int rc = sendmmsg(fd, msgs + sent, (unsigned)(count - sent), 0);
@@ -83,14 +104,15 @@ MCR_EXPORT int mcr_udp_send_batch(int fd, uint32_t group, int port, const uint8_
 	return sent;
 }
 
-MCR_EXPORT MCR_COLD int mcr_udp_receiver_open(uint32_t group, int port, int ifindex)
+MCR_EXPORT MCR_COLD int mcr_udp_receiver_open(int family, const uint8_t *addr, int port, int ifindex)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				   .sin_addr = { .s_addr = htonl(group) } };
-	struct ip_mreqn mreq;
-	int fd, err;
+	struct sockaddr_storage ss;
+	int v6 = family == 6;
+	int len, fd, err;
 
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if ((len = __mcr_sockaddr(family, addr, port, &ss)) < 0)
+		return len;
+	fd = socket(__mcr_af(family), SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return __mcr_neg_errno();
 	if ((err = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1)) < 0)
@@ -98,18 +120,26 @@ MCR_EXPORT MCR_COLD int mcr_udp_receiver_open(uint32_t group, int port, int ifin
 	/* A big buffer: the receiver must not be the bottleneck it is scoring. */
 	if (set_int(fd, SOL_SOCKET, SO_RCVBUFFORCE, 32 << 20) < 0)
 		set_int(fd, SOL_SOCKET, SO_RCVBUF, 32 << 20);
-	if ((err = set_int(fd, SOL_SOCKET, SO_RXQ_OVFL, 1)) < 0 || (err = set_int(fd, IPPROTO_IP, IP_RECVTTL, 1)) < 0)
+	if ((err = set_int(fd, SOL_SOCKET, SO_RXQ_OVFL, 1)) < 0)
 		goto err;
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+	if (v6 ? ((err = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1)) < 0 ||
+		  (err = set_int(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1)) < 0)
+	       : (err = set_int(fd, IPPROTO_IP, IP_RECVTTL, 1)) < 0)
+		goto err;
+	if (bind(fd, (struct sockaddr *)&ss, (socklen_t)len) < 0) {
 		err = __mcr_neg_errno();
 		goto err;
 	}
-	memset(&mreq, 0, sizeof(mreq));
-	mreq.imr_multiaddr.s_addr = htonl(group);
-	mreq.imr_ifindex = ifindex;
-	if (setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq, sizeof(mreq)) < 0) {
-		err = __mcr_neg_errno();
-		goto err;
+	if (__mcr_is_multicast(family, addr)) {
+		struct group_req req;
+
+		memset(&req, 0, sizeof(req));
+		req.gr_interface = (uint32_t)ifindex;
+		__mcr_sockaddr(family, addr, 0, &req.gr_group);
+		if (setsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, MCAST_JOIN_GROUP, &req, sizeof(req)) < 0) {
+			err = __mcr_neg_errno();
+			goto err;
+		}
 	}
 	return fd;
 err:
@@ -152,7 +182,8 @@ MCR_EXPORT int mcr_udp_recv_batch(int fd, uint8_t *buf, int slot_size, int max, 
 				uint32_t drops;
 				memcpy(&drops, CMSG_DATA(c), sizeof(drops));
 				out[max] = (int32_t)drops;
-			} else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) {
+			} else if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) ||
+				   (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT)) {
 				int ttl;
 				memcpy(&ttl, CMSG_DATA(c), sizeof(ttl));
 				out[max + 1] = ttl;

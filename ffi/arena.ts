@@ -63,6 +63,28 @@ export class Arena {
     this.#free = merged;
   }
 
+  /** Allocates `length` bytes of plain read/write memory (zeroed); returns the offset. */
+  allocatePlain(length: number): number {
+    const offset = this.allocate(length);
+    const rc = loadLibrary().mcr_arena_map(this.addressOf(offset), BigInt(Math.ceil(length / PAGE) * PAGE));
+    if (rc < 0) {
+      this.free(offset, length);
+      check(rc, "mcr_arena_map", "Cannot map batch memory");
+    }
+    return offset;
+  }
+
+  /** Returns plain memory from allocatePlain (re-covered with zero pages, then freed). */
+  freePlain(offset: number, length: number): void {
+    loadLibrary().mcr_ring_close(-1, this.addressOf(offset), BigInt(Math.ceil(length / PAGE) * PAGE));
+    this.free(offset, length);
+  }
+
+  /** A pointer to an offset, for native calls that read arena memory. */
+  pointerTo(offset: number): Deno.PointerValue {
+    return Deno.UnsafePointer.create(this.addressOf(offset));
+  }
+
   /** Address of an offset, for the native calls that map rings (ffi/ only). */
   addressOf(offset: number): bigint {
     return this.#base + BigInt(offset);

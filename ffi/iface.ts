@@ -12,6 +12,8 @@ export interface InterfaceInfo {
   running: boolean;
   /** IPv4 address as an unsigned 32-bit number, 0 if none. */
   ipv4: number;
+  /** Preferred IPv6 address (global, else link-local) as 16 bytes, null if none. */
+  ipv6: Uint8Array | null;
   mac: Uint8Array;
   macText: string;
 }
@@ -19,8 +21,11 @@ export interface InterfaceInfo {
 /** Looks an interface up in this process's network namespace; null when it does not exist. */
 export function interfaceInfo(name: string): InterfaceInfo | null {
   const out = new Int32Array(16);
-  const rc = loadLibrary().mcr_if_info(new TextEncoder().encode(name + "\0"), out);
+  const cname = new TextEncoder().encode(name + "\0");
+  const rc = loadLibrary().mcr_if_info(cname, out);
   if (rc < 0 || out[10] !== 1) return null;
+  const v6 = new Uint8Array(16);
+  const has6 = loadLibrary().mcr_if_ipv6(cname, v6) > 0;
   const mac = new Uint8Array(6);
   for (let i = 0; i < 6; i++) mac[i] = out[4 + i];
   return {
@@ -30,6 +35,7 @@ export function interfaceInfo(name: string): InterfaceInfo | null {
     up: (out[2] & IFF_UP) !== 0,
     running: (out[2] & IFF_RUNNING) !== 0,
     ipv4: out[3] >>> 0,
+    ipv6: has6 ? v6 : null,
     mac,
     macText: [...mac].map((b) => b.toString(16).padStart(2, "0")).join(":"),
   };

@@ -112,15 +112,19 @@ export class RxRing extends MappedRing {
     return new RxRing(fd, offset, o.blockSize, o.blockCount, byteLength, o.ifname, arena);
   }
 
-  /** Lets only these (group, port) pairs into the ring (kernel classic BPF). */
-  setFilter(pairs: readonly { group: number; port: number }[], passFragments: boolean): void {
-    const flat = new Uint32Array(pairs.length * 2);
-    pairs.forEach((p, i) => {
-      flat[2 * i] = p.group >>> 0;
-      flat[2 * i + 1] = p.port;
+  /**
+   * Lets only these (destination, port) entries into the ring (kernel classic
+   * BPF); `dst` is the address as 32-bit words (IPv4: one, IPv6: four).
+   */
+  setFilter(entries: readonly { family: 4 | 6; dst: readonly number[]; port: number }[], passFragments: boolean): void {
+    const flat = new Uint32Array(entries.length * 6);
+    entries.forEach((e, i) => {
+      flat[6 * i] = e.family;
+      for (let k = 0; k < e.dst.length; k++) flat[6 * i + 1 + k] = e.dst[k] >>> 0;
+      flat[6 * i + 5] = e.port;
     });
     check(
-      loadLibrary().mcr_rx_set_filter(this.fd, flat, pairs.length, passFragments ? 1 : 0),
+      loadLibrary().mcr_rx_set_filter(this.fd, flat, entries.length, passFragments ? 1 : 0),
       "mcr_rx_set_filter",
       `Cannot attach the packet filter on interface "${this.ifname}"`,
       { ifname: this.ifname },

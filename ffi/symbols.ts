@@ -22,6 +22,8 @@ export const CORE_SYMBOLS = {
 
   // int mcr_arena_reserve(uint64_t bytes, uint64_t *out_addr)
   mcr_arena_reserve: { parameters: ["u64", "buffer"], result: "i32" },
+  // int mcr_arena_map(u64 addr, u64 len)
+  mcr_arena_map: { parameters: ["u64", "u64"], result: "i32" },
   // int mcr_rx_open(int ifindex, u32 block_size, u32 block_count, u32 frame_size,
   //                 u32 retire_ms, u32 flags, u32 fanout_id, u64 map_addr)
   mcr_rx_open: { parameters: ["i32", "u32", "u32", "u32", "u32", "u32", "u32", "u64"], result: "i32" },
@@ -31,18 +33,41 @@ export const CORE_SYMBOLS = {
   mcr_ring_close: { parameters: ["i32", "u64", "u64"], result: "i32" },
   // int mcr_ring_stats(int fd, uint32_t *out /* [3] */)
   mcr_ring_stats: { parameters: ["i32", "buffer"], result: "i32" },
-  // int mcr_rx_set_filter(int fd, const uint32_t *pairs, int n, int pass_fragments)
+  // int mcr_rx_set_filter(int fd, const uint32_t *entries /* 6 per entry */, int n, int pass_fragments)
   mcr_rx_set_filter: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32" },
 
   // int mcr_if_info(const char *name, int32_t *out /* [16] */)
   mcr_if_info: { parameters: ["buffer", "buffer"], result: "i32" },
 
-  // int mcr_membership_open(void)
-  mcr_membership_open: { parameters: [], result: "i32" },
-  // int mcr_membership_change(int fd, int ifindex, u32 group, u32 source, int join)
-  mcr_membership_change: { parameters: ["i32", "i32", "u32", "u32", "i32"], result: "i32" },
+  // int mcr_if_ipv6(const char *name, uint8_t *out /* [16] */)
+  mcr_if_ipv6: { parameters: ["buffer", "buffer"], result: "i32" },
+
+  // int mcr_sockaddr_build(int family, const uint8_t *addr, int port, uint8_t *out /* [28] */)
+  mcr_sockaddr_build: { parameters: ["i32", "buffer", "i32", "buffer"], result: "i32" },
+
+  // int mcr_membership_open(int family)
+  mcr_membership_open: { parameters: ["i32"], result: "i32" },
+  // int mcr_membership_change(int fd, int ifindex, int family, const u8 *group, const u8 *source,
+  //                           int source_specific, int join)
+  mcr_membership_change: {
+    parameters: ["i32", "i32", "i32", "buffer", "buffer", "i32", "i32"],
+    result: "i32",
+  },
   // int mcr_membership_close(int fd)
   mcr_membership_close: { parameters: ["i32"], result: "i32" },
+
+  // int mcr_routed_open(int family, const u8 *dst, const u8 *src, int has_src, int ifindex, int hops, int tclass)
+  mcr_routed_open: { parameters: ["i32", "buffer", "buffer", "i32", "i32", "i32", "i32"], result: "i32" },
+  // int mcr_routed_send(int fd, const u8 *name, int namelen, const u8 *data /* arena */, int slot_size,
+  //                     const int32_t *lens, int count, int32_t *out /* [4] */)   -- hot path: one sendmmsg
+  mcr_routed_send: {
+    parameters: ["i32", "buffer", "i32", "pointer", "i32", "buffer", "i32", "buffer"],
+    result: "i32",
+  },
+  // int mcr_udp_absorb_open(int family, const u8 *addr, int port, int ifindex)
+  mcr_udp_absorb_open: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32" },
+  // int mcr_socket_close(int fd)
+  mcr_socket_close: { parameters: ["i32"], result: "i32" },
 
   // int mcr_waiter_open(u32 entries)
   mcr_waiter_open: { parameters: ["u32"], result: "i32" },

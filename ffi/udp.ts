@@ -1,34 +1,55 @@
-/** Batched UDP multicast sockets for `mcr gen` and `mcr sink` (c/udp.c). */
+/** Batched UDP sockets (IPv4 and IPv6, multicast or unicast) for `mcr gen` and `mcr sink` (c/udp.c). */
 import { check } from "./errno.ts";
 import { loadLibrary } from "./library.ts";
+import { socketAddress } from "./routed.ts";
 import type { McrSymbols } from "./symbols.ts";
 
 /** Most datagrams per batch call (MCR_UDP_BATCH). */
 export const UDP_BATCH = 64;
 
-function dotted(n: number): string {
-  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+/** An address as the native calls take it: family and bytes in network order. */
+export interface UdpAddress {
+  family: 4 | 6;
+  bytes: Uint8Array;
+}
+
+function label(a: UdpAddress): string {
+  if (a.family === 4) return [...a.bytes].join(".");
+  const w: string[] = [];
+  for (let i = 0; i < 16; i += 2) w.push(((a.bytes[i] << 8) | a.bytes[i + 1]).toString(16));
+  return w.join(":");
 }
 
 export class UdpSender {
   readonly #lib: McrSymbols;
-  private constructor(readonly fd: number, lib: McrSymbols) {
+  private constructor(readonly fd: number, readonly family: 4 | 6, lib: McrSymbols) {
     this.#lib = lib;
   }
 
-  /** ifaddr: source/interface address as u32 (0: routing decides). */
-  static open(ifaddr: number, ttl: number, loop = false): UdpSender {
+  /**
+   * A sender of `family`: source address `source` when given (bound), multicast
+   * out of ifindex when > 0, TTL / hop limit `ttl`.
+   */
+  static open(family: 4 | 6, source: UdpAddress | null, ifindex: number, ttl: number, loop = false): UdpSender {
     const lib = loadLibrary();
-    const fd = check(lib.mcr_udp_sender_open(ifaddr >>> 0, ttl, loop ? 1 : 0), "mcr_udp_sender_open",
-      `Cannot open a UDP sender on address "${dotted(ifaddr)}"`);
-    return new UdpSender(fd, lib);
+    const fd = check(
+      lib.mcr_udp_sender_open(family, source?.bytes ?? new Uint8Array(16), source ? 1 : 0, ifindex, ttl, loop ? 1 : 0),
+      "mcr_udp_sender_open",
+      `Cannot open an IPv${family} UDP sender${source ? ` on address "${label(source)}"` : ""}`,
+    );
+    return new UdpSender(fd, family, lib);
   }
 
-  /** Sends `count` copies of template with sequence numbers seq, seq+1, ... (seq < 2^53). */
-  sendBatch(group: number, port: number, template: Uint8Array, count: number, seq: number): number {
+  /** The destination of sendBatch, built once. */
+  destination(to: UdpAddress, port: number): Uint8Array {
+    return socketAddress(to.family, to.bytes, port);
+  }
+
+  /** Sends `count` copies of template to `name` with sequence numbers seq, seq+1, ... (seq < 2^53). */
+  sendBatch(name: Uint8Array, template: Uint8Array, count: number, seq: number): number {
     const hi = Math.floor(seq / 4294967296);
     const lo = seq >>> 0;
-    return this.#lib.mcr_udp_send_batch(this.fd, group >>> 0, port, template, template.length, count, hi, lo);
+    return this.#lib.mcr_udp_send_batch(this.fd, name, name.length, template, template.length, count, hi, lo);
   }
 
   close(): void {
@@ -46,10 +67,11 @@ export class UdpReceiver {
     this.buffer = new Uint8Array(slotSize * UDP_BATCH);
   }
 
-  static open(group: number, port: number, ifindex: number, slotSize = 2048): UdpReceiver {
+  /** Receives on address:port (a multicast address is joined on ifindex, 0: any). */
+  static open(address: UdpAddress, port: number, ifindex: number, slotSize = 2048): UdpReceiver {
     const lib = loadLibrary();
-    const fd = check(lib.mcr_udp_receiver_open(group >>> 0, port, ifindex), "mcr_udp_receiver_open",
-      `Cannot receive group "${dotted(group)}" port ${port}`);
+    const fd = check(lib.mcr_udp_receiver_open(address.family, address.bytes, port, ifindex), "mcr_udp_receiver_open",
+      `Cannot receive on "${label(address)}" port ${port}`);
     return new UdpReceiver(fd, slotSize, lib);
   }
 
@@ -67,7 +89,7 @@ export class UdpReceiver {
     return this.lengths[UDP_BATCH] >>> 0;
   }
 
-  /** TTL of the last datagram received. */
+  /** TTL / hop limit of the last datagram received. */
   lastTtl(): number {
     return this.lengths[UDP_BATCH + 1];
   }

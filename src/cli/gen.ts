@@ -1,26 +1,30 @@
 /** `mcr gen`: paced, numbered UDP multicast generator. */
 import { z } from "zod";
 import { interfaceInfo } from "../../ffi/iface.ts";
-import { InterfaceName, Ipv4, ipv4ToNumber, MulticastGroup } from "../config/schema.ts";
+import { InterfaceName, IpAddressText, MulticastGroup, UnicastAddress } from "../config/schema.ts";
+import { ip, type IpAddress } from "../net/address.ts";
 import { generate } from "../tools/gen.ts";
 import { MIN_PAYLOAD } from "../tools/payload.ts";
 import { parseCommandArgs } from "./args.ts";
 
-const USAGE = `usage: mcr gen --group G --port P [--count N] [--rate PPS] [--size BYTES]
-               [--interface IF | --source-ip A] [--ttl T] [--run-id N] [--json]
+const USAGE = `usage: mcr gen (--group G | --address A) --port P [--count N] [--rate PPS]
+               [--size BYTES] [--interface IF] [--source-ip S] [--ttl T] [--run-id N] [--json]
 
-Sends N numbered datagrams to G:P at PPS packets per second (payload format
-in src/tools/payload.ts), prints what it sent and the rate it achieved.`;
+Sends N numbered datagrams to group G (IPv4 or IPv6) or unicast address A,
+port P, at PPS packets per second (payload format in src/tools/payload.ts),
+and prints what it sent and the rate it achieved. --interface picks the
+multicast egress (IPv4: its address is the source unless --source-ip).`;
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const GenArgs = z.object({
-  group: MulticastGroup,
+  group: MulticastGroup.optional(),
+  address: UnicastAddress.optional(),
   port: int(1, 65535),
   count: int(1, 1e12).default(1000),
   rate: int(1, 10_000_000).default(10_000),
   size: int(MIN_PAYLOAD, 8972).default(1024),
   interface: InterfaceName.optional(),
-  "source-ip": Ipv4.optional(),
+  "source-ip": IpAddressText.optional(),
   ttl: int(1, 255).default(8),
   "run-id": int(0, 0xffffffff).optional(),
   json: z.boolean().optional(),
@@ -30,6 +34,7 @@ const GenArgs = z.object({
 export async function genCommand(argv: string[]): Promise<number> {
   const parsed = parseCommandArgs("mcr gen", argv, {
     group: { type: "string" },
+    address: { type: "string" },
     port: { type: "string" },
     count: { type: "string" },
     rate: { type: "string" },
@@ -50,29 +55,41 @@ export async function genCommand(argv: string[]): Promise<number> {
     return 1;
   }
   const a = parsed.values;
-  let sourceIp = a["source-ip"] ? ipv4ToNumber(a["source-ip"]) : 0;
+  if ((a.group === undefined) === (a.address === undefined)) {
+    console.error(`mcr gen: give exactly one of --group or --address\n${USAGE}`);
+    return 1;
+  }
+  const destination = ip((a.group ?? a.address)!);
+  let source: IpAddress | null = a["source-ip"] ? ip(a["source-ip"]) : null;
+  if (source && source.family !== destination.family) {
+    console.error(`mcr gen: --source-ip: must be an IPv${destination.family} address like the destination`);
+    return 1;
+  }
+  let ifindex = 0;
   if (a.interface) {
     const info = interfaceInfo(a.interface);
     if (!info) {
       console.error(`mcr gen: --interface: interface "${a.interface}" not found`);
       return 1;
     }
-    if (!a["source-ip"]) {
+    ifindex = info.ifindex;
+    if (!source && destination.family === 4) {
       if (info.ipv4 === 0) {
         console.error(`mcr gen: --interface: "${a.interface}" has no IPv4 address; give --source-ip`);
         return 1;
       }
-      sourceIp = info.ipv4;
+      source = ip(`${info.ipv4 >>> 24}.${(info.ipv4 >>> 16) & 255}.${(info.ipv4 >>> 8) & 255}.${info.ipv4 & 255}`);
     }
   }
   const runId = a["run-id"] ?? (crypto.getRandomValues(new Uint32Array(1))[0] >>> 0);
   const result = await generate({
-    group: ipv4ToNumber(a.group),
+    destination,
     port: a.port,
     count: a.count,
     rate: a.rate,
     size: a.size,
-    sourceIp,
+    source,
+    ifindex,
     ttl: a.ttl,
     runId,
   });

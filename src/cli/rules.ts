@@ -1,28 +1,63 @@
 /** `mcr rules list|add|remove`: manage the rules of a running relay through its API. */
 import { z } from "zod";
 import { parseConfigText } from "../config/load.ts";
-import { InterfaceName, MulticastGroup, type Rule, RuleSchema } from "../config/schema.ts";
+import {
+  InterfaceName,
+  inputDestination,
+  MulticastGroup,
+  OutputSchema,
+  outputDestination,
+  type Rule,
+  UnicastAddress,
+} from "../config/schema.ts";
 import { parseCommandArgs } from "./args.ts";
 import { ApiUnreachable, callApi, clientOptions, describeApiError } from "./client.ts";
 
 const USAGE = `usage: mcr rules list [--json]
-       mcr rules add --name N --in IFACE --group G --port P [--source S]
-                     --out IFACE:GROUP:PORT[:TTL] [--out ...]
+       mcr rules add --name N --in IFACE (--group G | --address A) --port P [--source S]
+                     --out OUTPUT [--out ...]
+         OUTPUT is IFACE:GROUP:PORT[:TTL] (an IPv6 group in brackets: eth1:[ff3e::1]:5000)
+         or key=value pairs: egress=routed,address=2001:db8::9,port=5000[,interface=..][,ttl=..]
+         (keys: egress interface group address port ttl dscp source_ip)
        mcr rules add --file RULE.yaml
        mcr rules remove NAME
 common: [--api URL] [--token-file FILE]`;
 
-/** Parses --out IFACE:GROUP:PORT[:TTL] with the schema's own checks. */
+/** Splits IFACE:GROUP:PORT[:TTL], where GROUP may be an IPv6 address in brackets. */
+function colonFields(spec: string): string[] {
+  const m = /^([^:]+):\[([^\]]+)\]:(.*)$/.exec(spec);
+  if (m) return [m[1], m[2], ...m[3].split(":")];
+  return spec.split(":");
+}
+
+const NUMERIC_KEYS = new Set(["port", "ttl", "dscp"]);
+
+/**
+ * Parses one --out: IFACE:GROUP:PORT[:TTL] or egress=..,interface=..,... pairs,
+ * with the schema's own checks (errors name the field).
+ */
 export function parseOutput(spec: string): Rule["outputs"][number] {
-  const [iface, group, port, ttl, ...rest] = spec.split(":");
-  if (!iface || !group || !port || rest.length > 0) {
-    throw new Error(`--out: "${spec}" must be IFACE:GROUP:PORT[:TTL]`);
+  let out: Record<string, unknown>;
+  if (spec.includes("=")) {
+    out = {};
+    for (const pair of spec.split(",")) {
+      const eq = pair.indexOf("=");
+      if (eq <= 0) throw new Error(`--out: "${pair}" must be key=value`);
+      const key = pair.slice(0, eq);
+      const value = pair.slice(eq + 1);
+      out[key] = NUMERIC_KEYS.has(key) ? Number(value) : value;
+    }
+  } else {
+    const [iface, group, port, ttl, ...rest] = colonFields(spec);
+    if (!iface || !group || !port || rest.length > 0) {
+      throw new Error(`--out: "${spec}" must be IFACE:GROUP:PORT[:TTL] or key=value pairs`);
+    }
+    out = { interface: iface, group, port: Number(port), ...(ttl ? { ttl: Number(ttl) } : {}) };
   }
-  const out = { interface: iface, group, port: Number(port), ...(ttl ? { ttl: Number(ttl) } : {}) };
-  const r = RuleSchema.shape.outputs.element.safeParse(out);
+  const r = OutputSchema.safeParse(out);
   if (!r.success) {
     const i = r.error.issues[0];
-    throw new Error(`--out: "${spec}": ${String(i.path[0] ?? "")}: ${i.message}`);
+    throw new Error(`--out: "${spec}": ${i.path.map(String).join(".") || "output"}: ${i.message}`);
   }
   return r.data;
 }
@@ -31,6 +66,7 @@ const AddArgs = z.object({
   name: z.string().optional(),
   in: InterfaceName.optional(),
   group: MulticastGroup.optional(),
+  address: UnicastAddress.optional(),
   port: z.coerce.number().int().min(1).max(65535).optional(),
   source: z.string().optional(),
   out: z.array(z.string()).optional(),
@@ -50,6 +86,7 @@ export async function rulesCommand(argv: string[]): Promise<number> {
     name: { type: "string" },
     in: { type: "string" },
     group: { type: "string" },
+    address: { type: "string" },
     port: { type: "string" },
     source: { type: "string" },
     out: { type: "string", multiple: true },
@@ -72,8 +109,10 @@ export async function rulesCommand(argv: string[]): Promise<number> {
       if (a.json) console.log(JSON.stringify(rules));
       else {
         for (const r of rules) {
-          const outs = r.outputs.map((o) => `${o.interface} ${o.group}:${o.port}`).join(", ");
-          console.log(`${r.name}: ${r.input.interface} ${r.input.group}:${r.input.port}` +
+          const outs = r.outputs.map((o) =>
+            `${o.egress === "routed" ? "routed " : ""}${o.interface ?? "*"} ${outputDestination(o)} port ${o.port}`
+          ).join(", ");
+          console.log(`${r.name}: ${r.input.interface} ${inputDestination(r.input)} port ${r.input.port}` +
             `${r.input.source ? ` from ${r.input.source}` : ""} -> ${outs}${r.enabled === false ? " (disabled)" : ""}`);
         }
         if (rules.length === 0) console.log("(no rules)");
@@ -86,13 +125,21 @@ export async function rulesCommand(argv: string[]): Promise<number> {
         const text = Deno.readTextFileSync(a.file);
         rule = parseConfigText(`rules:\n${text.split("\n").map((l, i) => (i === 0 ? `  - ${l}` : `    ${l}`)).join("\n")}\n`, a.file).rules[0];
       } else {
-        for (const k of ["name", "in", "group", "port"] as const) {
+        for (const k of ["name", "in", "port"] as const) {
           if (a[k] === undefined) throw new Error(`--${k}: required (or give --file)`);
+        }
+        if ((a.group === undefined) === (a.address === undefined)) {
+          throw new Error("--group / --address: give exactly one (or give --file)");
         }
         if (!a.out || a.out.length === 0) throw new Error("--out: at least one output is required");
         rule = {
           name: a.name,
-          input: { interface: a.in, group: a.group, port: a.port, ...(a.source ? { source: a.source } : {}) },
+          input: {
+            interface: a.in,
+            ...(a.group ? { group: a.group } : { address: a.address }),
+            port: a.port,
+            ...(a.source ? { source: a.source } : {}),
+          },
           outputs: a.out.map(parseOutput),
         };
       }

@@ -1,19 +1,22 @@
 /** `mcr sink`: receives a group and accounts loss, duplicates, reordering, corruption. */
 import { z } from "zod";
 import { interfaceInfo } from "../../ffi/iface.ts";
-import { InterfaceName, ipv4ToNumber, MulticastGroup } from "../config/schema.ts";
+import { InterfaceName, MulticastGroup, UnicastAddress } from "../config/schema.ts";
+import { ip } from "../net/address.ts";
 import { receive } from "../tools/sink.ts";
 import { parseCommandArgs } from "./args.ts";
 
-const USAGE = `usage: mcr sink --group G --port P [--interface IF] [--expect N] [--run-id N]
-                [--idle-timeout-ms MS] [--max-seconds S] [--json]
+const USAGE = `usage: mcr sink (--group G | --address A) --port P [--interface IF] [--expect N]
+                [--run-id N] [--idle-timeout-ms MS] [--max-seconds S] [--json]
 
-Joins G on IF, receives until idle for MS after traffic started (or S
-seconds), prints a summary and, with --json, one JSON line.`;
+Joins group G (IPv4 or IPv6) on IF, or receives on this host's unicast
+address A, until idle for MS after traffic started (or S seconds); prints a
+summary and, with --json, one JSON line.`;
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const SinkArgs = z.object({
-  group: MulticastGroup,
+  group: MulticastGroup.optional(),
+  address: UnicastAddress.optional(),
   port: int(1, 65535),
   interface: InterfaceName.optional(),
   expect: int(1, 1e12).optional(),
@@ -31,6 +34,7 @@ export function sinkCommand(argv: string[]): Promise<number> {
   }
   const parsed = parseCommandArgs("mcr sink", argv, {
     group: { type: "string" },
+    address: { type: "string" },
     port: { type: "string" },
     interface: { type: "string" },
     expect: { type: "string" },
@@ -45,6 +49,10 @@ export function sinkCommand(argv: string[]): Promise<number> {
     return Promise.resolve(1);
   }
   const a = parsed.values;
+  if ((a.group === undefined) === (a.address === undefined)) {
+    console.error(`mcr sink: give exactly one of --group or --address\n${USAGE}`);
+    return Promise.resolve(1);
+  }
   let ifindex = 0;
   if (a.interface) {
     const info = interfaceInfo(a.interface);
@@ -55,7 +63,7 @@ export function sinkCommand(argv: string[]): Promise<number> {
     ifindex = info.ifindex;
   }
   const r = receive({
-    group: ipv4ToNumber(a.group),
+    address: ip((a.group ?? a.address)!),
     port: a.port,
     ifindex,
     expect: a.expect,

@@ -1,4 +1,5 @@
 /** `mcr stats`: live statistics table (refreshed in place), --once, --json. */
+import { endpointText } from "../config/schema.ts";
 import { z } from "zod";
 import type { Rates } from "../stats/rates.ts";
 import type { StatsSnapshot } from "../supervisor/control.ts";
@@ -28,17 +29,17 @@ export function formatStatsTable(s: StatsSnapshot & { rates: Rates }): string {
     `  rx ${n(r.rx_packets ?? 0)} pps  tx ${n(r.tx_sent ?? 0)} pps`);
   lines.push(`loss: kernel_drops ${t.kernel_drops}  tx_ring_full ${t.tx_ring_full}  tx_errors ${t.tx_errors}` +
     `   drops: no_match ${t.drop_no_match}  malformed ${
-      (t.drop_truncated ?? 0) + (t.drop_bad_header ?? 0) + (t.drop_not_ipv4 ?? 0) + (t.drop_not_udp ?? 0)
+      (t.drop_truncated ?? 0) + (t.drop_bad_header ?? 0) + (t.drop_not_ip ?? 0) + (t.drop_not_udp ?? 0)
     }  fragment ${t.drop_fragment}`);
   lines.push("");
   lines.push(`${"RULE / OUTPUT".padEnd(40)} ${"PACKETS".padStart(12)} ${"PPS".padStart(9)} ${"MBIT/S".padStart(8)} ${"RING_FULL".padStart(9)}`);
   for (const rule of s.rules) {
     const rr = s.rates.rules[rule.name];
-    lines.push(`${`${rule.name} ${rule.input.interface} ${rule.input.group}:${rule.input.port}`.slice(0, 40).padEnd(40)} ` +
+    lines.push(`${`${rule.name} ${endpointText(rule.input)}`.slice(0, 40).padEnd(40)} ` +
       `${String(rule.counters.packets).padStart(12)} ${n(rr?.pps ?? 0).padStart(9)} ${((rr?.bps ?? 0) / 1e6).toFixed(1).padStart(8)}`);
     rule.outputs.forEach((o, i) => {
       const ro = rr?.outputs[i];
-      lines.push(`${`  -> ${o.interface} ${o.group}:${o.port}`.slice(0, 40).padEnd(40)} ${String(o.counters.packets).padStart(12)} ` +
+      lines.push(`${`  -> ${endpointText(o)}`.slice(0, 40).padEnd(40)} ${String(o.counters.packets).padStart(12)} ` +
         `${n(ro?.pps ?? 0).padStart(9)} ${((ro?.bps ?? 0) / 1e6).toFixed(1).padStart(8)} ${String(o.counters.ring_full).padStart(9)}`);
     });
   }

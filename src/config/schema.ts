@@ -3,10 +3,13 @@
  * API bodies and the CLI all validate against these zod schemas, and the
  * TypeScript types below are inferred from them.
  *
- * Addresses are written as dotted quads in YAML/JSON; the data plane converts
- * them to numbers at plan time (src/supervisor/plan.ts).
+ * Addresses are written as text in YAML/JSON (dotted-quad IPv4 or IPv6);
+ * the data plane converts them to numbers at plan time
+ * (src/supervisor/plan.ts). Inputs and outputs choose their family
+ * independently: an IPv4 stream may be relayed to IPv6 receivers and back.
  */
 import { z } from "zod";
+import { familyOf, formatIp, isMulticast, parseIp } from "../net/address.ts";
 
 /** Default TTL written into relayed packets when an output does not set one. */
 export const DEFAULT_TTL = 64;
@@ -34,38 +37,116 @@ export const InterfaceName = z.string().min(1).max(15).regex(
   "interface names are 1-15 characters: letters, digits, _ . : @ -",
 );
 export const Ipv4 = z.ipv4({ error: "must be a dotted-quad IPv4 address" });
-export const MulticastGroup = Ipv4.refine(isMulticastV4, {
+/** An IPv4 multicast group only (the traffic tools' IPv4 options). */
+export const MulticastGroupV4 = Ipv4.refine(isMulticastV4, {
   error: "must be an IPv4 multicast group (224.0.0.0-239.255.255.255)",
 });
-export const Port = z.int().min(1).max(65535);
-/** A source filter: one address (a.b.c.d) or a prefix (a.b.c.d/len). */
-export const SourceFilter = z.union([Ipv4, z.cidrv4({ error: "must be an IPv4 address or prefix" })], {
-  error: "must be an IPv4 address or prefix (a.b.c.d or a.b.c.d/len)",
+/** An IPv4 or IPv6 address. */
+export const IpAddressText = z.string().refine((t) => parseIp(t) !== null, {
+  error: "must be an IPv4 address (a.b.c.d) or an IPv6 address",
 });
+/** An IPv4 or IPv6 multicast group. */
+export const MulticastGroup = z.string().refine((t) => {
+  const a = parseIp(t);
+  return a !== null && isMulticast(a);
+}, { error: "must be an IPv4 multicast group (224.0.0.0/4) or an IPv6 one (ff00::/8)" });
+/** An IPv4 or IPv6 unicast address. */
+export const UnicastAddress = z.string().refine((t) => {
+  const a = parseIp(t);
+  return a !== null && !isMulticast(a) && !/^(0\.0\.0\.0|::)$/.test(t);
+}, { error: "must be a unicast IPv4 or IPv6 address (not multicast, not unspecified)" });
+export const Port = z.int().min(1).max(65535);
+/** A source filter: one address or a prefix (a.b.c.d/len, 2001:db8::/32). */
+export const SourceFilter = z.string().refine((t) => {
+  const [addr, len, extra] = t.split("/");
+  const a = parseIp(addr);
+  if (a === null || extra !== undefined) return false;
+  if (len === undefined) return true;
+  return /^\d{1,3}$/.test(len) && +len <= (a.family === 4 ? 32 : 128);
+}, { error: "must be an IPv4 or IPv6 address or prefix (a.b.c.d, a.b.c.d/len, 2001:db8::1, 2001:db8::/32)" });
 export const RuleName = z.string().min(1).max(64).regex(
   /^[A-Za-z0-9_.-]+$/,
   "rule names are 1-64 characters: letters, digits, _ . -",
 );
 
-/** Where a rule listens: an interface, a group and a UDP port, optionally one sender. */
+/**
+ * Where a rule listens: an interface, a multicast group (joined) or a unicast
+ * address of this host (`address`: unicast in, e.g. to multicast out), a UDP
+ * port, optionally one sender or a prefix of senders.
+ */
 export const InputSchema = z.strictObject({
   interface: InterfaceName,
-  group: MulticastGroup,
+  group: MulticastGroup.optional(),
+  address: UnicastAddress.optional(),
   port: Port,
   source: SourceFilter.optional(),
+}).superRefine((input, ctx) => {
+  if ((input.group === undefined) === (input.address === undefined)) {
+    ctx.addIssue({
+      code: "custom",
+      message: "give exactly one of group (multicast input) or address (unicast input)",
+      path: input.group === undefined ? ["group"] : ["address"],
+    });
+    return;
+  }
+  const dst = (input.group ?? input.address)!;
+  if (input.source !== undefined && familyOf(input.source) !== familyOf(dst)) {
+    ctx.addIssue({
+      code: "custom",
+      message: `source must be an IPv${familyOf(dst)} address or prefix like the input's destination`,
+      path: ["source"],
+    });
+  }
 });
 
-/** One copy of the stream: where it goes and how its headers are rewritten. */
+/**
+ * One copy of the stream: where it goes and how its headers are rewritten.
+ * egress "l2" (default) writes whole frames into the interface's TX ring
+ * (multicast group only); egress "routed" hands the datagram to a kernel UDP
+ * socket, which routes it to a group or a unicast address.
+ */
 export const OutputSchema = z.strictObject({
-  interface: InterfaceName,
-  group: MulticastGroup,
+  egress: z.enum(["l2", "routed"]).optional(),
+  /** Egress interface: required for l2 and for routed multicast; optional for routed unicast. */
+  interface: InterfaceName.optional(),
+  group: MulticastGroup.optional(),
+  /** Unicast destination (routed egress only). */
+  address: UnicastAddress.optional(),
   port: Port,
-  /** IPv4 TTL of relayed packets (default DEFAULT_TTL). */
+  /** IPv4 TTL or IPv6 hop limit of relayed packets (default DEFAULT_TTL). */
   ttl: z.int().min(1).max(255).optional(),
-  /** DSCP code point written into the TOS byte (ECN bits are kept). */
+  /** DSCP code point written into the TOS / traffic class byte (ECN bits are kept). */
   dscp: z.int().min(0).max(63).optional(),
-  /** Source address of relayed packets (default: the output interface's IPv4 address). */
-  source_ip: Ipv4.optional(),
+  /** Source address of relayed packets (default: the output interface's address of the output's family). */
+  source_ip: IpAddressText.optional(),
+}).superRefine((out, ctx) => {
+  const routed = out.egress === "routed";
+  if ((out.group === undefined) === (out.address === undefined)) {
+    ctx.addIssue({
+      code: "custom",
+      message: "give exactly one of group (multicast) or address (unicast, routed egress only)",
+      path: out.group === undefined ? ["group"] : ["address"],
+    });
+    return;
+  }
+  if (!routed && out.address !== undefined) {
+    ctx.addIssue({ code: "custom", message: 'a unicast address needs egress: "routed"', path: ["address"] });
+  }
+  if (out.interface === undefined && (!routed || out.group !== undefined)) {
+    ctx.addIssue({
+      code: "custom",
+      message: routed ? "a routed multicast output needs its egress interface" : "an l2 output needs its interface",
+      path: ["interface"],
+    });
+  }
+  const dst = (out.group ?? out.address)!;
+  if (out.source_ip !== undefined && familyOf(out.source_ip) !== familyOf(dst)) {
+    ctx.addIssue({
+      code: "custom",
+      message: `source_ip must be an IPv${familyOf(dst)} address like the output's destination`,
+      path: ["source_ip"],
+    });
+  }
 });
 
 /** A relay rule: one input, 1..N outputs. */
@@ -77,10 +158,25 @@ export const RuleSchema = z.strictObject({
   rate_pps: z.int().min(1).max(10_000_000).optional(),
   /** Stream presence: the input counts as stale after this long without packets. */
   stale_after_ms: z.int().min(100).max(86_400_000).optional(),
-  /** Forward IPv4 fragments of this stream instead of dropping them. */
+  /** Forward fragments of this stream instead of dropping them (l2 outputs of the input's family only). */
   allow_fragments: z.boolean().optional(),
   /** A disabled rule stays in the config but forwards nothing. */
   enabled: z.boolean().optional(),
+}).superRefine((rule, ctx) => {
+  // (Runs even when a field failed its own check: skip what is missing.)
+  const inputDst = rule.input.group ?? rule.input.address;
+  if (!rule.allow_fragments || inputDst === undefined) return;
+  const inFamily = familyOf(inputDst);
+  rule.outputs.forEach((o, j) => {
+    const outDst = o.group ?? o.address;
+    if (o.egress === "routed" || (outDst !== undefined && familyOf(outDst) !== inFamily)) {
+      ctx.addIssue({
+        code: "custom",
+        message: "allow_fragments: fragments can only be relayed to l2 outputs of the input's address family",
+        path: ["outputs", j],
+      });
+    }
+  });
 });
 
 /** Ring geometry overrides (normally derived from rate_pps, see ring_geometry.ts). */
@@ -124,8 +220,39 @@ const ConfigObject = z.strictObject({
   rules: z.array(RuleSchema).max(100_000),
 });
 
-function ruleKey(i: { interface: string; group: string; port: number; source?: string }): string {
-  return `${i.interface}|${i.group}|${i.port}|${i.source ?? "*"}`;
+/** The destination address text of an input (its group, or its unicast address). */
+export function inputDestination(i: { group?: string; address?: string }): string {
+  return (i.group ?? i.address)!;
+}
+
+/** The destination address text of an output (its group, or its unicast address). */
+export function outputDestination(o: { group?: string; address?: string }): string {
+  return (o.group ?? o.address)!;
+}
+
+/**
+ * One-line text of an input or output for humans: "eth1 239.1.1.1:5001",
+ * "eth1 [ff3e::1]:5001", "routed eth2 10.9.0.2:5000", "routed * 10.9.0.2:5000".
+ */
+export function endpointText(e: { egress?: string; interface?: string; group?: string; address?: string; port: number }): string {
+  const dst = (e.group ?? e.address)!;
+  const addr = dst.includes(":") ? `[${dst}]` : dst;
+  return `${e.egress === "routed" ? "routed " : ""}${e.interface ?? "*"} ${addr}:${e.port}`;
+}
+
+/**
+ * Canonical text of an address, so "ff3e::1" and "ff3e:0::1" compare equal.
+ * Cross-field checks also run over fields that failed their own check: those
+ * are left as they are (their own error names them).
+ */
+function canonical(text: string | undefined): string {
+  const a = text === undefined ? null : parseIp(text);
+  return a === null ? String(text) : formatIp(a);
+}
+
+function ruleKey(i: Input): string {
+  const src = i.source === undefined ? "*" : i.source.split("/").map((p, k) => k === 0 ? canonical(p) : p).join("/");
+  return `${i.interface}|${canonical(inputDestination(i))}|${i.port}|${src}`;
 }
 
 /**
@@ -159,15 +286,16 @@ export function checkRules(
         path: [...pathPrefix, i, "input"],
       });
     } else inputs.set(key, i);
-    inputPorts.add(`${rule.input.interface}|${rule.input.group}|${rule.input.port}`);
+    inputPorts.add(`${rule.input.interface}|${canonical(inputDestination(rule.input))}|${rule.input.port}`);
   });
   rules.forEach((rule, i) => {
     rule.outputs.forEach((out, j) => {
-      if (inputPorts.has(`${out.interface}|${out.group}|${out.port}`)) {
+      if (out.interface === undefined) return;
+      const dst = outputDestination(out);
+      if (inputPorts.has(`${out.interface}|${canonical(dst)}|${out.port}`)) {
         ctx.addIssue({
           code: "custom",
-          message:
-            `output would feed a relay input back (loop): ${out.interface} ${out.group}:${out.port} is an input`,
+          message: `output would feed a relay input back (loop): ${out.interface} ${dst} port ${out.port} is an input`,
           path: [...pathPrefix, i, "outputs", j],
         });
       }

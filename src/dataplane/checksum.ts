@@ -83,3 +83,22 @@ export function udpChecksumV4(
   const c = ~fold16(sum) & 0xffff;
   return c === 0 ? 0xffff : c;
 }
+
+/**
+ * Full UDP checksum over IPv6 (RFC 8200 8.1): pseudo header (source and
+ * destination, 16 bytes each at srcOff/dstOff, upper-layer length, next
+ * header 17) plus the UDP header and payload at udpOff (checksum field zero).
+ * A result of 0 is sent as 0xffff.
+ */
+export function udpChecksumV6(
+  view: DataView,
+  srcOff: number,
+  dstOff: number,
+  udpOff: number,
+  udpLen: number,
+): number {
+  let sum = sumWords(view, srcOff, 16) + sumWords(view, dstOff, 16) + 17 + udpLen;
+  sum += sumWords(view, udpOff, udpLen);
+  const c = ~fold16(sum) & 0xffff;
+  return c === 0 ? 0xffff : c;
+}

@@ -2,9 +2,10 @@
  * THE forwarding loop of a worker, readable top to bottom:
  *
  *   wait for a block -> walk its packets -> parse -> match -> for each output:
- *   claim a TX frame, rewrite into it -> give the block back -> flush (one
- *   io_uring_enter kicks every dirty TX ring) -> publish counters -> check
- *   control -> repeat.
+ *   claim a TX frame and rewrite into it (or, for a routed output, copy the
+ *   datagram into its socket's batch) -> give the block back -> flush (one
+ *   io_uring_enter kicks every dirty TX ring; one sendmmsg per routed batch)
+ *   -> publish counters -> check control -> repeat.
  *
  * Nothing here allocates per packet, throws, or sees a pointer: the rings are
  * one Uint8Array/DataView over the worker's arena, the rules are monomorphic
@@ -31,11 +32,12 @@ import {
 } from "../../ffi/layout.ts";
 import { DROP_SLOT_BASE, OUTPUT_SLOTS, RULE_SLOTS, W } from "../stats/registry.ts";
 import {
+  F_FAMILY,
   F_FRAG,
   F_GROUP,
+  F_IP,
   F_PORT,
   F_SRC,
-  F_TOTAL,
   F_UDP,
   F_UDP_LEN,
   FRAME,
@@ -44,8 +46,16 @@ import {
   R_NO_MATCH,
   R_RING_CORRUPT,
 } from "./parse.ts";
-import { finishPartialChecksum, rewriteInto, sourceDelta } from "./rewrite.ts";
-import { type InputPort, matchFragment, matchRule, type Output, type TxPort } from "./rule_table.ts";
+import { finishPartialChecksum, outputFrameLength, rewriteInto, sourceDelta, sourceDelta6 } from "./rewrite.ts";
+import {
+  EGRESS_ROUTED,
+  type InputPort,
+  matchFragment,
+  matchRule,
+  type Output,
+  type RoutedPort,
+  type TxPort,
+} from "./rule_table.ts";
 
 /** What the loop needs from the native waiter (ffi/waiter.ts Waiter; a fake in tests). */
 export interface Kicker {
@@ -55,6 +65,16 @@ export interface Kicker {
   queueKick(fd: number): number;
   /** One io_uring_enter for every queued kick. */
   submit(): number;
+}
+
+/** What the loop needs to send a routed batch (ffi/routed.ts; a fake in tests). */
+export interface DatagramSender {
+  /**
+   * Sends port.count datagrams with one sendmmsg. Returns how many the
+   * kernel took; result[0] = refused, result[1] = last errno, result[2] = not
+   * sent because the buffer was full, result[3] = payload bytes sent.
+   */
+  send(port: RoutedPort, result: Int32Array): number;
 }
 
 /** Control words shared with the supervisor (Int32Array over a SharedArrayBuffer). */
@@ -74,6 +94,7 @@ const OUT_PACKETS = 0;
 const OUT_BYTES = 1;
 const OUT_RING_FULL = 2;
 const OUT_TOO_BIG = 3;
+const OUT_ERRORS = 4;
 const RULE_PACKETS = 0;
 const RULE_BYTES = 1;
 
@@ -85,6 +106,8 @@ const W_TX_BYTES = W.tx_bytes;
 const W_TX_RING_FULL = W.tx_ring_full;
 const W_TX_ERRORS = W.tx_errors;
 const W_TX_TOO_BIG = W.tx_too_big;
+const W_ROUTED_BATCHES = W.routed_batches;
+const W_LAST_ROUTED_ERRNO = W.last_routed_errno;
 const W_RX_BLOCKS = W.rx_blocks;
 const W_LOOP = W.loop_iterations;
 const W_HEARTBEAT = W.heartbeat_ms;
@@ -97,6 +120,11 @@ export class LoopState {
   /** TX rings with frames queued since the last flush (preallocated, no growth per packet). */
   readonly dirty: TxPort[];
   dirtyCount = 0;
+  /** Routed outputs with datagrams batched since the last flush. */
+  readonly dirtyRouted: RoutedPort[];
+  dirtyRoutedCount = 0;
+  /** Result words of the last routed send (preallocated). */
+  readonly sendResult = new Int32Array(4);
   constructor(
     readonly bytes: Uint8Array,
     readonly view: DataView,
@@ -109,8 +137,11 @@ export class LoopState {
     readonly kicker: Kicker,
     /** Called about once a second from the loop (kernel ring statistics, kick tallies). */
     readonly periodic: () => void,
+    readonly routedPorts: RoutedPort[] = [],
+    readonly sender: DatagramSender | null = null,
   ) {
     this.dirty = txPorts.slice();
+    this.dirtyRouted = routedPorts.slice();
   }
 }
 
@@ -212,12 +243,14 @@ export function forwardPacket(
   const parsed = parseFrame(view, mac, len);
   if (parsed < 0) return parsed;
 
+  const family = FRAME[F_FAMILY];
   const group = FRAME[F_GROUP];
   const src = FRAME[F_SRC];
+  const ip = FRAME[F_IP];
   const frag = FRAME[F_FRAG];
   const rule = frag === 2
-    ? matchFragment(input.fragmentRules, group, src)
-    : matchRule(input.rules, group, FRAME[F_PORT], src);
+    ? matchFragment(input.fragmentRules, family, group, src, view, ip)
+    : matchRule(input.rules, family, group, FRAME[F_PORT], src, view, ip);
   if (rule === null) return frag === 2 ? -R_FRAGMENT : -R_NO_MATCH;
   if (frag === 1 && !rule.allowFragments) return -R_FRAGMENT;
 
@@ -235,13 +268,14 @@ export function forwardPacket(
     udpChecksum = (status & TP_STATUS_CSUMNOTREADY) !== 0 && frag === 0
       ? finishPartialChecksum(view, udp, FRAME[F_UDP_LEN])
       : view.getUint16(udp + 6);
-    srcDelta = sourceDelta(src);
+    srcDelta = family === 4 ? sourceDelta(src) : sourceDelta6(view, ip + 8);
   }
 
   const outputs = rule.outputs;
   let copies = 0;
   for (let i = 0; i < outputs.length; i++) {
-    copies += emit(s, outputs[i], udpChecksum, srcDelta);
+    const out = outputs[i];
+    copies += out.egress === EGRESS_ROUTED ? emitRouted(s, out) : emit(s, out, udpChecksum, srcDelta);
   }
   return copies;
 }
@@ -252,12 +286,11 @@ export function forwardPacket(
  */
 function emit(s: LoopState, out: Output, udpChecksum: number, srcDelta: number): number {
   const view = s.view;
-  const tx = out.tx;
+  const tx = out.tx!;
   const oc = s.outputCounters;
   const wc = s.workerCounters;
   const o = out.slot * OUTPUT_SLOTS;
-  const frameLen = 14 + FRAME[F_TOTAL]; // Ethernet header + IPv4 total length
-  if (frameLen > tx.maxFrame) {
+  if (outputFrameLength(out) > tx.maxFrame) {
     oc[o + OUT_TOO_BIG] += 1;
     wc[W_TX_TOO_BIG] += 1; // per copy, like tx_ring_full: the packet itself matched
     return 0;
@@ -291,8 +324,71 @@ function emit(s: LoopState, out: Output, udpChecksum: number, srcDelta: number):
   return 1;
 }
 
-/** Stage "flush": one io_uring submission kicks every TX ring filled since the last flush. */
+/**
+ * Stage "tx" for a routed output: copies the UDP payload into the socket's
+ * next batch slot (the kernel builds the headers). A full batch is sent at
+ * once. Returns 1 if batched, 0 if dropped (counted). Sends are counted in
+ * sendRouted(), when the kernel has taken them.
+ */
+function emitRouted(s: LoopState, out: Output): number {
+  const r = out.routed!;
+  const udp = FRAME[F_UDP];
+  const payload = FRAME[F_UDP_LEN] - 8;
+  if (payload > r.slotSize) {
+    s.outputCounters[out.slot * OUTPUT_SLOTS + OUT_TOO_BIG] += 1;
+    s.workerCounters[W_TX_TOO_BIG] += 1;
+    return 0;
+  }
+  if (r.count === r.slots) sendRouted(s, r);
+  s.bytes.copyWithin(r.dataOffset + r.count * r.slotSize, udp + 8, udp + 8 + payload);
+  r.lengths[r.count] = payload;
+  if (r.count++ === 0) s.dirtyRouted[s.dirtyRoutedCount++] = r;
+  return 1;
+}
+
+/** One sendmmsg for the routed port's batch; counts what the kernel took, refused or had no room for. */
+function sendRouted(s: LoopState, r: RoutedPort): void {
+  const n = r.count;
+  if (n === 0) return;
+  const res = s.sendResult;
+  const sent = s.sender!.send(r, res);
+  r.count = 0;
+  const oc = s.outputCounters;
+  const wc = s.workerCounters;
+  const o = r.counterSlot * OUTPUT_SLOTS;
+  wc[W_ROUTED_BATCHES] += 1;
+  if (sent < 0) {
+    // The whole call failed (bad arguments): every datagram is an error.
+    oc[o + OUT_ERRORS] += n;
+    wc[W_TX_ERRORS] += n;
+    wc[W_LAST_ROUTED_ERRNO] = -sent;
+    return;
+  }
+  oc[o + OUT_PACKETS] += sent;
+  oc[o + OUT_BYTES] += res[3];
+  wc[W_TX_SENT] += sent;
+  wc[W_TX_BYTES] += res[3];
+  if (res[0] !== 0) {
+    oc[o + OUT_ERRORS] += res[0];
+    wc[W_TX_ERRORS] += res[0];
+  }
+  if (res[2] !== 0) {
+    oc[o + OUT_RING_FULL] += res[2];
+    wc[W_TX_RING_FULL] += res[2];
+  }
+  if (res[1] !== 0) wc[W_LAST_ROUTED_ERRNO] = res[1];
+}
+
+/**
+ * Stage "flush": one io_uring submission kicks every TX ring filled since the
+ * last flush, and one sendmmsg per routed output sends its batch.
+ */
 export function flush(s: LoopState): void {
+  const routed = s.dirtyRoutedCount;
+  if (routed !== 0) {
+    for (let i = 0; i < routed; i++) sendRouted(s, s.dirtyRouted[i]);
+    s.dirtyRoutedCount = 0;
+  }
   const n = s.dirtyCount;
   if (n === 0) return;
   for (let i = 0; i < n; i++) {

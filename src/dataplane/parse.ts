@@ -1,16 +1,16 @@
 /**
- * Stage "parse": Ethernet (optionally one 802.1Q tag) -> IPv4 -> UDP, every
- * read bounds-checked against the captured length. Allocation-free: results
- * go into the module-level scratch array FRAME (one packet at a time per
- * thread), and the return value is 0 or a negative drop reason id
- * (src/stats/registry.ts DROP_REASONS).
+ * Stage "parse": Ethernet (optionally one 802.1Q tag) -> IPv4 or IPv6 (with
+ * its extension headers) -> UDP, every read bounds-checked against the
+ * captured length. Allocation-free: results go into the module-level scratch
+ * array FRAME (one packet at a time per thread), and the return value is 0 or
+ * a negative drop reason id (src/stats/registry.ts DROP_REASONS).
  */
 
 import { fold16, sumWords } from "./checksum.ts";
 
 /** Drop reason ids (negated when returned). Must match DROP_REASONS. */
 export const R_TRUNCATED = 1;
-export const R_NOT_IPV4 = 2;
+export const R_NOT_IP = 2;
 export const R_BAD_HEADER = 3;
 export const R_NOT_UDP = 4;
 export const R_FRAGMENT = 5;
@@ -18,25 +18,37 @@ export const R_NO_MATCH = 6;
 export const R_RING_CORRUPT = 7;
 
 /** Indices into FRAME, the parse result of the current packet. */
-export const F_IP = 0; // absolute offset of the IPv4 header
-export const F_IHL = 1; // IPv4 header length in bytes (20..60)
-export const F_TOTAL = 2; // IPv4 total length (header + payload), <= captured bytes
+export const F_IP = 0; // absolute offset of the IP header
+export const F_IHL = 1; // IPv4 header length in bytes (20..60); 40 for IPv6
+export const F_TOTAL = 2; // IP packet length (IPv4 total length; IPv6 40 + payload length), <= captured bytes
 export const F_UDP = 3; // absolute offset of the UDP header (-1 for non-first fragments)
-export const F_SRC = 4; // source address (int32: the u32 value | 0)
-export const F_GROUP = 5; // destination address (int32)
+export const F_SRC = 4; // IPv4 source address; IPv6: the source's last 32-bit word (int32)
+export const F_GROUP = 5; // IPv4 destination address; IPv6: the destination's last word (int32)
 export const F_PORT = 6; // UDP destination port (0 for non-first fragments)
 export const F_FRAG = 7; // 0: not a fragment, 1: first fragment, 2: later fragment
 export const F_UDP_LEN = 8; // UDP length field (0 for non-first fragments)
+export const F_FAMILY = 9; // 4 or 6
+export const F_L4 = 10; // absolute offset of what follows the IP headers (UDP header, or fragment data)
+export const F_L4_LEN = 11; // bytes from F_L4 to the end of the IP packet
+export const F_FRAG_HDR = 12; // IPv6: absolute offset of the fragment header of a fragment, else -1
 
 /** Parse results of the current packet (reused for every packet). */
-export const FRAME: Int32Array = new Int32Array(9);
+export const FRAME: Int32Array = new Int32Array(13);
 
 const ETH_HLEN = 14;
 const ETHERTYPE_IPV4 = 0x0800;
+const ETHERTYPE_IPV6 = 0x86dd;
 const ETHERTYPE_VLAN = 0x8100;
 const IPPROTO_UDP = 17;
 const IP_MF = 0x2000; // "more fragments" flag in the flags/fragment-offset word
 const IP_OFFSET_MASK = 0x1fff; // fragment offset in 8-byte units
+const IPV6_HLEN = 40;
+const NH_HOP_BY_HOP = 0;
+const NH_ROUTING = 43;
+const NH_FRAGMENT = 44;
+const NH_DEST_OPTIONS = 60;
+/** More extension headers than this is not a stream anyone sends: dropped as bad_header. */
+const MAX_EXTENSION_HEADERS = 8;
 
 /**
  * Parses the frame at [off, off+len) in `view`. On success returns 0 and
@@ -53,11 +65,15 @@ export function parseFrame(view: DataView, off: number, len: number): number {
     ethertype = view.getUint16(off + 16);
     ip += 4;
   }
-  if (ethertype !== ETHERTYPE_IPV4) return -R_NOT_IPV4;
-  if (ip + 20 > end) return -R_TRUNCATED;
+  if (ethertype === ETHERTYPE_IPV4) return parseIpv4(view, ip, end);
+  if (ethertype === ETHERTYPE_IPV6) return parseIpv6(view, ip, end);
+  return -R_NOT_IP;
+}
 
+function parseIpv4(view: DataView, ip: number, end: number): number {
+  if (ip + 20 > end) return -R_TRUNCATED;
   const versionIhl = view.getUint8(ip);
-  if (versionIhl >> 4 !== 4) return -R_NOT_IPV4;
+  if (versionIhl >> 4 !== 4) return -R_NOT_IP;
   const ihl = (versionIhl & 0x0f) << 2;
   if (ihl < 20) return -R_BAD_HEADER;
   const total = view.getUint16(ip + 2);
@@ -70,11 +86,15 @@ export function parseFrame(view: DataView, off: number, len: number): number {
 
   const fragWord = view.getUint16(ip + 6);
   const fragOffset = fragWord & IP_OFFSET_MASK;
+  FRAME[F_FAMILY] = 4;
   FRAME[F_IP] = ip;
   FRAME[F_IHL] = ihl;
   FRAME[F_TOTAL] = total;
   FRAME[F_SRC] = view.getInt32(ip + 12);
   FRAME[F_GROUP] = view.getInt32(ip + 16);
+  FRAME[F_L4] = ip + ihl;
+  FRAME[F_L4_LEN] = total - ihl;
+  FRAME[F_FRAG_HDR] = -1;
   if (fragOffset !== 0) {
     // A later fragment: no UDP header here; only the IP header can be rewritten.
     FRAME[F_UDP] = -1;
@@ -93,6 +113,92 @@ export function parseFrame(view: DataView, off: number, len: number): number {
   } else {
     // Whole datagram: the UDP length must fit the IP payload exactly or less.
     if (udpLen < 8 || udpLen > total - ihl) return -R_BAD_HEADER;
+    FRAME[F_FRAG] = 0;
+  }
+  FRAME[F_UDP] = udp;
+  FRAME[F_PORT] = view.getUint16(udp + 2);
+  FRAME[F_UDP_LEN] = udpLen;
+  return 0;
+}
+
+/**
+ * IPv6: walks the extension headers (hop-by-hop, routing, destination
+ * options, fragment) to the UDP header. A relay does not carry per-hop
+ * options onwards: the output packet is built with only what it needs (see
+ * rewrite.ts), so the headers are skipped, not kept.
+ */
+function parseIpv6(view: DataView, ip: number, end: number): number {
+  if (ip + IPV6_HLEN > end) return -R_TRUNCATED;
+  if (view.getUint8(ip) >> 4 !== 6) return -R_NOT_IP;
+  const payloadLen = view.getUint16(ip + 4);
+  if (payloadLen === 0) return -R_BAD_HEADER; // jumbograms are not relayed
+  const total = IPV6_HLEN + payloadLen;
+  if (ip + total > end) return -R_TRUNCATED;
+  const packetEnd = ip + total;
+
+  let nh = view.getUint8(ip + 6);
+  let p = ip + IPV6_HLEN;
+  let fragHdr = -1;
+  let fragOffset = 0;
+  let more = 0;
+  for (let n = 0; nh !== IPPROTO_UDP; n++) {
+    if (n === MAX_EXTENSION_HEADERS) return -R_BAD_HEADER;
+    if (nh === NH_FRAGMENT) {
+      if (fragHdr >= 0) return -R_BAD_HEADER; // two fragment headers
+      if (p + 8 > packetEnd) return -R_TRUNCATED;
+      const word = view.getUint16(p + 2);
+      fragHdr = p;
+      fragOffset = word >>> 3;
+      more = word & 1;
+      nh = view.getUint8(p);
+      p += 8;
+      // A later fragment carries no further headers of the original packet.
+      if (fragOffset !== 0) break;
+    } else if (nh === NH_HOP_BY_HOP || nh === NH_ROUTING || nh === NH_DEST_OPTIONS) {
+      // Hop-by-hop options may only follow the IPv6 header directly (RFC 8200).
+      if (nh === NH_HOP_BY_HOP && n !== 0) return -R_BAD_HEADER;
+      if (p + 8 > packetEnd) return -R_TRUNCATED;
+      // A routing header with segments left names another final destination:
+      // the UDP checksum would cover that one. Multicast is never routed so.
+      if (nh === NH_ROUTING && view.getUint8(p + 3) !== 0) return -R_BAD_HEADER;
+      nh = view.getUint8(p);
+      p += (view.getUint8(p + 1) + 1) << 3;
+      if (p > packetEnd) return -R_TRUNCATED;
+    } else {
+      return -R_NOT_UDP; // ICMPv6, TCP, ESP, "no next header", ...
+    }
+  }
+  if (nh !== IPPROTO_UDP) return -R_NOT_UDP;
+
+  FRAME[F_FAMILY] = 6;
+  FRAME[F_IP] = ip;
+  FRAME[F_IHL] = IPV6_HLEN;
+  FRAME[F_TOTAL] = total;
+  FRAME[F_SRC] = view.getInt32(ip + 20);
+  FRAME[F_GROUP] = view.getInt32(ip + 36);
+  FRAME[F_L4] = p;
+  FRAME[F_L4_LEN] = packetEnd - p;
+  if (fragHdr >= 0 && fragOffset !== 0) {
+    FRAME[F_FRAG_HDR] = fragHdr;
+    FRAME[F_UDP] = -1;
+    FRAME[F_PORT] = 0;
+    FRAME[F_UDP_LEN] = 0;
+    FRAME[F_FRAG] = 2;
+    return 0;
+  }
+  const udp = p;
+  if (packetEnd - udp < 8) return -R_TRUNCATED;
+  const udpLen = view.getUint16(udp + 4);
+  // The UDP checksum is mandatory over IPv6 (RFC 8200 8.1).
+  if (view.getUint16(udp + 6) === 0) return -R_BAD_HEADER;
+  if (fragHdr >= 0 && more !== 0) {
+    if (udpLen < 8) return -R_BAD_HEADER;
+    FRAME[F_FRAG_HDR] = fragHdr;
+    FRAME[F_FRAG] = 1;
+  } else {
+    // Whole datagram (an "atomic fragment", offset 0 and no more, is one too: RFC 6946).
+    if (udpLen < 8 || udpLen > packetEnd - udp) return -R_BAD_HEADER;
+    FRAME[F_FRAG_HDR] = -1;
     FRAME[F_FRAG] = 0;
   }
   FRAME[F_UDP] = udp;

@@ -4,10 +4,11 @@
  *
  * Every class here initialises all of its fields in the constructor, in a
  * fixed order, and never adds or deletes one, so V8 keeps them monomorphic.
- * Addresses are stored as int32 (the u32 value | 0), the form parseFrame()
- * reads them in.
+ * Addresses are stored as int32 words (the u32 value | 0), the form
+ * parseFrame() reads them in: an IPv4 address is one word, an IPv6 address
+ * four (big-endian, as in the packet).
  */
-import { delta16, delta32 } from "./checksum.ts";
+import { not16 } from "./checksum.ts";
 
 /** A TX ring of one output interface, as the loop sees it. */
 export class TxPort {
@@ -29,31 +30,86 @@ export class TxPort {
   ) {}
 }
 
+/**
+ * A routed output's kernel UDP socket and its batch: datagram payloads are
+ * copied into fixed slots of a batch area inside the worker's arena (so the
+ * copy is a copyWithin, like a TX frame), their lengths into `lengths`, and
+ * one sendmmsg() per flush sends them all (forward_loop.ts flush()).
+ */
+export class RoutedPort {
+  /** Datagrams waiting in the batch. */
+  count = 0;
+  constructor(
+    readonly fd: number,
+    /** The destination sockaddr, built once. */
+    readonly name: Uint8Array,
+    readonly slotSize: number,
+    readonly slots: number,
+    /** Arena offset of the batch area (slots * slotSize bytes). */
+    readonly dataOffset: number,
+    /** Its native address, for the send call (null in tests). */
+    readonly dataPointer: Deno.PointerValue,
+    readonly lengths: Int32Array,
+    /** The output's counter slot (sends are counted when the kernel has taken them). */
+    readonly counterSlot: number,
+  ) {}
+}
+
+/** Output kinds. */
+export const EGRESS_L2 = 0;
+export const EGRESS_ROUTED = 1;
+
 /** One copy of a stream: where it goes and the constants of its rewrite. */
 export class Output {
-  /** Checksum delta of the fixed part of the UDP rewrite (dst address, dst port, new src). */
+  /** Checksum delta of the fixed part of the UDP rewrite (addresses and port), see below. */
   readonly udpDelta: number;
+  /** IPv4 identification of the next packet built from scratch (translated from IPv6). */
+  ipId = 0;
   constructor(
-    readonly tx: TxPort,
+    readonly egress: number,
+    /** The TX ring (EGRESS_L2), else null. */
+    readonly tx: TxPort | null,
+    /** The socket (EGRESS_ROUTED), else null. */
+    readonly routed: RoutedPort | null,
     /** Counter slot (src/stats/registry.ts OUTPUT_COUNTERS). */
     readonly slot: number,
-    readonly group: number,
+    /** 4 or 6. */
+    readonly family: number,
+    /** Destination address words (1 or 4). */
+    readonly dst: Int32Array,
     readonly port: number,
-    readonly srcIp: number,
+    /** Source address words (1 or 4). */
+    readonly src: Int32Array,
     readonly ttl: number,
-    /** DSCP << 2, or -1 to keep the input's TOS byte. */
+    /** DSCP << 2, or -1 to keep the input's TOS / traffic class. */
     readonly tos: number,
-    /** 01:00:5e + low 23 bits of the group. */
+    /** 01:00:5e + low 23 bits of an IPv4 group; 33:33 + low 32 bits of an IPv6 one. */
     readonly dstMac: Uint8Array,
-    inputGroup: number,
+    /** The rule's input destination words and port (what the packet carries before rewriting). */
+    inputDst: Int32Array,
     inputPort: number,
   ) {
-    // RFC 1624: the words that change for every packet of this output are
-    // known now; only the old source address (varies per sender) is added
-    // per packet (see rewrite.ts).
-    this.udpDelta = delta32(inputGroup >>> 0, group >>> 0) + delta16(inputPort, port) +
-      ((srcIp >>> 16) & 0xffff) + (srcIp & 0xffff);
+    // RFC 1624: everything the UDP checksum covers that changes for every
+    // packet of this output is known now (the pseudo header's destination
+    // and source, the destination port), except the old source address,
+    // which varies per sender and is added per packet (sourceDelta*).
+    // Translation between families only changes which address words the
+    // pseudo header holds: its length and protocol words are the same.
+    this.udpDelta = wordsDelta(inputDst, dst) + halfWordsSum(src) + not16(inputPort) + (port & 0xffff);
   }
+}
+
+/** ~old + new over every 16-bit half of two address word lists (lengths may differ). */
+function wordsDelta(from: Int32Array, to: Int32Array): number {
+  let d = 0;
+  for (let i = 0; i < from.length; i++) d += not16(from[i] >>> 16) + not16(from[i] & 0xffff);
+  return d + halfWordsSum(to);
+}
+
+function halfWordsSum(words: Int32Array): number {
+  let d = 0;
+  for (let i = 0; i < words.length; i++) d += ((words[i] >>> 16) & 0xffff) + (words[i] & 0xffff);
+  return d;
 }
 
 /** A compiled rule. Rules sharing a Map key are chained through `next`, most specific first. */
@@ -65,11 +121,20 @@ export class Rule {
   constructor(
     /** Counter slot (RULE_COUNTERS). */
     readonly slot: number,
+    /** 4 or 6. */
+    readonly family: number,
+    /** IPv4 destination, or the last word of an IPv6 one (the word parseFrame puts in F_GROUP). */
     readonly group: number,
     readonly port: number,
-    /** Source filter: (src & srcMask) === srcAddr; mask 0 accepts any sender. */
+    /** IPv4 source filter: (src & srcMask) === srcAddr; mask 0 accepts any sender. */
     readonly srcAddr: number,
     readonly srcMask: number,
+    /** IPv6: destination words, source filter words and masks (empty for IPv4 rules). */
+    readonly dst6: Int32Array,
+    readonly srcAddr6: Int32Array,
+    readonly srcMask6: Int32Array,
+    /** Source prefix length: longer prefixes are tried first. */
+    readonly srcPrefix: number,
     readonly allowFragments: boolean,
     readonly outputs: Output[],
   ) {}
@@ -85,60 +150,80 @@ export class InputPort {
     readonly offset: number,
     readonly blockSize: number,
     readonly blockCount: number,
-    /** ruleKey(group, port) -> chain of rules. */
+    /** ruleKey(family, group, port) -> chain of rules. */
     readonly rules: Map<number, Rule>,
-    /** fragmentKey(group) -> chain of rules that accept later fragments. */
+    /** fragmentKey(family, group) -> chain of rules that accept later fragments. */
     readonly fragmentRules: Map<number, Rule>,
   ) {}
 }
 
 /**
- * Map key for (group, port): low 14 bits of the group and the 16-bit port,
- * which stays below 2^30 so V8 keeps it a small integer (larger keys
- * allocated a heap number on every lookup). The full group and port are
- * compared after the lookup.
+ * Map key for (family, destination word, port): low 13 bits of the word, a
+ * family bit and the 16-bit port, which stays below 2^30 so V8 keeps it a
+ * small integer (larger keys allocated a heap number on every lookup). The
+ * full destination and port are compared after the lookup.
  */
-export function ruleKey(group: number, port: number): number {
-  return ((group & 0x3fff) << 16) | port;
+export function ruleKey(family: number, group: number, port: number): number {
+  return ((group & 0x1fff) << 17) | (family === 6 ? 0x10000 : 0) | port;
 }
 
-/** Map key for later fragments, which carry no port: the low 30 bits of the group. */
-export function fragmentKey(group: number): number {
-  return group & 0x3fffffff;
+/** Map key for later fragments, which carry no port: the family and the low 29 bits of the word. */
+export function fragmentKey(family: number, group: number): number {
+  return (family === 6 ? 0x20000000 : 0) | (group & 0x1fffffff);
 }
 
-/** Finds the rule for (group, port, src) in a chain, or null. */
+/** Whether the packet's IPv6 destination (4 words at dstOff) and source (at srcOff) fit the rule. */
+function matches6(view: DataView, dstOff: number, srcOff: number, rule: Rule): boolean {
+  const d = rule.dst6;
+  const a = rule.srcAddr6;
+  const m = rule.srcMask6;
+  return view.getInt32(dstOff) === d[0] && view.getInt32(dstOff + 4) === d[1] &&
+    view.getInt32(dstOff + 8) === d[2] &&
+    (view.getInt32(srcOff) & m[0]) === a[0] && (view.getInt32(srcOff + 4) & m[1]) === a[1] &&
+    (view.getInt32(srcOff + 8) & m[2]) === a[2] && (view.getInt32(srcOff + 12) & m[3]) === a[3];
+}
+
+/**
+ * Finds the rule for the parsed packet in a chain, or null. For IPv4 `src`
+ * is the source address; for IPv6 the addresses are read at `ip` (the IPv6
+ * header) and `group` (its destination's last word) only narrows the search.
+ */
 export function matchRule(
   table: Map<number, Rule>,
+  family: number,
   group: number,
   port: number,
   src: number,
+  view: DataView,
+  ip: number,
 ): Rule | null {
-  let rule: Rule | null | undefined = table.get(ruleKey(group, port));
+  let rule: Rule | null | undefined = table.get(ruleKey(family, group, port));
   while (rule !== undefined && rule !== null) {
-    if (rule.group === group && rule.port === port && (src & rule.srcMask) === rule.srcAddr) {
-      return rule;
+    if (rule.group === group && rule.port === port) {
+      if (family === 4 ? (src & rule.srcMask) === rule.srcAddr : matches6(view, ip + 24, ip + 8, rule)) return rule;
     }
     rule = rule.next;
   }
   return null;
 }
 
-/** Finds a fragment-accepting rule for a later fragment (group and source only), or null. */
-export function matchFragment(table: Map<number, Rule>, group: number, src: number): Rule | null {
-  let rule: Rule | null | undefined = table.get(fragmentKey(group));
+/** Finds a fragment-accepting rule for a later fragment (destination and source only), or null. */
+export function matchFragment(
+  table: Map<number, Rule>,
+  family: number,
+  group: number,
+  src: number,
+  view: DataView,
+  ip: number,
+): Rule | null {
+  let rule: Rule | null | undefined = table.get(fragmentKey(family, group));
   while (rule !== undefined && rule !== null) {
-    if (rule.group === group && (src & rule.srcMask) === rule.srcAddr) return rule;
+    if (rule.group === group) {
+      if (family === 4 ? (src & rule.srcMask) === rule.srcAddr : matches6(view, ip + 24, ip + 8, rule)) return rule;
+    }
     rule = rule.nextFragment;
   }
   return null;
-}
-
-/** Prefix length of a source mask (number of leading one bits). */
-function maskLength(mask: number): number {
-  let n = 0;
-  for (let m = mask >>> 0; m & 0x80000000; m = (m << 1) >>> 0) n++;
-  return n;
 }
 
 /**
@@ -159,14 +244,9 @@ export function buildChains(
   }
   const table = new Map<number, Rule>();
   for (const [k, list] of lists) {
-    list.sort((a, b) => maskLength(b.srcMask) - maskLength(a.srcMask));
+    list.sort((a, b) => b.srcPrefix - a.srcPrefix);
     for (let i = 0; i < list.length; i++) list[i][link] = i + 1 < list.length ? list[i + 1] : null;
     table.set(k, list[0]);
   }
   return table;
-}
-
-/** The Ethernet multicast MAC of an IPv4 group: 01:00:5e + low 23 bits. */
-export function groupMac(group: number): Uint8Array {
-  return new Uint8Array([0x01, 0x00, 0x5e, (group >>> 16) & 0x7f, (group >>> 8) & 0xff, group & 0xff]);
 }

@@ -1,15 +1,19 @@
 /**
- * Plan -> loop tables: turns a WorkerPlan plus the worker's open rings into
- * the monomorphic objects the forwarding loop reads (InputPort, TxPort,
- * Rule, Output). Pure, so tests build tables over fake rings.
+ * Plan -> loop tables: turns a WorkerPlan plus the worker's open rings and
+ * routed sockets into the monomorphic objects the forwarding loop reads
+ * (InputPort, TxPort, RoutedPort, Rule, Output). Pure, so tests build tables
+ * over fake rings.
  */
-import type { WorkerPlan } from "../supervisor/plan.ts";
+import { fromWords, multicastMac } from "../net/address.ts";
+import type { OutputPlan, WorkerPlan } from "../supervisor/plan.ts";
 import {
   buildChains,
+  EGRESS_L2,
+  EGRESS_ROUTED,
   fragmentKey,
-  groupMac,
   InputPort,
   Output,
+  RoutedPort,
   Rule,
   ruleKey,
   TxPort,
@@ -31,6 +35,21 @@ export interface TxRingRef {
   frameCount: number;
 }
 
+/** An open routed-output socket and its batch area, as the tables need it. */
+export interface RoutedRef {
+  fd: number;
+  name: Uint8Array;
+  slotSize: number;
+  slots: number;
+  dataOffset: number;
+  dataPointer: Deno.PointerValue;
+}
+
+/** The Ethernet destination of an l2 output (routed outputs have none: the kernel resolves it). */
+function outputMac(o: OutputPlan): Uint8Array {
+  return o.egress === "l2" ? multicastMac(fromWords(o.family, o.dst)) : new Uint8Array(6);
+}
+
 /**
  * Builds the tables. `previousPorts` keeps ring cursors across plans: a TX
  * port whose ring (same fd) is kept continues at its head; an input keeps
@@ -41,7 +60,8 @@ export function buildTables(
   rxRings: ReadonlyMap<number, RxRingRef>,
   txRings: ReadonlyMap<number, TxRingRef>,
   previous: { inputs: readonly InputPort[]; txPorts: readonly TxPort[] } = { inputs: [], txPorts: [] },
-): { inputs: InputPort[]; txPorts: TxPort[] } {
+  routedSockets: ReadonlyMap<number, RoutedRef> = new Map(),
+): { inputs: InputPort[]; txPorts: TxPort[]; routedPorts: RoutedPort[] } {
   const txPorts = new Map<number, TxPort>();
   for (const t of plan.tx) {
     const ring = txRings.get(t.ifindex);
@@ -60,14 +80,63 @@ export function buildTables(
     txPorts.set(t.ifindex, port);
   }
 
+  const routedPorts: RoutedPort[] = [];
   const rulesByInput = new Map<number, Rule[]>();
   for (const r of plan.rules) {
+    const inputDst = Int32Array.from(r.dst);
     const outputs = r.outputs.map((o) => {
-      const tx = txPorts.get(o.ifindex);
-      if (!tx) throw new Error(`rule "${r.name}": no TX port for ifindex ${o.ifindex}`);
-      return new Output(tx, o.slot, o.group, o.port, o.srcIp, o.ttl, o.tos, groupMac(o.group), r.group, r.port);
+      let tx: TxPort | null = null;
+      let routed: RoutedPort | null = null;
+      if (o.egress === "routed") {
+        const ref = routedSockets.get(o.slot);
+        if (!ref) throw new Error(`rule "${r.name}": no routed socket for output slot ${o.slot}`);
+        routed = new RoutedPort(
+          ref.fd,
+          ref.name,
+          ref.slotSize,
+          ref.slots,
+          ref.dataOffset,
+          ref.dataPointer,
+          new Int32Array(ref.slots),
+          o.slot,
+        );
+        routedPorts.push(routed);
+      } else {
+        tx = txPorts.get(o.ifindex) ?? null;
+        if (!tx) throw new Error(`rule "${r.name}": no TX port for ifindex ${o.ifindex}`);
+      }
+      return new Output(
+        o.egress === "routed" ? EGRESS_ROUTED : EGRESS_L2,
+        tx,
+        routed,
+        o.slot,
+        o.family,
+        Int32Array.from(o.dst),
+        o.port,
+        Int32Array.from(o.src),
+        o.ttl,
+        o.tos,
+        outputMac(o),
+        inputDst,
+        r.port,
+      );
     });
-    const rule = new Rule(r.slot, r.group, r.port, r.srcAddr, r.srcMask, r.allowFragments, outputs);
+    const v6 = r.family === 6;
+    const last = r.dst[r.dst.length - 1];
+    const rule = new Rule(
+      r.slot,
+      r.family,
+      last,
+      r.port,
+      v6 ? 0 : r.srcAddr[0],
+      v6 ? 0 : r.srcMask[0],
+      Int32Array.from(v6 ? r.dst : []),
+      Int32Array.from(v6 ? r.srcAddr : []),
+      Int32Array.from(v6 ? r.srcMask : []),
+      r.srcPrefix,
+      r.allowFragments,
+      outputs,
+    );
     const list = rulesByInput.get(r.inputIfindex);
     if (list) list.push(rule);
     else rulesByInput.set(r.inputIfindex, [rule]);
@@ -84,12 +153,12 @@ export function buildTables(
       ring.offset,
       ring.blockSize,
       ring.blockCount,
-      buildChains(rules, (r) => ruleKey(r.group, r.port), "next"),
-      buildChains(rules.filter((r) => r.allowFragments), (r) => fragmentKey(r.group), "nextFragment"),
+      buildChains(rules, (r) => ruleKey(r.family, r.group, r.port), "next"),
+      buildChains(rules.filter((r) => r.allowFragments), (r) => fragmentKey(r.family, r.group), "nextFragment"),
     );
     const old = previous.inputs.find((p) => p.ifindex === rx.ifindex && p.fd === ring.fd);
     if (old) input.cursor = old.cursor;
     inputs.push(input);
   }
-  return { inputs, txPorts: [...txPorts.values()] };
+  return { inputs, txPorts: [...txPorts.values()], routedPorts };
 }

@@ -13,9 +13,11 @@
 import { Arena } from "../../ffi/arena.ts";
 import { loadLibrary } from "../../ffi/library.ts";
 import { RxRing, TxRing } from "../../ffi/packet_ring.ts";
+import { RoutedSender, RoutedSocket, ROUTED_BATCH } from "../../ffi/routed.ts";
 import { Waiter } from "../../ffi/waiter.ts";
+import { fromWords } from "../net/address.ts";
 import { W } from "../stats/registry.ts";
-import type { RxPlan, TxPlan, WorkerPlan } from "../supervisor/plan.ts";
+import type { OutputPlan, RxPlan, TxPlan, WorkerPlan } from "../supervisor/plan.ts";
 import {
   COMMAND_RECONFIGURE,
   COMMAND_RUN,
@@ -31,7 +33,7 @@ import {
   processBlock,
 } from "./forward_loop.ts";
 import type { InputPort, TxPort } from "./rule_table.ts";
-import { buildTables } from "./tables.ts";
+import { buildTables, type RoutedRef } from "./tables.ts";
 
 /** Messages from the supervisor. */
 export type ToWorker =
@@ -72,6 +74,18 @@ interface OpenRx {
 interface OpenTx {
   plan: TxPlan;
   ring: TxRing;
+}
+interface OpenRouted {
+  /** routedKey() of the output it was opened for. */
+  key: string;
+  socket: RoutedSocket;
+  ref: RoutedRef;
+  byteLength: number;
+}
+
+/** Everything a routed output's socket is opened with: a new key means a new socket. */
+function routedKey(o: OutputPlan): string {
+  return [o.family, o.dst.join(), o.port, o.hasSrc ? o.src.join() : "-", o.ifindex, o.ttl, o.tos, o.maxPayload].join("|");
 }
 
 const inbox: ToWorker[] = [];
@@ -143,6 +157,9 @@ async function main(): Promise<void> {
 
   const rx = new Map<number, OpenRx>();
   const tx = new Map<number, OpenTx>();
+  /** Routed output sockets by output counter slot. */
+  const routed = new Map<number, OpenRouted>();
+  const sender = new RoutedSender();
   let previous: { inputs: InputPort[]; txPorts: TxPort[] } = { inputs: [], txPorts: [] };
   let state: LoopState | null = null;
 
@@ -164,6 +181,8 @@ async function main(): Promise<void> {
   };
 
   const applyPlan = (plan: WorkerPlan): void => {
+    // Frames and datagrams still batched go out before anything changes.
+    if (state !== null) flush(state);
     // Close rings that are gone or changed; keep the rest (and their cursors).
     for (const [ifindex, open] of rx) {
       const next = plan.rx.find((p) => p.ifindex === ifindex);
@@ -182,6 +201,48 @@ async function main(): Promise<void> {
         arena.free(open.ring.offset, open.ring.byteLength);
         tx.delete(ifindex);
       }
+    }
+    const routedPlans = new Map<number, OutputPlan>();
+    for (const r of plan.rules) for (const o of r.outputs) if (o.egress === "routed") routedPlans.set(o.slot, o);
+    for (const [slot, open] of routed) {
+      const next = routedPlans.get(slot);
+      if (!next || routedKey(next) !== open.key) {
+        open.socket.close();
+        arena.freePlain(open.ref.dataOffset, open.byteLength);
+        routed.delete(slot);
+      }
+    }
+    for (const [slot, o] of routedPlans) {
+      if (routed.has(slot)) continue;
+      const destination = fromWords(o.family, o.dst);
+      const socket = RoutedSocket.open({
+        family: o.family,
+        destination: destination.bytes,
+        port: o.port,
+        source: o.hasSrc ? fromWords(o.family, o.src).bytes : null,
+        ifindex: o.ifindex,
+        hops: o.ttl,
+        tclass: o.tos,
+        label: `output slot ${slot}`,
+      });
+      const slotSize = Math.ceil(o.maxPayload / 64) * 64;
+      const byteLength = slotSize * ROUTED_BATCH;
+      let dataOffset: number;
+      try {
+        dataOffset = arena.allocatePlain(byteLength);
+      } catch (err) {
+        socket.close();
+        throw err;
+      }
+      const ref: RoutedRef = {
+        fd: socket.fd,
+        name: socket.name,
+        slotSize,
+        slots: ROUTED_BATCH,
+        dataOffset,
+        dataPointer: arena.pointerTo(dataOffset),
+      };
+      routed.set(slot, { key: routedKey(o), socket, ref, byteLength });
     }
     for (const p of plan.tx) {
       if (tx.has(p.ifindex)) continue;
@@ -216,7 +277,8 @@ async function main(): Promise<void> {
     }
     const rxRefs = new Map([...rx].map(([k, v]) => [k, v.ring]));
     const txRefs = new Map([...tx].map(([k, v]) => [k, v.ring]));
-    const tables = buildTables(plan, rxRefs, txRefs, previous);
+    const routedRefs = new Map([...routed].map(([k, v]) => [k, v.ref]));
+    const tables = buildTables(plan, rxRefs, txRefs, previous, routedRefs);
     previous = tables;
     state = new LoopState(
       arena.bytes,
@@ -229,6 +291,8 @@ async function main(): Promise<void> {
       control,
       waiter,
       periodic,
+      tables.routedPorts,
+      sender,
     );
   };
 
@@ -247,11 +311,18 @@ async function main(): Promise<void> {
       try {
         applyPlan(m.plan);
         Atomics.store(control, CONTROL_APPLIED_GEN, m.plan.generation);
-        const rings = [...rx.values(), ...tx.values()].map(({ ring }) => ({
-          fd: ring.fd,
-          address: arena.addressOf(ring.offset).toString(),
-          length: ring.byteLength,
-        }));
+        const rings = [
+          ...[...rx.values(), ...tx.values()].map(({ ring }) => ({
+            fd: ring.fd,
+            address: arena.addressOf(ring.offset).toString(),
+            length: ring.byteLength,
+          })),
+          ...[...routed.values()].map((o) => ({
+            fd: o.socket.fd,
+            address: arena.addressOf(o.ref.dataOffset).toString(),
+            length: o.byteLength,
+          })),
+        ];
         post({ type: "applied", id, generation: m.plan.generation, rings });
       } catch (err) {
         Atomics.store(control, CONTROL_APPLIED_GEN, m.plan.generation);
@@ -282,6 +353,7 @@ async function main(): Promise<void> {
   periodic();
   for (const { ring } of rx.values()) ring.close();
   for (const { ring } of tx.values()) ring.close();
+  for (const o of routed.values()) o.socket.close();
   waiter.close();
   post({ type: "stopped", id });
   self.close();

@@ -2,6 +2,7 @@
  * Prometheus text exposition (format 0.0.4) of a StatsSnapshot. Families and
  * help texts come from src/stats/registry.ts; counters end in _total.
  */
+import { inputDestination, outputDestination } from "../config/schema.ts";
 import type { InterfaceState, StatsSnapshot } from "../supervisor/control.ts";
 import { DROP_REASONS, OUTPUT_COUNTERS, RULE_COUNTERS, WORKER_COUNTERS } from "./registry.ts";
 
@@ -69,11 +70,18 @@ export function renderPrometheus(s: StatsSnapshot, interfaces: InterfaceState[])
   const outFams = OUTPUT_COUNTERS.map((c) => fam(c.family, "counter", c.help));
   const silent = fam("mcr_rule_silent_seconds", "gauge", "Seconds since the rule last received a packet");
   for (const r of s.rules) {
-    const rl = { rule: r.name, interface: r.input.interface, group: r.input.group, port: r.input.port };
+    const rl = { rule: r.name, interface: r.input.interface, destination: inputDestination(r.input), port: r.input.port };
     RULE_COUNTERS.forEach((c, i) => ruleFams[i].add(rl, r.counters[c.name] ?? 0));
     silent.add({ rule: r.name }, r.silent_ms / 1000);
     r.outputs.forEach((o, j) => {
-      const ol = { rule: r.name, output: j, interface: o.interface, group: o.group, port: o.port };
+      const ol = {
+        rule: r.name,
+        output: j,
+        egress: o.egress ?? "l2",
+        interface: o.interface ?? "",
+        destination: outputDestination(o),
+        port: o.port,
+      };
       OUTPUT_COUNTERS.forEach((c, i) => outFams[i].add(ol, o.counters[c.name] ?? 0));
     });
   }

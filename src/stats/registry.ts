@@ -26,10 +26,10 @@ export interface CounterSpec {
  */
 export const DROP_REASONS = [
   { id: 1, name: "truncated", help: "frame shorter than its headers or IP total length" },
-  { id: 2, name: "not_ipv4", help: "not an IPv4 frame (other ethertype or IP version)" },
-  { id: 3, name: "bad_header", help: "IPv4 header invalid (IHL < 5, bad header checksum, lengths inconsistent, UDP length lies)" },
-  { id: 4, name: "not_udp", help: "IPv4 but not UDP" },
-  { id: 5, name: "fragment", help: "IPv4 fragment on a rule that does not allow fragments" },
+  { id: 2, name: "not_ip", help: "not an IPv4 or IPv6 frame (other ethertype or IP version)" },
+  { id: 3, name: "bad_header", help: "IP header invalid (IPv4: IHL < 5, bad header checksum; IPv6: extension header chain, zero UDP checksum; lengths inconsistent, UDP length lies)" },
+  { id: 4, name: "not_udp", help: "IP but not UDP" },
+  { id: 5, name: "fragment", help: "IP fragment on a rule that does not allow fragments" },
   { id: 6, name: "no_match", help: "valid UDP but no rule matches interface, group, port and source" },
   { id: 7, name: "ring_corrupt", help: "RX ring entry with impossible offsets or lengths" },
 ] as const;
@@ -41,12 +41,12 @@ export const WORKER_COUNTERS: readonly CounterSpec[] = [
   { name: "rx_packets", family: "mcr_rx_packets_total", help: "Frames taken from RX rings" },
   { name: "rx_bytes", family: "mcr_rx_bytes_total", help: "Bytes of frames taken from RX rings" },
   { name: "matched", family: "mcr_matched_packets_total", help: "Frames that matched a rule" },
-  { name: "tx_sent", family: "mcr_tx_packets_total", help: "Frames queued into TX rings" },
-  { name: "tx_bytes", family: "mcr_tx_bytes_total", help: "Bytes queued into TX rings" },
+  { name: "tx_sent", family: "mcr_tx_packets_total", help: "Frames queued into TX rings plus datagrams routed outputs' sockets accepted" },
+  { name: "tx_bytes", family: "mcr_tx_bytes_total", help: "Bytes queued into TX rings (frames) plus routed payload bytes" },
   {
     name: "tx_ring_full",
     family: "mcr_tx_ring_full_total",
-    help: "Copies dropped because the output TX ring had no free frame (buffer exhaustion)",
+    help: "Copies dropped because the output TX ring had no free frame, or a routed output's socket buffer was full (buffer exhaustion)",
   },
   {
     name: "tx_too_big",
@@ -56,7 +56,7 @@ export const WORKER_COUNTERS: readonly CounterSpec[] = [
   {
     name: "tx_errors",
     family: "mcr_tx_errors_total",
-    help: "TX frames the kernel rejected (TP_STATUS_WRONG_FORMAT) plus failed TX kicks",
+    help: "TX frames the kernel rejected (TP_STATUS_WRONG_FORMAT), failed TX kicks, and routed datagrams the kernel refused",
   },
   { name: "kernel_packets", family: "mcr_kernel_packets_total", help: "Frames the kernel delivered to RX rings (PACKET_STATISTICS)" },
   { name: "kernel_drops", family: "mcr_kernel_drops_total", help: "Frames the kernel dropped because an RX ring was full (PACKET_STATISTICS)" },
@@ -70,6 +70,8 @@ export const WORKER_COUNTERS: readonly CounterSpec[] = [
     help: "TX kicks retried because the socket send buffer was full (frames stay queued; not loss)",
   },
   { name: "rx_socket_errors", family: "mcr_rx_socket_errors_total", help: "Errors cleared on RX ring sockets (e.g. link down)" },
+  { name: "routed_batches", family: "mcr_routed_batches_total", help: "sendmmsg() calls made for routed outputs (one per batch)" },
+  { name: "last_routed_errno", family: "mcr_last_routed_errno", help: "errno of the last routed send the kernel refused (0 if none)", kind: "gauge" },
   { name: "last_kick_errno", family: "mcr_last_kick_errno", help: "errno of the last failed TX kick (0 if none)", kind: "gauge" },
   { name: "loop_iterations", family: "mcr_loop_iterations_total", help: "Worker loop turns (heartbeat)" },
   { name: "heartbeat_ms", family: "mcr_heartbeat_ms", help: "Worker clock at its last loop turn (ms since epoch)", kind: "gauge" },
@@ -94,14 +96,19 @@ export const RULE_SLOTS = RULE_COUNTERS.length;
 
 /** Per-output counters: slot = outputSlot * OUTPUT_SLOTS + index. */
 export const OUTPUT_COUNTERS: readonly CounterSpec[] = [
-  { name: "packets", family: "mcr_output_packets_total", help: "Frames queued for the output" },
-  { name: "bytes", family: "mcr_output_bytes_total", help: "Bytes queued for the output" },
+  { name: "packets", family: "mcr_output_packets_total", help: "Frames queued for the output (routed: datagrams the socket accepted)" },
+  { name: "bytes", family: "mcr_output_bytes_total", help: "Bytes queued for the output (routed: UDP payload bytes)" },
   {
     name: "ring_full",
     family: "mcr_output_ring_full_total",
-    help: "Copies for the output dropped because its TX ring was full",
+    help: "Copies for the output dropped because its TX ring (routed: socket buffer) was full",
   },
   { name: "too_big", family: "mcr_output_too_big_total", help: "Copies for the output dropped as larger than its MTU" },
+  {
+    name: "errors",
+    family: "mcr_output_errors_total",
+    help: "Copies for a routed output the kernel refused (e.g. no route, port unreachable)",
+  },
 ];
 export const OUTPUT_SLOTS = OUTPUT_COUNTERS.length;
 

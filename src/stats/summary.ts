@@ -2,6 +2,7 @@
  * The plain-text counter summary printed when the relay stops and on
  * SIGUSR1 (in the spirit of the seed's "[STATS:Ingress FINAL]" lines).
  */
+import { endpointText } from "../config/schema.ts";
 import type { StatsSnapshot } from "../supervisor/control.ts";
 import { DROP_REASONS } from "./registry.ts";
 
@@ -26,14 +27,14 @@ export function formatFinalCounters(s: StatsSnapshot): string {
   for (const r of s.rules) {
     const i = r.input;
     lines.push(
-      `  rule ${r.name} (${i.interface} ${i.group}:${i.port}${i.source ? ` from ${i.source}` : ""}): ` +
+      `  rule ${r.name} (${endpointText(i)}${i.source ? ` from ${i.source}` : ""}): ` +
         `packets=${r.counters.packets} bytes=${r.counters.bytes}`,
     );
     for (const o of r.outputs) {
       const c = o.counters;
       lines.push(
-        `    -> ${o.interface} ${o.group}:${o.port} packets=${c.packets} bytes=${c.bytes} ` +
-          `ring_full=${c.ring_full} too_big=${c.too_big}`,
+        `    -> ${endpointText(o)} packets=${c.packets} bytes=${c.bytes} ` +
+          `ring_full=${c.ring_full} too_big=${c.too_big} errors=${c.errors}`,
       );
     }
   }

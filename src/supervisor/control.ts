@@ -3,21 +3,20 @@
  * relay. The API never touches packets: it reads snapshots and asks for whole
  * configurations to be applied through this interface.
  */
-import type { Config } from "../config/schema.ts";
+import type { Config, Input, Output } from "../config/schema.ts";
 
 /** Counter values keyed by counter name (see src/stats/registry.ts). */
 export type CounterValues = Record<string, number>;
 
-export interface OutputStats {
-  interface: string;
-  group: string;
-  port: number;
+/** An output as configured (egress, interface, group or address, port, ...) and its counters. */
+export type OutputStats = Output & {
   counters: CounterValues; // OUTPUT_COUNTERS names
-}
+};
 
 export interface RuleStats {
   name: string;
-  input: { interface: string; group: string; port: number; source?: string };
+  /** The input as configured (interface, group or address, port, source). */
+  input: Input;
   counters: CounterValues; // RULE_COUNTERS names
   outputs: OutputStats[];
   /** Milliseconds since the rule's packet counter last increased (since the relay started if it never did). */
@@ -43,6 +42,8 @@ export interface InterfaceState {
   mtu: number;
   mac: string;
   ipv4: string | null;
+  /** Preferred IPv6 address (global, else link-local). */
+  ipv6: string | null;
   roles: ("input" | "output")[];
   /** How many times the relay saw it appear, disappear or change since start. */
   events: number;

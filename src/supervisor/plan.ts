@@ -1,10 +1,19 @@
 /**
  * Config -> worker plan. Pure: it takes the configuration, what is known
  * about the interfaces and the counter slots, and returns the structured-
- * cloneable plan every worker applies. Addresses become int32 numbers here,
- * so the data path never parses text.
+ * cloneable plan every worker applies. Addresses become int32 words here
+ * (one for IPv4, four for IPv6, big-endian as they sit in the packet), so
+ * the data path never parses text.
  */
-import { type Config, DEFAULT_TTL, ipv4ToNumber, type Rule } from "../config/schema.ts";
+import {
+  type Config,
+  DEFAULT_TTL,
+  inputDestination,
+  type Output,
+  outputDestination,
+  type Rule,
+} from "../config/schema.ts";
+import { type Family, formatIp, ip, ipWords, prefixWords } from "../net/address.ts";
 import { DEFAULT_RATE_PPS, type RxGeometry, rxGeometry, type TxGeometry, txGeometry } from "./ring_geometry.ts";
 
 /** What the plan needs to know about an interface. */
@@ -14,7 +23,17 @@ export interface InterfaceFacts {
   mtu: number;
   /** IPv4 address as u32, 0 when it has none. */
   ipv4: number;
+  /** Preferred IPv6 address (global, else link-local) as 16 bytes, null when it has none. */
+  ipv6?: number[] | null;
   mac: number[];
+}
+
+/** One (destination, port) the kernel filter lets through. */
+export interface FilterEntry {
+  family: Family;
+  /** Destination address words (int32). */
+  dst: number[];
+  port: number;
 }
 
 export interface RxPlan {
@@ -23,8 +42,7 @@ export interface RxPlan {
   geometry: RxGeometry;
   /** PACKET_FANOUT group id (0: no fanout, single worker). */
   fanoutId: number;
-  /** (group u32, port) pairs the kernel filter lets through. */
-  filter: { group: number; port: number }[];
+  filter: FilterEntry[];
   passFragments: boolean;
 }
 
@@ -37,24 +55,39 @@ export interface TxPlan {
 }
 
 export interface OutputPlan {
+  /** "l2": a frame in the interface's TX ring; "routed": a datagram on a kernel UDP socket. */
+  egress: "l2" | "routed";
+  /** Egress interface (0: routed output left to the routing table). */
   ifindex: number;
   slot: number;
-  group: number; // int32
+  family: Family;
+  /** Destination address words (int32). */
+  dst: number[];
   port: number;
-  srcIp: number; // int32
+  /** Source address words (int32); all zero for a routed output without source_ip. */
+  src: number[];
+  /** Routed outputs: whether the socket binds src (else the kernel picks it). */
+  hasSrc: boolean;
   ttl: number;
-  /** DSCP << 2, or -1 to keep the input's TOS. */
+  /** DSCP << 2, or -1 to keep the input's TOS / traffic class. */
   tos: number;
+  /** Routed outputs: largest payload a batch slot holds (the input's MTU). */
+  maxPayload: number;
 }
 
 export interface RulePlan {
   name: string;
   slot: number;
   inputIfindex: number;
-  group: number; // int32
+  family: Family;
+  /** Input destination (group or unicast address) words (int32). */
+  dst: number[];
   port: number;
-  srcAddr: number; // int32, already masked
-  srcMask: number; // int32
+  /** Source filter: (src & srcMask) === srcAddr word by word; mask 0 accepts any sender. */
+  srcAddr: number[];
+  srcMask: number[];
+  /** Source prefix length (most specific first when rules share a group). */
+  srcPrefix: number;
   allowFragments: boolean;
   outputs: OutputPlan[];
 }
@@ -72,13 +105,15 @@ export interface RuleSlots {
   outputs: number[];
 }
 
-/** Parses "a.b.c.d" or "a.b.c.d/len" into (address, mask) as int32 numbers. */
-export function sourceFilter(source: string | undefined): { addr: number; mask: number } {
-  if (source === undefined) return { addr: 0, mask: 0 };
-  const [addrText, lenText] = source.split("/");
-  const len = lenText === undefined ? 32 : Number(lenText);
-  const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) | 0;
-  return { addr: ipv4ToNumber(addrText) & mask, mask };
+/** Source filter of an input as words: any sender when no source is given. */
+export function sourceFilter(
+  source: string | undefined,
+  family: Family,
+): { addr: number[]; mask: number[]; length: number } {
+  const zeros = family === 4 ? [0] : [0, 0, 0, 0];
+  if (source === undefined) return { addr: zeros, mask: zeros.slice(), length: 0 };
+  const p = prefixWords(source);
+  return { addr: p.addr, mask: p.mask, length: p.length };
 }
 
 /** Rules that forward (enabled unless `enabled: false`). */
@@ -92,17 +127,31 @@ export function interfacesOf(config: Config): { inputs: string[]; outputs: strin
   const outputs = new Set<string>();
   for (const r of activeRules(config)) {
     inputs.add(r.input.interface);
-    for (const o of r.outputs) outputs.add(o.interface);
+    for (const o of r.outputs) if (o.interface !== undefined) outputs.add(o.interface);
   }
   return { inputs: [...inputs], outputs: [...outputs] };
 }
 
+/** The family of an output's destination. */
+function outputFamily(o: Output): Family {
+  return ip(outputDestination(o)).family;
+}
+
+/** The source address words an l2 output writes: source_ip, else the interface's address of its family. */
+function outputSource(o: Output, f: InterfaceFacts | undefined): number[] | null {
+  if (o.source_ip !== undefined) return ipWords(ip(o.source_ip));
+  if (!f) return null;
+  if (outputFamily(o) === 4) return f.ipv4 !== 0 ? [f.ipv4 | 0] : null;
+  if (!f.ipv6) return null;
+  return ipWords({ family: 6, bytes: new Uint8Array(f.ipv6) });
+}
+
 /**
  * Builds the plan. `interfaces` holds the interfaces that exist now: rules
- * whose input is absent, and outputs whose interface is absent or has no
- * IPv4 address (when no source_ip is set), are left out until they appear.
- * `slots` holds every active rule's counter slots; `fanoutIds` an id per
- * input interface when more than one worker runs.
+ * whose input is absent, and outputs whose interface is absent or (l2) has
+ * no address of the output's family when no source_ip is set, are left out
+ * until they appear. `slots` holds every active rule's counter slots;
+ * `fanoutIds` an id per input interface when more than one worker runs.
  */
 export function buildPlan(
   config: Config,
@@ -112,10 +161,9 @@ export function buildPlan(
   generation: number,
 ): WorkerPlan {
   const ring = config.ring ?? {};
-  // An output is usable when its interface exists and a source address is known.
-  const outputUsable = (o: Rule["outputs"][number]): boolean => {
-    const f = interfaces.get(o.interface);
-    return f !== undefined && (o.source_ip !== undefined || f.ipv4 !== 0);
+  const outputUsable = (o: Output): boolean => {
+    if (o.egress === "routed") return o.interface === undefined || interfaces.has(o.interface);
+    return outputSource(o, interfaces.get(o.interface!)) !== null;
   };
   // Rules wait (are left out) while their input is absent or none of their outputs is usable.
   const rules = activeRules(config).filter((r) =>
@@ -145,9 +193,10 @@ export function buildPlan(
       };
       rxByName.set(name, rx);
     }
-    const group = ipv4ToNumber(r.input.group);
-    if (!rx.filter.some((p) => p.group === group && p.port === r.input.port)) {
-      rx.filter.push({ group, port: r.input.port });
+    const dst = ip(inputDestination(r.input));
+    const words = ipWords(dst);
+    if (!rx.filter.some((p) => p.port === r.input.port && p.dst.join() === words.join())) {
+      rx.filter.push({ family: dst.family, dst: words, port: r.input.port });
     }
     if (r.allow_fragments) rx.passFragments = true;
   }
@@ -155,10 +204,10 @@ export function buildPlan(
   const txByName = new Map<string, TxPlan>();
   for (const r of rules) {
     for (const o of r.outputs) {
-      if (txByName.has(o.interface) || !outputUsable(o)) continue;
-      const facts = interfaces.get(o.interface)!;
-      txByName.set(o.interface, {
-        ifname: o.interface,
+      if (o.egress === "routed" || txByName.has(o.interface!) || !outputUsable(o)) continue;
+      const facts = interfaces.get(o.interface!)!;
+      txByName.set(o.interface!, {
+        ifname: o.interface!,
         ifindex: facts.ifindex,
         mac: facts.mac,
         mtu: facts.mtu,
@@ -170,29 +219,42 @@ export function buildPlan(
   const rulePlans: RulePlan[] = rules.map((r) => {
     const s = slots.get(r.name);
     if (!s) throw new Error(`rule "${r.name}" has no counter slot`);
-    const src = sourceFilter(r.input.source);
+    const dst = ip(inputDestination(r.input));
+    const src = sourceFilter(r.input.source, dst.family);
+    const inputMtu = interfaces.get(r.input.interface)!.mtu;
     const outputs: OutputPlan[] = [];
     r.outputs.forEach((o, i) => {
       if (!outputUsable(o)) return;
-      const facts = interfaces.get(o.interface)!;
+      const facts = o.interface === undefined ? undefined : interfaces.get(o.interface);
+      const family = outputFamily(o);
+      const routed = o.egress === "routed";
+      const zeros = family === 4 ? [0] : [0, 0, 0, 0];
       outputs.push({
-        ifindex: facts.ifindex,
+        egress: routed ? "routed" : "l2",
+        ifindex: facts?.ifindex ?? 0,
         slot: s.outputs[i],
-        group: ipv4ToNumber(o.group) | 0,
+        family,
+        dst: ipWords(ip(outputDestination(o))),
         port: o.port,
-        srcIp: (o.source_ip !== undefined ? ipv4ToNumber(o.source_ip) : facts.ipv4) | 0,
+        src: routed
+          ? (o.source_ip !== undefined ? ipWords(ip(o.source_ip)) : zeros)
+          : outputSource(o, facts)!,
+        hasSrc: o.source_ip !== undefined,
         ttl: o.ttl ?? DEFAULT_TTL,
         tos: o.dscp === undefined ? -1 : o.dscp << 2,
+        maxPayload: Math.max(1500, inputMtu),
       });
     });
     return {
       name: r.name,
       slot: s.rule,
       inputIfindex: interfaces.get(r.input.interface)!.ifindex,
-      group: ipv4ToNumber(r.input.group) | 0,
+      family: dst.family,
+      dst: ipWords(dst),
       port: r.input.port,
       srcAddr: src.addr,
       srcMask: src.mask,
+      srcPrefix: src.length,
       allowFragments: r.allow_fragments ?? false,
       outputs,
     };
@@ -201,36 +263,67 @@ export function buildPlan(
   return { generation, rx: [...rxByName.values()], tx: [...txByName.values()], rules: rulePlans };
 }
 
-/** A membership: group and source as u32 (source 0: any source, IGMPv2/v3 EXCLUDE {}). */
+/**
+ * A membership: family, group and (for source-specific membership) one
+ * source, as canonical address text.
+ */
 export interface MembershipKey {
-  group: number;
-  source: number;
+  family: Family;
+  group: string;
+  /** null: any source (IGMPv2/v3, MLDv1/v2 EXCLUDE {}). */
+  source: string | null;
 }
 
 /**
- * The IGMP memberships each input interface needs. Where every rule on a
- * (interface, group) names a single sender (a /32 source), the relay joins
- * source-specifically (IGMPv3 INCLUDE {S...}), so upstream sends only those
- * senders; if any rule on it takes any sender or a prefix, one any-source
- * join covers them all (the rules' source filters still apply per packet).
+ * The memberships each input interface needs (IGMP for IPv4 groups, MLD for
+ * IPv6; unicast inputs need none). Where every rule on a (interface, group)
+ * names a single sender, the relay joins source-specifically (IGMPv3 / MLDv2
+ * INCLUDE {S...}), so upstream sends only those senders; if any rule on it
+ * takes any sender or a prefix, one any-source join covers them all (the
+ * rules' source filters still apply per packet, most specific first).
  */
 export function wantedMemberships(config: Config): Map<string, MembershipKey[]> {
-  const byGroup = new Map<string, { ifname: string; group: number; sources: Set<number>; any: boolean }>();
+  const byGroup = new Map<string, { ifname: string; family: Family; group: string; sources: Set<string>; any: boolean }>();
   for (const r of activeRules(config)) {
-    const group = ipv4ToNumber(r.input.group);
+    if (r.input.group === undefined) continue; // unicast input
+    const g = ip(r.input.group);
+    const group = formatIp(g);
     const k = `${r.input.interface}|${group}`;
-    const entry = byGroup.get(k) ?? { ifname: r.input.interface, group, sources: new Set<number>(), any: false };
+    const entry = byGroup.get(k) ??
+      { ifname: r.input.interface, family: g.family, group, sources: new Set<string>(), any: false };
     const src = r.input.source;
-    if (src === undefined || (src.includes("/") && !src.endsWith("/32"))) entry.any = true;
-    else entry.sources.add(ipv4ToNumber(src.split("/")[0]));
+    const single = src !== undefined && sourceFilter(src, g.family).length === (g.family === 4 ? 32 : 128);
+    if (!single) entry.any = true;
+    else entry.sources.add(formatIp(ip(src!.split("/")[0])));
     byGroup.set(k, entry);
   }
   const out = new Map<string, MembershipKey[]>();
   for (const e of byGroup.values()) {
     const list = out.get(e.ifname) ?? [];
-    if (e.any) list.push({ group: e.group, source: 0 });
-    else for (const s of e.sources) list.push({ group: e.group, source: s });
+    if (e.any) list.push({ family: e.family, group: e.group, source: null });
+    else for (const s of e.sources) list.push({ family: e.family, group: e.group, source: s });
     out.set(e.ifname, list);
   }
   return out;
 }
+
+/** A unicast input's port, held by an absorbing socket so the host does not answer it. */
+export interface UnicastPort {
+  ifname: string;
+  family: Family;
+  address: string;
+  port: number;
+}
+
+/** The unicast inputs of the active rules (one per interface, address and port). */
+export function unicastPorts(config: Config): UnicastPort[] {
+  const seen = new Map<string, UnicastPort>();
+  for (const r of activeRules(config)) {
+    if (r.input.address === undefined) continue;
+    const a = ip(r.input.address);
+    const u = { ifname: r.input.interface, family: a.family, address: formatIp(a), port: r.input.port };
+    seen.set(`${u.ifname}|${u.address}|${u.port}`, u);
+  }
+  return [...seen.values()];
+}
+

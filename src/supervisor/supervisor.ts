@@ -6,9 +6,11 @@
  */
 import { interfaceInfo } from "../../ffi/iface.ts";
 import { MembershipSocket } from "../../ffi/membership.ts";
+import { PortAbsorber } from "../../ffi/routed.ts";
 import { Waiter } from "../../ffi/waiter.ts";
 import { loadLibrary } from "../../ffi/library.ts";
-import type { Config } from "../config/schema.ts";
+import { type Config, outputDestination } from "../config/schema.ts";
+import { formatIp, ip } from "../net/address.ts";
 import {
   COMMAND_FAULT_HANG,
   COMMAND_FAULT_THROW,
@@ -47,6 +49,7 @@ import {
   interfacesOf,
   type MembershipKey,
   type RuleSlots,
+  unicastPorts,
   wantedMemberships,
   type WorkerPlan,
 } from "./plan.ts";
@@ -89,6 +92,7 @@ class WorkerHandle {
   constructor(readonly id: number, public restarts: number) {}
 }
 
+/** The memberships held on one (interface, family) helper socket. */
 interface Membership {
   socket: MembershipSocket;
   ifindex: number;
@@ -97,7 +101,17 @@ interface Membership {
 }
 
 function membershipKey(m: MembershipKey): string {
-  return `${m.group}|${m.source}`;
+  return `${m.group}|${m.source ?? "*"}`;
+}
+
+function membershipLabel(m: MembershipKey): string {
+  return m.source === null ? m.group : `(${m.source}, ${m.group})`;
+}
+
+/** An absorbing socket held for a unicast input's port. */
+interface Absorber {
+  absorber: PortAbsorber;
+  ifindex: number;
 }
 
 const HEARTBEAT_SLOT = WORKER_COUNTERS.findIndex((c) => c.name === "heartbeat_ms");
@@ -131,7 +145,10 @@ export class Supervisor implements RelayControl {
   #freeOutputSlots: number[] = [];
   #nextRuleSlot = 0;
   #nextOutputSlot = 0;
+  /** By `${interface}|${family}`. */
   #memberships = new Map<string, Membership>();
+  /** By `${interface}|${address}|${port}`. */
+  #absorbers = new Map<string, Absorber>();
   #fanoutIds = new Map<string, number>();
   /** Interfaces as last planned with (absent ones are missing). */
   #facts = new Map<string, InterfaceFacts>();
@@ -191,6 +208,8 @@ export class Supervisor implements RelayControl {
     clearInterval(this.#watchdog);
     for (const m of this.#memberships.values()) m.socket.close();
     this.#memberships.clear();
+    for (const a of this.#absorbers.values()) a.absorber.close();
+    this.#absorbers.clear();
     for (const w of this.#workers) {
       Atomics.store(w.control, CONTROL_COMMAND, COMMAND_STOP);
       if (w.waiterHandle >= 0) Waiter.notifyHandle(w.waiterHandle);
@@ -250,7 +269,14 @@ export class Supervisor implements RelayControl {
     for (const name of new Set(names)) {
       const info = interfaceInfo(name);
       if (info) {
-        facts.set(name, { name, ifindex: info.ifindex, mtu: info.mtu, ipv4: info.ipv4, mac: [...info.mac] });
+        facts.set(name, {
+          name,
+          ifindex: info.ifindex,
+          mtu: info.mtu,
+          ipv4: info.ipv4,
+          ipv6: info.ipv6 ? [...info.ipv6] : null,
+          mac: [...info.mac],
+        });
       }
     }
     return facts;
@@ -266,7 +292,7 @@ export class Supervisor implements RelayControl {
     const names = interfacesOf(this.#config);
     const now = this.#resolveInterfaces([...names.inputs, ...names.outputs]);
     const key = (f: InterfaceFacts | undefined) =>
-      f ? `${f.ifindex}|${f.ipv4}|${f.mtu}|${f.mac.join(":")}` : "absent";
+      f ? `${f.ifindex}|${f.ipv4}|${f.ipv6?.join(".") ?? "-"}|${f.mtu}|${f.mac.join(":")}` : "absent";
     let changed = false;
     for (const name of new Set([...names.inputs, ...names.outputs])) {
       const before = this.#facts.get(name);
@@ -296,7 +322,7 @@ export class Supervisor implements RelayControl {
       if (!old) result.added.push(r.name);
       else if (JSON.stringify(old) !== JSON.stringify(r)) result.changed.push(r.name);
       else result.unchanged++;
-      const outputKeys = r.outputs.map((o) => `${o.interface}|${o.group}|${o.port}`);
+      const outputKeys = r.outputs.map((o) => `${o.egress ?? "l2"}|${o.interface}|${outputDestination(o)}|${o.port}`);
       const ruleSlot = prev?.rule ?? this.#takeSlot("rule");
       const outputs = outputKeys.map((key) => {
         const i = prev ? prev.outputKeys.indexOf(key) : -1;
@@ -352,55 +378,78 @@ export class Supervisor implements RelayControl {
 
   /**
    * Joins what `config` needs on every present input interface (one helper
-   * socket per interface). A group changing between any-source and
-   * source-specific membership is left first: one socket cannot hold both.
+   * socket per interface and family: IGMP and MLD), and holds the ports of
+   * unicast inputs. A group changing between any-source and source-specific
+   * membership is left first: one socket cannot hold both.
    */
   #joinGroups(config: Config, facts: Map<string, InterfaceFacts>): void {
     for (const [name, wanted] of wantedMemberships(config)) {
       const f = facts.get(name);
       if (!f) continue; // waits for the interface
-      let m = this.#memberships.get(name);
-      if (m && m.ifindex !== f.ifindex) {
-        m.socket.close();
-        this.#memberships.delete(name);
-        m = undefined;
+      for (const family of [4, 6] as const) {
+        const mine = wanted.filter((w) => w.family === family);
+        if (mine.length === 0) continue;
+        const socketKey = `${name}|${family}`;
+        let m = this.#memberships.get(socketKey);
+        if (m && m.ifindex !== f.ifindex) {
+          m.socket.close();
+          this.#memberships.delete(socketKey);
+          m = undefined;
+        }
+        if (!m) {
+          m = { socket: MembershipSocket.open(family), ifindex: f.ifindex, joined: new Map() };
+          this.#memberships.set(socketKey, m);
+        }
+        const wantedKeys = new Set(mine.map(membershipKey));
+        const groups = new Set(mine.map((w) => w.group));
+        for (const [key, w] of m.joined) {
+          if (groups.has(w.group) && !wantedKeys.has(key)) this.#leave(name, m, key, w);
+        }
+        for (const w of mine) {
+          const key = membershipKey(w);
+          if (m.joined.has(key)) continue;
+          m.socket.join(f.ifindex, ip(w.group), w.source === null ? null : ip(w.source), membershipLabel(w));
+          m.joined.set(key, w);
+        }
       }
-      if (!m) {
-        m = { socket: MembershipSocket.open(), ifindex: f.ifindex, joined: new Map() };
-        this.#memberships.set(name, m);
-      }
-      const wantedKeys = new Set(wanted.map(membershipKey));
-      const groups = new Set(wanted.map((w) => w.group));
-      for (const [key, w] of m.joined) {
-        if (groups.has(w.group) && !wantedKeys.has(key)) this.#leave(name, m, key, w);
-      }
-      for (const w of wanted) {
-        const key = membershipKey(w);
-        if (m.joined.has(key)) continue;
-        m.socket.join(f.ifindex, w.group, w.source);
-        m.joined.set(key, w);
-      }
+    }
+    for (const u of unicastPorts(config)) {
+      const f = facts.get(u.ifname);
+      if (!f) continue;
+      const key = `${u.ifname}|${u.address}|${u.port}`;
+      const held = this.#absorbers.get(key);
+      if (held && held.ifindex === f.ifindex) continue;
+      held?.absorber.close();
+      const absorber = PortAbsorber.open(u.family, ip(u.address).bytes, u.port, f.ifindex, `${u.address} ${u.port}`);
+      this.#absorbers.set(key, { absorber, ifindex: f.ifindex });
     }
   }
 
   /** Leaves every membership `config` no longer needs; closes sockets of interfaces it no longer uses. */
   #leaveGroupsNotIn(config: Config): void {
     const wanted = wantedMemberships(config);
-    for (const [name, m] of this.#memberships) {
-      const keep = wanted.get(name);
-      if (!keep) {
+    for (const [socketKey, m] of this.#memberships) {
+      const [name, family] = socketKey.split("|");
+      const keep = (wanted.get(name) ?? []).filter((w) => String(w.family) === family);
+      if (keep.length === 0) {
         m.socket.close();
-        this.#memberships.delete(name);
+        this.#memberships.delete(socketKey);
         continue;
       }
       const keys = new Set(keep.map(membershipKey));
       for (const [key, w] of m.joined) if (!keys.has(key)) this.#leave(name, m, key, w);
     }
+    const ports = new Set(unicastPorts(config).map((u) => `${u.ifname}|${u.address}|${u.port}`));
+    for (const [key, a] of this.#absorbers) {
+      if (ports.has(key)) continue;
+      a.absorber.close();
+      this.#absorbers.delete(key);
+    }
   }
 
   #leave(name: string, m: Membership, key: string, w: MembershipKey): void {
     try {
-      m.socket.leave(m.ifindex, w.group, w.source);
+      m.socket.leave(m.ifindex, ip(w.group), w.source === null ? null : ip(w.source), membershipLabel(w));
     } catch (err) {
       this.#log.warn("leaving group failed", { interface: name, error: (err as Error).message });
     }
@@ -596,7 +645,7 @@ export class Supervisor implements RelayControl {
         outputs: r.outputs.map((o, j) => {
           const oc: CounterValues = {};
           OUTPUT_COUNTERS.forEach((c, i) => oc[c.name] = s ? sumSlot("output", s.outputs[j], OUTPUT_SLOTS, i) : 0);
-          return { interface: o.interface, group: o.group, port: o.port, counters: oc };
+          return { ...o, counters: oc };
         }),
       };
     });
@@ -613,7 +662,9 @@ export class Supervisor implements RelayControl {
       if (names.outputs.includes(name)) roles.push("output");
       const events = this.#interfaceEvents.get(name) ?? 0;
       const kernel = { rx_packets: 0, rx_dropped: 0, tx_packets: 0, tx_dropped: 0 };
-      if (!info) return { name, ifindex: 0, up: false, present: false, mtu: 0, mac: "", ipv4: null, roles, events, ...kernel };
+      if (!info) {
+        return { name, ifindex: 0, up: false, present: false, mtu: 0, mac: "", ipv4: null, ipv6: null, roles, events, ...kernel };
+      }
       for (const k of Object.keys(kernel) as (keyof typeof kernel)[]) kernel[k] = readInterfaceCounter(name, k);
       const ip = info.ipv4;
       return {
@@ -624,6 +675,7 @@ export class Supervisor implements RelayControl {
         mtu: info.mtu,
         mac: info.macText,
         ipv4: ip === 0 ? null : `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`,
+        ipv6: info.ipv6 ? formatIp({ family: 6, bytes: info.ipv6 }) : null,
         roles,
         events,
         ...kernel,

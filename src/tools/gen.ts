@@ -1,19 +1,24 @@
 /**
- * The traffic generator: paced, numbered UDP multicast. Pacing is against
+ * The traffic generator: paced, numbered UDP (multicast or unicast, IPv4 or
+ * IPv6). Pacing is against
  * a monotonic clock with no drift: at every step it sends what is due,
  * floor(elapsed * rate) - sent, in batches of at most ~1 ms worth.
  */
 import { UDP_BATCH, UdpSender } from "../../ffi/udp.ts";
+import type { IpAddress } from "../net/address.ts";
 import { buildPayload } from "./payload.ts";
 
 export interface GenOptions {
-  group: number;
+  /** Destination: a group or a unicast address. */
+  destination: IpAddress;
   port: number;
   count: number;
   rate: number;
   size: number;
-  /** Source/interface address (u32), 0 for the routing table's choice. */
-  sourceIp: number;
+  /** Source address (bound), or null for the routing table's choice. */
+  source: IpAddress | null;
+  /** Multicast egress interface index (0: the routing table decides). */
+  ifindex: number;
   ttl: number;
   runId: number;
 }
@@ -29,7 +34,8 @@ export interface GenResult {
 }
 
 export async function generate(o: GenOptions): Promise<GenResult> {
-  const sender = UdpSender.open(o.sourceIp, o.ttl);
+  const sender = UdpSender.open(o.destination.family, o.source, o.ifindex, o.ttl);
+  const to = sender.destination(o.destination, o.port);
   const template = buildPayload(o.runId, o.size);
   const batch = Math.max(1, Math.min(UDP_BATCH, Math.floor(o.rate / 1000)));
   let sent = 0;
@@ -47,7 +53,7 @@ export async function generate(o: GenOptions): Promise<GenResult> {
       }
       while (sent < due) {
         const n = Math.min(batch, due - sent);
-        const rc = sender.sendBatch(o.group, o.port, template, n, sent);
+        const rc = sender.sendBatch(to, template, n, sent);
         if (rc < 0) {
           errors++;
           if (errors > 1000) throw new Error(`sending failed repeatedly (errno ${-rc})`);

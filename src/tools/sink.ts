@@ -1,14 +1,16 @@
 /**
- * The receiver: joins a group, receives in batches, checks every payload and
+ * The receiver: joins a group (or binds a unicast address), receives in batches, checks every payload and
  * accounts loss, duplicates, reordering and corruption from the sequence
  * numbers. Stops after an idle timeout once traffic was seen.
  */
 import { UdpReceiver } from "../../ffi/udp.ts";
+import type { IpAddress } from "../net/address.ts";
 import { checkPayload, PAYLOAD_CORRUPT, PAYLOAD_FOREIGN, payloadSequence } from "./payload.ts";
 import { SequenceTracker } from "./sequence.ts";
 
 export interface SinkOptions {
-  group: number;
+  /** A group (joined) or a unicast address of this host. */
+  address: IpAddress;
   port: number;
   ifindex: number;
   /** Expected packet count (for loss); stop as soon as this many unique arrived and idle. */
@@ -39,7 +41,7 @@ export interface SinkResult {
 }
 
 export function receive(o: SinkOptions): SinkResult {
-  const rx = UdpReceiver.open(o.group, o.port, o.ifindex);
+  const rx = UdpReceiver.open(o.address, o.port, o.ifindex);
   const tracker = new SequenceTracker();
   const view = new DataView(rx.buffer.buffer);
   let foreign = 0;

@@ -223,6 +223,7 @@ Deno.test("processBlock() fans one packet out 1:3 over two TX rings, each copy r
       bytes: frames.reduce((n, f) => n + f.bytes.length, 0),
       ring_full: 0,
       too_big: 0,
+      errors: 0,
     }, `output ${i}`);
   });
   assertCopiesConserved(w, 15);
@@ -245,7 +246,7 @@ Deno.test("processBlock() counts every packet once: matched or under exactly one
     good,
     udpFrame({ dstPort: 5002 }), // no_match: other port
     udpFrame({ dst: "239.1.1.2" }), // no_match: other group
-    arpFrame(), // not_ipv4
+    arpFrame(), // not_ip
     good.subarray(0, 40), // truncated
     udpFrame({ protocol: IPPROTO_TCP, payload: 20 }), // not_udp
     edited(good, (b, ip) => b[ip + 8] ^= 1), // bad_header: header checksum wrong
@@ -263,7 +264,7 @@ Deno.test("processBlock() counts every packet once: matched or under exactly one
   assert.deepEqual(
     [
       c.drop_no_match,
-      c.drop_not_ipv4,
+      c.drop_not_ip,
       c.drop_truncated,
       c.drop_not_udp,
       c.drop_bad_header,

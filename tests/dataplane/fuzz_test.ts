@@ -243,9 +243,10 @@ function classify(f: Uint8Array): Verdict {
     type = get16(f, 16);
     ip = 18;
   }
-  if (type !== 0x0800) return drop("not_ipv4");
+  if (type === 0x86dd) return classifyIpv6(f, ip);
+  if (type !== 0x0800) return drop("not_ip");
   if (ip + 20 > len) return drop("truncated");
-  if (f[ip] >> 4 !== 4) return drop("not_ipv4");
+  if (f[ip] >> 4 !== 4) return drop("not_ip");
   const ihl = (f[ip] & 0x0f) * 4;
   if (ihl < 20) return drop("bad_header");
   const total = get16(f, ip + 2);
@@ -268,6 +269,56 @@ function classify(f: Uint8Array): Verdict {
   if (!rule) return drop("no_match");
   if (first && !rule.allowFragments) return drop("fragment");
   return { kind: "forward", rule, fragment: first ? 1 : 0 };
+}
+
+/**
+ * The reference for IPv6 frames (RFC 8200), checks in this order: version,
+ * payload length (0: jumbogram, not relayed), the extension header chain
+ * (hop-by-hop only first, routing only with no segments left, one fragment
+ * header, at most 8 headers), UDP, its mandatory checksum, its length. The
+ * model's rules are IPv4 only, so a valid IPv6 datagram matches nothing.
+ */
+function classifyIpv6(f: Uint8Array, ip: number): Verdict {
+  const drop = (reason: string): Verdict => ({ kind: "drop", reason });
+  if (ip + 40 > f.length) return drop("truncated");
+  if (f[ip] >> 4 !== 6) return drop("not_ip");
+  const payload = get16(f, ip + 4);
+  if (payload === 0) return drop("bad_header");
+  const end = ip + 40 + payload;
+  if (end > f.length) return drop("truncated");
+  let next = f[ip + 6];
+  let at = ip + 40;
+  let headers = 0;
+  let fragment = false;
+  let more = false;
+  while (next !== 17) {
+    if (headers === 8) return drop("bad_header");
+    headers++;
+    if (next === 44) {
+      if (fragment) return drop("bad_header");
+      if (at + 8 > end) return drop("truncated");
+      fragment = true;
+      more = (f[at + 3] & 1) === 1;
+      const offset = get16(f, at + 2) >> 3;
+      next = f[at];
+      at += 8;
+      if (offset !== 0) return next === 17 ? drop("fragment") : drop("not_udp");
+    } else if (next === 0 || next === 43 || next === 60) {
+      if (next === 0 && headers !== 1) return drop("bad_header");
+      if (at + 8 > end) return drop("truncated");
+      if (next === 43 && f[at + 3] !== 0) return drop("bad_header");
+      next = f[at];
+      at += (f[at + 1] + 1) * 8;
+      if (at > end) return drop("truncated");
+    } else {
+      return drop("not_udp");
+    }
+  }
+  if (end - at < 8) return drop("truncated");
+  if (get16(f, at + 6) === 0) return drop("bad_header");
+  const udpLength = get16(f, at + 4);
+  if (udpLength < 8 || (!(fragment && more) && udpLength > end - at)) return drop("bad_header");
+  return drop("no_match");
 }
 
 /** The input as the kernel would have sent it: a partial (CSUMNOTREADY) checksum finished. */
@@ -789,7 +840,7 @@ Deno.test(`forwardPacket() (through processBlock()) takes ${RUNS} hostile frames
     ...[
       "matched",
       "drop_truncated",
-      "drop_not_ipv4",
+      "drop_not_ip",
       "drop_bad_header",
       "drop_not_udp",
       "drop_fragment",

@@ -18,7 +18,7 @@ import {
   FRAME,
   parseFrame,
   R_BAD_HEADER,
-  R_NOT_IPV4,
+  R_NOT_IP,
   R_NOT_UDP,
   R_TRUNCATED,
 } from "../../src/dataplane/parse.ts";
@@ -117,23 +117,25 @@ Deno.test("parseFrame() reports a frame cut inside its Ethernet padding as fine"
   for (let len = 46; len <= 60; len++) assert.equal(parse(f, len), 0, `cut at ${len}`);
 });
 
-Deno.test("parseFrame() rejects frames that are not IPv4 as not_ipv4", async (t) => {
-  await t.step("ARP", () => assert.equal(parse(arpFrame()), -R_NOT_IPV4));
-  await t.step("IPv6 ethertype", () => assert.equal(parse(ipv6Frame()), -R_NOT_IPV4));
-  await t.step("IPv6 ethertype behind an 802.1Q tag", () => {
+Deno.test("parseFrame() rejects frames that are not IPv4 or IPv6 as not_ip", async (t) => {
+  await t.step("ARP", () => assert.equal(parse(arpFrame()), -R_NOT_IP));
+  await t.step("version 4 inside an IPv6 ethertype", () => {
+    assert.equal(parse(edited(ipv6Frame(), (b, ip) => b[ip] = 0x40)), -R_NOT_IP);
+  });
+  await t.step("an IPv4 header behind an 802.1Q tag with the IPv6 ethertype", () => {
     const f = edited(udpFrame({ vlanIds: [5] }), (b) => put16(b, 16, ETHERTYPE_IPV6));
-    assert.equal(parse(f), -R_NOT_IPV4);
+    assert.equal(parse(f), -R_NOT_IP);
   });
   await t.step("version 6 inside an IPv4 ethertype", () => {
     const f = fixIpChecksum(edited(udpFrame(), (b, ip) => b[ip] = 0x65));
-    assert.equal(parse(f), -R_NOT_IPV4);
+    assert.equal(parse(f), -R_NOT_IP);
   });
   await t.step(
     "two stacked 802.1Q tags",
-    () => assert.equal(parse(udpFrame({ vlanIds: [10, 20] })), -R_NOT_IPV4),
+    () => assert.equal(parse(udpFrame({ vlanIds: [10, 20] })), -R_NOT_IP),
   );
   await t.step("an 802.1ad (QinQ) outer tag", () => {
-    assert.equal(parse(udpFrame({ vlanIds: [10], outerTpid: ETHERTYPE_QINQ })), -R_NOT_IPV4);
+    assert.equal(parse(udpFrame({ vlanIds: [10], outerTpid: ETHERTYPE_QINQ })), -R_NOT_IP);
   });
 });
 

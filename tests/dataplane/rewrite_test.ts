@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { F_SRC, F_UDP, F_UDP_LEN, FRAME, parseFrame } from "../../src/dataplane/parse.ts";
 import { finishPartialChecksum, rewriteInto, sourceDelta } from "../../src/dataplane/rewrite.ts";
-import { groupMac, Output, TxPort } from "../../src/dataplane/rule_table.ts";
+import { EGRESS_L2, Output, TxPort } from "../../src/dataplane/rule_table.ts";
+import { multicastMac, parseIp } from "../../src/net/address.ts";
 import {
   arbRewriteSpec,
   arbUdpFrameOptions,
@@ -34,15 +35,18 @@ function outputFor(spec: RewriteSpec, inputGroup: number, inputPort: number): Ou
   const group = ipv4(spec.group) | 0;
   const tos = spec.dscp === undefined ? -1 : spec.dscp << 2;
   return new Output(
+    EGRESS_L2,
     tx,
+    null,
     0,
-    group,
+    4,
+    Int32Array.of(group),
     spec.port,
-    ipv4(spec.src) | 0,
+    Int32Array.of(ipv4(spec.src) | 0),
     spec.ttl,
     tos,
-    groupMac(group),
-    inputGroup,
+    multicastMac(parseIp(spec.group)!),
+    Int32Array.of(inputGroup),
     inputPort,
   );
 }

@@ -7,12 +7,12 @@ import fc from "fast-check";
 import {
   buildChains,
   fragmentKey,
-  groupMac,
   matchFragment,
   matchRule,
   Rule,
   ruleKey,
 } from "../../src/dataplane/rule_table.ts";
+import { multicastMac, parseIp } from "../../src/net/address.ts";
 import { buildTables } from "../../src/dataplane/tables.ts";
 import type { RulePlan, WorkerPlan } from "../../src/supervisor/plan.ts";
 import { FakeArena } from "../helpers/fake_ring.ts";
@@ -33,20 +33,29 @@ function rule(
     mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) | 0;
     addr = ipv4(a) & mask;
   }
-  return new Rule(slot, ipv4(group) | 0, port, addr, mask, allowFragments, []);
+  const prefix = source === undefined ? 0 : Number(source.split("/")[1] ?? 32);
+  const none = new Int32Array(0);
+  return new Rule(slot, 4, ipv4(group) | 0, port, addr, mask, none, none, none, prefix, allowFragments, []);
 }
 
 function table(rules: Rule[]): Map<number, Rule> {
-  return buildChains(rules, (r) => ruleKey(r.group, r.port), "next");
+  return buildChains(rules, (r) => ruleKey(r.family, r.group, r.port), "next");
 }
 
 function fragmentTable(rules: Rule[]): Map<number, Rule> {
   return buildChains(
     rules.filter((r) => r.allowFragments),
-    (r) => fragmentKey(r.group),
+    (r) => fragmentKey(r.family, r.group),
     "nextFragment",
   );
 }
+
+/** IPv4 lookups read no packet bytes: the view and offset are not used. */
+const NO_VIEW = new DataView(new ArrayBuffer(64));
+const match4 = (t: Map<number, Rule>, group: number, port: number, src: number): Rule | null =>
+  matchRule(t, 4, group, port, src, NO_VIEW, 0);
+const matchFragment4 = (t: Map<number, Rule>, group: number, src: number): Rule | null =>
+  matchFragment(t, 4, group, src, NO_VIEW, 0);
 
 const addr = (text: string): number => ipv4(text) | 0;
 
@@ -57,12 +66,12 @@ Deno.test("ruleKey() and fragmentKey() stay non-negative small integers (< 2^30)
       fc.integer({ min: 0, max: 0xffff }),
       (g, port) => {
         for (const group of [g | 0, g >>> 0]) {
-          const k = ruleKey(group, port);
+          const k = ruleKey(4, group, port);
           assert.ok(
             Number.isInteger(k) && k >= 0 && k < 2 ** 30,
             `ruleKey(${group}, ${port}) = ${k}`,
           );
-          const f = fragmentKey(group);
+          const f = fragmentKey(4, group);
           assert.ok(Number.isInteger(f) && f >= 0 && f < 2 ** 30, `fragmentKey(${group}) = ${f}`);
         }
       },
@@ -72,22 +81,22 @@ Deno.test("ruleKey() and fragmentKey() stay non-negative small integers (< 2^30)
 
 Deno.test("matchRule() finds a rule by exact group and port and nothing else", () => {
   const t = table([rule(0, "239.1.1.1", 5001)]);
-  assert.equal(matchRule(t, addr("239.1.1.1"), 5001, addr("10.0.0.1"))?.slot, 0);
-  assert.equal(matchRule(t, addr("239.1.1.1"), 5002, addr("10.0.0.1")), null);
-  assert.equal(matchRule(t, addr("239.1.1.2"), 5001, addr("10.0.0.1")), null);
+  assert.equal(match4(t, addr("239.1.1.1"), 5001, addr("10.0.0.1"))?.slot, 0);
+  assert.equal(match4(t, addr("239.1.1.1"), 5002, addr("10.0.0.1")), null);
+  assert.equal(match4(t, addr("239.1.1.2"), 5001, addr("10.0.0.1")), null);
 });
 
 Deno.test("matchRule() tells apart groups that share the low 14 bits (one Map key, one chain)", () => {
   // 239.1.0.1, 239.1.64.1 and 239.2.0.1 all have group & 0x3fff === 1.
   const groups = ["239.1.0.1", "239.1.64.1", "239.2.0.1", "224.0.0.1"];
-  for (const g of groups) assert.equal(ruleKey(addr(g), 5000), ruleKey(addr(groups[0]), 5000));
+  for (const g of groups) assert.equal(ruleKey(4, addr(g), 5000), ruleKey(4, addr(groups[0]), 5000));
   const rules = groups.slice(0, 3).map((g, i) => rule(i, g, 5000));
   const t = table(rules);
   assert.equal(t.size, 1, "all three share one key");
   groups.slice(0, 3).forEach((g, i) =>
-    assert.equal(matchRule(t, addr(g), 5000, addr("10.0.0.1"))?.slot, i, g)
+    assert.equal(match4(t, addr(g), 5000, addr("10.0.0.1"))?.slot, i, g)
   );
-  assert.equal(matchRule(t, addr("224.0.0.1"), 5000, addr("10.0.0.1")), null, "same key, no rule");
+  assert.equal(match4(t, addr("224.0.0.1"), 5000, addr("10.0.0.1")), null, "same key, no rule");
 });
 
 Deno.test("matchRule() applies a source filter: one sender, a prefix, or any", () => {
@@ -95,10 +104,10 @@ Deno.test("matchRule() applies a source filter: one sender, a prefix, or any", (
     rule(0, "239.1.1.1", 5001, "10.0.0.7"),
     rule(1, "239.1.1.2", 5001, "10.1.0.0/16"),
   ]);
-  assert.equal(matchRule(t, addr("239.1.1.1"), 5001, addr("10.0.0.7"))?.slot, 0);
-  assert.equal(matchRule(t, addr("239.1.1.1"), 5001, addr("10.0.0.8")), null);
-  assert.equal(matchRule(t, addr("239.1.1.2"), 5001, addr("10.1.200.3"))?.slot, 1);
-  assert.equal(matchRule(t, addr("239.1.1.2"), 5001, addr("10.2.0.1")), null);
+  assert.equal(match4(t, addr("239.1.1.1"), 5001, addr("10.0.0.7"))?.slot, 0);
+  assert.equal(match4(t, addr("239.1.1.1"), 5001, addr("10.0.0.8")), null);
+  assert.equal(match4(t, addr("239.1.1.2"), 5001, addr("10.1.200.3"))?.slot, 1);
+  assert.equal(match4(t, addr("239.1.1.2"), 5001, addr("10.2.0.1")), null);
 });
 
 Deno.test("matchRule() matches a source filter on senders at and above 128.0.0.0", () => {
@@ -106,9 +115,9 @@ Deno.test("matchRule() matches a source filter on senders at and above 128.0.0.0
     rule(0, "239.1.1.1", 5001, "192.168.0.0/16"),
     rule(1, "239.1.1.1", 5001, "200.1.2.3"),
   ]);
-  assert.equal(matchRule(t, addr("239.1.1.1"), 5001, addr("192.168.4.4"))?.slot, 0);
-  assert.equal(matchRule(t, addr("239.1.1.1"), 5001, addr("200.1.2.3"))?.slot, 1);
-  assert.equal(matchRule(t, addr("239.1.1.1"), 5001, addr("200.1.2.4")), null);
+  assert.equal(match4(t, addr("239.1.1.1"), 5001, addr("192.168.4.4"))?.slot, 0);
+  assert.equal(match4(t, addr("239.1.1.1"), 5001, addr("200.1.2.3"))?.slot, 1);
+  assert.equal(match4(t, addr("239.1.1.1"), 5001, addr("200.1.2.4")), null);
 });
 
 Deno.test("matchRule() prefers the most specific source, whatever the order rules were given in", () => {
@@ -119,10 +128,10 @@ Deno.test("matchRule() prefers the most specific source, whatever the order rule
   const orders = [[any, net16, net24, host], [host, net24, net16, any], [net24, any, host, net16]];
   for (const order of orders) {
     const t = table(order.map((r) => rule(r.slot, "239.1.1.1", 5001, sourceOf(r))));
-    assert.equal(matchRule(t, addr("239.1.1.1"), 5001, addr("10.0.1.9"))?.slot, 3, "(S,G) wins");
-    assert.equal(matchRule(t, addr("239.1.1.1"), 5001, addr("10.0.1.10"))?.slot, 2, "/24 next");
-    assert.equal(matchRule(t, addr("239.1.1.1"), 5001, addr("10.0.2.1"))?.slot, 1, "/16 next");
-    assert.equal(matchRule(t, addr("239.1.1.1"), 5001, addr("192.0.2.1"))?.slot, 0, "(*,G) last");
+    assert.equal(match4(t, addr("239.1.1.1"), 5001, addr("10.0.1.9"))?.slot, 3, "(S,G) wins");
+    assert.equal(match4(t, addr("239.1.1.1"), 5001, addr("10.0.1.10"))?.slot, 2, "/24 next");
+    assert.equal(match4(t, addr("239.1.1.1"), 5001, addr("10.0.2.1"))?.slot, 1, "/16 next");
+    assert.equal(match4(t, addr("239.1.1.1"), 5001, addr("192.0.2.1"))?.slot, 0, "(*,G) last");
   }
 });
 
@@ -141,10 +150,10 @@ Deno.test("matchRule() keeps specificity order inside a chain of colliding group
     rule(1, "239.2.0.1", 5000, "10.0.0.1"), // (S,G2), same key as G1
     rule(2, "239.1.0.1", 5000, "10.0.0.1"), // (S,G1)
   ]);
-  assert.equal(matchRule(t, addr("239.1.0.1"), 5000, addr("10.0.0.1"))?.slot, 2);
-  assert.equal(matchRule(t, addr("239.1.0.1"), 5000, addr("10.0.0.2"))?.slot, 0);
-  assert.equal(matchRule(t, addr("239.2.0.1"), 5000, addr("10.0.0.1"))?.slot, 1);
-  assert.equal(matchRule(t, addr("239.2.0.1"), 5000, addr("10.0.0.2")), null);
+  assert.equal(match4(t, addr("239.1.0.1"), 5000, addr("10.0.0.1"))?.slot, 2);
+  assert.equal(match4(t, addr("239.1.0.1"), 5000, addr("10.0.0.2"))?.slot, 0);
+  assert.equal(match4(t, addr("239.2.0.1"), 5000, addr("10.0.0.1"))?.slot, 1);
+  assert.equal(match4(t, addr("239.2.0.1"), 5000, addr("10.0.0.2")), null);
 });
 
 Deno.test("matchFragment() finds only rules that allow fragments, by group and source", () => {
@@ -154,15 +163,15 @@ Deno.test("matchFragment() finds only rules that allow fragments, by group and s
     rule(2, "239.1.1.3", 5001, "10.0.0.5", true),
   ];
   const f = fragmentTable(rules);
-  assert.equal(matchFragment(f, addr("239.1.1.1"), addr("10.9.9.9"))?.slot, 0);
+  assert.equal(matchFragment4(f, addr("239.1.1.1"), addr("10.9.9.9"))?.slot, 0);
   assert.equal(
-    matchFragment(f, addr("239.1.1.2"), addr("10.9.9.9")),
+    matchFragment4(f, addr("239.1.1.2"), addr("10.9.9.9")),
     null,
     "rule does not allow fragments",
   );
-  assert.equal(matchFragment(f, addr("239.1.1.3"), addr("10.0.0.5"))?.slot, 2);
+  assert.equal(matchFragment4(f, addr("239.1.1.3"), addr("10.0.0.5"))?.slot, 2);
   assert.equal(
-    matchFragment(f, addr("239.1.1.3"), addr("10.0.0.6")),
+    matchFragment4(f, addr("239.1.1.3"), addr("10.0.0.6")),
     null,
     "source filter applies",
   );
@@ -171,14 +180,15 @@ Deno.test("matchFragment() finds only rules that allow fragments, by group and s
 Deno.test("matchFragment() compares the full group when keys collide in the low 30 bits", () => {
   // 239.1.1.1 = 0xef010101 and 0x2f010101 (47.1.1.1) differ only in the top two bits.
   const f = fragmentTable([rule(0, "239.1.1.1", 5001, undefined, true)]);
-  assert.equal(fragmentKey(addr("47.1.1.1")), fragmentKey(addr("239.1.1.1")));
-  assert.equal(matchFragment(f, addr("47.1.1.1"), addr("10.0.0.1")), null);
+  assert.equal(fragmentKey(4, addr("47.1.1.1")), fragmentKey(4, addr("239.1.1.1")));
+  assert.equal(matchFragment4(f, addr("47.1.1.1"), addr("10.0.0.1")), null);
 });
 
-Deno.test("groupMac() is 01:00:5e followed by the group's low 23 bits", () => {
-  assert.deepEqual([...groupMac(ipv4("239.1.1.1") | 0)], [0x01, 0x00, 0x5e, 0x01, 0x01, 0x01]);
-  assert.deepEqual([...groupMac(ipv4("239.129.1.1") | 0)], [0x01, 0x00, 0x5e, 0x01, 0x01, 0x01]);
-  assert.deepEqual([...groupMac(ipv4("224.255.254.253") | 0)], [
+Deno.test("multicastMac() is 01:00:5e followed by an IPv4 group's low 23 bits", () => {
+  const mac = (t: string) => [...multicastMac(parseIp(t)!)];
+  assert.deepEqual(mac("239.1.1.1"), [0x01, 0x00, 0x5e, 0x01, 0x01, 0x01]);
+  assert.deepEqual(mac("239.129.1.1"), [0x01, 0x00, 0x5e, 0x01, 0x01, 0x01]);
+  assert.deepEqual(mac("224.255.254.253"), [
     0x01,
     0x00,
     0x5e,
@@ -199,19 +209,25 @@ Deno.test("buildTables() splits rules by input interface and puts only fragment-
     name,
     slot,
     inputIfindex: input,
-    group: ipv4(group) | 0,
+    family: 4,
+    dst: [ipv4(group) | 0],
     port: 5001,
-    srcAddr: 0,
-    srcMask: 0,
+    srcAddr: [0],
+    srcMask: [0],
+    srcPrefix: 0,
     allowFragments,
     outputs: [{
+      egress: "l2",
       ifindex: 9,
       slot,
-      group: ipv4("239.9.9.9") | 0,
+      family: 4,
+      dst: [ipv4("239.9.9.9") | 0],
       port: 5099,
-      srcIp: ipv4("10.0.9.1") | 0,
+      src: [ipv4("10.0.9.1") | 0],
+      hasSrc: false,
       ttl: 64,
       tos: -1,
+      maxPayload: 1500,
     }],
   });
   const rxGeometry = {
@@ -258,10 +274,10 @@ Deno.test("buildTables() splits rules by input interface and puts only fragment-
   assert.equal(inputs[1].fragmentRules.size, 0);
   assert.equal(txPorts.length, 1);
   assert.equal(txPorts[0].maxFrame, 1514, "min(frame data area 2016, MTU 1500 + 14)");
-  const a = matchRule(inputs[0].rules, ipv4("239.1.1.1") | 0, 5001, 1);
+  const a = match4(inputs[0].rules, ipv4("239.1.1.1") | 0, 5001, 1);
   assert.equal(a?.outputs[0].tx, txPorts[0], "outputs share the TxPort of their interface");
   assert.equal(
-    matchRule(inputs[1].rules, ipv4("239.1.1.1") | 0, 5001, 1),
+    match4(inputs[1].rules, ipv4("239.1.1.1") | 0, 5001, 1),
     null,
     "rule a is not on input 2",
   );

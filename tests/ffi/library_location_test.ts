@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { ABI_VERSION } from "../../ffi/library.ts";
 import { extractLibrary, locateLibraryFrom } from "../../ffi/library_location.ts";
 
 const BUILT = new URL("../../build/libmcr.so", import.meta.url).pathname;
@@ -30,7 +31,7 @@ Deno.test("compiled: the embedded library is extracted to a private, content-nam
   assert.equal(Deno.statSync(path.replace(/\/libmcr\.so$/, "")).mode! & 0o777, 0o700);
   const lib = Deno.dlopen(path, { mcr_abi_version: { parameters: [], result: "i32" } });
   try {
-    assert.equal(lib.symbols.mcr_abi_version(), 1);
+    assert.equal(lib.symbols.mcr_abi_version(), ABI_VERSION);
   } finally {
     lib.close();
   }

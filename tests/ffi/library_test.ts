@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { EXPECTED_LAYOUT } from "../../ffi/layout.ts";
-import { loadLibrary, libraryPath } from "../../ffi/library.ts";
+import { ABI_VERSION, loadLibrary, libraryPath } from "../../ffi/library.ts";
 import { SYMBOLS } from "../../ffi/symbols.ts";
 import { Waiter } from "../../ffi/waiter.ts";
 import { Arena, ARENA_BYTES } from "../../ffi/arena.ts";
@@ -11,7 +11,7 @@ import { RxRing } from "../../ffi/packet_ring.ts";
 Deno.test("loadLibrary() resolves every symbol and checks ABI and ring layout", () => {
   const lib = loadLibrary();
   for (const name of Object.keys(SYMBOLS)) assert.equal(typeof (lib as Record<string, unknown>)[name], "function", name);
-  assert.equal(lib.mcr_abi_version(), 1);
+  assert.equal(lib.mcr_abi_version(), ABI_VERSION);
   const out = new Int32Array(EXPECTED_LAYOUT.length);
   assert.equal(lib.mcr_layout(out, out.length), EXPECTED_LAYOUT.length);
   assert.deepEqual([...out], [...EXPECTED_LAYOUT]);

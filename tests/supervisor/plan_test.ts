@@ -18,47 +18,48 @@ import { ipv4 } from "../helpers/frames.ts";
 
 const addr = (text: string): number => ipv4(text) | 0;
 
+const v4 = (addr: number, mask: number, length: number) => ({ addr: [addr], mask: [mask], length });
+
 Deno.test("sourceFilter() accepts any sender when no source is given", () => {
-  assert.deepEqual(sourceFilter(undefined), { addr: 0, mask: 0 });
+  assert.deepEqual(sourceFilter(undefined, 4), v4(0, 0, 0));
+  assert.deepEqual(sourceFilter(undefined, 6), { addr: [0, 0, 0, 0], mask: [0, 0, 0, 0], length: 0 });
 });
 
 Deno.test("sourceFilter() turns one address into a /32 filter", () => {
-  assert.deepEqual(sourceFilter("10.0.0.7"), { addr: addr("10.0.0.7"), mask: -1 });
-  assert.deepEqual(sourceFilter("192.168.1.1"), { addr: addr("192.168.1.1"), mask: -1 });
+  assert.deepEqual(sourceFilter("10.0.0.7", 4), v4(addr("10.0.0.7"), -1, 32));
+  assert.deepEqual(sourceFilter("192.168.1.1", 4), v4(addr("192.168.1.1"), -1, 32));
 });
 
 Deno.test("sourceFilter() masks a prefix's address to its length", () => {
-  assert.deepEqual(sourceFilter("10.1.2.3/16"), {
-    addr: addr("10.1.0.0"),
-    mask: addr("255.255.0.0"),
-  });
-  assert.deepEqual(sourceFilter("192.168.1.0/24"), {
-    addr: addr("192.168.1.0"),
-    mask: addr("255.255.255.0"),
-  });
-  assert.deepEqual(sourceFilter("10.0.0.9/32"), { addr: addr("10.0.0.9"), mask: -1 });
-  assert.deepEqual(sourceFilter("172.16.0.0/12"), {
-    addr: addr("172.16.0.0"),
-    mask: addr("255.240.0.0"),
-  });
-  assert.deepEqual(sourceFilter("128.0.0.1/1"), {
-    addr: addr("128.0.0.0"),
-    mask: addr("128.0.0.0"),
-  });
+  assert.deepEqual(sourceFilter("10.1.2.3/16", 4), v4(addr("10.1.0.0"), addr("255.255.0.0"), 16));
+  assert.deepEqual(sourceFilter("192.168.1.0/24", 4), v4(addr("192.168.1.0"), addr("255.255.255.0"), 24));
+  assert.deepEqual(sourceFilter("10.0.0.9/32", 4), v4(addr("10.0.0.9"), -1, 32));
+  assert.deepEqual(sourceFilter("172.16.0.0/12", 4), v4(addr("172.16.0.0"), addr("255.240.0.0"), 12));
+  assert.deepEqual(sourceFilter("128.0.0.1/1", 4), v4(addr("128.0.0.0"), addr("128.0.0.0"), 1));
 });
 
 Deno.test("sourceFilter() with /0 accepts any sender", () => {
-  assert.deepEqual(sourceFilter("10.1.2.3/0"), { addr: 0, mask: 0 });
+  assert.deepEqual(sourceFilter("10.1.2.3/0", 4), v4(0, 0, 0));
 });
 
 Deno.test("sourceFilter() results match (src & mask) === addr for senders inside and outside", () => {
-  const f = sourceFilter("10.20.0.0/14");
+  const f = sourceFilter("10.20.0.0/14", 4);
   for (const inside of ["10.20.0.1", "10.23.255.255"]) {
-    assert.equal(addr(inside) & f.mask, f.addr, inside);
+    assert.equal(addr(inside) & f.mask[0], f.addr[0], inside);
   }
   for (const outside of ["10.24.0.0", "10.19.255.255", "200.20.0.1"]) {
-    assert.notEqual(addr(outside) & f.mask, f.addr, outside);
+    assert.notEqual(addr(outside) & f.mask[0], f.addr[0], outside);
   }
+});
+
+Deno.test("sourceFilter() masks an IPv6 prefix word by word", () => {
+  const f = sourceFilter("2001:db8:ab12:3456::1/40", 6);
+  assert.equal(f.length, 40);
+  assert.deepEqual(f.mask, [-1, 0xff000000 | 0, 0, 0]);
+  assert.deepEqual(f.addr, [0x20010db8, 0xab000000 | 0, 0, 0]);
+  const one = sourceFilter("2001:db8::7", 6);
+  assert.deepEqual(one.mask, [-1, -1, -1, -1]);
+  assert.deepEqual(one.addr, [0x20010db8, 0, 0, 7]);
 });
 
 const INTERFACES: InterfaceFacts[] = [
@@ -113,7 +114,10 @@ Deno.test("buildPlan() for two rules on one input: one RX ring, one TX ring per 
     // cam1 declares no rate (counts as DEFAULT_RATE_PPS), cam2 declares 50,000.
     geometry: rxGeometry(DEFAULT_RATE_PPS + 50_000, 1500, { retire_ms: 2 }),
     fanoutId: 7,
-    filter: [{ group: ipv4("239.1.1.1"), port: 5001 }, { group: ipv4("239.200.1.2"), port: 5002 }],
+    filter: [
+      { family: 4, dst: [addr("239.1.1.1")], port: 5001 },
+      { family: 4, dst: [addr("239.200.1.2")], port: 5002 },
+    ],
     passFragments: true,
   }]);
 
@@ -139,29 +143,39 @@ Deno.test("buildPlan() for two rules on one input: one RX ring, one TX ring per 
       name: "cam1",
       slot: 0,
       inputIfindex: 2,
-      group: addr("239.1.1.1"),
+      family: 4,
+      dst: [addr("239.1.1.1")],
       port: 5001,
-      srcAddr: 0,
-      srcMask: 0,
+      srcAddr: [0],
+      srcMask: [0],
+      srcPrefix: 0,
       allowFragments: false,
       outputs: [
         {
+          egress: "l2",
           ifindex: 3,
           slot: 0,
-          group: addr("239.9.9.9"),
+          family: 4,
+          dst: [addr("239.9.9.9")],
           port: 5099,
-          srcIp: addr("10.0.1.1"),
+          src: [addr("10.0.1.1")],
+          hasSrc: false,
           ttl: 7,
           tos: 46 << 2,
+          maxPayload: 1500,
         },
         {
+          egress: "l2",
           ifindex: 4,
           slot: 1,
-          group: addr("239.9.9.10"),
+          family: 4,
+          dst: [addr("239.9.9.10")],
           port: 5100,
-          srcIp: addr("172.16.0.1"),
+          src: [addr("172.16.0.1")],
+          hasSrc: true,
           ttl: 64,
           tos: -1,
+          maxPayload: 1500,
         },
       ],
     },
@@ -169,20 +183,26 @@ Deno.test("buildPlan() for two rules on one input: one RX ring, one TX ring per 
       name: "cam2",
       slot: 1,
       inputIfindex: 2,
-      group: addr("239.200.1.2"),
+      family: 4,
+      dst: [addr("239.200.1.2")],
       port: 5002,
-      srcAddr: addr("192.168.7.0"),
-      srcMask: addr("255.255.255.0"),
+      srcAddr: [addr("192.168.7.0")],
+      srcMask: [addr("255.255.255.0")],
+      srcPrefix: 24,
       allowFragments: true,
       outputs: [
         {
+          egress: "l2",
           ifindex: 3,
           slot: 2,
-          group: addr("239.9.9.11"),
+          family: 4,
+          dst: [addr("239.9.9.11")],
           port: 5101,
-          srcIp: addr("10.0.1.1"),
+          src: [addr("10.0.1.1")],
+          hasSrc: false,
           ttl: 64,
           tos: -1,
+          maxPayload: 1500,
         },
       ],
     },
@@ -193,7 +213,7 @@ Deno.test("buildPlan() stores every address as int32, the form parseFrame() read
   const plan = buildPlan(TWO_RULES, facts(), slotsFor(TWO_RULES), new Map(), 1);
   for (const r of plan.rules) {
     for (
-      const n of [r.group, r.srcAddr, r.srcMask, ...r.outputs.flatMap((o) => [o.group, o.srcIp])]
+      const n of [...r.dst, ...r.srcAddr, ...r.srcMask, ...r.outputs.flatMap((o) => [...o.dst, ...o.src])]
     ) {
       assert.equal(n, n | 0, `${n} is not an int32`);
     }
@@ -265,9 +285,9 @@ Deno.test("buildPlan() leaves out an output without an IPv4 address or source_ip
   });
   const slots = new Map([["r", { rule: 4, outputs: [10, 11, 12, 13] }]]);
   const plan = buildPlan(config, facts(), slots, new Map(), 1);
-  assert.deepEqual(plan.rules[0].outputs.map((o) => [o.slot, o.port, o.srcIp]), [
-    [11, 2, addr("10.0.1.1")],
-    [12, 3, addr("10.5.5.5")],
+  assert.deepEqual(plan.rules[0].outputs.map((o) => [o.slot, o.port, o.src]), [
+    [11, 2, [addr("10.0.1.1")]],
+    [12, 3, [addr("10.5.5.5")]],
   ]);
   assert.deepEqual(plan.tx.map((t) => t.ifname).sort(), ["bare", "out1"]);
 });
