@@ -175,6 +175,15 @@ static int build(struct prog *p, const uint32_t *e, int n, int pass_fragments, i
 	int i, j;
 
 	memset(p, 0, sizeof(*p));
+	/*
+	 * Zero the scratch cells first. The kernel's checker tracks which cells
+	 * are written in one linear pass in which a "ret" does not end a path, so
+	 * a section placed after another one's "ret" inherits its (smaller) set;
+	 * initialised cells keep every load valid on every path.
+	 */
+	emit(p, BPF_LD | BPF_IMM, 0, 0, 0);
+	for (i = 0; i < 5; i++)
+		emit(p, BPF_ST, 0, 0, (uint32_t)i);
 	emit(p, BPF_LD | BPF_H | BPF_ABS, 0, 0, 12);
 	jump_if_eq(p, 0x8100, L_VLAN);
 	jump_if_eq(p, 0x86dd, L_V6_14);

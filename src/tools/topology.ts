@@ -61,6 +61,22 @@ export interface ChainNames {
   /** sink side: 10.0.1.2 */ sinkIf: string;
 }
 
+/** Names of the routed topology: the relay's output reaches the sink through a router. */
+export interface RoutedNames extends ChainNames {
+  router: string;
+  /** router, relay side: 10.0.1.254 / 2001:db8:1::fe */ routerIn: string;
+  /** router, sink side: 10.0.2.254 / 2001:db8:2::fe */ routerOut: string;
+}
+
+/** Options of the prepared topologies. */
+export interface TopologyOptions {
+  /**
+   * Also give every test link IPv6 addresses (2001:db8:N::/64, the same last
+   * octet as the IPv4 address, DAD off so they are usable at once).
+   */
+  ipv6?: boolean;
+}
+
 /** Names of the dual-bridge topology (seed test 2). */
 export interface DualBridgeNames extends ChainNames {
   bridges: string;
@@ -108,8 +124,11 @@ export class Topology {
     }
   }
 
-  /** Creates a namespace `<prefix>-<role>` with loopback up and IPv6 off (no DAD/MLD noise). */
-  async addNamespace(role: string): Promise<string> {
+  /**
+   * Creates a namespace `<prefix>-<role>` with loopback up and IPv6 off (no
+   * DAD/MLD noise) unless opts.ipv6.
+   */
+  async addNamespace(role: string, opts: TopologyOptions = {}): Promise<string> {
     const ns = `${this.prefix}-${role}`;
     await must(["ip", "netns", "add", ns]);
     this.#namespaces.push(ns);
@@ -118,7 +137,20 @@ export class Topology {
     await this.sysctl(ns, "net.ipv6.conf.default.disable_ipv6", "1");
     await this.sysctl(ns, "net.ipv4.conf.all.rp_filter", "0");
     await this.sysctl(ns, "net.ipv4.conf.default.rp_filter", "0");
+    if (opts.ipv6) await this.enableIpv6(ns);
     return ns;
+  }
+
+  /**
+   * Turns IPv6 on in a namespace (addNamespace turns it off), without
+   * duplicate address detection so addresses are usable at once. Links
+   * created afterwards inherit it.
+   */
+  async enableIpv6(ns: string): Promise<void> {
+    for (const scope of ["all", "default"]) {
+      await this.sysctl(ns, `net.ipv6.conf.${scope}.disable_ipv6`, "0");
+      await this.sysctl(ns, `net.ipv6.conf.${scope}.accept_dad`, "0");
+    }
   }
 
   /** Creates a veth pair with ends in two namespaces, both up. */
@@ -139,7 +171,13 @@ export class Topology {
   }
 
   async addAddress(ns: string, ifname: string, cidr: string): Promise<void> {
-    await must(["ip", "-n", ns, "addr", "add", cidr, "dev", ifname]);
+    const v6 = cidr.includes(":");
+    await must(["ip", ...(v6 ? ["-6"] : []), "-n", ns, "addr", "add", cidr, "dev", ifname, ...(v6 ? ["nodad"] : [])]);
+  }
+
+  /** Adds a unicast route (IPv4 or IPv6) in a namespace. */
+  async addRoute(ns: string, prefix: string, via: string): Promise<void> {
+    await must(["ip", ...(prefix.includes(":") ? ["-6"] : []), "-n", ns, "route", "add", prefix, "via", via]);
   }
 
   /** Routes multicast out of `ifname` (so a generator's sends leave by the test link). */
@@ -179,12 +217,12 @@ export class Topology {
    * Generator TX checksum offload is turned off so frames carry finished
    * checksums, as they would from a real NIC.
    */
-  async chain(): Promise<ChainNames> {
+  async chain(opts: TopologyOptions = {}): Promise<ChainNames> {
     const p = this.prefix;
     const names = {
-      gen: await this.addNamespace("gen"),
-      relay: await this.addNamespace("relay"),
-      sink: await this.addNamespace("sink"),
+      gen: await this.addNamespace("gen", opts),
+      relay: await this.addNamespace("relay", opts),
+      sink: await this.addNamespace("sink", opts),
       genIf: `${p}v0`,
       relayIn: `${p}v1`,
       relayOut: `${p}v2`,
@@ -196,8 +234,68 @@ export class Topology {
     await this.addAddress(names.relay, names.relayIn, "10.0.0.2/24");
     await this.addAddress(names.relay, names.relayOut, "10.0.1.1/24");
     await this.addAddress(names.sink, names.sinkIf, "10.0.1.2/24");
+    if (opts.ipv6) {
+      await this.addAddress(names.gen, names.genIf, "2001:db8::1/64");
+      await this.addAddress(names.relay, names.relayIn, "2001:db8::2/64");
+      await this.addAddress(names.relay, names.relayOut, "2001:db8:1::1/64");
+      await this.addAddress(names.sink, names.sinkIf, "2001:db8:1::2/64");
+    }
     await this.routeMulticast(names.gen, names.genIf);
     await this.routeMulticast(names.sink, names.sinkIf);
+    await this.setOffload(names.gen, names.genIf, { tx: false });
+    return names;
+  }
+
+  /**
+   * The chain with a router between relay and sink: gen 10.0.0.1 <-> 10.0.0.2
+   * relay 10.0.1.1 <-> 10.0.1.254 router 10.0.2.254 <-> 10.0.2.2 sink (and
+   * 2001:db8:{0,1,2}::/64 alike with ipv6). The relay routes 10.0.2.0/24 via
+   * the router; the sink routes back the same way.
+   */
+  async routedChain(opts: TopologyOptions = {}): Promise<RoutedNames> {
+    const p = this.prefix;
+    const names = {
+      gen: await this.addNamespace("gen", opts),
+      relay: await this.addNamespace("relay", opts),
+      router: await this.addNamespace("router", opts),
+      sink: await this.addNamespace("sink", opts),
+      genIf: `${p}v0`,
+      relayIn: `${p}v1`,
+      relayOut: `${p}v2`,
+      routerIn: `${p}v3`,
+      routerOut: `${p}v4`,
+      sinkIf: `${p}v5`,
+    };
+    await this.addVeth(names.gen, names.genIf, names.relay, names.relayIn);
+    await this.addVeth(names.relay, names.relayOut, names.router, names.routerIn);
+    await this.addVeth(names.router, names.routerOut, names.sink, names.sinkIf);
+    const v4: [string, string, string][] = [
+      [names.gen, names.genIf, "10.0.0.1/24"],
+      [names.relay, names.relayIn, "10.0.0.2/24"],
+      [names.relay, names.relayOut, "10.0.1.1/24"],
+      [names.router, names.routerIn, "10.0.1.254/24"],
+      [names.router, names.routerOut, "10.0.2.254/24"],
+      [names.sink, names.sinkIf, "10.0.2.2/24"],
+    ];
+    for (const [ns, ifname, cidr] of v4) await this.addAddress(ns, ifname, cidr);
+    await this.sysctl(names.router, "net.ipv4.ip_forward", "1");
+    await this.addRoute(names.relay, "10.0.2.0/24", "10.0.1.254");
+    await this.addRoute(names.sink, "10.0.1.0/24", "10.0.2.254");
+    if (opts.ipv6) {
+      const v6: [string, string, string][] = [
+        [names.gen, names.genIf, "2001:db8::1/64"],
+        [names.relay, names.relayIn, "2001:db8::2/64"],
+        [names.relay, names.relayOut, "2001:db8:1::1/64"],
+        [names.router, names.routerIn, "2001:db8:1::fe/64"],
+        [names.router, names.routerOut, "2001:db8:2::fe/64"],
+        [names.sink, names.sinkIf, "2001:db8:2::2/64"],
+      ];
+      for (const [ns, ifname, cidr] of v6) await this.addAddress(ns, ifname, cidr);
+      await this.sysctl(names.router, "net.ipv6.conf.all.forwarding", "1");
+      await this.addRoute(names.relay, "2001:db8:2::/64", "2001:db8:1::fe");
+      await this.addRoute(names.sink, "2001:db8:1::/64", "2001:db8:2::fe");
+    }
+    await this.routeMulticast(names.gen, names.genIf);
     await this.setOffload(names.gen, names.genIf, { tx: false });
     return names;
   }
@@ -207,12 +305,12 @@ export class Topology {
    * another: gen 10.0.0.10 on br0; relay 10.0.0.20 on br0 and 10.0.1.20 on
    * br1; sink 10.0.1.30 on br1.
    */
-  async dualBridge(): Promise<DualBridgeNames> {
+  async dualBridge(opts: TopologyOptions = {}): Promise<DualBridgeNames> {
     const p = this.prefix;
     const names = {
-      gen: await this.addNamespace("gen"),
-      relay: await this.addNamespace("relay"),
-      sink: await this.addNamespace("sink"),
+      gen: await this.addNamespace("gen", opts),
+      relay: await this.addNamespace("relay", opts),
+      sink: await this.addNamespace("sink", opts),
       bridges: await this.addNamespace("br"),
       genIf: `${p}g`,
       relayIn: `${p}r0`,
@@ -234,6 +332,12 @@ export class Topology {
     await this.addAddress(names.relay, names.relayIn, "10.0.0.20/24");
     await this.addAddress(names.relay, names.relayOut, "10.0.1.20/24");
     await this.addAddress(names.sink, names.sinkIf, "10.0.1.30/24");
+    if (opts.ipv6) {
+      await this.addAddress(names.gen, names.genIf, "2001:db8::10/64");
+      await this.addAddress(names.relay, names.relayIn, "2001:db8::20/64");
+      await this.addAddress(names.relay, names.relayOut, "2001:db8:1::20/64");
+      await this.addAddress(names.sink, names.sinkIf, "2001:db8:1::30/64");
+    }
     await this.routeMulticast(names.gen, names.genIf);
     await this.routeMulticast(names.sink, names.sinkIf);
     await this.setOffload(names.gen, names.genIf, { tx: false });

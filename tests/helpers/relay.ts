@@ -92,7 +92,10 @@ export async function startRelay(
 }
 
 export interface GenOptions {
-  group: string;
+  /** A group (IPv4 or IPv6)... */
+  group?: string;
+  /** ...or a unicast destination. */
+  address?: string;
   port: number;
   count: number;
   rate: number;
@@ -108,7 +111,8 @@ export type { GenResult } from "../../src/tools/gen.ts";
 /** Runs `mcr gen` in `ns` to completion and returns its JSON summary. */
 export async function runGen(topo: Topology, ns: string, o: GenOptions): Promise<GenResult> {
   const args = [
-    "gen", "--group", o.group, "--port", String(o.port), "--count", String(o.count),
+    "gen", ...(o.group ? ["--group", o.group] : ["--address", o.address!]), "--port", String(o.port),
+    "--count", String(o.count),
     "--rate", String(o.rate), "--size", String(o.size ?? 1024), "--ttl", String(o.ttl ?? 4), "--json",
   ];
   if (o.iface) args.push("--interface", o.iface);
@@ -130,9 +134,18 @@ export interface RunningSink {
 export function startSink(
   topo: Topology,
   ns: string,
-  o: { group: string; port: number; iface?: string; expect?: number; runId?: number; idleMs?: number; maxSeconds?: number },
+  o: {
+    group?: string;
+    address?: string;
+    port: number;
+    iface?: string;
+    expect?: number;
+    runId?: number;
+    idleMs?: number;
+    maxSeconds?: number;
+  },
 ): RunningSink {
-  const args = ["sink", "--group", o.group, "--port", String(o.port), "--json",
+  const args = ["sink", ...(o.group ? ["--group", o.group] : ["--address", o.address!]), "--port", String(o.port), "--json",
     "--idle-timeout-ms", String(o.idleMs ?? 2000), "--max-seconds", String(o.maxSeconds ?? 120)];
   if (o.iface) args.push("--interface", o.iface);
   if (o.expect !== undefined) args.push("--expect", String(o.expect));
