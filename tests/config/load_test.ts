@@ -71,3 +71,52 @@ Deno.test("loadConfigFile() refuses a world-writable config file", async () => {
   Deno.chmodSync(path, 0o600);
   assert.equal((await loadConfigFile(path)).rules.length, 1);
 });
+
+const V6 = `rules:
+  - name: v6
+    input: { interface: eth1, group: "ff3e::1:1", port: 5001, source: "2001:db8::/32" }
+    outputs:
+      - { interface: eth2, group: "ff3e::9:9", port: 5099, ttl: 8 }
+      - { interface: eth2, group: 239.9.9.9, port: 5099 }
+      - { egress: routed, address: 10.9.0.2, port: 6000 }
+      - { egress: routed, interface: eth3, group: "ff3e::a", port: 6001, source_ip: "2001:db8:3::1" }
+  - name: unicast-in
+    input: { interface: eth1, address: 10.0.0.2, port: 5000 }
+    outputs: [{ interface: eth2, group: "ff3e::5", port: 6005 }]
+`;
+
+Deno.test("IPv6 groups, translation, routed outputs and unicast inputs validate", () => {
+  const c = parseConfigText(V6, "v6.yaml");
+  assert.equal(c.rules[0].outputs[2].egress, "routed");
+  assert.equal(c.rules[1].input.address, "10.0.0.2");
+});
+
+Deno.test("IPv6, routed and unicast mistakes are named by field", () => {
+  const cases: [string, string, RegExp][] = [
+    ['group: "ff3e::1:1"', 'group: "2001:db8::1"', /rules\[0\]\.input\.group: must be an IPv4 multicast group .* or an IPv6 one/],
+    ['source: "2001:db8::/32"', "source: 10.0.0.0/8", /rules\[0\]\.input\.source: source must be an IPv6 address/],
+    ['source: "2001:db8::/32"', 'source: "2001:db8::/129"', /rules\[0\]\.input\.source: must be an IPv4 or IPv6 address or prefix/],
+    ["{ egress: routed, address: 10.9.0.2", "{ address: 10.9.0.2", /rules\[0\]\.outputs\[2\]\.address: a unicast address needs egress: "routed"/],
+    ["{ egress: routed, interface: eth3,", "{ egress: routed,", /rules\[0\]\.outputs\[3\]\.interface: a routed multicast output needs its egress interface/],
+    ['source_ip: "2001:db8:3::1"', "source_ip: 10.3.0.1", /rules\[0\]\.outputs\[3\]\.source_ip: source_ip must be an IPv6 address/],
+    ["{ interface: eth1, address: 10.0.0.2,", "{ interface: eth1, address: 10.0.0.2, group: 239.1.1.1,", /rules\[1\]\.input\.address: give exactly one of group/],
+    ["address: 10.0.0.2", "address: 239.0.0.2", /rules\[1\]\.input\.address: must be a unicast/],
+  ];
+  for (const [from, to, pattern] of cases) {
+    assert.ok(V6.includes(from), from);
+    assert.match(issues(V6.replace(from, to)).join("\n"), pattern, to);
+  }
+});
+
+Deno.test("allow_fragments is refused with a translated or routed output, naming the output", () => {
+  const text = V6.replace("  - name: unicast-in", "    allow_fragments: true\n  - name: unicast-in");
+  const found = issues(text).join("\n");
+  assert.match(found, /rules\[0\]\.outputs\[1\]: allow_fragments: fragments can only be relayed/);
+  assert.match(found, /rules\[0\]\.outputs\[2\]: allow_fragments/);
+  assert.doesNotMatch(found, /rules\[0\]\.outputs\[0\]/, "the IPv6 l2 output can take fragments");
+});
+
+Deno.test("an IPv6 output that feeds an input back is a loop, however the address is written", () => {
+  const loop = V6.replace('{ interface: eth2, group: "ff3e::9:9", port: 5099, ttl: 8 }', '{ interface: eth1, group: "FF3E:0::1:1", port: 5001 }');
+  assert.match(issues(loop).join("\n"), /rules\[0\]\.outputs\[0\]: output would feed a relay input back \(loop\)/);
+});
