@@ -4,5 +4,7 @@ import { loadConfigFile } from "../../src/config/load.ts";
 Deno.test("examples/mcr.yaml, which documents every option, is a valid configuration", async () => {
   const config = await loadConfigFile(new URL("../../examples/mcr.yaml", import.meta.url).pathname);
   assert.equal(config.rules[0].name, "cam1");
-  assert.equal(config.rules[0].outputs.length, 2);
+  assert.deepEqual(config.rules[0].outputs.map((o) => o.egress ?? "l2"), ["l2", "l2", "l2", "routed"]);
+  assert.deepEqual(config.rules.map((r) => r.name), ["cam1", "v6-ssm", "from-unicast"]);
+  assert.equal(config.rules[2].input.address, "10.0.0.2");
 });
