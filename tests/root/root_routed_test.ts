@@ -10,7 +10,7 @@ import { withTopology } from "../../src/tools/topology.ts";
 import { rootTest } from "../helpers/netns.ts";
 import { runGen, sleep, startRelay, startSink } from "../helpers/relay.ts";
 
-rootTest("root: a routed unicast output delivers to a receiver two hops away, IPv4 and (translated) IPv6", async () => {
+rootTest("root: a routed unicast output delivers to a receiver two hops away, IPv4 and (translated) IPv6; a routed group leaves by its interface", async () => {
   await withTopology(async (t) => {
     const n = await t.routedChain({ ipv6: true });
     const relay = await startRelay(t, n.relay, [
@@ -20,13 +20,16 @@ rootTest("root: a routed unicast output delivers to a receiver two hops away, IP
       "    outputs:",
       "      - { egress: routed, address: 10.0.2.2, port: 6000, ttl: 9 }",
       '      - { egress: routed, address: "2001:db8:2::2", port: 6006, ttl: 9 }',
+      `      - { egress: routed, interface: ${n.relayOut}, group: 239.7.7.7, port: 6007, ttl: 2 }`,
       "",
     ].join("\n"));
     const sink4 = startSink(t, n.sink, { address: "10.0.2.2", port: 6000, expect: 10_000, runId: 91 });
     const sink6 = startSink(t, n.sink, { address: "2001:db8:2::2", port: 6006, expect: 10_000, runId: 91 });
+    // The routed group is received on the router's side of the relay's output link.
+    const sinkGroup = startSink(t, n.router, { group: "239.7.7.7", port: 6007, iface: n.routerIn, expect: 10_000, runId: 91 });
     await sleep(300);
     const gen = await runGen(t, n.gen, { group: "239.1.1.1", port: 5001, count: 10_000, rate: 10_000, iface: n.genIf, runId: 91 });
-    const [got4, got6] = await Promise.all([sink4.result, sink6.result]);
+    const [got4, got6, gotGroup] = await Promise.all([sink4.result, sink6.result, sinkGroup.result]);
     const { stats } = await relay.stop();
     assert.equal(gen.sent, 10_000);
     assert.equal(got4.unique, 10_000, `IPv4 receiver got ${got4.unique} of 10000`);
@@ -34,6 +37,8 @@ rootTest("root: a routed unicast output delivers to a receiver two hops away, IP
     assert.equal(got4.last_ttl, 8, "TTL 9 less the router's hop");
     assert.equal(got6.unique, 10_000, `IPv6 receiver got ${got6.unique} of 10000`);
     assert.equal(got6.last_ttl, 8, "hop limit 9 less the router's hop");
+    assert.equal(gotGroup.unique, 10_000, `group receiver got ${gotGroup.unique} of 10000`);
+    assert.equal(gotGroup.last_ttl, 2, "the output's TTL");
     assert.ok(stats);
     const outs = stats.rules[0].outputs;
     assert.equal(outs[0].counters.packets, 10_000, "routed sends are counted like ring sends");
