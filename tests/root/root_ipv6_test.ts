@@ -21,7 +21,7 @@ function assertConservation(stats: StatsSnapshot): void {
  * Captures with tcpdump in `ns` until a line matches `pattern` or timeoutMs
  * passes; returns everything captured (the caller asserts on it).
  */
-export function capture(t: Topology, ns: string, args: string[], pattern: RegExp, timeoutMs: number) {
+function capture(t: Topology, ns: string, args: string[], pattern: RegExp, timeoutMs: number): { done: Promise<string> } {
   const p = t.spawn(ns, ["tcpdump", "-n", "-vv", "-l", ...args]);
   let text = "";
   const done = (async () => {
