@@ -27,6 +27,22 @@ Deno.test("POST /api/v1/rules adds a rule, applies it and persists it", async ()
   assert.equal((await get.json()).outputs[0].ttl, 4);
 });
 
+Deno.test("POST /api/v1/rules takes an IPv6 SSM rule with translated and routed outputs", async () => {
+  const relay = new FakeRelay(structuredClone(BASE_CONFIG));
+  const app = createApp(fakeDeps(relay));
+  const rule = {
+    name: "v6",
+    input: { interface: "eth1", group: "ff3e::1:1", port: 5010, source: "2001:db8::10" },
+    outputs: [
+      { interface: "eth2", group: "239.9.9.10", port: 6010 },
+      { egress: "routed", address: "2001:db8:9::2", port: 6011, ttl: 9 },
+    ],
+  };
+  const res = await app.request("/api/v1/rules", json("POST", rule));
+  assert.equal(res.status, 201);
+  assert.deepEqual(relay.current.rules.find((r) => r.name === "v6"), rule);
+});
+
 Deno.test("POST /api/v1/rules with an existing name is 409 and changes nothing", async () => {
   const relay = new FakeRelay(structuredClone(BASE_CONFIG));
   const app = createApp(fakeDeps(relay));
@@ -50,6 +66,18 @@ Deno.test("invalid rule bodies get 4xx with the path of every bad field and chan
       ["rules[1].outputs[0]"],
     ],
     ["duplicate input", { ...RULE2, input: BASE_CONFIG.rules[0].input }, 422, ["rules[1].input"]],
+    [
+      "unicast address on an l2 output",
+      { ...RULE2, outputs: [{ interface: "eth2", address: "10.9.0.2", port: 6000 }] },
+      400,
+      ["outputs[0].address"],
+    ],
+    [
+      "IPv4 source filter on an IPv6 group",
+      { ...RULE2, input: { ...RULE2.input, group: "ff3e::2", source: "10.0.0.1" } },
+      400,
+      ["input.source"],
+    ],
   ];
   for (const [name, body, status, paths] of cases) {
     await t.step(name, async () => {
