@@ -23,6 +23,10 @@ int __mcr_sockaddr(int family, const uint8_t *addr, int port, struct sockaddr_st
 int __mcr_af(int family);
 /* 1 if the address is multicast (224/4 or ff00::/8). */
 int __mcr_is_multicast(int family, const uint8_t *addr);
+/* setsockopt of an int; 0 or -errno. */
+int __mcr_set_int(int fd, int level, int name, int value);
+/* Binds fd to (family, addr, port), with IP(V6)_FREEBIND first when freebind; 0 or -errno. */
+int __mcr_bind(int fd, int family, const uint8_t *addr, int port, int freebind);
 
 int __mcr_check_rx_geometry(unsigned block_size, unsigned block_count, unsigned frame_size);
 int __mcr_check_tx_geometry(unsigned frame_size, unsigned frame_count);

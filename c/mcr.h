@@ -189,8 +189,7 @@ int mcr_membership_open(int family);
 int mcr_membership_change(int fd, int ifindex, int family, const uint8_t *group, const uint8_t *source,
 			  int source_specific, int join);
 
-/* Closes the helper socket (the kernel leaves every group it held). */
-int mcr_membership_close(int fd);
+/* The helper socket is closed with mcr_socket_close() (the kernel leaves every group it held). */
 
 /* ---- routed egress and unicast inputs ------------------------------------- */
 
@@ -225,7 +224,7 @@ int mcr_routed_send(int fd, const uint8_t *name, int namelen, const uint8_t *dat
  */
 int mcr_udp_absorb_open(int family, const uint8_t *addr, int port, int ifindex);
 
-/* Closes a socket opened by the calls above. */
+/* Closes a UDP socket opened by libmcr (routed, absorbing, membership, traffic tools). */
 int mcr_socket_close(int fd);
 
 /* ---- waiter: io_uring wait point + batched TX kicks ------------------------ */

@@ -47,7 +47,6 @@ int mcr_udp_receiver_open(int family, const uint8_t *addr, int port, int ifindex
  */
 int mcr_udp_recv_batch(int fd, uint8_t *buf, int slot_size, int max, int32_t *out, int timeout_ms);
 
-/* Closes a socket opened by the calls above. */
-int mcr_udp_close(int fd);
+/* Sockets opened here are closed with mcr_socket_close() (mcr.h). */
 
 #endif

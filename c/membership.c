@@ -8,7 +8,6 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include "internal.h"
 #include "mcr.h"
@@ -49,9 +48,4 @@ MCR_EXPORT MCR_COLD int mcr_membership_change(int fd, int ifindex, int family, c
 				sizeof(req));
 	}
 	return rc < 0 ? __mcr_neg_errno() : 0;
-}
-
-MCR_EXPORT MCR_COLD int mcr_membership_close(int fd)
-{
-	return close(fd) < 0 ? __mcr_neg_errno() : 0;
 }

@@ -21,11 +21,6 @@
 #define SO_BINDTOIFINDEX 62
 #endif
 
-static int set_int(int fd, int level, int name, int value)
-{
-	return setsockopt(fd, level, name, &value, sizeof(value)) < 0 ? __mcr_neg_errno() : 0;
-}
-
 MCR_EXPORT MCR_COLD int mcr_sockaddr_build(int family, const uint8_t *addr, int port, uint8_t *out)
 {
 	struct sockaddr_storage ss;
@@ -50,15 +45,15 @@ MCR_EXPORT MCR_COLD int mcr_routed_open(int family, const uint8_t *dst, const ui
 	if (fd < 0)
 		return __mcr_neg_errno();
 	/* A send buffer that holds several batches: a full one is counted, not waited for. */
-	if (set_int(fd, SOL_SOCKET, SO_SNDBUFFORCE, 4 << 20) < 0)
-		set_int(fd, SOL_SOCKET, SO_SNDBUF, 4 << 20);
-	if (ifindex > 0 && (err = set_int(fd, SOL_SOCKET, SO_BINDTOIFINDEX, ifindex)) < 0)
+	if (__mcr_set_int(fd, SOL_SOCKET, SO_SNDBUFFORCE, 4 << 20) < 0)
+		__mcr_set_int(fd, SOL_SOCKET, SO_SNDBUF, 4 << 20);
+	if (ifindex > 0 && (err = __mcr_set_int(fd, SOL_SOCKET, SO_BINDTOIFINDEX, ifindex)) < 0)
 		goto fail;
 	if (multicast) {
 		if (v6) {
-			if ((err = set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, ifindex)) < 0 ||
-			    (err = set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, hops)) < 0 ||
-			    (err = set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, 0)) < 0)
+			if ((err = __mcr_set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, ifindex)) < 0 ||
+			    (err = __mcr_set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, hops)) < 0 ||
+			    (err = __mcr_set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, 0)) < 0)
 				goto fail;
 		} else {
 			struct ip_mreqn mreq;
@@ -69,27 +64,18 @@ MCR_EXPORT MCR_COLD int mcr_routed_open(int family, const uint8_t *dst, const ui
 				err = __mcr_neg_errno();
 				goto fail;
 			}
-			if ((err = set_int(fd, IPPROTO_IP, IP_MULTICAST_TTL, hops)) < 0 ||
-			    (err = set_int(fd, IPPROTO_IP, IP_MULTICAST_LOOP, 0)) < 0)
+			if ((err = __mcr_set_int(fd, IPPROTO_IP, IP_MULTICAST_TTL, hops)) < 0 ||
+			    (err = __mcr_set_int(fd, IPPROTO_IP, IP_MULTICAST_LOOP, 0)) < 0)
 				goto fail;
 		}
-	} else if ((err = set_int(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_UNICAST_HOPS : IP_TTL, hops)) < 0) {
+	} else if ((err = __mcr_set_int(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_UNICAST_HOPS : IP_TTL, hops)) < 0) {
 		goto fail;
 	}
 	if (tclass >= 0 &&
-	    (err = set_int(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_TCLASS : IP_TOS, tclass)) < 0)
+	    (err = __mcr_set_int(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_TCLASS : IP_TOS, tclass)) < 0)
 		goto fail;
-	if (has_src) {
-		struct sockaddr_storage ss;
-		int len = __mcr_sockaddr(family, src, 0, &ss);
-
-		/* Freebind: the address may not be configured yet (or ever, for a VIP). */
-		set_int(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_FREEBIND : IP_FREEBIND, 1);
-		if (bind(fd, (struct sockaddr *)&ss, (socklen_t)len) < 0) {
-			err = __mcr_neg_errno();
-			goto fail;
-		}
-	}
+	if (has_src && (err = __mcr_bind(fd, family, src, 0, 1)) < 0)
+		goto fail;
 	return fd;
 fail:
 	close(fd);
@@ -151,34 +137,27 @@ MCR_EXPORT MCR_COLD int mcr_udp_absorb_open(int family, const uint8_t *addr, int
 {
 	static const struct sock_filter drop_all[] = { { BPF_RET | BPF_K, 0, 0, 0 } };
 	struct sock_fprog prog = { .len = 1, .filter = (struct sock_filter *)drop_all };
-	struct sockaddr_storage ss;
-	int v6 = family == 6;
-	int len, fd, err;
+	int fd, err;
 
-	if ((len = __mcr_sockaddr(family, addr, port, &ss)) < 0)
-		return len;
+	if (family != 4 && family != 6)
+		return -EAFNOSUPPORT;
 	fd = socket(__mcr_af(family), SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return __mcr_neg_errno();
-	if ((err = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1)) < 0)
+	if ((err = __mcr_set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1)) < 0)
 		goto fail;
-	if (v6 && (err = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1)) < 0)
+	if (family == 6 && (err = __mcr_set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1)) < 0)
 		goto fail;
-	set_int(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_FREEBIND : IP_FREEBIND, 1);
-	if (ifindex > 0 && (err = set_int(fd, SOL_SOCKET, SO_BINDTOIFINDEX, ifindex)) < 0)
+	if (ifindex > 0 && (err = __mcr_set_int(fd, SOL_SOCKET, SO_BINDTOIFINDEX, ifindex)) < 0)
 		goto fail;
-	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0 ||
-	    bind(fd, (struct sockaddr *)&ss, (socklen_t)len) < 0) {
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0) {
 		err = __mcr_neg_errno();
 		goto fail;
 	}
+	if ((err = __mcr_bind(fd, family, addr, port, 1)) < 0)
+		goto fail;
 	return fd;
 fail:
 	close(fd);
 	return err;
-}
-
-MCR_EXPORT int mcr_socket_close(int fd)
-{
-	return close(fd) < 0 ? __mcr_neg_errno() : 0;
 }

@@ -14,11 +14,6 @@
 #define SEQ_OFFSET 8
 #define HEAD_BYTES 16 /* bytes of the template copied per datagram: up to the end of the sequence */
 
-static int set_int(int fd, int level, int name, int value)
-{
-	return setsockopt(fd, level, name, &value, sizeof(value)) < 0 ? __mcr_neg_errno() : 0;
-}
-
 MCR_EXPORT MCR_COLD int mcr_udp_sender_open(int family, const uint8_t *src, int has_src, int ifindex, int ttl,
 					    int loop)
 {
@@ -31,10 +26,10 @@ MCR_EXPORT MCR_COLD int mcr_udp_sender_open(int family, const uint8_t *src, int 
 	if (fd < 0)
 		return __mcr_neg_errno();
 	if (v6) {
-		if ((ifindex > 0 && (err = set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, ifindex)) < 0) ||
-		    (err = set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, ttl)) < 0 ||
-		    (err = set_int(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, ttl)) < 0 ||
-		    (err = set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, loop ? 1 : 0)) < 0)
+		if ((ifindex > 0 && (err = __mcr_set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, ifindex)) < 0) ||
+		    (err = __mcr_set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, ttl)) < 0 ||
+		    (err = __mcr_set_int(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, ttl)) < 0 ||
+		    (err = __mcr_set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, loop ? 1 : 0)) < 0)
 			goto err;
 	} else {
 		struct ip_mreqn mreq;
@@ -47,21 +42,14 @@ MCR_EXPORT MCR_COLD int mcr_udp_sender_open(int family, const uint8_t *src, int 
 			err = __mcr_neg_errno();
 			goto err;
 		}
-		if ((err = set_int(fd, IPPROTO_IP, IP_MULTICAST_TTL, ttl)) < 0 ||
-		    (err = set_int(fd, IPPROTO_IP, IP_TTL, ttl)) < 0 ||
-		    (err = set_int(fd, IPPROTO_IP, IP_MULTICAST_LOOP, loop ? 1 : 0)) < 0)
+		if ((err = __mcr_set_int(fd, IPPROTO_IP, IP_MULTICAST_TTL, ttl)) < 0 ||
+		    (err = __mcr_set_int(fd, IPPROTO_IP, IP_TTL, ttl)) < 0 ||
+		    (err = __mcr_set_int(fd, IPPROTO_IP, IP_MULTICAST_LOOP, loop ? 1 : 0)) < 0)
 			goto err;
 	}
-	if (has_src) {
-		struct sockaddr_storage ss;
-		int len = __mcr_sockaddr(family, src, 0, &ss);
-
-		if (bind(fd, (struct sockaddr *)&ss, (socklen_t)len) < 0) {
-			err = __mcr_neg_errno();
-			goto err;
-		}
-	}
-	set_int(fd, SOL_SOCKET, SO_SNDBUF, 4 << 20);
+	if (has_src && (err = __mcr_bind(fd, family, src, 0, 0)) < 0)
+		goto err;
+	__mcr_set_int(fd, SOL_SOCKET, SO_SNDBUF, 4 << 20);
 	return fd;
 err:
 	close(fd);
@@ -106,30 +94,27 @@ MCR_EXPORT int mcr_udp_send_batch(int fd, const uint8_t *name, int namelen, cons
 
 MCR_EXPORT MCR_COLD int mcr_udp_receiver_open(int family, const uint8_t *addr, int port, int ifindex)
 {
-	struct sockaddr_storage ss;
 	int v6 = family == 6;
-	int len, fd, err;
+	int fd, err;
 
-	if ((len = __mcr_sockaddr(family, addr, port, &ss)) < 0)
-		return len;
+	if (family != 4 && family != 6)
+		return -EAFNOSUPPORT;
 	fd = socket(__mcr_af(family), SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return __mcr_neg_errno();
-	if ((err = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1)) < 0)
+	if ((err = __mcr_set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1)) < 0)
 		goto err;
 	/* A big buffer: the receiver must not be the bottleneck it is scoring. */
-	if (set_int(fd, SOL_SOCKET, SO_RCVBUFFORCE, 32 << 20) < 0)
-		set_int(fd, SOL_SOCKET, SO_RCVBUF, 32 << 20);
-	if ((err = set_int(fd, SOL_SOCKET, SO_RXQ_OVFL, 1)) < 0)
+	if (__mcr_set_int(fd, SOL_SOCKET, SO_RCVBUFFORCE, 32 << 20) < 0)
+		__mcr_set_int(fd, SOL_SOCKET, SO_RCVBUF, 32 << 20);
+	if ((err = __mcr_set_int(fd, SOL_SOCKET, SO_RXQ_OVFL, 1)) < 0)
 		goto err;
-	if (v6 ? ((err = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1)) < 0 ||
-		  (err = set_int(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1)) < 0)
-	       : (err = set_int(fd, IPPROTO_IP, IP_RECVTTL, 1)) < 0)
+	if (v6 ? ((err = __mcr_set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1)) < 0 ||
+		  (err = __mcr_set_int(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1)) < 0)
+	       : (err = __mcr_set_int(fd, IPPROTO_IP, IP_RECVTTL, 1)) < 0)
 		goto err;
-	if (bind(fd, (struct sockaddr *)&ss, (socklen_t)len) < 0) {
-		err = __mcr_neg_errno();
+	if ((err = __mcr_bind(fd, family, addr, port, 0)) < 0)
 		goto err;
-	}
 	if (__mcr_is_multicast(family, addr)) {
 		struct group_req req;
 
@@ -193,7 +178,3 @@ MCR_EXPORT int mcr_udp_recv_batch(int fd, uint8_t *buf, int slot_size, int max, 
 	return n;
 }
 
-MCR_EXPORT int mcr_udp_close(int fd)
-{
-	return close(fd) < 0 ? __mcr_neg_errno() : 0;
-}

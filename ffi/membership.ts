@@ -58,6 +58,6 @@ export class MembershipSocket {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    loadLibrary().mcr_membership_close(this.fd);
+    loadLibrary().mcr_socket_close(this.fd);
   }
 }

@@ -45,6 +45,9 @@ export const CORE_SYMBOLS = {
   // int mcr_sockaddr_build(int family, const uint8_t *addr, int port, uint8_t *out /* [28] */)
   mcr_sockaddr_build: { parameters: ["i32", "buffer", "i32", "buffer"], result: "i32" },
 
+  // int mcr_socket_close(int fd)   -- every UDP socket libmcr opens
+  mcr_socket_close: { parameters: ["i32"], result: "i32" },
+
   // int mcr_membership_open(int family)
   mcr_membership_open: { parameters: ["i32"], result: "i32" },
   // int mcr_membership_change(int fd, int ifindex, int family, const u8 *group, const u8 *source,
@@ -53,8 +56,6 @@ export const CORE_SYMBOLS = {
     parameters: ["i32", "i32", "i32", "buffer", "buffer", "i32", "i32"],
     result: "i32",
   },
-  // int mcr_membership_close(int fd)
-  mcr_membership_close: { parameters: ["i32"], result: "i32" },
 
   // int mcr_routed_open(int family, const u8 *dst, const u8 *src, int has_src, int ifindex, int hops, int tclass)
   mcr_routed_open: { parameters: ["i32", "buffer", "buffer", "i32", "i32", "i32", "i32"], result: "i32" },
@@ -66,8 +67,6 @@ export const CORE_SYMBOLS = {
   },
   // int mcr_udp_absorb_open(int family, const u8 *addr, int port, int ifindex)
   mcr_udp_absorb_open: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32" },
-  // int mcr_socket_close(int fd)
-  mcr_socket_close: { parameters: ["i32"], result: "i32" },
 
   // int mcr_waiter_open(u32 entries)
   mcr_waiter_open: { parameters: ["u32"], result: "i32" },

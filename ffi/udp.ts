@@ -13,13 +13,6 @@ export interface UdpAddress {
   bytes: Uint8Array;
 }
 
-function label(a: UdpAddress): string {
-  if (a.family === 4) return [...a.bytes].join(".");
-  const w: string[] = [];
-  for (let i = 0; i < 16; i += 2) w.push(((a.bytes[i] << 8) | a.bytes[i + 1]).toString(16));
-  return w.join(":");
-}
-
 export class UdpSender {
   readonly #lib: McrSymbols;
   private constructor(readonly fd: number, readonly family: 4 | 6, lib: McrSymbols) {
@@ -28,14 +21,21 @@ export class UdpSender {
 
   /**
    * A sender of `family`: source address `source` when given (bound), multicast
-   * out of ifindex when > 0, TTL / hop limit `ttl`.
+   * out of ifindex when > 0, TTL / hop limit `ttl`. `label` names it in errors.
    */
-  static open(family: 4 | 6, source: UdpAddress | null, ifindex: number, ttl: number, loop = false): UdpSender {
+  static open(
+    family: 4 | 6,
+    source: UdpAddress | null,
+    ifindex: number,
+    ttl: number,
+    label: string,
+    loop = false,
+  ): UdpSender {
     const lib = loadLibrary();
     const fd = check(
       lib.mcr_udp_sender_open(family, source?.bytes ?? new Uint8Array(16), source ? 1 : 0, ifindex, ttl, loop ? 1 : 0),
       "mcr_udp_sender_open",
-      `Cannot open an IPv${family} UDP sender${source ? ` on address "${label(source)}"` : ""}`,
+      `Cannot open a UDP sender ${label}`,
     );
     return new UdpSender(fd, family, lib);
   }
@@ -53,7 +53,7 @@ export class UdpSender {
   }
 
   close(): void {
-    this.#lib.mcr_udp_close(this.fd);
+    this.#lib.mcr_socket_close(this.fd);
   }
 }
 
@@ -67,11 +67,11 @@ export class UdpReceiver {
     this.buffer = new Uint8Array(slotSize * UDP_BATCH);
   }
 
-  /** Receives on address:port (a multicast address is joined on ifindex, 0: any). */
-  static open(address: UdpAddress, port: number, ifindex: number, slotSize = 2048): UdpReceiver {
+  /** Receives on address:port (a multicast address is joined on ifindex, 0: any); `label` names it in errors. */
+  static open(address: UdpAddress, port: number, ifindex: number, label: string, slotSize = 2048): UdpReceiver {
     const lib = loadLibrary();
     const fd = check(lib.mcr_udp_receiver_open(address.family, address.bytes, port, ifindex), "mcr_udp_receiver_open",
-      `Cannot receive on "${label(address)}" port ${port}`);
+      `Cannot receive on ${label}`);
     return new UdpReceiver(fd, slotSize, lib);
   }
 
@@ -95,6 +95,6 @@ export class UdpReceiver {
   }
 
   close(): void {
-    this.#lib.mcr_udp_close(this.fd);
+    this.#lib.mcr_socket_close(this.fd);
   }
 }

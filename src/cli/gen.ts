@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { interfaceInfo } from "../../ffi/iface.ts";
 import { InterfaceName, IpAddressText, MulticastGroup, UnicastAddress } from "../config/schema.ts";
-import { ip, type IpAddress } from "../net/address.ts";
+import { fromWords, ip, type IpAddress } from "../net/address.ts";
 import { generate } from "../tools/gen.ts";
 import { MIN_PAYLOAD } from "../tools/payload.ts";
 import { parseCommandArgs } from "./args.ts";
@@ -78,7 +78,7 @@ export async function genCommand(argv: string[]): Promise<number> {
         console.error(`mcr gen: --interface: "${a.interface}" has no IPv4 address; give --source-ip`);
         return 1;
       }
-      source = ip(`${info.ipv4 >>> 24}.${(info.ipv4 >>> 16) & 255}.${(info.ipv4 >>> 8) & 255}.${info.ipv4 & 255}`);
+      source = fromWords(4, [info.ipv4]);
     }
   }
   const runId = a["run-id"] ?? (crypto.getRandomValues(new Uint32Array(1))[0] >>> 0);

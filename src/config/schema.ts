@@ -16,31 +16,10 @@ export const DEFAULT_TTL = 64;
 /** Default API listen address: loopback only. */
 export const DEFAULT_LISTEN = "127.0.0.1:8787";
 
-/** Parses a dotted-quad IPv4 address into an unsigned 32-bit number. */
-export function ipv4ToNumber(text: string): number {
-  const p = text.split(".");
-  return ((+p[0] << 24) | (+p[1] << 16) | (+p[2] << 8) | +p[3]) >>> 0;
-}
-
-/** Formats an unsigned 32-bit number as a dotted-quad IPv4 address. */
-export function numberToIpv4(n: number): string {
-  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
-}
-
-function isMulticastV4(text: string): boolean {
-  const first = +text.split(".")[0];
-  return first >= 224 && first <= 239;
-}
-
 export const InterfaceName = z.string().min(1).max(15).regex(
   /^[A-Za-z0-9_.:@-]+$/,
   "interface names are 1-15 characters: letters, digits, _ . : @ -",
 );
-export const Ipv4 = z.ipv4({ error: "must be a dotted-quad IPv4 address" });
-/** An IPv4 multicast group only (the traffic tools' IPv4 options). */
-export const MulticastGroupV4 = Ipv4.refine(isMulticastV4, {
-  error: "must be an IPv4 multicast group (224.0.0.0-239.255.255.255)",
-});
 /** An IPv4 or IPv6 address. */
 export const IpAddressText = z.string().refine((t) => parseIp(t) !== null, {
   error: "must be an IPv4 address (a.b.c.d) or an IPv6 address",

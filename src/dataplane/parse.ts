@@ -70,6 +70,15 @@ export function parseFrame(view: DataView, off: number, len: number): number {
   return -R_NOT_IP;
 }
 
+/** A later fragment: no UDP header; only the IP header can be rewritten. Returns 0. */
+function laterFragment(): number {
+  FRAME[F_UDP] = -1;
+  FRAME[F_PORT] = 0;
+  FRAME[F_UDP_LEN] = 0;
+  FRAME[F_FRAG] = 2;
+  return 0;
+}
+
 function parseIpv4(view: DataView, ip: number, end: number): number {
   if (ip + 20 > end) return -R_TRUNCATED;
   const versionIhl = view.getUint8(ip);
@@ -95,14 +104,7 @@ function parseIpv4(view: DataView, ip: number, end: number): number {
   FRAME[F_L4] = ip + ihl;
   FRAME[F_L4_LEN] = total - ihl;
   FRAME[F_FRAG_HDR] = -1;
-  if (fragOffset !== 0) {
-    // A later fragment: no UDP header here; only the IP header can be rewritten.
-    FRAME[F_UDP] = -1;
-    FRAME[F_PORT] = 0;
-    FRAME[F_UDP_LEN] = 0;
-    FRAME[F_FRAG] = 2;
-    return 0;
-  }
+  if (fragOffset !== 0) return laterFragment();
   const udp = ip + ihl;
   if (total - ihl < 8) return -R_TRUNCATED;
   const udpLen = view.getUint16(udp + 4);
@@ -180,11 +182,7 @@ function parseIpv6(view: DataView, ip: number, end: number): number {
   FRAME[F_L4_LEN] = packetEnd - p;
   if (fragHdr >= 0 && fragOffset !== 0) {
     FRAME[F_FRAG_HDR] = fragHdr;
-    FRAME[F_UDP] = -1;
-    FRAME[F_PORT] = 0;
-    FRAME[F_UDP_LEN] = 0;
-    FRAME[F_FRAG] = 2;
-    return 0;
+    return laterFragment();
   }
   const udp = p;
   if (packetEnd - udp < 8) return -R_TRUNCATED;

@@ -68,11 +68,12 @@ export function rewriteInto(
   udpChecksum: number,
   srcDelta: number,
 ): number {
+  // Ethernet: group MAC, our MAC, the output's ethertype (any input VLAN tag is not copied).
   bytes.set(out.dstMac, dst);
   bytes.set(out.tx!.mac, dst + 6);
+  view.setUint16(dst + 12, out.family === 4 ? 0x0800 : 0x86dd);
   const o = dst + ETH_HLEN;
   if (FRAME[F_FAMILY] === 4 && out.family === 4) return ETH_HLEN + rewrite44(view, bytes, o, out, udpChecksum, srcDelta);
-  view.setUint16(dst + 12, out.family === 4 ? 0x0800 : 0x86dd);
   return ETH_HLEN + buildPacket(view, bytes, o, out, udpChecksum, srcDelta);
 }
 
@@ -88,7 +89,6 @@ function rewrite44(
   const ip = FRAME[F_IP];
   const ihl = FRAME[F_IHL];
   const total = FRAME[F_TOTAL];
-  view.setUint16(o - 2, 0x0800); // any input VLAN tag is not copied
   // IPv4 header (with options) and payload; Ethernet padding is left behind.
   bytes.copyWithin(o, ip, ip + total);
   if (out.tos >= 0) view.setUint8(o + 1, out.tos | (view.getUint8(o + 1) & 0x03)); // keep ECN

@@ -10,7 +10,7 @@ import { PortAbsorber } from "../../ffi/routed.ts";
 import { Waiter } from "../../ffi/waiter.ts";
 import { loadLibrary } from "../../ffi/library.ts";
 import { type Config, outputDestination } from "../config/schema.ts";
-import { formatIp, ip } from "../net/address.ts";
+import { formatIp, fromWords, ip } from "../net/address.ts";
 import {
   COMMAND_FAULT_HANG,
   COMMAND_FAULT_THROW,
@@ -674,7 +674,7 @@ export class Supervisor implements RelayControl {
         present: true,
         mtu: info.mtu,
         mac: info.macText,
-        ipv4: ip === 0 ? null : `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`,
+        ipv4: ip === 0 ? null : formatIp(fromWords(4, [ip])),
         ipv6: info.ipv6 ? formatIp({ family: 6, bytes: info.ipv6 }) : null,
         roles,
         events,

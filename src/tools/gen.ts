@@ -5,7 +5,7 @@
  * floor(elapsed * rate) - sent, in batches of at most ~1 ms worth.
  */
 import { UDP_BATCH, UdpSender } from "../../ffi/udp.ts";
-import type { IpAddress } from "../net/address.ts";
+import { formatIp, type IpAddress } from "../net/address.ts";
 import { buildPayload } from "./payload.ts";
 
 export interface GenOptions {
@@ -34,7 +34,8 @@ export interface GenResult {
 }
 
 export async function generate(o: GenOptions): Promise<GenResult> {
-  const sender = UdpSender.open(o.destination.family, o.source, o.ifindex, o.ttl);
+  const label = `to ${formatIp(o.destination)} port ${o.port}${o.source ? ` from ${formatIp(o.source)}` : ""}`;
+  const sender = UdpSender.open(o.destination.family, o.source, o.ifindex, o.ttl, label);
   const to = sender.destination(o.destination, o.port);
   const template = buildPayload(o.runId, o.size);
   const batch = Math.max(1, Math.min(UDP_BATCH, Math.floor(o.rate / 1000)));

@@ -4,7 +4,7 @@
  * numbers. Stops after an idle timeout once traffic was seen.
  */
 import { UdpReceiver } from "../../ffi/udp.ts";
-import type { IpAddress } from "../net/address.ts";
+import { formatIp, type IpAddress } from "../net/address.ts";
 import { checkPayload, PAYLOAD_CORRUPT, PAYLOAD_FOREIGN, payloadSequence } from "./payload.ts";
 import { SequenceTracker } from "./sequence.ts";
 
@@ -41,7 +41,7 @@ export interface SinkResult {
 }
 
 export function receive(o: SinkOptions): SinkResult {
-  const rx = UdpReceiver.open(o.address, o.port, o.ifindex);
+  const rx = UdpReceiver.open(o.address, o.port, o.ifindex, `"${formatIp(o.address)}" port ${o.port}`);
   const tracker = new SequenceTracker();
   const view = new DataView(rx.buffer.buffer);
   let foreign = 0;

@@ -3,6 +3,7 @@
  * (`mcr gen`) and the receiver (`mcr sink`), each started in a namespace of
  * a Topology. Results come back as the JSON the commands print.
  */
+import assert from "node:assert/strict";
 import { selfCommand } from "../../src/runtime.ts";
 import type { Topology } from "../../src/tools/topology.ts";
 import type { StatsSnapshot } from "../../src/supervisor/control.ts";
@@ -171,4 +172,11 @@ export function startSink(
 /** Waits for `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** rx_packets must equal matched plus every drop reason: nothing unaccounted. */
+export function assertConservation(stats: StatsSnapshot): void {
+  const t = stats.totals;
+  const drops = Object.entries(t).filter(([k]) => k.startsWith("drop_")).reduce((a, [, v]) => a + v, 0);
+  assert.equal(t.rx_packets, t.matched + drops, `rx_packets ${t.rx_packets} != matched ${t.matched} + drops ${drops}`);
 }

@@ -6,16 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { Topology, withTopology } from "../../src/tools/topology.ts";
-import type { StatsSnapshot } from "../../src/supervisor/control.ts";
 import { rootTest } from "../helpers/netns.ts";
-import { runGen, sleep, startRelay, startSink } from "../helpers/relay.ts";
-
-/** rx_packets must equal matched plus every drop reason: nothing unaccounted. */
-function assertConservation(stats: StatsSnapshot): void {
-  const t = stats.totals;
-  const drops = Object.entries(t).filter(([k]) => k.startsWith("drop_")).reduce((a, [, v]) => a + v, 0);
-  assert.equal(t.rx_packets, t.matched + drops, `rx_packets ${t.rx_packets} != matched ${t.matched} + drops ${drops}`);
-}
+import { assertConservation, runGen, sleep, startRelay, startSink } from "../helpers/relay.ts";
 
 function rule(name: string, input: string, group: string, port: number, outputs: string[], extra = ""): string {
   return [

@@ -6,16 +6,9 @@
  * so every packet counted arrived valid.
  */
 import assert from "node:assert/strict";
-import { type Topology, withTopology } from "../../src/tools/topology.ts";
-import type { StatsSnapshot } from "../../src/supervisor/control.ts";
+import { type ChainNames, type Topology, withTopology } from "../../src/tools/topology.ts";
 import { rootTest } from "../helpers/netns.ts";
-import { runGen, sleep, startRelay, startSink } from "../helpers/relay.ts";
-
-function assertConservation(stats: StatsSnapshot): void {
-  const t = stats.totals;
-  const drops = Object.entries(t).filter(([k]) => k.startsWith("drop_")).reduce((a, [, v]) => a + v, 0);
-  assert.equal(t.rx_packets, t.matched + drops, `rx_packets ${t.rx_packets} != matched ${t.matched} + drops ${drops}`);
-}
+import { assertConservation, runGen, sleep, startRelay, startSink } from "../helpers/relay.ts";
 
 /**
  * Captures with tcpdump in `ns` until a line matches `pattern` or timeoutMs
@@ -43,21 +36,37 @@ function capture(t: Topology, ns: string, args: string[], pattern: RegExp, timeo
   return { done };
 }
 
+/**
+ * Relays 10,000 packets of ff3e::1:N port 5000+N to ff3e::9:N port 6000+N
+ * (`extra`: more output keys) across a prepared topology; returns what the
+ * generator sent, what the receiver got and the relay's final counters.
+ */
+async function relayIpv6Group(t: Topology, n: ChainNames, id: number, extra = "") {
+  const relay = await startRelay(t, n.relay, [
+    "rules:",
+    "  - name: v6",
+    `    input: { interface: ${n.relayIn}, group: "ff3e::1:${id}", port: ${5000 + id} }`,
+    `    outputs: [{ interface: ${n.relayOut}, group: "ff3e::9:${id}", port: ${6000 + id}${extra} }]`,
+    "",
+  ].join("\n"));
+  const sink = startSink(t, n.sink, { group: `ff3e::9:${id}`, port: 6000 + id, iface: n.sinkIf, expect: 10_000, runId: 60 + id });
+  await sleep(300);
+  const gen = await runGen(t, n.gen, {
+    group: `ff3e::1:${id}`,
+    port: 5000 + id,
+    count: 10_000,
+    rate: 10_000,
+    iface: n.genIf,
+    runId: 60 + id,
+  });
+  const got = await sink.result;
+  const { stats } = await relay.stop();
+  return { gen, got, stats };
+}
+
 rootTest("root: IPv6 chain relays every packet of an IPv6 group exactly once, intact, with the configured hop limit", async () => {
   await withTopology(async (t) => {
-    const n = await t.chain({ ipv6: true });
-    const relay = await startRelay(t, n.relay, [
-      "rules:",
-      "  - name: v6",
-      `    input: { interface: ${n.relayIn}, group: "ff3e::1:1", port: 5001 }`,
-      `    outputs: [{ interface: ${n.relayOut}, group: "ff3e::9:9", port: 5099, ttl: 7 }]`,
-      "",
-    ].join("\n"));
-    const sink = startSink(t, n.sink, { group: "ff3e::9:9", port: 5099, iface: n.sinkIf, expect: 10_000, runId: 61 });
-    await sleep(300);
-    const gen = await runGen(t, n.gen, { group: "ff3e::1:1", port: 5001, count: 10_000, rate: 10_000, iface: n.genIf, runId: 61 });
-    const got = await sink.result;
-    const { stats } = await relay.stop();
+    const { gen, got, stats } = await relayIpv6Group(t, await t.chain({ ipv6: true }), 1, ", ttl: 7");
     assert.equal(gen.sent, 10_000);
     assert.equal(got.unique, 10_000, `receiver got ${got.unique} of 10000`);
     assert.equal(got.duplicates, 0);
@@ -72,19 +81,7 @@ rootTest("root: IPv6 chain relays every packet of an IPv6 group exactly once, in
 
 rootTest("root: IPv6 dual-bridge topology relays an IPv6 group across two bridges", async () => {
   await withTopology(async (t) => {
-    const n = await t.dualBridge({ ipv6: true });
-    const relay = await startRelay(t, n.relay, [
-      "rules:",
-      "  - name: v6bridge",
-      `    input: { interface: ${n.relayIn}, group: "ff3e::1:2", port: 5002 }`,
-      `    outputs: [{ interface: ${n.relayOut}, group: "ff3e::9:2", port: 6002 }]`,
-      "",
-    ].join("\n"));
-    const sink = startSink(t, n.sink, { group: "ff3e::9:2", port: 6002, iface: n.sinkIf, expect: 10_000, runId: 62 });
-    await sleep(300);
-    const gen = await runGen(t, n.gen, { group: "ff3e::1:2", port: 5002, count: 10_000, rate: 10_000, iface: n.genIf, runId: 62 });
-    const got = await sink.result;
-    const { stats } = await relay.stop();
+    const { gen, got, stats } = await relayIpv6Group(t, await t.dualBridge({ ipv6: true }), 2);
     assert.equal(gen.sent, 10_000);
     assert.equal(got.unique, 10_000, `receiver got ${got.unique} of 10000`);
     assert.equal(got.duplicates, 0);
