@@ -341,8 +341,11 @@ function emitRouted(s: LoopState, out: Output): number {
   }
   if (r.count === r.slots) sendRouted(s, r);
   s.bytes.copyWithin(r.dataOffset + r.count * r.slotSize, udp + 8, udp + 8 + payload);
-  r.lengths[r.count] = payload;
-  if (r.count++ === 0) s.dirtyRouted[s.dirtyRoutedCount++] = r;
+  r.lengths[r.count++] = payload;
+  if (!r.queued) {
+    r.queued = true;
+    s.dirtyRouted[s.dirtyRoutedCount++] = r;
+  }
   return 1;
 }
 
@@ -386,7 +389,11 @@ function sendRouted(s: LoopState, r: RoutedPort): void {
 export function flush(s: LoopState): void {
   const routed = s.dirtyRoutedCount;
   if (routed !== 0) {
-    for (let i = 0; i < routed; i++) sendRouted(s, s.dirtyRouted[i]);
+    for (let i = 0; i < routed; i++) {
+      const r = s.dirtyRouted[i];
+      sendRouted(s, r);
+      r.queued = false;
+    }
     s.dirtyRoutedCount = 0;
   }
   const n = s.dirtyCount;

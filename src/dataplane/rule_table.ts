@@ -39,6 +39,8 @@ export class TxPort {
 export class RoutedPort {
   /** Datagrams waiting in the batch. */
   count = 0;
+  /** In LoopState.dirtyRouted until the next flush (a full batch sent mid-block stays listed). */
+  queued = false;
   constructor(
     readonly fd: number,
     /** The destination sockaddr, built once. */

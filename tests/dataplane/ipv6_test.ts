@@ -246,9 +246,23 @@ Deno.test("a routed output batches payloads and counts what the kernel took, ref
   arena.rx[0].fillBlock(1, frames);
   processBlock(state, tables.inputs[0]);
   assert.deepEqual(outputCounters(state, 0), { packets: 4, bytes: 403, ring_full: 1, too_big: 0, errors: 1 });
-  const w = workerCounters(state);
+  let w = workerCounters(state);
   assert.equal(w.routed_batches, 2);
   assert.equal(w.tx_errors, 1);
   assert.equal(w.tx_ring_full, 1);
   assert.equal(w.last_routed_errno, 101);
+
+  // More datagrams in one block than a batch holds: the full batch goes out
+  // at once, the rest at the flush, and the port is listed once.
+  outcome = { refused: 0, full: 0 };
+  sent.length = 0;
+  const many = Array.from({ length: 100 }, () => udpFrame({ dst: "239.1.1.1", dstPort: 5001, payload: 10 }));
+  arena.rx[0].fillBlock(2, many);
+  processBlock(state, tables.inputs[0]);
+  assert.deepEqual(sent.map((b) => b.length), [64, 36]);
+  assert.equal(state.dirtyRouted.length, 1, "the dirty list never grows past the routed ports");
+  assert.equal(state.dirtyRoutedCount, 0);
+  w = workerCounters(state);
+  assert.equal(w.routed_batches, 4);
+  assert.equal(outputCounters(state, 0).packets, 104);
 });
