@@ -28,6 +28,15 @@ int __mcr_set_int(int fd, int level, int name, int value);
 /* Binds fd to (family, addr, port), with IP(V6)_FREEBIND first when freebind; 0 or -errno. */
 int __mcr_bind(int fd, int family, const uint8_t *addr, int port, int freebind);
 
+/* c/arena.c. Locks a live arena and checks [offset, offset+len) lies in it (*addr = where);
+ * every success must be followed by __mcr_arena_end (ok: register fd/mapping as an item). */
+int __mcr_arena_begin(int arena, uint32_t offset, uint32_t len, uint64_t *addr);
+void __mcr_arena_end(int arena, int fd, uint32_t offset, uint32_t len, int ok);
+/* Puts the arena's PROT_NONE reservation back over a failed mapping. */
+void __mcr_arena_uncover(uint64_t addr, uint64_t len);
+/* Address of [offset, offset+len) in arena h, or 0 if out of range or unknown (no lock: arenas never go away). */
+uint64_t __mcr_arena_address(int h, uint32_t offset, uint32_t len);
+
 int __mcr_check_rx_geometry(unsigned block_size, unsigned block_count, unsigned frame_size);
 int __mcr_check_tx_geometry(unsigned frame_size, unsigned frame_count);
 

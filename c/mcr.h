@@ -11,10 +11,10 @@
  *
  * Lifecycle of a worker's rings (packet_mmap style):
  *
- *   mcr_arena_reserve()           one PROT_NONE virtual range per worker
+ *   mcr_arena_open()              one PROT_NONE virtual range per worker (a handle)
  *        |
- *        +-- mcr_rx_open()  x inputs   TPACKET_V3 RX ring mapped at arena+off
- *        +-- mcr_tx_open()  x outputs  TPACKET_V2 TX ring mapped at arena+off
+ *        +-- mcr_rx_open()  x inputs   TPACKET_V3 RX ring mapped at arena+offset
+ *        +-- mcr_tx_open()  x outputs  TPACKET_V2 TX ring mapped at arena+offset
  *        |                  (one ArrayBuffer over the arena covers every ring,
  *        |                   so TypeScript copies RX -> TX with copyWithin)
  *        |
@@ -24,15 +24,19 @@
  *         mcr_waiter_queue_kick(tx fd) per dirty TX ring
  *         mcr_waiter_submit()       one io_uring_enter for all kicks
  *        |
- *   mcr_ring_close()              socket closed, range re-covered by
+ *   mcr_arena_release()           socket closed, range re-covered by
  *                                 anonymous zero pages (old views stay safe)
+ *
+ * A worker that is stuck is fenced, never freed under its feet:
+ *   mcr_arena_fence() + mcr_waiter_fence() from the supervisor; the waiter's
+ *   memory goes when the stuck thread leaves its call (see c/uring.c).
  */
 #ifndef MCR_H
 #define MCR_H
 
 #include <stdint.h>
 
-#define MCR_ABI_VERSION 2
+#define MCR_ABI_VERSION 3
 
 /* ---- library identity ---------------------------------------------------- */
 
@@ -81,21 +85,53 @@ int mcr_capabilities(uint32_t *out);
 /* Returns 1 if a process with this pid exists, else 0. */
 int mcr_process_exists(int pid);
 
-/* ---- arena ---------------------------------------------------------------- */
+/* ---- arena ----------------------------------------------------------------- */
 
 /*
- * Reserves `bytes` of address space (PROT_NONE, MAP_NORESERVE) and writes its
- * address into *out_addr. Rings are later mapped inside it with MAP_FIXED.
- * The arena lives for the process lifetime (views over it must never dangle).
+ * Opens an arena: `bytes` of reserved address space (PROT_NONE) in which a
+ * worker's rings and batch areas are mapped. Returns a small handle. An empty
+ * arena returned with mcr_arena_return() is reused; the range itself is never
+ * unmapped (views over it live as long as the process).
  */
-int mcr_arena_reserve(uint64_t bytes, uint64_t *out_addr);
+int mcr_arena_open(uint64_t bytes);
+
+/* Writes the arena's address into *out_addr (ffi/ only: it builds the one view). */
+int mcr_arena_base(int arena, uint64_t *out_addr);
 
 /*
- * Makes [addr, addr+len) of an arena plain read/write memory (anonymous zero
- * pages), for buffers TypeScript fills with copyWithin and C reads (routed
- * output batches). Returns 0. Release with mcr_ring_close(-1, addr, len).
+ * Makes [offset, offset+len) plain read/write memory (anonymous zero pages),
+ * for buffers TypeScript fills and C reads (routed output batches). Release
+ * with mcr_arena_release(arena, -1, offset).
  */
-int mcr_arena_map(uint64_t addr, uint64_t len);
+int mcr_arena_map(int arena, uint32_t offset, uint32_t len);
+
+/* Registers a socket the arena's owner opened elsewhere (routed outputs), so a fence reaches it. */
+int mcr_arena_adopt(int arena, int fd);
+
+/*
+ * Releases one item: the socket fd (or, with fd -1, the plain mapping at
+ * offset). Its range is covered with zeroed read/write pages (a stale view
+ * reads status 0, kernel-owned, and moves on) and the fd closed. -ENOENT if
+ * not registered, -ECANCELED if the arena was fenced.
+ */
+int mcr_arena_release(int arena, int fd, uint32_t offset);
+
+/* The owner stopped normally and released everything: the arena may serve the next worker. -EBUSY if not empty. */
+int mcr_arena_return(int arena);
+
+/*
+ * Fences the arena of a worker thread that may be stuck (any thread may
+ * call; never blocks: -EBUSY if the owner is inside an arena call, try
+ * again). Every socket's fd becomes a /dev/null descriptor (the kernel
+ * releases the socket: it leaves its fanout group; the number is never
+ * reused under the stuck thread) and every mapping is covered with zero
+ * pages (never a fault). Later calls on the arena return -ECANCELED.
+ * Returns the number of items fenced.
+ */
+int mcr_arena_fence(int arena);
+
+/* Items registered (sockets and mappings), -ECANCELED if fenced, -EBUSY if busy. */
+int mcr_arena_items(int arena);
 
 /* ---- rings ---------------------------------------------------------------- */
 
@@ -106,30 +142,26 @@ int mcr_arena_map(uint64_t addr, uint64_t len);
 /*
  * Opens an AF_PACKET/SOCK_RAW socket for ETH_P_ALL bound to ifindex, sets
  * TPACKET_V3 and an RX ring of block_count blocks of block_size bytes (frames
- * of frame_size; retire timeout retire_ms), and maps it at map_addr (inside an
- * arena, MAP_FIXED). Checks the kernel's geometry constraints first (-EINVAL,
- * nothing allocated). Returns the socket fd.
+ * of frame_size; retire timeout retire_ms), and maps it at `offset` of the
+ * arena (registered there). Checks the kernel's geometry constraints first
+ * (-EINVAL, nothing allocated). Returns the socket fd.
  * Ring bytes mapped = block_size * block_count.
  */
-int mcr_rx_open(int ifindex, uint32_t block_size, uint32_t block_count, uint32_t frame_size,
-		uint32_t retire_ms, uint32_t flags, uint32_t fanout_id, uint64_t map_addr);
+int mcr_rx_open(int arena, uint32_t offset, int ifindex, uint32_t block_size, uint32_t block_count,
+		uint32_t frame_size, uint32_t retire_ms, uint32_t flags, uint32_t fanout_id);
 
 /*
  * Opens an AF_PACKET/SOCK_RAW socket (protocol 0: sends only) bound to ifindex
  * with TPACKET_V2 and a TX ring of frame_count frames of frame_size bytes,
- * mapped at map_addr. qdisc_bypass != 0 sets PACKET_QDISC_BYPASS.
- * Ring bytes mapped = frame_size * frame_count (frame_size a power of two,
- * >= 2048 recommended; frames are packed into 64 KiB blocks).
+ * mapped at `offset` of the arena. qdisc_bypass != 0 sets PACKET_QDISC_BYPASS.
+ * PACKET_LOSS is set: a frame the kernel refuses is marked WRONG_FORMAT and
+ * skipped, never a stall. Ring bytes mapped = frame_size * frame_count
+ * (frame_size a power of two; frames are packed into 64 KiB blocks).
  */
-int mcr_tx_open(int ifindex, uint32_t frame_size, uint32_t frame_count, int qdisc_bypass,
-		uint64_t map_addr);
+int mcr_tx_open(int arena, uint32_t offset, int ifindex, uint32_t frame_size, uint32_t frame_count,
+		int qdisc_bypass);
 
-/*
- * Closes the socket and covers [map_addr, map_addr+map_len) with anonymous
- * zeroed read/write pages, so a stale view reads zeros (status 0 = kernel's)
- * instead of faulting. Returns 0.
- */
-int mcr_ring_close(int fd, uint64_t map_addr, uint64_t map_len);
+/* Rings are closed with mcr_arena_release(arena, fd, 0). */
 
 /*
  * Reads and resets PACKET_STATISTICS: out[0] = tp_packets, out[1] = tp_drops,
@@ -164,6 +196,12 @@ int mcr_if_info(const char *name, int32_t *out);
  * 2 (link-local) or 0 (none; out zeroed).
  */
 int mcr_if_ipv6(const char *name, uint8_t *out);
+
+/* Opens a non-blocking NETLINK_ROUTE socket subscribed to link and address events. Returns its fd. */
+int mcr_netlink_open(void);
+
+/* Reads every pending event without blocking; returns how many were link/address events (0: none). */
+int mcr_netlink_drain(int fd);
 
 /* ---- addresses ------------------------------------------------------------ */
 
@@ -212,9 +250,9 @@ int mcr_routed_open(int family, const uint8_t *dst, const uint8_t *src, int has_
  * Returns how many were sent; out[0] = datagrams that failed (each skipped),
  * out[1] = last errno (positive, 0 if none), out[2] = datagrams not sent
  * because the socket buffer was full (the batch ends there), out[3] = bytes
- * sent. `data` is normally arena memory made writable by mcr_arena_map().
+ * sent. The data is arena memory at `offset`, made writable by mcr_arena_map().
  */
-int mcr_routed_send(int fd, const uint8_t *name, int namelen, const uint8_t *data, int slot_size,
+int mcr_routed_send(int fd, const uint8_t *name, int namelen, int arena, uint32_t offset, int slot_size,
 		    const int32_t *lens, int count, int32_t *out);
 
 /*
@@ -269,7 +307,29 @@ int mcr_waiter_notify(int h);
  */
 int mcr_waiter_stats(int h, int32_t *out);
 
-/* Closes the ring and eventfd. */
+/*
+ * Closes the waiter. Its io_uring and eventfd are freed by the last thread
+ * to leave a call on it (never while a thread is inside one). Later calls
+ * with the handle return -EBADF.
+ */
 int mcr_waiter_close(int h);
+
+/*
+ * Closes the waiter of a worker that may be stuck inside a call (any thread):
+ * every armed poll is cancelled at once (io_uring sync cancel; the ring
+ * sockets it watched lose that reference), the waiter is woken, and its
+ * memory is freed when the stuck thread leaves its call.
+ */
+int mcr_waiter_fence(int h);
+
+/* 1 open, 2 closed but a thread is still inside a call (its memory is kept), 0 freed. */
+int mcr_waiter_state(int h);
+
+/* Fault injection: the next mcr_waiter_wait first sleeps ms inside native code. */
+int mcr_waiter_stall(int h, int ms);
+
+/* Process-wide tallies: out[0] waiters freed, out[1] freed by a thread leaving a call
+ * after the close (deferred), out[2] freed while a thread was inside (0 by design). */
+int mcr_waiter_tally(int32_t *out);
 
 #endif

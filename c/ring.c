@@ -25,25 +25,6 @@
 #define PACKET_IGNORE_OUTGOING 23
 #endif
 
-/* Puts the arena's reservation back over [addr, addr+len) after a failed or closed mapping. */
-static void rereserve(uint64_t addr, uint64_t len, int prot)
-{
-	mmap((void *)(uintptr_t)addr, len, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
-}
-
-MCR_EXPORT MCR_COLD int mcr_arena_reserve(uint64_t bytes, uint64_t *out_addr)
-{
-	void *p;
-
-	if (bytes == 0 || out_addr == NULL)
-		return -EINVAL;
-	p = mmap(NULL, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
-		return __mcr_neg_errno();
-	*out_addr = (uint64_t)(uintptr_t)p;
-	return 0;
-}
-
 static int set_int(int fd, int level, int name, int value)
 {
 	return setsockopt(fd, level, name, &value, sizeof(value)) < 0 ? __mcr_neg_errno() : 0;
@@ -86,24 +67,29 @@ static int request_and_map(int fd, int option, const void *req, socklen_t req_le
 	return p == MAP_FAILED ? __mcr_neg_errno() : 0;
 }
 
-MCR_EXPORT MCR_COLD int mcr_rx_open(int ifindex, uint32_t block_size, uint32_t block_count,
-				    uint32_t frame_size, uint32_t retire_ms, uint32_t flags,
-				    uint32_t fanout_id, uint64_t map_addr)
+MCR_EXPORT MCR_COLD int mcr_rx_open(int arena, uint32_t offset, int ifindex, uint32_t block_size,
+				    uint32_t block_count, uint32_t frame_size, uint32_t retire_ms, uint32_t flags,
+				    uint32_t fanout_id)
 {
 	struct tpacket_req3 req;
 	uint64_t len = (uint64_t)block_size * block_count;
+	uint64_t map_addr;
 	int mapped = 0;
 	int fd, err;
 
 	err = __mcr_check_rx_geometry(block_size, block_count, frame_size);
 	if (err < 0)
 		return err;
-	if (ifindex <= 0 || map_addr == 0)
+	if (ifindex <= 0 || len > UINT32_MAX)
 		return -EINVAL;
+	if ((err = __mcr_arena_begin(arena, offset, (uint32_t)len, &map_addr)) < 0)
+		return err;
 
 	fd = packet_socket(TPACKET_V3);
-	if (fd < 0)
+	if (fd < 0) {
+		__mcr_arena_end(arena, -1, offset, 0, 0);
 		return fd;
+	}
 	/* Drop everything until the caller attaches the real filter. */
 	if ((err = mcr_rx_set_filter(fd, NULL, 0, 0)) < 0)
 		goto err;
@@ -127,20 +113,23 @@ MCR_EXPORT MCR_COLD int mcr_rx_open(int ifindex, uint32_t block_size, uint32_t b
 	    (err = set_int(fd, SOL_PACKET, PACKET_FANOUT,
 			   (int)((fanout_id & 0xffff) | (PACKET_FANOUT_HASH << 16)))) < 0)
 		goto err;
+	__mcr_arena_end(arena, fd, offset, (uint32_t)len, 1);
 	return fd;
 err:
 	if (mapped)
-		rereserve(map_addr, len, PROT_NONE);
+		__mcr_arena_uncover(map_addr, len);
 	close(fd);
+	__mcr_arena_end(arena, -1, offset, 0, 0);
 	return err;
 }
 
-MCR_EXPORT MCR_COLD int mcr_tx_open(int ifindex, uint32_t frame_size, uint32_t frame_count,
-				    int qdisc_bypass, uint64_t map_addr)
+MCR_EXPORT MCR_COLD int mcr_tx_open(int arena, uint32_t offset, int ifindex, uint32_t frame_size,
+				    uint32_t frame_count, int qdisc_bypass)
 {
 	struct tpacket_req req;
 	uint32_t frames_per_block, block_size;
 	uint64_t len = (uint64_t)frame_size * frame_count;
+	uint64_t map_addr;
 	int mapped = 0;
 	int fd, err, sndbuf;
 
@@ -150,12 +139,20 @@ MCR_EXPORT MCR_COLD int mcr_tx_open(int ifindex, uint32_t frame_size, uint32_t f
 	/* Frames are packed into blocks of at least 64 KiB; the count must fill whole blocks. */
 	frames_per_block = frame_size >= 65536 ? 1 : 65536 / frame_size;
 	block_size = frames_per_block * frame_size;
-	if (frame_count % frames_per_block != 0 || ifindex <= 0 || map_addr == 0)
+	if (frame_count % frames_per_block != 0 || ifindex <= 0 || len > UINT32_MAX)
 		return -EINVAL;
+	if ((err = __mcr_arena_begin(arena, offset, (uint32_t)len, &map_addr)) < 0)
+		return err;
 
 	fd = packet_socket(TPACKET_V2);
-	if (fd < 0)
+	if (fd < 0) {
+		__mcr_arena_end(arena, -1, offset, 0, 0);
 		return fd;
+	}
+	/* A frame the kernel refuses (e.g. longer than a lowered MTU) is marked
+	 * WRONG_FORMAT and skipped instead of stopping the ring there. */
+	if ((err = set_int(fd, SOL_PACKET, PACKET_LOSS, 1)) < 0)
+		goto err;
 	if (qdisc_bypass && (err = set_int(fd, SOL_PACKET, PACKET_QDISC_BYPASS, 1)) < 0)
 		goto err;
 	/* Every frame of the ring may be in flight at once (on veth a frame is held
@@ -174,32 +171,14 @@ MCR_EXPORT MCR_COLD int mcr_tx_open(int ifindex, uint32_t frame_size, uint32_t f
 	/* Protocol 0: the socket only sends; no receive hook, no queue to fill. */
 	if ((err = bind_to(fd, ifindex, 0)) < 0)
 		goto err;
+	__mcr_arena_end(arena, fd, offset, (uint32_t)len, 1);
 	return fd;
 err:
 	if (mapped)
-		rereserve(map_addr, len, PROT_NONE);
+		__mcr_arena_uncover(map_addr, len);
 	close(fd);
+	__mcr_arena_end(arena, -1, offset, 0, 0);
 	return err;
-}
-
-MCR_EXPORT MCR_COLD int mcr_arena_map(uint64_t addr, uint64_t len)
-{
-	void *p;
-
-	if (addr == 0 || len == 0)
-		return -EINVAL;
-	p = mmap((void *)(uintptr_t)addr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-	return p == MAP_FAILED ? __mcr_neg_errno() : 0;
-}
-
-MCR_EXPORT MCR_COLD int mcr_ring_close(int fd, uint64_t map_addr, uint64_t map_len)
-{
-	/* Zero pages, readable and writable: a stale view reads status 0 (kernel-owned) and moves on. */
-	if (map_addr != 0 && map_len != 0)
-		rereserve(map_addr, map_len, PROT_READ | PROT_WRITE);
-	if (fd >= 0)
-		close(fd);
-	return 0;
 }
 
 MCR_EXPORT int mcr_ring_stats(int fd, uint32_t *out)

@@ -82,9 +82,10 @@ fail:
 	return err;
 }
 
-MCR_EXPORT int mcr_routed_send(int fd, const uint8_t *name, int namelen, const uint8_t *data, int slot_size,
-			       const int32_t *lens, int count, int32_t *out)
+MCR_EXPORT int mcr_routed_send(int fd, const uint8_t *name, int namelen, int arena, uint32_t offset,
+			       int slot_size, const int32_t *lens, int count, int32_t *out)
 {
+	const uint8_t *data;
 	struct mmsghdr msgs[MCR_ROUTED_BATCH];
 	struct iovec iov[MCR_ROUTED_BATCH];
 	int i, sent = 0, failed = 0;
@@ -95,6 +96,9 @@ MCR_EXPORT int mcr_routed_send(int fd, const uint8_t *name, int namelen, const u
 	out[3] = 0;
 	if (count <= 0 || count > MCR_ROUTED_BATCH || slot_size <= 0)
 		return -EINVAL;
+	data = (const uint8_t *)(uintptr_t)__mcr_arena_address(arena, offset, (uint32_t)(slot_size * count));
+	if (data == NULL)
+		return -EFAULT;
 	memset(msgs, 0, sizeof(msgs[0]) * (size_t)count);
 	for (i = 0; i < count; i++) {
 		iov[i] = (struct iovec){ (void *)(data + (size_t)i * (size_t)slot_size), (size_t)lens[i] };

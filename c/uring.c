@@ -9,14 +9,22 @@
  *     batch filled.
  *
  * Waiters are named by small integer handles so that the hot-path calls
- * take only i32 arguments through FFI. The handle table is the one piece of
- * global state in libmcr; a mutex guards open/close/notify (never the hot
- * path, which only the owning worker thread uses).
+ * take only i32 arguments through FFI: handle = generation << 8 | slot, so a
+ * handle of a closed waiter never names the next waiter in its slot.
+ *
+ * Lifetime (the rule: memory a thread can touch is freed only when no thread
+ * is inside a call on it). Every call enters the slot (in_call + 1, then the
+ * state must still be OPEN for its generation) and leaves it (in_call - 1).
+ * mcr_waiter_close and mcr_waiter_fence only mark the slot CLOSED; whichever
+ * thread leaves last frees the waiter. So a worker thread stuck inside
+ * mcr_waiter_wait keeps its io_uring until it comes back, and the supervisor
+ * can fence it at any time without freeing anything under it.
  */
 #include <liburing.h>
 #include <poll.h>
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -44,15 +52,80 @@ struct waiter {
 	int32_t last_errno;
 	int32_t poll_errors;
 	int32_t kicks_deferred;
+	atomic_int fenced;       /* set by mcr_waiter_fence: reap never re-arms a poll */
+	atomic_int stall_ms;     /* fault injection: the next wait first sleeps this long */
 };
 
-static struct waiter *table[MAX_WAITERS];
-static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Slot states, in the low 2 bits of slot.word (the generation is above them). */
+enum { S_FREE = 0, S_OPEN = 1, S_CLOSED = 2, S_FREEING = 3 };
 
-static inline struct waiter *get(int h)
+struct slot {
+	atomic_uint word;    /* generation << 2 | state */
+	atomic_int in_call;  /* threads inside a call on this slot */
+	struct waiter *w;    /* valid while OPEN or CLOSED with a thread inside */
+};
+
+static struct slot slots[MAX_WAITERS];
+/* Lifetime tallies for tests: [0] waiters freed, [1] of them by a thread leaving a
+ * call after close/fence (deferred), [2] freed with a thread still inside (must stay 0). */
+static atomic_int tally[3];
+
+static void destroy(struct waiter *w);
+
+static inline unsigned gen_of(int h)
 {
-	return (h >= 0 && h < MAX_WAITERS) ? table[h] : NULL;
+	return (unsigned)h >> 8;
 }
+
+/* Enters the slot of handle h; returns its waiter (call leave()) or NULL. */
+static struct waiter *enter(int h, struct slot **out)
+{
+	struct slot *s;
+
+	if (h < 0 || (h & 0xff) >= MAX_WAITERS)
+		return NULL;
+	s = &slots[h & 0xff];
+	atomic_fetch_add(&s->in_call, 1);
+	if (atomic_load(&s->word) != (gen_of(h) << 2 | S_OPEN)) {
+		atomic_fetch_sub(&s->in_call, 1);
+		/* A CLOSED slot we briefly held may now be ours to free. */
+		if (atomic_load(&s->in_call) == 0) {
+			unsigned word = atomic_load(&s->word);
+			if ((word & 3) == S_CLOSED && (word >> 2) == gen_of(h) &&
+			    atomic_compare_exchange_strong(&s->word, &word, (word & ~3u) | S_FREEING)) {
+				if (atomic_load(&s->in_call) != 0)
+					atomic_fetch_add(&tally[2], 1);
+				destroy(s->w);
+				s->w = NULL;
+				atomic_fetch_add(&tally[0], 1);
+				atomic_fetch_add(&tally[1], 1);
+				atomic_store(&s->word, (word & ~3u) | S_FREE);
+			}
+		}
+		return NULL;
+	}
+	*out = s;
+	return s->w;
+}
+
+/* Leaves a slot; the last thread out of a CLOSED slot frees its waiter. */
+static void leave(struct slot *s, int deferred)
+{
+	if (atomic_fetch_sub(&s->in_call, 1) != 1)
+		return;
+	unsigned word = atomic_load(&s->word);
+	if ((word & 3) != S_CLOSED || !atomic_compare_exchange_strong(&s->word, &word, (word & ~3u) | S_FREEING))
+		return;
+	if (atomic_load(&s->in_call) != 0)
+		atomic_fetch_add(&tally[2], 1);
+	destroy(s->w);
+	s->w = NULL;
+	atomic_fetch_add(&tally[0], 1);
+	if (deferred)
+		atomic_fetch_add(&tally[1], 1);
+	atomic_store(&s->word, (word & ~3u) | S_FREE);
+}
+
 
 static inline uint64_t tag(int kind, int fd)
 {
@@ -125,7 +198,7 @@ static int reap(struct waiter *w)
 			ready++;
 			while (read(w->eventfd, &v, sizeof(v)) == sizeof(v))
 				;
-			if (!(cqe->flags & IORING_CQE_F_MORE))
+			if (!(cqe->flags & IORING_CQE_F_MORE) && !atomic_load(&w->fenced))
 				arm_poll(w, fd, KIND_EVENTFD);
 			break;
 		}
@@ -140,7 +213,7 @@ static int reap(struct waiter *w)
 			}
 			if (cqe->res >= 0)
 				ready++;
-			if (!(cqe->flags & IORING_CQE_F_MORE) && is_polled(w, fd))
+			if (!(cqe->flags & IORING_CQE_F_MORE) && is_polled(w, fd) && !atomic_load(&w->fenced))
 				arm_poll(w, fd, KIND_POLL);
 			break;
 		default:
@@ -175,17 +248,21 @@ MCR_EXPORT MCR_COLD int mcr_waiter_open(uint32_t entries)
 		goto err_efd;
 	io_uring_submit(&w->ring);
 
-	pthread_mutex_lock(&table_lock);
-	for (h = 0; h < MAX_WAITERS && table[h] != NULL; h++)
-		;
-	if (h < MAX_WAITERS)
-		table[h] = w;
-	pthread_mutex_unlock(&table_lock);
-	if (h == MAX_WAITERS) {
-		err = -EMFILE;
-		goto err_efd;
+	for (h = 0; h < MAX_WAITERS; h++) {
+		unsigned word = atomic_load(&slots[h].word);
+		unsigned gen = (word >> 2) + 1;
+		if (gen > 0x7fffff)
+			gen = 1;
+		/* FREE -> FREEING reserves the slot; then publish the waiter as OPEN. */
+		if ((word & 3) == S_FREE &&
+		    atomic_compare_exchange_strong(&slots[h].word, &word, (word & ~3u) | S_FREEING)) {
+			slots[h].w = w;
+			atomic_store(&slots[h].word, gen << 2 | S_OPEN);
+			return (int)(gen << 8 | (unsigned)h);
+		}
 	}
-	return h;
+	err = -EMFILE;
+	goto err_efd;
 err_efd:
 	close(w->eventfd);
 err_ring:
@@ -194,13 +271,17 @@ err_ring:
 	return err;
 }
 
-MCR_EXPORT MCR_COLD int mcr_waiter_add_fd(int h, int fd)
+/* Every exported call below runs between enter() and leave(). */
+#define ENTER(h)                                   \
+	struct slot *slot_;                        \
+	struct waiter *w = enter((h), &slot_);     \
+	if (w == NULL)                             \
+		return -EBADF
+
+static int add_fd(struct waiter *w, int fd)
 {
-	struct waiter *w = get(h);
 	int i;
 
-	if (w == NULL)
-		return -EBADF;
 	if (is_polled(w, fd))
 		return 0;
 	for (i = 0; i < MAX_POLLED && w->polled[i] != -1; i++)
@@ -211,13 +292,18 @@ MCR_EXPORT MCR_COLD int mcr_waiter_add_fd(int h, int fd)
 	return arm_poll(w, fd, KIND_POLL) < 0 ? -EBUSY : 0;
 }
 
-MCR_EXPORT MCR_COLD int mcr_waiter_remove_fd(int h, int fd)
+MCR_EXPORT MCR_COLD int mcr_waiter_add_fd(int h, int fd)
 {
-	struct waiter *w = get(h);
+	ENTER(h);
+	int rc = add_fd(w, fd);
+	leave(slot_, 0);
+	return rc;
+}
+
+static int remove_fd(struct waiter *w, int fd)
+{
 	struct io_uring_sqe *sqe;
 
-	if (w == NULL)
-		return -EBADF;
 	for (int i = 0; i < MAX_POLLED; i++)
 		if (w->polled[i] == fd)
 			w->polled[i] = -1;
@@ -229,6 +315,14 @@ MCR_EXPORT MCR_COLD int mcr_waiter_remove_fd(int h, int fd)
 	io_uring_submit(&w->ring);
 	reap(w);
 	return 0;
+}
+
+MCR_EXPORT MCR_COLD int mcr_waiter_remove_fd(int h, int fd)
+{
+	ENTER(h);
+	int rc = remove_fd(w, fd);
+	leave(slot_, 0);
+	return rc;
 }
 
 /* Queues again the kicks that found a full send buffer. */
@@ -246,15 +340,17 @@ static void requeue_deferred(struct waiter *w)
 	}
 }
 
-MCR_EXPORT int mcr_waiter_wait(int h, int timeout_ms)
+static int wait_ready(struct waiter *w, int timeout_ms)
 {
-	struct waiter *w = get(h);
 	struct __kernel_timespec ts;
 	struct io_uring_cqe *cqe;
-	int rc;
+	int rc, stall = atomic_exchange(&w->stall_ms, 0);
 
-	if (w == NULL)
-		return -EBADF;
+	if (stall > 0) { /* fault injection: stuck inside native code, holding the waiter */
+		struct timespec d = { stall / 1000, (long)(stall % 1000) * 1000000L };
+		while (nanosleep(&d, &d) != 0)
+			;
+	}
 	/* Deferred kicks are retried, and the wait is short while any are pending. */
 	if (w->nretry > 0) {
 		requeue_deferred(w);
@@ -275,29 +371,34 @@ MCR_EXPORT int mcr_waiter_wait(int h, int timeout_ms)
 	return reap(w);
 }
 
+MCR_EXPORT int mcr_waiter_wait(int h, int timeout_ms)
+{
+	ENTER(h);
+	int rc = wait_ready(w, timeout_ms);
+	leave(slot_, 1);
+	return rc;
+}
+
 MCR_EXPORT int mcr_waiter_queue_kick(int h, int fd)
 {
-	struct waiter *w = get(h);
 	struct io_uring_sqe *sqe;
+	ENTER(h);
 
-	if (w == NULL)
-		return -EBADF;
 	sqe = next_sqe(w);
-	if (sqe == NULL)
-		return -EBUSY;
-	io_uring_prep_send(sqe, fd, NULL, 0, MSG_DONTWAIT);
-	io_uring_sqe_set_data64(sqe, tag(KIND_SEND, fd));
-	w->queued_kicks++;
-	return 0;
+	if (sqe != NULL) {
+		io_uring_prep_send(sqe, fd, NULL, 0, MSG_DONTWAIT);
+		io_uring_sqe_set_data64(sqe, tag(KIND_SEND, fd));
+		w->queued_kicks++;
+	}
+	leave(slot_, 1);
+	return sqe == NULL ? -EBUSY : 0;
 }
 
 MCR_EXPORT int mcr_waiter_submit(int h)
 {
-	struct waiter *w = get(h);
 	int rc = 0;
+	ENTER(h);
 
-	if (w == NULL)
-		return -EBADF;
 	if (w->nretry > 0)
 		requeue_deferred(w);
 	if (io_uring_sq_ready(&w->ring) > 0)
@@ -305,50 +406,103 @@ MCR_EXPORT int mcr_waiter_submit(int h)
 	w->queued_kicks = 0;
 	if (io_uring_cq_ready(&w->ring) > 0)
 		reap(w);
+	leave(slot_, 1);
 	return rc;
 }
 
 MCR_EXPORT int mcr_waiter_notify(int h)
 {
 	uint64_t one = 1;
-	int rc = -EBADF;
+	int rc;
+	ENTER(h);
 
-	pthread_mutex_lock(&table_lock);
-	if (get(h) != NULL)
-		rc = write(table[h]->eventfd, &one, sizeof(one)) == sizeof(one) ? 0 : __mcr_neg_errno();
-	pthread_mutex_unlock(&table_lock);
+	rc = write(w->eventfd, &one, sizeof(one)) == sizeof(one) ? 0 : __mcr_neg_errno();
+	leave(slot_, 1);
 	return rc;
 }
 
 MCR_EXPORT int mcr_waiter_stats(int h, int32_t *out)
 {
-	struct waiter *w = get(h);
+	ENTER(h);
 
-	if (w == NULL)
-		return -EBADF;
 	out[0] = w->kicks_ok;
 	out[1] = w->kicks_failed;
 	out[2] = w->last_errno;
 	out[3] = w->poll_errors;
 	out[4] = w->kicks_deferred;
 	w->kicks_ok = w->kicks_failed = w->last_errno = w->poll_errors = w->kicks_deferred = 0;
+	leave(slot_, 1);
+	return 0;
+}
+
+static void destroy(struct waiter *w)
+{
+	io_uring_queue_exit(&w->ring);
+	close(w->eventfd);
+	memset(w, 0x5a, sizeof(*w)); /* poison: a use after this would fault or be seen */
+	free(w);
+}
+
+/* Marks the slot CLOSED (once); the last thread to leave frees the waiter. */
+static int close_slot(int h, int fence)
+{
+	unsigned open_word = gen_of(h) << 2 | S_OPEN;
+	ENTER(h);
+
+	if (fence) {
+		/* The owner may be inside wait right now: drop every poll (so the ring
+		 * sockets it watched are released) with the register syscall, which
+		 * never touches the submission queue the owner uses, then wake it. */
+		struct io_uring_sync_cancel_reg reg;
+		uint64_t one = 1;
+
+		atomic_store(&w->fenced, 1);
+		memset(&reg, 0, sizeof(reg));
+		reg.flags = IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL;
+		reg.timeout.tv_sec = 0;
+		reg.timeout.tv_nsec = 100 * 1000 * 1000;
+		io_uring_register_sync_cancel(&w->ring, &reg);
+		if (write(w->eventfd, &one, sizeof(one)) < 0) {
+			/* nothing to do: the owner also wakes at its wait timeout */
+		}
+	}
+	atomic_compare_exchange_strong(&slot_->word, &open_word, (open_word & ~3u) | S_CLOSED);
+	leave(slot_, 0);
 	return 0;
 }
 
 MCR_EXPORT MCR_COLD int mcr_waiter_close(int h)
 {
-	struct waiter *w;
+	return close_slot(h, 0);
+}
 
-	pthread_mutex_lock(&table_lock);
-	w = get(h);
-	if (w != NULL)
-		table[h] = NULL;
-	pthread_mutex_unlock(&table_lock);
-	if (w == NULL)
+MCR_EXPORT MCR_COLD int mcr_waiter_fence(int h)
+{
+	return close_slot(h, 1);
+}
+
+MCR_EXPORT int mcr_waiter_state(int h)
+{
+	unsigned word;
+
+	if (h < 0 || (h & 0xff) >= MAX_WAITERS)
 		return -EBADF;
-	io_uring_queue_exit(&w->ring);
-	close(w->eventfd);
-	free(w);
+	word = atomic_load(&slots[h & 0xff].word);
+	return (word >> 2) == gen_of(h) ? (int)(word & 3) : 0;
+}
+
+MCR_EXPORT MCR_COLD int mcr_waiter_stall(int h, int ms)
+{
+	ENTER(h);
+	atomic_store(&w->stall_ms, ms);
+	leave(slot_, 0);
+	return 0;
+}
+
+MCR_EXPORT int mcr_waiter_tally(int32_t *out)
+{
+	for (int i = 0; i < 3; i++)
+		out[i] = atomic_load(&tally[i]);
 	return 0;
 }
 

@@ -1,10 +1,14 @@
 /**
- * A worker's arena: one reserved range of address space in which every ring
- * of the worker is mapped, so one ArrayBuffer (and one Uint8Array and
- * DataView over it) covers them all and TypeScript copies RX -> TX frames
- * with copyWithin. The range and its views live as long as the thread: a
- * view over unmapped memory would crash the process, so closed rings are
- * re-covered with zero pages (c/ring.c) instead of unmapped.
+ * A worker's arena: one reserved range of address space in which every
+ * ring and batch area of the worker is mapped, so one ArrayBuffer (and one
+ * Uint8Array and DataView over it) covers them all and TypeScript copies
+ * RX -> TX frames with copyWithin. Native code names the arena by a small
+ * handle; this module is the only place that ever sees its address.
+ *
+ * The range and its views live as long as the process: a view over unmapped
+ * memory would crash it, so released rings are re-covered with zero pages
+ * (c/arena.c) instead of unmapped, and a stuck worker's arena is fenced
+ * (fenceArena) rather than freed.
  */
 import { check } from "./errno.ts";
 import { loadLibrary } from "./library.ts";
@@ -16,20 +20,24 @@ const PAGE = 4096;
 export class Arena {
   readonly bytes: Uint8Array;
   readonly view: DataView;
-  readonly #base: bigint;
   /** Free ranges [offset, length], sorted by offset. */
   #free: [number, number][] = [[0, ARENA_BYTES]];
 
-  constructor() {
+  private constructor(readonly handle: number) {
     const lib = loadLibrary();
     const out = new BigUint64Array(1);
-    check(lib.mcr_arena_reserve(BigInt(ARENA_BYTES), out), "mcr_arena_reserve", "Cannot reserve ring memory");
-    this.#base = out[0];
-    const pointer = Deno.UnsafePointer.create(this.#base);
-    if (pointer === null) throw new Error("mcr_arena_reserve returned a null address");
+    check(lib.mcr_arena_base(handle, out), "mcr_arena_base", "Cannot locate ring memory");
+    const pointer = Deno.UnsafePointer.create(out[0]);
+    if (pointer === null) throw new Error("mcr_arena_base returned a null address");
     const buffer = Deno.UnsafePointerView.getArrayBuffer(pointer, ARENA_BYTES);
     this.bytes = new Uint8Array(buffer);
     this.view = new DataView(buffer);
+  }
+
+  /** Opens an arena for the calling thread (an empty one a stopped worker returned is reused). */
+  static open(): Arena {
+    const h = check(loadLibrary().mcr_arena_open(BigInt(ARENA_BYTES)), "mcr_arena_open", "Cannot reserve ring memory");
+    return new Arena(h);
   }
 
   /** Reserves `length` bytes (rounded up to pages), first fit; returns the offset. */
@@ -42,7 +50,7 @@ export class Arena {
       else this.#free[i] = [off + len, size - len];
       return off;
     }
-    const free = this.#free.reduce((a, [, s]) => a + s, 0);
+    const free = this.freeBytes();
     throw new Error(
       `ring memory exhausted: ${(len / 2 ** 20).toFixed(1)} MiB requested, ${(free / 2 ** 20).toFixed(1)} MiB ` +
         `free of ${ARENA_BYTES / 2 ** 20}; lower ring sizes in config \`ring\` (block_count, tx_frames)`,
@@ -66,7 +74,7 @@ export class Arena {
   /** Allocates `length` bytes of plain read/write memory (zeroed); returns the offset. */
   allocatePlain(length: number): number {
     const offset = this.allocate(length);
-    const rc = loadLibrary().mcr_arena_map(this.addressOf(offset), BigInt(Math.ceil(length / PAGE) * PAGE));
+    const rc = loadLibrary().mcr_arena_map(this.handle, offset, Math.ceil(length / PAGE) * PAGE);
     if (rc < 0) {
       this.free(offset, length);
       check(rc, "mcr_arena_map", "Cannot map batch memory");
@@ -76,22 +84,40 @@ export class Arena {
 
   /** Returns plain memory from allocatePlain (re-covered with zero pages, then freed). */
   freePlain(offset: number, length: number): void {
-    loadLibrary().mcr_ring_close(-1, this.addressOf(offset), BigInt(Math.ceil(length / PAGE) * PAGE));
+    loadLibrary().mcr_arena_release(this.handle, -1, offset);
     this.free(offset, length);
   }
 
-  /** A pointer to an offset, for native calls that read arena memory. */
-  pointerTo(offset: number): Deno.PointerValue {
-    return Deno.UnsafePointer.create(this.addressOf(offset));
+  /** Registers a socket opened elsewhere (a routed output), so a fence reaches it. */
+  adopt(fd: number): void {
+    check(loadLibrary().mcr_arena_adopt(this.handle, fd), "mcr_arena_adopt", "Cannot register a socket");
   }
 
-  /** Address of an offset, for the native calls that map rings (ffi/ only). */
-  addressOf(offset: number): bigint {
-    return this.#base + BigInt(offset);
+  /** Closes a socket registered in this arena (and re-covers its ring, if any). */
+  release(fd: number): void {
+    loadLibrary().mcr_arena_release(this.handle, fd, 0);
+  }
+
+  /** The owner stopped and released everything: the arena may serve the next worker. */
+  giveBack(): void {
+    loadLibrary().mcr_arena_return(this.handle);
   }
 
   /** Bytes not allocated. */
   freeBytes(): number {
     return this.#free.reduce((a, [, s]) => a + s, 0);
   }
+}
+
+/**
+ * Fences the arena of a worker that may be stuck (from any thread; see
+ * mcr_arena_fence): its sockets are released by the kernel, its mappings
+ * covered with zero pages, and it refuses every later call. Returns false
+ * when the owner is inside an arena call right now: try again shortly.
+ */
+export function fenceArena(handle: number): boolean {
+  const rc = loadLibrary().mcr_arena_fence(handle);
+  if (rc === -16) return false; // EBUSY
+  check(rc, "mcr_arena_fence", "Cannot fence a worker's ring memory");
+  return true;
 }

@@ -1,4 +1,5 @@
 /** Interface facts by name (c/ifinfo.c), as plain objects. */
+import { check } from "./errno.ts";
 import { loadLibrary } from "./library.ts";
 
 const IFF_UP = 0x1;
@@ -39,4 +40,27 @@ export function interfaceInfo(name: string): InterfaceInfo | null {
     mac,
     macText: [...mac].map((b) => b.toString(16).padStart(2, "0")).join(":"),
   };
+}
+
+/**
+ * Link and address change notifications (rtnetlink), read without blocking:
+ * changed() says whether any arrived since the last call.
+ */
+export class InterfaceWatch {
+  #closed = false;
+  private constructor(readonly fd: number) {}
+
+  static open(): InterfaceWatch {
+    return new InterfaceWatch(check(loadLibrary().mcr_netlink_open(), "mcr_netlink_open", "Cannot watch interface changes"));
+  }
+
+  changed(): boolean {
+    return !this.#closed && loadLibrary().mcr_netlink_drain(this.fd) !== 0;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    loadLibrary().mcr_socket_close(this.fd);
+  }
 }

@@ -39,11 +39,11 @@ function openInArena(
   op: string,
   what: string,
   iface: { ifname: string; ifindex: number },
-  open: (address: bigint) => number,
+  open: (offset: number) => number,
 ): { fd: number; offset: number } {
   const offset = arena.allocate(byteLength);
   try {
-    const fd = check(open(arena.addressOf(offset)), op, `Cannot open packet ${what} ring on interface "${iface.ifname}"`, {
+    const fd = check(open(offset), op, `Cannot open packet ${what} ring on interface "${iface.ifname}"`, {
       ifname: iface.ifname,
       ifindex: iface.ifindex,
     });
@@ -54,6 +54,8 @@ function openInArena(
   }
 }
 
+let nextRingId = 1;
+
 /**
  * A ring socket mapped into an arena. close() closes the socket and covers
  * the range with zero pages (a stale view reads zeros, never faults); the
@@ -61,6 +63,8 @@ function openInArena(
  */
 abstract class MappedRing {
   #closed = false;
+  /** Unique for the process: fd numbers are reused, ring identities never are. */
+  readonly id = nextRingId++;
 
   protected constructor(
     readonly fd: number,
@@ -79,7 +83,7 @@ abstract class MappedRing {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    loadLibrary().mcr_ring_close(this.fd, this.arena.addressOf(this.offset), BigInt(this.byteLength));
+    this.arena.release(this.fd);
   }
 
   [Symbol.dispose](): void {
@@ -107,8 +111,8 @@ export class RxRing extends MappedRing {
     const lib = loadLibrary();
     const byteLength = o.blockSize * o.blockCount;
     const flags = (o.ignoreOutgoing ? MCR_RX_IGNORE_OUTGOING : 0) | (o.fanoutId ? MCR_RX_FANOUT_HASH : 0);
-    const { fd, offset } = openInArena(arena, byteLength, "mcr_rx_open", "RX", o, (address) =>
-      lib.mcr_rx_open(o.ifindex, o.blockSize, o.blockCount, o.frameSize, o.retireMs, flags, o.fanoutId ?? 0, address));
+    const { fd, offset } = openInArena(arena, byteLength, "mcr_rx_open", "RX", o, (offset) =>
+      lib.mcr_rx_open(arena.handle, offset, o.ifindex, o.blockSize, o.blockCount, o.frameSize, o.retireMs, flags, o.fanoutId ?? 0));
     return new RxRing(fd, offset, o.blockSize, o.blockCount, byteLength, o.ifname, arena);
   }
 
@@ -166,8 +170,8 @@ export class TxRing extends MappedRing {
   static open(arena: Arena, o: TxRingOptions): TxRing {
     const lib = loadLibrary();
     const byteLength = o.frameSize * o.frameCount;
-    const { fd, offset } = openInArena(arena, byteLength, "mcr_tx_open", "TX", o, (address) =>
-      lib.mcr_tx_open(o.ifindex, o.frameSize, o.frameCount, o.qdiscBypass ? 1 : 0, address));
+    const { fd, offset } = openInArena(arena, byteLength, "mcr_tx_open", "TX", o, (offset) =>
+      lib.mcr_tx_open(arena.handle, offset, o.ifindex, o.frameSize, o.frameCount, o.qdiscBypass ? 1 : 0));
     return new TxRing(fd, offset, o.frameSize, o.frameCount, byteLength, o.ifname, arena);
   }
 }

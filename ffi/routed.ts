@@ -4,6 +4,7 @@
  * host quiet about a unicast input's port. Addresses cross as (family,
  * bytes in network order).
  */
+import type { Arena } from "./arena.ts";
 import { check } from "./errno.ts";
 import { loadLibrary } from "./library.ts";
 
@@ -32,11 +33,12 @@ export interface RoutedSocketOptions {
   label: string;
 }
 
+/** A routed output's socket, registered in its worker's arena (so a fence reaches it). */
 export class RoutedSocket {
   #closed = false;
-  private constructor(readonly fd: number, readonly name: Uint8Array) {}
+  private constructor(readonly fd: number, readonly name: Uint8Array, readonly arena: Arena) {}
 
-  static open(o: RoutedSocketOptions): RoutedSocket {
+  static open(arena: Arena, o: RoutedSocketOptions): RoutedSocket {
     const lib = loadLibrary();
     const src = o.source ?? new Uint8Array(16);
     const fd = check(
@@ -44,24 +46,31 @@ export class RoutedSocket {
       "mcr_routed_open",
       `Cannot open the routed output socket for ${o.label}`,
     );
-    return new RoutedSocket(fd, socketAddress(o.family, o.destination, o.port));
+    try {
+      arena.adopt(fd);
+    } catch (err) {
+      lib.mcr_socket_close(fd);
+      throw err;
+    }
+    return new RoutedSocket(fd, socketAddress(o.family, o.destination, o.port), arena);
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    loadLibrary().mcr_socket_close(this.fd);
+    this.arena.release(this.fd);
   }
 }
 
 /** What forward_loop.ts calls to send a routed batch (structurally its DatagramSender). */
 export class RoutedSender {
   readonly #lib = loadLibrary();
+  constructor(readonly arena: Arena) {}
   send(
     port: {
       fd: number;
       name: Uint8Array;
-      dataPointer: Deno.PointerValue;
+      dataOffset: number;
       slotSize: number;
       lengths: Int32Array;
       count: number;
@@ -72,7 +81,8 @@ export class RoutedSender {
       port.fd,
       port.name,
       port.name.length,
-      port.dataPointer,
+      this.arena.handle,
+      port.dataOffset,
       port.slotSize,
       port.lengths,
       port.count,

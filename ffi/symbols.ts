@@ -20,17 +20,27 @@ export const CORE_SYMBOLS = {
   // int mcr_process_exists(int pid)
   mcr_process_exists: { parameters: ["i32"], result: "i32" },
 
-  // int mcr_arena_reserve(uint64_t bytes, uint64_t *out_addr)
-  mcr_arena_reserve: { parameters: ["u64", "buffer"], result: "i32" },
-  // int mcr_arena_map(u64 addr, u64 len)
-  mcr_arena_map: { parameters: ["u64", "u64"], result: "i32" },
-  // int mcr_rx_open(int ifindex, u32 block_size, u32 block_count, u32 frame_size,
-  //                 u32 retire_ms, u32 flags, u32 fanout_id, u64 map_addr)
-  mcr_rx_open: { parameters: ["i32", "u32", "u32", "u32", "u32", "u32", "u32", "u64"], result: "i32" },
-  // int mcr_tx_open(int ifindex, u32 frame_size, u32 frame_count, int qdisc_bypass, u64 map_addr)
-  mcr_tx_open: { parameters: ["i32", "u32", "u32", "i32", "u64"], result: "i32" },
-  // int mcr_ring_close(int fd, u64 map_addr, u64 map_len)
-  mcr_ring_close: { parameters: ["i32", "u64", "u64"], result: "i32" },
+  // int mcr_arena_open(uint64_t bytes)
+  mcr_arena_open: { parameters: ["u64"], result: "i32" },
+  // int mcr_arena_base(int arena, uint64_t *out_addr)
+  mcr_arena_base: { parameters: ["i32", "buffer"], result: "i32" },
+  // int mcr_arena_map(int arena, u32 offset, u32 len)
+  mcr_arena_map: { parameters: ["i32", "u32", "u32"], result: "i32" },
+  // int mcr_arena_adopt(int arena, int fd)
+  mcr_arena_adopt: { parameters: ["i32", "i32"], result: "i32" },
+  // int mcr_arena_release(int arena, int fd, u32 offset)
+  mcr_arena_release: { parameters: ["i32", "i32", "u32"], result: "i32" },
+  // int mcr_arena_return(int arena)
+  mcr_arena_return: { parameters: ["i32"], result: "i32" },
+  // int mcr_arena_fence(int arena)
+  mcr_arena_fence: { parameters: ["i32"], result: "i32" },
+  // int mcr_arena_items(int arena)
+  mcr_arena_items: { parameters: ["i32"], result: "i32" },
+  // int mcr_rx_open(int arena, u32 offset, int ifindex, u32 block_size, u32 block_count,
+  //                 u32 frame_size, u32 retire_ms, u32 flags, u32 fanout_id)
+  mcr_rx_open: { parameters: ["i32", "u32", "i32", "u32", "u32", "u32", "u32", "u32", "u32"], result: "i32" },
+  // int mcr_tx_open(int arena, u32 offset, int ifindex, u32 frame_size, u32 frame_count, int qdisc_bypass)
+  mcr_tx_open: { parameters: ["i32", "u32", "i32", "u32", "u32", "i32"], result: "i32" },
   // int mcr_ring_stats(int fd, uint32_t *out /* [3] */)
   mcr_ring_stats: { parameters: ["i32", "buffer"], result: "i32" },
   // int mcr_rx_set_filter(int fd, const uint32_t *entries /* 6 per entry */, int n, int pass_fragments)
@@ -41,6 +51,11 @@ export const CORE_SYMBOLS = {
 
   // int mcr_if_ipv6(const char *name, uint8_t *out /* [16] */)
   mcr_if_ipv6: { parameters: ["buffer", "buffer"], result: "i32" },
+
+  // int mcr_netlink_open(void)
+  mcr_netlink_open: { parameters: [], result: "i32" },
+  // int mcr_netlink_drain(int fd)
+  mcr_netlink_drain: { parameters: ["i32"], result: "i32" },
 
   // int mcr_sockaddr_build(int family, const uint8_t *addr, int port, uint8_t *out /* [28] */)
   mcr_sockaddr_build: { parameters: ["i32", "buffer", "i32", "buffer"], result: "i32" },
@@ -59,10 +74,10 @@ export const CORE_SYMBOLS = {
 
   // int mcr_routed_open(int family, const u8 *dst, const u8 *src, int has_src, int ifindex, int hops, int tclass)
   mcr_routed_open: { parameters: ["i32", "buffer", "buffer", "i32", "i32", "i32", "i32"], result: "i32" },
-  // int mcr_routed_send(int fd, const u8 *name, int namelen, const u8 *data /* arena */, int slot_size,
+  // int mcr_routed_send(int fd, const u8 *name, int namelen, int arena, u32 offset, int slot_size,
   //                     const int32_t *lens, int count, int32_t *out /* [4] */)   -- hot path: one sendmmsg
   mcr_routed_send: {
-    parameters: ["i32", "buffer", "i32", "pointer", "i32", "buffer", "i32", "buffer"],
+    parameters: ["i32", "buffer", "i32", "i32", "u32", "i32", "buffer", "i32", "buffer"],
     result: "i32",
   },
   // int mcr_udp_absorb_open(int family, const u8 *addr, int port, int ifindex)
@@ -86,6 +101,14 @@ export const CORE_SYMBOLS = {
   mcr_waiter_stats: { parameters: ["i32", "buffer"], result: "i32" },
   // int mcr_waiter_close(int h)
   mcr_waiter_close: { parameters: ["i32"], result: "i32" },
+  // int mcr_waiter_fence(int h)   -- any thread; frees nothing a stuck owner may touch
+  mcr_waiter_fence: { parameters: ["i32"], result: "i32" },
+  // int mcr_waiter_state(int h)   -- 1 open, 2 closed with a thread still inside, 0 freed
+  mcr_waiter_state: { parameters: ["i32"], result: "i32" },
+  // int mcr_waiter_stall(int h, int ms)   -- fault injection
+  mcr_waiter_stall: { parameters: ["i32", "i32"], result: "i32" },
+  // int mcr_waiter_tally(int32_t *out /* [3] */)
+  mcr_waiter_tally: { parameters: ["buffer"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** Every symbol libmcr exports. */

@@ -35,6 +35,33 @@ export class Waiter {
     loadLibrary().mcr_waiter_notify(handle);
   }
 
+  /**
+   * Closes the waiter of a worker that may be stuck inside a call (any
+   * thread): its polls are cancelled now, its memory is freed when the
+   * stuck thread leaves native code (c/uring.c).
+   */
+  static fenceHandle(handle: number): void {
+    loadLibrary().mcr_waiter_fence(handle);
+  }
+
+  /** "open", "held" (closed, but a thread is still inside a call: its memory is kept) or "freed". */
+  static stateOf(handle: number): "open" | "held" | "freed" {
+    const st = loadLibrary().mcr_waiter_state(handle);
+    return st === 1 ? "open" : st === 2 ? "held" : "freed";
+  }
+
+  /** Fault injection: the next wait of this waiter sleeps `ms` inside native code first. */
+  static stallHandle(handle: number, ms: number): void {
+    loadLibrary().mcr_waiter_stall(handle, ms);
+  }
+
+  /** Process-wide: waiters freed, freed late by a thread leaving its call, freed with a thread inside (0). */
+  static tally(): { freed: number; deferred: number; freedInUse: number } {
+    const out = new Int32Array(3);
+    loadLibrary().mcr_waiter_tally(out);
+    return { freed: out[0], deferred: out[1], freedInUse: out[2] };
+  }
+
   addFd(fd: number): void {
     check(this.#lib.mcr_waiter_add_fd(this.handle, fd), "mcr_waiter_add_fd", "Cannot watch a ring socket");
   }

@@ -7,7 +7,7 @@ mkdir -p build/c-tests
 passed=0 failed=0
 for src in c/test/*_test.c; do
   name=$(basename "$src" .c)
-  if ! ${CC:-gcc} -O1 -g -Wall -Werror -o "build/c-tests/$name" "$src" -Lbuild -lmcr -Wl,-rpath,"$PWD/build"; then
+  if ! ${CC:-gcc} -O1 -g -Wall -Werror -o "build/c-tests/$name" "$src" -Lbuild -lmcr -lpthread -Wl,-rpath,"$PWD/build"; then
     echo "c-test $name: does not build"; failed=$((failed + 1)); continue
   fi
   timeout 20 "build/c-tests/$name"; rc=$?

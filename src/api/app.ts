@@ -42,7 +42,7 @@ export interface ApiDeps {
   /** Largest accepted request body, bytes. */
   bodyLimit?: number;
   /** Test hook, present only with MCR_FAULT_INJECTION=1: POST /api/v1/debug/fault. */
-  injectFault?: (worker: number, kind: "throw" | "hang") => boolean;
+  injectFault?: (worker: number, kind: "throw" | "hang" | "stall" | "fail_apply", ms?: number) => boolean;
 }
 
 /** An API error with its HTTP status and machine-readable code. */
@@ -57,7 +57,12 @@ export class ApiError extends Error {
   }
 }
 
-const FaultBody = z.strictObject({ worker: z.int().min(0), kind: z.enum(["throw", "hang"]) });
+const FaultBody = z.strictObject({
+  worker: z.int().min(0),
+  kind: z.enum(["throw", "hang", "stall", "fail_apply"]),
+  /** stall: how long the worker blocks inside native code. */
+  ms: z.int().min(1).max(60_000).optional(),
+});
 const LogLevelBody = z.strictObject({ level: z.enum(["debug", "info", "warn", "error"]) });
 const HealthQuery = z.strictObject({
   stale_ms: z.coerce.number().int().min(0).max(86_400_000).optional(),
@@ -88,16 +93,16 @@ function zodIssues(error: z.ZodError, prefix: (string | number)[] = []): { path:
 export function createApp(deps: ApiDeps): Hono {
   const app = new Hono();
   const log = deps.logger;
-  // One mutation at a time: each builds the next config from the current one.
-  let mutationQueue: Promise<unknown> = Promise.resolve();
-
-  /** Validates the whole next config, applies it (all or nothing), persists it. */
-  function mutate(build: (current: Config) => Config): Promise<Record<string, unknown>> {
-    const run = mutationQueue.then(async () => {
-      const next = build(deps.relay.config());
-      let valid: Config;
+  /**
+   * Validates the whole next config, applies it and persists it, in the
+   * relay's one mutation queue (shared with SIGHUP and interface events):
+   * acknowledged only once it is in force and persisted.
+   */
+  async function mutate(build: (current: Config) => Config): Promise<Record<string, unknown>> {
+    const result = await deps.relay.change((current) => {
+      const next = build(current);
       try {
-        valid = validateConfig(next, "request body");
+        return validateConfig(next, "request body");
       } catch (err) {
         if (err instanceof ConfigError) {
           throw new ApiError(422, "invalid_config", "the resulting configuration is invalid; nothing changed",
@@ -105,13 +110,9 @@ export function createApp(deps: ApiDeps): Hono {
         }
         throw err;
       }
-      const result = await deps.relay.applyConfig(valid);
-      if (deps.persist) await deps.persist(valid);
-      log.info("configuration applied", { ...result });
-      return { ...result };
-    });
-    mutationQueue = run.catch(() => {});
-    return run;
+    }, deps.persist ?? undefined);
+    log.info("configuration applied", { ...result });
+    return { ...result };
   }
 
   app.onError((err, c) => {
@@ -127,7 +128,16 @@ export function createApp(deps: ApiDeps): Hono {
         },
       }, 422);
     }
-    const e = err as Error & { code?: string; op?: string };
+    const e = err as Error & { code?: string; op?: string; key?: string; resource?: string };
+    if (e.name === "RestartRequiredError") {
+      return c.json({ error: { code: "restart_required", message: e.message, key: e.key } }, 409);
+    }
+    if (e.name === "ApplyFailedError") {
+      return c.json({ error: { code: "apply_failed", message: e.message } }, 503);
+    }
+    if (e.name === "ResourceLimitError" || err instanceof RangeError) {
+      return c.json({ error: { code: "resource_limit", message: e.message, resource: e.resource } }, 409);
+    }
     if (e.name === "NativeError") {
       return c.json({ error: { code: "native_error", message: e.message, op: e.op, errno: e.code } }, 503);
     }
@@ -234,6 +244,10 @@ export function createApp(deps: ApiDeps): Hono {
   // ---- read-only views ----------------------------------------------------------------
   app.get("/api/v1/stats", (c) => c.json({ ...deps.relay.stats(), rates: deps.rates.rates() }));
   app.get("/api/v1/workers", (c) => c.json(deps.relay.stats().workers));
+  app.get("/api/v1/resources", (c) => {
+    if (!deps.relay.resources) throw new ApiError(404, "not_found", "no resource introspection");
+    return c.json(deps.relay.resources());
+  });
   app.get("/api/v1/interfaces", (c) => c.json(deps.relay.interfaces()));
   app.get("/api/v1/version", (c) => c.json({ ...deps.version, uptime_s: deps.relay.stats().uptime_s }));
   app.get("/api/v1/openapi.json", (c) => c.json(openApiDocument(deps.version.version)));
@@ -249,7 +263,7 @@ export function createApp(deps: ApiDeps): Hono {
     app.post("/api/v1/debug/fault", async (c) => {
       const parsed = FaultBody.safeParse(await jsonBody(c));
       if (!parsed.success) throw new ApiError(400, "invalid_body", "invalid fault", zodIssues(parsed.error));
-      if (!inject(parsed.data.worker, parsed.data.kind)) throw new ApiError(404, "no_worker", "no such running worker");
+      if (!inject(parsed.data.worker, parsed.data.kind, parsed.data.ms)) throw new ApiError(404, "no_worker", "no such running worker");
       log.warn("fault injected", parsed.data);
       return c.json({ injected: parsed.data });
     });

@@ -92,7 +92,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (!args["no-api"]) {
     try {
       const injectFault = Deno.env.get("MCR_FAULT_INJECTION") === "1"
-        ? (worker: number, kind: "throw" | "hang") => supervisor.injectFault(worker, kind)
+        ? (worker: number, kind: "throw" | "hang" | "stall" | "fail_apply", ms?: number) => supervisor.injectFault(worker, kind, ms)
         : undefined;
       api = await startApi({ supervisor, config, listen: args.listen, persist, log, injectFault });
     } catch (err) {
@@ -107,8 +107,9 @@ export async function runCommand(argv: string[]): Promise<number> {
   const onStop = () => stopped.resolve();
   const onHup = async () => {
     try {
-      const next = await loadConfigFile(path);
-      const result = await supervisor.applyConfig(next);
+      // Read the file when this change's turn comes in the one mutation queue,
+      // so a reload never undoes an API change persisted just before it.
+      const result = await supervisor.change(() => loadConfigFile(path));
       log.info("configuration reloaded", { ...result });
     } catch (err) {
       log.error("reload failed; keeping the running configuration", { error: (err as Error).message });

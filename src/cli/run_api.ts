@@ -18,7 +18,7 @@ export interface ApiOptions {
   persist: ((c: Config) => Promise<void>) | null;
   log: Logger;
   /** Wired only when MCR_FAULT_INJECTION=1 (tests of worker restarts). */
-  injectFault?: (worker: number, kind: "throw" | "hang") => boolean;
+  injectFault?: (worker: number, kind: "throw" | "hang" | "stall" | "fail_apply", ms?: number) => boolean;
 }
 
 export async function startApi(o: ApiOptions): Promise<{ shutdown(): Promise<void>; port: number }> {

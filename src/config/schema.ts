@@ -9,6 +9,7 @@
  * independently: an IPv4 stream may be relayed to IPv6 receivers and back.
  */
 import { z } from "zod";
+import { MAX_OUTPUTS, MAX_RULES } from "./limits.ts";
 import { familyOf, formatIp, isMulticast, parseIp } from "../net/address.ts";
 
 /** Default TTL written into relayed packets when an output does not set one. */
@@ -165,7 +166,8 @@ export const RingSchema = z.strictObject({
   }).optional(),
   block_count: z.int().min(2).max(65536).optional(),
   retire_ms: z.int().min(1).max(1000).optional(),
-  tx_frames: z.int().min(64).max(1 << 20).optional(),
+  /** A multiple of 32: TX frames fill whole 64 KiB blocks at every frame size (2 KiB frames: 32 a block). */
+  tx_frames: z.int().min(64).max(1 << 20).multipleOf(32).optional(),
   qdisc_bypass: z.boolean().optional(),
 });
 
@@ -196,7 +198,7 @@ const ConfigObject = z.strictObject({
   ring: RingSchema.optional(),
   api: ApiSchema.optional(),
   log: LogSchema.optional(),
-  rules: z.array(RuleSchema).max(100_000),
+  rules: z.array(RuleSchema).max(MAX_RULES),
 });
 
 /** The destination address text of an input (its group, or its unicast address). */
@@ -246,6 +248,14 @@ export function checkRules(
 ): void {
   const names = new Map<string, number>();
   const inputs = new Map<string, number>();
+  const outputs = rules.reduce((n, r) => n + r.outputs.length, 0);
+  if (outputs > MAX_OUTPUTS) {
+    ctx.addIssue({
+      code: "custom",
+      message: `${outputs} outputs in all: at most ${MAX_OUTPUTS} (one counter slot each)`,
+      path: [...pathPrefix],
+    });
+  }
   const inputPorts = new Set<string>();
   rules.forEach((rule, i) => {
     const seen = names.get(rule.name);

@@ -31,6 +31,7 @@ import {
   TP_STATUS_WRONG_FORMAT,
 } from "../../ffi/layout.ts";
 import { DROP_SLOT_BASE, OUTPUT_SLOTS, RULE_SLOTS, W } from "../stats/registry.ts";
+import { COMMAND_RUN, CONTROL_COMMAND } from "./channel.ts";
 import {
   F_FAMILY,
   F_FRAG,
@@ -76,18 +77,6 @@ export interface DatagramSender {
    */
   send(port: RoutedPort, result: Int32Array): number;
 }
-
-/** Control words shared with the supervisor (Int32Array over a SharedArrayBuffer). */
-export const CONTROL_COMMAND = 0; // 0 run; otherwise the loop returns it
-export const CONTROL_REQUESTED_GEN = 1; // plan generation the supervisor wants applied
-export const CONTROL_APPLIED_GEN = 2; // plan generation the worker has applied
-export const CONTROL_WORDS = 4;
-export const COMMAND_RUN = 0;
-export const COMMAND_RECONFIGURE = 1;
-export const COMMAND_STOP = 2;
-/** Fault injection for tests (MCR_FAULT_INJECTION=1): make the worker throw, or hang without heartbeat. */
-export const COMMAND_FAULT_THROW = 3;
-export const COMMAND_FAULT_HANG = 4;
 
 /** Slot offsets inside the per-output / per-rule counter blocks (registry order). */
 const OUT_PACKETS = 0;

@@ -14,6 +14,8 @@ import { not16 } from "./checksum.ts";
 export class TxPort {
   /** Next frame index to fill. */
   head = 0;
+  /** Identity of the ring (see tables.ts): cursors carry over only to the same ring. */
+  ringId = 0;
   /** Frames marked SEND_REQUEST since the last kick. */
   pending = 0;
   constructor(
@@ -49,8 +51,6 @@ export class RoutedPort {
     readonly slots: number,
     /** Arena offset of the batch area (slots * slotSize bytes). */
     readonly dataOffset: number,
-    /** Its native address, for the send call (null in tests). */
-    readonly dataPointer: Deno.PointerValue,
     readonly lengths: Int32Array,
     /** The output's counter slot (sends are counted when the kernel has taken them). */
     readonly counterSlot: number,
@@ -146,6 +146,8 @@ export class Rule {
 export class InputPort {
   /** Index of the next block to look at. */
   cursor = 0;
+  /** Identity of the ring (see tables.ts). */
+  ringId = 0;
   constructor(
     readonly ifindex: number,
     readonly fd: number,

@@ -21,6 +21,8 @@ import {
 
 /** An open RX ring as the tables need it. */
 export interface RxRingRef {
+  /** Unique per ring ever opened (fd numbers are reused; a new ring never inherits a cursor). */
+  id: number;
   fd: number;
   offset: number;
   blockSize: number;
@@ -29,6 +31,8 @@ export interface RxRingRef {
 
 /** An open TX ring as the tables need it. */
 export interface TxRingRef {
+  /** Unique per ring ever opened. */
+  id: number;
   fd: number;
   offset: number;
   frameSize: number;
@@ -42,7 +46,6 @@ export interface RoutedRef {
   slotSize: number;
   slots: number;
   dataOffset: number;
-  dataPointer: Deno.PointerValue;
 }
 
 /** The Ethernet destination of an l2 output (routed outputs have none: the kernel resolves it). */
@@ -51,9 +54,10 @@ function outputMac(o: OutputPlan): Uint8Array {
 }
 
 /**
- * Builds the tables. `previousPorts` keeps ring cursors across plans: a TX
- * port whose ring (same fd) is kept continues at its head; an input keeps
- * its block cursor.
+ * Builds the tables. `previous` keeps ring cursors across plans: a TX port
+ * whose ring (same ring id, not merely the same fd number) is kept continues
+ * at its head; an input keeps its block cursor. A re-created ring starts at
+ * block / frame 0, where the kernel starts.
  */
 export function buildTables(
   plan: WorkerPlan,
@@ -66,7 +70,7 @@ export function buildTables(
   for (const t of plan.tx) {
     const ring = txRings.get(t.ifindex);
     if (!ring) throw new Error(`no TX ring open for interface "${t.ifname}"`);
-    const old = previous.txPorts.find((p) => p.ifindex === t.ifindex && p.fd === ring.fd);
+    const old = previous.txPorts.find((p) => p.ringId === ring.id);
     const port = new TxPort(
       t.ifindex,
       ring.fd,
@@ -76,6 +80,7 @@ export function buildTables(
       new Uint8Array(t.mac),
       Math.min(ring.frameSize - 32, t.mtu + 14),
     );
+    port.ringId = ring.id;
     if (old) port.head = old.head;
     txPorts.set(t.ifindex, port);
   }
@@ -96,7 +101,6 @@ export function buildTables(
           ref.slotSize,
           ref.slots,
           ref.dataOffset,
-          ref.dataPointer,
           new Int32Array(ref.slots),
           o.slot,
         );
@@ -156,7 +160,8 @@ export function buildTables(
       buildChains(rules, (r) => ruleKey(r.family, r.group, r.port), "next"),
       buildChains(rules.filter((r) => r.allowFragments), (r) => fragmentKey(r.family, r.group), "nextFragment"),
     );
-    const old = previous.inputs.find((p) => p.ifindex === rx.ifindex && p.fd === ring.fd);
+    input.ringId = ring.id;
+    const old = previous.inputs.find((p) => p.ringId === ring.id);
     if (old) input.cursor = old.cursor;
     inputs.push(input);
   }

@@ -1,92 +1,44 @@
 /**
  * Worker entry point: one forwarding thread. It opens its own native library
- * handle, arena, rings and waiter, applies plans from the supervisor and runs
- * forwardLoop() between them.
+ * handle, arena (through WorkerRings) and waiter, applies plans from the
+ * supervisor and runs forwardLoop() between them:
+ *
+ *   init -> ready (handles posted) -> [plan -> applied] -> loop -> ... -> drain -> stopped
  *
  * A Worker blocked in the loop cannot receive messages, so the supervisor
  * posts a plan, sets CONTROL_COMMAND and wakes the waiter's eventfd; the loop
  * returns between blocks, this driver lets the event loop deliver the
  * message, applies it and re-enters the loop. Packets keep queueing in the
  * kernel rings meanwhile, so nothing is lost across a reconfiguration.
+ *
+ * Every native object this thread uses is released by this thread (at stop)
+ * or, if it is stuck, fenced by the supervisor through the handles posted in
+ * "ready" (ffi/arena.ts, ffi/waiter.ts): nothing is freed under its feet.
  */
 /// <reference lib="deno.worker" />
-import { Arena } from "../../ffi/arena.ts";
 import { loadLibrary } from "../../ffi/library.ts";
-import { RxRing, TxRing } from "../../ffi/packet_ring.ts";
-import { RoutedSender, RoutedSocket, ROUTED_BATCH } from "../../ffi/routed.ts";
+import { RoutedSender } from "../../ffi/routed.ts";
 import { Waiter } from "../../ffi/waiter.ts";
-import { fromWords } from "../net/address.ts";
 import { W } from "../stats/registry.ts";
-import type { OutputPlan, RxPlan, TxPlan, WorkerPlan } from "../supervisor/plan.ts";
 import {
+  COMMAND_FAULT_HANG,
+  COMMAND_FAULT_THROW,
   COMMAND_RECONFIGURE,
   COMMAND_RUN,
   COMMAND_STOP,
   CONTROL_APPLIED_GEN,
   CONTROL_COMMAND,
+  CONTROL_FAULT,
+  CONTROL_PHASE,
+  FAULT_FAIL_APPLY,
   CONTROL_REQUESTED_GEN,
-  COMMAND_FAULT_HANG,
-  COMMAND_FAULT_THROW,
-  flush,
-  forwardLoop,
-  LoopState,
-  processBlock,
-} from "./forward_loop.ts";
-import type { InputPort, TxPort } from "./rule_table.ts";
-import { buildTables, type RoutedRef } from "./tables.ts";
-
-/** Messages from the supervisor. */
-export type ToWorker =
-  | {
-    type: "init";
-    id: number;
-    control: SharedArrayBuffer;
-    workerCounters: SharedArrayBuffer;
-    ruleCounters: SharedArrayBuffer;
-    outputCounters: SharedArrayBuffer;
-    waitTimeoutMs: number;
-  }
-  | { type: "plan"; plan: WorkerPlan };
-
-/** Messages to the supervisor. */
-export type FromWorker =
-  | { type: "ready"; id: number; waiterHandle: number }
-  | { type: "applied"; id: number; generation: number; rings: RingRelease[] }
-  | { type: "plan_error"; id: number; generation: number; message: string; code?: string }
-  | { type: "fatal"; id: number; message: string; code?: string; op?: string }
-  | { type: "stopped"; id: number };
-
-/**
- * What the supervisor needs to release a ring if this worker dies: the fd
- * and the mapped range (address as a decimal string: pointers do not cross
- * threads, and BigInt keeps all 64 bits).
- */
-export interface RingRelease {
-  fd: number;
-  address: string;
-  length: number;
-}
-
-interface OpenRx {
-  plan: RxPlan;
-  ring: RxRing;
-}
-interface OpenTx {
-  plan: TxPlan;
-  ring: TxRing;
-}
-interface OpenRouted {
-  /** routedKey() of the output it was opened for. */
-  key: string;
-  socket: RoutedSocket;
-  ref: RoutedRef;
-  byteLength: number;
-}
-
-/** Everything a routed output's socket is opened with: a new key means a new socket. */
-function routedKey(o: OutputPlan): string {
-  return [o.family, o.dst.join(), o.port, o.hasSrc ? o.src.join() : "-", o.ifindex, o.ttl, o.tos, o.maxPayload].join("|");
-}
+  type FromWorker,
+  PHASE_APPLYING,
+  PHASE_RUNNING,
+  type ToWorker,
+} from "./channel.ts";
+import { flush, forwardLoop, LoopState, processBlock } from "./forward_loop.ts";
+import { WorkerRings } from "./worker_rings.ts";
 
 const inbox: ToWorker[] = [];
 let workerId = -1;
@@ -110,21 +62,6 @@ function nextMessage(): Promise<ToWorker> {
 
 function post(m: FromWorker): void {
   self.postMessage(m);
-}
-
-/**
- * Whether an open RX ring can serve the new plan. Only a different interface
- * or fanout group forces a new ring: re-creating one drops what it holds and
- * leaves a gap for every rule on the interface, so a new size (rates change
- * as rules come and go) takes effect when the ring is re-created anyway.
- */
-function sameRx(a: RxPlan, b: RxPlan): boolean {
-  return a.ifindex === b.ifindex && a.fanoutId === b.fanoutId;
-}
-
-function sameTx(a: TxPlan, b: TxPlan): boolean {
-  return a.ifindex === b.ifindex && a.geometry.frameSize === b.geometry.frameSize &&
-    a.geometry.frameCount === b.geometry.frameCount && a.geometry.qdiscBypass === b.geometry.qdiscBypass;
 }
 
 /** Processes ready blocks until none is left, waiting once for partly filled blocks to retire. */
@@ -151,26 +88,19 @@ async function main(): Promise<void> {
   const outputCounters = new Float64Array(init.outputCounters);
 
   loadLibrary();
-  const arena = new Arena();
   const waiter = Waiter.open(256);
-  post({ type: "ready", id, waiterHandle: waiter.handle });
-
-  const rx = new Map<number, OpenRx>();
-  const tx = new Map<number, OpenTx>();
-  /** Routed output sockets by output counter slot. */
-  const routed = new Map<number, OpenRouted>();
-  const sender = new RoutedSender();
-  let previous: { inputs: InputPort[]; txPorts: TxPort[] } = { inputs: [], txPorts: [] };
+  const beat = () => workerCounters[W.heartbeat_ms] = Date.now();
+  const rings = new WorkerRings(waiter, beat);
+  const sender = new RoutedSender(rings.arena);
+  post({ type: "ready", id, waiterHandle: waiter.handle, arenaHandle: rings.arena.handle });
   let state: LoopState | null = null;
 
   /** Kernel ring statistics and kick tallies, about once a second and at exit. */
   const periodic = (): void => {
-    for (const { ring } of rx.values()) {
-      const st = ring.stats();
-      workerCounters[W.kernel_packets] += st.packets;
-      workerCounters[W.kernel_drops] += st.drops;
-      workerCounters[W.kernel_freezes] += st.freezes;
-    }
+    const st = rings.kernelStats();
+    workerCounters[W.kernel_packets] += st.packets;
+    workerCounters[W.kernel_drops] += st.drops;
+    workerCounters[W.kernel_freezes] += st.freezes;
     const k = waiter.stats();
     workerCounters[W.tx_kicks] += k.kicks;
     workerCounters[W.tx_kick_errors] += k.kickErrors;
@@ -180,154 +110,43 @@ async function main(): Promise<void> {
     if (k.lastErrno !== 0) workerCounters[W.last_kick_errno] = k.lastErrno;
   };
 
-  const applyPlan = (plan: WorkerPlan): void => {
-    // Frames and datagrams still batched go out before anything changes.
-    if (state !== null) flush(state);
-    // Close rings that are gone or changed; keep the rest (and their cursors).
-    for (const [ifindex, open] of rx) {
-      const next = plan.rx.find((p) => p.ifindex === ifindex);
-      if (!next || !sameRx(open.plan, next)) {
-        waiter.removeFd(open.ring.fd);
-        periodicOne(open.ring);
-        open.ring.close();
-        arena.free(open.ring.offset, open.ring.byteLength);
-        rx.delete(ifindex);
-      }
-    }
-    for (const [ifindex, open] of tx) {
-      const next = plan.tx.find((p) => p.ifindex === ifindex);
-      if (!next || !sameTx(open.plan, next)) {
-        open.ring.close();
-        arena.free(open.ring.offset, open.ring.byteLength);
-        tx.delete(ifindex);
-      }
-    }
-    const routedPlans = new Map<number, OutputPlan>();
-    for (const r of plan.rules) for (const o of r.outputs) if (o.egress === "routed") routedPlans.set(o.slot, o);
-    for (const [slot, open] of routed) {
-      const next = routedPlans.get(slot);
-      if (!next || routedKey(next) !== open.key) {
-        open.socket.close();
-        arena.freePlain(open.ref.dataOffset, open.byteLength);
-        routed.delete(slot);
-      }
-    }
-    for (const [slot, o] of routedPlans) {
-      if (routed.has(slot)) continue;
-      const destination = fromWords(o.family, o.dst);
-      const socket = RoutedSocket.open({
-        family: o.family,
-        destination: destination.bytes,
-        port: o.port,
-        source: o.hasSrc ? fromWords(o.family, o.src).bytes : null,
-        ifindex: o.ifindex,
-        hops: o.ttl,
-        tclass: o.tos,
-        label: `output slot ${slot}`,
-      });
-      const slotSize = Math.ceil(o.maxPayload / 64) * 64;
-      const byteLength = slotSize * ROUTED_BATCH;
-      let dataOffset: number;
-      try {
-        dataOffset = arena.allocatePlain(byteLength);
-      } catch (err) {
-        socket.close();
-        throw err;
-      }
-      const ref: RoutedRef = {
-        fd: socket.fd,
-        name: socket.name,
-        slotSize,
-        slots: ROUTED_BATCH,
-        dataOffset,
-        dataPointer: arena.pointerTo(dataOffset),
-      };
-      routed.set(slot, { key: routedKey(o), socket, ref, byteLength });
-    }
-    for (const p of plan.tx) {
-      if (tx.has(p.ifindex)) continue;
-      const ring = TxRing.open(arena, {
-        ifindex: p.ifindex,
-        ifname: p.ifname,
-        frameSize: p.geometry.frameSize,
-        frameCount: p.geometry.frameCount,
-        qdiscBypass: p.geometry.qdiscBypass,
-      });
-      tx.set(p.ifindex, { plan: p, ring });
-    }
-    for (const p of plan.rx) {
-      let open = rx.get(p.ifindex);
-      if (!open) {
-        const ring = RxRing.open(arena, {
-          ifindex: p.ifindex,
-          ifname: p.ifname,
-          blockSize: p.geometry.blockSize,
-          blockCount: p.geometry.blockCount,
-          frameSize: p.geometry.frameSize,
-          retireMs: p.geometry.retireMs,
-          ignoreOutgoing: true,
-          fanoutId: p.fanoutId === 0 ? undefined : p.fanoutId,
-        });
-        waiter.addFd(ring.fd);
-        open = { plan: p, ring };
-        rx.set(p.ifindex, open);
-      }
-      open.plan = p;
-      open.ring.setFilter(p.filter, p.passFragments);
-    }
-    const rxRefs = new Map([...rx].map(([k, v]) => [k, v.ring]));
-    const txRefs = new Map([...tx].map(([k, v]) => [k, v.ring]));
-    const routedRefs = new Map([...routed].map(([k, v]) => [k, v.ref]));
-    const tables = buildTables(plan, rxRefs, txRefs, previous, routedRefs);
-    previous = tables;
-    state = new LoopState(
-      arena.bytes,
-      arena.view,
-      tables.inputs,
-      tables.txPorts,
-      workerCounters,
-      ruleCounters,
-      outputCounters,
-      control,
-      waiter,
-      periodic,
-      tables.routedPorts,
-      sender,
-    );
-  };
-
-  const periodicOne = (ring: RxRing): void => {
-    const st = ring.stats();
-    workerCounters[W.kernel_packets] += st.packets;
-    workerCounters[W.kernel_drops] += st.drops;
-    workerCounters[W.kernel_freezes] += st.freezes;
-  };
-
   /** Applies every plan waiting in the inbox up to the requested generation. */
   const drainPlans = async (): Promise<void> => {
     while (Atomics.load(control, CONTROL_APPLIED_GEN) < Atomics.load(control, CONTROL_REQUESTED_GEN)) {
       const m = await nextMessage();
       if (m.type !== "plan") continue;
+      Atomics.store(control, CONTROL_PHASE, PHASE_APPLYING);
+      beat();
       try {
-        applyPlan(m.plan);
+        // Frames and datagrams still batched go out before anything changes.
+        if (state !== null) flush(state);
+        const tables = rings.apply(m.plan);
+        if (Atomics.exchange(control, CONTROL_FAULT, 0) === FAULT_FAIL_APPLY) {
+          throw new Error("injected fault: the plan failed after its rings were opened");
+        }
+        state = new LoopState(
+          rings.arena.bytes,
+          rings.arena.view,
+          tables.inputs,
+          tables.txPorts,
+          workerCounters,
+          ruleCounters,
+          outputCounters,
+          control,
+          waiter,
+          periodic,
+          tables.routedPorts,
+          sender,
+        );
         Atomics.store(control, CONTROL_APPLIED_GEN, m.plan.generation);
-        const rings = [
-          ...[...rx.values(), ...tx.values()].map(({ ring }) => ({
-            fd: ring.fd,
-            address: arena.addressOf(ring.offset).toString(),
-            length: ring.byteLength,
-          })),
-          ...[...routed.values()].map((o) => ({
-            fd: o.socket.fd,
-            address: arena.addressOf(o.ref.dataOffset).toString(),
-            length: o.byteLength,
-          })),
-        ];
-        post({ type: "applied", id, generation: m.plan.generation, rings });
+        post({ type: "applied", id, generation: m.plan.generation, rings: rings.held() });
       } catch (err) {
         Atomics.store(control, CONTROL_APPLIED_GEN, m.plan.generation);
         const e = err as Error & { code?: string };
         post({ type: "plan_error", id, generation: m.plan.generation, message: e.message, code: e.code });
+      } finally {
+        beat();
+        Atomics.store(control, CONTROL_PHASE, PHASE_RUNNING);
       }
     }
   };
@@ -335,9 +154,14 @@ async function main(): Promise<void> {
   await drainPlans();
   for (;;) {
     if (Atomics.load(control, CONTROL_COMMAND) === COMMAND_STOP) break;
-    const command = state === null
-      ? (waiter.wait(init.waitTimeoutMs), Atomics.load(control, CONTROL_COMMAND))
-      : forwardLoop(state, init.waitTimeoutMs);
+    let command: number;
+    if (state === null) {
+      waiter.wait(init.waitTimeoutMs);
+      beat();
+      command = Atomics.load(control, CONTROL_COMMAND);
+    } else {
+      command = forwardLoop(state, init.waitTimeoutMs);
+    }
     if (command === COMMAND_STOP) break;
     if (command === COMMAND_FAULT_THROW) throw new Error("injected fault: worker throws");
     if (command === COMMAND_FAULT_HANG) for (;;) { /* injected fault: no progress, no heartbeat */ }
@@ -349,11 +173,9 @@ async function main(): Promise<void> {
 
   // Drain: forward what the rings already hold (the supervisor has left the
   // groups, so little more arrives), then final statistics, rings released.
-  if (state !== null) drain(state, 2 * Math.max(1, ...[...rx.values()].map((o) => o.plan.geometry.retireMs)));
+  if (state !== null) drain(state, 2 * rings.maxRetireMs());
   periodic();
-  for (const { ring } of rx.values()) ring.close();
-  for (const { ring } of tx.values()) ring.close();
-  for (const o of routed.values()) o.socket.close();
+  rings.releaseAll();
   waiter.close();
   post({ type: "stopped", id });
   self.close();

@@ -2,7 +2,7 @@
  * Health: is the relay doing its job? One verdict with reasons, used by
  * GET /health and `mcr health` (which maps it to Nagios exit codes).
  */
-import type { InterfaceState, StatsSnapshot } from "../supervisor/control.ts";
+import type { InterfaceState, StatsSnapshot } from "./snapshot.ts";
 import type { Config } from "../config/schema.ts";
 import type { Rates } from "./rates.ts";
 

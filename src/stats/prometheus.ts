@@ -3,7 +3,7 @@
  * help texts come from src/stats/registry.ts; counters end in _total.
  */
 import { inputDestination, outputDestination } from "../config/schema.ts";
-import type { InterfaceState, StatsSnapshot } from "../supervisor/control.ts";
+import type { InterfaceState, StatsSnapshot } from "./snapshot.ts";
 import { DROP_REASONS, OUTPUT_COUNTERS, RULE_COUNTERS, WORKER_COUNTERS } from "./registry.ts";
 
 /** Escapes a label value: backslash, double quote and newline. */

@@ -2,7 +2,7 @@
  * Rates over a sliding window: the API samples a StatsSnapshot every second
  * and rates are (newest - oldest) / elapsed over the last `windowSeconds`.
  */
-import type { StatsSnapshot } from "../supervisor/control.ts";
+import type { StatsSnapshot } from "./snapshot.ts";
 
 export interface Rates {
   window_s: number;

@@ -8,6 +8,8 @@
  * value; integers stay exact up to 2^53.
  */
 
+import { MAX_OUTPUTS, MAX_RULES } from "../config/limits.ts";
+
 /** One counter: its name (snake_case, JSON key), help text, and Prometheus family. */
 export interface CounterSpec {
   readonly name: string;
@@ -112,6 +114,6 @@ export const OUTPUT_COUNTERS: readonly CounterSpec[] = [
 ];
 export const OUTPUT_SLOTS = OUTPUT_COUNTERS.length;
 
-/** Default capacities of the per-worker rule/output counter blocks. */
-export const MAX_RULE_SLOTS = 16384;
-export const MAX_OUTPUT_SLOTS = 65536;
+/** Capacities of the per-worker rule/output counter blocks: the schema's limits, so a valid config always fits. */
+export const MAX_RULE_SLOTS = MAX_RULES;
+export const MAX_OUTPUT_SLOTS = MAX_OUTPUTS;

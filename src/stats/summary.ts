@@ -3,7 +3,7 @@
  * SIGUSR1 (in the spirit of the seed's "[STATS:Ingress FINAL]" lines).
  */
 import { endpointText } from "../config/schema.ts";
-import type { StatsSnapshot } from "../supervisor/control.ts";
+import type { StatsSnapshot } from "./snapshot.ts";
 import { DROP_REASONS } from "./registry.ts";
 
 const TOTAL_KEYS = [

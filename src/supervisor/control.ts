@@ -3,66 +3,17 @@
  * relay. The API never touches packets: it reads snapshots and asks for whole
  * configurations to be applied through this interface.
  */
-import type { Config, Input, Output } from "../config/schema.ts";
+import type { Config } from "../config/schema.ts";
 
-/** Counter values keyed by counter name (see src/stats/registry.ts). */
-export type CounterValues = Record<string, number>;
-
-/** An output as configured (egress, interface, group or address, port, ...) and its counters. */
-export type OutputStats = Output & {
-  counters: CounterValues; // OUTPUT_COUNTERS names
-};
-
-export interface RuleStats {
-  name: string;
-  /** The input as configured (interface, group or address, port, source). */
-  input: Input;
-  counters: CounterValues; // RULE_COUNTERS names
-  outputs: OutputStats[];
-  /** Milliseconds since the rule's packet counter last increased (since the relay started if it never did). */
-  silent_ms: number;
-  /** False while the rule waits for its input interface or every output's interface/address. */
-  active: boolean;
-}
-
-export interface WorkerStats {
-  id: number;
-  alive: boolean;
-  restarts: number;
-  /** Milliseconds since the worker's loop last turned. */
-  heartbeat_age_ms: number;
-  counters: CounterValues; // WORKER_COUNTERS + drop_<reason>
-}
-
-export interface InterfaceState {
-  name: string;
-  ifindex: number;
-  up: boolean;
-  present: boolean;
-  mtu: number;
-  mac: string;
-  ipv4: string | null;
-  /** Preferred IPv6 address (global, else link-local). */
-  ipv6: string | null;
-  roles: ("input" | "output")[];
-  /** How many times the relay saw it appear, disappear or change since start. */
-  events: number;
-  /** The interface's own counters (kernel, /sys/class/net/NAME/statistics): all frames, matching or not. */
-  rx_packets: number;
-  rx_dropped: number;
-  tx_packets: number;
-  tx_dropped: number;
-}
-
-/** A point-in-time reading of every counter. Totals include exited workers. */
-export interface StatsSnapshot {
-  /** Wall clock of the reading, ms since epoch. */
-  at_ms: number;
-  uptime_s: number;
-  totals: CounterValues;
-  workers: WorkerStats[];
-  rules: RuleStats[];
-}
+export type {
+  CounterValues,
+  InterfaceState,
+  OutputStats,
+  RuleStats,
+  StatsSnapshot,
+  WorkerStats,
+} from "../stats/snapshot.ts";
+import type { InterfaceState, StatsSnapshot } from "../stats/snapshot.ts";
 
 /** What applying a configuration changed. */
 export interface ApplyResult {
@@ -70,6 +21,21 @@ export interface ApplyResult {
   removed: string[];
   changed: string[];
   unchanged: number;
+}
+
+/** What the relay holds, for introspection (GET /api/v1/resources). */
+export interface Resources {
+  slots: { rules: number; outputs: number; max_rules: number; max_outputs: number };
+  memberships: { interface: string; family: 4 | 6; ifindex: number; sockets: number; memberships: string[] }[];
+  unicast_ports: string[];
+  workers: { id: number; alive: boolean; rings: { kind: "rx" | "tx" | "routed"; ifindex: number; bytes: number }[]; ring_bytes: number }[];
+  /** Sum over workers of the ring and batch memory they map. */
+  ring_bytes: number;
+  ring_bytes_limit_per_worker: number;
+  /** Worker threads fenced while inside native code that have not left it yet (restart mcr if this persists). */
+  stuck_threads: { id: number; stuck_ms: number }[];
+  /** Waiters freed (process-wide); `deferred`: freed by a fenced thread as it left native code; `freedInUse`: 0 by design. */
+  waiters: { freed: number; deferred: number; freedInUse: number };
 }
 
 export interface RelayControl {
@@ -82,6 +48,19 @@ export interface RelayControl {
    * the plan, e.g. ring memory exhausted or a socket the kernel refuses.
    */
   applyConfig(next: Config): Promise<ApplyResult>;
+  /**
+   * The one mutation path (API, SIGHUP, interface follow-up all queue here):
+   * builds the next configuration from the one in force when its turn comes,
+   * applies it whole, then commits it (persists it). Acknowledged only when
+   * both succeed; a failed commit rolls the apply back. Keys that cannot
+   * change live are refused with RestartRequiredError.
+   */
+  change(
+    build: (current: Config) => Config | Promise<Config>,
+    commit?: (next: Config) => Promise<void>,
+  ): Promise<ApplyResult>;
+  /** Counter slots, memberships, rings and stuck threads (optional for test doubles). */
+  resources?(): Resources;
   stats(): StatsSnapshot;
   interfaces(): InterfaceState[];
 }

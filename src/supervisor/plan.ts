@@ -14,7 +14,10 @@ import {
   type Rule,
 } from "../config/schema.ts";
 import { type Family, formatIp, ip, ipWords, prefixWords } from "../net/address.ts";
-import { DEFAULT_RATE_PPS, type RxGeometry, rxGeometry, type TxGeometry, txGeometry } from "./ring_geometry.ts";
+import type { OutputPlan, RulePlan, RxPlan, TxPlan, WorkerPlan } from "../dataplane/plan_types.ts";
+import { DEFAULT_RATE_PPS, rxGeometry, txGeometry } from "./ring_geometry.ts";
+
+export type { FilterEntry, OutputPlan, RulePlan, RxPlan, TxPlan, WorkerPlan } from "../dataplane/plan_types.ts";
 
 /** What the plan needs to know about an interface. */
 export interface InterfaceFacts {
@@ -26,77 +29,6 @@ export interface InterfaceFacts {
   /** Preferred IPv6 address (global, else link-local) as 16 bytes, null when it has none. */
   ipv6?: number[] | null;
   mac: number[];
-}
-
-/** One (destination, port) the kernel filter lets through. */
-export interface FilterEntry {
-  family: Family;
-  /** Destination address words (int32). */
-  dst: number[];
-  port: number;
-}
-
-export interface RxPlan {
-  ifname: string;
-  ifindex: number;
-  geometry: RxGeometry;
-  /** PACKET_FANOUT group id (0: no fanout, single worker). */
-  fanoutId: number;
-  filter: FilterEntry[];
-  passFragments: boolean;
-}
-
-export interface TxPlan {
-  ifname: string;
-  ifindex: number;
-  mac: number[];
-  mtu: number;
-  geometry: TxGeometry;
-}
-
-export interface OutputPlan {
-  /** "l2": a frame in the interface's TX ring; "routed": a datagram on a kernel UDP socket. */
-  egress: "l2" | "routed";
-  /** Egress interface (0: routed output left to the routing table). */
-  ifindex: number;
-  slot: number;
-  family: Family;
-  /** Destination address words (int32). */
-  dst: number[];
-  port: number;
-  /** Source address words (int32); all zero for a routed output without source_ip. */
-  src: number[];
-  /** Routed outputs: whether the socket binds src (else the kernel picks it). */
-  hasSrc: boolean;
-  ttl: number;
-  /** DSCP << 2, or -1 to keep the input's TOS / traffic class. */
-  tos: number;
-  /** Routed outputs: largest payload a batch slot holds (the input's MTU). */
-  maxPayload: number;
-}
-
-export interface RulePlan {
-  name: string;
-  slot: number;
-  inputIfindex: number;
-  family: Family;
-  /** Input destination (group or unicast address) words (int32). */
-  dst: number[];
-  port: number;
-  /** Source filter: (src & srcMask) === srcAddr word by word; mask 0 accepts any sender. */
-  srcAddr: number[];
-  srcMask: number[];
-  /** Source prefix length (most specific first when rules share a group). */
-  srcPrefix: number;
-  allowFragments: boolean;
-  outputs: OutputPlan[];
-}
-
-export interface WorkerPlan {
-  generation: number;
-  rx: RxPlan[];
-  tx: TxPlan[];
-  rules: RulePlan[];
 }
 
 /** Counter slots of a rule and of each of its outputs. */
@@ -172,12 +104,14 @@ export function buildPlan(
 
   const rxByName = new Map<string, RxPlan>();
   const rateByName = new Map<string, number | undefined>();
-  // An input's expected rate is the sum over its rules; a rule that declares
-  // none counts as DEFAULT_RATE_PPS (so it is never sized as zero).
+  // An input's expected rate is the sum of its rules' declared rates, and at
+  // least DEFAULT_RATE_PPS: rules that declare none share that default
+  // (each counting it in full built 256 MiB rings for nine rules).
   for (const r of rules) {
     const name = r.input.interface;
-    rateByName.set(name, (rateByName.get(name) ?? 0) + (r.rate_pps ?? DEFAULT_RATE_PPS));
+    rateByName.set(name, (rateByName.get(name) ?? 0) + (r.rate_pps ?? 0));
   }
+  for (const [name, rate] of rateByName) rateByName.set(name, Math.max(rate ?? 0, DEFAULT_RATE_PPS));
   for (const r of rules) {
     const name = r.input.interface;
     const facts = interfaces.get(name)!;

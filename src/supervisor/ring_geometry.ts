@@ -13,6 +13,9 @@
  * TX (TPACKET_V2): fixed-size frames; one frame per copy.
  */
 import type { RingOptions } from "../config/schema.ts";
+import type { RxGeometry, TxGeometry } from "../dataplane/plan_types.ts";
+
+export type { RxGeometry, TxGeometry } from "../dataplane/plan_types.ts";
 
 /** How long an RX ring must be able to buffer input, in milliseconds. */
 export const HOLD_MS = 200;
@@ -21,28 +24,15 @@ export const DEFAULT_RATE_PPS = 100_000;
 export const DEFAULT_BLOCK_SIZE = 128 * 1024;
 export const DEFAULT_RETIRE_MS = 1;
 export const DEFAULT_TX_FRAMES = 4096;
-/** Largest RX ring derived from rates (the worker arena is 1 GiB and holds every ring). */
-export const MAX_RX_RING_BYTES = 256 * 1024 * 1024;
+/**
+ * Largest RX ring derived from rates: 64 MiB holds 200 ms of ~40k pps of
+ * full 1500-byte frames, or far more of small ones (the worker arena is
+ * 1 GiB and holds every ring; the supervisor refuses plans over its budget).
+ */
+export const MAX_RX_RING_BYTES = 64 * 1024 * 1024;
 /** Per-packet overhead inside a V3 block: tpacket3_hdr + sockaddr_ll + alignment (TPACKET_ALIGN 16). */
 const V3_PACKET_OVERHEAD = 96;
 const PAGE = 4096;
-
-export interface RxGeometry {
-  blockSize: number;
-  blockCount: number;
-  /** tp_frame_size: only used by the kernel to validate the request in V3. */
-  frameSize: number;
-  retireMs: number;
-  /** block_size * block_count: bytes mapped. */
-  bytes: number;
-}
-
-export interface TxGeometry {
-  frameSize: number;
-  frameCount: number;
-  bytes: number;
-  qdiscBypass: boolean;
-}
 
 function roundUp(n: number, to: number): number {
   return Math.ceil(n / to) * to;

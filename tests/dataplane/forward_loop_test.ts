@@ -13,13 +13,8 @@ import {
   TP_STATUS_VLAN_VALID,
   TP_STATUS_WRONG_FORMAT,
 } from "../../ffi/layout.ts";
-import {
-  COMMAND_RECONFIGURE,
-  COMMAND_STOP,
-  CONTROL_COMMAND,
-  forwardLoop,
-  processBlock,
-} from "../../src/dataplane/forward_loop.ts";
+import { COMMAND_RECONFIGURE, COMMAND_STOP, CONTROL_COMMAND } from "../../src/dataplane/channel.ts";
+import { forwardLoop, processBlock } from "../../src/dataplane/forward_loop.ts";
 import { buildTables } from "../../src/dataplane/tables.ts";
 import {
   fakeLoopState,
@@ -572,4 +567,18 @@ Deno.test("buildTables() keeps the RX cursor and TX head of rings that stay open
     99,
     "the next frame follows the kept head",
   );
+});
+
+Deno.test("buildTables() starts a re-created ring at block 0 and frame 0, even when the kernel reuses its fd number", () => {
+  const plan = planFor(ONE_OUTPUT);
+  const w = fakeWorker(plan, { blockCount: 4 });
+  w.arena.rx[0].fillBlock(0, stream(3));
+  processBlock(w.state, w.inputs[0]);
+  // The same fd numbers, new rings (ids differ): nothing is inherited.
+  const rx = new Map([...w.arena.rxRefs()].map(([k, v]) => [k, { ...v, id: v.id + 1000 }]));
+  const tx = new Map([...w.arena.txRefs()].map(([k, v]) => [k, { ...v, id: v.id + 1000 }]));
+  const next = buildTables(plan, rx, tx, { inputs: w.inputs, txPorts: w.txPorts });
+  assert.equal(next.inputs[0].fd, w.inputs[0].fd);
+  assert.equal(next.inputs[0].cursor, 0, "a new RX ring starts where the kernel starts");
+  assert.equal(next.txPorts[0].head, 0, "a new TX ring is written from frame 0, never past its end");
 });

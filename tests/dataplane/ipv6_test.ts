@@ -211,7 +211,7 @@ Deno.test("a routed output batches payloads and counts what the kernel took, ref
   // A fake arena with a spare region for the batch (the worker maps plain memory there).
   const arena = new FakeArena([{ ifindex: 2 }], [{ ifindex: 99, frameSize: 2048, frameCount: 64 }]);
   const batch = arena.tx[0].offset;
-  const routedRefs = new Map([[0, { fd: 55, name: new Uint8Array(16), slotSize: 2048, slots: 64, dataOffset: batch, dataPointer: null }]]);
+  const routedRefs = new Map([[0, { fd: 55, name: new Uint8Array(16), slotSize: 2048, slots: 64, dataOffset: batch }]]);
   const tables = buildTables(plan, arena.rxRefs(), new Map(), undefined, routedRefs);
   const sent: Uint8Array[][] = [];
   let outcome = { refused: 0, full: 0 };

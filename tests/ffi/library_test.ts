@@ -54,7 +54,7 @@ Deno.test("a TX kick on something that is not a socket is tallied as a failed ki
 });
 
 Deno.test("Arena hands out page-aligned ranges, reuses freed ones, and explains exhaustion", () => {
-  const a = new Arena();
+  const a = Arena.open();
   assert.equal(a.bytes.length, ARENA_BYTES);
   const x = a.allocate(10_000);
   const y = a.allocate(4096);
@@ -77,7 +77,7 @@ Deno.test({
   name: "RxRing.open() on a missing interface fails with NativeError ENODEV naming it",
   ignore: (Deno.uid() ?? 1) !== 0 && Deno.env.get("CI") !== "true",
   fn: () => {
-    const a = new Arena();
+    const a = Arena.open();
     const before = a.freeBytes();
     assert.throws(
       () => RxRing.open(a, { ifindex: 99999, ifname: "eth9", blockSize: 65536, blockCount: 4, frameSize: 2048, retireMs: 1, ignoreOutgoing: true }),

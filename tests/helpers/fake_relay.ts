@@ -31,6 +31,26 @@ export class FakeRelay implements RelayControl {
       unchanged: 0,
     });
   }
+  #queue: Promise<unknown> = Promise.resolve();
+  /** Like the Supervisor: one queue; a failed commit puts the previous config back. */
+  change(build: (current: Config) => Config | Promise<Config>, commit?: (next: Config) => Promise<void>): Promise<ApplyResult> {
+    const run = this.#queue.then(async () => {
+      const before = this.current;
+      const next = await build(before);
+      const result = await this.applyConfig(next);
+      if (commit) {
+        try {
+          await commit(next);
+        } catch (err) {
+          this.current = before;
+          throw err;
+        }
+      }
+      return result;
+    });
+    this.#queue = run.catch(() => {});
+    return run;
+  }
   stats(): StatsSnapshot {
     return {
       at_ms: Date.now(),

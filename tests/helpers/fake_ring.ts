@@ -37,14 +37,8 @@ import {
   TP_STATUS_SEND_REQUEST,
   TP_STATUS_USER,
 } from "../../ffi/layout.ts";
-import {
-  COMMAND_RUN,
-  COMMAND_STOP,
-  CONTROL_COMMAND,
-  CONTROL_WORDS,
-  type Kicker,
-  LoopState,
-} from "../../src/dataplane/forward_loop.ts";
+import { COMMAND_RUN, COMMAND_STOP, CONTROL_COMMAND, CONTROL_WORDS } from "../../src/dataplane/channel.ts";
+import { type Kicker, LoopState } from "../../src/dataplane/forward_loop.ts";
 import type { InputPort, TxPort } from "../../src/dataplane/rule_table.ts";
 import { buildTables, type RxRingRef, type TxRingRef } from "../../src/dataplane/tables.ts";
 import {
@@ -105,8 +99,11 @@ export interface RxPacket {
 }
 
 /** A TPACKET_V3 RX ring inside a FakeArena. */
+let nextFakeRingId = 1;
+
 export class FakeRxRing implements RxRingRef {
   #sequence = 0;
+  readonly id = nextFakeRingId++;
   constructor(
     readonly arena: FakeArena,
     readonly ifindex: number,
@@ -219,6 +216,7 @@ export interface TxFrame {
 export class FakeTxRing implements TxRingRef {
   /** The emulated kernel's next frame to send (tx_ring.head). */
   kernelHead = 0;
+  readonly id = nextFakeRingId++;
   constructor(
     readonly arena: FakeArena,
     readonly ifindex: number,

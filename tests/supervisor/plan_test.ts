@@ -111,8 +111,9 @@ Deno.test("buildPlan() for two rules on one input: one RX ring, one TX ring per 
   assert.deepEqual(plan.rx, [{
     ifname: "in0",
     ifindex: 2,
-    // cam1 declares no rate (counts as DEFAULT_RATE_PPS), cam2 declares 50,000.
-    geometry: rxGeometry(DEFAULT_RATE_PPS + 50_000, 1500, { retire_ms: 2 }),
+    // cam2 declares 50,000 and cam1 none: the input is sized for the declared
+    // sum, but never below DEFAULT_RATE_PPS.
+    geometry: rxGeometry(Math.max(DEFAULT_RATE_PPS, 50_000), 1500, { retire_ms: 2 }),
     fanoutId: 7,
     filter: [
       { family: 4, dst: [addr("239.1.1.1")], port: 5001 },
@@ -309,4 +310,18 @@ Deno.test("buildPlan() names the rule that has no counter slot", () => {
     () => buildPlan(TWO_RULES, facts(), new Map(), new Map(), 1),
     /rule "cam1" has no counter slot/,
   );
+});
+
+Deno.test("buildPlan() sizes an input for its rules together: nine rules without rate_pps build the ring one does", () => {
+  const rule = (i: number) => ({
+    name: `r${i}`,
+    input: { interface: "in0", group: `239.1.1.${i + 1}`, port: 5000 + i },
+    outputs: [{ interface: "out1", group: `239.9.9.${i + 1}`, port: 6000 + i }],
+  });
+  const one: Config = { rules: [rule(0)] };
+  const nine: Config = { rules: Array.from({ length: 9 }, (_, i) => rule(i)) };
+  const a = buildPlan(one, facts(), slotsFor(one), new Map(), 1).rx[0].geometry;
+  const b = buildPlan(nine, facts(), slotsFor(nine), new Map(), 1).rx[0].geometry;
+  assert.deepEqual(b, a);
+  assert.ok(b.bytes <= 64 * 2 ** 20, `${b.bytes} bytes: no 256 MiB rings for a handful of rules`);
 });

@@ -1,0 +1,59 @@
+/**
+ * The contract between the supervisor and a forwarding worker: shared
+ * control words and the messages each side posts. A worker inside its loop
+ * cannot receive messages, so the supervisor writes a command word and wakes
+ * the worker's waiter; the worker returns between blocks and reads its inbox.
+ */
+import type { WorkerPlan } from "./plan_types.ts";
+
+/** Control words (Int32Array over a SharedArrayBuffer). */
+export const CONTROL_COMMAND = 0; // 0 run; otherwise the loop returns it
+export const CONTROL_REQUESTED_GEN = 1; // plan generation the supervisor wants applied
+export const CONTROL_APPLIED_GEN = 2; // plan generation the worker has applied
+export const CONTROL_PHASE = 3; // PHASE_*: what the worker is doing (the watchdog reads it)
+export const CONTROL_FAULT = 4; // FAULT_*: fault injection for tests (MCR_FAULT_INJECTION=1)
+export const CONTROL_WORDS = 8;
+
+/** The next plan fails after its rings were opened (tests roll-back of a half-done apply). */
+export const FAULT_FAIL_APPLY = 1;
+
+export const COMMAND_RUN = 0;
+export const COMMAND_RECONFIGURE = 1;
+export const COMMAND_STOP = 2;
+/** Fault injection for tests (MCR_FAULT_INJECTION=1): make the worker throw, or hang without heartbeat. */
+export const COMMAND_FAULT_THROW = 3;
+export const COMMAND_FAULT_HANG = 4;
+
+/** Forwarding (heartbeat every loop turn, at least every wait timeout). */
+export const PHASE_RUNNING = 0;
+/** Applying a plan: creating rings may take long; the heartbeat beats between rings. */
+export const PHASE_APPLYING = 1;
+
+/** Messages from the supervisor. */
+export type ToWorker =
+  | {
+    type: "init";
+    id: number;
+    control: SharedArrayBuffer;
+    workerCounters: SharedArrayBuffer;
+    ruleCounters: SharedArrayBuffer;
+    outputCounters: SharedArrayBuffer;
+    waitTimeoutMs: number;
+  }
+  | { type: "plan"; plan: WorkerPlan };
+
+/** One ring or socket a worker holds, for introspection (no addresses: src/ never sees one). */
+export interface HeldRing {
+  kind: "rx" | "tx" | "routed";
+  ifindex: number;
+  bytes: number;
+}
+
+/** Messages to the supervisor. */
+export type FromWorker =
+  /** Native handles of the worker's arena and waiter: what the supervisor fences if the worker is stuck. */
+  | { type: "ready"; id: number; waiterHandle: number; arenaHandle: number }
+  | { type: "applied"; id: number; generation: number; rings: HeldRing[] }
+  | { type: "plan_error"; id: number; generation: number; message: string; code?: string }
+  | { type: "fatal"; id: number; message: string; code?: string; op?: string }
+  | { type: "stopped"; id: number };

@@ -1,0 +1,96 @@
+/**
+ * What a worker is told to do: the plan the supervisor computes (src/supervisor/
+ * plan.ts) and the data plane applies. It lives here, with its consumer, so
+ * that imports only point down: supervisor -> dataplane, never back up.
+ * Plans are structured-cloneable (posted to Worker threads).
+ */
+import type { Family } from "../net/address.ts";
+
+export interface RxGeometry {
+  blockSize: number;
+  blockCount: number;
+  /** tp_frame_size: only used by the kernel to validate the request in V3. */
+  frameSize: number;
+  retireMs: number;
+  /** block_size * block_count: bytes mapped. */
+  bytes: number;
+}
+
+export interface TxGeometry {
+  frameSize: number;
+  frameCount: number;
+  bytes: number;
+  qdiscBypass: boolean;
+}
+
+/** One (destination, port) the kernel filter lets through. */
+export interface FilterEntry {
+  family: Family;
+  /** Destination address words (int32). */
+  dst: number[];
+  port: number;
+}
+
+export interface RxPlan {
+  ifname: string;
+  ifindex: number;
+  geometry: RxGeometry;
+  /** PACKET_FANOUT group id (0: no fanout, single worker). */
+  fanoutId: number;
+  filter: FilterEntry[];
+  passFragments: boolean;
+}
+
+export interface TxPlan {
+  ifname: string;
+  ifindex: number;
+  mac: number[];
+  mtu: number;
+  geometry: TxGeometry;
+}
+
+export interface OutputPlan {
+  /** "l2": a frame in the interface's TX ring; "routed": a datagram on a kernel UDP socket. */
+  egress: "l2" | "routed";
+  /** Egress interface (0: routed output left to the routing table). */
+  ifindex: number;
+  slot: number;
+  family: Family;
+  /** Destination address words (int32). */
+  dst: number[];
+  port: number;
+  /** Source address words (int32); all zero for a routed output without source_ip. */
+  src: number[];
+  /** Routed outputs: whether the socket binds src (else the kernel picks it). */
+  hasSrc: boolean;
+  ttl: number;
+  /** DSCP << 2, or -1 to keep the input's TOS / traffic class. */
+  tos: number;
+  /** Routed outputs: largest payload a batch slot holds (the input's MTU). */
+  maxPayload: number;
+}
+
+export interface RulePlan {
+  name: string;
+  slot: number;
+  inputIfindex: number;
+  family: Family;
+  /** Input destination (group or unicast address) words (int32). */
+  dst: number[];
+  port: number;
+  /** Source filter: (src & srcMask) === srcAddr word by word; mask 0 accepts any sender. */
+  srcAddr: number[];
+  srcMask: number[];
+  /** Source prefix length (most specific first when rules share a group). */
+  srcPrefix: number;
+  allowFragments: boolean;
+  outputs: OutputPlan[];
+}
+
+export interface WorkerPlan {
+  generation: number;
+  rx: RxPlan[];
+  tx: TxPlan[];
+  rules: RulePlan[];
+}
+

@@ -1,0 +1,104 @@
+/**
+ * Counter blocks -> StatsSnapshot. Workers write Float64 slots (one writer
+ * each); this sums them with the archived totals of exited workers, so
+ * totals never go backwards. Linear in rules x workers.
+ */
+import type { Rule } from "../config/schema.ts";
+import {
+  DROP_REASONS,
+  DROP_SLOT_BASE,
+  OUTPUT_COUNTERS,
+  OUTPUT_SLOTS,
+  RULE_COUNTERS,
+  RULE_SLOTS,
+  W,
+  WORKER_COUNTERS,
+  WORKER_SLOTS,
+} from "./registry.ts";
+import type { CounterValues, RuleStats, StatsSnapshot, WorkerStats } from "./snapshot.ts";
+
+/** One worker's counter blocks, as the aggregation reads them. */
+export interface CounterBlocks {
+  worker: Float64Array;
+  rule: Float64Array;
+  output: Float64Array;
+}
+
+export interface WorkerReading {
+  id: number;
+  alive: boolean;
+  restarts: number;
+  counters: CounterBlocks;
+}
+
+export interface AggregateInput {
+  now: number;
+  startedAt: number;
+  workers: readonly WorkerReading[];
+  /** Totals of workers that exited. */
+  archived: CounterBlocks;
+  /** Active rules of the configuration in force, in order. */
+  rules: readonly Rule[];
+  /** Counter slots by rule name. */
+  slots: ReadonlyMap<string, { rule: number; outputs: number[] }>;
+  /** Rules the plan in force forwards (others wait for an interface). */
+  forwarding: ReadonlySet<string>;
+  /** When each rule's packet counter last moved (ms since epoch). */
+  lastChange: ReadonlyMap<string, number>;
+}
+
+/** Worker counters (and drop_<reason>) of one block, by name. */
+export function namedWorkerCounters(a: Float64Array): CounterValues {
+  const out: CounterValues = {};
+  WORKER_COUNTERS.forEach((c, i) => out[c.name] = a[i]);
+  DROP_REASONS.forEach((d) => out[`drop_${d.name}`] = a[DROP_SLOT_BASE + d.id - 1]);
+  return out;
+}
+
+function sumSlot(input: AggregateInput, kind: "rule" | "output", slot: number, width: number, index: number): number {
+  const at = slot * width + index;
+  let v = input.archived[kind][at];
+  for (const w of input.workers) v += w.counters[kind][at];
+  return v;
+}
+
+export function aggregate(input: AggregateInput): StatsSnapshot {
+  const { now, startedAt } = input;
+  const totalsArray = new Float64Array(WORKER_SLOTS);
+  totalsArray.set(input.archived.worker);
+  for (const w of input.workers) {
+    for (let i = 0; i < WORKER_SLOTS; i++) totalsArray[i] += w.counters.worker[i];
+  }
+  const totals = namedWorkerCounters(totalsArray);
+  // Gauges are not sums: the newest heartbeat stands for all.
+  totals.heartbeat_ms = Math.max(0, ...input.workers.map((w) => w.counters.worker[W.heartbeat_ms]));
+  const workers: WorkerStats[] = input.workers.map((w) => {
+    const hb = w.counters.worker[W.heartbeat_ms];
+    return {
+      id: w.id,
+      alive: w.alive,
+      restarts: w.restarts,
+      heartbeat_age_ms: hb > 0 ? Math.max(0, now - hb) : now - startedAt,
+      counters: namedWorkerCounters(w.counters.worker),
+    };
+  });
+  const rules: RuleStats[] = input.rules.map((r) => {
+    const s = input.slots.get(r.name);
+    const counters: CounterValues = {};
+    RULE_COUNTERS.forEach((c, i) => counters[c.name] = s ? sumSlot(input, "rule", s.rule, RULE_SLOTS, i) : 0);
+    const last = input.lastChange.get(r.name);
+    return {
+      name: r.name,
+      input: { ...r.input },
+      counters,
+      silent_ms: now - (last ?? startedAt),
+      active: input.forwarding.has(r.name),
+      outputs: r.outputs.map((o, j) => {
+        const oc: CounterValues = {};
+        OUTPUT_COUNTERS.forEach((c, i) => oc[c.name] = s ? sumSlot(input, "output", s.outputs[j], OUTPUT_SLOTS, i) : 0);
+        return { ...o, counters: oc };
+      }),
+    };
+  });
+  return { at_ms: now, uptime_s: (now - startedAt) / 1000, totals, workers, rules };
+}

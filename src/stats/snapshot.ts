@@ -1,0 +1,66 @@
+/**
+ * A reading of the relay's state: what the stats, health, Prometheus and CLI
+ * renderers consume. It lives with its consumers (src/stats/); the supervisor
+ * produces it (src/stats/aggregate.ts).
+ */
+import type { Input, Output } from "../config/schema.ts";
+
+/** Counter values keyed by counter name (see src/stats/registry.ts). */
+export type CounterValues = Record<string, number>;
+
+/** An output as configured (egress, interface, group or address, port, ...) and its counters. */
+export type OutputStats = Output & {
+  counters: CounterValues; // OUTPUT_COUNTERS names
+};
+
+export interface RuleStats {
+  name: string;
+  /** The input as configured (interface, group or address, port, source). */
+  input: Input;
+  counters: CounterValues; // RULE_COUNTERS names
+  outputs: OutputStats[];
+  /** Milliseconds since the rule's packet counter last increased (since the relay started if it never did). */
+  silent_ms: number;
+  /** False while the rule waits for its input interface or every output's interface/address. */
+  active: boolean;
+}
+
+export interface WorkerStats {
+  id: number;
+  alive: boolean;
+  restarts: number;
+  /** Milliseconds since the worker's loop last turned. */
+  heartbeat_age_ms: number;
+  counters: CounterValues; // WORKER_COUNTERS + drop_<reason>
+}
+
+export interface InterfaceState {
+  name: string;
+  ifindex: number;
+  up: boolean;
+  present: boolean;
+  mtu: number;
+  mac: string;
+  ipv4: string | null;
+  /** Preferred IPv6 address (global, else link-local). */
+  ipv6: string | null;
+  roles: ("input" | "output")[];
+  /** How many times the relay saw it appear, disappear or change since start. */
+  events: number;
+  /** The interface's own counters (kernel, /sys/class/net/NAME/statistics): all frames, matching or not. */
+  rx_packets: number;
+  rx_dropped: number;
+  tx_packets: number;
+  tx_dropped: number;
+}
+
+/** A point-in-time reading of every counter. Totals include exited workers. */
+export interface StatsSnapshot {
+  /** Wall clock of the reading, ms since epoch. */
+  at_ms: number;
+  uptime_s: number;
+  totals: CounterValues;
+  workers: WorkerStats[];
+  rules: RuleStats[];
+}
+

@@ -1,0 +1,120 @@
+/**
+ * Counter slots: every rule and every output of the configuration in force
+ * owns a slot in the workers' counter blocks (src/stats/registry.ts). Slots
+ * are kept across configuration changes (a rule keeps its slot, an output
+ * keeps its slot while its destination stays), reused after release, and
+ * assigned transactionally: propose() changes nothing, commit() makes the
+ * proposal the state and returns the slots to zero, and a proposal that is
+ * never committed leaves no trace (a failed apply leaks nothing).
+ */
+import { outputDestination, type Rule } from "../config/schema.ts";
+import { MAX_OUTPUT_SLOTS, MAX_RULE_SLOTS } from "../stats/registry.ts";
+import type { RuleSlots } from "./plan.ts";
+
+/** A rule's slots and, for each output, the key its slot is tied to. */
+export interface SlotAssignment extends RuleSlots {
+  outputKeys: string[];
+}
+
+/** What an output's slot is tied to: the same key keeps the same slot. */
+export function outputKey(o: Rule["outputs"][number]): string {
+  return `${o.egress ?? "l2"}|${o.interface}|${outputDestination(o)}|${o.port}`;
+}
+
+/** One pool of slot numbers: a free list and a high-water mark. */
+interface Pool {
+  free: number[];
+  next: number;
+}
+
+function take(pool: Pool, max: number, what: string): number {
+  const reused = pool.free.pop();
+  if (reused !== undefined) return reused;
+  if (pool.next >= max) throw new RangeError(`more than ${max} ${what} (counter slots exhausted)`);
+  return pool.next++;
+}
+
+/** Slots a commit released: the caller zeroes them in every counter block. */
+export interface ReleasedSlots {
+  rules: number[];
+  outputs: number[];
+}
+
+export interface SlotProposal {
+  readonly assigned: ReadonlyMap<string, SlotAssignment>;
+  /** Makes this proposal the state; returns what is no longer used. Stale after another commit. */
+  commit(): ReleasedSlots;
+}
+
+export class CounterSlots {
+  #assigned = new Map<string, SlotAssignment>();
+  #rules: Pool = { free: [], next: 0 };
+  #outputs: Pool = { free: [], next: 0 };
+  #version = 0;
+
+  constructor(readonly maxRules = MAX_RULE_SLOTS, readonly maxOutputs = MAX_OUTPUT_SLOTS) {}
+
+  /** The slots of the configuration in force, by rule name. */
+  get assigned(): ReadonlyMap<string, SlotAssignment> {
+    return this.#assigned;
+  }
+
+  /** Slot numbers handed out and not free (for introspection). */
+  inUse(): { rules: number; outputs: number } {
+    return {
+      rules: this.#rules.next - this.#rules.free.length,
+      outputs: this.#outputs.next - this.#outputs.free.length,
+    };
+  }
+
+  /**
+   * Slots for `rules` (the active rules of the next configuration), without
+   * changing anything. Throws RangeError if they need more slots than exist.
+   */
+  propose(rules: readonly Rule[]): SlotProposal {
+    const rulePool: Pool = { free: this.#rules.free.slice(), next: this.#rules.next };
+    const outputPool: Pool = { free: this.#outputs.free.slice(), next: this.#outputs.next };
+    // Slots the next configuration keeps are not free for its new rules.
+    const keptRules = new Set<number>();
+    const keptOutputs = new Set<number>();
+    const plans = rules.map((r) => {
+      const prev = this.#assigned.get(r.name);
+      const outputKeys = r.outputs.map(outputKey);
+      const outputs = outputKeys.map((k) => {
+        const i = prev ? prev.outputKeys.indexOf(k) : -1;
+        if (i >= 0 && !keptOutputs.has(prev!.outputs[i])) {
+          keptOutputs.add(prev!.outputs[i]);
+          return prev!.outputs[i];
+        }
+        return -1;
+      });
+      if (prev) keptRules.add(prev.rule);
+      return { name: r.name, rule: prev ? prev.rule : -1, outputs, outputKeys };
+    });
+    const assigned = new Map<string, SlotAssignment>();
+    for (const p of plans) {
+      const rule = p.rule >= 0 ? p.rule : take(rulePool, this.maxRules, "rules");
+      const outputs = p.outputs.map((o) => o >= 0 ? o : take(outputPool, this.maxOutputs, "outputs"));
+      assigned.set(p.name, { rule, outputs, outputKeys: p.outputKeys });
+    }
+    const version = this.#version;
+    return {
+      assigned,
+      commit: (): ReleasedSlots => {
+        if (version !== this.#version) throw new Error("stale slot proposal");
+        this.#version++;
+        const released: ReleasedSlots = { rules: [], outputs: [] };
+        for (const s of this.#assigned.values()) {
+          if (!keptRules.has(s.rule)) released.rules.push(s.rule);
+          for (const o of s.outputs) if (!keptOutputs.has(o)) released.outputs.push(o);
+        }
+        rulePool.free.push(...released.rules);
+        outputPool.free.push(...released.outputs);
+        this.#rules = rulePool;
+        this.#outputs = outputPool;
+        this.#assigned = assigned;
+        return released;
+      },
+    };
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * Counter slots: kept across changes, reused after release, assigned
+ * transactionally (a proposal that is not committed leaves no trace).
+ */
+import assert from "node:assert/strict";
+import type { Rule } from "../../src/config/schema.ts";
+import { CounterSlots } from "../../src/supervisor/counter_slots.ts";
+
+function rule(name: string, ...ports: number[]): Rule {
+  return {
+    name,
+    input: { interface: "eth1", group: "239.1.1.1", port: 5000 },
+    outputs: ports.map((port) => ({ interface: "eth2", group: "239.9.9.9", port })),
+  };
+}
+
+Deno.test("CounterSlots keeps a rule's slots while the rule and its outputs stay", () => {
+  const slots = new CounterSlots();
+  slots.propose([rule("a", 1, 2), rule("b", 3)]).commit();
+  const a = slots.assigned.get("a")!;
+  slots.propose([rule("b", 3), rule("a", 2, 1), rule("c", 4)]).commit();
+  const after = slots.assigned.get("a")!;
+  assert.equal(after.rule, a.rule);
+  assert.deepEqual(after.outputs, [a.outputs[1], a.outputs[0]], "outputs keep their slot by destination, not position");
+});
+
+Deno.test("CounterSlots.commit() returns what is no longer used, and those slots are reused", () => {
+  const slots = new CounterSlots();
+  slots.propose([rule("a", 1), rule("b", 2)]).commit();
+  const b = slots.assigned.get("b")!;
+  const released = slots.propose([rule("a", 1)]).commit();
+  assert.deepEqual(released, { rules: [b.rule], outputs: [b.outputs[0]] });
+  slots.propose([rule("a", 1), rule("z", 9)]).commit();
+  assert.deepEqual(slots.assigned.get("z"), { rule: b.rule, outputs: [b.outputs[0]], outputKeys: ["l2|eth2|239.9.9.9|9"] });
+  assert.deepEqual(slots.inUse(), { rules: 2, outputs: 2 });
+});
+
+Deno.test("CounterSlots.propose() changes nothing until committed: a failed apply leaks no slot", () => {
+  const slots = new CounterSlots(4, 8);
+  slots.propose([rule("a", 1)]).commit();
+  for (let i = 0; i < 100; i++) slots.propose([rule("a", 1), rule("b", 2), rule("c", 3)]); // never committed
+  assert.deepEqual(slots.inUse(), { rules: 1, outputs: 1 });
+  assert.deepEqual([...slots.assigned.keys()], ["a"]);
+  // All four slots are still there for a change that does succeed.
+  slots.propose([rule("a", 1), rule("b", 2), rule("c", 3), rule("d", 4)]).commit();
+  assert.deepEqual(slots.inUse(), { rules: 4, outputs: 4 });
+});
+
+Deno.test("CounterSlots.propose() refuses more rules than slots with a RangeError, changing nothing", () => {
+  const slots = new CounterSlots(2, 8);
+  slots.propose([rule("a", 1)]).commit();
+  assert.throws(() => slots.propose([rule("a", 1), rule("b", 2), rule("c", 3)]), RangeError);
+  assert.deepEqual(slots.inUse(), { rules: 1, outputs: 1 });
+});
+
+Deno.test("CounterSlots: a proposal made before another commit cannot be committed", () => {
+  const slots = new CounterSlots();
+  const stale = slots.propose([rule("a", 1)]);
+  slots.propose([rule("b", 1)]).commit();
+  assert.throws(() => stale.commit(), /stale/);
+});
