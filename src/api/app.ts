@@ -17,7 +17,7 @@ import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { ConfigError, formatPath } from "../config/errors.ts";
-import { validateConfig } from "../config/load.ts";
+import { validateConfig, validateRuleChange } from "../config/load.ts";
 import { type Config, RuleName, RuleSchema } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
 import { evaluateHealth } from "../stats/health.ts";
@@ -98,11 +98,12 @@ export function createApp(deps: ApiDeps): Hono {
    * relay's one mutation queue (shared with SIGHUP and interface events):
    * acknowledged only once it is in force and persisted.
    */
-  async function mutate(build: (current: Config) => Config): Promise<Record<string, unknown>> {
+  async function mutate(build: (current: Config) => Config, rulesOnly = false): Promise<Record<string, unknown>> {
     const result = await deps.relay.change((current) => {
       const next = build(current);
       try {
-        return validateConfig(next, "request body");
+        // Rule routes parsed their rule already; only cross-rule checks remain.
+        return rulesOnly ? validateRuleChange(next, "request body") : validateConfig(next, "request body");
       } catch (err) {
         if (err instanceof ConfigError) {
           throw new ApiError(422, "invalid_config", "the resulting configuration is invalid; nothing changed",
@@ -131,6 +132,12 @@ export function createApp(deps: ApiDeps): Hono {
     const e = err as Error & { code?: string; op?: string; key?: string; resource?: string };
     if (e.name === "RestartRequiredError") {
       return c.json({ error: { code: "restart_required", message: e.message, key: e.key } }, 409);
+    }
+    if (e.name === "ConfigConflictError") {
+      return c.json({ error: { code: "config_file_changed", message: e.message } }, 409);
+    }
+    if (e.name === "PersistFailedError") {
+      return c.json({ error: { code: "persist_failed", message: e.message } }, 503);
     }
     if (e.name === "ApplyFailedError") {
       return c.json({ error: { code: "apply_failed", message: e.message } }, 503);
@@ -194,7 +201,7 @@ export function createApp(deps: ApiDeps): Hono {
         throw new ApiError(409, "rule_exists", `a rule named "${rule.name}" already exists (PUT to replace it)`);
       }
       return { ...cfg, rules: [...cfg.rules, rule] };
-    });
+    }, true);
     return c.json(result, 201);
   });
   rules.put("/:name", async (c) => {
@@ -210,7 +217,7 @@ export function createApp(deps: ApiDeps): Hono {
       const list = cfg.rules.slice();
       list[i] = rule;
       return { ...cfg, rules: list };
-    });
+    }, true);
     return c.json(result);
   });
   rules.delete("/:name", async (c) => {
@@ -218,7 +225,7 @@ export function createApp(deps: ApiDeps): Hono {
     const result = await mutate((cfg) => {
       if (!cfg.rules.some((r) => r.name === name)) throw new ApiError(404, "rule_not_found", `no rule named "${name}"`);
       return { ...cfg, rules: cfg.rules.filter((r) => r.name !== name) };
-    });
+    }, true);
     return c.json(result);
   });
   app.route("/api/v1/rules", rules);

@@ -6,8 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { ConfigError } from "../config/errors.ts";
-import { loadConfigFile } from "../config/load.ts";
-import { writeConfigAtomically } from "../config/persist.ts";
+import { ConfigFile } from "../config/config_file.ts";
 import type { Config } from "../config/schema.ts";
 import { Supervisor } from "../supervisor/supervisor.ts";
 import { checkCapabilities } from "./caps.ts";
@@ -67,9 +66,10 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
 
   const path = args.config;
+  const file = new ConfigFile(path);
   let config: Config;
   try {
-    config = await loadConfigFile(path);
+    config = await file.load();
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`mcr run: ${err.message}`);
@@ -87,7 +87,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     return 1;
   }
 
-  const persist = args["no-persist"] ? null : (next: Config) => writeConfigAtomically(path, next);
+  const persist = args["no-persist"] ? null : (next: Config) => file.write(next);
   let api: { shutdown(): Promise<void> } | null = null;
   if (!args["no-api"]) {
     try {
@@ -109,7 +109,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     try {
       // Read the file when this change's turn comes in the one mutation queue,
       // so a reload never undoes an API change persisted just before it.
-      const result = await supervisor.change(() => loadConfigFile(path));
+      const result = await supervisor.change(() => file.load());
       log.info("configuration reloaded", { ...result });
     } catch (err) {
       log.error("reload failed; keeping the running configuration", { error: (err as Error).message });

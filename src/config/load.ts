@@ -1,9 +1,26 @@
 /** YAML text -> validated Config (or ConfigError naming every bad field). */
 import { parseDocument } from "yaml";
-import { type Config, ConfigSchema } from "./schema.ts";
+import { checkRules, type Config, ConfigSchema } from "./schema.ts";
+import { MAX_RULES } from "./limits.ts";
 import { ConfigError } from "./errors.ts";
 
 /** Validates an already-parsed value (YAML document, JSON body) against the schema. */
+/**
+ * Validates a configuration whose rules changed but whose every rule was
+ * already parsed by RuleSchema (the API's rule routes): only the checks
+ * across rules and the rule count run, so a change to one rule of 10,000
+ * does not parse the other 9,999 again. The same checks ConfigSchema runs.
+ */
+export function validateRuleChange(next: Config, source: string): Config {
+  const issues: { path: (string | number)[]; message: string }[] = [];
+  if (next.rules.length > MAX_RULES) {
+    issues.push({ path: ["rules"], message: `Too big: expected array to have <=${MAX_RULES} items` });
+  }
+  checkRules(next.rules, { addIssue: (i) => issues.push({ path: i.path, message: i.message }) });
+  if (issues.length > 0) throw new ConfigError(issues, source);
+  return next;
+}
+
 export function validateConfig(value: unknown, source: string): Config {
   const result = ConfigSchema.safeParse(value);
   if (!result.success) {
@@ -26,6 +43,11 @@ export function parseConfigText(text: string, source: string): Config {
 
 /** Reads and validates a config file; refuses world-writable files. */
 export async function loadConfigFile(path: string): Promise<Config> {
+  return (await loadConfigText(path)).config;
+}
+
+/** Reads and validates a config file, returning its text too (the baseline for writing it back). */
+export async function loadConfigText(path: string): Promise<{ config: Config; text: string }> {
   let stat: Deno.FileInfo;
   try {
     stat = await Deno.stat(path);
@@ -38,5 +60,6 @@ export async function loadConfigFile(path: string): Promise<Config> {
       path,
     );
   }
-  return parseConfigText(await Deno.readTextFile(path), path);
+  const text = await Deno.readTextFile(path);
+  return { config: parseConfigText(text, path), text };
 }

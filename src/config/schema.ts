@@ -188,7 +188,8 @@ export const ApiSchema = z.strictObject({
 
 export const LogSchema = z.strictObject({
   level: z.enum(["debug", "info", "warn", "error"]).optional(),
-  format: z.enum(["json", "logfmt"]).optional(),
+  /** Only JSON lines are implemented; any other value is refused. */
+  format: z.enum(["json"]).optional(),
 });
 
 const ConfigObject = z.strictObject({

@@ -23,3 +23,11 @@ export class ApplyFailedError extends Error {
     super(`the change could not be applied and was rolled back: ${cause.message}`, { cause });
   }
 }
+
+/** A change that was applied but could not be persisted: it was rolled back. */
+export class PersistFailedError extends Error {
+  override name = "PersistFailedError";
+  constructor(cause: Error) {
+    super(`the change could not be written to the configuration file and was rolled back: ${cause.message}`, { cause });
+  }
+}

@@ -103,6 +103,8 @@ export function buildPlan(
   );
 
   const rxByName = new Map<string, RxPlan>();
+  /** (interface, destination, port) already in a filter: linear, not quadratic, in rules. */
+  const filterKeys = new Set<string>();
   const rateByName = new Map<string, number | undefined>();
   // An input's expected rate is the sum of its rules' declared rates, and at
   // least DEFAULT_RATE_PPS: rules that declare none share that default
@@ -129,7 +131,9 @@ export function buildPlan(
     }
     const dst = ip(inputDestination(r.input));
     const words = ipWords(dst);
-    if (!rx.filter.some((p) => p.port === r.input.port && p.dst.join() === words.join())) {
+    const key = `${name}|${words.join()}|${r.input.port}`;
+    if (!filterKeys.has(key)) {
+      filterKeys.add(key);
       rx.filter.push({ family: dst.family, dst: words, port: r.input.port });
     }
     if (r.allow_fragments) rx.passFragments = true;

@@ -22,7 +22,8 @@ import { aggregate } from "../stats/aggregate.ts";
 import { OUTPUT_SLOTS, RULE_SLOTS } from "../stats/registry.ts";
 import type { ApplyResult, InterfaceState, RelayControl, Resources, StatsSnapshot } from "./control.ts";
 import { CounterSlots } from "./counter_slots.ts";
-import { ApplyFailedError, ResourceLimitError, RestartRequiredError } from "./errors.ts";
+import { restartOnlyKey } from "./live_keys.ts";
+import { ApplyFailedError, PersistFailedError, ResourceLimitError, RestartRequiredError } from "./errors.ts";
 import { describeInterface, interfaceChange, resolveInterfaces } from "./interfaces.ts";
 import { Memberships } from "./memberships.ts";
 import {
@@ -82,14 +83,6 @@ function diffRules(before: Config, next: Config): ApplyResult {
   }
   for (const name of old.keys()) if (!seen.has(name)) result.removed.push(name);
   return result;
-}
-
-/** Keys that only take effect at start: a change to them is refused (409), never silently ignored. */
-function restartOnlyKey(before: Config, next: Config): string | null {
-  if ((before.workers ?? 1) !== (next.workers ?? 1)) return "workers";
-  if (JSON.stringify(before.api ?? {}) !== JSON.stringify(next.api ?? {})) return "api";
-  if ((before.log?.format ?? "json") !== (next.log?.format ?? "json")) return "log.format";
-  return null;
 }
 
 export class Supervisor implements RelayControl {
@@ -171,8 +164,11 @@ export class Supervisor implements RelayControl {
   ): Promise<ApplyResult> {
     return this.#enqueue(async () => {
       const before = this.#config;
+      const t0 = performance.now();
       const next = await build(before);
+      const t1 = performance.now();
       const result = await this.#apply(next, false);
+      const t2 = performance.now();
       if (commit) {
         try {
           await commit(next);
@@ -181,9 +177,15 @@ export class Supervisor implements RelayControl {
           await this.#apply(before, false).catch((e) =>
             this.#log.error("rollback after a failed persist failed", { error: (e as Error).message })
           );
-          throw err;
+          // A file changed on disk keeps its own error (the API answers 409).
+          throw (err as Error).name === "ConfigConflictError" ? err : new PersistFailedError(err as Error);
         }
       }
+      this.#log.debug?.("change timing", {
+        build_ms: Math.round(t1 - t0),
+        apply_ms: Math.round(t2 - t1),
+        persist_ms: Math.round(performance.now() - t2),
+      });
       return result;
     });
   }
@@ -233,7 +235,9 @@ export class Supervisor implements RelayControl {
         newFanout.push(name);
       }
     }
+    const tPlan = performance.now();
     const plan = buildPlan(next, facts, proposal.assigned, this.#fanoutIds, 0);
+    const planMs = performance.now() - tPlan;
     const ringBytes = planRingBytes(plan);
     if (ringBytes > MAX_WORKER_RING_BYTES) {
       for (const n of newFanout) this.#fanoutIds.delete(n);
@@ -246,9 +250,16 @@ export class Supervisor implements RelayControl {
     let undoJoins: () => void = () => {};
     const opened: string[] = [];
     try {
+      const tJoin = performance.now();
       undoJoins = this.#memberships.join(wantedMemberships(next), facts);
       this.#holdPorts(next, facts, opened);
+      const tDeliver = performance.now();
       await this.#pool.deliver(plan);
+      this.#log.debug?.("apply timing", {
+        plan_ms: Math.round(planMs),
+        join_ms: Math.round(tDeliver - tJoin),
+        deliver_ms: Math.round(performance.now() - tDeliver),
+      });
     } catch (err) {
       // Roll back: memberships and ports taken for this change, then the workers.
       undoJoins();

@@ -217,3 +217,32 @@ Deno.test("unknown routes are 404 JSON", async () => {
   assert.equal(res.status, 404);
   assert.equal((await res.json()).error.code, "not_found");
 });
+
+Deno.test("a change the relay refuses as restart-only is 409 restart_required naming the key, and nothing changes", async () => {
+  const { RestartRequiredError } = await import("../../src/supervisor/errors.ts");
+  const relay = new FakeRelay(structuredClone(BASE_CONFIG));
+  relay.failNext = new RestartRequiredError("workers");
+  const persisted: unknown[] = [];
+  const app = createApp(fakeDeps(relay, { persist: (c) => Promise.resolve(void persisted.push(c)) }));
+  const res = await app.request("/api/v1/config", json("PUT", { ...BASE_CONFIG, workers: 2 }));
+  assert.equal(res.status, 409);
+  const body = await res.json();
+  assert.equal(body.error.code, "restart_required");
+  assert.equal(body.error.key, "workers");
+  assert.deepEqual(relay.current, BASE_CONFIG);
+  assert.equal(persisted.length, 0);
+});
+
+Deno.test("a change that cannot be persisted is 503 persist_failed and is not in force", async () => {
+  const relay = new FakeRelay(structuredClone(BASE_CONFIG));
+  const { PersistFailedError } = await import("../../src/supervisor/errors.ts");
+  const app = createApp(fakeDeps(relay, { persist: () => Promise.reject(new PersistFailedError(new Error("No space left on device (os error 28)"))) }));
+  const res = await app.request("/api/v1/rules", json("POST", RULE2));
+  assert.equal(res.status, 503);
+  const body = await res.json();
+  assert.equal(body.error.code, "persist_failed");
+  assert.match(body.error.message, /No space left/);
+  assert.deepEqual(relay.current.rules.map((r) => r.name), ["cam1"], "rolled back: the rule is not running");
+  const again = await app.request("/api/v1/rules", json("POST", RULE2));
+  assert.equal(again.status, 503, "a retry meets the same refusal, never 409 already exists");
+});

@@ -38,7 +38,7 @@ Deno.test("a crash in the middle of a config write leaves the old or the new fil
   Deno.writeTextFileSync(`${dir}/next.json`, JSON.stringify(next));
   for (let round = 0; round < 8; round++) {
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--config", new URL("../../deno.json", import.meta.url).pathname, "--allow-read", "--allow-write", script, path, `${dir}/${round % 2 ? "old" : "next"}.json`],
+      args: ["run", "--config", new URL("../../deno.json", import.meta.url).pathname, "--allow-read", "--allow-write", "--allow-env", script, path, `${dir}/${round % 2 ? "old" : "next"}.json`],
       stdout: "null",
       stderr: "piped",
     }).spawn();

@@ -1,0 +1,20 @@
+/**
+ * Which configuration keys take effect while the relay runs. Every key is
+ * either applied live or refused (RestartRequiredError, HTTP 409
+ * restart_required naming it): never acknowledged and silently ignored.
+ *
+ *   live:     rules, ring (new sizes apply to rings re-created from then on;
+ *             TX rings are re-created at once), log.level
+ *   restart:  workers, api (listen, unix_socket, token source, body limit),
+ *             log.format
+ */
+import type { Config } from "../config/schema.ts";
+
+/** Keys that only take effect at start: a change to them is refused (409), never silently ignored. */
+export function restartOnlyKey(before: Config, next: Config): string | null {
+  if ((before.workers ?? 1) !== (next.workers ?? 1)) return "workers";
+  if (JSON.stringify(before.api ?? {}) !== JSON.stringify(next.api ?? {})) return "api";
+  if ((before.log?.format ?? "json") !== (next.log?.format ?? "json")) return "log.format";
+  return null;
+}
+
