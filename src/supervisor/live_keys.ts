@@ -5,8 +5,8 @@
  *
  *   live:     rules, ring (new sizes apply to rings re-created from then on;
  *             TX rings are re-created at once), log.level
- *   restart:  workers, api (listen, unix_socket, token source, body limit),
- *             log.format
+ *   restart:  workers, api (listen, unix_socket, token source, body limit)
+ *   (log.format has one value, json: the schema refuses any other)
  */
 import type { Config } from "../config/schema.ts";
 
@@ -14,7 +14,6 @@ import type { Config } from "../config/schema.ts";
 export function restartOnlyKey(before: Config, next: Config): string | null {
   if ((before.workers ?? 1) !== (next.workers ?? 1)) return "workers";
   if (JSON.stringify(before.api ?? {}) !== JSON.stringify(next.api ?? {})) return "api";
-  if ((before.log?.format ?? "json") !== (next.log?.format ?? "json")) return "log.format";
   return null;
 }
 
