@@ -85,6 +85,9 @@ int mcr_capabilities(uint32_t *out);
 /* Returns 1 if a process with this pid exists, else 0. */
 int mcr_process_exists(int pid);
 
+/* Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit. */
+int mcr_raise_nofile(void);
+
 /* ---- arena ----------------------------------------------------------------- */
 
 /*

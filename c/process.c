@@ -33,3 +33,20 @@ MCR_EXPORT int mcr_process_exists(int pid)
 		return 0;
 	return (kill(pid, 0) == 0 || errno == EPERM) ? 1 : 0;
 }
+
+#include <sys/resource.h>
+
+/* Raises the soft limit of open files to the hard limit. Returns the new soft limit (capped at INT32_MAX). */
+MCR_EXPORT MCR_COLD int mcr_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return __mcr_neg_errno();
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			return __mcr_neg_errno();
+	}
+	return rl.rlim_cur > 0x7fffffff ? 0x7fffffff : (int)rl.rlim_cur;
+}

@@ -99,14 +99,56 @@ export function defaultCacheRoot(uid: number): string {
   return `${Deno.env.get("HOME") ?? "/tmp"}/.cache/mcr`;
 }
 
-/** The path of libmcr.so to load in this process. */
-export function locateLibrary(): string {
+/** A library file opened and verified through its descriptor; dlopen `procPath`, then close(). */
+export interface PinnedLibrary {
+  procPath: string;
+  close(): void;
+}
+
+/**
+ * Opens `path` and verifies what was opened, not what the path names now:
+ * a regular file owned by `uid` (or root) that no one else may write, whose
+ * content read through the descriptor hashes to `sha256`. The descriptor is
+ * then loaded by its /proc/self/fd path, so another local user who swaps
+ * directories between the check and the dlopen cannot get a library of
+ * theirs loaded: the inode is pinned.
+ */
+export function pinLibrary(path: string, sha256: string, uid: number): PinnedLibrary {
+  const file = Deno.openSync(path, { read: true });
+  try {
+    const st = file.statSync();
+    if (!st.isFile) throw new Error(`${path} is not a regular file`);
+    if (st.uid !== null && st.uid !== uid && st.uid !== 0) throw new Error(`${path} belongs to uid ${st.uid}, not to this user (${uid})`);
+    if (st.mode !== null && (st.mode & 0o022) !== 0) throw new Error(`${path} is writable by others`);
+    const size = st.size;
+    const bytes = new Uint8Array(size);
+    for (let off = 0; off < size;) {
+      const n = file.readSync(bytes.subarray(off));
+      if (n === null) break;
+      off += n;
+    }
+    if (sha256Hex(bytes) !== sha256) throw new Error(`${path} does not hold the embedded library (changed or replaced)`);
+    // Find this descriptor's number: the /proc/self/fd entry that is this inode.
+    for (const e of Deno.readDirSync("/proc/self/fd")) {
+      const procPath = `/proc/self/fd/${e.name}`;
+      try {
+        const t = Deno.statSync(procPath);
+        if (t.dev === st.dev && t.ino === st.ino) return { procPath, close: () => file.close() };
+      } catch { /* a descriptor closed meanwhile */ }
+    }
+    throw new Error(`cannot find the descriptor of ${path} in /proc/self/fd`);
+  } catch (err) {
+    file.close();
+    throw err;
+  }
+}
+
+/** The library to load in this process: a path, or (compiled) a pinned, verified descriptor. */
+export function locateLibrary(): { path: string; pinned: PinnedLibrary | null } {
   const uid = Deno.uid() ?? 0;
-  return locateLibraryFrom({
-    envPath: Deno.env.get("MCR_LIB"),
-    compiled: Deno.build.standalone,
-    libraryPath: new URL("../build/libmcr.so", import.meta.url).pathname,
-    cacheRoot: defaultCacheRoot(uid),
-    uid,
-  });
+  const libraryPath = new URL("../build/libmcr.so", import.meta.url).pathname;
+  const envPath = Deno.env.get("MCR_LIB");
+  const path = locateLibraryFrom({ envPath, compiled: Deno.build.standalone, libraryPath, cacheRoot: defaultCacheRoot(uid), uid });
+  if (!Deno.build.standalone || envPath) return { path, pinned: null };
+  return { path, pinned: pinLibrary(path, sha256Hex(Deno.readFileSync(libraryPath)), uid) };
 }

@@ -25,7 +25,7 @@ import { renderPrometheus } from "../stats/prometheus.ts";
 import type { RateWindow } from "../stats/rates.ts";
 import type { RelayControl } from "../supervisor/control.ts";
 import type { BuildInfo } from "../version.ts";
-import { bearerGuard } from "./auth.ts";
+import { bearerGuard, type HostRules, hostGuard } from "./auth.ts";
 import { openApiDocument } from "./openapi.ts";
 
 export interface ApiDeps {
@@ -37,6 +37,8 @@ export interface ApiDeps {
   token: string | null;
   /** Also require the token for reads (non-loopback listen); /health stays open. */
   tokenForReads: boolean;
+  /** Which Host / Origin values are answered (DNS rebinding); absent: any Host, same-origin mutations. */
+  hosts?: HostRules;
   /** Writes an applied config back to its file (atomically); null: don't. */
   persist: ((config: Config) => Promise<void>) | null;
   /** Largest accepted request body, bytes. */
@@ -153,6 +155,7 @@ export function createApp(deps: ApiDeps): Hono {
   });
   app.notFound((c) => c.json({ error: { code: "not_found", message: `no route ${c.req.method} ${c.req.path}` } }, 404));
 
+  app.use("*", hostGuard(deps.hosts ?? { loopback: false, allowed: [] }));
   app.use("*", bodyLimit({
     maxSize: deps.bodyLimit ?? 1024 * 1024,
     onError: () => {

@@ -46,6 +46,21 @@ export function splitListen(listen: string): { host: string; port: number } {
 }
 
 /**
+ * A token as read from a file or variable: one trailing newline is what
+ * editors and `echo` add and is dropped; anything else unusual (spaces,
+ * control characters, too short) is refused with the reason, rather than
+ * accepted and then never matching a request.
+ */
+export function checkToken(raw: string, where: string): string {
+  const t = raw.endsWith("\r\n") ? raw.slice(0, -2) : raw.endsWith("\n") ? raw.slice(0, -1) : raw;
+  if (/\s/.test(t)) throw new Error(`token in ${where} contains white space (only one trailing newline is allowed)`);
+  // deno-lint-ignore no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(t)) throw new Error(`token in ${where} contains control characters`);
+  if (t.length < 16) throw new Error(`token in ${where} is shorter than 16 characters`);
+  return t;
+}
+
+/**
  * Reads the token from the file or environment variable the config names
  * (or MCR_API_TOKEN), never from the command line. Returns null when none.
  */
@@ -55,16 +70,72 @@ export function resolveToken(opts: { token_file?: string; token_env?: string }):
     if (stat.mode !== null && (stat.mode & 0o077) !== 0) {
       throw new Error(`token file ${opts.token_file} is readable by others (chmod 600 ${opts.token_file})`);
     }
-    const t = Deno.readTextFileSync(opts.token_file).trim();
-    if (t.length < 16) throw new Error(`token in ${opts.token_file} is shorter than 16 characters`);
-    return t;
+    return checkToken(Deno.readTextFileSync(opts.token_file), opts.token_file);
   }
   const name = opts.token_env ?? "MCR_API_TOKEN";
-  const t = Deno.env.get(name)?.trim();
+  const t = Deno.env.get(name);
   if (t === undefined || t === "") {
     if (opts.token_env) throw new Error(`api.token_env names ${name}, which is not set`);
     return null;
   }
-  if (t.length < 16) throw new Error(`token in $${name} is shorter than 16 characters`);
-  return t;
+  return checkToken(t, `$${name}`);
+}
+
+/** The host part of a Host header value ("127.0.0.1:8787" -> "127.0.0.1", "[::1]:80" -> "::1"). */
+export function hostOnly(value: string): string {
+  const v = value.trim().toLowerCase();
+  if (v.startsWith("[")) return v.slice(1, v.indexOf("]") > 0 ? v.indexOf("]") : undefined);
+  const i = v.indexOf(":");
+  return i >= 0 ? v.slice(0, i) : v;
+}
+
+export interface HostRules {
+  /** The listener is loopback: only loopback names (and `allowed`) may be asked for. */
+  loopback: boolean;
+  /** Extra host names the API answers to (api.allowed_hosts). */
+  allowed: readonly string[];
+}
+
+/** Whether a host name may be asked for under these rules (null: no rule applies, any). */
+function hostAllowed(host: string, rules: HostRules): boolean | null {
+  if (rules.allowed.includes(host)) return true;
+  if (rules.loopback) return isLoopbackHost(host);
+  return rules.allowed.length > 0 ? false : null;
+}
+
+/**
+ * DNS rebinding and cross-site requests: a loopback listener answers only
+ * requests whose Host is a loopback name or in api.allowed_hosts (else 421:
+ * a web page whose name was rebound to 127.0.0.1 sends its own name); a
+ * mutation carrying an Origin must come from an allowed host or the same
+ * origin (else 403). Requests over the unix socket (c.env.transport "unix")
+ * come from local processes with file permissions and skip the Host check.
+ */
+export function hostGuard(rules: HostRules): MiddlewareHandler {
+  return async (c, next) => {
+    const env = c.env as { transport?: string } | undefined;
+    const hostValue = c.req.header("host") ?? new URL(c.req.url).host;
+    if (env?.transport !== "unix") {
+      const host = hostOnly(hostValue);
+      if (host === "" || hostAllowed(host, rules) === false) {
+        return c.json({
+          error: { code: "misdirected_host", message: `this API does not answer to Host "${hostValue}"` },
+        }, 421);
+      }
+    }
+    const origin = c.req.header("origin");
+    if (origin !== undefined && MUTATIONS.has(c.req.method)) {
+      let ok = false;
+      try {
+        const u = new URL(origin);
+        const sameOrigin = u.host.toLowerCase() === hostValue.toLowerCase();
+        ok = (u.protocol === "http:" || u.protocol === "https:") &&
+          (sameOrigin || hostAllowed(hostOnly(u.host), rules) === true);
+      } catch { /* "null" or garbage: refused */ }
+      if (!ok) {
+        return c.json({ error: { code: "forbidden_origin", message: `mutations from origin "${origin}" are refused` } }, 403);
+      }
+    }
+    await next();
+  };
 }

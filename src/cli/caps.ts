@@ -1,5 +1,5 @@
 /** Capability check at start: a clear message instead of EPERM deep inside. */
-import { loadLibrary } from "../../ffi/library.ts";
+import { effectiveCapabilities as capget } from "../../ffi/process.ts";
 
 export type Capability = "CAP_NET_RAW" | "CAP_NET_ADMIN";
 
@@ -27,9 +27,7 @@ export interface CapabilityCheck {
  * library (Deno only lets --allow-all programs read /proc/self/status).
  */
 export function processCapabilities(): bigint {
-  const out = new Uint32Array(2);
-  if (loadLibrary().mcr_capabilities(out) < 0) return 0n;
-  return (BigInt(out[1]) << 32n) | BigInt(out[0]);
+  return capget();
 }
 
 /** Checks that the process holds the capabilities it needs (`effective` defaults to this process's). */

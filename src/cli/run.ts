@@ -10,7 +10,8 @@ import { ConfigFile } from "../config/config_file.ts";
 import type { Config } from "../config/schema.ts";
 import { Supervisor } from "../supervisor/supervisor.ts";
 import { checkCapabilities } from "./caps.ts";
-import { startApi } from "./run_api.ts";
+import { type PreparedApi, prepareApi, startApi } from "./run_api.ts";
+import { raiseFileLimit } from "../../ffi/process.ts";
 import { createLogger } from "../log.ts";
 import { formatFinalCounters } from "../stats/summary.ts";
 
@@ -78,23 +79,37 @@ export async function runCommand(argv: string[]): Promise<number> {
     throw err;
   }
   const log = createLogger({ level: (level ?? config.log?.level ?? "info") as "info" });
+  // Everything the API needs is checked (and its listeners bound) before
+  // any ring is created or group joined: a bad listen address, port or
+  // token stops here with its cause, having touched nothing.
+  let prepared: PreparedApi | null = null;
+  if (!args["no-api"]) {
+    try {
+      prepared = prepareApi(config, args.listen);
+    } catch (err) {
+      console.error(`mcr run: ${(err as Error).message}`);
+      return 1;
+    }
+  }
+  raiseFileLimit();
   const supervisor = new Supervisor(config, { logger: log });
   try {
     await supervisor.start();
   } catch (err) {
     console.error(`mcr run: cannot start: ${(err as Error).message}`);
     await supervisor.stop();
+    prepared?.close();
     return 1;
   }
 
   const persist = args["no-persist"] ? null : (next: Config) => file.write(next);
   let api: { shutdown(): Promise<void> } | null = null;
-  if (!args["no-api"]) {
+  if (prepared) {
     try {
       const injectFault = Deno.env.get("MCR_FAULT_INJECTION") === "1"
         ? (worker: number, kind: "throw" | "hang" | "stall" | "fail_apply", ms?: number) => supervisor.injectFault(worker, kind, ms)
         : undefined;
-      api = await startApi({ supervisor, config, listen: args.listen, persist, log, injectFault });
+      api = await startApi({ supervisor, config, prepared, persist, log, injectFault });
     } catch (err) {
       console.error(`mcr run: ${(err as Error).message}`);
       await supervisor.stop();

@@ -1,29 +1,42 @@
 /**
- * Serves the API for `mcr run`: resolves the listen address and token
- * (refusing a non-loopback address without one), samples statistics for
- * rates every second, and starts Deno.serve (plus an optional unix socket).
+ * Serves the API for `mcr run`, in two steps so that nothing is half done:
+ *
+ *  prepareApi()  before the relay starts: resolves and checks the listen
+ *                address, the token and the unix socket path, and binds the
+ *                listeners; any problem stops `mcr run` before a ring is
+ *                created or a group joined;
+ *  startApi()    after: serves the Hono app behind the front door
+ *                (src/api/front.ts: connection cap, header and idle timeouts)
+ *                on private unix sockets, and samples statistics for rates.
  */
 import { createApp } from "../api/app.ts";
 import { isLoopbackHost, resolveToken, splitListen } from "../api/auth.ts";
+import { DEFAULT_FRONT_LIMITS, type FrontStats, serveFront } from "../api/front.ts";
 import { type Config, DEFAULT_LISTEN } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
 import { RateWindow } from "../stats/rates.ts";
 import type { RelayControl } from "../supervisor/control.ts";
 import { buildInfo } from "../version.ts";
 
-export interface ApiOptions {
-  supervisor: RelayControl;
-  config: Config;
-  listen?: string;
-  persist: ((c: Config) => Promise<void>) | null;
-  log: Logger;
-  /** Wired only when MCR_FAULT_INJECTION=1 (tests of worker restarts). */
-  injectFault?: (worker: number, kind: "throw" | "hang" | "stall" | "fail_apply", ms?: number) => boolean;
+/** What prepareApi() checked and bound. */
+export interface PreparedApi {
+  listen: string;
+  host: string;
+  loopback: boolean;
+  token: string | null;
+  tcp: Deno.TcpListener;
+  unix: Deno.UnixListener | null;
+  unixPath: string | null;
+  close(): void;
 }
 
-export async function startApi(o: ApiOptions): Promise<{ shutdown(): Promise<void>; port: number }> {
-  const api = o.config.api ?? {};
-  const listen = o.listen ?? api.listen ?? DEFAULT_LISTEN;
+/** Checks everything the API needs and binds its listeners; throws with the cause otherwise. */
+export function prepareApi(config: Config, listenOverride?: string): PreparedApi {
+  const api = config.api ?? {};
+  const listen = listenOverride ?? api.listen ?? DEFAULT_LISTEN;
+  if (!/^(\[[0-9a-fA-F:.]+\]|[0-9.]+|localhost):\d{1,5}$/.test(listen)) {
+    throw new Error(`--listen: "${listen}" is not host:port (e.g. 127.0.0.1:8787)`);
+  }
   const { host, port } = splitListen(listen);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--listen: invalid port in "${listen}"`);
   const token = resolveToken(api);
@@ -34,7 +47,65 @@ export async function startApi(o: ApiOptions): Promise<{ shutdown(): Promise<voi
         "set api.token_file or api.token_env (or MCR_API_TOKEN)",
     );
   }
-  if (token) o.log.redact(token);
+  let unixPath: string | null = null;
+  if (api.unix_socket) {
+    unixPath = api.unix_socket;
+    // Only a stale socket of ours is replaced: never any other kind of file.
+    try {
+      const st = Deno.lstatSync(unixPath);
+      if (!st.isSocket) throw new Error(`api.unix_socket: ${unixPath} exists and is not a socket; refusing to replace it`);
+      Deno.removeSync(unixPath);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+  }
+  let tcp: Deno.TcpListener;
+  try {
+    tcp = Deno.listen({ hostname: host, port });
+  } catch (err) {
+    throw new Error(`cannot listen on ${listen}: ${(err as Error).message}`);
+  }
+  let unix: Deno.UnixListener | null = null;
+  if (unixPath) {
+    try {
+      unix = Deno.listen({ transport: "unix", path: unixPath });
+    } catch (err) {
+      tcp.close();
+      throw new Error(`cannot listen on unix socket ${unixPath}: ${(err as Error).message}`);
+    }
+  }
+  return {
+    listen,
+    host,
+    loopback,
+    token,
+    tcp,
+    unix,
+    unixPath,
+    close() {
+      for (const l of [tcp, unix]) {
+        try {
+          l?.close();
+        } catch { /* closed */ }
+      }
+    },
+  };
+}
+
+export interface ApiOptions {
+  supervisor: RelayControl;
+  config: Config;
+  prepared: PreparedApi;
+  persist: ((c: Config) => Promise<void>) | null;
+  log: Logger;
+  /** Wired only when MCR_FAULT_INJECTION=1 (tests of worker restarts). */
+  injectFault?: (worker: number, kind: "throw" | "hang" | "stall" | "fail_apply", ms?: number) => boolean;
+}
+
+export async function startApi(o: ApiOptions): Promise<{ shutdown(): Promise<void>; port: number; front(): FrontStats }> {
+  const api = o.config.api ?? {};
+  const p = o.prepared;
+  if (p.token) o.log.redact(p.token);
   const rates = new RateWindow(5);
   rates.add(o.supervisor.stats());
   const sampler = setInterval(() => rates.add(o.supervisor.stats()), 1000);
@@ -43,32 +114,50 @@ export async function startApi(o: ApiOptions): Promise<{ shutdown(): Promise<voi
     logger: o.log,
     version: await buildInfo(),
     rates,
-    token,
-    tokenForReads: !loopback,
+    token: p.token,
+    tokenForReads: !p.loopback,
+    hosts: { loopback: p.loopback, allowed: api.allowed_hosts ?? [] },
     persist: o.persist,
     bodyLimit: api.body_limit,
     injectFault: o.injectFault,
   });
+  // The HTTP servers listen on private sockets; clients reach them through the front door.
+  const dir = Deno.makeTempDirSync({ prefix: "mcr-api-" });
   const servers: Deno.HttpServer[] = [];
-  const ready = Promise.withResolvers<number>();
-  servers.push(Deno.serve({
-    hostname: host,
-    port,
-    onListen: (addr) => ready.resolve((addr as Deno.NetAddr).port),
-  }, app.fetch));
-  const boundPort = await ready.promise;
-  if (api.unix_socket) {
-    try {
-      Deno.removeSync(api.unix_socket);
-    } catch { /* not there */ }
-    servers.push(Deno.serve({ path: api.unix_socket, onListen: () => {} }, app.fetch));
+  const fronts: ReturnType<typeof serveFront>[] = [];
+  const limits = { ...DEFAULT_FRONT_LIMITS, maxConnections: api.max_connections ?? DEFAULT_FRONT_LIMITS.maxConnections };
+  const onEvent = (msg: string, fields: Record<string, unknown>) => o.log.warn(`API front door: ${msg}`, fields);
+  for (const [name, listener, transport] of [["tcp", p.tcp, "tcp"], ["unix", p.unix, "unix"]] as const) {
+    if (!listener) continue;
+    const path = `${dir}/${name}.sock`;
+    const ready = Promise.withResolvers<void>();
+    servers.push(Deno.serve({ path, onListen: () => ready.resolve() }, (req) => app.fetch(req, { transport })));
+    await ready.promise;
+    fronts.push(serveFront(listener, path, limits, onEvent));
   }
-  o.log.info("API listening", { listen: `${host}:${boundPort}`, unix_socket: api.unix_socket, auth: token !== null });
+  const port = (p.tcp.addr as Deno.NetAddr).port;
+  o.log.info("API listening", { listen: `${p.host}:${port}`, unix_socket: p.unixPath, auth: p.token !== null });
   return {
-    port: boundPort,
+    port,
+    front: () => {
+      const all = fronts.map((f) => f.stats());
+      return all.reduce((a, s) => {
+        for (const k of Object.keys(a) as (keyof FrontStats)[]) a[k] += s[k];
+        return a;
+      }, { accepted: 0, evicted: 0, header_timeouts: 0, idle_timeouts: 0, accept_errors: 0, open: 0 });
+    },
     async shutdown() {
       clearInterval(sampler);
+      for (const f of fronts) f.stop();
       await Promise.all(servers.map((s) => s.shutdown()));
+      try {
+        Deno.removeSync(dir, { recursive: true });
+      } catch { /* gone */ }
+      if (p.unixPath) {
+        try {
+          Deno.removeSync(p.unixPath);
+        } catch { /* gone */ }
+      }
     },
   };
 }

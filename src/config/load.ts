@@ -38,7 +38,14 @@ export function parseConfigText(text: string, source: string): Config {
   if (doc.errors.length > 0) {
     throw new ConfigError(doc.errors.map((e) => ({ path: [], message: `YAML: ${e.message.split("\n")[0]}` })), source);
   }
-  return validateConfig(doc.toJS({ maxAliasCount: 100 }) ?? {}, source);
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // An alias bomb (or another document the YAML library refuses to expand).
+    throw new ConfigError([{ path: [], message: `YAML: ${(err as Error).message} (aliases are expanded at most 100 times)` }], source);
+  }
+  return validateConfig(value ?? {}, source);
 }
 
 /** Reads and validates a config file; refuses world-writable files. */

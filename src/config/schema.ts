@@ -184,6 +184,14 @@ export const ApiSchema = z.strictObject({
   token_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional(),
   /** Largest accepted request body in bytes. */
   body_limit: z.int().min(1024).max(64 * 1024 * 1024).optional(),
+  /**
+   * Host names the API answers to besides loopback names (a loopback
+   * listener refuses any other Host: DNS rebinding). For a non-loopback
+   * listener, setting it makes the API refuse every other Host.
+   */
+  allowed_hosts: z.array(z.string().regex(/^[a-z0-9.:-]+$/i)).max(64).optional(),
+  /** Concurrent API connections; at the limit, the one idle longest is closed. */
+  max_connections: z.int().min(4).max(10_000).optional(),
 });
 
 export const LogSchema = z.strictObject({

@@ -9,7 +9,7 @@
  * martians, which would make every socket-based receiver see nothing.
  */
 
-import { loadLibrary } from "../../ffi/library.ts";
+import { processExists } from "../../ffi/process.ts";
 
 const MARKER_DIR = "/run/mcr-topology";
 /** All namespaces and marker files start with this; interface names with the topology prefix. */
@@ -47,7 +47,7 @@ async function must(argv: string[]): Promise<string> {
 
 /** Whether the process that owns a topology still runs (kill(pid, 0); Deno forbids /proc without --allow-all). */
 function pidAlive(pid: number): boolean {
-  return loadLibrary().mcr_process_exists(pid) === 1;
+  return processExists(pid);
 }
 
 /** Names of the chain topology (seed test 1). */

@@ -120,3 +120,13 @@ Deno.test("an IPv6 output that feeds an input back is a loop, however the addres
   const loop = V6.replace('{ interface: eth2, group: "ff3e::9:9", port: 5099, ttl: 8 }', '{ interface: eth1, group: "FF3E:0::1:1", port: 5001 }');
   assert.match(issues(loop).join("\n"), /rules\[0\]\.outputs\[0\]: output would feed a relay input back \(loop\)/);
 });
+
+Deno.test("a YAML alias bomb is a config error naming the cause, not a crash", () => {
+  const bomb = `a: &a ["x","x","x","x","x","x","x","x","x"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+rules: [*d]
+`;
+  assert.throws(() => parseConfigText(bomb, "bomb.yaml"), (err: unknown) => err instanceof ConfigError && /alias/i.test(err.message));
+});

@@ -68,3 +68,66 @@ Deno.test("compiled: a cache directory owned by someone else is refused with a c
 Deno.test("compiled without an embedded library: says to rebuild with make dist", () => {
   assert.throws(() => locateLibraryFrom({ compiled: true, libraryPath: "/no/embedded.so", cacheRoot: tempDir(), uid }), /make dist/);
 });
+
+Deno.test({
+  name: "pinLibrary(): another user swapping directories between check and load never gets a foreign library loaded (3,000 attempts)",
+  ignore: Deno.uid() !== 0 && Deno.env.get("CI") !== "true",
+  sanitizeResources: false,
+  fn: async () => {
+    const { extractLibrary, pinLibrary } = await import("../../ffi/library_location.ts");
+    const { createHash } = await import("node:crypto");
+    const base = Deno.makeTempDirSync();
+    Deno.chmodSync(base, 0o755);
+    const home = `${base}/home`; // the other user's: as /tmp/.cache is when HOME is unset
+    Deno.mkdirSync(`${home}/.cache`, { recursive: true });
+    const ours = crypto.getRandomValues(new Uint8Array(64 * 1024));
+    const hash = createHash("sha256").update(ours).digest("hex");
+    const evil = new TextEncoder().encode("EVIL".repeat(16 * 1024));
+    // The other user's swapper: flips their own tree in and ours out, as fast as it can.
+    Deno.mkdirSync(`${home}/.cache/evil/lib-${hash.slice(0, 16)}`, { recursive: true });
+    Deno.writeFileSync(`${home}/.cache/evil/lib-${hash.slice(0, 16)}/libmcr.so`, evil, { mode: 0o755 });
+    new Deno.Command("chown", { args: ["-R", "nobody", home] }).outputSync();
+    const swapper = new Deno.Command("setpriv", {
+      // renameat2(RENAME_EXCHANGE) of their tree and ours, in a tight loop (x86-64 syscall 316).
+      args: ["--reuid=nobody", "--regid=nogroup", "--clear-groups", "perl", "-e",
+        `chdir("${home}/.cache") or die; my ($a, $b) = ("mcr", "evil"); for (1..50_000_000) { syscall(316, -100, $a, -100, $b, 2) }`],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    let loaded = 0, refused = 0, foreign = 0, naiveForeign = 0;
+    try {
+      for (let i = 0; i < 3000; i++) {
+        let path: string;
+        try {
+          path = extractLibrary(ours, `${home}/.cache/mcr`, 0);
+        } catch {
+          refused++;
+          continue;
+        }
+        // What a check-then-load would have loaded (for the record only).
+        try {
+          if (createHash("sha256").update(Deno.readFileSync(path)).digest("hex") !== hash) naiveForeign++;
+        } catch { /* gone */ }
+        try {
+          const pin = pinLibrary(path, hash, 0);
+          const bytes = Deno.readFileSync(pin.procPath); // what dlopen(procPath) would map
+          pin.close();
+          loaded++;
+          if (createHash("sha256").update(bytes).digest("hex") !== hash) foreign++;
+        } catch {
+          refused++;
+        }
+      }
+    } finally {
+      try {
+        swapper.kill("SIGKILL");
+      } catch { /* done */ }
+      await swapper.status;
+      await new Promise((r) => setTimeout(r, 100));
+      new Deno.Command("rm", { args: ["-rf", base] }).outputSync();
+    }
+    console.log(`pinLibrary race: ${loaded} loaded, ${refused} refused, ${foreign} foreign; a path re-read would have seen ${naiveForeign} foreign`);
+    assert.equal(foreign, 0, "never a foreign library");
+    assert.ok(loaded > 0, "and the right one is loaded when the race is not lost");
+  },
+});

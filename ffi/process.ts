@@ -1,0 +1,23 @@
+/** Process facts from libmcr (c/process.c): capabilities, pid liveness, the open-files limit. */
+import { loadLibrary } from "./library.ts";
+
+/** The effective capability set of this process (capget(2)); 0n if it cannot be read. */
+export function effectiveCapabilities(): bigint {
+  const out = new Uint32Array(2);
+  if (loadLibrary().mcr_capabilities(out) < 0) return 0n;
+  return (BigInt(out[1]) << 32n) | BigInt(out[0]);
+}
+
+/** Whether a process with this pid exists. */
+export function processExists(pid: number): boolean {
+  return loadLibrary().mcr_process_exists(pid) === 1;
+}
+
+/**
+ * Raises the soft limit of open files to the hard one (the relay's rings,
+ * sockets and API connections all need descriptors). Returns the new limit,
+ * or a negative errno.
+ */
+export function raiseFileLimit(): number {
+  return loadLibrary().mcr_raise_nofile();
+}
