@@ -1,5 +1,5 @@
 /** YAML text -> validated Config (or ConfigError naming every bad field). */
-import { parseDocument } from "yaml";
+import { type Document, LineCounter, parseDocument } from "yaml";
 import { checkRules, type Config, ConfigSchema } from "./schema.ts";
 import { MAX_RULES } from "./limits.ts";
 import { ConfigError } from "./errors.ts";
@@ -34,7 +34,8 @@ export function validateConfig(value: unknown, source: string): Config {
 
 /** Parses YAML text and validates it whole. */
 export function parseConfigText(text: string, source: string): Config {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, lineCounter: lines });
   if (doc.errors.length > 0) {
     throw new ConfigError(doc.errors.map((e) => ({ path: [], message: `YAML: ${e.message.split("\n")[0]}` })), source);
   }
@@ -45,7 +46,25 @@ export function parseConfigText(text: string, source: string): Config {
     // An alias bomb (or another document the YAML library refuses to expand).
     throw new ConfigError([{ path: [], message: `YAML: ${(err as Error).message} (aliases are expanded at most 100 times)` }], source);
   }
-  return validateConfig(value ?? {}, source);
+  try {
+    return validateConfig(value ?? {}, source);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    // Name where in the user's own file each bad field is.
+    throw new ConfigError(err.issues.map((i) => ({ ...i, message: `${i.message}${position(doc, lines, i.path)}` })), source);
+  }
+}
+
+/** " (line L, column C)" of the node at `path`, or of its nearest ancestor present in the file. */
+function position(doc: Document, lines: LineCounter, path: (string | number)[]): string {
+  for (let k = path.length; k >= 0; k--) {
+    const node = doc.getIn(path.slice(0, k), true) as { range?: [number, number, number] } | undefined;
+    if (node && typeof node === "object" && node.range) {
+      const { line, col } = lines.linePos(node.range[0]);
+      return ` (line ${line}, column ${col})`;
+    }
+  }
+  return "";
 }
 
 /** Reads and validates a config file; refuses world-writable files. */

@@ -130,3 +130,10 @@ rules: [*d]
 `;
   assert.throws(() => parseConfigText(bomb, "bomb.yaml"), (err: unknown) => err instanceof ConfigError && /alias/i.test(err.message));
 });
+
+Deno.test("config errors name the line and column in the user's own file, also after a leading ---", () => {
+  const text = "---\n# comment\nrules:\n  - name: a\n    input: { interface: eth1, group: 10.0.0.1, port: 5001 }\n" +
+    "    outputs: [{ interface: eth2, group: 239.1.1.1, port: 1 }]\n";
+  assert.throws(() => parseConfigText(text, "f.yaml"), (err: unknown) =>
+    err instanceof ConfigError && /rules\[0\]\.input\.group: .* \(line 5, column 38\)/.test(err.message));
+});

@@ -190,6 +190,14 @@ rootTest("root: PUT /api/v1/config changing workers or api is refused with 409 n
       assert.equal(Deno.readTextFileSync(relay.configPath), fileBefore, "and the file is unchanged");
       assert.equal((await get("/api/v1/workers")).length, 1);
     }
+    // DNS rebinding and cross-site mutations, as a browser would send them.
+    const rebound = await t.run(n.relay, ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Host: evil.example",
+      "-X", "PUT", "-H", "content-type: application/json", "-d", '{"level":"debug"}', `${API}/api/v1/log-level`]);
+    assert.equal(rebound.stdout, "421");
+    const crossSite = await t.run(n.relay, ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Origin: http://evil.example",
+      "-X", "DELETE", `${API}/api/v1/rules/base`]);
+    assert.equal(crossSite.stdout, "403");
+    assert.equal((await get("/api/v1/log-level")).level, "info", "neither changed anything");
     const r = await put({ ...config, log: { level: "debug" } });
     assert.equal(r.status, 200);
     assert.equal((await get("/api/v1/log-level")).level, "debug", "in force");
@@ -199,3 +207,56 @@ rootTest("root: PUT /api/v1/config changing workers or api is refused with 409 n
     assert.ok(relay.log.some((l) => l.includes("\"level\":\"debug\"")), "debug lines are written once the level is debug");
   });
 });
+
+rootTest("root: a change on a full disk is refused (503 persist_failed), is not running, and leaves no temporary file", async () => {
+  await withTopology(async (t) => {
+    const n = await t.chain();
+    const dir = Deno.makeTempDirSync();
+    assert.ok(new Deno.Command("mount", { args: ["-t", "tmpfs", "-o", "size=16k", "tmpfs", dir] }).outputSync().success);
+    try {
+      const yaml = baseYaml(n.relayIn, n.relayOut);
+      Deno.writeTextFileSync(`${dir}/mcr.yaml`, yaml, { mode: 0o600 });
+      // Fill the file system but for a few bytes.
+      try {
+        Deno.writeFileSync(`${dir}/filler`, new Uint8Array(16 * 1024));
+      } catch { /* full: as intended */ }
+      const relay = await startRelayAt(t, n.relay, `${dir}/mcr.yaml`);
+      const rule = { name: "added", input: { interface: n.relayIn, group: "239.1.1.7", port: 5007 },
+        outputs: Array.from({ length: 40 }, (_, i) => ({ interface: n.relayOut, group: "239.9.9.7", port: 7000 + i })) };
+      const r = await t.run(n.relay, ["curl", "-s", "-w", "\n%{http_code}", "-X", "POST", "-H", "content-type: application/json",
+        "-d", JSON.stringify(rule), `${API}/api/v1/rules`]);
+      const lines = r.stdout.trim().split("\n");
+      const status = Number(lines.pop());
+      assert.equal(status, 503, r.stdout);
+      assert.equal(JSON.parse(lines.join("\n")).error.code, "persist_failed");
+      const running = JSON.parse((await t.run(n.relay, ["curl", "-sf", `${API}/api/v1/config`])).stdout);
+      assert.deepEqual(running.rules.map((x: { name: string }) => x.name), ["base"], "the refused change is not running");
+      const igmp = (await t.run(n.relay, ["cat", "/proc/net/igmp"])).stdout;
+      assert.ok(!igmp.includes("070101EF"), "its group was left again");
+      assert.equal(Deno.readTextFileSync(`${dir}/mcr.yaml`), yaml, "the file is as it was");
+      assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).filter((x) => x.includes(".tmp-")), [], "no temporary file");
+      relay.process.kill("SIGTERM");
+      await relay.process.status;
+    } finally {
+      new Deno.Command("umount", { args: [dir] }).outputSync();
+    }
+  });
+});
+
+/** Starts `mcr run` on an existing config path (startRelay writes its own file). */
+async function startRelayAt(t: Topology, ns: string, path: string): Promise<{ process: Deno.ChildProcess }> {
+  const process = t.spawn(ns, selfCommand(["run", "--config", path]), { stdout: "null", stderr: "piped" });
+  const reader = process.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  const deadline = Date.now() + 20_000;
+  while (!buf.includes("API listening")) {
+    if (Date.now() > deadline) throw new Error(`relay did not start:\n${buf}`);
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`relay exited:\n${buf}`);
+    buf += value;
+  }
+  (async () => {
+    while (!(await reader.read()).done) { /* drain */ }
+  })();
+  return { process };
+}
