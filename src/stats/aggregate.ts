@@ -7,6 +7,7 @@ import type { Rule } from "../config/schema.ts";
 import {
   DROP_REASONS,
   DROP_SLOT_BASE,
+  isGauge,
   OUTPUT_COUNTERS,
   OUTPUT_SLOTS,
   RULE_COUNTERS,
@@ -69,9 +70,11 @@ export function aggregate(input: AggregateInput): StatsSnapshot {
   for (const w of input.workers) {
     for (let i = 0; i < WORKER_SLOTS; i++) totalsArray[i] += w.counters.worker[i];
   }
+  // Gauges are not sums: the largest value (newest heartbeat, a non-zero errno) stands for all.
+  WORKER_COUNTERS.forEach((c, i) => {
+    if (isGauge(c.name)) totalsArray[i] = Math.max(0, ...input.workers.map((w) => w.counters.worker[i]));
+  });
   const totals = namedWorkerCounters(totalsArray);
-  // Gauges are not sums: the newest heartbeat stands for all.
-  totals.heartbeat_ms = Math.max(0, ...input.workers.map((w) => w.counters.worker[W.heartbeat_ms]));
   const workers: WorkerStats[] = input.workers.map((w) => {
     const hb = w.counters.worker[W.heartbeat_ms];
     return {

@@ -2,6 +2,7 @@
  * Rates over a sliding window: the API samples a StatsSnapshot every second
  * and rates are (newest - oldest) / elapsed over the last `windowSeconds`.
  */
+import { isGauge } from "./registry.ts";
 import type { StatsSnapshot } from "./snapshot.ts";
 
 export interface Rates {
@@ -29,7 +30,7 @@ export class RateWindow {
     const per = (a: number | undefined, b: number | undefined) => dt > 0 ? Math.max(0, ((b ?? 0) - (a ?? 0)) / dt) : 0;
     const totals: Record<string, number> = {};
     for (const k of Object.keys(last?.totals ?? {})) {
-      if (k === "heartbeat_ms" || k === "last_kick_errno") continue;
+      if (isGauge(k)) continue; // a gauge (heartbeat, last errno) has no rate
       totals[k] = per(first.totals[k], last.totals[k]);
     }
     const workers: Rates["workers"] = {};
@@ -41,8 +42,9 @@ export class RateWindow {
       };
     }
     const rules: Rates["rules"] = {};
+    const before = new Map((first?.rules ?? []).map((x) => [x.name, x]));
     for (const r of last?.rules ?? []) {
-      const old = first.rules.find((x) => x.name === r.name);
+      const old = before.get(r.name);
       rules[r.name] = {
         pps: per(old?.counters.packets ?? r.counters.packets, r.counters.packets),
         bps: 8 * per(old?.counters.bytes ?? r.counters.bytes, r.counters.bytes),

@@ -117,3 +117,11 @@ export const OUTPUT_SLOTS = OUTPUT_COUNTERS.length;
 /** Capacities of the per-worker rule/output counter blocks: the schema's limits, so a valid config always fits. */
 export const MAX_RULE_SLOTS = MAX_RULES;
 export const MAX_OUTPUT_SLOTS = MAX_OUTPUTS;
+
+/** Names of worker counters that are gauges (not cumulative): no rate, no sum over workers. */
+const GAUGES = new Set(WORKER_COUNTERS.filter((c) => c.kind === "gauge").map((c) => c.name));
+
+/** Whether a worker counter is a gauge (heartbeat_ms, last_*_errno): derived from its declaration. */
+export function isGauge(name: string): boolean {
+  return GAUGES.has(name);
+}
