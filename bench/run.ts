@@ -42,6 +42,10 @@ interface Row {
   relay_user_ns_per_pkt: number | null;
   relay_sys_ns_per_pkt: number | null;
   generator_limited: boolean;
+  /** One-way latency at the receiver (generator send time to kernel receive time), µs. */
+  latency_p50_us: number | null;
+  latency_p99_us: number | null;
+  latency_max_us: number | null;
   relay_counters?: Record<string, number>;
 }
 
@@ -158,6 +162,8 @@ async function setRps(t: Topology, ns: string, ifname: string, mask: string): Pr
   await t.run(ns, ["sh", "-c", `for q in /sys/class/net/${ifname}/queues/rx-*; do echo ${mask} > $q/rps_cpus; done`]);
 }
 
+export type { Row };
+
 export async function runOne(workload: string, kind: RelayKind, rep: number, o: {
   count: number;
   rate: number;
@@ -220,6 +226,9 @@ export async function runOne(workload: string, kind: RelayKind, rep: number, o: 
       relay_user_ns_per_pkt: per(proc1.user - proc0.user),
       relay_sys_ns_per_pkt: per(proc1.sys - proc0.sys),
       generator_limited: (g.rate_pps ?? 0) < 0.97 * o.rate,
+      latency_p50_us: s.latency?.p50_us ?? null,
+      latency_p99_us: s.latency?.p99_us ?? null,
+      latency_max_us: s.latency?.max_us ?? null,
       relay_counters: counters,
     };
   } finally {

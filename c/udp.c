@@ -6,13 +6,15 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
 #include "mcr_udp.h"
 
 #define SEQ_OFFSET 8
-#define HEAD_BYTES 16 /* bytes of the template copied per datagram: up to the end of the sequence */
+#define HEAD_BYTES 32 /* bytes of the template copied per datagram: up to the end of the send time */
+#define SENT_OFFSET 24 /* send time: u32 seconds, u32 nanoseconds (CLOCK_REALTIME), big-endian */
 
 MCR_EXPORT MCR_COLD int mcr_udp_sender_open(int family, const uint8_t *src, int has_src, int ifindex, int ttl,
 					    int loop)
@@ -63,16 +65,23 @@ MCR_EXPORT int mcr_udp_send_batch(int fd, const uint8_t *name, int namelen, cons
 	struct iovec iov[MCR_UDP_BATCH][2];
 	uint8_t heads[MCR_UDP_BATCH][HEAD_BYTES];
 	uint64_t seq = ((uint64_t)seq_hi << 32) | seq_lo;
+	struct timespec now;
 	int i, sent = 0;
 
 	if (count <= 0 || count > MCR_UDP_BATCH || size < HEAD_BYTES)
 		return -EINVAL;
 	memset(msgs, 0, sizeof(msgs[0]) * (size_t)count);
+	/* One send time for the batch: the moment of the sendmmsg() below. */
+	clock_gettime(CLOCK_REALTIME, &now);
 	for (i = 0; i < count; i++) {
 		uint64_t s = seq + (uint64_t)i;
 		memcpy(heads[i], buf, HEAD_BYTES);
 		for (int b = 0; b < 8; b++) /* big-endian sequence number */
 			heads[i][SEQ_OFFSET + b] = (uint8_t)(s >> (56 - 8 * b));
+		for (int b = 0; b < 4; b++) {
+			heads[i][SENT_OFFSET + b] = (uint8_t)((uint32_t)now.tv_sec >> (24 - 8 * b));
+			heads[i][SENT_OFFSET + 4 + b] = (uint8_t)((uint32_t)now.tv_nsec >> (24 - 8 * b));
+		}
 		iov[i][0] = (struct iovec){ heads[i], HEAD_BYTES };
 		iov[i][1] = (struct iovec){ (void *)(buf + HEAD_BYTES), (size_t)(size - HEAD_BYTES) };
 		msgs[i].msg_hdr.msg_iov = iov[i];
@@ -109,6 +118,9 @@ MCR_EXPORT MCR_COLD int mcr_udp_receiver_open(int family, const uint8_t *addr, i
 		__mcr_set_int(fd, SOL_SOCKET, SO_RCVBUF, 32 << 20);
 	if ((err = __mcr_set_int(fd, SOL_SOCKET, SO_RXQ_OVFL, 1)) < 0)
 		goto err;
+	/* The kernel's receive time of each datagram (one-way latency at the receiver). */
+	if ((err = __mcr_set_int(fd, SOL_SOCKET, SO_TIMESTAMPNS, 1)) < 0)
+		goto err;
 	if (v6 ? ((err = __mcr_set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1)) < 0 ||
 		  (err = __mcr_set_int(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1)) < 0)
 	       : (err = __mcr_set_int(fd, IPPROTO_IP, IP_RECVTTL, 1)) < 0)
@@ -132,11 +144,12 @@ err:
 	return err;
 }
 
-MCR_EXPORT int mcr_udp_recv_batch(int fd, uint8_t *buf, int slot_size, int max, int32_t *out, int timeout_ms)
+MCR_EXPORT int mcr_udp_recv_batch(int fd, uint8_t *buf, int slot_size, int max, int32_t *out, int32_t *times,
+				  int timeout_ms)
 {
 	struct mmsghdr msgs[MCR_UDP_BATCH];
 	struct iovec iov[MCR_UDP_BATCH];
-	char control[MCR_UDP_BATCH][64];
+	char control[MCR_UDP_BATCH][128];
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	int i, n, rc;
 
@@ -162,8 +175,15 @@ MCR_EXPORT int mcr_udp_recv_batch(int fd, uint8_t *buf, int slot_size, int max, 
 		struct cmsghdr *c;
 
 		out[i] = (int32_t)msgs[i].msg_len;
+		times[2 * i] = 0;
+		times[2 * i + 1] = 0;
 		for (c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c != NULL; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
-			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+				struct timespec ts;
+				memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+				times[2 * i] = (int32_t)ts.tv_sec;
+				times[2 * i + 1] = (int32_t)ts.tv_nsec;
+			} else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
 				uint32_t drops;
 				memcpy(&drops, CMSG_DATA(c), sizeof(drops));
 				out[max] = (int32_t)drops;

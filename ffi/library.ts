@@ -16,13 +16,8 @@ let loadedFrom = "";
 /** Loads (once per thread) and verifies the native library; returns its symbols. */
 export function loadLibrary(): McrSymbols {
   if (library) return library.symbols;
-  const { path, pinned } = locateLibrary();
-  let lib: Deno.DynamicLibrary<typeof SYMBOLS>;
-  try {
-    lib = Deno.dlopen(pinned?.procPath ?? path, SYMBOLS);
-  } finally {
-    pinned?.close(); // the mapping keeps the inode
-  }
+  const path = locateLibrary();
+  const lib = Deno.dlopen(path, SYMBOLS);
   const abi = lib.symbols.mcr_abi_version();
   if (abi !== ABI_VERSION) {
     lib.close();

@@ -99,56 +99,56 @@ export function defaultCacheRoot(uid: number): string {
   return `${Deno.env.get("HOME") ?? "/tmp"}/.cache/mcr`;
 }
 
-/** A library file opened and verified through its descriptor; dlopen `procPath`, then close(). */
-export interface PinnedLibrary {
-  procPath: string;
-  close(): void;
+/**
+ * Whether no other user can change what `path` names: every directory from
+ * / down to it is owned by root or `uid` and not a symlink, and one that
+ * others may write to is sticky (/tmp) with the next component owned by
+ * `uid`. Then a file checked in it is the file later loaded (no one can swap
+ * a directory between the check and the dlopen).
+ */
+export function safeFromOthers(path: string, uid: number): boolean {
+  const parts = path.split("/").filter((p) => p !== "");
+  let at = "";
+  let parentOpen = false; // the previous directory was writable by others (sticky)
+  for (let i = 0; i <= parts.length; i++) {
+    const p = i === 0 ? "/" : (at += `/${parts[i - 1]}`);
+    let st: Deno.FileInfo;
+    try {
+      st = Deno.lstatSync(p);
+    } catch {
+      return !parentOpen; // not there yet: created by us below a safe directory
+    }
+    if (st.isSymlink || !st.isDirectory) return false;
+    if (st.uid !== null && st.uid !== 0 && st.uid !== uid) return false;
+    if (parentOpen && st.uid !== uid) return false;
+    const mode = st.mode ?? 0;
+    parentOpen = (mode & 0o022) !== 0;
+    if (parentOpen && (mode & 0o1000) === 0) return false; // writable by others, not sticky
+  }
+  return !parentOpen;
 }
 
 /**
- * Opens `path` and verifies what was opened, not what the path names now:
- * a regular file owned by `uid` (or root) that no one else may write, whose
- * content read through the descriptor hashes to `sha256`. The descriptor is
- * then loaded by its /proc/self/fd path, so another local user who swaps
- * directories between the check and the dlopen cannot get a library of
- * theirs loaded: the inode is pinned.
+ * Where extracted copies go, safe from other users: the default root when
+ * safeFromOthers() holds for it, else a fresh private directory in /tmp
+ * (sticky: nobody else can rename or delete what we create there).
  */
-export function pinLibrary(path: string, sha256: string, uid: number): PinnedLibrary {
-  const file = Deno.openSync(path, { read: true });
-  try {
-    const st = file.statSync();
-    if (!st.isFile) throw new Error(`${path} is not a regular file`);
-    if (st.uid !== null && st.uid !== uid && st.uid !== 0) throw new Error(`${path} belongs to uid ${st.uid}, not to this user (${uid})`);
-    if (st.mode !== null && (st.mode & 0o022) !== 0) throw new Error(`${path} is writable by others`);
-    const size = st.size;
-    const bytes = new Uint8Array(size);
-    for (let off = 0; off < size;) {
-      const n = file.readSync(bytes.subarray(off));
-      if (n === null) break;
-      off += n;
-    }
-    if (sha256Hex(bytes) !== sha256) throw new Error(`${path} does not hold the embedded library (changed or replaced)`);
-    // Find this descriptor's number: the /proc/self/fd entry that is this inode.
-    for (const e of Deno.readDirSync("/proc/self/fd")) {
-      const procPath = `/proc/self/fd/${e.name}`;
-      try {
-        const t = Deno.statSync(procPath);
-        if (t.dev === st.dev && t.ino === st.ino) return { procPath, close: () => file.close() };
-      } catch { /* a descriptor closed meanwhile */ }
-    }
-    throw new Error(`cannot find the descriptor of ${path} in /proc/self/fd`);
-  } catch (err) {
-    file.close();
-    throw err;
-  }
+export function safeCacheRoot(uid: number, preferred = defaultCacheRoot(uid)): string {
+  if (safeFromOthers(preferred, uid)) return preferred;
+  return Deno.makeTempDirSync({ dir: "/tmp", prefix: "mcr-lib-" });
 }
 
-/** The library to load in this process: a path, or (compiled) a pinned, verified descriptor. */
-export function locateLibrary(): { path: string; pinned: PinnedLibrary | null } {
+/** The path of libmcr.so to load in this process. */
+export function locateLibrary(): string {
   const uid = Deno.uid() ?? 0;
-  const libraryPath = new URL("../build/libmcr.so", import.meta.url).pathname;
-  const envPath = Deno.env.get("MCR_LIB");
-  const path = locateLibraryFrom({ envPath, compiled: Deno.build.standalone, libraryPath, cacheRoot: defaultCacheRoot(uid), uid });
-  if (!Deno.build.standalone || envPath) return { path, pinned: null };
-  return { path, pinned: pinLibrary(path, sha256Hex(Deno.readFileSync(libraryPath)), uid) };
+  const path = locateLibraryFrom({
+    envPath: Deno.env.get("MCR_LIB"),
+    compiled: Deno.build.standalone,
+    libraryPath: new URL("../build/libmcr.so", import.meta.url).pathname,
+    cacheRoot: Deno.build.standalone ? safeCacheRoot(uid) : defaultCacheRoot(uid),
+    uid,
+  });
+  // Worker threads (and tools this process starts) load the copy just checked.
+  if (Deno.build.standalone && !Deno.env.get("MCR_LIB")) Deno.env.set("MCR_LIB", path);
+  return path;
 }

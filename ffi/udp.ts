@@ -61,6 +61,8 @@ export class UdpReceiver {
   readonly #lib: McrSymbols;
   /** out[i] = length of datagram i; out[UDP_BATCH] = kernel drops; out[UDP_BATCH+1] = last TTL. */
   readonly lengths = new Int32Array(UDP_BATCH + 2);
+  /** times[2i], times[2i+1]: the kernel's receive time of datagram i (seconds, nanoseconds). */
+  readonly times = new Int32Array(2 * UDP_BATCH);
   readonly buffer: Uint8Array;
   private constructor(readonly fd: number, readonly slotSize: number, lib: McrSymbols) {
     this.#lib = lib;
@@ -78,7 +80,7 @@ export class UdpReceiver {
   /** Receives up to UDP_BATCH datagrams (waits up to timeoutMs); datagram i is at i * slotSize. */
   receive(timeoutMs: number): number {
     return check(
-      this.#lib.mcr_udp_recv_batch(this.fd, this.buffer, this.slotSize, UDP_BATCH, this.lengths, timeoutMs),
+      this.#lib.mcr_udp_recv_batch(this.fd, this.buffer, this.slotSize, UDP_BATCH, this.lengths, this.times, timeoutMs),
       "mcr_udp_recv_batch",
       "Cannot receive",
     );

@@ -10,6 +10,7 @@ export const UDP_SYMBOLS = {
   },
   // int mcr_udp_receiver_open(int family, const u8 *addr, int port, int ifindex)
   mcr_udp_receiver_open: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32" },
-  // int mcr_udp_recv_batch(int fd, uint8_t *buf, int slot_size, int max, int32_t *out, int timeout_ms)
-  mcr_udp_recv_batch: { parameters: ["i32", "buffer", "i32", "i32", "buffer", "i32"], result: "i32" },
+  // int mcr_udp_recv_batch(int fd, uint8_t *buf, int slot_size, int max, int32_t *out,
+  //                        int32_t *times /* [2 * max]: sec, nsec */, int timeout_ms)
+  mcr_udp_recv_batch: { parameters: ["i32", "buffer", "i32", "i32", "buffer", "buffer", "i32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;

@@ -100,6 +100,7 @@ const W_LAST_ROUTED_ERRNO = W.last_routed_errno;
 const W_RX_BLOCKS = W.rx_blocks;
 const W_LOOP = W.loop_iterations;
 const W_HEARTBEAT = W.heartbeat_ms;
+const W_LOOP_STALL = W.loop_stall_ms;
 
 /** sizeof(struct tpacket3_hdr): a packet header must fit before the block end. */
 const TP3_HDR_SIZE = 48;
@@ -142,6 +143,9 @@ export function forwardLoop(s: LoopState, waitTimeoutMs: number): number {
   const inputs = s.inputs;
   const wc = s.workerCounters;
   let lastPeriodic = Date.now();
+  // Stall: time since the loop last left its wait point, the longest per second.
+  let awake = lastPeriodic;
+  let longestStall = 0;
   for (;;) {
     const command = Atomics.load(s.control, CONTROL_COMMAND);
     if (command !== COMMAND_RUN) {
@@ -155,11 +159,17 @@ export function forwardLoop(s: LoopState, waitTimeoutMs: number): number {
     const now = Date.now();
     wc[W_LOOP] += 1;
     wc[W_HEARTBEAT] = now;
+    if (now - awake > longestStall) longestStall = now - awake;
     if (now - lastPeriodic >= 1000) {
       lastPeriodic = now;
+      wc[W_LOOP_STALL] = longestStall;
+      longestStall = 0;
       s.periodic();
     }
-    if (blocks === 0) s.kicker.wait(waitTimeoutMs);
+    if (blocks === 0) {
+      s.kicker.wait(waitTimeoutMs);
+      awake = Date.now();
+    }
   }
 }
 

@@ -77,6 +77,12 @@ export const WORKER_COUNTERS: readonly CounterSpec[] = [
   { name: "last_kick_errno", family: "mcr_last_kick_errno", help: "errno of the last failed TX kick (0 if none)", kind: "gauge" },
   { name: "loop_iterations", family: "mcr_loop_iterations_total", help: "Worker loop turns (heartbeat)" },
   { name: "heartbeat_ms", family: "mcr_heartbeat_ms", help: "Worker clock at its last loop turn (ms since epoch)", kind: "gauge" },
+  {
+    name: "loop_stall_ms",
+    family: "mcr_loop_stall_ms",
+    help: "Longest time the worker's loop spent without returning to its wait point, over the last second (processing, TX kicks, descheduling)",
+    kind: "gauge",
+  },
 ];
 
 /** First slot of the drop-reason counters; slot = DROP_SLOT_BASE + id - 1. */

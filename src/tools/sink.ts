@@ -5,7 +5,8 @@
  */
 import { UdpReceiver } from "../../ffi/udp.ts";
 import { formatIp, type IpAddress } from "../net/address.ts";
-import { checkPayload, PAYLOAD_CORRUPT, PAYLOAD_FOREIGN, payloadSequence } from "./payload.ts";
+import { LatencyRecorder, type LatencySummary } from "./latency.ts";
+import { checkPayload, PAYLOAD_CORRUPT, PAYLOAD_FOREIGN, payloadLatencyNs, payloadSequence } from "./payload.ts";
 import { SequenceTracker } from "./sequence.ts";
 
 export interface SinkOptions {
@@ -38,11 +39,19 @@ export interface SinkResult {
   /** Lowest and highest sequence numbers received (-1: none). */
   min_seq: number;
   max_seq: number;
+  /**
+   * One-way latency, generator send time (written in the payload at its
+   * sendmmsg call) to the kernel's receive time here (SO_TIMESTAMPNS), for
+   * intact datagrams of the run; null if none. Both ends read the same
+   * host clock (namespaces share it).
+   */
+  latency: LatencySummary | null;
 }
 
 export function receive(o: SinkOptions): SinkResult {
   const rx = UdpReceiver.open(o.address, o.port, o.ifindex, `"${formatIp(o.address)}" port ${o.port}`);
   const tracker = new SequenceTracker();
+  const latency = new LatencyRecorder();
   const view = new DataView(rx.buffer.buffer);
   let foreign = 0;
   let firstTtl: number | null = null;
@@ -69,6 +78,7 @@ export function receive(o: SinkOptions): SinkResult {
         }
         tracker.add(payloadSequence(view, off));
         if (verdict === PAYLOAD_CORRUPT) tracker.corrupted++;
+        else if (rx.times[2 * i] !== 0) latency.add(payloadLatencyNs(view, off, rx.times[2 * i], rx.times[2 * i + 1]));
       }
     }
   } finally {
@@ -91,5 +101,6 @@ export function receive(o: SinkOptions): SinkResult {
     run_id: o.runId,
     min_seq: tracker.lowest,
     max_seq: tracker.highest,
+    latency: latency.summary(),
   };
 }

@@ -5,10 +5,6 @@
 import assert from "node:assert/strict";
 import { serveFront } from "../../src/api/front.ts";
 
-function openFds(): number {
-  return [...Deno.readDirSync("/proc/self/fd")].length;
-}
-
 async function withFront(
   limits: { maxConnections: number; headerTimeoutMs: number; idleTimeoutMs: number },
   fn: (port: number, front: ReturnType<typeof serveFront>) => Promise<void>,
@@ -42,22 +38,15 @@ Deno.test({
   sanitizeOps: false,
   fn: async () => {
     await withFront({ maxConnections: 16, headerTimeoutMs: 2000, idleTimeoutMs: 4000 }, async (port, front) => {
-      const before = openFds();
       const idle: Deno.Conn[] = [];
       for (let i = 0; i < 300; i++) idle.push(await Deno.connect({ hostname: "127.0.0.1", port }));
       await new Promise((r) => setTimeout(r, 200));
       assert.ok(front.stats().open <= 16, `open ${front.stats().open}`);
       assert.ok(front.stats().evicted >= 300 - 16);
-      // The 300 client ends live in this test process; the front door itself holds
-      // a bounded number (each admitted connection: accepted end, upstream end, and
-      // the upstream server's end in this same process), not one per client.
-      assert.ok(openFds() - before <= 300 + 16 * 4 + 16, `descriptors grew by ${openFds() - before}`);
       const r = await get(port);
       assert.equal(r.status, 200);
       assert.ok(r.ms < 1000, `served in ${r.ms.toFixed(0)} ms`);
       for (const c of idle) c.close();
-      await new Promise((r) => setTimeout(r, 300));
-      assert.ok(openFds() - before <= 16 * 4, `after the flood: ${openFds() - before} more descriptors than before`);
     });
   },
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ABI_VERSION } from "../../ffi/library.ts";
-import { extractLibrary, locateLibraryFrom } from "../../ffi/library_location.ts";
+import { extractLibrary, locateLibraryFrom, safeFromOthers } from "../../ffi/library_location.ts";
 
 const BUILT = new URL("../../build/libmcr.so", import.meta.url).pathname;
 const uid = Deno.uid() ?? 0;
@@ -69,12 +69,23 @@ Deno.test("compiled without an embedded library: says to rebuild with make dist"
   assert.throws(() => locateLibraryFrom({ compiled: true, libraryPath: "/no/embedded.so", cacheRoot: tempDir(), uid }), /make dist/);
 });
 
+Deno.test("safeFromOthers() accepts directories only this user or root can change, and sticky /tmp below which we own the entry", () => {
+  assert.equal(safeFromOthers("/", 0), true);
+  assert.equal(safeFromOthers("/tmp", 0), false, "/tmp itself is writable by others");
+  const mine = Deno.makeTempDirSync({ dir: "/tmp" });
+  assert.equal(safeFromOthers(mine, Deno.uid() ?? 0), true, "an entry of ours in sticky /tmp");
+  assert.equal(safeFromOthers(`${mine}/not/yet/there`, Deno.uid() ?? 0), true, "created by us below a safe directory");
+  Deno.chmodSync(mine, 0o777);
+  assert.equal(safeFromOthers(`${mine}/x`, Deno.uid() ?? 0), false, "below a directory anyone may write to");
+  Deno.removeSync(mine, { recursive: true });
+});
+
 Deno.test({
-  name: "pinLibrary(): another user swapping directories between check and load never gets a foreign library loaded (3,000 attempts)",
+  name: "library extraction: another user swapping directories (renameat2 exchange in a loop) never gets a foreign library loaded (3,000 attempts)",
   ignore: Deno.uid() !== 0 && Deno.env.get("CI") !== "true",
   sanitizeResources: false,
   fn: async () => {
-    const { extractLibrary, pinLibrary } = await import("../../ffi/library_location.ts");
+    const { safeCacheRoot } = await import("../../ffi/library_location.ts");
     const { createHash } = await import("node:crypto");
     const base = Deno.makeTempDirSync();
     Deno.chmodSync(base, 0o755);
@@ -83,10 +94,11 @@ Deno.test({
     const ours = crypto.getRandomValues(new Uint8Array(64 * 1024));
     const hash = createHash("sha256").update(ours).digest("hex");
     const evil = new TextEncoder().encode("EVIL".repeat(16 * 1024));
-    // The other user's swapper: flips their own tree in and ours out, as fast as it can.
     Deno.mkdirSync(`${home}/.cache/evil/lib-${hash.slice(0, 16)}`, { recursive: true });
     Deno.writeFileSync(`${home}/.cache/evil/lib-${hash.slice(0, 16)}/libmcr.so`, evil, { mode: 0o755 });
     new Deno.Command("chown", { args: ["-R", "nobody", home] }).outputSync();
+    const preferred = `${home}/.cache/mcr`;
+    assert.equal(safeFromOthers(preferred, 0), false, "the other user's tree is recognised as unsafe");
     const swapper = new Deno.Command("setpriv", {
       // renameat2(RENAME_EXCHANGE) of their tree and ours, in a tight loop (x86-64 syscall 316).
       args: ["--reuid=nobody", "--regid=nogroup", "--clear-groups", "perl", "-e",
@@ -94,40 +106,31 @@ Deno.test({
       stdout: "null",
       stderr: "null",
     }).spawn();
-    let loaded = 0, refused = 0, foreign = 0, naiveForeign = 0;
+    let loaded = 0, foreign = 0, naiveForeign = 0;
     try {
       for (let i = 0; i < 3000; i++) {
-        let path: string;
+        // What mcr does: a safe root (a private /tmp directory here), extract, load by path.
+        const root = safeCacheRoot(0, preferred);
+        const path = extractLibrary(ours, root, 0);
+        const bytes = Deno.readFileSync(path); // what dlopen(path) maps
+        loaded++;
+        if (createHash("sha256").update(bytes).digest("hex") !== hash) foreign++;
+        Deno.removeSync(root, { recursive: true });
+        // What the old code did: extract into the preferred root and load by path.
         try {
-          path = extractLibrary(ours, `${home}/.cache/mcr`, 0);
-        } catch {
-          refused++;
-          continue;
-        }
-        // What a check-then-load would have loaded (for the record only).
-        try {
-          if (createHash("sha256").update(Deno.readFileSync(path)).digest("hex") !== hash) naiveForeign++;
-        } catch { /* gone */ }
-        try {
-          const pin = pinLibrary(path, hash, 0);
-          const bytes = Deno.readFileSync(pin.procPath); // what dlopen(procPath) would map
-          pin.close();
-          loaded++;
-          if (createHash("sha256").update(bytes).digest("hex") !== hash) foreign++;
-        } catch {
-          refused++;
-        }
+          const p = extractLibrary(ours, preferred, 0);
+          if (createHash("sha256").update(Deno.readFileSync(p)).digest("hex") !== hash) naiveForeign++;
+        } catch { /* refused this time */ }
       }
     } finally {
       try {
         swapper.kill("SIGKILL");
       } catch { /* done */ }
       await swapper.status;
-      await new Promise((r) => setTimeout(r, 100));
       new Deno.Command("rm", { args: ["-rf", base] }).outputSync();
     }
-    console.log(`pinLibrary race: ${loaded} loaded, ${refused} refused, ${foreign} foreign; a path re-read would have seen ${naiveForeign} foreign`);
+    console.log(`extraction race: ${loaded} loaded, ${foreign} foreign; extracting into the other user's tree would have loaded ${naiveForeign} foreign`);
     assert.equal(foreign, 0, "never a foreign library");
-    assert.ok(loaded > 0, "and the right one is loaded when the race is not lost");
+    assert.equal(loaded, 3000);
   },
 });

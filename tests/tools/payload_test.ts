@@ -25,7 +25,7 @@ Deno.test("checkPayload() tells other runs and other traffic (foreign) from dama
   assert.equal(checkPayload(new DataView(zeros.buffer), zeros, 0, 64, -1), PAYLOAD_FOREIGN);
   assert.equal(checkPayload(v, d, 0, 300, 77), PAYLOAD_CORRUPT, "truncated");
   const flipped = d.slice();
-  flipped[20 + 61] ^= 0xff;
+  flipped[32 + 61] ^= 0xff; // a checked filler byte (filler starts at 32)
   assert.equal(checkPayload(new DataView(flipped.buffer), flipped, 0, flipped.length, 77), PAYLOAD_CORRUPT);
   const last = d.slice();
   last[last.length - 1] ^= 1;
