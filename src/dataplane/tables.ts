@@ -5,7 +5,7 @@
  * over fake rings.
  */
 import { fromWords, multicastMac } from "../net/address.ts";
-import type { OutputPlan, WorkerPlan } from "../supervisor/plan.ts";
+import type { OutputPlan, WorkerPlan } from "./plan_types.ts";
 import {
   buildChains,
   EGRESS_L2,

@@ -21,7 +21,7 @@ import {
 } from "../../src/dataplane/parse.ts";
 import type { RoutedPort } from "../../src/dataplane/rule_table.ts";
 import { buildTables } from "../../src/dataplane/tables.ts";
-import type { InterfaceFacts } from "../../src/supervisor/plan.ts";
+import type { InterfaceFacts } from "../../src/supervisor/plan.ts"; // the supervisor's input, built here by hand
 import { FakeArena, FakeKicker, fakeLoopState, fakeWorker, outputCounters, planFor, TEST_INTERFACES, workerCounters } from "../helpers/fake_ring.ts";
 import { get16, udpFrame, verifyFrame } from "../helpers/frames.ts";
 import { decode6, ipv6Bytes, multicastMac6, udp6Frame } from "../helpers/frames6.ts";

@@ -14,7 +14,7 @@ import {
 } from "../../src/dataplane/rule_table.ts";
 import { multicastMac, parseIp } from "../../src/net/address.ts";
 import { buildTables } from "../../src/dataplane/tables.ts";
-import type { RulePlan, WorkerPlan } from "../../src/supervisor/plan.ts";
+import type { RulePlan, WorkerPlan } from "../../src/dataplane/plan_types.ts";
 import { FakeArena } from "../helpers/fake_ring.ts";
 import { ipv4 } from "../helpers/frames.ts";
 

@@ -36,24 +36,26 @@ async function api(t: Topology, ns: string, method: string, path: string, body?:
   return { status, json };
 }
 
+/** One more veth link between two namespaces of the chain, with an address at each end. */
+async function extraLink(t: Topology, a: { ns: string; cidr: string }, b: { ns: string; cidr: string }, index: number): Promise<[string, string]> {
+  const ifA = `${t.prefix}v${index}`;
+  const ifB = `${t.prefix}v${index + 1}`;
+  await t.addVeth(a.ns, ifA, b.ns, ifB);
+  await t.addAddress(a.ns, ifA, a.cidr);
+  await t.addAddress(b.ns, ifB, b.cidr);
+  return [ifA, ifB];
+}
+
 /** A second input link gen <-> relay (10.0.2.0/24), for rules on two inputs. */
 async function secondInput(t: Topology, n: ChainNames): Promise<{ genIf: string; relayIn: string }> {
-  const genIf = `${t.prefix}v4`;
-  const relayIn = `${t.prefix}v5`;
-  await t.addVeth(n.gen, genIf, n.relay, relayIn);
-  await t.addAddress(n.gen, genIf, "10.0.2.1/24");
-  await t.addAddress(n.relay, relayIn, "10.0.2.2/24");
+  const [genIf, relayIn] = await extraLink(t, { ns: n.gen, cidr: "10.0.2.1/24" }, { ns: n.relay, cidr: "10.0.2.2/24" }, 4);
   await t.setOffload(n.gen, genIf, { tx: false });
   return { genIf, relayIn };
 }
 
 /** A second output link relay <-> sink (10.0.3.0/24). */
 async function secondOutput(t: Topology, n: ChainNames): Promise<{ relayOut: string; sinkIf: string }> {
-  const relayOut = `${t.prefix}v6`;
-  const sinkIf = `${t.prefix}v7`;
-  await t.addVeth(n.relay, relayOut, n.sink, sinkIf);
-  await t.addAddress(n.relay, relayOut, "10.0.3.1/24");
-  await t.addAddress(n.sink, sinkIf, "10.0.3.2/24");
+  const [relayOut, sinkIf] = await extraLink(t, { ns: n.relay, cidr: "10.0.3.1/24" }, { ns: n.sink, cidr: "10.0.3.2/24" }, 6);
   return { relayOut, sinkIf };
 }
 
