@@ -3,7 +3,8 @@
  * generator writes its send time into every datagram, the receiver reads
  * the kernel's receive time (SO_TIMESTAMPNS). Chain topology, 256-byte
  * datagrams, the relays side by side in one run (mcr, kernel forwarding via
- * smcroute, socat), at several rates.
+ * smcroute, socat), at several rates. "mcr" is the default RX frames ring
+ * (TPACKET_V2), "mcr-blocks" the TPACKET_V3 block ring (ring.rx_mode: blocks).
  *
  *   deno run --allow-all bench/latency_bench.ts      (LAT_RATES=1000,10000,50000 LAT_SECONDS=4)
  *
@@ -15,7 +16,7 @@ import { runOne } from "./run.ts";
 const rates = (Deno.env.get("LAT_RATES") ?? "1000,10000,50000").split(",").map(Number);
 const seconds = Number(Deno.env.get("LAT_SECONDS") ?? 4);
 const size = Number(Deno.env.get("LAT_SIZE") ?? 256);
-const relays = (Deno.env.get("LAT_RELAYS") ?? "mcr,kernel,socat").split(",") as ("mcr" | "kernel" | "socat")[];
+const relays = (Deno.env.get("LAT_RELAYS") ?? "mcr,mcr-blocks,kernel,socat").split(",") as ("mcr" | "mcr-blocks" | "kernel" | "socat")[];
 const out = new URL("./results/latency.jsonl", import.meta.url).pathname;
 
 const rows = [];

@@ -33,6 +33,10 @@ MCR_EXPORT int mcr_layout(int32_t *out, int n)
 		[MCR_L_STATUS_SEND_REQUEST] = TP_STATUS_SEND_REQUEST,
 		[MCR_L_STATUS_SENDING] = TP_STATUS_SENDING,
 		[MCR_L_STATUS_WRONG_FORMAT] = TP_STATUS_WRONG_FORMAT,
+		[MCR_L_TP2_SNAPLEN] = offsetof(struct tpacket2_hdr, tp_snaplen),
+		[MCR_L_TP2_MAC] = offsetof(struct tpacket2_hdr, tp_mac),
+		[MCR_L_TP2_SEC] = offsetof(struct tpacket2_hdr, tp_sec),
+		[MCR_L_TP2_NSEC] = offsetof(struct tpacket2_hdr, tp_nsec),
 	};
 	int i;
 

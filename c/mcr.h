@@ -36,7 +36,7 @@
 
 #include <stdint.h>
 
-#define MCR_ABI_VERSION 3
+#define MCR_ABI_VERSION 4
 
 /* ---- library identity ---------------------------------------------------- */
 
@@ -69,6 +69,10 @@ enum mcr_layout_slot {
 	MCR_L_STATUS_SEND_REQUEST,/* TP_STATUS_SEND_REQUEST */
 	MCR_L_STATUS_SENDING,     /* TP_STATUS_SENDING */
 	MCR_L_STATUS_WRONG_FORMAT,/* TP_STATUS_WRONG_FORMAT */
+	MCR_L_TP2_SNAPLEN,        /* offsetof(tpacket2_hdr, tp_snaplen) (RX frames) */
+	MCR_L_TP2_MAC,            /* offsetof(tpacket2_hdr, tp_mac) (u16) */
+	MCR_L_TP2_SEC,            /* offsetof(tpacket2_hdr, tp_sec): the kernel's receive time */
+	MCR_L_TP2_NSEC,           /* offsetof(tpacket2_hdr, tp_nsec) */
 	MCR_L_COUNT
 };
 int mcr_layout(int32_t *out, int n);
@@ -141,6 +145,8 @@ int mcr_arena_items(int arena);
 /* Flags for mcr_rx_open. */
 #define MCR_RX_IGNORE_OUTGOING 0x1  /* PACKET_IGNORE_OUTGOING: never see our own TX */
 #define MCR_RX_FANOUT_HASH     0x2  /* join PACKET_FANOUT group `fanout_id` (PACKET_FANOUT_HASH: per-flow order) */
+#define MCR_RX_FRAMES          0x4  /* TPACKET_V2: one frame per packet, status per frame (the reader is woken per
+				     * packet, no block retire timer); block_size must be a multiple of frame_size */
 
 /*
  * Opens an AF_PACKET/SOCK_RAW socket for ETH_P_ALL bound to ifindex, sets

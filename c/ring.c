@@ -85,7 +85,11 @@ MCR_EXPORT MCR_COLD int mcr_rx_open(int arena, uint32_t offset, int ifindex, uin
 	if ((err = __mcr_arena_begin(arena, offset, (uint32_t)len, &map_addr)) < 0)
 		return err;
 
-	fd = packet_socket(TPACKET_V3);
+	if ((flags & MCR_RX_FRAMES) && block_size % frame_size != 0) {
+		__mcr_arena_end(arena, -1, offset, 0, 0);
+		return -EINVAL; /* frames must tile the blocks: frame i is at i * frame_size */
+	}
+	fd = packet_socket((flags & MCR_RX_FRAMES) ? TPACKET_V2 : TPACKET_V3);
 	if (fd < 0) {
 		__mcr_arena_end(arena, -1, offset, 0, 0);
 		return fd;
@@ -104,7 +108,9 @@ MCR_EXPORT MCR_COLD int mcr_rx_open(int arena, uint32_t offset, int ifindex, uin
 	req.tp_frame_nr = (block_size / frame_size) * block_count;
 	req.tp_retire_blk_tov = retire_ms;
 	req.tp_feature_req_word = TP_FT_REQ_FILL_RXHASH;
-	if ((err = request_and_map(fd, PACKET_RX_RING, &req, sizeof(req), map_addr, len)) < 0)
+	/* TPACKET_V2 takes the first four fields of the same request (struct tpacket_req). */
+	if ((err = request_and_map(fd, PACKET_RX_RING, &req,
+				   (flags & MCR_RX_FRAMES) ? sizeof(struct tpacket_req) : sizeof(req), map_addr, len)) < 0)
 		goto err;
 	mapped = 1;
 	if ((err = bind_to(fd, ifindex, ETH_P_ALL)) < 0)

@@ -35,6 +35,15 @@ export const TP2_LEN = 4;
 /** Where a TX frame's data starts: TPACKET2_HDRLEN - sizeof(struct sockaddr_ll). */
 export const TP2_DATA = 32;
 
+// ---- TPACKET_V2 RX ring (frames mode): the same struct tpacket2_hdr ----------
+/** u32 tp_snaplen: bytes captured. */
+export const TP2_SNAPLEN = 8;
+/** u16 tp_mac: from the frame start to the Ethernet header. */
+export const TP2_MAC = 12;
+/** u32 tp_sec, tp_nsec: the kernel's receive time of the packet (CLOCK_REALTIME). */
+export const TP2_SEC = 16;
+export const TP2_NSEC = 20;
+
 // ---- status words ------------------------------------------------------------
 /** RX block/packet owned by user space. */
 export const TP_STATUS_USER = 1;
@@ -71,4 +80,8 @@ export const EXPECTED_LAYOUT: readonly number[] = [
   TP_STATUS_SEND_REQUEST,
   TP_STATUS_SENDING,
   TP_STATUS_WRONG_FORMAT,
+  TP2_SNAPLEN,
+  TP2_MAC,
+  TP2_SEC,
+  TP2_NSEC,
 ];

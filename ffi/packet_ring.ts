@@ -8,6 +8,7 @@ import { loadLibrary } from "./library.ts";
 
 const MCR_RX_IGNORE_OUTGOING = 0x1;
 const MCR_RX_FANOUT_HASH = 0x2;
+const MCR_RX_FRAMES = 0x4;
 
 export interface RxRingOptions {
   ifindex: number;
@@ -20,6 +21,8 @@ export interface RxRingOptions {
   ignoreOutgoing: boolean;
   /** PACKET_FANOUT group id shared by the workers reading this interface. */
   fanoutId?: number;
+  /** TPACKET_V2: one frame of frameSize per packet (blockSize a multiple of it); else V3 blocks. */
+  frames?: boolean;
 }
 
 export interface RingStats {
@@ -91,7 +94,7 @@ abstract class MappedRing {
   }
 }
 
-/** A TPACKET_V3 receive ring. */
+/** A receive ring: TPACKET_V3 blocks, or TPACKET_V2 frames (`frames`). */
 export class RxRing extends MappedRing {
   readonly #statsOut = new Uint32Array(3);
 
@@ -103,17 +106,25 @@ export class RxRing extends MappedRing {
     byteLength: number,
     ifname: string,
     arena: Arena,
+    readonly frames: boolean,
+    readonly frameSize: number,
   ) {
     super(fd, offset, byteLength, ifname, arena);
+  }
+
+  /** Frames in a frames-mode ring (frame i at offset + i * frameSize). */
+  get frameCount(): number {
+    return (this.blockSize / this.frameSize) * this.blockCount;
   }
 
   static open(arena: Arena, o: RxRingOptions): RxRing {
     const lib = loadLibrary();
     const byteLength = o.blockSize * o.blockCount;
-    const flags = (o.ignoreOutgoing ? MCR_RX_IGNORE_OUTGOING : 0) | (o.fanoutId ? MCR_RX_FANOUT_HASH : 0);
+    const flags = (o.ignoreOutgoing ? MCR_RX_IGNORE_OUTGOING : 0) | (o.fanoutId ? MCR_RX_FANOUT_HASH : 0) |
+      (o.frames ? MCR_RX_FRAMES : 0);
     const { fd, offset } = openInArena(arena, byteLength, "mcr_rx_open", "RX", o, (offset) =>
       lib.mcr_rx_open(arena.handle, offset, o.ifindex, o.blockSize, o.blockCount, o.frameSize, o.retireMs, flags, o.fanoutId ?? 0));
-    return new RxRing(fd, offset, o.blockSize, o.blockCount, byteLength, o.ifname, arena);
+    return new RxRing(fd, offset, o.blockSize, o.blockCount, byteLength, o.ifname, arena, o.frames ?? false, o.frameSize);
   }
 
   /**

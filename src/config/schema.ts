@@ -161,6 +161,14 @@ export const RuleSchema = z.strictObject({
 
 /** Ring geometry overrides (normally derived from rate_pps, see ring_geometry.ts). */
 export const RingSchema = z.strictObject({
+  /**
+   * How RX rings hand packets over: "frames" (TPACKET_V2, the default): the
+   * forwarding loop is woken per packet and takes every ready frame in one
+   * batch, so a packet never waits for a timer; "blocks" (TPACKET_V3): packets
+   * packed into blocks handed over when full or after retire_ms, fewer
+   * wake-ups at high rates but up to retire_ms of added latency.
+   */
+  rx_mode: z.enum(["frames", "blocks"]).optional(),
   block_size_kib: z.int().min(4).max(65536).refine((v) => (v & (v - 1)) === 0, {
     error: "must be a power of two",
   }).optional(),

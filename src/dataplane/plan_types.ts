@@ -7,9 +7,11 @@
 import type { Family } from "../net/address.ts";
 
 export interface RxGeometry {
+  /** TPACKET_V2 frames (one packet per frame, woken per packet) rather than TPACKET_V3 blocks. */
+  frames: boolean;
   blockSize: number;
   blockCount: number;
-  /** tp_frame_size: only used by the kernel to validate the request in V3. */
+  /** tp_frame_size: frames mode, the slot of one packet; blocks mode, only checked by the kernel. */
   frameSize: number;
   retireMs: number;
   /** block_size * block_count: bytes mapped. */

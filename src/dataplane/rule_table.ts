@@ -144,7 +144,7 @@ export class Rule {
 
 /** An RX ring of one input interface and the rules that listen on it. */
 export class InputPort {
-  /** Index of the next block to look at. */
+  /** Index of the next block (frames mode: frame) to look at. */
   cursor = 0;
   /** Identity of the ring (see tables.ts). */
   ringId = 0;
@@ -152,12 +152,16 @@ export class InputPort {
     readonly ifindex: number,
     readonly fd: number,
     readonly offset: number,
+    /** Bytes of one unit: a V3 block, or (frames) a V2 frame. */
     readonly blockSize: number,
+    /** Units in the ring: blocks, or (frames) frames. */
     readonly blockCount: number,
     /** ruleKey(family, group, port) -> chain of rules. */
     readonly rules: Map<number, Rule>,
     /** fragmentKey(family, group) -> chain of rules that accept later fragments. */
     readonly fragmentRules: Map<number, Rule>,
+    /** A TPACKET_V2 frames ring (processFrames) rather than V3 blocks (processBlock). */
+    readonly frames = false,
   ) {}
 }
 

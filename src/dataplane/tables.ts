@@ -27,6 +27,10 @@ export interface RxRingRef {
   offset: number;
   blockSize: number;
   blockCount: number;
+  /** TPACKET_V2 frames (frameSize each, frameCount of them) rather than V3 blocks. */
+  frames?: boolean;
+  frameSize?: number;
+  frameCount?: number;
 }
 
 /** An open TX ring as the tables need it. */
@@ -151,14 +155,17 @@ export function buildTables(
     const ring = rxRings.get(rx.ifindex);
     if (!ring) throw new Error(`no RX ring open for interface "${rx.ifname}"`);
     const rules = rulesByInput.get(rx.ifindex) ?? [];
+    const frames = ring.frames === true;
     const input = new InputPort(
       rx.ifindex,
       ring.fd,
       ring.offset,
-      ring.blockSize,
-      ring.blockCount,
+      // A frames ring is walked frame by frame: its unit is the frame.
+      frames ? ring.frameSize! : ring.blockSize,
+      frames ? ring.frameCount! : ring.blockCount,
       buildChains(rules, (r) => ruleKey(r.family, r.group, r.port), "next"),
       buildChains(rules.filter((r) => r.allowFragments), (r) => fragmentKey(r.family, r.group), "nextFragment"),
+      frames,
     );
     input.ringId = ring.id;
     const old = previous.inputs.find((p) => p.ringId === ring.id);

@@ -37,7 +37,7 @@ import {
   PHASE_RUNNING,
   type ToWorker,
 } from "./channel.ts";
-import { flush, forwardLoop, LoopState, processBlock } from "./forward_loop.ts";
+import { flush, forwardLoop, LoopState, processBlock, processFrames } from "./forward_loop.ts";
 import { WorkerRings } from "./worker_rings.ts";
 
 const inbox: ToWorker[] = [];
@@ -69,7 +69,7 @@ function drain(state: LoopState, retireWaitMs: number): void {
   for (let round = 0; round < 2; round++) {
     for (let n = 0; n < 100_000; n++) {
       let blocks = 0;
-      for (const input of state.inputs) blocks += processBlock(state, input);
+      for (const input of state.inputs) blocks += input.frames ? processFrames(state, input) : processBlock(state, input);
       if (blocks === 0) break;
     }
     if (round === 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, retireWaitMs);

@@ -57,7 +57,8 @@ function routedKey(o: OutputPlan): string {
  * as rules come and go) takes effect when the ring is re-created anyway.
  */
 function sameRx(a: RxPlan, b: RxPlan): boolean {
-  return a.ifindex === b.ifindex && a.fanoutId === b.fanoutId;
+  return a.ifindex === b.ifindex && a.fanoutId === b.fanoutId && a.geometry.frames === b.geometry.frames &&
+    (!a.geometry.frames || a.geometry.frameSize === b.geometry.frameSize);
 }
 
 /** A TX ring is re-created when its interface, frame size (MTU), frame count or bypass changes. */
@@ -126,6 +127,7 @@ export class WorkerRings {
           retireMs: p.geometry.retireMs,
           ignoreOutgoing: true,
           fanoutId: p.fanoutId === 0 ? undefined : p.fanoutId,
+          frames: p.geometry.frames,
         });
         this.waiter.addFd(ring.fd);
         open = { plan: p, ring };

@@ -63,7 +63,7 @@ export const WORKER_COUNTERS: readonly CounterSpec[] = [
   { name: "kernel_packets", family: "mcr_kernel_packets_total", help: "Frames the kernel delivered to RX rings (PACKET_STATISTICS)" },
   { name: "kernel_drops", family: "mcr_kernel_drops_total", help: "Frames the kernel dropped because an RX ring was full (PACKET_STATISTICS)" },
   { name: "kernel_freezes", family: "mcr_kernel_freezes_total", help: "RX queue freezes reported by the kernel (PACKET_STATISTICS)" },
-  { name: "rx_blocks", family: "mcr_rx_blocks_total", help: "RX ring blocks processed (batches)" },
+  { name: "rx_blocks", family: "mcr_rx_blocks_total", help: "RX batches processed: V3 blocks, or batches of V2 frames taken between two waits" },
   { name: "tx_kicks", family: "mcr_tx_kicks_total", help: "TX ring kicks completed" },
   { name: "tx_kick_errors", family: "mcr_tx_kick_errors_total", help: "TX ring kicks that failed" },
   {

@@ -43,6 +43,7 @@ function roundUp(n: number, to: number): number {
  * (DEFAULT_RATE_PPS when none declares it) and whose MTU is `mtu`.
  */
 export function rxGeometry(ratePps: number | undefined, mtu: number, opts: RingOptions = {}): RxGeometry {
+  if ((opts.rx_mode ?? "frames") === "frames") return rxFrameGeometry(ratePps, mtu, opts);
   const retireMs = opts.retire_ms ?? DEFAULT_RETIRE_MS;
   const packetBytes = roundUp(mtu + 14 + 4 + V3_PACKET_OVERHEAD, 16); // largest frame (+VLAN tag)
   // A block must hold at least one full-size frame, or large frames are truncated.
@@ -57,10 +58,41 @@ export function rxGeometry(ratePps: number | undefined, mtu: number, opts: RingO
   const derived = Math.min(Math.max(forBytes, forTime, 8), Math.floor(MAX_RX_RING_BYTES / blockSize));
   const blockCount = opts.block_count ?? derived;
   return {
+    frames: false,
     blockSize,
     blockCount,
     frameSize: 2048 <= blockSize ? 2048 : blockSize,
     retireMs,
+    bytes: blockSize * blockCount,
+  };
+}
+
+/** Frames that must fit in an RX frames ring at least (a burst the loop may meet after a pause). */
+export const MIN_RX_FRAMES = 4096;
+/** TPACKET2_HDRLEN (52) rounded up to TPACKET_ALIGNMENT, plus the alignment of the MAC header. */
+const V2_FRAME_OVERHEAD = 64 + 16;
+
+/**
+ * TPACKET_V2 RX geometry: one frame per packet, a power of two holding a
+ * full-size frame (+VLAN tag); enough frames for HOLD_MS at the expected
+ * rate (at least MIN_RX_FRAMES); frames tile 64 KiB (or frame-size) blocks.
+ */
+function rxFrameGeometry(ratePps: number | undefined, mtu: number, opts: RingOptions): RxGeometry {
+  let frameSize = 2048;
+  while (frameSize < mtu + 14 + 4 + V2_FRAME_OVERHEAD) frameSize *= 2;
+  let blockSize = opts.block_size_kib ? opts.block_size_kib * 1024 : 64 * 1024;
+  while (blockSize < frameSize) blockSize *= 2;
+  const perBlock = blockSize / frameSize;
+  const rate = ratePps ?? DEFAULT_RATE_PPS;
+  const frames = Math.max(MIN_RX_FRAMES, Math.ceil(rate * HOLD_MS / 1000));
+  const derived = Math.min(Math.ceil(frames / perBlock), Math.floor(MAX_RX_RING_BYTES / blockSize));
+  const blockCount = opts.block_count ?? derived;
+  return {
+    frames: true,
+    blockSize,
+    blockCount,
+    frameSize,
+    retireMs: opts.retire_ms ?? DEFAULT_RETIRE_MS,
     bytes: blockSize * blockCount,
   };
 }

@@ -14,7 +14,7 @@ import {
   TP_STATUS_WRONG_FORMAT,
 } from "../../ffi/layout.ts";
 import { COMMAND_RECONFIGURE, COMMAND_STOP, CONTROL_COMMAND } from "../../src/dataplane/channel.ts";
-import { forwardLoop, processBlock } from "../../src/dataplane/forward_loop.ts";
+import { FRAME_BATCH, forwardLoop, processBlock, processFrames } from "../../src/dataplane/forward_loop.ts";
 import { buildTables } from "../../src/dataplane/tables.ts";
 import {
   fakeLoopState,
@@ -581,4 +581,56 @@ Deno.test("buildTables() starts a re-created ring at block 0 and frame 0, even w
   assert.equal(next.inputs[0].fd, w.inputs[0].fd);
   assert.equal(next.inputs[0].cursor, 0, "a new RX ring starts where the kernel starts");
   assert.equal(next.txPorts[0].head, 0, "a new TX ring is written from frame 0, never past its end");
+});
+
+// ---- frames mode (TPACKET_V2 RX ring) -----------------------------------------
+
+Deno.test("processFrames() forwards every ready frame in one batch, hands each frame back, and flushes TX once", () => {
+  const w = fakeWorker(planFor(ONE_OUTPUT), { frameSize: 2048, blockSize: 65536, blockCount: 1 });
+  const rx = w.arena.rx[0];
+  assert.equal(w.inputs[0].frames, true);
+  const inputs = stream(10);
+  rx.fillFrames(0, inputs);
+  const kicksBefore = w.kicker.submitCount;
+  assert.equal(processFrames(w.state, w.inputs[0]), 1);
+  const tx = w.arena.tx[0];
+  for (let i = 0; i < 10; i++) {
+    assert.equal(rx.frameStatus(i), 0, `RX frame ${i} is the kernel's again`);
+    assert.equal(tx.status(i), TP_STATUS_SEND_REQUEST, `TX frame ${i}`);
+    assertFrame(tx.data(i), expectedRewrite(inputs[i], ONE_OUTPUT_SPEC), `frame ${i}`);
+  }
+  assert.equal(w.kicker.submitCount - kicksBefore, 1, "one flush for the batch");
+  assert.equal(w.inputs[0].cursor, 10);
+  assert.equal(processFrames(w.state, w.inputs[0]), 0, "nothing more is ready");
+  assertPacketsConserved(w);
+  assert.deepEqual(w.arena.checkGuards(), []);
+});
+
+Deno.test("processFrames() wraps around the ring and stops at FRAME_BATCH so other inputs get their turn", () => {
+  const w = fakeWorker(planFor(ONE_OUTPUT), { frameSize: 2048, blockSize: 65536, blockCount: 16, txFrames: 1024 });
+  const rx = w.arena.rx[0];
+  const frames = rx.frameCount; // 512
+  w.inputs[0].cursor = frames - 3;
+  rx.fillFrames(frames - 3, stream(FRAME_BATCH + 10));
+  assert.equal(processFrames(w.state, w.inputs[0]), 1);
+  assert.equal(workerCounters(w.state).rx_packets, FRAME_BATCH, "one batch at most");
+  assert.equal(w.inputs[0].cursor, FRAME_BATCH - 3, "wrapped past the end");
+  assert.equal(processFrames(w.state, w.inputs[0]), 1);
+  assert.equal(workerCounters(w.state).rx_packets, FRAME_BATCH + 10);
+  assertPacketsConserved(w);
+});
+
+Deno.test("processFrames() counts a frame whose header points outside its slot as ring_corrupt and never reads it", () => {
+  const w = fakeWorker(planFor(ONE_OUTPUT), { frameSize: 2048, blockSize: 65536, blockCount: 1 });
+  const rx = w.arena.rx[0];
+  rx.fillFrames(0, stream(3));
+  const view = w.arena.view;
+  view.setUint32(rx.offset + 2048 + 8, 5000, true); // frame 1: snaplen past its slot
+  view.setUint16(rx.offset + 2 * 2048 + 12, 4, true); // frame 2: data inside its own header
+  processFrames(w.state, w.inputs[0]);
+  const c = workerCounters(w.state);
+  assert.equal(c.drop_ring_corrupt, 2);
+  assert.equal(c.tx_sent, 1);
+  assertPacketsConserved(w);
+  assert.deepEqual(w.arena.checkGuards(), []);
 });

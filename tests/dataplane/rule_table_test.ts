@@ -231,6 +231,7 @@ Deno.test("buildTables() splits rules by input interface and puts only fragment-
     }],
   });
   const rxGeometry = {
+    frames: false,
     blockSize: 65536,
     blockCount: 4,
     frameSize: 2048,

@@ -104,6 +104,9 @@ let nextFakeRingId = 1;
 export class FakeRxRing implements RxRingRef {
   #sequence = 0;
   readonly id = nextFakeRingId++;
+  readonly frames: boolean;
+  readonly frameSize: number;
+  readonly frameCount: number;
   constructor(
     readonly arena: FakeArena,
     readonly ifindex: number,
@@ -111,7 +114,42 @@ export class FakeRxRing implements RxRingRef {
     readonly offset: number,
     readonly blockSize: number,
     readonly blockCount: number,
-  ) {}
+    frameSize?: number,
+  ) {
+    this.frames = frameSize !== undefined;
+    this.frameSize = frameSize ?? blockSize;
+    this.frameCount = (blockSize / this.frameSize) * blockCount;
+  }
+
+  /**
+   * Frames mode: writes packets into consecutive frames from `index` on (a
+   * tpacket2_hdr each: status USER|flags, tp_len, tp_snaplen, tp_mac = 80),
+   * wrapping at the ring's end. Returns the frame index after the last.
+   */
+  fillFrames(index: number, packets: readonly (RxPacket | Uint8Array)[]): number {
+    const view = this.arena.view;
+    const bytes = this.arena.bytes;
+    let at = index;
+    for (const p of packets) {
+      const frame = p instanceof Uint8Array ? p : p.frame;
+      const flags = p instanceof Uint8Array ? 0 : (p.status ?? 0);
+      const f = this.offset + at * this.frameSize;
+      if (80 + frame.length > this.frameSize) throw new Error(`fillFrames(): a ${frame.length}-byte packet does not fit a frame`);
+      bytes.fill(0, f, f + this.frameSize);
+      view.setUint32(f + 4, frame.length, true); // tp_len
+      view.setUint32(f + 8, frame.length, true); // tp_snaplen
+      view.setUint16(f + 12, 80, true); // tp_mac
+      bytes.set(frame, f + 80);
+      view.setUint32(f, TP_STATUS_USER | flags, true); // tp_status last, as the kernel publishes it
+      at = at + 1 === this.frameCount ? 0 : at + 1;
+    }
+    return at;
+  }
+
+  /** Frames mode: the status word of frame `index`. */
+  frameStatus(index: number): number {
+    return this.arena.view.getUint32(this.offset + index * this.frameSize, true);
+  }
 
   /** Byte offset of block `index` in the arena. */
   blockOffset(index: number): number {
@@ -346,6 +384,8 @@ export interface FakeRxSpec {
   /** Block size in bytes (default 64 KiB; the kernel wants a multiple of the page size). */
   blockSize?: number;
   blockCount?: number;
+  /** A TPACKET_V2 frames ring with frames of this size (tiling the blocks), instead of V3 blocks. */
+  frameSize?: number;
 }
 
 /** Geometry of one fake TX ring. */
@@ -394,6 +434,7 @@ export class FakeArena {
         rxAt[i],
         r.blockSize ?? 65536,
         r.blockCount ?? 4,
+        r.frameSize,
       );
       this.bytes.fill(0, ring.offset, ring.offset + ring.blockSize * ring.blockCount);
       this.guards.push([ring.offset + ring.blockSize * ring.blockCount, GUARD_LEN]);
@@ -555,7 +596,7 @@ export interface FakeWorker {
  */
 export function fakeWorker(
   plan: WorkerPlan,
-  opts: { blockSize?: number; blockCount?: number; txFrames?: number; kicker?: FakeKickerOptions } =
+  opts: { blockSize?: number; blockCount?: number; txFrames?: number; frameSize?: number; kicker?: FakeKickerOptions } =
     {},
 ): FakeWorker {
   const arena = new FakeArena(
@@ -563,6 +604,7 @@ export function fakeWorker(
       ifindex: r.ifindex,
       blockSize: opts.blockSize,
       blockCount: opts.blockCount,
+      frameSize: opts.frameSize,
     })),
     plan.tx.map((t) => ({
       ifindex: t.ifindex,

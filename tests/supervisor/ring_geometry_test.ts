@@ -10,6 +10,7 @@
  * for an in-band tagged one 78 (+4 bytes of tag): 96 + MTU either way.
  */
 import assert from "node:assert/strict";
+import type { RingOptions } from "../../src/config/schema.ts";
 import fc from "fast-check";
 import {
   DEFAULT_BLOCK_SIZE,
@@ -20,6 +21,7 @@ import {
   rxGeometry,
   txGeometry,
   MAX_RX_RING_BYTES,
+  MIN_RX_FRAMES,
 } from "../../src/supervisor/ring_geometry.ts";
 
 const PAGE = 4096;
@@ -30,14 +32,20 @@ function largestFramesPerBlock(blockSize: number, mtu: number): number {
   return Math.floor((blockSize - 48) / slot);
 }
 
-Deno.test("rxGeometry() holds 200 ms of largest frames at the declared rate, up to the per-ring cap", () => {
+
+/** The TPACKET_V3 (rx_mode: blocks) geometry these block tests specify. */
+function blockGeometry(rate: number | undefined, mtu: number, opts: RingOptions = {}) {
+  return rxGeometry(rate, mtu, { ...opts, rx_mode: "blocks" });
+}
+
+Deno.test("rxGeometry() in blocks mode holds 200 ms of largest frames at the declared rate, up to the per-ring cap", () => {
   fc.assert(
     fc.property(
       fc.integer({ min: 1, max: 10_000_000 }),
       fc.constantFrom(576, 1280, 1500, 4000, 9000),
       fc.constantFrom(undefined, 64, 128, 256, 1024),
       (rate, mtu, blockKib) => {
-        const g = rxGeometry(rate, mtu, blockKib === undefined ? {} : { block_size_kib: blockKib });
+        const g = blockGeometry(rate, mtu, blockKib === undefined ? {} : { block_size_kib: blockKib });
         const capacity = g.blockCount * largestFramesPerBlock(g.blockSize, mtu);
         assert.ok(g.bytes <= MAX_RX_RING_BYTES, "every ring fits the worker arena");
         if (g.blockCount === Math.floor(MAX_RX_RING_BYTES / g.blockSize)) return; // capped: as much as fits
@@ -50,15 +58,15 @@ Deno.test("rxGeometry() holds 200 ms of largest frames at the declared rate, up 
   );
 });
 
-Deno.test("rxGeometry() makes a block hold at least one full-size frame, whatever block_size_kib says", () => {
-  const g = rxGeometry(1000, 9000, { block_size_kib: 4 });
+Deno.test("rxGeometry() in blocks mode makes a block hold at least one full-size frame, whatever block_size_kib says", () => {
+  const g = blockGeometry(1000, 9000, { block_size_kib: 4 });
   assert.ok(largestFramesPerBlock(g.blockSize, 9000) >= 1, `${g.blockSize} B blocks`);
 });
 
-Deno.test("rxGeometry() has block_count x retire_ms >= 200 ms even at low rates", () => {
+Deno.test("rxGeometry() in blocks mode has block_count x retire_ms >= 200 ms even at low rates", () => {
   for (const retire of [1, 2, 3, 7, 10, 50, 200, 1000]) {
     for (const rate of [1, 100, 10_000]) {
-      const g = rxGeometry(rate, 1500, { retire_ms: retire });
+      const g = blockGeometry(rate, 1500, { retire_ms: retire });
       assert.equal(g.retireMs, retire);
       assert.ok(
         g.blockCount * g.retireMs >= HOLD_MS,
@@ -66,23 +74,23 @@ Deno.test("rxGeometry() has block_count x retire_ms >= 200 ms even at low rates"
       );
     }
   }
-  const g = rxGeometry(1, 1500);
+  const g = blockGeometry(1, 1500);
   assert.equal(g.retireMs, DEFAULT_RETIRE_MS);
   assert.ok(g.blockCount * g.retireMs >= HOLD_MS);
 });
 
-Deno.test("rxGeometry() sizes for the default rate when no rule declares one", () => {
-  assert.deepEqual(rxGeometry(undefined, 1500), rxGeometry(DEFAULT_RATE_PPS, 1500));
+Deno.test("rxGeometry() in blocks mode sizes for the default rate when no rule declares one", () => {
+  assert.deepEqual(blockGeometry(undefined, 1500), blockGeometry(DEFAULT_RATE_PPS, 1500));
 });
 
-Deno.test("rxGeometry() meets the kernel's TPACKET_V3 constraints", () => {
+Deno.test("rxGeometry() in blocks mode meets the kernel's TPACKET_V3 constraints", () => {
   fc.assert(
     fc.property(
       fc.integer({ min: 1, max: 1_000_000 }),
       fc.integer({ min: 68, max: 9216 }),
       fc.option(fc.constantFrom(4, 8, 64, 128, 4096), { nil: undefined }),
       (rate, mtu, blockKib) => {
-        const g = rxGeometry(rate, mtu, blockKib === undefined ? {} : { block_size_kib: blockKib });
+        const g = blockGeometry(rate, mtu, blockKib === undefined ? {} : { block_size_kib: blockKib });
         assert.equal(g.blockSize % PAGE, 0, "block size a multiple of the page size");
         assert.equal(g.frameSize % 16, 0, "frame size a multiple of TPACKET_ALIGNMENT");
         assert.ok(
@@ -96,24 +104,24 @@ Deno.test("rxGeometry() meets the kernel's TPACKET_V3 constraints", () => {
   );
 });
 
-Deno.test("rxGeometry() with default blocks holds at least one largest frame per block up to MTU 9000", () => {
+Deno.test("rxGeometry() in blocks mode with default blocks holds at least one largest frame per block up to MTU 9000", () => {
   for (const mtu of [1500, 9000]) {
-    assert.ok(largestFramesPerBlock(rxGeometry(1000, mtu).blockSize, mtu) >= 1);
+    assert.ok(largestFramesPerBlock(blockGeometry(1000, mtu).blockSize, mtu) >= 1);
   }
-  assert.equal(rxGeometry(1000, 1500).blockSize, DEFAULT_BLOCK_SIZE);
+  assert.equal(blockGeometry(1000, 1500).blockSize, DEFAULT_BLOCK_SIZE);
 });
 
-Deno.test("rxGeometry() honours block size, block count and retire overrides", () => {
-  const g = rxGeometry(5_000_000, 1500, { block_size_kib: 256, block_count: 3, retire_ms: 20 });
+Deno.test("rxGeometry() in blocks mode honours block size, block count and retire overrides", () => {
+  const g = blockGeometry(5_000_000, 1500, { block_size_kib: 256, block_count: 3, retire_ms: 20 });
   assert.equal(g.blockSize, 256 * 1024);
   assert.equal(g.blockCount, 3, "an explicit block_count wins even when it holds less than 200 ms");
   assert.equal(g.retireMs, 20);
   assert.equal(g.bytes, 3 * 256 * 1024);
 });
 
-Deno.test("rxGeometry() grows with the declared rate", () => {
-  const slow = rxGeometry(10_000, 1500);
-  const fast = rxGeometry(1_000_000, 1500);
+Deno.test("rxGeometry() in blocks mode grows with the declared rate", () => {
+  const slow = blockGeometry(10_000, 1500);
+  const fast = blockGeometry(1_000_000, 1500);
   assert.ok(fast.bytes > slow.bytes);
 });
 
@@ -141,4 +149,21 @@ Deno.test("txGeometry() honours tx_frames and qdisc_bypass", () => {
   assert.equal(g.frameCount, 100);
   assert.equal(g.qdiscBypass, true);
   assert.equal(g.bytes, Math.ceil(100 * 2048 / PAGE) * PAGE);
+});
+
+Deno.test("rxGeometry() in frames mode (the default): one power-of-two frame per packet holding a full frame, frames tiling the blocks, 200 ms at the rate", () => {
+  for (const mtu of [1500, 9000]) {
+    for (const rate of [undefined, 1000, 100_000, 1_000_000]) {
+      const g = rxGeometry(rate, mtu);
+      assert.equal(g.frames, true);
+      assert.ok(g.frameSize >= mtu + 14 + 4 + 64, `frame ${g.frameSize} holds an MTU ${mtu} frame and its header`);
+      assert.equal(g.frameSize & (g.frameSize - 1), 0, "a power of two");
+      assert.equal(g.blockSize % g.frameSize, 0, "frames tile a block");
+      assert.equal(g.blockSize % 4096, 0);
+      const frames = (g.blockSize / g.frameSize) * g.blockCount;
+      const wanted = Math.max(MIN_RX_FRAMES, Math.ceil((rate ?? DEFAULT_RATE_PPS) * HOLD_MS / 1000));
+      assert.ok(frames >= wanted || g.bytes > MAX_RX_RING_BYTES - g.blockSize, `${frames} frames for ${rate} pps`);
+      assert.ok(g.bytes <= MAX_RX_RING_BYTES);
+    }
+  }
 });
