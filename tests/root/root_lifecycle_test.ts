@@ -330,7 +330,7 @@ rootTest("root: failed applies (too many rules, a worker failing mid-apply, ring
     const huge = await api(t, n.relay, "PUT", "/api/v1/config", {
       ...config,
       rules: [...config.rules.map((r: object) => ({ ...r, rate_pps: 10_000_000 })), ...many(40, "h").map((r) => ({ ...r, input: { ...r.input, interface: n.relayIn } }))],
-      ring: { block_count: 8000 },
+      ring: { block_count: 20000 }, // 1.25 GiB of RX ring with 64 KiB blocks (frames), 2.5 GiB with 128 KiB (blocks)
     });
     assert.equal(huge.status, 409, JSON.stringify(huge.json));
     assert.equal(huge.json.error.code, "resource_limit");
