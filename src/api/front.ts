@@ -101,7 +101,7 @@ export function serveFront(
         r.close();
       }
     }
-  }, 250);
+  }, 1000);
 
   const evictOne = (): void => {
     let oldest: Relayed | null = null;

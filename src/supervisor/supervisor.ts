@@ -126,18 +126,21 @@ export class Supervisor implements RelayControl {
   async start(): Promise<void> {
     const count = this.#config.workers ?? 1;
     await this.#pool.start(count);
-    const result = await this.#enqueue(() => this.#apply(this.#config, true));
-    this.#log.info("relay started", { workers: count, rules: result.added.length });
     try {
       this.#watch = InterfaceWatch.open();
     } catch (err) {
       this.#log.warn("no interface notifications; polling interfaces every second", { error: (err as Error).message });
     }
-    // Interface changes are followed within ~100 ms of their notification; a
-    // full re-read every 10 s (every second without notifications) is the backstop.
+    // One 100 ms timer for the watchdog and interface notifications (followed
+    // within ~100 ms); a full re-read every 10 s (every second without
+    // notifications) is the backstop. The watchdog runs from before the
+    // first plan is applied.
     this.#watcher = setInterval(() => {
-      if (this.#watch?.changed()) this.#refreshInterfaces();
+      this.#pool.watch();
+      if (this.#watch?.changed() && this.#plan !== null) this.#refreshInterfaces();
     }, 100);
+    const result = await this.#enqueue(() => this.#apply(this.#config, true));
+    this.#log.info("relay started", { workers: count, rules: result.added.length });
     this.#sampler = setInterval(() => {
       this.#sample();
       if (this.#watch === null || ++this.#ticks % 10 === 0) this.#refreshInterfaces();

@@ -112,7 +112,6 @@ export class WorkerPool {
     output: new Float64Array(MAX_OUTPUT_SLOTS * OUTPUT_SLOTS),
   };
   #fenced: Fenced[] = [];
-  #watchdog: ReturnType<typeof setInterval> | undefined;
   #stopping = false;
   #log: PoolLogger;
   #stuckMs: number;
@@ -128,7 +127,11 @@ export class WorkerPool {
     return this.#workers;
   }
 
-  /** Starts `count` workers and the watchdog. */
+  /**
+   * Starts `count` workers. The caller drives the watchdog: watch() about
+   * every 100 ms (one timer for all of the supervisor's housekeeping keeps an
+   * idle relay's wake-ups few).
+   */
   async start(count: number): Promise<void> {
     for (let i = 0; i < count; i++) {
       const h = new WorkerHandle(i, 0);
@@ -136,7 +139,6 @@ export class WorkerPool {
       this.#spawn(h);
     }
     await Promise.all(this.#workers.map((w) => w.ready));
-    this.#watchdog = setInterval(() => this.#tick(), 100);
   }
 
   /**
@@ -158,7 +160,6 @@ export class WorkerPool {
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
-    clearInterval(this.#watchdog);
     for (const w of this.#workers) {
       Atomics.store(w.control, CONTROL_COMMAND, COMMAND_STOP);
       if (w.waiterHandle >= 0) Waiter.notifyHandle(w.waiterHandle);
@@ -336,7 +337,8 @@ export class WorkerPool {
    * between rings while applying a plan; a heartbeat older than the phase's
    * limit means it is stuck: fence it and start a replacement.
    */
-  #tick(): void {
+  watch(): void {
+    if (this.#stopping) return;
     const now = Date.now();
     for (const w of this.#workers) {
       const hb = w.counters[W.heartbeat_ms];
