@@ -21,7 +21,7 @@ import { renderChart } from "./chart.ts";
 import { selfCommand } from "../src/runtime.ts";
 import { type ChainNames, type DualBridgeNames, Topology } from "../src/tools/topology.ts";
 
-type RelayKind = "mcr" | "mcr-blocks" | "socat" | "kernel";
+type RelayKind = "mcr" | "mcr-blocks" | "mcr-busy" | "socat" | "kernel";
 
 interface Row {
   workload: string;
@@ -120,11 +120,11 @@ async function startRelayKind(
   relayOutIp: string,
 ): Promise<{ pid: number; stop: () => Promise<Record<string, number> | undefined> }> {
   const dir = Deno.makeTempDirSync({ prefix: "mcr-bench-" });
-  if (kind === "mcr" || kind === "mcr-blocks") {
+  if (kind === "mcr" || kind === "mcr-blocks" || kind === "mcr-busy") {
     const outs = Array.from({ length: outputs }, (_, i) =>
       `      - { interface: ${n.relayOut}, group: 239.9.${9 + Math.floor(i / 250)}.${(9 + i) % 250}, port: 5099, ttl: 8 }`);
     Deno.writeTextFileSync(`${dir}/mcr.yaml`,
-      `workers: ${workers}\n${kind === "mcr-blocks" ? "ring: { rx_mode: blocks }\n" : ""}rules:\n  - name: bench\n    rate_pps: 400000\n    input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }\n    outputs:\n${outs.join("\n")}\n`,
+      `workers: ${workers}\n${kind === "mcr-blocks" ? "ring: { rx_mode: blocks }\n" : kind === "mcr-busy" ? "ring: { busy_poll_us: 500 }\n" : ""}rules:\n  - name: bench\n    rate_pps: 400000\n    input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }\n    outputs:\n${outs.join("\n")}\n`,
       { mode: 0o600 });
     const statsPath = `${dir}/final.json`;
     const p = t.spawn(n.relay, ["taskset", "-c", "1", ...selfCommand(["run", "--config", `${dir}/mcr.yaml`, "--no-api", "--final-stats", statsPath])], { stdout: "null" });

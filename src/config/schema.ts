@@ -169,6 +169,13 @@ export const RingSchema = z.strictObject({
    * wake-ups at high rates but up to retire_ms of added latency.
    */
   rx_mode: z.enum(["frames", "blocks"]).optional(),
+  /**
+   * Busy polling, opt-in, for a core dedicated to the relay: after a batch the
+   * loop keeps looking at its rings for this many microseconds before it
+   * sleeps (a packet in that time is taken without a wake-up; the core is
+   * busy meanwhile). 0 (default): sleep at once.
+   */
+  busy_poll_us: z.int().min(0).max(100_000).optional(),
   block_size_kib: z.int().min(4).max(65536).refine((v) => (v & (v - 1)) === 0, {
     error: "must be a power of two",
   }).optional(),

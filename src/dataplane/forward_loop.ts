@@ -133,6 +133,8 @@ export class LoopState {
     readonly periodic: () => void,
     readonly routedPorts: RoutedPort[] = [],
     readonly sender: DatagramSender | null = null,
+    /** Busy polling budget before each sleep, microseconds (0: none). */
+    readonly busyPollUs = 0,
   ) {
     this.dirty = txPorts.slice();
     this.dirtyRouted = routedPorts.slice();
@@ -174,9 +176,31 @@ export function forwardLoop(s: LoopState, waitTimeoutMs: number): number {
       s.periodic();
     }
     if (blocks === 0) {
+      if (s.busyPollUs > 0 && spinUntilReady(s) !== 0) continue;
       s.kicker.wait(waitTimeoutMs);
       awake = Date.now();
     }
+  }
+}
+
+/**
+ * Busy polling: looks at every input's next block or frame until one is
+ * user space's, the control word changes, or busyPollUs passes. Returns 1
+ * when something is ready (the caller processes it without sleeping).
+ */
+function spinUntilReady(s: LoopState): number {
+  const view = s.view;
+  const inputs = s.inputs;
+  const end = performance.now() + s.busyPollUs / 1000;
+  for (;;) {
+    for (let i = 0; i < inputs.length; i++) {
+      const input = inputs[i];
+      const at = input.offset + input.cursor * input.blockSize;
+      const status = view.getUint32(at + (input.frames ? TP2_STATUS : BLK_STATUS), true);
+      if ((status & TP_STATUS_USER) !== 0) return 1;
+    }
+    if (Atomics.load(s.control, CONTROL_COMMAND) !== COMMAND_RUN) return 1;
+    if (performance.now() >= end) return 0;
   }
 }
 

@@ -94,5 +94,7 @@ export interface WorkerPlan {
   rx: RxPlan[];
   tx: TxPlan[];
   rules: RulePlan[];
+  /** Microseconds the loop spins on its rings before it sleeps (0: it sleeps at once). */
+  busyPollUs?: number;
 }
 

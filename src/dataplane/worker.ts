@@ -137,6 +137,7 @@ async function main(): Promise<void> {
           periodic,
           tables.routedPorts,
           sender,
+          m.plan.busyPollUs ?? 0,
         );
         Atomics.store(control, CONTROL_APPLIED_GEN, m.plan.generation);
         post({ type: "applied", id, generation: m.plan.generation, rings: rings.held() });

@@ -198,7 +198,13 @@ export function buildPlan(
     };
   });
 
-  return { generation, rx: [...rxByName.values()], tx: [...txByName.values()], rules: rulePlans };
+  return {
+    generation,
+    rx: [...rxByName.values()],
+    tx: [...txByName.values()],
+    rules: rulePlans,
+    busyPollUs: ring.busy_poll_us ?? 0,
+  };
 }
 
 /**
