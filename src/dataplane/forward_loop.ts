@@ -249,13 +249,18 @@ export function processBlock(s: LoopState, input: InputPort): number {
   // Give the block back to the kernel, then kick every TX ring we filled.
   view.setUint32(blk + BLK_STATUS, 0, true);
   input.cursor = input.cursor + 1 === input.blockCount ? 0 : input.cursor + 1;
-  flush(s);
+  endBatch(s, rx, rxBytes, matched);
+  return 1;
+}
 
+/** Stage "flush" + "publish" at the end of a batch (a V3 block, or a run of V2 frames). */
+function endBatch(s: LoopState, rx: number, rxBytes: number, matched: number): void {
+  flush(s);
+  const wc = s.workerCounters;
   wc[W_RX_PACKETS] += rx;
   wc[W_RX_BYTES] += rxBytes;
   wc[W_MATCHED] += matched;
   wc[W_RX_BLOCKS] += 1;
-  return 1;
 }
 
 /** Most frames one processFrames() call takes before it flushes and lets other inputs turn. */
@@ -296,11 +301,7 @@ export function processFrames(s: LoopState, input: InputPort): number {
     input.cursor = input.cursor + 1 === input.blockCount ? 0 : input.cursor + 1;
   }
   if (rx === 0) return 0;
-  flush(s);
-  wc[W_RX_PACKETS] += rx;
-  wc[W_RX_BYTES] += rxBytes;
-  wc[W_MATCHED] += matched;
-  wc[W_RX_BLOCKS] += 1;
+  endBatch(s, rx, rxBytes, matched);
   return 1;
 }
 

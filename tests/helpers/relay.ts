@@ -180,3 +180,9 @@ export function assertConservation(stats: StatsSnapshot): void {
   const drops = Object.entries(t).filter(([k]) => k.startsWith("drop_")).reduce((a, [, v]) => a + v, 0);
   assert.equal(t.rx_packets, t.matched + drops, `rx_packets ${t.rx_packets} != matched ${t.matched} + drops ${drops}`);
 }
+
+/** The YAML of one rule relaying 239.1.1.1:5001 on `input` to 239.9.9.1:6001 on `output`. */
+export function oneRuleYaml(input: string, output: string): string {
+  return `rules:\n  - name: a\n    input: { interface: ${input}, group: 239.1.1.1, port: 5001 }\n` +
+    `    outputs:\n      - { interface: ${output}, group: 239.9.9.1, port: 6001 }\n`;
+}

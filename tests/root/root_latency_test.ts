@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { withTopology } from "../../src/tools/topology.ts";
 import { rootTest } from "../helpers/netns.ts";
-import { runGen, sleep, startRelay, startSink } from "../helpers/relay.ts";
+import { oneRuleYaml, runGen, sleep, startRelay, startSink } from "../helpers/relay.ts";
 
 /*
  * The bound: a design that hands packets over per block with a 1 ms retire
@@ -26,7 +26,7 @@ rootTest("root: at a few hundred packets per second the median one-way latency t
     const relay = await startRelay(
       t,
       n.relay,
-      `rules:\n  - name: a\n    input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }\n    outputs:\n      - { interface: ${n.relayOut}, group: 239.9.9.1, port: 6001 }\n`,
+      oneRuleYaml(n.relayIn, n.relayOut),
       ["--no-api"],
     );
     const count = 1500;

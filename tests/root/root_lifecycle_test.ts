@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { selfCommand } from "../../src/runtime.ts";
 import { type ChainNames, runCommand, type Topology, withTopology } from "../../src/tools/topology.ts";
 import { rootTest } from "../helpers/netns.ts";
-import { runGen, sleep, startRelay, startSink } from "../helpers/relay.ts";
+import { oneRuleYaml, runGen, sleep, startRelay, startSink } from "../helpers/relay.ts";
 
 const API = "http://127.0.0.1:8787";
 /** A parsed JSON answer, read field by field by the assertions. */
@@ -103,7 +103,7 @@ rootTest("root: a worker frozen inside native code for 1.5 s, ten times: the pro
     const relay = await startRelay(
       t,
       n.relay,
-      `rules:\n  - name: a\n    input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }\n    outputs:\n      - { interface: ${n.relayOut}, group: 239.9.9.1, port: 6001 }\n`,
+      oneRuleYaml(n.relayIn, n.relayOut),
       [],
       { MCR_FAULT_INJECTION: "1" },
     );
@@ -156,7 +156,7 @@ rootTest("root: a worker dying during an apply: the apply completes or rolls bac
     const relay = await startRelay(
       t,
       n.relay,
-      `rules:\n  - name: a\n    input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }\n    outputs:\n      - { interface: ${n.relayOut}, group: 239.9.9.1, port: 6001 }\n`,
+      oneRuleYaml(n.relayIn, n.relayOut),
       [],
       { MCR_FAULT_INJECTION: "1" },
     );
@@ -282,7 +282,7 @@ rootTest("root: failed applies (too many rules, a worker failing mid-apply, ring
     const relay = await startRelay(
       t,
       n.relay,
-      `rules:\n  - name: a\n    input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }\n    outputs:\n      - { interface: ${n.relayOut}, group: 239.9.9.1, port: 6001 }\n`,
+      oneRuleYaml(n.relayIn, n.relayOut),
       [],
       { MCR_FAULT_INJECTION: "1" },
     );
