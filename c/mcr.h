@@ -92,6 +92,9 @@ int mcr_process_exists(int pid);
 /* Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit. */
 int mcr_raise_nofile(void);
 
+/* CLOCK_REALTIME in microseconds (the clock of RX ring timestamps). */
+double mcr_now_us(void);
+
 /* ---- arena ----------------------------------------------------------------- */
 
 /*

@@ -50,3 +50,14 @@ MCR_EXPORT MCR_COLD int mcr_raise_nofile(void)
 	}
 	return rl.rlim_cur > 0x7fffffff ? 0x7fffffff : (int)rl.rlim_cur;
 }
+
+#include <time.h>
+
+/* CLOCK_REALTIME in microseconds (the clock of the rings' packet timestamps), as a double (exact below 2^53). */
+MCR_EXPORT double mcr_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}

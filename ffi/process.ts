@@ -21,3 +21,11 @@ export function processExists(pid: number): boolean {
 export function raiseFileLimit(): number {
   return loadLibrary().mcr_raise_nofile();
 }
+
+/** CLOCK_REALTIME in microseconds: the clock of the RX rings' packet timestamps (one call per batch). */
+export class RealtimeClock {
+  readonly #lib = loadLibrary();
+  nowUs(): number {
+    return this.#lib.mcr_now_us();
+  }
+}

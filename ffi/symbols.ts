@@ -21,6 +21,8 @@ export const CORE_SYMBOLS = {
   mcr_process_exists: { parameters: ["i32"], result: "i32" },
   // int mcr_raise_nofile(void)
   mcr_raise_nofile: { parameters: [], result: "i32" },
+  // double mcr_now_us(void)   -- once per batch: the residence-time clock
+  mcr_now_us: { parameters: [], result: "f64" },
 
   // int mcr_arena_open(uint64_t bytes)
   mcr_arena_open: { parameters: ["u64"], result: "i32" },

@@ -2,6 +2,8 @@
 import { endpointText } from "../config/schema.ts";
 import { z } from "zod";
 import type { Rates } from "../stats/rates.ts";
+import { residenceQuantileUs } from "../stats/aggregate.ts";
+import { RESIDENCE_BUCKETS_US } from "../stats/registry.ts";
 import type { StatsSnapshot } from "../supervisor/control.ts";
 import { parseCommandArgs } from "./args.ts";
 import { ApiUnreachable, callApi, clientOptions, describeApiError } from "./client.ts";
@@ -25,8 +27,11 @@ export function formatStatsTable(s: StatsSnapshot & { rates: Rates }): string {
   const lines: string[] = [];
   const t = s.totals;
   const r = s.rates.totals;
+  const p50 = residenceQuantileUs(t, 0.5);
+  const p99 = residenceQuantileUs(t, 0.99);
+  const us = (v: number | null) => v === null ? "-" : v === Infinity ? `>${RESIDENCE_BUCKETS_US.at(-1)}` : `<=${v}`;
   lines.push(`mcr  up ${s.uptime_s.toFixed(0)} s  workers ${s.workers.filter((w) => w.alive).length}/${s.workers.length}` +
-    `  rx ${n(r.rx_packets ?? 0)} pps  tx ${n(r.tx_sent ?? 0)} pps`);
+    `  rx ${n(r.rx_packets ?? 0)} pps  tx ${n(r.tx_sent ?? 0)} pps  residence p50 ${us(p50)} us  p99 ${us(p99)} us`);
   lines.push(`loss: kernel_drops ${t.kernel_drops}  tx_ring_full ${t.tx_ring_full}  tx_errors ${t.tx_errors}` +
     `   drops: no_match ${t.drop_no_match}  malformed ${
       (t.drop_truncated ?? 0) + (t.drop_bad_header ?? 0) + (t.drop_not_ip ?? 0) + (t.drop_not_udp ?? 0)

@@ -20,6 +20,8 @@ import {
   TP2_DATA,
   TP2_LEN,
   TP2_MAC,
+  TP2_NSEC,
+  TP2_SEC,
   TP2_SNAPLEN,
   TP2_STATUS,
   TP3_MAC,
@@ -32,7 +34,16 @@ import {
   TP_STATUS_USER,
   TP_STATUS_WRONG_FORMAT,
 } from "../../ffi/layout.ts";
-import { DROP_SLOT_BASE, OUTPUT_SLOTS, RULE_SLOTS, W } from "../stats/registry.ts";
+import {
+  DROP_SLOT_BASE,
+  OUTPUT_SLOTS,
+  RESIDENCE_BUCKETS_US,
+  RESIDENCE_COUNT_SLOT,
+  RESIDENCE_SLOT_BASE,
+  RESIDENCE_SUM_SLOT,
+  RULE_SLOTS,
+  W,
+} from "../stats/registry.ts";
 import { COMMAND_RUN, CONTROL_COMMAND } from "./channel.ts";
 import {
   F_FAMILY,
@@ -69,6 +80,14 @@ export interface Kicker {
   /** One io_uring_enter for every queued kick. */
   submit(): number;
 }
+
+/** The loop's clock for residence times: CLOCK_REALTIME in µs (ffi/process.ts RealtimeClock; a fake in tests). */
+export interface Clock {
+  nowUs(): number;
+}
+
+/** A millisecond clock for tests and tools that do not measure residence precisely. */
+export const DATE_CLOCK: Clock = { nowUs: () => Date.now() * 1000 };
 
 /** What the loop needs to send a routed batch (ffi/routed.ts; a fake in tests). */
 export interface DatagramSender {
@@ -119,6 +138,8 @@ export class LoopState {
   dirtyRoutedCount = 0;
   /** Result words of the last routed send (preallocated). */
   readonly sendResult = new Int32Array(4);
+  /** Kernel receive times (µs) of the frames of the current batch, for residence times (preallocated). */
+  readonly arrivals = new Float64Array(FRAME_BATCH);
   constructor(
     readonly bytes: Uint8Array,
     readonly view: DataView,
@@ -135,6 +156,7 @@ export class LoopState {
     readonly sender: DatagramSender | null = null,
     /** Busy polling budget before each sleep, microseconds (0: none). */
     readonly busyPollUs = 0,
+    readonly clock: Clock = DATE_CLOCK,
   ) {
     this.dirty = txPorts.slice();
     this.dirtyRouted = routedPorts.slice();
@@ -280,6 +302,8 @@ export function processFrames(s: LoopState, input: InputPort): number {
   let rx = 0;
   let rxBytes = 0;
   let matched = 0;
+  let timed = 0;
+  const arrivals = s.arrivals;
   while (rx < FRAME_BATCH) {
     const frame = input.offset + input.cursor * frameSize;
     const status = view.getUint32(frame + TP2_STATUS, true);
@@ -295,14 +319,41 @@ export function processFrames(s: LoopState, input: InputPort): number {
       rxBytes += snaplen;
       const copies = forwardPacket(s, input, mac, snaplen, status);
       if (copies < 0) wc[DROP_SLOT_BASE - copies - 1] += 1;
-      else matched++;
+      else {
+        matched++;
+        // The kernel's receive time (tp_sec, tp_nsec), read before the frame goes back.
+        arrivals[timed++] = view.getUint32(frame + TP2_SEC, true) * 1e6 + view.getUint32(frame + TP2_NSEC, true) / 1000;
+      }
     }
     view.setUint32(frame + TP2_STATUS, 0, true); // TP_STATUS_KERNEL: the frame is the kernel's again
     input.cursor = input.cursor + 1 === input.blockCount ? 0 : input.cursor + 1;
   }
   if (rx === 0) return 0;
   endBatch(s, rx, rxBytes, matched);
+  if (timed > 0) recordResidence(s, timed);
   return 1;
+}
+
+/**
+ * Residence time of each matched frame of the batch: from the kernel's
+ * receive time to now, right after the batch's TX kick. One clock read per
+ * batch; a few comparisons per packet into the worker's histogram slots.
+ */
+function recordResidence(s: LoopState, n: number): void {
+  const now = s.clock.nowUs();
+  const wc = s.workerCounters;
+  const arrivals = s.arrivals;
+  let sum = 0;
+  for (let k = 0; k < n; k++) {
+    let r = now - arrivals[k];
+    if (r < 0) r = 0; // the clock stepped back
+    let b = 0;
+    while (b < RESIDENCE_BUCKETS_US.length && r > RESIDENCE_BUCKETS_US[b]) b++;
+    wc[RESIDENCE_SLOT_BASE + b] += 1;
+    sum += r;
+  }
+  wc[RESIDENCE_SUM_SLOT] += sum;
+  wc[RESIDENCE_COUNT_SLOT] += n;
 }
 
 /**

@@ -17,6 +17,7 @@
  */
 /// <reference lib="deno.worker" />
 import { loadLibrary } from "../../ffi/library.ts";
+import { RealtimeClock } from "../../ffi/process.ts";
 import { RoutedSender } from "../../ffi/routed.ts";
 import { Waiter } from "../../ffi/waiter.ts";
 import { W } from "../stats/registry.ts";
@@ -92,6 +93,7 @@ async function main(): Promise<void> {
   const beat = () => workerCounters[W.heartbeat_ms] = Date.now();
   const rings = new WorkerRings(waiter, beat);
   const sender = new RoutedSender(rings.arena);
+  const clock = new RealtimeClock();
   post({ type: "ready", id, waiterHandle: waiter.handle, arenaHandle: rings.arena.handle });
   let state: LoopState | null = null;
 
@@ -138,6 +140,7 @@ async function main(): Promise<void> {
           tables.routedPorts,
           sender,
           m.plan.busyPollUs ?? 0,
+          clock,
         );
         Atomics.store(control, CONTROL_APPLIED_GEN, m.plan.generation);
         post({ type: "applied", id, generation: m.plan.generation, rings: rings.held() });

@@ -8,6 +8,10 @@ import {
   DROP_REASONS,
   DROP_SLOT_BASE,
   isGauge,
+  RESIDENCE_BUCKETS_US,
+  RESIDENCE_COUNT_SLOT,
+  RESIDENCE_SLOT_BASE,
+  RESIDENCE_SUM_SLOT,
   OUTPUT_COUNTERS,
   OUTPUT_SLOTS,
   RULE_COUNTERS,
@@ -48,12 +52,36 @@ export interface AggregateInput {
   lastChange: ReadonlyMap<string, number>;
 }
 
-/** Worker counters (and drop_<reason>) of one block, by name. */
+/** Name of residence bucket i in CounterValues (the last one has no upper bound). */
+export function residenceBucketName(i: number): string {
+  return i < RESIDENCE_BUCKETS_US.length ? `residence_le_${RESIDENCE_BUCKETS_US[i]}us` : "residence_le_inf";
+}
+
+/** Worker counters (and drop_<reason>, and the residence histogram) of one block, by name. */
 export function namedWorkerCounters(a: Float64Array): CounterValues {
   const out: CounterValues = {};
   WORKER_COUNTERS.forEach((c, i) => out[c.name] = a[i]);
   DROP_REASONS.forEach((d) => out[`drop_${d.name}`] = a[DROP_SLOT_BASE + d.id - 1]);
+  for (let i = 0; i <= RESIDENCE_BUCKETS_US.length; i++) out[residenceBucketName(i)] = a[RESIDENCE_SLOT_BASE + i];
+  out.residence_sum_us = a[RESIDENCE_SUM_SLOT];
+  out.residence_count = a[RESIDENCE_COUNT_SLOT];
   return out;
+}
+
+/**
+ * A residence-time quantile from the histogram counters: the upper bound of
+ * the bucket that holds it (µs; Infinity above the last bound, null without
+ * samples). A histogram's resolution, not an exact percentile.
+ */
+export function residenceQuantileUs(c: CounterValues, q: number): number | null {
+  const total = c.residence_count ?? 0;
+  if (total <= 0) return null;
+  let seen = 0;
+  for (let i = 0; i <= RESIDENCE_BUCKETS_US.length; i++) {
+    seen += c[residenceBucketName(i)] ?? 0;
+    if (seen >= q * total) return i < RESIDENCE_BUCKETS_US.length ? RESIDENCE_BUCKETS_US[i] : Infinity;
+  }
+  return Infinity;
 }
 
 function sumSlot(input: AggregateInput, kind: "rule" | "output", slot: number, width: number, index: number): number {

@@ -4,7 +4,8 @@
  */
 import { inputDestination, outputDestination } from "../config/schema.ts";
 import type { InterfaceState, StatsSnapshot } from "./snapshot.ts";
-import { DROP_REASONS, OUTPUT_COUNTERS, RULE_COUNTERS, WORKER_COUNTERS } from "./registry.ts";
+import { residenceBucketName } from "./aggregate.ts";
+import { DROP_REASONS, OUTPUT_COUNTERS, RESIDENCE_BUCKETS_US, RULE_COUNTERS, WORKER_COUNTERS } from "./registry.ts";
 
 /** Escapes a label value: backslash, double quote and newline. */
 export function escapeLabel(v: string): string {
@@ -18,9 +19,9 @@ function labels(l: Record<string, string | number>): string {
 
 class Family {
   readonly lines: string[] = [];
-  constructor(readonly name: string, readonly type: "counter" | "gauge", readonly help: string) {}
-  add(l: Record<string, string | number>, value: number): void {
-    this.lines.push(`${this.name}${labels(l)} ${Number.isFinite(value) ? value : 0}`);
+  constructor(readonly name: string, readonly type: "counter" | "gauge" | "histogram", readonly help: string) {}
+  add(l: Record<string, string | number>, value: number, suffix = ""): void {
+    this.lines.push(`${this.name}${suffix}${labels(l)} ${Number.isFinite(value) ? value : 0}`);
   }
   render(): string {
     return `# HELP ${this.name} ${this.help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}\n# TYPE ${this.name} ${this.type}\n` +
@@ -30,7 +31,7 @@ class Family {
 
 export function renderPrometheus(s: StatsSnapshot, interfaces: InterfaceState[]): string {
   const families: Family[] = [];
-  const fam = (name: string, type: "counter" | "gauge", help: string) => {
+  const fam = (name: string, type: "counter" | "gauge" | "histogram", help: string) => {
     const f = new Family(name, type, help);
     families.push(f);
     return f;
@@ -64,6 +65,22 @@ export function renderPrometheus(s: StatsSnapshot, interfaces: InterfaceState[])
       live += v;
     }
     drops.add({ worker: "exited", reason: d.name }, Math.max(0, (s.totals[`drop_${d.name}`] ?? 0) - live));
+  }
+
+  const residence = fam(
+    "mcr_residence_seconds",
+    "histogram",
+    "Time packets spent in the relay: from the kernel's receive time in the RX ring to the TX kick of their batch (frames mode)",
+  );
+  for (const w of s.workers) {
+    let cumulative = 0;
+    for (let i = 0; i <= RESIDENCE_BUCKETS_US.length; i++) {
+      cumulative += w.counters[residenceBucketName(i)] ?? 0;
+      const le = i < RESIDENCE_BUCKETS_US.length ? String(RESIDENCE_BUCKETS_US[i] / 1e6) : "+Inf";
+      residence.add({ worker: w.id, le }, cumulative, "_bucket");
+    }
+    residence.add({ worker: w.id }, (w.counters.residence_sum_us ?? 0) / 1e6, "_sum");
+    residence.add({ worker: w.id }, w.counters.residence_count ?? 0, "_count");
   }
 
   const ruleFams = RULE_COUNTERS.map((c) => fam(c.family, "counter", c.help));

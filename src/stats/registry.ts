@@ -87,8 +87,21 @@ export const WORKER_COUNTERS: readonly CounterSpec[] = [
 
 /** First slot of the drop-reason counters; slot = DROP_SLOT_BASE + id - 1. */
 export const DROP_SLOT_BASE = WORKER_COUNTERS.length;
+/**
+ * Residence time of packets in the relay, per worker: from the kernel's
+ * receive time in the RX ring to the TX kick of the batch that carried them
+ * (frames mode). Upper bounds of the histogram buckets, microseconds; a
+ * last bucket takes everything above. Slots: one per bucket, then the sum
+ * (µs) and the count.
+ */
+export const RESIDENCE_BUCKETS_US = [10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 50000, 250000] as const;
+/** First residence slot: bucket i at RESIDENCE_SLOT_BASE + i (i = length: above the last bound). */
+export const RESIDENCE_SLOT_BASE = DROP_SLOT_BASE + DROP_REASONS.length;
+export const RESIDENCE_SUM_SLOT = RESIDENCE_SLOT_BASE + RESIDENCE_BUCKETS_US.length + 1;
+export const RESIDENCE_COUNT_SLOT = RESIDENCE_SUM_SLOT + 1;
+
 /** Number of Float64 slots in one worker's counter block (rounded to 64-byte lines). */
-export const WORKER_SLOTS = Math.ceil((DROP_SLOT_BASE + DROP_REASONS.length) / 8) * 8;
+export const WORKER_SLOTS = Math.ceil((RESIDENCE_COUNT_SLOT + 1) / 8) * 8;
 
 /** Named slot indices of the worker block, for the data plane. */
 export const W = Object.freeze(

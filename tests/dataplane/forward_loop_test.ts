@@ -634,3 +634,26 @@ Deno.test("processFrames() counts a frame whose header points outside its slot a
   assertPacketsConserved(w);
   assert.deepEqual(w.arena.checkGuards(), []);
 });
+
+Deno.test("processFrames() records each matched frame's residence, receive time to the batch's TX kick, in the worker histogram", async () => {
+  const { fakeLoopState } = await import("../helpers/fake_ring.ts");
+  const { RESIDENCE_BUCKETS_US, RESIDENCE_COUNT_SLOT, RESIDENCE_SLOT_BASE, RESIDENCE_SUM_SLOT } = await import(
+    "../../src/stats/registry.ts"
+  );
+  const w = fakeWorker(planFor(ONE_OUTPUT), { frameSize: 2048, blockSize: 65536, blockCount: 1 });
+  const now = 1_764_000_000_000_000; // µs since the epoch
+  const state = fakeLoopState(w.arena, { inputs: w.inputs, txPorts: w.txPorts }, w.kicker, { clock: { nowUs: () => now } });
+  const rx = w.arena.rx[0];
+  // A delay injected in the ring: 4 frames received 3 ms before the kick, 2 received 20 µs before,
+  // and one that matches no rule (not timed).
+  let at = rx.fillFrames(0, stream(4), now - 3000);
+  at = rx.fillFrames(at, stream(2), now - 20);
+  rx.fillFrames(at, [udpFrame({ dstPort: 9999 })], now - 3000);
+  processFrames(state, w.inputs[0]);
+  const wc = state.workerCounters;
+  const bucket = (us: number) => wc[RESIDENCE_SLOT_BASE + RESIDENCE_BUCKETS_US.indexOf(us as never)];
+  assert.equal(bucket(5000), 4, "3 ms lands in the 2.5-5 ms bucket");
+  assert.equal(bucket(25), 2, "20 µs lands in the 10-25 µs bucket");
+  assert.equal(wc[RESIDENCE_COUNT_SLOT], 6);
+  assert.ok(Math.abs(wc[RESIDENCE_SUM_SLOT] - (4 * 3000 + 2 * 20)) < 0.01, `sum ${wc[RESIDENCE_SUM_SLOT]}`);
+});

@@ -38,7 +38,7 @@ import {
   TP_STATUS_USER,
 } from "../../ffi/layout.ts";
 import { COMMAND_RUN, COMMAND_STOP, CONTROL_COMMAND, CONTROL_WORDS } from "../../src/dataplane/channel.ts";
-import { type Kicker, LoopState } from "../../src/dataplane/forward_loop.ts";
+import { type Clock, type Kicker, LoopState } from "../../src/dataplane/forward_loop.ts";
 import type { InputPort, TxPort } from "../../src/dataplane/rule_table.ts";
 import { buildTables, type RxRingRef, type TxRingRef } from "../../src/dataplane/tables.ts";
 import {
@@ -126,7 +126,7 @@ export class FakeRxRing implements RxRingRef {
    * tpacket2_hdr each: status USER|flags, tp_len, tp_snaplen, tp_mac = 80),
    * wrapping at the ring's end. Returns the frame index after the last.
    */
-  fillFrames(index: number, packets: readonly (RxPacket | Uint8Array)[]): number {
+  fillFrames(index: number, packets: readonly (RxPacket | Uint8Array)[], arrivedUs = 0): number {
     const view = this.arena.view;
     const bytes = this.arena.bytes;
     let at = index;
@@ -139,6 +139,8 @@ export class FakeRxRing implements RxRingRef {
       view.setUint32(f + 4, frame.length, true); // tp_len
       view.setUint32(f + 8, frame.length, true); // tp_snaplen
       view.setUint16(f + 12, 80, true); // tp_mac
+      view.setUint32(f + 16, Math.floor(arrivedUs / 1e6), true); // tp_sec
+      view.setUint32(f + 20, Math.round((arrivedUs % 1e6) * 1000), true); // tp_nsec
       bytes.set(frame, f + 80);
       view.setUint32(f, TP_STATUS_USER | flags, true); // tp_status last, as the kernel publishes it
       at = at + 1 === this.frameCount ? 0 : at + 1;
@@ -562,6 +564,8 @@ export function fakeLoopState(
     /** Views to hand the loop instead of the arena's own (e.g. ones that check every access). */
     bytes?: Uint8Array;
     view?: DataView;
+    /** The residence-time clock (µs). */
+    clock?: Clock;
   } = {},
 ): LoopState {
   const control = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
@@ -577,6 +581,10 @@ export function fakeLoopState(
     control,
     kicker,
     opts.periodic ?? (() => {}),
+    [],
+    null,
+    0,
+    opts.clock,
   );
 }
 
