@@ -246,3 +246,28 @@ Deno.test("a change that cannot be persisted is 503 persist_failed and is not in
   const again = await app.request("/api/v1/rules", json("POST", RULE2));
   assert.equal(again.status, 503, "a retry meets the same refusal, never 409 already exists");
 });
+
+Deno.test("GET /metrics renders the residence-time histogram per worker: cumulative buckets ending at +Inf, sum in seconds, count", async () => {
+  const { parsePrometheus } = await import("../helpers/prom_parse.ts");
+  const relay = new FakeRelay(structuredClone(BASE_CONFIG));
+  const stats = relay.stats();
+  stats.workers[0].counters = {
+    ...stats.workers[0].counters,
+    residence_le_25us: 3,
+    residence_le_5000us: 2,
+    residence_le_inf: 1,
+    residence_sum_us: 400_075,
+    residence_count: 6,
+  };
+  relay.stats = () => stats;
+  const res = await createApp(fakeDeps(relay)).request("/metrics");
+  const m = parsePrometheus(await res.text());
+  assert.equal(m.types.get("mcr_residence_seconds"), "histogram");
+  const bucket = (le: string) => m.samples.find((s) => s.name === "mcr_residence_seconds_bucket" && s.labels.le === le)?.value;
+  assert.equal(bucket("0.00001"), 0);
+  assert.equal(bucket("0.000025"), 3);
+  assert.equal(bucket("0.005"), 5);
+  assert.equal(bucket("+Inf"), 6, "+Inf holds every sample");
+  assert.equal(m.samples.find((s) => s.name === "mcr_residence_seconds_count")?.value, 6);
+  assert.equal(m.samples.find((s) => s.name === "mcr_residence_seconds_sum")?.value, 0.400075);
+});

@@ -72,13 +72,23 @@ export function parsePrometheus(text: string): ParsedMetrics {
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$/.exec(raw);
     if (!m) throw new Error(`line ${line}: not a sample: ${raw}`);
     const [, name, , labelText, valueText] = m;
-    const type = types.get(name);
+    // A histogram family F has samples F_bucket (with an `le` label), F_sum and F_count.
+    const suffix = /_(bucket|sum|count)$/.exec(name);
+    const base = suffix && types.get(name.slice(0, -suffix[0].length)) === "histogram"
+      ? name.slice(0, -suffix[0].length)
+      : name;
+    const type = types.get(base);
     if (!type) throw new Error(`line ${line}: sample of undeclared family ${name}`);
-    if (!helps.has(name)) throw new Error(`line ${line}: family ${name} has no HELP`);
+    if (!helps.has(base)) throw new Error(`line ${line}: family ${base} has no HELP`);
+    if (type === "histogram" && base === name) throw new Error(`line ${line}: histogram sample ${name} without _bucket/_sum/_count`);
     const value = Number(valueText);
     if (Number.isNaN(value) && valueText !== "NaN") throw new Error(`line ${line}: bad value ${valueText}`);
-    if (type === "counter" && !(value >= 0)) throw new Error(`line ${line}: negative counter`);
+    if ((type === "counter" || type === "histogram") && !(value >= 0)) throw new Error(`line ${line}: negative ${type} sample`);
     const labels = labelText ? parseLabels(labelText, line) : {};
+    if (type === "histogram" && name.endsWith("_bucket")) {
+      if (!("le" in labels)) throw new Error(`line ${line}: histogram bucket without le`);
+      if (labels.le !== "+Inf" && Number.isNaN(Number(labels.le))) throw new Error(`line ${line}: bad le ${labels.le}`);
+    }
     const key = `${name}${JSON.stringify(Object.entries(labels).sort())}`;
     if (seen.has(key)) throw new Error(`line ${line}: duplicate series ${key}`);
     seen.add(key);
