@@ -43,7 +43,8 @@ enum { KIND_EVENTFD = 1, KIND_POLL = 2, KIND_SEND = 3, KIND_REMOVE = 4 };
 struct waiter {
 	struct io_uring ring;
 	int eventfd;
-	int polled[MAX_POLLED]; /* fds with an armed poll; -1 = free slot */
+	int polled[MAX_POLLED]; /* RX ring fds watched; -1 = free slot */
+	unsigned char armed[MAX_POLLED]; /* a one-shot poll is outstanding for polled[i] */
 	int retry[MAX_POLLED];  /* TX fds whose kick found the send buffer full (EAGAIN) */
 	int nretry;
 	unsigned queued_kicks;
@@ -143,15 +144,36 @@ static struct io_uring_sqe *next_sqe(struct waiter *w)
 	return sqe;
 }
 
+/*
+ * The eventfd is watched by a multishot poll (it fires rarely). RX ring
+ * sockets get ONE-SHOT polls, armed only when the loop is about to sleep
+ * (arm_sleeping_polls): a TPACKET_V2 ring signals every packet, and a poll
+ * left armed while the loop is busy would turn each packet into io_uring
+ * work (a wake-up and a completion) that nobody waits for.
+ */
 static int arm_poll(struct waiter *w, int fd, int kind)
 {
 	struct io_uring_sqe *sqe = next_sqe(w);
 
 	if (sqe == NULL)
 		return -EBUSY;
-	io_uring_prep_poll_multishot(sqe, fd, POLLIN);
+	if (kind == KIND_EVENTFD)
+		io_uring_prep_poll_multishot(sqe, fd, POLLIN);
+	else
+		io_uring_prep_poll_add(sqe, fd, POLLIN);
 	io_uring_sqe_set_data64(sqe, tag(kind, fd));
 	return 0;
+}
+
+/* Arms a one-shot poll on every watched ring that has none outstanding. */
+static void arm_sleeping_polls(struct waiter *w)
+{
+	for (int i = 0; i < MAX_POLLED; i++) {
+		if (w->polled[i] == -1 || w->armed[i] || atomic_load(&w->fenced))
+			continue;
+		if (arm_poll(w, w->polled[i], KIND_POLL) == 0)
+			w->armed[i] = 1;
+	}
 }
 
 static int is_polled(struct waiter *w, int fd)
@@ -213,8 +235,10 @@ static int reap(struct waiter *w)
 			}
 			if (cqe->res >= 0)
 				ready++;
-			if (!(cqe->flags & IORING_CQE_F_MORE) && is_polled(w, fd) && !atomic_load(&w->fenced))
-				arm_poll(w, fd, KIND_POLL);
+			/* One-shot: re-armed by the next wait that is about to sleep. */
+			for (int i = 0; i < MAX_POLLED; i++)
+				if (w->polled[i] == fd)
+					w->armed[i] = 0;
 			break;
 		default:
 			break;
@@ -289,7 +313,8 @@ static int add_fd(struct waiter *w, int fd)
 	if (i == MAX_POLLED)
 		return -ENOSPC;
 	w->polled[i] = fd;
-	return arm_poll(w, fd, KIND_POLL) < 0 ? -EBUSY : 0;
+	w->armed[i] = 0; /* armed by the next wait */
+	return 0;
 }
 
 MCR_EXPORT MCR_COLD int mcr_waiter_add_fd(int h, int fd)
@@ -359,6 +384,7 @@ static int wait_ready(struct waiter *w, int timeout_ms)
 	}
 	/* Completions already there (sends, polls that fired meanwhile): no need to sleep. */
 	if (io_uring_cq_ready(&w->ring) == 0) {
+		arm_sleeping_polls(w);
 		ts.tv_sec = timeout_ms / 1000;
 		ts.tv_nsec = (long long)(timeout_ms % 1000) * 1000000;
 		rc = io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
