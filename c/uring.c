@@ -78,43 +78,18 @@ static inline unsigned gen_of(int h)
 	return (unsigned)h >> 8;
 }
 
-/* Enters the slot of handle h; returns its waiter (call leave()) or NULL. */
-static struct waiter *enter(int h, struct slot **out)
+/*
+ * Called by a thread that has just left a slot (`was` = in_call before its
+ * decrement): the last thread out of a CLOSED slot frees the waiter.
+ * `deferred`: the thread was inside a call other than the close itself.
+ */
+static void free_if_last(struct slot *s, int was, int deferred)
 {
-	struct slot *s;
+	unsigned word;
 
-	if (h < 0 || (h & 0xff) >= MAX_WAITERS)
-		return NULL;
-	s = &slots[h & 0xff];
-	atomic_fetch_add(&s->in_call, 1);
-	if (atomic_load(&s->word) != (gen_of(h) << 2 | S_OPEN)) {
-		atomic_fetch_sub(&s->in_call, 1);
-		/* A CLOSED slot we briefly held may now be ours to free. */
-		if (atomic_load(&s->in_call) == 0) {
-			unsigned word = atomic_load(&s->word);
-			if ((word & 3) == S_CLOSED && (word >> 2) == gen_of(h) &&
-			    atomic_compare_exchange_strong(&s->word, &word, (word & ~3u) | S_FREEING)) {
-				if (atomic_load(&s->in_call) != 0)
-					atomic_fetch_add(&tally[2], 1);
-				destroy(s->w);
-				s->w = NULL;
-				atomic_fetch_add(&tally[0], 1);
-				atomic_fetch_add(&tally[1], 1);
-				atomic_store(&s->word, (word & ~3u) | S_FREE);
-			}
-		}
-		return NULL;
-	}
-	*out = s;
-	return s->w;
-}
-
-/* Leaves a slot; the last thread out of a CLOSED slot frees its waiter. */
-static void leave(struct slot *s, int deferred)
-{
-	if (atomic_fetch_sub(&s->in_call, 1) != 1)
+	if (was != 1)
 		return;
-	unsigned word = atomic_load(&s->word);
+	word = atomic_load(&s->word);
 	if ((word & 3) != S_CLOSED || !atomic_compare_exchange_strong(&s->word, &word, (word & ~3u) | S_FREEING))
 		return;
 	if (atomic_load(&s->in_call) != 0)
@@ -127,6 +102,30 @@ static void leave(struct slot *s, int deferred)
 	atomic_store(&s->word, (word & ~3u) | S_FREE);
 }
 
+/* Enters the slot of handle h; returns its waiter (call leave()) or NULL. */
+static struct waiter *enter(int h, struct slot **out)
+{
+	struct slot *s;
+
+	if (h < 0 || (h & 0xff) >= MAX_WAITERS)
+		return NULL;
+	s = &slots[h & 0xff];
+	atomic_fetch_add(&s->in_call, 1);
+	if (atomic_load(&s->word) != (gen_of(h) << 2 | S_OPEN)) {
+		/* Not ours (closed, or another generation): leave at once; a CLOSED
+		 * slot we briefly held may now be ours to free. */
+		free_if_last(s, atomic_fetch_sub(&s->in_call, 1), 1);
+		return NULL;
+	}
+	*out = s;
+	return s->w;
+}
+
+/* Leaves a slot; the last thread out of a CLOSED slot frees its waiter. */
+static void leave(struct slot *s, int deferred)
+{
+	free_if_last(s, atomic_fetch_sub(&s->in_call, 1), deferred);
+}
 
 static inline uint64_t tag(int kind, int fd)
 {

@@ -12,7 +12,7 @@
 import { createApp } from "../api/app.ts";
 import { isLoopbackHost, resolveToken, splitListen } from "../api/auth.ts";
 import { DEFAULT_FRONT_LIMITS, type FrontStats, serveFront } from "../api/front.ts";
-import { type Config, DEFAULT_LISTEN } from "../config/schema.ts";
+import { type Config, DEFAULT_LISTEN, LISTEN_PATTERN } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
 import { RateWindow } from "../stats/rates.ts";
 import type { RelayControl } from "../supervisor/control.ts";
@@ -34,7 +34,7 @@ export interface PreparedApi {
 export function prepareApi(config: Config, listenOverride?: string): PreparedApi {
   const api = config.api ?? {};
   const listen = listenOverride ?? api.listen ?? DEFAULT_LISTEN;
-  if (!/^(\[[0-9a-fA-F:.]+\]|[0-9.]+|localhost):\d{1,5}$/.test(listen)) {
+  if (!LISTEN_PATTERN.test(listen)) {
     throw new Error(`--listen: "${listen}" is not host:port (e.g. 127.0.0.1:8787)`);
   }
   const { host, port } = splitListen(listen);

@@ -186,9 +186,12 @@ export const RingSchema = z.strictObject({
   qdisc_bypass: z.boolean().optional(),
 });
 
+/** host:port of the API (IPv4, [IPv6] or localhost): config `api.listen` and `mcr run --listen`. */
+export const LISTEN_PATTERN = /^(\[[0-9a-fA-F:.]+\]|[0-9.]+|localhost):\d{1,5}$/;
+
 export const ApiSchema = z.strictObject({
   /** host:port; loopback by default. A non-loopback address requires a token. */
-  listen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[0-9.]+|localhost):\d{1,5}$/, {
+  listen: z.string().regex(LISTEN_PATTERN, {
     error: "must be host:port, e.g. 127.0.0.1:8787",
   }).optional(),
   /** Optional unix socket path served in addition to listen. */

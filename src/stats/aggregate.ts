@@ -49,7 +49,7 @@ export interface AggregateInput {
   /** Rules the plan in force forwards (others wait for an interface). */
   forwarding: ReadonlySet<string>;
   /** When each rule's packet counter last moved (ms since epoch). */
-  lastChange: ReadonlyMap<string, number>;
+  lastChange: ReadonlyMap<string, { changedAt: number }>;
 }
 
 /** Name of residence bucket i in CounterValues (the last one has no upper bound). */
@@ -117,7 +117,7 @@ export function aggregate(input: AggregateInput): StatsSnapshot {
     const s = input.slots.get(r.name);
     const counters: CounterValues = {};
     RULE_COUNTERS.forEach((c, i) => counters[c.name] = s ? sumSlot(input, "rule", s.rule, RULE_SLOTS, i) : 0);
-    const last = input.lastChange.get(r.name);
+    const last = input.lastChange.get(r.name)?.changedAt;
     return {
       name: r.name,
       input: { ...r.input },

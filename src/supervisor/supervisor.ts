@@ -99,8 +99,8 @@ export class Supervisor implements RelayControl {
   /** How often each interface appeared, disappeared or changed. */
   #interfaceEvents = new Map<string, number>();
   #startedAt = Date.now();
+  /** Each rule's packet count at the last sample and when it last moved. */
   #lastPackets = new Map<string, { packets: number; changedAt: number }>();
-  #lastChange = new Map<string, number>();
   #sampler: ReturnType<typeof setInterval> | undefined;
   #watcher: ReturnType<typeof setInterval> | undefined;
   /** rtnetlink notifications; null if they cannot be had (then interfaces are polled every second). */
@@ -367,17 +367,11 @@ export class Supervisor implements RelayControl {
       let packets = archived[at];
       for (const w of workers) packets += w.ruleCounters[at];
       const last = this.#lastPackets.get(name);
-      if (!last || packets !== last.packets) {
-        this.#lastPackets.set(name, { packets, changedAt: now });
-        this.#lastChange.set(name, now);
-      }
+      if (!last || packets !== last.packets) this.#lastPackets.set(name, { packets, changedAt: now });
     }
     if (this.#lastPackets.size > this.#slots.assigned.size * 2) {
       for (const name of this.#lastPackets.keys()) {
-        if (!this.#slots.assigned.has(name)) {
-          this.#lastPackets.delete(name);
-          this.#lastChange.delete(name);
-        }
+        if (!this.#slots.assigned.has(name)) this.#lastPackets.delete(name);
       }
     }
   }
@@ -396,7 +390,7 @@ export class Supervisor implements RelayControl {
       rules: activeRules(this.#config),
       slots: this.#slots.assigned,
       forwarding: new Set(this.#plan?.rules.map((r) => r.name) ?? []),
-      lastChange: this.#lastChange,
+      lastChange: this.#lastPackets,
     });
   }
 

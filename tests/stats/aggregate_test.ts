@@ -31,7 +31,7 @@ Deno.test("aggregate() adds exited workers' totals, and takes gauges (heartbeat,
     rules: [{ name: "r", input: { interface: "eth1", group: "239.1.1.1", port: 1 }, outputs: [{ interface: "eth2", group: "239.2.2.2", port: 2 }] }],
     slots: new Map([["r", { rule: 3, outputs: [9] }]]),
     forwarding: new Set(["r"]),
-    lastChange: new Map([["r", 2_000]]),
+    lastChange: new Map([["r", { changedAt: 2_000 }]]),
   });
   assert.equal(snap.totals.rx_packets, 115);
   assert.equal(snap.totals.last_routed_errno, 113);
