@@ -65,21 +65,17 @@ function post(m: FromWorker): void {
   self.postMessage(m);
 }
 
-/** Processes every ready block or frame of every input, then flushes. */
-function forwardReady(state: LoopState): void {
-  for (let n = 0; n < 100_000; n++) {
-    let batches = 0;
-    for (const input of state.inputs) batches += input.frames ? processFrames(state, input) : processBlock(state, input);
-    if (batches === 0) break;
+/** Processes ready blocks until none is left, waiting once for partly filled blocks to retire. */
+function drain(state: LoopState, retireWaitMs: number): void {
+  for (let round = 0; round < 2; round++) {
+    for (let n = 0; n < 100_000; n++) {
+      let blocks = 0;
+      for (const input of state.inputs) blocks += input.frames ? processFrames(state, input) : processBlock(state, input);
+      if (blocks === 0) break;
+    }
+    if (round === 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, retireWaitMs);
   }
   flush(state);
-}
-
-/** forwardReady(), then again once partly filled blocks have retired (at stop). */
-function drain(state: LoopState, retireWaitMs: number): void {
-  forwardReady(state);
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, retireWaitMs);
-  forwardReady(state);
 }
 
 async function main(): Promise<void> {
@@ -124,10 +120,8 @@ async function main(): Promise<void> {
       Atomics.store(control, CONTROL_PHASE, PHASE_APPLYING);
       beat();
       try {
-        // What the rings hold now is forwarded under the plan in force, and
-        // what is batched goes out, before anything changes: a ring the new
-        // plan re-creates loses only what arrives while it is re-opened.
-        if (state !== null) forwardReady(state);
+        // Frames and datagrams still batched go out before anything changes.
+        if (state !== null) flush(state);
         const tables = rings.apply(m.plan);
         if (Atomics.exchange(control, CONTROL_FAULT, 0) === FAULT_FAIL_APPLY) {
           throw new Error("injected fault: the plan failed after its rings were opened");
