@@ -37,6 +37,8 @@ MCR_EXPORT int mcr_layout(int32_t *out, int n)
 		[MCR_L_TP2_MAC] = offsetof(struct tpacket2_hdr, tp_mac),
 		[MCR_L_TP2_SEC] = offsetof(struct tpacket2_hdr, tp_sec),
 		[MCR_L_TP2_NSEC] = offsetof(struct tpacket2_hdr, tp_nsec),
+		[MCR_L_TP3_SEC] = offsetof(struct tpacket3_hdr, tp_sec),
+		[MCR_L_TP3_NSEC] = offsetof(struct tpacket3_hdr, tp_nsec),
 	};
 	int i;
 

@@ -36,7 +36,7 @@
 
 #include <stdint.h>
 
-#define MCR_ABI_VERSION 4
+#define MCR_ABI_VERSION 5
 
 /* ---- library identity ---------------------------------------------------- */
 
@@ -73,6 +73,8 @@ enum mcr_layout_slot {
 	MCR_L_TP2_MAC,            /* offsetof(tpacket2_hdr, tp_mac) (u16) */
 	MCR_L_TP2_SEC,            /* offsetof(tpacket2_hdr, tp_sec): the kernel's receive time */
 	MCR_L_TP2_NSEC,           /* offsetof(tpacket2_hdr, tp_nsec) */
+	MCR_L_TP3_SEC,            /* offsetof(tpacket3_hdr, tp_sec): the kernel's receive time */
+	MCR_L_TP3_NSEC,           /* offsetof(tpacket3_hdr, tp_nsec) */
 	MCR_L_COUNT
 };
 int mcr_layout(int32_t *out, int n);

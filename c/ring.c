@@ -97,6 +97,15 @@ MCR_EXPORT MCR_COLD int mcr_rx_open(int arena, uint32_t offset, int ifindex, uin
 	/* Drop everything until the caller attaches the real filter. */
 	if ((err = mcr_rx_set_filter(fd, NULL, 0, 0)) < 0)
 		goto err;
+	/*
+	 * Ask the kernel to stamp every received packet once, when it enters the
+	 * stack (SO_TIMESTAMPNS enables that for the whole host), rather than
+	 * once per ring: the same packet then carries the same time in every
+	 * ring that takes it, which is what a ring succession cuts on
+	 * (src/dataplane/succession.ts).
+	 */
+	if ((err = set_int(fd, SOL_SOCKET, SO_TIMESTAMPNS, 1)) < 0)
+		goto err;
 	if ((flags & MCR_RX_IGNORE_OUTGOING) &&
 	    (err = set_int(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)) < 0)
 		goto err;

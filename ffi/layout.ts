@@ -24,6 +24,9 @@ export const TP3_LEN = 16;
 export const TP3_STATUS = 20;
 /** u16 tp_mac: from this header to the Ethernet header. */
 export const TP3_MAC = 24;
+/** u32 tp_sec, tp_nsec: the kernel's receive time of the packet (CLOCK_REALTIME). */
+export const TP3_SEC = 4;
+export const TP3_NSEC = 8;
 /** u32 hv1.tp_vlan_tci: VLAN tag stripped by the NIC (valid with TP_STATUS_VLAN_VALID). */
 export const TP3_VLAN_TCI = 32;
 
@@ -84,4 +87,6 @@ export const EXPECTED_LAYOUT: readonly number[] = [
   TP2_MAC,
   TP2_SEC,
   TP2_NSEC,
+  TP3_SEC,
+  TP3_NSEC,
 ];

@@ -12,7 +12,16 @@ export const CONTROL_REQUESTED_GEN = 1; // plan generation the supervisor wants 
 export const CONTROL_APPLIED_GEN = 2; // plan generation the worker has applied
 export const CONTROL_PHASE = 3; // PHASE_*: what the worker is doing (the watchdog reads it)
 export const CONTROL_FAULT = 4; // FAULT_*: fault injection for tests (MCR_FAULT_INJECTION=1)
+export const CONTROL_HANDOVER = 5; // STEP_*: the ring-succession step requested (succession.ts)
+export const CONTROL_CUT_SEC = 6; // the cut: seconds (unsigned) and microseconds, CLOCK_REALTIME
+export const CONTROL_CUT_USEC = 7;
 export const CONTROL_WORDS = 8;
+
+/** Ring succession steps (succession.ts): predecessors cut at the time in CONTROL_CUT_*; successors released. */
+export const STEP_CUT = 1;
+export const STEP_RELEASE = 2;
+/** The cut for a worker that leaves the pool: every RX ring it has is a predecessor. */
+export const STEP_CUT_ALL = 3;
 
 /** The next plan fails after its rings were opened (tests roll-back of a half-done apply). */
 export const FAULT_FAIL_APPLY = 1;
@@ -23,6 +32,10 @@ export const COMMAND_STOP = 2;
 /** Fault injection for tests (MCR_FAULT_INJECTION=1): make the worker throw, or hang without heartbeat. */
 export const COMMAND_FAULT_THROW = 3;
 export const COMMAND_FAULT_HANG = 4;
+/** A ring-succession step is waiting in CONTROL_HANDOVER. */
+export const COMMAND_HANDOVER = 5;
+/** Returned by the loop (never written by the supervisor): predecessors retired, close them. */
+export const COMMAND_RETIRED = 6;
 
 /** Forwarding (heartbeat every loop turn, at least every wait timeout). */
 export const PHASE_RUNNING = 0;
@@ -40,7 +53,12 @@ export type ToWorker =
     outputCounters: SharedArrayBuffer;
     waitTimeoutMs: number;
   }
-  | { type: "plan"; plan: WorkerPlan };
+  /**
+   * `hold`: interfaces read (by this or another worker) under the previous
+   * plan: a ring newly opened on one of them waits for the succession's
+   * release (succession.ts) instead of forwarding at once.
+   */
+  | { type: "plan"; plan: WorkerPlan; hold: number[] };
 
 /** One ring or socket a worker holds, for introspection (no addresses: src/ never sees one). */
 export interface HeldRing {
@@ -53,7 +71,11 @@ export interface HeldRing {
 export type FromWorker =
   /** Native handles of the worker's arena and waiter: what the supervisor fences if the worker is stuck. */
   | { type: "ready"; id: number; waiterHandle: number; arenaHandle: number }
-  | { type: "applied"; id: number; generation: number; rings: HeldRing[] }
+  /** `succession`: rings waiting for a cut or a release (predecessors and held successors). */
+  | { type: "applied"; id: number; generation: number; rings: HeldRing[]; succession: number }
+  /** A succession step done: after a cut, every predecessor retired and closed; after a release, successors read. */
+  /** `late`: the cut was taken after its time had passed (packets near it may have gone out twice). */
+  | { type: "step_done"; id: number; step: number; rings: HeldRing[]; late?: boolean }
   | { type: "plan_error"; id: number; generation: number; message: string; code?: string }
   | { type: "fatal"; id: number; message: string; code?: string; op?: string }
   | { type: "stopped"; id: number };

@@ -26,6 +26,8 @@ import {
   TP2_STATUS,
   TP3_MAC,
   TP3_NEXT_OFFSET,
+  TP3_NSEC,
+  TP3_SEC,
   TP3_SNAPLEN,
   TP3_STATUS,
   TP_STATUS_AVAILABLE,
@@ -44,7 +46,8 @@ import {
   RULE_SLOTS,
   W,
 } from "../stats/registry.ts";
-import { COMMAND_RUN, CONTROL_COMMAND } from "./channel.ts";
+import { COMMAND_RETIRED, COMMAND_RUN, CONTROL_COMMAND } from "./channel.ts";
+import { admit, CUT_BEFORE, CUT_HELD, CUT_NONE, CUT_RETIRED, finished } from "./succession.ts";
 import {
   F_FAMILY,
   F_FRAG,
@@ -140,10 +143,13 @@ export class LoopState {
   readonly sendResult = new Int32Array(4);
   /** Kernel receive times (µs) of the frames of the current batch, for residence times (preallocated). */
   readonly arrivals = new Float64Array(FRAME_BATCH);
+  /** Inputs that are predecessors past a cut, not yet retired (succession.ts). */
+  retiring = 0;
   constructor(
     readonly bytes: Uint8Array,
     readonly view: DataView,
-    readonly inputs: InputPort[],
+    /** Replaced (not mutated) when retired predecessors are closed or successors released. */
+    public inputs: InputPort[],
     readonly txPorts: TxPort[],
     readonly workerCounters: Float64Array,
     readonly ruleCounters: Float64Array,
@@ -197,12 +203,35 @@ export function forwardLoop(s: LoopState, waitTimeoutMs: number): number {
       longestStall = 0;
       s.periodic();
     }
+    if (s.retiring !== 0 && retire(s) !== 0) {
+      flush(s);
+      return COMMAND_RETIRED;
+    }
     if (blocks === 0) {
       if (s.busyPollUs > 0 && spinUntilReady(s) !== 0) continue;
-      s.kicker.wait(waitTimeoutMs);
+      // A predecessor waiting for its settle time is looked at every millisecond.
+      s.kicker.wait(s.retiring !== 0 ? 1 : waitTimeoutMs);
       awake = Date.now();
     }
   }
+}
+
+/** Marks predecessors that have finished (succession.ts) as retired; returns how many. */
+function retire(s: LoopState): number {
+  const now = s.clock.nowUs();
+  let done = 0;
+  for (let i = 0; i < s.inputs.length; i++) {
+    const input = s.inputs[i];
+    if (input.cut !== CUT_BEFORE) continue;
+    const at = input.offset + input.cursor * input.blockSize;
+    const ready = (s.view.getUint32(at + (input.frames ? TP2_STATUS : BLK_STATUS), true) & TP_STATUS_USER) !== 0;
+    if (finished(input, now, ready)) {
+      input.cut = CUT_RETIRED;
+      s.retiring--;
+      done++;
+    }
+  }
+  return done;
 }
 
 /**
@@ -217,6 +246,7 @@ function spinUntilReady(s: LoopState): number {
   for (;;) {
     for (let i = 0; i < inputs.length; i++) {
       const input = inputs[i];
+      if (input.cut === CUT_HELD) continue;
       const at = input.offset + input.cursor * input.blockSize;
       const status = view.getUint32(at + (input.frames ? TP2_STATUS : BLK_STATUS), true);
       if ((status & TP_STATUS_USER) !== 0) return 1;
@@ -234,6 +264,7 @@ function spinUntilReady(s: LoopState): number {
 export function processBlock(s: LoopState, input: InputPort): number {
   const view = s.view;
   const wc = s.workerCounters;
+  if (input.cut === CUT_HELD || input.cut === CUT_RETIRED) return 0;
   const blk = input.offset + input.cursor * input.blockSize;
   if ((view.getUint32(blk + BLK_STATUS, true) & TP_STATUS_USER) === 0) return 0;
 
@@ -260,11 +291,17 @@ export function processBlock(s: LoopState, input: InputPort): number {
       rx += count - i;
       break;
     }
-    rx++;
-    rxBytes += snaplen;
-    const copies = forwardPacket(s, input, mac, snaplen, view.getUint32(pkt + TP3_STATUS, true));
-    if (copies < 0) wc[DROP_SLOT_BASE - copies - 1] += 1;
-    else matched++;
+    // Around a ring succession, a packet the other side of the cut is the other ring's.
+    if (
+      input.cut === CUT_NONE ||
+      admit(input, view.getUint32(pkt + TP3_SEC, true) * 1e6 + view.getUint32(pkt + TP3_NSEC, true) / 1000)
+    ) {
+      rx++;
+      rxBytes += snaplen;
+      const copies = forwardPacket(s, input, mac, snaplen, view.getUint32(pkt + TP3_STATUS, true));
+      if (copies < 0) wc[DROP_SLOT_BASE - copies - 1] += 1;
+      else matched++;
+    }
     pkt += view.getUint32(pkt + TP3_NEXT_OFFSET, true);
   }
 
@@ -304,12 +341,22 @@ export function processFrames(s: LoopState, input: InputPort): number {
   let matched = 0;
   let timed = 0;
   const arrivals = s.arrivals;
-  while (rx < FRAME_BATCH) {
+  if (input.cut === CUT_HELD || input.cut === CUT_RETIRED) return 0;
+  let taken = 0;
+  while (taken < FRAME_BATCH) {
     const frame = input.offset + input.cursor * frameSize;
     const status = view.getUint32(frame + TP2_STATUS, true);
     if ((status & TP_STATUS_USER) === 0) break;
     const snaplen = view.getUint32(frame + TP2_SNAPLEN, true);
     const mac = frame + view.getUint16(frame + TP2_MAC, true);
+    taken++;
+    const stamp = view.getUint32(frame + TP2_SEC, true) * 1e6 + view.getUint32(frame + TP2_NSEC, true) / 1000;
+    // Around a ring succession, a packet the other side of the cut is the other ring's.
+    if (input.cut !== CUT_NONE && !admit(input, stamp)) {
+      view.setUint32(frame + TP2_STATUS, 0, true);
+      input.cursor = input.cursor + 1 === input.blockCount ? 0 : input.cursor + 1;
+      continue;
+    }
     rx++;
     if (mac < frame + TP2_HDR_MIN || mac + snaplen > frame + frameSize) {
       // The kernel wrote this header; a frame that cannot be read safely is
@@ -322,13 +369,14 @@ export function processFrames(s: LoopState, input: InputPort): number {
       else {
         matched++;
         // The kernel's receive time (tp_sec, tp_nsec), read before the frame goes back.
-        arrivals[timed++] = view.getUint32(frame + TP2_SEC, true) * 1e6 + view.getUint32(frame + TP2_NSEC, true) / 1000;
+        arrivals[timed++] = stamp;
       }
     }
     view.setUint32(frame + TP2_STATUS, 0, true); // TP_STATUS_KERNEL: the frame is the kernel's again
     input.cursor = input.cursor + 1 === input.blockCount ? 0 : input.cursor + 1;
   }
-  if (rx === 0) return 0;
+  if (taken === 0) return 0;
+  if (rx === 0) return 1;
   endBatch(s, rx, rxBytes, matched);
   if (timed > 0) recordResidence(s, timed);
   return 1;

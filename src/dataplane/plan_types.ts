@@ -43,6 +43,17 @@ export interface RxPlan {
   passFragments: boolean;
 }
 
+/**
+ * Whether an open RX ring can serve the new plan. Only a different interface,
+ * fanout group or ring kind forces a new ring (a succession, which the
+ * supervisor runs with a new fanout group); a new block size or count (rates
+ * change as rules come and go) takes effect when the ring is re-created anyway.
+ */
+export function sameRx(a: RxPlan, b: RxPlan): boolean {
+  return a.ifindex === b.ifindex && a.fanoutId === b.fanoutId && a.geometry.frames === b.geometry.frames &&
+    (!a.geometry.frames || a.geometry.frameSize === b.geometry.frameSize);
+}
+
 export interface TxPlan {
   ifname: string;
   ifindex: number;

@@ -148,6 +148,11 @@ export class InputPort {
   cursor = 0;
   /** Identity of the ring (see tables.ts). */
   ringId = 0;
+  /** Ring succession (succession.ts): CUT_NONE, or which side of the cut this ring forwards. */
+  cut = 0;
+  /** The cut and the settle time after it (µs, CLOCK_REALTIME). */
+  cutUs = 0;
+  settleUs = 0;
   constructor(
     readonly ifindex: number,
     readonly fd: number,

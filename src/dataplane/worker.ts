@@ -24,20 +24,29 @@ import { W } from "../stats/registry.ts";
 import {
   COMMAND_FAULT_HANG,
   COMMAND_FAULT_THROW,
+  COMMAND_HANDOVER,
   COMMAND_RECONFIGURE,
+  COMMAND_RETIRED,
   COMMAND_RUN,
   COMMAND_STOP,
   CONTROL_APPLIED_GEN,
   CONTROL_COMMAND,
+  CONTROL_CUT_SEC,
+  CONTROL_CUT_USEC,
   CONTROL_FAULT,
+  CONTROL_HANDOVER,
   CONTROL_PHASE,
   FAULT_FAIL_APPLY,
   CONTROL_REQUESTED_GEN,
   type FromWorker,
   PHASE_APPLYING,
   PHASE_RUNNING,
+  STEP_CUT,
+  STEP_CUT_ALL,
+  STEP_RELEASE,
   type ToWorker,
 } from "./channel.ts";
+import { CUT_BEFORE } from "./succession.ts";
 import { flush, forwardLoop, LoopState, processBlock, processFrames } from "./forward_loop.ts";
 import { WorkerRings } from "./worker_rings.ts";
 
@@ -122,7 +131,7 @@ async function main(): Promise<void> {
       try {
         // Frames and datagrams still batched go out before anything changes.
         if (state !== null) flush(state);
-        const tables = rings.apply(m.plan);
+        const tables = rings.apply(m.plan, m.hold);
         if (Atomics.exchange(control, CONTROL_FAULT, 0) === FAULT_FAIL_APPLY) {
           throw new Error("injected fault: the plan failed after its rings were opened");
         }
@@ -142,8 +151,9 @@ async function main(): Promise<void> {
           m.plan.busyPollUs ?? 0,
           clock,
         );
+        state.retiring = tables.inputs.filter((p) => p.cut === CUT_BEFORE).length;
         Atomics.store(control, CONTROL_APPLIED_GEN, m.plan.generation);
-        post({ type: "applied", id, generation: m.plan.generation, rings: rings.held() });
+        post({ type: "applied", id, generation: m.plan.generation, rings: rings.held(), succession: rings.succession() });
       } catch (err) {
         Atomics.store(control, CONTROL_APPLIED_GEN, m.plan.generation);
         const e = err as Error & { code?: string };
@@ -155,7 +165,38 @@ async function main(): Promise<void> {
     }
   };
 
+  /** A cut waits for its predecessors to retire before it is reported done. */
+  let cutPending = false;
+  let cutLate = false;
+  const cutDone = (): void => {
+    if (!cutPending || (state !== null && state.retiring !== 0)) return;
+    cutPending = false;
+    post({ type: "step_done", id, step: STEP_CUT, rings: rings.held(), late: cutLate });
+  };
+  /** Ring succession (succession.ts): the step the supervisor asked for, if any. */
+  const succession = (): void => {
+    const step = Atomics.exchange(control, CONTROL_HANDOVER, 0);
+    if (step === 0) return;
+    const cutUs = (control[CONTROL_CUT_SEC] >>> 0) * 1e6 + control[CONTROL_CUT_USEC];
+    if (step === STEP_CUT || step === STEP_CUT_ALL) {
+      const late = clock.nowUs() >= cutUs;
+      const n = rings.cut(cutUs, step === STEP_CUT_ALL);
+      if (state !== null) state.retiring = n;
+      cutPending = true;
+      cutLate = late;
+      cutDone();
+    } else if (step === STEP_RELEASE) {
+      const inputs = rings.release(cutUs);
+      if (state !== null) {
+        state.inputs = inputs;
+        state.retiring = 0;
+      }
+      post({ type: "step_done", id, step: STEP_RELEASE, rings: rings.held() });
+    }
+  };
+
   await drainPlans();
+  succession();
   for (;;) {
     if (Atomics.load(control, CONTROL_COMMAND) === COMMAND_STOP) break;
     let command: number;
@@ -173,6 +214,12 @@ async function main(): Promise<void> {
       Atomics.compareExchange(control, CONTROL_COMMAND, COMMAND_RECONFIGURE, COMMAND_RUN);
       await drainPlans();
     }
+    if (command === COMMAND_RETIRED) {
+      (state as LoopState | null)!.inputs = rings.closeRetired();
+      cutDone();
+    }
+    if (command === COMMAND_HANDOVER) Atomics.compareExchange(control, CONTROL_COMMAND, COMMAND_HANDOVER, COMMAND_RUN);
+    succession();
   }
 
   // Drain: forward what the rings already hold (the supervisor has left the

@@ -2,8 +2,11 @@
  * The rings and sockets one worker holds, kept in step with its plans.
  * apply(plan) closes what the plan no longer wants (or wants differently),
  * opens what is new, and returns the loop tables; rings that stay keep their
- * cursors. Every native object lives in the worker's arena, so a stuck
- * worker can be fenced by the supervisor as a whole (ffi/arena.ts).
+ * cursors. An RX ring that must be re-created (new fanout group, geometry)
+ * is not closed: it stays a predecessor until the succession's cut retires
+ * it, and its successor waits, held, for the release (succession.ts).
+ * Every native object lives in the worker's arena, so a stuck worker can be
+ * fenced by the supervisor as a whole (ffi/arena.ts).
  */
 import { Arena } from "../../ffi/arena.ts";
 import { RxRing, TxRing } from "../../ffi/packet_ring.ts";
@@ -11,14 +14,17 @@ import { ROUTED_BATCH, RoutedSocket } from "../../ffi/routed.ts";
 import type { Waiter } from "../../ffi/waiter.ts";
 import { fromWords } from "../net/address.ts";
 import type { HeldRing } from "./channel.ts";
-import type { OutputPlan, RxPlan, TxPlan, WorkerPlan } from "./plan_types.ts";
-import type { InputPort, RoutedPort, TxPort } from "./rule_table.ts";
+import { type OutputPlan, type RxPlan, sameRx, type TxPlan, type WorkerPlan } from "./plan_types.ts";
+import { InputPort, type RoutedPort, type TxPort } from "./rule_table.ts";
 import { buildTables, type RoutedRef } from "./tables.ts";
+import { CUT_AFTER, CUT_BEFORE, CUT_HELD, CUT_NONE, CUT_RETIRED, cutAt } from "./succession.ts";
 import { TP2_STATUS, TP_STATUS_SEND_REQUEST, TP_STATUS_SENDING } from "../../ffi/layout.ts";
 
 interface OpenRx {
   plan: RxPlan;
   ring: RxRing;
+  /** A successor not yet released: not read, its socket not in the waiter. */
+  held: boolean;
 }
 interface OpenTx {
   plan: TxPlan;
@@ -50,17 +56,6 @@ function routedKey(o: OutputPlan): string {
   return [o.family, o.dst.join(), o.port, o.hasSrc ? o.src.join() : "-", o.ifindex, o.ttl, o.tos, o.maxPayload].join("|");
 }
 
-/**
- * Whether an open RX ring can serve the new plan. Only a different interface
- * or fanout group forces a new ring: re-creating one drops what it holds and
- * leaves a gap for every rule on the interface, so a new size (rates change
- * as rules come and go) takes effect when the ring is re-created anyway.
- */
-function sameRx(a: RxPlan, b: RxPlan): boolean {
-  return a.ifindex === b.ifindex && a.fanoutId === b.fanoutId && a.geometry.frames === b.geometry.frames &&
-    (!a.geometry.frames || a.geometry.frameSize === b.geometry.frameSize);
-}
-
 /** A TX ring is re-created when its interface, frame size (MTU), frame count or bypass changes. */
 function sameTx(a: TxPlan, b: TxPlan): boolean {
   return a.ifindex === b.ifindex && a.geometry.frameSize === b.geometry.frameSize &&
@@ -71,7 +66,10 @@ const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
 export class WorkerRings {
   readonly arena = Arena.open();
+  /** The ring each input interface is read from (or, held, will be). */
   readonly #rx = new Map<number, OpenRx>();
+  /** Predecessors: rings replaced in #rx, read until their cut retires them. */
+  readonly #retiring = new Map<number, OpenRx>();
   readonly #tx = new Map<number, OpenTx>();
   /** Routed output sockets by output counter slot. */
   readonly #routed = new Map<number, OpenRouted>();
@@ -81,11 +79,39 @@ export class WorkerRings {
   /** `beat` is called between slow steps (ring creation) so the watchdog sees progress. */
   constructor(readonly waiter: Waiter, readonly beat: () => void) {}
 
-  /** Applies a plan; returns the loop tables. Throws (leaving a consistent set of rings) if a ring cannot be opened. */
-  apply(plan: WorkerPlan): Tables {
+  /**
+   * Applies a plan; returns the loop tables. Throws (leaving a consistent set
+   * of rings) if a ring cannot be opened. A ring newly opened on an interface
+   * in `hold` (read under the previous plan, here or by another worker), or
+   * replacing one here, is a held successor.
+   */
+  apply(plan: WorkerPlan, hold: readonly number[] = []): Tables {
     for (const [ifindex, open] of this.#rx) {
       const next = plan.rx.find((p) => p.ifindex === ifindex);
-      if (!next || !sameRx(open.plan, next)) this.#closeRx(ifindex, open);
+      const predecessor = this.#retiring.get(ifindex);
+      if (!next) {
+        this.#closeRing(open);
+        this.#rx.delete(ifindex);
+        continue;
+      }
+      if (sameRx(open.plan, next)) continue;
+      this.#rx.delete(ifindex);
+      if (predecessor && sameRx(predecessor.plan, next)) {
+        // The plan from before the succession is back (a roll-back before the
+        // cut): the predecessor is read on; the held successor only had copies.
+        this.#closeRing(open);
+        this.#retiring.delete(ifindex);
+        this.#rx.set(ifindex, predecessor);
+      } else if (open.held) {
+        this.#closeRing(open); // never read: it only held copies of what the predecessor has
+      } else {
+        this.#retiring.set(ifindex, open);
+      }
+    }
+    for (const [ifindex, open] of this.#retiring) {
+      if (plan.rx.some((p) => p.ifindex === ifindex)) continue;
+      this.#closeRing(open);
+      this.#retiring.delete(ifindex);
     }
     for (const [ifindex, open] of this.#tx) {
       const next = plan.tx.find((p) => p.ifindex === ifindex);
@@ -118,36 +144,155 @@ export class WorkerRings {
     for (const p of plan.rx) {
       let open = this.#rx.get(p.ifindex);
       if (!open) {
-        const ring = RxRing.open(this.arena, {
-          ifindex: p.ifindex,
-          ifname: p.ifname,
-          blockSize: p.geometry.blockSize,
-          blockCount: p.geometry.blockCount,
-          frameSize: p.geometry.frameSize,
-          retireMs: p.geometry.retireMs,
-          ignoreOutgoing: true,
-          fanoutId: p.fanoutId === 0 ? undefined : p.fanoutId,
-          frames: p.geometry.frames,
-        });
-        this.waiter.addFd(ring.fd);
-        open = { plan: p, ring };
+        const held = this.#retiring.has(p.ifindex) || hold.includes(p.ifindex);
+        const ring = this.#openRx(p);
+        if (!held) this.waiter.addFd(ring.fd);
+        open = { plan: p, ring, held };
         this.#rx.set(p.ifindex, open);
         this.beat();
       }
       open.plan = p;
       open.ring.setFilter(p.filter, p.passFragments);
+      // A predecessor passes what its successor will (the rules in force now).
+      const predecessor = this.#retiring.get(p.ifindex);
+      if (predecessor) predecessor.ring.setFilter(p.filter, p.passFragments);
     }
     const rxRefs = new Map([...this.#rx].map(([k, v]) => [k, v.ring]));
     const txRefs = new Map([...this.#tx].map(([k, v]) => [k, v.ring]));
     const routedRefs = new Map([...this.#routed].map(([k, v]) => [k, v.ref]));
-    this.#previous = buildTables(plan, rxRefs, txRefs, this.#previous, routedRefs);
-    return this.#previous;
+    const before = this.#previous.inputs;
+    const tables = buildTables(plan, rxRefs, txRefs, this.#previous, routedRefs);
+    // Each port keeps its place in a succession; predecessors read with the
+    // rules of their successor, from their own cursor.
+    for (const port of tables.inputs) {
+      const open = this.#rx.get(port.ifindex)!;
+      if (open.held) port.cut = CUT_HELD;
+      else carryCut(port, before);
+    }
+    const predecessors: InputPort[] = [];
+    for (const [ifindex, open] of this.#retiring) {
+      const successor = tables.inputs.find((q) => q.ifindex === ifindex)!;
+      const port = new InputPort(
+        ifindex,
+        open.ring.fd,
+        open.ring.offset,
+        open.ring.frames ? open.ring.frameSize : open.ring.blockSize,
+        open.ring.frames ? open.ring.frameCount : open.ring.blockCount,
+        successor.rules,
+        successor.fragmentRules,
+        open.ring.frames,
+      );
+      port.ringId = open.ring.id;
+      const old = before.find((q) => q.ringId === open.ring.id);
+      if (old) port.cursor = old.cursor;
+      carryCut(port, before);
+      predecessors.push(port);
+    }
+    tables.inputs = [...predecessors, ...tables.inputs];
+    this.#previous = tables;
+    return tables;
+  }
+
+  /** Rings in a succession: predecessors to cut and successors to release. */
+  succession(): number {
+    let n = this.#retiring.size;
+    for (const open of this.#rx.values()) if (open.held) n++;
+    return n;
+  }
+
+  /**
+   * Puts every predecessor past the cut (succession.ts); returns how many
+   * there are. `all`: this worker leaves the pool, every RX ring it reads is
+   * a predecessor (its successors are in other workers).
+   */
+  cut(cutUs: number, all = false): number {
+    if (all) {
+      for (const [ifindex, open] of this.#rx) {
+        if (open.held) this.#closeRing(open);
+        else this.#retiring.set(ifindex, open);
+        this.#rx.delete(ifindex);
+      }
+    }
+    let n = 0;
+    for (const open of this.#retiring.values()) {
+      const port = this.#portOf(open);
+      // A ring that was itself a successor (CUT_AFTER) is cut like any other.
+      if (port && (port.cut === CUT_NONE || port.cut === CUT_AFTER)) cutAt(port, CUT_BEFORE, cutUs);
+      if (port && port.cut === CUT_BEFORE) n++;
+    }
+    return n;
+  }
+
+  /** Closes the predecessors the loop has retired; returns the inputs left. */
+  closeRetired(): InputPort[] {
+    for (const [ifindex, open] of this.#retiring) {
+      if (this.#portOf(open)?.cut !== CUT_RETIRED) continue;
+      this.#closeRing(open);
+      this.#retiring.delete(ifindex);
+    }
+    return this.#keepPorts();
+  }
+
+  /**
+   * Releases the held successors: they forward what was stamped from the
+   * cut on. A predecessor still open (its cut did not finish in time) is
+   * closed first. Returns the inputs.
+   */
+  release(cutUs: number): InputPort[] {
+    for (const [ifindex, open] of this.#retiring) {
+      this.#closeRing(open);
+      this.#retiring.delete(ifindex);
+    }
+    for (const open of this.#rx.values()) {
+      if (!open.held) continue;
+      open.held = false;
+      this.waiter.addFd(open.ring.fd);
+      const port = this.#portOf(open);
+      if (port) cutAt(port, CUT_AFTER, cutUs);
+    }
+    return this.#keepPorts();
+  }
+
+  /** The loop's inputs without the ports of rings no longer open. */
+  #keepPorts(): InputPort[] {
+    const open = new Set([...this.#rx.values(), ...this.#retiring.values()].map((o) => o.ring.id));
+    this.#previous.inputs = this.#previous.inputs.filter((p) => open.has(p.ringId));
+    return this.#previous.inputs;
+  }
+
+  #portOf(open: OpenRx): InputPort | undefined {
+    return this.#previous.inputs.find((p) => p.ringId === open.ring.id);
+  }
+
+  #openRx(p: RxPlan): RxRing {
+    const options = {
+      ifindex: p.ifindex,
+      ifname: p.ifname,
+      blockSize: p.geometry.blockSize,
+      blockCount: p.geometry.blockCount,
+      frameSize: p.geometry.frameSize,
+      retireMs: p.geometry.retireMs,
+      ignoreOutgoing: true,
+      fanoutId: p.fanoutId === 0 ? undefined : p.fanoutId,
+      frames: p.geometry.frames,
+    };
+    try {
+      return RxRing.open(this.arena, options);
+    } catch (err) {
+      // No room for both rings of a succession: the predecessor goes first
+      // (what it holds is lost, as when a ring is re-created without one).
+      const predecessor = this.#retiring.get(p.ifindex);
+      if (!predecessor) throw err;
+      this.#closeRing(predecessor);
+      this.#retiring.delete(p.ifindex);
+      return RxRing.open(this.arena, options);
+    }
   }
 
   /** What this worker holds, for the supervisor's introspection. */
   held(): HeldRing[] {
     return [
-      ...[...this.#rx.values()].map(({ plan, ring }) => ({ kind: "rx" as const, ifindex: plan.ifindex, bytes: ring.byteLength })),
+      ...[...this.#rx.values(), ...this.#retiring.values()].map(({ plan, ring }) => ({ kind: "rx" as const, ifindex: plan.ifindex, bytes: ring.byteLength })),
       ...[...this.#tx.values()].map(({ plan, ring }) => ({ kind: "tx" as const, ifindex: plan.ifindex, bytes: ring.byteLength })),
       ...[...this.#routed.values()].map((o) => ({ kind: "routed" as const, ifindex: 0, bytes: o.byteLength })),
     ];
@@ -156,6 +301,7 @@ export class WorkerRings {
   /** Kernel RX counters since the last call (including rings closed meanwhile). */
   kernelStats(): KernelRingStats {
     for (const { ring } of this.#rx.values()) this.#addStats(ring);
+    for (const { ring } of this.#retiring.values()) this.#addStats(ring);
     const out = this.#kernel;
     this.#kernel = { packets: 0, drops: 0, freezes: 0 };
     return out;
@@ -168,7 +314,9 @@ export class WorkerRings {
 
   /** Releases everything (TX rings first drain what they still send) and gives the arena back. */
   releaseAll(): void {
-    for (const [ifindex, open] of this.#rx) this.#closeRx(ifindex, open);
+    for (const open of [...this.#rx.values(), ...this.#retiring.values()]) this.#closeRing(open);
+    this.#rx.clear();
+    this.#retiring.clear();
     for (const { ring } of this.#tx.values()) {
       this.#drainTx(ring);
       ring.close();
@@ -185,12 +333,12 @@ export class WorkerRings {
     this.#kernel.freezes += st.freezes;
   }
 
-  #closeRx(ifindex: number, open: OpenRx): void {
-    this.waiter.removeFd(open.ring.fd);
+  /** Closes an RX ring (the caller forgets it). */
+  #closeRing(open: OpenRx): void {
+    if (!open.held) this.waiter.removeFd(open.ring.fd);
     this.#addStats(open.ring);
     open.ring.close();
     this.arena.free(open.ring.offset, open.ring.byteLength);
-    this.#rx.delete(ifindex);
   }
 
   /**
@@ -241,4 +389,13 @@ export class WorkerRings {
     this.arena.freePlain(open.ref.dataOffset, open.byteLength);
     this.#routed.delete(slot);
   }
+}
+
+/** A port rebuilt for a new plan keeps the succession state of its ring's previous port. */
+function carryCut(port: InputPort, before: readonly InputPort[]): void {
+  const old = before.find((q) => q.ringId === port.ringId);
+  if (!old || old.cut === CUT_NONE) return;
+  port.cut = old.cut;
+  port.cutUs = old.cutUs;
+  port.settleUs = old.settleUs;
 }

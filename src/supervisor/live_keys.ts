@@ -4,15 +4,16 @@
  * restart_required naming it): never acknowledged and silently ignored.
  *
  *   live:     rules, ring (new sizes apply to rings re-created from then on;
- *             TX rings are re-created at once), log.level
- *   restart:  workers, api (listen, unix_socket, token source, body limit)
+ *             TX rings are re-created at once), log.level, workers (workers
+ *             start or stop; RX rings pass to new fanout groups by a ring
+ *             succession, src/dataplane/succession.ts)
+ *   restart:  api (listen, unix_socket, token source, body limit)
  *   (log.format has one value, json: the schema refuses any other)
  */
 import type { Config } from "../config/schema.ts";
 
 /** Keys that only take effect at start: a change to them is refused (409), never silently ignored. */
 export function restartOnlyKey(before: Config, next: Config): string | null {
-  if ((before.workers ?? 1) !== (next.workers ?? 1)) return "workers";
   if (JSON.stringify(before.api ?? {}) !== JSON.stringify(next.api ?? {})) return "api";
   return null;
 }

@@ -16,7 +16,7 @@ import { MembershipSocket } from "../../ffi/membership.ts";
 import { Waiter } from "../../ffi/waiter.ts";
 import { ARENA_BYTES } from "../../ffi/arena.ts";
 import type { Config } from "../config/schema.ts";
-import type { WorkerPlan } from "../dataplane/plan_types.ts";
+import { type RxPlan, sameRx, type WorkerPlan } from "../dataplane/plan_types.ts";
 import { ip } from "../net/address.ts";
 import { aggregate } from "../stats/aggregate.ts";
 import { OUTPUT_SLOTS, RULE_SLOTS } from "../stats/registry.ts";
@@ -93,7 +93,8 @@ export class Supervisor implements RelayControl {
   #memberships: Memberships;
   /** Unicast input ports held, by `${interface}|${address}|${port}`. */
   #absorbers = new Map<string, { absorber: PortAbsorber; ifindex: number }>();
-  #fanoutIds = new Map<string, number>();
+  /** Fanout group ids handed out so far (a new one for every ring succession). */
+  #fanoutSerial = 0;
   /** Interfaces as last planned with (absent ones are missing). */
   #facts = new Map<string, InterfaceFacts>();
   /** How often each interface appeared, disappeared or changed. */
@@ -230,20 +231,13 @@ export class Supervisor implements RelayControl {
     const facts = resolveInterfaces([...names.inputs, ...names.outputs]);
     const rules = activeRules(next);
     const proposal = this.#slots.propose(rules); // throws before anything changed
-    const newFanout: string[] = [];
-    for (const name of names.inputs) {
-      if (!this.#fanoutIds.has(name) && (next.workers ?? 1) > 1) {
-        // One PACKET_FANOUT group per input interface, unique per process.
-        this.#fanoutIds.set(name, ((Deno.pid & 0x3ff) << 6 | this.#fanoutIds.size & 0x3f) & 0xffff || 1);
-        newFanout.push(name);
-      }
-    }
+    const workers = next.workers ?? 1;
     const tPlan = performance.now();
-    const plan = buildPlan(next, facts, proposal.assigned, this.#fanoutIds, 0);
+    const plan = buildPlan(next, facts, proposal.assigned, new Map(), 0);
+    this.#assignFanout(plan.rx, workers);
     const planMs = performance.now() - tPlan;
     const ringBytes = planRingBytes(plan);
     if (ringBytes > MAX_WORKER_RING_BYTES) {
-      for (const n of newFanout) this.#fanoutIds.delete(n);
       throw new ResourceLimitError(
         "ring_memory",
         `the configuration needs ${(ringBytes / 2 ** 20).toFixed(0)} MiB of rings per worker, more than the ` +
@@ -257,7 +251,10 @@ export class Supervisor implements RelayControl {
       undoJoins = this.#memberships.join(wantedMemberships(next), facts);
       this.#holdPorts(next, facts, opened);
       const tDeliver = performance.now();
-      await this.#pool.deliver(plan);
+      // Inputs read under the previous plan: their new rings wait for the succession's release.
+      const hold = this.#plan?.rx.map((r) => r.ifindex) ?? [];
+      if (workers !== this.#pool.workers.length) await this.#pool.resize(workers, plan, hold);
+      else await this.#pool.deliver(plan, hold);
       this.#log.debug?.("apply timing", {
         plan_ms: Math.round(planMs),
         join_ms: Math.round(tDeliver - tJoin),
@@ -270,7 +267,6 @@ export class Supervisor implements RelayControl {
         this.#absorbers.get(key)?.absorber.close();
         this.#absorbers.delete(key);
       }
-      for (const n of newFanout) this.#fanoutIds.delete(n);
       if (this.#plan) {
         await this.#pool.deliver(this.#plan).catch((e) =>
           this.#log.error("workers could not be given the previous plan back", { error: (e as Error).message })
@@ -296,6 +292,36 @@ export class Supervisor implements RelayControl {
       memberships: this.#memberships.count(),
     });
     return result;
+  }
+
+  /**
+   * PACKET_FANOUT group ids (0: one worker, no fanout). An input keeps its
+   * group while its rings stay; a ring re-created for a new worker count or
+   * ring kind gets a NEW group, so that during the succession every packet
+   * lands in one old and one new ring (src/dataplane/succession.ts). Ids are
+   * unique per process and never shared by two inputs in force.
+   */
+  #assignFanout(rx: RxPlan[], workers: number): void {
+    const previous = this.#plan?.rx ?? [];
+    const sameCount = workers === this.#pool.workers.length;
+    const taken = new Set(previous.map((r) => r.fanoutId));
+    for (const r of rx) {
+      if (workers === 1) {
+        r.fanoutId = 0;
+        continue;
+      }
+      const prev = previous.find((p) => p.ifindex === r.ifindex && p.fanoutId !== 0);
+      if (prev && sameCount && sameRx(prev, { ...r, fanoutId: prev.fanoutId })) {
+        r.fanoutId = prev.fanoutId;
+        continue;
+      }
+      let id: number;
+      do {
+        id = (((Deno.pid & 0x3ff) << 6) | (this.#fanoutSerial++ & 0x3f)) & 0xffff || 1;
+      } while (taken.has(id));
+      taken.add(id);
+      r.fanoutId = id;
+    }
   }
 
   /** Holds the ports of unicast inputs (keys of newly opened ones go into `opened`). */

@@ -12,16 +12,29 @@
  *
  * Every plan delivery gets a fresh generation number, so a restart during
  * an apply can never make two deliveries wait on the same entry.
+ *
+ * A plan that re-creates RX rings (a new worker count, fanout group or ring
+ * kind) is followed by a ring succession (src/dataplane/succession.ts): the
+ * pool cuts every predecessor at one time, waits until all have retired,
+ * then releases the successors. The worker count changes the same way:
+ * new workers start with held rings, leaving ones retire theirs and stop.
  */
 import { fenceArena } from "../../ffi/arena.ts";
 import { Waiter } from "../../ffi/waiter.ts";
 import {
   COMMAND_FAULT_HANG,
   COMMAND_FAULT_THROW,
+  COMMAND_HANDOVER,
   COMMAND_RECONFIGURE,
   COMMAND_STOP,
   CONTROL_COMMAND,
+  CONTROL_CUT_SEC,
+  CONTROL_CUT_USEC,
   CONTROL_FAULT,
+  CONTROL_HANDOVER,
+  STEP_CUT,
+  STEP_CUT_ALL,
+  STEP_RELEASE,
   CONTROL_PHASE,
   FAULT_FAIL_APPLY,
   CONTROL_REQUESTED_GEN,
@@ -33,6 +46,11 @@ import {
 } from "../dataplane/channel.ts";
 import type { WorkerPlan } from "../dataplane/plan_types.ts";
 import { MAX_OUTPUT_SLOTS, MAX_RULE_SLOTS, OUTPUT_SLOTS, RULE_SLOTS, W, WORKER_SLOTS } from "../stats/registry.ts";
+
+/** How far ahead of now a succession's cut is set (every worker must see it before it passes). */
+const CUT_LEAD_MS = 20;
+/** How long a succession step may take before the pool goes on without that worker. */
+const STEP_TIMEOUT_MS = 3000;
 
 /** Minimal logger (src/log.ts satisfies it). */
 export interface PoolLogger {
@@ -71,6 +89,12 @@ export class WorkerHandle {
   rings: HeldRing[] = [];
   /** The last plan it acknowledged (object identity). */
   plan: WorkerPlan | null = null;
+  /** Rings of a succession it reported with that plan (predecessors and held successors). */
+  succession = 0;
+  /** Its counters were added to the pool's archive (it died or left). */
+  archived = false;
+  /** Succession steps waiting for the worker's step_done. */
+  readonly steps = new Map<number, () => void>();
   readonly control = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
   readonly counters = new Float64Array(new SharedArrayBuffer(WORKER_SLOTS * 8));
   readonly ruleCounters = new Float64Array(new SharedArrayBuffer(MAX_RULE_SLOTS * RULE_SLOTS * 8));
@@ -146,14 +170,122 @@ export class WorkerPool {
    * acknowledged it (a worker restarted meanwhile is given it too). Rejects
    * if a worker refuses it, dies, or does not answer in time.
    */
-  async deliver(plan: WorkerPlan): Promise<void> {
+  async deliver(plan: WorkerPlan, hold: readonly number[] = []): Promise<void> {
+    await this.#deliverTo(plan, hold);
+    if (this.#workers.some((w) => w.alive && w.succession > 0)) await this.#succession(this.#workers, []);
+  }
+
+  /**
+   * Changes the number of workers to `count` while they run `plan`, whose
+   * RX rings are all new (a new fanout group per input): workers that start
+   * hold theirs until the release; workers that leave retire theirs at the
+   * cut and stop. Nothing is lost, sent twice or reordered (succession.ts).
+   * If the new plan is refused, the workers started for it are stopped and
+   * the error rethrown; the caller gives the others the previous plan back.
+   */
+  async resize(count: number, plan: WorkerPlan, hold: readonly number[]): Promise<void> {
+    const before = this.#workers.length;
+    const started: WorkerHandle[] = [];
+    for (let id = before; id < count; id++) {
+      const h = new WorkerHandle(id, 0);
+      this.#spawn(h);
+      started.push(h);
+    }
+    this.#workers = [...this.#workers, ...started];
+    const leaving = this.#workers.slice(count);
+    const staying = this.#workers.slice(0, count);
+    try {
+      await Promise.all(started.map((w) => w.ready));
+      this.#workers = staying.concat(leaving); // leaving ones still run the previous plan
+      this.#target = plan;
+      for (let round = 0; round < 4; round++) {
+        const behind = staying.filter((w) => w.alive && w.plan !== plan);
+        if (behind.length === 0) break;
+        await Promise.all(behind.map((w) => this.#sendTo(w, plan, hold)));
+        if (round === 3) throw new Error("workers kept restarting while the worker count changed");
+      }
+    } catch (err) {
+      this.#workers = this.#workers.filter((w) => !started.includes(w));
+      await this.#retire(started);
+      throw err;
+    }
+    this.#workers = staying;
+    await this.#succession(staying, leaving);
+    await this.#retire(leaving);
+    this.#log.info("worker count changed", { from: before, to: count });
+  }
+
+  async #deliverTo(plan: WorkerPlan, hold: readonly number[]): Promise<void> {
     this.#target = plan;
     for (let round = 0; round < 4; round++) {
       const behind = this.#workers.filter((w) => w.alive && w.plan !== plan);
       if (behind.length === 0) return;
-      await Promise.all(behind.map((w) => this.#sendTo(w, plan)));
+      await Promise.all(behind.map((w) => this.#sendTo(w, plan, hold)));
     }
     throw new Error("workers kept restarting while a configuration was applied");
+  }
+
+  /**
+   * One ring succession: every predecessor (in `staying` and `leaving`) cut
+   * at the same time a few milliseconds ahead, then, once all have retired
+   * (or 3 s passed: a stuck worker is the watchdog's), successors released.
+   */
+  async #succession(staying: readonly WorkerHandle[], leaving: readonly WorkerHandle[]): Promise<void> {
+    const cutUs = (Date.now() + CUT_LEAD_MS) * 1000;
+    const t0 = performance.now();
+    await Promise.all([
+      ...staying.map((w) => this.#step(w, STEP_CUT, cutUs)),
+      ...leaving.map((w) => this.#step(w, STEP_CUT_ALL, cutUs)),
+    ]);
+    await Promise.all(staying.map((w) => this.#step(w, STEP_RELEASE, cutUs)));
+    for (const w of staying) w.succession = 0;
+    this.#log.debug?.("ring succession", { workers: staying.length, leaving: leaving.length, ms: Math.round(performance.now() - t0) });
+  }
+
+  /** Asks a worker for a succession step; resolves when it is done, the worker dies, or after 3 s. */
+  #step(w: WorkerHandle, step: number, cutUs: number): Promise<void> {
+    if (!w.alive || w.waiterHandle < 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        w.steps.delete(step === STEP_CUT_ALL ? STEP_CUT : step);
+        this.#log.warn("worker did not finish a ring succession step in time", { worker: w.id, step });
+        resolve();
+      }, STEP_TIMEOUT_MS);
+      w.steps.set(step === STEP_CUT_ALL ? STEP_CUT : step, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      Atomics.store(w.control, CONTROL_CUT_SEC, Math.floor(cutUs / 1e6));
+      Atomics.store(w.control, CONTROL_CUT_USEC, cutUs % 1e6);
+      Atomics.store(w.control, CONTROL_HANDOVER, step);
+      Atomics.compareExchange(w.control, CONTROL_COMMAND, 0, COMMAND_HANDOVER);
+      Waiter.notifyHandle(w.waiterHandle);
+    });
+  }
+
+  /** Stops workers that leave the pool (they drain and release their rings) and keeps their counters. */
+  async #retire(leaving: readonly WorkerHandle[]): Promise<void> {
+    if (leaving.length === 0) return;
+    for (const w of leaving) {
+      Atomics.store(w.control, CONTROL_COMMAND, COMMAND_STOP);
+      if (w.waiterHandle >= 0) Waiter.notifyHandle(w.waiterHandle);
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<void>((r) => timer = setTimeout(r, 2000));
+    await Promise.race([Promise.all(leaving.map((w) => w.stopped)), timeout]);
+    clearTimeout(timer);
+    for (const w of leaving) {
+      if (w.alive) this.#fence(w); // did not stop in time: fenced like a stuck one, never freed
+      w.alive = false;
+      w.worker?.terminate();
+      for (const resolve of w.steps.values()) resolve();
+      w.steps.clear();
+      if (w.archived) continue;
+      w.archived = true;
+      addInto(this.archived.worker, w.counters);
+      addInto(this.archived.rule, w.ruleCounters);
+      addInto(this.archived.output, w.outputCounters);
+    }
   }
 
   /** Stops every worker (they drain, flush and release their rings). */
@@ -221,6 +353,7 @@ export class WorkerPool {
           break;
         case "applied":
           h.rings = m.rings;
+          h.succession = m.succession;
           h.waiting.get(m.generation)?.resolve();
           h.waiting.delete(m.generation);
           break;
@@ -232,6 +365,16 @@ export class WorkerPool {
           this.#log.error("worker failed", { worker: h.id, error: m.message, code: m.code });
           readyResolve();
           this.#onDeath(h);
+          break;
+        case "step_done":
+          h.rings = m.rings;
+          if (m.late) {
+            this.#log.warn("a worker took its ring-succession cut late: packets around it may have been sent twice", {
+              worker: h.id,
+            });
+          }
+          h.steps.get(m.step)?.();
+          h.steps.delete(m.step);
           break;
         case "stopped":
           h.alive = false;
@@ -258,7 +401,7 @@ export class WorkerPool {
   }
 
   /** Sends a plan under a fresh generation; resolves when the worker acknowledges it. */
-  async #sendTo(w: WorkerHandle, plan: WorkerPlan): Promise<void> {
+  async #sendTo(w: WorkerHandle, plan: WorkerPlan, hold: readonly number[] = []): Promise<void> {
     await w.ready;
     if (!w.alive) throw new Error(`worker ${w.id} died`);
     const generation = ++this.#generation;
@@ -271,7 +414,7 @@ export class WorkerPool {
         }
       }, this.options.applyTimeoutMs);
     });
-    w.worker!.postMessage({ type: "plan", plan: { ...plan, generation } } satisfies ToWorker);
+    w.worker!.postMessage({ type: "plan", plan: { ...plan, generation }, hold: [...hold] } satisfies ToWorker);
     Atomics.store(w.control, CONTROL_REQUESTED_GEN, generation);
     Atomics.compareExchange(w.control, CONTROL_COMMAND, 0, COMMAND_RECONFIGURE);
     Waiter.notifyHandle(w.waiterHandle);
@@ -294,12 +437,17 @@ export class WorkerPool {
     this.#fence(h);
     for (const p of h.waiting.values()) p.reject(new Error(`worker ${h.id} died`));
     h.waiting.clear();
+    for (const resolve of h.steps.values()) resolve(); // its rings are gone: nothing to wait for
+    h.steps.clear();
     if (this.#stopping) return;
     addInto(this.archived.worker, h.counters);
     addInto(this.archived.rule, h.ruleCounters);
     addInto(this.archived.output, h.outputCounters);
+    h.archived = true;
+    const at = this.#workers.indexOf(h);
+    if (at < 0) return; // a worker leaving the pool is not replaced
     const replacement = new WorkerHandle(h.id, h.restarts + 1);
-    this.#workers[this.#workers.indexOf(h)] = replacement;
+    this.#workers[at] = replacement;
     this.#spawn(replacement);
     replacement.ready.then(() => {
       if (this.#target && replacement.alive && replacement.plan !== this.#target) {

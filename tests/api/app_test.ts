@@ -221,14 +221,14 @@ Deno.test("unknown routes are 404 JSON", async () => {
 Deno.test("a change the relay refuses as restart-only is 409 restart_required naming the key, and nothing changes", async () => {
   const { RestartRequiredError } = await import("../../src/supervisor/errors.ts");
   const relay = new FakeRelay(structuredClone(BASE_CONFIG));
-  relay.failNext = new RestartRequiredError("workers");
+  relay.failNext = new RestartRequiredError("api");
   const persisted: unknown[] = [];
   const app = createApp(fakeDeps(relay, { persist: (c) => Promise.resolve(void persisted.push(c)) }));
-  const res = await app.request("/api/v1/config", json("PUT", { ...BASE_CONFIG, workers: 2 }));
+  const res = await app.request("/api/v1/config", json("PUT", { ...BASE_CONFIG, api: { listen: "127.0.0.1:9999" } }));
   assert.equal(res.status, 409);
   const body = await res.json();
   assert.equal(body.error.code, "restart_required");
-  assert.equal(body.error.key, "workers");
+  assert.equal(body.error.key, "api");
   assert.deepEqual(relay.current, BASE_CONFIG);
   assert.equal(persisted.length, 0);
 });
