@@ -35,7 +35,9 @@ await withTopology(async (t) => {
   const rule = (i: number) =>
     `  - { name: r${i}, input: { interface: ${n.relayIn}, group: 239.${10 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}, port: 5000 }, ` +
     `outputs: [{ interface: ${n.relayOut}, group: 239.200.${(i >> 8) & 255}.${i & 255}, port: 6000 }] }\n`;
-  Deno.writeTextFileSync(`${dir}/mcr.yaml`, "rules:\n" + Array.from({ length: count }, (_, i) => rule(i)).join(""), { mode: 0o600 });
+  // SCALE_LOG=debug: the relay's timing lines (plan, join, deliver, persist) are printed.
+  const debug = Deno.env.get("SCALE_LOG") === "debug";
+  Deno.writeTextFileSync(`${dir}/mcr.yaml`, (debug ? "log: { level: debug }\n" : "") + "rules:\n" + Array.from({ length: count }, (_, i) => rule(i)).join(""), { mode: 0o600 });
   const started = performance.now();
   const relay = t.spawn(n.relay, selfCommand(["run", "--config", `${dir}/mcr.yaml`]), { stdout: "null", stderr: "piped" });
   const reader = relay.stderr.pipeThrough(new TextDecoderStream()).getReader();
@@ -49,7 +51,11 @@ await withTopology(async (t) => {
   // `ip netns exec` execs mcr: the child's pid is the relay's.
   const pid = relay.pid;
   (async () => {
-    while (!(await reader.read()).done) { /* drain */ }
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      if (debug) for (const line of value.split("\n")) if (line.includes("timing")) console.error(line);
+    }
   })();
   const curl = async (args: string[]) => {
     const t0 = performance.now();

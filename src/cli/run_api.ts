@@ -107,8 +107,8 @@ export async function startApi(o: ApiOptions): Promise<{ shutdown(): Promise<voi
   const p = o.prepared;
   if (p.token) o.log.redact(p.token);
   const rates = new RateWindow(5);
-  rates.add(o.supervisor.stats());
-  const sampler = setInterval(() => rates.add(o.supervisor.stats()), 1000);
+  rates.add(o.supervisor.counterSample());
+  const sampler = setInterval(() => rates.add(o.supervisor.counterSample()), 1000);
   const app = createApp({
     relay: o.supervisor,
     logger: o.log,

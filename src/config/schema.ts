@@ -10,7 +10,7 @@
  */
 import { z } from "zod";
 import { MAX_OUTPUTS, MAX_RULES } from "./limits.ts";
-import { familyOf, formatIp, isMulticast, parseIp } from "../net/address.ts";
+import { canonicalText, familyOf, isMulticast, parseIp } from "../net/address.ts";
 
 /** Default TTL written into relayed packets when an output does not set one. */
 export const DEFAULT_TTL = 64;
@@ -254,8 +254,7 @@ export function endpointText(e: { egress?: string; interface?: string; group?: s
  * are left as they are (their own error names them).
  */
 function canonical(text: string | undefined): string {
-  const a = text === undefined ? null : parseIp(text);
-  return a === null ? String(text) : formatIp(a);
+  return text === undefined ? "undefined" : canonicalText(text);
 }
 
 function ruleKey(i: Input): string {

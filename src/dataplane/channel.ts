@@ -4,7 +4,14 @@
  * cannot receive messages, so the supervisor writes a command word and wakes
  * the worker's waiter; the worker returns between blocks and reads its inbox.
  */
-import type { WorkerPlan } from "./plan_types.ts";
+import type { RulePlan, WorkerPlan } from "./plan_types.ts";
+
+/**
+ * The rules of a plan as posted: all of them, or what changed since the plan
+ * the worker last applied (removals by name first, then additions). A rule
+ * added to 10,000 then costs one rule's copy, not 10,001.
+ */
+export type RuleDelta = { all: RulePlan[] } | { add: RulePlan[]; remove: string[] };
 
 /** Control words (Int32Array over a SharedArrayBuffer). */
 export const CONTROL_COMMAND = 0; // 0 run; otherwise the loop returns it
@@ -58,7 +65,7 @@ export type ToWorker =
    * plan: a ring newly opened on one of them waits for the succession's
    * release (succession.ts) instead of forwarding at once.
    */
-  | { type: "plan"; plan: WorkerPlan; hold: number[] };
+  | { type: "plan"; plan: WorkerPlan; rules: RuleDelta; hold: number[] };
 
 /** One ring or socket a worker holds, for introspection (no addresses: src/ never sees one). */
 export interface HeldRing {

@@ -5,7 +5,7 @@
  * over fake rings.
  */
 import { fromWords, multicastMac } from "../net/address.ts";
-import type { OutputPlan, WorkerPlan } from "./plan_types.ts";
+import type { OutputPlan, RulePlan, WorkerPlan } from "./plan_types.ts";
 import {
   buildChains,
   EGRESS_L2,
@@ -58,10 +58,24 @@ function outputMac(o: OutputPlan): Uint8Array {
 }
 
 /**
+ * The loop objects built for each rule plan (by object identity), kept by
+ * the worker between plans: a rule whose plan object is unchanged and whose
+ * TX ports and routed sockets are still the ones in force is not rebuilt (a
+ * rule added to 10,000 builds one Rule, not 10,001).
+ */
+export type RuleCache = Map<RulePlan, { rule: Rule; tx: (TxPort | null)[]; routed: (RoutedRef | null)[] }>;
+
+function sameBytes(a: Uint8Array, b: readonly number[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+/**
  * Builds the tables. `previous` keeps ring cursors across plans: a TX port
  * whose ring (same ring id, not merely the same fd number) is kept continues
- * at its head; an input keeps its block cursor. A re-created ring starts at
- * block / frame 0, where the kernel starts.
+ * at its head (the same TxPort object, when nothing about it changed); an
+ * input keeps its block cursor. A re-created ring starts at block / frame 0,
+ * where the kernel starts. `cache` (updated in place) reuses the loop
+ * objects of unchanged rules.
  */
 export function buildTables(
   plan: WorkerPlan,
@@ -69,12 +83,18 @@ export function buildTables(
   txRings: ReadonlyMap<number, TxRingRef>,
   previous: { inputs: readonly InputPort[]; txPorts: readonly TxPort[] } = { inputs: [], txPorts: [] },
   routedSockets: ReadonlyMap<number, RoutedRef> = new Map(),
+  cache: RuleCache = new Map(),
 ): { inputs: InputPort[]; txPorts: TxPort[]; routedPorts: RoutedPort[] } {
   const txPorts = new Map<number, TxPort>();
   for (const t of plan.tx) {
     const ring = txRings.get(t.ifindex);
     if (!ring) throw new Error(`no TX ring open for interface "${t.ifname}"`);
     const old = previous.txPorts.find((p) => p.ringId === ring.id);
+    const maxFrame = Math.min(ring.frameSize - 32, t.mtu + 14);
+    if (old && old.ifindex === t.ifindex && old.fd === ring.fd && old.maxFrame === maxFrame && sameBytes(old.mac, t.mac)) {
+      txPorts.set(t.ifindex, old);
+      continue;
+    }
     const port = new TxPort(
       t.ifindex,
       ring.fd,
@@ -91,7 +111,21 @@ export function buildTables(
 
   const routedPorts: RoutedPort[] = [];
   const rulesByInput = new Map<number, Rule[]>();
+  const current = new Set(txPorts.values());
+  const kept: RuleCache = new Map();
   for (const r of plan.rules) {
+    const hit = cache.get(r);
+    if (
+      hit && hit.tx.every((t) => t === null || current.has(t)) &&
+      hit.routed.every((ref, i) => ref === null || routedSockets.get(r.outputs[i].slot) === ref)
+    ) {
+      kept.set(r, hit);
+      for (const o of hit.rule.outputs) if (o.routed) routedPorts.push(o.routed);
+      const list = rulesByInput.get(r.inputIfindex);
+      if (list) list.push(hit.rule);
+      else rulesByInput.set(r.inputIfindex, [hit.rule]);
+      continue;
+    }
     const inputDst = Int32Array.from(r.dst);
     const outputs = r.outputs.map((o) => {
       let tx: TxPort | null = null;
@@ -145,6 +179,11 @@ export function buildTables(
       r.allowFragments,
       outputs,
     );
+    kept.set(r, {
+      rule,
+      tx: outputs.map((o) => o.tx),
+      routed: r.outputs.map((o) => o.egress === "routed" ? routedSockets.get(o.slot)! : null),
+    });
     const list = rulesByInput.get(r.inputIfindex);
     if (list) list.push(rule);
     else rulesByInput.set(r.inputIfindex, [rule]);
@@ -172,5 +211,7 @@ export function buildTables(
     if (old) input.cursor = old.cursor;
     inputs.push(input);
   }
+  cache.clear();
+  for (const [k, v] of kept) cache.set(k, v);
   return { inputs, txPorts: [...txPorts.values()], routedPorts };
 }

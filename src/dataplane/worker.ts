@@ -47,6 +47,7 @@ import {
   type ToWorker,
 } from "./channel.ts";
 import { CUT_BEFORE } from "./succession.ts";
+import type { RulePlan } from "./plan_types.ts";
 import { flush, forwardLoop, LoopState, processBlock, processFrames } from "./forward_loop.ts";
 import { WorkerRings } from "./worker_rings.ts";
 
@@ -105,6 +106,8 @@ async function main(): Promise<void> {
   const clock = new RealtimeClock();
   post({ type: "ready", id, waiterHandle: waiter.handle, arenaHandle: rings.arena.handle });
   let state: LoopState | null = null;
+  /** The rules of the plan in force, by name (plans arrive as deltas: channel.ts RuleDelta). */
+  const rulePlans = new Map<string, RulePlan>();
 
   /** Kernel ring statistics and kick tallies, about once a second and at exit. */
   const periodic = (): void => {
@@ -131,7 +134,14 @@ async function main(): Promise<void> {
       try {
         // Frames and datagrams still batched go out before anything changes.
         if (state !== null) flush(state);
-        const tables = rings.apply(m.plan, m.hold);
+        if ("all" in m.rules) {
+          rulePlans.clear();
+          for (const r of m.rules.all) rulePlans.set(r.name, r);
+        } else {
+          for (const name of m.rules.remove) rulePlans.delete(name);
+          for (const r of m.rules.add) rulePlans.set(r.name, r);
+        }
+        const tables = rings.apply({ ...m.plan, rules: [...rulePlans.values()] }, m.hold);
         if (Atomics.exchange(control, CONTROL_FAULT, 0) === FAULT_FAIL_APPLY) {
           throw new Error("injected fault: the plan failed after its rings were opened");
         }

@@ -16,7 +16,7 @@ import { fromWords } from "../net/address.ts";
 import type { HeldRing } from "./channel.ts";
 import { type OutputPlan, type RxPlan, sameRx, type TxPlan, type WorkerPlan } from "./plan_types.ts";
 import { InputPort, type RoutedPort, type TxPort } from "./rule_table.ts";
-import { buildTables, type RoutedRef } from "./tables.ts";
+import { buildTables, type RoutedRef, type RuleCache } from "./tables.ts";
 import { CUT_AFTER, CUT_BEFORE, CUT_HELD, CUT_NONE, CUT_RETIRED, cutAt } from "./succession.ts";
 import { TP2_STATUS, TP_STATUS_SEND_REQUEST, TP_STATUS_SENDING } from "../../ffi/layout.ts";
 
@@ -74,6 +74,8 @@ export class WorkerRings {
   /** Routed output sockets by output counter slot. */
   readonly #routed = new Map<number, OpenRouted>();
   #previous: Tables = { inputs: [], txPorts: [], routedPorts: [] };
+  /** Loop objects of unchanged rules, reused from plan to plan. */
+  readonly #ruleCache: RuleCache = new Map();
   #kernel: KernelRingStats = { packets: 0, drops: 0, freezes: 0 };
 
   /** `beat` is called between slow steps (ring creation) so the watchdog sees progress. */
@@ -161,7 +163,7 @@ export class WorkerRings {
     const txRefs = new Map([...this.#tx].map(([k, v]) => [k, v.ring]));
     const routedRefs = new Map([...this.#routed].map(([k, v]) => [k, v.ref]));
     const before = this.#previous.inputs;
-    const tables = buildTables(plan, rxRefs, txRefs, this.#previous, routedRefs);
+    const tables = buildTables(plan, rxRefs, txRefs, this.#previous, routedRefs, this.#ruleCache);
     // Each port keeps its place in a succession; predecessors read with the
     // rules of their successor, from their own cursor.
     for (const port of tables.inputs) {

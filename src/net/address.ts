@@ -114,6 +114,22 @@ export function formatIp(a: IpAddress): string {
   return `${hex(w.slice(0, bestStart))}::${hex(w.slice(bestStart + bestLen))}`;
 }
 
+/**
+ * Canonical text of an address text, or the text itself when it is not an
+ * address. Memoised (strings only, nothing mutable is shared): checking and
+ * planning 10,000 rules asks for the same addresses many times.
+ */
+const canonicalMemo = new Map<string, string>();
+export function canonicalText(text: string): string {
+  let c = canonicalMemo.get(text);
+  if (c !== undefined) return c;
+  const a = parseIp(text);
+  c = a === null ? text : formatIp(a);
+  if (canonicalMemo.size >= 100_000) canonicalMemo.clear();
+  canonicalMemo.set(text, c);
+  return c;
+}
+
 /** 224.0.0.0/4 or ff00::/8. */
 export function isMulticast(a: IpAddress): boolean {
   return a.family === 4 ? (a.bytes[0] & 0xf0) === 0xe0 : a.bytes[0] === 0xff;

@@ -1,9 +1,15 @@
 /**
- * Rates over a sliding window: the API samples a StatsSnapshot every second
+ * Rates over a sliding window: the API takes a CounterSample every second
  * and rates are (newest - oldest) / elapsed over the last `windowSeconds`.
+ *
+ * A sample is raw counter blocks summed over the workers (a copy, linear in
+ * counter slots, no object per rule), so sampling stays cheap with 10,000
+ * rules; names are attached only when rates are asked for. A rule's or an
+ * output's rate is taken between samples only while it keeps the same
+ * counter slot (a rule removed and added again starts from zero).
  */
-import { isGauge } from "./registry.ts";
-import type { StatsSnapshot } from "./snapshot.ts";
+import { namedWorkerCounters } from "./aggregate.ts";
+import { isGauge, OUTPUT_COUNTERS, OUTPUT_SLOTS, RULE_COUNTERS, RULE_SLOTS } from "./registry.ts";
 
 export interface Rates {
   window_s: number;
@@ -12,11 +18,30 @@ export interface Rates {
   rules: Record<string, { pps: number; bps: number; outputs: { pps: number; bps: number }[] }>;
 }
 
+/** Counters at one moment, summed over live and exited workers. */
+export interface CounterSample {
+  at_ms: number;
+  /** Worker counter slots summed (gauges included; rates skip them). */
+  totals: Float64Array;
+  workers: { id: number; restarts: number; rx_packets: number; tx_sent: number }[];
+  /** Rule and output counter blocks, slot by slot (RULE_SLOTS / OUTPUT_SLOTS wide). */
+  rule: Float64Array;
+  output: Float64Array;
+  /** The slots of each active rule when the sample was taken (a map never changed after). */
+  slots: ReadonlyMap<string, { rule: number; outputs: readonly number[] }>;
+}
+
+// Offsets of packets and bytes in the rule and output blocks, from the registry.
+const PACKETS = RULE_COUNTERS.findIndex((c) => c.name === "packets");
+const BYTES = RULE_COUNTERS.findIndex((c) => c.name === "bytes");
+const OUT_PACKETS = OUTPUT_COUNTERS.findIndex((c) => c.name === "packets");
+const OUT_BYTES = OUTPUT_COUNTERS.findIndex((c) => c.name === "bytes");
+
 export class RateWindow {
-  #samples: StatsSnapshot[] = [];
+  #samples: CounterSample[] = [];
   constructor(readonly windowSeconds = 5) {}
 
-  add(s: StatsSnapshot): void {
+  add(s: CounterSample): void {
     this.#samples.push(s);
     const cutoff = s.at_ms - this.windowSeconds * 1000 - 500;
     while (this.#samples.length > 2 && this.#samples[0].at_ms < cutoff) this.#samples.shift();
@@ -26,34 +51,35 @@ export class RateWindow {
   rates(): Rates {
     const first = this.#samples[0];
     const last = this.#samples[this.#samples.length - 1];
-    const dt = first && last && last.at_ms > first.at_ms ? (last.at_ms - first.at_ms) / 1000 : 0;
-    const per = (a: number | undefined, b: number | undefined) => dt > 0 ? Math.max(0, ((b ?? 0) - (a ?? 0)) / dt) : 0;
+    if (!first || !last) return { window_s: 0, totals: {}, workers: {}, rules: {} };
+    const dt = last.at_ms > first.at_ms ? (last.at_ms - first.at_ms) / 1000 : 0;
+    const per = (a: number, b: number) => dt > 0 ? Math.max(0, (b - a) / dt) : 0;
     const totals: Record<string, number> = {};
-    for (const k of Object.keys(last?.totals ?? {})) {
+    const before = namedWorkerCounters(first.totals);
+    for (const [k, v] of Object.entries(namedWorkerCounters(last.totals))) {
       if (isGauge(k)) continue; // a gauge (heartbeat, last errno) has no rate
-      totals[k] = per(first.totals[k], last.totals[k]);
+      totals[k] = per(before[k] ?? 0, v);
     }
     const workers: Rates["workers"] = {};
-    for (const w of last?.workers ?? []) {
-      const old = first.workers.find((x) => x.id === w.id && x.restarts === w.restarts);
-      workers[String(w.id)] = {
-        rx_pps: per(old?.counters.rx_packets ?? w.counters.rx_packets, w.counters.rx_packets),
-        tx_pps: per(old?.counters.tx_sent ?? w.counters.tx_sent, w.counters.tx_sent),
-      };
+    for (const w of last.workers) {
+      const old = first.workers.find((x) => x.id === w.id && x.restarts === w.restarts) ?? w;
+      workers[String(w.id)] = { rx_pps: per(old.rx_packets, w.rx_packets), tx_pps: per(old.tx_sent, w.tx_sent) };
     }
+    const at = (a: Float64Array, i: number) => i < a.length ? a[i] : 0;
     const rules: Rates["rules"] = {};
-    const before = new Map((first?.rules ?? []).map((x) => [x.name, x]));
-    for (const r of last?.rules ?? []) {
-      const old = before.get(r.name);
-      rules[r.name] = {
-        pps: per(old?.counters.packets ?? r.counters.packets, r.counters.packets),
-        bps: 8 * per(old?.counters.bytes ?? r.counters.bytes, r.counters.bytes),
-        outputs: r.outputs.map((o, i) => {
-          const oo = old?.outputs[i];
-          const same = oo && oo.interface === o.interface && oo.group === o.group && oo.port === o.port;
+    for (const [name, s] of last.slots) {
+      const o = first.slots.get(name);
+      const r = s.rule * RULE_SLOTS;
+      const kept = o !== undefined && o.rule === s.rule;
+      rules[name] = {
+        pps: kept ? per(at(first.rule, r + PACKETS), at(last.rule, r + PACKETS)) : 0,
+        bps: kept ? 8 * per(at(first.rule, r + BYTES), at(last.rule, r + BYTES)) : 0,
+        outputs: s.outputs.map((slot, i) => {
+          const x = slot * OUTPUT_SLOTS;
+          const same = o !== undefined && o.outputs[i] === slot;
           return {
-            pps: per(same ? oo.counters.packets : o.counters.packets, o.counters.packets),
-            bps: 8 * per(same ? oo.counters.bytes : o.counters.bytes, o.counters.bytes),
+            pps: same ? per(at(first.output, x + OUT_PACKETS), at(last.output, x + OUT_PACKETS)) : 0,
+            bps: same ? 8 * per(at(first.output, x + OUT_BYTES), at(last.output, x + OUT_BYTES)) : 0,
           };
         }),
       };

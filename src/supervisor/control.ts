@@ -14,6 +14,7 @@ export type {
   WorkerStats,
 } from "../stats/snapshot.ts";
 import type { InterfaceState, StatsSnapshot } from "../stats/snapshot.ts";
+import type { CounterSample } from "../stats/rates.ts";
 
 /** What applying a configuration changed. */
 export interface ApplyResult {
@@ -62,5 +63,7 @@ export interface RelayControl {
   /** Counter slots, memberships, rings and stuck threads (optional for test doubles). */
   resources?(): Resources;
   stats(): StatsSnapshot;
+  /** Raw counters for rates, taken every second (cheap: no object per rule). */
+  counterSample(): CounterSample;
   interfaces(): InterfaceState[];
 }

@@ -60,6 +60,11 @@ export class CounterSlots {
   }
 
   /** Slot numbers handed out and not free (for introspection). */
+  /** One past the highest slot ever handed out (how much of each counter block is in use). */
+  extent(): { rules: number; outputs: number } {
+    return { rules: this.#rules.next, outputs: this.#outputs.next };
+  }
+
   inUse(): { rules: number; outputs: number } {
     return {
       rules: this.#rules.next - this.#rules.free.length,

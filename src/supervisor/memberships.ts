@@ -148,9 +148,12 @@ export class Memberships {
           if (mine.length === 0) continue;
           const pool = this.#poolFor(name, family, f.ifindex);
           this.#leaveOtherModes(pool, mine, undo);
+          // One set of what the pool holds (10,000 memberships sit on 500 sockets of 20).
+          const held = new Set<string>();
+          for (const s of pool.sockets) for (const key of s.joined.keys()) held.add(key);
           for (const m of mine) {
             const key = membershipKey(m);
-            if (!pool.sockets.some((s) => s.joined.has(key))) this.#joinOne(pool, key, m, undo);
+            if (!held.has(key)) this.#joinOne(pool, key, m, undo);
           }
         }
       }

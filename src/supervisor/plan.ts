@@ -13,7 +13,7 @@ import {
   outputDestination,
   type Rule,
 } from "../config/schema.ts";
-import { type Family, formatIp, ip, ipWords, prefixWords } from "../net/address.ts";
+import { canonicalText, type Family, familyOf, formatIp, ip, ipWords, prefixWords } from "../net/address.ts";
 import type { OutputPlan, RulePlan, RxPlan, TxPlan, WorkerPlan } from "../dataplane/plan_types.ts";
 import { DEFAULT_RATE_PPS, rxGeometry, txGeometry } from "./ring_geometry.ts";
 
@@ -64,9 +64,17 @@ export function interfacesOf(config: Config): { inputs: string[]; outputs: strin
   return { inputs: [...inputs], outputs: [...outputs] };
 }
 
-/** The family of an output's destination. */
+/** The family of an output's destination (memoised: asked several times per output on every plan). */
+const familyMemo = new Map<string, Family>();
 function outputFamily(o: Output): Family {
-  return ip(outputDestination(o)).family;
+  const text = outputDestination(o);
+  let f = familyMemo.get(text);
+  if (f === undefined) {
+    f = ip(text).family;
+    if (familyMemo.size >= 100_000) familyMemo.clear();
+    familyMemo.set(text, f);
+  }
+  return f;
 }
 
 /** The source address words an l2 output writes: source_ip, else the interface's address of its family. */
@@ -76,6 +84,33 @@ function outputSource(o: Output, f: InterfaceFacts | undefined): number[] | null
   if (outputFamily(o) === 4) return f.ipv4 !== 0 ? [f.ipv4 | 0] : null;
   if (!f.ipv6) return null;
   return ipWords({ family: 6, bytes: new Uint8Array(f.ipv6) });
+}
+
+/**
+ * Rule plans from earlier builds, by rule object: a rule whose object, slots
+ * and interfaces are unchanged gets the SAME RulePlan object back, so a
+ * change of one rule among 10,000 builds one rule plan, and the workers are
+ * sent only what changed (worker_pool.ts ruleDelta()).
+ */
+export class RulePlanCache {
+  #byRule = new WeakMap<Rule, { key: string; plan: RulePlan }>();
+  /** A short id per distinct interface description, so rule keys stay short. */
+  #factsIds = new Map<string, number>();
+  factsId(json: string): number {
+    let id = this.#factsIds.get(json);
+    if (id === undefined) {
+      if (this.#factsIds.size >= 10_000) this.#factsIds.clear();
+      this.#factsIds.set(json, id = this.#factsIds.size + 1);
+    }
+    return id;
+  }
+  get(rule: Rule, key: string): RulePlan | undefined {
+    const hit = this.#byRule.get(rule);
+    return hit && hit.key === key ? hit.plan : undefined;
+  }
+  set(rule: Rule, key: string, plan: RulePlan): void {
+    this.#byRule.set(rule, { key, plan });
+  }
 }
 
 /**
@@ -91,8 +126,17 @@ export function buildPlan(
   slots: ReadonlyMap<string, RuleSlots>,
   fanoutIds: ReadonlyMap<string, number>,
   generation: number,
+  cache: RulePlanCache = new RulePlanCache(),
 ): WorkerPlan {
   const ring = config.ring ?? {};
+  /** What a rule plan depends on besides the rule: its slots and its interfaces' facts. */
+  const factsKeys = new Map<string, number>();
+  const factsKey = (name: string | undefined): number => {
+    if (name === undefined) return 0;
+    let k = factsKeys.get(name);
+    if (k === undefined) factsKeys.set(name, k = cache.factsId(JSON.stringify(interfaces.get(name) ?? null)));
+    return k;
+  };
   const outputUsable = (o: Output): boolean => {
     if (o.egress === "routed") return o.interface === undefined || interfaces.has(o.interface);
     return outputSource(o, interfaces.get(o.interface!)) !== null;
@@ -114,7 +158,19 @@ export function buildPlan(
     rateByName.set(name, (rateByName.get(name) ?? 0) + (r.rate_pps ?? 0));
   }
   for (const [name, rate] of rateByName) rateByName.set(name, Math.max(rate ?? 0, DEFAULT_RATE_PPS));
-  for (const r of rules) {
+  const rulePlans = rules.map((r) => {
+    const s = slots.get(r.name);
+    if (!s) throw new Error(`rule "${r.name}" has no counter slot`);
+    let key = `${s.rule}|${factsKey(r.input.interface)}`;
+    for (let i = 0; i < r.outputs.length; i++) key += `|${s.outputs[i]}:${factsKey(r.outputs[i].interface)}`;
+    const hit = cache.get(r, key);
+    if (hit) return hit;
+    const plan = rulePlan(r, s);
+    cache.set(r, key, plan);
+    return plan;
+  });
+
+  rules.forEach((r, i) => {
     const name = r.input.interface;
     const facts = interfaces.get(name)!;
     let rx = rxByName.get(name);
@@ -129,15 +185,14 @@ export function buildPlan(
       };
       rxByName.set(name, rx);
     }
-    const dst = ip(inputDestination(r.input));
-    const words = ipWords(dst);
-    const key = `${name}|${words.join()}|${r.input.port}`;
+    const p = rulePlans[i];
+    const key = `${name}|${p.dst.join()}|${p.port}`;
     if (!filterKeys.has(key)) {
       filterKeys.add(key);
-      rx.filter.push({ family: dst.family, dst: words, port: r.input.port });
+      rx.filter.push({ family: p.family, dst: p.dst, port: p.port });
     }
     if (r.allow_fragments) rx.passFragments = true;
-  }
+  });
 
   const txByName = new Map<string, TxPlan>();
   for (const r of rules) {
@@ -154,9 +209,7 @@ export function buildPlan(
     }
   }
 
-  const rulePlans: RulePlan[] = rules.map((r) => {
-    const s = slots.get(r.name);
-    if (!s) throw new Error(`rule "${r.name}" has no counter slot`);
+  function rulePlan(r: Rule, s: RuleSlots): RulePlan {
     const dst = ip(inputDestination(r.input));
     const src = sourceFilter(r.input.source, dst.family);
     const inputMtu = interfaces.get(r.input.interface)!.mtu;
@@ -196,7 +249,7 @@ export function buildPlan(
       allowFragments: r.allow_fragments ?? false,
       outputs,
     };
-  });
+  }
 
   return {
     generation,
@@ -230,15 +283,15 @@ export function wantedMemberships(config: Config): Map<string, MembershipKey[]> 
   const byGroup = new Map<string, { ifname: string; family: Family; group: string; sources: Set<string>; any: boolean }>();
   for (const r of activeRules(config)) {
     if (r.input.group === undefined) continue; // unicast input
-    const g = ip(r.input.group);
-    const group = formatIp(g);
+    const group = canonicalText(r.input.group);
+    const family = familyOf(group);
     const k = `${r.input.interface}|${group}`;
     const entry = byGroup.get(k) ??
-      { ifname: r.input.interface, family: g.family, group, sources: new Set<string>(), any: false };
+      { ifname: r.input.interface, family, group, sources: new Set<string>(), any: false };
     const src = r.input.source;
-    const single = src !== undefined && sourceFilter(src, g.family).length === (g.family === 4 ? 32 : 128);
+    const single = src !== undefined && sourceFilter(src, family).length === (family === 4 ? 32 : 128);
     if (!single) entry.any = true;
-    else entry.sources.add(formatIp(ip(src!.split("/")[0])));
+    else entry.sources.add(canonicalText(src!.split("/")[0]));
     byGroup.set(k, entry);
   }
   const out = new Map<string, MembershipKey[]>();

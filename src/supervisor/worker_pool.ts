@@ -42,6 +42,7 @@ import {
   type FromWorker,
   type HeldRing,
   PHASE_APPLYING,
+  type RuleDelta,
   type ToWorker,
 } from "../dataplane/channel.ts";
 import type { WorkerPlan } from "../dataplane/plan_types.ts";
@@ -119,6 +120,21 @@ export interface ArchivedCounters {
   worker: Float64Array;
   rule: Float64Array;
   output: Float64Array;
+}
+
+/**
+ * The rules to post: a delta from the plan the worker last applied (rule
+ * plans keep their identity while unchanged: src/supervisor/plan.ts), or all
+ * of them when it has none.
+ */
+export function ruleDelta(applied: WorkerPlan | null, next: WorkerPlan): RuleDelta {
+  if (applied === null) return { all: next.rules };
+  const before = new Set(applied.rules);
+  const now = new Set(next.rules);
+  return {
+    remove: applied.rules.filter((r) => !now.has(r)).map((r) => r.name),
+    add: next.rules.filter((r) => !before.has(r)),
+  };
 }
 
 function addInto(into: Float64Array, from: Float64Array): void {
@@ -414,7 +430,9 @@ export class WorkerPool {
         }
       }, this.options.applyTimeoutMs);
     });
-    w.worker!.postMessage({ type: "plan", plan: { ...plan, generation }, hold: [...hold] } satisfies ToWorker);
+    w.worker!.postMessage(
+      { type: "plan", plan: { ...plan, rules: [], generation }, rules: ruleDelta(w.plan, plan), hold: [...hold] } satisfies ToWorker,
+    );
     Atomics.store(w.control, CONTROL_REQUESTED_GEN, generation);
     Atomics.compareExchange(w.control, CONTROL_COMMAND, 0, COMMAND_RECONFIGURE);
     Waiter.notifyHandle(w.waiterHandle);

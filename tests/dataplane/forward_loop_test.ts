@@ -583,6 +583,28 @@ Deno.test("buildTables() starts a re-created ring at block 0 and frame 0, even w
   assert.equal(next.txPorts[0].head, 0, "a new TX ring is written from frame 0, never past its end");
 });
 
+Deno.test("buildTables() reuses the loop objects of unchanged rule plans, and rebuilds those whose TX ring changed", () => {
+  const plan = planFor(FAN_OUT);
+  const w = fakeWorker(plan, { blockCount: 4 });
+  const cache = new Map();
+  const rx = w.arena.rxRefs();
+  const tx = w.arena.txRefs();
+  const first = buildTables(plan, rx, tx, { inputs: w.inputs, txPorts: w.txPorts }, new Map(), cache);
+  const again = buildTables(plan, rx, tx, first, new Map(), cache);
+  assert.deepEqual(again.txPorts, first.txPorts);
+  assert.equal(again.txPorts[0], first.txPorts[0], "a TX port whose ring and MTU stay is the same object");
+  const rulesOf = (t: typeof first) => [...t.inputs[0].rules.values()];
+  assert.equal(rulesOf(again)[0], rulesOf(first)[0], "an unchanged rule plan: the same Rule");
+  // A re-created TX ring: every rule sending on it is rebuilt onto the new port.
+  const newTx = new Map([...tx].map(([k, v]) => [k, { ...v, id: v.id + 1000 }]));
+  const rebuilt = buildTables(plan, rx, newTx, again, new Map(), cache);
+  assert.notEqual(rulesOf(rebuilt)[0], rulesOf(again)[0]);
+  for (const r of rulesOf(rebuilt)) {
+    for (const o of r.outputs) assert.ok(rebuilt.txPorts.includes(o.tx!), "outputs point at the ports in force");
+  }
+  assert.equal(cache.size, plan.rules.length, "the cache holds only the rules of the plan in force");
+});
+
 // ---- frames mode (TPACKET_V2 RX ring) -----------------------------------------
 
 Deno.test("processFrames() forwards every ready frame in one batch, hands each frame back, and flushes TX once", () => {

@@ -2,7 +2,7 @@
 import type { Config } from "../../src/config/schema.ts";
 import type { ApplyResult, InterfaceState, RelayControl, StatsSnapshot } from "../../src/supervisor/control.ts";
 import { createLogger } from "../../src/log.ts";
-import { RateWindow } from "../../src/stats/rates.ts";
+import { type CounterSample, RateWindow } from "../../src/stats/rates.ts";
 import type { ApiDeps } from "../../src/api/app.ts";
 
 export class FakeRelay implements RelayControl {
@@ -51,6 +51,11 @@ export class FakeRelay implements RelayControl {
     this.#queue = run.catch(() => {});
     return run;
   }
+  /** No counters move in the fake: an empty sample. */
+  counterSample(): CounterSample {
+    return { at_ms: Date.now(), totals: new Float64Array(0), workers: [], rule: new Float64Array(0), output: new Float64Array(0), slots: new Map() };
+  }
+
   stats(): StatsSnapshot {
     return {
       at_ms: Date.now(),
