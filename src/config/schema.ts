@@ -93,7 +93,12 @@ export const OutputSchema = z.strictObject({
   /** Unicast destination (routed egress only). */
   address: UnicastAddress.optional(),
   port: Port,
-  /** IPv4 TTL or IPv6 hop limit of relayed packets (default DEFAULT_TTL). */
+  /**
+   * IPv4 TTL or IPv6 hop limit of relayed packets. Unset: like a router, the
+   * input's minus one, and a packet that arrives with 1 is not relayed
+   * (routed outputs: DEFAULT_TTL, fixed). Set: this value (for senders that
+   * use TTL 1), and the rule's loop guard stops a packet that comes back.
+   */
   ttl: z.int().min(1).max(255).optional(),
   /** DSCP code point written into the TOS / traffic class byte (ECN bits are kept). */
   dscp: z.int().min(0).max(63).optional(),

@@ -38,6 +38,7 @@ import {
 } from "../../ffi/layout.ts";
 import {
   DROP_SLOT_BASE,
+  OUTPUT_COUNTERS,
   OUTPUT_SLOTS,
   RESIDENCE_BUCKETS_US,
   RESIDENCE_COUNT_SLOT,
@@ -60,9 +61,12 @@ import {
   FRAME,
   parseFrame,
   R_FRAGMENT,
+  R_LOOP,
   R_NO_MATCH,
   R_RING_CORRUPT,
+  R_TTL_EXPIRED,
 } from "./parse.ts";
+import { returned, signature } from "./loop_guard.ts";
 import { finishPartialChecksum, outputFrameLength, rewriteInto, sourceDelta, sourceDelta6 } from "./rewrite.ts";
 import {
   EGRESS_ROUTED,
@@ -71,6 +75,7 @@ import {
   matchRule,
   type Output,
   type RoutedPort,
+  TTL_DECREMENT,
   type TxPort,
 } from "./rule_table.ts";
 
@@ -108,6 +113,7 @@ const OUT_BYTES = 1;
 const OUT_RING_FULL = 2;
 const OUT_TOO_BIG = 3;
 const OUT_ERRORS = 4;
+const OUT_TTL_EXPIRED = OUTPUT_COUNTERS.findIndex((c) => c.name === "ttl_expired");
 const RULE_PACKETS = 0;
 const RULE_BYTES = 1;
 
@@ -145,6 +151,8 @@ export class LoopState {
   readonly arrivals = new Float64Array(FRAME_BATCH);
   /** Inputs that are predecessors past a cut, not yet retired (succession.ts). */
   retiring = 0;
+  /** Wall clock (ms) at the start of the current batch (the loop guard's time). */
+  nowMs = 0;
   constructor(
     readonly bytes: Uint8Array,
     readonly view: DataView,
@@ -267,6 +275,7 @@ export function processBlock(s: LoopState, input: InputPort): number {
   if (input.cut === CUT_HELD || input.cut === CUT_RETIRED) return 0;
   const blk = input.offset + input.cursor * input.blockSize;
   if ((view.getUint32(blk + BLK_STATUS, true) & TP_STATUS_USER) === 0) return 0;
+  s.nowMs = Date.now();
 
   const count = view.getUint32(blk + BLK_NUM_PKTS, true);
   const blockEnd = blk + input.blockSize;
@@ -342,6 +351,8 @@ export function processFrames(s: LoopState, input: InputPort): number {
   let timed = 0;
   const arrivals = s.arrivals;
   if (input.cut === CUT_HELD || input.cut === CUT_RETIRED) return 0;
+  if ((view.getUint32(input.offset + input.cursor * frameSize + TP2_STATUS, true) & TP_STATUS_USER) === 0) return 0;
+  s.nowMs = Date.now();
   let taken = 0;
   while (taken < FRAME_BATCH) {
     const frame = input.offset + input.cursor * frameSize;
@@ -429,6 +440,14 @@ export function forwardPacket(
     : matchRule(input.rules, family, group, FRAME[F_PORT], src, view, ip);
   if (rule === null) return frag === 2 ? -R_FRAGMENT : -R_NO_MATCH;
   if (frag === 1 && !rule.allowFragments) return -R_FRAGMENT;
+  // Like a router: a packet at its last hop goes nowhere that decrements the TTL;
+  // where a fixed TTL is written, the loop guard stops a packet that comes back.
+  const inTtl = view.getUint8(family === 4 ? ip + 8 : ip + 7);
+  if (inTtl <= 1 && !rule.fixedTtl) return -R_TTL_EXPIRED;
+  if (rule.guard !== null && FRAME[F_UDP] >= 0) {
+    const sig = signature(view, family, ip, FRAME[F_UDP], FRAME[F_UDP_LEN]);
+    if (returned(rule.guard, sig, input.ownSources.has(src), s.nowMs)) return -R_LOOP;
+  }
 
   const rc = s.ruleCounters;
   rc[rule.slot * RULE_SLOTS + RULE_PACKETS] += 1;
@@ -451,6 +470,10 @@ export function forwardPacket(
   let copies = 0;
   for (let i = 0; i < outputs.length; i++) {
     const out = outputs[i];
+    if (inTtl <= 1 && out.ttl === TTL_DECREMENT) {
+      s.outputCounters[out.slot * OUTPUT_SLOTS + OUT_TTL_EXPIRED] += 1;
+      continue;
+    }
     copies += out.egress === EGRESS_ROUTED ? emitRouted(s, out) : emit(s, out, udpChecksum, srcDelta);
   }
   return copies;

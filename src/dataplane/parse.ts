@@ -16,6 +16,8 @@ export const R_NOT_UDP = 4;
 export const R_FRAGMENT = 5;
 export const R_NO_MATCH = 6;
 export const R_RING_CORRUPT = 7;
+export const R_TTL_EXPIRED = 8;
+export const R_LOOP = 9;
 
 /** Indices into FRAME, the parse result of the current packet. */
 export const F_IP = 0; // absolute offset of the IP header

@@ -62,6 +62,9 @@ export interface TxPlan {
   geometry: TxGeometry;
 }
 
+/** OutputPlan.ttl of an output that writes the input's TTL (hop limit) minus one. */
+export const TTL_DECREMENT = -1;
+
 export interface OutputPlan {
   /** "l2": a frame in the interface's TX ring; "routed": a datagram on a kernel UDP socket. */
   egress: "l2" | "routed";
@@ -76,6 +79,7 @@ export interface OutputPlan {
   src: number[];
   /** Routed outputs: whether the socket binds src (else the kernel picks it). */
   hasSrc: boolean;
+  /** Fixed TTL / hop limit, or TTL_DECREMENT (the input's minus one). */
   ttl: number;
   /** DSCP << 2, or -1 to keep the input's TOS / traffic class. */
   tos: number;

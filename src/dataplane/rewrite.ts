@@ -92,7 +92,7 @@ function rewrite44(
   // IPv4 header (with options) and payload; Ethernet padding is left behind.
   bytes.copyWithin(o, ip, ip + total);
   if (out.tos >= 0) view.setUint8(o + 1, out.tos | (view.getUint8(o + 1) & 0x03)); // keep ECN
-  view.setUint8(o + 8, out.ttl);
+  view.setUint8(o + 8, out.ttl >= 0 ? out.ttl : view.getUint8(ip + 8) - 1);
   view.setInt32(o + 12, out.src[0]);
   view.setInt32(o + 16, out.dst[0]);
   view.setUint16(o + 10, 0);
@@ -121,6 +121,8 @@ function buildPacket(
   // Traffic class / TOS of the input, and what the output writes.
   const inTos = inFamily === 4 ? view.getUint8(ip + 1) : (view.getUint16(ip) >>> 4) & 0xff;
   const tos = out.tos >= 0 ? out.tos | (inTos & 0x03) : inTos; // ECN kept
+  // A fixed TTL / hop limit, or the input's minus one (the caller dropped those at 1).
+  const ttl = out.ttl >= 0 ? out.ttl : view.getUint8(inFamily === 4 ? ip + 8 : ip + 7) - 1;
   let header: number;
   if (out.family === 6) {
     // Only 6->6 relays fragments (config refuses allow_fragments with translation).
@@ -132,7 +134,7 @@ function buildPacket(
     view.setUint32(o, ((6 << 28) | (tos << 20) | flow) >>> 0);
     view.setUint16(o + 4, keep + l4Len);
     view.setUint8(o + 6, keep !== 0 ? 44 : 17);
-    view.setUint8(o + 7, out.ttl);
+    view.setUint8(o + 7, ttl);
     const s = out.src;
     const d = out.dst;
     for (let i = 0; i < 4; i++) {
@@ -150,7 +152,7 @@ function buildPacket(
     view.setUint16(o + 4, out.ipId);
     out.ipId = (out.ipId + 1) & 0xffff;
     view.setUint16(o + 6, 0); // a whole datagram: no fragment fields
-    view.setUint8(o + 8, out.ttl);
+    view.setUint8(o + 8, ttl);
     view.setUint8(o + 9, 17);
     view.setInt32(o + 12, out.src[0]);
     view.setInt32(o + 16, out.dst[0]);

@@ -9,6 +9,8 @@
  * four (big-endian, as in the packet).
  */
 import { not16 } from "./checksum.ts";
+import { LoopGuard } from "./loop_guard.ts";
+import { TTL_DECREMENT } from "./plan_types.ts";
 
 /** A TX ring of one output interface, as the loop sees it. */
 export class TxPort {
@@ -56,6 +58,9 @@ export class RoutedPort {
     readonly counterSlot: number,
   ) {}
 }
+
+/** Output.ttl when the output writes the input's TTL (hop limit) minus one. */
+export { TTL_DECREMENT };
 
 /** Output kinds. */
 export const EGRESS_L2 = 0;
@@ -139,7 +144,13 @@ export class Rule {
     readonly srcPrefix: number,
     readonly allowFragments: boolean,
     readonly outputs: Output[],
-  ) {}
+  ) {
+    this.fixedTtl = outputs.some((o) => o.ttl !== TTL_DECREMENT);
+    this.guard = this.fixedTtl ? new LoopGuard() : null;
+  }
+  /** Some output writes a fixed TTL: packets arriving with TTL 1 still go there, and the loop guard is on. */
+  readonly fixedTtl: boolean;
+  readonly guard: LoopGuard | null;
 }
 
 /** An RX ring of one input interface and the rules that listen on it. */
@@ -167,6 +178,11 @@ export class InputPort {
     readonly fragmentRules: Map<number, Rule>,
     /** A TPACKET_V2 frames ring (processFrames) rather than V3 blocks (processBlock). */
     readonly frames = false,
+    /**
+     * Source addresses this relay writes on its outputs (IPv4 word; IPv6 last
+     * word, as F_SRC holds them): a packet from one of them may be a return (loop_guard.ts).
+     */
+    readonly ownSources: ReadonlySet<number> = new Set(),
   ) {}
 }
 

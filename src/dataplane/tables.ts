@@ -189,6 +189,8 @@ export function buildTables(
     else rulesByInput.set(r.inputIfindex, [rule]);
   }
 
+  const ownSources = new Set<number>();
+  for (const r of plan.rules) for (const o of r.outputs) if (o.hasSrc || o.egress === "l2") ownSources.add(o.src[o.src.length - 1]);
   const inputs: InputPort[] = [];
   for (const rx of plan.rx) {
     const ring = rxRings.get(rx.ifindex);
@@ -205,6 +207,7 @@ export function buildTables(
       buildChains(rules, (r) => ruleKey(r.family, r.group, r.port), "next"),
       buildChains(rules.filter((r) => r.allowFragments), (r) => fragmentKey(r.family, r.group), "nextFragment"),
       frames,
+      ownSources,
     );
     input.ringId = ring.id;
     const old = previous.inputs.find((p) => p.ringId === ring.id);

@@ -183,6 +183,7 @@ export class WorkerRings {
         successor.rules,
         successor.fragmentRules,
         open.ring.frames,
+        successor.ownSources,
       );
       port.ringId = open.ring.id;
       const old = before.find((q) => q.ringId === open.ring.id);

@@ -34,6 +34,8 @@ export const DROP_REASONS = [
   { id: 5, name: "fragment", help: "IP fragment on a rule that does not allow fragments" },
   { id: 6, name: "no_match", help: "valid UDP but no rule matches interface, group, port and source" },
   { id: 7, name: "ring_corrupt", help: "RX ring entry with impossible offsets or lengths" },
+  { id: 8, name: "ttl_expired", help: "TTL / hop limit of 1 or less, on a rule whose outputs decrement it (no `ttl` set)" },
+  { id: 9, name: "loop", help: "a datagram the rule relayed moments ago came back (forwarding loop; src/dataplane/loop_guard.ts)" },
 ] as const;
 
 export type DropReasonName = typeof DROP_REASONS[number]["name"];
@@ -129,6 +131,11 @@ export const OUTPUT_COUNTERS: readonly CounterSpec[] = [
     name: "errors",
     family: "mcr_output_errors_total",
     help: "Copies for a routed output the kernel refused (e.g. no route, port unreachable)",
+  },
+  {
+    name: "ttl_expired",
+    family: "mcr_output_ttl_expired_total",
+    help: "Copies not sent because the output decrements the TTL and it arrived as 1 or less",
   },
 ];
 export const OUTPUT_SLOTS = OUTPUT_COUNTERS.length;

@@ -15,6 +15,7 @@ import {
 } from "../config/schema.ts";
 import { canonicalText, type Family, familyOf, formatIp, ip, ipWords, prefixWords } from "../net/address.ts";
 import type { OutputPlan, RulePlan, RxPlan, TxPlan, WorkerPlan } from "../dataplane/plan_types.ts";
+import { TTL_DECREMENT } from "../dataplane/plan_types.ts";
 import { DEFAULT_RATE_PPS, rxGeometry, txGeometry } from "./ring_geometry.ts";
 
 export type { FilterEntry, OutputPlan, RulePlan, RxPlan, TxPlan, WorkerPlan } from "../dataplane/plan_types.ts";
@@ -231,7 +232,9 @@ export function buildPlan(
           ? (o.source_ip !== undefined ? ipWords(ip(o.source_ip)) : zeros)
           : outputSource(o, facts)!,
         hasSrc: o.source_ip !== undefined,
-        ttl: o.ttl ?? DEFAULT_TTL,
+        // l2 outputs decrement the input's TTL unless `ttl` is set; a routed
+        // output's socket has one TTL for all it sends (64 unless set).
+        ttl: o.ttl ?? (routed ? DEFAULT_TTL : TTL_DECREMENT),
         tos: o.dscp === undefined ? -1 : o.dscp << 2,
         maxPayload: Math.max(1500, inputMtu),
       });

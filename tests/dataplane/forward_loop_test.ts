@@ -76,8 +76,9 @@ const FAN_OUT = {
   }],
 };
 const FAN_OUT_SPECS: RewriteSpec[] = [
-  { srcMac: OUT1_MAC, src: "10.0.1.1", group: "239.9.9.1", port: 6001, ttl: 64 },
-  { srcMac: OUT2_MAC, src: "10.0.2.1", group: "239.9.9.2", port: 6002, ttl: 64, dscp: 10 },
+  // No ttl set: the input's (udpFrame() sends 32) minus one.
+  { srcMac: OUT1_MAC, src: "10.0.1.1", group: "239.9.9.1", port: 6001, ttl: 31 },
+  { srcMac: OUT2_MAC, src: "10.0.2.1", group: "239.9.9.2", port: 6002, ttl: 31, dscp: 10 },
   { srcMac: OUT1_MAC, src: "10.0.1.1", group: "239.9.9.3", port: 6003, ttl: 2 },
 ];
 
@@ -219,6 +220,7 @@ Deno.test("processBlock() fans one packet out 1:3 over two TX rings, each copy r
       ring_full: 0,
       too_big: 0,
       errors: 0,
+      ttl_expired: 0,
     }, `output ${i}`);
   });
   assertCopiesConserved(w, 15);

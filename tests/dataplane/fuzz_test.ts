@@ -103,7 +103,9 @@ const CONFIG = {
 interface ModelOutput {
   ifindex: number;
   maxFrame: number;
+  /** spec.ttl is the configured TTL; `decrement`: none is set, the input's minus one is written. */
   spec: RewriteSpec;
+  decrement?: boolean;
 }
 interface ModelRule {
   name: string;
@@ -147,6 +149,7 @@ const MODEL: ModelRule[] = [
           ttl: 64,
           dscp: 46,
         },
+        decrement: true,
       },
     ],
   },
@@ -168,6 +171,7 @@ const MODEL: ModelRule[] = [
           port: 6003,
           ttl: 64,
         },
+        decrement: true,
       },
     ],
   },
@@ -189,6 +193,7 @@ const MODEL: ModelRule[] = [
           port: 6004,
           ttl: 64,
         },
+        decrement: true,
       },
       // MTU 576: frames above 590 bytes are too big for it.
       {
@@ -201,6 +206,7 @@ const MODEL: ModelRule[] = [
           port: 6005,
           ttl: 64,
         },
+        decrement: true,
       },
     ],
   },
@@ -257,9 +263,12 @@ function classify(f: Uint8Array): Verdict {
   const src = get32(f, ip + 12);
   const group = get32(f, ip + 16);
   const fragmentWord = get16(f, ip + 6);
+  // A packet at its last hop goes nowhere that decrements the TTL.
+  const expired = (rule: ModelRule) => f[ip + 8] <= 1 && rule.outputs.every((o) => o.decrement);
   if ((fragmentWord & 0x1fff) !== 0) {
     const rule = modelMatch(group, -1, src);
-    return rule ? { kind: "forward", rule, fragment: 2 } : drop("fragment");
+    if (!rule) return drop("fragment");
+    return expired(rule) ? drop("ttl_expired") : { kind: "forward", rule, fragment: 2 };
   }
   if (total - ihl < 8) return drop("truncated");
   const udpLength = get16(f, ip + ihl + 4);
@@ -268,6 +277,7 @@ function classify(f: Uint8Array): Verdict {
   const rule = modelMatch(group, get16(f, ip + ihl + 2), src);
   if (!rule) return drop("no_match");
   if (first && !rule.allowFragments) return drop("fragment");
+  if (expired(rule)) return drop("ttl_expired");
   return { kind: "forward", rule, fragment: first ? 1 : 0 };
 }
 
@@ -780,6 +790,13 @@ function runCase(h: Harness, c: FuzzCase): void {
       const counters = outputCounters(state, h.outputSlot.get(o)!);
       const was = outBefore.get(o)!;
       const out = queued.get(o.ifindex);
+      const inTtl = c.frame[ip + 8];
+      if (o.decrement && inTtl <= 1) {
+        assert.equal(out, undefined, "a copy with its TTL run out was queued");
+        assert.equal(counters.ttl_expired - was.ttl_expired, 1);
+        tally("copy ttl_expired");
+        continue;
+      }
       if (14 + total > o.maxFrame) {
         assert.equal(out, undefined, "a too-big copy was queued");
         assert.equal(counters.too_big - was.too_big, 1);
@@ -791,7 +808,7 @@ function runCase(h: Harness, c: FuzzCase): void {
       assert.equal(counters.packets - was.packets, 1);
       // The IPv4 header always verifies; the UDP checksum is judged below.
       assert.deepEqual(verifyFrame(out).filter((p) => !p.startsWith("UDP checksum")), []);
-      const expected = expectedRewrite(effective, o.spec);
+      const expected = expectedRewrite(effective, o.decrement ? { ...o.spec, ttl: inTtl - 1 } : o.spec);
       let exact = fragment === 2; // a later fragment: nothing but the IPv4 header changes
       tally(
         fragment === 0

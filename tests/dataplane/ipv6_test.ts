@@ -240,12 +240,12 @@ Deno.test("a routed output batches payloads and counts what the kernel took, ref
   processBlock(state, tables.inputs[0]);
   assert.equal(sent.length, 1, "one send for the block");
   assert.deepEqual(sent[0].map((d) => d.length), [100, 101, 102], "UDP payloads only: the kernel adds headers");
-  assert.deepEqual(outputCounters(state, 0), { packets: 3, bytes: 303, ring_full: 0, too_big: 0, errors: 0 });
+  assert.deepEqual(outputCounters(state, 0), { packets: 3, bytes: 303, ring_full: 0, too_big: 0, errors: 0, ttl_expired: 0 });
 
   outcome = { refused: 1, full: 1 };
   arena.rx[0].fillBlock(1, frames);
   processBlock(state, tables.inputs[0]);
-  assert.deepEqual(outputCounters(state, 0), { packets: 4, bytes: 403, ring_full: 1, too_big: 0, errors: 1 });
+  assert.deepEqual(outputCounters(state, 0), { packets: 4, bytes: 403, ring_full: 1, too_big: 0, errors: 1, ttl_expired: 0 });
   let w = workerCounters(state);
   assert.equal(w.routed_batches, 2);
   assert.equal(w.tx_errors, 1);

@@ -86,7 +86,7 @@ rootTest("root: IPv6 dual-bridge topology relays an IPv6 group across two bridge
     assert.equal(got.unique, 10_000, `receiver got ${got.unique} of 10000`);
     assert.equal(got.duplicates, 0);
     assert.equal(got.corrupted, 0);
-    assert.equal(got.last_ttl, 64, "default hop limit");
+    assert.equal(got.last_ttl, 3, "no ttl set: the sender's hop limit (4) less one");
     assert.ok(stats);
     assertConservation(stats);
   });

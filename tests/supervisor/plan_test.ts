@@ -15,6 +15,7 @@ import {
 } from "../../src/supervisor/plan.ts";
 import { rxGeometry, txGeometry, DEFAULT_RATE_PPS } from "../../src/supervisor/ring_geometry.ts";
 import { ipv4 } from "../helpers/frames.ts";
+import { TTL_DECREMENT } from "../../src/dataplane/plan_types.ts";
 
 const addr = (text: string): number => ipv4(text) | 0;
 
@@ -174,7 +175,7 @@ Deno.test("buildPlan() for two rules on one input: one RX ring, one TX ring per 
           port: 5100,
           src: [addr("172.16.0.1")],
           hasSrc: true,
-          ttl: 64,
+          ttl: TTL_DECREMENT,
           tos: -1,
           maxPayload: 1500,
         },
@@ -201,7 +202,7 @@ Deno.test("buildPlan() for two rules on one input: one RX ring, one TX ring per 
           port: 5101,
           src: [addr("10.0.1.1")],
           hasSrc: false,
-          ttl: 64,
+          ttl: TTL_DECREMENT,
           tos: -1,
           maxPayload: 1500,
         },
