@@ -39,6 +39,7 @@ MCR_EXPORT int mcr_layout(int32_t *out, int n)
 		[MCR_L_TP2_NSEC] = offsetof(struct tpacket2_hdr, tp_nsec),
 		[MCR_L_TP3_SEC] = offsetof(struct tpacket3_hdr, tp_sec),
 		[MCR_L_TP3_NSEC] = offsetof(struct tpacket3_hdr, tp_nsec),
+		[MCR_L_TP2_VLAN_TCI] = offsetof(struct tpacket2_hdr, tp_vlan_tci),
 	};
 	int i;
 

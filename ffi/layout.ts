@@ -46,6 +46,8 @@ export const TP2_MAC = 12;
 /** u32 tp_sec, tp_nsec: the kernel's receive time of the packet (CLOCK_REALTIME). */
 export const TP2_SEC = 16;
 export const TP2_NSEC = 20;
+/** u16 tp_vlan_tci: the VLAN tag the kernel took out of the frame (valid with TP_STATUS_VLAN_VALID). */
+export const TP2_VLAN_TCI = 24;
 
 // ---- status words ------------------------------------------------------------
 /** RX block/packet owned by user space. */
@@ -89,4 +91,5 @@ export const EXPECTED_LAYOUT: readonly number[] = [
   TP2_NSEC,
   TP3_SEC,
   TP3_NSEC,
+  TP2_VLAN_TCI,
 ];

@@ -36,6 +36,8 @@ export const UnicastAddress = z.string().refine((t) => {
   return a !== null && !isMulticast(a) && !/^(0\.0\.0\.0|::)$/.test(t);
 }, { error: "must be a unicast IPv4 or IPv6 address (not multicast, not unspecified)" });
 export const Port = z.int().min(1).max(65535);
+/** An 802.1Q VLAN id. */
+export const VlanId = z.int().min(1).max(4094);
 /** A source filter: one address or a prefix (a.b.c.d/len, 2001:db8::/32). */
 export const SourceFilter = z.string().refine((t) => {
   const [addr, len, extra] = t.split("/");
@@ -60,7 +62,17 @@ export const InputSchema = z.strictObject({
   address: UnicastAddress.optional(),
   port: Port,
   source: SourceFilter.optional(),
+  /**
+   * On a trunk: the VLAN the stream comes in on (the inner tag under
+   * `outer_vlan` for QinQ). Unset: only untagged frames match.
+   */
+  vlan: VlanId.optional(),
+  /** QinQ: the outer (service) tag; needs `vlan`. */
+  outer_vlan: VlanId.optional(),
 }).superRefine((input, ctx) => {
+  if (input.outer_vlan !== undefined && input.vlan === undefined) {
+    ctx.addIssue({ code: "custom", message: "outer_vlan needs vlan (the inner tag)", path: ["vlan"] });
+  }
   if ((input.group === undefined) === (input.address === undefined)) {
     ctx.addIssue({
       code: "custom",
@@ -104,8 +116,13 @@ export const OutputSchema = z.strictObject({
   dscp: z.int().min(0).max(63).optional(),
   /** Source address of relayed packets (default: the output interface's address of the output's family). */
   source_ip: IpAddressText.optional(),
+  /** l2 outputs: send the frames tagged with this 802.1Q VLAN id (the interface is a trunk). */
+  vlan: VlanId.optional(),
 }).superRefine((out, ctx) => {
   const routed = out.egress === "routed";
+  if (routed && out.vlan !== undefined) {
+    ctx.addIssue({ code: "custom", message: "vlan is for l2 outputs (a routed output's kernel socket tags nothing)", path: ["vlan"] });
+  }
   if ((out.group === undefined) === (out.address === undefined)) {
     ctx.addIssue({
       code: "custom",
@@ -264,7 +281,7 @@ function canonical(text: string | undefined): string {
 
 function ruleKey(i: Input): string {
   const src = i.source === undefined ? "*" : i.source.split("/").map((p, k) => k === 0 ? canonical(p) : p).join("/");
-  return `${i.interface}|${canonical(inputDestination(i))}|${i.port}|${src}`;
+  return `${i.interface}|${i.outer_vlan ?? 0}.${i.vlan ?? 0}|${canonical(inputDestination(i))}|${i.port}|${src}`;
 }
 
 /**

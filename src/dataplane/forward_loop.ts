@@ -24,6 +24,7 @@ import {
   TP2_SEC,
   TP2_SNAPLEN,
   TP2_STATUS,
+  TP2_VLAN_TCI,
   TP3_MAC,
   TP3_NEXT_OFFSET,
   TP3_NSEC,
@@ -34,7 +35,9 @@ import {
   TP_STATUS_CSUMNOTREADY,
   TP_STATUS_SEND_REQUEST,
   TP_STATUS_USER,
+  TP_STATUS_VLAN_VALID,
   TP_STATUS_WRONG_FORMAT,
+  TP3_VLAN_TCI,
 } from "../../ffi/layout.ts";
 import {
   DROP_SLOT_BASE,
@@ -58,6 +61,7 @@ import {
   F_SRC,
   F_UDP,
   F_UDP_LEN,
+  F_VLAN,
   FRAME,
   parseFrame,
   R_FRAGMENT,
@@ -67,7 +71,7 @@ import {
   R_TTL_EXPIRED,
 } from "./parse.ts";
 import { returned, signature } from "./loop_guard.ts";
-import { finishPartialChecksum, outputFrameLength, rewriteInto, sourceDelta, sourceDelta6 } from "./rewrite.ts";
+import { finishPartialChecksum, outputFrameLength, rewriteInto, sourceDelta, sourceDelta6, VLAN_HLEN } from "./rewrite.ts";
 import {
   EGRESS_ROUTED,
   type InputPort,
@@ -307,7 +311,10 @@ export function processBlock(s: LoopState, input: InputPort): number {
     ) {
       rx++;
       rxBytes += snaplen;
-      const copies = forwardPacket(s, input, mac, snaplen, view.getUint32(pkt + TP3_STATUS, true));
+      const status = view.getUint32(pkt + TP3_STATUS, true);
+      // A VLAN tag the kernel took out of the frame (the outer one on a trunk).
+      const vid = (status & TP_STATUS_VLAN_VALID) !== 0 ? view.getUint32(pkt + TP3_VLAN_TCI, true) & 0x0fff : 0;
+      const copies = forwardPacket(s, input, mac, snaplen, status, vid);
       if (copies < 0) wc[DROP_SLOT_BASE - copies - 1] += 1;
       else matched++;
     }
@@ -375,7 +382,8 @@ export function processFrames(s: LoopState, input: InputPort): number {
       wc[DROP_SLOT_BASE + R_RING_CORRUPT - 1] += 1;
     } else {
       rxBytes += snaplen;
-      const copies = forwardPacket(s, input, mac, snaplen, status);
+      const vid = (status & TP_STATUS_VLAN_VALID) !== 0 ? view.getUint16(frame + TP2_VLAN_TCI, true) & 0x0fff : 0;
+      const copies = forwardPacket(s, input, mac, snaplen, status, vid);
       if (copies < 0) wc[DROP_SLOT_BASE - copies - 1] += 1;
       else {
         matched++;
@@ -425,9 +433,10 @@ export function forwardPacket(
   mac: number,
   len: number,
   status: number,
+  ringVid = 0,
 ): number {
   const view = s.view;
-  const parsed = parseFrame(view, mac, len);
+  const parsed = parseFrame(view, mac, len, ringVid);
   if (parsed < 0) return parsed;
 
   const family = FRAME[F_FAMILY];
@@ -435,9 +444,10 @@ export function forwardPacket(
   const src = FRAME[F_SRC];
   const ip = FRAME[F_IP];
   const frag = FRAME[F_FRAG];
+  const vlan = FRAME[F_VLAN];
   const rule = frag === 2
-    ? matchFragment(input.fragmentRules, family, group, src, view, ip)
-    : matchRule(input.rules, family, group, FRAME[F_PORT], src, view, ip);
+    ? matchFragment(input.fragmentRules, family, group, src, view, ip, vlan)
+    : matchRule(input.rules, family, group, FRAME[F_PORT], src, view, ip, vlan);
   if (rule === null) return frag === 2 ? -R_FRAGMENT : -R_NO_MATCH;
   if (frag === 1 && !rule.allowFragments) return -R_FRAGMENT;
   // Like a router: a packet at its last hop goes nowhere that decrements the TTL;
@@ -489,7 +499,9 @@ function emit(s: LoopState, out: Output, udpChecksum: number, srcDelta: number):
   const oc = s.outputCounters;
   const wc = s.workerCounters;
   const o = out.slot * OUTPUT_SLOTS;
-  if (outputFrameLength(out) > tx.maxFrame) {
+  // The MTU bounds the frame without its VLAN tag; the TX frame holds it with.
+  const length = outputFrameLength(out);
+  if ((out.vlan !== 0 ? length - VLAN_HLEN : length) > tx.maxFrame || length > tx.frameSize - TP2_DATA) {
     oc[o + OUT_TOO_BIG] += 1;
     wc[W_TX_TOO_BIG] += 1; // per copy, like tx_ring_full: the packet itself matched
     return 0;

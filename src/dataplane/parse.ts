@@ -33,14 +33,16 @@ export const F_FAMILY = 9; // 4 or 6
 export const F_L4 = 10; // absolute offset of what follows the IP headers (UDP header, or fragment data)
 export const F_L4_LEN = 11; // bytes from F_L4 to the end of the IP packet
 export const F_FRAG_HDR = 12; // IPv6: absolute offset of the fragment header of a fragment, else -1
+export const F_VLAN = 13; // the frame's VLAN tags, outermost first (plan_types.ts vlanKey); -1: more than two
 
 /** Parse results of the current packet (reused for every packet). */
-export const FRAME: Int32Array = new Int32Array(13);
+export const FRAME: Int32Array = new Int32Array(14);
 
 const ETH_HLEN = 14;
 const ETHERTYPE_IPV4 = 0x0800;
 const ETHERTYPE_IPV6 = 0x86dd;
 const ETHERTYPE_VLAN = 0x8100;
+const ETHERTYPE_QINQ = 0x88a8;
 const IPPROTO_UDP = 17;
 const IP_MF = 0x2000; // "more fragments" flag in the flags/fragment-offset word
 const IP_OFFSET_MASK = 0x1fff; // fragment offset in 8-byte units
@@ -56,17 +58,27 @@ const MAX_EXTENSION_HEADERS = 8;
  * Parses the frame at [off, off+len) in `view`. On success returns 0 and
  * fills FRAME; otherwise returns -reason. Never reads outside the range.
  */
-export function parseFrame(view: DataView, off: number, len: number): number {
+export function parseFrame(view: DataView, off: number, len: number, ringVid = 0): number {
   if (len < ETH_HLEN) return -R_TRUNCATED;
   const end = off + len;
   let ip = off + ETH_HLEN;
   let ethertype = view.getUint16(off + 12);
-  if (ethertype === ETHERTYPE_VLAN) {
-    // One 802.1Q tag: TCI at +14, inner ethertype at +16.
-    if (len < ETH_HLEN + 4) return -R_TRUNCATED;
-    ethertype = view.getUint16(off + 16);
+  // VLAN tags: the outer one the kernel took out of the frame into the ring
+  // header (ringVid), then those still in the frame (802.1Q or 802.1ad),
+  // outermost first. A VID of 0 (priority tag) is no VLAN.
+  let vlan = ringVid;
+  let tags = ringVid === 0 ? 0 : 1;
+  while (ethertype === ETHERTYPE_VLAN || ethertype === ETHERTYPE_QINQ) {
+    // A tag: its TCI where the IP header would be, then the next ethertype.
+    if (ip + 4 > end) return -R_TRUNCATED;
+    const vid = view.getUint16(ip) & 0x0fff;
+    ethertype = view.getUint16(ip + 2);
     ip += 4;
+    if (vid === 0) continue;
+    tags++;
+    vlan = tags > 2 ? -1 : tags === 1 ? vid : vlan * 4096 + vid;
   }
+  FRAME[F_VLAN] = vlan;
   if (ethertype === ETHERTYPE_IPV4) return parseIpv4(view, ip, end);
   if (ethertype === ETHERTYPE_IPV6) return parseIpv6(view, ip, end);
   return -R_NOT_IP;

@@ -81,6 +81,8 @@ export interface OutputPlan {
   hasSrc: boolean;
   /** Fixed TTL / hop limit, or TTL_DECREMENT (the input's minus one). */
   ttl: number;
+  /** 802.1Q VLAN id to tag frames with (l2), 0 or absent for none. */
+  vlan?: number;
   /** DSCP << 2, or -1 to keep the input's TOS / traffic class. */
   tos: number;
   /** Routed outputs: largest payload a batch slot holds (the input's MTU). */
@@ -101,7 +103,14 @@ export interface RulePlan {
   /** Source prefix length (most specific first when rules share a group). */
   srcPrefix: number;
   allowFragments: boolean;
+  /** The VLAN tags the input's frames must carry: vlanKey(outer, inner), 0 or absent for untagged. */
+  vlan?: number;
   outputs: OutputPlan[];
+}
+
+/** One number for a stack of VLAN ids, outermost first: 0 untagged, V, or (O << 12) | V for QinQ. */
+export function vlanKey(outer: number, inner: number): number {
+  return outer === 0 ? inner : outer * 4096 + inner;
 }
 
 export interface WorkerPlan {

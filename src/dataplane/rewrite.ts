@@ -16,6 +16,8 @@ import { F_FAMILY, F_FRAG_HDR, F_IHL, F_IP, F_L4, F_L4_LEN, F_TOTAL, F_UDP, F_UD
 import type { Output } from "./rule_table.ts";
 
 const ETH_HLEN = 14;
+/** An 802.1Q tag: TPID 0x8100 and the TCI, before the ethertype. */
+export const VLAN_HLEN = 4;
 const IPV4_HLEN = 20;
 const IPV6_HLEN = 40;
 const FRAGMENT_HLEN = 8;
@@ -47,12 +49,13 @@ export function finishPartialChecksum(view: DataView, udp: number, udpLen: numbe
   return c === 0 ? 0xffff : c;
 }
 
-/** Length of the frame rewriteInto() will write for `out` (for the MTU check). */
+/** Length of the frame rewriteInto() will write for `out` (for the MTU check), with its VLAN tag if any. */
 export function outputFrameLength(out: Output): number {
   const inFamily = FRAME[F_FAMILY];
-  if (inFamily === 4 && out.family === 4) return ETH_HLEN + FRAME[F_TOTAL];
+  const eth = out.vlan !== 0 ? ETH_HLEN + VLAN_HLEN : ETH_HLEN;
+  if (inFamily === 4 && out.family === 4) return eth + FRAME[F_TOTAL];
   const ipHeader = out.family === 4 ? IPV4_HLEN : IPV6_HLEN + (FRAME[F_FRAG_HDR] >= 0 ? FRAGMENT_HLEN : 0);
-  return ETH_HLEN + ipHeader + FRAME[F_L4_LEN];
+  return eth + ipHeader + FRAME[F_L4_LEN];
 }
 
 /**
@@ -68,13 +71,20 @@ export function rewriteInto(
   udpChecksum: number,
   srcDelta: number,
 ): number {
-  // Ethernet: group MAC, our MAC, the output's ethertype (any input VLAN tag is not copied).
+  // Ethernet: group MAC, our MAC, the output's VLAN tag if it has one, the
+  // output's ethertype (input VLAN tags are not copied).
   bytes.set(out.dstMac, dst);
   bytes.set(out.tx!.mac, dst + 6);
-  view.setUint16(dst + 12, out.family === 4 ? 0x0800 : 0x86dd);
-  const o = dst + ETH_HLEN;
-  if (FRAME[F_FAMILY] === 4 && out.family === 4) return ETH_HLEN + rewrite44(view, bytes, o, out, udpChecksum, srcDelta);
-  return ETH_HLEN + buildPacket(view, bytes, o, out, udpChecksum, srcDelta);
+  let eth = ETH_HLEN;
+  if (out.vlan !== 0) {
+    view.setUint16(dst + 12, 0x8100);
+    view.setUint16(dst + 14, out.vlan); // PCP 0, DEI 0
+    eth += VLAN_HLEN;
+  }
+  view.setUint16(dst + eth - 2, out.family === 4 ? 0x0800 : 0x86dd);
+  const o = dst + eth;
+  if (FRAME[F_FAMILY] === 4 && out.family === 4) return eth + rewrite44(view, bytes, o, out, udpChecksum, srcDelta);
+  return eth + buildPacket(view, bytes, o, out, udpChecksum, srcDelta);
 }
 
 /** IPv4 -> IPv4: the header is copied with its options and patched. Returns the IP packet length. */

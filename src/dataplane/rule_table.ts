@@ -95,6 +95,8 @@ export class Output {
     /** The rule's input destination words and port (what the packet carries before rewriting). */
     inputDst: Int32Array,
     inputPort: number,
+    /** 802.1Q VLAN id the frames are tagged with (0: untagged). */
+    readonly vlan = 0,
   ) {
     // RFC 1624: everything the UDP checksum covers that changes for every
     // packet of this output is known now (the pseudo header's destination
@@ -144,6 +146,8 @@ export class Rule {
     readonly srcPrefix: number,
     readonly allowFragments: boolean,
     readonly outputs: Output[],
+    /** The VLAN tags a frame must carry (plan_types.ts vlanKey; 0: untagged only). */
+    readonly vlan = 0,
   ) {
     this.fixedTtl = outputs.some((o) => o.ttl !== TTL_DECREMENT);
     this.guard = this.fixedTtl ? new LoopGuard() : null;
@@ -225,10 +229,11 @@ export function matchRule(
   src: number,
   view: DataView,
   ip: number,
+  vlan = 0,
 ): Rule | null {
   let rule: Rule | null | undefined = table.get(ruleKey(family, group, port));
   while (rule !== undefined && rule !== null) {
-    if (rule.group === group && rule.port === port) {
+    if (rule.group === group && rule.port === port && rule.vlan === vlan) {
       if (family === 4 ? (src & rule.srcMask) === rule.srcAddr : matches6(view, ip + 24, ip + 8, rule)) return rule;
     }
     rule = rule.next;
@@ -244,10 +249,11 @@ export function matchFragment(
   src: number,
   view: DataView,
   ip: number,
+  vlan = 0,
 ): Rule | null {
   let rule: Rule | null | undefined = table.get(fragmentKey(family, group));
   while (rule !== undefined && rule !== null) {
-    if (rule.group === group) {
+    if (rule.group === group && rule.vlan === vlan) {
       if (family === 4 ? (src & rule.srcMask) === rule.srcAddr : matches6(view, ip + 24, ip + 8, rule)) return rule;
     }
     rule = rule.nextFragment;

@@ -161,6 +161,7 @@ export function buildTables(
         outputMac(o),
         inputDst,
         r.port,
+        o.vlan ?? 0,
       );
     });
     const v6 = r.family === 6;
@@ -178,6 +179,7 @@ export function buildTables(
       r.srcPrefix,
       r.allowFragments,
       outputs,
+      r.vlan ?? 0,
     );
     kept.set(r, {
       rule,

@@ -15,7 +15,7 @@ import {
 } from "../config/schema.ts";
 import { canonicalText, type Family, familyOf, formatIp, ip, ipWords, prefixWords } from "../net/address.ts";
 import type { OutputPlan, RulePlan, RxPlan, TxPlan, WorkerPlan } from "../dataplane/plan_types.ts";
-import { TTL_DECREMENT } from "../dataplane/plan_types.ts";
+import { TTL_DECREMENT, vlanKey } from "../dataplane/plan_types.ts";
 import { DEFAULT_RATE_PPS, rxGeometry, txGeometry } from "./ring_geometry.ts";
 
 export type { FilterEntry, OutputPlan, RulePlan, RxPlan, TxPlan, WorkerPlan } from "../dataplane/plan_types.ts";
@@ -237,6 +237,7 @@ export function buildPlan(
         ttl: o.ttl ?? (routed ? DEFAULT_TTL : TTL_DECREMENT),
         tos: o.dscp === undefined ? -1 : o.dscp << 2,
         maxPayload: Math.max(1500, inputMtu),
+        vlan: o.vlan ?? 0,
       });
     });
     return {
@@ -250,6 +251,7 @@ export function buildPlan(
       srcMask: src.mask,
       srcPrefix: src.length,
       allowFragments: r.allow_fragments ?? false,
+      vlan: vlanKey(r.input.outer_vlan ?? 0, r.input.vlan ?? 0),
       outputs,
     };
   }

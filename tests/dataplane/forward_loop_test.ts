@@ -497,13 +497,14 @@ Deno.test("processBlock() counts a corrupt RX entry and the rest of its block as
 });
 
 Deno.test("processBlock() puts packets where the kernel does: network header 16-byte aligned after TPACKET3_HDRLEN", () => {
-  const w = fakeWorker(planFor(ONE_OUTPUT));
+  const tagged = { ...ONE_OUTPUT, rules: [{ ...ONE_OUTPUT.rules[0], name: "v9", input: { ...ONE_OUTPUT.rules[0].input, vlan: 9 } }] };
+  const w = fakeWorker(planFor({ rules: [...ONE_OUTPUT.rules, ...tagged.rules] }));
   const headers = w.arena.rx[0].fillBlock(0, [udpFrame(), udpFrame({ vlanIds: [9] })]);
   assert.equal(w.arena.view.getUint16(headers[0] + TP3_MAC, true), 96 - 14);
   assert.equal(w.arena.view.getUint16(headers[1] + TP3_MAC, true), 96 - 18);
   assert.equal(Math.ceil((TPACKET3_HDRLEN + 16) / 16) * 16, 96, "TPACKET_ALIGN(68 + 16)");
   processBlock(w.state, w.inputs[0]);
-  assert.equal(workerCounters(w.state).tx_sent, 2);
+  assert.equal(workerCounters(w.state).tx_sent, 2, "the untagged frame by one rule, the tagged one by the VLAN 9 rule");
 });
 
 Deno.test("forwardLoop() takes ready blocks from every input in turn until idle, then returns the stop command", () => {

@@ -244,10 +244,14 @@ function classify(f: Uint8Array): Verdict {
   if (len < 14) return drop("truncated");
   let ip = 14;
   let type = get16(f, 12);
-  if (type === ETHERTYPE_VLAN) {
-    if (len < 18) return drop("truncated");
-    type = get16(f, 16);
-    ip = 18;
+  // 802.1Q / 802.1ad tags: the model's rules are all untagged, so a frame with
+  // a VLAN (a tag with a VID other than 0) matches none of them.
+  let tagged = false;
+  while (type === ETHERTYPE_VLAN || type === 0x88a8) {
+    if (ip + 4 > len) return drop("truncated");
+    if ((get16(f, ip) & 0x0fff) !== 0) tagged = true;
+    type = get16(f, ip + 2);
+    ip += 4;
   }
   if (type === 0x86dd) return classifyIpv6(f, ip);
   if (type !== 0x0800) return drop("not_ip");
@@ -266,7 +270,7 @@ function classify(f: Uint8Array): Verdict {
   // A packet at its last hop goes nowhere that decrements the TTL.
   const expired = (rule: ModelRule) => f[ip + 8] <= 1 && rule.outputs.every((o) => o.decrement);
   if ((fragmentWord & 0x1fff) !== 0) {
-    const rule = modelMatch(group, -1, src);
+    const rule = tagged ? null : modelMatch(group, -1, src);
     if (!rule) return drop("fragment");
     return expired(rule) ? drop("ttl_expired") : { kind: "forward", rule, fragment: 2 };
   }
@@ -274,7 +278,7 @@ function classify(f: Uint8Array): Verdict {
   const udpLength = get16(f, ip + ihl + 4);
   const first = (fragmentWord & 0x2000) !== 0;
   if (udpLength < 8 || (!first && udpLength > total - ihl)) return drop("bad_header");
-  const rule = modelMatch(group, get16(f, ip + ihl + 2), src);
+  const rule = tagged ? null : modelMatch(group, get16(f, ip + ihl + 2), src);
   if (!rule) return drop("no_match");
   if (first && !rule.allowFragments) return drop("fragment");
   if (expired(rule)) return drop("ttl_expired");
@@ -543,7 +547,9 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
 );
 
 function ipStart(f: Uint8Array): number {
-  return f.length >= 14 && get16(f, 12) === ETHERTYPE_VLAN ? 18 : 14;
+  let ip = 14;
+  while (f.length >= ip && (get16(f, ip - 2) === ETHERTYPE_VLAN || get16(f, ip - 2) === 0x88a8)) ip += 4;
+  return ip;
 }
 
 function mutate(frame: Uint8Array, m: Mutation): Uint8Array {

@@ -5,8 +5,10 @@
  * captured length throws instead of passing unnoticed.
  */
 import assert from "node:assert/strict";
+import { vlanKey } from "../../src/dataplane/plan_types.ts";
 import {
   F_FRAG,
+  F_VLAN,
   F_GROUP,
   F_IHL,
   F_IP,
@@ -130,13 +132,24 @@ Deno.test("parseFrame() rejects frames that are not IPv4 or IPv6 as not_ip", asy
     const f = fixIpChecksum(edited(udpFrame(), (b, ip) => b[ip] = 0x65));
     assert.equal(parse(f), -R_NOT_IP);
   });
-  await t.step(
-    "two stacked 802.1Q tags",
-    () => assert.equal(parse(udpFrame({ vlanIds: [10, 20] })), -R_NOT_IP),
-  );
-  await t.step("an 802.1ad (QinQ) outer tag", () => {
-    assert.equal(parse(udpFrame({ vlanIds: [10], outerTpid: ETHERTYPE_QINQ })), -R_NOT_IP);
-  });
+});
+
+Deno.test("parseFrame() reads the VLAN tags, the one the kernel took into the ring header first, into F_VLAN", () => {
+  assert.equal(parse(udpFrame()), 0);
+  assert.equal(FRAME[F_VLAN], 0, "untagged");
+  assert.equal(parse(udpFrame({ vlanIds: [100] })), 0);
+  assert.equal(FRAME[F_VLAN], 100);
+  assert.equal(parse(udpFrame({ vlanIds: [10, 20] })), 0);
+  assert.equal(FRAME[F_VLAN], vlanKey(10, 20), "two stacked 802.1Q tags: outer, inner");
+  assert.equal(parse(udpFrame({ vlanIds: [10, 20], outerTpid: ETHERTYPE_QINQ })), 0);
+  assert.equal(FRAME[F_VLAN], vlanKey(10, 20), "802.1ad outer tag");
+  assert.equal(parseFrame(new DataView(udpFrame({ vlanIds: [20] }).buffer), 0, udpFrame({ vlanIds: [20] }).length, 10), 0);
+  assert.equal(FRAME[F_VLAN], vlanKey(10, 20), "outer tag from the ring header, inner in the frame");
+  assert.equal(parse(udpFrame({ vlanIds: [0] })), 0);
+  assert.equal(FRAME[F_VLAN], 0, "a priority tag (VID 0) is no VLAN");
+  assert.equal(parse(udpFrame({ vlanIds: [1, 2, 3] })), 0);
+  assert.equal(FRAME[F_VLAN], -1, "three tags match no rule");
+  assert.equal(parse(udpFrame({ vlanIds: [5] }), 17), -R_TRUNCATED, "a tag cut short");
 });
 
 Deno.test("parseFrame() rejects an IHL below 5 as bad_header", () => {

@@ -96,6 +96,8 @@ export interface RxPacket {
   frame: Uint8Array;
   /** Extra tp_status flags (TP_STATUS_CSUMNOTREADY, TP_STATUS_VLAN_VALID ...); TP_STATUS_USER is always set. */
   status?: number;
+  /** The VLAN tag the kernel took out of the frame (tp_vlan_tci; the caller sets TP_STATUS_VLAN_VALID). */
+  vlanTci?: number;
 }
 
 /** A TPACKET_V3 RX ring inside a FakeArena. */
@@ -141,6 +143,7 @@ export class FakeRxRing implements RxRingRef {
       view.setUint16(f + 12, 80, true); // tp_mac
       view.setUint32(f + 16, Math.floor(arrivedUs / 1e6), true); // tp_sec
       view.setUint32(f + 20, Math.round((arrivedUs % 1e6) * 1000), true); // tp_nsec
+      if (!(p instanceof Uint8Array)) view.setUint16(f + 24, p.vlanTci ?? 0, true); // tp_vlan_tci
       bytes.set(frame, f + 80);
       view.setUint32(f, TP_STATUS_USER | flags, true); // tp_status last, as the kernel publishes it
       at = at + 1 === this.frameCount ? 0 : at + 1;
@@ -210,6 +213,7 @@ export class FakeRxRing implements RxRingRef {
       view.setUint32(pkt + TP3_STATUS, TP_STATUS_USER | flags, true);
       view.setUint16(pkt + TP3_MAC, mac, true);
       view.setUint16(pkt + TP3_NET, net, true);
+      if (!(p instanceof Uint8Array)) view.setUint32(pkt + 32, p.vlanTci ?? 0, true); // hv1.tp_vlan_tci
       bytes.set(frame, pkt + mac);
       if (prev >= 0) view.setUint32(prev + TP3_NEXT_OFFSET, pkt - prev, true);
       prev = pkt;

@@ -151,6 +151,7 @@ Deno.test("buildPlan() for two rules on one input: one RX ring, one TX ring per 
       srcAddr: [0],
       srcMask: [0],
       srcPrefix: 0,
+      vlan: 0,
       allowFragments: false,
       outputs: [
         {
@@ -165,6 +166,7 @@ Deno.test("buildPlan() for two rules on one input: one RX ring, one TX ring per 
           ttl: 7,
           tos: 46 << 2,
           maxPayload: 1500,
+          vlan: 0,
         },
         {
           egress: "l2",
@@ -178,6 +180,7 @@ Deno.test("buildPlan() for two rules on one input: one RX ring, one TX ring per 
           ttl: TTL_DECREMENT,
           tos: -1,
           maxPayload: 1500,
+          vlan: 0,
         },
       ],
     },
@@ -191,6 +194,7 @@ Deno.test("buildPlan() for two rules on one input: one RX ring, one TX ring per 
       srcAddr: [addr("192.168.7.0")],
       srcMask: [addr("255.255.255.0")],
       srcPrefix: 24,
+      vlan: 0,
       allowFragments: true,
       outputs: [
         {
@@ -205,6 +209,7 @@ Deno.test("buildPlan() for two rules on one input: one RX ring, one TX ring per 
           ttl: TTL_DECREMENT,
           tos: -1,
           maxPayload: 1500,
+          vlan: 0,
         },
       ],
     },
