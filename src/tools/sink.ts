@@ -49,7 +49,8 @@ export interface SinkResult {
 }
 
 export function receive(o: SinkOptions): SinkResult {
-  const rx = UdpReceiver.open(o.address, o.port, o.ifindex, `"${formatIp(o.address)}" port ${o.port}`);
+  // Slots for the largest datagram a 9000-byte MTU carries (a smaller slot would truncate jumbo datagrams).
+  const rx = UdpReceiver.open(o.address, o.port, o.ifindex, `"${formatIp(o.address)}" port ${o.port}`, 9216);
   const tracker = new SequenceTracker();
   const latency = new LatencyRecorder();
   const view = new DataView(rx.buffer.buffer);
