@@ -84,8 +84,10 @@ export function renderChart(series: ChartSeries[], caption: string): string {
   parts.push(`<rect width="${width}" height="${height}" fill="white"/>`);
   parts.push(panel(series, (p) => p.lossPct, "loss at the receiver (%)", 70, 50, 350, 260, xMax));
   parts.push(panel(series, (p) => p.cpuNsPerPacket, "relay CPU per forwarded packet (ns)", 560, 50, 350, 260, xMax));
+  // The legend shares the width between the series (every entry inside the SVG).
+  const step = Math.min(180, (width - 140) / Math.max(1, series.length));
   series.forEach((s, i) => {
-    const x = 70 + i * 180;
+    const x = 70 + i * step;
     parts.push(`<rect x="${x}" y="${height - 50}" width="14" height="14" fill="${COLORS[i % COLORS.length]}"/>`);
     parts.push(`<text x="${x + 20}" y="${height - 38}" font-size="12">${escapeXml(s.name)}</text>`);
   });

@@ -326,7 +326,7 @@ async function main(): Promise<void> {
   }
   // navigator.hardwareConcurrency counts only the CPUs this (pinned) process may use.
   const cpus = Deno.readTextFileSync("/proc/cpuinfo").split("\n").filter((l) => l.startsWith("processor")).length;
-  const machine = `${Deno.build.os} ${Deno.osRelease()}, ${cpus} CPUs, ${
+  const machine = `${Deno.build.os} ${Deno.osRelease()}, ${cpus} CPU${cpus === 1 ? "" : "s"}, ${
     Deno.readTextFileSync("/proc/cpuinfo").match(/model name\s*:\s*(.*)/)?.[1] ?? "unknown CPU"
   }`;
   const table = `Measured ${new Date().toISOString().slice(0, 10)} on ${machine}; ${REPS} repetition(s).\n\n${lines.join("\n")}\n`;

@@ -13,6 +13,10 @@ Deno.test("selfCommand() in the compiled executable is the executable itself", (
   assert.deepEqual(selfCommand(["run", "--config", "x"], true, "/usr/local/bin/mcr"), ["/usr/local/bin/mcr", "run", "--config", "x"]);
 });
 
-Deno.test("isCompiled() is false under deno test", () => {
-  assert.equal(isCompiled(), false);
+Deno.test("the argv selfCommand() builds here runs this program: `mcr version` answers", async () => {
+  assert.equal(isCompiled(), Deno.build.standalone);
+  const [cmd, ...args] = selfCommand(["version"]);
+  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  assert.match(new TextDecoder().decode(out.stdout), /^mcr \d+\.\d+\.\d+/);
 });

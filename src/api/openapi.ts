@@ -85,6 +85,12 @@ export function openApiDocument(version: string): Record<string, unknown> {
       "/api/v1/stats": { get: { summary: "Counters and rates per rule, output and worker", responses: { "200": { description: "stats" } } } },
       "/api/v1/workers": { get: { summary: "Worker state", responses: { "200": { description: "workers" } } } },
       "/api/v1/interfaces": { get: { summary: "Interface state", responses: { "200": { description: "interfaces" } } } },
+      "/api/v1/resources": {
+        get: {
+          summary: "What the relay holds: counter slots, memberships, rings per worker (bytes), stuck threads",
+          responses: { "200": { description: "resources" } },
+        },
+      },
       "/api/v1/version": { get: { summary: "Version and uptime", responses: { "200": { description: "version" } } } },
       "/api/v1/log-level": {
         get: { summary: "Current log level", responses: { "200": { description: "level" } } },

@@ -10,7 +10,7 @@
  * success, memberships and absorbers joined for it are left again, and the
  * workers are given the previous plan back.
  */
-import { InterfaceWatch } from "../../ffi/iface.ts";
+import { interfaceInfo, InterfaceWatch } from "../../ffi/iface.ts";
 import { PortAbsorber } from "../../ffi/routed.ts";
 import { MembershipSocket } from "../../ffi/membership.ts";
 import { Waiter } from "../../ffi/waiter.ts";
@@ -102,8 +102,10 @@ export class Supervisor implements RelayControl {
   #fanoutSerial = 0;
   /** Interfaces as last planned with (absent ones are missing). */
   #facts = new Map<string, InterfaceFacts>();
-  /** How often each interface appeared, disappeared or changed. */
+  /** How often each interface appeared, disappeared, changed, or went down or up. */
   #interfaceEvents = new Map<string, number>();
+  /** Whether each interface was up at the last reading (link state changes are events, not re-plans). */
+  #linkUp = new Map<string, boolean>();
   #startedAt = Date.now();
   /** Each rule's packet count at the last sample and when it last moved. */
   #lastPackets = new Map<string, { packets: number; changedAt: number }>();
@@ -289,6 +291,7 @@ export class Supervisor implements RelayControl {
     this.#plan = plan;
     this.#config = next;
     this.#facts = facts;
+    for (const name of facts.keys()) if (!this.#linkUp.has(name)) this.#linkUp.set(name, interfaceInfo(name)?.up ?? false);
     this.#memberships.leaveUnwanted(wanted);
     this.#releasePorts(next);
     if (this.#log.level !== undefined && next.log?.level !== undefined) this.#log.level = next.log.level;
@@ -376,6 +379,14 @@ export class Supervisor implements RelayControl {
     const now = resolveInterfaces([...names.inputs, ...names.outputs]);
     let changed = false;
     for (const name of new Set([...names.inputs, ...names.outputs])) {
+      // Link down / up: counted and logged; the plan does not depend on it.
+      const up = now.has(name) ? interfaceInfo(name)?.up ?? false : false;
+      const wasUp = this.#linkUp.get(name);
+      this.#linkUp.set(name, up);
+      if (wasUp !== undefined && wasUp !== up && now.has(name) && this.#facts.has(name)) {
+        this.#interfaceEvents.set(name, (this.#interfaceEvents.get(name) ?? 0) + 1);
+        this.#log.warn(`interface "${name}" went ${up ? "up" : "down"}`, { interface: name });
+      }
       const what = interfaceChange(this.#facts.get(name), now.get(name));
       if (what === null) continue;
       changed = true;

@@ -177,6 +177,9 @@ rootTest("root: link down/up and an address change are followed: forwarding resu
     const out = ifs.find((i: { name: string }) => i.name === n.relayOut);
     assert.equal(out.ipv4, "10.0.1.9");
     assert.ok(out.events >= 1);
+    const inp = ifs.find((i: { name: string }) => i.name === n.relayIn);
+    assert.ok(inp.events >= 2, `link down and link up are both counted (${inp.events})`);
+    assert.ok(relay.log.some((l) => l.includes("went down")) && relay.log.some((l) => l.includes("went up")));
   });
 });
 
