@@ -91,14 +91,21 @@ static void place(struct prog *p, int label)
 	p->label_pc[label] = p->len;
 }
 
-/* IPv4 header at offset b: checks UDP, splits fragments, stores port and address. */
+/*
+ * IPv4 header at offset b: splits fragments, stores the port word and the
+ * address. The port word is the UDP destination port, or 0x10000 | protocol
+ * for any other protocol (entries for such streams carry the same word).
+ */
 static void ip_path(struct prog *p, uint32_t b, int frag_label)
 {
-	emit(p, BPF_LD | BPF_B | BPF_ABS, 0, 0, b + 9); /* protocol */
-	jump_unless_eq(p, 17, L_DROP);
 	emit(p, BPF_LD | BPF_H | BPF_ABS, 0, 0, b + 6); /* flags + fragment offset */
 	emit(p, BPF_JMP | BPF_JSET | BPF_K, 0, 1, 0x1fff);
 	jump_to(p, frag_label);
+	emit(p, BPF_LD | BPF_B | BPF_ABS, 0, 0, b + 9); /* protocol */
+	emit(p, BPF_JMP | BPF_JEQ | BPF_K, 3, 0, 17);
+	emit(p, BPF_ALU | BPF_OR | BPF_K, 0, 0, 0x10000); /* not UDP: 0x10000 | protocol */
+	emit(p, BPF_ST, 0, 0, 0);
+	emit(p, BPF_JMP | BPF_JA, 0, 0, 3);
 	emit(p, BPF_LDX | BPF_B | BPF_MSH, 0, 0, b); /* X = IHL * 4 */
 	emit(p, BPF_LD | BPF_H | BPF_IND, 0, 0, b + 2); /* UDP destination port */
 	emit(p, BPF_ST, 0, 0, 0);
@@ -132,7 +139,9 @@ static void ip6_path(struct prog *p, uint32_t b)
 	jump_if_eq(p, 43, L_GROUPS6); /* routing */
 	jump_if_eq(p, 44, L_GROUPS6); /* fragment */
 	jump_if_eq(p, 60, L_GROUPS6); /* destination options */
-	jump_to(p, L_DROP);
+	emit(p, BPF_ALU | BPF_OR | BPF_K, 0, 0, 0x10000); /* another protocol: 0x10000 | next header */
+	emit(p, BPF_ST, 0, 0, 0);
+	jump_to(p, L_PAIRS6);
 }
 
 static int same_address(const uint32_t *a, const uint32_t *b)

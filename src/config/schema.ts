@@ -36,6 +36,14 @@ export const UnicastAddress = z.string().refine((t) => {
   return a !== null && !isMulticast(a) && !/^(0\.0\.0\.0|::)$/.test(t);
 }, { error: "must be a unicast IPv4 or IPv6 address (not multicast, not unspecified)" });
 export const Port = z.int().min(1).max(65535);
+/** IP protocol of a rule's stream: udp (the default), esp, or a protocol number. */
+export const Protocol = z.union([z.enum(["udp", "esp"]), z.int().min(0).max(255)]);
+/** The protocol number of an input (17 for UDP, the default). */
+export function protocolNumber(input: { protocol?: "udp" | "esp" | number }): number {
+  const p = input.protocol ?? "udp";
+  return p === "udp" ? 17 : p === "esp" ? 50 : p;
+}
+
 /** An 802.1Q VLAN id. */
 export const VlanId = z.int().min(1).max(4094);
 /** A source filter: one address or a prefix (a.b.c.d/len, 2001:db8::/32). */
@@ -60,8 +68,15 @@ export const InputSchema = z.strictObject({
   interface: InterfaceName,
   group: MulticastGroup.optional(),
   address: UnicastAddress.optional(),
-  port: Port,
+  /** UDP destination port (UDP only: other protocols have none). */
+  port: Port.optional(),
   source: SourceFilter.optional(),
+  /**
+   * The stream's IP protocol: udp (default), esp (IPsec ESP, 50) or any
+   * protocol number. The IP payload of a non-UDP packet is relayed
+   * unchanged; its destination, source and TTL are rewritten.
+   */
+  protocol: Protocol.optional(),
   /**
    * On a trunk: the VLAN the stream comes in on (the inner tag under
    * `outer_vlan` for QinQ). Unset: only untagged frames match.
@@ -72,6 +87,13 @@ export const InputSchema = z.strictObject({
 }).superRefine((input, ctx) => {
   if (input.outer_vlan !== undefined && input.vlan === undefined) {
     ctx.addIssue({ code: "custom", message: "outer_vlan needs vlan (the inner tag)", path: ["vlan"] });
+  }
+  const udp = protocolNumber(input) === 17;
+  if (udp && input.port === undefined) {
+    ctx.addIssue({ code: "custom", message: "a UDP input needs its port", path: ["port"] });
+  }
+  if (!udp && input.port !== undefined) {
+    ctx.addIssue({ code: "custom", message: "only UDP has ports: leave port out for this protocol", path: ["port"] });
   }
   if ((input.group === undefined) === (input.address === undefined)) {
     ctx.addIssue({
@@ -104,7 +126,8 @@ export const OutputSchema = z.strictObject({
   group: MulticastGroup.optional(),
   /** Unicast destination (routed egress only). */
   address: UnicastAddress.optional(),
-  port: Port,
+  /** UDP destination port (UDP streams; other protocols have none). */
+  port: Port.optional(),
   /**
    * IPv4 TTL or IPv6 hop limit of relayed packets. Unset: like a router, the
    * input's minus one, and a packet that arrives with 1 is not relayed
@@ -166,6 +189,20 @@ export const RuleSchema = z.strictObject({
   enabled: z.boolean().optional(),
 }).superRefine((rule, ctx) => {
   // (Runs even when a field failed its own check: skip what is missing.)
+  if (rule.input !== undefined && protocolNumber(rule.input) !== 17) {
+    // Another protocol's payload is carried as it is: l2 outputs, no ports.
+    rule.outputs?.forEach((o, j) => {
+      if (o.egress === "routed") {
+        ctx.addIssue({ code: "custom", message: "a non-UDP stream goes to l2 outputs only (a routed output is a UDP socket)", path: ["outputs", j] });
+      } else if (o.port !== undefined) {
+        ctx.addIssue({ code: "custom", message: "only UDP has ports: leave port out for this protocol", path: ["outputs", j, "port"] });
+      }
+    });
+  } else {
+    rule.outputs?.forEach((o, j) => {
+      if (o.port === undefined) ctx.addIssue({ code: "custom", message: "a UDP output needs its port", path: ["outputs", j, "port"] });
+    });
+  }
   const inputDst = rule.input.group ?? rule.input.address;
   if (!rule.allow_fragments || inputDst === undefined) return;
   const inFamily = familyOf(inputDst);
@@ -264,10 +301,13 @@ export function outputDestination(o: { group?: string; address?: string }): stri
  * One-line text of an input or output for humans: "eth1 239.1.1.1:5001",
  * "eth1 [ff3e::1]:5001", "routed eth2 10.9.0.2:5000", "routed * 10.9.0.2:5000".
  */
-export function endpointText(e: { egress?: string; interface?: string; group?: string; address?: string; port: number }): string {
+export function endpointText(
+  e: { egress?: string; interface?: string; group?: string; address?: string; port?: number; protocol?: string | number },
+): string {
   const dst = (e.group ?? e.address)!;
   const addr = dst.includes(":") ? `[${dst}]` : dst;
-  return `${e.egress === "routed" ? "routed " : ""}${e.interface ?? "*"} ${addr}:${e.port}`;
+  const where = e.port !== undefined ? `${addr}:${e.port}` : `${addr} ${e.protocol ?? "ip"}`;
+  return `${e.egress === "routed" ? "routed " : ""}${e.interface ?? "*"} ${where}`;
 }
 
 /**
@@ -281,7 +321,7 @@ function canonical(text: string | undefined): string {
 
 function ruleKey(i: Input): string {
   const src = i.source === undefined ? "*" : i.source.split("/").map((p, k) => k === 0 ? canonical(p) : p).join("/");
-  return `${i.interface}|${i.outer_vlan ?? 0}.${i.vlan ?? 0}|${canonical(inputDestination(i))}|${i.port}|${src}`;
+  return `${i.interface}|${i.outer_vlan ?? 0}.${i.vlan ?? 0}|${canonical(inputDestination(i))}|${protocolNumber(i)}:${i.port ?? 0}|${src}`;
 }
 
 /**
@@ -323,7 +363,7 @@ export function checkRules(
         path: [...pathPrefix, i, "input"],
       });
     } else inputs.set(key, i);
-    inputPorts.add(`${rule.input.interface}|${canonical(inputDestination(rule.input))}|${rule.input.port}`);
+    if (rule.input.port !== undefined) inputPorts.add(`${rule.input.interface}|${canonical(inputDestination(rule.input))}|${rule.input.port}`);
   });
   rules.forEach((rule, i) => {
     rule.outputs.forEach((out, j) => {

@@ -60,6 +60,7 @@ import {
   F_PORT,
   F_SRC,
   F_UDP,
+  F_PROTO,
   F_UDP_LEN,
   F_VLAN,
   FRAME,
@@ -67,6 +68,7 @@ import {
   R_FRAGMENT,
   R_LOOP,
   R_NO_MATCH,
+  R_NOT_UDP,
   R_RING_CORRUPT,
   R_TTL_EXPIRED,
 } from "./parse.ts";
@@ -445,10 +447,12 @@ export function forwardPacket(
   const ip = FRAME[F_IP];
   const frag = FRAME[F_FRAG];
   const vlan = FRAME[F_VLAN];
+  const proto = FRAME[F_PROTO];
   const rule = frag === 2
-    ? matchFragment(input.fragmentRules, family, group, src, view, ip, vlan)
-    : matchRule(input.rules, family, group, FRAME[F_PORT], src, view, ip, vlan);
-  if (rule === null) return frag === 2 ? -R_FRAGMENT : -R_NO_MATCH;
+    ? matchFragment(input.fragmentRules, family, group, src, view, ip, vlan, proto)
+    : matchRule(input.rules, family, group, FRAME[F_PORT], src, view, ip, vlan, proto);
+  // No rule: a protocol no rule relays is not_udp (as before any rule could take one).
+  if (rule === null) return proto !== 17 ? -R_NOT_UDP : frag === 2 ? -R_FRAGMENT : -R_NO_MATCH;
   if (frag === 1 && !rule.allowFragments) return -R_FRAGMENT;
   // Like a router: a packet at its last hop goes nowhere that decrements the TTL;
   // where a fixed TTL is written, the loop guard stops a packet that comes back.

@@ -34,9 +34,10 @@ export const F_L4 = 10; // absolute offset of what follows the IP headers (UDP h
 export const F_L4_LEN = 11; // bytes from F_L4 to the end of the IP packet
 export const F_FRAG_HDR = 12; // IPv6: absolute offset of the fragment header of a fragment, else -1
 export const F_VLAN = 13; // the frame's VLAN tags, outermost first (plan_types.ts vlanKey); -1: more than two
+export const F_PROTO = 14; // IP protocol (IPv6: the last next header); 17 for UDP
 
 /** Parse results of the current packet (reused for every packet). */
-export const FRAME: Int32Array = new Int32Array(14);
+export const FRAME: Int32Array = new Int32Array(15);
 
 const ETH_HLEN = 14;
 const ETHERTYPE_IPV4 = 0x0800;
@@ -84,6 +85,19 @@ export function parseFrame(view: DataView, off: number, len: number, ringVid = 0
   return -R_NOT_IP;
 }
 
+/**
+ * Another protocol than UDP (ESP, ...): its payload is carried as it is, so
+ * there is no header of it to read. Whether a rule takes it is the match's
+ * business (none: counted not_udp). Returns 0.
+ */
+function otherProtocol(frag: number): number {
+  FRAME[F_UDP] = -1;
+  FRAME[F_PORT] = 0;
+  FRAME[F_UDP_LEN] = 0;
+  FRAME[F_FRAG] = frag;
+  return 0;
+}
+
 /** A later fragment: no UDP header; only the IP header can be rewritten. Returns 0. */
 function laterFragment(): number {
   FRAME[F_UDP] = -1;
@@ -102,7 +116,7 @@ function parseIpv4(view: DataView, ip: number, end: number): number {
   const total = view.getUint16(ip + 2);
   if (total < ihl) return -R_BAD_HEADER;
   if (ip + total > end) return -R_TRUNCATED; // also covers ip + ihl > end
-  if (view.getUint8(ip + 9) !== IPPROTO_UDP) return -R_NOT_UDP;
+  const proto = view.getUint8(ip + 9);
   // The relay recomputes the header checksum on output, so verify it here
   // (as a router does, RFC 1812) rather than launder a corrupted header.
   if (fold16(sumWords(view, ip, ihl)) !== 0xffff) return -R_BAD_HEADER;
@@ -118,7 +132,9 @@ function parseIpv4(view: DataView, ip: number, end: number): number {
   FRAME[F_L4] = ip + ihl;
   FRAME[F_L4_LEN] = total - ihl;
   FRAME[F_FRAG_HDR] = -1;
+  FRAME[F_PROTO] = proto;
   if (fragOffset !== 0) return laterFragment();
+  if (proto !== IPPROTO_UDP) return otherProtocol((fragWord & IP_MF) !== 0 ? 1 : 0);
   const udp = ip + ihl;
   if (total - ihl < 8) return -R_TRUNCATED;
   const udpLen = view.getUint16(udp + 4);
@@ -181,10 +197,9 @@ function parseIpv6(view: DataView, ip: number, end: number): number {
       p += (view.getUint8(p + 1) + 1) << 3;
       if (p > packetEnd) return -R_TRUNCATED;
     } else {
-      return -R_NOT_UDP; // ICMPv6, TCP, ESP, "no next header", ...
+      break; // the upper-layer protocol: ESP, TCP, ICMPv6, "no next header", ...
     }
   }
-  if (nh !== IPPROTO_UDP) return -R_NOT_UDP;
 
   FRAME[F_FAMILY] = 6;
   FRAME[F_IP] = ip;
@@ -194,9 +209,14 @@ function parseIpv6(view: DataView, ip: number, end: number): number {
   FRAME[F_GROUP] = view.getInt32(ip + 36);
   FRAME[F_L4] = p;
   FRAME[F_L4_LEN] = packetEnd - p;
+  FRAME[F_PROTO] = nh;
   if (fragHdr >= 0 && fragOffset !== 0) {
     FRAME[F_FRAG_HDR] = fragHdr;
     return laterFragment();
+  }
+  if (nh !== IPPROTO_UDP) {
+    FRAME[F_FRAG_HDR] = fragHdr >= 0 && more !== 0 ? fragHdr : -1;
+    return otherProtocol(fragHdr >= 0 && more !== 0 ? 1 : 0);
   }
   const udp = p;
   if (packetEnd - udp < 8) return -R_TRUNCATED;

@@ -103,6 +103,8 @@ export interface RulePlan {
   /** Source prefix length (most specific first when rules share a group). */
   srcPrefix: number;
   allowFragments: boolean;
+  /** IP protocol of the stream (17 UDP when absent); `port` is 0 for other protocols. */
+  protocol?: number;
   /** The VLAN tags the input's frames must carry: vlanKey(outer, inner), 0 or absent for untagged. */
   vlan?: number;
   outputs: OutputPlan[];

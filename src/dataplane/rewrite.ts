@@ -12,7 +12,7 @@
  * one and relayed to IPv6, where it is mandatory, is summed in full.
  */
 import { adjustChecksum, fold16, ipv4HeaderChecksum, not16, sumWords, udpChecksumV6 } from "./checksum.ts";
-import { F_FAMILY, F_FRAG_HDR, F_IHL, F_IP, F_L4, F_L4_LEN, F_TOTAL, F_UDP, F_UDP_LEN, FRAME } from "./parse.ts";
+import { F_FAMILY, F_FRAG_HDR, F_IHL, F_IP, F_L4, F_L4_LEN, F_PROTO, F_TOTAL, F_UDP, F_UDP_LEN, FRAME } from "./parse.ts";
 import type { Output } from "./rule_table.ts";
 
 const ETH_HLEN = 14;
@@ -143,7 +143,7 @@ function buildPacket(
     const flow = inFamily === 6 ? view.getUint32(ip) & 0xfffff : 0;
     view.setUint32(o, ((6 << 28) | (tos << 20) | flow) >>> 0);
     view.setUint16(o + 4, keep + l4Len);
-    view.setUint8(o + 6, keep !== 0 ? 44 : 17);
+    view.setUint8(o + 6, keep !== 0 ? 44 : FRAME[F_PROTO]);
     view.setUint8(o + 7, ttl);
     const s = out.src;
     const d = out.dst;
@@ -153,7 +153,7 @@ function buildPacket(
     }
     if (keep !== 0) {
       bytes.copyWithin(o + IPV6_HLEN, fragHdr, fragHdr + FRAGMENT_HLEN);
-      view.setUint8(o + IPV6_HLEN, 17); // next header inside: UDP
+      view.setUint8(o + IPV6_HLEN, FRAME[F_PROTO]); // next header inside: the payload's protocol
     }
   } else {
     header = IPV4_HLEN;
@@ -163,7 +163,7 @@ function buildPacket(
     out.ipId = (out.ipId + 1) & 0xffff;
     view.setUint16(o + 6, 0); // a whole datagram: no fragment fields
     view.setUint8(o + 8, ttl);
-    view.setUint8(o + 9, 17);
+    view.setUint8(o + 9, FRAME[F_PROTO]);
     view.setInt32(o + 12, out.src[0]);
     view.setInt32(o + 16, out.dst[0]);
     view.setUint16(o + 10, 0);

@@ -148,6 +148,8 @@ export class Rule {
     readonly outputs: Output[],
     /** The VLAN tags a frame must carry (plan_types.ts vlanKey; 0: untagged only). */
     readonly vlan = 0,
+    /** IP protocol (17: UDP, matched with its port; another: its payload is carried as it is). */
+    readonly protocol = 17,
   ) {
     this.fixedTtl = outputs.some((o) => o.ttl !== TTL_DECREMENT);
     this.guard = this.fixedTtl ? new LoopGuard() : null;
@@ -230,10 +232,11 @@ export function matchRule(
   view: DataView,
   ip: number,
   vlan = 0,
+  protocol = 17,
 ): Rule | null {
   let rule: Rule | null | undefined = table.get(ruleKey(family, group, port));
   while (rule !== undefined && rule !== null) {
-    if (rule.group === group && rule.port === port && rule.vlan === vlan) {
+    if (rule.group === group && rule.port === port && rule.vlan === vlan && rule.protocol === protocol) {
       if (family === 4 ? (src & rule.srcMask) === rule.srcAddr : matches6(view, ip + 24, ip + 8, rule)) return rule;
     }
     rule = rule.next;
@@ -250,10 +253,11 @@ export function matchFragment(
   view: DataView,
   ip: number,
   vlan = 0,
+  protocol = 17,
 ): Rule | null {
   let rule: Rule | null | undefined = table.get(fragmentKey(family, group));
   while (rule !== undefined && rule !== null) {
-    if (rule.group === group && rule.vlan === vlan) {
+    if (rule.group === group && rule.vlan === vlan && rule.protocol === protocol) {
       if (family === 4 ? (src & rule.srcMask) === rule.srcAddr : matches6(view, ip + 24, ip + 8, rule)) return rule;
     }
     rule = rule.nextFragment;

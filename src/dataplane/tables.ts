@@ -180,6 +180,7 @@ export function buildTables(
       r.allowFragments,
       outputs,
       r.vlan ?? 0,
+      r.protocol ?? 17,
     );
     kept.set(r, {
       rule,

@@ -87,7 +87,7 @@ export function renderPrometheus(s: StatsSnapshot, interfaces: InterfaceState[])
   const outFams = OUTPUT_COUNTERS.map((c) => fam(c.family, "counter", c.help));
   const silent = fam("mcr_rule_silent_seconds", "gauge", "Seconds since the rule last received a packet");
   for (const r of s.rules) {
-    const rl = { rule: r.name, interface: r.input.interface, destination: inputDestination(r.input), port: r.input.port };
+    const rl = { rule: r.name, interface: r.input.interface, destination: inputDestination(r.input), port: r.input.port ?? "" };
     RULE_COUNTERS.forEach((c, i) => ruleFams[i].add(rl, r.counters[c.name] ?? 0));
     silent.add({ rule: r.name }, r.silent_ms / 1000);
     r.outputs.forEach((o, j) => {
@@ -97,7 +97,7 @@ export function renderPrometheus(s: StatsSnapshot, interfaces: InterfaceState[])
         egress: o.egress ?? "l2",
         interface: o.interface ?? "",
         destination: outputDestination(o),
-        port: o.port,
+        port: o.port ?? "",
       };
       OUTPUT_COUNTERS.forEach((c, i) => outFams[i].add(ol, o.counters[c.name] ?? 0));
     });

@@ -8,6 +8,7 @@
 import {
   type Config,
   DEFAULT_TTL,
+  protocolNumber,
   inputDestination,
   type Output,
   outputDestination,
@@ -187,10 +188,12 @@ export function buildPlan(
       rxByName.set(name, rx);
     }
     const p = rulePlans[i];
-    const key = `${name}|${p.dst.join()}|${p.port}`;
+    // A filter entry's port word: the UDP port, or 0x10000 | protocol for another protocol (c/filter.c).
+    const port = p.protocol === undefined || p.protocol === 17 ? p.port : 0x10000 | p.protocol;
+    const key = `${name}|${p.dst.join()}|${port}`;
     if (!filterKeys.has(key)) {
       filterKeys.add(key);
-      rx.filter.push({ family: p.family, dst: p.dst, port: p.port });
+      rx.filter.push({ family: p.family, dst: p.dst, port });
     }
     if (r.allow_fragments) rx.passFragments = true;
   });
@@ -227,7 +230,7 @@ export function buildPlan(
         slot: s.outputs[i],
         family,
         dst: ipWords(ip(outputDestination(o))),
-        port: o.port,
+        port: o.port ?? 0, // 0: not UDP, the payload is carried as it is
         src: routed
           ? (o.source_ip !== undefined ? ipWords(ip(o.source_ip)) : zeros)
           : outputSource(o, facts)!,
@@ -246,7 +249,8 @@ export function buildPlan(
       inputIfindex: interfaces.get(r.input.interface)!.ifindex,
       family: dst.family,
       dst: ipWords(dst),
-      port: r.input.port,
+      port: r.input.port ?? 0,
+      protocol: protocolNumber(r.input),
       srcAddr: src.addr,
       srcMask: src.mask,
       srcPrefix: src.length,
@@ -321,7 +325,7 @@ export interface UnicastPort {
 export function unicastPorts(config: Config): UnicastPort[] {
   const seen = new Map<string, UnicastPort>();
   for (const r of activeRules(config)) {
-    if (r.input.address === undefined) continue;
+    if (r.input.address === undefined || r.input.port === undefined) continue; // only a UDP port is held
     const a = ip(r.input.address);
     const u = { ifname: r.input.interface, family: a.family, address: formatIp(a), port: r.input.port };
     seen.set(`${u.ifname}|${u.address}|${u.port}`, u);

@@ -137,3 +137,26 @@ Deno.test("config errors name the line and column in the user's own file, also a
   assert.throws(() => parseConfigText(text, "f.yaml"), (err: unknown) =>
     err instanceof ConfigError && /rules\[0\]\.input\.group: .* \(line 5, column 38\)/.test(err.message));
 });
+
+Deno.test("protocol: udp needs ports; esp (or a number) has none and goes to l2 outputs only", () => {
+  const esp = `rules:
+  - name: ipsec
+    input: { interface: eth1, group: 239.1.1.50, protocol: esp }
+    outputs:
+      - { interface: eth2, group: 239.9.9.50 }
+`;
+  assert.equal(parseConfigText(esp, "test.yaml").rules[0].input.protocol, "esp");
+  assert.equal(parseConfigText(esp.replace("protocol: esp", "protocol: 47"), "test.yaml").rules[0].input.protocol, 47);
+  assert.match(issues(GOOD.replace("port: 5001, ", "")).join(), /rules\[0\]\.input\.port: a UDP input needs its port/);
+  assert.match(issues(GOOD.replace(", port: 5099", "")).join(), /rules\[0\]\.outputs\[0\]\.port: a UDP output needs its port/);
+  assert.match(issues(esp.replace("protocol: esp", "protocol: esp, port: 5000")).join(), /rules\[0\]\.input\.port: only UDP has ports/);
+  assert.match(issues(esp.replace("group: 239.9.9.50 }", "group: 239.9.9.50, port: 1 }")).join(), /outputs\[0\]\.port: only UDP has ports/);
+  assert.match(issues(esp.replace("{ interface: eth2, group: 239.9.9.50 }", "{ egress: routed, address: 192.0.2.1 }")).join(), /rules\[0\]\.outputs\[0\]: a non-UDP stream goes to l2 outputs only/);
+  assert.match(issues(esp.replace("protocol: esp", "protocol: gre")).join(), /rules\[0\]\.input\.protocol/);
+});
+
+Deno.test("vlan and outer_vlan: QinQ needs the inner tag; a routed output cannot be tagged", () => {
+  assert.equal(parseConfigText(GOOD.replace("port: 5001,", "port: 5001, vlan: 100,"), "test.yaml").rules[0].input.vlan, 100);
+  assert.match(issues(GOOD.replace("port: 5001,", "port: 5001, outer_vlan: 300,")).join(), /rules\[0\]\.input\.vlan: outer_vlan needs vlan/);
+  assert.match(issues(GOOD.replace("port: 5001,", "port: 5001, vlan: 4095,")).join(), /rules\[0\]\.input\.vlan: /);
+});

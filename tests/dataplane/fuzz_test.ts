@@ -262,8 +262,9 @@ function classify(f: Uint8Array): Verdict {
   const total = get16(f, ip + 2);
   if (total < ihl) return drop("bad_header");
   if (ip + total > len) return drop("truncated");
-  if (f[ip + 9] !== 17) return drop("not_udp");
   if (onesSum(f, ip, ip + ihl) !== 0xffff) return drop("bad_header");
+  // Another protocol is taken whole; the model has no rule for one.
+  if (f[ip + 9] !== 17) return drop("not_udp");
   const src = get32(f, ip + 12);
   const group = get32(f, ip + 16);
   const fragmentWord = get16(f, ip + 6);

@@ -11,12 +11,12 @@ import {
   F_FAMILY,
   F_FRAG,
   F_PORT,
+  F_PROTO,
   F_UDP,
   F_UDP_LEN,
   FRAME,
   parseFrame,
   R_BAD_HEADER,
-  R_NOT_UDP,
   R_TRUNCATED,
 } from "../../src/dataplane/parse.ts";
 import type { RoutedPort } from "../../src/dataplane/rule_table.ts";
@@ -76,11 +76,13 @@ Deno.test("parseFrame() drops malformed IPv6: zero UDP checksum, hop-by-hop not 
   assert.equal(parse(nine), -R_BAD_HEADER, "more than 8 extension headers");
 });
 
-Deno.test("parseFrame() drops IPv6 that is not UDP as not_udp (ICMPv6, no next header)", () => {
-  for (const nh of [58, 59, 6]) {
+Deno.test("parseFrame() takes IPv6 of another protocol (ICMPv6, no next header, TCP, ESP) with its next header in F_PROTO", () => {
+  for (const nh of [58, 59, 6, 50]) {
     const f = udp6Frame();
     f[14 + 6] = nh;
-    assert.equal(parse(f), -R_NOT_UDP, `next header ${nh}`);
+    assert.equal(parse(f), 0, `next header ${nh}`);
+    assert.equal(FRAME[F_PROTO], nh);
+    assert.equal(FRAME[F_UDP], -1);
   }
 });
 

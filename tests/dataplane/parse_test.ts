@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { vlanKey } from "../../src/dataplane/plan_types.ts";
 import {
   F_FRAG,
+  F_PROTO,
   F_VLAN,
   F_GROUP,
   F_IHL,
@@ -21,7 +22,6 @@ import {
   parseFrame,
   R_BAD_HEADER,
   R_NOT_IP,
-  R_NOT_UDP,
   R_TRUNCATED,
 } from "../../src/dataplane/parse.ts";
 import {
@@ -194,9 +194,15 @@ Deno.test("parseFrame() rejects a UDP length that lies as bad_header", async (t)
   });
 });
 
-Deno.test("parseFrame() rejects other IPv4 protocols as not_udp", () => {
-  assert.equal(parse(udpFrame({ protocol: IPPROTO_TCP, payload: 20 })), -R_NOT_UDP);
-  assert.equal(parse(udpFrame({ protocol: IPPROTO_ICMP, payload: 8 })), -R_NOT_UDP);
+Deno.test("parseFrame() takes another IPv4 protocol whole: its number in F_PROTO, no UDP header (a rule for it decides)", () => {
+  for (const protocol of [IPPROTO_TCP, IPPROTO_ICMP, 50]) {
+    assert.equal(parse(udpFrame({ protocol, payload: 20 })), 0);
+    assert.equal(FRAME[F_PROTO], protocol);
+    assert.equal(FRAME[F_UDP], -1);
+    assert.equal(FRAME[F_PORT], 0);
+  }
+  assert.equal(parse(udpFrame()), 0);
+  assert.equal(FRAME[F_PROTO], 17);
 });
 
 Deno.test("parseFrame() rejects an IPv4 header whose checksum is wrong as bad_header", () => {

@@ -186,3 +186,27 @@ export function oneRuleYaml(input: string, output: string): string {
   return `rules:\n  - name: a\n    input: { interface: ${input}, group: 239.1.1.1, port: 5001 }\n` +
     `    outputs:\n      - { interface: ${output}, group: 239.9.9.1, port: 6001 }\n`;
 }
+
+/**
+ * Starts tcpdump (argv) in `ns` and resolves once it is capturing (it said
+ * "listening on"), so nothing sent afterwards is missed. Stop it with
+ * kill("SIGTERM") and await its status.
+ */
+export async function startCapture(topo: Topology, ns: string, argv: string[]): Promise<Deno.ChildProcess> {
+  // --immediate-mode: a packet is written as it arrives, not when its ring block retires
+  // (else what arrived in the last second before SIGTERM may never reach the file).
+  const p = topo.spawn(ns, [argv[0], "--immediate-mode", ...argv.slice(1)], { stdout: "null", stderr: "piped" });
+  const reader = p.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  const deadline = Date.now() + 10_000;
+  while (!seen.includes("listening on")) {
+    const { value, done } = await reader.read();
+    if (done || Date.now() > deadline) throw new Error(`tcpdump did not start: ${seen}`);
+    seen += value;
+  }
+  // Keep draining its stderr so it never blocks on a full pipe.
+  (async () => {
+    while (!(await reader.read()).done) { /* drain */ }
+  })();
+  return p;
+}

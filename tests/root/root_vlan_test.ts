@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { withTopology } from "../../src/tools/topology.ts";
 import { DEV_RUN_FLAGS } from "../../src/runtime.ts";
 import { rootTest } from "../helpers/netns.ts";
-import { sleep, startRelay, startSink } from "../helpers/relay.ts";
+import { sleep, startCapture, startRelay, startSink } from "../helpers/relay.ts";
 
 rootTest("root: a trunk with untagged, VID 100, VID 200 and QinQ traffic to one group: each rule gets exactly its own VLAN, and a tagged output leaves with its tag", async () => {
   await withTopology(async (t) => {
@@ -26,8 +26,8 @@ rootTest("root: a trunk with untagged, VID 100, VID 200 and QinQ traffic to one 
       startSink(t, n.sink, { group: `239.9.9.${i}`, port: 6000 + i, iface: n.sinkIf, runId: 59 + i, idleMs: 2000 })
     );
     const pcap = `${Deno.makeTempDirSync()}/tagged.pcap`;
-    const capture = t.spawn(n.sink, ["tcpdump", "-i", n.sinkIf, "-U", "-w", pcap, "vlan 42"], { stdout: "null", stderr: "null" });
-    await sleep(800);
+    const capture = await startCapture(t, n.sink, ["tcpdump", "-i", n.sinkIf, "-U", "-w", pcap, "vlan 42"]);
+    await sleep(500); // the receivers have joined their groups
     const injector = new URL("./fixtures/inject_vlan_frames.ts", import.meta.url).pathname;
     const config = new URL("../../deno.json", import.meta.url).pathname;
     const inj = await t.run(n.gen, [Deno.execPath(), "run", "--config", config, ...DEV_RUN_FLAGS, injector, n.genIf, String(count)], 120_000);

@@ -151,6 +151,7 @@ Deno.test("buildPlan() for two rules on one input: one RX ring, one TX ring per 
       srcAddr: [0],
       srcMask: [0],
       srcPrefix: 0,
+      protocol: 17,
       vlan: 0,
       allowFragments: false,
       outputs: [
@@ -194,6 +195,7 @@ Deno.test("buildPlan() for two rules on one input: one RX ring, one TX ring per 
       srcAddr: [addr("192.168.7.0")],
       srcMask: [addr("255.255.255.0")],
       srcPrefix: 24,
+      protocol: 17,
       vlan: 0,
       allowFragments: true,
       outputs: [
