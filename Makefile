@@ -21,7 +21,7 @@ export DENORT_BIN
 
 # Debian packages mcr needs to build and test. Installed only when missing.
 APT_PACKAGES := gcc make libc6-dev liburing-dev pkg-config iproute2 ethtool iputils-ping procps curl \
-	util-linux libcap2-bin socat smcroute tcpdump ca-certificates
+	util-linux libcap2-bin socat smcroute tcpdump ca-certificates systemd
 
 all: lib deps
 

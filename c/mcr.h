@@ -36,7 +36,7 @@
 
 #include <stdint.h>
 
-#define MCR_ABI_VERSION 6
+#define MCR_ABI_VERSION 7
 
 /* ---- library identity ---------------------------------------------------- */
 
@@ -97,6 +97,15 @@ int mcr_raise_nofile(void);
 
 /* CLOCK_REALTIME in microseconds (the clock of RX ring timestamps). */
 double mcr_now_us(void);
+
+/*
+ * sd_notify(3): sends `state` (len bytes of KEY=VALUE lines) to $NOTIFY_SOCKET.
+ * Returns 1 when sent, 0 when there is no $NOTIFY_SOCKET, a negative errno on failure.
+ */
+int mcr_sd_notify(const char *state, uint32_t len);
+
+/* CLOCK_MONOTONIC in microseconds (for systemd's MONOTONIC_USEC). */
+double mcr_monotonic_us(void);
 
 /* ---- arena ----------------------------------------------------------------- */
 

@@ -61,3 +61,12 @@ MCR_EXPORT double mcr_now_us(void)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
+
+/* CLOCK_MONOTONIC in microseconds (systemd's MONOTONIC_USEC), as a double. */
+MCR_EXPORT double mcr_monotonic_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}

@@ -1,4 +1,5 @@
-/** Process facts from libmcr (c/process.c): capabilities, pid liveness, the open-files limit. */
+/** Process facts from libmcr (c/process.c, c/notify.c): capabilities, pid liveness, the open-files limit, systemd notification. */
+import { check } from "./errno.ts";
 import { loadLibrary } from "./library.ts";
 
 /** The effective capability set of this process (capget(2)); 0n if it cannot be read. */
@@ -20,6 +21,21 @@ export function processExists(pid: number): boolean {
  */
 export function raiseFileLimit(): number {
   return loadLibrary().mcr_raise_nofile();
+}
+
+/**
+ * Tells systemd (sd_notify(3): READY=1, RELOADING=1, STOPPING=1, WATCHDOG=1,
+ * STATUS=...) through $NOTIFY_SOCKET. Returns true when sent, false when the
+ * process was not started by systemd; throws a NativeError when sending fails.
+ */
+export function notifySystemd(state: string): boolean {
+  const bytes = new TextEncoder().encode(state);
+  return check(loadLibrary().mcr_sd_notify(bytes, bytes.length), "mcr_sd_notify", "Cannot notify systemd") === 1;
+}
+
+/** CLOCK_MONOTONIC in microseconds (systemd's MONOTONIC_USEC). */
+export function monotonicUs(): number {
+  return loadLibrary().mcr_monotonic_us();
 }
 
 /** CLOCK_REALTIME in microseconds: the clock of the RX rings' packet timestamps (one call per batch). */

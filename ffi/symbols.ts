@@ -21,6 +21,10 @@ export const CORE_SYMBOLS = {
   mcr_process_exists: { parameters: ["i32"], result: "i32" },
   // int mcr_raise_nofile(void)
   mcr_raise_nofile: { parameters: [], result: "i32" },
+  // int mcr_sd_notify(const char *state, uint32_t len)
+  mcr_sd_notify: { parameters: ["buffer", "u32"], result: "i32" },
+  // double mcr_monotonic_us(void)
+  mcr_monotonic_us: { parameters: [], result: "f64" },
   // double mcr_now_us(void)   -- once per batch: the residence-time clock
   mcr_now_us: { parameters: [], result: "f64" },
 

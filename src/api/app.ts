@@ -20,7 +20,7 @@ import { ConfigError, formatPath } from "../config/errors.ts";
 import { validateConfig, validateRuleChange } from "../config/load.ts";
 import { type Config, RuleName, RuleSchema } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
-import { evaluateHealth } from "../stats/health.ts";
+import { evaluateHealth, UnknownRuleError } from "../stats/health.ts";
 import { renderPrometheus } from "../stats/prometheus.ts";
 import type { RateWindow } from "../stats/rates.ts";
 import type { RelayControl } from "../supervisor/control.ts";
@@ -69,6 +69,7 @@ const LogLevelBody = z.strictObject({ level: z.enum(["debug", "info", "warn", "e
 const HealthQuery = z.strictObject({
   stale_ms: z.coerce.number().int().min(0).max(86_400_000).optional(),
   max_loss_pps: z.coerce.number().min(0).optional(),
+  rule: RuleName.optional(),
 });
 
 /** Reads a JSON body: 415 for another content type, 400 for malformed JSON. */
@@ -168,8 +169,14 @@ export function createApp(deps: ApiDeps): Hono {
   app.get("/health", (c) => {
     const q = HealthQuery.safeParse(c.req.query());
     if (!q.success) throw new ApiError(400, "invalid_query", "invalid query parameters", zodIssues(q.error));
-    const report = evaluateHealth(deps.relay.stats(), deps.relay.interfaces(), deps.relay.config(),
-      deps.rates.rates(), { staleMs: q.data.stale_ms, maxLossPps: q.data.max_loss_pps });
+    let report;
+    try {
+      report = evaluateHealth(deps.relay.stats(), deps.relay.interfaces(), deps.relay.config(),
+        deps.rates.rates(), { staleMs: q.data.stale_ms, maxLossPps: q.data.max_loss_pps, rule: q.data.rule });
+    } catch (err) {
+      if (err instanceof UnknownRuleError) throw new ApiError(404, "rule_not_found", err.message);
+      throw err;
+    }
     return c.json(report, report.status === "critical" ? 503 : 200);
   });
   app.get("/metrics", (c) => {

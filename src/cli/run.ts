@@ -14,6 +14,7 @@ import { type PreparedApi, prepareApi, startApi } from "./run_api.ts";
 import { raiseFileLimit } from "../../ffi/process.ts";
 import { createLogger } from "../log.ts";
 import { formatFinalCounters } from "../stats/summary.ts";
+import { systemdNotifier } from "./systemd.ts";
 
 const USAGE = `usage: mcr run --config FILE [--listen HOST:PORT] [--no-api] [--no-persist]
 
@@ -117,10 +118,14 @@ export async function runCommand(argv: string[]): Promise<number> {
     }
   }
 
+  const systemd = systemdNotifier(log);
+  systemd.ready(`${supervisor.config().rules.length} rules in force`);
+  const stopWatchdog = systemd.watchdog(() => supervisor.dataPlaneHealthy());
   const printCounters = () => console.error(formatFinalCounters(supervisor.stats()));
   const stopped = Promise.withResolvers<void>();
   const onStop = () => stopped.resolve();
   const onHup = async () => {
+    systemd.reloading();
     try {
       // Read the file when this change's turn comes in the one mutation queue,
       // so a reload never undoes an API change persisted just before it.
@@ -129,6 +134,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     } catch (err) {
       log.error("reload failed; keeping the running configuration", { error: (err as Error).message });
     }
+    systemd.ready(`${supervisor.config().rules.length} rules in force`);
   };
   Deno.addSignalListener("SIGTERM", onStop);
   Deno.addSignalListener("SIGINT", onStop);
@@ -136,6 +142,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   Deno.addSignalListener("SIGUSR1", printCounters);
 
   await stopped.promise;
+  systemd.stopping();
+  stopWatchdog();
   log.info("stopping");
   Deno.removeSignalListener("SIGTERM", onStop);
   Deno.removeSignalListener("SIGINT", onStop);

@@ -15,6 +15,8 @@ export interface HealthOptions {
   maxLossPps?: number;
   /** A worker whose loop has not turned for this long is stuck. */
   heartbeatMs?: number;
+  /** Judge one rule (and the interfaces it uses) instead of all of them. */
+  rule?: string;
 }
 
 export interface HealthReport {
@@ -24,6 +26,20 @@ export interface HealthReport {
   workers: number;
   rx_pps: number;
   loss_pps: number;
+  /** TX errors per second (kicks the kernel refused, routed datagrams refused). */
+  tx_errors_pps: number;
+  /** The longest silence (s) of the rules judged (0 without active rules). */
+  silent_s: number;
+  /** The rule judged, when one was asked for. */
+  rule?: string;
+}
+
+/** Thrown for a rule name that is not in the configuration (HTTP 404). */
+export class UnknownRuleError extends Error {
+  override name = "UnknownRuleError";
+  constructor(readonly rule: string) {
+    super(`no rule named "${rule}"`);
+  }
 }
 
 export const DEFAULT_STALE_MS = 5000;
@@ -38,6 +54,13 @@ export function evaluateHealth(
   const critical: string[] = [];
   const warning: string[] = [];
   const heartbeatMs = options.heartbeatMs ?? 2000;
+  const judged = options.rule === undefined ? snapshot.rules : snapshot.rules.filter((r) => r.name === options.rule);
+  const ruleConfig = options.rule === undefined ? undefined : config.rules.find((r) => r.name === options.rule);
+  if (options.rule !== undefined && (judged.length === 0 || ruleConfig === undefined)) throw new UnknownRuleError(options.rule);
+  // One rule: only the interfaces it uses.
+  const used = ruleConfig === undefined
+    ? null
+    : new Set([ruleConfig.input.interface, ...ruleConfig.outputs.flatMap((o) => o.interface === undefined ? [] : [o.interface])]);
   for (const w of snapshot.workers) {
     if (!w.alive) critical.push(`worker ${w.id} is not running`);
     else if (w.heartbeat_age_ms > heartbeatMs) {
@@ -45,15 +68,18 @@ export function evaluateHealth(
     }
   }
   for (const i of interfaces) {
+    if (used !== null && !used.has(i.name)) continue;
     if (!i.present) critical.push(`interface ${i.name} is absent`);
     else if (!i.up) critical.push(`interface ${i.name} is down`);
   }
-  for (const r of snapshot.rules) {
+  let silentMs = 0;
+  for (const r of judged) {
     const rule = config.rules.find((x) => x.name === r.name);
     if (!r.active) {
       critical.push(`rule ${r.name} is waiting for its interfaces`);
       continue;
     }
+    silentMs = Math.max(silentMs, r.silent_ms);
     const stale = options.staleMs ?? rule?.stale_after_ms ?? DEFAULT_STALE_MS;
     if (r.silent_ms > stale) critical.push(`rule ${r.name} silent for ${(r.silent_ms / 1000).toFixed(1)} s`);
   }
@@ -69,9 +95,12 @@ export function evaluateHealth(
   return {
     status,
     reasons: [...critical, ...warning],
-    rules: snapshot.rules.length,
+    rules: judged.length,
     workers: snapshot.workers.length,
-    rx_pps: Math.round(t.rx_packets ?? 0),
+    rx_pps: Math.round(options.rule === undefined ? t.rx_packets ?? 0 : rates.rules[options.rule]?.pps ?? 0),
     loss_pps: lossPps,
+    tx_errors_pps: t.tx_errors ?? 0,
+    silent_s: silentMs / 1000,
+    ...(options.rule === undefined ? {} : { rule: options.rule }),
   };
 }

@@ -441,6 +441,16 @@ export class Supervisor implements RelayControl {
   }
 
   /**
+   * Whether the data plane is doing its job: every worker alive, its loop
+   * turned within `maxAgeMs` (what systemd's watchdog pings are given for).
+   */
+  dataPlaneHealthy(maxAgeMs = 2000): boolean {
+    const now = Date.now();
+    return this.#pool.workers.length > 0 &&
+      this.#pool.workers.every((w) => w.alive && now - w.counters[W.heartbeat_ms] < maxAgeMs);
+  }
+
+  /**
    * Raw counters for rates (src/stats/rates.ts): the blocks summed over live
    * and exited workers up to the highest slot in use. No object per rule:
    * taken every second, it stays cheap with 10,000 rules.

@@ -11,3 +11,18 @@ Deno.test("examples/mcr.yaml, which documents every option, is a valid configura
   assert.equal(config.rules[4].outputs[0].vlan, 200);
   assert.equal(config.rules[2].input.address, "10.0.0.2");
 });
+
+Deno.test("examples/mcr.service is hardened: systemd-analyze security --offline rates it 2.5 or lower", async () => {
+  const unit = new URL("../../examples/mcr.service", import.meta.url).pathname;
+  const out = await new Deno.Command("systemd-analyze", { args: ["security", "--offline=true", unit], stdout: "piped", stderr: "piped" }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  const m = text.match(/Overall exposure level for mcr\.service: ([\d.]+)/);
+  assert.ok(m, text);
+  assert.ok(Number(m[1]) <= 2.5, `exposure ${m[1]}`);
+  assert.doesNotMatch(text, /Unknown key|Failed to parse|ignoring/, "every setting understood");
+  const unitText = Deno.readTextFileSync(unit);
+  assert.match(unitText, /^Type=notify$/m);
+  assert.match(unitText, /^WatchdogSec=/m);
+  assert.match(unitText, /^SystemCallFilter=@system-service io_uring_setup io_uring_enter io_uring_register$/m);
+  assert.match(unitText, /^Documentation=file:\/usr\/local\/share\/doc\/mcr\/README\.md$/m);
+});

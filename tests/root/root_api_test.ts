@@ -86,6 +86,9 @@ rootTest("root: mcr health is 0 while traffic flows, 2 once the input is silent 
     const gen = runGen(t, n.gen, { group: "239.1.1.1", port: 5001, count: 8000, rate: 2000, iface: n.genIf });
     await sleep(2500);
     const during = await t.run(n.relay, selfCommand(["health", "--api", API]));
+    const oneRule = await t.run(n.relay, selfCommand(["health", "--api", API, "--rule", "h1", "-w", "100000", "-c", "200000"]));
+    const overLoad = await t.run(n.relay, selfCommand(["health", "--api", API, "--silent-warn", "0", "--silent-crit", "3600"]));
+    const noRule = await t.run(n.relay, selfCommand(["health", "--api", API, "--rule", "nope"]));
     await gen;
     await sleep(3000);
     const after = await t.run(n.relay, selfCommand(["health", "--api", API]));
@@ -95,6 +98,12 @@ rootTest("root: mcr health is 0 while traffic flows, 2 once the input is silent 
     assert.equal(during.code, 0, during.stdout);
     assert.match(during.stdout, /^MCR OK - /);
     assert.equal(during.stdout.trim().split("\n").length, 1, "one line");
+    assert.match(during.stdout, /\| 'rx_pps'=\d+;;;0 'loss_pps'=[\d.]+;;;0 /, "perfdata, OK included");
+    assert.equal(oneRule.code, 0, oneRule.stdout);
+    assert.match(oneRule.stdout, /^MCR OK - rule h1, 1 rules, .* 'loss_pps'=[\d.]+;100000;200000;0 /);
+    assert.equal(overLoad.code, 1, `a silence above --silent-warn 0 is a warning: ${overLoad.stdout}`);
+    assert.equal(noRule.code, 3, noRule.stdout);
+    assert.match(noRule.stdout, /^MCR UNKNOWN - no rule named "nope"/);
     assert.equal(after.code, 2, after.stdout);
     assert.match(after.stdout, /^MCR CRITICAL - rule h1 silent for/);
     assert.equal(JSON.parse(json.stdout).status, "critical");

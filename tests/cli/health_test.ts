@@ -1,0 +1,70 @@
+/**
+ * `mcr health` output as monitoring tools read it: one line, the status
+ * word, text without "|", then performance data that a strict parser of the
+ * monitoring-plugins guidelines accepts; thresholds only raise the verdict.
+ */
+import assert from "node:assert/strict";
+import { applyThresholds, healthLine, perfdata } from "../../src/cli/health.ts";
+import type { HealthReport } from "../../src/stats/health.ts";
+
+const OK: HealthReport = {
+  status: "ok",
+  reasons: [],
+  rules: 2,
+  workers: 1,
+  rx_pps: 1000,
+  loss_pps: 0,
+  tx_errors_pps: 0,
+  silent_s: 0.25,
+};
+
+/** 'label'=value[UOM];[warn];[crit];[min];[max] (monitoring-plugins guidelines, "Performance data"). */
+const NUMBER = String.raw`-?\d+(?:\.\d+)?`;
+const RANGE = String.raw`@?(?:(?:~|${NUMBER})?:)?(?:${NUMBER})?`;
+const ITEM = new RegExp(
+  String.raw`^'([^'=]+)'=(${NUMBER})(s|ms|us|%|B|KB|MB|TB|c)?(?:;(${RANGE})?(?:;(${RANGE})?(?:;(${NUMBER})?(?:;(${NUMBER})?)?)?)?)?$`,
+);
+
+function parsePerfdata(line: string): Map<string, { value: number; uom: string; warn: string; crit: string; min: string }> {
+  const bar = line.indexOf("|");
+  assert.ok(bar > 0, "a perfdata section after |");
+  assert.equal(line.indexOf("|", bar + 1), -1, "one | only");
+  const out = new Map();
+  for (const item of line.slice(bar + 1).trim().split(" ")) {
+    const m = item.match(ITEM);
+    assert.ok(m, `perfdata item "${item}" follows the guidelines`);
+    out.set(m[1], { value: Number(m[2]), uom: m[3] ?? "", warn: m[4] ?? "", crit: m[5] ?? "", min: m[6] ?? "" });
+  }
+  return out;
+}
+
+Deno.test("an OK line carries valid perfdata for every measure", () => {
+  const line = healthLine(OK);
+  assert.match(line, /^MCR OK - 2 rules, 1 workers, 1000 pps in, 0\.0 loss\/s \| /);
+  const p = parsePerfdata(line);
+  assert.deepEqual([...p.keys()], ["rx_pps", "loss_pps", "tx_errors_pps", "silent", "rules", "workers"]);
+  assert.equal(p.get("rx_pps")!.value, 1000);
+  assert.equal(p.get("silent")!.value, 0.25);
+  assert.equal(p.get("silent")!.uom, "s");
+  assert.equal(p.get("loss_pps")!.min, "0");
+});
+
+Deno.test("thresholds appear in the perfdata and raise the verdict: warning above -w, critical above -c", () => {
+  const t = { loss: { warn: 1, crit: 10 } };
+  assert.equal(parsePerfdata(healthLine(OK, t)).get("loss_pps")!.warn, "1");
+  assert.equal(applyThresholds({ ...OK, loss_pps: 0.5 }, t).status, "ok");
+  const warn = applyThresholds({ ...OK, loss_pps: 5 }, t);
+  assert.equal(warn.status, "warning");
+  assert.match(healthLine(warn, t), /^MCR WARNING - loss 5\/s > 1\/s; /);
+  assert.equal(applyThresholds({ ...OK, loss_pps: 20 }, t).status, "critical");
+  assert.equal(applyThresholds({ ...OK, silent_s: 12 }, { silent: { warn: 5, crit: 10 } }).status, "critical");
+  assert.equal(applyThresholds({ ...OK, tx_errors_pps: 3 }, { txErrors: { warn: 1 } }).status, "warning");
+  const critical: HealthReport = { ...OK, status: "critical", reasons: ["worker 0 is not running"] };
+  assert.equal(applyThresholds(critical, { loss: { warn: 1000 } }).status, "critical", "never lowered");
+});
+
+Deno.test("a reason containing | cannot cut the line: perfdata still parses", () => {
+  const line = healthLine({ ...OK, status: "critical", reasons: ["interface a|b is absent"] });
+  assert.match(line, /interface a\/b is absent/);
+  assert.equal(parsePerfdata(line).size, 6);
+});
