@@ -10,6 +10,7 @@ import { z } from "zod";
 import { selfCommand } from "../runtime.ts";
 import { type ChainNames, Topology } from "../tools/topology.ts";
 import { checkCapabilities } from "./caps.ts";
+import { formatFinalCounters } from "../stats/summary.ts";
 
 const USAGE = `usage: mcr demo [--count N] [--rate PPS] [--size BYTES]
 
@@ -50,10 +51,14 @@ async function readLines(stream: ReadableStream<Uint8Array>, onLine: (line: stri
 }
 
 /** Pulls `key=value` numbers out of the relay's "total:" counter line. */
-export function parseTotals(line: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const m of line.matchAll(/([a-z_]+)=(\d+)/g)) out[m[1]] = Number(m[2]);
-  return out;
+/** The totals of a "counters" log line of the relay (SIGUSR1), or null if it is not one. */
+export function countersTotals(line: string): Record<string, number> | null {
+  try {
+    const record = JSON.parse(line);
+    return record.msg === "counters" ? record.totals : null;
+  } catch {
+    return null;
+  }
 }
 
 export async function demoCommand(argv: string[]): Promise<number> {
@@ -115,7 +120,8 @@ export async function demoCommand(argv: string[]): Promise<number> {
     Deno.writeTextFileSync(configPath, demoConfig(names), { mode: 0o600 });
 
     // 1. The relay, in its own namespace.
-    const relay = topo.spawn(names.relay, selfCommand(["run", "--config", configPath, "--no-persist"]));
+    const finalStats = `${dir}/final-stats.json`;
+    const relay = topo.spawn(names.relay, selfCommand(["run", "--config", configPath, "--no-persist", "--final-stats", finalStats]));
     children.push(relay);
     let started = false;
     let lastTotals: Record<string, number> | null = null;
@@ -127,7 +133,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
         started = true;
         relayStarted.resolve();
       }
-      if (line.trimStart().startsWith("total:")) lastTotals = parseTotals(line);
+      if (line.includes('"msg":"counters"')) lastTotals = countersTotals(line);
     });
     relay.stdout.cancel();
     const relayExit = relay.status.then((s) => relayStarted.reject(new Error(`relay exited (${s.code})`)));
@@ -192,8 +198,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
     await relay.status;
     await relayOutput.catch(() => {});
     await relayExit.catch(() => {});
-    const lastBlock = relayLog.findLastIndex((l) => l.startsWith("[mcr stats]"));
-    const final = lastBlock < 0 ? [] : relayLog.slice(lastBlock).filter((l) => !l.startsWith("{"));
+    const final = formatFinalCounters(JSON.parse(Deno.readTextFileSync(finalStats))).split("\n");
     console.log("  relay final counters:\n" + final.map((l) => `    ${l}`).join("\n"));
 
     const sent = genResult.sent ?? 0;

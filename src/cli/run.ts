@@ -13,7 +13,7 @@ import { checkCapabilities } from "./caps.ts";
 import { type PreparedApi, prepareApi, startApi } from "./run_api.ts";
 import { raiseFileLimit } from "../../ffi/process.ts";
 import { createLogger } from "../log.ts";
-import { formatFinalCounters } from "../stats/summary.ts";
+import { countersRecord } from "../stats/summary.ts";
 import { systemdNotifier } from "./systemd.ts";
 
 const USAGE = `usage: mcr run --config FILE [--listen HOST:PORT] [--no-api] [--no-persist]
@@ -61,11 +61,14 @@ export async function runCommand(argv: string[]): Promise<number> {
     return 1;
   }
 
-  const caps = checkCapabilities(["CAP_NET_RAW", "CAP_NET_ADMIN"]);
-  if (!caps.ok) {
-    console.error(`mcr run: ${caps.message}`);
+  // From here on stderr carries JSON lines only (the journal's priorities follow the levels).
+  const log = createLogger({ level: (level ?? "info") as "info" });
+  const fail = (message: string): number => {
+    log.error(`mcr run: ${message}`);
     return 1;
-  }
+  };
+  const caps = checkCapabilities(["CAP_NET_RAW", "CAP_NET_ADMIN"]);
+  if (!caps.ok) return fail(caps.message);
 
   const path = args.config;
   const file = new ConfigFile(path);
@@ -73,13 +76,10 @@ export async function runCommand(argv: string[]): Promise<number> {
   try {
     config = await file.load();
   } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`mcr run: ${err.message}`);
-      return 1;
-    }
+    if (err instanceof ConfigError) return fail(err.message);
     throw err;
   }
-  const log = createLogger({ level: (level ?? config.log?.level ?? "info") as "info" });
+  log.level = (level ?? config.log?.level ?? "info") as "info";
   // Everything the API needs is checked (and its listeners bound) before
   // any ring is created or group joined: a bad listen address, port or
   // token stops here with its cause, having touched nothing.
@@ -88,8 +88,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     try {
       prepared = prepareApi(config, args.listen);
     } catch (err) {
-      console.error(`mcr run: ${(err as Error).message}`);
-      return 1;
+      return fail((err as Error).message);
     }
   }
   raiseFileLimit();
@@ -97,31 +96,15 @@ export async function runCommand(argv: string[]): Promise<number> {
   try {
     await supervisor.start();
   } catch (err) {
-    console.error(`mcr run: cannot start: ${(err as Error).message}`);
     await supervisor.stop();
     prepared?.close();
-    return 1;
+    return fail(`cannot start: ${(err as Error).message}`);
   }
 
-  const persist = args["no-persist"] ? null : (next: Config) => file.write(next);
-  let api: { shutdown(): Promise<void> } | null = null;
-  if (prepared) {
-    try {
-      const injectFault = Deno.env.get("MCR_FAULT_INJECTION") === "1"
-        ? (worker: number, kind: "throw" | "hang" | "stall" | "fail_apply", ms?: number) => supervisor.injectFault(worker, kind, ms)
-        : undefined;
-      api = await startApi({ supervisor, config, prepared, persist, log, injectFault });
-    } catch (err) {
-      console.error(`mcr run: ${(err as Error).message}`);
-      await supervisor.stop();
-      return 1;
-    }
-  }
-
+  // Signal handlers before anything announces the relay (a SIGUSR1 or SIGHUP
+  // without a listener would end the process).
   const systemd = systemdNotifier(log);
-  systemd.ready(`${supervisor.config().rules.length} rules in force`);
-  const stopWatchdog = systemd.watchdog(() => supervisor.dataPlaneHealthy());
-  const printCounters = () => console.error(formatFinalCounters(supervisor.stats()));
+  const printCounters = () => log.info("counters", countersRecord(supervisor.stats()));
   const stopped = Promise.withResolvers<void>();
   const onStop = () => stopped.resolve();
   const onHup = async () => {
@@ -140,6 +123,22 @@ export async function runCommand(argv: string[]): Promise<number> {
   Deno.addSignalListener("SIGINT", onStop);
   Deno.addSignalListener("SIGHUP", onHup);
   Deno.addSignalListener("SIGUSR1", printCounters);
+
+  const persist = args["no-persist"] ? null : (next: Config) => file.write(next);
+  let api: { shutdown(): Promise<void> } | null = null;
+  if (prepared) {
+    try {
+      const injectFault = Deno.env.get("MCR_FAULT_INJECTION") === "1"
+        ? (worker: number, kind: "throw" | "hang" | "stall" | "fail_apply", ms?: number) => supervisor.injectFault(worker, kind, ms)
+        : undefined;
+      api = await startApi({ supervisor, config, prepared, persist, log, injectFault });
+    } catch (err) {
+      await supervisor.stop();
+      return fail((err as Error).message);
+    }
+  }
+  systemd.ready(`${supervisor.config().rules.length} rules in force`);
+  const stopWatchdog = systemd.watchdog(() => supervisor.dataPlaneHealthy());
 
   await stopped.promise;
   systemd.stopping();

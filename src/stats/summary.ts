@@ -1,6 +1,6 @@
 /**
- * The plain-text counter summary printed when the relay stops and on
- * SIGUSR1 (in the spirit of the seed's "[STATS:Ingress FINAL]" lines).
+ * Counter summaries: a compact record the relay logs (one JSON line) when it
+ * stops and on SIGUSR1, and the same as text for people (the demo).
  */
 import { endpointText } from "../config/schema.ts";
 import type { StatsSnapshot } from "./snapshot.ts";
@@ -46,4 +46,26 @@ export function formatFinalCounters(s: StatsSnapshot): string {
     );
   }
   return lines.join("\n");
+}
+
+/** The counters as one log record: totals, drops by reason, per rule and output, per worker. */
+export function countersRecord(s: StatsSnapshot): Record<string, unknown> {
+  return {
+    uptime_s: Math.round(s.uptime_s * 10) / 10,
+    totals: Object.fromEntries(TOTAL_KEYS.map((k) => [k, s.totals[k] ?? 0])),
+    drops: Object.fromEntries(DROP_REASONS.map((d) => [d.name, s.totals[`drop_${d.name}`] ?? 0])),
+    rules: s.rules.map((r) => ({
+      name: r.name,
+      packets: r.counters.packets,
+      bytes: r.counters.bytes,
+      outputs: r.outputs.map((o) => ({ to: endpointText(o), ...o.counters })),
+    })),
+    workers: s.workers.map((w) => ({
+      id: w.id,
+      alive: w.alive,
+      restarts: w.restarts,
+      rx_packets: w.counters.rx_packets,
+      tx_sent: w.counters.tx_sent,
+    })),
+  };
 }

@@ -42,3 +42,21 @@ rootTest("root: under systemd: READY=1 once the rules are in force, WATCHDOG=1 w
     assert.ok(got.endsWith("STOPPING=1"), `the last word is STOPPING=1: ...${got.slice(-40)}`);
   });
 });
+
+rootTest("root: mcr run writes nothing but JSON lines to stderr, counters (SIGUSR1, stop) included", async () => {
+  await withTopology(async (t) => {
+    const n = await t.chain();
+    const relay = await startRelay(t, n.relay, oneRuleYaml(n.relayIn, n.relayOut));
+    relay.process.kill("SIGUSR1");
+    await sleep(300);
+    await relay.stop();
+    assert.ok(relay.log.length > 3);
+    for (const line of relay.log) {
+      const record = JSON.parse(line); // throws on anything that is not one JSON object
+      assert.equal(typeof record.msg, "string");
+    }
+    const counters = relay.log.map((l) => JSON.parse(l)).filter((r) => r.msg === "counters");
+    assert.equal(counters.length, 2, "SIGUSR1 and the stop each log the counters once");
+    assert.equal(counters[1].rules[0].name, "a");
+  });
+});
