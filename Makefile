@@ -20,8 +20,9 @@ export DENO_DIR ?= $(CURDIR)/.deno
 export DENORT_BIN
 
 # Debian packages mcr needs to build and test. Installed only when missing.
+# (prometheus brings promtool for the exporter's tests; its server is not kept running.)
 APT_PACKAGES := gcc make libc6-dev liburing-dev pkg-config iproute2 ethtool iputils-ping procps curl \
-	util-linux libcap2-bin socat smcroute tcpdump ca-certificates systemd
+	util-linux libcap2-bin socat smcroute tcpdump ca-certificates systemd prometheus
 
 all: lib deps
 
@@ -39,6 +40,7 @@ system-deps:
 	  echo "installing: $$missing"; \
 	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  if echo " $$missing " | grep -q " prometheus "; then systemctl disable --now prometheus >/dev/null 2>&1 || true; fi; \
 	fi
 
 # Deno itself comes from the npm package `deno`, pinned in tools/deno/package-lock.json.

@@ -107,6 +107,9 @@ int mcr_sd_notify(const char *state, uint32_t len);
 /* CLOCK_MONOTONIC in microseconds (for systemd's MONOTONIC_USEC). */
 double mcr_monotonic_us(void);
 
+/* Open file descriptors of this process, or a negative errno. */
+int mcr_open_fds(void);
+
 /* ---- arena ----------------------------------------------------------------- */
 
 /*

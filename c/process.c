@@ -70,3 +70,21 @@ MCR_EXPORT double mcr_monotonic_us(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
+
+#include <dirent.h>
+
+/* Open file descriptors of this process (entries of /proc/self/fd, less the one reading it). */
+MCR_EXPORT MCR_COLD int mcr_open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return __mcr_neg_errno();
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1;
+}

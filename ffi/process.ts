@@ -33,6 +33,11 @@ export function notifySystemd(state: string): boolean {
   return check(loadLibrary().mcr_sd_notify(bytes, bytes.length), "mcr_sd_notify", "Cannot notify systemd") === 1;
 }
 
+/** Open file descriptors of this process (0 if they cannot be counted). */
+export function openFileCount(): number {
+  return Math.max(0, loadLibrary().mcr_open_fds());
+}
+
 /** CLOCK_MONOTONIC in microseconds (systemd's MONOTONIC_USEC). */
 export function monotonicUs(): number {
   return loadLibrary().mcr_monotonic_us();

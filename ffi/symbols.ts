@@ -25,6 +25,8 @@ export const CORE_SYMBOLS = {
   mcr_sd_notify: { parameters: ["buffer", "u32"], result: "i32" },
   // double mcr_monotonic_us(void)
   mcr_monotonic_us: { parameters: [], result: "f64" },
+  // int mcr_open_fds(void)
+  mcr_open_fds: { parameters: [], result: "i32" },
   // double mcr_now_us(void)   -- once per batch: the residence-time clock
   mcr_now_us: { parameters: [], result: "f64" },
 

@@ -22,11 +22,25 @@ import { type Config, RuleName, RuleSchema } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
 import { evaluateHealth, UnknownRuleError } from "../stats/health.ts";
 import { renderPrometheus } from "../stats/prometheus.ts";
+import { openFileCount } from "../../ffi/process.ts";
+import process from "node:process";
+
 import type { RateWindow } from "../stats/rates.ts";
 import type { RelayControl } from "../supervisor/control.ts";
 import type { BuildInfo } from "../version.ts";
 import { bearerGuard, type HostRules, hostGuard } from "./auth.ts";
 import { openApiDocument } from "./openapi.ts";
+
+/** The relay process as Prometheus' process_* metrics describe it. */
+function processFacts() {
+  const cpu = process.cpuUsage();
+  return {
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    residentBytes: Deno.memoryUsage().rss,
+    openFds: openFileCount(),
+    startTimeSeconds: Math.floor(performance.timeOrigin) / 1000,
+  };
+}
 
 export interface ApiDeps {
   relay: RelayControl;
@@ -181,7 +195,13 @@ export function createApp(deps: ApiDeps): Hono {
   });
   app.get("/metrics", (c) => {
     c.header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-    return c.body(renderPrometheus(deps.relay.stats(), deps.relay.interfaces()));
+    const config = deps.relay.config();
+    return c.body(renderPrometheus(deps.relay.stats(), deps.relay.interfaces(), {
+      build: { version: deps.version.version, commit: deps.version.commit, deno: deps.version.deno, liburing: deps.version.liburing },
+      process: processFacts(),
+      disabledRules: config.rules.filter((r) => r.enabled === false).map((r) => r.name),
+      lastChange: deps.relay.lastChange?.() ?? null,
+    }));
   });
 
   // ---- rules ------------------------------------------------------------------

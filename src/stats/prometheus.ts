@@ -2,7 +2,7 @@
  * Prometheus text exposition (format 0.0.4) of a StatsSnapshot. Families and
  * help texts come from src/stats/registry.ts; counters end in _total.
  */
-import { inputDestination, outputDestination } from "../config/schema.ts";
+import { endpointText, inputDestination, outputDestination } from "../config/schema.ts";
 import type { InterfaceState, StatsSnapshot } from "./snapshot.ts";
 import { residenceBucketName } from "./aggregate.ts";
 import { DROP_REASONS, OUTPUT_COUNTERS, RESIDENCE_BUCKETS_US, RULE_COUNTERS, WORKER_COUNTERS } from "./registry.ts";
@@ -29,7 +29,22 @@ class Family {
   }
 }
 
-export function renderPrometheus(s: StatsSnapshot, interfaces: InterfaceState[]): string {
+/** What /metrics shows besides the counters: the build, the process, the configuration's history. */
+export interface ExporterExtras {
+  build?: Record<string, string>;
+  process?: { cpuSeconds: number; residentBytes: number; openFds: number; startTimeSeconds: number };
+  /** Rules of the configuration that are disabled (they have no counters). */
+  disabledRules?: string[];
+  /** The last configuration change (API, SIGHUP, interface follow-up): whether it was applied, and when. */
+  lastChange?: { ok: boolean; atMs: number } | null;
+}
+
+/** The label that names an output: stable across reorderings (interface, destination, port), not its index. */
+export function outputName(o: { egress?: string; interface?: string; group?: string; address?: string; port?: number }): string {
+  return endpointText(o);
+}
+
+export function renderPrometheus(s: StatsSnapshot, interfaces: InterfaceState[], extras: ExporterExtras = {}): string {
   const families: Family[] = [];
   const fam = (name: string, type: "counter" | "gauge" | "histogram", help: string) => {
     const f = new Family(name, type, help);
@@ -37,7 +52,22 @@ export function renderPrometheus(s: StatsSnapshot, interfaces: InterfaceState[])
     return f;
   };
 
+  if (extras.build) fam("mcr_build_info", "gauge", "Build of this relay (value 1)").add(extras.build, 1);
+  if (extras.process) {
+    const p = extras.process;
+    fam("process_cpu_seconds_total", "counter", "CPU time of the relay process, user and system").add({}, p.cpuSeconds);
+    fam("process_resident_memory_bytes", "gauge", "Resident memory of the relay process").add({}, p.residentBytes);
+    fam("process_open_fds", "gauge", "Open file descriptors of the relay process").add({}, p.openFds);
+    fam("process_start_time_seconds", "gauge", "Start time of the relay process, seconds since the epoch").add({}, p.startTimeSeconds);
+  }
   fam("mcr_uptime_seconds", "gauge", "Seconds since the relay started").add({}, s.uptime_s);
+  if (extras.lastChange !== undefined) {
+    const c = extras.lastChange;
+    fam("mcr_config_last_change_successful", "gauge", "1 if the last configuration change (API, SIGHUP, interface follow-up) was applied")
+      .add({}, c === null || c.ok ? 1 : 0);
+    fam("mcr_config_last_change_timestamp_seconds", "gauge", "When the last configuration change was tried, seconds since the epoch")
+      .add({}, c === null ? 0 : c.atMs / 1000);
+  }
   const alive = fam("mcr_worker_alive", "gauge", "1 if the forwarding worker is running");
   const restarts = fam("mcr_worker_restarts_total", "counter", "Times the worker was restarted after a fault");
   for (const w of s.workers) {
@@ -49,12 +79,13 @@ export function renderPrometheus(s: StatsSnapshot, interfaces: InterfaceState[])
   for (const c of WORKER_COUNTERS) {
     if (c.name === "heartbeat_ms") continue;
     const f = fam(c.family, c.kind === "gauge" ? "gauge" : "counter", c.help);
+    const scale = c.scale ?? 1;
     let live = 0;
     for (const w of s.workers) {
-      f.add({ worker: w.id }, w.counters[c.name] ?? 0);
+      f.add({ worker: w.id }, (w.counters[c.name] ?? 0) * scale);
       live += w.counters[c.name] ?? 0;
     }
-    if (c.kind !== "gauge") f.add({ worker: "exited" }, Math.max(0, (s.totals[c.name] ?? 0) - live));
+    if (c.kind !== "gauge") f.add({ worker: "exited" }, Math.max(0, (s.totals[c.name] ?? 0) - live) * scale);
   }
   const drops = fam("mcr_drop_total", "counter", "Frames dropped, by reason");
   for (const d of DROP_REASONS) {
@@ -86,14 +117,22 @@ export function renderPrometheus(s: StatsSnapshot, interfaces: InterfaceState[])
   const ruleFams = RULE_COUNTERS.map((c) => fam(c.family, "counter", c.help));
   const outFams = OUTPUT_COUNTERS.map((c) => fam(c.family, "counter", c.help));
   const silent = fam("mcr_rule_silent_seconds", "gauge", "Seconds since the rule last received a packet");
+  const lastPacket = fam(
+    "mcr_rule_last_packet_timestamp_seconds",
+    "gauge",
+    "When the rule last received a packet, seconds since the epoch (0: never)",
+  );
+  const state = fam("mcr_rule_state", "gauge", "1 for the rule's state: active (forwarding), waiting (for its interfaces) or disabled");
   for (const r of s.rules) {
     const rl = { rule: r.name, interface: r.input.interface, destination: inputDestination(r.input), port: r.input.port ?? "" };
     RULE_COUNTERS.forEach((c, i) => ruleFams[i].add(rl, r.counters[c.name] ?? 0));
     silent.add({ rule: r.name }, r.silent_ms / 1000);
-    r.outputs.forEach((o, j) => {
+    lastPacket.add({ rule: r.name }, (r.counters.packets ?? 0) > 0 ? (s.at_ms - r.silent_ms) / 1000 : 0);
+    for (const st of ["active", "waiting", "disabled"]) state.add({ rule: r.name, state: st }, (r.active ? "active" : "waiting") === st ? 1 : 0);
+    r.outputs.forEach((o) => {
       const ol = {
         rule: r.name,
-        output: j,
+        output: outputName(o),
         egress: o.egress ?? "l2",
         interface: o.interface ?? "",
         destination: outputDestination(o),
@@ -103,8 +142,12 @@ export function renderPrometheus(s: StatsSnapshot, interfaces: InterfaceState[])
     });
   }
 
+  for (const name of extras.disabledRules ?? []) {
+    for (const st of ["active", "waiting", "disabled"]) state.add({ rule: name, state: st }, st === "disabled" ? 1 : 0);
+  }
+
   const up = fam("mcr_interface_up", "gauge", "1 if the interface exists and is up");
-  const events = fam("mcr_interface_events_total", "counter", "Times the interface appeared, disappeared or changed");
+  const events = fam("mcr_interface_events_total", "counter", "Times the interface appeared, disappeared, changed, or went down or up");
   const ifRx = fam("mcr_interface_rx_packets_total", "counter", "Frames the interface received (all traffic, kernel counter)");
   for (const i of interfaces) {
     up.add({ interface: i.name }, i.present && i.up ? 1 : 0);

@@ -20,6 +20,8 @@ export interface CounterSpec {
   readonly reason?: string;
   /** "gauge" values are not cumulative (e.g. last errno). */
   readonly kind?: "counter" | "gauge";
+  /** Factor from the slot's value to the family's base unit (e.g. 0.001: ms to seconds). */
+  readonly scale?: number;
 }
 
 /**
@@ -81,7 +83,8 @@ export const WORKER_COUNTERS: readonly CounterSpec[] = [
   { name: "heartbeat_ms", family: "mcr_heartbeat_ms", help: "Worker clock at its last loop turn (ms since epoch)", kind: "gauge" },
   {
     name: "loop_stall_ms",
-    family: "mcr_loop_stall_ms",
+    family: "mcr_loop_stall_seconds",
+    scale: 0.001,
     help: "Longest time the worker's loop spent without returning to its wait point, over the last second (processing, TX kicks, descheduling)",
     kind: "gauge",
   },

@@ -63,6 +63,8 @@ export interface RelayControl {
   /** Counter slots, memberships, rings and stuck threads (optional for test doubles). */
   resources?(): Resources;
   stats(): StatsSnapshot;
+  /** The last configuration change tried (API, SIGHUP, interface follow-up): applied or not, and when. */
+  lastChange?(): { ok: boolean; atMs: number } | null;
   /** Raw counters for rates, taken every second (cheap: no object per rule). */
   counterSample(): CounterSample;
   interfaces(): InterfaceState[];

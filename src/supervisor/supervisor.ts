@@ -116,6 +116,7 @@ export class Supervisor implements RelayControl {
   #ticks = 0;
   #queue: Promise<unknown> = Promise.resolve();
   #replanQueued = false;
+  #lastChange: { ok: boolean; atMs: number } | null = null;
   #log: SupervisorLogger;
   #stopping = false;
 
@@ -178,7 +179,13 @@ export class Supervisor implements RelayControl {
       const t0 = performance.now();
       const next = await build(before);
       const t1 = performance.now();
-      const result = await this.#apply(next, false);
+      let result: ApplyResult;
+      try {
+        result = await this.#apply(next, false);
+      } catch (err) {
+        this.#lastChange = { ok: false, atMs: Date.now() };
+        throw err;
+      }
       const t2 = performance.now();
       if (commit) {
         try {
@@ -188,10 +195,12 @@ export class Supervisor implements RelayControl {
           await this.#apply(before, false).catch((e) =>
             this.#log.error("rollback after a failed persist failed", { error: (e as Error).message })
           );
+          this.#lastChange = { ok: false, atMs: Date.now() };
           // A file changed on disk keeps its own error (the API answers 409).
           throw (err as Error).name === "ConfigConflictError" ? err : new PersistFailedError(err as Error);
         }
       }
+      this.#lastChange = { ok: true, atMs: Date.now() };
       this.#log.debug?.("change timing", {
         build_ms: Math.round(t1 - t0),
         apply_ms: Math.round(t2 - t1),
@@ -217,6 +226,11 @@ export class Supervisor implements RelayControl {
   /** Test hook (MCR_FAULT_INJECTION=1): make a worker throw, hang, or block inside native code for `ms`. */
   injectFault(workerId: number, kind: FaultKind, ms?: number): boolean {
     return this.#pool.injectFault(workerId, kind, ms);
+  }
+
+  /** The last configuration change tried (the initial one excluded): applied or not, and when. */
+  lastChange(): { ok: boolean; atMs: number } | null {
+    return this.#lastChange;
   }
 
   #enqueue<T>(job: () => Promise<T>): Promise<T> {

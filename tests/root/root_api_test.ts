@@ -69,7 +69,7 @@ rootTest("root: /metrics parses as Prometheus text and its counters match what t
     const m = parsePrometheus(res.stdout);
     assert.equal(m.types.get("mcr_output_packets_total"), "counter");
     assert.equal(got.unique, 3000);
-    assert.equal(sumOf(m, "mcr_output_packets_total", { rule: "m1", output: "0" }), got.unique);
+    assert.equal(sumOf(m, "mcr_output_packets_total", { rule: "m1", output: `${n.relayOut} 239.9.9.9:5099` }), got.unique);
     assert.equal(sumOf(m, "mcr_rule_packets_total", { rule: "m1" }), 3000);
     assert.equal(sumOf(m, "mcr_tx_packets_total"), 3000);
     assert.equal(sumOf(m, "mcr_drop_total", { reason: "no_match" }), 0, "the kernel filter kept the other port out");
