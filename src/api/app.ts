@@ -15,6 +15,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { streamSSE } from "hono/streaming";
 import { z } from "zod";
 import { ConfigError, formatPath } from "../config/errors.ts";
 import { validateConfig, validateRuleChange } from "../config/load.ts";
@@ -26,6 +27,7 @@ import { openFileCount } from "../../ffi/process.ts";
 import process from "node:process";
 
 import type { RateWindow } from "../stats/rates.ts";
+import type { EventBus } from "../events.ts";
 import type { RelayControl } from "../supervisor/control.ts";
 import type { BuildInfo } from "../version.ts";
 import { bearerGuard, type HostRules, hostGuard } from "./auth.ts";
@@ -59,6 +61,8 @@ export interface ApiDeps {
   bodyLimit?: number;
   /** Test hook, present only with MCR_FAULT_INJECTION=1: POST /api/v1/debug/fault. */
   injectFault?: (worker: number, kind: "throw" | "hang" | "stall" | "fail_apply", ms?: number) => boolean;
+  /** The event stream's source (GET /api/v1/events); absent: the route answers 404. */
+  events?: EventBus;
 }
 
 /** An API error with its HTTP status and machine-readable code. */
@@ -286,6 +290,22 @@ export function createApp(deps: ApiDeps): Hono {
     return c.json(deps.relay.resources());
   });
   app.get("/api/v1/interfaces", (c) => c.json(deps.relay.interfaces()));
+  // Server-Sent Events: config, interface, worker, health and (every second) stats events.
+  // A client that stops reading is dropped once 256 events behind (src/events.ts).
+  app.get("/api/v1/events", (c) => {
+    const bus = deps.events;
+    if (!bus) throw new ApiError(404, "not_found", "no event stream in this relay");
+    const sub = bus.subscribe(256);
+    return streamSSE(c, async (stream) => {
+      stream.onAbort(() => sub.close());
+      await stream.writeSSE({ event: "hello", data: JSON.stringify({ subscribers: bus.subscribers }) });
+      for (;;) {
+        const e = await sub.next();
+        if (e === null) break;
+        await stream.writeSSE({ id: String(e.id), event: e.type, data: JSON.stringify(e.data) });
+      }
+    });
+  });
   app.get("/api/v1/version", (c) => c.json({ ...deps.version, uptime_s: deps.relay.stats().uptime_s }));
   app.get("/api/v1/openapi.json", (c) => c.json(openApiDocument(deps.version.version)));
   app.get("/api/v1/log-level", (c) => c.json({ level: log.level }));

@@ -85,6 +85,12 @@ export function openApiDocument(version: string): Record<string, unknown> {
       "/api/v1/stats": { get: { summary: "Counters and rates per rule, output and worker", responses: { "200": { description: "stats" } } } },
       "/api/v1/workers": { get: { summary: "Worker state", responses: { "200": { description: "workers" } } } },
       "/api/v1/interfaces": { get: { summary: "Interface state", responses: { "200": { description: "interfaces" } } } },
+      "/api/v1/events": {
+        get: {
+          summary: "Server-Sent Events: config, interface, worker, health transitions, and stats every second",
+          responses: { "200": { description: "text/event-stream" } },
+        },
+      },
       "/api/v1/resources": {
         get: {
           summary: "What the relay holds: counter slots, memberships, rings per worker (bytes), stuck threads",

@@ -15,6 +15,7 @@ import { raiseFileLimit } from "../../ffi/process.ts";
 import { createLogger } from "../log.ts";
 import { countersRecord } from "../stats/summary.ts";
 import { systemdNotifier } from "./systemd.ts";
+import { EventBus } from "../events.ts";
 
 const USAGE = `usage: mcr run --config FILE [--listen HOST:PORT] [--no-api] [--no-persist]
 
@@ -92,7 +93,8 @@ export async function runCommand(argv: string[]): Promise<number> {
     }
   }
   raiseFileLimit();
-  const supervisor = new Supervisor(config, { logger: log });
+  const events = new EventBus();
+  const supervisor = new Supervisor(config, { logger: log, onEvent: (type, data) => events.publish(type, data) });
   try {
     await supervisor.start();
   } catch (err) {
@@ -131,7 +133,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       const injectFault = Deno.env.get("MCR_FAULT_INJECTION") === "1"
         ? (worker: number, kind: "throw" | "hang" | "stall" | "fail_apply", ms?: number) => supervisor.injectFault(worker, kind, ms)
         : undefined;
-      api = await startApi({ supervisor, config, prepared, persist, log, injectFault });
+      api = await startApi({ supervisor, config, prepared, persist, log, injectFault, events });
     } catch (err) {
       await supervisor.stop();
       return fail((err as Error).message);

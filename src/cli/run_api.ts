@@ -17,6 +17,8 @@ import type { Logger } from "../log.ts";
 import { RateWindow } from "../stats/rates.ts";
 import type { RelayControl } from "../supervisor/control.ts";
 import { buildInfo } from "../version.ts";
+import type { EventBus } from "../events.ts";
+import { evaluateHealth } from "../stats/health.ts";
 
 /** What prepareApi() checked and bound. */
 export interface PreparedApi {
@@ -100,6 +102,8 @@ export interface ApiOptions {
   log: Logger;
   /** Wired only when MCR_FAULT_INJECTION=1 (tests of worker restarts). */
   injectFault?: (worker: number, kind: "throw" | "hang" | "stall" | "fail_apply", ms?: number) => boolean;
+  /** The event stream; the sampler adds stats every second and health transitions. */
+  events?: EventBus;
 }
 
 export async function startApi(o: ApiOptions): Promise<{ shutdown(): Promise<void>; port: number; front(): FrontStats }> {
@@ -108,7 +112,25 @@ export async function startApi(o: ApiOptions): Promise<{ shutdown(): Promise<voi
   if (p.token) o.log.redact(p.token);
   const rates = new RateWindow(5);
   rates.add(o.supervisor.counterSample());
-  const sampler = setInterval(() => rates.add(o.supervisor.counterSample()), 1000);
+  let health: string | null = null;
+  const sampler = setInterval(() => {
+    rates.add(o.supervisor.counterSample());
+    const bus = o.events;
+    if (!bus || bus.subscribers === 0) return; // nobody listens: no work
+    const r = rates.rates();
+    const t = r.totals;
+    bus.publish("stats", {
+      rx_pps: Math.round(t.rx_packets ?? 0),
+      tx_pps: Math.round(t.tx_sent ?? 0),
+      loss_pps: (t.kernel_drops ?? 0) + (t.tx_ring_full ?? 0) + (t.tx_errors ?? 0),
+      rules: Object.fromEntries(Object.entries(r.rules).map(([name, x]) => [name, Math.round(x.pps)])),
+    });
+    const report = evaluateHealth(o.supervisor.stats(), o.supervisor.interfaces(), o.supervisor.config(), r);
+    if (report.status !== health) {
+      if (health !== null) bus.publish("health", { from: health, to: report.status, reasons: report.reasons });
+      health = report.status;
+    }
+  }, 1000);
   const app = createApp({
     relay: o.supervisor,
     logger: o.log,
@@ -120,6 +142,7 @@ export async function startApi(o: ApiOptions): Promise<{ shutdown(): Promise<voi
     persist: o.persist,
     bodyLimit: api.body_limit,
     injectFault: o.injectFault,
+    events: o.events,
   });
   // The HTTP servers listen on private sockets; clients reach them through the front door.
   const dir = Deno.makeTempDirSync({ prefix: "mcr-api-" });
@@ -148,6 +171,7 @@ export async function startApi(o: ApiOptions): Promise<{ shutdown(): Promise<voi
     },
     async shutdown() {
       clearInterval(sampler);
+      o.events?.closeAll(); // open event streams end, so the servers can shut down
       for (const f of fronts) f.stop();
       await Promise.all(servers.map((s) => s.shutdown()));
       try {

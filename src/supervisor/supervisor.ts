@@ -55,6 +55,8 @@ export interface SupervisorOptions {
   waitTimeoutMs?: number;
   /** How long to wait for workers to acknowledge a plan. */
   applyTimeoutMs?: number;
+  /** Events for the API's stream: configuration changes, interface events, worker restarts. Must not block. */
+  onEvent?: (type: string, data: Record<string, unknown>) => void;
 }
 
 /** Ring memory one worker may map (its arena is 1 GiB; the rest is headroom for re-creation). */
@@ -117,13 +119,16 @@ export class Supervisor implements RelayControl {
   #queue: Promise<unknown> = Promise.resolve();
   #replanQueued = false;
   #lastChange: { ok: boolean; atMs: number } | null = null;
+  #onEvent: (type: string, data: Record<string, unknown>) => void;
   #log: SupervisorLogger;
   #stopping = false;
 
   constructor(config: Config, options: SupervisorOptions = {}) {
     this.#config = config;
     this.#log = options.logger ?? consoleLogger;
+    this.#onEvent = options.onEvent ?? (() => {});
     this.#pool = new WorkerPool({
+      onEvent: this.#onEvent,
       logger: this.#log,
       waitTimeoutMs: options.waitTimeoutMs ?? 100,
       applyTimeoutMs: options.applyTimeoutMs ?? 5000,
@@ -201,6 +206,7 @@ export class Supervisor implements RelayControl {
         }
       }
       this.#lastChange = { ok: true, atMs: Date.now() };
+      this.#onEvent("config", { ...result });
       this.#log.debug?.("change timing", {
         build_ms: Math.round(t1 - t0),
         apply_ms: Math.round(t2 - t1),
@@ -400,12 +406,14 @@ export class Supervisor implements RelayControl {
       if (wasUp !== undefined && wasUp !== up && now.has(name) && this.#facts.has(name)) {
         this.#interfaceEvents.set(name, (this.#interfaceEvents.get(name) ?? 0) + 1);
         this.#log.warn(`interface "${name}" went ${up ? "up" : "down"}`, { interface: name });
+        this.#onEvent("interface", { interface: name, event: up ? "up" : "down" });
       }
       const what = interfaceChange(this.#facts.get(name), now.get(name));
       if (what === null) continue;
       changed = true;
       if (!this.#replanQueued) this.#interfaceEvents.set(name, (this.#interfaceEvents.get(name) ?? 0) + 1);
       this.#log.warn(`interface "${name}" ${what}`, { interface: name, ifindex: now.get(name)?.ifindex ?? 0 });
+      this.#onEvent("interface", { interface: name, event: what });
     }
     if (!changed || this.#replanQueued) return;
     this.#replanQueued = true;

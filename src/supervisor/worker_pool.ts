@@ -71,6 +71,8 @@ export interface PoolOptions {
   stuckMs?: number;
   /** The same while it applies a plan (ring creation beats between rings, but one ring may take long). */
   applyingStuckMs?: number;
+  /** Worker restarts and count changes, for the API's event stream. Must not block. */
+  onEvent?: (type: string, data: Record<string, unknown>) => void;
 }
 
 /**
@@ -229,6 +231,7 @@ export class WorkerPool {
     await this.#succession(staying, leaving);
     await this.#retire(leaving);
     this.#log.info("worker count changed", { from: before, to: count });
+    this.options.onEvent?.("worker", { event: "count", from: before, to: count });
   }
 
   async #deliverTo(plan: WorkerPlan, hold: readonly number[]): Promise<void> {
@@ -466,6 +469,7 @@ export class WorkerPool {
     if (at < 0) return; // a worker leaving the pool is not replaced
     const replacement = new WorkerHandle(h.id, h.restarts + 1);
     this.#workers[at] = replacement;
+    this.options.onEvent?.("worker", { worker: h.id, event: "restarted", restarts: replacement.restarts });
     this.#spawn(replacement);
     replacement.ready.then(() => {
       if (this.#target && replacement.alive && replacement.plan !== this.#target) {

@@ -277,3 +277,20 @@ Deno.test("GET /metrics renders the residence-time histogram per worker: cumulat
   assert.equal(m.samples.find((s) => s.name === "mcr_residence_seconds_count")?.value, 6);
   assert.equal(m.samples.find((s) => s.name === "mcr_residence_seconds_sum")?.value, 0.400075);
 });
+
+Deno.test("GET /api/v1/events streams Server-Sent Events as they are published", async () => {
+  const deps = fakeDeps(new FakeRelay(structuredClone(BASE_CONFIG)));
+  const app = createApp(deps);
+  const res = await app.request("/api/v1/events");
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type") ?? "", /text\/event-stream/);
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let text = (await reader.read()).value ?? "";
+  assert.match(text, /event: hello/);
+  deps.events!.publish("config", { added: ["cam9"] });
+  while (!text.includes("cam9")) text += (await reader.read()).value ?? "";
+  const block = text.split("\n\n").find((b) => b.includes("cam9"))!;
+  assert.deepEqual(block.split("\n").sort(), ['data: {"added":["cam9"]}', "event: config", "id: 1"]);
+  deps.events!.closeAll();
+  while (!(await reader.read()).done) { /* the stream ends */ }
+});

@@ -3,6 +3,7 @@ import type { Config } from "../../src/config/schema.ts";
 import type { ApplyResult, InterfaceState, RelayControl, StatsSnapshot } from "../../src/supervisor/control.ts";
 import { createLogger } from "../../src/log.ts";
 import { type CounterSample, RateWindow } from "../../src/stats/rates.ts";
+import { EventBus } from "../../src/events.ts";
 import type { ApiDeps } from "../../src/api/app.ts";
 
 export class FakeRelay implements RelayControl {
@@ -91,6 +92,7 @@ export function fakeDeps(relay: FakeRelay, extra: Partial<ApiDeps> = {}): ApiDep
     logger: createLogger({ level: "error", write: () => {} }),
     version: { version: "0.0.0", commit: "test", deno: Deno.version.deno, liburing: "2.3" },
     rates: new RateWindow(5),
+    events: new EventBus(),
     token: null,
     tokenForReads: false,
     persist: null,

@@ -191,3 +191,44 @@ rootTest("root: SIGHUP reloads a valid config file and keeps the running one whe
     assert.ok(relay.log.some((l) => l.includes("reload failed") && l.includes("rules[0].outputs[0].group")), "the reason is logged");
   });
 });
+
+rootTest("root: GET /api/v1/events streams stats every second, config and interface events; a client that never reads delays nothing", async () => {
+  await withTopology(async (t) => {
+    const n = await t.chain();
+    const relay = await startRelay(t, n.relay,
+      `rules:\n  - name: e1\n    input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }\n` +
+        `    outputs:\n      - { interface: ${n.relayOut}, group: 239.9.9.9, port: 5099 }\n`);
+    // A subscriber that connects and never reads what it is sent.
+    const stalled = t.spawn(n.relay, ["sh", "-c",
+      "(printf 'GET /api/v1/events HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\n\\r\\n'; sleep 10) | socat -u - TCP:127.0.0.1:8787,rcvbuf=2048"],
+      { stdout: "null", stderr: "null" });
+    const reader = t.run(n.relay, ["curl", "-sN", "--max-time", "8", `${API}/api/v1/events`], 20_000);
+    const sink = startSink(t, n.sink, { group: "239.9.9.9", port: 5099, iface: n.sinkIf, runId: 77, idleMs: 1000 });
+    await sleep(500);
+    const gen = runGen(t, n.gen, { group: "239.1.1.1", port: 5001, count: 8000, rate: 2000, iface: n.genIf, runId: 77 });
+    await sleep(1500);
+    const add = await t.run(n.relay, ["curl", "-sf", "-X", "POST", "-H", "content-type: application/json", "-d",
+      JSON.stringify({ name: "e2", input: { interface: n.relayIn, group: "239.1.1.2", port: 5002 }, outputs: [{ interface: n.relayOut, group: "239.9.9.8", port: 5098 }] }),
+      `${API}/api/v1/rules`]);
+    assert.equal(add.code, 0, add.stderr);
+    await gen;
+    const got = await sink.result;
+    await t.run(n.relay, ["ip", "link", "set", n.relayOut, "down"]);
+    await sleep(300);
+    await t.run(n.relay, ["ip", "link", "set", n.relayOut, "up"]);
+    const out = (await reader).stdout;
+    stalled.kill("SIGKILL");
+    await stalled.status;
+    await relay.stop();
+    const events = out.split("\n\n").map((b) => Object.fromEntries(b.split("\n").filter((l) => l.includes(": ")).map((l) => [l.slice(0, l.indexOf(": ")), l.slice(l.indexOf(": ") + 2)])));
+    const stats = events.filter((e) => e.event === "stats").map((e) => JSON.parse(e.data));
+    assert.ok(stats.length >= 4, `${stats.length} stats events in 8 s`);
+    assert.ok(stats.some((s) => s.rx_pps > 1000), `stats show the stream: ${JSON.stringify(stats.map((s) => s.rx_pps))}`);
+    const config = events.filter((e) => e.event === "config").map((e) => JSON.parse(e.data));
+    assert.ok(config.some((c) => c.added?.includes("e2")), "the rule add is an event");
+    assert.ok(events.some((e) => e.event === "interface" && e.data.includes('"down"')), "link down is an event");
+    assert.ok(events.some((e) => e.event === "health"), "the link going down turned the health critical: a transition event");
+    // The stalled subscriber delayed neither the stream nor the relay.
+    assert.equal(got.unique, 8000, "every packet relayed");
+  });
+});

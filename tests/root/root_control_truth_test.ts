@@ -147,7 +147,12 @@ async function refusedBeforeJoining(t: Topology, ns: string, yaml: string, args:
   assert.equal(r.code, 1, `refused: ${r.stderr}`);
   assert.match(r.stderr, cause);
   assert.ok(!r.stderr.includes("relay started"), "refused before the relay started");
-  assert.ok(!r.stderr.includes("\"level\""), "nothing was logged: no ring, no group was touched");
+  // One record: the refusal. Nothing else was logged: no ring, no group was touched.
+  const lines = r.stderr.trim().split("\n");
+  assert.equal(lines.length, 1, r.stderr);
+  const record = JSON.parse(lines[0]);
+  assert.equal(record.level, "error");
+  assert.match(record.msg, /^mcr run: /);
 }
 
 rootTest("root: a token file with a space, a YAML alias bomb, a bad listen address or port, an api.unix_socket that is not a socket: refused before any group is joined, naming the cause", async () => {
