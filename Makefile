@@ -20,9 +20,10 @@ export DENO_DIR ?= $(CURDIR)/.deno
 export DENORT_BIN
 
 # Debian packages mcr needs to build and test. Installed only when missing.
-# (prometheus brings promtool for the exporter's tests; its server is not kept running.)
+# (prometheus brings promtool for the exporter's tests, its server not kept running;
+# chromium opens the status page in a test.)
 APT_PACKAGES := gcc make libc6-dev liburing-dev pkg-config iproute2 ethtool iputils-ping procps curl \
-	util-linux libcap2-bin socat smcroute tcpdump ca-certificates systemd prometheus
+	util-linux libcap2-bin socat smcroute tcpdump ca-certificates systemd prometheus chromium
 
 all: lib deps
 

@@ -32,6 +32,7 @@ import type { RelayControl } from "../supervisor/control.ts";
 import type { BuildInfo } from "../version.ts";
 import { bearerGuard, type HostRules, hostGuard } from "./auth.ts";
 import { openApiDocument } from "./openapi.ts";
+import { PAGE_CSS, PAGE_HTML, PAGE_JS } from "../ui/page.ts";
 
 /** The relay process as Prometheus' process_* metrics describe it. */
 function processFacts() {
@@ -182,6 +183,18 @@ export function createApp(deps: ApiDeps): Hono {
     },
   }));
   app.use("*", bearerGuard(deps.token, deps.tokenForReads));
+
+  // ---- the status page (src/ui/page.ts): same-origin, no external resources ----
+  const page = (body: string, type: string) => (c: Context) => {
+    c.header("Content-Type", type);
+    c.header("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'");
+    c.header("X-Content-Type-Options", "nosniff");
+    c.header("Cache-Control", "no-cache");
+    return c.body(body);
+  };
+  app.get("/", page(PAGE_HTML, "text/html; charset=utf-8"));
+  app.get("/ui/app.js", page(PAGE_JS, "text/javascript; charset=utf-8"));
+  app.get("/ui/style.css", page(PAGE_CSS, "text/css; charset=utf-8"));
 
   // ---- health and metrics -------------------------------------------------
   app.get("/health", (c) => {

@@ -85,6 +85,9 @@ export function openApiDocument(version: string): Record<string, unknown> {
       "/api/v1/stats": { get: { summary: "Counters and rates per rule, output and worker", responses: { "200": { description: "stats" } } } },
       "/api/v1/workers": { get: { summary: "Worker state", responses: { "200": { description: "workers" } } } },
       "/api/v1/interfaces": { get: { summary: "Interface state", responses: { "200": { description: "interfaces" } } } },
+      "/": { get: { summary: "The status page (HTML; read-only, no external resources)", responses: { "200": { description: "text/html" } } } },
+      "/ui/app.js": { get: { summary: "The status page's script", responses: { "200": { description: "text/javascript" } } } },
+      "/ui/style.css": { get: { summary: "The status page's style sheet", responses: { "200": { description: "text/css" } } } },
       "/api/v1/events": {
         get: {
           summary: "Server-Sent Events: config, interface, worker, health transitions, and stats every second",

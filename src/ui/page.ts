@@ -1,0 +1,112 @@
+/**
+ * The status page at `/`: one HTML document and one script, served by mcr
+ * itself (no CDN, no network access). It reads GET /api/v1/stats and
+ * /health, and follows GET /api/v1/events for a live chart of input and
+ * output rates over the last five minutes. Read-only: it changes nothing.
+ */
+
+export const PAGE_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>mcr status</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/ui/style.css">
+</head>
+<body>
+<header><h1>mcr</h1><span id="health" class="badge">…</span><span id="uptime"></span></header>
+<main>
+<section><h2>Rates (up to the last 5 minutes)</h2>
+<svg id="chart" width="720" height="200" viewBox="0 0 720 200" role="img" aria-label="input and output packets per second"></svg>
+<p class="legend"><span class="in">■ in</span> <span id="rx-now" data-value="0">0</span> pps &nbsp; <span class="out">■ out</span> <span id="tx-now" data-value="0">0</span> pps &nbsp; loss <span id="loss-now">0</span> pps</p>
+</section>
+<section><h2>Rules</h2><table id="rules"><thead><tr><th>rule</th><th>state</th><th>input</th><th>outputs</th><th>pps</th><th>packets</th><th>silent</th></tr></thead><tbody></tbody></table></section>
+<section><h2>Drops by reason</h2><table id="drops"><tbody></tbody></table></section>
+<section><h2>Workers</h2><table id="workers"><thead><tr><th>worker</th><th>alive</th><th>restarts</th><th>rx</th><th>tx</th></tr></thead><tbody></tbody></table></section>
+<section><h2>Health</h2><ul id="reasons"></ul></section>
+</main>
+<script src="/ui/app.js"></script>
+</body>
+</html>
+`;
+
+export const PAGE_CSS = `body{font-family:system-ui,sans-serif;margin:0;color:#222;background:#fafafa}
+header{display:flex;gap:1em;align-items:center;padding:.6em 1em;background:#234;color:#fff}
+h1{font-size:1.3em;margin:0}h2{font-size:1em;margin:1.2em 0 .4em}
+main{padding:0 1em 2em}table{border-collapse:collapse;background:#fff}
+td,th{border:1px solid #ddd;padding:.25em .6em;text-align:left;font-size:.9em}
+.badge{padding:.15em .6em;border-radius:.8em;background:#888}.ok{background:#2a2}.warning{background:#d90}.critical{background:#c22}
+.in{color:#2563eb}.out{color:#16a34a}svg{background:#fff;border:1px solid #ddd}
+`;
+
+/** The page's script: plain browser JavaScript, no dependencies. */
+export const PAGE_JS = `"use strict";
+const WINDOW_S = 300;
+const points = []; // { t, rx, tx }
+const $ = (id) => document.getElementById(id);
+const fmt = (n) => Math.round(n).toLocaleString("en");
+const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+const where = (e) => (e.interface ?? "*") + " " + (e.group ?? e.address) + (e.port !== undefined ? ":" + e.port : "");
+
+function drawChart() {
+  const svg = $("chart");
+  const now = Date.now() / 1000;
+  const recent = points.filter((p) => p.t > now - WINDOW_S);
+  // The last minute at least, five at most: a young page is not a line at the edge.
+  const span = Math.min(WINDOW_S, Math.max(60, recent.length ? now - recent[0].t : 0));
+  const max = Math.max(10, ...recent.map((p) => Math.max(p.rx, p.tx)));
+  const x = (t) => 40 + (t - (now - span)) / span * 670;
+  const y = (v) => 185 - v / max * 170;
+  const line = (key, color) => recent.length < 2 ? "" :
+    '<polyline fill="none" stroke="' + color + '" stroke-width="2" points="' +
+    recent.map((p) => x(p.t).toFixed(1) + "," + y(p[key]).toFixed(1)).join(" ") + '"/>';
+  svg.innerHTML = '<text x="4" y="20" font-size="11">' + fmt(max) + '</text><text x="4" y="188" font-size="11">0</text>' +
+    '<line x1="40" y1="185" x2="710" y2="185" stroke="#999"/>' + line("rx", "#2563eb") + line("tx", "#16a34a");
+  svg.dataset.points = String(recent.length);
+}
+
+function onStats(s) {
+  points.push({ t: Date.now() / 1000, rx: s.rx_pps, tx: s.tx_pps });
+  while (points.length > 0 && points[0].t < Date.now() / 1000 - WINDOW_S - 5) points.shift();
+  $("rx-now").textContent = fmt(s.rx_pps);
+  $("rx-now").dataset.value = String(s.rx_pps);
+  $("tx-now").textContent = fmt(s.tx_pps);
+  $("tx-now").dataset.value = String(s.tx_pps);
+  $("loss-now").textContent = fmt(s.loss_pps);
+  for (const [name, pps] of Object.entries(s.rules ?? {})) {
+    const cell = document.querySelector('tr[data-rule="' + CSS.escape(name) + '"] td.pps');
+    if (cell) cell.textContent = fmt(pps);
+  }
+  drawChart();
+}
+
+async function refresh() {
+  try {
+    const [stats, health] = await Promise.all([fetch("/api/v1/stats").then((r) => r.json()), fetch("/health").then((r) => r.json())]);
+    $("health").textContent = health.status;
+    $("health").className = "badge " + health.status;
+    $("uptime").textContent = "up " + fmt(stats.uptime_s) + " s";
+    $("reasons").innerHTML = health.reasons.length ? health.reasons.map((r) => "<li>" + esc(r) + "</li>").join("") : "<li>all well</li>";
+    $("rules").tBodies[0].innerHTML = stats.rules.map((r) =>
+      '<tr data-rule="' + esc(r.name) + '"><td>' + esc(r.name) + "</td><td>" + (r.active ? "active" : "waiting") + "</td><td>" +
+      esc(where(r.input)) + "</td><td>" + r.outputs.map((o) => esc(where(o))).join("<br>") + '</td><td class="pps">' +
+      fmt(stats.rates?.rules?.[r.name]?.pps ?? 0) + "</td><td>" + fmt(r.counters.packets) + "</td><td>" + (r.silent_ms / 1000).toFixed(1) + " s</td></tr>"
+    ).join("");
+    $("drops").tBodies[0].innerHTML = Object.entries(stats.totals).filter(([k]) => k.startsWith("drop_"))
+      .map(([k, v]) => "<tr><td>" + esc(k.slice(5)) + "</td><td>" + fmt(v) + "</td></tr>").join("");
+    $("workers").tBodies[0].innerHTML = stats.workers.map((w) =>
+      "<tr><td>" + w.id + "</td><td>" + w.alive + "</td><td>" + w.restarts + "</td><td>" + fmt(w.counters.rx_packets) +
+      "</td><td>" + fmt(w.counters.tx_sent) + "</td></tr>").join("");
+    document.body.dataset.loaded = "1";
+  } catch (err) {
+    $("health").textContent = "unreachable";
+    $("health").className = "badge critical";
+  }
+}
+
+refresh();
+setInterval(refresh, 5000);
+const events = new EventSource("/api/v1/events");
+events.addEventListener("stats", (e) => onStats(JSON.parse(e.data)));
+for (const type of ["config", "health", "interface", "worker"]) events.addEventListener(type, () => refresh());
+`;
