@@ -34,6 +34,12 @@ import { bearerGuard, type HostRules, hostGuard } from "./auth.ts";
 import { openApiDocument } from "./openapi.ts";
 import { PAGE_CSS, PAGE_HTML, PAGE_JS } from "../ui/page.ts";
 
+/** A route path ("/api/v1/rules/:name") as a regular expression over request paths. */
+function routePattern(path: string): RegExp {
+  const body = path.replace(/\/$/, "").split("/").map((p) => p.startsWith(":") ? "[^/]+" : p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("/");
+  return new RegExp(`^${body || ""}/?$`);
+}
+
 /** The relay process as Prometheus' process_* metrics describe it. */
 function processFacts() {
   const cpu = process.cpuUsage();
@@ -173,7 +179,15 @@ export function createApp(deps: ApiDeps): Hono {
     log.error("API request failed", { path: c.req.path, error: e.message });
     return c.json({ error: { code: "internal", message: "internal error (see the relay's log)" } }, 500);
   });
-  app.notFound((c) => c.json({ error: { code: "not_found", message: `no route ${c.req.method} ${c.req.path}` } }, 404));
+  app.notFound((c) => {
+    // A path served with other methods: 405 with what it allows.
+    const allow = [...new Set(app.routes.filter((r) => r.method !== "ALL" && routePattern(r.path).test(c.req.path)).map((r) => r.method))];
+    if (allow.length > 0) {
+      c.header("Allow", allow.sort().join(", "));
+      return c.json({ error: { code: "method_not_allowed", message: `${c.req.method} is not allowed on ${c.req.path}; allowed: ${allow.join(", ")}` } }, 405);
+    }
+    return c.json({ error: { code: "not_found", message: `no route ${c.req.method} ${c.req.path}` } }, 404);
+  });
 
   app.use("*", hostGuard(deps.hosts ?? { loopback: false, allowed: [] }));
   app.use("*", bodyLimit({

@@ -30,6 +30,25 @@ const errors = {
 };
 const nameParam = [{ name: "name", in: "path", required: true, schema: { type: "string" } }];
 
+/** "get /api/v1/rules/{name}" -> "getApiV1RulesByName": one stable, unique id per operation. */
+function operationId(method: string, path: string): string {
+  const words = path.split("/").filter((p) => p !== "").map((p) => p.startsWith("{") ? `by-${p.slice(1, -1)}` : p);
+  const camel = words.join("-").split(/[^A-Za-z0-9]+/).filter((w) => w !== "")
+    .map((w) => w[0].toUpperCase() + w.slice(1)).join("");
+  return method + (camel || "Root");
+}
+
+/** Every operation gets its operationId (clients generated from the document name methods after them). */
+function withOperationIds(paths: Record<string, Record<string, unknown>>) {
+  for (const [path, item] of Object.entries(paths)) {
+    for (const method of ["get", "put", "post", "delete", "patch"]) {
+      const op = item[method] as Record<string, unknown> | undefined;
+      if (op) op.operationId ??= operationId(method, path);
+    }
+  }
+  return paths;
+}
+
 export function openApiDocument(version: string): Record<string, unknown> {
   return {
     openapi: "3.1.0",
@@ -44,7 +63,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
       securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
     },
     security: [{ bearer: [] }],
-    paths: {
+    paths: withOperationIds({
       "/health": {
         get: {
           summary: "Health verdict with reasons (200 ok/warning, 503 critical)",
@@ -106,6 +125,6 @@ export function openApiDocument(version: string): Record<string, unknown> {
         put: { summary: "Set the log level", responses: { "200": { description: "level" }, ...errors } },
       },
       "/api/v1/openapi.json": { get: { summary: "This document", responses: { "200": { description: "OpenAPI 3.1" } } } },
-    },
+    }),
   };
 }

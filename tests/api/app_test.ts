@@ -294,3 +294,26 @@ Deno.test("GET /api/v1/events streams Server-Sent Events as they are published",
   deps.events!.closeAll();
   while (!(await reader.read()).done) { /* the stream ends */ }
 });
+
+Deno.test("every operation has a unique operationId and a summary; a known path with a wrong method is 405 with Allow", async () => {
+  const app = createApp(fakeDeps(new FakeRelay(structuredClone(BASE_CONFIG))));
+  const doc = await (await app.request("/api/v1/openapi.json")).json();
+  const ids: string[] = [];
+  for (const item of Object.values(doc.paths) as Record<string, { operationId?: string; summary?: string }>[]) {
+    for (const m of ["get", "put", "post", "delete"]) {
+      if (!item[m]) continue;
+      assert.ok(item[m].operationId, `${m} has an operationId`);
+      assert.ok(item[m].summary, `${m} ${item[m].operationId} has a summary`);
+      ids.push(item[m].operationId!);
+    }
+  }
+  assert.equal(new Set(ids).size, ids.length, "operationIds are unique");
+  assert.ok(ids.includes("getApiV1RulesByName"));
+  const wrong = await app.request("/api/v1/stats", { method: "DELETE", headers: { origin: "http://localhost" } });
+  assert.equal(wrong.status, 405);
+  assert.equal(wrong.headers.get("allow"), "GET");
+  const rule = await app.request("/api/v1/rules/cam1", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+  assert.equal(rule.status, 405);
+  assert.equal(rule.headers.get("allow"), "DELETE, GET, PUT");
+  assert.equal((await app.request("/api/v1/nowhere")).status, 404);
+});
