@@ -1,8 +1,17 @@
-/** `mcr config check FILE`: validates a config offline; exit 1 with one line per field error. */
+/**
+ * `mcr config check FILE`: validates a config offline; exit 1 with one line
+ * per field error. `mcr config schema`: the configuration's JSON Schema, for
+ * editors (generated from the same zod schema as every other check).
+ * `mcr config show`: the configuration a running relay has in force.
+ */
+import { z } from "zod";
 import { ConfigError } from "../config/errors.ts";
 import { loadConfigFile } from "../config/load.ts";
+import { ConfigSchema } from "../config/schema.ts";
 
-const USAGE = "usage: mcr config check FILE";
+const USAGE = `usage: mcr config check FILE
+       mcr config schema          (JSON Schema of the config file, for editors)
+       mcr config show [--api URL] [--json]`;
 
 export async function configCommand(argv: string[]): Promise<number> {
   const [sub, file, ...rest] = argv;
@@ -10,8 +19,14 @@ export async function configCommand(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  if (sub === "schema" && file === undefined) {
+    const schema = z.toJSONSchema(ConfigSchema, { io: "input", unrepresentable: "any", target: "draft-2020-12" });
+    console.log(JSON.stringify({ $schema: "https://json-schema.org/draft/2020-12/schema", title: "mcr configuration", ...schema }, null, 2));
+    return 0;
+  }
+  if (sub === "show") return await (await import("./remote.ts")).configShow(argv.slice(1));
   if (sub !== "check" || !file || rest.length > 0) {
-    console.error(`mcr config: expected "check FILE"\n${USAGE}`);
+    console.error(`mcr config: expected "check FILE", "schema" or "show"\n${USAGE}`);
     return 1;
   }
   try {

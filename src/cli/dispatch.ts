@@ -36,10 +36,40 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
     load: async () => (await import("./health.ts")).healthCommand,
   },
   config: {
-    summary: "config check FILE: validate a config offline",
+    summary: "config check FILE | schema | show: validate offline, JSON Schema for editors, what runs",
     load: async () => (await import("./config_check.ts")).configCommand,
   },
+  workers: {
+    summary: "the workers of a running relay: alive, restarts, heartbeat, counters",
+    load: async () => (await import("./remote.ts")).workersCommand,
+  },
+  "log-level": {
+    summary: "show or set the log level of a running relay",
+    load: async () => (await import("./remote.ts")).logLevelCommand,
+  },
 };
+
+/** Edit distance (insertions, deletions, substitutions) between two short words. */
+export function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+/** The command a mistyped name most likely meant (at most 2 edits away), or null. */
+export function didYouMean(name: string): string | null {
+  let best: string | null = null;
+  let bestDistance = 3;
+  for (const c of Object.keys(COMMANDS)) {
+    const d = editDistance(name, c);
+    if (d < bestDistance) [best, bestDistance] = [c, d];
+  }
+  return best;
+}
 
 /** Runs the command named by argv[0]; returns the process exit code. */
 export async function runCli(argv: string[]): Promise<number> {
@@ -49,6 +79,10 @@ export async function runCli(argv: string[]): Promise<number> {
     console.log(await versionText());
     return 0;
   }
+  if (name === "help" && rest.length > 0 && COMMANDS[rest[0]]) {
+    // mcr help CMD: the command's own usage.
+    return await (await COMMANDS[rest[0]].load())(["--help"]);
+  }
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     const { helpText } = await import("./self.ts");
     console.log(helpText(COMMANDS));
@@ -56,7 +90,8 @@ export async function runCli(argv: string[]): Promise<number> {
   }
   const command = COMMANDS[name];
   if (!command) {
-    console.error(`mcr: unknown command "${name}" (see mcr --help)`);
+    const guess = didYouMean(name);
+    console.error(`mcr: unknown command "${name}"${guess ? `; did you mean "${guess}"?` : ""} (see mcr --help)`);
     return 1;
   }
   return await (await command.load())(rest);

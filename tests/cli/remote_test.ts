@@ -1,0 +1,70 @@
+/**
+ * The small CLI commands, against a real HTTP server over the API (a fake
+ * relay behind it): workers, log-level, config show, config schema, help,
+ * and "did you mean" for a mistyped command.
+ */
+import assert from "node:assert/strict";
+import { createApp } from "../../src/api/app.ts";
+import { didYouMean, editDistance, runCli } from "../../src/cli/dispatch.ts";
+import { BASE_CONFIG, FakeRelay, fakeDeps } from "../helpers/fake_relay.ts";
+
+/** Runs fn with console.log/error captured; returns [exit code, stdout, stderr]. */
+async function captured(fn: () => Promise<number>): Promise<[number, string, string]> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const [log, error] = [console.log, console.error];
+  console.log = (...a: unknown[]) => out.push(a.join(" "));
+  console.error = (...a: unknown[]) => err.push(a.join(" "));
+  try {
+    return [await fn(), out.join("\n"), err.join("\n")];
+  } finally {
+    [console.log, console.error] = [log, error];
+  }
+}
+
+Deno.test("mcr workers, log-level and config show talk to a running relay's API", async () => {
+  const deps = fakeDeps(new FakeRelay(structuredClone(BASE_CONFIG)));
+  const app = createApp(deps);
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, app.fetch);
+  const api = `http://127.0.0.1:${server.addr.port}`;
+  try {
+    const [code, out] = await captured(() => runCli(["workers", "--api", api]));
+    assert.equal(code, 0);
+    assert.match(out, /^worker\s+alive\s+restarts/m);
+    assert.match(out, /^0\s+true\s+0/m);
+    const [, json] = await captured(() => runCli(["workers", "--api", api, "--json"]));
+    assert.equal(JSON.parse(json)[0].id, 0);
+    assert.deepEqual(await captured(() => runCli(["log-level", "--api", api])), [0, deps.logger.level, ""]);
+    assert.deepEqual(await captured(() => runCli(["log-level", "debug", "--api", api])), [0, "debug", ""]);
+    assert.equal(deps.logger.level, "debug", "in force");
+    assert.equal((await captured(() => runCli(["log-level", "loud", "--api", api])))[0], 1);
+    const [showCode, yaml] = await captured(() => runCli(["config", "show", "--api", api]));
+    assert.equal(showCode, 0);
+    assert.match(yaml, new RegExp(`name: ${BASE_CONFIG.rules[0].name}`));
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("mcr config schema prints a JSON Schema of the configuration", async () => {
+  const [code, out] = await captured(() => runCli(["config", "schema"]));
+  assert.equal(code, 0);
+  const s = JSON.parse(out);
+  assert.match(s.$schema, /json-schema\.org/);
+  assert.equal(s.type, "object");
+  assert.ok(s.properties.rules && s.properties.workers && s.properties.ring);
+  assert.equal(s.properties.rules.items.properties.input.properties.vlan.maximum, 4094);
+});
+
+Deno.test("a mistyped command gets a suggestion; mcr help CMD prints that command's usage", async () => {
+  assert.equal(editDistance("stast", "stats"), 2);
+  assert.equal(didYouMean("stast"), "stats");
+  assert.equal(didYouMean("helth"), "health");
+  assert.equal(didYouMean("xyzzy"), null);
+  const [code, , err] = await captured(() => runCli(["stast"]));
+  assert.equal(code, 1);
+  assert.match(err, /did you mean "stats"/);
+  const [helpCode, usage] = await captured(() => runCli(["help", "health"]));
+  assert.equal(helpCode, 0);
+  assert.match(usage, /^usage: mcr health/);
+});
