@@ -195,7 +195,8 @@ export function oneRuleYaml(input: string, output: string): string {
 export async function startCapture(topo: Topology, ns: string, argv: string[]): Promise<Deno.ChildProcess> {
   // --immediate-mode: a packet is written as it arrives, not when its ring block retires
   // (else what arrived in the last second before SIGTERM may never reach the file).
-  const p = topo.spawn(ns, [argv[0], "--immediate-mode", ...argv.slice(1)], { stdout: "null", stderr: "piped" });
+  // -B: an 8 MiB capture buffer, so a busy machine does not make the capture drop.
+  const p = topo.spawn(ns, [argv[0], "--immediate-mode", "-B", "8192", ...argv.slice(1)], { stdout: "null", stderr: "piped" });
   const reader = p.stderr.pipeThrough(new TextDecoderStream()).getReader();
   let seen = "";
   const deadline = Date.now() + 10_000;

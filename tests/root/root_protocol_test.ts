@@ -41,7 +41,8 @@ rootTest("root: ESP multicast is relayed with its group rewritten and its payloa
     const { stats } = await relay.stop();
     const read = await t.run(n.sink, ["tcpdump", "-nn", "-v", "-x", "-r", pcap]);
     const got = packets(read.stdout).filter((p) => p.bytes.length > 0);
-    assert.equal(got.length, count, `${got.length} ESP packets captured\n${read.stdout.slice(0, 800)}${read.stderr}\nrelayed: ${stats?.rules[0].counters.packets}, drops: ${JSON.stringify(stats?.totals)}`);
+    assert.equal(stats?.rules[0].counters.packets, count, `relayed: ${JSON.stringify(stats?.totals)}`);
+    assert.equal(got.length, count, `${got.length} ESP packets captured\n${read.stderr}`);
     got.forEach((p, i) => {
       const ihl = (p.bytes[0] & 0x0f) * 4;
       assert.equal(p.bytes[9], 50, "protocol ESP");
