@@ -3,6 +3,9 @@
  * imported lazily so `mcr health` does not load the data plane.
  */
 
+import { nearest } from "../config/suggest.ts";
+export { editDistance } from "../config/suggest.ts";
+
 type Command = (argv: string[]) => Promise<number>;
 
 /** Every command: its one-line summary and how to load it. */
@@ -49,26 +52,9 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
   },
 };
 
-/** Edit distance (insertions, deletions, substitutions) between two short words. */
-export function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = cur;
-  }
-  return prev[b.length];
-}
-
 /** The command a mistyped name most likely meant (at most 2 edits away), or null. */
 export function didYouMean(name: string): string | null {
-  let best: string | null = null;
-  let bestDistance = 3;
-  for (const c of Object.keys(COMMANDS)) {
-    const d = editDistance(name, c);
-    if (d < bestDistance) [best, bestDistance] = [c, d];
-  }
-  return best;
+  return nearest(name, Object.keys(COMMANDS));
 }
 
 /** Runs the command named by argv[0]; returns the process exit code. */

@@ -3,6 +3,8 @@ import { type Document, LineCounter, parseDocument } from "yaml";
 import { checkRules, type Config, ConfigSchema } from "./schema.ts";
 import { MAX_RULES } from "./limits.ts";
 import { ConfigError } from "./errors.ts";
+import { z } from "zod";
+import { nearest } from "./suggest.ts";
 
 /** Validates an already-parsed value (YAML document, JSON body) against the schema. */
 /**
@@ -25,11 +27,36 @@ export function validateConfig(value: unknown, source: string): Config {
   const result = ConfigSchema.safeParse(value);
   if (!result.success) {
     throw new ConfigError(
-      result.error.issues.map((i) => ({ path: i.path.filter((p) => typeof p !== "symbol") as (string | number)[], message: i.message })),
+      result.error.issues.map((i) => ({
+        path: i.path.filter((p) => typeof p !== "symbol") as (string | number)[],
+        message: i.message + suggestion(i),
+      })),
       source,
     );
   }
   return result.data;
+}
+
+/** Every key the configuration schema knows, at any depth (for "did you mean"). */
+let knownKeys: Set<string> | null = null;
+function configKeys(): Set<string> {
+  if (knownKeys) return knownKeys;
+  const keys = new Set<string>();
+  const walk = (node: unknown): void => {
+    if (node === null || typeof node !== "object") return;
+    const props = (node as { properties?: Record<string, unknown> }).properties;
+    if (props) for (const k of Object.keys(props)) keys.add(k);
+    for (const v of Object.values(node as Record<string, unknown>)) walk(v);
+  };
+  walk(z.toJSONSchema(ConfigSchema, { io: "input", unrepresentable: "any" }));
+  return knownKeys = keys;
+}
+
+/** `; did you mean "port"?` for a mistyped key, else "". */
+function suggestion(issue: { code: string; keys?: string[] }): string {
+  if (issue.code !== "unrecognized_keys" || !issue.keys) return "";
+  const hints = issue.keys.map((k) => nearest(k, configKeys())).filter((k): k is string => k !== null);
+  return hints.length > 0 ? `; did you mean ${hints.map((h) => `"${h}"`).join(", ")}?` : "";
 }
 
 /** Parses YAML text and validates it whole. */

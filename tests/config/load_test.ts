@@ -160,3 +160,9 @@ Deno.test("vlan and outer_vlan: QinQ needs the inner tag; a routed output cannot
   assert.match(issues(GOOD.replace("port: 5001,", "port: 5001, outer_vlan: 300,")).join(), /rules\[0\]\.input\.vlan: outer_vlan needs vlan/);
   assert.match(issues(GOOD.replace("port: 5001,", "port: 5001, vlan: 4095,")).join(), /rules\[0\]\.input\.vlan: /);
 });
+
+Deno.test("a mistyped key gets a suggestion: did you mean", () => {
+  const found = issues(GOOD.replace("port: 5001,", "prot: 5001,")).join("\n");
+  assert.match(found, /rules\[0\]\.input: Unrecognized key: "prot"; did you mean "port"\?/);
+  assert.doesNotMatch(issues(GOOD.replace("ttl: 8", "ttl: 8, xyzzyq: 1")).join(), /did you mean/, "no suggestion for a word far from every key");
+});
