@@ -1,10 +1,14 @@
 /*
  * Interface change notifications: a NETLINK_ROUTE socket subscribed to link
- * and address events, read without blocking. The supervisor re-reads its
- * interfaces when anything arrived, instead of polling each one every second.
+ * and address events. The supervisor waits for it in a thread of its own
+ * (mcr_netlink_wait as a nonblocking FFI call), so an idle relay is woken
+ * only when an interface changes, and then re-reads its interfaces.
  */
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <poll.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -53,4 +57,37 @@ MCR_EXPORT int mcr_netlink_drain(int fd)
 			    h->nlmsg_type == RTM_NEWADDR || h->nlmsg_type == RTM_DELADDR)
 				messages++;
 	}
+}
+
+MCR_EXPORT MCR_COLD int mcr_netlink_wake_open(void)
+{
+	int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+
+	return fd < 0 ? __mcr_neg_errno() : fd;
+}
+
+MCR_EXPORT int mcr_netlink_wake(int wake_fd)
+{
+	uint64_t one = 1;
+
+	return write(wake_fd, &one, sizeof(one)) == sizeof(one) ? 0 : __mcr_neg_errno();
+}
+
+MCR_EXPORT int mcr_netlink_wait(int fd, int wake_fd, int timeout_ms)
+{
+	struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = wake_fd, .events = POLLIN } };
+	int n;
+
+	do
+		n = poll(p, 2, timeout_ms);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return __mcr_neg_errno();
+	if (p[1].revents) {
+		uint64_t v;
+		while (read(wake_fd, &v, sizeof(v)) == sizeof(v))
+			;
+		return 2;
+	}
+	return p[0].revents ? 1 : 0;
 }

@@ -43,24 +43,45 @@ export function interfaceInfo(name: string): InterfaceInfo | null {
 }
 
 /**
- * Link and address change notifications (rtnetlink), read without blocking:
- * changed() says whether any arrived since the last call.
+ * Link and address change notifications (rtnetlink). follow() waits for
+ * them in a thread of its own (a nonblocking FFI call blocked in poll), so
+ * an idle relay is woken only when an interface changes.
  */
 export class InterfaceWatch {
   #closed = false;
-  private constructor(readonly fd: number) {}
+  #loop: Promise<void> | null = null;
+  private constructor(readonly fd: number, readonly wakeFd: number) {}
 
   static open(): InterfaceWatch {
-    return new InterfaceWatch(check(loadLibrary().mcr_netlink_open(), "mcr_netlink_open", "Cannot watch interface changes"));
+    const lib = loadLibrary();
+    const fd = check(lib.mcr_netlink_open(), "mcr_netlink_open", "Cannot watch interface changes");
+    const wake = lib.mcr_netlink_wake_open();
+    if (wake < 0) lib.mcr_socket_close(fd);
+    return new InterfaceWatch(fd, check(wake, "mcr_netlink_wake_open", "Cannot watch interface changes"));
   }
 
-  changed(): boolean {
-    return !this.#closed && loadLibrary().mcr_netlink_drain(this.fd) !== 0;
+  /** Calls onChange once per burst of link/address events, until close(). */
+  follow(onChange: () => void): void {
+    if (this.#loop !== null || this.#closed) return;
+    const lib = loadLibrary();
+    this.#loop = (async () => {
+      while (!this.#closed) {
+        const r = await lib.mcr_netlink_wait(this.fd, this.wakeFd, 60_000);
+        if (this.#closed) break;
+        if (r < 0) await new Promise((res) => setTimeout(res, 1000)); // never spin on an error
+        if (r !== 0 && r !== 2 && lib.mcr_netlink_drain(this.fd) !== 0) onChange();
+      }
+    })();
   }
 
-  close(): void {
+  /** Stops following; the fds are closed only after the waiting thread has returned. */
+  async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    loadLibrary().mcr_socket_close(this.fd);
+    const lib = loadLibrary();
+    lib.mcr_netlink_wake(this.wakeFd);
+    await this.#loop;
+    lib.mcr_socket_close(this.fd);
+    lib.mcr_socket_close(this.wakeFd);
   }
 }

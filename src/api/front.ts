@@ -90,7 +90,9 @@ export function serveFront(
   const stats: FrontStats = { accepted: 0, evicted: 0, header_timeouts: 0, idle_timeouts: 0, accept_errors: 0, open: 0 };
   let stopped = false;
 
-  const sweeper = setInterval(() => {
+  // The sweep runs only while connections are open: an idle relay is not woken for it.
+  let sweeper: ReturnType<typeof setInterval> | undefined;
+  const sweep = (): void => {
     const now = Date.now();
     for (const r of open) {
       if (r.awaitingHeadSince !== null && now - r.awaitingHeadSince > limits.headerTimeoutMs) {
@@ -101,7 +103,14 @@ export function serveFront(
         r.close();
       }
     }
-  }, 1000);
+  };
+  const sweepWhileOpen = (): void => {
+    if (open.size > 0 && sweeper === undefined && !stopped) sweeper = setInterval(sweep, 1000);
+    else if (open.size === 0 && sweeper !== undefined) {
+      clearInterval(sweeper);
+      sweeper = undefined;
+    }
+  };
 
   const evictOne = (): void => {
     let oldest: Relayed | null = null;
@@ -123,9 +132,11 @@ export function serveFront(
     const r = new Relayed(client, upstream, (x) => {
       open.delete(x);
       stats.open = open.size;
+      sweepWhileOpen();
     });
     open.add(r);
     stats.open = open.size;
+    sweepWhileOpen();
     const pump = async (from: Deno.Conn, to: Deno.Conn, seen: (chunk: Uint8Array) => void) => {
       const buf = new Uint8Array(16 * 1024);
       try {
@@ -172,6 +183,7 @@ export function serveFront(
     stop() {
       stopped = true;
       clearInterval(sweeper);
+      sweeper = undefined;
       try {
         listener.close();
       } catch { /* closed */ }

@@ -113,7 +113,7 @@ export async function startApi(o: ApiOptions): Promise<{ shutdown(): Promise<voi
   const rates = new RateWindow(5);
   rates.add(o.supervisor.counterSample());
   let health: string | null = null;
-  const sampler = setInterval(() => {
+  const sample = () => {
     rates.add(o.supervisor.counterSample());
     const bus = o.events;
     if (!bus || bus.subscribers === 0) return; // nobody listens: no work
@@ -130,7 +130,9 @@ export async function startApi(o: ApiOptions): Promise<{ shutdown(): Promise<voi
       if (health !== null) bus.publish("health", { from: health, to: report.status, reasons: report.reasons });
       health = report.status;
     }
-  }, 1000);
+  };
+  // On the supervisor's own one-second timer when it has one: one wake a second, not two.
+  const stopSampling = o.supervisor.everySecond?.(sample) ?? ((id) => () => clearInterval(id))(setInterval(sample, 1000));
   const app = createApp({
     relay: o.supervisor,
     logger: o.log,
@@ -170,7 +172,7 @@ export async function startApi(o: ApiOptions): Promise<{ shutdown(): Promise<voi
       }, { accepted: 0, evicted: 0, header_timeouts: 0, idle_timeouts: 0, accept_errors: 0, open: 0 });
     },
     async shutdown() {
-      clearInterval(sampler);
+      stopSampling();
       o.events?.closeAll(); // open event streams end, so the servers can shut down
       for (const f of fronts) f.stop();
       await Promise.all(servers.map((s) => s.shutdown()));

@@ -68,4 +68,10 @@ export interface RelayControl {
   /** Raw counters for rates, taken every second (cheap: no object per rule). */
   counterSample(): CounterSample;
   interfaces(): InterfaceState[];
+  /**
+   * Runs fn once a second on the supervisor's own one-second timer (so an
+   * idle relay wakes once a second, not once per listener); returns the
+   * function that stops it. Optional for test doubles.
+   */
+  everySecond?(fn: () => void): () => void;
 }

@@ -60,6 +60,9 @@ export interface SupervisorOptions {
 }
 
 /** Ring memory one worker may map (its arena is 1 GiB; the rest is headroom for re-creation). */
+/** How often the watchdog looks at the workers' heartbeats. */
+const WATCHDOG_PERIOD_MS = 250;
+
 export const MAX_WORKER_RING_BYTES = Math.floor(ARENA_BYTES * 0.75);
 
 /** Bytes of rings and batch areas a plan makes every worker map. */
@@ -116,6 +119,7 @@ export class Supervisor implements RelayControl {
   /** rtnetlink notifications; null if they cannot be had (then interfaces are polled every second). */
   #watch: InterfaceWatch | null = null;
   #ticks = 0;
+  #everySecond = new Set<() => void>();
   #queue: Promise<unknown> = Promise.resolve();
   #replanQueued = false;
   #lastChange: { ok: boolean; atMs: number } | null = null;
@@ -130,7 +134,7 @@ export class Supervisor implements RelayControl {
     this.#pool = new WorkerPool({
       onEvent: this.#onEvent,
       logger: this.#log,
-      waitTimeoutMs: options.waitTimeoutMs ?? 100,
+      waitTimeoutMs: options.waitTimeoutMs ?? 200,
       applyTimeoutMs: options.applyTimeoutMs ?? 5000,
     });
     this.#memberships = new Memberships({ open: (family) => MembershipSocket.open(family), logger: this.#log });
@@ -145,24 +149,37 @@ export class Supervisor implements RelayControl {
     } catch (err) {
       this.#log.warn("no interface notifications; polling interfaces every second", { error: (err as Error).message });
     }
-    // One 100 ms timer for the watchdog and interface notifications (followed
-    // within ~100 ms); a full re-read every 10 s (every second without
-    // notifications) is the backstop. The watchdog runs from before the
-    // first plan is applied.
-    this.#watcher = setInterval(() => {
-      this.#pool.watch();
-      if (this.#watch?.changed() && this.#plan !== null) this.#refreshInterfaces();
-    }, 100);
+    // Interface notifications wake the supervisor when they come (an idle
+    // relay is not polled); a full re-read every 10 s (every second without
+    // notifications) is the backstop. The watchdog runs every 250 ms, from
+    // before the first plan is applied.
+    this.#watch?.follow(() => {
+      if (this.#plan !== null && !this.#stopping) this.#refreshInterfaces();
+    });
+    this.#watcher = setInterval(() => this.#pool.watch(), WATCHDOG_PERIOD_MS);
     const result = await this.#enqueue(() => this.#apply(this.#config, true));
     this.#log.info("relay started", { workers: count, rules: result.added.length });
     this.#sampler = setInterval(() => {
       this.#sample();
+      for (const fn of this.#everySecond) {
+        try {
+          fn();
+        } catch (err) {
+          this.#log.error("a once-a-second task failed", { error: (err as Error).message });
+        }
+      }
       if (this.#watch === null || ++this.#ticks % 10 === 0) this.#refreshInterfaces();
     }, 1000);
   }
 
   config(): Config {
     return this.#config;
+  }
+
+  everySecond(fn: () => void): () => void {
+    const entry = () => fn(); // its own identity: the same fn may be added twice
+    this.#everySecond.add(entry);
+    return () => this.#everySecond.delete(entry);
   }
 
   applyConfig(next: Config): Promise<ApplyResult> {
@@ -222,7 +239,7 @@ export class Supervisor implements RelayControl {
     this.#stopping = true;
     clearInterval(this.#sampler);
     clearInterval(this.#watcher);
-    this.#watch?.close();
+    await this.#watch?.close();
     this.#memberships.closeAll();
     for (const a of this.#absorbers.values()) a.absorber.close();
     this.#absorbers.clear();

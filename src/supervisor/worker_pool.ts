@@ -161,7 +161,7 @@ export class WorkerPool {
 
   constructor(readonly options: PoolOptions) {
     this.#log = options.logger;
-    this.#stuckMs = options.stuckMs ?? Math.max(500, 5 * options.waitTimeoutMs);
+    this.#stuckMs = options.stuckMs ?? Math.max(500, 3 * options.waitTimeoutMs);
     this.#applyingStuckMs = options.applyingStuckMs ?? Math.max(10_000, options.applyTimeoutMs);
   }
 

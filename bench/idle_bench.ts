@@ -1,0 +1,73 @@
+/**
+ * Idle cost: a relay with one rule, its API on, and no traffic, measured
+ * from outside over IDLE_SECONDS (default 60): CPU of the whole process in %
+ * of one core, and per thread its CPU and wake-ups (voluntary context
+ * switches) per second, so a timer that wakes the relay shows by name.
+ * Kernel forwarding (smcroute) costs nothing idle: the figure to beat is 0.
+ *
+ *   deno run --allow-all bench/idle_bench.ts
+ *
+ * Prints one JSON line and writes bench/results/idle.json. Asserts nothing.
+ */
+import { selfCommand } from "../src/runtime.ts";
+import { withTopology } from "../src/tools/topology.ts";
+
+const seconds = Number(Deno.env.get("IDLE_SECONDS") ?? 60);
+const out = new URL("./results/idle.json", import.meta.url).pathname;
+const CLK_TCK = 100;
+
+interface ThreadSample {
+  name: string;
+  ticks: number;
+  wakes: number;
+}
+
+function threads(pid: number): Map<string, ThreadSample> {
+  const m = new Map<string, ThreadSample>();
+  for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/stat`);
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const status = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/status`);
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      m.set(t.name, { name, ticks: Number(f[11]) + Number(f[12]), wakes: Number(status.match(/^voluntary_ctxt_switches:\s+(\d+)/m)?.[1] ?? 0) });
+    } catch { /* the thread exited */ }
+  }
+  return m;
+}
+
+await withTopology(async (t) => {
+  const n = await t.chain();
+  const dir = Deno.makeTempDirSync();
+  Deno.writeTextFileSync(`${dir}/mcr.yaml`,
+    `rules:\n  - { name: idle, input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }, ` +
+      `outputs: [{ interface: ${n.relayOut}, group: 239.9.9.9, port: 5099 }] }\n`, { mode: 0o600 });
+  const relay = t.spawn(n.relay, selfCommand(["run", "--config", `${dir}/mcr.yaml`]), { stdout: "null", stderr: "piped" });
+  const reader = relay.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  while (!buf.includes("API listening")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`relay exited:\n${buf}`);
+    buf += value;
+  }
+  (async () => {
+    while (!(await reader.read()).done) { /* keep the pipe drained */ }
+  })();
+  await new Promise((r) => setTimeout(r, 3000)); // start-up work done
+  const before = threads(relay.pid);
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const after = threads(relay.pid);
+  const wall = (performance.now() - t0) / 1000;
+  relay.kill("SIGTERM");
+  await relay.status;
+  Deno.removeSync(dir, { recursive: true });
+  const perThread = [...after].filter(([tid]) => before.has(tid)).map(([tid, a]) => {
+    const b = before.get(tid)!;
+    return { thread: a.name, cpu_pct: +(((a.ticks - b.ticks) / CLK_TCK) / wall * 100).toFixed(3), wakes_per_s: +((a.wakes - b.wakes) / wall).toFixed(1) };
+  });
+  const total = perThread.reduce((s, x) => s + x.cpu_pct, 0);
+  const row = { seconds: +wall.toFixed(1), idle_cpu_pct_of_core: +total.toFixed(3), target_pct: 0.5, threads: perThread.filter((x) => x.cpu_pct > 0 || x.wakes_per_s > 0) };
+  Deno.writeTextFileSync(out, JSON.stringify(row, null, 2) + "\n");
+  console.log(JSON.stringify(row));
+});
