@@ -36,7 +36,7 @@
 
 #include <stdint.h>
 
-#define MCR_ABI_VERSION 7
+#define MCR_ABI_VERSION 8
 
 /* ---- library identity ---------------------------------------------------- */
 
@@ -229,6 +229,20 @@ int mcr_netlink_open(void);
 
 /* Reads every pending event without blocking; returns how many were link/address events (0: none). */
 int mcr_netlink_drain(int fd);
+
+/* An eventfd that wakes mcr_netlink_wait (non-blocking, close-on-exec). Returns its fd. */
+int mcr_netlink_wake_open(void);
+
+/* Wakes a thread blocked in mcr_netlink_wait on this wake fd. Thread-safe. */
+int mcr_netlink_wake(int wake_fd);
+
+/*
+ * Blocks (in a thread of its own: a nonblocking FFI call) until the netlink
+ * socket has something to read (returns 1), the wake fd was written
+ * (returns 2) or timeout_ms passed (returns 0). Neither fd may be closed
+ * while a call on it can still be running.
+ */
+int mcr_netlink_wait(int fd, int wake_fd, int timeout_ms);
 
 /* ---- addresses ------------------------------------------------------------ */
 

@@ -49,4 +49,8 @@ export class RealtimeClock {
   nowUs(): number {
     return this.#lib.mcr_now_us();
   }
+  /** The same into into[0]: no heap number per reading (forward_loop.ts Clock). */
+  read(into: Float64Array): void {
+    into[0] = this.#lib.mcr_now_us();
+  }
 }

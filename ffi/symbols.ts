@@ -66,6 +66,12 @@ export const CORE_SYMBOLS = {
   mcr_netlink_open: { parameters: [], result: "i32" },
   // int mcr_netlink_drain(int fd)
   mcr_netlink_drain: { parameters: ["i32"], result: "i32" },
+  // int mcr_netlink_wake_open(void)
+  mcr_netlink_wake_open: { parameters: [], result: "i32" },
+  // int mcr_netlink_wake(int wake_fd)
+  mcr_netlink_wake: { parameters: ["i32"], result: "i32" },
+  // int mcr_netlink_wait(int fd, int wake_fd, int timeout_ms) -- blocks: run in a thread of its own
+  mcr_netlink_wait: { parameters: ["i32", "i32", "i32"], result: "i32", nonblocking: true },
 
   // int mcr_sockaddr_build(int family, const uint8_t *addr, int port, uint8_t *out /* [28] */)
   mcr_sockaddr_build: { parameters: ["i32", "buffer", "i32", "buffer"], result: "i32" },

@@ -85,7 +85,14 @@ export const WORKER_COUNTERS: readonly CounterSpec[] = [
     name: "loop_stall_ms",
     family: "mcr_loop_stall_seconds",
     scale: 0.001,
-    help: "Longest time the worker's loop spent without returning to its wait point, over the last second (processing, TX kicks, descheduling)",
+    help: "Longest single turn of the worker's loop (one batch per input, its TX kick and publishing; the wait excluded), over the last second: garbage collection, descheduling, slow kicks",
+    kind: "gauge",
+  },
+  {
+    name: "loop_stall_max_ms",
+    family: "mcr_loop_stall_max_seconds",
+    scale: 0.001,
+    help: "Longest single turn of the worker's loop since the worker started",
     kind: "gauge",
   },
 ];

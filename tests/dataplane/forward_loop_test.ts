@@ -533,7 +533,9 @@ Deno.test("forwardLoop() takes ready blocks from every input in turn until idle,
   assert.equal(c.rx_packets, 11);
   assert.equal(c.tx_sent, 11);
   assert.equal(kicker.waits, 1, "waited once, when no block was ready");
-  assert.equal(c.loop_iterations, 4, "three busy turns and the idle one");
+  assert.equal(c.loop_iterations, 3, "three busy turns; after the last one nothing was ready, so the loop slept at once");
+  assert.equal(kicker.submitCount, 2, "the first two turns' kicks went out at once: more blocks were ready");
+  assert.equal(kicker.kicksWithWait, 1, "the last turn's kick went out in the call that put the loop to sleep");
   assert.ok(c.heartbeat_ms > 0);
   assert.deepEqual(w.inputs.map((i) => i.cursor), [3, 1]);
 });
@@ -667,7 +669,7 @@ Deno.test("processFrames() records each matched frame's residence, receive time 
   );
   const w = fakeWorker(planFor(ONE_OUTPUT), { frameSize: 2048, blockSize: 65536, blockCount: 1 });
   const now = 1_764_000_000_000_000; // µs since the epoch
-  const state = fakeLoopState(w.arena, { inputs: w.inputs, txPorts: w.txPorts }, w.kicker, { clock: { nowUs: () => now } });
+  const state = fakeLoopState(w.arena, { inputs: w.inputs, txPorts: w.txPorts }, w.kicker, { clock: { read: (into) => into[0] = now } });
   const rx = w.arena.rx[0];
   // A delay injected in the ring: 4 frames received 3 ms before the kick, 2 received 20 µs before,
   // and one that matches no rule (not timed).

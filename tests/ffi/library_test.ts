@@ -6,7 +6,7 @@ import { Waiter } from "../../ffi/waiter.ts";
 import { Arena, ARENA_BYTES } from "../../ffi/arena.ts";
 import { interfaceInfo } from "../../ffi/iface.ts";
 import { NativeError } from "../../ffi/errno.ts";
-import { RxRing } from "../../ffi/packet_ring.ts";
+import { RxRing, TxRing } from "../../ffi/packet_ring.ts";
 
 Deno.test("loadLibrary() resolves every symbol and checks ABI and ring layout", () => {
   const lib = loadLibrary();
@@ -51,6 +51,30 @@ Deno.test("a TX kick on something that is not a socket is tallied as a failed ki
     file.close();
     w.close();
   }
+});
+
+Deno.test({
+  name: "a TX kick that succeeds, queued just before a wait, goes out in that call and does not wake it",
+  ignore: (Deno.uid() ?? 1) !== 0 && Deno.env.get("CI") !== "true",
+  fn: () => {
+    const a = Arena.open();
+    const w = Waiter.open(64);
+    // A TX ring on loopback with no frame marked for sending: the kick succeeds and sends nothing.
+    const tx = TxRing.open(a, { ifindex: 1, ifname: "lo", frameSize: 2048, frameCount: 64, qdiscBypass: false });
+    try {
+      w.queueKick(tx.fd);
+      const t0 = performance.now();
+      assert.equal(w.wait(300), 0, "no readiness event");
+      // A wait returns early only when woken: had the kick's completion been posted, it would have returned at once.
+      assert.ok(performance.now() - t0 >= 250, `the wait slept (${(performance.now() - t0).toFixed(0)} ms)`);
+      const s = w.stats();
+      assert.equal(s.kicks, 1, "the kick went out and is counted");
+      assert.equal(s.kickErrors, 0);
+    } finally {
+      tx.close();
+      w.close();
+    }
+  },
 });
 
 Deno.test("Arena hands out page-aligned ranges, reuses freed ones, and explains exhaustion", () => {

@@ -515,6 +515,8 @@ export class FakeKicker implements Kicker {
   kickCount = 0;
   submitCount = 0;
   waits = 0;
+  /** Kicks that went out inside a wait() rather than a submit(). */
+  kicksWithWait = 0;
   // Queued fds in a reused array: the fake allocates nothing per block.
   #pending: number[] = [];
   #pendingCount = 0;
@@ -528,6 +530,11 @@ export class FakeKicker implements Kicker {
 
   wait(_timeoutMs: number): number {
     this.waits++;
+    // Like the native waiter, kicks still queued go out in the same call, before it sleeps.
+    if (this.#pendingCount > 0) {
+      this.kicksWithWait += this.#pendingCount;
+      this.#deliver();
+    }
     const control = this.options.stopOnWait;
     if (control) Atomics.store(control, CONTROL_COMMAND, COMMAND_STOP);
     return 0;
@@ -542,8 +549,12 @@ export class FakeKicker implements Kicker {
   }
 
   submit(): number {
-    const n = this.#pendingCount;
     this.submitCount++;
+    return this.#deliver();
+  }
+
+  #deliver(): number {
+    const n = this.#pendingCount;
     if (this.options.send) {
       for (let i = 0; i < n; i++) {
         const ring = this.arena.txByFd(this.#pending[i]);
