@@ -31,7 +31,7 @@ help:
 	@echo "make          build the native library and fetch pinned deps"
 	@echo "make demo     run the self-contained demo (root: builds namespaces)"
 	@echo "make test     run the whole test suite (C, unit, namespace tests)"
-	@echo "make bench    run the side-by-side benchmarks"
+	@echo "make bench    run the side-by-side benchmarks (throughput, latency, idle)"
 	@echo "make dist     build the single executable (needs DENORT_BIN offline)"
 
 system-deps:
@@ -121,6 +121,8 @@ FORCE:
 # The harness itself stays on CPU 0 so that CPU 1 measures only the relay.
 bench: lib deps
 	taskset -c 0 $(DENO) run --allow-all bench/run.ts
+	taskset -c 0 $(DENO) run --allow-all bench/latency_bench.ts
+	taskset -c 0 $(DENO) run --allow-all bench/idle_bench.ts
 
 clean:
 	rm -rf build dist

@@ -1,7 +1,7 @@
 /**
- * Renders the benchmark chart: two panels (loss % and relay CPU ns per
- * forwarded packet) against offered rate, one line per relay. Plain SVG
- * text, no dependencies.
+ * Renders the benchmark charts as plain SVG text, no dependencies: two
+ * panels against offered rate, one line per relay. Throughput: loss % and
+ * relay CPU ns per forwarded packet. Latency: one-way p50 and p99.
  */
 
 export interface ChartPoint {
@@ -28,26 +28,27 @@ function niceMax(v: number): number {
   return 10 * p;
 }
 
-/** One panel: x = rate, y = value(point); returns SVG elements. */
-function panel(
-  series: ChartSeries[],
-  value: (p: ChartPoint) => number | null,
-  title: string,
-  x0: number,
-  y0: number,
-  w: number,
-  h: number,
-  xMax: number,
-): string {
-  const vals = series.flatMap((s) => s.points.map(value)).filter((v): v is number => v !== null);
-  const yMax = niceMax(Math.max(0, ...vals) * 1.05);
+/** A line on a panel: y null where nothing was measured. */
+interface Line {
+  name: string;
+  points: { x: number; y: number | null }[];
+}
+
+/** One panel: x = offered rate, y linear from 0 or logarithmic (powers of 10); returns SVG elements. */
+function panel(lines: Line[], title: string, x0: number, y0: number, w: number, h: number, xMax: number, log = false): string {
+  const vals = lines.flatMap((s) => s.points.map((p) => p.y)).filter((v): v is number => v !== null && (!log || v > 0));
+  const yMax = log ? 10 ** Math.ceil(Math.log10(Math.max(10, ...vals))) : niceMax(Math.max(0, ...vals) * 1.05);
+  const yMin = log ? 10 ** Math.floor(Math.log10(Math.max(1, Math.min(yMax / 10, ...vals)))) : 0;
   const px = (r: number) => x0 + (r / xMax) * w;
-  const py = (v: number) => y0 + h - (v / yMax) * h;
+  const frac = (v: number) => log ? (Math.log10(Math.max(v, yMin)) - Math.log10(yMin)) / (Math.log10(yMax) - Math.log10(yMin)) : v / yMax;
+  const py = (v: number) => y0 + h - frac(v) * h;
   const out: string[] = [];
   out.push(`<text x="${x0 + w / 2}" y="${y0 - 10}" text-anchor="middle" font-size="14">${escapeXml(title)}</text>`);
   out.push(`<rect x="${x0}" y="${y0}" width="${w}" height="${h}" fill="none" stroke="#888"/>`);
-  for (let i = 0; i <= 4; i++) {
-    const v = (yMax * i) / 4;
+  const ticks = log
+    ? Array.from({ length: Math.round(Math.log10(yMax / yMin)) + 1 }, (_, i) => yMin * 10 ** i)
+    : Array.from({ length: 5 }, (_, i) => (yMax * i) / 4);
+  for (const v of ticks) {
     const y = py(v);
     out.push(`<line x1="${x0}" y1="${y}" x2="${x0 + w}" y2="${y}" stroke="#eee"/>`);
     out.push(`<text x="${x0 - 6}" y="${y + 4}" text-anchor="end" font-size="11">${+v.toPrecision(3)}</text>`);
@@ -57,41 +58,73 @@ function panel(
     out.push(`<text x="${px(r)}" y="${y0 + h + 16}" text-anchor="middle" font-size="11">${Math.round(r / 1000)}k</text>`);
   }
   out.push(`<text x="${x0 + w / 2}" y="${y0 + h + 34}" text-anchor="middle" font-size="12">offered rate (pps)</text>`);
-  series.forEach((s, i) => {
+  lines.forEach((s, i) => {
     const color = COLORS[i % COLORS.length];
     const pts = s.points
-      .map((p) => [p.rate, value(p)] as const)
-      .filter((p): p is readonly [number, number] => p[1] !== null)
-      .sort((a, b) => a[0] - b[0]);
+      .filter((p): p is { x: number; y: number } => p.y !== null && (!log || p.y > 0))
+      .sort((a, b) => a.x - b.x);
     if (pts.length === 0) return;
     out.push(
-      `<polyline fill="none" stroke="${color}" stroke-width="2" points="${
-        pts.map(([r, v]) => `${px(r).toFixed(1)},${py(v).toFixed(1)}`).join(" ")
-      }"/>`,
+      `<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map((p) => `${px(p.x).toFixed(1)},${py(p.y).toFixed(1)}`).join(" ")}"/>`,
     );
-    for (const [r, v] of pts) out.push(`<circle cx="${px(r).toFixed(1)}" cy="${py(v).toFixed(1)}" r="3" fill="${color}"/>`);
+    for (const p of pts) out.push(`<circle cx="${px(p.x).toFixed(1)}" cy="${py(p.y).toFixed(1)}" r="3" fill="${color}"/>`);
   });
   return out.join("\n");
 }
 
-/** Renders the whole chart as an SVG document. */
-export function renderChart(series: ChartSeries[], caption: string): string {
+/** Two panels side by side and a legend naming each line: the frame both charts share. */
+function twoPanels(
+  names: string[],
+  left: { title: string; lines: Line[] },
+  right: { title: string; lines: Line[] },
+  caption: string,
+  log: boolean,
+): string {
   const width = 960;
   const height = 420;
-  const xMax = niceMax(Math.max(1, ...series.flatMap((s) => s.points.map((p) => p.rate))));
+  const xMax = niceMax(Math.max(1, ...[...left.lines, ...right.lines].flatMap((s) => s.points.map((p) => p.x))));
   const parts: string[] = [];
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">`);
   parts.push(`<rect width="${width}" height="${height}" fill="white"/>`);
-  parts.push(panel(series, (p) => p.lossPct, "loss at the receiver (%)", 70, 50, 350, 260, xMax));
-  parts.push(panel(series, (p) => p.cpuNsPerPacket, "relay CPU per forwarded packet (ns)", 560, 50, 350, 260, xMax));
+  parts.push(panel(left.lines, left.title, 70, 50, 350, 260, xMax, log));
+  parts.push(panel(right.lines, right.title, 560, 50, 350, 260, xMax, log));
   // The legend shares the width between the series (every entry inside the SVG).
-  const step = Math.min(180, (width - 140) / Math.max(1, series.length));
-  series.forEach((s, i) => {
+  const step = Math.min(180, (width - 140) / Math.max(1, names.length));
+  names.forEach((name, i) => {
     const x = 70 + i * step;
     parts.push(`<rect x="${x}" y="${height - 50}" width="14" height="14" fill="${COLORS[i % COLORS.length]}"/>`);
-    parts.push(`<text x="${x + 20}" y="${height - 38}" font-size="12">${escapeXml(s.name)}</text>`);
+    parts.push(`<text x="${x + 20}" y="${height - 38}" font-size="12">${escapeXml(name)}</text>`);
   });
   parts.push(`<text x="${width / 2}" y="${height - 10}" text-anchor="middle" font-size="11" fill="#555">${escapeXml(caption)}</text>`);
   parts.push(`</svg>`);
   return parts.join("\n");
+}
+
+/** Renders the throughput chart (loss and CPU per packet against offered rate) as an SVG document. */
+export function renderChart(series: ChartSeries[], caption: string): string {
+  const line = (value: (p: ChartPoint) => number | null) => series.map((s) => ({ name: s.name, points: s.points.map((p) => ({ x: p.rate, y: value(p) })) }));
+  return twoPanels(
+    series.map((s) => s.name),
+    { title: "loss at the receiver (%)", lines: line((p) => p.lossPct) },
+    { title: "relay CPU per forwarded packet (ns)", lines: line((p) => p.cpuNsPerPacket) },
+    caption,
+    false,
+  );
+}
+
+export interface LatencySeries {
+  name: string;
+  points: { rate: number; p50Us: number | null; p99Us: number | null }[];
+}
+
+/** Renders the latency chart: one-way p50 and p99 (µs, logarithmic) against offered rate, one line per relay. */
+export function renderLatencyChart(series: LatencySeries[], caption: string): string {
+  const line = (q: "p50Us" | "p99Us") => series.map((s) => ({ name: s.name, points: s.points.map((p) => ({ x: p.rate, y: p[q] })) }));
+  return twoPanels(
+    series.map((s) => s.name),
+    { title: "one-way latency p50 at the receiver (µs)", lines: line("p50Us") },
+    { title: "one-way latency p99 at the receiver (µs)", lines: line("p99Us") },
+    caption,
+    true,
+  );
 }

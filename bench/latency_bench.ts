@@ -1,40 +1,94 @@
 /**
  * One-way latency through each relay, measured at the receiver: the
  * generator writes its send time into every datagram, the receiver reads
- * the kernel's receive time (SO_TIMESTAMPNS). Chain topology, 256-byte
- * datagrams, the relays side by side in one run (mcr, kernel forwarding via
- * smcroute, socat), at several rates. "mcr" is the default RX frames ring
- * (TPACKET_V2), "mcr-busy" the same with busy polling (ring.busy_poll_us: 500),
- * "mcr-blocks" the TPACKET_V3 block ring (ring.rx_mode: blocks). The relay's
- * CPU (busy time of CPU 1, per delivered packet) is printed too: busy polling
- * buys latency with a core.
+ * the kernel's receive time (SO_TIMESTAMPNS). Chain topology, the relays
+ * side by side in one run (mcr, kernel forwarding via smcroute, socat), for
+ * every rate and datagram size, each without and with a second stream on
+ * the same input (BACKGROUND_PPS of 1024-byte datagrams, relayed by a second
+ * rule / route / socat, not scored): the measured stream's latency when the
+ * relay is busy with another one.
  *
- *   deno run --allow-all bench/latency_bench.ts      (LAT_RATES=1000,10000,50000 LAT_SECONDS=4)
+ * "mcr" is the default RX frames ring (TPACKET_V2). Optional relays:
+ * "mcr-busy" (ring.busy_poll_us: 500) and "mcr-blocks" (ring.rx_mode:
+ * blocks). The relay's CPU (busy time of CPU 1 per delivered packet of the
+ * measured stream) is printed for rows without the second stream. "residence"
+ * is mcr's own histogram (kernel receive time to TX kick), as exported in
+ * /metrics, read from its final counters: bucket upper bounds.
  *
- * Prints a table and writes bench/results/latency.jsonl. A benchmark: it
- * reports what it measured, it asserts nothing.
+ *   deno run --allow-all bench/latency_bench.ts
+ *   LAT_RATES=1000,10000,50000,100000 LAT_SIZES=256,1024 LAT_SECONDS=4
+ *   LAT_RELAYS=mcr,kernel,socat,mcr-busy,mcr-blocks LAT_BACKGROUND=0,30000
+ *   LAT_OUT=latency_modes    (file base name in bench/results/)
+ *
+ * Prints a table, writes bench/results/latency.{jsonl,md} and the chart
+ * bench/results/latency.svg (p50 and p99 against rate, 256 B, no second
+ * stream). A benchmark: it reports what it measured, it asserts nothing.
  */
+import { renderLatencyChart } from "./chart.ts";
 import { runOne } from "./run.ts";
+import { residenceQuantileUs } from "../src/stats/aggregate.ts";
 
-const rates = (Deno.env.get("LAT_RATES") ?? "1000,10000,50000").split(",").map(Number);
+type Relay = "mcr" | "mcr-busy" | "mcr-blocks" | "kernel" | "socat";
+const list = (k: string, d: string) => (Deno.env.get(k) ?? d).split(",").map((x) => x.trim()).filter((x) => x !== "");
+const rates = list("LAT_RATES", "1000,10000,50000,100000").map(Number);
+const sizes = list("LAT_SIZES", "256,1024").map(Number);
+const backgrounds = list("LAT_BACKGROUND", "0,30000").map(Number);
 const seconds = Number(Deno.env.get("LAT_SECONDS") ?? 4);
-const size = Number(Deno.env.get("LAT_SIZE") ?? 256);
-const relays = (Deno.env.get("LAT_RELAYS") ?? "mcr,mcr-busy,mcr-blocks,kernel,socat").split(",") as ("mcr" | "mcr-busy" | "mcr-blocks" | "kernel" | "socat")[];
-const out = new URL("./results/latency.jsonl", import.meta.url).pathname;
+const relays = list("LAT_RELAYS", "mcr,kernel,socat") as Relay[];
+const results = new URL("./results/", import.meta.url).pathname;
+/** Base name of the output files (LAT_OUT=latency_modes keeps a second run beside the main one). */
+const base = Deno.env.get("LAT_OUT") ?? "latency";
 
-const rows = [];
-for (const rate of rates) {
-  for (const relay of relays) {
-    const row = await runOne(`latency-${rate}`, relay, 0, { count: Math.max(2000, rate * seconds), rate, size });
-    rows.push(row);
-    console.error(JSON.stringify({ relay, rate, p50: row.latency_p50_us, p99: row.latency_p99_us, lost: row.lost }));
+type Row = Awaited<ReturnType<typeof runOne>>;
+const rows: (Row & { background: number })[] = [];
+for (const size of sizes) {
+  for (const background of backgrounds) {
+    for (const rate of rates) {
+      for (const relay of relays) {
+        const row = await runOne(`latency-${size}B-${rate}${background ? "-bg" : ""}`, relay, 0, {
+          count: Math.max(2000, rate * seconds),
+          rate,
+          size,
+          backgroundPps: background,
+        });
+        rows.push({ ...row, background });
+        console.error(JSON.stringify({ relay, size, rate, background, p50: row.latency_p50_us, p99: row.latency_p99_us, lost: row.lost }));
+      }
+    }
   }
 }
-Deno.writeTextFileSync(out, rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
-console.log(`| relay | offered pps | delivered | p50 µs | p99 µs | max µs | p50 over kernel | relay CPU ns/pkt |`);
-console.log(`|---|---:|---:|---:|---:|---:|---:|---:|`);
+Deno.writeTextFileSync(`${results}${base}.jsonl`, rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
+
+const us = (v: number | null | undefined) => v === null || v === undefined ? "-" : v >= 1000 ? `${(v / 1000).toFixed(1)} ms` : `${Math.round(v)}`;
+const over = (v: number | null, k: number | null) => v === null || k === null ? "" : v >= k ? `+${us(v - k)}` : `−${us(k - v)}`;
+const lines = [
+  "| relay | size | second stream | offered pps | delivered | p50 µs | p99 µs | max µs | p50 over kernel | p99 over kernel | mcr residence p50 / p99 | longest loop turn | relay CPU ns/pkt |",
+  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+];
 for (const r of rows) {
-  const k = rows.find((x) => x.relay === "kernel" && x.target_pps === r.target_pps);
-  const over = k && r.latency_p50_us !== null && k.latency_p50_us !== null ? `+${(r.latency_p50_us - k.latency_p50_us).toFixed(0)}` : "";
-  console.log(`| ${r.relay} | ${r.target_pps} | ${r.delivered} / ${r.sent} | ${r.latency_p50_us} | ${r.latency_p99_us} | ${r.latency_max_us} | ${over} | ${r.cpu_ns_per_pkt} |`);
+  const k = rows.find((x) => x.relay === "kernel" && x.target_pps === r.target_pps && x.size === r.size && x.background === r.background);
+  const c = r.relay_counters;
+  const residence = c && r.relay.startsWith("mcr") && (c.residence_count ?? 0) > 0
+    ? `≤ ${us(residenceQuantileUs(c, 0.5))} / ≤ ${us(residenceQuantileUs(c, 0.99))}`
+    : "";
+  lines.push(
+    `| ${r.relay} | ${r.size} | ${r.background ? `${r.background_pps} pps` : "-"} | ${r.target_pps} | ${r.delivered} / ${r.sent} | ` +
+      `${us(r.latency_p50_us)} | ${us(r.latency_p99_us)} | ${us(r.latency_max_us)} | ` +
+      `${over(r.latency_p50_us, k?.latency_p50_us ?? null)} | ${over(r.latency_p99_us, k?.latency_p99_us ?? null)} | ` +
+      `${residence} | ${c?.loop_stall_max_ms !== undefined ? `${c.loop_stall_max_ms} ms` : ""} | ${r.background ? "-" : r.cpu_ns_per_pkt ?? "-"} |`,
+  );
 }
+const cpus = Deno.readTextFileSync("/proc/cpuinfo").split("\n").filter((l) => l.startsWith("processor")).length;
+const machine = `${Deno.build.os} ${Deno.osRelease()}, ${cpus} CPUs`;
+const table = `Measured ${new Date().toISOString().slice(0, 10)} on ${machine}, ${seconds} s per row.\n\n${lines.join("\n")}\n`;
+Deno.writeTextFileSync(`${results}${base}.md`, table);
+console.log(table);
+
+const chartSize = sizes.includes(256) ? 256 : sizes[0];
+const series = relays.map((relay) => ({
+  name: relay,
+  points: rows.filter((r) => r.relay === relay && r.size === chartSize && r.background === 0)
+    .map((r) => ({ rate: r.target_pps, p50Us: r.latency_p50_us, p99Us: r.latency_p99_us })),
+}));
+Deno.writeTextFileSync(`${results}${base}.svg`, renderLatencyChart(series, `${chartSize}-byte datagrams, chain topology, ${machine}`));
+console.log(`raw rows: ${results}${base}.jsonl; chart: ${results}${base}.svg`);

@@ -46,8 +46,13 @@ interface Row {
   latency_p50_us: number | null;
   latency_p99_us: number | null;
   latency_max_us: number | null;
+  /** Rate the background stream (a second stream on the same input) reached; 0 without one. */
+  background_pps?: number;
   relay_counters?: Record<string, number>;
 }
+
+/** The second stream of the latency benchmark's "under load" rows: relayed, not scored. */
+const BACKGROUND = { group: "239.1.1.2", port: 5002, outGroup: "239.9.9.8", outPort: 5098 };
 
 const env = (k: string, d: number) => Number(Deno.env.get(k) ?? d);
 const QUICK = Deno.env.get("QUICK") === "1";
@@ -118,13 +123,19 @@ async function startRelayKind(
   workers: number,
   senderIp: string,
   relayOutIp: string,
+  background = false,
 ): Promise<{ pid: number; stop: () => Promise<Record<string, number> | undefined> }> {
   const dir = Deno.makeTempDirSync({ prefix: "mcr-bench-" });
+  // The background stream (BACKGROUND below) is relayed too, by a second rule / route / socat.
   if (kind === "mcr" || kind === "mcr-blocks" || kind === "mcr-busy") {
     const outs = Array.from({ length: outputs }, (_, i) =>
       `      - { interface: ${n.relayOut}, group: 239.9.${9 + Math.floor(i / 250)}.${(9 + i) % 250}, port: 5099, ttl: 8 }`);
+    const bg = background
+      ? `  - name: background\n    input: { interface: ${n.relayIn}, group: ${BACKGROUND.group}, port: ${BACKGROUND.port} }\n` +
+        `    outputs:\n      - { interface: ${n.relayOut}, group: ${BACKGROUND.outGroup}, port: ${BACKGROUND.outPort}, ttl: 8 }\n`
+      : "";
     Deno.writeTextFileSync(`${dir}/mcr.yaml`,
-      `workers: ${workers}\n${kind === "mcr-blocks" ? "ring: { rx_mode: blocks }\n" : kind === "mcr-busy" ? "ring: { busy_poll_us: 500 }\n" : ""}rules:\n  - name: bench\n    rate_pps: 400000\n    input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }\n    outputs:\n${outs.join("\n")}\n`,
+      `workers: ${workers}\n${kind === "mcr-blocks" ? "ring: { rx_mode: blocks }\n" : kind === "mcr-busy" ? "ring: { busy_poll_us: 500 }\n" : ""}rules:\n  - name: bench\n    rate_pps: 400000\n    input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }\n    outputs:\n${outs.join("\n")}\n${bg}`,
       { mode: 0o600 });
     const statsPath = `${dir}/final.json`;
     const p = t.spawn(n.relay, ["taskset", "-c", "1", ...selfCommand(["run", "--config", `${dir}/mcr.yaml`, "--no-api", "--final-stats", statsPath])], { stdout: "null" });
@@ -143,15 +154,27 @@ async function startRelayKind(
     };
   }
   if (kind === "socat") {
-    const p = t.spawn(n.relay, ["taskset", "-c", "1", "socat", "-u", "-b", "65536",
-      `UDP4-RECV:5001,ip-add-membership=239.1.1.1:${n.relayIn},reuseaddr,rcvbuf=8388608`,
-      `UDP4-SENDTO:239.9.9.9:5099,ip-multicast-if=${relayOutIp},ip-multicast-ttl=8,sndbuf=8388608`], { stdout: "null", stderr: "null" });
+    const socat = (inGroup: string, inPort: number, outGroup: string, outPort: number) =>
+      t.spawn(n.relay, ["taskset", "-c", "1", "socat", "-u", "-b", "65536",
+        `UDP4-RECV:${inPort},ip-add-membership=${inGroup}:${n.relayIn},reuseaddr,rcvbuf=8388608`,
+        `UDP4-SENDTO:${outGroup}:${outPort},ip-multicast-if=${relayOutIp},ip-multicast-ttl=8,sndbuf=8388608`], { stdout: "null", stderr: "null" });
+    const ps = [socat("239.1.1.1", 5001, "239.9.9.9", 5099)];
+    if (background) ps.push(socat(BACKGROUND.group, BACKGROUND.port, BACKGROUND.outGroup, BACKGROUND.outPort));
     await sleep(300);
-    return { pid: p.pid, stop: async () => (p.kill("SIGTERM"), await p.status, Deno.removeSync(dir, { recursive: true }), undefined) };
+    return {
+      pid: ps[0].pid,
+      stop: async () => {
+        for (const p of ps) p.kill("SIGTERM");
+        for (const p of ps) await p.status;
+        Deno.removeSync(dir, { recursive: true });
+        return undefined;
+      },
+    };
   }
   // kernel: a static (S,G) route; the kernel cannot rewrite, so the receiver listens on the input group.
   Deno.writeTextFileSync(`${dir}/smcroute.conf`,
-    `phyint ${n.relayIn} enable\nphyint ${n.relayOut} enable\nmroute from ${n.relayIn} source ${senderIp} group 239.1.1.1 to ${n.relayOut}\n`);
+    `phyint ${n.relayIn} enable\nphyint ${n.relayOut} enable\nmroute from ${n.relayIn} source ${senderIp} group 239.1.1.1 to ${n.relayOut}\n` +
+      (background ? `mroute from ${n.relayIn} source ${senderIp} group ${BACKGROUND.group} to ${n.relayOut}\n` : ""));
   const p = t.spawn(n.relay, ["taskset", "-c", "1", "smcrouted", "-n", "-N", "-f", `${dir}/smcroute.conf`,
     "-u", `${dir}/smcroute.sock`, "-P", `${dir}/smcroute.pid`, "-i", `mcrbench${Deno.pid}`, "-l", "err"], { stdout: "null", stderr: "null" });
   await sleep(1000);
@@ -171,6 +194,8 @@ export async function runOne(workload: string, kind: RelayKind, rep: number, o: 
   outputs?: number;
   workers?: number;
   bridge?: boolean;
+  /** A second stream on the same input, relayed too, at this rate (1024-byte datagrams): its latency is not scored. */
+  backgroundPps?: number;
 }): Promise<Row> {
   const t = await Topology.create();
   try {
@@ -186,13 +211,21 @@ export async function runOne(workload: string, kind: RelayKind, rep: number, o: 
       for (const ifname of [`${p}bg`, `${p}b0`, `${p}b1`, `${p}bs`]) await setRps(t, bridges, ifname, "1");
     }
     if (kind === "kernel") await t.sysctl(n.relay, "net.ipv4.conf.all.mc_forwarding", "1").catch(() => {});
-    const relay = await startRelayKind(t, n, kind, o.outputs ?? 1, o.workers ?? 1, genIp, relayOutIp);
+    const relay = await startRelayKind(t, n, kind, o.outputs ?? 1, o.workers ?? 1, genIp, relayOutIp, (o.backgroundPps ?? 0) > 0);
     const group = kind === "kernel" ? "239.1.1.1" : "239.9.9.9";
     const port = kind === "kernel" ? 5001 : 5099;
     const sink = t.spawn(n.sink, ["taskset", "-c", "0", ...selfCommand(["sink", "--group", group, "--port", String(port),
       "--interface", n.sinkIf, "--expect", String(o.count), "--idle-timeout-ms", "1500", "--json", "--run-id", String(rep + 1)])], { stderr: "null" });
     const sinkOut = new Response(sink.stdout).text();
     await sleep(500);
+    // The background stream runs from before the measured one starts until after it ends.
+    const bgSeconds = Math.ceil(o.count / o.rate) + 2;
+    const background = (o.backgroundPps ?? 0) > 0
+      ? t.run(n.gen, ["taskset", "-c", "0", ...selfCommand(["gen", "--group", BACKGROUND.group, "--port", String(BACKGROUND.port),
+        "--count", String(o.backgroundPps! * bgSeconds), "--rate", String(o.backgroundPps), "--size", "1024", "--interface", n.genIf,
+        "--ttl", "8", "--json", "--run-id", "99"])], 600_000)
+      : null;
+    if (background) await sleep(500);
     const busy0 = cpuBusy(1);
     const proc0 = procTimes(relay.pid);
     const gen = await t.run(n.gen, ["taskset", "-c", "0", ...selfCommand(["gen", "--group", "239.1.1.1", "--port", "5001",
@@ -201,6 +234,7 @@ export async function runOne(workload: string, kind: RelayKind, rep: number, o: 
     await sink.status;
     const busy1 = cpuBusy(1);
     const proc1 = procTimes(relay.pid);
+    const bgSent = background ? JSON.parse((await background).stdout.trim().split("\n").pop() ?? "{}").rate_pps ?? 0 : 0;
     const counters = await relay.stop();
     const g = JSON.parse(gen.stdout.trim().split("\n").pop() ?? "{}");
     const s = JSON.parse((await sinkOut).trim().split("\n").pop() ?? "{}");
@@ -229,6 +263,7 @@ export async function runOne(workload: string, kind: RelayKind, rep: number, o: 
       latency_p50_us: s.latency?.p50_us ?? null,
       latency_p99_us: s.latency?.p99_us ?? null,
       latency_max_us: s.latency?.max_us ?? null,
+      background_pps: bgSent,
       relay_counters: counters,
     };
   } finally {

@@ -358,9 +358,9 @@ MCR_EXPORT MCR_COLD int mcr_waiter_remove_fd(int h, int fd)
 
 /*
  * Queues a TX kick. A kick that succeeds posts no completion where the
- * kernel allows it (IOSQE_CQE_SKIP_SUCCESS, Linux 5.17): then a kick can go
- * out in the same io_uring_enter that puts the loop to sleep without waking
- * it again at once, one system call per quiet batch instead of two.
+ * kernel allows it (IOSQE_CQE_SKIP_SUCCESS, Linux 5.17): a kick still queued
+ * when the loop goes to sleep (a retried one) goes out in that same
+ * io_uring_enter without waking it again at once, and reap() has less to do.
  */
 static int prep_kick(struct waiter *w, int fd)
 {

@@ -177,14 +177,6 @@ export class LoopState {
   readonly batchMs = new Float64Array(1);
   /** [0]: the residence clock's last reading (µs). */
   readonly clockUs = new Float64Array(1);
-  /**
-   * Set by forwardLoop (without busy polling): flush() queues TX kicks and
-   * leaves them for the loop, which sends them in the same system call that
-   * puts it to sleep when nothing else is ready, or at once otherwise.
-   */
-  deferKicks = false;
-  /** TX kicks queued and not yet submitted. */
-  kicksQueued = false;
   constructor(
     readonly bytes: Uint8Array,
     readonly view: DataView,
@@ -222,12 +214,10 @@ export function forwardLoop(s: LoopState, waitTimeoutMs: number): number {
   // Stall: the longest single turn (its wait excluded), per second and for ever.
   let turnStart = lastPeriodic;
   let longestStall = 0;
-  s.deferKicks = s.busyPollUs === 0;
   for (;;) {
     const command = Atomics.load(s.control, CONTROL_COMMAND);
     if (command !== COMMAND_RUN) {
-      flushNow(s);
-      s.deferKicks = false;
+      flush(s);
       return command;
     }
     let blocks = 0;
@@ -251,21 +241,15 @@ export function forwardLoop(s: LoopState, waitTimeoutMs: number): number {
       s.periodic();
     }
     if (s.retiring !== 0 && retire(s) !== 0) {
-      flushNow(s);
-      s.deferKicks = false;
+      flush(s);
       return COMMAND_RETIRED;
     }
-    if (blocks === 0 || (s.kicksQueued && !anyReady(s))) {
+    if (blocks === 0) {
       if (s.busyPollUs > 0 && spinUntilReady(s) !== 0) continue;
-      // Queued TX kicks go out in this same call, before it sleeps. A
-      // predecessor waiting for its settle time is looked at every millisecond.
-      s.kicksQueued = false;
+      // A predecessor waiting for its settle time is looked at every millisecond.
       s.kicker.wait(s.retiring !== 0 ? 1 : waitTimeoutMs);
       s.clock.read(clockUs);
       turnStart = clockUs[0] / 1000;
-    } else if (s.kicksQueued) {
-      s.kicksQueued = false;
-      s.kicker.submit();
     }
   }
 }
@@ -670,15 +654,5 @@ export function flush(s: LoopState): void {
     tx.pending = 0;
   }
   s.dirtyCount = 0;
-  if (s.deferKicks) s.kicksQueued = true;
-  else s.kicker.submit();
-}
-
-/** flush(), and the TX kicks go out now even when the loop defers them. */
-export function flushNow(s: LoopState): void {
-  flush(s);
-  if (s.kicksQueued) {
-    s.kicksQueued = false;
-    s.kicker.submit();
-  }
+  s.kicker.submit();
 }
