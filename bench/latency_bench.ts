@@ -19,6 +19,7 @@
  *   LAT_RATES=1000,10000,50000,100000 LAT_SIZES=256,1024 LAT_SECONDS=4
  *   LAT_RELAYS=mcr,kernel,socat,mcr-busy,mcr-blocks LAT_BACKGROUND=0,30000
  *   LAT_OUT=latency_modes    (file base name in bench/results/)
+ *   LAT_RENDER=1             (draw table and chart again from the .jsonl, no run)
  *
  * Prints a table, writes bench/results/latency.{jsonl,md} and the chart
  * bench/results/latency.svg (p50 and p99 against rate, 256 B, no second
@@ -41,7 +42,12 @@ const base = Deno.env.get("LAT_OUT") ?? "latency";
 
 type Row = Awaited<ReturnType<typeof runOne>>;
 const rows: (Row & { background: number })[] = [];
-for (const size of sizes) {
+// LAT_RENDER=1: no measurement, the table and chart are drawn again from the last run's rows.
+const renderOnly = Deno.env.get("LAT_RENDER") === "1";
+if (renderOnly) {
+  rows.push(...Deno.readTextFileSync(`${results}${base}.jsonl`).trim().split("\n").map((l) => JSON.parse(l)));
+}
+for (const size of renderOnly ? [] : sizes) {
   for (const background of backgrounds) {
     for (const rate of rates) {
       for (const relay of relays) {
@@ -57,9 +63,10 @@ for (const size of sizes) {
     }
   }
 }
-Deno.writeTextFileSync(`${results}${base}.jsonl`, rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
+if (!renderOnly) Deno.writeTextFileSync(`${results}${base}.jsonl`, rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
 
-const us = (v: number | null | undefined) => v === null || v === undefined ? "-" : v >= 1000 ? `${(v / 1000).toFixed(1)} ms` : `${Math.round(v)}`;
+const us = (v: number | null | undefined) =>
+  v === null || v === undefined ? "-" : !Number.isFinite(v) ? "∞" : v >= 1000 ? `${(v / 1000).toFixed(1)} ms` : `${Math.round(v)}`;
 const over = (v: number | null, k: number | null) => v === null || k === null ? "" : v >= k ? `+${us(v - k)}` : `−${us(k - v)}`;
 const lines = [
   "| relay | size | second stream | offered pps | delivered | p50 µs | p99 µs | max µs | p50 over kernel | p99 over kernel | mcr residence p50 / p99 | longest loop turn | relay CPU ns/pkt |",
@@ -75,12 +82,13 @@ for (const r of rows) {
     `| ${r.relay} | ${r.size} | ${r.background ? `${r.background_pps} pps` : "-"} | ${r.target_pps} | ${r.delivered} / ${r.sent} | ` +
       `${us(r.latency_p50_us)} | ${us(r.latency_p99_us)} | ${us(r.latency_max_us)} | ` +
       `${over(r.latency_p50_us, k?.latency_p50_us ?? null)} | ${over(r.latency_p99_us, k?.latency_p99_us ?? null)} | ` +
-      `${residence} | ${c?.loop_stall_max_ms !== undefined ? `${c.loop_stall_max_ms} ms` : ""} | ${r.background ? "-" : r.cpu_ns_per_pkt ?? "-"} |`,
+      `${residence} | ${c?.loop_stall_max_ms !== undefined ? `${c.loop_stall_max_ms.toFixed(1)} ms` : ""} | ${r.background ? "-" : r.cpu_ns_per_pkt ?? "-"} |`,
   );
 }
 const cpus = Deno.readTextFileSync("/proc/cpuinfo").split("\n").filter((l) => l.startsWith("processor")).length;
 const machine = `${Deno.build.os} ${Deno.osRelease()}, ${cpus} CPUs`;
-const table = `Measured ${new Date().toISOString().slice(0, 10)} on ${machine}, ${seconds} s per row.\n\n${lines.join("\n")}\n`;
+const measured = (renderOnly ? Deno.statSync(`${results}${base}.jsonl`).mtime ?? new Date() : new Date()).toISOString().slice(0, 10);
+const table = `Measured ${measured} on ${machine}, ${seconds} s per row.\n\n${lines.join("\n")}\n`;
 Deno.writeTextFileSync(`${results}${base}.md`, table);
 console.log(table);
 
