@@ -10,8 +10,10 @@
  *                                      (seed-chain, seed-bridge, sweep, fanout, workers)
  *
  * CPU: the relay is pinned to CPU 1 with its receive processing steered
- * there (RPS on its input interface); generator and receiver run on CPU 0
- * and the receiver's processing is steered to CPU 0. The relay's cost per
+ * there (RPS on its input interface); for mcr that is its worker thread
+ * (worker_cpus: [1]), its supervisor and runtime helper threads run on CPU
+ * 0. Generator and receiver run on CPU 0 and the receiver's processing is
+ * steered to CPU 0. The relay's cost per
  * forwarded packet is CPU 1's busy time (user + system + softirq, from
  * /proc/stat) over the run divided by packets delivered — the same measure
  * for a userspace relay and for the kernel forwarding in softirq.
@@ -134,11 +136,12 @@ async function startRelayKind(
       ? `  - name: background\n    input: { interface: ${n.relayIn}, group: ${BACKGROUND.group}, port: ${BACKGROUND.port} }\n` +
         `    outputs:\n      - { interface: ${n.relayOut}, group: ${BACKGROUND.outGroup}, port: ${BACKGROUND.outPort}, ttl: 8 }\n`
       : "";
+    // The worker runs alone on CPU 1 (worker_cpus); the supervisor and the runtime's helper threads on CPU 0.
     Deno.writeTextFileSync(`${dir}/mcr.yaml`,
-      `workers: ${workers}\n${kind === "mcr-blocks" ? "ring: { rx_mode: blocks }\n" : kind === "mcr-busy" ? "ring: { busy_poll_us: 500 }\n" : ""}rules:\n  - name: bench\n    rate_pps: 400000\n    input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }\n    outputs:\n${outs.join("\n")}\n${bg}`,
+      `workers: ${workers}\nworker_cpus: [1]\n${kind === "mcr-blocks" ? "ring: { rx_mode: blocks }\n" : kind === "mcr-busy" ? "ring: { busy_poll_us: 500 }\n" : ""}rules:\n  - name: bench\n    rate_pps: 400000\n    input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }\n    outputs:\n${outs.join("\n")}\n${bg}`,
       { mode: 0o600 });
     const statsPath = `${dir}/final.json`;
-    const p = t.spawn(n.relay, ["taskset", "-c", "1", ...selfCommand(["run", "--config", `${dir}/mcr.yaml`, "--no-api", "--final-stats", statsPath])], { stdout: "null" });
+    const p = t.spawn(n.relay, ["taskset", "-c", "0", ...selfCommand(["run", "--config", `${dir}/mcr.yaml`, "--no-api", "--final-stats", statsPath])], { stdout: "null" });
     await readLinesUntil(p.stderr, "relay started", 20_000);
     return {
       pid: p.pid,

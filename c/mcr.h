@@ -36,9 +36,15 @@
 
 #include <stdint.h>
 
-#define MCR_ABI_VERSION 8
+#define MCR_ABI_VERSION 9
 
 /* ---- library identity ---------------------------------------------------- */
+
+/*
+ * Pins the calling thread to one CPU (cpu >= 0) or gives it back the
+ * process's CPUs (cpu < 0). -EINVAL: no such CPU, or not allowed here.
+ */
+int mcr_pin_thread(int cpu);
 
 /* Returns MCR_ABI_VERSION. */
 int mcr_abi_version(void);

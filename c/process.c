@@ -1,4 +1,5 @@
-/* Process facts: effective capabilities (capget(2)) and whether a pid exists. */
+/* Process facts: effective capabilities (capget(2)), whether a pid exists; the calling thread's CPU. */
+#define _GNU_SOURCE /* sched_setaffinity, CPU_SET */
 #include <linux/capability.h>
 #include <stdint.h>
 #include <string.h>
@@ -87,4 +88,26 @@ MCR_EXPORT MCR_COLD int mcr_open_fds(void)
 			n++;
 	closedir(d);
 	return n - 1;
+}
+
+#include <sched.h>
+
+/*
+ * Pins the calling thread to one CPU (cpu >= 0), or gives it back the CPUs
+ * the process started with (cpu < 0: the thread group leader's mask).
+ * Returns 0, or -EINVAL for a CPU that does not exist or is not allowed.
+ */
+MCR_EXPORT MCR_COLD int mcr_pin_thread(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	if (cpu >= 0) {
+		if (cpu >= CPU_SETSIZE)
+			return -EINVAL;
+		CPU_SET(cpu, &set);
+	} else if (sched_getaffinity(getpid(), sizeof(set), &set) < 0) {
+		return __mcr_neg_errno();
+	}
+	return sched_setaffinity(0, sizeof(set), &set) < 0 ? __mcr_neg_errno() : 0;
 }

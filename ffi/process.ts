@@ -54,3 +54,8 @@ export class RealtimeClock {
     into[0] = this.#lib.mcr_now_us();
   }
 }
+
+/** Pins the calling thread to `cpu`, or (null) gives it back the process's CPUs. Throws NativeError (EINVAL: no such CPU). */
+export function pinThread(cpu: number | null): void {
+  check(loadLibrary().mcr_pin_thread(cpu ?? -1), "mcr_pin_thread", cpu === null ? "Cannot unpin the worker thread" : `Cannot pin the worker thread to CPU ${cpu}`);
+}

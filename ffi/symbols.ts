@@ -19,6 +19,8 @@ export const CORE_SYMBOLS = {
   mcr_capabilities: { parameters: ["buffer"], result: "i32" },
   // int mcr_process_exists(int pid)
   mcr_process_exists: { parameters: ["i32"], result: "i32" },
+  // int mcr_pin_thread(int cpu)
+  mcr_pin_thread: { parameters: ["i32"], result: "i32" },
   // int mcr_raise_nofile(void)
   mcr_raise_nofile: { parameters: [], result: "i32" },
   // int mcr_sd_notify(const char *state, uint32_t len)

@@ -281,6 +281,13 @@ const ConfigObject = z.strictObject({
   version: z.literal(1).optional(),
   /** Number of forwarding workers (PACKET_FANOUT spreads flows across them). */
   workers: z.int().min(1).max(64).optional(),
+  /**
+   * CPUs the workers run on: worker i on worker_cpus[i mod length], alone
+   * (its thread is pinned; the supervisor and the runtime's helper threads
+   * keep the process's CPUs). For a core dedicated to forwarding. Unset: the
+   * scheduler's choice. A CPU that does not exist is refused when applied.
+   */
+  worker_cpus: z.array(z.int().min(0).max(4095)).min(1).max(1024).optional(),
   ring: RingSchema.optional(),
   api: ApiSchema.optional(),
   log: LogSchema.optional(),

@@ -122,5 +122,7 @@ export interface WorkerPlan {
   rules: RulePlan[];
   /** Microseconds the loop spins on its rings before it sleeps (0: it sleeps at once). */
   busyPollUs?: number;
+  /** worker_cpus: worker i runs on workerCpus[i mod length]; empty: not pinned. */
+  workerCpus?: number[];
 }
 

@@ -17,7 +17,7 @@
  */
 /// <reference lib="deno.worker" />
 import { loadLibrary } from "../../ffi/library.ts";
-import { RealtimeClock } from "../../ffi/process.ts";
+import { pinThread, RealtimeClock } from "../../ffi/process.ts";
 import { RoutedSender } from "../../ffi/routed.ts";
 import { Waiter } from "../../ffi/waiter.ts";
 import { W } from "../stats/registry.ts";
@@ -124,6 +124,9 @@ async function main(): Promise<void> {
     if (k.lastErrno !== 0) workerCounters[W.last_kick_errno] = k.lastErrno;
   };
 
+  /** The CPU this thread is pinned to (worker_cpus), null when it is not. */
+  let pinnedCpu: number | null = null;
+
   /** Applies every plan waiting in the inbox up to the requested generation. */
   const drainPlans = async (): Promise<void> => {
     while (Atomics.load(control, CONTROL_APPLIED_GEN) < Atomics.load(control, CONTROL_REQUESTED_GEN)) {
@@ -134,6 +137,13 @@ async function main(): Promise<void> {
       try {
         // Frames and datagrams still batched go out before anything changes.
         if (state !== null) flush(state);
+        // worker_cpus: this thread runs alone on its CPU, or anywhere the process may.
+        const cpus = m.plan.workerCpus ?? [];
+        const cpu = cpus.length > 0 ? cpus[id % cpus.length] : null;
+        if (cpu !== pinnedCpu) {
+          pinThread(cpu);
+          pinnedCpu = cpu;
+        }
         if ("all" in m.rules) {
           rulePlans.clear();
           for (const r of m.rules.all) rulePlans.set(r.name, r);

@@ -266,6 +266,7 @@ export function buildPlan(
     tx: [...txByName.values()],
     rules: rulePlans,
     busyPollUs: ring.busy_poll_us ?? 0,
+    workerCpus: config.worker_cpus ?? [],
   };
 }
 

@@ -166,3 +166,11 @@ Deno.test("a mistyped key gets a suggestion: did you mean", () => {
   assert.match(found, /rules\[0\]\.input: Unrecognized key: "prot"; did you mean "port"\?/);
   assert.doesNotMatch(issues(GOOD.replace("ttl: 8", "ttl: 8, xyzzyq: 1")).join(), /did you mean/, "no suggestion for a word far from every key");
 });
+
+Deno.test("worker_cpus is a non-empty list of CPU numbers", () => {
+  assert.deepEqual(parseConfigText(`worker_cpus: [1, 3]\n${GOOD}`, "test.yaml").worker_cpus, [1, 3]);
+  assert.match(issues(`worker_cpus: []\n${GOOD}`).join(), /worker_cpus: /);
+  assert.match(issues(`worker_cpus: [-1]\n${GOOD}`).join(), /worker_cpus\[0\]: /);
+  assert.match(issues(`worker_cpus: [1.5]\n${GOOD}`).join(), /worker_cpus\[0\]: /);
+  assert.match(issues(`worker_cpus: 1\n${GOOD}`).join(), /worker_cpus: /);
+});

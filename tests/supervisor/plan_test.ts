@@ -310,7 +310,7 @@ Deno.test("buildPlan() leaves out a rule none of whose outputs is usable", () =>
     }],
   });
   const plan = buildPlan(config, facts(), slotsFor(config), new Map(), 1);
-  assert.deepEqual(plan, { generation: 1, rx: [], tx: [], rules: [], busyPollUs: 0 });
+  assert.deepEqual(plan, { generation: 1, rx: [], tx: [], rules: [], busyPollUs: 0, workerCpus: [] });
 });
 
 Deno.test("buildPlan() names the rule that has no counter slot", () => {
@@ -332,4 +332,9 @@ Deno.test("buildPlan() sizes an input for its rules together: nine rules without
   const b = buildPlan(nine, facts(), slotsFor(nine), new Map(), 1).rx[0].geometry;
   assert.deepEqual(b, a);
   assert.ok(b.bytes <= 64 * 2 ** 20, `${b.bytes} bytes: no 256 MiB rings for a handful of rules`);
+});
+
+Deno.test("buildPlan() hands every worker the whole worker_cpus list (worker i takes entry i mod length); none when unset", () => {
+  assert.deepEqual(buildPlan({ ...TWO_RULES, worker_cpus: [2, 3] }, facts(), slotsFor(TWO_RULES), new Map([["in0", 7]]), 1).workerCpus, [2, 3]);
+  assert.deepEqual(buildPlan(TWO_RULES, facts(), slotsFor(TWO_RULES), new Map([["in0", 7]]), 1).workerCpus, []);
 });
