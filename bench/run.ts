@@ -218,7 +218,9 @@ export async function runOne(workload: string, kind: RelayKind, rep: number, o: 
     const group = kind === "kernel" ? "239.1.1.1" : "239.9.9.9";
     const port = kind === "kernel" ? 5001 : 5099;
     const sink = t.spawn(n.sink, ["taskset", "-c", "0", ...selfCommand(["sink", "--group", group, "--port", String(port),
-      "--interface", n.sinkIf, "--expect", String(o.count), "--idle-timeout-ms", "1500", "--json", "--run-id", String(rep + 1)])], { stderr: "null" });
+      "--interface", n.sinkIf, "--expect", String(o.count), "--idle-timeout-ms", "1500",
+      // A relay that delivers nothing must not hold the run: the sink gives up after the stream's length plus 30 s.
+      "--max-seconds", String(Math.ceil(o.count / o.rate) + 30), "--json", "--run-id", String(rep + 1)])], { stderr: "null" });
     const sinkOut = new Response(sink.stdout).text();
     await sleep(500);
     // The background stream runs from before the measured one starts until after it ends.
@@ -237,10 +239,10 @@ export async function runOne(workload: string, kind: RelayKind, rep: number, o: 
     await sink.status;
     const busy1 = cpuBusy(1);
     const proc1 = procTimes(relay.pid);
-    const bgSent = background ? JSON.parse((await background).stdout.trim().split("\n").pop() ?? "{}").rate_pps ?? 0 : 0;
+    const bgSent = background ? JSON.parse((await background).stdout.trim().split("\n").pop() || "{}").rate_pps ?? 0 : 0;
     const counters = await relay.stop();
-    const g = JSON.parse(gen.stdout.trim().split("\n").pop() ?? "{}");
-    const s = JSON.parse((await sinkOut).trim().split("\n").pop() ?? "{}");
+    const g = JSON.parse(gen.stdout.trim().split("\n").pop() || "{}");
+    const s = JSON.parse((await sinkOut).trim().split("\n").pop() || "{}");
     const delivered = s.unique ?? 0;
     const per = (jiffies: number) => delivered > 0 ? Math.round((jiffies * TICK_NS) / delivered) : null;
     const lost = Math.max(0, (g.sent ?? 0) - delivered);

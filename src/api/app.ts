@@ -32,6 +32,8 @@ import type { RelayControl } from "../supervisor/control.ts";
 import type { BuildInfo } from "../version.ts";
 import { bearerGuard, type HostRules, hostGuard } from "./auth.ts";
 import { openApiDocument } from "./openapi.ts";
+import { LogLevelBody } from "./responses.ts";
+import { renderDocsPage } from "./docs_page.ts";
 import { PAGE_CSS, PAGE_HTML, PAGE_JS } from "../ui/page.ts";
 
 /** A route path ("/api/v1/rules/:name") as a regular expression over request paths. */
@@ -90,7 +92,6 @@ const FaultBody = z.strictObject({
   /** stall: how long the worker blocks inside native code. */
   ms: z.int().min(1).max(60_000).optional(),
 });
-const LogLevelBody = z.strictObject({ level: z.enum(["debug", "info", "warn", "error"]) });
 const HealthQuery = z.strictObject({
   stale_ms: z.coerce.number().int().min(0).max(86_400_000).optional(),
   max_loss_pps: z.coerce.number().min(0).optional(),
@@ -335,6 +336,7 @@ export function createApp(deps: ApiDeps): Hono {
   });
   app.get("/api/v1/version", (c) => c.json({ ...deps.version, uptime_s: deps.relay.stats().uptime_s }));
   app.get("/api/v1/openapi.json", (c) => c.json(openApiDocument(deps.version.version)));
+  app.get("/api/v1/docs", page(renderDocsPage(openApiDocument(deps.version.version)), "text/html; charset=utf-8"));
   app.get("/api/v1/log-level", (c) => c.json({ level: log.level }));
   app.put("/api/v1/log-level", async (c) => {
     const parsed = LogLevelBody.safeParse(await jsonBody(c));

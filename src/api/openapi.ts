@@ -1,33 +1,28 @@
-/** The OpenAPI 3.1 document of the API, generated from the zod schemas (z.toJSONSchema). */
+/**
+ * The OpenAPI 3.1 document of the API. Request and response schemas are
+ * generated from the zod schemas (z.toJSONSchema) the API validates with
+ * and its responses are tested against (src/api/responses.ts).
+ */
 import { z } from "zod";
-import { ConfigSchema, RuleSchema } from "../config/schema.ts";
-
-const ErrorSchema = z.object({
-  error: z.object({
-    code: z.string(),
-    message: z.string(),
-    issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
-  }),
-});
-const ApplyResultSchema = z.object({
-  added: z.array(z.string()),
-  removed: z.array(z.string()),
-  changed: z.array(z.string()),
-  unchanged: z.int(),
-});
+import { RESPONSE_SCHEMAS } from "./responses.ts";
 
 function schema(s: z.ZodType): Record<string, unknown> {
   return z.toJSONSchema(s, { io: "input", unrepresentable: "any", target: "draft-2020-12" }) as Record<string, unknown>;
 }
 
-const json = (ref: string) => ({ content: { "application/json": { schema: { $ref: `#/components/schemas/${ref}` } } } });
+type SchemaName = keyof typeof RESPONSE_SCHEMAS;
+const json = (ref: SchemaName) => ({ content: { "application/json": { schema: { $ref: `#/components/schemas/${ref}` } } } });
+const text = (type: string) => ({ content: { [type]: { schema: { type: "string" } } } });
 const errors = {
-  "400": { description: "malformed or invalid body", ...json("Error") },
+  "400": { description: "malformed or invalid body (issues name each field)", ...json("Error") },
   "401": { description: "missing or wrong bearer token", ...json("Error") },
   "413": { description: "body too large", ...json("Error") },
   "415": { description: "not JSON", ...json("Error") },
   "422": { description: "the resulting configuration is invalid; nothing changed", ...json("Error") },
+  "409": { description: "conflict: restart_required (the key cannot change live), config_file_changed, resource_limit, or the rule exists", ...json("Error") },
+  "503": { description: "not in force: apply_failed (rolled back) or persist_failed (not written, rolled back)", ...json("Error") },
 };
+const notFound = { "404": { description: "no such rule", ...json("Error") } };
 const nameParam = [{ name: "name", in: "path", required: true, schema: { type: "string" } }];
 
 /** "get /api/v1/rules/{name}" -> "getApiV1RulesByName": one stable, unique id per operation. */
@@ -54,12 +49,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
     openapi: "3.1.0",
     info: { title: "mcr API", version, description: "Configuration and statistics of the mcr multicast relay." },
     components: {
-      schemas: {
-        Rule: schema(RuleSchema),
-        Config: schema(ConfigSchema),
-        Error: schema(ErrorSchema),
-        ApplyResult: schema(ApplyResultSchema),
-      },
+      schemas: Object.fromEntries(Object.entries(RESPONSE_SCHEMAS).map(([name, s]) => [name, schema(s)])),
       securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
     },
     security: [{ bearer: [] }],
@@ -67,64 +57,126 @@ export function openApiDocument(version: string): Record<string, unknown> {
       "/health": {
         get: {
           summary: "Health verdict with reasons (200 ok/warning, 503 critical)",
+          description: "For load balancers and monitoring: ok, warning or critical with the reasons (silent rules, loss, TX errors, " +
+            "stuck workers, interfaces down). `mcr health` prints the same with monitoring-plugin perfdata.",
           parameters: [
-            { name: "stale_ms", in: "query", schema: { type: "integer" } },
-            { name: "max_loss_pps", in: "query", schema: { type: "number" } },
+            { name: "stale_ms", in: "query", description: "a rule silent longer than this is critical", schema: { type: "integer" } },
+            { name: "max_loss_pps", in: "query", description: "loss per second above this is critical", schema: { type: "number" } },
+            { name: "rule", in: "query", description: "judge this rule only", schema: { type: "string" } },
           ],
-          responses: { "200": { description: "ok or warning" }, "503": { description: "critical" } },
+          responses: {
+            "200": { description: "ok or warning", ...json("Health") },
+            "503": { description: "critical", ...json("Health") },
+            "404": { description: "no rule of that name", ...json("Error") },
+          },
         },
       },
-      "/metrics": { get: { summary: "Prometheus metrics", responses: { "200": { description: "text format 0.0.4" } } } },
+      "/metrics": {
+        get: {
+          summary: "Prometheus metrics",
+          description: "Counters, gauges and histograms of every worker, rule and output, in the Prometheus text format 0.0.4.",
+          responses: { "200": { description: "text format 0.0.4", ...text("text/plain") } },
+        },
+      },
       "/api/v1/rules": {
-        get: { summary: "List rules", responses: { "200": { description: "rules" } } },
+        get: { summary: "List rules", description: "The rules in force, as configured.", responses: { "200": { description: "rules", ...json("RuleList") } } },
         post: {
           summary: "Add a rule",
+          description: "Validated, applied, then persisted to the config file; 201 only once all three are done.",
           requestBody: { required: true, ...json("Rule") },
-          responses: { "201": { description: "applied", ...json("ApplyResult") }, "409": { description: "name exists" }, ...errors },
+          responses: { "201": { description: "applied and persisted", ...json("ApplyResult") }, ...errors },
         },
       },
       "/api/v1/rules/{name}": {
         parameters: nameParam,
-        get: { summary: "Get a rule", responses: { "200": { description: "rule", ...json("Rule") }, "404": { description: "no such rule" } } },
+        get: { summary: "Get a rule", description: "One rule as configured.", responses: { "200": { description: "rule", ...json("Rule") }, ...notFound } },
         put: {
           summary: "Replace a rule",
+          description: "The body's name must be the URL's. Applied and persisted before 200.",
           requestBody: { required: true, ...json("Rule") },
-          responses: { "200": { description: "applied", ...json("ApplyResult") }, "404": { description: "no such rule" }, ...errors },
+          responses: { "200": { description: "applied and persisted", ...json("ApplyResult") }, ...notFound, ...errors },
         },
-        delete: { summary: "Remove a rule", responses: { "200": { description: "applied", ...json("ApplyResult") }, "404": { description: "no such rule" } } },
+        delete: {
+          summary: "Remove a rule",
+          description: "Its groups are left and its rings released; persisted before 200.",
+          responses: { "200": { description: "applied and persisted", ...json("ApplyResult") }, ...notFound, ...errors },
+        },
       },
       "/api/v1/config": {
-        get: { summary: "The configuration in force", responses: { "200": { description: "config", ...json("Config") } } },
+        get: { summary: "The configuration in force", description: "Exactly what runs.", responses: { "200": { description: "config", ...json("Config") } } },
         put: {
           summary: "Replace the whole configuration (validated whole, applied atomically)",
+          description: "All of it takes effect or none; keys that cannot change live (api) are refused with 409 restart_required.",
           requestBody: { required: true, ...json("Config") },
-          responses: { "200": { description: "applied", ...json("ApplyResult") }, ...errors },
+          responses: { "200": { description: "applied and persisted", ...json("ApplyResult") }, ...errors },
         },
       },
-      "/api/v1/stats": { get: { summary: "Counters and rates per rule, output and worker", responses: { "200": { description: "stats" } } } },
-      "/api/v1/workers": { get: { summary: "Worker state", responses: { "200": { description: "workers" } } } },
-      "/api/v1/interfaces": { get: { summary: "Interface state", responses: { "200": { description: "interfaces" } } } },
-      "/": { get: { summary: "The status page (HTML; read-only, no external resources)", responses: { "200": { description: "text/html" } } } },
-      "/ui/app.js": { get: { summary: "The status page's script", responses: { "200": { description: "text/javascript" } } } },
-      "/ui/style.css": { get: { summary: "The status page's style sheet", responses: { "200": { description: "text/css" } } } },
+      "/api/v1/stats": {
+        get: {
+          summary: "Counters and rates per rule, output and worker",
+          description: "Counters since start (totals never go backwards across worker restarts) and per-second rates over a sliding window.",
+          responses: { "200": { description: "stats", ...json("Stats") } },
+        },
+      },
+      "/api/v1/workers": {
+        get: { summary: "Worker state", description: "Each worker: alive, restarts, heartbeat age, counters.", responses: { "200": { description: "workers", ...json("Workers") } } },
+      },
+      "/api/v1/interfaces": {
+        get: {
+          summary: "Interface state",
+          description: "Every interface a rule names: present, up, MTU, addresses, roles, change events, kernel counters.",
+          responses: { "200": { description: "interfaces", ...json("Interfaces") } },
+        },
+      },
+      "/": {
+        get: {
+          summary: "The status page (HTML; read-only, no external resources)",
+          description: "Rules, outputs, rates, drops, health and workers, with a live rate chart fed by the event stream.",
+          responses: { "200": { description: "the page", ...text("text/html") } },
+        },
+      },
+      "/ui/app.js": { get: { summary: "The status page's script", description: "Served by mcr itself.", responses: { "200": { description: "script", ...text("text/javascript") } } } },
+      "/ui/style.css": { get: { summary: "The status page's style sheet", description: "Served by mcr itself.", responses: { "200": { description: "style sheet", ...text("text/css") } } } },
       "/api/v1/events": {
         get: {
           summary: "Server-Sent Events: config, interface, worker, health transitions, and stats every second",
-          responses: { "200": { description: "text/event-stream" } },
+          description: "Events: hello, config, interface, worker, health, stats. A subscriber that stops reading is dropped once 256 events behind; it never delays the relay.",
+          responses: { "200": { description: "an event stream", ...text("text/event-stream") } },
         },
       },
       "/api/v1/resources": {
         get: {
           summary: "What the relay holds: counter slots, memberships, rings per worker (bytes), stuck threads",
-          responses: { "200": { description: "resources" } },
+          description: "For capacity planning and leak checks: every change must leave these as a fresh start would.",
+          responses: { "200": { description: "resources", ...json("Resources") }, "404": { description: "not available", ...json("Error") } },
         },
       },
-      "/api/v1/version": { get: { summary: "Version and uptime", responses: { "200": { description: "version" } } } },
-      "/api/v1/log-level": {
-        get: { summary: "Current log level", responses: { "200": { description: "level" } } },
-        put: { summary: "Set the log level", responses: { "200": { description: "level" }, ...errors } },
+      "/api/v1/version": {
+        get: { summary: "Version and uptime", description: "mcr version, commit, Deno and liburing versions.", responses: { "200": { description: "version", ...json("Version") } } },
       },
-      "/api/v1/openapi.json": { get: { summary: "This document", responses: { "200": { description: "OpenAPI 3.1" } } } },
+      "/api/v1/log-level": {
+        get: { summary: "Current log level", description: "debug, info, warn or error.", responses: { "200": { description: "level", ...json("LogLevel") } } },
+        put: {
+          summary: "Set the log level",
+          description: "Takes effect at once; not persisted (log.level in the config file is).",
+          requestBody: { required: true, ...json("LogLevel") },
+          responses: { "200": { description: "level", ...json("LogLevel") }, ...errors },
+        },
+      },
+      "/api/v1/openapi.json": {
+        get: {
+          summary: "This document",
+          description: "OpenAPI 3.1, generated from the schemas the API validates with.",
+          responses: { "200": { description: "OpenAPI 3.1", content: { "application/json": { schema: { type: "object" } } } } },
+        },
+      },
+      "/api/v1/docs": {
+        get: {
+          summary: "This document as a page",
+          description: "Every operation with its parameters, request and response schemas; served by mcr, no external resources.",
+          responses: { "200": { description: "the page", ...text("text/html") } },
+        },
+      },
     }),
   };
 }

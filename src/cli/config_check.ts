@@ -9,12 +9,14 @@ import { ConfigError } from "../config/errors.ts";
 import { loadConfigFile } from "../config/load.ts";
 import { ConfigSchema } from "../config/schema.ts";
 
-const USAGE = `usage: mcr config check FILE
+export const USAGE = `usage: mcr config check FILE [--json]
        mcr config schema          (JSON Schema of the config file, for editors)
        mcr config show [--api URL] [--json]`;
 
 export async function configCommand(argv: string[]): Promise<number> {
-  const [sub, file, ...rest] = argv;
+  if (argv[0] === "show") return await (await import("./remote.ts")).configShow(argv.slice(1));
+  const json = argv.includes("--json");
+  const [sub, file, ...rest] = argv.filter((a) => a !== "--json");
   if (sub === "--help" || sub === "-h") {
     console.log(USAGE);
     return 0;
@@ -24,7 +26,6 @@ export async function configCommand(argv: string[]): Promise<number> {
     console.log(JSON.stringify({ $schema: "https://json-schema.org/draft/2020-12/schema", title: "mcr configuration", ...schema }, null, 2));
     return 0;
   }
-  if (sub === "show") return await (await import("./remote.ts")).configShow(argv.slice(1));
   if (sub !== "check" || !file || rest.length > 0) {
     console.error(`mcr config: expected "check FILE", "schema" or "show"\n${USAGE}`);
     return 1;
@@ -32,11 +33,13 @@ export async function configCommand(argv: string[]): Promise<number> {
   try {
     const config = await loadConfigFile(file);
     const outputs = config.rules.reduce((n, r) => n + r.outputs.length, 0);
-    console.log(`ok: ${file}: ${config.rules.length} rules, ${outputs} outputs`);
+    if (json) console.log(JSON.stringify({ ok: true, file, rules: config.rules.length, outputs }));
+    else console.log(`ok: ${file}: ${config.rules.length} rules, ${outputs} outputs`);
     return 0;
   } catch (err) {
     if (err instanceof ConfigError) {
-      for (const line of err.describe()) console.error(`${file}: ${line}`);
+      if (json) console.log(JSON.stringify({ ok: false, file, errors: err.describe() }));
+      else for (const line of err.describe()) console.error(`${file}: ${line}`);
       return 1;
     }
     throw err;

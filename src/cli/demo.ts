@@ -12,7 +12,7 @@ import { type ChainNames, Topology } from "../tools/topology.ts";
 import { checkCapabilities } from "./caps.ts";
 import { formatFinalCounters } from "../stats/summary.ts";
 
-const USAGE = `usage: mcr demo [--count N] [--rate PPS] [--size BYTES]
+export const USAGE = `usage: mcr demo [--count N] [--rate PPS] [--size BYTES]
 
 Builds namespaces gen -> relay -> sink, relays 239.1.1.1:5001 to 239.9.9.9:5099
 and reports what the receiver got. Needs root (CAP_NET_ADMIN + CAP_NET_RAW).`;

@@ -8,47 +8,77 @@ export { editDistance } from "../config/suggest.ts";
 
 type Command = (argv: string[]) => Promise<number>;
 
-/** Every command: its one-line summary and how to load it. */
-export const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+const VERSION_USAGE = "usage: mcr version [--json]";
+
+/** A command: its one-line summary, how to load it, and its usage text (the source of shell completion). */
+export interface CommandEntry {
+  summary: string;
+  load: () => Promise<Command>;
+  usage: () => Promise<string>;
+}
+
+/** Every command. */
+export const COMMANDS: Record<string, CommandEntry> = {
   run: {
     summary: "run the relay with a YAML config (--config FILE)",
     load: async () => (await import("./run.ts")).runCommand,
+    usage: async () => (await import("./run.ts")).USAGE,
   },
   demo: {
     summary: "build a throw-away namespace topology, relay traffic through it, show stats",
     load: async () => (await import("./demo.ts")).demoCommand,
+    usage: async () => (await import("./demo.ts")).USAGE,
   },
   gen: {
     summary: "send paced, numbered UDP multicast (traffic generator)",
     load: async () => (await import("./gen.ts")).genCommand,
+    usage: async () => (await import("./gen.ts")).USAGE,
   },
   sink: {
     summary: "receive a group and account loss, duplicates, reordering",
     load: async () => (await import("./sink.ts")).sinkCommand,
+    usage: async () => (await import("./sink.ts")).USAGE,
   },
   rules: {
     summary: "list, add or remove rules of a running relay",
     load: async () => (await import("./rules.ts")).rulesCommand,
+    usage: async () => (await import("./rules.ts")).USAGE,
   },
   stats: {
     summary: "live statistics of a running relay (--json for scripts)",
     load: async () => (await import("./stats.ts")).statsCommand,
+    usage: async () => (await import("./stats.ts")).USAGE,
   },
   health: {
     summary: "one-line health check for cron/monitoring (exit 0/1/2/3)",
     load: async () => (await import("./health.ts")).healthCommand,
+    usage: async () => (await import("./health.ts")).USAGE,
   },
   config: {
     summary: "config check FILE | schema | show: validate offline, JSON Schema for editors, what runs",
     load: async () => (await import("./config_check.ts")).configCommand,
+    usage: async () => `${(await import("./config_check.ts")).USAGE}\n${(await import("./remote.ts")).CONFIG_SHOW_USAGE}`,
   },
   workers: {
     summary: "the workers of a running relay: alive, restarts, heartbeat, counters",
     load: async () => (await import("./remote.ts")).workersCommand,
+    usage: async () => (await import("./remote.ts")).WORKERS_USAGE,
   },
   "log-level": {
     summary: "show or set the log level of a running relay",
     load: async () => (await import("./remote.ts")).logLevelCommand,
+    usage: async () => (await import("./remote.ts")).LOG_LEVEL_USAGE,
+  },
+  completion: {
+    summary: "print a shell completion script: completion bash | completion zsh",
+    load: async () => (await import("./completion.ts")).completionCommand,
+    usage: async () => (await import("./completion.ts")).USAGE,
+  },
+  version: {
+    summary: "version, commit, Deno and liburing (--json for scripts)",
+    // runCli answers `mcr version` itself; this is `mcr help version`.
+    load: () => Promise.resolve(() => Promise.resolve(void console.log(VERSION_USAGE)).then(() => 0)),
+    usage: () => Promise.resolve(VERSION_USAGE),
   },
 };
 
@@ -61,8 +91,8 @@ export function didYouMean(name: string): string | null {
 export async function runCli(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === "--version" || name === "-V" || name === "version") {
-    const { versionText } = await import("./self.ts");
-    console.log(await versionText());
+    const { versionJson, versionText } = await import("./self.ts");
+    console.log(rest.includes("--json") ? JSON.stringify(await versionJson()) : await versionText());
     return 0;
   }
   if (name === "help" && rest.length > 0 && COMMANDS[rest[0]]) {

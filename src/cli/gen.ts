@@ -7,7 +7,7 @@ import { generate } from "../tools/gen.ts";
 import { MIN_PAYLOAD } from "../tools/payload.ts";
 import { parseCommandArgs } from "./args.ts";
 
-const USAGE = `usage: mcr gen (--group G | --address A) --port P [--count N] [--rate PPS]
+export const USAGE = `usage: mcr gen (--group G | --address A) --port P [--count N] [--rate PPS]
                [--size BYTES] [--interface IF] [--source-ip S] [--ttl T] [--run-id N] [--json]
 
 Sends N numbered datagrams to group G (IPv4 or IPv6) or unicast address A,

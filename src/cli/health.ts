@@ -12,7 +12,7 @@ import type { HealthReport } from "../stats/health.ts";
 
 export const EXIT = { OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3 } as const;
 
-const USAGE = `usage: mcr health [--api URL] [--rule NAME] [--stale-ms MS] [--max-loss-pps N]
+export const USAGE = `usage: mcr health [--api URL] [--rule NAME] [--stale-ms MS] [--max-loss-pps N]
                   [-w|--loss-warn PPS] [-c|--loss-crit PPS] [--silent-warn S] [--silent-crit S]
                   [--tx-errors-warn PPS] [--tx-errors-crit PPS] [--timeout-ms MS] [--json]
 

@@ -21,6 +21,10 @@ const OPTIONS = {
   help: { type: "boolean" as const, short: "h" },
 };
 
+export const WORKERS_USAGE = "usage: mcr workers [--api URL] [--token-file FILE] [--json]";
+export const LOG_LEVEL_USAGE = "usage: mcr log-level [debug|info|warn|error] [--api URL] [--token-file FILE] [--json]";
+export const CONFIG_SHOW_USAGE = "usage: mcr config show [--api URL] [--token-file FILE] [--json]";
+
 /** Calls the API; prints the error and returns null when it cannot be reached or refuses. */
 async function call(command: string, a: z.infer<typeof Common>, method: string, path: string, body?: unknown) {
   try {
@@ -38,7 +42,7 @@ async function call(command: string, a: z.infer<typeof Common>, method: string, 
 }
 
 export async function workersCommand(argv: string[]): Promise<number> {
-  const usage = "usage: mcr workers [--api URL] [--token-file FILE] [--json]";
+  const usage = WORKERS_USAGE;
   const p = parseCommandArgs("mcr workers", argv, OPTIONS, Common);
   if (!p.ok) return (console.error(`${p.message}\n${usage}`), 1);
   if (p.values.help) return (console.log(usage), 0);
@@ -60,7 +64,7 @@ export async function workersCommand(argv: string[]): Promise<number> {
 }
 
 export async function logLevelCommand(argv: string[]): Promise<number> {
-  const usage = "usage: mcr log-level [debug|info|warn|error] [--api URL] [--token-file FILE] [--json]";
+  const usage = LOG_LEVEL_USAGE;
   const p = parseCommandArgs("mcr log-level", argv, OPTIONS, Common, true);
   if (!p.ok) return (console.error(`${p.message}\n${usage}`), 1);
   if (p.values.help) return (console.log(usage), 0);
@@ -79,7 +83,7 @@ export async function logLevelCommand(argv: string[]): Promise<number> {
 
 /** `mcr config show`: the configuration in force, as YAML (or --json). */
 export async function configShow(argv: string[]): Promise<number> {
-  const usage = "usage: mcr config show [--api URL] [--token-file FILE] [--json]";
+  const usage = CONFIG_SHOW_USAGE;
   const p = parseCommandArgs("mcr config show", argv, OPTIONS, Common);
   if (!p.ok) return (console.error(`${p.message}\n${usage}`), 1);
   if (p.values.help) return (console.log(usage), 0);

@@ -13,7 +13,7 @@ import {
 import { parseCommandArgs } from "./args.ts";
 import { ApiUnreachable, callApi, clientOptions, describeApiError } from "./client.ts";
 
-const USAGE = `usage: mcr rules list [--json]
+export const USAGE = `usage: mcr rules list [--json]
        mcr rules add --name N --in IFACE (--group G | --address A) --port P [--source S]
                      --out OUTPUT [--out ...]
          OUTPUT is IFACE:GROUP:PORT[:TTL] (an IPv6 group in brackets: eth1:[ff3e::1]:5000)
@@ -21,7 +21,9 @@ const USAGE = `usage: mcr rules list [--json]
          (keys: egress interface group address port ttl dscp source_ip)
        mcr rules add --file RULE.yaml
        mcr rules remove NAME
-common: [--api URL] [--token-file FILE]`;
+common: [--api URL] [--token-file FILE] [--json]
+  --json: the API's answer as one JSON line (add/remove: rules added, removed,
+          changed; an error: {"error": ...}), for scripts`;
 
 /** Splits IFACE:GROUP:PORT[:TTL], where GROUP may be an IPv6 address in brackets. */
 function colonFields(spec: string): string[] {
@@ -145,7 +147,7 @@ export async function rulesCommand(argv: string[]): Promise<number> {
       }
       const res = await callApi(client, "POST", "/api/v1/rules", rule);
       if (res.status !== 201) throw new Error(describeApiError(res.body));
-      console.log(`added rule "${(rule as Rule).name}"`);
+      console.log(a.json ? JSON.stringify(res.body) : `added rule "${(rule as Rule).name}"`);
       return 0;
     }
     if (sub === "remove") {
@@ -153,13 +155,15 @@ export async function rulesCommand(argv: string[]): Promise<number> {
       if (!name) throw new Error("NAME: which rule to remove");
       const res = await callApi(client, "DELETE", `/api/v1/rules/${encodeURIComponent(name)}`);
       if (res.status !== 200) throw new Error(describeApiError(res.body));
-      console.log(`removed rule "${name}"`);
+      console.log(a.json ? JSON.stringify(res.body) : `removed rule "${name}"`);
       return 0;
     }
     console.error(`mcr rules: unknown subcommand "${sub}"\n${USAGE}`);
     return 1;
   } catch (err) {
-    console.error(`mcr rules ${sub}: ${err instanceof ApiUnreachable ? err.message : (err as Error).message}`);
+    const message = `mcr rules ${sub}: ${err instanceof ApiUnreachable ? err.message : (err as Error).message}`;
+    if (a.json) console.log(JSON.stringify({ error: message }));
+    else console.error(message);
     return err instanceof ApiUnreachable ? 3 : 1;
   }
 }

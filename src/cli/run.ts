@@ -17,7 +17,7 @@ import { countersRecord } from "../stats/summary.ts";
 import { systemdNotifier } from "./systemd.ts";
 import { EventBus } from "../events.ts";
 
-const USAGE = `usage: mcr run --config FILE [--listen HOST:PORT] [--no-api] [--no-persist]
+export const USAGE = `usage: mcr run --config FILE [--listen HOST:PORT] [--no-api] [--no-persist]
 
 Runs the relay. Options:
   --config FILE       YAML configuration (see examples/mcr.yaml)

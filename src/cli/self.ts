@@ -8,6 +8,12 @@ export async function versionText(): Promise<string> {
   return `mcr ${VERSION} (commit ${info.commit}, deno ${info.deno}, liburing ${info.liburing})`;
 }
 
+/** Version facts as one object (`mcr version --json`). */
+export async function versionJson(): Promise<Record<string, string>> {
+  const info = await buildInfo();
+  return { version: VERSION, commit: info.commit, deno: info.deno, liburing: info.liburing };
+}
+
 /** The command overview. */
 export function helpText(commands: Record<string, { summary: string }>): string {
   const width = Math.max(...Object.keys(commands).map((k) => k.length));

@@ -8,7 +8,7 @@ import type { StatsSnapshot } from "../supervisor/control.ts";
 import { parseCommandArgs } from "./args.ts";
 import { ApiUnreachable, callApi, clientOptions, describeApiError } from "./client.ts";
 
-const USAGE = `usage: mcr stats [--once] [--json] [--interval-ms MS] [--api URL]`;
+export const USAGE = `usage: mcr stats [--once] [--json] [--interval-ms MS] [--api URL]`;
 
 const StatsArgs = z.object({
   once: z.boolean().optional(),

@@ -9,6 +9,7 @@ import { selfCommand } from "../../src/runtime.ts";
 import { parsePrometheus, sumOf } from "../helpers/prom_parse.ts";
 import { rootTest } from "../helpers/netns.ts";
 import { runGen, sleep, startRelay, startSink } from "../helpers/relay.ts";
+import { RESPONSE_SCHEMAS } from "../../src/api/responses.ts";
 
 const API = "http://127.0.0.1:8787";
 
@@ -231,5 +232,40 @@ rootTest("root: GET /api/v1/events streams stats every second, config and interf
     assert.ok(events.some((e) => e.event === "health"), "the link going down turned the health critical: a transition event");
     // The stalled subscriber delayed neither the stream nor the relay.
     assert.equal(got.unique, 8000, "every packet relayed");
+  });
+});
+
+rootTest("root: a running relay's JSON answers fit the schemas its OpenAPI document names (stats with traffic, interfaces, resources, workers, health, version)", async () => {
+  await withTopology(async (t) => {
+    const n = await t.chain();
+    const relay = await startRelay(t, n.relay,
+      `rules:\n  - name: s1\n    input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }\n` +
+        `    outputs:\n      - { interface: ${n.relayOut}, group: 239.9.9.9, port: 5099, ttl: 8 }\n`);
+    try {
+      const sink = startSink(t, n.sink, { group: "239.9.9.9", port: 5099, iface: n.sinkIf, runId: 41, idleMs: 1000 });
+      await sleep(300);
+      await runGen(t, n.gen, { group: "239.1.1.1", port: 5001, count: 2000, rate: 2000, iface: n.genIf, runId: 41 });
+      assert.equal((await sink.result).unique, 2000);
+      const doc = JSON.parse((await t.run(n.relay, ["curl", "-sf", `${API}/api/v1/openapi.json`])).stdout);
+      const checked: string[] = [];
+      for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: { $ref?: string } }> }> }>>)) {
+        if (!item.get || path.includes("{")) continue;
+        const r = await t.run(n.relay, ["curl", "-s", "-o", "/dev/stdout", "-w", "\n%{http_code}", `${API}${path}`]);
+        const lines = r.stdout.trimEnd().split("\n");
+        const status = lines.pop()!;
+        const ref = item.get.responses[status]?.content?.["application/json"]?.schema.$ref;
+        assert.ok(item.get.responses[status], `GET ${path} answered ${status}, which the document does not describe`);
+        if (!ref) continue;
+        const name = ref.split("/").pop() as keyof typeof RESPONSE_SCHEMAS;
+        const parsed = RESPONSE_SCHEMAS[name].safeParse(JSON.parse(lines.join("\n")));
+        assert.ok(parsed.success, `GET ${path} does not fit ${name}: ${JSON.stringify(parsed.error?.issues)}`);
+        checked.push(name);
+      }
+      for (const name of ["Stats", "Interfaces", "Resources", "Workers", "Health", "Version", "Config", "RuleList", "LogLevel"]) {
+        assert.ok(checked.includes(name), `${name} was checked (${checked})`);
+      }
+    } finally {
+      await relay.stop();
+    }
   });
 });

@@ -1,0 +1,155 @@
+/**
+ * The API's response bodies as zod schemas: the OpenAPI document's response
+ * schemas are generated from them (src/api/openapi.ts), tests validate real
+ * responses against them, and the compile-time checks at the end fail when
+ * the TypeScript types the handlers return drift away from them.
+ */
+import { z } from "zod";
+import { ConfigSchema, InputSchema, RuleSchema } from "../config/schema.ts";
+import type { HealthReport } from "../stats/health.ts";
+import type { Rates } from "../stats/rates.ts";
+import type { InterfaceState, StatsSnapshot, WorkerStats } from "../stats/snapshot.ts";
+import type { ApplyResult, Resources } from "../supervisor/control.ts";
+
+/** Counter values by name (src/stats/registry.ts declares them). */
+const Counters = z.record(z.string(), z.number()).describe("counter values by name, as declared in src/stats/registry.ts");
+
+export const ErrorResponse = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    key: z.string().optional().describe("restart_required: the key that cannot change while the relay runs"),
+  }),
+});
+
+export const ApplyResultResponse = z.object({
+  added: z.array(z.string()),
+  removed: z.array(z.string()),
+  changed: z.array(z.string()),
+  unchanged: z.int(),
+});
+
+export const RuleListResponse = z.array(RuleSchema);
+
+const WorkerStatsSchema = z.object({
+  id: z.int(),
+  alive: z.boolean(),
+  restarts: z.int(),
+  heartbeat_age_ms: z.number().describe("milliseconds since the worker's loop last turned"),
+  counters: Counters,
+});
+
+export const WorkersResponse = z.array(WorkerStatsSchema);
+
+export const StatsResponse = z.object({
+  at_ms: z.number().describe("wall clock of the reading, ms since the epoch"),
+  uptime_s: z.number(),
+  totals: Counters,
+  workers: WorkersResponse,
+  rules: z.array(z.object({
+    name: z.string(),
+    input: InputSchema,
+    counters: Counters,
+    outputs: z.array(z.looseObject({ interface: z.string().optional(), counters: Counters })
+      .describe("the output as configured (the keys of Rule.outputs[]) and its counters")),
+    silent_ms: z.number(),
+    active: z.boolean().describe("false while the rule waits for its interfaces"),
+  })),
+  rates: z.object({
+    window_s: z.number(),
+    totals: Counters,
+    workers: z.record(z.string(), Counters),
+    rules: z.record(z.string(), z.object({ pps: z.number(), bps: z.number(), outputs: z.array(z.object({ pps: z.number(), bps: z.number() })) })),
+  }).describe("per-second rates over the last window_s seconds"),
+});
+
+export const InterfacesResponse = z.array(z.object({
+  name: z.string(),
+  ifindex: z.int(),
+  up: z.boolean(),
+  present: z.boolean(),
+  mtu: z.int(),
+  mac: z.string(),
+  ipv4: z.string().nullable(),
+  ipv6: z.string().nullable(),
+  roles: z.array(z.enum(["input", "output"])),
+  events: z.int().describe("appearances, disappearances and changes seen since start"),
+  rx_packets: z.number(),
+  rx_dropped: z.number(),
+  tx_packets: z.number(),
+  tx_dropped: z.number(),
+}));
+
+export const ResourcesResponse = z.object({
+  slots: z.object({ rules: z.int(), outputs: z.int(), max_rules: z.int(), max_outputs: z.int() }),
+  memberships: z.array(z.object({
+    interface: z.string(),
+    family: z.union([z.literal(4), z.literal(6)]),
+    ifindex: z.int(),
+    sockets: z.int(),
+    memberships: z.array(z.string()),
+  })),
+  unicast_ports: z.array(z.string()),
+  workers: z.array(z.object({
+    id: z.int(),
+    alive: z.boolean(),
+    rings: z.array(z.object({ kind: z.enum(["rx", "tx", "routed"]), ifindex: z.int(), bytes: z.number() })),
+    ring_bytes: z.number(),
+  })),
+  ring_bytes: z.number(),
+  ring_bytes_limit_per_worker: z.number(),
+  stuck_threads: z.array(z.object({ id: z.int(), stuck_ms: z.number() })),
+  waiters: z.object({ freed: z.int(), deferred: z.int(), freedInUse: z.int() }),
+});
+
+export const HealthResponse = z.object({
+  status: z.enum(["ok", "warning", "critical"]),
+  reasons: z.array(z.string()),
+  rules: z.int(),
+  workers: z.int(),
+  rx_pps: z.number(),
+  loss_pps: z.number(),
+  tx_errors_pps: z.number(),
+  silent_s: z.number(),
+  rule: z.string().optional(),
+});
+
+export const VersionResponse = z.object({
+  version: z.string(),
+  commit: z.string(),
+  deno: z.string(),
+  liburing: z.string(),
+  uptime_s: z.number(),
+});
+
+export const LogLevelBody = z.strictObject({ level: z.enum(["debug", "info", "warn", "error"]) });
+export const LogLevelResponse = z.object({ level: z.enum(["debug", "info", "warn", "error"]) });
+
+/** Every named schema of the document's components, by name. */
+export const RESPONSE_SCHEMAS = {
+  Rule: RuleSchema,
+  Config: ConfigSchema,
+  Error: ErrorResponse,
+  ApplyResult: ApplyResultResponse,
+  RuleList: RuleListResponse,
+  Stats: StatsResponse,
+  Workers: WorkersResponse,
+  Interfaces: InterfacesResponse,
+  Resources: ResourcesResponse,
+  Health: HealthResponse,
+  Version: VersionResponse,
+  LogLevel: LogLevelResponse,
+} as const;
+
+// ---- compile-time: what the handlers return fits these schemas ------------------
+// Each line fails `deno check` when the type on the right no longer fits the schema.
+type Fits<Schema, T extends Schema> = T;
+export type _Checks = [
+  Fits<z.infer<typeof StatsResponse>, StatsSnapshot & { rates: Rates }>,
+  Fits<z.infer<typeof WorkersResponse>, WorkerStats[]>,
+  Fits<z.infer<typeof InterfacesResponse>, InterfaceState[]>,
+  Fits<z.infer<typeof ResourcesResponse>, Resources>,
+  Fits<z.infer<typeof HealthResponse>, HealthReport>,
+  Fits<z.infer<typeof ApplyResultResponse>, ApplyResult>,
+];
