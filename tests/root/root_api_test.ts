@@ -249,8 +249,9 @@ rootTest("root: a running relay's JSON answers fit the schemas its OpenAPI docum
       const doc = JSON.parse((await t.run(n.relay, ["curl", "-sf", `${API}/api/v1/openapi.json`])).stdout);
       const checked: string[] = [];
       for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: { $ref?: string } }> }> }>>)) {
-        if (!item.get || path.includes("{")) continue;
-        const r = await t.run(n.relay, ["curl", "-s", "-o", "/dev/stdout", "-w", "\n%{http_code}", `${API}${path}`]);
+        // The event stream never ends: it has its own test above.
+        if (!item.get || path.includes("{") || item.get.responses["200"]?.content?.["text/event-stream"]) continue;
+        const r = await t.run(n.relay, ["curl", "-s", "-m", "10", "-o", "/dev/stdout", "-w", "\n%{http_code}", `${API}${path}`]);
         const lines = r.stdout.trimEnd().split("\n");
         const status = lines.pop()!;
         const ref = item.get.responses[status]?.content?.["application/json"]?.schema.$ref;
