@@ -60,7 +60,7 @@ export class InterfaceWatch {
     return new InterfaceWatch(fd, check(wake, "mcr_netlink_wake_open", "Cannot watch interface changes"));
   }
 
-  /** Calls onChange once per burst of link/address events, until close(). */
+  /** Calls onChange once per burst of link/address events, until close(). onChange must not throw. */
   follow(onChange: () => void): void {
     if (this.#loop !== null || this.#closed) return;
     const lib = loadLibrary();

@@ -154,7 +154,13 @@ export class Supervisor implements RelayControl {
     // notifications) is the backstop. The watchdog runs every 250 ms, from
     // before the first plan is applied.
     this.#watch?.follow(() => {
-      if (this.#plan !== null && !this.#stopping) this.#refreshInterfaces();
+      if (this.#plan === null || this.#stopping) return;
+      try {
+        this.#refreshInterfaces();
+      } catch (err) {
+        // Never lost: the 10 s re-read tries again.
+        this.#log.error("re-reading interfaces after a change failed", { error: (err as Error).message });
+      }
     });
     this.#watcher = setInterval(() => this.#pool.watch(), WATCHDOG_PERIOD_MS);
     const result = await this.#enqueue(() => this.#apply(this.#config, true));
