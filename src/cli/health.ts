@@ -57,14 +57,16 @@ function opt(v: number | undefined): string {
 }
 
 /** Performance data of a report: 'label'=value[UOM];warn;crit;min;max, space separated. */
-export function perfdata(r: HealthReport, t: Thresholds = {}): string {
+export function perfdata(r: HealthReport | null, t: Thresholds = {}): string {
+  // null (UNKNOWN: nothing could be measured): every value is the guidelines' "U".
+  const v = (x: number | undefined, uom = "") => r === null ? "U" : `${num(x ?? 0)}${uom}`;
   return [
-    `'rx_pps'=${num(r.rx_pps)};;;0`,
-    `'loss_pps'=${num(r.loss_pps)};${opt(t.loss?.warn)};${opt(t.loss?.crit)};0`,
-    `'tx_errors_pps'=${num(r.tx_errors_pps ?? 0)};${opt(t.txErrors?.warn)};${opt(t.txErrors?.crit)};0`,
-    `'silent'=${num(r.silent_s ?? 0)}s;${opt(t.silent?.warn)};${opt(t.silent?.crit)};0`,
-    `'rules'=${r.rules};;;0`,
-    `'workers'=${r.workers};;;0`,
+    `'rx_pps'=${v(r?.rx_pps)};;;0`,
+    `'loss_pps'=${v(r?.loss_pps)};${opt(t.loss?.warn)};${opt(t.loss?.crit)};0`,
+    `'tx_errors_pps'=${v(r?.tx_errors_pps)};${opt(t.txErrors?.warn)};${opt(t.txErrors?.crit)};0`,
+    `'silent'=${v(r?.silent_s, "s")};${opt(t.silent?.warn)};${opt(t.silent?.crit)};0`,
+    `'rules'=${r === null ? "U" : r.rules};;;0`,
+    `'workers'=${r === null ? "U" : r.workers};;;0`,
   ].join(" ");
 }
 
@@ -121,7 +123,7 @@ export async function healthCommand(argv: string[]): Promise<number> {
     help: { type: "boolean" },
   }, HealthArgs);
   if (!parsed.ok) {
-    console.log(`MCR UNKNOWN - ${parsed.message.replaceAll("|", "/")}`);
+    console.log(`MCR UNKNOWN - ${parsed.message.replaceAll("|", "/")} | ${perfdata(null)}`);
     return EXIT.UNKNOWN;
   }
   const a = parsed.values;
@@ -136,7 +138,7 @@ export async function healthCommand(argv: string[]): Promise<number> {
   if (a.rule !== undefined) query.set("rule", a.rule);
   const unknown = (msg: string): number => {
     if (a.json) console.log(JSON.stringify({ status: "unknown", reasons: [msg] }));
-    else console.log(`MCR UNKNOWN - ${msg.replaceAll("|", "/")}`);
+    else console.log(`MCR UNKNOWN - ${msg.replaceAll("|", "/")} | ${perfdata(null, thresholds)}`);
     return EXIT.UNKNOWN;
   };
   let res;

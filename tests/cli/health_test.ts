@@ -22,7 +22,7 @@ const OK: HealthReport = {
 const NUMBER = String.raw`-?\d+(?:\.\d+)?`;
 const RANGE = String.raw`@?(?:(?:~|${NUMBER})?:)?(?:${NUMBER})?`;
 const ITEM = new RegExp(
-  String.raw`^'([^'=]+)'=(${NUMBER})(s|ms|us|%|B|KB|MB|TB|c)?(?:;(${RANGE})?(?:;(${RANGE})?(?:;(${NUMBER})?(?:;(${NUMBER})?)?)?)?)?$`,
+  String.raw`^'([^'=]+)'=(${NUMBER}|U)(s|ms|us|%|B|KB|MB|TB|c)?(?:;(${RANGE})?(?:;(${RANGE})?(?:;(${NUMBER})?(?:;(${NUMBER})?)?)?)?)?$`,
 );
 
 function parsePerfdata(line: string): Map<string, { value: number; uom: string; warn: string; crit: string; min: string }> {
@@ -61,6 +61,15 @@ Deno.test("thresholds appear in the perfdata and raise the verdict: warning abov
   assert.equal(applyThresholds({ ...OK, tx_errors_pps: 3 }, { txErrors: { warn: 1 } }).status, "warning");
   const critical: HealthReport = { ...OK, status: "critical", reasons: ["worker 0 is not running"] };
   assert.equal(applyThresholds(critical, { loss: { warn: 1000 } }).status, "critical", "never lowered");
+});
+
+Deno.test("an UNKNOWN line carries the same perfdata with every value U (could not be determined), thresholds kept", () => {
+  const line = `MCR UNKNOWN - relay unreachable | ${perfdata(null, { loss: { warn: 1, crit: 10 } })}`;
+  const p = parsePerfdata(line);
+  assert.deepEqual([...p.keys()], ["rx_pps", "loss_pps", "tx_errors_pps", "silent", "rules", "workers"]);
+  for (const [k, item] of p) assert.ok(Number.isNaN(item.value), `${k} is U`);
+  assert.equal(p.get("loss_pps")!.warn, "1");
+  assert.equal(p.get("silent")!.uom, "", "no unit on an unknown value");
 });
 
 Deno.test("a reason containing | cannot cut the line: perfdata still parses", () => {
