@@ -171,6 +171,8 @@ int mcr_arena_items(int arena);
 #define MCR_RX_FANOUT_HASH     0x2  /* join PACKET_FANOUT group `fanout_id` (PACKET_FANOUT_HASH: per-flow order) */
 #define MCR_RX_FRAMES          0x4  /* TPACKET_V2: one frame per packet, status per frame (the reader is woken per
 				     * packet, no block retire timer); block_size must be a multiple of frame_size */
+#define MCR_RX_VNET_HDR        0x8  /* PACKET_VNET_HDR: a struct virtio_net_hdr (10 bytes) just before each
+				     * packet's MAC header, carrying the segment size of a GSO packet */
 
 /*
  * Opens an AF_PACKET/SOCK_RAW socket for ETH_P_ALL bound to ifindex, sets

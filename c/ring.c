@@ -109,6 +109,9 @@ MCR_EXPORT MCR_COLD int mcr_rx_open(int arena, uint32_t offset, int ifindex, uin
 	if ((flags & MCR_RX_IGNORE_OUTGOING) &&
 	    (err = set_int(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)) < 0)
 		goto err;
+	/* Before the ring: the kernel sizes each slot's header room from it. */
+	if ((flags & MCR_RX_VNET_HDR) && (err = set_int(fd, SOL_PACKET, PACKET_VNET_HDR, 1)) < 0)
+		goto err;
 
 	memset(&req, 0, sizeof(req));
 	req.tp_block_size = block_size;

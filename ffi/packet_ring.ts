@@ -9,6 +9,7 @@ import { loadLibrary } from "./library.ts";
 const MCR_RX_IGNORE_OUTGOING = 0x1;
 const MCR_RX_FANOUT_HASH = 0x2;
 const MCR_RX_FRAMES = 0x4;
+const MCR_RX_VNET_HDR = 0x8;
 
 export interface RxRingOptions {
   ifindex: number;
@@ -23,6 +24,8 @@ export interface RxRingOptions {
   fanoutId?: number;
   /** TPACKET_V2: one frame of frameSize per packet (blockSize a multiple of it); else V3 blocks. */
   frames?: boolean;
+  /** PACKET_VNET_HDR: a virtio_net_hdr (VNET_HDR_LEN bytes) before each packet's MAC header (GSO segment size). */
+  vnetHdr?: boolean;
 }
 
 export interface RingStats {
@@ -108,6 +111,7 @@ export class RxRing extends MappedRing {
     arena: Arena,
     readonly frames: boolean,
     readonly frameSize: number,
+    readonly vnet: boolean,
   ) {
     super(fd, offset, byteLength, ifname, arena);
   }
@@ -121,10 +125,10 @@ export class RxRing extends MappedRing {
     const lib = loadLibrary();
     const byteLength = o.blockSize * o.blockCount;
     const flags = (o.ignoreOutgoing ? MCR_RX_IGNORE_OUTGOING : 0) | (o.fanoutId ? MCR_RX_FANOUT_HASH : 0) |
-      (o.frames ? MCR_RX_FRAMES : 0);
+      (o.frames ? MCR_RX_FRAMES : 0) | (o.vnetHdr ? MCR_RX_VNET_HDR : 0);
     const { fd, offset } = openInArena(arena, byteLength, "mcr_rx_open", "RX", o, (offset) =>
       lib.mcr_rx_open(arena.handle, offset, o.ifindex, o.blockSize, o.blockCount, o.frameSize, o.retireMs, flags, o.fanoutId ?? 0));
-    return new RxRing(fd, offset, o.blockSize, o.blockCount, byteLength, o.ifname, arena, o.frames ?? false, o.frameSize);
+    return new RxRing(fd, offset, o.blockSize, o.blockCount, byteLength, o.ifname, arena, o.frames ?? false, o.frameSize, o.vnetHdr ?? false);
   }
 
   /**

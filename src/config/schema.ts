@@ -84,6 +84,13 @@ export const InputSchema = z.strictObject({
   vlan: VlanId.optional(),
   /** QinQ: the outer (service) tag; needs `vlan`. */
   outer_vlan: VlanId.optional(),
+  /**
+   * Senders on this link use UDP GSO (one frame carrying several datagrams,
+   * common from containers on a bridge or veth): each such frame is relayed
+   * as the datagrams it stands for. The interface's RX ring then reads a
+   * segmentation header with every packet and holds frames of up to 64 KiB.
+   */
+  gso: z.boolean().optional(),
 }).superRefine((input, ctx) => {
   if (input.outer_vlan !== undefined && input.vlan === undefined) {
     ctx.addIssue({ code: "custom", message: "outer_vlan needs vlan (the inner tag)", path: ["vlan"] });

@@ -57,6 +57,7 @@ import {
   F_FRAG,
   F_GROUP,
   F_IP,
+  F_L4_LEN,
   F_PORT,
   F_SRC,
   F_UDP,
@@ -65,6 +66,7 @@ import {
   F_VLAN,
   FRAME,
   parseFrame,
+  R_BAD_HEADER,
   R_FRAGMENT,
   R_LOOP,
   R_NO_MATCH,
@@ -73,6 +75,15 @@ import {
   R_TTL_EXPIRED,
 } from "./parse.ts";
 import { returned, signature } from "./loop_guard.ts";
+import {
+  GSO_MAX_SEGMENTS,
+  type GsoFrame,
+  gsoSegmentSize,
+  layOutSegment,
+  segmentCount,
+  segmentFrameLength,
+  VNET_HDR_LEN,
+} from "./gso.ts";
 import { finishPartialChecksum, outputFrameLength, rewriteInto, sourceDelta, sourceDelta6, VLAN_HLEN } from "./rewrite.ts";
 import {
   EGRESS_ROUTED,
@@ -145,6 +156,7 @@ const W_TX_TOO_BIG = W.tx_too_big;
 const W_ROUTED_BATCHES = W.routed_batches;
 const W_LAST_ROUTED_ERRNO = W.last_routed_errno;
 const W_RX_BLOCKS = W.rx_blocks;
+const W_RX_GSO = W.rx_gso_frames;
 const W_LOOP = W.loop_iterations;
 const W_HEARTBEAT = W.heartbeat_ms;
 const W_LOOP_STALL = W.loop_stall_ms;
@@ -177,6 +189,10 @@ export class LoopState {
   readonly batchMs = new Float64Array(1);
   /** [0]: the residence clock's last reading (µs). */
   readonly clockUs = new Float64Array(1);
+  /** The GSO frame being split (gso.ts), reused: nothing allocated per frame. */
+  readonly gso: GsoFrame = { mac: 0, ip: 0, udp: 0, family: 4, payload: 0 };
+  /** How many datagrams the last frame given to forwardSegments() stood for. */
+  gsoDatagrams = 0;
   constructor(
     readonly bytes: Uint8Array,
     readonly view: DataView,
@@ -349,9 +365,15 @@ export function processBlock(s: LoopState, input: InputPort): number {
       const status = view.getUint32(pkt + TP3_STATUS, true);
       // A VLAN tag the kernel took out of the frame (the outer one on a trunk).
       const vid = (status & TP_STATUS_VLAN_VALID) !== 0 ? view.getUint32(pkt + TP3_VLAN_TCI, true) & 0x0fff : 0;
-      const copies = forwardPacket(s, input, mac, snaplen, status, vid);
-      if (copies < 0) wc[DROP_SLOT_BASE - copies - 1] += 1;
-      else matched++;
+      const size = input.vnet && mac >= pkt + TP3_HDR_SIZE + VNET_HDR_LEN ? gsoSegmentSize(view, mac) : 0;
+      if (size !== 0) {
+        matched += forwardSegments(s, input, mac, snaplen, status, vid, size);
+        rx += s.gsoDatagrams - 1;
+      } else {
+        const copies = forwardPacket(s, input, mac, snaplen, status, vid);
+        if (copies < 0) wc[DROP_SLOT_BASE - copies - 1] += 1;
+        else matched++;
+      }
     }
     pkt += view.getUint32(pkt + TP3_NEXT_OFFSET, true);
   }
@@ -419,12 +441,21 @@ export function processFrames(s: LoopState, input: InputPort): number {
     } else {
       rxBytes += snaplen;
       const vid = (status & TP_STATUS_VLAN_VALID) !== 0 ? view.getUint16(frame + TP2_VLAN_TCI, true) & 0x0fff : 0;
-      const copies = forwardPacket(s, input, mac, snaplen, status, vid);
-      if (copies < 0) wc[DROP_SLOT_BASE - copies - 1] += 1;
-      else {
-        matched++;
-        // The kernel's receive time (tp_sec, tp_nsec), read before the frame goes back.
-        arrivals[timed++] = stamp;
+      const size = input.vnet && mac >= frame + TP2_HDR_MIN + VNET_HDR_LEN ? gsoSegmentSize(view, mac) : 0;
+      if (size !== 0) {
+        // A UDP GSO frame: the datagrams it carries, one by one.
+        const m = forwardSegments(s, input, mac, snaplen, status, vid, size);
+        rx += s.gsoDatagrams - 1;
+        matched += m;
+        if (m > 0 && timed < FRAME_BATCH) arrivals[timed++] = stamp;
+      } else {
+        const copies = forwardPacket(s, input, mac, snaplen, status, vid);
+        if (copies < 0) wc[DROP_SLOT_BASE - copies - 1] += 1;
+        else {
+          matched++;
+          // The kernel's receive time (tp_sec, tp_nsec), read before the frame goes back.
+          arrivals[timed++] = stamp;
+        }
       }
     }
     view.setUint32(frame + TP2_STATUS, 0, true); // TP_STATUS_KERNEL: the frame is the kernel's again
@@ -458,6 +489,48 @@ function recordResidence(s: LoopState, n: number): void {
   }
   wc[RESIDENCE_SUM_SLOT] += sum;
   wc[RESIDENCE_COUNT_SLOT] += n;
+}
+
+/**
+ * A UDP GSO frame (gso.ts): each datagram it carries goes through
+ * forwardPacket() on its own, laid out in place. Returns how many were
+ * matched and counts the drops; s.gsoDatagrams says how many datagrams the
+ * frame stood for. A frame that is not one whole UDP datagram (a fragment,
+ * another protocol, unparsable) is handled as it is.
+ */
+function forwardSegments(s: LoopState, input: InputPort, mac: number, len: number, status: number, vid: number, size: number): number {
+  const wc = s.workerCounters;
+  s.gsoDatagrams = 1;
+  if (parseFrame(s.view, mac, len, vid) < 0 || FRAME[F_UDP] < 0 || FRAME[F_FRAG] !== 0) {
+    const copies = forwardPacket(s, input, mac, len, status, vid);
+    if (copies < 0) {
+      wc[DROP_SLOT_BASE - copies - 1] += 1;
+      return 0;
+    }
+    return 1;
+  }
+  const f = s.gso;
+  f.mac = mac;
+  f.ip = FRAME[F_IP];
+  f.udp = FRAME[F_UDP];
+  f.family = FRAME[F_FAMILY];
+  f.payload = FRAME[F_L4_LEN] - 8;
+  const n = segmentCount(f, size);
+  if (n > GSO_MAX_SEGMENTS) {
+    wc[DROP_SLOT_BASE + R_BAD_HEADER - 1] += 1;
+    return 0;
+  }
+  s.gsoDatagrams = n;
+  wc[W_RX_GSO] += 1;
+  let matched = 0;
+  for (let k = 0; k < n; k++) {
+    const start = layOutSegment(s.view, s.bytes, f, size, k);
+    // Its UDP checksum field holds the pseudo-header sum: finished like any partial checksum.
+    const copies = forwardPacket(s, input, start, segmentFrameLength(f, size, k), status | TP_STATUS_CSUMNOTREADY, vid);
+    if (copies < 0) wc[DROP_SLOT_BASE - copies - 1] += 1;
+    else matched++;
+  }
+  return matched;
 }
 
 /**

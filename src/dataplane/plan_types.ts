@@ -16,6 +16,8 @@ export interface RxGeometry {
   retireMs: number;
   /** block_size * block_count: bytes mapped. */
   bytes: number;
+  /** PACKET_VNET_HDR (an input with `gso`): every packet comes with its segmentation header. */
+  vnet?: boolean;
 }
 
 export interface TxGeometry {
@@ -51,6 +53,7 @@ export interface RxPlan {
  */
 export function sameRx(a: RxPlan, b: RxPlan): boolean {
   return a.ifindex === b.ifindex && a.fanoutId === b.fanoutId && a.geometry.frames === b.geometry.frames &&
+    (a.geometry.vnet ?? false) === (b.geometry.vnet ?? false) &&
     (!a.geometry.frames || a.geometry.frameSize === b.geometry.frameSize);
 }
 

@@ -189,6 +189,8 @@ export class InputPort {
      * word, as F_SRC holds them): a packet from one of them may be a return (loop_guard.ts).
      */
     readonly ownSources: ReadonlySet<number> = new Set(),
+    /** Every packet comes with a virtio_net_hdr before its MAC header (an input with `gso`). */
+    readonly vnet = false,
   ) {}
 }
 

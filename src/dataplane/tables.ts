@@ -31,6 +31,8 @@ export interface RxRingRef {
   frames?: boolean;
   frameSize?: number;
   frameCount?: number;
+  /** PACKET_VNET_HDR: a segmentation header before every packet's MAC header. */
+  vnet?: boolean;
 }
 
 /** An open TX ring as the tables need it. */
@@ -211,6 +213,7 @@ export function buildTables(
       buildChains(rules.filter((r) => r.allowFragments), (r) => fragmentKey(r.family, r.group), "nextFragment"),
       frames,
       ownSources,
+      ring.vnet === true,
     );
     input.ringId = ring.id;
     const old = previous.inputs.find((p) => p.ringId === ring.id);

@@ -184,6 +184,7 @@ export class WorkerRings {
         successor.fragmentRules,
         open.ring.frames,
         successor.ownSources,
+        open.ring.vnet,
       );
       port.ringId = open.ring.id;
       const old = before.find((q) => q.ringId === open.ring.id);
@@ -278,6 +279,7 @@ export class WorkerRings {
       ignoreOutgoing: true,
       fanoutId: p.fanoutId === 0 ? undefined : p.fanoutId,
       frames: p.geometry.frames,
+      vnetHdr: p.geometry.vnet ?? false,
     };
     try {
       return RxRing.open(this.arena, options);

@@ -68,6 +68,11 @@ export const WORKER_COUNTERS: readonly CounterSpec[] = [
   { name: "kernel_drops", family: "mcr_kernel_drops_total", help: "Frames the kernel dropped because an RX ring was full (PACKET_STATISTICS)" },
   { name: "kernel_freezes", family: "mcr_kernel_freezes_total", help: "RX queue freezes reported by the kernel (PACKET_STATISTICS)" },
   { name: "rx_blocks", family: "mcr_rx_blocks_total", help: "RX batches processed: V3 blocks, or batches of V2 frames taken between two waits" },
+  {
+    name: "rx_gso_frames",
+    family: "mcr_rx_gso_frames_total",
+    help: "UDP GSO frames received (inputs with gso), each relayed as the datagrams it carried (rx_packets counts those)",
+  },
   { name: "tx_kicks", family: "mcr_tx_kicks_total", help: "TX ring kicks completed" },
   { name: "tx_kick_errors", family: "mcr_tx_kick_errors_total", help: "TX ring kicks that failed" },
   {

@@ -152,6 +152,8 @@ export function buildPlan(
   /** (interface, destination, port) already in a filter: linear, not quadratic, in rules. */
   const filterKeys = new Set<string>();
   const rateByName = new Map<string, number | undefined>();
+  /** Interfaces some rule reads with `gso`: their ring carries segmentation headers. */
+  const gsoInputs = new Set(rules.filter((r) => r.input.gso === true).map((r) => r.input.interface));
   // An input's expected rate is the sum of its rules' declared rates, and at
   // least DEFAULT_RATE_PPS: rules that declare none share that default
   // (each counting it in full built 256 MiB rings for nine rules).
@@ -180,7 +182,7 @@ export function buildPlan(
       rx = {
         ifname: name,
         ifindex: facts.ifindex,
-        geometry: rxGeometry(rateByName.get(name), facts.mtu, ring),
+        geometry: rxGeometry(rateByName.get(name), facts.mtu, ring, gsoInputs.has(name)),
         fanoutId: fanoutIds.get(name) ?? 0,
         filter: [],
         passFragments: false,

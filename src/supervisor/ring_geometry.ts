@@ -38,11 +38,18 @@ function roundUp(n: number, to: number): number {
   return Math.ceil(n / to) * to;
 }
 
+/** Largest packet a GSO sender hands the link (gso_max_size), and the segmentation header before it. */
+export const GSO_MAX_BYTES = 65536;
+export const VNET_HDR_LEN = 10;
+
 /**
  * RX geometry for an input interface whose rules expect `ratePps` in total
- * (DEFAULT_RATE_PPS when none declares it) and whose MTU is `mtu`.
+ * (DEFAULT_RATE_PPS when none declares it) and whose MTU is `mtu`. With
+ * `gso` (a rule's input sets it) every slot holds a whole GSO packet and its
+ * segmentation header (PACKET_VNET_HDR).
  */
-export function rxGeometry(ratePps: number | undefined, mtu: number, opts: RingOptions = {}): RxGeometry {
+export function rxGeometry(ratePps: number | undefined, mtu: number, opts: RingOptions = {}, gso = false): RxGeometry {
+  if (gso) return { ...rxGeometry(ratePps, Math.max(mtu, GSO_MAX_BYTES - 18) + VNET_HDR_LEN, opts), vnet: true };
   if ((opts.rx_mode ?? "frames") === "frames") return rxFrameGeometry(ratePps, mtu, opts);
   const retireMs = opts.retire_ms ?? DEFAULT_RETIRE_MS;
   const packetBytes = roundUp(mtu + 14 + 4 + V3_PACKET_OVERHEAD, 16); // largest frame (+VLAN tag)

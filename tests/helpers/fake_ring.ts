@@ -117,6 +117,8 @@ export class FakeRxRing implements RxRingRef {
     readonly blockSize: number,
     readonly blockCount: number,
     frameSize?: number,
+    /** PACKET_VNET_HDR: the test writes a virtio_net_hdr before each frame's MAC header (fillFrames leaves 80 - 32 bytes of room). */
+    readonly vnet = false,
   ) {
     this.frames = frameSize !== undefined;
     this.frameSize = frameSize ?? blockSize;
@@ -392,6 +394,7 @@ export interface FakeRxSpec {
   blockCount?: number;
   /** A TPACKET_V2 frames ring with frames of this size (tiling the blocks), instead of V3 blocks. */
   frameSize?: number;
+  vnet?: boolean;
 }
 
 /** Geometry of one fake TX ring. */
@@ -441,6 +444,7 @@ export class FakeArena {
         r.blockSize ?? 65536,
         r.blockCount ?? 4,
         r.frameSize,
+        r.vnet ?? false,
       );
       this.bytes.fill(0, ring.offset, ring.offset + ring.blockSize * ring.blockCount);
       this.guards.push([ring.offset + ring.blockSize * ring.blockCount, GUARD_LEN]);
@@ -619,7 +623,7 @@ export interface FakeWorker {
  */
 export function fakeWorker(
   plan: WorkerPlan,
-  opts: { blockSize?: number; blockCount?: number; txFrames?: number; frameSize?: number; kicker?: FakeKickerOptions } =
+  opts: { blockSize?: number; blockCount?: number; txFrames?: number; frameSize?: number; vnet?: boolean; kicker?: FakeKickerOptions } =
     {},
 ): FakeWorker {
   const arena = new FakeArena(
@@ -628,6 +632,7 @@ export function fakeWorker(
       blockSize: opts.blockSize,
       blockCount: opts.blockCount,
       frameSize: opts.frameSize,
+      vnet: opts.vnet,
     })),
     plan.tx.map((t) => ({
       ifindex: t.ifindex,

@@ -167,3 +167,15 @@ Deno.test("rxGeometry() in frames mode (the default): one power-of-two frame per
     }
   }
 });
+
+Deno.test("rxGeometry() for a gso input: slots that hold a whole 64 KiB GSO frame after its segmentation header, in both modes", () => {
+  for (const rx_mode of ["frames", "blocks"] as const) {
+    const g = rxGeometry(undefined, 1500, { rx_mode }, true);
+    assert.equal(g.vnet, true, rx_mode);
+    // frames: one slot per packet; blocks: a packet must fit a block.
+    const slot = rx_mode === "frames" ? g.frameSize : g.blockSize;
+    assert.ok(slot >= 65536 + 10 + 14, `${rx_mode}: ${slot} bytes`);
+    assert.ok(g.bytes <= MAX_RX_RING_BYTES, `${rx_mode}: within the per-ring cap (${g.bytes})`);
+  }
+  assert.equal(rxGeometry(undefined, 1500, {}).vnet, undefined, "no segmentation header without gso");
+});
