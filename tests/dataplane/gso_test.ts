@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { TP_STATUS_CSUMNOTREADY } from "../../ffi/layout.ts";
-import { processFrames } from "../../src/dataplane/forward_loop.ts";
+import { processBlock, processFrames } from "../../src/dataplane/forward_loop.ts";
 import { GSO_MAX_SEGMENTS, VNET_HDR_LEN } from "../../src/dataplane/gso.ts";
 import fc from "fast-check";
 import { fakeWorker, planFor, totalDrops, workerCounters } from "../helpers/fake_ring.ts";
@@ -150,4 +150,25 @@ Deno.test("hostile segmentation headers (any segment size, any frame length, a f
     ),
     { numRuns: Number(Deno.env.get("MCR_FUZZ_RUNS") ?? 2000) },
   );
+});
+
+Deno.test("blocks mode (TPACKET_V3): a GSO frame in a block is split the same way, and the block's other packets still go", () => {
+  const w = fakeWorker(planFor(V4), { blockSize: 65536, blockCount: 2, txFrames: 64, vnet: true });
+  const payload = Uint8Array.from({ length: 3000 }, (_, i) => (i * 13) & 0xff);
+  const [gsoPkt] = w.arena.rx[0].fillBlock(0, [
+    { frame: udpFrame({ payload, id: 7, udpChecksum: "partial" }), status: TP_STATUS_CSUMNOTREADY },
+    udpFrame({ payload: 64 }),
+  ]);
+  const view = w.arena.view;
+  const mac = gsoPkt + view.getUint16(gsoPkt + 24, true); // tp_mac of the first packet
+  view.setUint8(mac - VNET_HDR_LEN + 1, 5);
+  view.setUint16(mac - VNET_HDR_LEN + 4, 1000, true);
+  assert.equal(processBlock(w.state, w.inputs[0]), 1);
+  const out = w.arena.tx[0].frames();
+  assert.equal(out.length, 4, "3 datagrams from the GSO frame and the ordinary one");
+  for (const f of out) assert.deepEqual(verifyFrame(f.bytes), []);
+  assert.deepEqual(out.slice(0, 3).map((f) => decodeFrame(f.bytes).payload), [payload.slice(0, 1000), payload.slice(1000, 2000), payload.slice(2000)]);
+  const c = workerCounters(w.state);
+  assert.equal(c.rx_packets, 4);
+  assert.equal(c.rx_gso_frames, 1);
 });

@@ -14,21 +14,22 @@ const SENDS = 500;
 const SEGMENTS = 8;
 const SIZE = 1000;
 
-function yaml(input: string, output: string, gso: boolean): string {
-  return `rules:\n  - name: g\n    input: { interface: ${input}, group: 239.1.1.1, port: 5001${gso ? ", gso: true" : ""} }\n` +
+function yaml(input: string, output: string, gso: boolean, mode: "frames" | "blocks"): string {
+  return `ring: { rx_mode: ${mode} }\nrules:\n  - name: g\n    input: { interface: ${input}, group: 239.1.1.1, port: 5001${gso ? ", gso: true" : ""} }\n` +
     `    outputs:\n      - { interface: ${output}, group: 239.9.9.9, port: 5099 }\n`;
 }
 
-rootTest("root: a UDP GSO sender's frames (8 datagrams each) are relayed datagram by datagram with gso on the input; without it they are counted, not relayed", async () => {
+rootTest("root: a UDP GSO sender's frames (8 datagrams each) are relayed datagram by datagram with gso on the input (frames and blocks rings); without it they are counted, not relayed", async () => {
   await withTopology(async (t) => {
     const n = await t.chain();
     // A container's veth keeps TX checksum offload on, which UDP GSO needs (the
     // chain turns it off for the generator; with it off the sender's kernel
     // segments in software and the relay sees ordinary frames).
     await t.setOffload(n.gen, n.genIf, { tx: true });
-    for (const gso of [true, false]) {
-      const relay = await startRelay(t, n.relay, yaml(n.relayIn, n.relayOut, gso), ["--no-api"]);
-      const runId = gso ? 61 : 62;
+    const phases = [{ gso: true, mode: "frames" }, { gso: true, mode: "blocks" }, { gso: false, mode: "frames" }] as const;
+    for (const [i, { gso, mode }] of phases.entries()) {
+      const relay = await startRelay(t, n.relay, yaml(n.relayIn, n.relayOut, gso, mode), ["--no-api"]);
+      const runId = 61 + i;
       const sink = startSink(t, n.sink, { group: "239.9.9.9", port: 5099, iface: n.sinkIf, runId, idleMs: 1500, maxSeconds: gso ? 30 : 6 });
       await sleep(300);
       const sent = await t.run(n.gen, ["python3", SENDER, "239.1.1.1", "5001", "10.0.0.1", String(SENDS), String(SEGMENTS), String(SIZE), String(runId)], 60_000);
@@ -38,7 +39,7 @@ rootTest("root: a UDP GSO sender's frames (8 datagrams each) are relayed datagra
       const { stats } = await relay.stop();
       const totals = stats!.totals;
       if (gso) {
-        assert.equal(got.unique, SENDS * SEGMENTS, `every datagram relayed: ${JSON.stringify(got)} ${JSON.stringify(totals)}`);
+        assert.equal(got.unique, SENDS * SEGMENTS, `${mode}: every datagram relayed: ${JSON.stringify(got)} ${JSON.stringify(totals)}`);
         assert.equal(got.corrupted, 0);
         assert.equal(got.duplicates, 0);
         assert.ok(totals.rx_gso_frames > 0 && totals.rx_gso_frames <= SENDS, `GSO frames seen: ${JSON.stringify(totals)}`);
