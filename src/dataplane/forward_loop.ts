@@ -1,11 +1,12 @@
 /**
  * THE forwarding loop of a worker, readable top to bottom:
  *
- *   wait for a block -> walk its packets -> parse -> match -> for each output:
- *   claim a TX frame and rewrite into it (or, for a routed output, copy the
- *   datagram into its socket's batch) -> give the block back -> flush (one
- *   io_uring_enter kicks every dirty TX ring; one sendmmsg per routed batch)
- *   -> publish counters -> check control -> repeat.
+ *   wait -> take every ready frame (frames mode) or a block (blocks mode) ->
+ *   per packet (per datagram of a UDP GSO frame, gso.ts): parse -> match ->
+ *   for each output claim a TX frame and rewrite into it (or, for a routed
+ *   output, copy the datagram into its socket's batch) -> give the slot back
+ *   -> flush (one io_uring_enter kicks every dirty TX ring; one sendmmsg per
+ *   routed batch) -> publish counters -> check control -> repeat.
  *
  * Nothing here allocates per packet, throws, or sees a pointer: the rings are
  * one Uint8Array/DataView over the worker's arena, the rules are monomorphic
