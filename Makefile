@@ -23,7 +23,7 @@ export DENORT_BIN
 # (prometheus brings promtool for the exporter's tests, its server not kept running;
 # chromium opens the status page in a test.)
 APT_PACKAGES := gcc make libc6-dev liburing-dev pkg-config iproute2 ethtool iputils-ping procps curl \
-	util-linux libcap2-bin socat smcroute tcpdump ca-certificates systemd prometheus chromium zsh
+	util-linux libcap2-bin socat smcroute tcpdump ca-certificates systemd prometheus chromium zsh python3
 
 all: lib deps
 
