@@ -9,7 +9,7 @@
  *
  * Prints one JSON line and writes bench/results/idle.json. Asserts nothing.
  */
-import { selfCommand } from "../src/runtime.ts";
+import { startRelayListening } from "./start_relay.ts";
 import { withTopology } from "../src/tools/topology.ts";
 
 const seconds = Number(Deno.env.get("IDLE_SECONDS") ?? 60);
@@ -42,17 +42,7 @@ await withTopology(async (t) => {
   Deno.writeTextFileSync(`${dir}/mcr.yaml`,
     `rules:\n  - { name: idle, input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }, ` +
       `outputs: [{ interface: ${n.relayOut}, group: 239.9.9.9, port: 5099 }] }\n`, { mode: 0o600 });
-  const relay = t.spawn(n.relay, selfCommand(["run", "--config", `${dir}/mcr.yaml`]), { stdout: "null", stderr: "piped" });
-  const reader = relay.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = "";
-  while (!buf.includes("API listening")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`relay exited:\n${buf}`);
-    buf += value;
-  }
-  (async () => {
-    while (!(await reader.read()).done) { /* keep the pipe drained */ }
-  })();
+  const relay = await startRelayListening(t, n.relay, `${dir}/mcr.yaml`);
   await new Promise((r) => setTimeout(r, 3000)); // start-up work done
   const before = threads(relay.pid);
   const t0 = performance.now();

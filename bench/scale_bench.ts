@@ -12,8 +12,8 @@
  * Prints one JSON line with the figures and writes bench/results/scale.json.
  * A benchmark, not a test: nothing here asserts a duration.
  */
-import { selfCommand } from "../src/runtime.ts";
 import { withTopology } from "../src/tools/topology.ts";
+import { startRelayListening } from "./start_relay.ts";
 
 const count = Number(Deno.env.get("SCALE_RULES") ?? 10_000);
 const API = "http://127.0.0.1:8787";
@@ -39,24 +39,12 @@ await withTopology(async (t) => {
   const debug = Deno.env.get("SCALE_LOG") === "debug";
   Deno.writeTextFileSync(`${dir}/mcr.yaml`, (debug ? "log: { level: debug }\n" : "") + "rules:\n" + Array.from({ length: count }, (_, i) => rule(i)).join(""), { mode: 0o600 });
   const started = performance.now();
-  const relay = t.spawn(n.relay, selfCommand(["run", "--config", `${dir}/mcr.yaml`]), { stdout: "null", stderr: "piped" });
-  const reader = relay.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = "";
-  while (!buf.includes("API listening")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`relay exited:\n${buf}`);
-    buf += value;
-  }
+  const relay = await startRelayListening(t, n.relay, `${dir}/mcr.yaml`, (chunk) => {
+    if (debug) for (const line of chunk.split("\n")) if (line.includes("timing")) console.error(line);
+  });
   const startupS = (performance.now() - started) / 1000;
   // `ip netns exec` execs mcr: the child's pid is the relay's.
   const pid = relay.pid;
-  (async () => {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      if (debug) for (const line of value.split("\n")) if (line.includes("timing")) console.error(line);
-    }
-  })();
   const curl = async (args: string[]) => {
     const t0 = performance.now();
     const r = await t.run(n.relay, ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", ...args], 60_000);

@@ -77,7 +77,11 @@ export const COMMANDS: Record<string, CommandEntry> = {
   version: {
     summary: "version, commit, Deno and liburing (--json for scripts)",
     // runCli answers `mcr version` itself; this is `mcr help version`.
-    load: () => Promise.resolve(() => Promise.resolve(void console.log(VERSION_USAGE)).then(() => 0)),
+    load: () =>
+      Promise.resolve(() => {
+        console.log(VERSION_USAGE);
+        return Promise.resolve(0);
+      }),
     usage: () => Promise.resolve(VERSION_USAGE),
   },
 };

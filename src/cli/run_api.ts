@@ -132,7 +132,12 @@ export async function startApi(o: ApiOptions): Promise<{ shutdown(): Promise<voi
     }
   };
   // On the supervisor's own one-second timer when it has one: one wake a second, not two.
-  const stopSampling = o.supervisor.everySecond?.(sample) ?? ((id) => () => clearInterval(id))(setInterval(sample, 1000));
+  let stopSampling: () => void;
+  if (o.supervisor.everySecond) stopSampling = o.supervisor.everySecond(sample);
+  else {
+    const timer = setInterval(sample, 1000);
+    stopSampling = () => clearInterval(timer);
+  }
   const app = createApp({
     relay: o.supervisor,
     logger: o.log,

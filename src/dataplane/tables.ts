@@ -201,21 +201,13 @@ export function buildTables(
     const ring = rxRings.get(rx.ifindex);
     if (!ring) throw new Error(`no RX ring open for interface "${rx.ifname}"`);
     const rules = rulesByInput.get(rx.ifindex) ?? [];
-    const frames = ring.frames === true;
-    const input = new InputPort(
+    const input = portOnRing(
       rx.ifindex,
-      ring.fd,
-      ring.offset,
-      // A frames ring is walked frame by frame: its unit is the frame.
-      frames ? ring.frameSize! : ring.blockSize,
-      frames ? ring.frameCount! : ring.blockCount,
+      ring,
       buildChains(rules, (r) => ruleKey(r.family, r.group, r.port), "next"),
       buildChains(rules.filter((r) => r.allowFragments), (r) => fragmentKey(r.family, r.group), "nextFragment"),
-      frames,
       ownSources,
-      ring.vnet === true,
     );
-    input.ringId = ring.id;
     const old = previous.inputs.find((p) => p.ringId === ring.id);
     if (old) input.cursor = old.cursor;
     inputs.push(input);
@@ -223,4 +215,35 @@ export function buildTables(
   cache.clear();
   for (const [k, v] of kept) cache.set(k, v);
   return { inputs, txPorts: [...txPorts.values()], routedPorts };
+}
+
+/**
+ * The InputPort that reads `ring` for these rule chains: the one place a
+ * ring's geometry (frames or blocks, segmentation headers) becomes a port.
+ * buildTables() uses it, and so does a ring succession for the predecessor
+ * ring that shares its successor's rules (worker_rings.ts).
+ */
+export function portOnRing(
+  ifindex: number,
+  ring: RxRingRef,
+  rules: Map<number, Rule>,
+  fragmentRules: Map<number, Rule>,
+  ownSources: ReadonlySet<number>,
+): InputPort {
+  const frames = ring.frames === true;
+  const port = new InputPort(
+    ifindex,
+    ring.fd,
+    ring.offset,
+    // A frames ring is walked frame by frame: its unit is the frame.
+    frames ? ring.frameSize! : ring.blockSize,
+    frames ? ring.frameCount! : ring.blockCount,
+    rules,
+    fragmentRules,
+    frames,
+    ownSources,
+    ring.vnet === true,
+  );
+  port.ringId = ring.id;
+  return port;
 }

@@ -15,8 +15,8 @@ import type { Waiter } from "../../ffi/waiter.ts";
 import { fromWords } from "../net/address.ts";
 import type { HeldRing } from "./channel.ts";
 import { type OutputPlan, type RxPlan, sameRx, type TxPlan, type WorkerPlan } from "./plan_types.ts";
-import { InputPort, type RoutedPort, type TxPort } from "./rule_table.ts";
-import { buildTables, type RoutedRef, type RuleCache } from "./tables.ts";
+import type { InputPort, RoutedPort, TxPort } from "./rule_table.ts";
+import { buildTables, portOnRing, type RoutedRef, type RuleCache } from "./tables.ts";
 import { CUT_AFTER, CUT_BEFORE, CUT_HELD, CUT_NONE, CUT_RETIRED, cutAt } from "./succession.ts";
 import { TP2_STATUS, TP_STATUS_SEND_REQUEST, TP_STATUS_SENDING } from "../../ffi/layout.ts";
 
@@ -174,19 +174,7 @@ export class WorkerRings {
     const predecessors: InputPort[] = [];
     for (const [ifindex, open] of this.#retiring) {
       const successor = tables.inputs.find((q) => q.ifindex === ifindex)!;
-      const port = new InputPort(
-        ifindex,
-        open.ring.fd,
-        open.ring.offset,
-        open.ring.frames ? open.ring.frameSize : open.ring.blockSize,
-        open.ring.frames ? open.ring.frameCount : open.ring.blockCount,
-        successor.rules,
-        successor.fragmentRules,
-        open.ring.frames,
-        successor.ownSources,
-        open.ring.vnet,
-      );
-      port.ringId = open.ring.id;
+      const port = portOnRing(ifindex, open.ring, successor.rules, successor.fragmentRules, successor.ownSources);
       const old = before.find((q) => q.ringId === open.ring.id);
       if (old) port.cursor = old.cursor;
       carryCut(port, before);

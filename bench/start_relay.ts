@@ -1,0 +1,32 @@
+/**
+ * Starts `mcr run --config FILE` in a namespace and resolves once its API
+ * listens; afterwards its stderr keeps being read (so the relay never blocks
+ * on a full pipe) and each chunk goes to `onOutput`. Shared by the benches
+ * that measure a relay from outside (idle_bench.ts, scale_bench.ts).
+ */
+import { selfCommand } from "../src/runtime.ts";
+import type { Topology } from "../src/tools/topology.ts";
+
+export async function startRelayListening(
+  t: Topology,
+  ns: string,
+  configPath: string,
+  onOutput: (chunk: string) => void = () => {},
+): Promise<Deno.ChildProcess> {
+  const relay = t.spawn(ns, selfCommand(["run", "--config", configPath]), { stdout: "null", stderr: "piped" });
+  const reader = relay.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  while (!buf.includes("API listening")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`relay exited:\n${buf}`);
+    buf += value;
+  }
+  (async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      onOutput(value);
+    }
+  })();
+  return relay;
+}
