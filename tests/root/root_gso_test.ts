@@ -52,3 +52,29 @@ rootTest("root: a UDP GSO sender's frames (8 datagrams each) are relayed datagra
     }
   });
 });
+
+rootTest("root: gso turned on over the API is in force when acknowledged: the ring is re-created with segmentation headers and the next GSO frames are relayed whole", async () => {
+  await withTopology(async (t) => {
+    const n = await t.chain();
+    await t.setOffload(n.gen, n.genIf, { tx: true });
+    const relay = await startRelay(t, n.relay, yaml(n.relayIn, n.relayOut, false, "frames"));
+    try {
+      const rule = {
+        name: "g",
+        input: { interface: n.relayIn, group: "239.1.1.1", port: 5001, gso: true },
+        outputs: [{ interface: n.relayOut, group: "239.9.9.9", port: 5099 }],
+      };
+      const put = await t.run(n.relay, ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "-H", "content-type: application/json",
+        "-d", JSON.stringify(rule), "http://127.0.0.1:8787/api/v1/rules/g"]);
+      assert.equal(put.stdout, "200");
+      const sink = startSink(t, n.sink, { group: "239.9.9.9", port: 5099, iface: n.sinkIf, runId: 71, idleMs: 1500, maxSeconds: 30 });
+      await sleep(300);
+      const sent = await t.run(n.gen, ["python3", SENDER, "239.1.1.1", "5001", "10.0.0.1", "100", String(SEGMENTS), String(SIZE), "71"], 60_000);
+      assert.equal(sent.code, 0, sent.stderr);
+      const got = await sink.result;
+      assert.equal(got.unique, 100 * SEGMENTS, `acknowledged, so in force: ${JSON.stringify(got)}`);
+    } finally {
+      await relay.stop();
+    }
+  });
+});
