@@ -21,9 +21,10 @@ export DENORT_BIN
 
 # Debian packages mcr needs to build and test. Installed only when missing.
 # (prometheus brings promtool for the exporter's tests, its server not kept running;
-# chromium opens the status page in a test.)
+# chromium opens the status page in a test; frr is the PIM/IGMP/MSDP router the routing
+# tests interoperate with, its daemons started by the tests in their own namespaces.)
 APT_PACKAGES := gcc make libc6-dev liburing-dev pkg-config iproute2 ethtool iputils-ping procps curl \
-	util-linux libcap2-bin socat smcroute tcpdump ca-certificates systemd prometheus chromium zsh python3
+	util-linux libcap2-bin socat smcroute tcpdump ca-certificates systemd prometheus chromium zsh python3 frr
 
 all: lib deps
 

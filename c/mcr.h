@@ -36,7 +36,7 @@
 
 #include <stdint.h>
 
-#define MCR_ABI_VERSION 9
+#define MCR_ABI_VERSION 10
 
 /* ---- library identity ---------------------------------------------------- */
 
@@ -238,19 +238,39 @@ int mcr_netlink_open(void);
 /* Reads every pending event without blocking; returns how many were link/address events (0: none). */
 int mcr_netlink_drain(int fd);
 
-/* An eventfd that wakes mcr_netlink_wait (non-blocking, close-on-exec). Returns its fd. */
-int mcr_netlink_wake_open(void);
+/* An eventfd that wakes mcr_fd_wait (non-blocking, close-on-exec). Returns its fd. */
+int mcr_wake_open(void);
 
-/* Wakes a thread blocked in mcr_netlink_wait on this wake fd. Thread-safe. */
-int mcr_netlink_wake(int wake_fd);
+/* Wakes a thread blocked in mcr_fd_wait on this wake fd. Thread-safe. */
+int mcr_wake(int wake_fd);
 
 /*
- * Blocks (in a thread of its own: a nonblocking FFI call) until the netlink
- * socket has something to read (returns 1), the wake fd was written
+ * Blocks (in a thread of its own: a nonblocking FFI call) until fd (the
+ * netlink socket, a control socket) has something to read (returns 1), the wake fd was written
  * (returns 2) or timeout_ms passed (returns 0). Neither fd may be closed
  * while a call on it can still be running.
  */
-int mcr_netlink_wait(int fd, int wake_fd, int timeout_ms);
+int mcr_fd_wait(int fd, int wake_fd, int timeout_ms);
+
+/* ---- control sockets (c/control.c) ------------------------------------------ */
+
+/*
+ * A socket for one routing protocol's packets on one interface (IGMP, PIM):
+ * AF_PACKET cooked (it reads and writes whole IP packets, headers
+ * included), bound to ifindex, filtered in the kernel to IPv4 protocol
+ * `proto`, receiving all multicast of the link (allmulti), never its own
+ * packets. Non-blocking. Returns the fd; family other than 4: -EAFNOSUPPORT.
+ */
+int mcr_ctl_open(int ifindex, int family, int proto);
+
+/*
+ * Reads one packet into buf (at most len bytes). Returns its full length
+ * (more than len: it was cut), or -EAGAIN when there is none.
+ */
+int mcr_ctl_recv(int fd, uint8_t *buf, int len);
+
+/* Sends one IP packet (len bytes) out of ifindex to the link address mac[6]. */
+int mcr_ctl_send(int fd, int ifindex, int family, const uint8_t *buf, int len, const uint8_t *mac);
 
 /* ---- addresses ------------------------------------------------------------ */
 

@@ -1,7 +1,7 @@
 /*
  * Interface change notifications: a NETLINK_ROUTE socket subscribed to link
  * and address events. The supervisor waits for it in a thread of its own
- * (mcr_netlink_wait as a nonblocking FFI call), so an idle relay is woken
+ * (mcr_fd_wait as a nonblocking FFI call), so an idle relay is woken
  * only when an interface changes, and then re-reads its interfaces.
  */
 #include <linux/netlink.h>
@@ -59,21 +59,21 @@ MCR_EXPORT int mcr_netlink_drain(int fd)
 	}
 }
 
-MCR_EXPORT MCR_COLD int mcr_netlink_wake_open(void)
+MCR_EXPORT MCR_COLD int mcr_wake_open(void)
 {
 	int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 
 	return fd < 0 ? __mcr_neg_errno() : fd;
 }
 
-MCR_EXPORT int mcr_netlink_wake(int wake_fd)
+MCR_EXPORT int mcr_wake(int wake_fd)
 {
 	uint64_t one = 1;
 
 	return write(wake_fd, &one, sizeof(one)) == sizeof(one) ? 0 : __mcr_neg_errno();
 }
 
-MCR_EXPORT int mcr_netlink_wait(int fd, int wake_fd, int timeout_ms)
+MCR_EXPORT int mcr_fd_wait(int fd, int wake_fd, int timeout_ms)
 {
 	struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = wake_fd, .events = POLLIN } };
 	int n;

@@ -55,9 +55,9 @@ export class InterfaceWatch {
   static open(): InterfaceWatch {
     const lib = loadLibrary();
     const fd = check(lib.mcr_netlink_open(), "mcr_netlink_open", "Cannot watch interface changes");
-    const wake = lib.mcr_netlink_wake_open();
+    const wake = lib.mcr_wake_open();
     if (wake < 0) lib.mcr_socket_close(fd);
-    return new InterfaceWatch(fd, check(wake, "mcr_netlink_wake_open", "Cannot watch interface changes"));
+    return new InterfaceWatch(fd, check(wake, "mcr_wake_open", "Cannot watch interface changes"));
   }
 
   /** Calls onChange once per burst of link/address events, until close(). onChange must not throw. */
@@ -66,7 +66,7 @@ export class InterfaceWatch {
     const lib = loadLibrary();
     this.#loop = (async () => {
       while (!this.#closed) {
-        const r = await lib.mcr_netlink_wait(this.fd, this.wakeFd, 60_000);
+        const r = await lib.mcr_fd_wait(this.fd, this.wakeFd, 60_000);
         if (this.#closed) break;
         if (r < 0) await new Promise((res) => setTimeout(res, 1000)); // never spin on an error
         if (r !== 0 && r !== 2 && lib.mcr_netlink_drain(this.fd) !== 0) onChange();
@@ -79,7 +79,7 @@ export class InterfaceWatch {
     if (this.#closed) return;
     this.#closed = true;
     const lib = loadLibrary();
-    lib.mcr_netlink_wake(this.wakeFd);
+    lib.mcr_wake(this.wakeFd);
     await this.#loop;
     lib.mcr_socket_close(this.fd);
     lib.mcr_socket_close(this.wakeFd);

@@ -68,12 +68,19 @@ export const CORE_SYMBOLS = {
   mcr_netlink_open: { parameters: [], result: "i32" },
   // int mcr_netlink_drain(int fd)
   mcr_netlink_drain: { parameters: ["i32"], result: "i32" },
-  // int mcr_netlink_wake_open(void)
-  mcr_netlink_wake_open: { parameters: [], result: "i32" },
-  // int mcr_netlink_wake(int wake_fd)
-  mcr_netlink_wake: { parameters: ["i32"], result: "i32" },
-  // int mcr_netlink_wait(int fd, int wake_fd, int timeout_ms) -- blocks: run in a thread of its own
-  mcr_netlink_wait: { parameters: ["i32", "i32", "i32"], result: "i32", nonblocking: true },
+  // int mcr_wake_open(void)
+  mcr_wake_open: { parameters: [], result: "i32" },
+  // int mcr_wake(int wake_fd)
+  mcr_wake: { parameters: ["i32"], result: "i32" },
+  // int mcr_fd_wait(int fd, int wake_fd, int timeout_ms) -- blocks: run in a thread of its own
+  mcr_fd_wait: { parameters: ["i32", "i32", "i32"], result: "i32", nonblocking: true },
+
+  // int mcr_ctl_open(int ifindex, int family, int proto)
+  mcr_ctl_open: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  // int mcr_ctl_recv(int fd, uint8_t *buf, int len)
+  mcr_ctl_recv: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  // int mcr_ctl_send(int fd, int ifindex, int family, const uint8_t *buf, int len, const uint8_t *mac /* [6] */)
+  mcr_ctl_send: { parameters: ["i32", "i32", "i32", "buffer", "i32", "buffer"], result: "i32" },
 
   // int mcr_sockaddr_build(int family, const uint8_t *addr, int port, uint8_t *out /* [28] */)
   mcr_sockaddr_build: { parameters: ["i32", "buffer", "i32", "buffer"], result: "i32" },

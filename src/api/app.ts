@@ -233,6 +233,7 @@ export function createApp(deps: ApiDeps): Hono {
       process: processFacts(),
       disabledRules: config.rules.filter((r) => r.enabled === false).map((r) => r.name),
       lastChange: deps.relay.lastChange?.() ?? null,
+      routing: config.igmp || config.pim || config.msdp ? routingFacts(deps.relay) : undefined,
     }));
   });
 
@@ -318,6 +319,10 @@ export function createApp(deps: ApiDeps): Hono {
     return c.json(deps.relay.resources());
   });
   app.get("/api/v1/interfaces", (c) => c.json(deps.relay.interfaces()));
+  app.get("/api/v1/routing", (c) => {
+    if (!deps.relay.routing) throw new ApiError(404, "not_found", "no routing protocols in this relay");
+    return c.json(deps.relay.routing());
+  });
   // Server-Sent Events: config, interface, worker, health and (every second) stats events.
   // A client that stops reading is dropped once 256 events behind (src/events.ts).
   app.get("/api/v1/events", (c) => {
@@ -355,4 +360,18 @@ export function createApp(deps: ApiDeps): Hono {
     });
   }
   return app;
+}
+
+/** The routing protocols' counters and gauges for /metrics. */
+function routingFacts(relay: RelayControl) {
+  const r = relay.routing?.();
+  if (!r) return undefined;
+  return {
+    counters: r.counters,
+    neighbors: r.pim.neighbors.length,
+    groups: r.igmp.interfaces.reduce((n, i) => n + i.groups.length, 0),
+    routes: r.pim.routes.length,
+    msdpPeers: r.msdp.peers.map((p) => ({ peer: String(p.peer), established: p.state === "established" })),
+    saCache: r.msdp.sa_cache.length,
+  };
 }

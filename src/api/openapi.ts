@@ -151,6 +151,13 @@ export function openApiDocument(version: string): Record<string, unknown> {
           responses: { "200": { description: "resources", ...json("Resources") }, "404": { description: "not available", ...json("Error") } },
         },
       },
+      "/api/v1/routing": {
+        get: {
+          summary: "IGMP, PIM and MSDP state",
+          description: "IGMP queriers and groups per interface, PIM neighbours, DRs and learned routes, MSDP peers and SA cache, the outputs PIM joins added, interfaces waiting, protocol counters.",
+          responses: { "200": { description: "routing state", ...json("Routing") }, "404": { description: "not available", ...json("Error") } },
+        },
+      },
       "/api/v1/version": {
         get: { summary: "Version and uptime", description: "mcr version, commit, Deno and liburing versions.", responses: { "200": { description: "version", ...json("Version") } } },
       },

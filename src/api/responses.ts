@@ -9,7 +9,7 @@ import { ConfigSchema, InputSchema, RuleSchema } from "../config/schema.ts";
 import type { HealthReport } from "../stats/health.ts";
 import type { Rates } from "../stats/rates.ts";
 import type { InterfaceState, StatsSnapshot, WorkerStats } from "../stats/snapshot.ts";
-import type { ApplyResult, Resources } from "../supervisor/control.ts";
+import type { ApplyResult, Resources, RoutingReport } from "../supervisor/control.ts";
 
 /** Counter values by name (src/stats/registry.ts declares them). */
 const Counters = z.record(z.string(), z.number()).describe("counter values by name, as declared in src/stats/registry.ts");
@@ -103,6 +103,66 @@ export const ResourcesResponse = z.object({
   waiters: z.object({ freed: z.int(), deferred: z.int(), freedInUse: z.int() }),
 });
 
+export const RoutingResponse = z.object({
+  igmp: z.object({
+    interfaces: z.array(z.object({
+      interface: z.string(),
+      address: z.string(),
+      version: z.int(),
+      querier: z.string().describe("the link's querier: this router, or the lower address heard querying"),
+      is_querier: z.boolean(),
+      groups: z.array(z.object({
+        group: z.string(),
+        mode: z.enum(["exclude", "include"]),
+        sources: z.array(z.string()),
+        expires_ms: z.number(),
+        last_reporter: z.string(),
+        version: z.int(),
+      })),
+    })),
+  }),
+  pim: z.object({
+    interfaces: z.array(z.object({
+      interface: z.string(),
+      address: z.string(),
+      dr: z.string().nullable(),
+      is_dr: z.boolean(),
+      neighbors: z.int(),
+    })),
+    neighbors: z.array(z.object({
+      interface: z.string(),
+      address: z.string(),
+      dr_priority: z.number().nullable(),
+      generation_id: z.number().nullable(),
+      holdtime_s: z.int(),
+      expires_ms: z.number().describe("-1: never (holdtime 0xffff)"),
+      up_ms: z.number(),
+    })),
+    routes: z.array(z.object({
+      interface: z.string(),
+      source: z.string().describe('"*" for a (*,G) join'),
+      group: z.string(),
+      neighbor: z.string(),
+      expires_ms: z.number().nullable(),
+      prune_pending: z.boolean(),
+    })).describe("learned routes: joins from downstream routers, never persisted"),
+    rp: z.array(z.object({ address: z.string(), groups: z.string() })),
+  }),
+  msdp: z.object({
+    peers: z.array(z.record(z.string(), z.unknown())),
+    sa_cache: z.array(z.object({ source: z.string(), group: z.string(), rp: z.string(), peer: z.string(), expires_ms: z.number() })),
+  }),
+  waiting: z.array(z.object({ interface: z.string(), protocol: z.enum(["igmp", "pim"]), reason: z.string() })),
+  counters: Counters,
+  learned_outputs: z.array(z.object({
+    rule: z.string(),
+    interface: z.string(),
+    group: z.string(),
+    port: z.int().optional(),
+    source: z.string(),
+  })).describe("outputs added to rules by PIM joins (shown in stats with learned: pim)"),
+});
+
 export const HealthResponse = z.object({
   status: z.enum(["ok", "warning", "critical"]),
   reasons: z.array(z.string()),
@@ -137,6 +197,7 @@ export const RESPONSE_SCHEMAS = {
   Workers: WorkersResponse,
   Interfaces: InterfacesResponse,
   Resources: ResourcesResponse,
+  Routing: RoutingResponse,
   Health: HealthResponse,
   Version: VersionResponse,
   LogLevel: LogLevelResponse,
@@ -150,6 +211,7 @@ export type _Checks = [
   Fits<z.infer<typeof WorkersResponse>, WorkerStats[]>,
   Fits<z.infer<typeof InterfacesResponse>, InterfaceState[]>,
   Fits<z.infer<typeof ResourcesResponse>, Resources>,
+  Fits<z.infer<typeof RoutingResponse>, RoutingReport>,
   Fits<z.infer<typeof HealthResponse>, HealthReport>,
   Fits<z.infer<typeof ApplyResultResponse>, ApplyResult>,
 ];

@@ -64,6 +64,11 @@ export const COMMANDS: Record<string, CommandEntry> = {
     load: async () => (await import("./remote.ts")).workersCommand,
     usage: async () => (await import("./remote.ts")).WORKERS_USAGE,
   },
+  routing: {
+    summary: "IGMP groups, PIM neighbours and learned routes, MSDP peers and SAs of a running relay",
+    load: async () => (await import("./remote.ts")).routingCommand,
+    usage: async () => (await import("./remote.ts")).ROUTING_USAGE,
+  },
   "log-level": {
     summary: "show or set the log level of a running relay",
     load: async () => (await import("./remote.ts")).logLevelCommand,

@@ -1,6 +1,6 @@
 /** YAML text -> validated Config (or ConfigError naming every bad field). */
 import { type Document, LineCounter, parseDocument } from "yaml";
-import { checkRules, type Config, ConfigSchema } from "./schema.ts";
+import { checkOnDemand, checkRules, type Config, ConfigSchema } from "./schema.ts";
 import { MAX_RULES } from "./limits.ts";
 import { ConfigError } from "./errors.ts";
 import { z } from "zod";
@@ -18,7 +18,9 @@ export function validateRuleChange(next: Config, source: string): Config {
   if (next.rules.length > MAX_RULES) {
     issues.push({ path: ["rules"], message: `Too big: expected array to have <=${MAX_RULES} items` });
   }
-  checkRules(next.rules, { addIssue: (i) => issues.push({ path: i.path, message: i.message }) });
+  const ctx = { addIssue: (i: { path: (string | number)[]; message: string }) => issues.push({ path: i.path, message: i.message }) };
+  checkRules(next.rules, ctx);
+  checkOnDemand(next, ctx);
   if (issues.length > 0) throw new ConfigError(issues, source);
   return next;
 }

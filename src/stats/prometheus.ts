@@ -5,7 +5,7 @@
 import { endpointText, inputDestination, outputDestination } from "../config/schema.ts";
 import type { InterfaceState, StatsSnapshot } from "./snapshot.ts";
 import { residenceBucketName } from "./aggregate.ts";
-import { DROP_REASONS, OUTPUT_COUNTERS, RESIDENCE_BUCKETS_US, RULE_COUNTERS, WORKER_COUNTERS } from "./registry.ts";
+import { DROP_REASONS, OUTPUT_COUNTERS, PROTOCOL_COUNTERS, RESIDENCE_BUCKETS_US, RULE_COUNTERS, WORKER_COUNTERS } from "./registry.ts";
 
 /** Escapes a label value: backslash, double quote and newline. */
 export function escapeLabel(v: string): string {
@@ -37,6 +37,15 @@ export interface ExporterExtras {
   disabledRules?: string[];
   /** The last configuration change (API, SIGHUP, interface follow-up): whether it was applied, and when. */
   lastChange?: { ok: boolean; atMs: number } | null;
+  /** Routing-protocol state, when IGMP, PIM or MSDP is configured. */
+  routing?: {
+    counters: Record<string, number>;
+    neighbors: number;
+    groups: number;
+    routes: number;
+    msdpPeers: { peer: string; established: boolean }[];
+    saCache: number;
+  };
 }
 
 /** The label that names an output: stable across reorderings (interface, destination, port), not its index. */
@@ -144,6 +153,17 @@ export function renderPrometheus(s: StatsSnapshot, interfaces: InterfaceState[],
 
   for (const name of extras.disabledRules ?? []) {
     for (const st of ["active", "waiting", "disabled"]) state.add({ rule: name, state: st }, st === "disabled" ? 1 : 0);
+  }
+
+  if (extras.routing) {
+    const r = extras.routing;
+    for (const c of PROTOCOL_COUNTERS) fam(c.family, "counter", c.help).add({}, r.counters[c.name] ?? 0);
+    fam("mcr_pim_neighbors", "gauge", "PIM neighbours on pim interfaces").add({}, r.neighbors);
+    fam("mcr_pim_learned_routes", "gauge", "Routes joined by downstream PIM routers").add({}, r.routes);
+    fam("mcr_igmp_groups", "gauge", "Groups present on igmp interfaces (interface, group pairs)").add({}, r.groups);
+    const peer = fam("mcr_msdp_peer_established", "gauge", "1 while the MSDP session with the peer is up");
+    for (const p of r.msdpPeers) peer.add({ peer: p.peer }, p.established ? 1 : 0);
+    fam("mcr_msdp_sa_cache_entries", "gauge", "Source-Active entries learned from MSDP peers").add({}, r.saCache);
   }
 
   const up = fam("mcr_interface_up", "gauge", "1 if the interface exists and is up");

@@ -166,3 +166,35 @@ const GAUGES = new Set(WORKER_COUNTERS.filter((c) => c.kind === "gauge").map((c)
 export function isGauge(name: string): boolean {
   return GAUGES.has(name);
 }
+
+/**
+ * Routing-protocol counters (IGMP, PIM, MSDP), kept by the supervisor's
+ * protocol speakers (src/supervisor/routing.ts). "invalid" counts packets
+ * that failed a check (truncated, bad checksum, bad lengths, unknown type)
+ * and were dropped.
+ */
+export const PROTOCOL_COUNTERS = [
+  { name: "igmp_received", family: "mcr_igmp_received_total", help: "Valid IGMP messages received on igmp interfaces" },
+  { name: "igmp_sent", family: "mcr_igmp_sent_total", help: "IGMP queries sent (general and group-specific)" },
+  { name: "igmp_invalid", family: "mcr_igmp_invalid_total", help: "IGMP packets dropped as invalid (IP header, length, checksum, type)" },
+  { name: "igmp_groups_learned", family: "mcr_igmp_groups_learned_total", help: "Times a group became present on an igmp interface" },
+  { name: "pim_received", family: "mcr_pim_received_total", help: "Valid PIM messages received on pim interfaces" },
+  { name: "pim_sent", family: "mcr_pim_sent_total", help: "PIM Hellos sent" },
+  { name: "pim_invalid", family: "mcr_pim_invalid_total", help: "PIM packets dropped as invalid (IP header, version, checksum, lengths, options)" },
+  {
+    name: "pim_ignored",
+    family: "mcr_pim_ignored_total",
+    help: "PIM messages or entries not acted on: types not implemented (Register, Assert, Bootstrap...), Join/Prunes for another upstream or from a non-neighbour, (S,G,rpt) entries, (*,G) for an RP that is not this router's",
+  },
+  { name: "pim_joins", family: "mcr_pim_joins_total", help: "Join entries accepted (new routes and refreshes)" },
+  { name: "pim_prunes", family: "mcr_pim_prunes_total", help: "Prune entries received" },
+  { name: "pim_routes_refused", family: "mcr_pim_routes_refused_total", help: "Joins refused because pim.max_learned_routes routes are held" },
+  { name: "msdp_received", family: "mcr_msdp_received_total", help: "MSDP messages received" },
+  { name: "msdp_sent", family: "mcr_msdp_sent_total", help: "MSDP messages sent (keepalives and SAs)" },
+  { name: "msdp_invalid", family: "mcr_msdp_invalid_total", help: "MSDP messages that could not be framed or parsed (the session is closed)" },
+  { name: "msdp_established", family: "mcr_msdp_sessions_established_total", help: "Times an MSDP session came up" },
+  { name: "msdp_sa_refused", family: "mcr_msdp_sa_refused_total", help: "SA entries not cached because msdp.max_sa entries are held" },
+  { name: "msdp_refused", family: "mcr_msdp_connections_refused_total", help: "TCP connections to port 639 from an address that is not a configured peer, or while its session is up" },
+] as const satisfies readonly CounterSpec[];
+
+export type ProtocolCounterName = typeof PROTOCOL_COUNTERS[number]["name"];

@@ -15,6 +15,11 @@ export type {
 } from "../stats/snapshot.ts";
 import type { InterfaceState, StatsSnapshot } from "../stats/snapshot.ts";
 import type { CounterSample } from "../stats/rates.ts";
+import type { RoutingStatus } from "./routing.ts";
+import type { LearnedOutput } from "./demand.ts";
+
+/** IGMP, PIM and MSDP state (GET /api/v1/routing). */
+export type RoutingReport = RoutingStatus & { learned_outputs: LearnedOutput[] };
 
 /** What applying a configuration changed. */
 export interface ApplyResult {
@@ -60,6 +65,8 @@ export interface RelayControl {
     build: (current: Config) => Config | Promise<Config>,
     commit?: (next: Config) => Promise<void>,
   ): Promise<ApplyResult>;
+  /** IGMP groups, PIM neighbours and learned routes, MSDP peers and SA cache (optional for test doubles). */
+  routing?(): RoutingReport;
   /** Counter slots, memberships, rings and stuck threads (optional for test doubles). */
   resources?(): Resources;
   stats(): StatsSnapshot;

@@ -141,7 +141,9 @@ export function buildPlan(
   };
   const outputUsable = (o: Output): boolean => {
     if (o.egress === "routed") return o.interface === undefined || interfaces.has(o.interface);
-    return outputSource(o, interfaces.get(o.interface!)) !== null;
+    // An l2 output needs its interface, whatever source address it writes.
+    const f = interfaces.get(o.interface!);
+    return f !== undefined && outputSource(o, f) !== null;
   };
   // Rules wait (are left out) while their input is absent or none of their outputs is usable.
   const rules = activeRules(config).filter((r) =>

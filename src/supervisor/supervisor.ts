@@ -27,6 +27,10 @@ import { restartOnlyKey } from "./live_keys.ts";
 import { ApplyFailedError, PersistFailedError, ResourceLimitError, RestartRequiredError } from "./errors.ts";
 import { describeInterface, interfaceChange, resolveInterfaces } from "./interfaces.ts";
 import { Memberships } from "./memberships.ts";
+import { type LearnedOutput, withDemand } from "./demand.ts";
+import { protocolInterfaces, Routing, type RoutingStatus } from "./routing.ts";
+import type { SaEntry } from "../protocols/msdp.ts";
+import { formatIp, fromWords } from "../net/address.ts";
 import {
   activeRules,
   buildPlan,
@@ -95,6 +99,11 @@ function diffRules(before: Config, next: Config): ApplyResult {
 
 export class Supervisor implements RelayControl {
   #config: Config;
+  /** What the data plane is given: #config composed with IGMP and PIM demand (src/supervisor/demand.ts). */
+  #effective: Config;
+  #learned: LearnedOutput[] = [];
+  #routing: Routing;
+  #demandQueued = false;
   #plan: WorkerPlan | null = null;
   #pool: WorkerPool;
   #slots = new CounterSlots();
@@ -129,6 +138,7 @@ export class Supervisor implements RelayControl {
 
   constructor(config: Config, options: SupervisorOptions = {}) {
     this.#config = config;
+    this.#effective = config;
     this.#log = options.logger ?? consoleLogger;
     this.#onEvent = options.onEvent ?? (() => {});
     this.#pool = new WorkerPool({
@@ -138,6 +148,12 @@ export class Supervisor implements RelayControl {
       applyTimeoutMs: options.applyTimeoutMs ?? 5000,
     });
     this.#memberships = new Memberships({ open: (family) => MembershipSocket.open(family), logger: this.#log });
+    this.#routing = new Routing({
+      log: this.#log,
+      onEvent: (data) => this.#onEvent("protocol", data),
+      onDemandChange: () => this.#demandChanged(),
+      advertised: () => this.#advertised(),
+    });
   }
 
   /** Starts the workers and applies the initial configuration. */
@@ -246,6 +262,7 @@ export class Supervisor implements RelayControl {
     clearInterval(this.#sampler);
     clearInterval(this.#watcher);
     await this.#watch?.close();
+    await this.#routing.stop();
     this.#memberships.closeAll();
     for (const a of this.#absorbers.values()) a.absorber.close();
     this.#absorbers.clear();
@@ -278,13 +295,16 @@ export class Supervisor implements RelayControl {
     }
     const tApply = performance.now();
     const before = initial ? { ...next, rules: [] } : this.#config;
-    const names = interfacesOf(next);
-    const facts = resolveInterfaces([...names.inputs, ...names.outputs]);
-    const rules = activeRules(next);
+    // The data plane is given the configuration composed with what receivers and routers ask for.
+    const composed = withDemand(next, this.#routing.demand());
+    const effective = composed.config;
+    const names = interfacesOf(effective);
+    const facts = resolveInterfaces([...names.inputs, ...names.outputs, ...protocolInterfaces(next)]);
+    const rules = activeRules(effective);
     const proposal = this.#slots.propose(rules); // throws before anything changed
     const workers = next.workers ?? 1;
     const tPlan = performance.now();
-    const plan = buildPlan(next, facts, proposal.assigned, new Map(), 0, this.#planCache);
+    const plan = buildPlan(effective, facts, proposal.assigned, new Map(), 0, this.#planCache);
     this.#assignFanout(plan.rx, workers);
     const planMs = performance.now() - tPlan;
     const ringBytes = planRingBytes(plan);
@@ -295,7 +315,7 @@ export class Supervisor implements RelayControl {
           `${MAX_WORKER_RING_BYTES / 2 ** 20} MiB limit; lower rate_pps or ring sizes (ring.block_count, tx_frames)`,
       );
     }
-    const wanted = wantedMemberships(next);
+    const wanted = wantedMemberships(effective);
     let undoJoins: () => void = () => {};
     const opened: string[] = [];
     try {
@@ -307,6 +327,8 @@ export class Supervisor implements RelayControl {
       const hold = this.#plan?.rx.map((r) => r.ifindex) ?? [];
       if (workers !== this.#pool.workers.length) await this.#pool.resize(workers, plan, hold);
       else await this.#pool.deliver(plan, hold);
+      // Last, as it changes nothing when it fails: the routing protocols' sockets and sessions.
+      await this.#routing.apply(next, facts);
       this.#log.debug?.("apply timing", {
         prepare_ms: Math.round(tPlan - tApply),
         plan_ms: Math.round(planMs),
@@ -333,6 +355,8 @@ export class Supervisor implements RelayControl {
     for (const s of released.outputs) this.#zero("output", s);
     this.#plan = plan;
     this.#config = next;
+    this.#effective = effective;
+    this.#learned = composed.learned;
     this.#facts = facts;
     for (const name of facts.keys()) if (!this.#linkUp.has(name)) this.#linkUp.set(name, interfaceInfo(name)?.up ?? false);
     this.#memberships.leaveUnwanted(wanted);
@@ -418,10 +442,11 @@ export class Supervisor implements RelayControl {
    * (read when the re-plan runs, not now) is planned again.
    */
   #refreshInterfaces(): void {
-    const names = interfacesOf(this.#config);
-    const now = resolveInterfaces([...names.inputs, ...names.outputs]);
+    const names = interfacesOf(this.#effective);
+    const all = new Set([...names.inputs, ...names.outputs, ...protocolInterfaces(this.#config)]);
+    const now = resolveInterfaces(all);
     let changed = false;
-    for (const name of new Set([...names.inputs, ...names.outputs])) {
+    for (const name of all) {
       // Link down / up: counted and logged; the plan does not depend on it.
       const up = now.has(name) ? interfaceInfo(name)?.up ?? false : false;
       const wasUp = this.#linkUp.get(name);
@@ -444,6 +469,50 @@ export class Supervisor implements RelayControl {
       this.#replanQueued = false;
       return this.#apply(this.#config, false);
     }).catch((err) => this.#log.error("re-planning after an interface change failed", { error: (err as Error).message }));
+  }
+
+  // ---- routing protocols ---------------------------------------------------------
+
+  /** Receivers or routers asked for something else: the configuration in force is planned again with it. */
+  #demandChanged(): void {
+    if (this.#plan === null || this.#stopping || this.#demandQueued) return;
+    this.#demandQueued = true;
+    this.#enqueue(() => {
+      this.#demandQueued = false;
+      return this.#apply(this.#config, false);
+    }).then(
+      () => this.#routing.advertise(),
+      (err) => this.#log.error("re-planning for IGMP/PIM demand failed", { error: (err as Error).message }),
+    );
+  }
+
+  /**
+   * (source, group) pairs for MSDP: every IPv4 group the rules relay to
+   * that carried packets within its rule's stale_after_ms (default 5 s),
+   * with the source address the relayed packets carry.
+   */
+  #advertised(): SaEntry[] {
+    const now = Date.now();
+    const seen = new Set<string>();
+    const out: SaEntry[] = [];
+    for (const rule of activeRules(this.#effective)) {
+      const last = this.#lastPackets.get(rule.name);
+      if (!last || last.packets === 0 || now - last.changedAt > (rule.stale_after_ms ?? 5000)) continue;
+      for (const o of rule.outputs) {
+        if (o.group === undefined || !/^\d+\.\d+\.\d+\.\d+$/.test(o.group)) continue;
+        const f = o.interface === undefined ? undefined : this.#facts.get(o.interface);
+        const source = o.source_ip ?? (f && f.ipv4 !== 0 ? formatIp(fromWords(4, [f.ipv4])) : undefined);
+        if (source === undefined || seen.has(`${source}|${o.group}`)) continue;
+        seen.add(`${source}|${o.group}`);
+        out.push({ source, group: o.group });
+      }
+    }
+    return out;
+  }
+
+  /** IGMP groups, PIM neighbours and routes, MSDP peers and SA cache, and the outputs PIM joins added. */
+  routing(): RoutingStatus & { learned_outputs: LearnedOutput[] } {
+    return { ...this.#routing.status(), learned_outputs: this.#learned };
   }
 
   // ---- statistics and introspection ------------------------------------------
@@ -478,7 +547,7 @@ export class Supervisor implements RelayControl {
         counters: { worker: w.counters, rule: w.ruleCounters, output: w.outputCounters },
       })),
       archived: this.#pool.archived,
-      rules: activeRules(this.#config),
+      rules: activeRules(this.#effective),
       slots: this.#slots.assigned,
       forwarding: new Set(this.#plan?.rules.map((r) => r.name) ?? []),
       lastChange: this.#lastPackets,
@@ -528,7 +597,7 @@ export class Supervisor implements RelayControl {
   }
 
   interfaces(): InterfaceState[] {
-    const names = interfacesOf(this.#config);
+    const names = interfacesOf(this.#effective);
     const inputs = new Set(names.inputs);
     const outputs = new Set(names.outputs);
     return [...new Set([...names.inputs, ...names.outputs])].map((name) => {

@@ -279,6 +279,22 @@ Deno.test("buildPlan() leaves out a rule whose input interface is absent, and a 
   assert.deepEqual(interfacesOf(config), { inputs: ["gone0", "in0"], outputs: ["out1", "out2"] });
 });
 
+Deno.test("buildPlan() leaves out an l2 output whose interface is absent even when it sets source_ip (it used to crash the plan)", () => {
+  const config = ConfigSchema.parse({
+    rules: [{
+      name: "r",
+      input: { interface: "in0", group: "239.1.1.1", port: 1 },
+      outputs: [
+        { interface: "gone0", group: "239.2.2.1", port: 1, source_ip: "10.5.5.5" },
+        { interface: "out1", group: "239.2.2.2", port: 2 },
+      ],
+    }],
+  });
+  const plan = buildPlan(config, facts(), slotsFor(config), new Map(), 1);
+  assert.deepEqual(plan.rules[0].outputs.map((o) => o.port), [2]);
+  assert.deepEqual(plan.tx.map((t) => t.ifname), ["out1"]);
+});
+
 Deno.test("buildPlan() leaves out an output without an IPv4 address or source_ip and keeps the others' slots", () => {
   const config = ConfigSchema.parse({
     rules: [{

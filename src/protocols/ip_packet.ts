@@ -1,0 +1,117 @@
+/**
+ * The IP layer of routing-protocol packets (IGMP, PIM): mcr's control
+ * sockets read and write whole IP packets, so the speakers parse and build
+ * the headers themselves. Every length is checked before it is used; a
+ * packet that fails a check is answered with a reason, never an exception.
+ */
+import { fold16, sumWords } from "../dataplane/checksum.ts";
+import { formatIp, type IpAddress, ip } from "../net/address.ts";
+
+/** A routing-protocol packet as received. */
+export interface ControlPacket {
+  source: string;
+  destination: string;
+  /** IPv4 protocol. */
+  protocol: number;
+  ttl: number;
+  /** The IPv4 Router Alert option (RFC 2113) is present. */
+  routerAlert: boolean;
+  /** The protocol message (a view into the received buffer). */
+  payload: Uint8Array;
+}
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+export const fail = <T>(reason: string): Parsed<T> => ({ ok: false, reason });
+
+/** Ones'-complement checksum of bytes (0 when a stored checksum over them is right). */
+export function internetChecksum(bytes: Uint8Array, initial = 0): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return ~fold16(initial + sumWords(view, 0, bytes.length)) & 0xffff;
+}
+
+function addressText(bytes: Uint8Array): string {
+  return formatIp({ family: 4, bytes: bytes.slice() } as IpAddress);
+}
+
+/** Parses an IPv4 packet carrying a routing protocol (no fragments). */
+export function parseIpv4(buf: Uint8Array): Parsed<ControlPacket> {
+  if (buf.length < 20) return fail("truncated");
+  if (buf[0] >> 4 !== 4) return fail("not_ipv4");
+  const ihl = (buf[0] & 0xf) * 4;
+  const total = (buf[2] << 8) | buf[3];
+  if (ihl < 20 || total < ihl || total > buf.length) return fail("bad_length");
+  if (internetChecksum(buf.subarray(0, ihl)) !== 0) return fail("bad_ip_checksum");
+  if ((buf[6] & 0x3f) !== 0 || buf[7] !== 0) return fail("fragment");
+  let routerAlert = false;
+  for (let o = 20; o < ihl;) {
+    const type = buf[o];
+    if (type === 0) break;
+    if (type === 1) {
+      o++;
+      continue;
+    }
+    if (o + 1 >= ihl || buf[o + 1] < 2 || o + buf[o + 1] > ihl) return fail("bad_ip_option");
+    if (type === 0x94) routerAlert = true;
+    o += buf[o + 1];
+  }
+  return {
+    ok: true,
+    value: {
+      source: addressText(buf.subarray(12, 16)),
+      destination: addressText(buf.subarray(16, 20)),
+      protocol: buf[9],
+      ttl: buf[8],
+      routerAlert,
+      payload: buf.subarray(ihl, total),
+    },
+  };
+}
+
+let identification = 1;
+
+/**
+ * An IPv4 packet: TOS 0xc0 (network control), DF clear, the given TTL, the
+ * Router Alert option when asked (IGMP), the header checksum filled in.
+ */
+export function buildIpv4(
+  source: string,
+  destination: string,
+  protocol: number,
+  ttl: number,
+  payload: Uint8Array,
+  routerAlert: boolean,
+): Uint8Array {
+  const ihl = routerAlert ? 24 : 20;
+  const out = new Uint8Array(ihl + payload.length);
+  out[0] = 0x40 | (ihl / 4);
+  out[1] = 0xc0;
+  out[2] = out.length >> 8;
+  out[3] = out.length & 0xff;
+  identification = (identification + 1) & 0xffff;
+  out[4] = identification >> 8;
+  out[5] = identification & 0xff;
+  out[8] = ttl;
+  out[9] = protocol;
+  out.set(ip(source).bytes, 12);
+  out.set(ip(destination).bytes, 16);
+  if (routerAlert) out.set([0x94, 0x04, 0x00, 0x00], 20);
+  const sum = internetChecksum(out.subarray(0, ihl));
+  out[10] = sum >> 8;
+  out[11] = sum & 0xff;
+  out.set(payload, ihl);
+  return out;
+}
+
+/** Reads an IPv4 address at off. */
+export function ipv4At(buf: Uint8Array, off: number): string {
+  return addressText(buf.subarray(off, off + 4));
+}
+
+/** Compares two addresses of one family numerically (negative: a is lower). */
+export function compareAddress(a: string, b: string): number {
+  const ab = ip(a).bytes;
+  const bb = ip(b).bytes;
+  for (let i = 0; i < ab.length; i++) if (ab[i] !== bb[i]) return ab[i] - bb[i];
+  return 0;
+}

@@ -1,0 +1,492 @@
+/**
+ * The routing-protocol speakers (IGMP querier, PIM-SM neighbour, MSDP
+ * peers): sockets from ffi/control.ts and TCP, the protocol state machines
+ * from src/protocols/, one timer. Packets are control messages only: the
+ * relayed streams never pass through here. What receivers and routers ask
+ * for is read back as a Demand (src/supervisor/demand.ts); when it changes,
+ * onDemandChange() asks the supervisor for a re-plan through its one queue.
+ */
+import { ControlSocket } from "../../ffi/control.ts";
+import type { Config } from "../config/schema.ts";
+import { formatIp, fromWords, ip, multicastMac } from "../net/address.ts";
+import { ALL_SYSTEMS, buildQuery, IGMP_PROTOCOL, parseIgmp } from "../protocols/igmp.ts";
+import { DEFAULT_IGMP_TIMERS, type GroupState, IgmpRouter, type IgmpTimers } from "../protocols/igmp_state.ts";
+import { buildIpv4, parseIpv4 } from "../protocols/ip_packet.ts";
+import { MSDP_PORT, type SaEntry } from "../protocols/msdp.ts";
+import { MsdpPeer, type SaCacheEntry } from "../protocols/msdp_peer.ts";
+import { ALL_PIM_ROUTERS, buildHello, parsePim, PIM_PROTOCOL, PimType } from "../protocols/pim.ts";
+import { type LearnedRoute, type NeighborState, PimRouter } from "../protocols/pim_state.ts";
+import { PROTOCOL_COUNTERS, type ProtocolCounterName } from "../stats/registry.ts";
+import type { Demand } from "./demand.ts";
+import type { InterfaceFacts } from "./plan.ts";
+
+/** What the speakers need of a socket (ffi/control.ts ControlSocket; tests pass fakes). */
+export interface ProtocolSocket {
+  follow(onPacket: (packet: Uint8Array, cut: boolean) => void): void;
+  send(packet: Uint8Array, mac: Uint8Array, label: string): void;
+  close(): Promise<void>;
+}
+
+export interface RoutingLogger {
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  debug?(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export interface RoutingDeps {
+  log: RoutingLogger;
+  onEvent: (data: Record<string, unknown>) => void;
+  /** Called (synchronously, must not block) when what receivers and routers ask for changed. */
+  onDemandChange: () => void;
+  /** The (source, group) pairs mcr relays now, for MSDP Source-Active messages. */
+  advertised: () => SaEntry[];
+  openSocket?: (ifindex: number, proto: number, label: string) => ProtocolSocket;
+  now?: () => number;
+}
+
+export interface RoutingStatus {
+  igmp: {
+    interfaces: { interface: string; address: string; version: number; querier: string; is_querier: boolean; groups: GroupState[] }[];
+  };
+  pim: {
+    interfaces: { interface: string; address: string; dr: string | null; is_dr: boolean; neighbors: number }[];
+    neighbors: NeighborState[];
+    routes: LearnedRoute[];
+    rp: { address: string; groups: string }[];
+  };
+  msdp: { peers: Record<string, unknown>[]; sa_cache: SaCacheEntry[] };
+  /** Interfaces named in igmp/pim that cannot speak yet (absent, or no IPv4 address). */
+  waiting: { interface: string; protocol: "igmp" | "pim"; reason: string }[];
+  counters: Record<ProtocolCounterName, number>;
+}
+
+/** Every interface the routing sections name (the supervisor watches them like rule interfaces). */
+export function protocolInterfaces(config: Config): string[] {
+  return [...new Set([...(config.igmp?.interfaces ?? []), ...(config.pim?.interfaces ?? [])])];
+}
+
+export function igmpTimers(c: NonNullable<Config["igmp"]>): IgmpTimers {
+  const d = DEFAULT_IGMP_TIMERS;
+  return {
+    version: c.version ?? d.version,
+    queryIntervalMs: c.query_interval_ms ?? d.queryIntervalMs,
+    queryResponseMs: c.query_response_ms ?? d.queryResponseMs,
+    lastMemberIntervalMs: c.last_member_interval_ms ?? d.lastMemberIntervalMs,
+    lastMemberCount: c.last_member_count ?? d.lastMemberCount,
+    robustness: c.robustness ?? d.robustness,
+  };
+}
+
+function pimOptions(c: NonNullable<Config["pim"]>, generationId: number) {
+  const helloIntervalMs = c.hello_interval_ms ?? 30_000;
+  return {
+    helloIntervalMs,
+    holdtimeS: c.hold_time_s ?? Math.ceil((helloIntervalMs * 3.5) / 1000),
+    drPriority: c.dr_priority ?? 1,
+    maxRoutes: c.max_learned_routes ?? 256,
+    rps: (c.rp ?? []).map((r) => ({ address: r.address, prefix: r.groups })),
+    generationId,
+    overrideMs: c.prune_override_ms ?? 3000,
+  };
+}
+
+interface Link {
+  ifindex: number;
+  address: string;
+  socket: ProtocolSocket;
+}
+
+const ipv4Text = (f: InterfaceFacts) => formatIp(fromWords(4, [f.ipv4]));
+
+export class Routing {
+  readonly counters = Object.fromEntries(PROTOCOL_COUNTERS.map((c) => [c.name, 0])) as Record<ProtocolCounterName, number>;
+  #igmpLinks = new Map<string, Link & { router: IgmpRouter }>();
+  #igmpKey = "";
+  #pimLinks = new Map<string, Link>();
+  #pim: PimRouter | null = null;
+  #pimKey = "";
+  #peers = new Map<string, { peer: MsdpPeer; key: string }>();
+  #listeners = new Map<string, { listener: Deno.Listener; done: Promise<void> }>();
+  #waiting: RoutingStatus["waiting"] = [];
+  #rps: { address: string; groups: string }[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #demandKey = JSON.stringify([[], []]);
+  #present = new Set<string>();
+  #stopped = false;
+  #now: () => number;
+  #open: (ifindex: number, proto: number, label: string) => ProtocolSocket;
+
+  constructor(private deps: RoutingDeps) {
+    this.#now = deps.now ?? Date.now;
+    this.#open = deps.openSocket ?? ((ifindex, proto, label) => ControlSocket.open(ifindex, 4, proto, label));
+  }
+
+  #count(name: ProtocolCounterName, n = 1): void {
+    this.counters[name] += n;
+  }
+
+  /**
+   * Puts the routing sections of `config` in force on the interfaces that
+   * exist (`facts`). Everything that can fail (sockets, listeners) is opened
+   * before anything in force changes: a failure throws and changes nothing.
+   */
+  async apply(config: Config, facts: ReadonlyMap<string, InterfaceFacts>): Promise<void> {
+    if (this.#stopped) return;
+    const now = this.#now();
+    const waiting: RoutingStatus["waiting"] = [];
+    const usable = (names: string[] | undefined, protocol: "igmp" | "pim") => {
+      const out = new Map<string, { ifindex: number; address: string }>();
+      for (const name of names ?? []) {
+        const f = facts.get(name);
+        if (!f) waiting.push({ interface: name, protocol, reason: "absent" });
+        else if (f.ipv4 === 0) waiting.push({ interface: name, protocol, reason: "no IPv4 address" });
+        else out.set(name, { ifindex: f.ifindex, address: ipv4Text(f) });
+      }
+      return out;
+    };
+    const igmpWanted = usable(config.igmp?.interfaces, "igmp");
+    const pimWanted = usable(config.pim?.interfaces, "pim");
+    const opened: ProtocolSocket[] = [];
+    const openedListeners: Deno.Listener[] = [];
+    const reuse = (links: Map<string, Link>, name: string, w: { ifindex: number; address: string }) => {
+      const l = links.get(name);
+      return l && l.ifindex === w.ifindex && l.address === w.address ? l : undefined;
+    };
+    const newSockets = new Map<string, ProtocolSocket>();
+    const localAddresses = new Set((config.msdp?.peers ?? []).map((p) => p.local));
+    try {
+      for (const [kind, wanted, links, proto] of [
+        ["igmp", igmpWanted, this.#igmpLinks, IGMP_PROTOCOL],
+        ["pim", pimWanted, this.#pimLinks, PIM_PROTOCOL],
+      ] as const) {
+        for (const [name, w] of wanted) {
+          if (reuse(links, name, w)) continue;
+          const s = this.#open(w.ifindex, proto, `${kind} on ${name}`);
+          opened.push(s);
+          newSockets.set(`${kind}|${name}`, s);
+        }
+      }
+      for (const local of localAddresses) {
+        if (this.#listeners.has(local)) continue;
+        try {
+          const listener = Deno.listen({ hostname: local, port: MSDP_PORT, transport: "tcp" });
+          openedListeners.push(listener);
+        } catch (err) {
+          throw new Error(`MSDP cannot listen on ${local}:${MSDP_PORT}: ${(err as Error).message}`);
+        }
+      }
+    } catch (err) {
+      for (const l of openedListeners) l.close();
+      await Promise.all(opened.map((s) => s.close()));
+      throw err;
+    }
+    // ---- nothing below fails: put it in force ----
+    this.#waiting = waiting;
+    const closing: Promise<void>[] = [];
+    // IGMP: a link keeps its state unless its address or the timers changed.
+    const igmpKey = JSON.stringify(config.igmp ? igmpTimers(config.igmp) : null);
+    const timersChanged = igmpKey !== this.#igmpKey;
+    this.#igmpKey = igmpKey;
+    for (const [name, link] of this.#igmpLinks) {
+      const w = igmpWanted.get(name);
+      if (w && !timersChanged && reuse(this.#igmpLinks, name, w)) continue;
+      if (w && reuse(this.#igmpLinks, name, w)) {
+        link.router = new IgmpRouter(w.address, igmpTimers(config.igmp!), now);
+        continue;
+      }
+      this.#igmpLinks.delete(name);
+      closing.push(link.socket.close());
+    }
+    for (const [name, w] of igmpWanted) {
+      const socket = newSockets.get(`igmp|${name}`);
+      if (!socket) continue;
+      const link = { ...w, socket, router: new IgmpRouter(w.address, igmpTimers(config.igmp!), now) };
+      this.#igmpLinks.set(name, link);
+      socket.follow((p) => this.#onIgmp(name, p));
+    }
+    // PIM: one router over its links; new options (other than the links) start it afresh.
+    const pimKey = JSON.stringify(config.pim ? { ...config.pim, interfaces: [] } : null);
+    if (pimKey !== this.#pimKey) {
+      this.#pimKey = pimKey;
+      if (this.#pim) {
+        this.#pim.shutdown();
+        this.#flushPim();
+      }
+      this.#pim = config.pim
+        ? new PimRouter(pimOptions(config.pim, crypto.getRandomValues(new Uint32Array(1))[0]), (c, n) => this.#count(c, n))
+        : null;
+    }
+    for (const [name, link] of this.#pimLinks) {
+      const w = pimWanted.get(name);
+      if (w && reuse(this.#pimLinks, name, w)) continue;
+      this.#pimLinks.delete(name);
+      closing.push(link.socket.close());
+    }
+    for (const [name, w] of pimWanted) {
+      const socket = newSockets.get(`pim|${name}`);
+      if (!socket) continue;
+      this.#pimLinks.set(name, { ...w, socket });
+      socket.follow((p) => this.#onPim(name, p));
+    }
+    this.#pim?.setInterfaces([...pimWanted].map(([name, w]) => ({ name, address: w.address })), now);
+    this.#rps = config.pim?.rp?.map((r) => ({ ...r })) ?? [];
+    // MSDP: peers whose settings changed start afresh; listeners follow the local addresses.
+    for (const l of openedListeners) {
+      const local = l.addr.transport === "tcp" ? l.addr.hostname : "";
+      this.#listeners.set(local, { listener: l, done: this.#acceptLoop(l) });
+    }
+    const peersWanted = new Map((config.msdp?.peers ?? []).map((p) => [p.address, p]));
+    for (const [address, p] of this.#peers) {
+      const want = peersWanted.get(address);
+      if (want && this.#peerKey(config, want) === p.key) continue;
+      this.#peers.delete(address);
+      closing.push(p.peer.stop());
+    }
+    for (const [address, p] of peersWanted) {
+      if (this.#peers.has(address)) continue;
+      const m = config.msdp!;
+      const peer = new MsdpPeer({
+        peer: p.address,
+        local: p.local,
+        originator: m.originator,
+        keepaliveMs: m.keepalive_ms ?? 60_000,
+        holdMs: m.hold_time_ms ?? 75_000,
+        connectRetryMs: m.connect_retry_ms ?? 30_000,
+        saIntervalMs: m.sa_interval_ms ?? 60_000,
+        saHoldMs: m.sa_hold_ms ?? 150_000,
+        maxSa: m.max_sa ?? 10_000,
+      }, {
+        advertised: this.deps.advertised,
+        count: (c, n) => this.#count(c, n),
+        onEvent: (data) => {
+          this.deps.log.info(`MSDP peer ${p.address} ${data.state}`, data);
+          this.deps.onEvent({ protocol: "msdp", ...data });
+        },
+      });
+      this.#peers.set(address, { peer, key: this.#peerKey(config, p) });
+      peer.start();
+    }
+    for (const [local, l] of this.#listeners) {
+      if (localAddresses.has(local)) continue;
+      this.#listeners.delete(local);
+      l.listener.close();
+      closing.push(l.done);
+    }
+    await Promise.all(closing);
+    this.#run();
+  }
+
+  #peerKey(config: Config, p: { address: string; local: string }): string {
+    return JSON.stringify({ ...config.msdp, peers: [p] });
+  }
+
+  async #acceptLoop(listener: Deno.Listener): Promise<void> {
+    try {
+      for await (const conn of listener) {
+        const remote = conn.remoteAddr.transport === "tcp" ? conn.remoteAddr.hostname : "";
+        const p = this.#peers.get(remote);
+        if (!p || !p.peer.accept(conn)) {
+          this.#count("msdp_refused");
+          conn.close();
+        }
+      }
+    } catch {
+      // the listener was closed
+    }
+  }
+
+  /** Groups present (IGMP) and routes joined (PIM), now. */
+  demand(): Demand {
+    const now = this.#now();
+    const igmp = new Map<string, Set<string>>();
+    for (const [name, link] of this.#igmpLinks) {
+      const groups = link.router.presentGroups(now);
+      if (groups.length > 0) igmp.set(name, new Set(groups));
+    }
+    const pim = this.#pim?.routes(now).map((r) => ({ interface: r.interface, source: r.source, group: r.group })) ?? [];
+    return { igmp, pim };
+  }
+
+  /** Sends SAs to every established peer now (the relayed sources changed). */
+  advertise(): void {
+    for (const p of this.#peers.values()) p.peer.advertise();
+  }
+
+  status(): RoutingStatus {
+    const now = this.#now();
+    for (const p of this.#peers.values()) p.peer.expire(now);
+    return {
+      igmp: {
+        interfaces: [...this.#igmpLinks].map(([name, l]) => ({
+          interface: name,
+          address: l.address,
+          version: l.router.timers.version,
+          querier: l.router.querier(now),
+          is_querier: l.router.isQuerier(now),
+          groups: l.router.groups(now),
+        })),
+      },
+      pim: {
+        interfaces: (this.#pim?.interfaces() ?? []).map((i) => ({ ...i, is_dr: i.dr === i.address })),
+        neighbors: this.#pim?.neighbors(now) ?? [],
+        routes: this.#pim?.routes(now) ?? [],
+        rp: this.#rps,
+      },
+      msdp: {
+        peers: [...this.#peers.values()].map((p) => p.peer.info(now)),
+        sa_cache: [...this.#peers.values()].flatMap((p) => p.peer.cache(now)),
+      },
+      waiting: this.#waiting,
+      counters: { ...this.counters },
+    };
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    if (this.#pim) {
+      this.#pim.shutdown();
+      this.#flushPim();
+    }
+    const closing: Promise<void>[] = [];
+    for (const l of this.#igmpLinks.values()) closing.push(l.socket.close());
+    for (const l of this.#pimLinks.values()) closing.push(l.socket.close());
+    for (const p of this.#peers.values()) closing.push(p.peer.stop());
+    for (const l of this.#listeners.values()) {
+      l.listener.close();
+      closing.push(l.done);
+    }
+    this.#igmpLinks.clear();
+    this.#pimLinks.clear();
+    this.#peers.clear();
+    this.#listeners.clear();
+    await Promise.all(closing);
+  }
+
+  // ---- packets in ------------------------------------------------------------
+
+  #onIgmp(name: string, packet: Uint8Array): void {
+    const link = this.#igmpLinks.get(name);
+    if (!link || this.#stopped) return;
+    const p = parseIpv4(packet);
+    const m = p.ok ? parseIgmp(p.value.payload) : p;
+    if (!p.ok || !m.ok) {
+      this.#count("igmp_invalid");
+      this.deps.log.debug?.("invalid IGMP packet dropped", { interface: name, reason: m.ok ? "" : m.reason });
+      return;
+    }
+    this.#count("igmp_received");
+    const before = link.router.querier(this.#now());
+    link.router.receive(m.value, p.value.source, this.#now());
+    const after = link.router.querier(this.#now());
+    if (before !== after) {
+      this.deps.log.info(`IGMP querier on ${name} is now ${after}`, { interface: name, querier: after });
+      this.deps.onEvent({ protocol: "igmp", interface: name, querier: after });
+    }
+    this.#run();
+  }
+
+  #onPim(name: string, packet: Uint8Array): void {
+    if (!this.#pimLinks.has(name) || !this.#pim || this.#stopped) return;
+    const p = parseIpv4(packet);
+    const m = p.ok ? parsePim(p.value.payload) : p;
+    if (!p.ok || !m.ok) {
+      this.#count("pim_invalid");
+      this.deps.log.debug?.("invalid PIM packet dropped", { interface: name, reason: m.ok ? "" : m.reason });
+      return;
+    }
+    this.#count("pim_received");
+    const now = this.#now();
+    const v = m.value;
+    if (v.type === PimType.HELLO && "hello" in v) {
+      const known = this.#pim.neighbors(now).some((n) => n.interface === name && n.address === p.value.source);
+      this.#pim.receiveHello(name, p.value.source, v.hello, now);
+      const still = this.#pim.neighbors(now).some((n) => n.interface === name && n.address === p.value.source);
+      if (known !== still) {
+        this.deps.log.info(`PIM neighbour ${p.value.source} on ${name} ${still ? "up" : "down"}`, { interface: name });
+        this.deps.onEvent({ protocol: "pim", interface: name, neighbor: p.value.source, state: still ? "up" : "down" });
+      }
+    } else if (v.type === PimType.JOIN_PRUNE && "joinPrune" in v) {
+      this.#pim.receiveJoinPrune(name, p.value.source, v.joinPrune, now);
+    } else {
+      this.#count("pim_ignored");
+    }
+    this.#run();
+  }
+
+  // ---- time and packets out ---------------------------------------------------
+
+  /** Advances every state machine, sends what is due, notices demand changes, sets the next timer. */
+  #run(): void {
+    if (this.#stopped) return;
+    clearTimeout(this.#timer);
+    const now = this.#now();
+    let due = now + 60_000;
+    for (const [name, link] of this.#igmpLinks) {
+      link.router.tick(now);
+      for (const q of link.router.outbox.splice(0)) {
+        const dst = q.group === "0.0.0.0" ? ALL_SYSTEMS : q.group;
+        const t = link.router.timers;
+        const igmp = buildQuery(t.version, q.group, q.maxResponseMs, t.robustness, Math.round(t.queryIntervalMs / 1000));
+        this.#send(link, buildIpv4(link.address, dst, IGMP_PROTOCOL, 1, igmp, true), dst, `IGMP query on ${name}`, "igmp_sent");
+      }
+      due = Math.min(due, link.router.nextDue(now));
+    }
+    if (this.#pim) {
+      const before = this.#pim.neighbors(now).map((n) => `${n.interface}|${n.address}`);
+      this.#pim.tick(now);
+      const after = new Set(this.#pim.neighbors(now).map((n) => `${n.interface}|${n.address}`));
+      for (const gone of before.filter((k) => !after.has(k))) {
+        const [iface, neighbor] = gone.split("|");
+        this.deps.log.info(`PIM neighbour ${neighbor} on ${iface} timed out`, { interface: iface });
+        this.deps.onEvent({ protocol: "pim", interface: iface, neighbor, state: "down" });
+      }
+      this.#flushPim();
+      due = Math.min(due, this.#pim.nextDue(now));
+    }
+    this.#checkDemand();
+    this.#timer = setTimeout(() => this.#run(), Math.max(5, due - now + 1));
+  }
+
+  #flushPim(): void {
+    if (!this.#pim) return;
+    for (const h of this.#pim.outbox.splice(0)) {
+      const link = this.#pimLinks.get(h.ifname);
+      if (!link) continue;
+      const hello = buildHello(h.holdtimeS, this.#pim.options.drPriority, this.#pim.options.generationId);
+      this.#send(link, buildIpv4(link.address, ALL_PIM_ROUTERS, PIM_PROTOCOL, 1, hello, false), ALL_PIM_ROUTERS, `PIM Hello on ${h.ifname}`, "pim_sent");
+    }
+  }
+
+  #send(link: Link, packet: Uint8Array, dst: string, label: string, counter: ProtocolCounterName): void {
+    try {
+      link.socket.send(packet, multicastMac(ip(dst)), label);
+      this.#count(counter);
+    } catch (err) {
+      this.deps.log.warn(`${label} not sent`, { error: (err as Error).message });
+    }
+  }
+
+  #checkDemand(): void {
+    const d = this.demand();
+    const present = new Set([...d.igmp].flatMap(([name, groups]) => [...groups].map((g) => `${name}|${g}`)));
+    const key = JSON.stringify([[...present], d.pim]);
+    if (key === this.#demandKey) return;
+    this.#demandKey = key;
+    for (const k of present) {
+      if (this.#present.has(k)) continue;
+      this.#count("igmp_groups_learned");
+      const [iface, group] = k.split("|");
+      this.deps.onEvent({ protocol: "igmp", interface: iface, group, state: "present" });
+    }
+    for (const k of this.#present) {
+      if (present.has(k)) continue;
+      const [iface, group] = k.split("|");
+      this.deps.onEvent({ protocol: "igmp", interface: iface, group, state: "gone" });
+    }
+    this.#present = present;
+    this.deps.onDemandChange();
+  }
+
+}

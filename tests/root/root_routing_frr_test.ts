@@ -1,0 +1,191 @@
+/**
+ * mcr against a router nobody here wrote: FRR (pimd with IGMP and MSDP) in
+ * the namespace between mcr and a receiver.
+ *
+ *   gen 10.0.0.1 -- 10.0.0.2 mcr 10.0.1.1 -- 10.0.1.254 FRR 10.0.2.254 -- 10.0.2.2 receiver
+ */
+import assert from "node:assert/strict";
+import { withTopology } from "../../src/tools/topology.ts";
+import { frrAvailable, startFrr } from "../helpers/frr.ts";
+import { rootTest } from "../helpers/netns.ts";
+import { startRelay, startSink } from "../helpers/relay.ts";
+import { outputPackets, putConfig, routing, startStream, stats, waitFor } from "../helpers/routing.ts";
+
+function frrConfig(n: { routerIn: string; routerOut: string }, extra = ""): string {
+  return [
+    "ip pim rp 10.0.1.1 239.0.0.0/8",
+    `interface ${n.routerIn}`,
+    " ip pim",
+    " ip pim hello 1 3",
+    " ip igmp",
+    `interface ${n.routerOut}`,
+    " ip pim",
+    " ip igmp",
+    " ip igmp query-interval 2",
+    " ip igmp query-max-response-time 10",
+    extra,
+  ].join("\n");
+}
+
+rootTest("frr: mcr and FRR pimd list each other as PIM neighbours, the DR is the one RFC 7761's election picks on both sides, and the IGMP querier is the lower address", async () => {
+  if (!frrAvailable()) throw new Error("FRR is not installed (Debian package frr): make deps installs it");
+  await withTopology(async (t) => {
+    const n = await t.routedChain();
+    const relay = await startRelay(t, n.relay, [
+      `pim: { interfaces: [${n.relayOut}], hello_interval_ms: 1000 }`,
+      `igmp: { interfaces: [${n.relayOut}], query_interval_ms: 2000, query_response_ms: 1000 }`,
+      "rules:",
+      "  - name: a",
+      `    input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }`,
+      `    outputs: [{ interface: ${n.relayOut}, group: 239.9.9.1, port: 6001, on_demand: true }]`,
+    ].join("\n"));
+    const frr = await startFrr({ ns: n.router, config: frrConfig(n) });
+    try {
+      // Each lists the other.
+      await waitFor("mcr to list FRR as a PIM neighbour", 15_000, async () =>
+        (await routing(t, n.relay)).pim.neighbors.some((x) => x.address === "10.0.1.254" && x.interface === n.relayOut));
+      await waitFor("FRR to list mcr as a PIM neighbour", 15_000, async () => {
+        const nb = await frr.json<Record<string, Record<string, unknown>>>("show ip pim neighbor json");
+        return nb[n.routerIn]?.["10.0.1.1"] !== undefined;
+      });
+      // Equal priorities (1 and FRR's default 1): the higher address, FRR's, is DR on both sides.
+      const drOf = async () => {
+        const r = await routing(t, n.relay);
+        const ifs = await frr.json<Record<string, { pimDesignatedRouter?: string }>>("show ip pim interface json");
+        return { mcr: r.pim.interfaces.find((i) => i.interface === n.relayOut)?.dr, frr: ifs[n.routerIn]?.pimDesignatedRouter };
+      };
+      await waitFor("both to pick 10.0.1.254 as DR", 10_000, async () => {
+        const d = await drOf();
+        return d.mcr === "10.0.1.254" && d.frr === "10.0.1.254";
+      });
+      // A higher priority wins over a higher address: mcr with priority 10 becomes DR, as FRR agrees.
+      assert.equal(await putConfig(t, n.relay, (c) => (c.pim as Record<string, unknown>).dr_priority = 10), 200);
+      await waitFor("both to pick mcr (priority 10) as DR", 10_000, async () => {
+        const d = await drOf();
+        return d.mcr === "10.0.1.1" && d.frr === "10.0.1.1";
+      });
+      const r = await routing(t, n.relay);
+      assert.equal(r.pim.interfaces[0].is_dr, true);
+      assert.equal(r.pim.neighbors[0].dr_priority, 1, "FRR's priority as its Hellos carry it");
+      // IGMP on the same link: the lower address (mcr, 10.0.1.1) queries; FRR agrees it is not the querier.
+      await waitFor("FRR to see mcr as the IGMP querier", 15_000, async () => {
+        const i = await frr.json<Record<string, { querier?: string; querierIp?: string }>>(`show ip igmp interface ${n.routerIn} json`);
+        return i[n.routerIn]?.querier === "other" && i[n.routerIn]?.querierIp === "10.0.1.1";
+      });
+      assert.equal((await routing(t, n.relay)).igmp.interfaces[0].is_querier, true);
+      assert.ok((await routing(t, n.relay)).counters.pim_received > 0);
+    } finally {
+      await frr.stop();
+      const { code } = await relay.stop();
+      assert.equal(code, 0);
+    }
+  });
+});
+
+rootTest("frr: a receiver behind FRR joins a group mcr relays; FRR's PIM join adds an output on the link to FRR and the stream reaches the receiver; the prune after the receiver leaves removes it", async () => {
+  if (!frrAvailable()) throw new Error("FRR is not installed (Debian package frr): make deps installs it");
+  await withTopology(async (t) => {
+    const n = await t.routedChain();
+    // The relayed stream's only configured output is on another link (a veth
+    // pair inside mcr's namespace); the source written into it, 10.0.0.1, is
+    // reached through mcr (FRR's RPF check).
+    for (const argv of [
+      ["ip", "link", "add", "mcrside0", "type", "veth", "peer", "name", "mcrside1"],
+      ["ip", "link", "set", "mcrside0", "up"],
+      ["ip", "link", "set", "mcrside1", "up"],
+    ]) assert.equal((await t.run(n.relay, argv)).code, 0, argv.join(" "));
+    assert.equal((await t.run(n.router, ["ip", "route", "add", "10.0.0.0/24", "via", "10.0.1.1"])).code, 0);
+    const relay = await startRelay(t, n.relay, [
+      `pim: { interfaces: [${n.relayOut}], hello_interval_ms: 1000, rp: [{ address: 10.0.1.1, groups: 239.0.0.0/8 }] }`,
+      "rules:",
+      "  - name: a",
+      `    input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }`,
+      "    outputs: [{ interface: mcrside0, group: 239.9.9.1, port: 6001, source_ip: 10.0.0.1 }]",
+    ].join("\n"));
+    // FRR stays on the shared tree (mcr is the RP and the source's side at once). With its default
+    // switch to the source tree, FRR 8.4 follows its (*,G) and (S,G) prunes with a stray (*,G) join
+    // carrying an (S,G,rpt) prune that it never refreshes: the route then lasts its 210 s holdtime.
+    const frr = await startFrr({ ns: n.router, config: frrConfig(n, "ip pim spt-switchover infinity-and-beyond") });
+    const stream = startStream(t, n.gen, { group: "239.1.1.1", port: 5001, rate: 500, seconds: 60, iface: n.genIf });
+    try {
+      await waitFor("FRR to list mcr as a PIM neighbour", 15_000, async () =>
+        (await frr.json<Record<string, Record<string, unknown>>>("show ip pim neighbor json"))[n.routerIn]?.["10.0.1.1"] !== undefined);
+      let s = await stats(t, n.relay);
+      assert.equal(outputPackets(s, "a", n.relayOut), 0, "nothing goes to FRR's link before a join");
+
+      // The receiver joins: FRR joins toward mcr; the stream reaches the receiver through FRR.
+      const sink = startSink(t, n.sink, { group: "239.9.9.1", port: 6001, iface: n.sinkIf, maxSeconds: 12, idleMs: 20_000 });
+      const learned = await waitFor("a learned output on the link to FRR", 20_000, async () => {
+        const r = await routing(t, n.relay);
+        return r.learned_outputs.find((o) => o.interface === n.relayOut && o.group === "239.9.9.1") && r;
+      });
+      assert.ok(learned.pim.routes.some((x) => x.group === "239.9.9.1" && x.neighbor === "10.0.1.254"), JSON.stringify(learned.pim.routes));
+      const got = await sink.result;
+      assert.ok(got.received > 500, `the receiver behind FRR got the stream: ${got.received} datagrams`);
+      assert.equal(got.corrupted, 0);
+      s = await stats(t, n.relay);
+      const out = s.rules[0].outputs.find((o) => o.interface === n.relayOut) as Record<string, unknown> | undefined;
+      assert.equal(out?.learned, "pim", "the output is marked as learned in the stats");
+      const cfg = await (await t.run(n.relay, ["cat", relay.configPath])).stdout;
+      assert.ok(!cfg.includes(n.relayOut + ", group: 239.9.9.1"), "a learned output is never written to the configuration");
+
+      // The receiver left when the sink exited: FRR prunes, the learned output goes, the link goes quiet.
+      let seen = "";
+      await waitFor("the learned output to go after FRR's prune", 25_000, async () => {
+        const r = await routing(t, n.relay);
+        seen = JSON.stringify({ routes: r.pim.routes, learned: r.learned_outputs, counters: r.counters });
+        return r.learned_outputs.length === 0 && r.pim.routes.length === 0;
+      }).catch(async (err) => {
+        throw new Error(`${err.message}\nmcr: ${seen}\nFRR: ${await frr.vtysh("show ip pim join")}\n${await frr.vtysh("show ip igmp groups")}`);
+      });
+      const r = await routing(t, n.relay);
+      assert.ok(r.counters.pim_prunes > 0, "it went by a prune");
+      const before = await t.run(n.relay, ["cat", `/sys/class/net/${n.relayOut}/statistics/tx_packets`]);
+      await new Promise((res) => setTimeout(res, 1500));
+      const after = await t.run(n.relay, ["cat", `/sys/class/net/${n.relayOut}/statistics/tx_packets`]);
+      assert.ok(Number(after.stdout) - Number(before.stdout) < 50, `the link to FRR is quiet again (hellos only): ${Number(after.stdout) - Number(before.stdout)} frames in 1.5 s`);
+    } finally {
+      await stream.kill();
+      await frr.stop();
+      const { code } = await relay.stop();
+      assert.equal(code, 0);
+    }
+  });
+});
+
+rootTest("frr: an MSDP session between mcr and FRR reaches Established, and FRR's SA cache lists the source mcr relays", async () => {
+  if (!frrAvailable()) throw new Error("FRR is not installed (Debian package frr): make deps installs it");
+  await withTopology(async (t) => {
+    const n = await t.routedChain();
+    const relay = await startRelay(t, n.relay, [
+      "msdp: { peers: [{ address: 10.0.1.254, local: 10.0.1.1 }], keepalive_ms: 5000, hold_time_ms: 20000, connect_retry_ms: 1000, sa_interval_ms: 2000 }",
+      "rules:",
+      "  - name: a",
+      `    input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }`,
+      `    outputs: [{ interface: ${n.relayOut}, group: 239.9.9.1, port: 6001, source_ip: 10.0.0.1 }]`,
+    ].join("\n"));
+    const frr = await startFrr({ ns: n.router, config: [frrConfig(n), "ip msdp peer 10.0.1.1 source 10.0.1.254", "ip msdp timers 5 20 1"].join("\n") });
+    const stream = startStream(t, n.gen, { group: "239.1.1.1", port: 5001, rate: 200, seconds: 60, iface: n.genIf });
+    try {
+      await waitFor("FRR's MSDP session to be established", 30_000, async () =>
+        (await frr.json<Record<string, { state?: string }>>("show ip msdp peer json"))["10.0.1.1"]?.state === "established");
+      const peer = (await routing(t, n.relay)).msdp.peers[0];
+      assert.equal(peer.state, "established");
+      const sa = await waitFor("FRR's SA cache to list 10.0.0.1 -> 239.9.9.1", 20_000, async () => {
+        const c = await frr.json<Record<string, Record<string, { rp?: string }>>>("show ip msdp sa json");
+        return c["239.9.9.1"]?.["10.0.0.1"];
+      });
+      assert.equal(sa.rp, "10.0.1.1", "originated by mcr as RP");
+      // Keepalives hold the session past FRR's 20 s hold time.
+      await new Promise((res) => setTimeout(res, 6000));
+      assert.equal((await frr.json<Record<string, { state?: string }>>("show ip msdp peer json"))["10.0.1.1"]?.state, "established");
+      const r = await routing(t, n.relay);
+      assert.ok(r.counters.msdp_received > 0 && r.counters.msdp_sent > 0);
+    } finally {
+      await stream.kill();
+      await frr.stop();
+      const { code } = await relay.stop();
+      assert.equal(code, 0);
+    }
+  });
+});

@@ -1,0 +1,130 @@
+/**
+ * IGMP on an on-demand output: mcr queries the link, a receiver's join
+ * (IGMPv3, then IGMPv2) starts the stream there within a few seconds, and
+ * its leave stops it after the last member queries. Hostile IGMP and PIM
+ * packets on the link are counted and never hurt the relay.
+ */
+import assert from "node:assert/strict";
+import { withTopology } from "../../src/tools/topology.ts";
+import { rootTest } from "../helpers/netns.ts";
+import { startRelay, startSink } from "../helpers/relay.ts";
+import { outputPackets, routing, startStream, stats, waitFor } from "../helpers/routing.ts";
+
+function config(n: { relayIn: string; relayOut: string }): string {
+  return [
+    `igmp: { interfaces: [${n.relayOut}], query_interval_ms: 2000, query_response_ms: 1000, last_member_interval_ms: 300, last_member_count: 2 }`,
+    "rules:",
+    "  - name: a",
+    `    input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }`,
+    `    outputs: [{ interface: ${n.relayOut}, group: 239.9.9.1, port: 6001, on_demand: true }]`,
+  ].join("\n");
+}
+
+for (const version of [3, 2] as const) {
+  rootTest(`igmp: a receiver's IGMPv${version} join starts an on-demand output within seconds; its leave stops it`, async () => {
+    await withTopology(async (t) => {
+      const n = await t.chain();
+      await t.sysctl(n.sink, `net.ipv4.conf.${n.sinkIf}.force_igmp_version`, String(version));
+      const relay = await startRelay(t, n.relay, config(n));
+      const stream = startStream(t, n.gen, { group: "239.1.1.1", port: 5001, rate: 500, seconds: 60, iface: n.genIf });
+      try {
+        await new Promise((r) => setTimeout(r, 1500));
+        assert.equal(outputPackets(await stats(t, n.relay), "a", n.relayOut), 0, "nobody asked: nothing is sent");
+        let r = await routing(t, n.relay);
+        assert.equal(r.igmp.interfaces[0].is_querier, true);
+        assert.ok(r.counters.igmp_sent >= 1, "mcr queries the link");
+
+        const joinedAt = Date.now();
+        const sink = startSink(t, n.sink, { group: "239.9.9.1", port: 6001, iface: n.sinkIf, maxSeconds: 6, idleMs: 20_000 });
+        r = await waitFor("the group to be present", 10_000, async () => {
+          const x = await routing(t, n.relay);
+          return x.igmp.interfaces[0].groups.some((g) => g.group === "239.9.9.1") && x;
+        });
+        const g = r.igmp.interfaces[0].groups.find((x) => x.group === "239.9.9.1")!;
+        assert.equal(g.version, version);
+        assert.equal(g.last_reporter, "10.0.1.2");
+        await waitFor("packets on the on-demand output", 10_000, async () => outputPackets(await stats(t, n.relay), "a", n.relayOut) > 0);
+        const startS = (Date.now() - joinedAt) / 1000;
+        assert.ok(startS < 5, `the stream started ${startS.toFixed(1)} s after the join`);
+        const got = await sink.result;
+        assert.ok(got.received > 1000, `the receiver got the stream: ${got.received}`);
+
+        // The sink left as it exited: last member queries, then the output goes.
+        const leftAt = Date.now();
+        await waitFor("the group to go after the leave", 8_000, async () => {
+          const x = await routing(t, n.relay);
+          return x.igmp.interfaces[0].groups.length === 0;
+        });
+        await waitFor("the output to leave the plan", 5_000, async () =>
+          !(await stats(t, n.relay)).rules[0].outputs.some((o) => o.interface === n.relayOut));
+        const stopS = (Date.now() - leftAt) / 1000;
+        const a = outputPackets(await stats(t, n.relay), "a", n.relayOut);
+        assert.equal(a, 0, "no on-demand output in force any more");
+        assert.ok(stopS < 6, `stopped ${stopS.toFixed(1)} s after the leave`);
+      } finally {
+        await stream.kill();
+        const { code } = await relay.stop();
+        assert.equal(code, 0);
+      }
+    });
+  });
+}
+
+rootTest("igmp/pim: hostile IGMP and PIM packets (garbage, truncated, bad checksums, a flood) are counted as invalid, never crash mcr, and a real join still works after", async () => {
+  await withTopology(async (t) => {
+    const n = await t.chain();
+    const relay = await startRelay(t, n.relay, [`pim: { interfaces: [${n.relayOut}], hello_interval_ms: 1000 }`, config(n)].join("\n"));
+    const stream = startStream(t, n.gen, { group: "239.1.1.1", port: 5001, rate: 300, seconds: 60, iface: n.genIf });
+    try {
+      // A python3 raw-socket sender in the sink's namespace: 20,000 IGMP and PIM packets.
+      const script = `
+import socket, random, struct
+random.seed(7)
+def csum(b):
+    if len(b) % 2: b += b"\\0"
+    s = sum(struct.unpack("!%dH" % (len(b)//2), b)); s = (s >> 16) + (s & 0xffff); s += s >> 16
+    return (~s) & 0xffff
+igmp = socket.socket(socket.AF_INET, socket.SOCK_RAW, 2)
+pim = socket.socket(socket.AF_INET, socket.SOCK_RAW, 103)
+for s in (igmp, pim):
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("10.0.1.2"))
+sent = 0
+for i in range(10000):
+    kind = i % 5
+    if kind == 0: body = bytes(random.getrandbits(8) for _ in range(random.randint(0, 40)))          # garbage
+    elif kind == 1: body = bytes([0x22, 0, 0, 0, 0, 0, 0, 200])                                          # v3 report claiming 200 records
+    elif kind == 2: body = bytes([0x16, 0, 0x12, 0x34]) + socket.inet_aton("239.9.9.1")                  # v2 report, wrong checksum
+    elif kind == 3:
+        b = bytearray([0x22, 0, 0, 0, 0, 0, 0, 1, 2, 255, 0, 3]) + socket.inet_aton("239.9.9.1")       # aux len 255: past the end
+        c = csum(bytes(b)); b[2] = c >> 8; b[3] = c & 0xff; body = bytes(b)
+    else: body = bytes([0x11, 100, 0, 0]) + socket.inet_aton("0.0.0.0")[:2]                            # a cut query
+    igmp.sendto(body, ("224.0.0.1", 0)); sent += 1
+    jp = bytearray([0x23, 0, 0, 0, 1, 0]) + socket.inet_aton("10.0.1.1") + bytes([0, 250, 0, 210])      # join/prune claiming 250 groups
+    if i % 2: jp = bytearray([0x20, 0, 0, 0, 0, 1, 0, 2, 0])                                           # hello, option cut short
+    c = csum(bytes(jp)); jp[2] = c >> 8; jp[3] = c & 0xff
+    if i % 7 == 0: jp[2] ^= 0xff                                                                       # and some with a bad checksum
+    pim.sendto(bytes(jp), ("224.0.0.13", 0)); sent += 1
+print(sent)
+`;
+      const out = await t.run(n.sink, ["python3", "-c", script], 120_000);
+      assert.equal(out.code, 0, out.stderr);
+      assert.equal(Number(out.stdout.trim()), 20_000);
+      await new Promise((r) => setTimeout(r, 1000));
+      const r = await waitFor("the invalid packets to be counted", 10_000, async () => {
+        const x = await routing(t, n.relay);
+        return x.counters.igmp_invalid + x.counters.pim_invalid >= 15_000 && x;
+      });
+      assert.equal(r.igmp.interfaces[0].groups.length, 0, "no group learned from garbage");
+      assert.equal(r.pim.neighbors.length, 0, "no neighbour from garbage");
+      assert.ok(relay.process.pid > 0);
+      // Still a working relay and speaker: a real receiver's join starts the stream.
+      const sink = startSink(t, n.sink, { group: "239.9.9.1", port: 6001, iface: n.sinkIf, maxSeconds: 5, idleMs: 20_000 });
+      const got = await sink.result;
+      assert.ok(got.received > 300, `after the flood a real join still works: ${got.received} received`);
+    } finally {
+      await stream.kill();
+      const { code } = await relay.stop();
+      assert.equal(code, 0, "mcr exits cleanly after the flood");
+    }
+  });
+});

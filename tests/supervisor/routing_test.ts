@@ -1,0 +1,132 @@
+/**
+ * The routing speakers (src/supervisor/routing.ts) over fake sockets: what
+ * they open, send and count, and that a failure in an apply changes nothing.
+ */
+import assert from "node:assert/strict";
+import { ConfigSchema } from "../../src/config/schema.ts";
+import { buildHostMessage, parseIgmp } from "../../src/protocols/igmp.ts";
+import { buildIpv4, parseIpv4 } from "../../src/protocols/ip_packet.ts";
+import { buildHello, parsePim } from "../../src/protocols/pim.ts";
+import type { InterfaceFacts } from "../../src/supervisor/plan.ts";
+import { type ProtocolSocket, Routing } from "../../src/supervisor/routing.ts";
+
+class FakeSocket implements ProtocolSocket {
+  sent: { packet: Uint8Array; mac: Uint8Array }[] = [];
+  deliver: (p: Uint8Array, cut: boolean) => void = () => {};
+  closed = false;
+  constructor(readonly ifindex: number, readonly proto: number) {}
+  follow(on: (p: Uint8Array, cut: boolean) => void) {
+    this.deliver = on;
+  }
+  send(packet: Uint8Array, mac: Uint8Array) {
+    this.sent.push({ packet, mac });
+  }
+  close() {
+    this.closed = true;
+    return Promise.resolve();
+  }
+}
+
+function facts(...names: [string, number, number][]): Map<string, InterfaceFacts> {
+  return new Map(names.map(([name, ifindex, ipv4]) => [name, { name, ifindex, mtu: 1500, ipv4, ipv6: null, mac: [2, 0, 0, 0, 0, ifindex] }]));
+}
+
+function harness(failOn: number | null = null) {
+  const sockets: FakeSocket[] = [];
+  let demandChanges = 0;
+  let now = 1_000_000;
+  const routing = new Routing({
+    log: { info: () => {}, warn: () => {} },
+    onEvent: () => {},
+    onDemandChange: () => demandChanges++,
+    advertised: () => [],
+    now: () => now,
+    openSocket: (ifindex, proto) => {
+      if (ifindex === failOn) throw new Error("socket refused");
+      const s = new FakeSocket(ifindex, proto);
+      sockets.push(s);
+      return s;
+    },
+  });
+  return { routing, sockets, demandChanges: () => demandChanges, advance: (ms: number) => now += ms };
+}
+
+const cfg = (o: Record<string, unknown>) => ConfigSchema.parse({ rules: [], ...o });
+
+Deno.test("apply() opens one IGMP socket per igmp interface and one PIM socket per pim interface, and says hello and queries at once", async () => {
+  const h = harness();
+  await h.routing.apply(cfg({ igmp: { interfaces: ["a"] }, pim: { interfaces: ["a", "b"] } }), facts(["a", 2, 0x0a000101], ["b", 3, 0x0a000201]));
+  assert.deepEqual(h.sockets.map((s) => [s.ifindex, s.proto]), [[2, 2], [2, 103], [3, 103]]);
+  const igmp = h.sockets[0].sent.map((x) => parseIpv4(x.packet));
+  assert.ok(igmp[0].ok && igmp[0].value.destination === "224.0.0.1" && igmp[0].value.ttl === 1 && igmp[0].value.routerAlert);
+  assert.ok(igmp[0].ok && parseIgmp(igmp[0].value.payload).ok);
+  assert.deepEqual([...h.sockets[0].sent[0].mac], [0x01, 0x00, 0x5e, 0, 0, 1]);
+  const hello = parseIpv4(h.sockets[2].sent[0].packet);
+  assert.ok(hello.ok && hello.value.source === "10.0.2.1" && hello.value.destination === "224.0.0.13");
+  assert.ok(hello.ok && parsePim(hello.value.payload).ok);
+  await h.routing.stop();
+  assert.ok(h.sockets.every((s) => s.closed));
+});
+
+Deno.test("an interface that is absent or has no IPv4 address waits (listed), and is taken up when a later apply finds it", async () => {
+  const h = harness();
+  const c = cfg({ igmp: { interfaces: ["a", "gone"] }, pim: { interfaces: ["bare"] } });
+  await h.routing.apply(c, facts(["a", 2, 0x0a000101], ["bare", 4, 0]));
+  assert.deepEqual(h.routing.status().waiting, [
+    { interface: "gone", protocol: "igmp", reason: "absent" },
+    { interface: "bare", protocol: "pim", reason: "no IPv4 address" },
+  ]);
+  await h.routing.apply(c, facts(["a", 2, 0x0a000101], ["gone", 5, 0x0a000501], ["bare", 4, 0x0a000401]));
+  assert.deepEqual(h.routing.status().waiting, []);
+  assert.equal(h.sockets.length, 3, "the socket on 'a' is kept, two new ones");
+  await h.routing.stop();
+});
+
+Deno.test("a socket that cannot be opened fails the apply and changes nothing: sockets opened for it are closed, the old ones stay", async () => {
+  const h = harness(9);
+  const before = cfg({ igmp: { interfaces: ["a"] } });
+  await h.routing.apply(before, facts(["a", 2, 0x0a000101]));
+  await assert.rejects(
+    h.routing.apply(cfg({ igmp: { interfaces: ["a", "b", "c"] } }), facts(["a", 2, 0x0a000101], ["b", 3, 0x0a000201], ["c", 9, 0x0a000301])),
+    /socket refused/,
+  );
+  assert.equal(h.sockets[0].closed, false, "the socket in force stays");
+  assert.equal(h.sockets[1].closed, true, "the one opened for the failed apply is closed");
+  assert.deepEqual(h.routing.status().igmp.interfaces.map((i) => i.interface), ["a"]);
+  await h.routing.stop();
+});
+
+Deno.test("a report makes a group present and asks for a re-plan; invalid packets are counted and change nothing", async () => {
+  const h = harness();
+  await h.routing.apply(cfg({ igmp: { interfaces: ["a"] } }), facts(["a", 2, 0x0a000101]));
+  const sock = h.sockets[0];
+  sock.deliver(new Uint8Array([0x45, 0, 0, 10]), false);
+  const bad = buildIpv4("10.0.1.7", "239.9.9.1", 2, 1, buildHostMessage("report2", "239.9.9.1"), true);
+  bad[bad.length - 1] ^= 0xff; // IGMP checksum broken
+  sock.deliver(bad, false);
+  assert.equal(h.routing.status().counters.igmp_invalid, 2);
+  assert.equal(h.demandChanges(), 0);
+  sock.deliver(buildIpv4("10.0.1.7", "239.9.9.1", 2, 1, buildHostMessage("report2", "239.9.9.1"), true), false);
+  assert.equal(h.demandChanges(), 1);
+  assert.deepEqual([...h.routing.demand().igmp.get("a")!], ["239.9.9.1"]);
+  assert.equal(h.routing.status().counters.igmp_groups_learned, 1);
+  await h.routing.stop();
+});
+
+Deno.test("PIM: a Hello makes a neighbour (and the DR is elected); a Register and other types not implemented are counted as ignored", async () => {
+  const h = harness();
+  await h.routing.apply(cfg({ pim: { interfaces: ["a"] } }), facts(["a", 2, 0x0a000101]));
+  h.sockets[0].deliver(buildIpv4("10.0.1.9", "224.0.0.13", 103, 1, buildHello(105, 1, 42), false), false);
+  const st = h.routing.status();
+  assert.deepEqual(st.pim.neighbors.map((n) => [n.address, n.generation_id]), [["10.0.1.9", 42]]);
+  assert.equal(st.pim.interfaces[0].dr, "10.0.1.9");
+  const register = new Uint8Array(8);
+  register[0] = 0x21;
+  const sum = (~(0x2100) & 0xffff);
+  register[2] = sum >> 8;
+  register[3] = sum & 0xff;
+  h.sockets[0].deliver(buildIpv4("10.0.1.9", "10.0.1.1", 103, 64, register, false), false);
+  assert.equal(h.routing.status().counters.pim_ignored, 1);
+  assert.equal(h.routing.status().counters.pim_invalid, 0);
+  await h.routing.stop();
+});
