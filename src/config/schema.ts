@@ -326,6 +326,8 @@ export const IgmpSchema = z.strictObject({
   last_member_count: z.int().min(1).max(7).optional(),
   /** Robustness variable. Default 2. */
   robustness: z.int().min(1).max(7).optional(),
+  /** Groups tracked per interface at most; reports for more are refused and counted. Default 1024. */
+  max_groups: z.int().min(1).max(65536).optional(),
 }).superRefine((c, ctx) => {
   if ((c.query_response_ms ?? 10_000) >= (c.query_interval_ms ?? 125_000)) {
     ctx.addIssue({ code: "custom", message: "query_response_ms must be less than query_interval_ms", path: ["query_response_ms"] });

@@ -21,6 +21,8 @@ export interface IgmpTimers {
   lastMemberIntervalMs: number;
   lastMemberCount: number;
   robustness: number;
+  /** Groups tracked at most (a report for one more is refused and counted): a host cannot grow the table without bound. */
+  maxGroups: number;
 }
 
 export const DEFAULT_IGMP_TIMERS: IgmpTimers = {
@@ -30,6 +32,7 @@ export const DEFAULT_IGMP_TIMERS: IgmpTimers = {
   lastMemberIntervalMs: 1_000,
   lastMemberCount: 2,
   robustness: 2,
+  maxGroups: 1024,
 };
 
 /** A query the interface wants sent: general ("0.0.0.0") or group-specific. */
@@ -72,8 +75,11 @@ export class IgmpRouter {
   #startupLeft: number;
   #pending = new Map<string, { left: number; next: number }>();
   outbox: QueryOut[] = [];
+  /** Reports refused because maxGroups groups were tracked. */
+  refused = 0;
 
-  constructor(readonly address: string, readonly timers: IgmpTimers, now: number) {
+  /** Timers may be replaced while running (a configuration change): groups keep their deadlines. */
+  constructor(readonly address: string, public timers: IgmpTimers, now: number) {
     this.#nextGeneral = now;
     this.#startupLeft = timers.robustness;
   }
@@ -200,9 +206,13 @@ export class IgmpRouter {
     }).sort((a, b) => (a.group < b.group ? -1 : 1));
   }
 
-  #group(group: string, from: string, version: number): Group {
+  #group(group: string, from: string, version: number): Group | null {
     let g = this.#groups.get(group);
     if (!g) {
+      if (this.#groups.size >= this.timers.maxGroups) {
+        this.refused++;
+        return null;
+      }
       g = { excludeUntil: 0, sources: new Map(), reporter: from, version };
       this.#groups.set(group, g);
     }
@@ -214,7 +224,9 @@ export class IgmpRouter {
   #exclude(group: string, from: string, version: number, now: number): boolean {
     if (!isRoutable(group)) return false;
     const was = this.present(group, now);
-    this.#group(group, from, version).excludeUntil = now + this.gmi;
+    const g = this.#group(group, from, version);
+    if (!g) return false;
+    g.excludeUntil = now + this.gmi;
     this.#pending.delete(group);
     return !was;
   }
@@ -223,6 +235,8 @@ export class IgmpRouter {
     if (sources.length === 0) return false;
     const was = this.present(group, now);
     const g = this.#group(group, from, 3);
+    if (!g) return false;
+    // Sources per group are bounded by what one report can carry (a v3 record's 16-bit count, within one packet).
     for (const s of sources) g.sources.set(s, now + this.gmi);
     return !was;
   }

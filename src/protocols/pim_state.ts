@@ -92,7 +92,20 @@ export class PimRouter {
   #routes = new Map<string, Route>();
   outbox: { ifname: string; holdtimeS: number }[] = [];
 
-  constructor(readonly options: PimOptions, private count: (c: PimCounter, n?: number) => void = () => {}) {}
+  constructor(public options: PimOptions, private count: (c: PimCounter, n?: number) => void = () => {}) {}
+
+  /**
+   * New options in force, neighbours and routes kept (the generation id too:
+   * neighbours see no restart). A Hello goes out at once on every interface
+   * so a new DR priority or holdtime is known without waiting a period.
+   */
+  reconfigure(options: PimOptions): void {
+    this.options = { ...options, generationId: this.options.generationId };
+    for (const [name, pif] of this.#ifs) {
+      this.outbox.push({ ifname: name, holdtimeS: this.options.holdtimeS });
+      pif.nextHello = 0;
+    }
+  }
 
   /** Enables PIM on exactly these interfaces (a removed one says goodbye: holdtime 0). */
   setInterfaces(list: { name: string; address: string }[], now: number): boolean {

@@ -178,6 +178,7 @@ export const PROTOCOL_COUNTERS = [
   { name: "igmp_sent", family: "mcr_igmp_sent_total", help: "IGMP queries sent (general and group-specific)" },
   { name: "igmp_invalid", family: "mcr_igmp_invalid_total", help: "IGMP packets dropped as invalid (IP header, length, checksum, type)" },
   { name: "igmp_groups_learned", family: "mcr_igmp_groups_learned_total", help: "Times a group became present on an igmp interface" },
+  { name: "igmp_groups_refused", family: "mcr_igmp_groups_refused_total", help: "Reports for a new group refused because igmp.max_groups groups are tracked on the interface" },
   { name: "pim_received", family: "mcr_pim_received_total", help: "Valid PIM messages received on pim interfaces" },
   { name: "pim_sent", family: "mcr_pim_sent_total", help: "PIM Hellos sent" },
   { name: "pim_invalid", family: "mcr_pim_invalid_total", help: "PIM packets dropped as invalid (IP header, version, checksum, lengths, options)" },

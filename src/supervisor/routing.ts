@@ -74,6 +74,7 @@ export function igmpTimers(c: NonNullable<Config["igmp"]>): IgmpTimers {
     lastMemberIntervalMs: c.last_member_interval_ms ?? d.lastMemberIntervalMs,
     lastMemberCount: c.last_member_count ?? d.lastMemberCount,
     robustness: c.robustness ?? d.robustness,
+    maxGroups: c.max_groups ?? d.maxGroups,
   };
 }
 
@@ -101,7 +102,6 @@ const ipv4Text = (f: InterfaceFacts) => formatIp(fromWords(4, [f.ipv4]));
 export class Routing {
   readonly counters = Object.fromEntries(PROTOCOL_COUNTERS.map((c) => [c.name, 0])) as Record<ProtocolCounterName, number>;
   #igmpLinks = new Map<string, Link & { router: IgmpRouter }>();
-  #igmpKey = "";
   #pimLinks = new Map<string, Link>();
   #pim: PimRouter | null = null;
   #pimKey = "";
@@ -183,15 +183,11 @@ export class Routing {
     // ---- nothing below fails: put it in force ----
     this.#waiting = waiting;
     const closing: Promise<void>[] = [];
-    // IGMP: a link keeps its state unless its address or the timers changed.
-    const igmpKey = JSON.stringify(config.igmp ? igmpTimers(config.igmp) : null);
-    const timersChanged = igmpKey !== this.#igmpKey;
-    this.#igmpKey = igmpKey;
+    // IGMP: a link keeps its state (groups, querier) while its address stays; new timers apply to it.
     for (const [name, link] of this.#igmpLinks) {
       const w = igmpWanted.get(name);
-      if (w && !timersChanged && reuse(this.#igmpLinks, name, w)) continue;
       if (w && reuse(this.#igmpLinks, name, w)) {
-        link.router = new IgmpRouter(w.address, igmpTimers(config.igmp!), now);
+        link.router.timers = igmpTimers(config.igmp!);
         continue;
       }
       this.#igmpLinks.delete(name);
@@ -204,18 +200,21 @@ export class Routing {
       this.#igmpLinks.set(name, link);
       socket.follow((p) => this.#onIgmp(name, p));
     }
-    // PIM: one router over its links; new options (other than the links) start it afresh.
+    // PIM: one router over its links; new options apply to it, neighbours and routes kept.
     const pimKey = JSON.stringify(config.pim ? { ...config.pim, interfaces: [] } : null);
     if (pimKey !== this.#pimKey) {
       this.#pimKey = pimKey;
-      if (this.#pim) {
+      const generationId = crypto.getRandomValues(new Uint32Array(1))[0];
+      if (!config.pim && this.#pim) {
         this.#pim.shutdown();
         this.#flushPim();
-      }
-      this.#pim = config.pim
-        ? new PimRouter(pimOptions(config.pim, crypto.getRandomValues(new Uint32Array(1))[0]), (c, n) => this.#count(c, n))
-        : null;
+        this.#pim = null;
+      } else if (config.pim && this.#pim) this.#pim.reconfigure(pimOptions(config.pim, generationId));
+      else if (config.pim) this.#pim = new PimRouter(pimOptions(config.pim, generationId), (c, n) => this.#count(c, n));
     }
+    // Links left say goodbye (Hello holdtime 0) before their sockets close.
+    this.#pim?.setInterfaces([...pimWanted].map(([name, w]) => ({ name, address: w.address })), now);
+    this.#flushPim();
     for (const [name, link] of this.#pimLinks) {
       const w = pimWanted.get(name);
       if (w && reuse(this.#pimLinks, name, w)) continue;
@@ -228,7 +227,6 @@ export class Routing {
       this.#pimLinks.set(name, { ...w, socket });
       socket.follow((p) => this.#onPim(name, p));
     }
-    this.#pim?.setInterfaces([...pimWanted].map(([name, w]) => ({ name, address: w.address })), now);
     this.#rps = config.pim?.rp?.map((r) => ({ ...r })) ?? [];
     // MSDP: peers whose settings changed start afresh; listeners follow the local addresses.
     for (const l of openedListeners) {
@@ -378,7 +376,9 @@ export class Routing {
     }
     this.#count("igmp_received");
     const before = link.router.querier(this.#now());
+    const refused = link.router.refused;
     link.router.receive(m.value, p.value.source, this.#now());
+    if (link.router.refused !== refused) this.#count("igmp_groups_refused", link.router.refused - refused);
     const after = link.router.querier(this.#now());
     if (before !== after) {
       this.deps.log.info(`IGMP querier on ${name} is now ${after}`, { interface: name, querier: after });

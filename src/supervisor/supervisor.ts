@@ -476,6 +476,11 @@ export class Supervisor implements RelayControl {
   /** Receivers or routers asked for something else: the configuration in force is planned again with it. */
   #demandChanged(): void {
     if (this.#plan === null || this.#stopping || this.#demandQueued) return;
+    // Reports or joins for groups no rule relays change nothing the data plane is given: no re-plan.
+    // (withDemand returns the same rule objects for the same composition.)
+    const next = withDemand(this.#config, this.#routing.demand()).config.rules;
+    const now = this.#effective.rules;
+    if (next.length === now.length && next.every((r, i) => r === now[i])) return;
     this.#demandQueued = true;
     this.#enqueue(() => {
       this.#demandQueued = false;

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { IgmpRouter, type IgmpTimers } from "../../src/protocols/igmp_state.ts";
 import { RecordType } from "../../src/protocols/igmp.ts";
 
-const T: IgmpTimers = { version: 3, queryIntervalMs: 10_000, queryResponseMs: 2_000, lastMemberIntervalMs: 500, lastMemberCount: 2, robustness: 2 };
+const T: IgmpTimers = { version: 3, queryIntervalMs: 10_000, queryResponseMs: 2_000, lastMemberIntervalMs: 500, lastMemberCount: 2, robustness: 2, maxGroups: 100 };
 const GMI = 2 * 10_000 + 2_000;
 
 const report2 = (group: string) => ({ kind: "report" as const, version: 2 as const, group });
@@ -112,4 +112,14 @@ Deno.test("nextDue() names the next time tick() has work: a query, a timeout", (
   r.tick(5000);
   r.tick(15_000);
   assert.equal(r.nextDue(15_000), Math.min(25_000, 1000 + GMI));
+});
+
+Deno.test("a host cannot grow the group table without bound: reports for groups beyond maxGroups are refused and counted", () => {
+  const r = new IgmpRouter("10.0.0.5", T, 0);
+  for (let i = 0; i < 300; i++) r.receive(report2(`239.7.${i >> 8}.${i & 0xff}`), "10.0.0.7", 0);
+  r.receive({ kind: "report3", records: [{ type: RecordType.ALLOW_NEW_SOURCES, group: "239.8.8.8", sources: ["10.1.1.1"] }] }, "10.0.0.7", 0);
+  assert.equal(r.presentGroups(0).length, 100);
+  assert.equal(r.refused, 201);
+  r.receive(report2("239.7.0.5"), "10.0.0.7", 10);
+  assert.equal(r.refused, 201, "a refresh of a tracked group is never refused");
 });

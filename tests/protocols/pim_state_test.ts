@@ -141,3 +141,17 @@ Deno.test("disabling an interface says goodbye there (holdtime 0) and drops its 
   assert.equal(r.routes(10).length, 0);
   assert.deepEqual(r.interfaces(), []);
 });
+
+Deno.test("new options (a DR priority) apply at once with a Hello; neighbours, routes and the generation id stay", () => {
+  const { r } = router();
+  r.receiveHello("eth1", "10.0.1.2", hello(105, 5), 0);
+  r.receiveJoinPrune("eth1", "10.0.1.2", jp([{ group: "239.1.1.1", joins: [sg("10.5.5.5")] }]), 0);
+  r.outbox.length = 0;
+  assert.equal(r.dr("eth1"), "10.0.1.2");
+  r.reconfigure({ ...OPTS, drPriority: 9, generationId: 1234 });
+  assert.equal(r.dr("eth1"), "10.0.1.1");
+  assert.deepEqual(r.outbox, [{ ifname: "eth1", holdtimeS: 105 }]);
+  assert.equal(r.options.generationId, 77, "no restart seen by neighbours");
+  assert.equal(r.routes(10).length, 1);
+  assert.equal(r.neighbors(10).length, 1);
+});

@@ -10,6 +10,7 @@ import { frrAvailable, startFrr } from "../helpers/frr.ts";
 import { rootTest } from "../helpers/netns.ts";
 import { startRelay, startSink } from "../helpers/relay.ts";
 import { outputPackets, putConfig, routing, startStream, stats, waitFor } from "../helpers/routing.ts";
+import { RoutingResponse } from "../../src/api/responses.ts";
 
 function frrConfig(n: { routerIn: string; routerOut: string }, extra = ""): string {
   return [
@@ -120,6 +121,7 @@ rootTest("frr: a receiver behind FRR joins a group mcr relays; FRR's PIM join ad
         return r.learned_outputs.find((o) => o.interface === n.relayOut && o.group === "239.9.9.1") && r;
       });
       assert.ok(learned.pim.routes.some((x) => x.group === "239.9.9.1" && x.neighbor === "10.0.1.254"), JSON.stringify(learned.pim.routes));
+      RoutingResponse.parse(learned); // the live answer fits the documented schema
       const got = await sink.result;
       assert.ok(got.received > 500, `the receiver behind FRR got the stream: ${got.received} datagrams`);
       assert.equal(got.corrupted, 0);
@@ -169,7 +171,7 @@ rootTest("frr: an MSDP session between mcr and FRR reaches Established, and FRR'
     try {
       await waitFor("FRR's MSDP session to be established", 30_000, async () =>
         (await frr.json<Record<string, { state?: string }>>("show ip msdp peer json"))["10.0.1.1"]?.state === "established");
-      const peer = (await routing(t, n.relay)).msdp.peers[0];
+      const peer = RoutingResponse.parse(await routing(t, n.relay)).msdp.peers[0];
       assert.equal(peer.state, "established");
       const sa = await waitFor("FRR's SA cache to list 10.0.0.1 -> 239.9.9.1", 20_000, async () => {
         const c = await frr.json<Record<string, Record<string, { rp?: string }>>>("show ip msdp sa json");

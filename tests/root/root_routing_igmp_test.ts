@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { withTopology } from "../../src/tools/topology.ts";
 import { rootTest } from "../helpers/netns.ts";
 import { startRelay, startSink } from "../helpers/relay.ts";
-import { outputPackets, routing, startStream, stats, waitFor } from "../helpers/routing.ts";
+import { outputPackets, putConfig, routing, startStream, stats, waitFor } from "../helpers/routing.ts";
 
 function config(n: { relayIn: string; relayOut: string }): string {
   return [
@@ -46,6 +46,20 @@ for (const version of [3, 2] as const) {
         await waitFor("packets on the on-demand output", 10_000, async () => outputPackets(await stats(t, n.relay), "a", n.relayOut) > 0);
         const startS = (Date.now() - joinedAt) / 1000;
         assert.ok(startS < 5, `the stream started ${startS.toFixed(1)} s after the join`);
+        if (version === 3) {
+          // A configuration change (new IGMP timers over the API) racing a SIGHUP while the
+          // receiver is joined: both applied in turn, the group and its output stay.
+          const [status] = await Promise.all([
+            putConfig(t, n.relay, (c) => (c.igmp as Record<string, unknown>).query_interval_ms = 3000),
+            t.run(n.relay, ["kill", "-HUP", String(relay.process.pid)]),
+          ]);
+          assert.equal(status, 200);
+          const before = outputPackets(await stats(t, n.relay), "a", n.relayOut);
+          await new Promise((res) => setTimeout(res, 1000));
+          const after = outputPackets(await stats(t, n.relay), "a", n.relayOut);
+          assert.ok(after - before > 300, `the stream went on through the change: ${after - before} packets in 1 s`);
+          assert.equal((await routing(t, n.relay)).igmp.interfaces[0].groups.length, 1);
+        }
         const got = await sink.result;
         assert.ok(got.received > 1000, `the receiver got the stream: ${got.received}`);
 
@@ -70,10 +84,14 @@ for (const version of [3, 2] as const) {
   });
 }
 
-rootTest("igmp/pim: hostile IGMP and PIM packets (garbage, truncated, bad checksums, a flood) are counted as invalid, never crash mcr, and a real join still works after", async () => {
+rootTest("igmp/pim/msdp: hostile IGMP and PIM packets (garbage, truncated, bad checksums, a flood) and MSDP connections from strangers are counted, never crash mcr, and a real join still works after", async () => {
   await withTopology(async (t) => {
     const n = await t.chain();
-    const relay = await startRelay(t, n.relay, [`pim: { interfaces: [${n.relayOut}], hello_interval_ms: 1000 }`, config(n)].join("\n"));
+    const relay = await startRelay(t, n.relay, [
+      `pim: { interfaces: [${n.relayOut}], hello_interval_ms: 1000 }`,
+      "msdp: { peers: [{ address: 10.0.1.99, local: 10.0.1.1 }], connect_retry_ms: 1000 }",
+      config(n),
+    ].join("\n"));
     const stream = startStream(t, n.gen, { group: "239.1.1.1", port: 5001, rate: 300, seconds: 60, iface: n.genIf });
     try {
       // A python3 raw-socket sender in the sink's namespace: 20,000 IGMP and PIM packets.
@@ -116,6 +134,26 @@ print(sent)
       });
       assert.equal(r.igmp.interfaces[0].groups.length, 0, "no group learned from garbage");
       assert.equal(r.pim.neighbors.length, 0, "no neighbour from garbage");
+
+      // 300 TCP connections to the MSDP port from a host that is not a peer, each sending garbage.
+      const tcp = `
+import socket
+n = 0
+for i in range(300):
+    s = socket.create_connection(("10.0.1.1", 639), timeout=5)
+    try: s.sendall(bytes([1, 0, 1]) * 10)
+    except OSError: pass
+    s.close(); n += 1
+print(n)
+`;
+      const flood = await t.run(n.sink, ["python3", "-c", tcp], 120_000);
+      assert.equal(flood.code, 0, flood.stderr);
+      const m = await waitFor("the refused connections to be counted", 10_000, async () => {
+        const x = await routing(t, n.relay);
+        return x.counters.msdp_refused >= 300 && x;
+      });
+      assert.notEqual(m.msdp.peers[0].state, "established", "no session with a stranger");
+      assert.equal(m.counters.msdp_received, 0, "nothing a stranger sent was read");
       assert.ok(relay.process.pid > 0);
       // Still a working relay and speaker: a real receiver's join starts the stream.
       const sink = startSink(t, n.sink, { group: "239.9.9.1", port: 6001, iface: n.sinkIf, maxSeconds: 5, idleMs: 20_000 });

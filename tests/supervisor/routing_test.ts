@@ -130,3 +130,20 @@ Deno.test("PIM: a Hello makes a neighbour (and the DR is elected); a Register an
   assert.equal(h.routing.status().counters.pim_invalid, 0);
   await h.routing.stop();
 });
+
+Deno.test("a configuration change keeps what was learned: new IGMP timers keep the groups; a PIM interface taken away says goodbye before its socket closes", async () => {
+  const h = harness();
+  const f = facts(["a", 2, 0x0a000101], ["b", 3, 0x0a000201]);
+  await h.routing.apply(cfg({ igmp: { interfaces: ["a"] }, pim: { interfaces: ["a", "b"] } }), f);
+  h.sockets[0].deliver(buildIpv4("10.0.1.7", "239.9.9.1", 2, 1, buildHostMessage("report2", "239.9.9.1"), true), false);
+  const pimB = h.sockets[2];
+  const sentBefore = pimB.sent.length;
+  await h.routing.apply(cfg({ igmp: { interfaces: ["a"], query_interval_ms: 3000, query_response_ms: 1000 }, pim: { interfaces: ["a"], dr_priority: 7 } }), f);
+  assert.deepEqual([...h.routing.demand().igmp.get("a")!], ["239.9.9.1"], "the group survived the new timers");
+  assert.equal(h.sockets.length, 3, "no socket re-opened");
+  assert.equal(pimB.closed, true);
+  const last = parseIpv4(pimB.sent.at(-1)!.packet);
+  const goodbye = last.ok ? parsePim(last.value.payload) : last;
+  assert.ok(pimB.sent.length > sentBefore && goodbye.ok && "hello" in goodbye.value && goodbye.value.hello.holdtimeS === 0, "a Hello with holdtime 0 on b");
+  await h.routing.stop();
+});
