@@ -9,6 +9,7 @@
 #include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -104,6 +105,43 @@ MCR_EXPORT int mcr_ctl_send(int fd, int ifindex, int family, const uint8_t *buf,
 	memcpy(sll.sll_addr, mac, 6);
 	do
 		n = sendto(fd, buf, (size_t)len, MSG_DONTWAIT, (struct sockaddr *)&sll, sizeof(sll));
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? __mcr_neg_errno() : (int)n;
+}
+
+MCR_EXPORT MCR_COLD int mcr_raw_open(int proto)
+{
+	/* Send only: a filter that passes nothing keeps the kernel from queueing
+	 * copies of every packet of this protocol for a reader that never reads. */
+	struct sock_filter none[] = { BPF_STMT(BPF_RET | BPF_K, 0) };
+	struct sock_fprog prog = { .len = 1, .filter = none };
+	int fd;
+
+	if (proto <= 0 || proto > 255)
+		return -EINVAL;
+	fd = socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
+	if (fd < 0)
+		return __mcr_neg_errno();
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0) {
+		int err = __mcr_neg_errno();
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+MCR_EXPORT int mcr_raw_send(int fd, const uint8_t *dst, const uint8_t *buf, int len)
+{
+	struct sockaddr_in sin;
+	ssize_t n;
+
+	if (len <= 0)
+		return -EINVAL;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	memcpy(&sin.sin_addr, dst, 4);
+	do
+		n = sendto(fd, buf, (size_t)len, MSG_DONTWAIT, (struct sockaddr *)&sin, sizeof(sin));
 	while (n < 0 && errno == EINTR);
 	return n < 0 ? __mcr_neg_errno() : (int)n;
 }

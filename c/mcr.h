@@ -272,6 +272,15 @@ int mcr_ctl_recv(int fd, uint8_t *buf, int len);
 /* Sends one IP packet (len bytes) out of ifindex to the link address mac[6]. */
 int mcr_ctl_send(int fd, int ifindex, int family, const uint8_t *buf, int len, const uint8_t *mac);
 
+/*
+ * A raw IPv4 socket of protocol `proto` for unicast sends (PIM Registers to
+ * an RP): the kernel routes and writes the IP header. It reads nothing.
+ */
+int mcr_raw_open(int proto);
+
+/* Sends buf (the protocol message, len bytes) to the IPv4 address dst[4]. */
+int mcr_raw_send(int fd, const uint8_t *dst, const uint8_t *buf, int len);
+
 /* ---- addresses ------------------------------------------------------------ */
 
 /*

@@ -71,3 +71,24 @@ export class ControlSocket {
     lib.mcr_socket_close(this.wakeFd);
   }
 }
+
+/** A send-only raw IPv4 socket for unicast protocol messages (PIM Registers to an RP). */
+export class UnicastSender {
+  #closed = false;
+  private constructor(readonly fd: number) {}
+
+  static open(proto: number): UnicastSender {
+    return new UnicastSender(check(loadLibrary().mcr_raw_open(proto), "mcr_raw_open", `Cannot open a raw protocol ${proto} socket`));
+  }
+
+  /** Sends `message` to `dst` (4 address bytes); the kernel writes the IP header. */
+  send(dst: Uint8Array, message: Uint8Array, label: string): void {
+    check(loadLibrary().mcr_raw_send(this.fd, dst, message, message.length), "mcr_raw_send", `Cannot send ${label}`);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    loadLibrary().mcr_socket_close(this.fd);
+  }
+}

@@ -82,6 +82,11 @@ export const CORE_SYMBOLS = {
   // int mcr_ctl_send(int fd, int ifindex, int family, const uint8_t *buf, int len, const uint8_t *mac /* [6] */)
   mcr_ctl_send: { parameters: ["i32", "i32", "i32", "buffer", "i32", "buffer"], result: "i32" },
 
+  // int mcr_raw_open(int proto)
+  mcr_raw_open: { parameters: ["i32"], result: "i32" },
+  // int mcr_raw_send(int fd, const uint8_t *dst /* [4] */, const uint8_t *buf, int len)
+  mcr_raw_send: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
+
   // int mcr_sockaddr_build(int family, const uint8_t *addr, int port, uint8_t *out /* [28] */)
   mcr_sockaddr_build: { parameters: ["i32", "buffer", "i32", "buffer"], result: "i32" },
 

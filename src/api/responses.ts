@@ -147,6 +147,14 @@ export const RoutingResponse = z.object({
       prune_pending: z.boolean(),
     })).describe("learned routes: joins from downstream routers, never persisted"),
     rp: z.array(z.object({ address: z.string(), groups: z.string() })),
+    registers: z.array(z.object({
+      source: z.string(),
+      group: z.string(),
+      rp: z.string(),
+      state: z.enum(["join", "prune"]).describe("join: Null-Registers every 5 s; prune: suppressed by a Register-Stop"),
+      sent: z.int(),
+      stops: z.int(),
+    })).describe("(S,G)s of relayed streams registered with a remote RP"),
   }),
   msdp: z.object({
     peers: z.array(z.record(z.string(), z.unknown())),

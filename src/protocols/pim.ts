@@ -64,6 +64,7 @@ export interface JoinPrune {
 
 export type PimMessage =
   | { type: 0; hello: Hello }
+  | { type: 2; registerStop: { group: string; source: string } }
   | { type: 3; joinPrune: JoinPrune }
   | { type: number; other: true };
 
@@ -89,6 +90,14 @@ export function parsePim(buf: Uint8Array): Parsed<PimMessage> {
   if (internetChecksum(covered) !== 0) return fail("bad_checksum");
   if (type === PimType.HELLO) return parseHello(buf);
   if (type === PimType.JOIN_PRUNE) return parseJoinPrune(buf);
+  if (type === PimType.REGISTER_STOP) {
+    // Encoded-Group (8 bytes), then Encoded-Unicast source (6 bytes).
+    if (buf.length < 18) return fail("truncated");
+    if (buf[4] !== 1 || buf[5] !== 0) return fail("unsupported_family");
+    const source = readUnicast(buf, 12);
+    if (source === null) return fail("unsupported_family");
+    return { ok: true, value: { type: PimType.REGISTER_STOP, registerStop: { group: ipv4At(buf, 8), source } } };
+  }
   return { ok: true, value: { type, other: true } };
 }
 
@@ -199,4 +208,33 @@ export function buildJoinPrune(jp: JoinPrune): Uint8Array {
     for (const s of g.prunes) body.push(...src(s));
   }
   return header(PimType.JOIN_PRUNE, body);
+}
+
+/**
+ * A Null-Register (RFC 7761 4.4.1): the N bit set and, in place of a data
+ * packet, a dummy IPv4 header from S to G. Its checksum covers the PIM
+ * header and the flags word only (4.9.3).
+ */
+export function buildNullRegister(source: string, group: string): Uint8Array {
+  const m = new Uint8Array(8 + 20);
+  m[0] = 0x20 | PimType.REGISTER;
+  m[4] = 0x40; // N: Null-Register
+  const ip = m.subarray(8);
+  ip[0] = 0x45;
+  ip[3] = 20;
+  ip[9] = PIM_PROTOCOL;
+  ip.set(v4(source), 12);
+  ip.set(v4(group), 16);
+  const ipSum = internetChecksum(ip);
+  ip[10] = ipSum >> 8;
+  ip[11] = ipSum & 0xff;
+  const sum = internetChecksum(m.subarray(0, 8));
+  m[2] = sum >> 8;
+  m[3] = sum & 0xff;
+  return m;
+}
+
+/** A Register-Stop for (S,G) (tests play the RP with it). */
+export function buildRegisterStop(group: string, source: string): Uint8Array {
+  return header(PimType.REGISTER_STOP, [1, 0, 0, 32, ...v4(group), 1, 0, ...v4(source)]);
 }

@@ -190,6 +190,8 @@ export const PROTOCOL_COUNTERS = [
   { name: "pim_joins", family: "mcr_pim_joins_total", help: "Join entries accepted (new routes and refreshes)" },
   { name: "pim_prunes", family: "mcr_pim_prunes_total", help: "Prune entries received" },
   { name: "pim_routes_refused", family: "mcr_pim_routes_refused_total", help: "Joins refused because pim.max_learned_routes routes are held" },
+  { name: "pim_registers_sent", family: "mcr_pim_registers_sent_total", help: "PIM Null-Registers sent to RPs for relayed sources" },
+  { name: "pim_register_stops", family: "mcr_pim_register_stops_total", help: "Register-Stops received from the RP of a registered (S,G)" },
   { name: "msdp_received", family: "mcr_msdp_received_total", help: "MSDP messages received" },
   { name: "msdp_sent", family: "mcr_msdp_sent_total", help: "MSDP messages sent (keepalives and SAs)" },
   { name: "msdp_invalid", family: "mcr_msdp_invalid_total", help: "MSDP messages that could not be framed or parsed (the session is closed)" },

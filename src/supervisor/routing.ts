@@ -6,7 +6,7 @@
  * for is read back as a Demand (src/supervisor/demand.ts); when it changes,
  * onDemandChange() asks the supervisor for a re-plan through its one queue.
  */
-import { ControlSocket } from "../../ffi/control.ts";
+import { ControlSocket, UnicastSender } from "../../ffi/control.ts";
 import type { Config } from "../config/schema.ts";
 import { formatIp, fromWords, ip, multicastMac } from "../net/address.ts";
 import { ALL_SYSTEMS, buildQuery, IGMP_PROTOCOL, parseIgmp } from "../protocols/igmp.ts";
@@ -14,7 +14,8 @@ import { DEFAULT_IGMP_TIMERS, type GroupState, IgmpRouter, type IgmpTimers } fro
 import { buildIpv4, parseIpv4 } from "../protocols/ip_packet.ts";
 import { MSDP_PORT, type SaEntry } from "../protocols/msdp.ts";
 import { MsdpPeer, type SaCacheEntry } from "../protocols/msdp_peer.ts";
-import { ALL_PIM_ROUTERS, buildHello, parsePim, PIM_PROTOCOL, PimType } from "../protocols/pim.ts";
+import { ALL_PIM_ROUTERS, buildHello, buildNullRegister, parsePim, PIM_PROTOCOL, PimType } from "../protocols/pim.ts";
+import { RegisterSender, type RegisterState } from "../protocols/pim_register.ts";
 import { type LearnedRoute, type NeighborState, PimRouter } from "../protocols/pim_state.ts";
 import { PROTOCOL_COUNTERS, type ProtocolCounterName } from "../stats/registry.ts";
 import type { Demand } from "./demand.ts";
@@ -25,6 +26,12 @@ export interface ProtocolSocket {
   follow(onPacket: (packet: Uint8Array, cut: boolean) => void): void;
   send(packet: Uint8Array, mac: Uint8Array, label: string): void;
   close(): Promise<void>;
+}
+
+/** A unicast sender of PIM messages (ffi/control.ts UnicastSender; tests pass fakes). */
+export interface UnicastSocket {
+  send(dst: Uint8Array, message: Uint8Array, label: string): void;
+  close(): void;
 }
 
 export interface RoutingLogger {
@@ -41,6 +48,7 @@ export interface RoutingDeps {
   /** The (source, group) pairs mcr relays now, for MSDP Source-Active messages. */
   advertised: () => SaEntry[];
   openSocket?: (ifindex: number, proto: number, label: string) => ProtocolSocket;
+  openUnicast?: () => UnicastSocket;
   now?: () => number;
 }
 
@@ -53,6 +61,8 @@ export interface RoutingStatus {
     neighbors: NeighborState[];
     routes: LearnedRoute[];
     rp: { address: string; groups: string }[];
+    /** (S,G)s registered with their RP (Null-Registers; src/protocols/pim_register.ts). */
+    registers: RegisterState[];
   };
   msdp: { peers: Record<string, unknown>[]; sa_cache: SaCacheEntry[] };
   /** Interfaces named in igmp/pim that cannot speak yet (absent, or no IPv4 address). */
@@ -104,6 +114,9 @@ export class Routing {
   #igmpLinks = new Map<string, Link & { router: IgmpRouter }>();
   #pimLinks = new Map<string, Link>();
   #pim: PimRouter | null = null;
+  #register = new RegisterSender();
+  #unicast: UnicastSocket | null = null;
+  #registerCheckedAt = -Infinity;
   #pimKey = "";
   #peers = new Map<string, { peer: MsdpPeer; key: string }>();
   #listeners = new Map<string, { listener: Deno.Listener; done: Promise<void> }>();
@@ -115,10 +128,12 @@ export class Routing {
   #stopped = false;
   #now: () => number;
   #open: (ifindex: number, proto: number, label: string) => ProtocolSocket;
+  #openUnicast: () => UnicastSocket;
 
   constructor(private deps: RoutingDeps) {
     this.#now = deps.now ?? Date.now;
     this.#open = deps.openSocket ?? ((ifindex, proto, label) => ControlSocket.open(ifindex, 4, proto, label));
+    this.#openUnicast = deps.openUnicast ?? (() => UnicastSender.open(PIM_PROTOCOL));
   }
 
   #count(name: ProtocolCounterName, n = 1): void {
@@ -153,6 +168,7 @@ export class Routing {
       return l && l.ifindex === w.ifindex && l.address === w.address ? l : undefined;
     };
     const newSockets = new Map<string, ProtocolSocket>();
+    let newUnicast: UnicastSocket | null = null;
     const localAddresses = new Set((config.msdp?.peers ?? []).map((p) => p.local));
     try {
       for (const [kind, wanted, links, proto] of [
@@ -166,6 +182,7 @@ export class Routing {
           newSockets.set(`${kind}|${name}`, s);
         }
       }
+      if (config.pim && !this.#unicast) newUnicast = this.#openUnicast();
       for (const local of localAddresses) {
         if (this.#listeners.has(local)) continue;
         try {
@@ -177,6 +194,7 @@ export class Routing {
       }
     } catch (err) {
       for (const l of openedListeners) l.close();
+      newUnicast?.close();
       await Promise.all(opened.map((s) => s.close()));
       throw err;
     }
@@ -228,6 +246,13 @@ export class Routing {
       socket.follow((p) => this.#onPim(name, p));
     }
     this.#rps = config.pim?.rp?.map((r) => ({ ...r })) ?? [];
+    if (newUnicast) this.#unicast = newUnicast;
+    if (!config.pim && this.#unicast) {
+      this.#unicast.close();
+      this.#unicast = null;
+      this.#register.update([], now);
+    }
+    this.#registerCheckedAt = -Infinity;
     // MSDP: peers whose settings changed start afresh; listeners follow the local addresses.
     for (const l of openedListeners) {
       const local = l.addr.transport === "tcp" ? l.addr.hostname : "";
@@ -329,6 +354,7 @@ export class Routing {
         neighbors: this.#pim?.neighbors(now) ?? [],
         routes: this.#pim?.routes(now) ?? [],
         rp: this.#rps,
+        registers: this.#register.states(),
       },
       msdp: {
         peers: [...this.#peers.values()].map((p) => p.peer.info(now)),
@@ -355,6 +381,8 @@ export class Routing {
       l.listener.close();
       closing.push(l.done);
     }
+    this.#unicast?.close();
+    this.#unicast = null;
     this.#igmpLinks.clear();
     this.#pimLinks.clear();
     this.#peers.clear();
@@ -409,6 +437,10 @@ export class Routing {
       }
     } else if (v.type === PimType.JOIN_PRUNE && "joinPrune" in v) {
       this.#pim.receiveJoinPrune(name, p.value.source, v.joinPrune, now);
+    } else if (v.type === PimType.REGISTER_STOP && "registerStop" in v) {
+      const stop = v.registerStop;
+      if (this.#register.receiveStop(p.value.source, stop.group, stop.source, now)) this.#count("pim_register_stops");
+      else this.#count("pim_ignored");
     } else {
       this.#count("pim_ignored");
     }
@@ -443,10 +475,38 @@ export class Routing {
         this.deps.onEvent({ protocol: "pim", interface: iface, neighbor, state: "down" });
       }
       this.#flushPim();
-      due = Math.min(due, this.#pim.nextDue(now));
+      due = Math.min(due, this.#pim.nextDue(now), this.#registers(now));
     }
     this.#checkDemand();
     this.#timer = setTimeout(() => this.#run(), Math.max(5, due - now + 1));
+  }
+
+  /**
+   * Null-Registers for the streams mcr relays whose group has a static RP
+   * that is not this router: the targets are looked at once a second at most.
+   */
+  #registers(now: number): number {
+    if (!this.#pim || !this.#unicast) return Infinity;
+    if (now - this.#registerCheckedAt >= 1000) {
+      this.#registerCheckedAt = now;
+      const mine = new Set([...this.#pimLinks.values()].map((l) => l.address));
+      const targets = [];
+      for (const sg of this.deps.advertised()) {
+        const rp = this.#pim.rpFor(sg.group);
+        if (rp !== null && !mine.has(rp)) targets.push({ ...sg, rp });
+      }
+      this.#register.update(targets, now);
+    }
+    this.#register.tick(now);
+    for (const r of this.#register.outbox.splice(0)) {
+      try {
+        this.#unicast.send(ip(r.rp).bytes, buildNullRegister(r.source, r.group), `PIM Null-Register for (${r.source}, ${r.group}) to ${r.rp}`);
+        this.#count("pim_registers_sent");
+      } catch (err) {
+        this.deps.log.warn("PIM Register not sent", { rp: r.rp, error: (err as Error).message });
+      }
+    }
+    return Math.min(this.#register.nextDue(now), now + 1000);
   }
 
   #flushPim(): void {

@@ -191,3 +191,49 @@ rootTest("frr: an MSDP session between mcr and FRR reaches Established, and FRR'
     }
   });
 });
+
+rootTest("frr: with FRR as the RP, mcr's Null-Registers make FRR learn the source behind mcr and join toward it; the stream reaches FRR's receiver and FRR's Register-Stop quiets the registers", async () => {
+  if (!frrAvailable()) throw new Error("FRR is not installed (Debian package frr): make deps installs it");
+  await withTopology(async (t) => {
+    const n = await t.routedChain();
+    for (const argv of [
+      ["ip", "link", "add", "mcrside0", "type", "veth", "peer", "name", "mcrside1"],
+      ["ip", "link", "set", "mcrside0", "up"],
+      ["ip", "link", "set", "mcrside1", "up"],
+    ]) assert.equal((await t.run(n.relay, argv)).code, 0, argv.join(" "));
+    assert.equal((await t.run(n.router, ["ip", "route", "add", "10.0.0.0/24", "via", "10.0.1.1"])).code, 0);
+    const relay = await startRelay(t, n.relay, [
+      `pim: { interfaces: [${n.relayOut}], hello_interval_ms: 1000, rp: [{ address: 10.0.1.254, groups: 239.0.0.0/8 }] }`,
+      "rules:",
+      "  - name: a",
+      `    input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }`,
+      "    outputs: [{ interface: mcrside0, group: 239.9.9.1, port: 6001, source_ip: 10.0.0.1 }]",
+    ].join("\n"));
+    // FRR is the RP itself; its receiver joins (*,G) there.
+    const frr = await startFrr({ ns: n.router, config: frrConfig(n).replace("ip pim rp 10.0.1.1", "ip pim rp 10.0.1.254") });
+    const stream = startStream(t, n.gen, { group: "239.1.1.1", port: 5001, rate: 500, seconds: 60, iface: n.genIf });
+    try {
+      await waitFor("FRR to list mcr as a PIM neighbour", 15_000, async () =>
+        (await frr.json<Record<string, Record<string, unknown>>>("show ip pim neighbor json"))[n.routerIn]?.["10.0.1.1"] !== undefined);
+      const sink = startSink(t, n.sink, { group: "239.9.9.1", port: 6001, iface: n.sinkIf, maxSeconds: 15, idleMs: 20_000 });
+      const r = await waitFor("FRR's (S,G) join after mcr's Null-Register", 20_000, async () => {
+        const x = await routing(t, n.relay);
+        return x.pim.routes.some((rt) => rt.source === "10.0.0.1" && rt.group === "239.9.9.1") && x;
+      });
+      assert.ok(r.counters.pim_registers_sent > 0);
+      assert.ok(r.learned_outputs.some((o) => o.interface === n.relayOut && o.source === "10.0.0.1"));
+      const got = await sink.result;
+      assert.ok(got.received > 500, `the receiver behind the RP got the stream: ${got.received}`);
+      const after = await waitFor("a Register-Stop from FRR", 15_000, async () => {
+        const x = await routing(t, n.relay);
+        return x.counters.pim_register_stops > 0 && x;
+      });
+      assert.equal(after.pim.registers[0].state, "prune", "registering suppressed while the RP receives natively");
+    } finally {
+      await stream.kill();
+      await frr.stop();
+      const { code } = await relay.stop();
+      assert.equal(code, 0);
+    }
+  });
+});

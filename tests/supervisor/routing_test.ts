@@ -33,6 +33,7 @@ function facts(...names: [string, number, number][]): Map<string, InterfaceFacts
 
 function harness(failOn: number | null = null) {
   const sockets: FakeSocket[] = [];
+  const unicast: { dst: string; message: Uint8Array }[] = [];
   let demandChanges = 0;
   let now = 1_000_000;
   const routing = new Routing({
@@ -41,6 +42,7 @@ function harness(failOn: number | null = null) {
     onDemandChange: () => demandChanges++,
     advertised: () => [],
     now: () => now,
+    openUnicast: () => ({ send: (dst: Uint8Array, message: Uint8Array) => unicast.push({ dst: [...dst].join("."), message }), close: () => {} }),
     openSocket: (ifindex, proto) => {
       if (ifindex === failOn) throw new Error("socket refused");
       const s = new FakeSocket(ifindex, proto);
@@ -48,7 +50,7 @@ function harness(failOn: number | null = null) {
       return s;
     },
   });
-  return { routing, sockets, demandChanges: () => demandChanges, advance: (ms: number) => now += ms };
+  return { routing, sockets, unicast, demandChanges: () => demandChanges, advance: (ms: number) => now += ms };
 }
 
 const cfg = (o: Record<string, unknown>) => ConfigSchema.parse({ rules: [], ...o });
