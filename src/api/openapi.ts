@@ -139,8 +139,8 @@ export function openApiDocument(version: string): Record<string, unknown> {
       "/ui/style.css": { get: { summary: "The status page's style sheet", description: "Served by mcr itself.", responses: { "200": { description: "style sheet", ...text("text/css") } } } },
       "/api/v1/events": {
         get: {
-          summary: "Server-Sent Events: config, interface, worker, health transitions, and stats every second",
-          description: "Events: hello, config, interface, worker, health, stats. A subscriber that stops reading is dropped once 256 events behind; it never delays the relay.",
+          summary: "Server-Sent Events: config, interface, worker, health and routing-protocol transitions, and stats every second",
+          description: "Events: hello, config, interface, worker, health, protocol (IGMP groups and querier, PIM neighbours, MSDP sessions), stats. A subscriber that stops reading is dropped once 256 events behind; it never delays the relay.",
           responses: { "200": { description: "an event stream", ...text("text/event-stream") } },
         },
       },

@@ -5,7 +5,11 @@ Deno.test("examples/mcr.yaml, which documents every option, is a valid configura
   const config = await loadConfigFile(new URL("../../examples/mcr.yaml", import.meta.url).pathname);
   assert.equal(config.rules[0].name, "cam1");
   assert.deepEqual(config.rules[0].outputs.map((o) => o.egress ?? "l2"), ["l2", "l2", "l2", "routed"]);
-  assert.deepEqual(config.rules.map((r) => r.name), ["cam1", "v6-ssm", "from-unicast", "ipsec", "trunk-vlan-100", "from-containers"]);
+  assert.deepEqual(config.rules.map((r) => r.name), ["cam1", "v6-ssm", "from-unicast", "ipsec", "trunk-vlan-100", "on-demand", "from-containers"]);
+  assert.deepEqual(config.igmp?.interfaces, ["eth2"]);
+  assert.equal(config.pim?.rp?.[0].groups, "239.0.0.0/8");
+  assert.equal(config.msdp?.peers[0].local, "10.0.3.1");
+  assert.equal(config.rules[5].outputs[0].on_demand, true);
   assert.equal(config.rules[3].input.protocol, "esp");
   assert.equal(config.rules[4].input.vlan, 100);
   assert.equal(config.rules[4].outputs[0].vlan, 200);
