@@ -160,7 +160,11 @@ export const RoutingResponse = z.object({
     peers: z.array(z.record(z.string(), z.unknown())),
     sa_cache: z.array(z.object({ source: z.string(), group: z.string(), rp: z.string(), peer: z.string(), expires_ms: z.number() })),
   }),
-  waiting: z.array(z.object({ interface: z.string(), protocol: z.enum(["igmp", "pim"]), reason: z.string() })),
+  waiting: z.array(z.object({
+    interface: z.string().describe("the interface (igmp, pim) or the local address (msdp)"),
+    protocol: z.enum(["igmp", "pim", "msdp"]),
+    reason: z.string(),
+  })),
   counters: Counters,
   learned_outputs: z.array(z.object({
     rule: z.string(),

@@ -65,8 +65,8 @@ export interface RoutingStatus {
     registers: RegisterState[];
   };
   msdp: { peers: Record<string, unknown>[]; sa_cache: SaCacheEntry[] };
-  /** Interfaces named in igmp/pim that cannot speak yet (absent, or no IPv4 address). */
-  waiting: { interface: string; protocol: "igmp" | "pim"; reason: string }[];
+  /** Interfaces named in igmp/pim that cannot speak yet (absent, or no IPv4 address), MSDP local addresses not on this host yet. */
+  waiting: { interface: string; protocol: "igmp" | "pim" | "msdp"; reason: string }[];
   counters: Record<ProtocolCounterName, number>;
 }
 
@@ -117,6 +117,7 @@ export class Routing {
   #register = new RegisterSender();
   #unicast: UnicastSocket | null = null;
   #registerCheckedAt = -Infinity;
+  #listenRetryAt = -Infinity;
   #pimKey = "";
   #peers = new Map<string, { peer: MsdpPeer; key: string }>();
   #listeners = new Map<string, { listener: Deno.Listener; done: Promise<void> }>();
@@ -185,12 +186,9 @@ export class Routing {
       if (config.pim && !this.#unicast) newUnicast = this.#openUnicast();
       for (const local of localAddresses) {
         if (this.#listeners.has(local)) continue;
-        try {
-          const listener = Deno.listen({ hostname: local, port: MSDP_PORT, transport: "tcp" });
-          openedListeners.push(listener);
-        } catch (err) {
-          throw new Error(`MSDP cannot listen on ${local}:${MSDP_PORT}: ${(err as Error).message}`);
-        }
+        const listener = this.#listen(local);
+        if (listener) openedListeners.push(listener);
+        else waiting.push({ interface: local, protocol: "msdp", reason: "local address not on this host (yet): retried every 5 s" });
       }
     } catch (err) {
       for (const l of openedListeners) l.close();
@@ -216,7 +214,7 @@ export class Routing {
       if (!socket) continue;
       const link = { ...w, socket, router: new IgmpRouter(w.address, igmpTimers(config.igmp!), now) };
       this.#igmpLinks.set(name, link);
-      socket.follow((p) => this.#onIgmp(name, p));
+      socket.follow((p) => this.#guard("IGMP", () => this.#onIgmp(name, p)));
     }
     // PIM: one router over its links; new options apply to it, neighbours and routes kept.
     const pimKey = JSON.stringify(config.pim ? { ...config.pim, interfaces: [] } : null);
@@ -243,7 +241,7 @@ export class Routing {
       const socket = newSockets.get(`pim|${name}`);
       if (!socket) continue;
       this.#pimLinks.set(name, { ...w, socket });
-      socket.follow((p) => this.#onPim(name, p));
+      socket.follow((p) => this.#guard("PIM", () => this.#onPim(name, p)));
     }
     this.#rps = config.pim?.rp?.map((r) => ({ ...r })) ?? [];
     if (newUnicast) this.#unicast = newUnicast;
@@ -297,6 +295,39 @@ export class Routing {
     }
     await Promise.all(closing);
     this.#run();
+  }
+
+  /**
+   * The MSDP listener on local:639; null while that address is not on this
+   * host (it may come with an interface later). Any other failure (the port
+   * taken by another speaker) refuses the configuration.
+   */
+  #listen(local: string): Deno.Listener | null {
+    try {
+      return Deno.listen({ hostname: local, port: MSDP_PORT, transport: "tcp" });
+    } catch (err) {
+      if (err instanceof Deno.errors.AddrNotAvailable) return null;
+      throw new Error(`MSDP cannot listen on ${local}:${MSDP_PORT}: ${(err as Error).message}`);
+    }
+  }
+
+  /** Listeners whose address was missing are tried again (from the timer, every 5 s). */
+  #retryListeners(now: number): void {
+    if (now - this.#listenRetryAt < 5000 || !this.#waiting.some((w) => w.protocol === "msdp")) return;
+    this.#listenRetryAt = now;
+    this.#waiting = this.#waiting.filter((w) => {
+      if (w.protocol !== "msdp") return true;
+      try {
+        const l = this.#listen(w.interface);
+        if (!l) return true;
+        this.#listeners.set(w.interface, { listener: l, done: this.#acceptLoop(l) });
+        this.deps.log.info(`MSDP listening on ${w.interface}:${MSDP_PORT}`, {});
+        return false;
+      } catch (err) {
+        this.deps.log.warn("MSDP listener still cannot open", { error: (err as Error).message });
+        return true;
+      }
+    });
   }
 
   #peerKey(config: Config, p: { address: string; local: string }): string {
@@ -449,12 +480,36 @@ export class Routing {
 
   // ---- time and packets out ---------------------------------------------------
 
-  /** Advances every state machine, sends what is due, notices demand changes, sets the next timer. */
+  /**
+   * A packet handler's failure is logged, never thrown into the socket's
+   * reader (where it would end the reader, or the process).
+   */
+  #guard(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.deps.log.warn(`handling a ${what} packet failed`, { error: (err as Error).message });
+    }
+  }
+
+  /** Advances every state machine, sends what is due, notices demand changes, sets the next timer (always). */
   #run(): void {
     if (this.#stopped) return;
     clearTimeout(this.#timer);
     const now = this.#now();
+    let due = now + 1000;
+    try {
+      due = this.#advance(now);
+    } catch (err) {
+      this.deps.log.warn("a routing-protocol timer step failed (tried again in 1 s)", { error: (err as Error).message });
+    }
+    this.#timer = setTimeout(() => this.#run(), Math.max(5, due - now + 1));
+  }
+
+  #advance(now: number): number {
     let due = now + 60_000;
+    this.#retryListeners(now);
+    if (this.#waiting.some((w) => w.protocol === "msdp")) due = now + 5000;
     for (const [name, link] of this.#igmpLinks) {
       link.router.tick(now);
       for (const q of link.router.outbox.splice(0)) {
@@ -478,7 +533,7 @@ export class Routing {
       due = Math.min(due, this.#pim.nextDue(now), this.#registers(now));
     }
     this.#checkDemand();
-    this.#timer = setTimeout(() => this.#run(), Math.max(5, due - now + 1));
+    return due;
   }
 
   /**

@@ -149,3 +149,17 @@ Deno.test("a configuration change keeps what was learned: new IGMP timers keep t
   assert.ok(pimB.sent.length > sentBefore && goodbye.ok && "hello" in goodbye.value && goodbye.value.hello.holdtimeS === 0, "a Hello with holdtime 0 on b");
   await h.routing.stop();
 });
+
+Deno.test({
+  name: "an MSDP local address not on this host waits (listed) instead of refusing the configuration; the peer stays configured",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const h = harness();
+    await h.routing.apply(cfg({ msdp: { peers: [{ address: "192.0.2.78", local: "192.0.2.77" }], connect_retry_ms: 1000 } }), facts());
+    const st = h.routing.status();
+    assert.deepEqual(st.waiting.map((w) => [w.interface, w.protocol]), [["192.0.2.77", "msdp"]]);
+    assert.equal(st.msdp.peers.length, 1);
+    await h.routing.stop();
+  },
+});
