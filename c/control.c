@@ -1,5 +1,5 @@
 /*
- * Routing-protocol sockets (IGMP, PIM; IPv4). One AF_PACKET SOCK_DGRAM socket
+ * Routing-protocol sockets (IGMP and PIM over IPv4, MLD over IPv6). One AF_PACKET SOCK_DGRAM socket
  * per interface and protocol: the kernel strips the link header, a classic
  * BPF filter passes only that protocol, and allmulti makes the NIC hand up
  * reports sent to groups this host never joined. The supervisor's protocol
@@ -21,6 +21,33 @@
 #define PACKET_IGNORE_OUTGOING 23
 #endif
 
+/* MLD messages (RFC 3810): ICMPv6 types 130 query, 131 v1 report, 132 done, 143 v2 report. */
+static int attach_mld_filter(int fd)
+{
+	/* Offsets from the IPv6 header: ICMPv6 right after it (type at 40), or
+	 * behind the 8-byte hop-by-hop header MLD carries (type at 48). */
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 6),             /* next header */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 58, 5, 0),     /* ICMPv6: type at 40 */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 11),     /* hop-by-hop, else drop */
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 40),            /* its next header */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 58, 0, 9),
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 41),            /* its length: 8 bytes only */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 2, 7),
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 40),            /* (direct ICMPv6) type */
+		BPF_JUMP(BPF_JMP | BPF_JA, 1, 0, 0),
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 48),            /* (behind hop-by-hop) type */
+		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 130, 0, 3),
+		BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, 132, 0, 1),    /* 130-132 */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 143, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0x40000),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0 ? __mcr_neg_errno() : 0;
+}
+
 static int attach_filter(int fd, int proto)
 {
 	/* Offsets are from the IP header (cooked socket). */
@@ -40,20 +67,18 @@ static int attach_filter(int fd, int proto)
 
 MCR_EXPORT MCR_COLD int mcr_ctl_open(int ifindex, int family, int proto)
 {
-	int ethertype = ETH_P_IP;
+	int ethertype = family == 4 ? ETH_P_IP : ETH_P_IPV6;
 	struct sockaddr_ll sll;
 	struct packet_mreq mr;
 	int fd, err;
 
-	if (family != 4)
-		return -EAFNOSUPPORT; /* MLD (IPv6) is not built */
-	if (ifindex <= 0 || proto < 0 || proto > 255)
+	if ((family != 4 && family != 6) || ifindex <= 0 || proto < 0 || proto > 255)
 		return -EINVAL;
 	/* Protocol 0 until the filter is in place: nothing unfiltered is queued. */
 	fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return __mcr_neg_errno();
-	err = attach_filter(fd, proto);
+	err = family == 4 ? attach_filter(fd, proto) : attach_mld_filter(fd);
 	if (err == 0)
 		err = __mcr_set_int(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1);
 	if (err == 0) {

@@ -72,3 +72,27 @@ MCR_EXPORT MCR_COLD int mcr_if_ipv6(const char *name, uint8_t *out)
 	freeifaddrs(list);
 	return found;
 }
+
+MCR_EXPORT MCR_COLD int mcr_if_link_local(const char *name, uint8_t *out)
+{
+	struct ifaddrs *list, *it;
+	int found = 0;
+
+	memset(out, 0, 16);
+	if (name == NULL)
+		return -EINVAL;
+	if (getifaddrs(&list) < 0)
+		return __mcr_neg_errno();
+	for (it = list; it != NULL && !found; it = it->ifa_next) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)it->ifa_addr;
+
+		if (sin6 == NULL || sin6->sin6_family != AF_INET6 || strcmp(it->ifa_name, name) != 0)
+			continue;
+		if (sin6->sin6_addr.s6_addr[0] == 0xfe && (sin6->sin6_addr.s6_addr[1] & 0xc0) == 0x80) {
+			memcpy(out, &sin6->sin6_addr, 16);
+			found = 1;
+		}
+	}
+	freeifaddrs(list);
+	return found;
+}

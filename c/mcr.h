@@ -232,6 +232,9 @@ int mcr_if_info(const char *name, int32_t *out);
  */
 int mcr_if_ipv6(const char *name, uint8_t *out);
 
+/* The interface's link-local IPv6 address (fe80::/10) into out[16]: 1 found, 0 none, or -errno. */
+int mcr_if_link_local(const char *name, uint8_t *out);
+
 /* Opens a non-blocking NETLINK_ROUTE socket subscribed to link and address events. Returns its fd. */
 int mcr_netlink_open(void);
 
@@ -255,11 +258,13 @@ int mcr_fd_wait(int fd, int wake_fd, int timeout_ms);
 /* ---- control sockets (c/control.c) ------------------------------------------ */
 
 /*
- * A socket for one routing protocol's packets on one interface (IGMP, PIM):
- * AF_PACKET cooked (it reads and writes whole IP packets, headers
+ * A socket for one routing protocol's packets on one interface (IGMP, PIM,
+ * MLD): AF_PACKET cooked (it reads and writes whole IP packets, headers
  * included), bound to ifindex, filtered in the kernel to IPv4 protocol
- * `proto`, receiving all multicast of the link (allmulti), never its own
- * packets. Non-blocking. Returns the fd; family other than 4: -EAFNOSUPPORT.
+ * `proto` (family 4) or to MLD messages (family 6: ICMPv6 types 130-132
+ * and 143, directly or behind an 8-byte hop-by-hop header; proto unused),
+ * receiving all multicast of the link (allmulti), never its own packets.
+ * Non-blocking. Returns the fd.
  */
 int mcr_ctl_open(int ifindex, int family, int proto);
 

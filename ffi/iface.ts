@@ -42,6 +42,12 @@ export function interfaceInfo(name: string): InterfaceInfo | null {
   };
 }
 
+/** The interface's link-local IPv6 address (16 bytes), null when it has none (MLD speaks from it). */
+export function linkLocalIpv6(name: string): Uint8Array | null {
+  const out = new Uint8Array(16);
+  return loadLibrary().mcr_if_link_local(new TextEncoder().encode(name + "\0"), out) > 0 ? out : null;
+}
+
 /**
  * Link and address change notifications (rtnetlink). follow() waits for
  * them in a thread of its own (a nonblocking FFI call blocked in poll), so

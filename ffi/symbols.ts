@@ -63,6 +63,8 @@ export const CORE_SYMBOLS = {
 
   // int mcr_if_ipv6(const char *name, uint8_t *out /* [16] */)
   mcr_if_ipv6: { parameters: ["buffer", "buffer"], result: "i32" },
+  // int mcr_if_link_local(const char *name, uint8_t *out /* [16] */)
+  mcr_if_link_local: { parameters: ["buffer", "buffer"], result: "i32" },
 
   // int mcr_netlink_open(void)
   mcr_netlink_open: { parameters: [], result: "i32" },

@@ -103,8 +103,7 @@ export const ResourcesResponse = z.object({
   waiters: z.object({ freed: z.int(), deferred: z.int(), freedInUse: z.int() }),
 });
 
-export const RoutingResponse = z.object({
-  igmp: z.object({
+const ListenerLinks = z.object({
     interfaces: z.array(z.object({
       interface: z.string(),
       address: z.string(),
@@ -120,7 +119,11 @@ export const RoutingResponse = z.object({
         version: z.int(),
       })),
     })),
-  }),
+  });
+
+export const RoutingResponse = z.object({
+  igmp: ListenerLinks,
+  mld: ListenerLinks.describe("as igmp, for IPv6 groups (versions: MLDv1, MLDv2)"),
   pim: z.object({
     interfaces: z.array(z.object({
       interface: z.string(),
@@ -162,7 +165,7 @@ export const RoutingResponse = z.object({
   }),
   waiting: z.array(z.object({
     interface: z.string().describe("the interface (igmp, pim) or the local address (msdp)"),
-    protocol: z.enum(["igmp", "pim", "msdp"]),
+    protocol: z.enum(["igmp", "mld", "pim", "msdp"]),
     reason: z.string(),
   })),
   counters: Counters,

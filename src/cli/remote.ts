@@ -108,10 +108,10 @@ export function formatRouting(r: RoutingReport, sections: readonly RoutingSectio
     cells.map((c, i) => String(c).padEnd(widths[i] ?? 0)).join(" ").trimEnd();
   const ms = (v: number | null) => v === null ? "never" : v < 0 ? "never" : `${(v / 1000).toFixed(1)}s`;
   if (sections.includes("groups")) {
-    lines.push("IGMP");
-    const w = [16, 16, 16, 8, 9, 16];
+    lines.push("IGMP / MLD");
+    const w = [16, 26, 26, 8, 9, 16];
     lines.push(row(["INTERFACE", "QUERIER", "GROUP", "MODE", "EXPIRES", "REPORTER"], w));
-    for (const i of r.igmp.interfaces) {
+    for (const i of [...r.igmp.interfaces, ...r.mld.interfaces]) {
       const querier = i.is_querier ? `${i.querier} (us)` : i.querier;
       if (i.groups.length === 0) lines.push(row([i.interface, querier, "-"], w));
       for (const g of i.groups) lines.push(row([i.interface, querier, g.group, g.mode, ms(g.expires_ms), g.last_reporter], w));

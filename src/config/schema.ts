@@ -149,19 +149,16 @@ export const OutputSchema = z.strictObject({
   /** l2 outputs: send the frames tagged with this 802.1Q VLAN id (the interface is a trunk). */
   vlan: VlanId.optional(),
   /**
-   * Forward only while someone on the link asks for the group: an IGMP
-   * report (the interface is in `igmp.interfaces`) or a PIM join (in
-   * `pim.interfaces`). IPv4 groups, l2 outputs.
+   * Forward only while someone on the link asks for the group: an IPv4
+   * group by an IGMP report (the interface is in `igmp.interfaces`) or a
+   * PIM join (in `pim.interfaces`), an IPv6 group by an MLD report (in
+   * `mld.interfaces`). l2 outputs to a group.
    */
   on_demand: z.boolean().optional(),
 }).superRefine((out, ctx) => {
   const routed = out.egress === "routed";
-  if (out.on_demand && (routed || out.group === undefined || familyOf(out.group) !== 4)) {
-    ctx.addIssue({
-      code: "custom",
-      message: "on_demand is for l2 outputs to an IPv4 group (IGMP and PIM are IPv4 here; MLD is not built)",
-      path: ["on_demand"],
-    });
+  if (out.on_demand && (routed || out.group === undefined)) {
+    ctx.addIssue({ code: "custom", message: "on_demand is for l2 outputs to a group", path: ["on_demand"] });
   }
   if (routed && out.vlan !== undefined) {
     ctx.addIssue({ code: "custom", message: "vlan is for l2 outputs (a routed output's kernel socket tags nothing)", path: ["vlan"] });
@@ -312,27 +309,39 @@ export const Ipv4GroupPrefix = z.string().refine((t) => {
  * address on the link wins the election, so a real router there queries
  * instead) and the groups receivers report, which start `on_demand` outputs.
  */
-export const IgmpSchema = z.strictObject({
-  interfaces: z.array(InterfaceName).min(1).max(1024),
-  /** Version of the queries sent (v2 hosts answer v3 queries too). Default 3. */
-  version: z.union([z.literal(2), z.literal(3)]).optional(),
-  /** General query interval. Default 125 s. */
-  query_interval_ms: z.int().min(1000).max(3_600_000).optional(),
-  /** Max response time in general queries. Default 10 s; less than the query interval. */
-  query_response_ms: z.int().min(100).max(25_500).optional(),
-  /** Last member query interval (after a leave). Default 1 s. */
-  last_member_interval_ms: z.int().min(100).max(25_500).optional(),
-  /** Group-specific queries sent after a leave. Default 2. */
-  last_member_count: z.int().min(1).max(7).optional(),
-  /** Robustness variable. Default 2. */
-  robustness: z.int().min(1).max(7).optional(),
-  /** Groups tracked per interface at most; reports for more are refused and counted. Default 1024. */
-  max_groups: z.int().min(1).max(65536).optional(),
-}).superRefine((c, ctx) => {
-  if ((c.query_response_ms ?? 10_000) >= (c.query_interval_ms ?? 125_000)) {
-    ctx.addIssue({ code: "custom", message: "query_response_ms must be less than query_interval_ms", path: ["query_response_ms"] });
-  }
-});
+function listenerSchema<V extends z.ZodType>(version: V) {
+  return z.strictObject({
+    interfaces: z.array(InterfaceName).min(1).max(1024),
+    /** Version of the queries sent (older hosts answer newer queries too). */
+    version: version.optional(),
+    /** General query interval. Default 125 s. */
+    query_interval_ms: z.int().min(1000).max(3_600_000).optional(),
+    /** Max response time in general queries. Default 10 s; less than the query interval. */
+    query_response_ms: z.int().min(100).max(25_500).optional(),
+    /** Last member query interval (after a leave). Default 1 s. */
+    last_member_interval_ms: z.int().min(100).max(25_500).optional(),
+    /** Group-specific queries sent after a leave. Default 2. */
+    last_member_count: z.int().min(1).max(7).optional(),
+    /** Robustness variable. Default 2. */
+    robustness: z.int().min(1).max(7).optional(),
+    /** Groups tracked per interface at most; reports for more are refused and counted. Default 1024. */
+    max_groups: z.int().min(1).max(65536).optional(),
+  }).superRefine((c, ctx) => {
+    if ((c.query_response_ms ?? 10_000) >= (c.query_interval_ms ?? 125_000)) {
+      ctx.addIssue({ code: "custom", message: "query_response_ms must be less than query_interval_ms", path: ["query_response_ms"] });
+    }
+  });
+}
+
+/** IGMP: queries v2 or v3 (default 3). */
+export const IgmpSchema = listenerSchema(z.union([z.literal(2), z.literal(3)]));
+
+/**
+ * MLD on output links (RFC 2710 / 3810 router side), for IPv6 groups: the
+ * same querier and membership as IGMP; queries v1 or v2 (default 2), sent
+ * from the link's link-local address.
+ */
+export const MldSchema = listenerSchema(z.union([z.literal(1), z.literal(2)]));
 
 /**
  * PIM-SM (RFC 7761) as an upstream router: Hellos and DR election on these
@@ -411,6 +420,7 @@ const ConfigObject = z.strictObject({
   api: ApiSchema.optional(),
   log: LogSchema.optional(),
   igmp: IgmpSchema.optional(),
+  mld: MldSchema.optional(),
   pim: PimSchema.optional(),
   msdp: MsdpSchema.optional(),
   rules: z.array(RuleSchema).max(MAX_RULES),
@@ -515,18 +525,22 @@ export const ConfigSchema = ConfigObject.superRefine((cfg, ctx) => {
   checkOnDemand(cfg, ctx);
 });
 
-/** An on_demand output must be on a link where IGMP or PIM can ask for it. */
+/** An on_demand output must be on a link where IGMP or PIM (IPv4 group), or MLD (IPv6 group), can ask for it. */
 export function checkOnDemand(
-  cfg: { rules: readonly Rule[]; igmp?: { interfaces: string[] }; pim?: { interfaces: string[] } },
+  cfg: { rules: readonly Rule[]; igmp?: { interfaces: string[] }; mld?: { interfaces: string[] }; pim?: { interfaces: string[] } },
   ctx: { addIssue: (issue: { code: "custom"; message: string; path: (string | number)[] }) => void },
 ): void {
-  const asking = new Set([...(cfg.igmp?.interfaces ?? []), ...(cfg.pim?.interfaces ?? [])]);
+  const asking4 = new Set([...(cfg.igmp?.interfaces ?? []), ...(cfg.pim?.interfaces ?? [])]);
+  const asking6 = new Set(cfg.mld?.interfaces ?? []);
   cfg.rules.forEach((rule, i) => {
     rule.outputs.forEach((o, j) => {
-      if (!o.on_demand || o.interface === undefined || asking.has(o.interface)) return;
+      if (!o.on_demand || o.interface === undefined || o.group === undefined) return;
+      const v6 = o.group.includes(":");
+      if ((v6 ? asking6 : asking4).has(o.interface)) return;
       ctx.addIssue({
         code: "custom",
-        message: `on_demand output on ${o.interface}: nothing could ask for it there (add the interface to igmp.interfaces or pim.interfaces)`,
+        message: `on_demand output on ${o.interface}: nothing could ask for it there (add the interface to ` +
+          `${v6 ? "mld.interfaces" : "igmp.interfaces or pim.interfaces"})`,
         path: ["rules", i, "outputs", j, "on_demand"],
       });
     });
@@ -540,5 +554,6 @@ export type RingOptions = z.infer<typeof RingSchema>;
 export type ApiOptions = z.infer<typeof ApiSchema>;
 export type Config = z.infer<typeof ConfigSchema>;
 export type IgmpConfig = z.infer<typeof IgmpSchema>;
+export type MldConfig = z.infer<typeof MldSchema>;
 export type PimConfig = z.infer<typeof PimSchema>;
 export type MsdpConfig = z.infer<typeof MsdpSchema>;

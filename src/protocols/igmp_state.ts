@@ -1,5 +1,6 @@
 /**
- * An IGMP router on one interface (RFC 2236 / RFC 3376 router side), pure:
+ * An IGMP router on one interface (RFC 2236 / RFC 3376 router side; MLD,
+ * RFC 2710 / RFC 3810, is the same machine over IPv6 addresses), pure:
  * the time is passed in, queries to send are collected in an outbox.
  *
  * - Querier election: the lowest address queries; the others go quiet for
@@ -12,10 +13,12 @@
  *   query time, and a querier sends its group-specific queries.
  */
 import { compareAddress } from "./ip_packet.ts";
+import { isMulticast, parseIp } from "../net/address.ts";
 import { type IgmpMessage, RecordType } from "./igmp.ts";
 
 export interface IgmpTimers {
-  version: 2 | 3;
+  /** Version of the queries sent: IGMP 2 or 3, MLD 1 or 2. */
+  version: number;
   queryIntervalMs: number;
   queryResponseMs: number;
   lastMemberIntervalMs: number;
@@ -35,7 +38,7 @@ export const DEFAULT_IGMP_TIMERS: IgmpTimers = {
   maxGroups: 1024,
 };
 
-/** A query the interface wants sent: general ("0.0.0.0") or group-specific. */
+/** A query the interface wants sent: general ("0.0.0.0", for MLD "::") or group-specific. */
 export interface QueryOut {
   group: string;
   maxResponseMs: number;
@@ -61,10 +64,16 @@ interface Group {
   version: number;
 }
 
-/** Groups no router keeps state for: 224.0.0.0/24 is link-local control traffic. */
+/**
+ * Groups a router keeps state for: IPv4 224.0.0.0/4 but 224.0.0.0/24 (link-local
+ * control traffic); IPv6 multicast of a scope wider than link-local (ff0X/ff3X, X >= 3).
+ */
 function isRoutable(group: string): boolean {
-  const [a, b, c] = group.split(".").map(Number);
-  return a >= 224 && a <= 239 && !(a === 224 && b === 0 && c === 0);
+  const a = parseIp(group);
+  if (a === null || !isMulticast(a)) return false;
+  const b = a.bytes;
+  if (a.family === 4) return !(b[0] === 224 && b[1] === 0 && b[2] === 0);
+  return (b[1] & 0x0f) >= 3;
 }
 
 export class IgmpRouter {
@@ -77,9 +86,12 @@ export class IgmpRouter {
   outbox: QueryOut[] = [];
   /** Reports refused because maxGroups groups were tracked. */
   refused = 0;
+  /** The unspecified address: a general query's group ("0.0.0.0"; "::" for MLD). */
+  readonly general: string;
 
   /** Timers may be replaced while running (a configuration change): groups keep their deadlines. */
   constructor(readonly address: string, public timers: IgmpTimers, now: number) {
+    this.general = address.includes(":") ? "::" : "0.0.0.0";
     this.#nextGeneral = now;
     this.#startupLeft = timers.robustness;
   }
@@ -157,7 +169,7 @@ export class IgmpRouter {
       this.#nextGeneral = now;
     }
     if (this.isQuerier(now) && now >= this.#nextGeneral) {
-      this.outbox.push({ group: "0.0.0.0", maxResponseMs: this.timers.queryResponseMs });
+      this.outbox.push({ group: this.general, maxResponseMs: this.timers.queryResponseMs });
       const startup = this.#startupLeft > 0;
       if (startup) this.#startupLeft--;
       this.#nextGeneral = now + (startup ? this.timers.queryIntervalMs / 4 : this.timers.queryIntervalMs);
@@ -258,13 +270,13 @@ export class IgmpRouter {
   }
 
   #heardQuery(msg: Extract<IgmpMessage, { kind: "query" }>, from: string, now: number): boolean {
-    if (from === "0.0.0.0" || compareAddress(from, this.address) >= 0) return false;
+    if (from === this.general || from.includes(":") !== this.address.includes(":") || compareAddress(from, this.address) >= 0) return false;
     // A lower address queries: it is the querier (RFC 3376 6.6.2).
     this.#otherQuerier = from;
     const qi = msg.intervalS > 0 ? msg.intervalS * 1000 : this.timers.queryIntervalMs;
     const rv = msg.robustness > 0 ? msg.robustness : this.timers.robustness;
     this.#otherUntil = now + rv * qi + this.timers.queryResponseMs / 2;
-    if (msg.group !== "0.0.0.0") {
+    if (msg.group !== this.general) {
       const g = this.#groups.get(msg.group);
       const lowered = now + this.timers.lastMemberCount * msg.maxResponseMs;
       if (g && g.excludeUntil > lowered) g.excludeUntil = lowered;

@@ -1,5 +1,5 @@
 /**
- * The IP layer of routing-protocol packets (IGMP, PIM): mcr's control
+ * The IP layer of routing-protocol packets (IGMP, PIM; MLD over IPv6): mcr's control
  * sockets read and write whole IP packets, so the speakers parse and build
  * the headers themselves. Every length is checked before it is used; a
  * packet that fails a check is answered with a reason, never an exception.
@@ -101,6 +101,94 @@ export function buildIpv4(
   out[11] = sum & 0xff;
   out.set(payload, ihl);
   return out;
+}
+
+/** Sum of the IPv6 pseudo-header (RFC 8200 8.1) for an upper-layer checksum. */
+function pseudoSum6(src: Uint8Array, dst: Uint8Array, length: number, next: number): number {
+  const both = new Uint8Array(32);
+  both.set(src, 0);
+  both.set(dst, 16);
+  return fold16(sumWords(new DataView(both.buffer), 0, 32) + (length >>> 16) + (length & 0xffff) + next);
+}
+
+/** The ICMPv6 checksum of `message` between src and dst (0 when the stored one is right). */
+export function icmp6Checksum(src: Uint8Array, dst: Uint8Array, message: Uint8Array): number {
+  return internetChecksum(message, pseudoSum6(src, dst, message.length, 58));
+}
+
+/** An ICMPv6 message in an IPv6 packet, as received (MLD). */
+export interface Icmp6Packet {
+  source: string;
+  destination: string;
+  hopLimit: number;
+  /** A hop-by-hop Router Alert option was present (MLD requires one). */
+  routerAlert: boolean;
+  payload: Uint8Array;
+}
+
+/** Parses an IPv6 packet carrying ICMPv6, directly or behind one hop-by-hop header; checks the ICMPv6 checksum. */
+export function parseIpv6Icmp(buf: Uint8Array): Parsed<Icmp6Packet> {
+  if (buf.length < 40) return fail("truncated");
+  if (buf[0] >> 4 !== 6) return fail("not_ipv6");
+  const end = 40 + ((buf[4] << 8) | buf[5]);
+  if (end > buf.length) return fail("bad_length");
+  let next = buf[6];
+  let off = 40;
+  let routerAlert = false;
+  if (next === 0) {
+    if (off + 8 > end) return fail("truncated");
+    const hbhEnd = off + (buf[off + 1] + 1) * 8;
+    if (hbhEnd > end) return fail("bad_length");
+    for (let o = off + 2; o < hbhEnd;) {
+      if (buf[o] === 0) { // Pad1
+        o++;
+        continue;
+      }
+      if (o + 2 > hbhEnd || o + 2 + buf[o + 1] > hbhEnd) return fail("bad_ip_option");
+      if (buf[o] === 5) routerAlert = true;
+      o += 2 + buf[o + 1];
+    }
+    next = buf[off];
+    off = hbhEnd;
+  }
+  if (next !== 58) return fail("not_icmpv6");
+  const payload = buf.subarray(off, end);
+  if (icmp6Checksum(buf.subarray(8, 24), buf.subarray(24, 40), payload) !== 0) return fail("bad_checksum");
+  return {
+    ok: true,
+    value: { source: ipv6At(buf, 8), destination: ipv6At(buf, 24), hopLimit: buf[7], routerAlert, payload },
+  };
+}
+
+/**
+ * An IPv6 packet with a hop-by-hop Router Alert for MLD (RFC 2711) carrying
+ * `message` (ICMPv6), its checksum (bytes 2-3) filled in here.
+ */
+export function buildIpv6Mld(source: string, destination: string, message: Uint8Array): Uint8Array {
+  const out = new Uint8Array(48 + message.length);
+  out[0] = 0x60;
+  const length = 8 + message.length;
+  out[4] = length >> 8;
+  out[5] = length & 0xff;
+  out[6] = 0; // hop-by-hop
+  out[7] = 1; // hop limit 1 (RFC 3810 5)
+  const src = ip(source).bytes;
+  const dst = ip(destination).bytes;
+  out.set(src, 8);
+  out.set(dst, 24);
+  out.set([58, 0, 0x05, 0x02, 0x00, 0x00, 0x01, 0x00], 40); // next: ICMPv6; Router Alert (value 0: MLD); PadN
+  const m = message.slice();
+  m[2] = m[3] = 0;
+  const sum = icmp6Checksum(src, dst, m);
+  m[2] = sum >> 8;
+  m[3] = sum & 0xff;
+  out.set(m, 48);
+  return out;
+}
+
+/** Reads an IPv6 address at off (canonical text). */
+export function ipv6At(buf: Uint8Array, off: number): string {
+  return formatIp({ family: 6, bytes: buf.slice(off, off + 16) } as IpAddress);
 }
 
 /** Reads an IPv4 address at off. */

@@ -7,11 +7,13 @@
  * onDemandChange() asks the supervisor for a re-plan through its one queue.
  */
 import { ControlSocket, UnicastSender } from "../../ffi/control.ts";
+import { linkLocalIpv6 } from "../../ffi/iface.ts";
 import type { Config } from "../config/schema.ts";
 import { formatIp, fromWords, ip, multicastMac } from "../net/address.ts";
 import { ALL_SYSTEMS, buildQuery, IGMP_PROTOCOL, parseIgmp } from "../protocols/igmp.ts";
 import { DEFAULT_IGMP_TIMERS, type GroupState, IgmpRouter, type IgmpTimers } from "../protocols/igmp_state.ts";
-import { buildIpv4, parseIpv4 } from "../protocols/ip_packet.ts";
+import { buildIpv4, buildIpv6Mld, parseIpv4, parseIpv6Icmp } from "../protocols/ip_packet.ts";
+import { ALL_NODES, buildMldQuery, parseMld } from "../protocols/mld.ts";
 import { MSDP_PORT, type SaEntry } from "../protocols/msdp.ts";
 import { MsdpPeer, type SaCacheEntry } from "../protocols/msdp_peer.ts";
 import { ALL_PIM_ROUTERS, buildHello, buildNullRegister, parsePim, PIM_PROTOCOL, PimType } from "../protocols/pim.ts";
@@ -47,15 +49,26 @@ export interface RoutingDeps {
   onDemandChange: () => void;
   /** The (source, group) pairs mcr relays now, for MSDP Source-Active messages. */
   advertised: () => SaEntry[];
-  openSocket?: (ifindex: number, proto: number, label: string) => ProtocolSocket;
+  openSocket?: (ifindex: number, family: 4 | 6, proto: number, label: string) => ProtocolSocket;
+  /** The link-local IPv6 address of an interface (MLD's source address), or null. */
+  linkLocal?: (ifname: string) => string | null;
   openUnicast?: () => UnicastSocket;
   now?: () => number;
 }
 
+/** One link of the IGMP or MLD querier, as the API shows it. */
+export interface ListenerLinkState {
+  interface: string;
+  address: string;
+  version: number;
+  querier: string;
+  is_querier: boolean;
+  groups: GroupState[];
+}
+
 export interface RoutingStatus {
-  igmp: {
-    interfaces: { interface: string; address: string; version: number; querier: string; is_querier: boolean; groups: GroupState[] }[];
-  };
+  igmp: { interfaces: ListenerLinkState[] };
+  mld: { interfaces: ListenerLinkState[] };
   pim: {
     interfaces: { interface: string; address: string; dr: string | null; is_dr: boolean; neighbors: number }[];
     neighbors: NeighborState[];
@@ -65,20 +78,21 @@ export interface RoutingStatus {
     registers: RegisterState[];
   };
   msdp: { peers: Record<string, unknown>[]; sa_cache: SaCacheEntry[] };
-  /** Interfaces named in igmp/pim that cannot speak yet (absent, or no IPv4 address), MSDP local addresses not on this host yet. */
-  waiting: { interface: string; protocol: "igmp" | "pim" | "msdp"; reason: string }[];
+  /** Interfaces named in igmp/mld/pim that cannot speak yet (absent, no address), MSDP local addresses not on this host yet. */
+  waiting: { interface: string; protocol: "igmp" | "mld" | "pim" | "msdp"; reason: string }[];
   counters: Record<ProtocolCounterName, number>;
 }
 
 /** Every interface the routing sections name (the supervisor watches them like rule interfaces). */
 export function protocolInterfaces(config: Config): string[] {
-  return [...new Set([...(config.igmp?.interfaces ?? []), ...(config.pim?.interfaces ?? [])])];
+  return [...new Set([...(config.igmp?.interfaces ?? []), ...(config.mld?.interfaces ?? []), ...(config.pim?.interfaces ?? [])])];
 }
 
-export function igmpTimers(c: NonNullable<Config["igmp"]>): IgmpTimers {
+/** The timers of an igmp or mld section (version: IGMP 2|3, default 3; MLD 1|2, default 2). */
+export function igmpTimers(c: NonNullable<Config["igmp"] | Config["mld"]>, defaultVersion = DEFAULT_IGMP_TIMERS.version): IgmpTimers {
   const d = DEFAULT_IGMP_TIMERS;
   return {
-    version: c.version ?? d.version,
+    version: c.version ?? defaultVersion,
     queryIntervalMs: c.query_interval_ms ?? d.queryIntervalMs,
     queryResponseMs: c.query_response_ms ?? d.queryResponseMs,
     lastMemberIntervalMs: c.last_member_interval_ms ?? d.lastMemberIntervalMs,
@@ -112,6 +126,7 @@ const ipv4Text = (f: InterfaceFacts) => formatIp(fromWords(4, [f.ipv4]));
 export class Routing {
   readonly counters = Object.fromEntries(PROTOCOL_COUNTERS.map((c) => [c.name, 0])) as Record<ProtocolCounterName, number>;
   #igmpLinks = new Map<string, Link & { router: IgmpRouter }>();
+  #mldLinks = new Map<string, Link & { router: IgmpRouter }>();
   #pimLinks = new Map<string, Link>();
   #pim: PimRouter | null = null;
   #register = new RegisterSender();
@@ -128,12 +143,14 @@ export class Routing {
   #present = new Set<string>();
   #stopped = false;
   #now: () => number;
-  #open: (ifindex: number, proto: number, label: string) => ProtocolSocket;
+  #open: (ifindex: number, family: 4 | 6, proto: number, label: string) => ProtocolSocket;
+  #linkLocal: (ifname: string) => string | null;
   #openUnicast: () => UnicastSocket;
 
   constructor(private deps: RoutingDeps) {
     this.#now = deps.now ?? Date.now;
-    this.#open = deps.openSocket ?? ((ifindex, proto, label) => ControlSocket.open(ifindex, 4, proto, label));
+    this.#open = deps.openSocket ?? ((ifindex, family, proto, label) => ControlSocket.open(ifindex, family, proto, label));
+    this.#linkLocal = deps.linkLocal ?? linkLocalAddress;
     this.#openUnicast = deps.openUnicast ?? (() => UnicastSender.open(PIM_PROTOCOL));
   }
 
@@ -162,6 +179,14 @@ export class Routing {
     };
     const igmpWanted = usable(config.igmp?.interfaces, "igmp");
     const pimWanted = usable(config.pim?.interfaces, "pim");
+    const mldWanted = new Map<string, { ifindex: number; address: string }>();
+    for (const name of config.mld?.interfaces ?? []) {
+      const f = facts.get(name);
+      const ll = f ? this.#linkLocal(name) : null;
+      if (!f) waiting.push({ interface: name, protocol: "mld", reason: "absent" });
+      else if (ll === null) waiting.push({ interface: name, protocol: "mld", reason: "no IPv6 link-local address" });
+      else mldWanted.set(name, { ifindex: f.ifindex, address: ll });
+    }
     const opened: ProtocolSocket[] = [];
     const openedListeners: Deno.Listener[] = [];
     const reuse = (links: Map<string, Link>, name: string, w: { ifindex: number; address: string }) => {
@@ -172,13 +197,14 @@ export class Routing {
     let newUnicast: UnicastSocket | null = null;
     const localAddresses = new Set((config.msdp?.peers ?? []).map((p) => p.local));
     try {
-      for (const [kind, wanted, links, proto] of [
-        ["igmp", igmpWanted, this.#igmpLinks, IGMP_PROTOCOL],
-        ["pim", pimWanted, this.#pimLinks, PIM_PROTOCOL],
+      for (const [kind, wanted, links, family, proto] of [
+        ["igmp", igmpWanted, this.#igmpLinks, 4, IGMP_PROTOCOL],
+        ["mld", mldWanted, this.#mldLinks, 6, 58],
+        ["pim", pimWanted, this.#pimLinks, 4, PIM_PROTOCOL],
       ] as const) {
         for (const [name, w] of wanted) {
           if (reuse(links, name, w)) continue;
-          const s = this.#open(w.ifindex, proto, `${kind} on ${name}`);
+          const s = this.#open(w.ifindex, family, proto, `${kind} on ${name}`);
           opened.push(s);
           newSockets.set(`${kind}|${name}`, s);
         }
@@ -199,22 +225,26 @@ export class Routing {
     // ---- nothing below fails: put it in force ----
     this.#waiting = waiting;
     const closing: Promise<void>[] = [];
-    // IGMP: a link keeps its state (groups, querier) while its address stays; new timers apply to it.
-    for (const [name, link] of this.#igmpLinks) {
-      const w = igmpWanted.get(name);
-      if (w && reuse(this.#igmpLinks, name, w)) {
-        link.router.timers = igmpTimers(config.igmp!);
-        continue;
+    // IGMP and MLD: a link keeps its state (groups, querier) while its address stays; new timers apply to it.
+    for (const [kind, wanted, links, section, version] of [
+      ["igmp", igmpWanted, this.#igmpLinks, config.igmp, 3],
+      ["mld", mldWanted, this.#mldLinks, config.mld, 2],
+    ] as const) {
+      for (const [name, link] of links) {
+        const w = wanted.get(name);
+        if (w && reuse(links, name, w)) {
+          link.router.timers = igmpTimers(section!, version);
+          continue;
+        }
+        links.delete(name);
+        closing.push(link.socket.close());
       }
-      this.#igmpLinks.delete(name);
-      closing.push(link.socket.close());
-    }
-    for (const [name, w] of igmpWanted) {
-      const socket = newSockets.get(`igmp|${name}`);
-      if (!socket) continue;
-      const link = { ...w, socket, router: new IgmpRouter(w.address, igmpTimers(config.igmp!), now) };
-      this.#igmpLinks.set(name, link);
-      socket.follow((p) => this.#guard("IGMP", () => this.#onIgmp(name, p)));
+      for (const [name, w] of wanted) {
+        const socket = newSockets.get(`${kind}|${name}`);
+        if (!socket) continue;
+        links.set(name, { ...w, socket, router: new IgmpRouter(w.address, igmpTimers(section!, version), now) });
+        socket.follow((p) => this.#guard(kind.toUpperCase(), () => this.#onListener(kind, name, p)));
+      }
     }
     // PIM: one router over its links; new options apply to it, neighbours and routes kept.
     const pimKey = JSON.stringify(config.pim ? { ...config.pim, interfaces: [] } : null);
@@ -349,13 +379,17 @@ export class Routing {
     }
   }
 
-  /** Groups present (IGMP) and routes joined (PIM), now. */
+  /** Groups present (IGMP, MLD) and routes joined (PIM), now. */
   demand(): Demand {
     const now = this.#now();
     const igmp = new Map<string, Set<string>>();
-    for (const [name, link] of this.#igmpLinks) {
-      const groups = link.router.presentGroups(now);
-      if (groups.length > 0) igmp.set(name, new Set(groups));
+    for (const links of [this.#igmpLinks, this.#mldLinks]) {
+      for (const [name, link] of links) {
+        const groups = link.router.presentGroups(now);
+        if (groups.length === 0) continue;
+        if (!igmp.has(name)) igmp.set(name, new Set());
+        for (const g of groups) igmp.get(name)!.add(g);
+      }
     }
     const pim = this.#pim?.routes(now).map((r) => ({ interface: r.interface, source: r.source, group: r.group })) ?? [];
     return { igmp, pim };
@@ -370,16 +404,9 @@ export class Routing {
     const now = this.#now();
     for (const p of this.#peers.values()) p.peer.expire(now);
     return {
-      igmp: {
-        interfaces: [...this.#igmpLinks].map(([name, l]) => ({
-          interface: name,
-          address: l.address,
-          version: l.router.timers.version,
-          querier: l.router.querier(now),
-          is_querier: l.router.isQuerier(now),
-          groups: l.router.groups(now),
-        })),
-      },
+      igmp: { interfaces: listenerLinks(this.#igmpLinks, now, 0) },
+      // MLD versions are one below the IGMP versions the shared state machine counts in.
+      mld: { interfaces: listenerLinks(this.#mldLinks, now, 1) },
       pim: {
         interfaces: (this.#pim?.interfaces() ?? []).map((i) => ({ ...i, is_dr: i.dr === i.address })),
         neighbors: this.#pim?.neighbors(now) ?? [],
@@ -406,6 +433,7 @@ export class Routing {
     }
     const closing: Promise<void>[] = [];
     for (const l of this.#igmpLinks.values()) closing.push(l.socket.close());
+    for (const l of this.#mldLinks.values()) closing.push(l.socket.close());
     for (const l of this.#pimLinks.values()) closing.push(l.socket.close());
     for (const p of this.#peers.values()) closing.push(p.peer.stop());
     for (const l of this.#listeners.values()) {
@@ -415,6 +443,7 @@ export class Routing {
     this.#unicast?.close();
     this.#unicast = null;
     this.#igmpLinks.clear();
+    this.#mldLinks.clear();
     this.#pimLinks.clear();
     this.#peers.clear();
     this.#listeners.clear();
@@ -423,25 +452,26 @@ export class Routing {
 
   // ---- packets in ------------------------------------------------------------
 
-  #onIgmp(name: string, packet: Uint8Array): void {
-    const link = this.#igmpLinks.get(name);
+  /** An IGMP (IPv4) or MLD (IPv6) packet: both feed the same router state machine. */
+  #onListener(kind: "igmp" | "mld", name: string, packet: Uint8Array): void {
+    const link = (kind === "igmp" ? this.#igmpLinks : this.#mldLinks).get(name);
     if (!link || this.#stopped) return;
-    const p = parseIpv4(packet);
-    const m = p.ok ? parseIgmp(p.value.payload) : p;
+    const p = kind === "igmp" ? parseIpv4(packet) : parseIpv6Icmp(packet);
+    const m = p.ok ? (kind === "igmp" ? parseIgmp(p.value.payload) : parseMld(p.value.payload)) : p;
     if (!p.ok || !m.ok) {
-      this.#count("igmp_invalid");
-      this.deps.log.debug?.("invalid IGMP packet dropped", { interface: name, reason: m.ok ? "" : m.reason });
+      this.#count(`${kind}_invalid`);
+      this.deps.log.debug?.(`invalid ${kind.toUpperCase()} packet dropped`, { interface: name, reason: m.ok ? "" : m.reason });
       return;
     }
-    this.#count("igmp_received");
+    this.#count(`${kind}_received`);
     const before = link.router.querier(this.#now());
     const refused = link.router.refused;
     link.router.receive(m.value, p.value.source, this.#now());
-    if (link.router.refused !== refused) this.#count("igmp_groups_refused", link.router.refused - refused);
+    if (link.router.refused !== refused) this.#count(`${kind}_groups_refused`, link.router.refused - refused);
     const after = link.router.querier(this.#now());
     if (before !== after) {
-      this.deps.log.info(`IGMP querier on ${name} is now ${after}`, { interface: name, querier: after });
-      this.deps.onEvent({ protocol: "igmp", interface: name, querier: after });
+      this.deps.log.info(`${kind.toUpperCase()} querier on ${name} is now ${after}`, { interface: name, querier: after });
+      this.deps.onEvent({ protocol: kind, interface: name, querier: after });
     }
     this.#run();
   }
@@ -515,8 +545,19 @@ export class Routing {
       for (const q of link.router.outbox.splice(0)) {
         const dst = q.group === "0.0.0.0" ? ALL_SYSTEMS : q.group;
         const t = link.router.timers;
-        const igmp = buildQuery(t.version, q.group, q.maxResponseMs, t.robustness, Math.round(t.queryIntervalMs / 1000));
+        const igmp = buildQuery(t.version as 2 | 3, q.group, q.maxResponseMs, t.robustness, Math.round(t.queryIntervalMs / 1000));
         this.#send(link, buildIpv4(link.address, dst, IGMP_PROTOCOL, 1, igmp, true), dst, `IGMP query on ${name}`, "igmp_sent");
+      }
+      due = Math.min(due, link.router.nextDue(now));
+    }
+    for (const [name, link] of this.#mldLinks) {
+      link.router.tick(now);
+      for (const q of link.router.outbox.splice(0)) {
+        // General queries to all nodes; address-specific ones to the address (RFC 3810 5.1.15).
+        const dst = q.group === "::" ? ALL_NODES : q.group;
+        const t = link.router.timers;
+        const mld = buildMldQuery(t.version as 1 | 2, q.group, q.maxResponseMs, t.robustness, Math.round(t.queryIntervalMs / 1000));
+        this.#send(link, buildIpv6Mld(link.address, dst, mld), dst, `MLD query on ${name}`, "mld_sent");
       }
       due = Math.min(due, link.router.nextDue(now));
     }
@@ -604,4 +645,21 @@ export class Routing {
     this.deps.onDemandChange();
   }
 
+}
+
+function listenerLinks(links: Map<string, { address: string; router: IgmpRouter }>, now: number, versionOffset: number): ListenerLinkState[] {
+  return [...links].map(([name, l]) => ({
+    interface: name,
+    address: l.address,
+    version: l.router.timers.version,
+    querier: l.router.querier(now),
+    is_querier: l.router.isQuerier(now),
+    groups: l.router.groups(now).map((g) => ({ ...g, version: g.version - versionOffset })),
+  }));
+}
+
+/** The link-local IPv6 address of an interface as text (MLD queries come from it, RFC 3810 5), or null. */
+export function linkLocalAddress(ifname: string): string | null {
+  const bytes = linkLocalIpv6(ifname);
+  return bytes === null ? null : formatIp({ family: 6, bytes });
 }

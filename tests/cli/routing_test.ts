@@ -14,6 +14,7 @@ const REPORT: RoutingReport = {
       groups: [{ group: "239.9.9.1", mode: "exclude", sources: [], expires_ms: 250_000, last_reporter: "10.0.2.7", version: 3 }],
     }],
   },
+  mld: { interfaces: [] },
   pim: {
     interfaces: [{ interface: "eth3", address: "10.0.3.1", dr: "10.0.3.2", is_dr: false, neighbors: 1 }],
     neighbors: [{ interface: "eth3", address: "10.0.3.2", dr_priority: 1, generation_id: 5, holdtime_s: 105, expires_ms: 100_000, up_ms: 60_000 }],

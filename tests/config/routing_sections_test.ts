@@ -27,11 +27,14 @@ msdp: { peers: [{ address: 10.0.0.2, local: 10.0.0.1 }], keepalive_ms: 5000, hol
 ${RULE}`), []);
 });
 
-Deno.test("an on_demand output needs IGMP or PIM on its interface, an IPv4 group and l2 egress", () => {
+Deno.test("an on_demand output needs IGMP or PIM (IPv4 group) or MLD (IPv6 group) on its interface, and l2 egress", () => {
   assert.match(issues(RULE).join("\n"), /rules\.0\.outputs\.0\.on_demand: on_demand output on eth1: nothing could ask for it there/);
   assert.deepEqual(issues(`pim: { interfaces: [eth1] }\n${RULE}`), []);
-  const v6 = RULE.replace("239.9.9.1", "ff3e::1").replace("239.1.1.1", "ff3e::2");
-  assert.match(issues(`igmp: { interfaces: [eth1] }\n${v6}`).join("\n"), /IPv4 group.*MLD is not built/);
+  const v6 = RULE.replace("239.9.9.1", '"ff3e::1"').replace("239.1.1.1", '"ff3e::2"');
+  assert.match(issues(`igmp: { interfaces: [eth1] }\n${v6}`).join("\n"), /add the interface to mld\.interfaces/, "an IPv6 group is asked for by MLD");
+  assert.deepEqual(issues(`mld: { interfaces: [eth1], version: 1 }\n${v6}`), []);
+  assert.match(issues(`mld: { interfaces: [eth1], version: 3 }\nrules: []`).join(), /version/);
+  assert.match(issues(`mld: { interfaces: [eth1] }\n${RULE}`).join(), /igmp\.interfaces or pim\.interfaces/, "an IPv4 group is not asked for by MLD");
 });
 
 Deno.test("timer relations and values are checked: response below interval, holdtime above hello, hold above keepalive", () => {

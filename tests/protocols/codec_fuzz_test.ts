@@ -9,6 +9,8 @@ import { buildIpv4, internetChecksum, parseIpv4 } from "../../src/protocols/ip_p
 import { buildHostMessage, buildQuery, buildReport3, parseIgmp } from "../../src/protocols/igmp.ts";
 import { buildHello, buildJoinPrune, parsePim } from "../../src/protocols/pim.ts";
 import { buildSa, MsdpReader, parseMsdp } from "../../src/protocols/msdp.ts";
+import { buildIpv6Mld, parseIpv6Icmp } from "../../src/protocols/ip_packet.ts";
+import { buildMldHostMessage, buildMldQuery, buildMldReport2, decodeMrc, encodeMrc, parseMld } from "../../src/protocols/mld.ts";
 
 const RUNS = Number(Deno.env.get("MCR_FUZZ_RUNS") ?? 20_000);
 const bytes = fc.uint8Array({ minLength: 0, maxLength: 600 });
@@ -56,9 +58,9 @@ const pimValid = fc.oneof(
   joinPrune.map((jp) => buildJoinPrune(jp)),
 );
 
-Deno.test("parseIpv4/parseIgmp/parsePim/parseMsdp never throw on any bytes, and only accept what they fully read", () => {
+Deno.test("parseIpv4/parseIgmp/parsePim/parseMsdp/parseMld/parseIpv6Icmp never throw on any bytes, and only accept what they fully read", () => {
   fc.assert(fc.property(bytes, (b) => {
-    for (const parse of [parseIpv4, parseIgmp, parsePim, parseMsdp]) {
+    for (const parse of [parseIpv4, parseIgmp, parsePim, parseMsdp, parseMld, parseIpv6Icmp]) {
       const r = parse(b);
       if (!r.ok) assert.equal(typeof r.reason, "string");
     }
@@ -155,4 +157,38 @@ Deno.test("MSDP: a stream of SAs and keepalives cut at arbitrary points frames b
     const m = r.next();
     assert.ok(m !== null && !m.ok && m.reason === "bad_length", `length ${len}`);
   }
+});
+
+const ipv6 = fc.array(fc.nat(0xffff), { minLength: 8, maxLength: 8 }).map((w) => w.map((x) => x.toString(16)).join(":"));
+const canon6 = (t: string) => {
+  const r = parseIpv6Icmp(buildIpv6Mld(t, "ff02::1", buildMldHostMessage("report1", t)));
+  return r.ok ? r.value.source : t;
+};
+
+Deno.test("MLD messages built here, in IPv6 packets with a hop-by-hop Router Alert, parse back; mutated ones give a value or a reason", () => {
+  fc.assert(fc.property(ipv6, fc.integer({ min: 1, max: 8_000_000 }), fc.constantFrom(1, 2) as fc.Arbitrary<1 | 2>, (g, ms, v) => {
+    const packet = buildIpv6Mld("fe80::1", "ff02::1", buildMldQuery(v, g, ms));
+    const ip = parseIpv6Icmp(packet);
+    assert.ok(ip.ok && ip.value.routerAlert && ip.value.hopLimit === 1);
+    const q = parseMld(ip.value.payload);
+    assert.ok(q.ok && q.value.kind === "query");
+    assert.equal(q.value.group, canon6(g));
+    assert.equal(q.value.version, v === 1 ? 2 : 3, "MLDv1 reads as IGMPv2, MLDv2 as IGMPv3");
+    if (v === 2) assert.ok(Math.abs(q.value.maxResponseMs - ms) <= ms / 16 + 1, "the float code keeps the value within its precision");
+    const bad = packet.slice();
+    bad[50] ^= 0x10;
+    assert.equal(parseIpv6Icmp(bad).ok, false, "a flipped byte fails the ICMPv6 checksum");
+  }), { numRuns: 2000 });
+  fc.assert(fc.property(fc.array(fc.record({ type: fc.integer({ min: 1, max: 6 }), group: ipv6, sources: fc.array(ipv6, { maxLength: 3 }) }, { noNullPrototype: true }), { maxLength: 4 }), (records) => {
+    const ip = parseIpv6Icmp(buildIpv6Mld("fe80::2", "ff02::16", buildMldReport2(records)));
+    assert.ok(ip.ok);
+    const r = parseMld(ip.value.payload);
+    assert.ok(r.ok && r.value.kind === "report3");
+    assert.deepEqual(r.value.records, records.map((x) => ({ type: x.type, group: canon6(x.group), sources: x.sources.map(canon6) })));
+  }), { numRuns: 1000 });
+  fc.assert(fc.property(mutated(fc.tuple(ipv6, fc.boolean()).map(([g, d]) => buildIpv6Mld("fe80::3", "ff02::1", d ? buildMldHostMessage("done", g) : buildMldReport2([{ type: 4, group: g, sources: [g] }])))), (m) => {
+    const ip = parseIpv6Icmp(m);
+    if (ip.ok) parseMld(ip.value.payload);
+  }), { numRuns: RUNS });
+  for (const ms of [0, 1, 32767, 32768, 100_000, 8_000_000]) assert.ok(Math.abs(decodeMrc(encodeMrc(ms)) - ms) <= ms / 16 + 1, `${ms}`);
 });

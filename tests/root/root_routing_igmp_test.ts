@@ -166,3 +166,46 @@ print(n)
     }
   });
 });
+
+for (const version of [2, 1] as const) {
+  rootTest(`mld: a receiver's MLDv${version} join starts an on-demand IPv6 output (relayed 4->6) within seconds; its done stops it`, async () => {
+    await withTopology(async (t) => {
+      const n = await t.chain({ ipv6: true });
+      await t.sysctl(n.sink, `net.ipv6.conf.${n.sinkIf}.force_mld_version`, String(version));
+      const relay = await startRelay(t, n.relay, [
+        `mld: { interfaces: [${n.relayOut}], query_interval_ms: 2000, query_response_ms: 1000, last_member_interval_ms: 300, last_member_count: 2 }`,
+        "rules:",
+        "  - name: a",
+        `    input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }`,
+        `    outputs: [{ interface: ${n.relayOut}, group: "ff3e::9:1", port: 6001, on_demand: true }]`,
+      ].join("\n"));
+      const stream = startStream(t, n.gen, { group: "239.1.1.1", port: 5001, rate: 500, seconds: 60, iface: n.genIf });
+      try {
+        let r = await waitFor("mcr to query the link from its link-local address", 5_000, async () => {
+          const x = await routing(t, n.relay);
+          return x.counters.mld_sent >= 1 && x;
+        });
+        assert.match(r.mld.interfaces[0].address, /^fe80:/);
+        assert.equal(r.mld.interfaces[0].is_querier, true);
+        assert.equal(outputPackets(await stats(t, n.relay), "a", n.relayOut), 0, "nobody asked: nothing is sent");
+
+        const sink = startSink(t, n.sink, { group: "ff3e::9:1", port: 6001, iface: n.sinkIf, maxSeconds: 6, idleMs: 20_000 });
+        r = await waitFor("the IPv6 group to be present", 10_000, async () => {
+          const x = await routing(t, n.relay);
+          return x.mld.interfaces[0].groups.some((g) => g.group === "ff3e::9:1") && x;
+        });
+        assert.equal(r.mld.interfaces[0].groups[0].version, version, `seen as MLDv${version}`);
+        const got = await sink.result;
+        assert.ok(got.received > 1000, `the receiver got the stream over IPv6: ${got.received}`);
+        await waitFor("the group to go after the done", 8_000, async () => (await routing(t, n.relay)).mld.interfaces[0].groups.length === 0);
+        await waitFor("the output to leave the plan", 5_000, async () =>
+          !(await stats(t, n.relay)).rules[0].outputs.some((o) => o.interface === n.relayOut));
+        assert.equal((await routing(t, n.relay)).counters.mld_invalid, 0);
+      } finally {
+        await stream.kill();
+        const { code } = await relay.stop();
+        assert.equal(code, 0);
+      }
+    });
+  });
+}

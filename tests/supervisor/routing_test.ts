@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { ConfigSchema } from "../../src/config/schema.ts";
 import { buildHostMessage, parseIgmp } from "../../src/protocols/igmp.ts";
-import { buildIpv4, parseIpv4 } from "../../src/protocols/ip_packet.ts";
+import { buildIpv4, buildIpv6Mld, parseIpv4, parseIpv6Icmp } from "../../src/protocols/ip_packet.ts";
+import { buildMldReport2 } from "../../src/protocols/mld.ts";
 import { buildHello, parsePim } from "../../src/protocols/pim.ts";
 import type { InterfaceFacts } from "../../src/supervisor/plan.ts";
 import { type ProtocolSocket, Routing } from "../../src/supervisor/routing.ts";
@@ -43,7 +44,8 @@ function harness(failOn: number | null = null) {
     advertised: () => [],
     now: () => now,
     openUnicast: () => ({ send: (dst: Uint8Array, message: Uint8Array) => unicast.push({ dst: [...dst].join("."), message }), close: () => {} }),
-    openSocket: (ifindex, proto) => {
+    linkLocal: (name: string) => name === "v6" ? "fe80::1" : null,
+    openSocket: (ifindex, _family, proto) => {
       if (ifindex === failOn) throw new Error("socket refused");
       const s = new FakeSocket(ifindex, proto);
       sockets.push(s);
@@ -162,4 +164,23 @@ Deno.test({
     assert.equal(st.msdp.peers.length, 1);
     await h.routing.stop();
   },
+});
+
+Deno.test("MLD: a socket per mld interface with a link-local address; queries go to ff02::1 from it with a hop-by-hop Router Alert; a report makes an IPv6 group present", async () => {
+  const h = harness();
+  await h.routing.apply(cfg({ mld: { interfaces: ["v6", "nolink"] } }), facts(["v6", 7, 0], ["nolink", 8, 0]));
+  assert.deepEqual(h.routing.status().waiting, [{ interface: "nolink", protocol: "mld", reason: "no IPv6 link-local address" }]);
+  assert.deepEqual(h.sockets.map((s) => s.ifindex), [7]);
+  const q = parseIpv6Icmp(h.sockets[0].sent[0].packet);
+  assert.ok(q.ok && q.value.source === "fe80::1" && q.value.destination === "ff02::1" && q.value.routerAlert && q.value.hopLimit === 1);
+  assert.deepEqual([...h.sockets[0].sent[0].mac], [0x33, 0x33, 0, 0, 0, 1]);
+  const report = buildIpv6Mld("fe80::9", "ff02::16", buildMldReport2([{ type: 4, group: "ff3e::9:1", sources: [] }]));
+  h.sockets[0].deliver(report, false);
+  assert.deepEqual([...h.routing.demand().igmp.get("v6")!], ["ff3e::9:1"]);
+  assert.equal(h.routing.status().mld.interfaces[0].groups[0].version, 2, "shown as MLDv2");
+  const bad = report.slice();
+  bad[bad.length - 1] ^= 1;
+  h.sockets[0].deliver(bad, false);
+  assert.equal(h.routing.status().counters.mld_invalid, 1);
+  await h.routing.stop();
 });
