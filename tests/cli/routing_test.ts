@@ -1,6 +1,7 @@
 /** `mcr routing`: the routing state as tables, and its refusals. */
 import assert from "node:assert/strict";
 import { formatRouting, routingCommand } from "../../src/cli/remote.ts";
+import { formatStatsTable, routingSummary } from "../../src/cli/stats.ts";
 import type { RoutingReport } from "../../src/supervisor/control.ts";
 
 const REPORT: RoutingReport = {
@@ -53,4 +54,35 @@ Deno.test("mcr routing refuses an unknown section before calling the API", async
     console.error = orig;
   }
   assert.match(errors.join("\n"), /unknown section "bogus"/);
+});
+
+Deno.test("mcr stats: one routing line when a protocol is configured, and learned or on-demand outputs marked", () => {
+  assert.equal(
+    routingSummary(REPORT),
+    "routing: IGMP/MLD groups 1 on 1 links (querier on 1)  |  PIM neighbours 1, learned routes 1, DR on 0/1 links  |  MSDP 1/1 peers up, SA cache 1  |  1 waiting",
+  );
+  assert.equal(routingSummary(null), null);
+  const counters = { packets: 5, bytes: 500, ring_full: 0 };
+  const snapshot = {
+    at_ms: 0,
+    uptime_s: 10,
+    totals: {} as Record<string, number>,
+    workers: [{ id: 0, alive: true, restarts: 0, heartbeat_age_ms: 1, counters: {} }],
+    rules: [{
+      name: "cam1",
+      input: { interface: "eth1", group: "239.1.1.1", port: 5001 },
+      counters,
+      silent_ms: 0,
+      active: true,
+      outputs: [
+        { interface: "eth2", group: "239.9.9.1", port: 5099, on_demand: true, counters },
+        { interface: "eth3", group: "239.9.9.1", port: 5099, learned: "pim", counters },
+      ],
+    }],
+    rates: { window_s: 1, totals: {}, rules: {} },
+  };
+  const table = formatStatsTable(snapshot as unknown as Parameters<typeof formatStatsTable>[0], REPORT);
+  assert.match(table, /^routing: IGMP\/MLD groups 1/m);
+  assert.match(table, /-> eth2 239\.9\.9\.1:5099 \(on demand\)/);
+  assert.match(table, /-> eth3 239\.9\.9\.1:5099 \(pim\)/);
 });
