@@ -43,6 +43,7 @@ system-deps:
 	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	  if echo " $$missing " | grep -q " prometheus "; then systemctl disable --now prometheus >/dev/null 2>&1 || true; fi; \
+	  if echo " $$missing " | grep -q " frr "; then systemctl disable --now frr >/dev/null 2>&1 || true; fi; \
 	fi
 
 # Deno itself comes from the npm package `deno`, pinned in tools/deno/package-lock.json.
