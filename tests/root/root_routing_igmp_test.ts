@@ -209,3 +209,49 @@ for (const version of [2, 1] as const) {
     });
   });
 }
+
+rootTest("routing: a change whose routing part cannot be put in force (the MSDP port is taken) is refused whole: the rule that came with it is not in force, the old configuration stays and forwards", async () => {
+  await withTopology(async (t) => {
+    const n = await t.chain();
+    const relay = await startRelay(t, n.relay, config(n).replace(", on_demand: true", ""));
+    const stream = startStream(t, n.gen, { group: "239.1.1.1", port: 5001, rate: 300, seconds: 60, iface: n.genIf });
+    // Another program holds 10.0.1.1:639 in mcr's namespace.
+    const squatter = t.spawn(n.relay, ["python3", "-c",
+      "import socket,time\ns=socket.socket()\ns.bind(('10.0.1.1',639))\ns.listen()\nprint('bound',flush=True)\ntime.sleep(120)"]);
+    try {
+      const reader = squatter.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      assert.match((await reader.read()).value ?? "", /bound/);
+      reader.releaseLock();
+      const status = await putConfig(t, n.relay, (c) => {
+        c.msdp = { peers: [{ address: "10.0.1.2", local: "10.0.1.1" }] };
+        (c.rules as unknown[]).push({
+          name: "b",
+          input: { interface: n.relayIn, group: "239.1.1.1", port: 5001, source: "10.0.0.1" },
+          outputs: [{ interface: n.relayOut, group: "239.9.9.2", port: 6002 }],
+        });
+      });
+      assert.equal(status, 503, "refused: apply_failed");
+      const c = JSON.parse((await t.run(n.relay, ["curl", "-sf", "http://127.0.0.1:8787/api/v1/config"])).stdout);
+      assert.equal(c.msdp, undefined);
+      assert.deepEqual(c.rules.map((r: { name: string }) => r.name), ["a"]);
+      const s1 = await stats(t, n.relay);
+      assert.deepEqual(s1.rules.map((r) => r.name), ["a"], "rule b is not in force");
+      await new Promise((r) => setTimeout(r, 500));
+      const s2 = await stats(t, n.relay);
+      assert.ok(s2.rules[0].counters.packets > s1.rules[0].counters.packets, "rule a still forwards");
+      assert.deepEqual((await routing(t, n.relay)).msdp.peers, []);
+
+      squatter.kill("SIGKILL");
+      await squatter.status;
+      assert.equal(await putConfig(t, n.relay, (c) => c.msdp = { peers: [{ address: "10.0.1.2", local: "10.0.1.1" }] }), 200);
+      assert.equal((await routing(t, n.relay)).msdp.peers.length, 1, "the same change is taken once the port is free");
+    } finally {
+      try {
+        squatter.kill("SIGKILL");
+      } catch { /* gone */ }
+      await stream.kill();
+      const { code } = await relay.stop();
+      assert.equal(code, 0);
+    }
+  });
+});
