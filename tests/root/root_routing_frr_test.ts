@@ -155,18 +155,18 @@ rootTest("frr: a receiver behind FRR joins a group mcr relays; FRR's PIM join ad
   });
 });
 
-rootTest("frr: an MSDP session between mcr and FRR reaches Established, and FRR's SA cache lists the source mcr relays", async () => {
+rootTest("frr: an MSDP session between mcr and FRR reaches Established; FRR's SA cache lists the source mcr relays, and mcr's lists a source behind FRR", async () => {
   if (!frrAvailable()) throw new Error("FRR is not installed (Debian package frr): make deps installs it");
   await withTopology(async (t) => {
     const n = await t.routedChain();
     const relay = await startRelay(t, n.relay, [
-      "msdp: { peers: [{ address: 10.0.1.254, local: 10.0.1.1 }], keepalive_ms: 5000, hold_time_ms: 20000, connect_retry_ms: 1000, sa_interval_ms: 2000 }",
+      "msdp: { peers: [{ address: 10.0.1.254, local: 10.0.1.1 }], keepalive_ms: 2000, hold_time_ms: 6000, connect_retry_ms: 1000, sa_interval_ms: 2000 }",
       "rules:",
       "  - name: a",
       `    input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }`,
       `    outputs: [{ interface: ${n.relayOut}, group: 239.9.9.1, port: 6001, source_ip: 10.0.0.1 }]`,
     ].join("\n"));
-    const frr = await startFrr({ ns: n.router, config: [frrConfig(n), "ip msdp peer 10.0.1.1 source 10.0.1.254", "ip msdp timers 5 20 1"].join("\n") });
+    const frr = await startFrr({ ns: n.router, config: [frrConfig(n), "ip msdp peer 10.0.1.1 source 10.0.1.254", "ip msdp timers 2 6 1"].join("\n") });
     const stream = startStream(t, n.gen, { group: "239.1.1.1", port: 5001, rate: 200, seconds: 60, iface: n.genIf });
     try {
       await waitFor("FRR's MSDP session to be established", 30_000, async () =>
@@ -178,11 +178,24 @@ rootTest("frr: an MSDP session between mcr and FRR reaches Established, and FRR'
         return c["239.9.9.1"]?.["10.0.0.1"];
       });
       assert.equal(sa.rp, "10.0.1.1", "originated by mcr as RP");
-      // Keepalives hold the session past FRR's 20 s hold time.
-      await new Promise((res) => setTimeout(res, 6000));
+      // The other way: a source behind FRR, FRR its RP for 239.5.0.0/16, FRR's SA reaches mcr's cache.
+      await frr.vtysh("configure terminal\nip pim rp 10.0.1.254 239.5.0.0/16");
+      const far = startStream(t, n.sink, { group: "239.5.5.5", port: 7000, rate: 100, seconds: 60, iface: n.sinkIf });
+      try {
+        const cached = await waitFor("mcr's SA cache to list FRR's source 10.0.2.2 -> 239.5.5.5", 30_000, async () =>
+          (await routing(t, n.relay)).msdp.sa_cache.find((e) => e.source === "10.0.2.2" && e.group === "239.5.5.5"));
+        assert.equal(cached.rp, "10.0.1.254");
+        assert.equal(cached.peer, "10.0.1.254");
+      } finally {
+        await far.kill();
+      }
+      // Keepalives both ways hold the one session past both 6 s hold times.
+      await new Promise((res) => setTimeout(res, 7000));
       assert.equal((await frr.json<Record<string, { state?: string }>>("show ip msdp peer json"))["10.0.1.1"]?.state, "established");
       const r = await routing(t, n.relay);
       assert.ok(r.counters.msdp_received > 0 && r.counters.msdp_sent > 0);
+      assert.equal(r.counters.msdp_established, 1, "one session throughout");
+      assert.ok((r.msdp.peers[0].up_ms as number) > 6000);
     } finally {
       await stream.kill();
       await frr.stop();
