@@ -76,3 +76,41 @@ Deno.test("every query of the Grafana dashboard (and alert) names a metric famil
   const file = JSON.parse(Deno.readTextFileSync(new URL("../../examples/monitoring/mcr-grafana.json", import.meta.url)));
   assert.deepEqual(file, dashboard(), "examples/monitoring/mcr-grafana.json is up to date (deno run examples/monitoring/dashboard.ts)");
 });
+
+Deno.test("with routing sections, /metrics carries every protocol counter and the routing gauges, and promtool accepts it; GET /api/v1/routing fits its schema", async () => {
+  const { RoutingResponse } = await import("../../src/api/responses.ts");
+  const { PROTOCOL_COUNTERS } = await import("../../src/stats/registry.ts");
+  const config = { ...structuredClone(BASE_CONFIG), pim: { interfaces: ["eth9"] }, msdp: { peers: [{ address: "10.0.0.2", local: "10.0.0.1" }] } };
+  const counters = Object.fromEntries(PROTOCOL_COUNTERS.map((c, i) => [c.name, i]));
+  const report = {
+    igmp: { interfaces: [] },
+    mld: { interfaces: [] },
+    pim: {
+      interfaces: [{ interface: "eth9", address: "10.0.0.1", dr: "10.0.0.2", is_dr: false, neighbors: 1 }],
+      neighbors: [{ interface: "eth9", address: "10.0.0.2", dr_priority: 1, generation_id: 7, holdtime_s: 105, expires_ms: 1000, up_ms: 5000 }],
+      routes: [],
+      rp: [],
+      registers: [],
+    },
+    msdp: { peers: [{ peer: "10.0.0.2", local: "10.0.0.1", state: "established" }], sa_cache: [] },
+    waiting: [],
+    counters,
+    learned_outputs: [],
+  };
+  class RoutingRelay extends FakeRelay {
+    routing() {
+      return structuredClone(report) as never;
+    }
+  }
+  const app = createApp(fakeDeps(new RoutingRelay(config as typeof BASE_CONFIG)));
+  const text = await (await app.request("/metrics")).text();
+  const r = await promtool(["check", "metrics"], text);
+  assert.equal(r.code, 0, r.out);
+  for (const c of PROTOCOL_COUNTERS) assert.match(text, new RegExp(`^${c.family} ${counters[c.name]}$`, "m"), c.family);
+  assert.match(text, /^mcr_pim_neighbors 1$/m);
+  assert.match(text, /^mcr_msdp_peer_established\{peer="10\.0\.0\.2"\} 1$/m);
+  const body = await (await app.request("/api/v1/routing")).json();
+  RoutingResponse.parse(body);
+  const plain = createApp(fakeDeps(new FakeRelay(structuredClone(BASE_CONFIG))));
+  assert.equal((await plain.request("/api/v1/routing")).status, 404, "a relay without routing state says so");
+});

@@ -34,12 +34,13 @@ function facts(...names: [string, number, number][]): Map<string, InterfaceFacts
 
 function harness(failOn: number | null = null) {
   const sockets: FakeSocket[] = [];
+  const events: Record<string, unknown>[] = [];
   const unicast: { dst: string; message: Uint8Array }[] = [];
   let demandChanges = 0;
   let now = 1_000_000;
   const routing = new Routing({
     log: { info: () => {}, warn: () => {} },
-    onEvent: () => {},
+    onEvent: (e) => events.push(e),
     onDemandChange: () => demandChanges++,
     advertised: () => [],
     now: () => now,
@@ -52,7 +53,7 @@ function harness(failOn: number | null = null) {
       return s;
     },
   });
-  return { routing, sockets, unicast, demandChanges: () => demandChanges, advance: (ms: number) => now += ms };
+  return { routing, sockets, events, unicast, demandChanges: () => demandChanges, advance: (ms: number) => now += ms };
 }
 
 const cfg = (o: Record<string, unknown>) => ConfigSchema.parse({ rules: [], ...o });
@@ -114,6 +115,7 @@ Deno.test("a report makes a group present and asks for a re-plan; invalid packet
   assert.equal(h.demandChanges(), 1);
   assert.deepEqual([...h.routing.demand().igmp.get("a")!], ["239.9.9.1"]);
   assert.equal(h.routing.status().counters.igmp_groups_learned, 1);
+  assert.deepEqual(h.events.filter((e) => e.protocol === "igmp"), [{ protocol: "igmp", interface: "a", group: "239.9.9.1", state: "present" }]);
   await h.routing.stop();
 });
 
@@ -124,6 +126,7 @@ Deno.test("PIM: a Hello makes a neighbour (and the DR is elected); a Register an
   const st = h.routing.status();
   assert.deepEqual(st.pim.neighbors.map((n) => [n.address, n.generation_id]), [["10.0.1.9", 42]]);
   assert.equal(st.pim.interfaces[0].dr, "10.0.1.9");
+  assert.deepEqual(h.events.filter((e) => e.protocol === "pim"), [{ protocol: "pim", interface: "a", neighbor: "10.0.1.9", state: "up" }]);
   const register = new Uint8Array(8);
   register[0] = 0x21;
   const sum = (~(0x2100) & 0xffff);
