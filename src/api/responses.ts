@@ -176,6 +176,7 @@ export const RoutingResponse = z.object({
     port: z.int().optional(),
     source: z.string(),
   })).describe("outputs added to rules by PIM joins (shown in stats with learned: pim)"),
+  learned_refused: z.int().describe("outputs joins asked for that were left out: over pim.max_learned_routes, or feeding a rule's input back"),
 });
 
 export const HealthResponse = z.object({

@@ -136,6 +136,7 @@ export function formatRouting(r: RoutingReport, sections: readonly RoutingSectio
     lines.push(row(["INTERFACE", "SOURCE", "GROUP", "NEIGHBOR", "EXPIRES"], w));
     for (const x of r.pim.routes) lines.push(row([x.interface, x.source, x.group, x.neighbor, x.prune_pending ? "pruning" : ms(x.expires_ms)], w));
     for (const o of r.learned_outputs) lines.push(`  output added to rule ${o.rule}: ${o.interface} ${o.group}${o.port ? `:${o.port}` : ""} (for ${o.source})`);
+    if (r.learned_refused > 0) lines.push(`  ${r.learned_refused} outputs asked for and left out (pim.max_learned_routes, or they would feed an input back)`);
     lines.push("");
   }
   if (sections.includes("msdp")) {

@@ -19,7 +19,11 @@ import type { RoutingStatus } from "./routing.ts";
 import type { LearnedOutput } from "./demand.ts";
 
 /** IGMP, PIM and MSDP state (GET /api/v1/routing). */
-export type RoutingReport = RoutingStatus & { learned_outputs: LearnedOutput[] };
+export type RoutingReport = RoutingStatus & {
+  learned_outputs: LearnedOutput[];
+  /** Outputs joins asked for that were left out: over pim.max_learned_routes, or feeding a rule's input back. */
+  learned_refused: number;
+};
 
 /** What applying a configuration changed. */
 export interface ApplyResult {

@@ -11,8 +11,12 @@
  *
  * Learned outputs are never written to the configuration file: they exist
  * in the applied plan, the stats (marked `learned: "pim"`) and the API.
+ * They are bounded (pim.max_learned_routes, and the counter slots left by
+ * the configured outputs), and never added where they would feed a rule's
+ * input back (a loop a static output is refused for).
  */
-import type { Config, Output, Rule } from "../config/schema.ts";
+import { type Config, inputDestination, type Output, type Rule } from "../config/schema.ts";
+import { MAX_OUTPUTS } from "../config/limits.ts";
 import { canonicalText } from "../net/address.ts";
 
 export interface Demand {
@@ -41,6 +45,8 @@ export interface Composed {
   learned: LearnedOutput[];
   /** PIM routes for which no rule relays the group (joined for nothing mcr has). */
   unoffered: number;
+  /** Learned outputs not added: over the bound, or they would feed an input back. */
+  refused: number;
 }
 
 const memo = new WeakMap<Rule, { key: string; rule: Rule }>();
@@ -56,8 +62,14 @@ function wanted(o: Output, demand: Demand, routes: Map<string, Set<string>>): bo
 
 export function withDemand(config: Config, demand: Demand): Composed {
   if (demand.igmp.size === 0 && demand.pim.length === 0 && !config.rules.some((r) => r.outputs.some((o) => o.on_demand))) {
-    return { config, learned: [], unoffered: 0 };
+    return { config, learned: [], unoffered: 0, refused: 0 };
   }
+  const configured = config.rules.reduce((n, r) => n + r.outputs.length, 0);
+  let budget = Math.min(config.pim?.max_learned_routes ?? 256, MAX_OUTPUTS - configured);
+  let refused = 0;
+  const inputs = new Set(config.rules.filter((r) => r.input.port !== undefined).map((r) =>
+    `${r.input.interface}|${canonicalText(inputDestination(r.input))}|${r.input.port}`
+  ));
   const routes = new Map<string, Set<string>>();
   for (const r of demand.pim) {
     const key = `${r.interface}|${canonicalText(r.group)}`;
@@ -79,6 +91,11 @@ export function withDemand(config: Config, demand: Demand): Composed {
       served.add(i);
       const there = outputs.some((o) => o.interface === route.interface && o.group !== undefined && canonicalText(o.group) === group && o.port === offer.port);
       if (there) return;
+      if (budget <= 0 || inputs.has(`${route.interface}|${group}|${offer.port}`)) {
+        refused++;
+        return;
+      }
+      budget--;
       outputs.push({
         interface: route.interface,
         group: offer.group,
@@ -99,5 +116,5 @@ export function withDemand(config: Config, demand: Demand): Composed {
     memo.set(rule, { key, rule: composed });
     return composed;
   });
-  return { config: { ...config, rules }, learned, unoffered: demand.pim.length - served.size };
+  return { config: { ...config, rules }, learned, unoffered: demand.pim.length - served.size, refused };
 }

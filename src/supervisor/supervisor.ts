@@ -102,6 +102,8 @@ export class Supervisor implements RelayControl {
   /** What the data plane is given: #config composed with IGMP and PIM demand (src/supervisor/demand.ts). */
   #effective: Config;
   #learned: LearnedOutput[] = [];
+  /** Learned outputs left out at the last apply (over the bound, or feeding an input back). */
+  #learnedRefused = 0;
   #routing: Routing;
   #demandQueued = false;
   #plan: WorkerPlan | null = null;
@@ -357,6 +359,7 @@ export class Supervisor implements RelayControl {
     this.#config = next;
     this.#effective = effective;
     this.#learned = composed.learned;
+    this.#learnedRefused = composed.refused;
     this.#facts = facts;
     for (const name of facts.keys()) if (!this.#linkUp.has(name)) this.#linkUp.set(name, interfaceInfo(name)?.up ?? false);
     this.#memberships.leaveUnwanted(wanted);
@@ -516,8 +519,8 @@ export class Supervisor implements RelayControl {
   }
 
   /** IGMP groups, PIM neighbours and routes, MSDP peers and SA cache, and the outputs PIM joins added. */
-  routing(): RoutingStatus & { learned_outputs: LearnedOutput[] } {
-    return { ...this.#routing.status(), learned_outputs: this.#learned };
+  routing(): RoutingStatus & { learned_outputs: LearnedOutput[]; learned_refused: number } {
+    return { ...this.#routing.status(), learned_outputs: this.#learned, learned_refused: this.#learnedRefused };
   }
 
   // ---- statistics and introspection ------------------------------------------

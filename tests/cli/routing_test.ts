@@ -30,6 +30,7 @@ const REPORT: RoutingReport = {
   waiting: [{ interface: "eth9", protocol: "pim", reason: "absent" }],
   counters: {} as RoutingReport["counters"],
   learned_outputs: [{ rule: "cam1", interface: "eth3", group: "239.9.9.1", port: 5099, source: "*" }],
+  learned_refused: 0,
 };
 
 Deno.test("formatRouting() shows each section as a table: who queries, the DR, learned routes and outputs, peers and SAs, what waits", () => {

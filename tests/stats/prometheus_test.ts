@@ -96,6 +96,7 @@ Deno.test("with routing sections, /metrics carries every protocol counter and th
     waiting: [],
     counters,
     learned_outputs: [],
+    learned_refused: 0,
   };
   class RoutingRelay extends FakeRelay {
     routing() {

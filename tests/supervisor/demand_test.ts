@@ -57,3 +57,17 @@ Deno.test("the same demand gives the same composed rule objects (the plan cache 
   assert.equal(withDemand(plain, NO_DEMAND).config, plain);
   assert.equal(config.rules[0].outputs.length, 2, "the configuration in force is never changed");
 });
+
+Deno.test("learned outputs are bounded by pim.max_learned_routes and never feed a rule's input back", () => {
+  const c = ConfigSchema.parse({
+    pim: { interfaces: ["in0", "out2", "out3", "out4"], max_learned_routes: 2 },
+    rules: [
+      { name: "a", input: { interface: "in0", group: "239.1.1.1", port: 5000 }, outputs: [{ interface: "out0", group: "239.9.9.1", port: 6000 }] },
+      { name: "loopy", input: { interface: "in0", group: "239.9.9.1", port: 6000 }, outputs: [{ interface: "out0", group: "239.7.7.7", port: 6000 }] },
+    ],
+  });
+  const joins = ["in0", "out2", "out3", "out4"].map((i) => ({ interface: i, source: "*", group: "239.9.9.1" }));
+  const r = withDemand(c, { igmp: new Map(), pim: joins });
+  assert.deepEqual(r.learned.map((o) => o.interface), ["out2", "out3"], "in0 would feed rule loopy's input; out4 is over the bound");
+  assert.equal(r.refused, 2);
+});
