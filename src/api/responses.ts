@@ -148,6 +148,7 @@ export const RoutingResponse = z.object({
       neighbor: z.string(),
       expires_ms: z.number().nullable(),
       prune_pending: z.boolean(),
+      rpt_pruned: z.array(z.string()).describe("(*,G): sources an (S,G,rpt) Prune took off the route"),
     })).describe("learned routes: joins from downstream routers, never persisted"),
     rp: z.array(z.object({ address: z.string(), groups: z.string() })),
     registers: z.array(z.object({

@@ -9,9 +9,11 @@
  * router from a neighbour creates a learned route for its holdtime; a
  * Prune removes it, after the J/P override interval when other neighbours
  * on the link might override it with a Join (4.5.3 Prune-Pending).
- * Not implemented: sending Joins upstream, Asserts (4.6), Register and
- * Register-Stop (4.4), the SPT switchover, BSR; (S,G,rpt) entries are
- * ignored. Those messages are counted as ignored.
+ * (S,G,rpt) Prunes (4.5.3) take S off a (*,G) route: a downstream router
+ * on the source tree for S does not get S again down the (*,G) one; a
+ * (*,G) Join without them in the same message gives S back.
+ * Not implemented: sending Joins upstream, Asserts (4.6), the RP's side of
+ * Registers, BSR. Those messages are counted as ignored.
  */
 import type { ProtocolCounterName } from "../stats/registry.ts";
 import type { Hello, JoinPrune } from "./pim.ts";
@@ -53,6 +55,8 @@ export interface LearnedRoute {
   expires_ms: number | null;
   /** A prune was heard; the route goes when this reaches 0 unless a join overrides it. */
   prune_pending: boolean;
+  /** (*,G) routes: sources taken off it by (S,G,rpt) Prunes. */
+  rpt_pruned: string[];
 }
 
 interface Neighbor {
@@ -70,6 +74,8 @@ interface Route {
   neighbor: string;
   expires: number;
   prunePending: boolean;
+  /** (*,G) only: source -> until when it is pruned off this route. */
+  rptPruned: Map<string, number>;
 }
 
 interface PimIf {
@@ -171,15 +177,34 @@ export class PimRouter {
         this.count("pim_ignored");
         continue;
       }
+      const rptPrunes = g.prunes.filter((s) => s.rpt && !s.wildcard).map((s) => s.address);
+      let starJoined = false;
       for (const s of g.joins) {
         const source = this.#entrySource(ifname, g.group, s);
         if (source === null) continue;
+        if (source === "rpt") {
+          changed = this.#rptPrune(ifname, s.address, g.group, null) || changed; // (S,G,rpt) Join: S back on the tree
+          continue;
+        }
         changed = this.#join(ifname, source, g.group, from, until) || changed;
+        if (source === "*") starJoined = true;
+      }
+      if (starJoined) {
+        // A (*,G) Join resets the (S,G,rpt) Prunes it does not carry (4.5.3 PruneTmp).
+        const r = this.#routes.get(`${ifname}|*|${g.group}`);
+        if (r) {
+          for (const src of [...r.rptPruned.keys()]) {
+            if (rptPrunes.includes(src)) continue;
+            r.rptPruned.delete(src);
+            changed = true;
+          }
+        }
       }
       for (const s of g.prunes) {
         const source = this.#entrySource(ifname, g.group, s);
         if (source === null) continue;
-        changed = this.#prune(pif, ifname, source, g.group, now) || changed;
+        if (source === "rpt") changed = this.#rptPrune(ifname, s.address, g.group, until) || changed;
+        else changed = this.#prune(pif, ifname, source, g.group, now) || changed;
       }
     }
     return changed;
@@ -199,6 +224,13 @@ export class PimRouter {
         changed = this.#dropRoutes((r) => r.ifname === name && r.neighbor === addr) || changed;
       }
     }
+    for (const r of this.#routes.values()) {
+      for (const [src, until] of r.rptPruned) {
+        if (until > now) continue;
+        r.rptPruned.delete(src);
+        changed = true;
+      }
+    }
     return this.#dropRoutes((r) => r.expires <= now) || changed;
   }
 
@@ -208,7 +240,10 @@ export class PimRouter {
       due = Math.min(due, pif.nextHello);
       for (const n of pif.neighbors.values()) due = Math.min(due, n.expires);
     }
-    for (const r of this.#routes.values()) due = Math.min(due, r.expires);
+    for (const r of this.#routes.values()) {
+      due = Math.min(due, r.expires);
+      for (const until of r.rptPruned.values()) due = Math.min(due, until);
+    }
     return Math.max(now, due);
   }
 
@@ -264,6 +299,7 @@ export class PimRouter {
       neighbor: r.neighbor,
       expires_ms: r.expires === Infinity ? null : Math.max(0, r.expires - now),
       prune_pending: r.prunePending,
+      rpt_pruned: [...r.rptPruned.keys()].sort(),
     }));
   }
 
@@ -277,7 +313,10 @@ export class PimRouter {
     return best?.address ?? null;
   }
 
-  /** "*" for a (*,G) entry this router is RP for, the source for (S,G), null for what it does not handle. */
+  /**
+   * "*" for a (*,G) entry this router is RP for, "rpt" for an (S,G,rpt)
+   * entry, the source for (S,G), null for what it does not handle.
+   */
   #entrySource(ifname: string, group: string, s: { address: string; wildcard: boolean; rpt: boolean }): string | null {
     if (s.wildcard) {
       const mine = s.address === this.#ifs.get(ifname)?.address || s.address === this.rpFor(group);
@@ -285,11 +324,21 @@ export class PimRouter {
       this.count("pim_ignored");
       return null;
     }
-    if (s.rpt) {
-      this.count("pim_ignored"); // (S,G,rpt): pruning a source off a shared tree mcr does not build
-      return null;
+    return s.rpt ? "rpt" : s.address;
+  }
+
+  /** Takes `source` off the (*,G) route on ifname until `until` (null: puts it back). */
+  #rptPrune(ifname: string, source: string, group: string, until: number | null): boolean {
+    const r = this.#routes.get(`${ifname}|*|${group}`);
+    if (!r) {
+      this.count("pim_ignored"); // no (*,G) route here to take it off or put it back on
+      return false;
     }
-    return s.address;
+    if (until === null) return r.rptPruned.delete(source);
+    const had = r.rptPruned.has(source);
+    r.rptPruned.set(source, until);
+    this.count("pim_prunes");
+    return !had;
   }
 
   #join(ifname: string, source: string, group: string, neighbor: string, until: number): boolean {
@@ -306,7 +355,7 @@ export class PimRouter {
       this.count("pim_routes_refused");
       return false;
     }
-    this.#routes.set(key, { ifname, source, group, neighbor, expires: until, prunePending: false });
+    this.#routes.set(key, { ifname, source, group, neighbor, expires: until, prunePending: false, rptPruned: new Map() });
     this.count("pim_joins");
     return true;
   }

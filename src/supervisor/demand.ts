@@ -7,7 +7,9 @@
  * - A PIM Join for a group a rule relays, on a link where that rule has no
  *   output for it, adds a learned output there: a copy of the rule's first
  *   output to that group (same port, TTL, DSCP, source address), on the
- *   joined link, l2. A (S,G) Join matches only outputs whose source_ip is S.
+ *   joined link, l2. A (S,G) Join matches only outputs whose source_ip is S;
+ *   a (*,G) Join any output but those whose source_ip an (S,G,rpt) Prune
+ *   took off it.
  *
  * Learned outputs are never written to the configuration file: they exist
  * in the applied plan, the stats (marked `learned: "pim"`) and the API.
@@ -22,8 +24,8 @@ import { canonicalText } from "../net/address.ts";
 export interface Demand {
   /** Groups present per interface (IGMP). */
   igmp: ReadonlyMap<string, ReadonlySet<string>>;
-  /** PIM learned routes: source "*" for (*,G). */
-  pim: readonly { interface: string; source: string; group: string }[];
+  /** PIM learned routes: source "*" for (*,G), with the sources (S,G,rpt) Prunes took off it. */
+  pim: readonly { interface: string; source: string; group: string; except?: readonly string[] }[];
 }
 
 export const NO_DEMAND: Demand = { igmp: new Map(), pim: [] };
@@ -51,13 +53,18 @@ export interface Composed {
 
 const memo = new WeakMap<Rule, { key: string; rule: Rule }>();
 
-function wanted(o: Output, demand: Demand, routes: Map<string, Set<string>>): boolean {
+/** Whether a route asks for what output `o` sends: its (S,G) by source_ip, or (*,G) unless S was pruned off it. */
+function routeWants(route: { source: string; except?: readonly string[] }, o: Output): boolean {
+  if (route.source !== "*") return o.source_ip === route.source;
+  return o.source_ip === undefined || !(route.except ?? []).includes(o.source_ip);
+}
+
+function wanted(o: Output, demand: Demand, routes: Map<string, Demand["pim"][number][]>): boolean {
   if (!o.on_demand) return true;
   if (o.interface === undefined || o.group === undefined) return false;
   const group = canonicalText(o.group);
   if (demand.igmp.get(o.interface)?.has(group)) return true;
-  const sources = routes.get(`${o.interface}|${group}`);
-  return sources !== undefined && (sources.has("*") || (o.source_ip !== undefined && sources.has(o.source_ip)));
+  return (routes.get(`${o.interface}|${group}`) ?? []).some((r) => routeWants(r, o));
 }
 
 export function withDemand(config: Config, demand: Demand): Composed {
@@ -70,11 +77,11 @@ export function withDemand(config: Config, demand: Demand): Composed {
   const inputs = new Set(config.rules.filter((r) => r.input.port !== undefined).map((r) =>
     `${r.input.interface}|${canonicalText(inputDestination(r.input))}|${r.input.port}`
   ));
-  const routes = new Map<string, Set<string>>();
+  const routes = new Map<string, Demand["pim"][number][]>();
   for (const r of demand.pim) {
     const key = `${r.interface}|${canonicalText(r.group)}`;
-    if (!routes.has(key)) routes.set(key, new Set());
-    routes.get(key)!.add(r.source);
+    if (!routes.has(key)) routes.set(key, []);
+    routes.get(key)!.push(r);
   }
   const learned: LearnedOutput[] = [];
   const served = new Set<number>();
@@ -83,10 +90,7 @@ export function withDemand(config: Config, demand: Demand): Composed {
     const outputs: PlannedOutput[] = rule.outputs.filter((o) => wanted(o, demand, routes));
     demand.pim.forEach((route, i) => {
       const group = canonicalText(route.group);
-      const offer = rule.outputs.find((o) =>
-        o.group !== undefined && canonicalText(o.group) === group &&
-        (route.source === "*" || o.source_ip === route.source)
-      );
+      const offer = rule.outputs.find((o) => o.group !== undefined && canonicalText(o.group) === group && routeWants(route, o));
       if (!offer) return;
       served.add(i);
       const there = outputs.some((o) => o.interface === route.interface && o.group !== undefined && canonicalText(o.group) === group && o.port === offer.port);

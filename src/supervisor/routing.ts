@@ -391,7 +391,7 @@ export class Routing {
         for (const g of groups) igmp.get(name)!.add(g);
       }
     }
-    const pim = this.#pim?.routes(now).map((r) => ({ interface: r.interface, source: r.source, group: r.group })) ?? [];
+    const pim = this.#pim?.routes(now).map((r) => ({ interface: r.interface, source: r.source, group: r.group, except: r.rpt_pruned })) ?? [];
     return { igmp, pim };
   }
 

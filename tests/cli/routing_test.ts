@@ -19,7 +19,7 @@ const REPORT: RoutingReport = {
   pim: {
     interfaces: [{ interface: "eth3", address: "10.0.3.1", dr: "10.0.3.2", is_dr: false, neighbors: 1 }],
     neighbors: [{ interface: "eth3", address: "10.0.3.2", dr_priority: 1, generation_id: 5, holdtime_s: 105, expires_ms: 100_000, up_ms: 60_000 }],
-    routes: [{ interface: "eth3", source: "*", group: "239.9.9.1", neighbor: "10.0.3.2", expires_ms: 200_000, prune_pending: false }],
+    routes: [{ interface: "eth3", source: "*", group: "239.9.9.1", neighbor: "10.0.3.2", expires_ms: 200_000, prune_pending: false, rpt_pruned: [] }],
     rp: [{ address: "10.0.3.1", groups: "239.0.0.0/8" }],
     registers: [],
   },

@@ -83,7 +83,7 @@ Deno.test("Joins count only when addressed to this router by a neighbour", () =>
   assert.equal(r.routes(210_000).length, 0);
 });
 
-Deno.test("(*,G) joins are taken for the static RP of G (longest prefix) or this router; (S,G,rpt) and other RPs are ignored", () => {
+Deno.test("(*,G) joins are taken for the static RP of G (longest prefix) or this router; other RPs, and (S,G,rpt) entries without a (*,G) route, are ignored", () => {
   const { r, counts } = router({ maxRoutes: 100 });
   r.receiveHello("eth1", "10.0.1.2", hello(), 0);
   assert.equal(r.rpFor("239.1.2.3"), "10.8.8.8");
@@ -154,4 +154,24 @@ Deno.test("new options (a DR priority) apply at once with a Hello; neighbours, r
   assert.equal(r.options.generationId, 77, "no restart seen by neighbours");
   assert.equal(r.routes(10).length, 1);
   assert.equal(r.neighbors(10).length, 1);
+});
+
+Deno.test("(S,G,rpt) Prunes take S off the (*,G) route; a (*,G) Join without them gives S back; an (S,G,rpt) Join does too; they expire with their holdtime", () => {
+  const { r } = router({ maxRoutes: 10 });
+  r.receiveHello("eth1", "10.0.1.2", hello(), 0);
+  const rpt = (address: string) => ({ ...sg(address), rpt: true });
+  const entry = (prunes: ReturnType<typeof sg>[], joins = [starG("10.8.8.8")]) => jp([{ group: "239.1.1.1", joins, prunes }]);
+  assert.equal(r.receiveJoinPrune("eth1", "10.0.1.2", entry([rpt("10.5.5.5")]), 0), true);
+  assert.deepEqual(r.routes(0).map((x) => [x.source, x.rpt_pruned]), [["*", ["10.5.5.5"]]]);
+  r.receiveJoinPrune("eth1", "10.0.1.2", entry([rpt("10.5.5.5")]), 1000);
+  assert.deepEqual(r.routes(1000)[0].rpt_pruned, ["10.5.5.5"], "kept while the Joins carry it");
+  assert.equal(r.receiveJoinPrune("eth1", "10.0.1.2", entry([]), 2000), true);
+  assert.deepEqual(r.routes(2000)[0].rpt_pruned, [], "a (*,G) Join without it gives S back");
+  r.receiveJoinPrune("eth1", "10.0.1.2", entry([rpt("10.5.5.5")]), 3000);
+  r.receiveJoinPrune("eth1", "10.0.1.2", jp([{ group: "239.1.1.1", joins: [rpt("10.5.5.5")] }]), 4000);
+  assert.deepEqual(r.routes(4000)[0].rpt_pruned, [], "an (S,G,rpt) Join gives it back too");
+  r.receiveJoinPrune("eth1", "10.0.1.2", jp([{ group: "239.1.1.1", prunes: [rpt("10.5.5.5")] }], "10.0.1.1", 5), 5000);
+  assert.deepEqual(r.routes(5000)[0].rpt_pruned, ["10.5.5.5"], "an (S,G,rpt) Prune alone applies to the (*,G) route there");
+  assert.equal(r.tick(10_000), true, "and expires with its holdtime");
+  assert.deepEqual(r.routes(10_000)[0].rpt_pruned, []);
 });

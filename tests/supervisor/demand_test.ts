@@ -71,3 +71,16 @@ Deno.test("learned outputs are bounded by pim.max_learned_routes and never feed 
   assert.deepEqual(r.learned.map((o) => o.interface), ["out2", "out3"], "in0 would feed rule loopy's input; out4 is over the bound");
   assert.equal(r.refused, 2);
 });
+
+Deno.test("a (*,G) route with S pruned off it (S,G,rpt) adds no output whose source_ip is S, and keeps an on-demand one for S off", () => {
+  const star = { interface: "out2", source: "*", group: "239.9.9.1", except: ["10.0.0.1"] };
+  const c = withDemand(config, { igmp: new Map(), pim: [star] });
+  assert.equal(c.learned.length, 1);
+  assert.equal(c.config.rules[0].outputs.at(-1)?.source_ip, undefined, "the copy made is of the output that does not send S");
+  const sOnly = ConfigSchema.parse({ rules: [{ ...config.rules[0], outputs: [config.rules[0].outputs[0]] }] });
+  assert.deepEqual(withDemand(sOnly, { igmp: new Map(), pim: [star] }).learned, [], "when every offer sends S, nothing is added");
+  const onDemand = withDemand(config, { igmp: new Map(), pim: [{ ...star, interface: "out1" }] });
+  assert.deepEqual(onDemand.config.rules[0].outputs.map((o) => o.interface), ["out0", "out1"], "out1's output has no source_ip: not S");
+  const sgToo = withDemand(config, { igmp: new Map(), pim: [star, { interface: "out2", source: "10.0.0.1", group: "239.9.9.1" }] });
+  assert.equal(sgToo.learned.length, 1, "the (S,G) join still brings S");
+});
