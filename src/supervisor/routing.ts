@@ -379,12 +379,19 @@ export class Routing {
     }
   }
 
-  /** Groups present (IGMP, MLD) and routes joined (PIM), now. */
+  /**
+   * Groups present (IGMP, MLD) and routes joined (PIM), now. On a link where
+   * PIM runs too, local receivers count only while mcr is the DR there (RFC
+   * 7761 4.1.6 local_receiver_include): the DR forwards for them, another
+   * router would forward them a second copy.
+   */
   demand(): Demand {
     const now = this.#now();
     const igmp = new Map<string, Set<string>>();
     for (const links of [this.#igmpLinks, this.#mldLinks]) {
       for (const [name, link] of links) {
+        const pimAddress = this.#pim?.address(name);
+        if (pimAddress !== undefined && this.#pim!.dr(name) !== pimAddress) continue;
         const groups = link.router.presentGroups(now);
         if (groups.length === 0) continue;
         if (!igmp.has(name)) igmp.set(name, new Set());

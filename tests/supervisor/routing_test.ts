@@ -187,3 +187,18 @@ Deno.test("MLD: a socket per mld interface with a link-local address; queries go
   assert.equal(h.routing.status().counters.mld_invalid, 1);
   await h.routing.stop();
 });
+
+Deno.test("on a link where PIM runs too, IGMP receivers count only while mcr is the DR (another DR forwards for them)", async () => {
+  const h = harness();
+  await h.routing.apply(cfg({ igmp: { interfaces: ["a"] }, pim: { interfaces: ["a"] } }), facts(["a", 2, 0x0a000101]));
+  const igmpSock = h.sockets.find((x) => x.proto === 2)!;
+  const pimSock = h.sockets.find((x) => x.proto === 103)!;
+  igmpSock.deliver(buildIpv4("10.0.1.7", "239.9.9.1", 2, 1, buildHostMessage("report2", "239.9.9.1"), true), false);
+  assert.deepEqual([...h.routing.demand().igmp.get("a") ?? []], ["239.9.9.1"], "mcr alone on the link: it is the DR");
+  const changes = h.demandChanges();
+  pimSock.deliver(buildIpv4("10.0.1.9", "224.0.0.13", 103, 1, buildHello(105, 1, 42), false), false);
+  assert.equal(h.routing.status().pim.interfaces[0].dr, "10.0.1.9");
+  assert.equal(h.routing.demand().igmp.get("a"), undefined, "a router with a higher address is DR: its receivers are its job");
+  assert.ok(h.demandChanges() > changes, "and the data plane is told");
+  await h.routing.stop();
+});
