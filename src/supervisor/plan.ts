@@ -146,8 +146,11 @@ export function buildPlan(
     return f !== undefined && outputSource(o, f) !== null;
   };
   // Rules wait (are left out) while their input is absent or none of their outputs is usable.
+  // A rule with no outputs at all is one whose on-demand outputs nobody asks for now
+  // (src/supervisor/demand.ts; a configured rule has at least one): it is planned, so its
+  // input is read and counted, ready for the first receiver, and its health judged.
   const rules = activeRules(config).filter((r) =>
-    interfaces.has(r.input.interface) && r.outputs.some(outputUsable)
+    interfaces.has(r.input.interface) && (r.outputs.length === 0 || r.outputs.some(outputUsable))
   );
 
   const rxByName = new Map<string, RxPlan>();

@@ -1,7 +1,8 @@
 /**
  * The status page at `/`: one HTML document and one script, served by mcr
- * itself (no CDN, no network access). It reads GET /api/v1/stats and
- * /health, and follows GET /api/v1/events for a live chart of input and
+ * itself (no CDN, no network access). It reads GET /api/v1/stats, /health
+ * and /api/v1/routing (a Routing section, shown when a protocol is
+ * configured), and follows GET /api/v1/events for a live chart of input and
  * output rates over the last five minutes. Read-only: it changes nothing.
  */
 
@@ -21,6 +22,7 @@ export const PAGE_HTML = `<!doctype html>
 <p class="legend"><span class="in">■ in</span> <span id="rx-now" data-value="0">0</span> pps &nbsp; <span class="out">■ out</span> <span id="tx-now" data-value="0">0</span> pps &nbsp; loss <span id="loss-now">0</span> pps</p>
 </section>
 <section><h2>Rules</h2><table id="rules"><thead><tr><th>rule</th><th>state</th><th>input</th><th>outputs</th><th>pps</th><th>packets</th><th>silent</th></tr></thead><tbody></tbody></table></section>
+<section id="routing" hidden><h2>Routing</h2><table><thead><tr><th>protocol</th><th>where</th><th>state</th><th>detail</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Drops by reason</h2><table id="drops"><tbody></tbody></table></section>
 <section><h2>Workers</h2><table id="workers"><thead><tr><th>worker</th><th>alive</th><th>restarts</th><th>rx</th><th>tx</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Health</h2><ul id="reasons"></ul></section>
@@ -89,7 +91,7 @@ async function refresh() {
     $("reasons").innerHTML = health.reasons.length ? health.reasons.map((r) => "<li>" + esc(r) + "</li>").join("") : "<li>all well</li>";
     $("rules").tBodies[0].innerHTML = stats.rules.map((r) =>
       '<tr data-rule="' + esc(r.name) + '"><td>' + esc(r.name) + "</td><td>" + (r.active ? "active" : "waiting") + "</td><td>" +
-      esc(where(r.input)) + "</td><td>" + r.outputs.map((o) => esc(where(o))).join("<br>") + '</td><td class="pps">' +
+      esc(where(r.input)) + "</td><td>" + r.outputs.map((o) => esc(where(o)) + (o.learned ? " (" + esc(o.learned) + ")" : o.on_demand ? " (on demand)" : "")).join("<br>") + '</td><td class="pps">' +
       fmt(stats.rates?.rules?.[r.name]?.pps ?? 0) + "</td><td>" + fmt(r.counters.packets) + "</td><td>" + (r.silent_ms / 1000).toFixed(1) + " s</td></tr>"
     ).join("");
     $("drops").tBodies[0].innerHTML = Object.entries(stats.totals).filter(([k]) => k.startsWith("drop_"))
@@ -97,6 +99,7 @@ async function refresh() {
     $("workers").tBodies[0].innerHTML = stats.workers.map((w) =>
       "<tr><td>" + w.id + "</td><td>" + w.alive + "</td><td>" + w.restarts + "</td><td>" + fmt(w.counters.rx_packets) +
       "</td><td>" + fmt(w.counters.tx_sent) + "</td></tr>").join("");
+    await refreshRouting();
     document.body.dataset.loaded = "1";
   } catch (err) {
     $("health").textContent = "unreachable";
@@ -104,9 +107,30 @@ async function refresh() {
   }
 }
 
+/** The Routing section: IGMP/MLD queriers and groups, PIM DRs, neighbours and learned routes, MSDP peers. */
+async function refreshRouting() {
+  const res = await fetch("/api/v1/routing");
+  if (res.status !== 200) return;
+  const r = await res.json();
+  const rows = [];
+  const row = (p, w, st, d) => rows.push("<tr><td>" + esc(p) + "</td><td>" + esc(w) + "</td><td>" + esc(st) + "</td><td>" + esc(d) + "</td></tr>");
+  for (const [p, list] of [["IGMP", r.igmp.interfaces], ["MLD", r.mld.interfaces]]) {
+    for (const i of list) row(p, i.interface, "querier " + i.querier + (i.is_querier ? " (us)" : ""), "groups: " + (i.groups.map((g) => g.group).join(", ") || "none"));
+  }
+  for (const i of r.pim.interfaces) {
+    const ns = r.pim.neighbors.filter((n) => n.interface === i.interface).map((n) => n.address);
+    row("PIM", i.interface, "DR " + i.dr + (i.is_dr ? " (us)" : ""), "neighbours: " + (ns.join(", ") || "none"));
+  }
+  for (const x of r.pim.routes) row("PIM route", x.interface, x.prune_pending ? "pruning" : "joined", "(" + x.source + ", " + x.group + ") from " + x.neighbor);
+  for (const p of r.msdp.peers) row("MSDP", p.peer, p.state, "SAs " + p.sa_count);
+  for (const w of r.waiting) row(w.protocol.toUpperCase(), w.interface, "waiting", w.reason);
+  $("routing").hidden = rows.length === 0;
+  document.querySelector("#routing tbody").innerHTML = rows.join("");
+}
+
 refresh();
 setInterval(refresh, 5000);
 const events = new EventSource("/api/v1/events");
 events.addEventListener("stats", (e) => onStats(JSON.parse(e.data)));
-for (const type of ["config", "health", "interface", "worker"]) events.addEventListener(type, () => refresh());
+for (const type of ["config", "health", "interface", "worker", "protocol"]) events.addEventListener(type, () => refresh());
 `;

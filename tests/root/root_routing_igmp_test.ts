@@ -29,7 +29,12 @@ for (const version of [3, 2] as const) {
       const stream = startStream(t, n.gen, { group: "239.1.1.1", port: 5001, rate: 500, seconds: 60, iface: n.genIf });
       try {
         await new Promise((r) => setTimeout(r, 1500));
-        assert.equal(outputPackets(await stats(t, n.relay), "a", n.relayOut), 0, "nobody asked: nothing is sent");
+        const idle = await stats(t, n.relay);
+        assert.equal(outputPackets(idle, "a", n.relayOut), 0, "nobody asked: nothing is sent");
+        assert.equal(idle.rules[0].active, true, "the input is still read, ready for the first receiver");
+        assert.ok(idle.rules[0].counters.packets > 0, "and counted");
+        const health = await t.run(n.relay, ["curl", "-s", "http://127.0.0.1:8787/health"]);
+        assert.equal(JSON.parse(health.stdout).status, "ok", `no receiver is not a fault: ${health.stdout}`);
         let r = await routing(t, n.relay);
         assert.equal(r.igmp.interfaces[0].is_querier, true);
         assert.ok(r.counters.igmp_sent >= 1, "mcr queries the link");

@@ -279,6 +279,18 @@ Deno.test("buildPlan() leaves out a rule whose input interface is absent, and a 
   assert.deepEqual(interfacesOf(config), { inputs: ["gone0", "in0"], outputs: ["out1", "out2"] });
 });
 
+Deno.test("buildPlan() plans a rule whose on-demand outputs nobody asks for (no outputs): its input is read and counted", () => {
+  const config = ConfigSchema.parse({
+    igmp: { interfaces: ["out1"] },
+    rules: [{ name: "r", input: { interface: "in0", group: "239.1.1.1", port: 1 }, outputs: [{ interface: "out1", group: "239.2.2.1", port: 1, on_demand: true }] }],
+  });
+  const idle = { ...config, rules: [{ ...config.rules[0], outputs: [] }] }; // as withDemand() composes it
+  const plan = buildPlan(idle, facts(), slotsFor(idle), new Map(), 1);
+  assert.deepEqual(plan.rules.map((r) => [r.name, r.outputs.length]), [["r", 0]]);
+  assert.deepEqual(plan.rx.map((r) => r.ifname), ["in0"]);
+  assert.deepEqual(plan.tx, []);
+});
+
 Deno.test("buildPlan() leaves out an l2 output whose interface is absent even when it sets source_ip (it used to crash the plan)", () => {
   const config = ConfigSchema.parse({
     rules: [{
