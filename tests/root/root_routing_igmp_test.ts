@@ -260,3 +260,46 @@ rootTest("routing: a change whose routing part cannot be put in force (the MSDP 
     }
   });
 });
+
+rootTest("igmp: its interface deleted and re-created: listed as waiting while absent, then queries again and serves a join", async () => {
+  await withTopology(async (t) => {
+    const n = await t.chain();
+    const relay = await startRelay(t, n.relay, config(n));
+    const stream = startStream(t, n.gen, { group: "239.1.1.1", port: 5001, rate: 300, seconds: 60, iface: n.genIf });
+    try {
+      await waitFor("a first query", 5_000, async () => (await routing(t, n.relay)).counters.igmp_sent > 0);
+      assert.equal((await t.run(n.relay, ["ip", "link", "del", n.relayOut])).code, 0);
+      await waitFor("the interface to be listed as waiting", 10_000, async () =>
+        (await routing(t, n.relay)).waiting.some((w) => w.interface === n.relayOut && w.reason === "absent"));
+      const cpu0 = await processCpuMs(t, n.relay, relay.process.pid);
+      await new Promise((r) => setTimeout(r, 1000));
+      const cpu = (await processCpuMs(t, n.relay, relay.process.pid)) - cpu0;
+      assert.ok(cpu < 500, `no busy loop on the gone interface's socket: ${cpu} ms of CPU in 1 s`);
+
+      await t.addVeth(n.relay, n.relayOut, n.sink, n.sinkIf);
+      await t.addAddress(n.relay, n.relayOut, "10.0.1.1/24");
+      await t.addAddress(n.sink, n.sinkIf, "10.0.1.2/24");
+      await t.routeMulticast(n.sink, n.sinkIf);
+      const before = (await routing(t, n.relay)).counters.igmp_sent;
+      await waitFor("queries on the new interface", 15_000, async () => {
+        const r = await routing(t, n.relay);
+        return r.waiting.length === 0 && r.igmp.interfaces.length === 1 && r.counters.igmp_sent > before;
+      });
+      const sink = startSink(t, n.sink, { group: "239.9.9.1", port: 6001, iface: n.sinkIf, maxSeconds: 5, idleMs: 20_000 });
+      const got = await sink.result;
+      assert.ok(got.received > 300, `a join on the new interface is served: ${got.received}`);
+    } finally {
+      await stream.kill();
+      const { code } = await relay.stop();
+      assert.equal(code, 0);
+    }
+  });
+});
+
+/** CPU time (user + system, ms) of a process so far, from /proc (read by a shell inside the namespace). */
+async function processCpuMs(t: { run: (ns: string, argv: string[]) => Promise<{ stdout: string }> }, ns: string, pid: number): Promise<number> {
+  const stat = (await t.run(ns, ["cat", `/proc/${pid}/stat`])).stdout;
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime
+  return ticks * 10;
+}
