@@ -6,8 +6,6 @@ import { fail, internetChecksum, ipv4At, type Parsed } from "./ip_packet.ts";
 
 export const IGMP_PROTOCOL = 2;
 export const ALL_SYSTEMS = "224.0.0.1";
-export const ALL_ROUTERS = "224.0.0.2";
-export const IGMPV3_ROUTERS = "224.0.0.22";
 
 /** IGMPv3 group record types (RFC 3376 4.2.12). */
 export const RecordType = {

@@ -9,7 +9,6 @@ import { fail, ipv6At, type Parsed } from "./ip_packet.ts";
 import { ip } from "../net/address.ts";
 
 export const ALL_NODES = "ff02::1";
-export const MLDV2_ROUTERS = "ff02::16";
 
 /** MLDv2's 16-bit Maximum Response Code (RFC 3810 5.1.3): below 32768 as it is, above a float (ms). */
 export function decodeMrc(code: number): number {

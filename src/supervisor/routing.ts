@@ -14,8 +14,9 @@ import { ALL_SYSTEMS, buildQuery, IGMP_PROTOCOL, parseIgmp } from "../protocols/
 import { DEFAULT_IGMP_TIMERS, type GroupState, IgmpRouter, type IgmpTimers } from "../protocols/igmp_state.ts";
 import { buildIpv4, buildIpv6Mld, parseIpv4, parseIpv6Icmp } from "../protocols/ip_packet.ts";
 import { ALL_NODES, buildMldQuery, parseMld } from "../protocols/mld.ts";
-import { MSDP_PORT, type SaEntry } from "../protocols/msdp.ts";
-import { MsdpPeer, type SaCacheEntry } from "../protocols/msdp_peer.ts";
+import type { SaEntry } from "../protocols/msdp.ts";
+import type { SaCacheEntry } from "../protocols/msdp_peer.ts";
+import { type MsdpChange, MsdpSpeaker } from "./msdp_speaker.ts";
 import { ALL_PIM_ROUTERS, buildHello, buildNullRegister, parsePim, PIM_PROTOCOL, PimType } from "../protocols/pim.ts";
 import { RegisterSender, type RegisterState } from "../protocols/pim_register.ts";
 import { type LearnedRoute, type NeighborState, PimRouter } from "../protocols/pim_state.ts";
@@ -132,10 +133,8 @@ export class Routing {
   #register = new RegisterSender();
   #unicast: UnicastSocket | null = null;
   #registerCheckedAt = -Infinity;
-  #listenRetryAt = -Infinity;
   #pimKey = "";
-  #peers = new Map<string, { peer: MsdpPeer; key: string }>();
-  #listeners = new Map<string, { listener: Deno.Listener; done: Promise<void> }>();
+  #msdp: MsdpSpeaker;
   #waiting: RoutingStatus["waiting"] = [];
   #rps: { address: string; groups: string }[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -151,6 +150,12 @@ export class Routing {
     this.#now = deps.now ?? Date.now;
     this.#open = deps.openSocket ?? ((ifindex, family, proto, label) => ControlSocket.open(ifindex, family, proto, label));
     this.#linkLocal = deps.linkLocal ?? linkLocalAddress;
+    this.#msdp = new MsdpSpeaker({
+      advertised: deps.advertised,
+      count: (c, n) => this.#count(c, n),
+      onEvent: (data) => deps.onEvent({ protocol: "msdp", ...data }),
+      log: deps.log,
+    });
     this.#openUnicast = deps.openUnicast ?? (() => UnicastSender.open(PIM_PROTOCOL));
   }
 
@@ -188,14 +193,13 @@ export class Routing {
       else mldWanted.set(name, { ifindex: f.ifindex, address: ll });
     }
     const opened: ProtocolSocket[] = [];
-    const openedListeners: Deno.Listener[] = [];
+    let msdp: MsdpChange | null = null;
     const reuse = (links: Map<string, Link>, name: string, w: { ifindex: number; address: string }) => {
       const l = links.get(name);
       return l && l.ifindex === w.ifindex && l.address === w.address ? l : undefined;
     };
     const newSockets = new Map<string, ProtocolSocket>();
     let newUnicast: UnicastSocket | null = null;
-    const localAddresses = new Set((config.msdp?.peers ?? []).map((p) => p.local));
     try {
       for (const [kind, wanted, links, family, proto] of [
         ["igmp", igmpWanted, this.#igmpLinks, 4, IGMP_PROTOCOL],
@@ -210,14 +214,9 @@ export class Routing {
         }
       }
       if (config.pim && !this.#unicast) newUnicast = this.#openUnicast();
-      for (const local of localAddresses) {
-        if (this.#listeners.has(local)) continue;
-        const listener = this.#listen(local);
-        if (listener) openedListeners.push(listener);
-        else waiting.push({ interface: local, protocol: "msdp", reason: "local address not on this host (yet): retried every 5 s" });
-      }
+      msdp = this.#msdp.prepare(config);
     } catch (err) {
-      for (const l of openedListeners) l.close();
+      msdp?.abort();
       newUnicast?.close();
       await Promise.all(opened.map((s) => s.close()));
       throw err;
@@ -281,102 +280,9 @@ export class Routing {
       this.#register.update([], now);
     }
     this.#registerCheckedAt = -Infinity;
-    // MSDP: peers whose settings changed start afresh; listeners follow the local addresses.
-    for (const l of openedListeners) {
-      const local = l.addr.transport === "tcp" ? l.addr.hostname : "";
-      this.#listeners.set(local, { listener: l, done: this.#acceptLoop(l) });
-    }
-    const peersWanted = new Map((config.msdp?.peers ?? []).map((p) => [p.address, p]));
-    for (const [address, p] of this.#peers) {
-      const want = peersWanted.get(address);
-      if (want && this.#peerKey(config, want) === p.key) continue;
-      this.#peers.delete(address);
-      closing.push(p.peer.stop());
-    }
-    for (const [address, p] of peersWanted) {
-      if (this.#peers.has(address)) continue;
-      const m = config.msdp!;
-      const peer = new MsdpPeer({
-        peer: p.address,
-        local: p.local,
-        originator: m.originator,
-        keepaliveMs: m.keepalive_ms ?? 60_000,
-        holdMs: m.hold_time_ms ?? 75_000,
-        connectRetryMs: m.connect_retry_ms ?? 30_000,
-        saIntervalMs: m.sa_interval_ms ?? 60_000,
-        saHoldMs: m.sa_hold_ms ?? 150_000,
-        maxSa: m.max_sa ?? 10_000,
-      }, {
-        advertised: this.deps.advertised,
-        count: (c, n) => this.#count(c, n),
-        onEvent: (data) => {
-          this.deps.log.info(`MSDP peer ${p.address} ${data.state}`, data);
-          this.deps.onEvent({ protocol: "msdp", ...data });
-        },
-      });
-      this.#peers.set(address, { peer, key: this.#peerKey(config, p) });
-      peer.start();
-    }
-    for (const [local, l] of this.#listeners) {
-      if (localAddresses.has(local)) continue;
-      this.#listeners.delete(local);
-      l.listener.close();
-      closing.push(l.done);
-    }
+    closing.push(msdp!.commit());
     await Promise.all(closing);
     this.#run();
-  }
-
-  /**
-   * The MSDP listener on local:639; null while that address is not on this
-   * host (it may come with an interface later). Any other failure (the port
-   * taken by another speaker) refuses the configuration.
-   */
-  #listen(local: string): Deno.Listener | null {
-    try {
-      return Deno.listen({ hostname: local, port: MSDP_PORT, transport: "tcp" });
-    } catch (err) {
-      if (err instanceof Deno.errors.AddrNotAvailable) return null;
-      throw new Error(`MSDP cannot listen on ${local}:${MSDP_PORT}: ${(err as Error).message}`);
-    }
-  }
-
-  /** Listeners whose address was missing are tried again (from the timer, every 5 s). */
-  #retryListeners(now: number): void {
-    if (now - this.#listenRetryAt < 5000 || !this.#waiting.some((w) => w.protocol === "msdp")) return;
-    this.#listenRetryAt = now;
-    this.#waiting = this.#waiting.filter((w) => {
-      if (w.protocol !== "msdp") return true;
-      try {
-        const l = this.#listen(w.interface);
-        if (!l) return true;
-        this.#listeners.set(w.interface, { listener: l, done: this.#acceptLoop(l) });
-        this.deps.log.info(`MSDP listening on ${w.interface}:${MSDP_PORT}`, {});
-        return false;
-      } catch (err) {
-        this.deps.log.warn("MSDP listener still cannot open", { error: (err as Error).message });
-        return true;
-      }
-    });
-  }
-
-  #peerKey(config: Config, p: { address: string; local: string }): string {
-    return JSON.stringify({ ...config.msdp, peers: [p] });
-  }
-
-  async #acceptLoop(listener: Deno.Listener): Promise<void> {
-    try {
-      for await (const conn of listener) {
-        const remote = conn.remoteAddr.transport === "tcp" ? conn.remoteAddr.hostname : "";
-        const p = this.#peers.get(remote);
-        if (!p || !p.peer.accept(conn)) {
-          this.#count("msdp_refused");
-          conn.close();
-        }
-      }
-    } catch {
-      // the listener was closed
-    }
   }
 
   /**
@@ -404,12 +310,11 @@ export class Routing {
 
   /** Sends SAs to every established peer now (the relayed sources changed). */
   advertise(): void {
-    for (const p of this.#peers.values()) p.peer.advertise();
+    this.#msdp.advertise();
   }
 
   status(): RoutingStatus {
     const now = this.#now();
-    for (const p of this.#peers.values()) p.peer.expire(now);
     return {
       igmp: { interfaces: listenerLinks(this.#igmpLinks, now, 0) },
       // MLD versions are one below the IGMP versions the shared state machine counts in.
@@ -421,11 +326,15 @@ export class Routing {
         rp: this.#rps,
         registers: this.#register.states(),
       },
-      msdp: {
-        peers: [...this.#peers.values()].map((p) => p.peer.info(now)),
-        sa_cache: [...this.#peers.values()].flatMap((p) => p.peer.cache(now)),
-      },
-      waiting: this.#waiting,
+      msdp: this.#msdp.status(now),
+      waiting: [
+        ...this.#waiting,
+        ...this.#msdp.waiting().map((local) => ({
+          interface: local,
+          protocol: "msdp" as const,
+          reason: "local address not on this host (yet): retried every 5 s",
+        })),
+      ],
       counters: { ...this.counters },
     };
   }
@@ -442,18 +351,12 @@ export class Routing {
     for (const l of this.#igmpLinks.values()) closing.push(l.socket.close());
     for (const l of this.#mldLinks.values()) closing.push(l.socket.close());
     for (const l of this.#pimLinks.values()) closing.push(l.socket.close());
-    for (const p of this.#peers.values()) closing.push(p.peer.stop());
-    for (const l of this.#listeners.values()) {
-      l.listener.close();
-      closing.push(l.done);
-    }
+    closing.push(this.#msdp.stop());
     this.#unicast?.close();
     this.#unicast = null;
     this.#igmpLinks.clear();
     this.#mldLinks.clear();
     this.#pimLinks.clear();
-    this.#peers.clear();
-    this.#listeners.clear();
     await Promise.all(closing);
   }
 
@@ -545,8 +448,7 @@ export class Routing {
 
   #advance(now: number): number {
     let due = now + 60_000;
-    this.#retryListeners(now);
-    if (this.#waiting.some((w) => w.protocol === "msdp")) due = now + 5000;
+    due = Math.min(due, this.#msdp.retry(now));
     for (const [name, link] of this.#igmpLinks) {
       link.router.tick(now);
       for (const q of link.router.outbox.splice(0)) {
