@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { buildIpv4, internetChecksum, parseIpv4 } from "../../src/protocols/ip_packet.ts";
-import { buildHostMessage, buildQuery, buildReport3, parseIgmp } from "../../src/protocols/igmp.ts";
+import { buildHostMessage, buildQuery, buildReport3, decodeCode, encodeCode, parseIgmp } from "../../src/protocols/igmp.ts";
 import { buildHello, buildJoinPrune, parsePim } from "../../src/protocols/pim.ts";
 import { buildSa, MsdpReader, parseMsdp } from "../../src/protocols/msdp.ts";
 import { buildIpv6Mld, parseIpv6Icmp } from "../../src/protocols/ip_packet.ts";
@@ -191,4 +191,13 @@ Deno.test("MLD messages built here, in IPv6 packets with a hop-by-hop Router Ale
     if (ip.ok) parseMld(ip.value.payload);
   }), { numRuns: RUNS });
   for (const ms of [0, 1, 32767, 32768, 100_000, 8_000_000]) assert.ok(Math.abs(decodeMrc(encodeMrc(ms)) - ms) <= ms / 16 + 1, `${ms}`);
+});
+
+Deno.test("IGMPv3's 8-bit time code: exact below 128, within its precision above, the largest value at most", () => {
+  for (let v = 0; v < 128; v++) assert.equal(decodeCode(encodeCode(v)), v);
+  fc.assert(fc.property(fc.integer({ min: 128, max: 31_744 }), (v) => {
+    const back = decodeCode(encodeCode(v));
+    assert.ok(back <= v && v - back < v / 16 + 1, `${v} -> ${back}`);
+  }), { numRuns: 5000 });
+  assert.equal(decodeCode(encodeCode(1_000_000)), 31_744, "too large: the largest the code can say");
 });
