@@ -46,7 +46,18 @@ MCR_EXPORT MCR_COLD int mcr_if_info(const char *name, int32_t *out)
 	return 0;
 }
 
-MCR_EXPORT MCR_COLD int mcr_if_ipv6(const char *name, uint8_t *out)
+/* fe80::/10 */
+static int is_link_local(const struct in6_addr *a)
+{
+	return a->s6_addr[0] == 0xfe && (a->s6_addr[1] & 0xc0) == 0x80;
+}
+
+/*
+ * The interface's IPv6 address into out[16]: the first global one (2), else
+ * the first link-local one (1), or with link_local_only the first
+ * link-local one (1); 0 when there is none, or -errno.
+ */
+static int find_ipv6(const char *name, uint8_t *out, int link_local_only)
 {
 	struct ifaddrs *list, *it;
 	int found = 0;
@@ -58,41 +69,31 @@ MCR_EXPORT MCR_COLD int mcr_if_ipv6(const char *name, uint8_t *out)
 		return __mcr_neg_errno();
 	for (it = list; it != NULL; it = it->ifa_next) {
 		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)it->ifa_addr;
-		int scope;
+		int rank;
 
 		if (sin6 == NULL || sin6->sin6_family != AF_INET6 || strcmp(it->ifa_name, name) != 0)
 			continue;
-		/* fe80::/10 is link-local; anything else on an interface is global enough to route. */
-		scope = (sin6->sin6_addr.s6_addr[0] == 0xfe && (sin6->sin6_addr.s6_addr[1] & 0xc0) == 0x80) ? 2 : 1;
-		if (found == 0 || scope < found) {
+		rank = is_link_local(&sin6->sin6_addr) ? 1 : 2;
+		if (link_local_only && rank != 1)
+			continue;
+		if (rank > found) {
 			memcpy(out, &sin6->sin6_addr, 16);
-			found = scope;
+			found = rank;
 		}
 	}
 	freeifaddrs(list);
 	return found;
 }
 
+MCR_EXPORT MCR_COLD int mcr_if_ipv6(const char *name, uint8_t *out)
+{
+	int rank = find_ipv6(name, out, 0);
+
+	/* Returns as it always did: 1 for a global address, 2 for a link-local one only. */
+	return rank <= 0 ? rank : rank == 2 ? 1 : 2;
+}
+
 MCR_EXPORT MCR_COLD int mcr_if_link_local(const char *name, uint8_t *out)
 {
-	struct ifaddrs *list, *it;
-	int found = 0;
-
-	memset(out, 0, 16);
-	if (name == NULL)
-		return -EINVAL;
-	if (getifaddrs(&list) < 0)
-		return __mcr_neg_errno();
-	for (it = list; it != NULL && !found; it = it->ifa_next) {
-		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)it->ifa_addr;
-
-		if (sin6 == NULL || sin6->sin6_family != AF_INET6 || strcmp(it->ifa_name, name) != 0)
-			continue;
-		if (sin6->sin6_addr.s6_addr[0] == 0xfe && (sin6->sin6_addr.s6_addr[1] & 0xc0) == 0x80) {
-			memcpy(out, &sin6->sin6_addr, 16);
-			found = 1;
-		}
-	}
-	freeifaddrs(list);
-	return found;
+	return find_ipv6(name, out, 1);
 }

@@ -1,29 +1,23 @@
 /**
  * Routing-protocol sockets (c/control.c): one per interface and protocol,
  * reading and writing whole IP packets. A socket's reader waits in a thread
- * of its own (a nonblocking FFI call) and hands each packet to the caller;
- * close() wakes it and closes the fds only after that thread has returned.
+ * of its own (ffi/fd_follower.ts) and hands each packet to the caller.
  */
 import { check } from "./errno.ts";
 import { loadLibrary } from "./library.ts";
+import { FdFollower } from "./fd_follower.ts";
 
 /** Largest control packet read (PIM, IGMP and MLD messages are far smaller). */
 export const CONTROL_MTU = 9216;
 
 export class ControlSocket {
-  #closed = false;
-  #loop: Promise<void> | null = null;
   #buf = new Uint8Array(CONTROL_MTU);
-  private constructor(readonly fd: number, readonly wakeFd: number, readonly ifindex: number, readonly family: 4 | 6) {}
+  private constructor(readonly follower: FdFollower, readonly ifindex: number, readonly family: 4 | 6) {}
 
-  /** IPv4 protocol `proto` (2 IGMP, 103 PIM). */
+  /** IPv4 protocol `proto` (2 IGMP, 103 PIM), or for family 6 the MLD messages. */
   static open(ifindex: number, family: 4 | 6, proto: number, label: string): ControlSocket {
-    const lib = loadLibrary();
-    const what = `Cannot open a protocol ${proto} socket on ${label}`;
-    const fd = check(lib.mcr_ctl_open(ifindex, family, proto), "mcr_ctl_open", what, { ifindex });
-    const wake = lib.mcr_wake_open();
-    if (wake < 0) lib.mcr_socket_close(fd);
-    return new ControlSocket(fd, check(wake, "mcr_wake_open", what), ifindex, family);
+    const fd = loadLibrary().mcr_ctl_open(ifindex, family, proto);
+    return new ControlSocket(FdFollower.adopt(fd, "mcr_ctl_open", `Cannot open a protocol ${proto} socket on ${label}`, { ifindex }), ifindex, family);
   }
 
   /**
@@ -31,44 +25,30 @@ export class ControlSocket {
    * view is valid only during the call. onPacket must not throw.
    */
   follow(onPacket: (packet: Uint8Array, cut: boolean) => void): void {
-    if (this.#loop !== null || this.#closed) return;
     const lib = loadLibrary();
-    this.#loop = (async () => {
-      while (!this.#closed) {
-        const r = await lib.mcr_fd_wait(this.fd, this.wakeFd, 60_000);
-        if (this.#closed) break;
-        if (r < 0) {
-          await new Promise((res) => setTimeout(res, 1000)); // never spin on an error
-          continue;
-        }
-        // At most 256 packets per wake-up: a flood cannot starve the rest of the process.
-        for (let i = 0; i < 256 && !this.#closed; i++) {
-          const n = lib.mcr_ctl_recv(this.fd, this.#buf, this.#buf.length);
-          if (n < 0) break;
-          onPacket(this.#buf.subarray(0, Math.min(n, this.#buf.length)), n > this.#buf.length);
-        }
+    this.follower.follow(() => {
+      // At most 256 packets per wake-up: a flood cannot starve the rest of the process.
+      for (let i = 0; i < 256 && !this.follower.closed; i++) {
+        const n = lib.mcr_ctl_recv(this.follower.fd, this.#buf, this.#buf.length);
+        if (n < 0) break;
+        onPacket(this.#buf.subarray(0, Math.min(n, this.#buf.length)), n > this.#buf.length);
       }
-    })();
+    });
   }
 
   /** Sends one IP packet to the link address `mac`. */
   send(packet: Uint8Array, mac: Uint8Array, label: string): void {
     check(
-      loadLibrary().mcr_ctl_send(this.fd, this.ifindex, this.family, packet, packet.length, mac),
+      loadLibrary().mcr_ctl_send(this.follower.fd, this.ifindex, this.family, packet, packet.length, mac),
       "mcr_ctl_send",
       `Cannot send ${label}`,
       { ifindex: this.ifindex },
     );
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    const lib = loadLibrary();
-    lib.mcr_wake(this.wakeFd);
-    await this.#loop;
-    lib.mcr_socket_close(this.fd);
-    lib.mcr_socket_close(this.wakeFd);
+  /** Stops reading; the fds are closed only after the waiting thread has returned. */
+  close(): Promise<void> {
+    return this.follower.close();
   }
 }
 

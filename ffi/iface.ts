@@ -1,6 +1,6 @@
 /** Interface facts by name (c/ifinfo.c), as plain objects. */
-import { check } from "./errno.ts";
 import { loadLibrary } from "./library.ts";
+import { FdFollower } from "./fd_follower.ts";
 
 const IFF_UP = 0x1;
 const IFF_RUNNING = 0x40;
@@ -54,40 +54,25 @@ export function linkLocalIpv6(name: string): Uint8Array | null {
  * an idle relay is woken only when an interface changes.
  */
 export class InterfaceWatch {
-  #closed = false;
-  #loop: Promise<void> | null = null;
-  private constructor(readonly fd: number, readonly wakeFd: number) {}
+  private constructor(readonly follower: FdFollower) {}
 
   static open(): InterfaceWatch {
-    const lib = loadLibrary();
-    const fd = check(lib.mcr_netlink_open(), "mcr_netlink_open", "Cannot watch interface changes");
-    const wake = lib.mcr_wake_open();
-    if (wake < 0) lib.mcr_socket_close(fd);
-    return new InterfaceWatch(fd, check(wake, "mcr_wake_open", "Cannot watch interface changes"));
+    return new InterfaceWatch(FdFollower.adopt(loadLibrary().mcr_netlink_open(), "mcr_netlink_open", "Cannot watch interface changes"));
+  }
+
+  get fd(): number {
+    return this.follower.fd;
   }
 
   /** Calls onChange once per burst of link/address events, until close(). onChange must not throw. */
   follow(onChange: () => void): void {
-    if (this.#loop !== null || this.#closed) return;
-    const lib = loadLibrary();
-    this.#loop = (async () => {
-      while (!this.#closed) {
-        const r = await lib.mcr_fd_wait(this.fd, this.wakeFd, 60_000);
-        if (this.#closed) break;
-        if (r < 0) await new Promise((res) => setTimeout(res, 1000)); // never spin on an error
-        if (r !== 0 && r !== 2 && lib.mcr_netlink_drain(this.fd) !== 0) onChange();
-      }
-    })();
+    this.follower.follow(() => {
+      if (loadLibrary().mcr_netlink_drain(this.follower.fd) !== 0) onChange();
+    });
   }
 
   /** Stops following; the fds are closed only after the waiting thread has returned. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    const lib = loadLibrary();
-    lib.mcr_wake(this.wakeFd);
-    await this.#loop;
-    lib.mcr_socket_close(this.fd);
-    lib.mcr_socket_close(this.wakeFd);
+  close(): Promise<void> {
+    return this.follower.close();
   }
 }

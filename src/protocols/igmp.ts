@@ -3,6 +3,7 @@
  * payload of an IPv4 packet. Pure; never throws on input bytes.
  */
 import { fail, internetChecksum, ipv4At, type Parsed } from "./ip_packet.ts";
+import { buildRecords, type GroupRecord, parseRecords } from "./group_records.ts";
 
 export const IGMP_PROTOCOL = 2;
 export const ALL_SYSTEMS = "224.0.0.1";
@@ -17,11 +18,7 @@ export const RecordType = {
   BLOCK_OLD_SOURCES: 6,
 } as const;
 
-export interface GroupRecord {
-  type: number;
-  group: string;
-  sources: string[];
-}
+export type { GroupRecord };
 
 export type IgmpMessage =
   | {
@@ -39,21 +36,32 @@ export type IgmpMessage =
   | { kind: "leave"; group: string }
   | { kind: "report3"; records: GroupRecord[] };
 
-/** IGMPv3's 8-bit time code (RFC 3376 4.1.1): below 128 as it is, above a float. */
-export function decodeCode(code: number): number {
-  if (code < 128) return code;
-  return ((code & 0x0f) | 0x10) << (((code >> 4) & 0x07) + 3);
+/**
+ * The floating-point time codes of IGMPv3 (8 bits, RFC 3376 4.1.1) and MLDv2
+ * (16 bits, RFC 3810 5.1.3): below 2^(mantBits+3) the value itself; above,
+ * 1, exp (3 bits), mant (mantBits) standing for (mant | 1 << mantBits) << (exp + 3).
+ */
+export function decodeFloatCode(code: number, mantBits: number): number {
+  const top = 1 << (mantBits + 3); // 128 for 8-bit codes, 32768 for 16-bit ones
+  if (code < top) return code;
+  const mantMask = (1 << mantBits) - 1;
+  return ((code & mantMask) | (1 << mantBits)) << (((code >> mantBits) & 0x07) + 3);
 }
 
-/** The code for a value (tenths of a second or seconds), rounded down to what the code can say. */
-export function encodeCode(value: number): number {
-  if (value < 128) return Math.max(0, Math.floor(value));
+/** The code for a value, rounded down to what the code can say (the largest code above its range). */
+export function encodeFloatCode(value: number, mantBits: number): number {
+  const top = 1 << (mantBits + 3);
+  if (value < top) return Math.max(0, Math.floor(value));
   for (let exp = 0; exp < 8; exp++) {
-    const mant = (value >> (exp + 3)) - 0x10;
-    if (mant >= 0 && mant < 16) return 0x80 | (exp << 4) | mant;
+    const mant = (value >> (exp + 3)) - (1 << mantBits);
+    if (mant >= 0 && mant < 1 << mantBits) return top | (exp << mantBits) | mant;
   }
-  return 0xff;
+  return (top << 1) - 1;
 }
+
+/** IGMPv3's 8-bit time code (RFC 3376 4.1.1); MLDv2's QQIC is the same code. */
+export const decodeCode = (code: number): number => decodeFloatCode(code, 4);
+export const encodeCode = (value: number): number => encodeFloatCode(value, 4);
 
 export function parseIgmp(buf: Uint8Array): Parsed<IgmpMessage> {
   if (buf.length < 8) return fail("truncated");
@@ -101,21 +109,8 @@ export function parseIgmp(buf: Uint8Array): Parsed<IgmpMessage> {
     case 0x17:
       return { ok: true, value: { kind: "leave", group: ipv4At(buf, 4) } };
     case 0x22: {
-      const count = (buf[6] << 8) | buf[7];
-      const records: GroupRecord[] = [];
-      let off = 8;
-      for (let r = 0; r < count; r++) {
-        if (off + 8 > buf.length) return fail("truncated");
-        const aux = buf[off + 1] * 4;
-        const n = (buf[off + 2] << 8) | buf[off + 3];
-        const end = off + 8 + 4 * n + aux;
-        if (end > buf.length) return fail("truncated");
-        const sources: string[] = [];
-        for (let i = 0; i < n; i++) sources.push(ipv4At(buf, off + 8 + 4 * i));
-        records.push({ type: buf[off], group: ipv4At(buf, off + 4), sources });
-        off = end;
-      }
-      return { ok: true, value: { kind: "report3", records } };
+      const records = parseRecords(buf, 4);
+      return records.ok ? { ok: true, value: { kind: "report3", records: records.value } } : records;
     }
     default:
       return fail("unknown_type");
@@ -174,19 +169,5 @@ export function buildHostMessage(kind: "report1" | "report2" | "leave", group: s
 
 /** An IGMPv3 report of the given records (tests and tools). */
 export function buildReport3(records: GroupRecord[]): Uint8Array {
-  const size = 8 + records.reduce((n, r) => n + 8 + 4 * r.sources.length, 0);
-  const m = new Uint8Array(size);
-  m[0] = 0x22;
-  m[6] = records.length >> 8;
-  m[7] = records.length & 0xff;
-  let off = 8;
-  for (const r of records) {
-    m[off] = r.type;
-    m[off + 2] = r.sources.length >> 8;
-    m[off + 3] = r.sources.length & 0xff;
-    putIpv4(m, off + 4, r.group);
-    r.sources.forEach((s, i) => putIpv4(m, off + 8 + 4 * i, s));
-    off += 8 + 4 * r.sources.length;
-  }
-  return withChecksum(m);
+  return withChecksum(buildRecords(0x22, records, 4));
 }

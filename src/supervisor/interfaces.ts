@@ -9,6 +9,11 @@ import type { InterfaceState } from "./control.ts";
 import type { InterfaceFacts } from "./plan.ts";
 
 /** Looks every interface up by name; absent ones are missing from the map. */
+/** An interface's IPv4 address (the u32 InterfaceFacts and interfaceInfo carry) as text; null for 0 (none). */
+export function ipv4Text(word: number): string | null {
+  return word === 0 ? null : formatIp(fromWords(4, [word]));
+}
+
 export function resolveInterfaces(names: Iterable<string>): Map<string, InterfaceFacts> {
   const facts = new Map<string, InterfaceFacts>();
   for (const name of new Set(names)) {
@@ -66,7 +71,7 @@ export function describeInterface(name: string, roles: ("input" | "output")[], e
     present: true,
     mtu: info.mtu,
     mac: info.macText,
-    ipv4: info.ipv4 === 0 ? null : formatIp(fromWords(4, [info.ipv4])),
+    ipv4: ipv4Text(info.ipv4),
     ipv6: info.ipv6 ? formatIp({ family: 6, bytes: info.ipv6 }) : null,
     roles,
     events,

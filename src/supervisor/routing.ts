@@ -9,9 +9,9 @@
 import { ControlSocket, UnicastSender } from "../../ffi/control.ts";
 import { linkLocalIpv6 } from "../../ffi/iface.ts";
 import type { Config } from "../config/schema.ts";
-import { formatIp, fromWords, ip, multicastMac } from "../net/address.ts";
+import { formatIp, ip, multicastMac } from "../net/address.ts";
 import { ALL_SYSTEMS, buildQuery, IGMP_PROTOCOL, parseIgmp } from "../protocols/igmp.ts";
-import { DEFAULT_IGMP_TIMERS, type GroupState, IgmpRouter, type IgmpTimers } from "../protocols/igmp_state.ts";
+import { DEFAULT_IGMP_TIMERS, type GroupState, IgmpRouter, type IgmpTimers, type QueryOut } from "../protocols/igmp_state.ts";
 import { buildIpv4, buildIpv6Mld, parseIpv4, parseIpv6Icmp } from "../protocols/ip_packet.ts";
 import { ALL_NODES, buildMldQuery, parseMld } from "../protocols/mld.ts";
 import type { SaEntry } from "../protocols/msdp.ts";
@@ -23,6 +23,7 @@ import { type LearnedRoute, type NeighborState, PimRouter } from "../protocols/p
 import { PROTOCOL_COUNTERS, type ProtocolCounterName } from "../stats/registry.ts";
 import type { Demand } from "./demand.ts";
 import type { InterfaceFacts } from "./plan.ts";
+import { ipv4Text } from "./interfaces.ts";
 
 /** What the speakers need of a socket (ffi/control.ts ControlSocket; tests pass fakes). */
 export interface ProtocolSocket {
@@ -122,7 +123,6 @@ interface Link {
   socket: ProtocolSocket;
 }
 
-const ipv4Text = (f: InterfaceFacts) => formatIp(fromWords(4, [f.ipv4]));
 
 export class Routing {
   readonly counters = Object.fromEntries(PROTOCOL_COUNTERS.map((c) => [c.name, 0])) as Record<ProtocolCounterName, number>;
@@ -178,7 +178,7 @@ export class Routing {
         const f = facts.get(name);
         if (!f) waiting.push({ interface: name, protocol, reason: "absent" });
         else if (f.ipv4 === 0) waiting.push({ interface: name, protocol, reason: "no IPv4 address" });
-        else out.set(name, { ifindex: f.ifindex, address: ipv4Text(f) });
+        else out.set(name, { ifindex: f.ifindex, address: ipv4Text(f.ipv4)! });
       }
       return out;
     };
@@ -449,26 +449,15 @@ export class Routing {
   #advance(now: number): number {
     let due = now + 60_000;
     due = Math.min(due, this.#msdp.retry(now));
-    for (const [name, link] of this.#igmpLinks) {
-      link.router.tick(now);
-      for (const q of link.router.outbox.splice(0)) {
-        const dst = q.group === "0.0.0.0" ? ALL_SYSTEMS : q.group;
-        const t = link.router.timers;
-        const igmp = buildQuery(t.version as 2 | 3, q.group, q.maxResponseMs, t.robustness, Math.round(t.queryIntervalMs / 1000));
-        this.#send(link, buildIpv4(link.address, dst, IGMP_PROTOCOL, 1, igmp, true), dst, `IGMP query on ${name}`, "igmp_sent");
+    for (const kind of ["igmp", "mld"] as const) {
+      for (const [name, link] of kind === "igmp" ? this.#igmpLinks : this.#mldLinks) {
+        link.router.tick(now);
+        for (const q of link.router.outbox.splice(0)) {
+          const { packet, destination } = queryPacket(kind, link.address, link.router.timers, q);
+          this.#send(link, packet, destination, `${kind.toUpperCase()} query on ${name}`, `${kind}_sent`);
+        }
+        due = Math.min(due, link.router.nextDue(now));
       }
-      due = Math.min(due, link.router.nextDue(now));
-    }
-    for (const [name, link] of this.#mldLinks) {
-      link.router.tick(now);
-      for (const q of link.router.outbox.splice(0)) {
-        // General queries to all nodes; address-specific ones to the address (RFC 3810 5.1.15).
-        const dst = q.group === "::" ? ALL_NODES : q.group;
-        const t = link.router.timers;
-        const mld = buildMldQuery(t.version as 1 | 2, q.group, q.maxResponseMs, t.robustness, Math.round(t.queryIntervalMs / 1000));
-        this.#send(link, buildIpv6Mld(link.address, dst, mld), dst, `MLD query on ${name}`, "mld_sent");
-      }
-      due = Math.min(due, link.router.nextDue(now));
     }
     if (this.#pim) {
       const before = this.#pim.neighbors(now).map((n) => `${n.interface}|${n.address}`);
@@ -554,6 +543,22 @@ export class Routing {
     this.deps.onDemandChange();
   }
 
+}
+
+/**
+ * An IGMP or MLD query as an IP packet: general queries to all systems (all
+ * nodes), group-specific ones to the group (RFC 3376 4.1.12, RFC 3810 5.1.15).
+ */
+function queryPacket(kind: "igmp" | "mld", from: string, t: IgmpTimers, q: QueryOut): { packet: Uint8Array; destination: string } {
+  const intervalS = Math.round(t.queryIntervalMs / 1000);
+  if (kind === "igmp") {
+    const destination = q.group === "0.0.0.0" ? ALL_SYSTEMS : q.group;
+    const igmp = buildQuery(t.version as 2 | 3, q.group, q.maxResponseMs, t.robustness, intervalS);
+    return { packet: buildIpv4(from, destination, IGMP_PROTOCOL, 1, igmp, true), destination };
+  }
+  const destination = q.group === "::" ? ALL_NODES : q.group;
+  const mld = buildMldQuery(t.version as 1 | 2, q.group, q.maxResponseMs, t.robustness, intervalS);
+  return { packet: buildIpv6Mld(from, destination, mld), destination };
 }
 
 function listenerLinks(links: Map<string, { address: string; router: IgmpRouter }>, now: number, versionOffset: number): ListenerLinkState[] {

@@ -25,12 +25,11 @@ import type { ApplyResult, InterfaceState, RelayControl, Resources, StatsSnapsho
 import { CounterSlots } from "./counter_slots.ts";
 import { restartOnlyKey } from "./live_keys.ts";
 import { ApplyFailedError, PersistFailedError, ResourceLimitError, RestartRequiredError } from "./errors.ts";
-import { describeInterface, interfaceChange, resolveInterfaces } from "./interfaces.ts";
+import { describeInterface, interfaceChange, ipv4Text, resolveInterfaces } from "./interfaces.ts";
 import { Memberships } from "./memberships.ts";
 import { type LearnedOutput, withDemand } from "./demand.ts";
 import { protocolInterfaces, Routing, type RoutingStatus } from "./routing.ts";
 import type { SaEntry } from "../protocols/msdp.ts";
-import { formatIp, fromWords } from "../net/address.ts";
 import {
   activeRules,
   buildPlan,
@@ -509,7 +508,7 @@ export class Supervisor implements RelayControl {
       for (const o of rule.outputs) {
         if (o.group === undefined || !/^\d+\.\d+\.\d+\.\d+$/.test(o.group)) continue;
         const f = o.interface === undefined ? undefined : this.#facts.get(o.interface);
-        const source = o.source_ip ?? (f && f.ipv4 !== 0 ? formatIp(fromWords(4, [f.ipv4])) : undefined);
+        const source = o.source_ip ?? (f ? ipv4Text(f.ipv4) ?? undefined : undefined);
         if (source === undefined || seen.has(`${source}|${o.group}`)) continue;
         seen.add(`${source}|${o.group}`);
         out.push({ source, group: o.group });

@@ -5,7 +5,7 @@
  *   gen 10.0.0.1 -- 10.0.0.2 mcr 10.0.1.1 -- 10.0.1.254 FRR 10.0.2.254 -- 10.0.2.2 receiver
  */
 import assert from "node:assert/strict";
-import { withTopology } from "../../src/tools/topology.ts";
+import { type Topology, withTopology } from "../../src/tools/topology.ts";
 import { frrAvailable, startFrr } from "../helpers/frr.ts";
 import { rootTest } from "../helpers/netns.ts";
 import { startRelay, startSink } from "../helpers/relay.ts";
@@ -26,6 +26,21 @@ function frrConfig(n: { routerIn: string; routerOut: string }, extra = ""): stri
     " ip igmp query-max-response-time 10",
     extra,
   ].join("\n");
+}
+
+/**
+ * The relayed stream's only configured output goes to another link (a veth
+ * pair inside mcr's namespace, mcrside0), so that what reaches FRR's link is
+ * what PIM asked for; the source written into it, 10.0.0.1, is routed
+ * through mcr in FRR's namespace (its RPF check).
+ */
+async function sideLink(t: Topology, n: { relay: string; router: string }): Promise<void> {
+  for (const argv of [
+    ["ip", "link", "add", "mcrside0", "type", "veth", "peer", "name", "mcrside1"],
+    ["ip", "link", "set", "mcrside0", "up"],
+    ["ip", "link", "set", "mcrside1", "up"],
+  ]) assert.equal((await t.run(n.relay, argv)).code, 0, argv.join(" "));
+  assert.equal((await t.run(n.router, ["ip", "route", "add", "10.0.0.0/24", "via", "10.0.1.1"])).code, 0);
 }
 
 rootTest("frr: mcr and FRR pimd list each other as PIM neighbours, the DR is the one RFC 7761's election picks on both sides, and the IGMP querier is the lower address", async () => {
@@ -87,15 +102,7 @@ rootTest("frr: a receiver behind FRR joins a group mcr relays; FRR's PIM join ad
   if (!frrAvailable()) throw new Error("FRR is not installed (Debian package frr): make deps installs it");
   await withTopology(async (t) => {
     const n = await t.routedChain();
-    // The relayed stream's only configured output is on another link (a veth
-    // pair inside mcr's namespace); the source written into it, 10.0.0.1, is
-    // reached through mcr (FRR's RPF check).
-    for (const argv of [
-      ["ip", "link", "add", "mcrside0", "type", "veth", "peer", "name", "mcrside1"],
-      ["ip", "link", "set", "mcrside0", "up"],
-      ["ip", "link", "set", "mcrside1", "up"],
-    ]) assert.equal((await t.run(n.relay, argv)).code, 0, argv.join(" "));
-    assert.equal((await t.run(n.router, ["ip", "route", "add", "10.0.0.0/24", "via", "10.0.1.1"])).code, 0);
+    await sideLink(t, n);
     const relay = await startRelay(t, n.relay, [
       `pim: { interfaces: [${n.relayOut}], hello_interval_ms: 1000, rp: [{ address: 10.0.1.1, groups: 239.0.0.0/8 }] }`,
       "rules:",
@@ -211,12 +218,7 @@ rootTest("frr: with FRR as the RP, mcr's Null-Registers make FRR learn the sourc
   if (!frrAvailable()) throw new Error("FRR is not installed (Debian package frr): make deps installs it");
   await withTopology(async (t) => {
     const n = await t.routedChain();
-    for (const argv of [
-      ["ip", "link", "add", "mcrside0", "type", "veth", "peer", "name", "mcrside1"],
-      ["ip", "link", "set", "mcrside0", "up"],
-      ["ip", "link", "set", "mcrside1", "up"],
-    ]) assert.equal((await t.run(n.relay, argv)).code, 0, argv.join(" "));
-    assert.equal((await t.run(n.router, ["ip", "route", "add", "10.0.0.0/24", "via", "10.0.1.1"])).code, 0);
+    await sideLink(t, n);
     const relay = await startRelay(t, n.relay, [
       `pim: { interfaces: [${n.relayOut}], hello_interval_ms: 1000, rp: [{ address: 10.0.1.254, groups: 239.0.0.0/8 }] }`,
       "rules:",
