@@ -4,7 +4,7 @@
  * IGMP's (MLDv1 as IGMPv2, MLDv2 as IGMPv3) so one router state machine
  * (igmp_state.ts) serves both. Pure; never throws on input bytes.
  */
-import { decodeCode, decodeFloatCode, encodeFloatCode, type IgmpMessage } from "./igmp.ts";
+import { decodeCode, decodeFloatCode, encodeCode, encodeFloatCode, type IgmpMessage } from "./igmp.ts";
 import { buildRecords, type GroupRecord, parseRecords } from "./group_records.ts";
 import { fail, ipv6At, type Parsed } from "./ip_packet.ts";
 import { ip } from "../net/address.ts";
@@ -70,7 +70,7 @@ export function buildMldQuery(version: 1 | 2, group: string, maxResponseMs: numb
   m.set(ip(group).bytes, 8);
   if (version === 2) {
     m[24] = robustness <= 7 ? robustness : 0;
-    m[25] = intervalS < 128 ? intervalS : 127;
+    m[25] = encodeCode(intervalS); // QQIC: IGMPv3's float code (intervals of 128 s and more)
   }
   return m;
 }

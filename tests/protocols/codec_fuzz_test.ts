@@ -201,3 +201,11 @@ Deno.test("IGMPv3's 8-bit time code: exact below 128, within its precision above
   }), { numRuns: 5000 });
   assert.equal(decodeCode(encodeCode(1_000_000)), 31_744, "too large: the largest the code can say");
 });
+
+Deno.test("an MLDv2 query carries its query interval as the float code: 125 s as it is, 3,600 s as the code for it (it was cut to 127 s)", () => {
+  for (const [s, want] of [[125, 125], [3600, 3584]] as const) {
+    const q = parseMld(buildMldQuery(2, "::", 1000, 2, s));
+    assert.ok(q.ok && q.value.kind === "query");
+    assert.equal(q.value.intervalS, want);
+  }
+});
