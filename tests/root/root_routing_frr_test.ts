@@ -90,6 +90,16 @@ rootTest("frr: mcr and FRR pimd list each other as PIM neighbours, the DR is the
       });
       assert.equal((await routing(t, n.relay)).igmp.interfaces[0].is_querier, true);
       assert.ok((await routing(t, n.relay)).counters.pim_received > 0);
+
+      // PIM taken out over the API: in force when acknowledged, so FRR hears the goodbye
+      // (holdtime 0) at once instead of waiting out mcr's 4 s holdtime.
+      assert.equal(await putConfig(t, n.relay, (c) => delete c.pim), 200);
+      const t0 = Date.now();
+      await waitFor("FRR to drop mcr as a neighbour", 10_000, async () =>
+        (await frr.json<Record<string, Record<string, unknown>>>("show ip pim neighbor json"))[n.routerIn]?.["10.0.1.1"] === undefined);
+      assert.ok(Date.now() - t0 < 2500, `dropped ${Date.now() - t0} ms after the 200: by the goodbye, not the holdtime`);
+      const after = await routing(t, n.relay);
+      assert.deepEqual([after.pim.interfaces, after.pim.neighbors], [[], []]);
     } finally {
       await frr.stop();
       const { code } = await relay.stop();
