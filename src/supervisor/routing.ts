@@ -138,6 +138,7 @@ export class Routing {
   #waiting: RoutingStatus["waiting"] = [];
   #rps: { address: string; groups: string }[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #runQueued = false;
   #demandKey = JSON.stringify([[], []]);
   #present = new Set<string>();
   #stopped = false;
@@ -383,7 +384,7 @@ export class Routing {
       this.deps.log.info(`${kind.toUpperCase()} querier on ${name} is now ${after}`, { interface: name, querier: after });
       this.deps.onEvent({ protocol: kind, interface: name, querier: after });
     }
-    this.#run();
+    this.#soon();
   }
 
   #onPim(name: string, packet: Uint8Array): void {
@@ -415,7 +416,7 @@ export class Routing {
     } else {
       this.#count("pim_ignored");
     }
-    this.#run();
+    this.#soon();
   }
 
   // ---- time and packets out ---------------------------------------------------
@@ -430,6 +431,19 @@ export class Routing {
     } catch (err) {
       this.deps.log.warn(`handling a ${what} packet failed`, { error: (err as Error).message });
     }
+  }
+
+  /**
+   * After packets: one #run for all the packets of a burst (a reader hands
+   * up to 256 at once), not one per packet.
+   */
+  #soon(): void {
+    if (this.#runQueued) return;
+    this.#runQueued = true;
+    queueMicrotask(() => {
+      this.#runQueued = false;
+      this.#run();
+    });
   }
 
   /** Advances every state machine, sends what is due, notices demand changes, sets the next timer (always). */

@@ -57,6 +57,8 @@ function harness(failOn: number | null = null) {
 }
 
 const cfg = (o: Record<string, unknown>) => ConfigSchema.parse({ rules: [], ...o });
+/** Lets the speakers' after-packets step run (it is queued once per burst of packets). */
+const settled = () => new Promise<void>((r) => queueMicrotask(r));
 
 Deno.test("apply() opens one IGMP socket per igmp interface and one PIM socket per pim interface, and says hello and queries at once", async () => {
   const h = harness();
@@ -112,6 +114,7 @@ Deno.test("a report makes a group present and asks for a re-plan; invalid packet
   assert.equal(h.routing.status().counters.igmp_invalid, 2);
   assert.equal(h.demandChanges(), 0);
   sock.deliver(buildIpv4("10.0.1.7", "239.9.9.1", 2, 1, buildHostMessage("report2", "239.9.9.1"), true), false);
+  await settled();
   assert.equal(h.demandChanges(), 1);
   assert.deepEqual([...h.routing.demand().igmp.get("a")!], ["239.9.9.1"]);
   assert.equal(h.routing.status().counters.igmp_groups_learned, 1);
@@ -194,10 +197,12 @@ Deno.test("on a link where PIM runs too, IGMP receivers count only while mcr is 
   const igmpSock = h.sockets.find((x) => x.proto === 2)!;
   const pimSock = h.sockets.find((x) => x.proto === 103)!;
   igmpSock.deliver(buildIpv4("10.0.1.7", "239.9.9.1", 2, 1, buildHostMessage("report2", "239.9.9.1"), true), false);
+  await settled();
   assert.deepEqual([...h.routing.demand().igmp.get("a") ?? []], ["239.9.9.1"], "mcr alone on the link: it is the DR");
   const changes = h.demandChanges();
   pimSock.deliver(buildIpv4("10.0.1.9", "224.0.0.13", 103, 1, buildHello(105, 1, 42), false), false);
   assert.equal(h.routing.status().pim.interfaces[0].dr, "10.0.1.9");
+  await settled();
   assert.equal(h.routing.demand().igmp.get("a"), undefined, "a router with a higher address is DR: its receivers are its job");
   assert.ok(h.demandChanges() > changes, "and the data plane is told");
   await h.routing.stop();
