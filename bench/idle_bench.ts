@@ -30,7 +30,11 @@ function threads(pid: number): Map<string, ThreadSample> {
       const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       const status = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/status`);
       const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      m.set(t.name, { name, ticks: Number(f[11]) + Number(f[12]), wakes: Number(status.match(/^voluntary_ctxt_switches:\s+(\d+)/m)?.[1] ?? 0) });
+      m.set(t.name, {
+        name,
+        ticks: Number(f[11]) + Number(f[12]),
+        wakes: Number(status.match(/^voluntary_ctxt_switches:\s+(\d+)/m)?.[1] ?? 0),
+      });
     } catch { /* the thread exited */ }
   }
   return m;
@@ -39,9 +43,12 @@ function threads(pid: number): Map<string, ThreadSample> {
 await withTopology(async (t) => {
   const n = await t.chain();
   const dir = Deno.makeTempDirSync();
-  Deno.writeTextFileSync(`${dir}/mcr.yaml`,
+  Deno.writeTextFileSync(
+    `${dir}/mcr.yaml`,
     `rules:\n  - { name: idle, input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }, ` +
-      `outputs: [{ interface: ${n.relayOut}, group: 239.9.9.9, port: 5099 }] }\n`, { mode: 0o600 });
+      `outputs: [{ interface: ${n.relayOut}, group: 239.9.9.9, port: 5099 }] }\n`,
+    { mode: 0o600 },
+  );
   const relay = await startRelayListening(t, n.relay, `${dir}/mcr.yaml`);
   await new Promise((r) => setTimeout(r, 3000)); // start-up work done
   const before = threads(relay.pid);
@@ -54,10 +61,19 @@ await withTopology(async (t) => {
   Deno.removeSync(dir, { recursive: true });
   const perThread = [...after].filter(([tid]) => before.has(tid)).map(([tid, a]) => {
     const b = before.get(tid)!;
-    return { thread: a.name, cpu_pct: +(((a.ticks - b.ticks) / CLK_TCK) / wall * 100).toFixed(3), wakes_per_s: +((a.wakes - b.wakes) / wall).toFixed(1) };
+    return {
+      thread: a.name,
+      cpu_pct: +(((a.ticks - b.ticks) / CLK_TCK) / wall * 100).toFixed(3),
+      wakes_per_s: +((a.wakes - b.wakes) / wall).toFixed(1),
+    };
   });
   const total = perThread.reduce((s, x) => s + x.cpu_pct, 0);
-  const row = { seconds: +wall.toFixed(1), idle_cpu_pct_of_core: +total.toFixed(3), target_pct: 0.5, threads: perThread.filter((x) => x.cpu_pct > 0 || x.wakes_per_s > 0) };
+  const row = {
+    seconds: +wall.toFixed(1),
+    idle_cpu_pct_of_core: +total.toFixed(3),
+    target_pct: 0.5,
+    threads: perThread.filter((x) => x.cpu_pct > 0 || x.wakes_per_s > 0),
+  };
   Deno.writeTextFileSync(out, JSON.stringify(row, null, 2) + "\n");
   console.log(JSON.stringify(row));
 });

@@ -30,7 +30,8 @@ import { runOne } from "./run.ts";
 import { residenceQuantileUs } from "../src/stats/aggregate.ts";
 
 type Relay = "mcr" | "mcr-busy" | "mcr-blocks" | "kernel" | "socat";
-const list = (k: string, d: string) => (Deno.env.get(k) ?? d).split(",").map((x) => x.trim()).filter((x) => x !== "");
+const list = (k: string, d: string) =>
+  (Deno.env.get(k) ?? d).split(",").map((x) => x.trim()).filter((x) => x !== "");
 const rates = list("LAT_RATES", "1000,10000,50000,100000").map(Number);
 const sizes = list("LAT_SIZES", "256,1024").map(Number);
 const backgrounds = list("LAT_BACKGROUND", "0,30000").map(Number);
@@ -45,7 +46,11 @@ const rows: (Row & { background: number })[] = [];
 // LAT_RENDER=1: no measurement, the table and chart are drawn again from the last run's rows.
 const renderOnly = Deno.env.get("LAT_RENDER") === "1";
 if (renderOnly) {
-  rows.push(...Deno.readTextFileSync(`${results}${base}.jsonl`).trim().split("\n").map((l) => JSON.parse(l)));
+  rows.push(
+    ...Deno.readTextFileSync(`${results}${base}.jsonl`).trim().split("\n").map((l) =>
+      JSON.parse(l)
+    ),
+  );
 }
 for (const size of renderOnly ? [] : sizes) {
   for (const background of backgrounds) {
@@ -58,36 +63,71 @@ for (const size of renderOnly ? [] : sizes) {
           backgroundPps: background,
         });
         rows.push({ ...row, background });
-        console.error(JSON.stringify({ relay, size, rate, background, p50: row.latency_p50_us, p99: row.latency_p99_us, lost: row.lost }));
+        console.error(
+          JSON.stringify({
+            relay,
+            size,
+            rate,
+            background,
+            p50: row.latency_p50_us,
+            p99: row.latency_p99_us,
+            lost: row.lost,
+          }),
+        );
       }
     }
   }
 }
-if (!renderOnly) Deno.writeTextFileSync(`${results}${base}.jsonl`, rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
+if (!renderOnly) {
+  Deno.writeTextFileSync(
+    `${results}${base}.jsonl`,
+    rows.map((r) => JSON.stringify(r)).join("\n") + "\n",
+  );
+}
 
 const us = (v: number | null | undefined) =>
-  v === null || v === undefined ? "-" : !Number.isFinite(v) ? "∞" : v >= 1000 ? `${(v / 1000).toFixed(1)} ms` : `${Math.round(v)}`;
-const over = (v: number | null, k: number | null) => v === null || k === null ? "" : v >= k ? `+${us(v - k)}` : `−${us(k - v)}`;
+  v === null || v === undefined
+    ? "-"
+    : !Number.isFinite(v)
+    ? "∞"
+    : v >= 1000
+    ? `${(v / 1000).toFixed(1)} ms`
+    : `${Math.round(v)}`;
+const over = (v: number | null, k: number | null) =>
+  v === null || k === null ? "" : v >= k ? `+${us(v - k)}` : `−${us(k - v)}`;
 const lines = [
   "| relay | size | second stream | offered pps | delivered | p50 µs | p99 µs | max µs | p50 over kernel | p99 over kernel | mcr residence p50 / p99 | longest loop turn | relay CPU ns/pkt |",
   "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
 ];
 for (const r of rows) {
-  const k = rows.find((x) => x.relay === "kernel" && x.target_pps === r.target_pps && x.size === r.size && x.background === r.background);
+  const k = rows.find((x) =>
+    x.relay === "kernel" && x.target_pps === r.target_pps && x.size === r.size &&
+    x.background === r.background
+  );
   const c = r.relay_counters;
   const residence = c && r.relay.startsWith("mcr") && (c.residence_count ?? 0) > 0
     ? `≤ ${us(residenceQuantileUs(c, 0.5))} / ≤ ${us(residenceQuantileUs(c, 0.99))}`
     : "";
   lines.push(
-    `| ${r.relay} | ${r.size} | ${r.background ? `${r.background_pps} pps` : "-"} | ${r.target_pps} | ${r.delivered} / ${r.sent} | ` +
+    `| ${r.relay} | ${r.size} | ${
+      r.background ? `${r.background_pps} pps` : "-"
+    } | ${r.target_pps} | ${r.delivered} / ${r.sent} | ` +
       `${us(r.latency_p50_us)} | ${us(r.latency_p99_us)} | ${us(r.latency_max_us)} | ` +
-      `${over(r.latency_p50_us, k?.latency_p50_us ?? null)} | ${over(r.latency_p99_us, k?.latency_p99_us ?? null)} | ` +
-      `${residence} | ${c?.loop_stall_max_ms !== undefined ? `${c.loop_stall_max_ms.toFixed(1)} ms` : ""} | ${r.background ? "-" : r.cpu_ns_per_pkt ?? "-"} |`,
+      `${over(r.latency_p50_us, k?.latency_p50_us ?? null)} | ${
+        over(r.latency_p99_us, k?.latency_p99_us ?? null)
+      } | ` +
+      `${residence} | ${
+        c?.loop_stall_max_ms !== undefined ? `${c.loop_stall_max_ms.toFixed(1)} ms` : ""
+      } | ${r.background ? "-" : r.cpu_ns_per_pkt ?? "-"} |`,
   );
 }
-const cpus = Deno.readTextFileSync("/proc/cpuinfo").split("\n").filter((l) => l.startsWith("processor")).length;
+const cpus =
+  Deno.readTextFileSync("/proc/cpuinfo").split("\n").filter((l) => l.startsWith("processor"))
+    .length;
 const machine = `${Deno.build.os} ${Deno.osRelease()}, ${cpus} CPUs`;
-const measured = (renderOnly ? Deno.statSync(`${results}${base}.jsonl`).mtime ?? new Date() : new Date()).toISOString().slice(0, 10);
+const measured =
+  (renderOnly ? Deno.statSync(`${results}${base}.jsonl`).mtime ?? new Date() : new Date())
+    .toISOString().slice(0, 10);
 const table = `Measured ${measured} on ${machine}, ${seconds} s per row.\n\n${lines.join("\n")}\n`;
 Deno.writeTextFileSync(`${results}${base}.md`, table);
 console.log(table);
@@ -98,5 +138,8 @@ const series = relays.map((relay) => ({
   points: rows.filter((r) => r.relay === relay && r.size === chartSize && r.background === 0)
     .map((r) => ({ rate: r.target_pps, p50Us: r.latency_p50_us, p99Us: r.latency_p99_us })),
 }));
-Deno.writeTextFileSync(`${results}${base}.svg`, renderLatencyChart(series, `${chartSize}-byte datagrams, chain topology, ${machine}`));
+Deno.writeTextFileSync(
+  `${results}${base}.svg`,
+  renderLatencyChart(series, `${chartSize}-byte datagrams, chain topology, ${machine}`),
+);
 console.log(`raw rows: ${results}${base}.jsonl; chart: ${results}${base}.svg`);

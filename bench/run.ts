@@ -68,7 +68,9 @@ function sleep(ms: number): Promise<void> {
 
 /** Busy jiffies of one CPU from /proc/stat: user+nice+system+irq+softirq. */
 function cpuBusy(cpu: number): number {
-  const line = Deno.readTextFileSync("/proc/stat").split("\n").find((l) => l.startsWith(`cpu${cpu} `))!;
+  const line = Deno.readTextFileSync("/proc/stat").split("\n").find((l) =>
+    l.startsWith(`cpu${cpu} `)
+  )!;
   const f = line.trim().split(/\s+/).slice(1).map(Number);
   return f[0] + f[1] + f[2] + f[5] + f[6];
 }
@@ -88,7 +90,11 @@ function procTimes(pid: number): { user: number; sys: number } {
   return { user, sys };
 }
 
-async function readLinesUntil(stream: ReadableStream<Uint8Array>, needle: string, timeoutMs: number): Promise<string[]> {
+async function readLinesUntil(
+  stream: ReadableStream<Uint8Array>,
+  needle: string,
+  timeoutMs: number,
+): Promise<string[]> {
   const lines: string[] = [];
   const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
   let buf = "";
@@ -130,18 +136,45 @@ async function startRelayKind(
   const dir = Deno.makeTempDirSync({ prefix: "mcr-bench-" });
   // The background stream (BACKGROUND below) is relayed too, by a second rule / route / socat.
   if (kind === "mcr" || kind === "mcr-blocks" || kind === "mcr-busy") {
-    const outs = Array.from({ length: outputs }, (_, i) =>
-      `      - { interface: ${n.relayOut}, group: 239.9.${9 + Math.floor(i / 250)}.${(9 + i) % 250}, port: 5099, ttl: 8 }`);
+    const outs = Array.from(
+      { length: outputs },
+      (_, i) =>
+        `      - { interface: ${n.relayOut}, group: 239.9.${9 + Math.floor(i / 250)}.${
+          (9 + i) % 250
+        }, port: 5099, ttl: 8 }`,
+    );
     const bg = background
       ? `  - name: background\n    input: { interface: ${n.relayIn}, group: ${BACKGROUND.group}, port: ${BACKGROUND.port} }\n` +
         `    outputs:\n      - { interface: ${n.relayOut}, group: ${BACKGROUND.outGroup}, port: ${BACKGROUND.outPort}, ttl: 8 }\n`
       : "";
     // The worker runs alone on CPU 1 (worker_cpus); the supervisor and the runtime's helper threads on CPU 0.
-    Deno.writeTextFileSync(`${dir}/mcr.yaml`,
-      `workers: ${workers}\nworker_cpus: [1]\n${kind === "mcr-blocks" ? "ring: { rx_mode: blocks }\n" : kind === "mcr-busy" ? "ring: { busy_poll_us: 500 }\n" : ""}rules:\n  - name: bench\n    rate_pps: 400000\n    input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }\n    outputs:\n${outs.join("\n")}\n${bg}`,
-      { mode: 0o600 });
+    Deno.writeTextFileSync(
+      `${dir}/mcr.yaml`,
+      `workers: ${workers}\nworker_cpus: [1]\n${
+        kind === "mcr-blocks"
+          ? "ring: { rx_mode: blocks }\n"
+          : kind === "mcr-busy"
+          ? "ring: { busy_poll_us: 500 }\n"
+          : ""
+      }rules:\n  - name: bench\n    rate_pps: 400000\n    input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }\n    outputs:\n${
+        outs.join("\n")
+      }\n${bg}`,
+      { mode: 0o600 },
+    );
     const statsPath = `${dir}/final.json`;
-    const p = t.spawn(n.relay, ["taskset", "-c", "0", ...selfCommand(["run", "--config", `${dir}/mcr.yaml`, "--no-api", "--final-stats", statsPath])], { stdout: "null" });
+    const p = t.spawn(n.relay, [
+      "taskset",
+      "-c",
+      "0",
+      ...selfCommand([
+        "run",
+        "--config",
+        `${dir}/mcr.yaml`,
+        "--no-api",
+        "--final-stats",
+        statsPath,
+      ]),
+    ], { stdout: "null" });
     await readLinesUntil(p.stderr, "relay started", 20_000);
     return {
       pid: p.pid,
@@ -158,11 +191,21 @@ async function startRelayKind(
   }
   if (kind === "socat") {
     const socat = (inGroup: string, inPort: number, outGroup: string, outPort: number) =>
-      t.spawn(n.relay, ["taskset", "-c", "1", "socat", "-u", "-b", "65536",
+      t.spawn(n.relay, [
+        "taskset",
+        "-c",
+        "1",
+        "socat",
+        "-u",
+        "-b",
+        "65536",
         `UDP4-RECV:${inPort},ip-add-membership=${inGroup}:${n.relayIn},reuseaddr,rcvbuf=8388608`,
-        `UDP4-SENDTO:${outGroup}:${outPort},ip-multicast-if=${relayOutIp},ip-multicast-ttl=8,sndbuf=8388608`], { stdout: "null", stderr: "null" });
+        `UDP4-SENDTO:${outGroup}:${outPort},ip-multicast-if=${relayOutIp},ip-multicast-ttl=8,sndbuf=8388608`,
+      ], { stdout: "null", stderr: "null" });
     const ps = [socat("239.1.1.1", 5001, "239.9.9.9", 5099)];
-    if (background) ps.push(socat(BACKGROUND.group, BACKGROUND.port, BACKGROUND.outGroup, BACKGROUND.outPort));
+    if (background) {
+      ps.push(socat(BACKGROUND.group, BACKGROUND.port, BACKGROUND.outGroup, BACKGROUND.outPort));
+    }
     await sleep(300);
     return {
       pid: ps[0].pid,
@@ -175,17 +218,48 @@ async function startRelayKind(
     };
   }
   // kernel: a static (S,G) route; the kernel cannot rewrite, so the receiver listens on the input group.
-  Deno.writeTextFileSync(`${dir}/smcroute.conf`,
+  Deno.writeTextFileSync(
+    `${dir}/smcroute.conf`,
     `phyint ${n.relayIn} enable\nphyint ${n.relayOut} enable\nmroute from ${n.relayIn} source ${senderIp} group 239.1.1.1 to ${n.relayOut}\n` +
-      (background ? `mroute from ${n.relayIn} source ${senderIp} group ${BACKGROUND.group} to ${n.relayOut}\n` : ""));
-  const p = t.spawn(n.relay, ["taskset", "-c", "1", "smcrouted", "-n", "-N", "-f", `${dir}/smcroute.conf`,
-    "-u", `${dir}/smcroute.sock`, "-P", `${dir}/smcroute.pid`, "-i", `mcrbench${Deno.pid}`, "-l", "err"], { stdout: "null", stderr: "null" });
+      (background
+        ? `mroute from ${n.relayIn} source ${senderIp} group ${BACKGROUND.group} to ${n.relayOut}\n`
+        : ""),
+  );
+  const p = t.spawn(n.relay, [
+    "taskset",
+    "-c",
+    "1",
+    "smcrouted",
+    "-n",
+    "-N",
+    "-f",
+    `${dir}/smcroute.conf`,
+    "-u",
+    `${dir}/smcroute.sock`,
+    "-P",
+    `${dir}/smcroute.pid`,
+    "-i",
+    `mcrbench${Deno.pid}`,
+    "-l",
+    "err",
+  ], { stdout: "null", stderr: "null" });
   await sleep(1000);
-  return { pid: p.pid, stop: async () => (p.kill("SIGTERM"), await p.status, Deno.removeSync(dir, { recursive: true }), undefined) };
+  return {
+    pid: p.pid,
+    stop:
+      async () => (p.kill("SIGTERM"),
+        await p.status,
+        Deno.removeSync(dir, { recursive: true }),
+        undefined),
+  };
 }
 
 async function setRps(t: Topology, ns: string, ifname: string, mask: string): Promise<void> {
-  await t.run(ns, ["sh", "-c", `for q in /sys/class/net/${ifname}/queues/rx-*; do echo ${mask} > $q/rps_cpus; done`]);
+  await t.run(ns, [
+    "sh",
+    "-c",
+    `for q in /sys/class/net/${ifname}/queues/rx-*; do echo ${mask} > $q/rps_cpus; done`,
+  ]);
 }
 
 export type { Row };
@@ -211,40 +285,120 @@ export async function runOne(workload: string, kind: RelayKind, rep: number, o: 
       // Bridging is not the relay's work: keep it on CPU 0 too.
       const p = t.prefix;
       const bridges = "bridges" in n ? (n as DualBridgeNames).bridges : n.relay;
-      for (const ifname of [`${p}bg`, `${p}b0`, `${p}b1`, `${p}bs`]) await setRps(t, bridges, ifname, "1");
+      for (const ifname of [`${p}bg`, `${p}b0`, `${p}b1`, `${p}bs`]) {
+        await setRps(t, bridges, ifname, "1");
+      }
     }
-    if (kind === "kernel") await t.sysctl(n.relay, "net.ipv4.conf.all.mc_forwarding", "1").catch(() => {});
-    const relay = await startRelayKind(t, n, kind, o.outputs ?? 1, o.workers ?? 1, genIp, relayOutIp, (o.backgroundPps ?? 0) > 0);
+    if (kind === "kernel") {
+      await t.sysctl(n.relay, "net.ipv4.conf.all.mc_forwarding", "1").catch(() => {});
+    }
+    const relay = await startRelayKind(
+      t,
+      n,
+      kind,
+      o.outputs ?? 1,
+      o.workers ?? 1,
+      genIp,
+      relayOutIp,
+      (o.backgroundPps ?? 0) > 0,
+    );
     const group = kind === "kernel" ? "239.1.1.1" : "239.9.9.9";
     const port = kind === "kernel" ? 5001 : 5099;
-    const sink = t.spawn(n.sink, ["taskset", "-c", "0", ...selfCommand(["sink", "--group", group, "--port", String(port),
-      "--interface", n.sinkIf, "--expect", String(o.count), "--idle-timeout-ms", "1500",
-      // A relay that delivers nothing must not hold the run: the sink gives up after the stream's length plus 30 s.
-      "--max-seconds", String(Math.ceil(o.count / o.rate) + 30), "--json", "--run-id", String(rep + 1)])], { stderr: "null" });
+    const sink = t.spawn(n.sink, [
+      "taskset",
+      "-c",
+      "0",
+      ...selfCommand([
+        "sink",
+        "--group",
+        group,
+        "--port",
+        String(port),
+        "--interface",
+        n.sinkIf,
+        "--expect",
+        String(o.count),
+        "--idle-timeout-ms",
+        "1500",
+        // A relay that delivers nothing must not hold the run: the sink gives up after the stream's length plus 30 s.
+        "--max-seconds",
+        String(Math.ceil(o.count / o.rate) + 30),
+        "--json",
+        "--run-id",
+        String(rep + 1),
+      ]),
+    ], { stderr: "null" });
     const sinkOut = new Response(sink.stdout).text();
     await sleep(500);
     // The background stream runs from before the measured one starts until after it ends.
     const bgSeconds = Math.ceil(o.count / o.rate) + 2;
     const background = (o.backgroundPps ?? 0) > 0
-      ? t.run(n.gen, ["taskset", "-c", "0", ...selfCommand(["gen", "--group", BACKGROUND.group, "--port", String(BACKGROUND.port),
-        "--count", String(o.backgroundPps! * bgSeconds), "--rate", String(o.backgroundPps), "--size", "1024", "--interface", n.genIf,
-        "--ttl", "8", "--json", "--run-id", "99"])], 600_000)
+      ? t.run(n.gen, [
+        "taskset",
+        "-c",
+        "0",
+        ...selfCommand([
+          "gen",
+          "--group",
+          BACKGROUND.group,
+          "--port",
+          String(BACKGROUND.port),
+          "--count",
+          String(o.backgroundPps! * bgSeconds),
+          "--rate",
+          String(o.backgroundPps),
+          "--size",
+          "1024",
+          "--interface",
+          n.genIf,
+          "--ttl",
+          "8",
+          "--json",
+          "--run-id",
+          "99",
+        ]),
+      ], 600_000)
       : null;
     if (background) await sleep(500);
     const busy0 = cpuBusy(1);
     const proc0 = procTimes(relay.pid);
-    const gen = await t.run(n.gen, ["taskset", "-c", "0", ...selfCommand(["gen", "--group", "239.1.1.1", "--port", "5001",
-      "--count", String(o.count), "--rate", String(o.rate), "--size", String(o.size), "--interface", n.genIf,
-      "--ttl", "8", "--json", "--run-id", String(rep + 1)])], 600_000);
+    const gen = await t.run(n.gen, [
+      "taskset",
+      "-c",
+      "0",
+      ...selfCommand([
+        "gen",
+        "--group",
+        "239.1.1.1",
+        "--port",
+        "5001",
+        "--count",
+        String(o.count),
+        "--rate",
+        String(o.rate),
+        "--size",
+        String(o.size),
+        "--interface",
+        n.genIf,
+        "--ttl",
+        "8",
+        "--json",
+        "--run-id",
+        String(rep + 1),
+      ]),
+    ], 600_000);
     await sink.status;
     const busy1 = cpuBusy(1);
     const proc1 = procTimes(relay.pid);
-    const bgSent = background ? JSON.parse((await background).stdout.trim().split("\n").pop() || "{}").rate_pps ?? 0 : 0;
+    const bgSent = background
+      ? JSON.parse((await background).stdout.trim().split("\n").pop() || "{}").rate_pps ?? 0
+      : 0;
     const counters = await relay.stop();
     const g = JSON.parse(gen.stdout.trim().split("\n").pop() || "{}");
     const s = JSON.parse((await sinkOut).trim().split("\n").pop() || "{}");
     const delivered = s.unique ?? 0;
-    const per = (jiffies: number) => delivered > 0 ? Math.round((jiffies * TICK_NS) / delivered) : null;
+    const per = (jiffies: number) =>
+      delivered > 0 ? Math.round((jiffies * TICK_NS) / delivered) : null;
     const lost = Math.max(0, (g.sent ?? 0) - delivered);
     return {
       workload,
@@ -287,15 +441,23 @@ function median(xs: number[]): number {
 
 async function main(): Promise<void> {
   Deno.mkdirSync(RESULTS, { recursive: true });
-  const out = await Deno.open(`${RESULTS}latest.jsonl`, { write: true, create: true, truncate: true });
+  const out = await Deno.open(`${RESULTS}latest.jsonl`, {
+    write: true,
+    create: true,
+    truncate: true,
+  });
   const rows: Row[] = [];
   const record = async (r: Row) => {
     rows.push(r);
     await out.write(new TextEncoder().encode(JSON.stringify(r) + "\n"));
     console.log(
-      `${r.workload.padEnd(22)} ${r.relay.padEnd(6)} rep ${r.rep}  ${String(r.size).padStart(5)} B @ ${String(r.target_pps).padStart(7)} pps` +
+      `${r.workload.padEnd(22)} ${r.relay.padEnd(6)} rep ${r.rep}  ${
+        String(r.size).padStart(5)
+      } B @ ${String(r.target_pps).padStart(7)} pps` +
         `  sent ${r.sent} (${r.gen_pps} pps)  delivered ${r.delivered}  loss ${r.loss_pct}%  dup ${r.duplicates}` +
-        `  cpu ${fmt(r.cpu_ns_per_pkt)} ns/pkt${r.generator_limited ? "  [generator-limited]" : ""}`,
+        `  cpu ${fmt(r.cpu_ns_per_pkt)} ns/pkt${
+          r.generator_limited ? "  [generator-limited]" : ""
+        }`,
     );
   };
   const relays = (Deno.env.get("RELAYS") ?? "mcr,socat,kernel").split(",") as RelayKind[];
@@ -309,10 +471,23 @@ async function main(): Promise<void> {
   for (let rep = 0; rep < REPS; rep++) {
     for (const relay of relays) {
       if (wanted("seed-chain")) {
-        await record(await runOne("seed-chain", relay, rep, { count: count || (QUICK ? 50_000 : 100_000), rate: rate || 50_000, size }));
+        await record(
+          await runOne("seed-chain", relay, rep, {
+            count: count || (QUICK ? 50_000 : 100_000),
+            rate: rate || 50_000,
+            size,
+          }),
+        );
       }
       if (wanted("seed-bridge")) {
-        await record(await runOne("seed-bridge", relay, rep, { count: count || (QUICK ? 300_000 : 1_000_000), rate: rate || 150_000, size, bridge: true }));
+        await record(
+          await runOne("seed-bridge", relay, rep, {
+            count: count || (QUICK ? 300_000 : 1_000_000),
+            rate: rate || 150_000,
+            size,
+            bridge: true,
+          }),
+        );
       }
     }
   }
@@ -321,23 +496,40 @@ async function main(): Promise<void> {
   for (const s of wanted("sweep") ? [64, 1024] : []) {
     for (const r of rates) {
       for (const relay of relays) {
-        await record(await runOne(`sweep-${s}B`, relay, 0, { count: Math.max(50_000, r * (QUICK ? 1 : 2)), rate: r, size: s }));
+        await record(
+          await runOne(`sweep-${s}B`, relay, 0, {
+            count: Math.max(50_000, r * (QUICK ? 1 : 2)),
+            rate: r,
+            size: s,
+          }),
+        );
       }
     }
   }
   // 3. Fan-out: cost per output copy (mcr only; receivers listen to the first output).
   for (const outputs of !wanted("fanout") ? [] : QUICK ? [1, 16] : [1, 4, 16, 64]) {
-    await record(await runOne("fanout", "mcr", 0, { count: 100_000, rate: 20_000, size: 256, outputs }));
+    await record(
+      await runOne("fanout", "mcr", 0, { count: 100_000, rate: 20_000, size: 256, outputs }),
+    );
   }
   // 4. Two workers (PACKET_FANOUT) at the bridge workload's rate.
   if (wanted("workers")) {
-    await record(await runOne("workers-2", "mcr", 0, { count: QUICK ? 300_000 : 1_000_000, rate: 150_000, size: 1024, workers: 2 }));
+    await record(
+      await runOne("workers-2", "mcr", 0, {
+        count: QUICK ? 300_000 : 1_000_000,
+        rate: 150_000,
+        size: 1024,
+        workers: 2,
+      }),
+    );
   }
   out.close();
 
   // ---- summary table --------------------------------------------------------
   const lines: string[] = [];
-  lines.push("| workload | relay | size | offered pps | delivered (median) | loss % (max) | dup/reorder | CPU ns/pkt (median) | vs mcr |");
+  lines.push(
+    "| workload | relay | size | offered pps | delivered (median) | loss % (max) | dup/reorder | CPU ns/pkt (median) | vs mcr |",
+  );
   lines.push("|---|---|---:|---:|---:|---:|---:|---:|---:|");
   const groups = new Map<string, Row[]>();
   for (const r of rows) {
@@ -358,18 +550,26 @@ async function main(): Promise<void> {
     const base = mcrCpu.get(k.replace(`|${r0.relay}|`, "|"));
     const label = r0.workload === "fanout" ? `fanout x${r0.outputs}` : r0.workload;
     lines.push(
-      `| ${label} | ${r0.relay} | ${r0.size} | ${r0.target_pps} | ${median(rs.map((r) => r.delivered))} / ${median(rs.map((r) => r.sent))}` +
-        ` | ${Math.max(...rs.map((r) => r.loss_pct))} | ${rs.reduce((a, r) => a + r.duplicates, 0)}/${rs.reduce((a, r) => a + r.reordered, 0)}` +
+      `| ${label} | ${r0.relay} | ${r0.size} | ${r0.target_pps} | ${
+        median(rs.map((r) => r.delivered))
+      } / ${median(rs.map((r) => r.sent))}` +
+        ` | ${Math.max(...rs.map((r) => r.loss_pct))} | ${
+          rs.reduce((a, r) => a + r.duplicates, 0)
+        }/${rs.reduce((a, r) => a + r.reordered, 0)}` +
         ` | ${fmt(cpuMed)} | ${cpuMed !== null && base ? (cpuMed / base).toFixed(2) + "x" : "-"}` +
         `${rs.some((r) => r.generator_limited) ? " (generator-limited)" : ""} |`,
     );
   }
   // navigator.hardwareConcurrency counts only the CPUs this (pinned) process may use.
-  const cpus = Deno.readTextFileSync("/proc/cpuinfo").split("\n").filter((l) => l.startsWith("processor")).length;
+  const cpus =
+    Deno.readTextFileSync("/proc/cpuinfo").split("\n").filter((l) => l.startsWith("processor"))
+      .length;
   const machine = `${Deno.build.os} ${Deno.osRelease()}, ${cpus} CPU${cpus === 1 ? "" : "s"}, ${
     Deno.readTextFileSync("/proc/cpuinfo").match(/model name\s*:\s*(.*)/)?.[1] ?? "unknown CPU"
   }`;
-  const table = `Measured ${new Date().toISOString().slice(0, 10)} on ${machine}; ${REPS} repetition(s).\n\n${lines.join("\n")}\n`;
+  const table = `Measured ${
+    new Date().toISOString().slice(0, 10)
+  } on ${machine}; ${REPS} repetition(s).\n\n${lines.join("\n")}\n`;
   Deno.writeTextFileSync(`${RESULTS}latest.md`, table);
   console.log("\n" + table);
 

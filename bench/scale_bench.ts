@@ -33,34 +33,66 @@ await withTopology(async (t) => {
   const n = await t.chain();
   const dir = Deno.makeTempDirSync();
   const rule = (i: number) =>
-    `  - { name: r${i}, input: { interface: ${n.relayIn}, group: 239.${10 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}, port: 5000 }, ` +
-    `outputs: [{ interface: ${n.relayOut}, group: 239.200.${(i >> 8) & 255}.${i & 255}, port: 6000 }] }\n`;
+    `  - { name: r${i}, input: { interface: ${n.relayIn}, group: 239.${10 + (i >> 16)}.${
+      (i >> 8) & 255
+    }.${i & 255}, port: 5000 }, ` +
+    `outputs: [{ interface: ${n.relayOut}, group: 239.200.${(i >> 8) & 255}.${
+      i & 255
+    }, port: 6000 }] }\n`;
   // SCALE_LOG=debug: the relay's timing lines (plan, join, deliver, persist) are printed.
   const debug = Deno.env.get("SCALE_LOG") === "debug";
-  Deno.writeTextFileSync(`${dir}/mcr.yaml`, (debug ? "log: { level: debug }\n" : "") + "rules:\n" + Array.from({ length: count }, (_, i) => rule(i)).join(""), { mode: 0o600 });
+  Deno.writeTextFileSync(
+    `${dir}/mcr.yaml`,
+    (debug ? "log: { level: debug }\n" : "") + "rules:\n" +
+      Array.from({ length: count }, (_, i) => rule(i)).join(""),
+    { mode: 0o600 },
+  );
   const started = performance.now();
   const relay = await startRelayListening(t, n.relay, `${dir}/mcr.yaml`, (chunk) => {
-    if (debug) for (const line of chunk.split("\n")) if (line.includes("timing")) console.error(line);
+    if (debug) {
+      for (const line of chunk.split("\n")) if (line.includes("timing")) console.error(line);
+    }
   });
   const startupS = (performance.now() - started) / 1000;
   // `ip netns exec` execs mcr: the child's pid is the relay's.
   const pid = relay.pid;
   const curl = async (args: string[]) => {
     const t0 = performance.now();
-    const r = await t.run(n.relay, ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", ...args], 60_000);
-    return { ms: Math.round(performance.now() - t0), status: r.stdout.split(" ")[0], bytes: Number(r.stdout.split(" ")[1]) };
+    const r = await t.run(n.relay, [
+      "curl",
+      "-s",
+      "-o",
+      "/dev/null",
+      "-w",
+      "%{http_code} %{size_download}",
+      ...args,
+    ], 60_000);
+    return {
+      ms: Math.round(performance.now() - t0),
+      status: r.stdout.split(" ")[0],
+      bytes: Number(r.stdout.split(" ")[1]),
+    };
   };
   await new Promise((r) => setTimeout(r, 2000));
   const c0 = cpuTicks(pid);
   const w0 = performance.now();
   await new Promise((r) => setTimeout(r, 10_000));
-  const idlePct = +(((cpuTicks(pid) - c0) / CLK_TCK) / ((performance.now() - w0) / 1000) * 100).toFixed(2);
+  const idlePct = +(((cpuTicks(pid) - c0) / CLK_TCK) / ((performance.now() - w0) / 1000) * 100)
+    .toFixed(2);
   const body = JSON.stringify({
     name: "added",
     input: { interface: n.relayIn, group: "239.99.99.99", port: 5000 },
     outputs: [{ interface: n.relayOut, group: "239.98.98.98", port: 6000 }],
   });
-  const add = await curl(["-X", "POST", "-H", "content-type: application/json", "-d", body, `${API}/api/v1/rules`]);
+  const add = await curl([
+    "-X",
+    "POST",
+    "-H",
+    "content-type: application/json",
+    "-d",
+    body,
+    `${API}/api/v1/rules`,
+  ]);
   const remove = await curl(["-X", "DELETE", `${API}/api/v1/rules/added`]);
   const metrics = await curl([`${API}/metrics`]);
   const stats = await curl([`${API}/api/v1/stats`]);

@@ -34,18 +34,72 @@ function rssKiB(pid: number): number {
 await withTopology(async (t) => {
   const n = await t.chain();
   const dir = Deno.makeTempDirSync();
-  Deno.writeTextFileSync(`${dir}/mcr.yaml`,
+  Deno.writeTextFileSync(
+    `${dir}/mcr.yaml`,
     `rules:\n  - name: soak\n    rate_pps: ${rate}\n    input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }\n` +
-      `    outputs:\n      - { interface: ${n.relayOut}, group: 239.9.9.9, port: 5099 }\n`, { mode: 0o600 });
-  const relay = t.spawn(n.relay, selfCommand(["run", "--config", `${dir}/mcr.yaml`, "--no-api", "--final-stats", `${dir}/final.json`]), { stdout: "null", stderr: "null" });
+      `    outputs:\n      - { interface: ${n.relayOut}, group: 239.9.9.9, port: 5099 }\n`,
+    { mode: 0o600 },
+  );
+  const relay = t.spawn(
+    n.relay,
+    selfCommand([
+      "run",
+      "--config",
+      `${dir}/mcr.yaml`,
+      "--no-api",
+      "--final-stats",
+      `${dir}/final.json`,
+    ]),
+    { stdout: "null", stderr: "null" },
+  );
   await new Promise((r) => setTimeout(r, 3000));
   const count = seconds * rate;
-  const sink = t.spawn(n.sink, selfCommand(["sink", "--group", "239.9.9.9", "--port", "5099", "--interface", n.sinkIf,
-    "--expect", String(count), "--idle-timeout-ms", "3000", "--max-seconds", String(seconds + 120), "--json", "--run-id", "9"]), { stderr: "null" });
+  const sink = t.spawn(
+    n.sink,
+    selfCommand([
+      "sink",
+      "--group",
+      "239.9.9.9",
+      "--port",
+      "5099",
+      "--interface",
+      n.sinkIf,
+      "--expect",
+      String(count),
+      "--idle-timeout-ms",
+      "3000",
+      "--max-seconds",
+      String(seconds + 120),
+      "--json",
+      "--run-id",
+      "9",
+    ]),
+    { stderr: "null" },
+  );
   const sinkOut = new Response(sink.stdout).text();
   await new Promise((r) => setTimeout(r, 500));
-  const gen = t.spawn(n.gen, selfCommand(["gen", "--group", "239.1.1.1", "--port", "5001", "--count", String(count),
-    "--rate", String(rate), "--size", String(size), "--interface", n.genIf, "--json", "--run-id", "9"]), { stderr: "null" });
+  const gen = t.spawn(
+    n.gen,
+    selfCommand([
+      "gen",
+      "--group",
+      "239.1.1.1",
+      "--port",
+      "5001",
+      "--count",
+      String(count),
+      "--rate",
+      String(rate),
+      "--size",
+      String(size),
+      "--interface",
+      n.genIf,
+      "--json",
+      "--run-id",
+      "9",
+    ]),
+    { stderr: "null" },
+  );
   const genOut = new Response(gen.stdout).text();
   const start = Date.now();
   const rss: number[] = [];
@@ -63,11 +117,24 @@ await withTopology(async (t) => {
   const s = JSON.parse((await sinkOut).trim().split("\n").pop()!);
   const final = JSON.parse(Deno.readTextFileSync(`${dir}/final.json`)).totals;
   log({
-    summary: true, seconds, rate, size, sent: g.sent, gen_pps: g.rate_pps,
-    relay_rx: final.rx_packets, relay_tx: final.tx_sent, relay_kernel_drops: final.kernel_drops,
-    relay_tx_ring_full: final.tx_ring_full, relay_tx_errors: final.tx_errors,
-    delivered: s.unique, lost: g.sent - s.unique, duplicates: s.duplicates, receiver_kernel_drops: s.kernel_drops,
-    rss_start_kib: rss[0], rss_end_kib: rss[rss.length - 1], rss_max_kib: Math.max(...rss),
+    summary: true,
+    seconds,
+    rate,
+    size,
+    sent: g.sent,
+    gen_pps: g.rate_pps,
+    relay_rx: final.rx_packets,
+    relay_tx: final.tx_sent,
+    relay_kernel_drops: final.kernel_drops,
+    relay_tx_ring_full: final.tx_ring_full,
+    relay_tx_errors: final.tx_errors,
+    delivered: s.unique,
+    lost: g.sent - s.unique,
+    duplicates: s.duplicates,
+    receiver_kernel_drops: s.kernel_drops,
+    rss_start_kib: rss[0],
+    rss_end_kib: rss[rss.length - 1],
+    rss_max_kib: Math.max(...rss),
     rss_after_first_minute_kib: rss[Math.min(6, rss.length - 1)],
   });
   Deno.removeSync(dir, { recursive: true });

@@ -13,7 +13,10 @@ export async function startRelayListening(
   configPath: string,
   onOutput: (chunk: string) => void = () => {},
 ): Promise<Deno.ChildProcess> {
-  const relay = t.spawn(ns, selfCommand(["run", "--config", configPath]), { stdout: "null", stderr: "piped" });
+  const relay = t.spawn(ns, selfCommand(["run", "--config", configPath]), {
+    stdout: "null",
+    stderr: "piped",
+  });
   const reader = relay.stderr.pipeThrough(new TextDecoderStream()).getReader();
   let buf = "";
   while (!buf.includes("API listening")) {

@@ -36,7 +36,11 @@ export class Arena {
 
   /** Opens an arena for the calling thread (an empty one a stopped worker returned is reused). */
   static open(): Arena {
-    const h = check(loadLibrary().mcr_arena_open(BigInt(ARENA_BYTES)), "mcr_arena_open", "Cannot reserve ring memory");
+    const h = check(
+      loadLibrary().mcr_arena_open(BigInt(ARENA_BYTES)),
+      "mcr_arena_open",
+      "Cannot reserve ring memory",
+    );
     return new Arena(h);
   }
 
@@ -52,8 +56,12 @@ export class Arena {
     }
     const free = this.freeBytes();
     throw new Error(
-      `ring memory exhausted: ${(len / 2 ** 20).toFixed(1)} MiB requested, ${(free / 2 ** 20).toFixed(1)} MiB ` +
-        `free of ${ARENA_BYTES / 2 ** 20}; lower ring sizes in config \`ring\` (block_count, tx_frames)`,
+      `ring memory exhausted: ${(len / 2 ** 20).toFixed(1)} MiB requested, ${
+        (free / 2 ** 20).toFixed(1)
+      } MiB ` +
+        `free of ${
+          ARENA_BYTES / 2 ** 20
+        }; lower ring sizes in config \`ring\` (block_count, tx_frames)`,
     );
   }
 
@@ -90,7 +98,11 @@ export class Arena {
 
   /** Registers a socket opened elsewhere (a routed output), so a fence reaches it. */
   adopt(fd: number): void {
-    check(loadLibrary().mcr_arena_adopt(this.handle, fd), "mcr_arena_adopt", "Cannot register a socket");
+    check(
+      loadLibrary().mcr_arena_adopt(this.handle, fd),
+      "mcr_arena_adopt",
+      "Cannot register a socket",
+    );
   }
 
   /** Closes a socket registered in this arena (and re-covers its ring, if any). */

@@ -12,12 +12,22 @@ export const CONTROL_MTU = 9216;
 
 export class ControlSocket {
   #buf = new Uint8Array(CONTROL_MTU);
-  private constructor(readonly follower: FdFollower, readonly ifindex: number, readonly family: 4 | 6) {}
+  private constructor(
+    readonly follower: FdFollower,
+    readonly ifindex: number,
+    readonly family: 4 | 6,
+  ) {}
 
   /** IPv4 protocol `proto` (2 IGMP, 103 PIM), or for family 6 the MLD messages. */
   static open(ifindex: number, family: 4 | 6, proto: number, label: string): ControlSocket {
     const fd = loadLibrary().mcr_ctl_open(ifindex, family, proto);
-    return new ControlSocket(FdFollower.adopt(fd, "mcr_ctl_open", `Cannot open a protocol ${proto} socket on ${label}`, { ifindex }), ifindex, family);
+    return new ControlSocket(
+      FdFollower.adopt(fd, "mcr_ctl_open", `Cannot open a protocol ${proto} socket on ${label}`, {
+        ifindex,
+      }),
+      ifindex,
+      family,
+    );
   }
 
   /**
@@ -39,7 +49,14 @@ export class ControlSocket {
   /** Sends one IP packet to the link address `mac`. */
   send(packet: Uint8Array, mac: Uint8Array, label: string): void {
     check(
-      loadLibrary().mcr_ctl_send(this.follower.fd, this.ifindex, this.family, packet, packet.length, mac),
+      loadLibrary().mcr_ctl_send(
+        this.follower.fd,
+        this.ifindex,
+        this.family,
+        packet,
+        packet.length,
+        mac,
+      ),
       "mcr_ctl_send",
       `Cannot send ${label}`,
       { ifindex: this.ifindex },
@@ -58,12 +75,22 @@ export class UnicastSender {
   private constructor(readonly fd: number) {}
 
   static open(proto: number): UnicastSender {
-    return new UnicastSender(check(loadLibrary().mcr_raw_open(proto), "mcr_raw_open", `Cannot open a raw protocol ${proto} socket`));
+    return new UnicastSender(
+      check(
+        loadLibrary().mcr_raw_open(proto),
+        "mcr_raw_open",
+        `Cannot open a raw protocol ${proto} socket`,
+      ),
+    );
   }
 
   /** Sends `message` to `dst` (4 address bytes); the kernel writes the IP header. */
   send(dst: Uint8Array, message: Uint8Array, label: string): void {
-    check(loadLibrary().mcr_raw_send(this.fd, dst, message, message.length), "mcr_raw_send", `Cannot send ${label}`);
+    check(
+      loadLibrary().mcr_raw_send(this.fd, dst, message, message.length),
+      "mcr_raw_send",
+      `Cannot send ${label}`,
+    );
   }
 
   close(): void {

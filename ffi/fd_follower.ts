@@ -15,7 +15,12 @@ export class FdFollower {
   private constructor(readonly fd: number, readonly wakeFd: number) {}
 
   /** Takes `fd` (>= 0, or -errno from the call that opened it) and adds its wake fd; closes fd if that fails. */
-  static adopt(fd: number, op: string, what: string, context: Record<string, unknown> = {}): FdFollower {
+  static adopt(
+    fd: number,
+    op: string,
+    what: string,
+    context: Record<string, unknown> = {},
+  ): FdFollower {
     const lib = loadLibrary();
     check(fd, op, what, context);
     const wake = lib.mcr_wake_open();

@@ -45,7 +45,9 @@ export function interfaceInfo(name: string): InterfaceInfo | null {
 /** The interface's link-local IPv6 address (16 bytes), null when it has none (MLD speaks from it). */
 export function linkLocalIpv6(name: string): Uint8Array | null {
   const out = new Uint8Array(16);
-  return loadLibrary().mcr_if_link_local(new TextEncoder().encode(name + "\0"), out) > 0 ? out : null;
+  return loadLibrary().mcr_if_link_local(new TextEncoder().encode(name + "\0"), out) > 0
+    ? out
+    : null;
 }
 
 /**
@@ -57,7 +59,13 @@ export class InterfaceWatch {
   private constructor(readonly follower: FdFollower) {}
 
   static open(): InterfaceWatch {
-    return new InterfaceWatch(FdFollower.adopt(loadLibrary().mcr_netlink_open(), "mcr_netlink_open", "Cannot watch interface changes"));
+    return new InterfaceWatch(
+      FdFollower.adopt(
+        loadLibrary().mcr_netlink_open(),
+        "mcr_netlink_open",
+        "Cannot watch interface changes",
+      ),
+    );
   }
 
   get fd(): number {

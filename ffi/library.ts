@@ -21,7 +21,9 @@ export function loadLibrary(): McrSymbols {
   const abi = lib.symbols.mcr_abi_version();
   if (abi !== ABI_VERSION) {
     lib.close();
-    throw new Error(`native library ${path} has ABI version ${abi}, expected ${ABI_VERSION}: rebuild it (make lib)`);
+    throw new Error(
+      `native library ${path} has ABI version ${abi}, expected ${ABI_VERSION}: rebuild it (make lib)`,
+    );
   }
   const layout = new Int32Array(EXPECTED_LAYOUT.length);
   const n = lib.symbols.mcr_layout(layout, layout.length);
@@ -29,7 +31,9 @@ export function loadLibrary(): McrSymbols {
     if (i >= n || layout[i] !== EXPECTED_LAYOUT[i]) {
       lib.close();
       throw new Error(
-        `native library ${path}: ring layout slot ${i} is ${layout[i]}, ffi/layout.ts expects ${EXPECTED_LAYOUT[i]}`,
+        `native library ${path}: ring layout slot ${i} is ${layout[i]}, ffi/layout.ts expects ${
+          EXPECTED_LAYOUT[i]
+        }`,
       );
     }
   }

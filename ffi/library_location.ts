@@ -44,7 +44,9 @@ function privateDir(path: string, uid: number): void {
   Deno.mkdirSync(path, { recursive: true, mode: 0o700 });
   const st = Deno.statSync(path);
   if (st.uid !== null && st.uid !== uid) {
-    throw new Error(`${path} belongs to uid ${st.uid}, not to this user (${uid}); remove it or set MCR_LIB`);
+    throw new Error(
+      `${path} belongs to uid ${st.uid}, not to this user (${uid}); remove it or set MCR_LIB`,
+    );
   }
   if (st.mode !== null && (st.mode & 0o077) !== 0) Deno.chmodSync(path, 0o700);
 }
@@ -80,13 +82,17 @@ export function locateLibraryFrom(i: LocateInputs): string {
   }
   if (!i.compiled) {
     if (exists(i.libraryPath)) return i.libraryPath;
-    throw new Error(`native library not found at ${i.libraryPath}: build it with \`make lib\` (or set MCR_LIB)`);
+    throw new Error(
+      `native library not found at ${i.libraryPath}: build it with \`make lib\` (or set MCR_LIB)`,
+    );
   }
   let bytes: Uint8Array;
   try {
     bytes = Deno.readFileSync(i.libraryPath);
   } catch {
-    throw new Error(`this executable has no embedded native library (${i.libraryPath}); rebuild it with \`make dist\``);
+    throw new Error(
+      `this executable has no embedded native library (${i.libraryPath}); rebuild it with \`make dist\``,
+    );
   }
   return extractLibrary(bytes, i.cacheRoot, i.uid);
 }

@@ -31,7 +31,13 @@ export class MembershipSocket {
     this.#change(ifindex, group, source, false, label);
   }
 
-  #change(ifindex: number, group: NativeAddress, source: NativeAddress | null, join: boolean, label: string): void {
+  #change(
+    ifindex: number,
+    group: NativeAddress,
+    source: NativeAddress | null,
+    join: boolean,
+    label: string,
+  ): void {
     const rc = loadLibrary().mcr_membership_change(
       this.fd,
       ifindex,

@@ -49,10 +49,15 @@ function openInArena(
 ): { fd: number; offset: number } {
   const offset = arena.allocate(byteLength);
   try {
-    const fd = check(open(offset), op, `Cannot open packet ${what} ring on interface "${iface.ifname}"`, {
-      ifname: iface.ifname,
-      ifindex: iface.ifindex,
-    });
+    const fd = check(
+      open(offset),
+      op,
+      `Cannot open packet ${what} ring on interface "${iface.ifname}"`,
+      {
+        ifname: iface.ifname,
+        ifindex: iface.ifindex,
+      },
+    );
     return { fd, offset };
   } catch (err) {
     arena.free(offset, byteLength);
@@ -124,18 +129,50 @@ export class RxRing extends MappedRing {
   static open(arena: Arena, o: RxRingOptions): RxRing {
     const lib = loadLibrary();
     const byteLength = o.blockSize * o.blockCount;
-    const flags = (o.ignoreOutgoing ? MCR_RX_IGNORE_OUTGOING : 0) | (o.fanoutId ? MCR_RX_FANOUT_HASH : 0) |
+    const flags = (o.ignoreOutgoing ? MCR_RX_IGNORE_OUTGOING : 0) |
+      (o.fanoutId ? MCR_RX_FANOUT_HASH : 0) |
       (o.frames ? MCR_RX_FRAMES : 0) | (o.vnetHdr ? MCR_RX_VNET_HDR : 0);
-    const { fd, offset } = openInArena(arena, byteLength, "mcr_rx_open", "RX", o, (offset) =>
-      lib.mcr_rx_open(arena.handle, offset, o.ifindex, o.blockSize, o.blockCount, o.frameSize, o.retireMs, flags, o.fanoutId ?? 0));
-    return new RxRing(fd, offset, o.blockSize, o.blockCount, byteLength, o.ifname, arena, o.frames ?? false, o.frameSize, o.vnetHdr ?? false);
+    const { fd, offset } = openInArena(
+      arena,
+      byteLength,
+      "mcr_rx_open",
+      "RX",
+      o,
+      (offset) =>
+        lib.mcr_rx_open(
+          arena.handle,
+          offset,
+          o.ifindex,
+          o.blockSize,
+          o.blockCount,
+          o.frameSize,
+          o.retireMs,
+          flags,
+          o.fanoutId ?? 0,
+        ),
+    );
+    return new RxRing(
+      fd,
+      offset,
+      o.blockSize,
+      o.blockCount,
+      byteLength,
+      o.ifname,
+      arena,
+      o.frames ?? false,
+      o.frameSize,
+      o.vnetHdr ?? false,
+    );
   }
 
   /**
    * Lets only these (destination, port) entries into the ring (kernel classic
    * BPF); `dst` is the address as 32-bit words (IPv4: one, IPv6: four).
    */
-  setFilter(entries: readonly { family: 4 | 6; dst: readonly number[]; port: number }[], passFragments: boolean): void {
+  setFilter(
+    entries: readonly { family: 4 | 6; dst: readonly number[]; port: number }[],
+    passFragments: boolean,
+  ): void {
     const flat = new Uint32Array(entries.length * 6);
     entries.forEach((e, i) => {
       flat[6 * i] = e.family;
@@ -157,7 +194,6 @@ export class RxRing extends MappedRing {
     if (rc < 0) return { packets: 0, drops: 0, freezes: 0 };
     return { packets: this.#statsOut[0], drops: this.#statsOut[1], freezes: this.#statsOut[2] };
   }
-
 }
 
 export interface TxRingOptions {
@@ -185,8 +221,22 @@ export class TxRing extends MappedRing {
   static open(arena: Arena, o: TxRingOptions): TxRing {
     const lib = loadLibrary();
     const byteLength = o.frameSize * o.frameCount;
-    const { fd, offset } = openInArena(arena, byteLength, "mcr_tx_open", "TX", o, (offset) =>
-      lib.mcr_tx_open(arena.handle, offset, o.ifindex, o.frameSize, o.frameCount, o.qdiscBypass ? 1 : 0));
+    const { fd, offset } = openInArena(
+      arena,
+      byteLength,
+      "mcr_tx_open",
+      "TX",
+      o,
+      (offset) =>
+        lib.mcr_tx_open(
+          arena.handle,
+          offset,
+          o.ifindex,
+          o.frameSize,
+          o.frameCount,
+          o.qdiscBypass ? 1 : 0,
+        ),
+    );
     return new TxRing(fd, offset, o.frameSize, o.frameCount, byteLength, o.ifname, arena);
   }
 }

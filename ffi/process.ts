@@ -30,7 +30,11 @@ export function raiseFileLimit(): number {
  */
 export function notifySystemd(state: string): boolean {
   const bytes = new TextEncoder().encode(state);
-  return check(loadLibrary().mcr_sd_notify(bytes, bytes.length), "mcr_sd_notify", "Cannot notify systemd") === 1;
+  return check(
+    loadLibrary().mcr_sd_notify(bytes, bytes.length),
+    "mcr_sd_notify",
+    "Cannot notify systemd",
+  ) === 1;
 }
 
 /** Open file descriptors of this process (0 if they cannot be counted). */
@@ -57,5 +61,9 @@ export class RealtimeClock {
 
 /** Pins the calling thread to `cpu`, or (null) gives it back the process's CPUs. Throws NativeError (EINVAL: no such CPU). */
 export function pinThread(cpu: number | null): void {
-  check(loadLibrary().mcr_pin_thread(cpu ?? -1), "mcr_pin_thread", cpu === null ? "Cannot unpin the worker thread" : `Cannot pin the worker thread to CPU ${cpu}`);
+  check(
+    loadLibrary().mcr_pin_thread(cpu ?? -1),
+    "mcr_pin_thread",
+    cpu === null ? "Cannot unpin the worker thread" : `Cannot pin the worker thread to CPU ${cpu}`,
+  );
 }

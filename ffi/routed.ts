@@ -14,7 +14,11 @@ export const ROUTED_BATCH = 64;
 /** Builds the sockaddr for (family, address bytes, port) once. */
 export function socketAddress(family: 4 | 6, address: Uint8Array, port: number): Uint8Array {
   const out = new Uint8Array(28);
-  const n = check(loadLibrary().mcr_sockaddr_build(family, address, port, out), "mcr_sockaddr_build", "Bad address");
+  const n = check(
+    loadLibrary().mcr_sockaddr_build(family, address, port, out),
+    "mcr_sockaddr_build",
+    "Bad address",
+  );
   return out.slice(0, n);
 }
 
@@ -42,7 +46,15 @@ export class RoutedSocket {
     const lib = loadLibrary();
     const src = o.source ?? new Uint8Array(16);
     const fd = check(
-      lib.mcr_routed_open(o.family, o.destination, src, o.source ? 1 : 0, o.ifindex, o.hops, o.tclass),
+      lib.mcr_routed_open(
+        o.family,
+        o.destination,
+        src,
+        o.source ? 1 : 0,
+        o.ifindex,
+        o.hops,
+        o.tclass,
+      ),
       "mcr_routed_open",
       `Cannot open the routed output socket for ${o.label}`,
     );
@@ -96,7 +108,13 @@ export class PortAbsorber {
   #closed = false;
   private constructor(readonly fd: number) {}
 
-  static open(family: 4 | 6, address: Uint8Array, port: number, ifindex: number, label: string): PortAbsorber {
+  static open(
+    family: 4 | 6,
+    address: Uint8Array,
+    port: number,
+    ifindex: number,
+    label: string,
+  ): PortAbsorber {
     const fd = check(
       loadLibrary().mcr_udp_absorb_open(family, address, port, ifindex),
       "mcr_udp_absorb_open",

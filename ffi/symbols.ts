@@ -50,7 +50,10 @@ export const CORE_SYMBOLS = {
   mcr_arena_items: { parameters: ["i32"], result: "i32" },
   // int mcr_rx_open(int arena, u32 offset, int ifindex, u32 block_size, u32 block_count,
   //                 u32 frame_size, u32 retire_ms, u32 flags, u32 fanout_id)
-  mcr_rx_open: { parameters: ["i32", "u32", "i32", "u32", "u32", "u32", "u32", "u32", "u32"], result: "i32" },
+  mcr_rx_open: {
+    parameters: ["i32", "u32", "i32", "u32", "u32", "u32", "u32", "u32", "u32"],
+    result: "i32",
+  },
   // int mcr_tx_open(int arena, u32 offset, int ifindex, u32 frame_size, u32 frame_count, int qdisc_bypass)
   mcr_tx_open: { parameters: ["i32", "u32", "i32", "u32", "u32", "i32"], result: "i32" },
   // int mcr_ring_stats(int fd, uint32_t *out /* [3] */)
@@ -105,7 +108,10 @@ export const CORE_SYMBOLS = {
   },
 
   // int mcr_routed_open(int family, const u8 *dst, const u8 *src, int has_src, int ifindex, int hops, int tclass)
-  mcr_routed_open: { parameters: ["i32", "buffer", "buffer", "i32", "i32", "i32", "i32"], result: "i32" },
+  mcr_routed_open: {
+    parameters: ["i32", "buffer", "buffer", "i32", "i32", "i32", "i32"],
+    result: "i32",
+  },
   // int mcr_routed_send(int fd, const u8 *name, int namelen, int arena, u32 offset, int slot_size,
   //                     const int32_t *lens, int count, int32_t *out /* [4] */)   -- hot path: one sendmmsg
   mcr_routed_send: {

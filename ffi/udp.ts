@@ -33,7 +33,14 @@ export class UdpSender {
   ): UdpSender {
     const lib = loadLibrary();
     const fd = check(
-      lib.mcr_udp_sender_open(family, source?.bytes ?? new Uint8Array(16), source ? 1 : 0, ifindex, ttl, loop ? 1 : 0),
+      lib.mcr_udp_sender_open(
+        family,
+        source?.bytes ?? new Uint8Array(16),
+        source ? 1 : 0,
+        ifindex,
+        ttl,
+        loop ? 1 : 0,
+      ),
       "mcr_udp_sender_open",
       `Cannot open a UDP sender ${label}`,
     );
@@ -49,7 +56,16 @@ export class UdpSender {
   sendBatch(name: Uint8Array, template: Uint8Array, count: number, seq: number): number {
     const hi = Math.floor(seq / 4294967296);
     const lo = seq >>> 0;
-    return this.#lib.mcr_udp_send_batch(this.fd, name, name.length, template, template.length, count, hi, lo);
+    return this.#lib.mcr_udp_send_batch(
+      this.fd,
+      name,
+      name.length,
+      template,
+      template.length,
+      count,
+      hi,
+      lo,
+    );
   }
 
   close(): void {
@@ -70,17 +86,34 @@ export class UdpReceiver {
   }
 
   /** Receives on address:port (a multicast address is joined on ifindex, 0: any); `label` names it in errors. */
-  static open(address: UdpAddress, port: number, ifindex: number, label: string, slotSize = 2048): UdpReceiver {
+  static open(
+    address: UdpAddress,
+    port: number,
+    ifindex: number,
+    label: string,
+    slotSize = 2048,
+  ): UdpReceiver {
     const lib = loadLibrary();
-    const fd = check(lib.mcr_udp_receiver_open(address.family, address.bytes, port, ifindex), "mcr_udp_receiver_open",
-      `Cannot receive on ${label}`);
+    const fd = check(
+      lib.mcr_udp_receiver_open(address.family, address.bytes, port, ifindex),
+      "mcr_udp_receiver_open",
+      `Cannot receive on ${label}`,
+    );
     return new UdpReceiver(fd, slotSize, lib);
   }
 
   /** Receives up to UDP_BATCH datagrams (waits up to timeoutMs); datagram i is at i * slotSize. */
   receive(timeoutMs: number): number {
     return check(
-      this.#lib.mcr_udp_recv_batch(this.fd, this.buffer, this.slotSize, UDP_BATCH, this.lengths, this.times, timeoutMs),
+      this.#lib.mcr_udp_recv_batch(
+        this.fd,
+        this.buffer,
+        this.slotSize,
+        UDP_BATCH,
+        this.lengths,
+        this.times,
+        timeoutMs,
+      ),
       "mcr_udp_recv_batch",
       "Cannot receive",
     );

@@ -12,5 +12,8 @@ export const UDP_SYMBOLS = {
   mcr_udp_receiver_open: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32" },
   // int mcr_udp_recv_batch(int fd, uint8_t *buf, int slot_size, int max, int32_t *out,
   //                        int32_t *times /* [2 * max]: sec, nsec */, int timeout_ms)
-  mcr_udp_recv_batch: { parameters: ["i32", "buffer", "i32", "i32", "buffer", "buffer", "i32"], result: "i32" },
+  mcr_udp_recv_batch: {
+    parameters: ["i32", "buffer", "i32", "i32", "buffer", "buffer", "i32"],
+    result: "i32",
+  },
 } as const satisfies Deno.ForeignLibraryInterface;

@@ -26,7 +26,11 @@ export class Waiter {
 
   static open(entries = 256): Waiter {
     const lib = loadLibrary();
-    const h = check(lib.mcr_waiter_open(entries), "mcr_waiter_open", "Cannot create the io_uring wait point");
+    const h = check(
+      lib.mcr_waiter_open(entries),
+      "mcr_waiter_open",
+      "Cannot create the io_uring wait point",
+    );
     return new Waiter(h, lib);
   }
 
@@ -63,7 +67,11 @@ export class Waiter {
   }
 
   addFd(fd: number): void {
-    check(this.#lib.mcr_waiter_add_fd(this.handle, fd), "mcr_waiter_add_fd", "Cannot watch a ring socket");
+    check(
+      this.#lib.mcr_waiter_add_fd(this.handle, fd),
+      "mcr_waiter_add_fd",
+      "Cannot watch a ring socket",
+    );
   }
 
   removeFd(fd: number): void {

@@ -44,7 +44,11 @@ export function createLogger(
   };
   function emit(level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
     if (ORDER[level] < ORDER[logger.level]) return;
-    const record: Record<string, unknown> = { ts: new Date().toISOString(), level, msg: clean(msg) };
+    const record: Record<string, unknown> = {
+      ts: new Date().toISOString(),
+      level,
+      msg: clean(msg),
+    };
     for (const [k, v] of Object.entries(fields)) record[k] = clean(v);
     write(journal ? `<${PRIORITY[level]}>${JSON.stringify(record)}` : JSON.stringify(record));
   }

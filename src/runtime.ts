@@ -25,7 +25,11 @@ export function isCompiled(): boolean {
  * Compiled, the executable is the program; under `deno run` it is deno
  * with main.ts and the development permissions.
  */
-export function selfCommand(args: string[], compiled = isCompiled(), execPath = Deno.execPath()): string[] {
+export function selfCommand(
+  args: string[],
+  compiled = isCompiled(),
+  execPath = Deno.execPath(),
+): string[] {
   if (compiled) return [execPath, ...args];
   const main = new URL("../main.ts", import.meta.url).pathname;
   return [execPath, "run", ...DEV_RUN_FLAGS, main, ...args];

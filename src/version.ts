@@ -17,7 +17,9 @@ export async function buildInfo(): Promise<BuildInfo> {
   if (cached) return cached;
   let commit = "unknown";
   try {
-    const info = JSON.parse(await Deno.readTextFile(new URL("../build/build_info.json", import.meta.url)));
+    const info = JSON.parse(
+      await Deno.readTextFile(new URL("../build/build_info.json", import.meta.url)),
+    );
     commit = info.commit ?? commit;
   } catch {
     try {

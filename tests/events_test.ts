@@ -32,7 +32,11 @@ Deno.test("a subscriber that stops reading is dropped at its limit; publish neve
     }
   })();
   for (let i = 0; i < 1000; i++) {
-    assert.equal(bus.publish("stats", { i }), undefined, "publish is synchronous: it never waits for a reader");
+    assert.equal(
+      bus.publish("stats", { i }),
+      undefined,
+      "publish is synchronous: it never waits for a reader",
+    );
     if (i % 5 === 4) await new Promise((r) => setTimeout(r, 0)); // the fast reader runs now and then
   }
   assert.equal(slow.closed, true, "the slow one was dropped");

@@ -10,7 +10,12 @@ Deno.test("selfCommand() under deno run is deno run with the permission flags an
 });
 
 Deno.test("selfCommand() in the compiled executable is the executable itself", () => {
-  assert.deepEqual(selfCommand(["run", "--config", "x"], true, "/usr/local/bin/mcr"), ["/usr/local/bin/mcr", "run", "--config", "x"]);
+  assert.deepEqual(selfCommand(["run", "--config", "x"], true, "/usr/local/bin/mcr"), [
+    "/usr/local/bin/mcr",
+    "run",
+    "--config",
+    "x",
+  ]);
 });
 
 Deno.test("the argv selfCommand() builds here runs this program: `mcr version` answers", async () => {

@@ -13,8 +13,19 @@ interface Panel {
 }
 
 const PANELS: Panel[] = [
-  { title: "Packets in / out", unit: "pps", exprs: [["in", "sum(rate(mcr_rx_packets_total[1m]))"], ["out", "sum(rate(mcr_tx_packets_total[1m]))"]] },
-  { title: "Per rule", unit: "pps", exprs: [["{{rule}}", "sum by (rule) (rate(mcr_rule_packets_total[1m]))"]] },
+  {
+    title: "Packets in / out",
+    unit: "pps",
+    exprs: [["in", "sum(rate(mcr_rx_packets_total[1m]))"], [
+      "out",
+      "sum(rate(mcr_tx_packets_total[1m]))",
+    ]],
+  },
+  {
+    title: "Per rule",
+    unit: "pps",
+    exprs: [["{{rule}}", "sum by (rule) (rate(mcr_rule_packets_total[1m]))"]],
+  },
   {
     title: "Loss",
     unit: "pps",
@@ -24,7 +35,11 @@ const PANELS: Panel[] = [
       ["TX errors", "sum(rate(mcr_tx_errors_total[1m]))"],
     ],
   },
-  { title: "Drops by reason", unit: "pps", exprs: [["{{reason}}", "sum by (reason) (rate(mcr_drop_total[1m]))"]] },
+  {
+    title: "Drops by reason",
+    unit: "pps",
+    exprs: [["{{reason}}", "sum by (reason) (rate(mcr_drop_total[1m]))"]],
+  },
   {
     title: "Residence time in the relay",
     unit: "s",
@@ -34,7 +49,14 @@ const PANELS: Panel[] = [
     ],
   },
   { title: "Rule silence", unit: "s", exprs: [["{{rule}}", "mcr_rule_silent_seconds"]] },
-  { title: "Workers", unit: "short", exprs: [["alive {{worker}}", "mcr_worker_alive"], ["restarts {{worker}}", "mcr_worker_restarts_total"]] },
+  {
+    title: "Workers",
+    unit: "short",
+    exprs: [["alive {{worker}}", "mcr_worker_alive"], [
+      "restarts {{worker}}",
+      "mcr_worker_restarts_total",
+    ]],
+  },
   { title: "Longest loop stall", unit: "s", exprs: [["{{worker}}", "mcr_loop_stall_seconds"]] },
   {
     title: "Process",
@@ -61,7 +83,11 @@ export function dashboard(): Record<string, unknown> {
       datasource: { type: "prometheus", uid: "${datasource}" },
       gridPos: { x: (i % 2) * 12, y: Math.floor(i / 2) * 8, w: 12, h: 8 },
       fieldConfig: { defaults: { unit: p.unit }, overrides: [] },
-      targets: p.exprs.map(([legend, expr], k) => ({ refId: String.fromCharCode(65 + k), expr, legendFormat: legend })),
+      targets: p.exprs.map(([legend, expr], k) => ({
+        refId: String.fromCharCode(65 + k),
+        expr,
+        legendFormat: legend,
+      })),
     })),
   };
 }

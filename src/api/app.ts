@@ -30,7 +30,7 @@ import type { RateWindow } from "../stats/rates.ts";
 import type { EventBus } from "../events.ts";
 import type { RelayControl } from "../supervisor/control.ts";
 import type { BuildInfo } from "../version.ts";
-import { bearerGuard, type HostRules, hostGuard } from "./auth.ts";
+import { bearerGuard, hostGuard, type HostRules } from "./auth.ts";
 import { openApiDocument } from "./openapi.ts";
 import { LogLevelBody } from "./responses.ts";
 import { renderDocsPage } from "./docs_page.ts";
@@ -38,7 +38,9 @@ import { PAGE_CSS, PAGE_HTML, PAGE_JS } from "../ui/page.ts";
 
 /** A route path ("/api/v1/rules/:name") as a regular expression over request paths. */
 function routePattern(path: string): RegExp {
-  const body = path.replace(/\/$/, "").split("/").map((p) => p.startsWith(":") ? "[^/]+" : p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("/");
+  const body = path.replace(/\/$/, "").split("/").map((p) =>
+    p.startsWith(":") ? "[^/]+" : p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+  ).join("/");
   return new RegExp(`^${body || ""}/?$`);
 }
 
@@ -69,7 +71,11 @@ export interface ApiDeps {
   /** Largest accepted request body, bytes. */
   bodyLimit?: number;
   /** Test hook, present only with MCR_FAULT_INJECTION=1: POST /api/v1/debug/fault. */
-  injectFault?: (worker: number, kind: "throw" | "hang" | "stall" | "fail_apply", ms?: number) => boolean;
+  injectFault?: (
+    worker: number,
+    kind: "throw" | "hang" | "stall" | "fail_apply",
+    ms?: number,
+  ) => boolean;
   /** The event stream's source (GET /api/v1/events); absent: the route answers 404. */
   events?: EventBus;
 }
@@ -102,19 +108,33 @@ const HealthQuery = z.strictObject({
 async function jsonBody(c: Context): Promise<unknown> {
   const type = c.req.header("content-type") ?? "";
   if (!/^application\/json\b/i.test(type)) {
-    throw new ApiError(415, "unsupported_media_type", "request body must be JSON (Content-Type: application/json)");
+    throw new ApiError(
+      415,
+      "unsupported_media_type",
+      "request body must be JSON (Content-Type: application/json)",
+    );
   }
   const text = await c.req.text();
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new ApiError(400, "malformed_json", `request body is not valid JSON: ${(err as Error).message}`);
+    throw new ApiError(
+      400,
+      "malformed_json",
+      `request body is not valid JSON: ${(err as Error).message}`,
+    );
   }
 }
 
-function zodIssues(error: z.ZodError, prefix: (string | number)[] = []): { path: string; message: string }[] {
+function zodIssues(
+  error: z.ZodError,
+  prefix: (string | number)[] = [],
+): { path: string; message: string }[] {
   return error.issues.map((i) => ({
-    path: formatPath([...prefix, ...i.path.filter((p): p is string | number => typeof p !== "symbol")]),
+    path: formatPath([
+      ...prefix,
+      ...i.path.filter((p): p is string | number => typeof p !== "symbol"),
+    ]),
     message: i.message,
   }));
 }
@@ -127,16 +147,25 @@ export function createApp(deps: ApiDeps): Hono {
    * relay's one mutation queue (shared with SIGHUP and interface events):
    * acknowledged only once it is in force and persisted.
    */
-  async function mutate(build: (current: Config) => Config, rulesOnly = false): Promise<Record<string, unknown>> {
+  async function mutate(
+    build: (current: Config) => Config,
+    rulesOnly = false,
+  ): Promise<Record<string, unknown>> {
     const result = await deps.relay.change((current) => {
       const next = build(current);
       try {
         // Rule routes parsed their rule already; only cross-rule checks remain.
-        return rulesOnly ? validateRuleChange(next, "request body") : validateConfig(next, "request body");
+        return rulesOnly
+          ? validateRuleChange(next, "request body")
+          : validateConfig(next, "request body");
       } catch (err) {
         if (err instanceof ConfigError) {
-          throw new ApiError(422, "invalid_config", "the resulting configuration is invalid; nothing changed",
-            err.issues.map((i) => ({ path: formatPath(i.path), message: i.message })));
+          throw new ApiError(
+            422,
+            "invalid_config",
+            "the resulting configuration is invalid; nothing changed",
+            err.issues.map((i) => ({ path: formatPath(i.path), message: i.message })),
+          );
         }
         throw err;
       }
@@ -147,7 +176,10 @@ export function createApp(deps: ApiDeps): Hono {
 
   app.onError((err, c) => {
     if (err instanceof ApiError) {
-      return c.json({ error: { code: err.code, message: err.message, issues: err.issues } }, err.status);
+      return c.json(
+        { error: { code: err.code, message: err.message, issues: err.issues } },
+        err.status,
+      );
     }
     if (err instanceof ConfigError) {
       return c.json({
@@ -172,37 +204,68 @@ export function createApp(deps: ApiDeps): Hono {
       return c.json({ error: { code: "apply_failed", message: e.message } }, 503);
     }
     if (e.name === "ResourceLimitError" || err instanceof RangeError) {
-      return c.json({ error: { code: "resource_limit", message: e.message, resource: e.resource } }, 409);
+      return c.json(
+        { error: { code: "resource_limit", message: e.message, resource: e.resource } },
+        409,
+      );
     }
     if (e.name === "NativeError") {
-      return c.json({ error: { code: "native_error", message: e.message, op: e.op, errno: e.code } }, 503);
+      return c.json({
+        error: { code: "native_error", message: e.message, op: e.op, errno: e.code },
+      }, 503);
     }
     log.error("API request failed", { path: c.req.path, error: e.message });
-    return c.json({ error: { code: "internal", message: "internal error (see the relay's log)" } }, 500);
+    return c.json(
+      { error: { code: "internal", message: "internal error (see the relay's log)" } },
+      500,
+    );
   });
   app.notFound((c) => {
     // A path served with other methods: 405 with what it allows.
-    const allow = [...new Set(app.routes.filter((r) => r.method !== "ALL" && routePattern(r.path).test(c.req.path)).map((r) => r.method))];
+    const allow = [
+      ...new Set(
+        app.routes.filter((r) => r.method !== "ALL" && routePattern(r.path).test(c.req.path)).map((
+          r,
+        ) => r.method),
+      ),
+    ];
     if (allow.length > 0) {
       c.header("Allow", allow.sort().join(", "));
-      return c.json({ error: { code: "method_not_allowed", message: `${c.req.method} is not allowed on ${c.req.path}; allowed: ${allow.join(", ")}` } }, 405);
+      return c.json({
+        error: {
+          code: "method_not_allowed",
+          message: `${c.req.method} is not allowed on ${c.req.path}; allowed: ${allow.join(", ")}`,
+        },
+      }, 405);
     }
-    return c.json({ error: { code: "not_found", message: `no route ${c.req.method} ${c.req.path}` } }, 404);
+    return c.json({
+      error: { code: "not_found", message: `no route ${c.req.method} ${c.req.path}` },
+    }, 404);
   });
 
   app.use("*", hostGuard(deps.hosts ?? { loopback: false, allowed: [] }));
-  app.use("*", bodyLimit({
-    maxSize: deps.bodyLimit ?? 1024 * 1024,
-    onError: () => {
-      throw new ApiError(413, "body_too_large", `request body larger than ${deps.bodyLimit ?? 1024 * 1024} bytes`);
-    },
-  }));
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: deps.bodyLimit ?? 1024 * 1024,
+      onError: () => {
+        throw new ApiError(
+          413,
+          "body_too_large",
+          `request body larger than ${deps.bodyLimit ?? 1024 * 1024} bytes`,
+        );
+      },
+    }),
+  );
   app.use("*", bearerGuard(deps.token, deps.tokenForReads));
 
   // ---- the status page (src/ui/page.ts): same-origin, no external resources ----
   const page = (body: string, type: string) => (c: Context) => {
     c.header("Content-Type", type);
-    c.header("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'");
+    c.header(
+      "Content-Security-Policy",
+      "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'",
+    );
     c.header("X-Content-Type-Options", "nosniff");
     c.header("Cache-Control", "no-cache");
     return c.body(body);
@@ -214,11 +277,18 @@ export function createApp(deps: ApiDeps): Hono {
   // ---- health and metrics -------------------------------------------------
   app.get("/health", (c) => {
     const q = HealthQuery.safeParse(c.req.query());
-    if (!q.success) throw new ApiError(400, "invalid_query", "invalid query parameters", zodIssues(q.error));
+    if (!q.success) {
+      throw new ApiError(400, "invalid_query", "invalid query parameters", zodIssues(q.error));
+    }
     let report;
     try {
-      report = evaluateHealth(deps.relay.stats(), deps.relay.interfaces(), deps.relay.config(),
-        deps.rates.rates(), { staleMs: q.data.stale_ms, maxLossPps: q.data.max_loss_pps, rule: q.data.rule });
+      report = evaluateHealth(
+        deps.relay.stats(),
+        deps.relay.interfaces(),
+        deps.relay.config(),
+        deps.rates.rates(),
+        { staleMs: q.data.stale_ms, maxLossPps: q.data.max_loss_pps, rule: q.data.rule },
+      );
     } catch (err) {
       if (err instanceof UnknownRuleError) throw new ApiError(404, "rule_not_found", err.message);
       throw err;
@@ -229,7 +299,12 @@ export function createApp(deps: ApiDeps): Hono {
     c.header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
     const config = deps.relay.config();
     return c.body(renderPrometheus(deps.relay.stats(), deps.relay.interfaces(), {
-      build: { version: deps.version.version, commit: deps.version.commit, deno: deps.version.deno, liburing: deps.version.liburing },
+      build: {
+        version: deps.version.version,
+        commit: deps.version.commit,
+        deno: deps.version.deno,
+        liburing: deps.version.liburing,
+      },
       process: processFacts(),
       disabledRules: config.rules.filter((r) => r.enabled === false).map((r) => r.name),
       lastChange: deps.relay.lastChange?.() ?? null,
@@ -241,13 +316,22 @@ export function createApp(deps: ApiDeps): Hono {
   const rules = new Hono();
   const nameParam = (c: Context): string => {
     const p = RuleName.safeParse(c.req.param("name"));
-    if (!p.success) throw new ApiError(400, "invalid_name", "invalid rule name", zodIssues(p.error, ["name"]));
+    if (!p.success) {
+      throw new ApiError(400, "invalid_name", "invalid rule name", zodIssues(p.error, ["name"]));
+    }
     return p.data;
   };
   const parseRule = async (c: Context) => {
     const body = await jsonBody(c);
     const parsed = RuleSchema.safeParse(body);
-    if (!parsed.success) throw new ApiError(400, "invalid_rule", "invalid rule; nothing changed", zodIssues(parsed.error));
+    if (!parsed.success) {
+      throw new ApiError(
+        400,
+        "invalid_rule",
+        "invalid rule; nothing changed",
+        zodIssues(parsed.error),
+      );
+    }
     return parsed.data;
   };
   rules.get("/", (c) => c.json(deps.relay.config().rules));
@@ -261,7 +345,11 @@ export function createApp(deps: ApiDeps): Hono {
     const rule = await parseRule(c);
     const result = await mutate((cfg) => {
       if (cfg.rules.some((r) => r.name === rule.name)) {
-        throw new ApiError(409, "rule_exists", `a rule named "${rule.name}" already exists (PUT to replace it)`);
+        throw new ApiError(
+          409,
+          "rule_exists",
+          `a rule named "${rule.name}" already exists (PUT to replace it)`,
+        );
       }
       return { ...cfg, rules: [...cfg.rules, rule] };
     }, true);
@@ -271,12 +359,18 @@ export function createApp(deps: ApiDeps): Hono {
     const name = nameParam(c);
     const rule = await parseRule(c);
     if (rule.name !== name) {
-      throw new ApiError(422, "name_mismatch", `body names rule "${rule.name}" but the URL names "${name}"`,
-        [{ path: "name", message: `must be "${name}"` }]);
+      throw new ApiError(
+        422,
+        "name_mismatch",
+        `body names rule "${rule.name}" but the URL names "${name}"`,
+        [{ path: "name", message: `must be "${name}"` }],
+      );
     }
     const result = await mutate((cfg) => {
       const i = cfg.rules.findIndex((r) => r.name === name);
-      if (i < 0) throw new ApiError(404, "rule_not_found", `no rule named "${name}" (POST to add it)`);
+      if (i < 0) {
+        throw new ApiError(404, "rule_not_found", `no rule named "${name}" (POST to add it)`);
+      }
       const list = cfg.rules.slice();
       list[i] = rule;
       return { ...cfg, rules: list };
@@ -286,7 +380,9 @@ export function createApp(deps: ApiDeps): Hono {
   rules.delete("/:name", async (c) => {
     const name = nameParam(c);
     const result = await mutate((cfg) => {
-      if (!cfg.rules.some((r) => r.name === name)) throw new ApiError(404, "rule_not_found", `no rule named "${name}"`);
+      if (!cfg.rules.some((r) => r.name === name)) {
+        throw new ApiError(404, "rule_not_found", `no rule named "${name}"`);
+      }
       return { ...cfg, rules: cfg.rules.filter((r) => r.name !== name) };
     }, true);
     return c.json(result);
@@ -302,8 +398,12 @@ export function createApp(deps: ApiDeps): Hono {
       validateConfig(body, "request body");
     } catch (err) {
       if (err instanceof ConfigError) {
-        throw new ApiError(400, "invalid_config", "invalid configuration; nothing changed",
-          err.issues.map((i) => ({ path: formatPath(i.path), message: i.message })));
+        throw new ApiError(
+          400,
+          "invalid_config",
+          "invalid configuration; nothing changed",
+          err.issues.map((i) => ({ path: formatPath(i.path), message: i.message })),
+        );
       }
       throw err;
     }
@@ -320,7 +420,9 @@ export function createApp(deps: ApiDeps): Hono {
   });
   app.get("/api/v1/interfaces", (c) => c.json(deps.relay.interfaces()));
   app.get("/api/v1/routing", (c) => {
-    if (!deps.relay.routing) throw new ApiError(404, "not_found", "no routing protocols in this relay");
+    if (!deps.relay.routing) {
+      throw new ApiError(404, "not_found", "no routing protocols in this relay");
+    }
     return c.json(deps.relay.routing());
   });
   // Server-Sent Events: config, interface, worker, health and (every second) stats events.
@@ -331,7 +433,10 @@ export function createApp(deps: ApiDeps): Hono {
     const sub = bus.subscribe(256);
     return streamSSE(c, async (stream) => {
       stream.onAbort(() => sub.close());
-      await stream.writeSSE({ event: "hello", data: JSON.stringify({ subscribers: bus.subscribers }) });
+      await stream.writeSSE({
+        event: "hello",
+        data: JSON.stringify({ subscribers: bus.subscribers }),
+      });
       for (;;) {
         const e = await sub.next();
         if (e === null) break;
@@ -339,13 +444,21 @@ export function createApp(deps: ApiDeps): Hono {
       }
     });
   });
-  app.get("/api/v1/version", (c) => c.json({ ...deps.version, uptime_s: deps.relay.stats().uptime_s }));
+  app.get(
+    "/api/v1/version",
+    (c) => c.json({ ...deps.version, uptime_s: deps.relay.stats().uptime_s }),
+  );
   app.get("/api/v1/openapi.json", (c) => c.json(openApiDocument(deps.version.version)));
-  app.get("/api/v1/docs", page(renderDocsPage(openApiDocument(deps.version.version)), "text/html; charset=utf-8"));
+  app.get(
+    "/api/v1/docs",
+    page(renderDocsPage(openApiDocument(deps.version.version)), "text/html; charset=utf-8"),
+  );
   app.get("/api/v1/log-level", (c) => c.json({ level: log.level }));
   app.put("/api/v1/log-level", async (c) => {
     const parsed = LogLevelBody.safeParse(await jsonBody(c));
-    if (!parsed.success) throw new ApiError(400, "invalid_body", "invalid log level", zodIssues(parsed.error));
+    if (!parsed.success) {
+      throw new ApiError(400, "invalid_body", "invalid log level", zodIssues(parsed.error));
+    }
     log.level = parsed.data.level;
     return c.json({ level: log.level });
   });
@@ -353,8 +466,12 @@ export function createApp(deps: ApiDeps): Hono {
     const inject = deps.injectFault;
     app.post("/api/v1/debug/fault", async (c) => {
       const parsed = FaultBody.safeParse(await jsonBody(c));
-      if (!parsed.success) throw new ApiError(400, "invalid_body", "invalid fault", zodIssues(parsed.error));
-      if (!inject(parsed.data.worker, parsed.data.kind, parsed.data.ms)) throw new ApiError(404, "no_worker", "no such running worker");
+      if (!parsed.success) {
+        throw new ApiError(400, "invalid_body", "invalid fault", zodIssues(parsed.error));
+      }
+      if (!inject(parsed.data.worker, parsed.data.kind, parsed.data.ms)) {
+        throw new ApiError(404, "no_worker", "no such running worker");
+      }
       log.warn("fault injected", parsed.data);
       return c.json({ injected: parsed.data });
     });
@@ -371,7 +488,10 @@ function routingFacts(relay: RelayControl) {
     neighbors: r.pim.neighbors.length,
     groups: r.igmp.interfaces.reduce((n, i) => n + i.groups.length, 0),
     routes: r.pim.routes.length,
-    msdpPeers: r.msdp.peers.map((p) => ({ peer: String(p.peer), established: p.state === "established" })),
+    msdpPeers: r.msdp.peers.map((p) => ({
+      peer: String(p.peer),
+      established: p.state === "established",
+    })),
     saCache: r.msdp.sa_cache.length,
   };
 }

@@ -20,13 +20,16 @@ const MUTATIONS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 export function bearerGuard(token: string | null, tokenForReads: boolean): MiddlewareHandler {
   return async (c, next) => {
-    const needed = token !== null && (MUTATIONS.has(c.req.method) || (tokenForReads && c.req.path !== "/health"));
+    const needed = token !== null &&
+      (MUTATIONS.has(c.req.method) || (tokenForReads && c.req.path !== "/health"));
     if (needed) {
       const header = c.req.header("authorization") ?? "";
       const m = /^Bearer\s+(\S+)$/i.exec(header);
       if (!m || !constantTimeEqual(m[1], token!)) {
         c.header("WWW-Authenticate", 'Bearer realm="mcr"');
-        return c.json({ error: { code: "unauthorized", message: "a valid bearer token is required" } }, 401);
+        return c.json({
+          error: { code: "unauthorized", message: "a valid bearer token is required" },
+        }, 401);
       }
     }
     await next();
@@ -53,7 +56,11 @@ export function splitListen(listen: string): { host: string; port: number } {
  */
 export function checkToken(raw: string, where: string): string {
   const t = raw.endsWith("\r\n") ? raw.slice(0, -2) : raw.endsWith("\n") ? raw.slice(0, -1) : raw;
-  if (/\s/.test(t)) throw new Error(`token in ${where} contains white space (only one trailing newline is allowed)`);
+  if (/\s/.test(t)) {
+    throw new Error(
+      `token in ${where} contains white space (only one trailing newline is allowed)`,
+    );
+  }
   // deno-lint-ignore no-control-regex
   if (/[\x00-\x1f\x7f]/.test(t)) throw new Error(`token in ${where} contains control characters`);
   if (t.length < 16) throw new Error(`token in ${where} is shorter than 16 characters`);
@@ -68,7 +75,9 @@ export function resolveToken(opts: { token_file?: string; token_env?: string }):
   if (opts.token_file) {
     const stat = Deno.statSync(opts.token_file);
     if (stat.mode !== null && (stat.mode & 0o077) !== 0) {
-      throw new Error(`token file ${opts.token_file} is readable by others (chmod 600 ${opts.token_file})`);
+      throw new Error(
+        `token file ${opts.token_file} is readable by others (chmod 600 ${opts.token_file})`,
+      );
     }
     return checkToken(Deno.readTextFileSync(opts.token_file), opts.token_file);
   }
@@ -119,7 +128,10 @@ export function hostGuard(rules: HostRules): MiddlewareHandler {
       const host = hostOnly(hostValue);
       if (host === "" || hostAllowed(host, rules) === false) {
         return c.json({
-          error: { code: "misdirected_host", message: `this API does not answer to Host "${hostValue}"` },
+          error: {
+            code: "misdirected_host",
+            message: `this API does not answer to Host "${hostValue}"`,
+          },
         }, 421);
       }
     }
@@ -133,7 +145,12 @@ export function hostGuard(rules: HostRules): MiddlewareHandler {
           (sameOrigin || hostAllowed(hostOnly(u.host), rules) === true);
       } catch { /* "null" or garbage: refused */ }
       if (!ok) {
-        return c.json({ error: { code: "forbidden_origin", message: `mutations from origin "${origin}" are refused` } }, 403);
+        return c.json({
+          error: {
+            code: "forbidden_origin",
+            message: `mutations from origin "${origin}" are refused`,
+          },
+        }, 403);
       }
     }
     await next();

@@ -21,7 +21,11 @@ export interface FrontLimits {
   idleTimeoutMs: number;
 }
 
-export const DEFAULT_FRONT_LIMITS: FrontLimits = { maxConnections: 256, headerTimeoutMs: 10_000, idleTimeoutMs: 30_000 };
+export const DEFAULT_FRONT_LIMITS: FrontLimits = {
+  maxConnections: 256,
+  headerTimeoutMs: 10_000,
+  idleTimeoutMs: 30_000,
+};
 
 /** Counters of what the front door refused, for logs and metrics. */
 export interface FrontStats {
@@ -42,7 +46,11 @@ class Relayed {
   #tail = 0; // how many bytes of CRLFCRLF matched so far
   #closed = false;
 
-  constructor(readonly client: Deno.Conn, readonly upstream: Deno.Conn, readonly onClose: (r: Relayed) => void) {}
+  constructor(
+    readonly client: Deno.Conn,
+    readonly upstream: Deno.Conn,
+    readonly onClose: (r: Relayed) => void,
+  ) {}
 
   /** Client -> server bytes: watches for the end of a request head. */
   sawRequestBytes(chunk: Uint8Array): void {
@@ -87,7 +95,14 @@ export function serveFront(
   onEvent: (what: string, fields: Record<string, unknown>) => void = () => {},
 ): { stop(): void; stats(): FrontStats } {
   const open = new Set<Relayed>();
-  const stats: FrontStats = { accepted: 0, evicted: 0, header_timeouts: 0, idle_timeouts: 0, accept_errors: 0, open: 0 };
+  const stats: FrontStats = {
+    accepted: 0,
+    evicted: 0,
+    header_timeouts: 0,
+    idle_timeouts: 0,
+    accept_errors: 0,
+    open: 0,
+  };
   let stopped = false;
 
   // The sweep runs only while connections are open: an idle relay is not woken for it.

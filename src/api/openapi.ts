@@ -7,27 +7,46 @@ import { z } from "zod";
 import { RESPONSE_SCHEMAS } from "./responses.ts";
 
 function schema(s: z.ZodType): Record<string, unknown> {
-  return z.toJSONSchema(s, { io: "input", unrepresentable: "any", target: "draft-2020-12" }) as Record<string, unknown>;
+  return z.toJSONSchema(s, {
+    io: "input",
+    unrepresentable: "any",
+    target: "draft-2020-12",
+  }) as Record<string, unknown>;
 }
 
 type SchemaName = keyof typeof RESPONSE_SCHEMAS;
-const json = (ref: SchemaName) => ({ content: { "application/json": { schema: { $ref: `#/components/schemas/${ref}` } } } });
+const json = (ref: SchemaName) => ({
+  content: { "application/json": { schema: { $ref: `#/components/schemas/${ref}` } } },
+});
 const text = (type: string) => ({ content: { [type]: { schema: { type: "string" } } } });
 const errors = {
   "400": { description: "malformed or invalid body (issues name each field)", ...json("Error") },
   "401": { description: "missing or wrong bearer token", ...json("Error") },
   "413": { description: "body too large", ...json("Error") },
   "415": { description: "not JSON", ...json("Error") },
-  "422": { description: "the resulting configuration is invalid; nothing changed", ...json("Error") },
-  "409": { description: "conflict: restart_required (the key cannot change live), config_file_changed, resource_limit, or the rule exists", ...json("Error") },
-  "503": { description: "not in force: apply_failed (rolled back) or persist_failed (not written, rolled back)", ...json("Error") },
+  "422": {
+    description: "the resulting configuration is invalid; nothing changed",
+    ...json("Error"),
+  },
+  "409": {
+    description:
+      "conflict: restart_required (the key cannot change live), config_file_changed, resource_limit, or the rule exists",
+    ...json("Error"),
+  },
+  "503": {
+    description:
+      "not in force: apply_failed (rolled back) or persist_failed (not written, rolled back)",
+    ...json("Error"),
+  },
 };
 const notFound = { "404": { description: "no such rule", ...json("Error") } };
 const nameParam = [{ name: "name", in: "path", required: true, schema: { type: "string" } }];
 
 /** "get /api/v1/rules/{name}" -> "getApiV1RulesByName": one stable, unique id per operation. */
 function operationId(method: string, path: string): string {
-  const words = path.split("/").filter((p) => p !== "").map((p) => p.startsWith("{") ? `by-${p.slice(1, -1)}` : p);
+  const words = path.split("/").filter((p) => p !== "").map((p) =>
+    p.startsWith("{") ? `by-${p.slice(1, -1)}` : p
+  );
   const camel = words.join("-").split(/[^A-Za-z0-9]+/).filter((w) => w !== "")
     .map((w) => w[0].toUpperCase() + w.slice(1)).join("");
   return method + (camel || "Root");
@@ -47,9 +66,15 @@ function withOperationIds(paths: Record<string, Record<string, unknown>>) {
 export function openApiDocument(version: string): Record<string, unknown> {
   return {
     openapi: "3.1.0",
-    info: { title: "mcr API", version, description: "Configuration and statistics of the mcr multicast relay." },
+    info: {
+      title: "mcr API",
+      version,
+      description: "Configuration and statistics of the mcr multicast relay.",
+    },
     components: {
-      schemas: Object.fromEntries(Object.entries(RESPONSE_SCHEMAS).map(([name, s]) => [name, schema(s)])),
+      schemas: Object.fromEntries(
+        Object.entries(RESPONSE_SCHEMAS).map(([name, s]) => [name, schema(s)]),
+      ),
       securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
     },
     security: [{ bearer: [] }],
@@ -57,12 +82,28 @@ export function openApiDocument(version: string): Record<string, unknown> {
       "/health": {
         get: {
           summary: "Health verdict with reasons (200 ok/warning, 503 critical)",
-          description: "For load balancers and monitoring: ok, warning or critical with the reasons (silent rules, loss, TX errors, " +
+          description:
+            "For load balancers and monitoring: ok, warning or critical with the reasons (silent rules, loss, TX errors, " +
             "stuck workers, interfaces down). `mcr health` prints the same with monitoring-plugin perfdata.",
           parameters: [
-            { name: "stale_ms", in: "query", description: "a rule silent longer than this is critical", schema: { type: "integer" } },
-            { name: "max_loss_pps", in: "query", description: "loss per second above this is critical", schema: { type: "number" } },
-            { name: "rule", in: "query", description: "judge this rule only", schema: { type: "string" } },
+            {
+              name: "stale_ms",
+              in: "query",
+              description: "a rule silent longer than this is critical",
+              schema: { type: "integer" },
+            },
+            {
+              name: "max_loss_pps",
+              in: "query",
+              description: "loss per second above this is critical",
+              schema: { type: "number" },
+            },
+            {
+              name: "rule",
+              in: "query",
+              description: "judge this rule only",
+              schema: { type: "string" },
+            },
           ],
           responses: {
             "200": { description: "ok or warning", ...json("Health") },
@@ -74,95 +115,162 @@ export function openApiDocument(version: string): Record<string, unknown> {
       "/metrics": {
         get: {
           summary: "Prometheus metrics",
-          description: "Counters, gauges and histograms of every worker, rule and output, in the Prometheus text format 0.0.4.",
+          description:
+            "Counters, gauges and histograms of every worker, rule and output, in the Prometheus text format 0.0.4.",
           responses: { "200": { description: "text format 0.0.4", ...text("text/plain") } },
         },
       },
       "/api/v1/rules": {
-        get: { summary: "List rules", description: "The rules in force, as configured.", responses: { "200": { description: "rules", ...json("RuleList") } } },
+        get: {
+          summary: "List rules",
+          description: "The rules in force, as configured.",
+          responses: { "200": { description: "rules", ...json("RuleList") } },
+        },
         post: {
           summary: "Add a rule",
-          description: "Validated, applied, then persisted to the config file; 201 only once all three are done.",
+          description:
+            "Validated, applied, then persisted to the config file; 201 only once all three are done.",
           requestBody: { required: true, ...json("Rule") },
-          responses: { "201": { description: "applied and persisted", ...json("ApplyResult") }, ...errors },
+          responses: {
+            "201": { description: "applied and persisted", ...json("ApplyResult") },
+            ...errors,
+          },
         },
       },
       "/api/v1/rules/{name}": {
         parameters: nameParam,
-        get: { summary: "Get a rule", description: "One rule as configured.", responses: { "200": { description: "rule", ...json("Rule") }, ...notFound } },
+        get: {
+          summary: "Get a rule",
+          description: "One rule as configured.",
+          responses: { "200": { description: "rule", ...json("Rule") }, ...notFound },
+        },
         put: {
           summary: "Replace a rule",
           description: "The body's name must be the URL's. Applied and persisted before 200.",
           requestBody: { required: true, ...json("Rule") },
-          responses: { "200": { description: "applied and persisted", ...json("ApplyResult") }, ...notFound, ...errors },
+          responses: {
+            "200": { description: "applied and persisted", ...json("ApplyResult") },
+            ...notFound,
+            ...errors,
+          },
         },
         delete: {
           summary: "Remove a rule",
           description: "Its groups are left and its rings released; persisted before 200.",
-          responses: { "200": { description: "applied and persisted", ...json("ApplyResult") }, ...notFound, ...errors },
+          responses: {
+            "200": { description: "applied and persisted", ...json("ApplyResult") },
+            ...notFound,
+            ...errors,
+          },
         },
       },
       "/api/v1/config": {
-        get: { summary: "The configuration in force", description: "Exactly what runs.", responses: { "200": { description: "config", ...json("Config") } } },
+        get: {
+          summary: "The configuration in force",
+          description: "Exactly what runs.",
+          responses: { "200": { description: "config", ...json("Config") } },
+        },
         put: {
           summary: "Replace the whole configuration (validated whole, applied atomically)",
-          description: "All of it takes effect or none; keys that cannot change live (api) are refused with 409 restart_required.",
+          description:
+            "All of it takes effect or none; keys that cannot change live (api) are refused with 409 restart_required.",
           requestBody: { required: true, ...json("Config") },
-          responses: { "200": { description: "applied and persisted", ...json("ApplyResult") }, ...errors },
+          responses: {
+            "200": { description: "applied and persisted", ...json("ApplyResult") },
+            ...errors,
+          },
         },
       },
       "/api/v1/stats": {
         get: {
           summary: "Counters and rates per rule, output and worker",
-          description: "Counters since start (totals never go backwards across worker restarts) and per-second rates over a sliding window.",
+          description:
+            "Counters since start (totals never go backwards across worker restarts) and per-second rates over a sliding window.",
           responses: { "200": { description: "stats", ...json("Stats") } },
         },
       },
       "/api/v1/workers": {
-        get: { summary: "Worker state", description: "Each worker: alive, restarts, heartbeat age, counters.", responses: { "200": { description: "workers", ...json("Workers") } } },
+        get: {
+          summary: "Worker state",
+          description: "Each worker: alive, restarts, heartbeat age, counters.",
+          responses: { "200": { description: "workers", ...json("Workers") } },
+        },
       },
       "/api/v1/interfaces": {
         get: {
           summary: "Interface state",
-          description: "Every interface a rule names: present, up, MTU, addresses, roles, change events, kernel counters.",
+          description:
+            "Every interface a rule names: present, up, MTU, addresses, roles, change events, kernel counters.",
           responses: { "200": { description: "interfaces", ...json("Interfaces") } },
         },
       },
       "/": {
         get: {
           summary: "The status page (HTML; read-only, no external resources)",
-          description: "Rules, outputs, rates, drops, health and workers, with a live rate chart fed by the event stream.",
+          description:
+            "Rules, outputs, rates, drops, health and workers, with a live rate chart fed by the event stream.",
           responses: { "200": { description: "the page", ...text("text/html") } },
         },
       },
-      "/ui/app.js": { get: { summary: "The status page's script", description: "Served by mcr itself.", responses: { "200": { description: "script", ...text("text/javascript") } } } },
-      "/ui/style.css": { get: { summary: "The status page's style sheet", description: "Served by mcr itself.", responses: { "200": { description: "style sheet", ...text("text/css") } } } },
+      "/ui/app.js": {
+        get: {
+          summary: "The status page's script",
+          description: "Served by mcr itself.",
+          responses: { "200": { description: "script", ...text("text/javascript") } },
+        },
+      },
+      "/ui/style.css": {
+        get: {
+          summary: "The status page's style sheet",
+          description: "Served by mcr itself.",
+          responses: { "200": { description: "style sheet", ...text("text/css") } },
+        },
+      },
       "/api/v1/events": {
         get: {
-          summary: "Server-Sent Events: config, interface, worker, health and routing-protocol transitions, and stats every second",
-          description: "Events: hello, config, interface, worker, health, protocol (IGMP groups and querier, PIM neighbours, MSDP sessions), stats. A subscriber that stops reading is dropped once 256 events behind; it never delays the relay.",
+          summary:
+            "Server-Sent Events: config, interface, worker, health and routing-protocol transitions, and stats every second",
+          description:
+            "Events: hello, config, interface, worker, health, protocol (IGMP groups and querier, PIM neighbours, MSDP sessions), stats. A subscriber that stops reading is dropped once 256 events behind; it never delays the relay.",
           responses: { "200": { description: "an event stream", ...text("text/event-stream") } },
         },
       },
       "/api/v1/resources": {
         get: {
-          summary: "What the relay holds: counter slots, memberships, rings per worker (bytes), stuck threads",
-          description: "For capacity planning and leak checks: every change must leave these as a fresh start would.",
-          responses: { "200": { description: "resources", ...json("Resources") }, "404": { description: "not available", ...json("Error") } },
+          summary:
+            "What the relay holds: counter slots, memberships, rings per worker (bytes), stuck threads",
+          description:
+            "For capacity planning and leak checks: every change must leave these as a fresh start would.",
+          responses: {
+            "200": { description: "resources", ...json("Resources") },
+            "404": { description: "not available", ...json("Error") },
+          },
         },
       },
       "/api/v1/routing": {
         get: {
           summary: "IGMP, PIM and MSDP state",
-          description: "IGMP queriers and groups per interface, PIM neighbours, DRs and learned routes, MSDP peers and SA cache, the outputs PIM joins added, interfaces waiting, protocol counters.",
-          responses: { "200": { description: "routing state", ...json("Routing") }, "404": { description: "not available", ...json("Error") } },
+          description:
+            "IGMP queriers and groups per interface, PIM neighbours, DRs and learned routes, MSDP peers and SA cache, the outputs PIM joins added, interfaces waiting, protocol counters.",
+          responses: {
+            "200": { description: "routing state", ...json("Routing") },
+            "404": { description: "not available", ...json("Error") },
+          },
         },
       },
       "/api/v1/version": {
-        get: { summary: "Version and uptime", description: "mcr version, commit, Deno and liburing versions.", responses: { "200": { description: "version", ...json("Version") } } },
+        get: {
+          summary: "Version and uptime",
+          description: "mcr version, commit, Deno and liburing versions.",
+          responses: { "200": { description: "version", ...json("Version") } },
+        },
       },
       "/api/v1/log-level": {
-        get: { summary: "Current log level", description: "debug, info, warn or error.", responses: { "200": { description: "level", ...json("LogLevel") } } },
+        get: {
+          summary: "Current log level",
+          description: "debug, info, warn or error.",
+          responses: { "200": { description: "level", ...json("LogLevel") } },
+        },
         put: {
           summary: "Set the log level",
           description: "Takes effect at once; not persisted (log.level in the config file is).",
@@ -174,13 +282,19 @@ export function openApiDocument(version: string): Record<string, unknown> {
         get: {
           summary: "This document",
           description: "OpenAPI 3.1, generated from the schemas the API validates with.",
-          responses: { "200": { description: "OpenAPI 3.1", content: { "application/json": { schema: { type: "object" } } } } },
+          responses: {
+            "200": {
+              description: "OpenAPI 3.1",
+              content: { "application/json": { schema: { type: "object" } } },
+            },
+          },
         },
       },
       "/api/v1/docs": {
         get: {
           summary: "This document as a page",
-          description: "Every operation with its parameters, request and response schemas; served by mcr, no external resources.",
+          description:
+            "Every operation with its parameters, request and response schemas; served by mcr, no external resources.",
           responses: { "200": { description: "the page", ...text("text/html") } },
         },
       },

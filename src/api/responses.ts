@@ -12,14 +12,18 @@ import type { InterfaceState, StatsSnapshot, WorkerStats } from "../stats/snapsh
 import type { ApplyResult, Resources, RoutingReport } from "../supervisor/control.ts";
 
 /** Counter values by name (src/stats/registry.ts declares them). */
-const Counters = z.record(z.string(), z.number()).describe("counter values by name, as declared in src/stats/registry.ts");
+const Counters = z.record(z.string(), z.number()).describe(
+  "counter values by name, as declared in src/stats/registry.ts",
+);
 
 export const ErrorResponse = z.object({
   error: z.object({
     code: z.string(),
     message: z.string(),
     issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
-    key: z.string().optional().describe("restart_required: the key that cannot change while the relay runs"),
+    key: z.string().optional().describe(
+      "restart_required: the key that cannot change while the relay runs",
+    ),
   }),
 });
 
@@ -51,8 +55,10 @@ export const StatsResponse = z.object({
     name: z.string(),
     input: InputSchema,
     counters: Counters,
-    outputs: z.array(z.looseObject({ interface: z.string().optional(), counters: Counters })
-      .describe("the output as configured (the keys of Rule.outputs[]) and its counters")),
+    outputs: z.array(
+      z.looseObject({ interface: z.string().optional(), counters: Counters })
+        .describe("the output as configured (the keys of Rule.outputs[]) and its counters"),
+    ),
     silent_ms: z.number(),
     active: z.boolean().describe("false while the rule waits for its interfaces"),
   })),
@@ -60,7 +66,14 @@ export const StatsResponse = z.object({
     window_s: z.number(),
     totals: Counters,
     workers: z.record(z.string(), Counters),
-    rules: z.record(z.string(), z.object({ pps: z.number(), bps: z.number(), outputs: z.array(z.object({ pps: z.number(), bps: z.number() })) })),
+    rules: z.record(
+      z.string(),
+      z.object({
+        pps: z.number(),
+        bps: z.number(),
+        outputs: z.array(z.object({ pps: z.number(), bps: z.number() })),
+      }),
+    ),
   }).describe("per-second rates over the last window_s seconds"),
 });
 
@@ -94,7 +107,9 @@ export const ResourcesResponse = z.object({
   workers: z.array(z.object({
     id: z.int(),
     alive: z.boolean(),
-    rings: z.array(z.object({ kind: z.enum(["rx", "tx", "routed"]), ifindex: z.int(), bytes: z.number() })),
+    rings: z.array(
+      z.object({ kind: z.enum(["rx", "tx", "routed"]), ifindex: z.int(), bytes: z.number() }),
+    ),
     ring_bytes: z.number(),
   })),
   ring_bytes: z.number(),
@@ -104,22 +119,24 @@ export const ResourcesResponse = z.object({
 });
 
 const ListenerLinks = z.object({
-    interfaces: z.array(z.object({
-      interface: z.string(),
-      address: z.string(),
+  interfaces: z.array(z.object({
+    interface: z.string(),
+    address: z.string(),
+    version: z.int(),
+    querier: z.string().describe(
+      "the link's querier: this router, or the lower address heard querying",
+    ),
+    is_querier: z.boolean(),
+    groups: z.array(z.object({
+      group: z.string(),
+      mode: z.enum(["exclude", "include"]),
+      sources: z.array(z.string()),
+      expires_ms: z.number(),
+      last_reporter: z.string(),
       version: z.int(),
-      querier: z.string().describe("the link's querier: this router, or the lower address heard querying"),
-      is_querier: z.boolean(),
-      groups: z.array(z.object({
-        group: z.string(),
-        mode: z.enum(["exclude", "include"]),
-        sources: z.array(z.string()),
-        expires_ms: z.number(),
-        last_reporter: z.string(),
-        version: z.int(),
-      })),
     })),
-  });
+  })),
+});
 
 export const RoutingResponse = z.object({
   igmp: ListenerLinks,
@@ -148,21 +165,33 @@ export const RoutingResponse = z.object({
       neighbor: z.string(),
       expires_ms: z.number().nullable(),
       prune_pending: z.boolean(),
-      rpt_pruned: z.array(z.string()).describe("(*,G): sources an (S,G,rpt) Prune took off the route"),
+      rpt_pruned: z.array(z.string()).describe(
+        "(*,G): sources an (S,G,rpt) Prune took off the route",
+      ),
     })).describe("learned routes: joins from downstream routers, never persisted"),
     rp: z.array(z.object({ address: z.string(), groups: z.string() })),
     registers: z.array(z.object({
       source: z.string(),
       group: z.string(),
       rp: z.string(),
-      state: z.enum(["join", "prune"]).describe("join: Null-Registers every 5 s; prune: suppressed by a Register-Stop"),
+      state: z.enum(["join", "prune"]).describe(
+        "join: Null-Registers every 5 s; prune: suppressed by a Register-Stop",
+      ),
       sent: z.int(),
       stops: z.int(),
     })).describe("(S,G)s of relayed streams registered with a remote RP"),
   }),
   msdp: z.object({
     peers: z.array(z.record(z.string(), z.unknown())),
-    sa_cache: z.array(z.object({ source: z.string(), group: z.string(), rp: z.string(), peer: z.string(), expires_ms: z.number() })),
+    sa_cache: z.array(
+      z.object({
+        source: z.string(),
+        group: z.string(),
+        rp: z.string(),
+        peer: z.string(),
+        expires_ms: z.number(),
+      }),
+    ),
   }),
   waiting: z.array(z.object({
     interface: z.string().describe("the interface (igmp, pim) or the local address (msdp)"),
@@ -177,7 +206,9 @@ export const RoutingResponse = z.object({
     port: z.int().optional(),
     source: z.string(),
   })).describe("outputs added to rules by PIM joins (shown in stats with learned: pim)"),
-  learned_refused: z.int().describe("outputs joins asked for that were left out: over pim.max_learned_routes, or feeding a rule's input back"),
+  learned_refused: z.int().describe(
+    "outputs joins asked for that were left out: over pim.max_learned_routes, or feeding a rule's input back",
+  ),
 });
 
 export const HealthResponse = z.object({

@@ -6,7 +6,10 @@
 import { parseArgs } from "node:util";
 import type { z } from "zod";
 
-export type ParsedArgs<T> = { ok: true; values: T; positionals: string[] } | { ok: false; message: string };
+export type ParsedArgs<T> = { ok: true; values: T; positionals: string[] } | {
+  ok: false;
+  message: string;
+};
 
 /** Parses argv with string options and validates the values with a zod object schema. */
 export function parseCommandArgs<S extends z.ZodObject>(

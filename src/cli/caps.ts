@@ -34,7 +34,9 @@ export function processCapabilities(): bigint {
 export function checkCapabilities(needed: Capability[], effective?: bigint): CapabilityCheck {
   const eff = effective ?? processCapabilities();
   const missing = needed.filter((c) => (eff & (1n << BigInt(CAP_BITS[c]))) === 0n);
-  const message = missing.length === 0 ? "ok" : `missing ${missing.map((c) => `${c} (${WHY[c]})`).join(" and ")}. ` +
-    "Run as root or grant them: setcap cap_net_raw,cap_net_admin+ep ./mcr, or AmbientCapabilities= in the systemd unit.";
+  const message = missing.length === 0
+    ? "ok"
+    : `missing ${missing.map((c) => `${c} (${WHY[c]})`).join(" and ")}. ` +
+      "Run as root or grant them: setcap cap_net_raw,cap_net_admin+ep ./mcr, or AmbientCapabilities= in the systemd unit.";
   return { ok: missing.length === 0, missing, message };
 }

@@ -9,7 +9,9 @@ export interface ClientOptions {
 }
 
 /** Resolves --api / MCR_API and the token (MCR_API_TOKEN or --token-file; never a command-line value). */
-export function clientOptions(args: { api?: string; "token-file"?: string; "timeout-ms"?: number }): ClientOptions {
+export function clientOptions(
+  args: { api?: string; "token-file"?: string; "timeout-ms"?: number },
+): ClientOptions {
   let token = Deno.env.get("MCR_API_TOKEN")?.trim() || null;
   if (args["token-file"]) token = Deno.readTextFileSync(args["token-file"]).trim();
   return {
@@ -52,7 +54,10 @@ export async function callApi(
 
 /** Renders an API error body as lines: message, then each field issue. */
 export function describeApiError(body: unknown): string {
-  const e = (body as { error?: { message?: string; issues?: { path: string; message: string }[] } })?.error;
+  const e = (body as { error?: { message?: string; issues?: { path: string; message: string }[] } })
+    ?.error;
   if (!e) return String(body);
-  return [e.message ?? "error", ...(e.issues ?? []).map((i) => `  ${i.path}: ${i.message}`)].join("\n");
+  return [e.message ?? "error", ...(e.issues ?? []).map((i) => `  ${i.path}: ${i.message}`)].join(
+    "\n",
+  );
 }

@@ -22,8 +22,22 @@ export async function configCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (sub === "schema" && file === undefined) {
-    const schema = z.toJSONSchema(ConfigSchema, { io: "input", unrepresentable: "any", target: "draft-2020-12" });
-    console.log(JSON.stringify({ $schema: "https://json-schema.org/draft/2020-12/schema", title: "mcr configuration", ...schema }, null, 2));
+    const schema = z.toJSONSchema(ConfigSchema, {
+      io: "input",
+      unrepresentable: "any",
+      target: "draft-2020-12",
+    });
+    console.log(
+      JSON.stringify(
+        {
+          $schema: "https://json-schema.org/draft/2020-12/schema",
+          title: "mcr configuration",
+          ...schema,
+        },
+        null,
+        2,
+      ),
+    );
     return 0;
   }
   if (sub !== "check" || !file || rest.length > 0) {

@@ -37,7 +37,10 @@ export function demoConfig(names: Pick<ChainNames, "relayIn" | "relayOut">): str
 }
 
 /** Reads lines from a stream and hands each to onLine. */
-async function readLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
+async function readLines(
+  stream: ReadableStream<Uint8Array>,
+  onLine: (line: string) => void,
+): Promise<void> {
   let buf = "";
   for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
     buf += chunk;
@@ -114,14 +117,19 @@ export async function demoCommand(argv: string[]): Promise<number> {
   try {
     console.log("mcr demo: building namespaces gen -> relay -> sink ...");
     const names = await topo.chain();
-    console.log(`  ${names.gen}: ${names.genIf} 10.0.0.1  ->  ${names.relay}: ${names.relayIn} 10.0.0.2 | ` +
-      `${names.relayOut} 10.0.1.1  ->  ${names.sink}: ${names.sinkIf} 10.0.1.2`);
+    console.log(
+      `  ${names.gen}: ${names.genIf} 10.0.0.1  ->  ${names.relay}: ${names.relayIn} 10.0.0.2 | ` +
+        `${names.relayOut} 10.0.1.1  ->  ${names.sink}: ${names.sinkIf} 10.0.1.2`,
+    );
     const configPath = `${dir}/mcr.yaml`;
     Deno.writeTextFileSync(configPath, demoConfig(names), { mode: 0o600 });
 
     // 1. The relay, in its own namespace.
     const finalStats = `${dir}/final-stats.json`;
-    const relay = topo.spawn(names.relay, selfCommand(["run", "--config", configPath, "--no-persist", "--final-stats", finalStats]));
+    const relay = topo.spawn(
+      names.relay,
+      selfCommand(["run", "--config", configPath, "--no-persist", "--final-stats", finalStats]),
+    );
     children.push(relay);
     let started = false;
     let lastTotals: Record<string, number> | null = null;
@@ -136,8 +144,13 @@ export async function demoCommand(argv: string[]): Promise<number> {
       if (line.includes('"msg":"counters"')) lastTotals = countersTotals(line);
     });
     relay.stdout.cancel();
-    const relayExit = relay.status.then((s) => relayStarted.reject(new Error(`relay exited (${s.code})`)));
-    const startTimeout = setTimeout(() => relayStarted.reject(new Error("relay did not start in 15 s")), 15_000);
+    const relayExit = relay.status.then((s) =>
+      relayStarted.reject(new Error(`relay exited (${s.code})`))
+    );
+    const startTimeout = setTimeout(
+      () => relayStarted.reject(new Error("relay did not start in 15 s")),
+      15_000,
+    );
     try {
       await relayStarted.promise;
     } catch (err) {
@@ -149,19 +162,49 @@ export async function demoCommand(argv: string[]): Promise<number> {
     console.log(`  relay running (pid ${relay.pid}): 239.1.1.1:5001 -> 239.9.9.9:5099, TTL 8`);
 
     // 2. The receiver, then the generator.
-    const sink = topo.spawn(names.sink, selfCommand([
-      "sink", "--group", "239.9.9.9", "--port", "5099", "--interface", names.sinkIf,
-      "--expect", String(count), "--idle-timeout-ms", "2000", "--json",
-    ]));
+    const sink = topo.spawn(
+      names.sink,
+      selfCommand([
+        "sink",
+        "--group",
+        "239.9.9.9",
+        "--port",
+        "5099",
+        "--interface",
+        names.sinkIf,
+        "--expect",
+        String(count),
+        "--idle-timeout-ms",
+        "2000",
+        "--json",
+      ]),
+    );
     children.push(sink);
     const sinkOut = new Response(sink.stdout).text();
     sink.stderr.cancel();
     await new Promise((r) => setTimeout(r, 500)); // let the receiver join
     console.log(`  sending ${count} packets of ${size} bytes at ${rate} pps ...`);
-    const gen = topo.spawn(names.gen, selfCommand([
-      "gen", "--group", "239.1.1.1", "--port", "5001", "--count", String(count), "--rate", String(rate),
-      "--size", String(size), "--interface", names.genIf, "--ttl", "4", "--json",
-    ]));
+    const gen = topo.spawn(
+      names.gen,
+      selfCommand([
+        "gen",
+        "--group",
+        "239.1.1.1",
+        "--port",
+        "5001",
+        "--count",
+        String(count),
+        "--rate",
+        String(rate),
+        "--size",
+        String(size),
+        "--interface",
+        names.genIf,
+        "--ttl",
+        "4",
+        "--json",
+      ]),
+    );
     children.push(gen);
     const genOut = new Response(gen.stdout).text();
     gen.stderr.cancel();
@@ -181,7 +224,9 @@ export async function demoCommand(argv: string[]): Promise<number> {
         const txRate = prev ? tx - (prev.tx_sent ?? 0) : tx;
         console.log(
           `  relay: rx ${rx} (${rxRate} pps)  tx ${tx} (${txRate} pps)  ` +
-            `kernel_drops ${t.kernel_drops ?? 0}  tx_ring_full ${t.tx_ring_full ?? 0}  tx_errors ${t.tx_errors ?? 0}`,
+            `kernel_drops ${t.kernel_drops ?? 0}  tx_ring_full ${t.tx_ring_full ?? 0}  tx_errors ${
+              t.tx_errors ?? 0
+            }`,
         );
         prev = t;
       }
@@ -205,13 +250,18 @@ export async function demoCommand(argv: string[]): Promise<number> {
     const got = sinkResult.unique ?? 0;
     const lost = Math.max(0, sent - got);
     console.log(
-      `\nverdict: sent ${sent}, delivered ${got}, lost ${lost}, duplicated ${sinkResult.duplicates ?? 0}, ` +
-        `reordered ${sinkResult.reordered ?? 0}, corrupted ${sinkResult.corrupted ?? 0}, TTL at receiver ${
-          sinkResult.last_ttl ?? "?"
-        }`,
+      `\nverdict: sent ${sent}, delivered ${got}, lost ${lost}, duplicated ${
+        sinkResult.duplicates ?? 0
+      }, ` +
+        `reordered ${sinkResult.reordered ?? 0}, corrupted ${
+          sinkResult.corrupted ?? 0
+        }, TTL at receiver ${sinkResult.last_ttl ?? "?"}`,
     );
-    const ok = sent > 0 && lost === 0 && (sinkResult.duplicates ?? 0) === 0 && (sinkResult.corrupted ?? 0) === 0;
-    console.log(ok ? "PASS: every packet relayed exactly once, intact." : "FAIL: see the counters above.");
+    const ok = sent > 0 && lost === 0 && (sinkResult.duplicates ?? 0) === 0 &&
+      (sinkResult.corrupted ?? 0) === 0;
+    console.log(
+      ok ? "PASS: every packet relayed exactly once, intact." : "FAIL: see the counters above.",
+    );
     return ok ? 0 : 2;
   } finally {
     for (const c of children) {

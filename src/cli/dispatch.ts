@@ -55,9 +55,13 @@ export const COMMANDS: Record<string, CommandEntry> = {
     usage: async () => (await import("./health.ts")).USAGE,
   },
   config: {
-    summary: "config check FILE | schema | show: validate offline, JSON Schema for editors, what runs",
+    summary:
+      "config check FILE | schema | show: validate offline, JSON Schema for editors, what runs",
     load: async () => (await import("./config_check.ts")).configCommand,
-    usage: async () => `${(await import("./config_check.ts")).USAGE}\n${(await import("./remote.ts")).CONFIG_SHOW_USAGE}`,
+    usage: async () =>
+      `${(await import("./config_check.ts")).USAGE}\n${
+        (await import("./remote.ts")).CONFIG_SHOW_USAGE
+      }`,
   },
   workers: {
     summary: "the workers of a running relay: alive, restarts, heartbeat, counters",
@@ -65,7 +69,8 @@ export const COMMANDS: Record<string, CommandEntry> = {
     usage: async () => (await import("./remote.ts")).WORKERS_USAGE,
   },
   routing: {
-    summary: "IGMP groups, PIM neighbours and learned routes, MSDP peers and SAs of a running relay",
+    summary:
+      "IGMP groups, PIM neighbours and learned routes, MSDP peers and SAs of a running relay",
     load: async () => (await import("./remote.ts")).routingCommand,
     usage: async () => (await import("./remote.ts")).ROUTING_USAGE,
   },
@@ -101,7 +106,9 @@ export async function runCli(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === "--version" || name === "-V" || name === "version") {
     const { versionJson, versionText } = await import("./self.ts");
-    console.log(rest.includes("--json") ? JSON.stringify(await versionJson()) : await versionText());
+    console.log(
+      rest.includes("--json") ? JSON.stringify(await versionJson()) : await versionText(),
+    );
     return 0;
   }
   if (name === "help" && rest.length > 0 && COMMANDS[rest[0]]) {
@@ -116,7 +123,9 @@ export async function runCli(argv: string[]): Promise<number> {
   const command = COMMANDS[name];
   if (!command) {
     const guess = didYouMean(name);
-    console.error(`mcr: unknown command "${name}"${guess ? `; did you mean "${guess}"?` : ""} (see mcr --help)`);
+    console.error(
+      `mcr: unknown command "${name}"${guess ? `; did you mean "${guess}"?` : ""} (see mcr --help)`,
+    );
     return 1;
   }
   return await (await command.load())(rest);

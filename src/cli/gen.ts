@@ -62,7 +62,9 @@ export async function genCommand(argv: string[]): Promise<number> {
   const destination = ip((a.group ?? a.address)!);
   let source: IpAddress | null = a["source-ip"] ? ip(a["source-ip"]) : null;
   if (source && source.family !== destination.family) {
-    console.error(`mcr gen: --source-ip: must be an IPv${destination.family} address like the destination`);
+    console.error(
+      `mcr gen: --source-ip: must be an IPv${destination.family} address like the destination`,
+    );
     return 1;
   }
   let ifindex = 0;
@@ -75,7 +77,9 @@ export async function genCommand(argv: string[]): Promise<number> {
     ifindex = info.ifindex;
     if (!source && destination.family === 4) {
       if (info.ipv4 === 0) {
-        console.error(`mcr gen: --interface: "${a.interface}" has no IPv4 address; give --source-ip`);
+        console.error(
+          `mcr gen: --interface: "${a.interface}" has no IPv4 address; give --source-ip`,
+        );
         return 1;
       }
       source = fromWords(4, [info.ipv4]);

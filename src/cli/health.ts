@@ -74,7 +74,12 @@ export function perfdata(r: HealthReport | null, t: Thresholds = {}): string {
 export function applyThresholds(r: HealthReport, t: Thresholds): HealthReport {
   const reasons = [...r.reasons];
   let level = r.status === "critical" ? 2 : r.status === "warning" ? 1 : 0;
-  const check = (what: string, value: number, th: { warn?: number; crit?: number } | undefined, unit: string) => {
+  const check = (
+    what: string,
+    value: number,
+    th: { warn?: number; crit?: number } | undefined,
+    unit: string,
+  ) => {
     if (th?.crit !== undefined && value > th.crit) {
       reasons.push(`${what} ${num(value)}${unit} > ${num(th.crit)}${unit}`);
       level = 2;
@@ -93,9 +98,14 @@ export function applyThresholds(r: HealthReport, t: Thresholds): HealthReport {
 export function healthLine(r: HealthReport, t: Thresholds = {}): string {
   const word = r.status === "ok" ? "OK" : r.status === "warning" ? "WARNING" : "CRITICAL";
   const what = r.rule !== undefined ? `rule ${r.rule}, ` : "";
-  const summary = `${what}${r.rules} rules, ${r.workers} workers, ${r.rx_pps} pps in, ${r.loss_pps.toFixed(1)} loss/s`;
+  const summary = `${what}${r.rules} rules, ${r.workers} workers, ${r.rx_pps} pps in, ${
+    r.loss_pps.toFixed(1)
+  } loss/s`;
   // The text must not contain "|": it starts the performance data.
-  const text = `${r.reasons.length ? `${r.reasons.join("; ")}; ` : ""}${summary}`.replaceAll("|", "/");
+  const text = `${r.reasons.length ? `${r.reasons.join("; ")}; ` : ""}${summary}`.replaceAll(
+    "|",
+    "/",
+  );
   return `MCR ${word} - ${text} | ${perfdata(r, t)}`;
 }
 
@@ -155,5 +165,9 @@ export async function healthCommand(argv: string[]): Promise<number> {
   const report = applyThresholds(body, thresholds);
   if (a.json) console.log(JSON.stringify(report));
   else console.log(healthLine(report, thresholds));
-  return report.status === "ok" ? EXIT.OK : report.status === "warning" ? EXIT.WARNING : EXIT.CRITICAL;
+  return report.status === "ok"
+    ? EXIT.OK
+    : report.status === "warning"
+    ? EXIT.WARNING
+    : EXIT.CRITICAL;
 }

@@ -23,7 +23,8 @@ const OPTIONS = {
 };
 
 export const WORKERS_USAGE = "usage: mcr workers [--api URL] [--token-file FILE] [--json]";
-export const LOG_LEVEL_USAGE = "usage: mcr log-level [debug|info|warn|error] [--api URL] [--token-file FILE] [--json]";
+export const LOG_LEVEL_USAGE =
+  "usage: mcr log-level [debug|info|warn|error] [--api URL] [--token-file FILE] [--json]";
 export const ROUTING_USAGE =
   "usage: mcr routing [groups|neighbors|routes|msdp] [--api URL] [--token-file FILE] [--json]\n" +
   "  groups: IGMP groups per interface; neighbors: PIM neighbours and DRs; routes: PIM learned routes\n" +
@@ -31,7 +32,13 @@ export const ROUTING_USAGE =
 export const CONFIG_SHOW_USAGE = "usage: mcr config show [--api URL] [--token-file FILE] [--json]";
 
 /** Calls the API; prints the error and returns null when it cannot be reached or refuses. */
-async function call(command: string, a: z.infer<typeof Common>, method: string, path: string, body?: unknown) {
+async function call(
+  command: string,
+  a: z.infer<typeof Common>,
+  method: string,
+  path: string,
+  body?: unknown,
+) {
   try {
     const res = await callApi(clientOptions(a), method, path, body);
     if (res.status >= 400) {
@@ -52,7 +59,13 @@ export async function workersCommand(argv: string[]): Promise<number> {
   if (!p.ok) return (console.error(`${p.message}\n${usage}`), 1);
   if (p.values.help) return (console.log(usage), 0);
   const body = await call("mcr workers", p.values, "GET", "/api/v1/workers") as
-    | { id: number; alive: boolean; restarts: number; heartbeat_age_ms: number; counters: Record<string, number> }[]
+    | {
+      id: number;
+      alive: boolean;
+      restarts: number;
+      heartbeat_age_ms: number;
+      counters: Record<string, number>;
+    }[]
     | null;
   if (body === null) return 1;
   if (p.values.json) console.log(JSON.stringify(body));
@@ -61,7 +74,9 @@ export async function workersCommand(argv: string[]): Promise<number> {
     for (const w of body) {
       console.log(
         `${String(w.id).padEnd(8)}${String(w.alive).padEnd(7)}${String(w.restarts).padEnd(10)}` +
-          `${String(w.heartbeat_age_ms).padEnd(18)}${String(w.counters.rx_packets ?? 0).padEnd(12)}${w.counters.tx_sent ?? 0}`,
+          `${String(w.heartbeat_age_ms).padEnd(18)}${
+            String(w.counters.rx_packets ?? 0).padEnd(12)
+          }${w.counters.tx_sent ?? 0}`,
       );
     }
   }
@@ -74,11 +89,19 @@ export async function logLevelCommand(argv: string[]): Promise<number> {
   if (!p.ok) return (console.error(`${p.message}\n${usage}`), 1);
   if (p.values.help) return (console.log(usage), 0);
   const [level, ...extra] = p.positionals;
-  if (extra.length > 0 || (level !== undefined && !["debug", "info", "warn", "error"].includes(level))) {
+  if (
+    extra.length > 0 || (level !== undefined && !["debug", "info", "warn", "error"].includes(level))
+  ) {
     console.error(`mcr log-level: the level is one of debug, info, warn, error\n${usage}`);
     return 1;
   }
-  const body = await call("mcr log-level", p.values, level ? "PUT" : "GET", "/api/v1/log-level", level ? { level } : undefined) as
+  const body = await call(
+    "mcr log-level",
+    p.values,
+    level ? "PUT" : "GET",
+    "/api/v1/log-level",
+    level ? { level } : undefined,
+  ) as
     | { level: string }
     | null;
   if (body === null) return 1;
@@ -102,11 +125,15 @@ const ROUTING_SECTIONS = ["groups", "neighbors", "routes", "msdp"] as const;
 type RoutingSection = typeof ROUTING_SECTIONS[number];
 
 /** The routing state as text tables (pure, for tests). */
-export function formatRouting(r: RoutingReport, sections: readonly RoutingSection[] = ROUTING_SECTIONS): string {
+export function formatRouting(
+  r: RoutingReport,
+  sections: readonly RoutingSection[] = ROUTING_SECTIONS,
+): string {
   const lines: string[] = [];
   const row = (cells: (string | number)[], widths: number[]) =>
     cells.map((c, i) => String(c).padEnd(widths[i] ?? 0)).join(" ").trimEnd();
-  const ms = (v: number | null) => v === null ? "never" : v < 0 ? "never" : `${(v / 1000).toFixed(1)}s`;
+  const ms = (v: number | null) =>
+    v === null ? "never" : v < 0 ? "never" : `${(v / 1000).toFixed(1)}s`;
   if (sections.includes("groups")) {
     lines.push("IGMP / MLD");
     const w = [16, 26, 26, 8, 9, 16];
@@ -114,7 +141,11 @@ export function formatRouting(r: RoutingReport, sections: readonly RoutingSectio
     for (const i of [...r.igmp.interfaces, ...r.mld.interfaces]) {
       const querier = i.is_querier ? `${i.querier} (us)` : i.querier;
       if (i.groups.length === 0) lines.push(row([i.interface, querier, "-"], w));
-      for (const g of i.groups) lines.push(row([i.interface, querier, g.group, g.mode, ms(g.expires_ms), g.last_reporter], w));
+      for (const g of i.groups) {
+        lines.push(
+          row([i.interface, querier, g.group, g.mode, ms(g.expires_ms), g.last_reporter], w),
+        );
+      }
     }
     lines.push("");
   }
@@ -126,7 +157,11 @@ export function formatRouting(r: RoutingReport, sections: readonly RoutingSectio
       const dr = i.is_dr ? `${i.dr} (us)` : String(i.dr);
       const ns = r.pim.neighbors.filter((n) => n.interface === i.interface);
       if (ns.length === 0) lines.push(row([i.interface, "-", dr], w));
-      for (const n of ns) lines.push(row([i.interface, n.address, dr, n.dr_priority ?? "-", ms(n.up_ms), ms(n.expires_ms)], w));
+      for (const n of ns) {
+        lines.push(
+          row([i.interface, n.address, dr, n.dr_priority ?? "-", ms(n.up_ms), ms(n.expires_ms)], w),
+        );
+      }
     }
     lines.push("");
   }
@@ -134,23 +169,57 @@ export function formatRouting(r: RoutingReport, sections: readonly RoutingSectio
     lines.push("PIM learned routes");
     const w = [16, 16, 16, 16, 9];
     lines.push(row(["INTERFACE", "SOURCE", "GROUP", "NEIGHBOR", "EXPIRES"], w));
-    for (const x of r.pim.routes) lines.push(row([x.interface, x.source, x.group, x.neighbor, x.prune_pending ? "pruning" : ms(x.expires_ms)], w));
-    for (const o of r.learned_outputs) lines.push(`  output added to rule ${o.rule}: ${o.interface} ${o.group}${o.port ? `:${o.port}` : ""} (for ${o.source})`);
-    if (r.learned_refused > 0) lines.push(`  ${r.learned_refused} outputs asked for and left out (pim.max_learned_routes, or they would feed an input back)`);
+    for (const x of r.pim.routes) {
+      lines.push(
+        row([
+          x.interface,
+          x.source,
+          x.group,
+          x.neighbor,
+          x.prune_pending ? "pruning" : ms(x.expires_ms),
+        ], w),
+      );
+    }
+    for (const o of r.learned_outputs) {
+      lines.push(
+        `  output added to rule ${o.rule}: ${o.interface} ${o.group}${
+          o.port ? `:${o.port}` : ""
+        } (for ${o.source})`,
+      );
+    }
+    if (r.learned_refused > 0) {
+      lines.push(
+        `  ${r.learned_refused} outputs asked for and left out (pim.max_learned_routes, or they would feed an input back)`,
+      );
+    }
     lines.push("");
   }
   if (sections.includes("msdp")) {
     lines.push("MSDP");
     const w = [16, 16, 12, 8, 9];
     lines.push(row(["PEER", "LOCAL", "STATE", "SAS", "UPTIME"], w));
-    for (const p of r.msdp.peers) lines.push(row([String(p.peer), String(p.local), String(p.state), Number(p.sa_count), ms(Number(p.up_ms))], w));
+    for (const p of r.msdp.peers) {
+      lines.push(
+        row([
+          String(p.peer),
+          String(p.local),
+          String(p.state),
+          Number(p.sa_count),
+          ms(Number(p.up_ms)),
+        ], w),
+      );
+    }
     if (r.msdp.sa_cache.length > 0) {
       lines.push(row(["SOURCE", "GROUP", "RP", "PEER", "EXPIRES"], [16, 16, 16, 16, 9]));
-      for (const e of r.msdp.sa_cache) lines.push(row([e.source, e.group, e.rp, e.peer, ms(e.expires_ms)], [16, 16, 16, 16, 9]));
+      for (const e of r.msdp.sa_cache) {
+        lines.push(row([e.source, e.group, e.rp, e.peer, ms(e.expires_ms)], [16, 16, 16, 16, 9]));
+      }
     }
     lines.push("");
   }
-  for (const wt of r.waiting) lines.push(`waiting: ${wt.protocol} on ${wt.interface}: ${wt.reason}`);
+  for (const wt of r.waiting) {
+    lines.push(`waiting: ${wt.protocol} on ${wt.interface}: ${wt.reason}`);
+  }
   return lines.join("\n").trimEnd();
 }
 
@@ -160,8 +229,12 @@ export async function routingCommand(argv: string[]): Promise<number> {
   if (p.values.help) return (console.log(ROUTING_USAGE), 0);
   const wanted = p.positionals as RoutingSection[];
   const bad = wanted.find((w) => !ROUTING_SECTIONS.includes(w));
-  if (bad !== undefined) return (console.error(`mcr routing: unknown section "${bad}"\n${ROUTING_USAGE}`), 1);
-  const body = await call("mcr routing", p.values, "GET", "/api/v1/routing") as RoutingReport | null;
+  if (bad !== undefined) {
+    return (console.error(`mcr routing: unknown section "${bad}"\n${ROUTING_USAGE}`), 1);
+  }
+  const body = await call("mcr routing", p.values, "GET", "/api/v1/routing") as
+    | RoutingReport
+    | null;
   if (body === null) return 1;
   if (p.values.json) console.log(JSON.stringify(body));
   else console.log(formatRouting(body, wanted.length > 0 ? wanted : ROUTING_SECTIONS));

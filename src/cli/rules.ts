@@ -2,11 +2,11 @@
 import { z } from "zod";
 import { parseConfigText } from "../config/load.ts";
 import {
-  InterfaceName,
   inputDestination,
+  InterfaceName,
   MulticastGroup,
-  OutputSchema,
   outputDestination,
+  OutputSchema,
   type Rule,
   UnicastAddress,
 } from "../config/schema.ts";
@@ -84,19 +84,25 @@ export async function rulesCommand(argv: string[]): Promise<number> {
     console.log(USAGE);
     return sub ? 0 : 1;
   }
-  const parsed = parseCommandArgs(`mcr rules ${sub}`, rest, {
-    name: { type: "string" },
-    in: { type: "string" },
-    group: { type: "string" },
-    address: { type: "string" },
-    port: { type: "string" },
-    source: { type: "string" },
-    out: { type: "string", multiple: true },
-    file: { type: "string" },
-    api: { type: "string" },
-    "token-file": { type: "string" },
-    json: { type: "boolean" },
-  }, AddArgs, true);
+  const parsed = parseCommandArgs(
+    `mcr rules ${sub}`,
+    rest,
+    {
+      name: { type: "string" },
+      in: { type: "string" },
+      group: { type: "string" },
+      address: { type: "string" },
+      port: { type: "string" },
+      source: { type: "string" },
+      out: { type: "string", multiple: true },
+      file: { type: "string" },
+      api: { type: "string" },
+      "token-file": { type: "string" },
+      json: { type: "boolean" },
+    },
+    AddArgs,
+    true,
+  );
   if (!parsed.ok) {
     console.error(`${parsed.message}\n${USAGE}`);
     return 1;
@@ -112,10 +118,16 @@ export async function rulesCommand(argv: string[]): Promise<number> {
       else {
         for (const r of rules) {
           const outs = r.outputs.map((o) =>
-            `${o.egress === "routed" ? "routed " : ""}${o.interface ?? "*"} ${outputDestination(o)} port ${o.port}`
+            `${o.egress === "routed" ? "routed " : ""}${o.interface ?? "*"} ${
+              outputDestination(o)
+            } port ${o.port}`
           ).join(", ");
-          console.log(`${r.name}: ${r.input.interface} ${inputDestination(r.input)} port ${r.input.port}` +
-            `${r.input.source ? ` from ${r.input.source}` : ""} -> ${outs}${r.enabled === false ? " (disabled)" : ""}`);
+          console.log(
+            `${r.name}: ${r.input.interface} ${inputDestination(r.input)} port ${r.input.port}` +
+              `${r.input.source ? ` from ${r.input.source}` : ""} -> ${outs}${
+                r.enabled === false ? " (disabled)" : ""
+              }`,
+          );
         }
         if (rules.length === 0) console.log("(no rules)");
       }
@@ -125,7 +137,12 @@ export async function rulesCommand(argv: string[]): Promise<number> {
       let rule: unknown;
       if (a.file) {
         const text = Deno.readTextFileSync(a.file);
-        rule = parseConfigText(`rules:\n${text.split("\n").map((l, i) => (i === 0 ? `  - ${l}` : `    ${l}`)).join("\n")}\n`, a.file).rules[0];
+        rule = parseConfigText(
+          `rules:\n${
+            text.split("\n").map((l, i) => (i === 0 ? `  - ${l}` : `    ${l}`)).join("\n")
+          }\n`,
+          a.file,
+        ).rules[0];
       } else {
         for (const k of ["name", "in", "port"] as const) {
           if (a[k] === undefined) throw new Error(`--${k}: required (or give --file)`);
@@ -161,7 +178,9 @@ export async function rulesCommand(argv: string[]): Promise<number> {
     console.error(`mcr rules: unknown subcommand "${sub}"\n${USAGE}`);
     return 1;
   } catch (err) {
-    const message = `mcr rules ${sub}: ${err instanceof ApiUnreachable ? err.message : (err as Error).message}`;
+    const message = `mcr rules ${sub}: ${
+      err instanceof ApiUnreachable ? err.message : (err as Error).message
+    }`;
     if (a.json) console.log(JSON.stringify({ error: message }));
     else console.error(message);
     return err instanceof ApiUnreachable ? 3 : 1;

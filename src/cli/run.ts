@@ -10,7 +10,7 @@ import { ConfigFile } from "../config/config_file.ts";
 import type { Config } from "../config/schema.ts";
 import { Supervisor } from "../supervisor/supervisor.ts";
 import { checkCapabilities } from "./caps.ts";
-import { type PreparedApi, prepareApi, startApi } from "./run_api.ts";
+import { prepareApi, type PreparedApi, startApi } from "./run_api.ts";
 import { raiseFileLimit } from "../../ffi/process.ts";
 import { createLogger } from "../log.ts";
 import { countersRecord } from "../stats/summary.ts";
@@ -94,7 +94,10 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
   raiseFileLimit();
   const events = new EventBus();
-  const supervisor = new Supervisor(config, { logger: log, onEvent: (type, data) => events.publish(type, data) });
+  const supervisor = new Supervisor(config, {
+    logger: log,
+    onEvent: (type, data) => events.publish(type, data),
+  });
   try {
     await supervisor.start();
   } catch (err) {
@@ -117,7 +120,9 @@ export async function runCommand(argv: string[]): Promise<number> {
       const result = await supervisor.change(() => file.load());
       log.info("configuration reloaded", { ...result });
     } catch (err) {
-      log.error("reload failed; keeping the running configuration", { error: (err as Error).message });
+      log.error("reload failed; keeping the running configuration", {
+        error: (err as Error).message,
+      });
     }
     systemd.ready(`${supervisor.config().rules.length} rules in force`);
   };
@@ -131,7 +136,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (prepared) {
     try {
       const injectFault = Deno.env.get("MCR_FAULT_INJECTION") === "1"
-        ? (worker: number, kind: "throw" | "hang" | "stall" | "fail_apply", ms?: number) => supervisor.injectFault(worker, kind, ms)
+        ? (worker: number, kind: "throw" | "hang" | "stall" | "fail_apply", ms?: number) =>
+          supervisor.injectFault(worker, kind, ms)
         : undefined;
       api = await startApi({ supervisor, config, prepared, persist, log, injectFault, events });
     } catch (err) {

@@ -40,7 +40,9 @@ export function prepareApi(config: Config, listenOverride?: string): PreparedApi
     throw new Error(`--listen: "${listen}" is not host:port (e.g. 127.0.0.1:8787)`);
   }
   const { host, port } = splitListen(listen);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--listen: invalid port in "${listen}"`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`--listen: invalid port in "${listen}"`);
+  }
   const token = resolveToken(api);
   const loopback = isLoopbackHost(host);
   if (!loopback && token === null) {
@@ -55,7 +57,11 @@ export function prepareApi(config: Config, listenOverride?: string): PreparedApi
     // Only a stale socket of ours is replaced: never any other kind of file.
     try {
       const st = Deno.lstatSync(unixPath);
-      if (!st.isSocket) throw new Error(`api.unix_socket: ${unixPath} exists and is not a socket; refusing to replace it`);
+      if (!st.isSocket) {
+        throw new Error(
+          `api.unix_socket: ${unixPath} exists and is not a socket; refusing to replace it`,
+        );
+      }
       Deno.removeSync(unixPath);
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
@@ -101,12 +107,18 @@ export interface ApiOptions {
   persist: ((c: Config) => Promise<void>) | null;
   log: Logger;
   /** Wired only when MCR_FAULT_INJECTION=1 (tests of worker restarts). */
-  injectFault?: (worker: number, kind: "throw" | "hang" | "stall" | "fail_apply", ms?: number) => boolean;
+  injectFault?: (
+    worker: number,
+    kind: "throw" | "hang" | "stall" | "fail_apply",
+    ms?: number,
+  ) => boolean;
   /** The event stream; the sampler adds stats every second and health transitions. */
   events?: EventBus;
 }
 
-export async function startApi(o: ApiOptions): Promise<{ shutdown(): Promise<void>; port: number; front(): FrontStats }> {
+export async function startApi(
+  o: ApiOptions,
+): Promise<{ shutdown(): Promise<void>; port: number; front(): FrontStats }> {
   const api = o.config.api ?? {};
   const p = o.prepared;
   if (p.token) o.log.redact(p.token);
@@ -123,11 +135,20 @@ export async function startApi(o: ApiOptions): Promise<{ shutdown(): Promise<voi
       rx_pps: Math.round(t.rx_packets ?? 0),
       tx_pps: Math.round(t.tx_sent ?? 0),
       loss_pps: (t.kernel_drops ?? 0) + (t.tx_ring_full ?? 0) + (t.tx_errors ?? 0),
-      rules: Object.fromEntries(Object.entries(r.rules).map(([name, x]) => [name, Math.round(x.pps)])),
+      rules: Object.fromEntries(
+        Object.entries(r.rules).map(([name, x]) => [name, Math.round(x.pps)]),
+      ),
     });
-    const report = evaluateHealth(o.supervisor.stats(), o.supervisor.interfaces(), o.supervisor.config(), r);
+    const report = evaluateHealth(
+      o.supervisor.stats(),
+      o.supervisor.interfaces(),
+      o.supervisor.config(),
+      r,
+    );
     if (report.status !== health) {
-      if (health !== null) bus.publish("health", { from: health, to: report.status, reasons: report.reasons });
+      if (health !== null) {
+        bus.publish("health", { from: health, to: report.status, reasons: report.reasons });
+      }
       health = report.status;
     }
   };
@@ -155,18 +176,30 @@ export async function startApi(o: ApiOptions): Promise<{ shutdown(): Promise<voi
   const dir = Deno.makeTempDirSync({ prefix: "mcr-api-" });
   const servers: Deno.HttpServer[] = [];
   const fronts: ReturnType<typeof serveFront>[] = [];
-  const limits = { ...DEFAULT_FRONT_LIMITS, maxConnections: api.max_connections ?? DEFAULT_FRONT_LIMITS.maxConnections };
-  const onEvent = (msg: string, fields: Record<string, unknown>) => o.log.warn(`API front door: ${msg}`, fields);
-  for (const [name, listener, transport] of [["tcp", p.tcp, "tcp"], ["unix", p.unix, "unix"]] as const) {
+  const limits = {
+    ...DEFAULT_FRONT_LIMITS,
+    maxConnections: api.max_connections ?? DEFAULT_FRONT_LIMITS.maxConnections,
+  };
+  const onEvent = (msg: string, fields: Record<string, unknown>) =>
+    o.log.warn(`API front door: ${msg}`, fields);
+  for (
+    const [name, listener, transport] of [["tcp", p.tcp, "tcp"], ["unix", p.unix, "unix"]] as const
+  ) {
     if (!listener) continue;
     const path = `${dir}/${name}.sock`;
     const ready = Promise.withResolvers<void>();
-    servers.push(Deno.serve({ path, onListen: () => ready.resolve() }, (req) => app.fetch(req, { transport })));
+    servers.push(
+      Deno.serve({ path, onListen: () => ready.resolve() }, (req) => app.fetch(req, { transport })),
+    );
     await ready.promise;
     fronts.push(serveFront(listener, path, limits, onEvent));
   }
   const port = (p.tcp.addr as Deno.NetAddr).port;
-  o.log.info("API listening", { listen: `${p.host}:${port}`, unix_socket: p.unixPath, auth: p.token !== null });
+  o.log.info("API listening", {
+    listen: `${p.host}:${port}`,
+    unix_socket: p.unixPath,
+    auth: p.token !== null,
+  });
   return {
     port,
     front: () => {
@@ -174,7 +207,14 @@ export async function startApi(o: ApiOptions): Promise<{ shutdown(): Promise<voi
       return all.reduce((a, s) => {
         for (const k of Object.keys(a) as (keyof FrontStats)[]) a[k] += s[k];
         return a;
-      }, { accepted: 0, evicted: 0, header_timeouts: 0, idle_timeouts: 0, accept_errors: 0, open: 0 });
+      }, {
+        accepted: 0,
+        evicted: 0,
+        header_timeouts: 0,
+        idle_timeouts: 0,
+        accept_errors: 0,
+        open: 0,
+      });
     },
     async shutdown() {
       stopSampling();

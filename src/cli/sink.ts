@@ -6,7 +6,8 @@ import { ip } from "../net/address.ts";
 import { receive } from "../tools/sink.ts";
 import { parseCommandArgs } from "./args.ts";
 
-export const USAGE = `usage: mcr sink (--group G | --address A) --port P [--interface IF] [--expect N]
+export const USAGE =
+  `usage: mcr sink (--group G | --address A) --port P [--interface IF] [--expect N]
                 [--run-id N] [--idle-timeout-ms MS] [--max-seconds S] [--json]
 
 Joins group G (IPv4 or IPv6) on IF, or receives on this host's unicast

@@ -35,7 +35,9 @@ export function systemdNotifier(
     watchdog(healthy) {
       const usec = Number(env.get("WATCHDOG_USEC") ?? "");
       const pid = env.get("WATCHDOG_PID");
-      if (!Number.isInteger(usec) || usec <= 0 || (pid !== undefined && pid !== String(Deno.pid))) return () => {};
+      if (!Number.isInteger(usec) || usec <= 0 || (pid !== undefined && pid !== String(Deno.pid))) {
+        return () => {};
+      }
       const timer = setInterval(() => {
         if (healthy()) tell("WATCHDOG=1");
       }, Math.max(50, Math.floor(usec / 2000)));

@@ -28,10 +28,15 @@ export class ConfigConflictError extends Error {
 
 /** JSON with object keys sorted: equal values give equal text whatever their key order. */
 function canonical(v: unknown): string {
-  return JSON.stringify(v, (_k, x) =>
-    x && typeof x === "object" && !Array.isArray(x)
-      ? Object.fromEntries(Object.keys(x).sort().map((k) => [k, (x as Record<string, unknown>)[k]]))
-      : x);
+  return JSON.stringify(
+    v,
+    (_k, x) =>
+      x && typeof x === "object" && !Array.isArray(x)
+        ? Object.fromEntries(
+          Object.keys(x).sort().map((k) => [k, (x as Record<string, unknown>)[k]]),
+        )
+        : x,
+  );
 }
 
 /** `config` as the edit of the document `old`: unchanged keys and rules keep their text and comments. */
@@ -65,7 +70,9 @@ function compact(old: string | null, config: Config): string {
   const lines = old === null ? [] : old.split("\n");
   let k = 0;
   while (k < lines.length && lines[k].startsWith("#")) k++;
-  const head = lines.slice(0, k).filter((l) => !l.includes("one per line (mcr writes files of more than"));
+  const head = lines.slice(0, k).filter((l) =>
+    !l.includes("one per line (mcr writes files of more than")
+  );
   const { rules, ...rest } = config;
   const other = Object.keys(rest).length > 0 ? stringify(rest) : "";
   return [

@@ -21,7 +21,11 @@ export class ConfigError extends Error {
   readonly source: string;
 
   constructor(issues: ConfigIssue[], source: string) {
-    super(`invalid configuration (${source}):\n${issues.map((i) => `  ${formatPath(i.path)}: ${i.message}`).join("\n")}`);
+    super(
+      `invalid configuration (${source}):\n${
+        issues.map((i) => `  ${formatPath(i.path)}: ${i.message}`).join("\n")
+      }`,
+    );
     this.name = "ConfigError";
     this.issues = issues;
     this.source = source;

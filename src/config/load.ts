@@ -16,9 +16,15 @@ import { nearest } from "./suggest.ts";
 export function validateRuleChange(next: Config, source: string): Config {
   const issues: { path: (string | number)[]; message: string }[] = [];
   if (next.rules.length > MAX_RULES) {
-    issues.push({ path: ["rules"], message: `Too big: expected array to have <=${MAX_RULES} items` });
+    issues.push({
+      path: ["rules"],
+      message: `Too big: expected array to have <=${MAX_RULES} items`,
+    });
   }
-  const ctx = { addIssue: (i: { path: (string | number)[]; message: string }) => issues.push({ path: i.path, message: i.message }) };
+  const ctx = {
+    addIssue: (i: { path: (string | number)[]; message: string }) =>
+      issues.push({ path: i.path, message: i.message }),
+  };
   checkRules(next.rules, ctx);
   checkOnDemand(next, ctx);
   if (issues.length > 0) throw new ConfigError(issues, source);
@@ -47,7 +53,7 @@ function configKeys(): Set<string> {
   const walk = (node: unknown): void => {
     if (node === null || typeof node !== "object") return;
     const props = (node as { properties?: Record<string, unknown> }).properties;
-    if (props) for (const k of Object.keys(props)) keys.add(k);
+    if (props) { for (const k of Object.keys(props)) keys.add(k); }
     for (const v of Object.values(node as Record<string, unknown>)) walk(v);
   };
   walk(z.toJSONSchema(ConfigSchema, { io: "input", unrepresentable: "any" }));
@@ -57,7 +63,9 @@ function configKeys(): Set<string> {
 /** `; did you mean "port"?` for a mistyped key, else "". */
 function suggestion(issue: { code: string; keys?: string[] }): string {
   if (issue.code !== "unrecognized_keys" || !issue.keys) return "";
-  const hints = issue.keys.map((k) => nearest(k, configKeys())).filter((k): k is string => k !== null);
+  const hints = issue.keys.map((k) => nearest(k, configKeys())).filter((k): k is string =>
+    k !== null
+  );
   return hints.length > 0 ? `; did you mean ${hints.map((h) => `"${h}"`).join(", ")}?` : "";
 }
 
@@ -66,28 +74,39 @@ export function parseConfigText(text: string, source: string): Config {
   const lines = new LineCounter();
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, lineCounter: lines });
   if (doc.errors.length > 0) {
-    throw new ConfigError(doc.errors.map((e) => ({ path: [], message: `YAML: ${e.message.split("\n")[0]}` })), source);
+    throw new ConfigError(
+      doc.errors.map((e) => ({ path: [], message: `YAML: ${e.message.split("\n")[0]}` })),
+      source,
+    );
   }
   let value: unknown;
   try {
     value = doc.toJS({ maxAliasCount: 100 });
   } catch (err) {
     // An alias bomb (or another document the YAML library refuses to expand).
-    throw new ConfigError([{ path: [], message: `YAML: ${(err as Error).message} (aliases are expanded at most 100 times)` }], source);
+    throw new ConfigError([{
+      path: [],
+      message: `YAML: ${(err as Error).message} (aliases are expanded at most 100 times)`,
+    }], source);
   }
   try {
     return validateConfig(value ?? {}, source);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     // Name where in the user's own file each bad field is.
-    throw new ConfigError(err.issues.map((i) => ({ ...i, message: `${i.message}${position(doc, lines, i.path)}` })), source);
+    throw new ConfigError(
+      err.issues.map((i) => ({ ...i, message: `${i.message}${position(doc, lines, i.path)}` })),
+      source,
+    );
   }
 }
 
 /** " (line L, column C)" of the node at `path`, or of its nearest ancestor present in the file. */
 function position(doc: Document, lines: LineCounter, path: (string | number)[]): string {
   for (let k = path.length; k >= 0; k--) {
-    const node = doc.getIn(path.slice(0, k), true) as { range?: [number, number, number] } | undefined;
+    const node = doc.getIn(path.slice(0, k), true) as
+      | { range?: [number, number, number] }
+      | undefined;
     if (node && typeof node === "object" && node.range) {
       const { line, col } = lines.linePos(node.range[0]);
       return ` (line ${line}, column ${col})`;
@@ -107,11 +126,18 @@ export async function loadConfigText(path: string): Promise<{ config: Config; te
   try {
     stat = await Deno.stat(path);
   } catch (err) {
-    throw new ConfigError([{ path: [], message: `cannot read ${path}: ${(err as Error).message}` }], path);
+    throw new ConfigError(
+      [{ path: [], message: `cannot read ${path}: ${(err as Error).message}` }],
+      path,
+    );
   }
   if (stat.mode !== null && (stat.mode & 0o002) !== 0) {
     throw new ConfigError(
-      [{ path: [], message: `${path} is world-writable: anyone could change the relay's configuration (chmod o-w ${path})` }],
+      [{
+        path: [],
+        message:
+          `${path} is world-writable: anyone could change the relay's configuration (chmod o-w ${path})`,
+      }],
       path,
     );
   }

@@ -53,7 +53,10 @@ export const SourceFilter = z.string().refine((t) => {
   if (a === null || extra !== undefined) return false;
   if (len === undefined) return true;
   return /^\d{1,3}$/.test(len) && +len <= (a.family === 4 ? 32 : 128);
-}, { error: "must be an IPv4 or IPv6 address or prefix (a.b.c.d, a.b.c.d/len, 2001:db8::1, 2001:db8::/32)" });
+}, {
+  error:
+    "must be an IPv4 or IPv6 address or prefix (a.b.c.d, a.b.c.d/len, 2001:db8::1, 2001:db8::/32)",
+});
 export const RuleName = z.string().min(1).max(64).regex(
   /^[A-Za-z0-9_.-]+$/,
   "rule names are 1-64 characters: letters, digits, _ . -",
@@ -93,14 +96,22 @@ export const InputSchema = z.strictObject({
   gso: z.boolean().optional(),
 }).superRefine((input, ctx) => {
   if (input.outer_vlan !== undefined && input.vlan === undefined) {
-    ctx.addIssue({ code: "custom", message: "outer_vlan needs vlan (the inner tag)", path: ["vlan"] });
+    ctx.addIssue({
+      code: "custom",
+      message: "outer_vlan needs vlan (the inner tag)",
+      path: ["vlan"],
+    });
   }
   const udp = protocolNumber(input) === 17;
   if (udp && input.port === undefined) {
     ctx.addIssue({ code: "custom", message: "a UDP input needs its port", path: ["port"] });
   }
   if (!udp && input.port !== undefined) {
-    ctx.addIssue({ code: "custom", message: "only UDP has ports: leave port out for this protocol", path: ["port"] });
+    ctx.addIssue({
+      code: "custom",
+      message: "only UDP has ports: leave port out for this protocol",
+      path: ["port"],
+    });
   }
   if ((input.group === undefined) === (input.address === undefined)) {
     ctx.addIssue({
@@ -114,7 +125,9 @@ export const InputSchema = z.strictObject({
   if (input.source !== undefined && familyOf(input.source) !== familyOf(dst)) {
     ctx.addIssue({
       code: "custom",
-      message: `source must be an IPv${familyOf(dst)} address or prefix like the input's destination`,
+      message: `source must be an IPv${
+        familyOf(dst)
+      } address or prefix like the input's destination`,
       path: ["source"],
     });
   }
@@ -158,10 +171,18 @@ export const OutputSchema = z.strictObject({
 }).superRefine((out, ctx) => {
   const routed = out.egress === "routed";
   if (out.on_demand && (routed || out.group === undefined)) {
-    ctx.addIssue({ code: "custom", message: "on_demand is for l2 outputs to a group", path: ["on_demand"] });
+    ctx.addIssue({
+      code: "custom",
+      message: "on_demand is for l2 outputs to a group",
+      path: ["on_demand"],
+    });
   }
   if (routed && out.vlan !== undefined) {
-    ctx.addIssue({ code: "custom", message: "vlan is for l2 outputs (a routed output's kernel socket tags nothing)", path: ["vlan"] });
+    ctx.addIssue({
+      code: "custom",
+      message: "vlan is for l2 outputs (a routed output's kernel socket tags nothing)",
+      path: ["vlan"],
+    });
   }
   if ((out.group === undefined) === (out.address === undefined)) {
     ctx.addIssue({
@@ -172,12 +193,18 @@ export const OutputSchema = z.strictObject({
     return;
   }
   if (!routed && out.address !== undefined) {
-    ctx.addIssue({ code: "custom", message: 'a unicast address needs egress: "routed"', path: ["address"] });
+    ctx.addIssue({
+      code: "custom",
+      message: 'a unicast address needs egress: "routed"',
+      path: ["address"],
+    });
   }
   if (out.interface === undefined && (!routed || out.group !== undefined)) {
     ctx.addIssue({
       code: "custom",
-      message: routed ? "a routed multicast output needs its egress interface" : "an l2 output needs its interface",
+      message: routed
+        ? "a routed multicast output needs its egress interface"
+        : "an l2 output needs its interface",
       path: ["interface"],
     });
   }
@@ -210,14 +237,28 @@ export const RuleSchema = z.strictObject({
     // Another protocol's payload is carried as it is: l2 outputs, no ports.
     rule.outputs?.forEach((o, j) => {
       if (o.egress === "routed") {
-        ctx.addIssue({ code: "custom", message: "a non-UDP stream goes to l2 outputs only (a routed output is a UDP socket)", path: ["outputs", j] });
+        ctx.addIssue({
+          code: "custom",
+          message: "a non-UDP stream goes to l2 outputs only (a routed output is a UDP socket)",
+          path: ["outputs", j],
+        });
       } else if (o.port !== undefined) {
-        ctx.addIssue({ code: "custom", message: "only UDP has ports: leave port out for this protocol", path: ["outputs", j, "port"] });
+        ctx.addIssue({
+          code: "custom",
+          message: "only UDP has ports: leave port out for this protocol",
+          path: ["outputs", j, "port"],
+        });
       }
     });
   } else {
     rule.outputs?.forEach((o, j) => {
-      if (o.port === undefined) ctx.addIssue({ code: "custom", message: "a UDP output needs its port", path: ["outputs", j, "port"] });
+      if (o.port === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          message: "a UDP output needs its port",
+          path: ["outputs", j, "port"],
+        });
+      }
     });
   }
   const inputDst = rule.input.group ?? rule.input.address;
@@ -228,7 +269,8 @@ export const RuleSchema = z.strictObject({
     if (o.egress === "routed" || (outDst !== undefined && familyOf(outDst) !== inFamily)) {
       ctx.addIssue({
         code: "custom",
-        message: "allow_fragments: fragments can only be relayed to l2 outputs of the input's address family",
+        message:
+          "allow_fragments: fragments can only be relayed to l2 outputs of the input's address family",
         path: ["outputs", j],
       });
     }
@@ -295,12 +337,15 @@ export const LogSchema = z.strictObject({
 });
 
 /** An IPv4 unicast address (routing protocols here speak IPv4). */
-export const Ipv4Unicast = UnicastAddress.refine((t) => familyOf(t) === 4, { error: "must be an IPv4 address" });
+export const Ipv4Unicast = UnicastAddress.refine((t) => familyOf(t) === 4, {
+  error: "must be an IPv4 address",
+});
 /** An IPv4 multicast prefix: a.b.c.d/len inside 224.0.0.0/4. */
 export const Ipv4GroupPrefix = z.string().refine((t) => {
   const [addr, len, extra] = t.split("/");
   const a = parseIp(addr);
-  return a !== null && a.family === 4 && isMulticast(a) && extra === undefined && len !== undefined &&
+  return a !== null && a.family === 4 && isMulticast(a) && extra === undefined &&
+    len !== undefined &&
     /^\d{1,2}$/.test(len) && +len >= 4 && +len <= 32;
 }, { error: "must be an IPv4 multicast prefix, e.g. 239.0.0.0/8" });
 
@@ -328,7 +373,11 @@ function listenerSchema<V extends z.ZodType>(version: V) {
     max_groups: z.int().min(1).max(65536).optional(),
   }).superRefine((c, ctx) => {
     if ((c.query_response_ms ?? 10_000) >= (c.query_interval_ms ?? 125_000)) {
-      ctx.addIssue({ code: "custom", message: "query_response_ms must be less than query_interval_ms", path: ["query_response_ms"] });
+      ctx.addIssue({
+        code: "custom",
+        message: "query_response_ms must be less than query_interval_ms",
+        path: ["query_response_ms"],
+      });
     }
   });
 }
@@ -358,7 +407,8 @@ export const PimSchema = z.strictObject({
   /** DR priority. Default 1. */
   dr_priority: z.int().min(0).max(0xffffffff).optional(),
   /** Static RPs: (*,G) joins naming the RP of G (or this router) are accepted. */
-  rp: z.array(z.strictObject({ address: Ipv4Unicast, groups: Ipv4GroupPrefix })).max(256).optional(),
+  rp: z.array(z.strictObject({ address: Ipv4Unicast, groups: Ipv4GroupPrefix })).max(256)
+    .optional(),
   /** Learned routes at most (joins beyond are refused and counted). Default 256. */
   max_learned_routes: z.int().min(1).max(MAX_OUTPUTS).optional(),
   /** How long a Prune waits for an overriding Join on a link with other routers. Default 3 s. */
@@ -366,7 +416,11 @@ export const PimSchema = z.strictObject({
 }).superRefine((c, ctx) => {
   const hello = c.hello_interval_ms ?? 30_000;
   if (c.hold_time_s !== undefined && c.hold_time_s * 1000 <= hello) {
-    ctx.addIssue({ code: "custom", message: "hold_time_s must be longer than hello_interval_ms", path: ["hold_time_s"] });
+    ctx.addIssue({
+      code: "custom",
+      message: "hold_time_s must be longer than hello_interval_ms",
+      path: ["hold_time_s"],
+    });
   }
 });
 
@@ -396,11 +450,17 @@ export const MsdpSchema = z.strictObject({
   max_sa: z.int().min(1).max(1_000_000).optional(),
 }).superRefine((c, ctx) => {
   if ((c.hold_time_ms ?? 75_000) <= (c.keepalive_ms ?? 60_000)) {
-    ctx.addIssue({ code: "custom", message: "hold_time_ms must be longer than keepalive_ms", path: ["hold_time_ms"] });
+    ctx.addIssue({
+      code: "custom",
+      message: "hold_time_ms must be longer than keepalive_ms",
+      path: ["hold_time_ms"],
+    });
   }
   const seen = new Set<string>();
   c.peers.forEach((p, i) => {
-    if (seen.has(p.address)) ctx.addIssue({ code: "custom", message: `duplicate peer ${p.address}`, path: ["peers", i] });
+    if (seen.has(p.address)) {
+      ctx.addIssue({ code: "custom", message: `duplicate peer ${p.address}`, path: ["peers", i] });
+    }
     seen.add(p.address);
   });
 });
@@ -441,7 +501,14 @@ export function outputDestination(o: { group?: string; address?: string }): stri
  * "eth1 [ff3e::1]:5001", "routed eth2 10.9.0.2:5000", "routed * 10.9.0.2:5000".
  */
 export function endpointText(
-  e: { egress?: string; interface?: string; group?: string; address?: string; port?: number; protocol?: string | number },
+  e: {
+    egress?: string;
+    interface?: string;
+    group?: string;
+    address?: string;
+    port?: number;
+    protocol?: string | number;
+  },
 ): string {
   const dst = (e.group ?? e.address)!;
   const addr = dst.includes(":") ? `[${dst}]` : dst;
@@ -459,8 +526,12 @@ function canonical(text: string | undefined): string {
 }
 
 function ruleKey(i: Input): string {
-  const src = i.source === undefined ? "*" : i.source.split("/").map((p, k) => k === 0 ? canonical(p) : p).join("/");
-  return `${i.interface}|${i.outer_vlan ?? 0}.${i.vlan ?? 0}|${canonical(inputDestination(i))}|${protocolNumber(i)}:${i.port ?? 0}|${src}`;
+  const src = i.source === undefined
+    ? "*"
+    : i.source.split("/").map((p, k) => k === 0 ? canonical(p) : p).join("/");
+  return `${i.interface}|${i.outer_vlan ?? 0}.${i.vlan ?? 0}|${canonical(inputDestination(i))}|${
+    protocolNumber(i)
+  }:${i.port ?? 0}|${src}`;
 }
 
 /**
@@ -470,7 +541,9 @@ function ruleKey(i: Input): string {
  */
 export function checkRules(
   rules: readonly Rule[],
-  ctx: { addIssue: (issue: { code: "custom"; message: string; path: (string | number)[] }) => void },
+  ctx: {
+    addIssue: (issue: { code: "custom"; message: string; path: (string | number)[] }) => void;
+  },
   pathPrefix: (string | number)[] = ["rules"],
 ): void {
   const names = new Map<string, number>();
@@ -498,11 +571,16 @@ export function checkRules(
     if (other !== undefined) {
       ctx.addIssue({
         code: "custom",
-        message: `duplicate input: rules[${other}] already relays this interface, group, port and source`,
+        message:
+          `duplicate input: rules[${other}] already relays this interface, group, port and source`,
         path: [...pathPrefix, i, "input"],
       });
     } else inputs.set(key, i);
-    if (rule.input.port !== undefined) inputPorts.add(`${rule.input.interface}|${canonical(inputDestination(rule.input))}|${rule.input.port}`);
+    if (rule.input.port !== undefined) {
+      inputPorts.add(
+        `${rule.input.interface}|${canonical(inputDestination(rule.input))}|${rule.input.port}`,
+      );
+    }
   });
   rules.forEach((rule, i) => {
     rule.outputs.forEach((out, j) => {
@@ -511,7 +589,8 @@ export function checkRules(
       if (inputPorts.has(`${out.interface}|${canonical(dst)}|${out.port}`)) {
         ctx.addIssue({
           code: "custom",
-          message: `output would feed a relay input back (loop): ${out.interface} ${dst} port ${out.port} is an input`,
+          message:
+            `output would feed a relay input back (loop): ${out.interface} ${dst} port ${out.port} is an input`,
           path: [...pathPrefix, i, "outputs", j],
         });
       }
@@ -527,8 +606,15 @@ export const ConfigSchema = ConfigObject.superRefine((cfg, ctx) => {
 
 /** An on_demand output must be on a link where IGMP or PIM (IPv4 group), or MLD (IPv6 group), can ask for it. */
 export function checkOnDemand(
-  cfg: { rules: readonly Rule[]; igmp?: { interfaces: string[] }; mld?: { interfaces: string[] }; pim?: { interfaces: string[] } },
-  ctx: { addIssue: (issue: { code: "custom"; message: string; path: (string | number)[] }) => void },
+  cfg: {
+    rules: readonly Rule[];
+    igmp?: { interfaces: string[] };
+    mld?: { interfaces: string[] };
+    pim?: { interfaces: string[] };
+  },
+  ctx: {
+    addIssue: (issue: { code: "custom"; message: string; path: (string | number)[] }) => void;
+  },
 ): void {
   const asking4 = new Set([...(cfg.igmp?.interfaces ?? []), ...(cfg.pim?.interfaces ?? [])]);
   const asking6 = new Set(cfg.mld?.interfaces ?? []);
@@ -539,7 +625,8 @@ export function checkOnDemand(
       if ((v6 ? asking6 : asking4).has(o.interface)) return;
       ctx.addIssue({
         code: "custom",
-        message: `on_demand output on ${o.interface}: nothing could ask for it there (add the interface to ` +
+        message:
+          `on_demand output on ${o.interface}: nothing could ask for it there (add the interface to ` +
           `${v6 ? "mld.interfaces" : "igmp.interfaces or pim.interfaces"})`,
         path: ["rules", i, "outputs", j, "on_demand"],
       });

@@ -32,13 +32,13 @@ import {
   TP3_SEC,
   TP3_SNAPLEN,
   TP3_STATUS,
+  TP3_VLAN_TCI,
   TP_STATUS_AVAILABLE,
   TP_STATUS_CSUMNOTREADY,
   TP_STATUS_SEND_REQUEST,
   TP_STATUS_USER,
   TP_STATUS_VLAN_VALID,
   TP_STATUS_WRONG_FORMAT,
-  TP3_VLAN_TCI,
 } from "../../ffi/layout.ts";
 import {
   DROP_SLOT_BASE,
@@ -60,9 +60,9 @@ import {
   F_IP,
   F_L4_LEN,
   F_PORT,
+  F_PROTO,
   F_SRC,
   F_UDP,
-  F_PROTO,
   F_UDP_LEN,
   F_VLAN,
   FRAME,
@@ -85,7 +85,14 @@ import {
   segmentFrameLength,
   VNET_HDR_LEN,
 } from "./gso.ts";
-import { finishPartialChecksum, outputFrameLength, rewriteInto, sourceDelta, sourceDelta6, VLAN_HLEN } from "./rewrite.ts";
+import {
+  finishPartialChecksum,
+  outputFrameLength,
+  rewriteInto,
+  sourceDelta,
+  sourceDelta6,
+  VLAN_HLEN,
+} from "./rewrite.ts";
 import {
   EGRESS_ROUTED,
   type InputPort,
@@ -279,7 +286,9 @@ function anyReady(s: LoopState): boolean {
     const input = inputs[i];
     if (input.cut === CUT_HELD || input.cut === CUT_RETIRED) continue;
     const at = input.offset + input.cursor * input.blockSize;
-    if ((view.getUint32(at + (input.frames ? TP2_STATUS : BLK_STATUS), true) & TP_STATUS_USER) !== 0) return true;
+    if (
+      (view.getUint32(at + (input.frames ? TP2_STATUS : BLK_STATUS), true) & TP_STATUS_USER) !== 0
+    ) return true;
   }
   return false;
 }
@@ -293,7 +302,9 @@ function retire(s: LoopState): number {
     const input = s.inputs[i];
     if (input.cut !== CUT_BEFORE) continue;
     const at = input.offset + input.cursor * input.blockSize;
-    const ready = (s.view.getUint32(at + (input.frames ? TP2_STATUS : BLK_STATUS), true) & TP_STATUS_USER) !== 0;
+    const ready =
+      (s.view.getUint32(at + (input.frames ? TP2_STATUS : BLK_STATUS), true) & TP_STATUS_USER) !==
+        0;
     if (finished(input, now, ready)) {
       input.cut = CUT_RETIRED;
       s.retiring--;
@@ -359,14 +370,21 @@ export function processBlock(s: LoopState, input: InputPort): number {
     // Around a ring succession, a packet the other side of the cut is the other ring's.
     if (
       input.cut === CUT_NONE ||
-      admit(input, view.getUint32(pkt + TP3_SEC, true) * 1e6 + view.getUint32(pkt + TP3_NSEC, true) / 1000)
+      admit(
+        input,
+        view.getUint32(pkt + TP3_SEC, true) * 1e6 + view.getUint32(pkt + TP3_NSEC, true) / 1000,
+      )
     ) {
       rx++;
       rxBytes += snaplen;
       const status = view.getUint32(pkt + TP3_STATUS, true);
       // A VLAN tag the kernel took out of the frame (the outer one on a trunk).
-      const vid = (status & TP_STATUS_VLAN_VALID) !== 0 ? view.getUint32(pkt + TP3_VLAN_TCI, true) & 0x0fff : 0;
-      const size = input.vnet && mac >= pkt + TP3_HDR_SIZE + VNET_HDR_LEN ? gsoSegmentSize(view, mac) : 0;
+      const vid = (status & TP_STATUS_VLAN_VALID) !== 0
+        ? view.getUint32(pkt + TP3_VLAN_TCI, true) & 0x0fff
+        : 0;
+      const size = input.vnet && mac >= pkt + TP3_HDR_SIZE + VNET_HDR_LEN
+        ? gsoSegmentSize(view, mac)
+        : 0;
       if (size !== 0) {
         matched += forwardSegments(s, input, mac, snaplen, status, vid, size);
         rx += s.gsoDatagrams - 1;
@@ -416,7 +434,10 @@ export function processFrames(s: LoopState, input: InputPort): number {
   let timed = 0;
   const arrivals = s.arrivals;
   if (input.cut === CUT_HELD || input.cut === CUT_RETIRED) return 0;
-  if ((view.getUint32(input.offset + input.cursor * frameSize + TP2_STATUS, true) & TP_STATUS_USER) === 0) return 0;
+  if (
+    (view.getUint32(input.offset + input.cursor * frameSize + TP2_STATUS, true) &
+      TP_STATUS_USER) === 0
+  ) return 0;
   s.clock.read(s.clockUs);
   s.batchMs[0] = s.clockUs[0] / 1000;
   let taken = 0;
@@ -427,7 +448,8 @@ export function processFrames(s: LoopState, input: InputPort): number {
     const snaplen = view.getUint32(frame + TP2_SNAPLEN, true);
     const mac = frame + view.getUint16(frame + TP2_MAC, true);
     taken++;
-    const stamp = view.getUint32(frame + TP2_SEC, true) * 1e6 + view.getUint32(frame + TP2_NSEC, true) / 1000;
+    const stamp = view.getUint32(frame + TP2_SEC, true) * 1e6 +
+      view.getUint32(frame + TP2_NSEC, true) / 1000;
     // Around a ring succession, a packet the other side of the cut is the other ring's.
     if (input.cut !== CUT_NONE && !admit(input, stamp)) {
       view.setUint32(frame + TP2_STATUS, 0, true);
@@ -441,8 +463,12 @@ export function processFrames(s: LoopState, input: InputPort): number {
       wc[DROP_SLOT_BASE + R_RING_CORRUPT - 1] += 1;
     } else {
       rxBytes += snaplen;
-      const vid = (status & TP_STATUS_VLAN_VALID) !== 0 ? view.getUint16(frame + TP2_VLAN_TCI, true) & 0x0fff : 0;
-      const size = input.vnet && mac >= frame + TP2_HDR_MIN + VNET_HDR_LEN ? gsoSegmentSize(view, mac) : 0;
+      const vid = (status & TP_STATUS_VLAN_VALID) !== 0
+        ? view.getUint16(frame + TP2_VLAN_TCI, true) & 0x0fff
+        : 0;
+      const size = input.vnet && mac >= frame + TP2_HDR_MIN + VNET_HDR_LEN
+        ? gsoSegmentSize(view, mac)
+        : 0;
       if (size !== 0) {
         // A UDP GSO frame: the datagrams it carries, one by one.
         const m = forwardSegments(s, input, mac, snaplen, status, vid, size);
@@ -499,7 +525,15 @@ function recordResidence(s: LoopState, n: number): void {
  * frame stood for. A frame that is not one whole UDP datagram (a fragment,
  * another protocol, unparsable) is handled as it is.
  */
-function forwardSegments(s: LoopState, input: InputPort, mac: number, len: number, status: number, vid: number, size: number): number {
+function forwardSegments(
+  s: LoopState,
+  input: InputPort,
+  mac: number,
+  len: number,
+  status: number,
+  vid: number,
+  size: number,
+): number {
   const wc = s.workerCounters;
   s.gsoDatagrams = 1;
   if (parseFrame(s.view, mac, len, vid) < 0 || FRAME[F_UDP] < 0 || FRAME[F_FRAG] !== 0) {
@@ -527,7 +561,14 @@ function forwardSegments(s: LoopState, input: InputPort, mac: number, len: numbe
   for (let k = 0; k < n; k++) {
     const start = layOutSegment(s.view, s.bytes, f, size, k);
     // Its UDP checksum field holds the pseudo-header sum: finished like any partial checksum.
-    const copies = forwardPacket(s, input, start, segmentFrameLength(f, size, k), status | TP_STATUS_CSUMNOTREADY, vid);
+    const copies = forwardPacket(
+      s,
+      input,
+      start,
+      segmentFrameLength(f, size, k),
+      status | TP_STATUS_CSUMNOTREADY,
+      vid,
+    );
     if (copies < 0) wc[DROP_SLOT_BASE - copies - 1] += 1;
     else matched++;
   }
@@ -597,7 +638,9 @@ export function forwardPacket(
       s.outputCounters[out.slot * OUTPUT_SLOTS + OUT_TTL_EXPIRED] += 1;
       continue;
     }
-    copies += out.egress === EGRESS_ROUTED ? emitRouted(s, out) : emit(s, out, udpChecksum, srcDelta);
+    copies += out.egress === EGRESS_ROUTED
+      ? emitRouted(s, out)
+      : emit(s, out, udpChecksum, srcDelta);
   }
   return copies;
 }
@@ -614,7 +657,9 @@ function emit(s: LoopState, out: Output, udpChecksum: number, srcDelta: number):
   const o = out.slot * OUTPUT_SLOTS;
   // The MTU bounds the frame without its VLAN tag; the TX frame holds it with.
   const length = outputFrameLength(out);
-  if ((out.vlan !== 0 ? length - VLAN_HLEN : length) > tx.maxFrame || length > tx.frameSize - TP2_DATA) {
+  if (
+    (out.vlan !== 0 ? length - VLAN_HLEN : length) > tx.maxFrame || length > tx.frameSize - TP2_DATA
+  ) {
     oc[o + OUT_TOO_BIG] += 1;
     wc[W_TX_TOO_BIG] += 1; // per copy, like tx_ring_full: the packet itself matched
     return 0;

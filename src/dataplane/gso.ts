@@ -52,7 +52,13 @@ export interface GsoFrame {
  * where it is; segment k > 0 takes its headers from segment k - 1's, which
  * must have been laid out (and relayed) just before.
  */
-export function layOutSegment(view: DataView, bytes: Uint8Array, f: GsoFrame, size: number, k: number): number {
+export function layOutSegment(
+  view: DataView,
+  bytes: Uint8Array,
+  f: GsoFrame,
+  size: number,
+  k: number,
+): number {
   const headers = f.udp + 8 - f.mac;
   const start = k === 0 ? f.mac : f.mac + k * size;
   if (k > 0) bytes.copyWithin(start, start - size, start - size + headers);

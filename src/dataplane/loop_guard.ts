@@ -23,11 +23,19 @@ export class LoopGuard {
 }
 
 /** Signature of a UDP datagram (ip, udp: absolute offsets; udpLen already checked against the frame). */
-export function signature(view: DataView, family: number, ip: number, udp: number, udpLen: number): number {
+export function signature(
+  view: DataView,
+  family: number,
+  ip: number,
+  udp: number,
+  udpLen: number,
+): number {
   let h = family === 4 ? view.getUint16(ip + 4) : view.getUint32(ip) & 0xfffff;
   h = Math.imul(h ^ view.getUint16(udp), 0x9e3779b1) ^ udpLen;
   const end = udp + Math.min(udpLen, 8 + 32);
-  for (let p = udp + 8; p + 4 <= end; p += 4) h = Math.imul(h ^ view.getInt32(p), 0x85ebca6b) ^ (h >>> 13);
+  for (let p = udp + 8; p + 4 <= end; p += 4) {
+    h = Math.imul(h ^ view.getInt32(p), 0x85ebca6b) ^ (h >>> 13);
+  }
   return h | 0;
 }
 
@@ -37,7 +45,10 @@ export function signature(view: DataView, family: number, ip: number, udp: numbe
  */
 export function returned(guard: LoopGuard, sig: number, ours: boolean, nowMs: number): boolean {
   const i = (sig ^ (sig >>> 8) ^ (sig >>> 16)) & (GUARD_SLOTS - 1);
-  if (ours && guard.signatures[i] === sig && guard.times[i] !== 0 && nowMs - guard.times[i] <= GUARD_WINDOW_MS) {
+  if (
+    ours && guard.signatures[i] === sig && guard.times[i] !== 0 &&
+    nowMs - guard.times[i] <= GUARD_WINDOW_MS
+  ) {
     return true;
   }
   guard.signatures[i] = sig;

@@ -52,7 +52,8 @@ export interface RxPlan {
  * change as rules come and go) takes effect when the ring is re-created anyway.
  */
 export function sameRx(a: RxPlan, b: RxPlan): boolean {
-  return a.ifindex === b.ifindex && a.fanoutId === b.fanoutId && a.geometry.frames === b.geometry.frames &&
+  return a.ifindex === b.ifindex && a.fanoutId === b.fanoutId &&
+    a.geometry.frames === b.geometry.frames &&
     (a.geometry.vnet ?? false) === (b.geometry.vnet ?? false) &&
     (!a.geometry.frames || a.geometry.frameSize === b.geometry.frameSize);
 }
@@ -128,4 +129,3 @@ export interface WorkerPlan {
   /** worker_cpus: worker i runs on workerCpus[i mod length]; empty: not pinned. */
   workerCpus?: number[];
 }
-

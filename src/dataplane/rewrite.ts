@@ -11,8 +11,27 @@
  * incrementally in every case (RFC 1624); only an IPv4 datagram sent without
  * one and relayed to IPv6, where it is mandatory, is summed in full.
  */
-import { adjustChecksum, fold16, ipv4HeaderChecksum, not16, sumWords, udpChecksumV6 } from "./checksum.ts";
-import { F_FAMILY, F_FRAG_HDR, F_IHL, F_IP, F_L4, F_L4_LEN, F_PROTO, F_TOTAL, F_UDP, F_UDP_LEN, FRAME } from "./parse.ts";
+import {
+  adjustChecksum,
+  fold16,
+  ipv4HeaderChecksum,
+  not16,
+  sumWords,
+  udpChecksumV6,
+} from "./checksum.ts";
+import {
+  F_FAMILY,
+  F_FRAG_HDR,
+  F_IHL,
+  F_IP,
+  F_L4,
+  F_L4_LEN,
+  F_PROTO,
+  F_TOTAL,
+  F_UDP,
+  F_UDP_LEN,
+  FRAME,
+} from "./parse.ts";
 import type { Output } from "./rule_table.ts";
 
 const ETH_HLEN = 14;
@@ -54,7 +73,9 @@ export function outputFrameLength(out: Output): number {
   const inFamily = FRAME[F_FAMILY];
   const eth = out.vlan !== 0 ? ETH_HLEN + VLAN_HLEN : ETH_HLEN;
   if (inFamily === 4 && out.family === 4) return eth + FRAME[F_TOTAL];
-  const ipHeader = out.family === 4 ? IPV4_HLEN : IPV6_HLEN + (FRAME[F_FRAG_HDR] >= 0 ? FRAGMENT_HLEN : 0);
+  const ipHeader = out.family === 4
+    ? IPV4_HLEN
+    : IPV6_HLEN + (FRAME[F_FRAG_HDR] >= 0 ? FRAGMENT_HLEN : 0);
   return eth + ipHeader + FRAME[F_L4_LEN];
 }
 
@@ -83,7 +104,9 @@ export function rewriteInto(
   }
   view.setUint16(dst + eth - 2, out.family === 4 ? 0x0800 : 0x86dd);
   const o = dst + eth;
-  if (FRAME[F_FAMILY] === 4 && out.family === 4) return eth + rewrite44(view, bytes, o, out, udpChecksum, srcDelta);
+  if (FRAME[F_FAMILY] === 4 && out.family === 4) {
+    return eth + rewrite44(view, bytes, o, out, udpChecksum, srcDelta);
+  }
   return eth + buildPacket(view, bytes, o, out, udpChecksum, srcDelta);
 }
 
@@ -185,11 +208,16 @@ function buildPacket(
 }
 
 /** New destination port; the checksum adjusted for every changed word (a sender's 0 stays 0 over IPv4). */
-function patchUdp(view: DataView, u: number, out: Output, udpChecksum: number, srcDelta: number): void {
+function patchUdp(
+  view: DataView,
+  u: number,
+  out: Output,
+  udpChecksum: number,
+  srcDelta: number,
+): void {
   view.setUint16(u + 2, out.port);
   if (udpChecksum !== 0) {
     const c = adjustChecksum(udpChecksum, out.udpDelta + srcDelta);
     view.setUint16(u + 6, c === 0 ? 0xffff : c);
   }
 }
-

@@ -104,7 +104,8 @@ export class Output {
     // which varies per sender and is added per packet (sourceDelta*).
     // Translation between families only changes which address words the
     // pseudo header holds: its length and protocol words are the same.
-    this.udpDelta = wordsDelta(inputDst, dst) + halfWordsSum(src) + not16(inputPort) + (port & 0xffff);
+    this.udpDelta = wordsDelta(inputDst, dst) + halfWordsSum(src) + not16(inputPort) +
+      (port & 0xffff);
   }
 }
 
@@ -238,8 +239,12 @@ export function matchRule(
 ): Rule | null {
   let rule: Rule | null | undefined = table.get(ruleKey(family, group, port));
   while (rule !== undefined && rule !== null) {
-    if (rule.group === group && rule.port === port && rule.vlan === vlan && rule.protocol === protocol) {
-      if (family === 4 ? (src & rule.srcMask) === rule.srcAddr : matches6(view, ip + 24, ip + 8, rule)) return rule;
+    if (
+      rule.group === group && rule.port === port && rule.vlan === vlan && rule.protocol === protocol
+    ) {
+      if (
+        family === 4 ? (src & rule.srcMask) === rule.srcAddr : matches6(view, ip + 24, ip + 8, rule)
+      ) return rule;
     }
     rule = rule.next;
   }
@@ -260,7 +265,9 @@ export function matchFragment(
   let rule: Rule | null | undefined = table.get(fragmentKey(family, group));
   while (rule !== undefined && rule !== null) {
     if (rule.group === group && rule.vlan === vlan && rule.protocol === protocol) {
-      if (family === 4 ? (src & rule.srcMask) === rule.srcAddr : matches6(view, ip + 24, ip + 8, rule)) return rule;
+      if (
+        family === 4 ? (src & rule.srcMask) === rule.srcAddr : matches6(view, ip + 24, ip + 8, rule)
+      ) return rule;
     }
     rule = rule.nextFragment;
   }

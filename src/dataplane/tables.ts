@@ -65,7 +65,10 @@ function outputMac(o: OutputPlan): Uint8Array {
  * TX ports and routed sockets are still the ones in force is not rebuilt (a
  * rule added to 10,000 builds one Rule, not 10,001).
  */
-export type RuleCache = Map<RulePlan, { rule: Rule; tx: (TxPort | null)[]; routed: (RoutedRef | null)[] }>;
+export type RuleCache = Map<
+  RulePlan,
+  { rule: Rule; tx: (TxPort | null)[]; routed: (RoutedRef | null)[] }
+>;
 
 function sameBytes(a: Uint8Array, b: readonly number[]): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
@@ -83,7 +86,10 @@ export function buildTables(
   plan: WorkerPlan,
   rxRings: ReadonlyMap<number, RxRingRef>,
   txRings: ReadonlyMap<number, TxRingRef>,
-  previous: { inputs: readonly InputPort[]; txPorts: readonly TxPort[] } = { inputs: [], txPorts: [] },
+  previous: { inputs: readonly InputPort[]; txPorts: readonly TxPort[] } = {
+    inputs: [],
+    txPorts: [],
+  },
   routedSockets: ReadonlyMap<number, RoutedRef> = new Map(),
   cache: RuleCache = new Map(),
 ): { inputs: InputPort[]; txPorts: TxPort[]; routedPorts: RoutedPort[] } {
@@ -93,7 +99,10 @@ export function buildTables(
     if (!ring) throw new Error(`no TX ring open for interface "${t.ifname}"`);
     const old = previous.txPorts.find((p) => p.ringId === ring.id);
     const maxFrame = Math.min(ring.frameSize - 32, t.mtu + 14);
-    if (old && old.ifindex === t.ifindex && old.fd === ring.fd && old.maxFrame === maxFrame && sameBytes(old.mac, t.mac)) {
+    if (
+      old && old.ifindex === t.ifindex && old.fd === ring.fd && old.maxFrame === maxFrame &&
+      sameBytes(old.mac, t.mac)
+    ) {
       txPorts.set(t.ifindex, old);
       continue;
     }
@@ -195,7 +204,11 @@ export function buildTables(
   }
 
   const ownSources = new Set<number>();
-  for (const r of plan.rules) for (const o of r.outputs) if (o.hasSrc || o.egress === "l2") ownSources.add(o.src[o.src.length - 1]);
+  for (const r of plan.rules) {
+    for (const o of r.outputs) {
+      if (o.hasSrc || o.egress === "l2") ownSources.add(o.src[o.src.length - 1]);
+    }
+  }
   const inputs: InputPort[] = [];
   for (const rx of plan.rx) {
     const ring = rxRings.get(rx.ifindex);
@@ -205,7 +218,11 @@ export function buildTables(
       rx.ifindex,
       ring,
       buildChains(rules, (r) => ruleKey(r.family, r.group, r.port), "next"),
-      buildChains(rules.filter((r) => r.allowFragments), (r) => fragmentKey(r.family, r.group), "nextFragment"),
+      buildChains(
+        rules.filter((r) => r.allowFragments),
+        (r) => fragmentKey(r.family, r.group),
+        "nextFragment",
+      ),
       ownSources,
     );
     const old = previous.inputs.find((p) => p.ringId === ring.id);

@@ -36,8 +36,8 @@ import {
   CONTROL_FAULT,
   CONTROL_HANDOVER,
   CONTROL_PHASE,
-  FAULT_FAIL_APPLY,
   CONTROL_REQUESTED_GEN,
+  FAULT_FAIL_APPLY,
   type FromWorker,
   PHASE_APPLYING,
   PHASE_RUNNING,
@@ -80,7 +80,9 @@ function drain(state: LoopState, retireWaitMs: number): void {
   for (let round = 0; round < 2; round++) {
     for (let n = 0; n < 100_000; n++) {
       let blocks = 0;
-      for (const input of state.inputs) blocks += input.frames ? processFrames(state, input) : processBlock(state, input);
+      for (const input of state.inputs) {
+        blocks += input.frames ? processFrames(state, input) : processBlock(state, input);
+      }
       if (blocks === 0) break;
     }
     if (round === 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, retireWaitMs);
@@ -129,7 +131,9 @@ async function main(): Promise<void> {
 
   /** Applies every plan waiting in the inbox up to the requested generation. */
   const drainPlans = async (): Promise<void> => {
-    while (Atomics.load(control, CONTROL_APPLIED_GEN) < Atomics.load(control, CONTROL_REQUESTED_GEN)) {
+    while (
+      Atomics.load(control, CONTROL_APPLIED_GEN) < Atomics.load(control, CONTROL_REQUESTED_GEN)
+    ) {
       const m = await nextMessage();
       if (m.type !== "plan") continue;
       Atomics.store(control, CONTROL_PHASE, PHASE_APPLYING);
@@ -173,11 +177,23 @@ async function main(): Promise<void> {
         );
         state.retiring = tables.inputs.filter((p) => p.cut === CUT_BEFORE).length;
         Atomics.store(control, CONTROL_APPLIED_GEN, m.plan.generation);
-        post({ type: "applied", id, generation: m.plan.generation, rings: rings.held(), succession: rings.succession() });
+        post({
+          type: "applied",
+          id,
+          generation: m.plan.generation,
+          rings: rings.held(),
+          succession: rings.succession(),
+        });
       } catch (err) {
         Atomics.store(control, CONTROL_APPLIED_GEN, m.plan.generation);
         const e = err as Error & { code?: string };
-        post({ type: "plan_error", id, generation: m.plan.generation, message: e.message, code: e.code });
+        post({
+          type: "plan_error",
+          id,
+          generation: m.plan.generation,
+          message: e.message,
+          code: e.code,
+        });
       } finally {
         beat();
         Atomics.store(control, CONTROL_PHASE, PHASE_RUNNING);
@@ -229,7 +245,11 @@ async function main(): Promise<void> {
     }
     if (command === COMMAND_STOP) break;
     if (command === COMMAND_FAULT_THROW) throw new Error("injected fault: worker throws");
-    if (command === COMMAND_FAULT_HANG) for (;;) { /* injected fault: no progress, no heartbeat */ }
+    if (command === COMMAND_FAULT_HANG) {
+      for (;;) {
+        /* injected fault: no progress, no heartbeat */
+      }
+    }
     if (command === COMMAND_RECONFIGURE) {
       Atomics.compareExchange(control, CONTROL_COMMAND, COMMAND_RECONFIGURE, COMMAND_RUN);
       await drainPlans();
@@ -238,7 +258,9 @@ async function main(): Promise<void> {
       (state as LoopState | null)!.inputs = rings.closeRetired();
       cutDone();
     }
-    if (command === COMMAND_HANDOVER) Atomics.compareExchange(control, CONTROL_COMMAND, COMMAND_HANDOVER, COMMAND_RUN);
+    if (command === COMMAND_HANDOVER) {
+      Atomics.compareExchange(control, CONTROL_COMMAND, COMMAND_HANDOVER, COMMAND_RUN);
+    }
     succession();
   }
 

@@ -14,7 +14,13 @@ import { ROUTED_BATCH, RoutedSocket } from "../../ffi/routed.ts";
 import type { Waiter } from "../../ffi/waiter.ts";
 import { fromWords } from "../net/address.ts";
 import type { HeldRing } from "./channel.ts";
-import { type OutputPlan, type RxPlan, sameRx, type TxPlan, type WorkerPlan } from "./plan_types.ts";
+import {
+  type OutputPlan,
+  type RxPlan,
+  sameRx,
+  type TxPlan,
+  type WorkerPlan,
+} from "./plan_types.ts";
 import type { InputPort, RoutedPort, TxPort } from "./rule_table.ts";
 import { buildTables, portOnRing, type RoutedRef, type RuleCache } from "./tables.ts";
 import { CUT_AFTER, CUT_BEFORE, CUT_HELD, CUT_NONE, CUT_RETIRED, cutAt } from "./succession.ts";
@@ -53,13 +59,23 @@ export interface Tables {
 
 /** Everything a routed output's socket is opened with: a new key means a new socket. */
 function routedKey(o: OutputPlan): string {
-  return [o.family, o.dst.join(), o.port, o.hasSrc ? o.src.join() : "-", o.ifindex, o.ttl, o.tos, o.maxPayload].join("|");
+  return [
+    o.family,
+    o.dst.join(),
+    o.port,
+    o.hasSrc ? o.src.join() : "-",
+    o.ifindex,
+    o.ttl,
+    o.tos,
+    o.maxPayload,
+  ].join("|");
 }
 
 /** A TX ring is re-created when its interface, frame size (MTU), frame count or bypass changes. */
 function sameTx(a: TxPlan, b: TxPlan): boolean {
   return a.ifindex === b.ifindex && a.geometry.frameSize === b.geometry.frameSize &&
-    a.geometry.frameCount === b.geometry.frameCount && a.geometry.qdiscBypass === b.geometry.qdiscBypass;
+    a.geometry.frameCount === b.geometry.frameCount &&
+    a.geometry.qdiscBypass === b.geometry.qdiscBypass;
 }
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
@@ -125,7 +141,9 @@ export class WorkerRings {
       }
     }
     const routedPlans = new Map<number, OutputPlan>();
-    for (const r of plan.rules) for (const o of r.outputs) if (o.egress === "routed") routedPlans.set(o.slot, o);
+    for (const r of plan.rules) {
+      for (const o of r.outputs) if (o.egress === "routed") routedPlans.set(o.slot, o);
+    }
     for (const [slot, open] of this.#routed) {
       const next = routedPlans.get(slot);
       if (!next || routedKey(next) !== open.key) this.#closeRouted(slot, open);
@@ -174,7 +192,13 @@ export class WorkerRings {
     const predecessors: InputPort[] = [];
     for (const [ifindex, open] of this.#retiring) {
       const successor = tables.inputs.find((q) => q.ifindex === ifindex)!;
-      const port = portOnRing(ifindex, open.ring, successor.rules, successor.fragmentRules, successor.ownSources);
+      const port = portOnRing(
+        ifindex,
+        open.ring,
+        successor.rules,
+        successor.fragmentRules,
+        successor.ownSources,
+      );
       const old = before.find((q) => q.ringId === open.ring.id);
       if (old) port.cursor = old.cursor;
       carryCut(port, before);
@@ -285,9 +309,21 @@ export class WorkerRings {
   /** What this worker holds, for the supervisor's introspection. */
   held(): HeldRing[] {
     return [
-      ...[...this.#rx.values(), ...this.#retiring.values()].map(({ plan, ring }) => ({ kind: "rx" as const, ifindex: plan.ifindex, bytes: ring.byteLength })),
-      ...[...this.#tx.values()].map(({ plan, ring }) => ({ kind: "tx" as const, ifindex: plan.ifindex, bytes: ring.byteLength })),
-      ...[...this.#routed.values()].map((o) => ({ kind: "routed" as const, ifindex: 0, bytes: o.byteLength })),
+      ...[...this.#rx.values(), ...this.#retiring.values()].map(({ plan, ring }) => ({
+        kind: "rx" as const,
+        ifindex: plan.ifindex,
+        bytes: ring.byteLength,
+      })),
+      ...[...this.#tx.values()].map(({ plan, ring }) => ({
+        kind: "tx" as const,
+        ifindex: plan.ifindex,
+        bytes: ring.byteLength,
+      })),
+      ...[...this.#routed.values()].map((o) => ({
+        kind: "routed" as const,
+        ifindex: 0,
+        bytes: o.byteLength,
+      })),
     ];
   }
 
@@ -373,7 +409,13 @@ export class WorkerRings {
       socket.close();
       throw err;
     }
-    const ref: RoutedRef = { fd: socket.fd, name: socket.name, slotSize, slots: ROUTED_BATCH, dataOffset };
+    const ref: RoutedRef = {
+      fd: socket.fd,
+      name: socket.name,
+      slotSize,
+      slots: ROUTED_BATCH,
+      dataOffset,
+    };
     this.#routed.set(slot, { key: routedKey(o), socket, ref, byteLength });
   }
 

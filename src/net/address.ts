@@ -159,7 +159,9 @@ export function ipHalfWords(a: IpAddress): number[] {
 }
 
 /** A source filter "addr" or "addr/len": address words and mask words (int32), already masked. */
-export function prefixWords(text: string): { family: Family; addr: number[]; mask: number[]; length: number } {
+export function prefixWords(
+  text: string,
+): { family: Family; addr: number[]; mask: number[]; length: number } {
   const [addrText, lenText] = text.split("/");
   const a = ip(addrText);
   const bits = a.family === 4 ? 32 : 128;

@@ -110,7 +110,9 @@ export function parseIgmp(buf: Uint8Array): Parsed<IgmpMessage> {
       return { ok: true, value: { kind: "leave", group: ipv4At(buf, 4) } };
     case 0x22: {
       const records = parseRecords(buf, 4);
-      return records.ok ? { ok: true, value: { kind: "report3", records: records.value } } : records;
+      return records.ok
+        ? { ok: true, value: { kind: "report3", records: records.value } }
+        : records;
     }
     default:
       return fail("unknown_type");

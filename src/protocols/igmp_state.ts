@@ -141,7 +141,9 @@ export class IgmpRouter {
           if (!isRoutable(r.group)) continue;
           if (r.type === RecordType.MODE_IS_EXCLUDE || r.type === RecordType.CHANGE_TO_EXCLUDE) {
             changed = this.#exclude(r.group, from, 3, now) || changed;
-          } else if (r.type === RecordType.MODE_IS_INCLUDE || r.type === RecordType.ALLOW_NEW_SOURCES) {
+          } else if (
+            r.type === RecordType.MODE_IS_INCLUDE || r.type === RecordType.ALLOW_NEW_SOURCES
+          ) {
             changed = this.#include(r.group, r.sources, from, now) || changed;
           } else if (r.type === RecordType.CHANGE_TO_INCLUDE) {
             // TO_IN(S): the sources in S stay; the rest of the group (EXCLUDE mode) is asked about.
@@ -172,11 +174,14 @@ export class IgmpRouter {
       this.outbox.push({ group: this.general, maxResponseMs: this.timers.queryResponseMs });
       const startup = this.#startupLeft > 0;
       if (startup) this.#startupLeft--;
-      this.#nextGeneral = now + (startup ? this.timers.queryIntervalMs / 4 : this.timers.queryIntervalMs);
+      this.#nextGeneral = now +
+        (startup ? this.timers.queryIntervalMs / 4 : this.timers.queryIntervalMs);
     }
     for (const [group, p] of this.#pending) {
       if (now < p.next) continue;
-      if (this.isQuerier(now)) this.outbox.push({ group, maxResponseMs: this.timers.lastMemberIntervalMs });
+      if (this.isQuerier(now)) {
+        this.outbox.push({ group, maxResponseMs: this.timers.lastMemberIntervalMs });
+      }
       if (--p.left <= 0) this.#pending.delete(group);
       else p.next = now + this.timers.lastMemberIntervalMs;
     }
@@ -270,7 +275,10 @@ export class IgmpRouter {
   }
 
   #heardQuery(msg: Extract<IgmpMessage, { kind: "query" }>, from: string, now: number): boolean {
-    if (from === this.general || from.includes(":") !== this.address.includes(":") || compareAddress(from, this.address) >= 0) return false;
+    if (
+      from === this.general || from.includes(":") !== this.address.includes(":") ||
+      compareAddress(from, this.address) >= 0
+    ) return false;
     // A lower address queries: it is the querier (RFC 3376 6.6.2).
     this.#otherQuerier = from;
     const qi = msg.intervalS > 0 ? msg.intervalS * 1000 : this.timers.queryIntervalMs;

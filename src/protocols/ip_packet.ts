@@ -5,7 +5,7 @@
  * packet that fails a check is answered with a reason, never an exception.
  */
 import { fold16, sumWords } from "../dataplane/checksum.ts";
-import { formatIp, type IpAddress, ip } from "../net/address.ts";
+import { formatIp, ip, type IpAddress } from "../net/address.ts";
 
 /** A routing-protocol packet as received. */
 export interface ControlPacket {
@@ -108,7 +108,9 @@ function pseudoSum6(src: Uint8Array, dst: Uint8Array, length: number, next: numb
   const both = new Uint8Array(32);
   both.set(src, 0);
   both.set(dst, 16);
-  return fold16(sumWords(new DataView(both.buffer), 0, 32) + (length >>> 16) + (length & 0xffff) + next);
+  return fold16(
+    sumWords(new DataView(both.buffer), 0, 32) + (length >>> 16) + (length & 0xffff) + next,
+  );
 }
 
 /** The ICMPv6 checksum of `message` between src and dst (0 when the stored one is right). */
@@ -153,10 +155,18 @@ export function parseIpv6Icmp(buf: Uint8Array): Parsed<Icmp6Packet> {
   }
   if (next !== 58) return fail("not_icmpv6");
   const payload = buf.subarray(off, end);
-  if (icmp6Checksum(buf.subarray(8, 24), buf.subarray(24, 40), payload) !== 0) return fail("bad_checksum");
+  if (icmp6Checksum(buf.subarray(8, 24), buf.subarray(24, 40), payload) !== 0) {
+    return fail("bad_checksum");
+  }
   return {
     ok: true,
-    value: { source: ipv6At(buf, 8), destination: ipv6At(buf, 24), hopLimit: buf[7], routerAlert, payload },
+    value: {
+      source: ipv6At(buf, 8),
+      destination: ipv6At(buf, 24),
+      hopLimit: buf[7],
+      routerAlert,
+      payload,
+    },
   };
 }
 

@@ -4,7 +4,13 @@
  * IGMP's (MLDv1 as IGMPv2, MLDv2 as IGMPv3) so one router state machine
  * (igmp_state.ts) serves both. Pure; never throws on input bytes.
  */
-import { decodeCode, decodeFloatCode, encodeCode, encodeFloatCode, type IgmpMessage } from "./igmp.ts";
+import {
+  decodeCode,
+  decodeFloatCode,
+  encodeCode,
+  encodeFloatCode,
+  type IgmpMessage,
+} from "./igmp.ts";
 import { buildRecords, type GroupRecord, parseRecords } from "./group_records.ts";
 import { fail, ipv6At, type Parsed } from "./ip_packet.ts";
 import { ip } from "../net/address.ts";
@@ -25,7 +31,15 @@ export function parseMld(buf: Uint8Array): Parsed<IgmpMessage> {
       if (buf.length < 28) {
         return {
           ok: true,
-          value: { kind: "query", version: 2, group, maxResponseMs: (buf[4] << 8) | buf[5], sources: [], robustness: 0, intervalS: 0 },
+          value: {
+            kind: "query",
+            version: 2,
+            group,
+            maxResponseMs: (buf[4] << 8) | buf[5],
+            sources: [],
+            robustness: 0,
+            intervalS: 0,
+          },
         };
       }
       const n = (buf[26] << 8) | buf[27];
@@ -53,7 +67,9 @@ export function parseMld(buf: Uint8Array): Parsed<IgmpMessage> {
       return { ok: true, value: { kind: "leave", group: ipv6At(buf, 8) } };
     case 143: {
       const records = parseRecords(buf, 16);
-      return records.ok ? { ok: true, value: { kind: "report3", records: records.value } } : records;
+      return records.ok
+        ? { ok: true, value: { kind: "report3", records: records.value } }
+        : records;
     }
     default:
       return fail("unknown_type");
@@ -61,10 +77,18 @@ export function parseMld(buf: Uint8Array): Parsed<IgmpMessage> {
 }
 
 /** A query: MLDv1 (24 bytes) or MLDv2 (28 bytes plus sources). group "::": general. Checksum left 0 (buildIpv6Mld fills it). */
-export function buildMldQuery(version: 1 | 2, group: string, maxResponseMs: number, robustness = 2, intervalS = 125): Uint8Array {
+export function buildMldQuery(
+  version: 1 | 2,
+  group: string,
+  maxResponseMs: number,
+  robustness = 2,
+  intervalS = 125,
+): Uint8Array {
   const m = new Uint8Array(version === 1 ? 24 : 28);
   m[0] = 130;
-  const code = version === 1 ? Math.min(0xffff, Math.max(1, Math.round(maxResponseMs))) : encodeMrc(Math.max(1, maxResponseMs));
+  const code = version === 1
+    ? Math.min(0xffff, Math.max(1, Math.round(maxResponseMs)))
+    : encodeMrc(Math.max(1, maxResponseMs));
   m[4] = code >> 8;
   m[5] = code & 0xff;
   m.set(ip(group).bytes, 8);

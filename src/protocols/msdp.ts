@@ -54,7 +54,9 @@ export function parseMsdp(tlv: Uint8Array): Parsed<MsdpMessage> {
   const type = tlv[0];
   const length = (tlv[1] << 8) | tlv[2];
   if (length !== tlv.length) return fail("bad_length");
-  if (type === MsdpType.KEEPALIVE) return length === 3 ? { ok: true, value: { type: 4 } } : fail("bad_length");
+  if (type === MsdpType.KEEPALIVE) {
+    return length === 3 ? { ok: true, value: { type: 4 } } : fail("bad_length");
+  }
   if (type === MsdpType.SA || type === MsdpType.SA_RESPONSE) {
     if (length < 8) return fail("truncated");
     const count = tlv[3];

@@ -132,21 +132,24 @@ export class MsdpPeer {
       this.#lastError = "connect timed out";
       this.#retryLater();
     }, Math.max(1000, this.options.connectRetryMs));
-    Deno.connect({ hostname: this.options.peer, port: this.options.port ?? MSDP_PORT }).then((conn) => {
-      clearTimeout(giveUp);
-      if (settled || this.#stopped || this.#state === "established") {
-        conn.close();
-        return;
-      }
-      settled = true;
-      this.#up(conn);
-    }, (err) => {
-      clearTimeout(giveUp);
-      if (settled) return;
-      settled = true;
-      this.#lastError = (err as Error).message;
-      this.#retryLater();
-    });
+    Deno.connect({ hostname: this.options.peer, port: this.options.port ?? MSDP_PORT }).then(
+      (conn) => {
+        clearTimeout(giveUp);
+        if (settled || this.#stopped || this.#state === "established") {
+          conn.close();
+          return;
+        }
+        settled = true;
+        this.#up(conn);
+      },
+      (err) => {
+        clearTimeout(giveUp);
+        if (settled) return;
+        settled = true;
+        this.#lastError = (err as Error).message;
+        this.#retryLater();
+      },
+    );
   }
 
   #retryLater(): void {

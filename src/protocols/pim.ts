@@ -96,7 +96,10 @@ export function parsePim(buf: Uint8Array): Parsed<PimMessage> {
     if (buf[4] !== 1 || buf[5] !== 0) return fail("unsupported_family");
     const source = readUnicast(buf, 12);
     if (source === null) return fail("unsupported_family");
-    return { ok: true, value: { type: PimType.REGISTER_STOP, registerStop: { group: ipv4At(buf, 8), source } } };
+    return {
+      ok: true,
+      value: { type: PimType.REGISTER_STOP, registerStop: { group: ipv4At(buf, 8), source } },
+    };
   }
   return { ok: true, value: { type, other: true } };
 }
@@ -170,7 +173,10 @@ function parseJoinPrune(buf: Uint8Array): Parsed<PimMessage> {
     }
     groups.push({ group, maskLength, joins, prunes });
   }
-  return { ok: true, value: { type: PimType.JOIN_PRUNE, joinPrune: { upstream, holdtimeS, groups } } };
+  return {
+    ok: true,
+    value: { type: PimType.JOIN_PRUNE, joinPrune: { upstream, holdtimeS, groups } },
+  };
 }
 
 function header(type: number, body: number[]): Uint8Array {
@@ -188,22 +194,44 @@ const be32 = (v: number) => [(v >>> 24) & 0xff, (v >>> 16) & 0xff, (v >>> 8) & 0
 const v4 = (a: string) => a.split(".").map(Number);
 
 /** A Hello with Holdtime, DR Priority and Generation ID options (holdtime 0: "going away"). */
-export function buildHello(holdtimeS: number, drPriority: number, generationId: number): Uint8Array {
+export function buildHello(
+  holdtimeS: number,
+  drPriority: number,
+  generationId: number,
+): Uint8Array {
   return header(PimType.HELLO, [
-    ...be16(OPT_HOLDTIME), ...be16(2), ...be16(holdtimeS),
-    ...be16(OPT_DR_PRIORITY), ...be16(4), ...be32(drPriority),
-    ...be16(OPT_GENERATION_ID), ...be16(4), ...be32(generationId),
+    ...be16(OPT_HOLDTIME),
+    ...be16(2),
+    ...be16(holdtimeS),
+    ...be16(OPT_DR_PRIORITY),
+    ...be16(4),
+    ...be32(drPriority),
+    ...be16(OPT_GENERATION_ID),
+    ...be16(4),
+    ...be32(generationId),
   ]);
 }
 
 /** A Join/Prune (used by tests and tools to play a downstream router). */
 export function buildJoinPrune(jp: JoinPrune): Uint8Array {
   const src = (s: JoinSource) => [
-    1, 0, (s.sparse ? 4 : 0) | (s.wildcard ? 2 : 0) | (s.rpt ? 1 : 0), s.maskLength, ...v4(s.address),
+    1,
+    0,
+    (s.sparse ? 4 : 0) | (s.wildcard ? 2 : 0) | (s.rpt ? 1 : 0),
+    s.maskLength,
+    ...v4(s.address),
   ];
   const body: number[] = [1, 0, ...v4(jp.upstream), 0, jp.groups.length, ...be16(jp.holdtimeS)];
   for (const g of jp.groups) {
-    body.push(1, 0, 0, g.maskLength, ...v4(g.group), ...be16(g.joins.length), ...be16(g.prunes.length));
+    body.push(
+      1,
+      0,
+      0,
+      g.maskLength,
+      ...v4(g.group),
+      ...be16(g.joins.length),
+      ...be16(g.prunes.length),
+    );
     for (const s of g.joins) body.push(...src(s));
     for (const s of g.prunes) body.push(...src(s));
   }

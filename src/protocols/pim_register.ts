@@ -37,7 +37,10 @@ export class RegisterSender {
   #entries = new Map<string, Entry>();
   outbox: RegisterTarget[] = [];
 
-  constructor(readonly suppressionMs = REGISTER_SUPPRESSION_MS, readonly probeMs = REGISTER_PROBE_MS) {}
+  constructor(
+    readonly suppressionMs = REGISTER_SUPPRESSION_MS,
+    readonly probeMs = REGISTER_PROBE_MS,
+  ) {}
 
   /** The (S,G)s that should be registered now, with their RP; others are dropped. */
   update(targets: RegisterTarget[], now: number): void {
@@ -78,11 +81,20 @@ export class RegisterSender {
 
   nextDue(now: number): number {
     let due = Infinity;
-    for (const e of this.#entries.values()) due = Math.min(due, e.next, e.state === "prune" ? e.stopUntil : Infinity);
+    for (const e of this.#entries.values()) {
+      due = Math.min(due, e.next, e.state === "prune" ? e.stopUntil : Infinity);
+    }
     return Math.max(now, due);
   }
 
   states(): RegisterState[] {
-    return [...this.#entries.values()].map(({ source, group, rp, state, sent, stops }) => ({ source, group, rp, state, sent, stops }));
+    return [...this.#entries.values()].map(({ source, group, rp, state, sent, stops }) => ({
+      source,
+      group,
+      rp,
+      state,
+      sent,
+      stops,
+    }));
   }
 }

@@ -33,7 +33,10 @@ export interface PimOptions {
   overrideMs: number;
 }
 
-export type PimCounter = Extract<ProtocolCounterName, "pim_joins" | "pim_prunes" | "pim_routes_refused" | "pim_ignored">;
+export type PimCounter = Extract<
+  ProtocolCounterName,
+  "pim_joins" | "pim_prunes" | "pim_routes_refused" | "pim_ignored"
+>;
 
 export interface NeighborState {
   interface: string;
@@ -98,7 +101,10 @@ export class PimRouter {
   #routes = new Map<string, Route>();
   outbox: { ifname: string; holdtimeS: number }[] = [];
 
-  constructor(public options: PimOptions, private count: (c: PimCounter, n?: number) => void = () => {}) {}
+  constructor(
+    public options: PimOptions,
+    private count: (c: PimCounter, n?: number) => void = () => {},
+  ) {}
 
   /**
    * New options in force, neighbours and routes kept (the generation id too:
@@ -203,8 +209,9 @@ export class PimRouter {
       for (const s of g.prunes) {
         const source = this.#entrySource(ifname, g.group, s);
         if (source === null) continue;
-        if (source === "rpt") changed = this.#rptPrune(ifname, s.address, g.group, until) || changed;
-        else changed = this.#prune(pif, ifname, source, g.group, now) || changed;
+        if (source === "rpt") {
+          changed = this.#rptPrune(ifname, s.address, g.group, until) || changed;
+        } else changed = this.#prune(pif, ifname, source, g.group, now) || changed;
       }
     }
     return changed;
@@ -259,7 +266,9 @@ export class PimRouter {
     let best = all[0];
     for (const r of all.slice(1)) {
       const byPriority = usePriority ? r.priority! - best.priority! : 0;
-      if (byPriority > 0 || (byPriority === 0 && compareAddress(r.address, best.address) > 0)) best = r;
+      if (byPriority > 0 || (byPriority === 0 && compareAddress(r.address, best.address) > 0)) {
+        best = r;
+      }
     }
     return best.address;
   }
@@ -308,7 +317,9 @@ export class PimRouter {
     let best: { address: string; len: number } | null = null;
     for (const rp of this.options.rps) {
       const len = Number(rp.prefix.split("/")[1] ?? 32);
-      if (inPrefix(group, rp.prefix) && (best === null || len > best.len)) best = { address: rp.address, len };
+      if (inPrefix(group, rp.prefix) && (best === null || len > best.len)) {
+        best = { address: rp.address, len };
+      }
     }
     return best?.address ?? null;
   }
@@ -317,7 +328,11 @@ export class PimRouter {
    * "*" for a (*,G) entry this router is RP for, "rpt" for an (S,G,rpt)
    * entry, the source for (S,G), null for what it does not handle.
    */
-  #entrySource(ifname: string, group: string, s: { address: string; wildcard: boolean; rpt: boolean }): string | null {
+  #entrySource(
+    ifname: string,
+    group: string,
+    s: { address: string; wildcard: boolean; rpt: boolean },
+  ): string | null {
     if (s.wildcard) {
       const mine = s.address === this.#ifs.get(ifname)?.address || s.address === this.rpFor(group);
       if (mine) return "*";
@@ -355,7 +370,15 @@ export class PimRouter {
       this.count("pim_routes_refused");
       return false;
     }
-    this.#routes.set(key, { ifname, source, group, neighbor, expires: until, prunePending: false, rptPruned: new Map() });
+    this.#routes.set(key, {
+      ifname,
+      source,
+      group,
+      neighbor,
+      expires: until,
+      prunePending: false,
+      rptPruned: new Map(),
+    });
     this.count("pim_joins");
     return true;
   }

@@ -8,12 +8,12 @@ import {
   DROP_REASONS,
   DROP_SLOT_BASE,
   isGauge,
+  OUTPUT_COUNTERS,
+  OUTPUT_SLOTS,
   RESIDENCE_BUCKETS_US,
   RESIDENCE_COUNT_SLOT,
   RESIDENCE_SLOT_BASE,
   RESIDENCE_SUM_SLOT,
-  OUTPUT_COUNTERS,
-  OUTPUT_SLOTS,
   RULE_COUNTERS,
   RULE_SLOTS,
   W,
@@ -54,7 +54,9 @@ export interface AggregateInput {
 
 /** Name of residence bucket i in CounterValues (the last one has no upper bound). */
 export function residenceBucketName(i: number): string {
-  return i < RESIDENCE_BUCKETS_US.length ? `residence_le_${RESIDENCE_BUCKETS_US[i]}us` : "residence_le_inf";
+  return i < RESIDENCE_BUCKETS_US.length
+    ? `residence_le_${RESIDENCE_BUCKETS_US[i]}us`
+    : "residence_le_inf";
 }
 
 /** Worker counters (and drop_<reason>, and the residence histogram) of one block, by name. */
@@ -62,7 +64,9 @@ export function namedWorkerCounters(a: Float64Array): CounterValues {
   const out: CounterValues = {};
   WORKER_COUNTERS.forEach((c, i) => out[c.name] = a[i]);
   DROP_REASONS.forEach((d) => out[`drop_${d.name}`] = a[DROP_SLOT_BASE + d.id - 1]);
-  for (let i = 0; i <= RESIDENCE_BUCKETS_US.length; i++) out[residenceBucketName(i)] = a[RESIDENCE_SLOT_BASE + i];
+  for (let i = 0; i <= RESIDENCE_BUCKETS_US.length; i++) {
+    out[residenceBucketName(i)] = a[RESIDENCE_SLOT_BASE + i];
+  }
   out.residence_sum_us = a[RESIDENCE_SUM_SLOT];
   out.residence_count = a[RESIDENCE_COUNT_SLOT];
   return out;
@@ -79,12 +83,20 @@ export function residenceQuantileUs(c: CounterValues, q: number): number | null 
   let seen = 0;
   for (let i = 0; i <= RESIDENCE_BUCKETS_US.length; i++) {
     seen += c[residenceBucketName(i)] ?? 0;
-    if (seen >= q * total) return i < RESIDENCE_BUCKETS_US.length ? RESIDENCE_BUCKETS_US[i] : Infinity;
+    if (seen >= q * total) {
+      return i < RESIDENCE_BUCKETS_US.length ? RESIDENCE_BUCKETS_US[i] : Infinity;
+    }
   }
   return Infinity;
 }
 
-function sumSlot(input: AggregateInput, kind: "rule" | "output", slot: number, width: number, index: number): number {
+function sumSlot(
+  input: AggregateInput,
+  kind: "rule" | "output",
+  slot: number,
+  width: number,
+  index: number,
+): number {
   const at = slot * width + index;
   let v = input.archived[kind][at];
   for (const w of input.workers) v += w.counters[kind][at];
@@ -100,7 +112,12 @@ export function aggregate(input: AggregateInput): StatsSnapshot {
   }
   // Gauges are not sums: the largest value (newest heartbeat, a non-zero errno) stands for all.
   WORKER_COUNTERS.forEach((c, i) => {
-    if (isGauge(c.name)) totalsArray[i] = Math.max(0, ...input.workers.map((w) => w.counters.worker[i]));
+    if (isGauge(c.name)) {
+      totalsArray[i] = Math.max(
+        0,
+        ...input.workers.map((w) => w.counters.worker[i]),
+      );
+    }
   });
   const totals = namedWorkerCounters(totalsArray);
   const workers: WorkerStats[] = input.workers.map((w) => {
@@ -116,7 +133,9 @@ export function aggregate(input: AggregateInput): StatsSnapshot {
   const rules: RuleStats[] = input.rules.map((r) => {
     const s = input.slots.get(r.name);
     const counters: CounterValues = {};
-    RULE_COUNTERS.forEach((c, i) => counters[c.name] = s ? sumSlot(input, "rule", s.rule, RULE_SLOTS, i) : 0);
+    RULE_COUNTERS.forEach((c, i) =>
+      counters[c.name] = s ? sumSlot(input, "rule", s.rule, RULE_SLOTS, i) : 0
+    );
     const last = input.lastChange.get(r.name)?.changedAt;
     return {
       name: r.name,
@@ -126,7 +145,9 @@ export function aggregate(input: AggregateInput): StatsSnapshot {
       active: input.forwarding.has(r.name),
       outputs: r.outputs.map((o, j) => {
         const oc: CounterValues = {};
-        OUTPUT_COUNTERS.forEach((c, i) => oc[c.name] = s ? sumSlot(input, "output", s.outputs[j], OUTPUT_SLOTS, i) : 0);
+        OUTPUT_COUNTERS.forEach((c, i) =>
+          oc[c.name] = s ? sumSlot(input, "output", s.outputs[j], OUTPUT_SLOTS, i) : 0
+        );
         return { ...o, counters: oc };
       }),
     };

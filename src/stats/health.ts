@@ -54,17 +54,26 @@ export function evaluateHealth(
   const critical: string[] = [];
   const warning: string[] = [];
   const heartbeatMs = options.heartbeatMs ?? 2000;
-  const judged = options.rule === undefined ? snapshot.rules : snapshot.rules.filter((r) => r.name === options.rule);
-  const ruleConfig = options.rule === undefined ? undefined : config.rules.find((r) => r.name === options.rule);
-  if (options.rule !== undefined && (judged.length === 0 || ruleConfig === undefined)) throw new UnknownRuleError(options.rule);
+  const judged = options.rule === undefined
+    ? snapshot.rules
+    : snapshot.rules.filter((r) => r.name === options.rule);
+  const ruleConfig = options.rule === undefined
+    ? undefined
+    : config.rules.find((r) => r.name === options.rule);
+  if (options.rule !== undefined && (judged.length === 0 || ruleConfig === undefined)) {
+    throw new UnknownRuleError(options.rule);
+  }
   // One rule: only the interfaces it uses.
-  const used = ruleConfig === undefined
-    ? null
-    : new Set([ruleConfig.input.interface, ...ruleConfig.outputs.flatMap((o) => o.interface === undefined ? [] : [o.interface])]);
+  const used = ruleConfig === undefined ? null : new Set([
+    ruleConfig.input.interface,
+    ...ruleConfig.outputs.flatMap((o) => o.interface === undefined ? [] : [o.interface]),
+  ]);
   for (const w of snapshot.workers) {
     if (!w.alive) critical.push(`worker ${w.id} is not running`);
     else if (w.heartbeat_age_ms > heartbeatMs) {
-      critical.push(`worker ${w.id} made no progress for ${(w.heartbeat_age_ms / 1000).toFixed(1)} s`);
+      critical.push(
+        `worker ${w.id} made no progress for ${(w.heartbeat_age_ms / 1000).toFixed(1)} s`,
+      );
     }
   }
   for (const i of interfaces) {
@@ -81,23 +90,33 @@ export function evaluateHealth(
     }
     silentMs = Math.max(silentMs, r.silent_ms);
     const stale = options.staleMs ?? rule?.stale_after_ms ?? DEFAULT_STALE_MS;
-    if (r.silent_ms > stale) critical.push(`rule ${r.name} silent for ${(r.silent_ms / 1000).toFixed(1)} s`);
+    if (r.silent_ms > stale) {
+      critical.push(`rule ${r.name} silent for ${(r.silent_ms / 1000).toFixed(1)} s`);
+    }
   }
   const t = rates.totals;
   const lossPps = (t.kernel_drops ?? 0) + (t.tx_ring_full ?? 0) + (t.tx_errors ?? 0);
   if (lossPps > (options.maxLossPps ?? 0)) {
     warning.push(
       `loss ${lossPps.toFixed(1)} pkt/s (kernel_drops ${(t.kernel_drops ?? 0).toFixed(1)}, ` +
-        `tx_ring_full ${(t.tx_ring_full ?? 0).toFixed(1)}, tx_errors ${(t.tx_errors ?? 0).toFixed(1)})`,
+        `tx_ring_full ${(t.tx_ring_full ?? 0).toFixed(1)}, tx_errors ${
+          (t.tx_errors ?? 0).toFixed(1)
+        })`,
     );
   }
-  const status: HealthStatus = critical.length > 0 ? "critical" : warning.length > 0 ? "warning" : "ok";
+  const status: HealthStatus = critical.length > 0
+    ? "critical"
+    : warning.length > 0
+    ? "warning"
+    : "ok";
   return {
     status,
     reasons: [...critical, ...warning],
     rules: judged.length,
     workers: snapshot.workers.length,
-    rx_pps: Math.round(options.rule === undefined ? t.rx_packets ?? 0 : rates.rules[options.rule]?.pps ?? 0),
+    rx_pps: Math.round(
+      options.rule === undefined ? t.rx_packets ?? 0 : rates.rules[options.rule]?.pps ?? 0,
+    ),
     loss_pps: lossPps,
     tx_errors_pps: t.tx_errors ?? 0,
     silent_s: silentMs / 1000,

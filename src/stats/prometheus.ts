@@ -5,7 +5,14 @@
 import { endpointText, inputDestination, outputDestination } from "../config/schema.ts";
 import type { InterfaceState, StatsSnapshot } from "./snapshot.ts";
 import { residenceBucketName } from "./aggregate.ts";
-import { DROP_REASONS, OUTPUT_COUNTERS, PROTOCOL_COUNTERS, RESIDENCE_BUCKETS_US, RULE_COUNTERS, WORKER_COUNTERS } from "./registry.ts";
+import {
+  DROP_REASONS,
+  OUTPUT_COUNTERS,
+  PROTOCOL_COUNTERS,
+  RESIDENCE_BUCKETS_US,
+  RULE_COUNTERS,
+  WORKER_COUNTERS,
+} from "./registry.ts";
 
 /** Escapes a label value: backslash, double quote and newline. */
 export function escapeLabel(v: string): string {
@@ -19,12 +26,18 @@ function labels(l: Record<string, string | number>): string {
 
 class Family {
   readonly lines: string[] = [];
-  constructor(readonly name: string, readonly type: "counter" | "gauge" | "histogram", readonly help: string) {}
+  constructor(
+    readonly name: string,
+    readonly type: "counter" | "gauge" | "histogram",
+    readonly help: string,
+  ) {}
   add(l: Record<string, string | number>, value: number, suffix = ""): void {
     this.lines.push(`${this.name}${suffix}${labels(l)} ${Number.isFinite(value) ? value : 0}`);
   }
   render(): string {
-    return `# HELP ${this.name} ${this.help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}\n# TYPE ${this.name} ${this.type}\n` +
+    return `# HELP ${this.name} ${
+      this.help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")
+    }\n# TYPE ${this.name} ${this.type}\n` +
       this.lines.join("\n") + (this.lines.length ? "\n" : "");
   }
 }
@@ -32,7 +45,12 @@ class Family {
 /** What /metrics shows besides the counters: the build, the process, the configuration's history. */
 export interface ExporterExtras {
   build?: Record<string, string>;
-  process?: { cpuSeconds: number; residentBytes: number; openFds: number; startTimeSeconds: number };
+  process?: {
+    cpuSeconds: number;
+    residentBytes: number;
+    openFds: number;
+    startTimeSeconds: number;
+  };
   /** Rules of the configuration that are disabled (they have no counters). */
   disabledRules?: string[];
   /** The last configuration change (API, SIGHUP, interface follow-up): whether it was applied, and when. */
@@ -49,11 +67,17 @@ export interface ExporterExtras {
 }
 
 /** The label that names an output: stable across reorderings (interface, destination, port), not its index. */
-export function outputName(o: { egress?: string; interface?: string; group?: string; address?: string; port?: number }): string {
+export function outputName(
+  o: { egress?: string; interface?: string; group?: string; address?: string; port?: number },
+): string {
   return endpointText(o);
 }
 
-export function renderPrometheus(s: StatsSnapshot, interfaces: InterfaceState[], extras: ExporterExtras = {}): string {
+export function renderPrometheus(
+  s: StatsSnapshot,
+  interfaces: InterfaceState[],
+  extras: ExporterExtras = {},
+): string {
   const families: Family[] = [];
   const fam = (name: string, type: "counter" | "gauge" | "histogram", help: string) => {
     const f = new Family(name, type, help);
@@ -61,24 +85,49 @@ export function renderPrometheus(s: StatsSnapshot, interfaces: InterfaceState[],
     return f;
   };
 
-  if (extras.build) fam("mcr_build_info", "gauge", "Build of this relay (value 1)").add(extras.build, 1);
+  if (extras.build) {
+    fam("mcr_build_info", "gauge", "Build of this relay (value 1)").add(extras.build, 1);
+  }
   if (extras.process) {
     const p = extras.process;
-    fam("process_cpu_seconds_total", "counter", "CPU time of the relay process, user and system").add({}, p.cpuSeconds);
-    fam("process_resident_memory_bytes", "gauge", "Resident memory of the relay process").add({}, p.residentBytes);
-    fam("process_open_fds", "gauge", "Open file descriptors of the relay process").add({}, p.openFds);
-    fam("process_start_time_seconds", "gauge", "Start time of the relay process, seconds since the epoch").add({}, p.startTimeSeconds);
+    fam("process_cpu_seconds_total", "counter", "CPU time of the relay process, user and system")
+      .add({}, p.cpuSeconds);
+    fam("process_resident_memory_bytes", "gauge", "Resident memory of the relay process").add(
+      {},
+      p.residentBytes,
+    );
+    fam("process_open_fds", "gauge", "Open file descriptors of the relay process").add(
+      {},
+      p.openFds,
+    );
+    fam(
+      "process_start_time_seconds",
+      "gauge",
+      "Start time of the relay process, seconds since the epoch",
+    ).add({}, p.startTimeSeconds);
   }
   fam("mcr_uptime_seconds", "gauge", "Seconds since the relay started").add({}, s.uptime_s);
   if (extras.lastChange !== undefined) {
     const c = extras.lastChange;
-    fam("mcr_config_last_change_successful", "gauge", "1 if the last configuration change (API, SIGHUP, interface follow-up) was applied")
+    fam(
+      "mcr_config_last_change_successful",
+      "gauge",
+      "1 if the last configuration change (API, SIGHUP, interface follow-up) was applied",
+    )
       .add({}, c === null || c.ok ? 1 : 0);
-    fam("mcr_config_last_change_timestamp_seconds", "gauge", "When the last configuration change was tried, seconds since the epoch")
+    fam(
+      "mcr_config_last_change_timestamp_seconds",
+      "gauge",
+      "When the last configuration change was tried, seconds since the epoch",
+    )
       .add({}, c === null ? 0 : c.atMs / 1000);
   }
   const alive = fam("mcr_worker_alive", "gauge", "1 if the forwarding worker is running");
-  const restarts = fam("mcr_worker_restarts_total", "counter", "Times the worker was restarted after a fault");
+  const restarts = fam(
+    "mcr_worker_restarts_total",
+    "counter",
+    "Times the worker was restarted after a fault",
+  );
   for (const w of s.workers) {
     alive.add({ worker: w.id }, w.alive ? 1 : 0);
     restarts.add({ worker: w.id }, w.restarts);
@@ -94,7 +143,9 @@ export function renderPrometheus(s: StatsSnapshot, interfaces: InterfaceState[],
       f.add({ worker: w.id }, (w.counters[c.name] ?? 0) * scale);
       live += w.counters[c.name] ?? 0;
     }
-    if (c.kind !== "gauge") f.add({ worker: "exited" }, Math.max(0, (s.totals[c.name] ?? 0) - live) * scale);
+    if (c.kind !== "gauge") {
+      f.add({ worker: "exited" }, Math.max(0, (s.totals[c.name] ?? 0) - live) * scale);
+    }
   }
   const drops = fam("mcr_drop_total", "counter", "Frames dropped, by reason");
   for (const d of DROP_REASONS) {
@@ -104,7 +155,10 @@ export function renderPrometheus(s: StatsSnapshot, interfaces: InterfaceState[],
       drops.add({ worker: w.id, reason: d.name }, v);
       live += v;
     }
-    drops.add({ worker: "exited", reason: d.name }, Math.max(0, (s.totals[`drop_${d.name}`] ?? 0) - live));
+    drops.add(
+      { worker: "exited", reason: d.name },
+      Math.max(0, (s.totals[`drop_${d.name}`] ?? 0) - live),
+    );
   }
 
   const residence = fam(
@@ -125,19 +179,37 @@ export function renderPrometheus(s: StatsSnapshot, interfaces: InterfaceState[],
 
   const ruleFams = RULE_COUNTERS.map((c) => fam(c.family, "counter", c.help));
   const outFams = OUTPUT_COUNTERS.map((c) => fam(c.family, "counter", c.help));
-  const silent = fam("mcr_rule_silent_seconds", "gauge", "Seconds since the rule last received a packet");
+  const silent = fam(
+    "mcr_rule_silent_seconds",
+    "gauge",
+    "Seconds since the rule last received a packet",
+  );
   const lastPacket = fam(
     "mcr_rule_last_packet_timestamp_seconds",
     "gauge",
     "When the rule last received a packet, seconds since the epoch (0: never)",
   );
-  const state = fam("mcr_rule_state", "gauge", "1 for the rule's state: active (forwarding), waiting (for its interfaces) or disabled");
+  const state = fam(
+    "mcr_rule_state",
+    "gauge",
+    "1 for the rule's state: active (forwarding), waiting (for its interfaces) or disabled",
+  );
   for (const r of s.rules) {
-    const rl = { rule: r.name, interface: r.input.interface, destination: inputDestination(r.input), port: r.input.port ?? "" };
+    const rl = {
+      rule: r.name,
+      interface: r.input.interface,
+      destination: inputDestination(r.input),
+      port: r.input.port ?? "",
+    };
     RULE_COUNTERS.forEach((c, i) => ruleFams[i].add(rl, r.counters[c.name] ?? 0));
     silent.add({ rule: r.name }, r.silent_ms / 1000);
-    lastPacket.add({ rule: r.name }, (r.counters.packets ?? 0) > 0 ? (s.at_ms - r.silent_ms) / 1000 : 0);
-    for (const st of ["active", "waiting", "disabled"]) state.add({ rule: r.name, state: st }, (r.active ? "active" : "waiting") === st ? 1 : 0);
+    lastPacket.add(
+      { rule: r.name },
+      (r.counters.packets ?? 0) > 0 ? (s.at_ms - r.silent_ms) / 1000 : 0,
+    );
+    for (const st of ["active", "waiting", "disabled"]) {
+      state.add({ rule: r.name, state: st }, (r.active ? "active" : "waiting") === st ? 1 : 0);
+    }
     r.outputs.forEach((o) => {
       const ol = {
         rule: r.name,
@@ -152,23 +224,46 @@ export function renderPrometheus(s: StatsSnapshot, interfaces: InterfaceState[],
   }
 
   for (const name of extras.disabledRules ?? []) {
-    for (const st of ["active", "waiting", "disabled"]) state.add({ rule: name, state: st }, st === "disabled" ? 1 : 0);
+    for (const st of ["active", "waiting", "disabled"]) {
+      state.add({ rule: name, state: st }, st === "disabled" ? 1 : 0);
+    }
   }
 
   if (extras.routing) {
     const r = extras.routing;
-    for (const c of PROTOCOL_COUNTERS) fam(c.family, "counter", c.help).add({}, r.counters[c.name] ?? 0);
+    for (const c of PROTOCOL_COUNTERS) {
+      fam(c.family, "counter", c.help).add({}, r.counters[c.name] ?? 0);
+    }
     fam("mcr_pim_neighbors", "gauge", "PIM neighbours on pim interfaces").add({}, r.neighbors);
-    fam("mcr_pim_learned_routes", "gauge", "Routes joined by downstream PIM routers").add({}, r.routes);
-    fam("mcr_igmp_groups", "gauge", "Groups present on igmp interfaces (interface, group pairs)").add({}, r.groups);
-    const peer = fam("mcr_msdp_peer_established", "gauge", "1 while the MSDP session with the peer is up");
+    fam("mcr_pim_learned_routes", "gauge", "Routes joined by downstream PIM routers").add(
+      {},
+      r.routes,
+    );
+    fam("mcr_igmp_groups", "gauge", "Groups present on igmp interfaces (interface, group pairs)")
+      .add({}, r.groups);
+    const peer = fam(
+      "mcr_msdp_peer_established",
+      "gauge",
+      "1 while the MSDP session with the peer is up",
+    );
     for (const p of r.msdpPeers) peer.add({ peer: p.peer }, p.established ? 1 : 0);
-    fam("mcr_msdp_sa_cache_entries", "gauge", "Source-Active entries learned from MSDP peers").add({}, r.saCache);
+    fam("mcr_msdp_sa_cache_entries", "gauge", "Source-Active entries learned from MSDP peers").add(
+      {},
+      r.saCache,
+    );
   }
 
   const up = fam("mcr_interface_up", "gauge", "1 if the interface exists and is up");
-  const events = fam("mcr_interface_events_total", "counter", "Times the interface appeared, disappeared, changed, or went down or up");
-  const ifRx = fam("mcr_interface_rx_packets_total", "counter", "Frames the interface received (all traffic, kernel counter)");
+  const events = fam(
+    "mcr_interface_events_total",
+    "counter",
+    "Times the interface appeared, disappeared, changed, or went down or up",
+  );
+  const ifRx = fam(
+    "mcr_interface_rx_packets_total",
+    "counter",
+    "Frames the interface received (all traffic, kernel counter)",
+  );
   for (const i of interfaces) {
     up.add({ interface: i.name }, i.present && i.up ? 1 : 0);
     events.add({ interface: i.name }, i.events);

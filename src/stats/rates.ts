@@ -63,7 +63,10 @@ export class RateWindow {
     const workers: Rates["workers"] = {};
     for (const w of last.workers) {
       const old = first.workers.find((x) => x.id === w.id && x.restarts === w.restarts) ?? w;
-      workers[String(w.id)] = { rx_pps: per(old.rx_packets, w.rx_packets), tx_pps: per(old.tx_sent, w.tx_sent) };
+      workers[String(w.id)] = {
+        rx_pps: per(old.rx_packets, w.rx_packets),
+        tx_pps: per(old.tx_sent, w.tx_sent),
+      };
     }
     const at = (a: Float64Array, i: number) => i < a.length ? a[i] : 0;
     const rules: Rates["rules"] = {};
@@ -78,8 +81,12 @@ export class RateWindow {
           const x = slot * OUTPUT_SLOTS;
           const same = o !== undefined && o.outputs[i] === slot;
           return {
-            pps: same ? per(at(first.output, x + OUT_PACKETS), at(last.output, x + OUT_PACKETS)) : 0,
-            bps: same ? 8 * per(at(first.output, x + OUT_BYTES), at(last.output, x + OUT_BYTES)) : 0,
+            pps: same
+              ? per(at(first.output, x + OUT_PACKETS), at(last.output, x + OUT_PACKETS))
+              : 0,
+            bps: same
+              ? 8 * per(at(first.output, x + OUT_BYTES), at(last.output, x + OUT_BYTES))
+              : 0,
           };
         }),
       };

@@ -63,4 +63,3 @@ export interface StatsSnapshot {
   workers: WorkerStats[];
   rules: RuleStats[];
 }
-

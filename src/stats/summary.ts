@@ -23,7 +23,9 @@ export function formatFinalCounters(s: StatsSnapshot): string {
   const lines: string[] = [];
   lines.push(`[mcr stats] uptime=${s.uptime_s.toFixed(1)}s workers=${s.workers.length}`);
   lines.push(`  total: ${TOTAL_KEYS.map((k) => `${k}=${s.totals[k] ?? 0}`).join(" ")}`);
-  lines.push(`  drops: ${DROP_REASONS.map((d) => `${d.name}=${s.totals[`drop_${d.name}`] ?? 0}`).join(" ")}`);
+  lines.push(
+    `  drops: ${DROP_REASONS.map((d) => `${d.name}=${s.totals[`drop_${d.name}`] ?? 0}`).join(" ")}`,
+  );
   for (const r of s.rules) {
     const i = r.input;
     lines.push(

@@ -36,9 +36,20 @@ export interface ApplyResult {
 /** What the relay holds, for introspection (GET /api/v1/resources). */
 export interface Resources {
   slots: { rules: number; outputs: number; max_rules: number; max_outputs: number };
-  memberships: { interface: string; family: 4 | 6; ifindex: number; sockets: number; memberships: string[] }[];
+  memberships: {
+    interface: string;
+    family: 4 | 6;
+    ifindex: number;
+    sockets: number;
+    memberships: string[];
+  }[];
   unicast_ports: string[];
-  workers: { id: number; alive: boolean; rings: { kind: "rx" | "tx" | "routed"; ifindex: number; bytes: number }[]; ring_bytes: number }[];
+  workers: {
+    id: number;
+    alive: boolean;
+    rings: { kind: "rx" | "tx" | "routed"; ifindex: number; bytes: number }[];
+    ring_bytes: number;
+  }[];
   /** Sum over workers of the ring and batch memory they map. */
   ring_bytes: number;
   ring_bytes_limit_per_worker: number;

@@ -99,7 +99,9 @@ export class CounterSlots {
     const assigned = new Map<string, SlotAssignment>();
     for (const p of plans) {
       const rule = p.rule >= 0 ? p.rule : take(rulePool, this.maxRules, "rules");
-      const outputs = p.outputs.map((o) => o >= 0 ? o : take(outputPool, this.maxOutputs, "outputs"));
+      const outputs = p.outputs.map((o) =>
+        o >= 0 ? o : take(outputPool, this.maxOutputs, "outputs")
+      );
       assigned.set(p.name, { rule, outputs, outputKeys: p.outputKeys });
     }
     const version = this.#version;

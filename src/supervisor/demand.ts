@@ -68,15 +68,20 @@ function wanted(o: Output, demand: Demand, routes: Map<string, Demand["pim"][num
 }
 
 export function withDemand(config: Config, demand: Demand): Composed {
-  if (demand.igmp.size === 0 && demand.pim.length === 0 && !config.rules.some((r) => r.outputs.some((o) => o.on_demand))) {
+  if (
+    demand.igmp.size === 0 && demand.pim.length === 0 &&
+    !config.rules.some((r) => r.outputs.some((o) => o.on_demand))
+  ) {
     return { config, learned: [], unoffered: 0, refused: 0 };
   }
   const configured = config.rules.reduce((n, r) => n + r.outputs.length, 0);
   let budget = Math.min(config.pim?.max_learned_routes ?? 256, MAX_OUTPUTS - configured);
   let refused = 0;
-  const inputs = new Set(config.rules.filter((r) => r.input.port !== undefined).map((r) =>
-    `${r.input.interface}|${canonicalText(inputDestination(r.input))}|${r.input.port}`
-  ));
+  const inputs = new Set(
+    config.rules.filter((r) => r.input.port !== undefined).map((r) =>
+      `${r.input.interface}|${canonicalText(inputDestination(r.input))}|${r.input.port}`
+    ),
+  );
   const routes = new Map<string, Demand["pim"][number][]>();
   for (const r of demand.pim) {
     const key = `${r.interface}|${canonicalText(r.group)}`;
@@ -90,10 +95,15 @@ export function withDemand(config: Config, demand: Demand): Composed {
     const outputs: PlannedOutput[] = rule.outputs.filter((o) => wanted(o, demand, routes));
     demand.pim.forEach((route, i) => {
       const group = canonicalText(route.group);
-      const offer = rule.outputs.find((o) => o.group !== undefined && canonicalText(o.group) === group && routeWants(route, o));
+      const offer = rule.outputs.find((o) =>
+        o.group !== undefined && canonicalText(o.group) === group && routeWants(route, o)
+      );
       if (!offer) return;
       served.add(i);
-      const there = outputs.some((o) => o.interface === route.interface && o.group !== undefined && canonicalText(o.group) === group && o.port === offer.port);
+      const there = outputs.some((o) =>
+        o.interface === route.interface && o.group !== undefined &&
+        canonicalText(o.group) === group && o.port === offer.port
+      );
       if (there) return;
       if (budget <= 0 || inputs.has(`${route.interface}|${group}|${offer.port}`)) {
         refused++;
@@ -109,9 +119,17 @@ export function withDemand(config: Config, demand: Demand): Composed {
         ...(offer.source_ip !== undefined ? { source_ip: offer.source_ip } : {}),
         learned: "pim",
       });
-      learned.push({ rule: rule.name, interface: route.interface, group: offer.group!, port: offer.port, source: route.source });
+      learned.push({
+        rule: rule.name,
+        interface: route.interface,
+        group: offer.group!,
+        port: offer.port,
+        source: route.source,
+      });
     });
-    if (outputs.length === rule.outputs.length && outputs.every((o, j) => o === rule.outputs[j])) return rule;
+    if (outputs.length === rule.outputs.length && outputs.every((o, j) => o === rule.outputs[j])) {
+      return rule;
+    }
     // The same composed rule object for the same composition: the plan cache reuses its plan.
     const key = JSON.stringify(outputs);
     const hit = memo.get(rule);
@@ -120,5 +138,10 @@ export function withDemand(config: Config, demand: Demand): Composed {
     memo.set(rule, { key, rule: composed });
     return composed;
   });
-  return { config: { ...config, rules }, learned, unoffered: demand.pim.length - served.size, refused };
+  return {
+    config: { ...config, rules },
+    learned,
+    unoffered: demand.pim.length - served.size,
+    refused,
+  };
 }

@@ -4,7 +4,9 @@
 export class RestartRequiredError extends Error {
   override name = "RestartRequiredError";
   constructor(readonly key: string, detail = "") {
-    super(`changing "${key}" needs a restart of mcr; nothing changed${detail ? ` (${detail})` : ""}`);
+    super(
+      `changing "${key}" needs a restart of mcr; nothing changed${detail ? ` (${detail})` : ""}`,
+    );
   }
 }
 
@@ -28,6 +30,9 @@ export class ApplyFailedError extends Error {
 export class PersistFailedError extends Error {
   override name = "PersistFailedError";
   constructor(cause: Error) {
-    super(`the change could not be written to the configuration file and was rolled back: ${cause.message}`, { cause });
+    super(
+      `the change could not be written to the configuration file and was rolled back: ${cause.message}`,
+      { cause },
+    );
   }
 }

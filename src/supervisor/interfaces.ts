@@ -34,11 +34,16 @@ export function resolveInterfaces(names: Iterable<string>): Map<string, Interfac
 
 /** Everything a plan depends on, as one comparable string ("absent" for a missing interface). */
 function factsKey(f: InterfaceFacts | undefined): string {
-  return f ? `${f.ifindex}|${f.ipv4}|${f.ipv6?.join(".") ?? "-"}|${f.mtu}|${f.mac.join(":")}` : "absent";
+  return f
+    ? `${f.ifindex}|${f.ipv4}|${f.ipv6?.join(".") ?? "-"}|${f.mtu}|${f.mac.join(":")}`
+    : "absent";
 }
 
 /** What happened to an interface between two readings, or null if nothing a plan depends on. */
-export function interfaceChange(before: InterfaceFacts | undefined, after: InterfaceFacts | undefined): string | null {
+export function interfaceChange(
+  before: InterfaceFacts | undefined,
+  after: InterfaceFacts | undefined,
+): string | null {
   if (factsKey(before) === factsKey(after)) return null;
   if (!before) return "appeared";
   if (!after) return "disappeared";
@@ -50,20 +55,39 @@ export function interfaceChange(before: InterfaceFacts | undefined, after: Inter
 /** Reads /sys/class/net/NAME/statistics/COUNTER (0 if unreadable). */
 function readInterfaceCounter(name: string, counter: string): number {
   try {
-    return Number(Deno.readTextFileSync(`/sys/class/net/${name}/statistics/${counter}`).trim()) || 0;
+    return Number(Deno.readTextFileSync(`/sys/class/net/${name}/statistics/${counter}`).trim()) ||
+      0;
   } catch {
     return 0;
   }
 }
 
 /** The API's view of one interface: presence, addresses, roles, events and the kernel's own counters. */
-export function describeInterface(name: string, roles: ("input" | "output")[], events: number): InterfaceState {
+export function describeInterface(
+  name: string,
+  roles: ("input" | "output")[],
+  events: number,
+): InterfaceState {
   const info = interfaceInfo(name);
   const kernel = { rx_packets: 0, rx_dropped: 0, tx_packets: 0, tx_dropped: 0 };
   if (!info) {
-    return { name, ifindex: 0, up: false, present: false, mtu: 0, mac: "", ipv4: null, ipv6: null, roles, events, ...kernel };
+    return {
+      name,
+      ifindex: 0,
+      up: false,
+      present: false,
+      mtu: 0,
+      mac: "",
+      ipv4: null,
+      ipv6: null,
+      roles,
+      events,
+      ...kernel,
+    };
   }
-  for (const k of Object.keys(kernel) as (keyof typeof kernel)[]) kernel[k] = readInterfaceCounter(name, k);
+  for (const k of Object.keys(kernel) as (keyof typeof kernel)[]) {
+    kernel[k] = readInterfaceCounter(name, k);
+  }
   return {
     name,
     ifindex: info.ifindex,

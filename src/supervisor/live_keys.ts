@@ -18,4 +18,3 @@ export function restartOnlyKey(before: Config, next: Config): string | null {
   if (JSON.stringify(before.api ?? {}) !== JSON.stringify(next.api ?? {})) return "api";
   return null;
 }
-

@@ -13,7 +13,10 @@ export interface MsdpSpeakerDeps {
   advertised: () => SaEntry[];
   count: (c: MsdpCounter, n?: number) => void;
   onEvent: (data: Record<string, unknown>) => void;
-  log: { info(msg: string, f?: Record<string, unknown>): void; warn(msg: string, f?: Record<string, unknown>): void };
+  log: {
+    info(msg: string, f?: Record<string, unknown>): void;
+    warn(msg: string, f?: Record<string, unknown>): void;
+  };
 }
 
 /** What prepare() opened for a configuration, to put in force (commit) or throw away (abort). */
@@ -57,7 +60,12 @@ export class MsdpSpeaker {
     };
   }
 
-  async #commit(config: Config, locals: Set<string>, opened: Deno.Listener[], missing: Set<string>): Promise<void> {
+  async #commit(
+    config: Config,
+    locals: Set<string>,
+    opened: Deno.Listener[],
+    missing: Set<string>,
+  ): Promise<void> {
     const closing: Promise<void>[] = [];
     for (const l of opened) this.#adopt(l);
     this.#waiting = missing;

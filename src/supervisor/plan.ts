@@ -8,18 +8,33 @@
 import {
   type Config,
   DEFAULT_TTL,
-  protocolNumber,
   inputDestination,
   type Output,
   outputDestination,
+  protocolNumber,
   type Rule,
 } from "../config/schema.ts";
-import { canonicalText, type Family, familyOf, formatIp, ip, ipWords, prefixWords } from "../net/address.ts";
+import {
+  canonicalText,
+  type Family,
+  familyOf,
+  formatIp,
+  ip,
+  ipWords,
+  prefixWords,
+} from "../net/address.ts";
 import type { OutputPlan, RulePlan, RxPlan, TxPlan, WorkerPlan } from "../dataplane/plan_types.ts";
 import { TTL_DECREMENT, vlanKey } from "../dataplane/plan_types.ts";
 import { DEFAULT_RATE_PPS, rxGeometry, txGeometry } from "./ring_geometry.ts";
 
-export type { FilterEntry, OutputPlan, RulePlan, RxPlan, TxPlan, WorkerPlan } from "../dataplane/plan_types.ts";
+export type {
+  FilterEntry,
+  OutputPlan,
+  RulePlan,
+  RxPlan,
+  TxPlan,
+  WorkerPlan,
+} from "../dataplane/plan_types.ts";
 
 /** What the plan needs to know about an interface. */
 export interface InterfaceFacts {
@@ -136,7 +151,9 @@ export function buildPlan(
   const factsKey = (name: string | undefined): number => {
     if (name === undefined) return 0;
     let k = factsKeys.get(name);
-    if (k === undefined) factsKeys.set(name, k = cache.factsId(JSON.stringify(interfaces.get(name) ?? null)));
+    if (k === undefined) {
+      factsKeys.set(name, k = cache.factsId(JSON.stringify(interfaces.get(name) ?? null)));
+    }
     return k;
   };
   const outputUsable = (o: Output): boolean => {
@@ -158,7 +175,9 @@ export function buildPlan(
   const filterKeys = new Set<string>();
   const rateByName = new Map<string, number | undefined>();
   /** Interfaces some rule reads with `gso`: their ring carries segmentation headers. */
-  const gsoInputs = new Set(rules.filter((r) => r.input.gso === true).map((r) => r.input.interface));
+  const gsoInputs = new Set(
+    rules.filter((r) => r.input.gso === true).map((r) => r.input.interface),
+  );
   // An input's expected rate is the sum of its rules' declared rates, and at
   // least DEFAULT_RATE_PPS: rules that declare none share that default
   // (each counting it in full built 256 MiB rings for nine rules).
@@ -166,12 +185,16 @@ export function buildPlan(
     const name = r.input.interface;
     rateByName.set(name, (rateByName.get(name) ?? 0) + (r.rate_pps ?? 0));
   }
-  for (const [name, rate] of rateByName) rateByName.set(name, Math.max(rate ?? 0, DEFAULT_RATE_PPS));
+  for (const [name, rate] of rateByName) {
+    rateByName.set(name, Math.max(rate ?? 0, DEFAULT_RATE_PPS));
+  }
   const rulePlans = rules.map((r) => {
     const s = slots.get(r.name);
     if (!s) throw new Error(`rule "${r.name}" has no counter slot`);
     let key = `${s.rule}|${factsKey(r.input.interface)}`;
-    for (let i = 0; i < r.outputs.length; i++) key += `|${s.outputs[i]}:${factsKey(r.outputs[i].interface)}`;
+    for (let i = 0; i < r.outputs.length; i++) {
+      key += `|${s.outputs[i]}:${factsKey(r.outputs[i].interface)}`;
+    }
     const hit = cache.get(r, key);
     if (hit) return hit;
     const plan = rulePlan(r, s);
@@ -297,7 +320,10 @@ export interface MembershipKey {
  * rules' source filters still apply per packet, most specific first).
  */
 export function wantedMemberships(config: Config): Map<string, MembershipKey[]> {
-  const byGroup = new Map<string, { ifname: string; family: Family; group: string; sources: Set<string>; any: boolean }>();
+  const byGroup = new Map<
+    string,
+    { ifname: string; family: Family; group: string; sources: Set<string>; any: boolean }
+  >();
   for (const r of activeRules(config)) {
     if (r.input.group === undefined) continue; // unicast input
     const group = canonicalText(r.input.group);
@@ -306,7 +332,8 @@ export function wantedMemberships(config: Config): Map<string, MembershipKey[]> 
     const entry = byGroup.get(k) ??
       { ifname: r.input.interface, family, group, sources: new Set<string>(), any: false };
     const src = r.input.source;
-    const single = src !== undefined && sourceFilter(src, family).length === (family === 4 ? 32 : 128);
+    const single = src !== undefined &&
+      sourceFilter(src, family).length === (family === 4 ? 32 : 128);
     if (!single) entry.any = true;
     else entry.sources.add(canonicalText(src!.split("/")[0]));
     byGroup.set(k, entry);
@@ -335,9 +362,13 @@ export function unicastPorts(config: Config): UnicastPort[] {
   for (const r of activeRules(config)) {
     if (r.input.address === undefined || r.input.port === undefined) continue; // only a UDP port is held
     const a = ip(r.input.address);
-    const u = { ifname: r.input.interface, family: a.family, address: formatIp(a), port: r.input.port };
+    const u = {
+      ifname: r.input.interface,
+      family: a.family,
+      address: formatIp(a),
+      port: r.input.port,
+    };
     seen.set(`${u.ifname}|${u.address}|${u.port}`, u);
   }
   return [...seen.values()];
 }
-

@@ -48,8 +48,18 @@ export const VNET_HDR_LEN = 10;
  * `gso` (a rule's input sets it) every slot holds a whole GSO packet and its
  * segmentation header (PACKET_VNET_HDR).
  */
-export function rxGeometry(ratePps: number | undefined, mtu: number, opts: RingOptions = {}, gso = false): RxGeometry {
-  if (gso) return { ...rxGeometry(ratePps, Math.max(mtu, GSO_MAX_BYTES - 18) + VNET_HDR_LEN, opts), vnet: true };
+export function rxGeometry(
+  ratePps: number | undefined,
+  mtu: number,
+  opts: RingOptions = {},
+  gso = false,
+): RxGeometry {
+  if (gso) {
+    return {
+      ...rxGeometry(ratePps, Math.max(mtu, GSO_MAX_BYTES - 18) + VNET_HDR_LEN, opts),
+      vnet: true,
+    };
+  }
   if ((opts.rx_mode ?? "frames") === "frames") return rxFrameGeometry(ratePps, mtu, opts);
   const retireMs = opts.retire_ms ?? DEFAULT_RETIRE_MS;
   const packetBytes = roundUp(mtu + 14 + 4 + V3_PACKET_OVERHEAD, 16); // largest frame (+VLAN tag)
@@ -62,7 +72,10 @@ export function rxGeometry(ratePps: number | undefined, mtu: number, opts: RingO
   const forTime = Math.ceil(HOLD_MS / retireMs);
   // Derived sizes are capped so that every ring of a worker fits its arena;
   // an explicit block_count is taken as given (the arena reports exhaustion).
-  const derived = Math.min(Math.max(forBytes, forTime, 8), Math.floor(MAX_RX_RING_BYTES / blockSize));
+  const derived = Math.min(
+    Math.max(forBytes, forTime, 8),
+    Math.floor(MAX_RX_RING_BYTES / blockSize),
+  );
   const blockCount = opts.block_count ?? derived;
   return {
     frames: false,

@@ -11,13 +11,26 @@ import { linkLocalIpv6 } from "../../ffi/iface.ts";
 import type { Config } from "../config/schema.ts";
 import { formatIp, ip, multicastMac } from "../net/address.ts";
 import { ALL_SYSTEMS, buildQuery, IGMP_PROTOCOL, parseIgmp } from "../protocols/igmp.ts";
-import { DEFAULT_IGMP_TIMERS, type GroupState, IgmpRouter, type IgmpTimers, type QueryOut } from "../protocols/igmp_state.ts";
+import {
+  DEFAULT_IGMP_TIMERS,
+  type GroupState,
+  IgmpRouter,
+  type IgmpTimers,
+  type QueryOut,
+} from "../protocols/igmp_state.ts";
 import { buildIpv4, buildIpv6Mld, parseIpv4, parseIpv6Icmp } from "../protocols/ip_packet.ts";
 import { ALL_NODES, buildMldQuery, parseMld } from "../protocols/mld.ts";
 import type { SaEntry } from "../protocols/msdp.ts";
 import type { SaCacheEntry } from "../protocols/msdp_peer.ts";
 import { type MsdpChange, MsdpSpeaker } from "./msdp_speaker.ts";
-import { ALL_PIM_ROUTERS, buildHello, buildNullRegister, parsePim, PIM_PROTOCOL, PimType } from "../protocols/pim.ts";
+import {
+  ALL_PIM_ROUTERS,
+  buildHello,
+  buildNullRegister,
+  parsePim,
+  PIM_PROTOCOL,
+  PimType,
+} from "../protocols/pim.ts";
 import { RegisterSender, type RegisterState } from "../protocols/pim_register.ts";
 import { type LearnedRoute, type NeighborState, PimRouter } from "../protocols/pim_state.ts";
 import { PROTOCOL_COUNTERS, type ProtocolCounterName } from "../stats/registry.ts";
@@ -72,7 +85,13 @@ export interface RoutingStatus {
   igmp: { interfaces: ListenerLinkState[] };
   mld: { interfaces: ListenerLinkState[] };
   pim: {
-    interfaces: { interface: string; address: string; dr: string | null; is_dr: boolean; neighbors: number }[];
+    interfaces: {
+      interface: string;
+      address: string;
+      dr: string | null;
+      is_dr: boolean;
+      neighbors: number;
+    }[];
     neighbors: NeighborState[];
     routes: LearnedRoute[];
     rp: { address: string; groups: string }[];
@@ -87,11 +106,20 @@ export interface RoutingStatus {
 
 /** Every interface the routing sections name (the supervisor watches them like rule interfaces). */
 export function protocolInterfaces(config: Config): string[] {
-  return [...new Set([...(config.igmp?.interfaces ?? []), ...(config.mld?.interfaces ?? []), ...(config.pim?.interfaces ?? [])])];
+  return [
+    ...new Set([
+      ...(config.igmp?.interfaces ?? []),
+      ...(config.mld?.interfaces ?? []),
+      ...(config.pim?.interfaces ?? []),
+    ]),
+  ];
 }
 
 /** The timers of an igmp or mld section (version: IGMP 2|3, default 3; MLD 1|2, default 2). */
-export function igmpTimers(c: NonNullable<Config["igmp"] | Config["mld"]>, defaultVersion = DEFAULT_IGMP_TIMERS.version): IgmpTimers {
+export function igmpTimers(
+  c: NonNullable<Config["igmp"] | Config["mld"]>,
+  defaultVersion = DEFAULT_IGMP_TIMERS.version,
+): IgmpTimers {
   const d = DEFAULT_IGMP_TIMERS;
   return {
     version: c.version ?? defaultVersion,
@@ -123,9 +151,11 @@ interface Link {
   socket: ProtocolSocket;
 }
 
-
 export class Routing {
-  readonly counters = Object.fromEntries(PROTOCOL_COUNTERS.map((c) => [c.name, 0])) as Record<ProtocolCounterName, number>;
+  readonly counters = Object.fromEntries(PROTOCOL_COUNTERS.map((c) => [c.name, 0])) as Record<
+    ProtocolCounterName,
+    number
+  >;
   #igmpLinks = new Map<string, Link & { router: IgmpRouter }>();
   #mldLinks = new Map<string, Link & { router: IgmpRouter }>();
   #pimLinks = new Map<string, Link>();
@@ -149,7 +179,8 @@ export class Routing {
 
   constructor(private deps: RoutingDeps) {
     this.#now = deps.now ?? Date.now;
-    this.#open = deps.openSocket ?? ((ifindex, family, proto, label) => ControlSocket.open(ifindex, family, proto, label));
+    this.#open = deps.openSocket ??
+      ((ifindex, family, proto, label) => ControlSocket.open(ifindex, family, proto, label));
     this.#linkLocal = deps.linkLocal ?? linkLocalAddress;
     this.#msdp = new MsdpSpeaker({
       advertised: deps.advertised,
@@ -178,8 +209,9 @@ export class Routing {
       for (const name of names ?? []) {
         const f = facts.get(name);
         if (!f) waiting.push({ interface: name, protocol, reason: "absent" });
-        else if (f.ipv4 === 0) waiting.push({ interface: name, protocol, reason: "no IPv4 address" });
-        else out.set(name, { ifindex: f.ifindex, address: ipv4Text(f.ipv4)! });
+        else if (f.ipv4 === 0) {
+          waiting.push({ interface: name, protocol, reason: "no IPv4 address" });
+        } else out.set(name, { ifindex: f.ifindex, address: ipv4Text(f.ipv4)! });
       }
       return out;
     };
@@ -190,23 +222,30 @@ export class Routing {
       const f = facts.get(name);
       const ll = f ? this.#linkLocal(name) : null;
       if (!f) waiting.push({ interface: name, protocol: "mld", reason: "absent" });
-      else if (ll === null) waiting.push({ interface: name, protocol: "mld", reason: "no IPv6 link-local address" });
-      else mldWanted.set(name, { ifindex: f.ifindex, address: ll });
+      else if (ll === null) {
+        waiting.push({ interface: name, protocol: "mld", reason: "no IPv6 link-local address" });
+      } else mldWanted.set(name, { ifindex: f.ifindex, address: ll });
     }
     const opened: ProtocolSocket[] = [];
     let msdp: MsdpChange | null = null;
-    const reuse = (links: Map<string, Link>, name: string, w: { ifindex: number; address: string }) => {
+    const reuse = (
+      links: Map<string, Link>,
+      name: string,
+      w: { ifindex: number; address: string },
+    ) => {
       const l = links.get(name);
       return l && l.ifindex === w.ifindex && l.address === w.address ? l : undefined;
     };
     const newSockets = new Map<string, ProtocolSocket>();
     let newUnicast: UnicastSocket | null = null;
     try {
-      for (const [kind, wanted, links, family, proto] of [
-        ["igmp", igmpWanted, this.#igmpLinks, 4, IGMP_PROTOCOL],
-        ["mld", mldWanted, this.#mldLinks, 6, 58],
-        ["pim", pimWanted, this.#pimLinks, 4, PIM_PROTOCOL],
-      ] as const) {
+      for (
+        const [kind, wanted, links, family, proto] of [
+          ["igmp", igmpWanted, this.#igmpLinks, 4, IGMP_PROTOCOL],
+          ["mld", mldWanted, this.#mldLinks, 6, 58],
+          ["pim", pimWanted, this.#pimLinks, 4, PIM_PROTOCOL],
+        ] as const
+      ) {
         for (const [name, w] of wanted) {
           if (reuse(links, name, w)) continue;
           const s = this.#open(w.ifindex, family, proto, `${kind} on ${name}`);
@@ -226,10 +265,12 @@ export class Routing {
     this.#waiting = waiting;
     const closing: Promise<void>[] = [];
     // IGMP and MLD: a link keeps its state (groups, querier) while its address stays; new timers apply to it.
-    for (const [kind, wanted, links, section, version] of [
-      ["igmp", igmpWanted, this.#igmpLinks, config.igmp, 3],
-      ["mld", mldWanted, this.#mldLinks, config.mld, 2],
-    ] as const) {
+    for (
+      const [kind, wanted, links, section, version] of [
+        ["igmp", igmpWanted, this.#igmpLinks, config.igmp, 3],
+        ["mld", mldWanted, this.#mldLinks, config.mld, 2],
+      ] as const
+    ) {
       for (const [name, link] of links) {
         const w = wanted.get(name);
         if (w && reuse(links, name, w)) {
@@ -242,8 +283,14 @@ export class Routing {
       for (const [name, w] of wanted) {
         const socket = newSockets.get(`${kind}|${name}`);
         if (!socket) continue;
-        links.set(name, { ...w, socket, router: new IgmpRouter(w.address, igmpTimers(section!, version), now) });
-        socket.follow((p) => this.#guard(kind.toUpperCase(), () => this.#onListener(kind, name, p)));
+        links.set(name, {
+          ...w,
+          socket,
+          router: new IgmpRouter(w.address, igmpTimers(section!, version), now),
+        });
+        socket.follow((p) =>
+          this.#guard(kind.toUpperCase(), () => this.#onListener(kind, name, p))
+        );
       }
     }
     // PIM: one router over its links; new options apply to it, neighbours and routes kept.
@@ -255,11 +302,20 @@ export class Routing {
         this.#pim.shutdown();
         this.#flushPim();
         this.#pim = null;
-      } else if (config.pim && this.#pim) this.#pim.reconfigure(pimOptions(config.pim, generationId));
-      else if (config.pim) this.#pim = new PimRouter(pimOptions(config.pim, generationId), (c, n) => this.#count(c, n));
+      } else if (config.pim && this.#pim) {
+        this.#pim.reconfigure(pimOptions(config.pim, generationId));
+      } else if (config.pim) {
+        this.#pim = new PimRouter(
+          pimOptions(config.pim, generationId),
+          (c, n) => this.#count(c, n),
+        );
+      }
     }
     // Links left say goodbye (Hello holdtime 0) before their sockets close.
-    this.#pim?.setInterfaces([...pimWanted].map(([name, w]) => ({ name, address: w.address })), now);
+    this.#pim?.setInterfaces(
+      [...pimWanted].map(([name, w]) => ({ name, address: w.address })),
+      now,
+    );
     this.#flushPim();
     for (const [name, link] of this.#pimLinks) {
       const w = pimWanted.get(name);
@@ -305,7 +361,12 @@ export class Routing {
         for (const g of groups) igmp.get(name)!.add(g);
       }
     }
-    const pim = this.#pim?.routes(now).map((r) => ({ interface: r.interface, source: r.source, group: r.group, except: r.rpt_pruned })) ?? [];
+    const pim = this.#pim?.routes(now).map((r) => ({
+      interface: r.interface,
+      source: r.source,
+      group: r.group,
+      except: r.rpt_pruned,
+    })) ?? [];
     return { igmp, pim };
   }
 
@@ -321,7 +382,10 @@ export class Routing {
       // MLD versions are one below the IGMP versions the shared state machine counts in.
       mld: { interfaces: listenerLinks(this.#mldLinks, now, 1) },
       pim: {
-        interfaces: (this.#pim?.interfaces() ?? []).map((i) => ({ ...i, is_dr: i.dr === i.address })),
+        interfaces: (this.#pim?.interfaces() ?? []).map((i) => ({
+          ...i,
+          is_dr: i.dr === i.address,
+        })),
         neighbors: this.#pim?.neighbors(now) ?? [],
         routes: this.#pim?.routes(now) ?? [],
         rp: this.#rps,
@@ -371,17 +435,25 @@ export class Routing {
     const m = p.ok ? (kind === "igmp" ? parseIgmp(p.value.payload) : parseMld(p.value.payload)) : p;
     if (!p.ok || !m.ok) {
       this.#count(`${kind}_invalid`);
-      this.deps.log.debug?.(`invalid ${kind.toUpperCase()} packet dropped`, { interface: name, reason: m.ok ? "" : m.reason });
+      this.deps.log.debug?.(`invalid ${kind.toUpperCase()} packet dropped`, {
+        interface: name,
+        reason: m.ok ? "" : m.reason,
+      });
       return;
     }
     this.#count(`${kind}_received`);
     const before = link.router.querier(this.#now());
     const refused = link.router.refused;
     link.router.receive(m.value, p.value.source, this.#now());
-    if (link.router.refused !== refused) this.#count(`${kind}_groups_refused`, link.router.refused - refused);
+    if (link.router.refused !== refused) {
+      this.#count(`${kind}_groups_refused`, link.router.refused - refused);
+    }
     const after = link.router.querier(this.#now());
     if (before !== after) {
-      this.deps.log.info(`${kind.toUpperCase()} querier on ${name} is now ${after}`, { interface: name, querier: after });
+      this.deps.log.info(`${kind.toUpperCase()} querier on ${name} is now ${after}`, {
+        interface: name,
+        querier: after,
+      });
       this.deps.onEvent({ protocol: kind, interface: name, querier: after });
     }
     this.#soon();
@@ -393,26 +465,41 @@ export class Routing {
     const m = p.ok ? parsePim(p.value.payload) : p;
     if (!p.ok || !m.ok) {
       this.#count("pim_invalid");
-      this.deps.log.debug?.("invalid PIM packet dropped", { interface: name, reason: m.ok ? "" : m.reason });
+      this.deps.log.debug?.("invalid PIM packet dropped", {
+        interface: name,
+        reason: m.ok ? "" : m.reason,
+      });
       return;
     }
     this.#count("pim_received");
     const now = this.#now();
     const v = m.value;
     if (v.type === PimType.HELLO && "hello" in v) {
-      const known = this.#pim.neighbors(now).some((n) => n.interface === name && n.address === p.value.source);
+      const known = this.#pim.neighbors(now).some((n) =>
+        n.interface === name && n.address === p.value.source
+      );
       this.#pim.receiveHello(name, p.value.source, v.hello, now);
-      const still = this.#pim.neighbors(now).some((n) => n.interface === name && n.address === p.value.source);
+      const still = this.#pim.neighbors(now).some((n) =>
+        n.interface === name && n.address === p.value.source
+      );
       if (known !== still) {
-        this.deps.log.info(`PIM neighbour ${p.value.source} on ${name} ${still ? "up" : "down"}`, { interface: name });
-        this.deps.onEvent({ protocol: "pim", interface: name, neighbor: p.value.source, state: still ? "up" : "down" });
+        this.deps.log.info(`PIM neighbour ${p.value.source} on ${name} ${still ? "up" : "down"}`, {
+          interface: name,
+        });
+        this.deps.onEvent({
+          protocol: "pim",
+          interface: name,
+          neighbor: p.value.source,
+          state: still ? "up" : "down",
+        });
       }
     } else if (v.type === PimType.JOIN_PRUNE && "joinPrune" in v) {
       this.#pim.receiveJoinPrune(name, p.value.source, v.joinPrune, now);
     } else if (v.type === PimType.REGISTER_STOP && "registerStop" in v) {
       const stop = v.registerStop;
-      if (this.#register.receiveStop(p.value.source, stop.group, stop.source, now)) this.#count("pim_register_stops");
-      else this.#count("pim_ignored");
+      if (this.#register.receiveStop(p.value.source, stop.group, stop.source, now)) {
+        this.#count("pim_register_stops");
+      } else this.#count("pim_ignored");
     } else {
       this.#count("pim_ignored");
     }
@@ -455,7 +542,9 @@ export class Routing {
     try {
       due = this.#advance(now);
     } catch (err) {
-      this.deps.log.warn("a routing-protocol timer step failed (tried again in 1 s)", { error: (err as Error).message });
+      this.deps.log.warn("a routing-protocol timer step failed (tried again in 1 s)", {
+        error: (err as Error).message,
+      });
     }
     this.#timer = setTimeout(() => this.#run(), Math.max(5, due - now + 1));
   }
@@ -468,7 +557,13 @@ export class Routing {
         link.router.tick(now);
         for (const q of link.router.outbox.splice(0)) {
           const { packet, destination } = queryPacket(kind, link.address, link.router.timers, q);
-          this.#send(link, packet, destination, `${kind.toUpperCase()} query on ${name}`, `${kind}_sent`);
+          this.#send(
+            link,
+            packet,
+            destination,
+            `${kind.toUpperCase()} query on ${name}`,
+            `${kind}_sent`,
+          );
         }
         due = Math.min(due, link.router.nextDue(now));
       }
@@ -508,7 +603,11 @@ export class Routing {
     this.#register.tick(now);
     for (const r of this.#register.outbox.splice(0)) {
       try {
-        this.#unicast.send(ip(r.rp).bytes, buildNullRegister(r.source, r.group), `PIM Null-Register for (${r.source}, ${r.group}) to ${r.rp}`);
+        this.#unicast.send(
+          ip(r.rp).bytes,
+          buildNullRegister(r.source, r.group),
+          `PIM Null-Register for (${r.source}, ${r.group}) to ${r.rp}`,
+        );
         this.#count("pim_registers_sent");
       } catch (err) {
         this.deps.log.warn("PIM Register not sent", { rp: r.rp, error: (err as Error).message });
@@ -522,12 +621,28 @@ export class Routing {
     for (const h of this.#pim.outbox.splice(0)) {
       const link = this.#pimLinks.get(h.ifname);
       if (!link) continue;
-      const hello = buildHello(h.holdtimeS, this.#pim.options.drPriority, this.#pim.options.generationId);
-      this.#send(link, buildIpv4(link.address, ALL_PIM_ROUTERS, PIM_PROTOCOL, 1, hello, false), ALL_PIM_ROUTERS, `PIM Hello on ${h.ifname}`, "pim_sent");
+      const hello = buildHello(
+        h.holdtimeS,
+        this.#pim.options.drPriority,
+        this.#pim.options.generationId,
+      );
+      this.#send(
+        link,
+        buildIpv4(link.address, ALL_PIM_ROUTERS, PIM_PROTOCOL, 1, hello, false),
+        ALL_PIM_ROUTERS,
+        `PIM Hello on ${h.ifname}`,
+        "pim_sent",
+      );
     }
   }
 
-  #send(link: Link, packet: Uint8Array, dst: string, label: string, counter: ProtocolCounterName): void {
+  #send(
+    link: Link,
+    packet: Uint8Array,
+    dst: string,
+    label: string,
+    counter: ProtocolCounterName,
+  ): void {
     try {
       link.socket.send(packet, multicastMac(ip(dst)), label);
       this.#count(counter);
@@ -538,7 +653,9 @@ export class Routing {
 
   #checkDemand(): void {
     const d = this.demand();
-    const present = new Set([...d.igmp].flatMap(([name, groups]) => [...groups].map((g) => `${name}|${g}`)));
+    const present = new Set(
+      [...d.igmp].flatMap(([name, groups]) => [...groups].map((g) => `${name}|${g}`)),
+    );
     const key = JSON.stringify([[...present], d.pim]);
     if (key === this.#demandKey) return;
     this.#demandKey = key;
@@ -556,14 +673,18 @@ export class Routing {
     this.#present = present;
     this.deps.onDemandChange();
   }
-
 }
 
 /**
  * An IGMP or MLD query as an IP packet: general queries to all systems (all
  * nodes), group-specific ones to the group (RFC 3376 4.1.12, RFC 3810 5.1.15).
  */
-function queryPacket(kind: "igmp" | "mld", from: string, t: IgmpTimers, q: QueryOut): { packet: Uint8Array; destination: string } {
+function queryPacket(
+  kind: "igmp" | "mld",
+  from: string,
+  t: IgmpTimers,
+  q: QueryOut,
+): { packet: Uint8Array; destination: string } {
   const intervalS = Math.round(t.queryIntervalMs / 1000);
   if (kind === "igmp") {
     const destination = q.group === "0.0.0.0" ? ALL_SYSTEMS : q.group;
@@ -575,7 +696,11 @@ function queryPacket(kind: "igmp" | "mld", from: string, t: IgmpTimers, q: Query
   return { packet: buildIpv6Mld(from, destination, mld), destination };
 }
 
-function listenerLinks(links: Map<string, { address: string; router: IgmpRouter }>, now: number, versionOffset: number): ListenerLinkState[] {
+function listenerLinks(
+  links: Map<string, { address: string; router: IgmpRouter }>,
+  now: number,
+  versionOffset: number,
+): ListenerLinkState[] {
   return [...links].map(([name, l]) => ({
     interface: name,
     address: l.address,

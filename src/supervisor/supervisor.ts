@@ -21,10 +21,21 @@ import { ip } from "../net/address.ts";
 import { aggregate } from "../stats/aggregate.ts";
 import { OUTPUT_SLOTS, RULE_SLOTS, W, WORKER_SLOTS } from "../stats/registry.ts";
 import type { CounterSample } from "../stats/rates.ts";
-import type { ApplyResult, InterfaceState, RelayControl, Resources, StatsSnapshot } from "./control.ts";
+import type {
+  ApplyResult,
+  InterfaceState,
+  RelayControl,
+  Resources,
+  StatsSnapshot,
+} from "./control.ts";
 import { CounterSlots } from "./counter_slots.ts";
 import { restartOnlyKey } from "./live_keys.ts";
-import { ApplyFailedError, PersistFailedError, ResourceLimitError, RestartRequiredError } from "./errors.ts";
+import {
+  ApplyFailedError,
+  PersistFailedError,
+  ResourceLimitError,
+  RestartRequiredError,
+} from "./errors.ts";
 import { describeInterface, interfaceChange, ipv4Text, resolveInterfaces } from "./interfaces.ts";
 import { Memberships } from "./memberships.ts";
 import { type LearnedOutput, withDemand } from "./demand.ts";
@@ -34,8 +45,8 @@ import {
   activeRules,
   buildPlan,
   type InterfaceFacts,
-  RulePlanCache,
   interfacesOf,
+  RulePlanCache,
   unicastPorts,
   wantedMemberships,
 } from "./plan.ts";
@@ -74,7 +85,9 @@ export function planRingBytes(plan: WorkerPlan): number {
   for (const rx of plan.rx) bytes += rx.geometry.bytes;
   for (const tx of plan.tx) bytes += tx.geometry.bytes;
   for (const r of plan.rules) {
-    for (const o of r.outputs) if (o.egress === "routed") bytes += Math.ceil(o.maxPayload / 64) * 64 * 64;
+    for (const o of r.outputs) {
+      if (o.egress === "routed") bytes += Math.ceil(o.maxPayload / 64) * 64 * 64;
+    }
   }
   return bytes;
 }
@@ -148,7 +161,10 @@ export class Supervisor implements RelayControl {
       waitTimeoutMs: options.waitTimeoutMs ?? 200,
       applyTimeoutMs: options.applyTimeoutMs ?? 5000,
     });
-    this.#memberships = new Memberships({ open: (family) => MembershipSocket.open(family), logger: this.#log });
+    this.#memberships = new Memberships({
+      open: (family) => MembershipSocket.open(family),
+      logger: this.#log,
+    });
     this.#routing = new Routing({
       log: this.#log,
       onEvent: (data) => this.#onEvent("protocol", data),
@@ -164,7 +180,9 @@ export class Supervisor implements RelayControl {
     try {
       this.#watch = InterfaceWatch.open();
     } catch (err) {
-      this.#log.warn("no interface notifications; polling interfaces every second", { error: (err as Error).message });
+      this.#log.warn("no interface notifications; polling interfaces every second", {
+        error: (err as Error).message,
+      });
     }
     // Interface notifications wake the supervisor when they come (an idle
     // relay is not polled); a full re-read every 10 s (every second without
@@ -176,7 +194,9 @@ export class Supervisor implements RelayControl {
         this.#refreshInterfaces();
       } catch (err) {
         // Never lost: the 10 s re-read tries again.
-        this.#log.error("re-reading interfaces after a change failed", { error: (err as Error).message });
+        this.#log.error("re-reading interfaces after a change failed", {
+          error: (err as Error).message,
+        });
       }
     });
     this.#watcher = setInterval(() => this.#pool.watch(), WATCHDOG_PERIOD_MS);
@@ -236,13 +256,19 @@ export class Supervisor implements RelayControl {
         try {
           await commit(next);
         } catch (err) {
-          this.#log.error("configuration applied but not persisted: rolling back", { error: (err as Error).message });
+          this.#log.error("configuration applied but not persisted: rolling back", {
+            error: (err as Error).message,
+          });
           await this.#apply(before, false).catch((e) =>
-            this.#log.error("rollback after a failed persist failed", { error: (e as Error).message })
+            this.#log.error("rollback after a failed persist failed", {
+              error: (e as Error).message,
+            })
           );
           this.#lastChange = { ok: false, atMs: Date.now() };
           // A file changed on disk keeps its own error (the API answers 409).
-          throw (err as Error).name === "ConfigConflictError" ? err : new PersistFailedError(err as Error);
+          throw (err as Error).name === "ConfigConflictError"
+            ? err
+            : new PersistFailedError(err as Error);
         }
       }
       this.#lastChange = { ok: true, atMs: Date.now() };
@@ -300,7 +326,11 @@ export class Supervisor implements RelayControl {
     const composed = withDemand(next, this.#routing.demand());
     const effective = composed.config;
     const names = interfacesOf(effective);
-    const facts = resolveInterfaces([...names.inputs, ...names.outputs, ...protocolInterfaces(next)]);
+    const facts = resolveInterfaces([
+      ...names.inputs,
+      ...names.outputs,
+      ...protocolInterfaces(next),
+    ]);
     const rules = activeRules(effective);
     const proposal = this.#slots.propose(rules); // throws before anything changed
     const workers = next.workers ?? 1;
@@ -312,8 +342,12 @@ export class Supervisor implements RelayControl {
     if (ringBytes > MAX_WORKER_RING_BYTES) {
       throw new ResourceLimitError(
         "ring_memory",
-        `the configuration needs ${(ringBytes / 2 ** 20).toFixed(0)} MiB of rings per worker, more than the ` +
-          `${MAX_WORKER_RING_BYTES / 2 ** 20} MiB limit; lower rate_pps or ring sizes (ring.block_count, tx_frames)`,
+        `the configuration needs ${
+          (ringBytes / 2 ** 20).toFixed(0)
+        } MiB of rings per worker, more than the ` +
+          `${
+            MAX_WORKER_RING_BYTES / 2 ** 20
+          } MiB limit; lower rate_pps or ring sizes (ring.block_count, tx_frames)`,
       );
     }
     const wanted = wantedMemberships(effective);
@@ -345,11 +379,17 @@ export class Supervisor implements RelayControl {
       }
       if (this.#plan) {
         await this.#pool.deliver(this.#plan).catch((e) =>
-          this.#log.error("workers could not be given the previous plan back", { error: (e as Error).message })
+          this.#log.error("workers could not be given the previous plan back", {
+            error: (e as Error).message,
+          })
         );
       }
-      this.#log.warn("configuration change failed and was rolled back", { error: (err as Error).message });
-      throw err instanceof ApplyFailedError || (err as Error).name === "NativeError" ? err : new ApplyFailedError(err as Error);
+      this.#log.warn("configuration change failed and was rolled back", {
+        error: (err as Error).message,
+      });
+      throw err instanceof ApplyFailedError || (err as Error).name === "NativeError"
+        ? err
+        : new ApplyFailedError(err as Error);
     }
     const released = proposal.commit();
     for (const s of released.rules) this.#zero("rule", s);
@@ -360,10 +400,14 @@ export class Supervisor implements RelayControl {
     this.#learned = composed.learned;
     this.#learnedRefused = composed.refused;
     this.#facts = facts;
-    for (const name of facts.keys()) if (!this.#linkUp.has(name)) this.#linkUp.set(name, interfaceInfo(name)?.up ?? false);
+    for (const name of facts.keys()) {
+      if (!this.#linkUp.has(name)) this.#linkUp.set(name, interfaceInfo(name)?.up ?? false);
+    }
     this.#memberships.leaveUnwanted(wanted);
     this.#releasePorts(next);
-    if (this.#log.level !== undefined && next.log?.level !== undefined) this.#log.level = next.log.level;
+    if (this.#log.level !== undefined && next.log?.level !== undefined) {
+      this.#log.level = next.log.level;
+    }
     const result = diffRules(before, next);
     this.#log.debug?.("apply timing", { total_ms: Math.round(performance.now() - tApply) });
     this.#log.debug?.("plan applied", {
@@ -413,7 +457,13 @@ export class Supervisor implements RelayControl {
       const key = `${u.ifname}|${u.address}|${u.port}`;
       const held = this.#absorbers.get(key);
       if (held && held.ifindex === f.ifindex) continue;
-      const absorber = PortAbsorber.open(u.family, ip(u.address).bytes, u.port, f.ifindex, `${u.address} ${u.port}`);
+      const absorber = PortAbsorber.open(
+        u.family,
+        ip(u.address).bytes,
+        u.port,
+        f.ifindex,
+        `${u.address} ${u.port}`,
+      );
       held?.absorber.close();
       this.#absorbers.set(key, { absorber, ifindex: f.ifindex });
       opened.push(key);
@@ -461,8 +511,13 @@ export class Supervisor implements RelayControl {
       const what = interfaceChange(this.#facts.get(name), now.get(name));
       if (what === null) continue;
       changed = true;
-      if (!this.#replanQueued) this.#interfaceEvents.set(name, (this.#interfaceEvents.get(name) ?? 0) + 1);
-      this.#log.warn(`interface "${name}" ${what}`, { interface: name, ifindex: now.get(name)?.ifindex ?? 0 });
+      if (!this.#replanQueued) {
+        this.#interfaceEvents.set(name, (this.#interfaceEvents.get(name) ?? 0) + 1);
+      }
+      this.#log.warn(`interface "${name}" ${what}`, {
+        interface: name,
+        ifindex: now.get(name)?.ifindex ?? 0,
+      });
       this.#onEvent("interface", { interface: name, event: what });
     }
     if (!changed || this.#replanQueued) return;
@@ -470,7 +525,11 @@ export class Supervisor implements RelayControl {
     this.#enqueue(() => {
       this.#replanQueued = false;
       return this.#apply(this.#config, false);
-    }).catch((err) => this.#log.error("re-planning after an interface change failed", { error: (err as Error).message }));
+    }).catch((err) =>
+      this.#log.error("re-planning after an interface change failed", {
+        error: (err as Error).message,
+      })
+    );
   }
 
   // ---- routing protocols ---------------------------------------------------------
@@ -489,7 +548,10 @@ export class Supervisor implements RelayControl {
       return this.#apply(this.#config, false);
     }).then(
       () => this.#routing.advertise(),
-      (err) => this.#log.error("re-planning for IGMP/PIM demand failed", { error: (err as Error).message }),
+      (err) =>
+        this.#log.error("re-planning for IGMP/PIM demand failed", {
+          error: (err as Error).message,
+        }),
     );
   }
 
@@ -504,7 +566,9 @@ export class Supervisor implements RelayControl {
     const out: SaEntry[] = [];
     for (const rule of activeRules(this.#effective)) {
       const last = this.#lastPackets.get(rule.name);
-      if (!last || last.packets === 0 || now - last.changedAt > (rule.stale_after_ms ?? 5000)) continue;
+      if (!last || last.packets === 0 || now - last.changedAt > (rule.stale_after_ms ?? 5000)) {
+        continue;
+      }
       for (const o of rule.outputs) {
         if (o.group === undefined || !/^\d+\.\d+\.\d+\.\d+$/.test(o.group)) continue;
         const f = o.interface === undefined ? undefined : this.#facts.get(o.interface);
@@ -519,7 +583,11 @@ export class Supervisor implements RelayControl {
 
   /** IGMP groups, PIM neighbours and routes, MSDP peers and SA cache, and the outputs PIM joins added. */
   routing(): RoutingStatus & { learned_outputs: LearnedOutput[]; learned_refused: number } {
-    return { ...this.#routing.status(), learned_outputs: this.#learned, learned_refused: this.#learnedRefused };
+    return {
+      ...this.#routing.status(),
+      learned_outputs: this.#learned,
+      learned_refused: this.#learnedRefused,
+    };
   }
 
   // ---- statistics and introspection ------------------------------------------
@@ -534,7 +602,9 @@ export class Supervisor implements RelayControl {
       let packets = archived[at];
       for (const w of workers) packets += w.ruleCounters[at];
       const last = this.#lastPackets.get(name);
-      if (!last || packets !== last.packets) this.#lastPackets.set(name, { packets, changedAt: now });
+      if (!last || packets !== last.packets) {
+        this.#lastPackets.set(name, { packets, changedAt: now });
+      }
     }
     if (this.#lastPackets.size > this.#slots.assigned.size * 2) {
       for (const name of this.#lastPackets.keys()) {
@@ -580,7 +650,10 @@ export class Supervisor implements RelayControl {
     const extent = this.#slots.extent();
     const workers = this.#pool.workers;
     const archived = this.#pool.archived;
-    const sum = (n: number, pick: (b: { worker: Float64Array; rule: Float64Array; output: Float64Array }) => Float64Array) => {
+    const sum = (
+      n: number,
+      pick: (b: { worker: Float64Array; rule: Float64Array; output: Float64Array }) => Float64Array,
+    ) => {
       const out = pick(archived).slice(0, n);
       for (const w of workers) {
         const a = pick({ worker: w.counters, rule: w.ruleCounters, output: w.outputCounters });
@@ -625,7 +698,12 @@ export class Supervisor implements RelayControl {
       ring_bytes: w.rings.reduce((a, r) => a + r.bytes, 0),
     }));
     return {
-      slots: { rules: slots.rules, outputs: slots.outputs, max_rules: this.#slots.maxRules, max_outputs: this.#slots.maxOutputs },
+      slots: {
+        rules: slots.rules,
+        outputs: slots.outputs,
+        max_rules: this.#slots.maxRules,
+        max_outputs: this.#slots.maxOutputs,
+      },
       memberships: this.#memberships.snapshot(),
       unicast_ports: [...this.#absorbers.keys()].sort(),
       workers,

@@ -32,21 +32,28 @@ import {
   CONTROL_CUT_USEC,
   CONTROL_FAULT,
   CONTROL_HANDOVER,
-  STEP_CUT,
-  STEP_CUT_ALL,
-  STEP_RELEASE,
   CONTROL_PHASE,
-  FAULT_FAIL_APPLY,
   CONTROL_REQUESTED_GEN,
   CONTROL_WORDS,
+  FAULT_FAIL_APPLY,
   type FromWorker,
   type HeldRing,
   PHASE_APPLYING,
   type RuleDelta,
+  STEP_CUT,
+  STEP_CUT_ALL,
+  STEP_RELEASE,
   type ToWorker,
 } from "../dataplane/channel.ts";
 import type { WorkerPlan } from "../dataplane/plan_types.ts";
-import { MAX_OUTPUT_SLOTS, MAX_RULE_SLOTS, OUTPUT_SLOTS, RULE_SLOTS, W, WORKER_SLOTS } from "../stats/registry.ts";
+import {
+  MAX_OUTPUT_SLOTS,
+  MAX_RULE_SLOTS,
+  OUTPUT_SLOTS,
+  RULE_SLOTS,
+  W,
+  WORKER_SLOTS,
+} from "../stats/registry.ts";
 
 /** How far ahead of now a succession's cut is set (every worker must see it before it passes). */
 const CUT_LEAD_MS = 20;
@@ -101,7 +108,9 @@ export class WorkerHandle {
   readonly control = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
   readonly counters = new Float64Array(new SharedArrayBuffer(WORKER_SLOTS * 8));
   readonly ruleCounters = new Float64Array(new SharedArrayBuffer(MAX_RULE_SLOTS * RULE_SLOTS * 8));
-  readonly outputCounters = new Float64Array(new SharedArrayBuffer(MAX_OUTPUT_SLOTS * OUTPUT_SLOTS * 8));
+  readonly outputCounters = new Float64Array(
+    new SharedArrayBuffer(MAX_OUTPUT_SLOTS * OUTPUT_SLOTS * 8),
+  );
   readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   ready: Promise<void> = Promise.resolve();
   stopped: Promise<void> = Promise.resolve();
@@ -190,7 +199,9 @@ export class WorkerPool {
    */
   async deliver(plan: WorkerPlan, hold: readonly number[] = []): Promise<void> {
     await this.#deliverTo(plan, hold);
-    if (this.#workers.some((w) => w.alive && w.succession > 0)) await this.#succession(this.#workers, []);
+    if (this.#workers.some((w) => w.alive && w.succession > 0)) {
+      await this.#succession(this.#workers, []);
+    }
   }
 
   /**
@@ -249,7 +260,10 @@ export class WorkerPool {
    * at the same time a few milliseconds ahead, then, once all have retired
    * (or 3 s passed: a stuck worker is the watchdog's), successors released.
    */
-  async #succession(staying: readonly WorkerHandle[], leaving: readonly WorkerHandle[]): Promise<void> {
+  async #succession(
+    staying: readonly WorkerHandle[],
+    leaving: readonly WorkerHandle[],
+  ): Promise<void> {
     const cutUs = (Date.now() + CUT_LEAD_MS) * 1000;
     const t0 = performance.now();
     await Promise.all([
@@ -258,7 +272,11 @@ export class WorkerPool {
     ]);
     await Promise.all(staying.map((w) => this.#step(w, STEP_RELEASE, cutUs)));
     for (const w of staying) w.succession = 0;
-    this.#log.debug?.("ring succession", { workers: staying.length, leaving: leaving.length, ms: Math.round(performance.now() - t0) });
+    this.#log.debug?.("ring succession", {
+      workers: staying.length,
+      leaving: leaving.length,
+      ms: Math.round(performance.now() - t0),
+    });
   }
 
   /** Asks a worker for a succession step; resolves when it is done, the worker dies, or after 3 s. */
@@ -267,7 +285,10 @@ export class WorkerPool {
     return new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         w.steps.delete(step === STEP_CUT_ALL ? STEP_CUT : step);
-        this.#log.warn("worker did not finish a ring succession step in time", { worker: w.id, step });
+        this.#log.warn("worker did not finish a ring succession step in time", {
+          worker: w.id,
+          step,
+        });
         resolve();
       }, STEP_TIMEOUT_MS);
       w.steps.set(step === STEP_CUT_ALL ? STEP_CUT : step, () => {
@@ -330,7 +351,9 @@ export class WorkerPool {
   /** Workers fenced whose thread is still inside native code, and for how long. */
   zombies(): { id: number; stuck_ms: number }[] {
     const now = Date.now();
-    return this.#fenced.filter((f) => f.waiterHandle >= 0 && Waiter.stateOf(f.waiterHandle) === "held")
+    return this.#fenced.filter((f) =>
+      f.waiterHandle >= 0 && Waiter.stateOf(f.waiterHandle) === "held"
+    )
       .map((f) => ({ id: f.id, stuck_ms: now - f.since }));
   }
 
@@ -345,7 +368,11 @@ export class WorkerPool {
     if (kind === "stall") {
       Waiter.stallHandle(w.waiterHandle, ms);
     } else {
-      Atomics.store(w.control, CONTROL_COMMAND, kind === "throw" ? COMMAND_FAULT_THROW : COMMAND_FAULT_HANG);
+      Atomics.store(
+        w.control,
+        CONTROL_COMMAND,
+        kind === "throw" ? COMMAND_FAULT_THROW : COMMAND_FAULT_HANG,
+      );
     }
     Waiter.notifyHandle(w.waiterHandle);
     return true;
@@ -388,9 +415,12 @@ export class WorkerPool {
         case "step_done":
           h.rings = m.rings;
           if (m.late) {
-            this.#log.warn("a worker took its ring-succession cut late: packets around it may have been sent twice", {
-              worker: h.id,
-            });
+            this.#log.warn(
+              "a worker took its ring-succession cut late: packets around it may have been sent twice",
+              {
+                worker: h.id,
+              },
+            );
           }
           h.steps.get(m.step)?.();
           h.steps.delete(m.step);
@@ -429,12 +459,21 @@ export class WorkerPool {
       w.waiting.set(generation, { resolve, reject });
       timer = setTimeout(() => {
         if (w.waiting.delete(generation)) {
-          reject(new Error(`worker ${w.id} did not apply configuration generation ${generation} in time`));
+          reject(
+            new Error(
+              `worker ${w.id} did not apply configuration generation ${generation} in time`,
+            ),
+          );
         }
       }, this.options.applyTimeoutMs);
     });
     w.worker!.postMessage(
-      { type: "plan", plan: { ...plan, rules: [], generation }, rules: ruleDelta(w.plan, plan), hold: [...hold] } satisfies ToWorker,
+      {
+        type: "plan",
+        plan: { ...plan, rules: [], generation },
+        rules: ruleDelta(w.plan, plan),
+        hold: [...hold],
+      } satisfies ToWorker,
     );
     Atomics.store(w.control, CONTROL_REQUESTED_GEN, generation);
     Atomics.compareExchange(w.control, CONTROL_COMMAND, 0, COMMAND_RECONFIGURE);
@@ -469,13 +508,19 @@ export class WorkerPool {
     if (at < 0) return; // a worker leaving the pool is not replaced
     const replacement = new WorkerHandle(h.id, h.restarts + 1);
     this.#workers[at] = replacement;
-    this.options.onEvent?.("worker", { worker: h.id, event: "restarted", restarts: replacement.restarts });
+    this.options.onEvent?.("worker", {
+      worker: h.id,
+      event: "restarted",
+      restarts: replacement.restarts,
+    });
     this.#spawn(replacement);
     replacement.ready.then(() => {
       if (this.#target && replacement.alive && replacement.plan !== this.#target) {
         return this.#sendTo(replacement, this.#target);
       }
-    }).catch((err) => this.#log.error("restarted worker rejected the plan", { worker: h.id, error: String(err) }));
+    }).catch((err) =>
+      this.#log.error("restarted worker rejected the plan", { worker: h.id, error: String(err) })
+    );
   }
 
   #fence(h: WorkerHandle): void {
@@ -489,17 +534,22 @@ export class WorkerPool {
     };
     this.#fenced.push(f);
     this.#retryFences();
-    this.#log.warn("worker fenced: its sockets are released, its memory kept until its thread leaves native code", {
-      worker: h.id,
-      arena_fenced: f.arenaFenced,
-    });
+    this.#log.warn(
+      "worker fenced: its sockets are released, its memory kept until its thread leaves native code",
+      {
+        worker: h.id,
+        arena_fenced: f.arenaFenced,
+      },
+    );
   }
 
   /** Arenas whose owner was inside an arena call at fence time are fenced on a later tick. */
   #retryFences(): void {
     for (const f of this.#fenced) if (!f.arenaFenced) f.arenaFenced = fenceArena(f.arenaHandle);
     // Forget fully released ones (waiter freed by its thread, arena fenced).
-    this.#fenced = this.#fenced.filter((f) => !f.arenaFenced || (f.waiterHandle >= 0 && Waiter.stateOf(f.waiterHandle) === "held"));
+    this.#fenced = this.#fenced.filter((f) =>
+      !f.arenaFenced || (f.waiterHandle >= 0 && Waiter.stateOf(f.waiterHandle) === "held")
+    );
   }
 
   /**

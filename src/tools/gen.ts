@@ -34,7 +34,9 @@ export interface GenResult {
 }
 
 export async function generate(o: GenOptions): Promise<GenResult> {
-  const label = `to ${formatIp(o.destination)} port ${o.port}${o.source ? ` from ${formatIp(o.source)}` : ""}`;
+  const label = `to ${formatIp(o.destination)} port ${o.port}${
+    o.source ? ` from ${formatIp(o.source)}` : ""
+  }`;
   const sender = UdpSender.open(o.destination.family, o.source, o.ifindex, o.ttl, label);
   const to = sender.destination(o.destination, o.port);
   const template = buildPayload(o.runId, o.size);

@@ -35,7 +35,8 @@ export class LatencyRecorder {
   summary(): LatencySummary | null {
     if (this.#count === 0) return null;
     const sorted = this.#samples.slice(0, this.#count).sort();
-    const at = (q: number) => Math.round(sorted[Math.min(this.#count - 1, Math.ceil(q * this.#count) - 1)] / 100) / 10;
+    const at = (q: number) =>
+      Math.round(sorted[Math.min(this.#count - 1, Math.ceil(q * this.#count) - 1)] / 100) / 10;
     return {
       count: this.#count,
       p50_us: at(0.5),

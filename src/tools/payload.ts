@@ -18,7 +18,9 @@ export const MIN_PAYLOAD = 32;
 
 /** Builds the template payload for a run (sequence bytes are filled per datagram). */
 export function buildPayload(runId: number, size: number): Uint8Array {
-  if (size < MIN_PAYLOAD) throw new RangeError(`payload size must be at least ${MIN_PAYLOAD} bytes`);
+  if (size < MIN_PAYLOAD) {
+    throw new RangeError(`payload size must be at least ${MIN_PAYLOAD} bytes`);
+  }
   const bytes = new Uint8Array(size);
   const view = new DataView(bytes.buffer);
   view.setUint32(0, PAYLOAD_MAGIC);
@@ -38,12 +40,20 @@ export const PAYLOAD_CORRUPT = 2; // ours, but bytes differ from what was sent
  * header and every 61st filler byte plus the last one (cheap, catches
  * truncation and overwrites). runId < 0 accepts any run.
  */
-export function checkPayload(view: DataView, bytes: Uint8Array, off: number, len: number, runId: number): number {
+export function checkPayload(
+  view: DataView,
+  bytes: Uint8Array,
+  off: number,
+  len: number,
+  runId: number,
+): number {
   if (len < MIN_PAYLOAD || view.getUint32(off) !== PAYLOAD_MAGIC) return PAYLOAD_FOREIGN;
   const run = view.getUint32(off + 4);
   if (runId >= 0 && run !== runId >>> 0) return PAYLOAD_FOREIGN;
   if (view.getUint32(off + 16) !== len) return PAYLOAD_CORRUPT;
-  for (let i = MIN_PAYLOAD; i < len; i += 61) if (bytes[off + i] !== ((run + i) & 0xff)) return PAYLOAD_CORRUPT;
+  for (let i = MIN_PAYLOAD; i < len; i += 61) {
+    if (bytes[off + i] !== ((run + i) & 0xff)) return PAYLOAD_CORRUPT;
+  }
   if (bytes[off + len - 1] !== ((run + len - 1) & 0xff)) return PAYLOAD_CORRUPT;
   return PAYLOAD_OK;
 }
@@ -58,7 +68,12 @@ export function payloadSequence(view: DataView, off: number): number {
  * (seconds, nanoseconds) minus the send time the generator wrote. Exact in
  * a double (the seconds are subtracted first).
  */
-export function payloadLatencyNs(view: DataView, off: number, recvSec: number, recvNsec: number): number {
+export function payloadLatencyNs(
+  view: DataView,
+  off: number,
+  recvSec: number,
+  recvNsec: number,
+): number {
   const sentSec = view.getUint32(off + SENT_OFFSET);
   const sentNsec = view.getUint32(off + SENT_OFFSET + 4);
   return ((recvSec >>> 0) - sentSec) * 1e9 + (recvNsec - sentNsec);

@@ -6,7 +6,13 @@
 import { UdpReceiver } from "../../ffi/udp.ts";
 import { formatIp, type IpAddress } from "../net/address.ts";
 import { LatencyRecorder, type LatencySummary } from "./latency.ts";
-import { checkPayload, PAYLOAD_CORRUPT, PAYLOAD_FOREIGN, payloadLatencyNs, payloadSequence } from "./payload.ts";
+import {
+  checkPayload,
+  PAYLOAD_CORRUPT,
+  PAYLOAD_FOREIGN,
+  payloadLatencyNs,
+  payloadSequence,
+} from "./payload.ts";
 import { SequenceTracker } from "./sequence.ts";
 
 export interface SinkOptions {
@@ -50,7 +56,13 @@ export interface SinkResult {
 
 export function receive(o: SinkOptions): SinkResult {
   // Slots for the largest datagram a 9000-byte MTU carries (a smaller slot would truncate jumbo datagrams).
-  const rx = UdpReceiver.open(o.address, o.port, o.ifindex, `"${formatIp(o.address)}" port ${o.port}`, 9216);
+  const rx = UdpReceiver.open(
+    o.address,
+    o.port,
+    o.ifindex,
+    `"${formatIp(o.address)}" port ${o.port}`,
+    9216,
+  );
   const tracker = new SequenceTracker();
   const latency = new LatencyRecorder();
   const view = new DataView(rx.buffer.buffer);
@@ -79,7 +91,9 @@ export function receive(o: SinkOptions): SinkResult {
         }
         tracker.add(payloadSequence(view, off));
         if (verdict === PAYLOAD_CORRUPT) tracker.corrupted++;
-        else if (rx.times[2 * i] !== 0) latency.add(payloadLatencyNs(view, off, rx.times[2 * i], rx.times[2 * i + 1]));
+        else if (rx.times[2 * i] !== 0) {
+          latency.add(payloadLatencyNs(view, off, rx.times[2 * i], rx.times[2 * i + 1]));
+        }
       }
     }
   } finally {

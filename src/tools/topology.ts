@@ -112,12 +112,19 @@ export class Topology {
     }
     const stale = markers
       .filter((m) => m.name.endsWith(".pid"))
-      .map((m) => ({ prefix: m.name.slice(0, -4), pid: Number(Deno.readTextFileSync(`${MARKER_DIR}/${m.name}`)) }))
+      .map((m) => ({
+        prefix: m.name.slice(0, -4),
+        pid: Number(Deno.readTextFileSync(`${MARKER_DIR}/${m.name}`)),
+      }))
       .filter((m) => !pidAlive(m.pid));
     if (stale.length === 0) return;
-    const list = (await runCommand(["ip", "netns", "list"])).stdout.split("\n").map((l) => l.split(" ")[0]);
+    const list = (await runCommand(["ip", "netns", "list"])).stdout.split("\n").map((l) =>
+      l.split(" ")[0]
+    );
     for (const m of stale) {
-      for (const ns of list.filter((n) => n.startsWith(m.prefix))) await runCommand(["ip", "netns", "del", ns]);
+      for (const ns of list.filter((n) => n.startsWith(m.prefix))) {
+        await runCommand(["ip", "netns", "del", ns]);
+      }
       try {
         Deno.removeSync(`${MARKER_DIR}/${m.prefix}.pid`);
       } catch { /* already gone */ }
@@ -155,7 +162,21 @@ export class Topology {
 
   /** Creates a veth pair with ends in two namespaces, both up. */
   async addVeth(nsA: string, ifA: string, nsB: string, ifB: string): Promise<void> {
-    await must(["ip", "-n", nsA, "link", "add", ifA, "type", "veth", "peer", "name", ifB, "netns", nsB]);
+    await must([
+      "ip",
+      "-n",
+      nsA,
+      "link",
+      "add",
+      ifA,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      ifB,
+      "netns",
+      nsB,
+    ]);
     await must(["ip", "-n", nsA, "link", "set", ifA, "up"]);
     await must(["ip", "-n", nsB, "link", "set", ifB, "up"]);
   }
@@ -172,12 +193,33 @@ export class Topology {
 
   async addAddress(ns: string, ifname: string, cidr: string): Promise<void> {
     const v6 = cidr.includes(":");
-    await must(["ip", ...(v6 ? ["-6"] : []), "-n", ns, "addr", "add", cidr, "dev", ifname, ...(v6 ? ["nodad"] : [])]);
+    await must([
+      "ip",
+      ...(v6 ? ["-6"] : []),
+      "-n",
+      ns,
+      "addr",
+      "add",
+      cidr,
+      "dev",
+      ifname,
+      ...(v6 ? ["nodad"] : []),
+    ]);
   }
 
   /** Adds a unicast route (IPv4 or IPv6) in a namespace. */
   async addRoute(ns: string, prefix: string, via: string): Promise<void> {
-    await must(["ip", ...(prefix.includes(":") ? ["-6"] : []), "-n", ns, "route", "add", prefix, "via", via]);
+    await must([
+      "ip",
+      ...(prefix.includes(":") ? ["-6"] : []),
+      "-n",
+      ns,
+      "route",
+      "add",
+      prefix,
+      "via",
+      via,
+    ]);
   }
 
   /** Routes multicast out of `ifname` (so a generator's sends leave by the test link). */
@@ -190,7 +232,11 @@ export class Topology {
   }
 
   /** Sets offloads with ethtool (tx: checksum offload; rxvlan: VLAN tag stripping). */
-  async setOffload(ns: string, ifname: string, opts: { tx?: boolean; rxvlan?: boolean }): Promise<void> {
+  async setOffload(
+    ns: string,
+    ifname: string,
+    opts: { tx?: boolean; rxvlan?: boolean },
+  ): Promise<void> {
     const args = ["ip", "netns", "exec", ns, "ethtool", "-K", ifname];
     if (opts.tx !== undefined) args.push("tx", opts.tx ? "on" : "off");
     if (opts.rxvlan !== undefined) args.push("rxvlan", opts.rxvlan ? "on" : "off");
@@ -203,7 +249,11 @@ export class Topology {
   }
 
   /** Starts a long-running command inside a namespace. */
-  spawn(ns: string, argv: string[], opts: { stdout?: "piped" | "null" | "inherit"; stderr?: "piped" | "null" | "inherit" } = {}): Deno.ChildProcess {
+  spawn(
+    ns: string,
+    argv: string[],
+    opts: { stdout?: "piped" | "null" | "inherit"; stderr?: "piped" | "null" | "inherit" } = {},
+  ): Deno.ChildProcess {
     return new Deno.Command("ip", {
       args: ["netns", "exec", ns, ...argv],
       stdout: opts.stdout ?? "piped",

@@ -32,7 +32,8 @@ export const PAGE_HTML = `<!doctype html>
 </html>
 `;
 
-export const PAGE_CSS = `body{font-family:system-ui,sans-serif;margin:0;color:#222;background:#fafafa}
+export const PAGE_CSS =
+  `body{font-family:system-ui,sans-serif;margin:0;color:#222;background:#fafafa}
 header{display:flex;gap:1em;align-items:center;padding:.6em 1em;background:#234;color:#fff}
 h1{font-size:1.3em;margin:0}h2{font-size:1em;margin:1.2em 0 .4em}
 main{padding:0 1em 2em}table{border-collapse:collapse;background:#fff}

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createApp } from "../../src/api/app.ts";
 import { ConfigError } from "../../src/config/errors.ts";
-import { BASE_CONFIG, FakeRelay, fakeDeps } from "../helpers/fake_relay.ts";
+import { BASE_CONFIG, fakeDeps, FakeRelay } from "../helpers/fake_relay.ts";
 
 const RULE2 = {
   name: "cam2",
@@ -10,13 +10,19 @@ const RULE2 = {
 };
 
 function json(method: string, body: unknown, headers: Record<string, string> = {}): RequestInit {
-  return { method, headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) };
+  return {
+    method,
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  };
 }
 
 Deno.test("POST /api/v1/rules adds a rule, applies it and persists it", async () => {
   const relay = new FakeRelay(structuredClone(BASE_CONFIG));
   const persisted: unknown[] = [];
-  const app = createApp(fakeDeps(relay, { persist: (c) => Promise.resolve(void persisted.push(c)) }));
+  const app = createApp(
+    fakeDeps(relay, { persist: (c) => Promise.resolve(void persisted.push(c)) }),
+  );
   const res = await app.request("/api/v1/rules", json("POST", RULE2));
   assert.equal(res.status, 201);
   assert.deepEqual((await res.json()).added, ["cam2"]);
@@ -54,9 +60,15 @@ Deno.test("POST /api/v1/rules with an existing name is 409 and changes nothing",
 Deno.test("invalid rule bodies get 4xx with the path of every bad field and change nothing", async (t) => {
   const cases: [string, unknown, number, string[]][] = [
     ["unknown key", { ...RULE2, colour: "red" }, 400, [""]],
-    ["non-multicast group", { ...RULE2, input: { ...RULE2.input, group: "10.0.0.1" } }, 400, ["input.group"]],
-    ["port out of range", { ...RULE2, input: { ...RULE2.input, port: 70000 } }, 400, ["input.port"]],
-    ["TTL out of range", { ...RULE2, outputs: [{ ...RULE2.outputs[0], ttl: 0 }] }, 400, ["outputs[0].ttl"]],
+    ["non-multicast group", { ...RULE2, input: { ...RULE2.input, group: "10.0.0.1" } }, 400, [
+      "input.group",
+    ]],
+    ["port out of range", { ...RULE2, input: { ...RULE2.input, port: 70000 } }, 400, [
+      "input.port",
+    ]],
+    ["TTL out of range", { ...RULE2, outputs: [{ ...RULE2.outputs[0], ttl: 0 }] }, 400, [
+      "outputs[0].ttl",
+    ]],
     ["wrong type", { ...RULE2, input: { ...RULE2.input, port: "5002" } }, 400, ["input.port"]],
     ["no outputs", { ...RULE2, outputs: [] }, 400, ["outputs"]],
     [
@@ -86,7 +98,12 @@ Deno.test("invalid rule bodies get 4xx with the path of every bad field and chan
       const res = await app.request("/api/v1/rules", json("POST", body));
       assert.equal(res.status, status);
       const err = (await res.json()).error;
-      for (const p of paths) assert.ok(err.issues.some((i: { path: string }) => i.path.startsWith(p)), JSON.stringify(err));
+      for (const p of paths) {
+        assert.ok(
+          err.issues.some((i: { path: string }) => i.path.startsWith(p)),
+          JSON.stringify(err),
+        );
+      }
       assert.equal(relay.applied.length, 0);
       assert.deepEqual(relay.current, BASE_CONFIG);
     });
@@ -96,11 +113,22 @@ Deno.test("invalid rule bodies get 4xx with the path of every bad field and chan
 Deno.test("malformed JSON is 400, a wrong content type 415, an oversized body 413, deep nesting 400", async () => {
   const relay = new FakeRelay(structuredClone(BASE_CONFIG));
   const app = createApp(fakeDeps(relay, { bodyLimit: 4096 }));
-  const malformed = await app.request("/api/v1/rules", { method: "POST", headers: { "content-type": "application/json" }, body: "{nope" });
+  const malformed = await app.request("/api/v1/rules", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: "{nope",
+  });
   assert.equal(malformed.status, 400);
-  const text = await app.request("/api/v1/rules", { method: "POST", headers: { "content-type": "text/plain" }, body: "{}" });
+  const text = await app.request("/api/v1/rules", {
+    method: "POST",
+    headers: { "content-type": "text/plain" },
+    body: "{}",
+  });
   assert.equal(text.status, 415);
-  const big = await app.request("/api/v1/rules", json("POST", { ...RULE2, pad: "x".repeat(10_000) }));
+  const big = await app.request(
+    "/api/v1/rules",
+    json("POST", { ...RULE2, pad: "x".repeat(10_000) }),
+  );
   assert.equal(big.status, 413);
   const deep = await app.request("/api/v1/rules", {
     method: "POST",
@@ -114,11 +142,20 @@ Deno.test("malformed JSON is 400, a wrong content type 415, an oversized body 41
 Deno.test("PUT /api/v1/rules/:name replaces; a name mismatch is 422; an unknown name 404", async () => {
   const relay = new FakeRelay(structuredClone(BASE_CONFIG));
   const app = createApp(fakeDeps(relay));
-  const changed = { ...BASE_CONFIG.rules[0], outputs: [{ interface: "eth3", group: "239.9.9.7", port: 6000 }] };
+  const changed = {
+    ...BASE_CONFIG.rules[0],
+    outputs: [{ interface: "eth3", group: "239.9.9.7", port: 6000 }],
+  };
   assert.equal((await app.request("/api/v1/rules/cam1", json("PUT", changed))).status, 200);
   assert.equal(relay.current.rules[0].outputs[0].interface, "eth3");
-  assert.equal((await app.request("/api/v1/rules/cam1", json("PUT", { ...changed, name: "other" }))).status, 422);
-  assert.equal((await app.request("/api/v1/rules/nope", json("PUT", { ...changed, name: "nope" }))).status, 404);
+  assert.equal(
+    (await app.request("/api/v1/rules/cam1", json("PUT", { ...changed, name: "other" }))).status,
+    422,
+  );
+  assert.equal(
+    (await app.request("/api/v1/rules/nope", json("PUT", { ...changed, name: "nope" }))).status,
+    404,
+  );
   assert.equal(relay.applied.length, 1);
 });
 
@@ -133,10 +170,20 @@ Deno.test("DELETE /api/v1/rules/:name removes the rule; deleting it again is 404
 Deno.test("PUT /api/v1/config is validated whole: one bad rule rejects all of it", async () => {
   const relay = new FakeRelay(structuredClone(BASE_CONFIG));
   const app = createApp(fakeDeps(relay));
-  const bad = { rules: [RULE2, { ...RULE2, name: "x", input: { ...RULE2.input, port: 5003, group: "1.2.3.4" } }] };
+  const bad = {
+    rules: [RULE2, {
+      ...RULE2,
+      name: "x",
+      input: { ...RULE2.input, port: 5003, group: "1.2.3.4" },
+    }],
+  };
   const res = await app.request("/api/v1/config", json("PUT", bad));
   assert.equal(res.status, 400);
-  assert.ok((await res.json()).error.issues.some((i: { path: string }) => i.path === "rules[1].input.group"));
+  assert.ok(
+    (await res.json()).error.issues.some((i: { path: string }) =>
+      i.path === "rules[1].input.group"
+    ),
+  );
   assert.equal(relay.applied.length, 0);
   const good = await app.request("/api/v1/config", json("PUT", { rules: [RULE2] }));
   assert.equal(good.status, 200);
@@ -147,7 +194,10 @@ Deno.test("a configuration the relay cannot apply is 422 and nothing is persiste
   const relay = new FakeRelay(structuredClone(BASE_CONFIG));
   let persisted = 0;
   const app = createApp(fakeDeps(relay, { persist: () => Promise.resolve(void persisted++) }));
-  relay.failNext = new ConfigError([{ path: ["rules", 1, "input", "interface"], message: "interface not usable" }], "interfaces");
+  relay.failNext = new ConfigError([{
+    path: ["rules", 1, "input", "interface"],
+    message: "interface not usable",
+  }], "interfaces");
   const res = await app.request("/api/v1/rules", json("POST", RULE2));
   assert.equal(res.status, 422);
   assert.equal((await res.json()).error.issues[0].path, "rules[1].input.interface");
@@ -159,19 +209,48 @@ Deno.test("with a token, mutations without it or with a wrong one are 401; the q
   const relay = new FakeRelay(structuredClone(BASE_CONFIG));
   const app = createApp(fakeDeps(relay, { token }));
   assert.equal((await app.request("/api/v1/rules", json("POST", RULE2))).status, 401);
-  assert.equal((await app.request("/api/v1/rules", json("POST", RULE2, { authorization: "Bearer wrong" }))).status, 401);
-  assert.equal((await app.request(`/api/v1/rules?token=${token}`, json("POST", RULE2))).status, 401);
-  assert.equal((await app.request(`/api/v1/rules?access_token=${token}`, json("POST", RULE2))).status, 401);
-  assert.equal((await app.request("/api/v1/rules", json("POST", RULE2, { authorization: `Basic ${token}` }))).status, 401);
+  assert.equal(
+    (await app.request("/api/v1/rules", json("POST", RULE2, { authorization: "Bearer wrong" })))
+      .status,
+    401,
+  );
+  assert.equal(
+    (await app.request(`/api/v1/rules?token=${token}`, json("POST", RULE2))).status,
+    401,
+  );
+  assert.equal(
+    (await app.request(`/api/v1/rules?access_token=${token}`, json("POST", RULE2))).status,
+    401,
+  );
+  assert.equal(
+    (await app.request("/api/v1/rules", json("POST", RULE2, { authorization: `Basic ${token}` })))
+      .status,
+    401,
+  );
   assert.equal(relay.applied.length, 0);
   assert.equal((await app.request("/api/v1/rules")).status, 200, "reads stay open on loopback");
-  assert.equal((await app.request("/api/v1/rules", json("POST", RULE2, { authorization: `Bearer ${token}` }))).status, 201);
+  assert.equal(
+    (await app.request("/api/v1/rules", json("POST", RULE2, { authorization: `Bearer ${token}` })))
+      .status,
+    201,
+  );
 });
 
 Deno.test("on a non-loopback listen every route but /health needs the token, and no response contains it", async () => {
   const token = "another-secret-token-42";
-  const app = createApp(fakeDeps(new FakeRelay(structuredClone(BASE_CONFIG)), { token, tokenForReads: true }));
-  for (const path of ["/api/v1/rules", "/api/v1/config", "/metrics", "/api/v1/stats", "/api/v1/../v1/rules", "//api/v1/rules"]) {
+  const app = createApp(
+    fakeDeps(new FakeRelay(structuredClone(BASE_CONFIG)), { token, tokenForReads: true }),
+  );
+  for (
+    const path of [
+      "/api/v1/rules",
+      "/api/v1/config",
+      "/metrics",
+      "/api/v1/stats",
+      "/api/v1/../v1/rules",
+      "//api/v1/rules",
+    ]
+  ) {
     assert.equal((await app.request(path)).status, 401, path);
   }
   assert.equal((await app.request("/health")).status, 200);
@@ -199,9 +278,14 @@ Deno.test("GET /api/v1/openapi.json describes every route with schemas generated
   // Every route the app serves (read from the app itself, not listed here) is in the document.
   const served = app.routes
     .filter((r) => r.method !== "ALL" && !r.path.includes("/debug/"))
-    .map((r) => ({ method: r.method.toLowerCase(), path: r.path.replace(/:(\w+)/g, "{$1}").replace(/(.)\/$/, "$1") }));
+    .map((r) => ({
+      method: r.method.toLowerCase(),
+      path: r.path.replace(/:(\w+)/g, "{$1}").replace(/(.)\/$/, "$1"),
+    }));
   assert.ok(served.length >= 15, `${served.length} routes found`);
-  const missing = served.filter((r) => !doc.paths[r.path]?.[r.method]).map((r) => `${r.method} ${r.path}`);
+  const missing = served.filter((r) => !doc.paths[r.path]?.[r.method]).map((r) =>
+    `${r.method} ${r.path}`
+  );
   assert.deepEqual(missing, [], "routes missing from the OpenAPI document");
   const rule = doc.components.schemas.Rule;
   assert.deepEqual(rule.required.sort(), ["input", "name", "outputs"]);
@@ -212,9 +296,15 @@ Deno.test("GET /api/v1/openapi.json describes every route with schemas generated
 Deno.test("PUT /api/v1/log-level changes the level; a bad level is 400", async () => {
   const deps = fakeDeps(new FakeRelay(structuredClone(BASE_CONFIG)));
   const app = createApp(deps);
-  assert.equal((await app.request("/api/v1/log-level", json("PUT", { level: "debug" }))).status, 200);
+  assert.equal(
+    (await app.request("/api/v1/log-level", json("PUT", { level: "debug" }))).status,
+    200,
+  );
   assert.equal(deps.logger.level, "debug");
-  assert.equal((await app.request("/api/v1/log-level", json("PUT", { level: "loud" }))).status, 400);
+  assert.equal(
+    (await app.request("/api/v1/log-level", json("PUT", { level: "loud" }))).status,
+    400,
+  );
 });
 
 Deno.test("unknown routes are 404 JSON", async () => {
@@ -229,8 +319,13 @@ Deno.test("a change the relay refuses as restart-only is 409 restart_required na
   const relay = new FakeRelay(structuredClone(BASE_CONFIG));
   relay.failNext = new RestartRequiredError("api");
   const persisted: unknown[] = [];
-  const app = createApp(fakeDeps(relay, { persist: (c) => Promise.resolve(void persisted.push(c)) }));
-  const res = await app.request("/api/v1/config", json("PUT", { ...BASE_CONFIG, api: { listen: "127.0.0.1:9999" } }));
+  const app = createApp(
+    fakeDeps(relay, { persist: (c) => Promise.resolve(void persisted.push(c)) }),
+  );
+  const res = await app.request(
+    "/api/v1/config",
+    json("PUT", { ...BASE_CONFIG, api: { listen: "127.0.0.1:9999" } }),
+  );
   assert.equal(res.status, 409);
   const body = await res.json();
   assert.equal(body.error.code, "restart_required");
@@ -242,13 +337,22 @@ Deno.test("a change the relay refuses as restart-only is 409 restart_required na
 Deno.test("a change that cannot be persisted is 503 persist_failed and is not in force", async () => {
   const relay = new FakeRelay(structuredClone(BASE_CONFIG));
   const { PersistFailedError } = await import("../../src/supervisor/errors.ts");
-  const app = createApp(fakeDeps(relay, { persist: () => Promise.reject(new PersistFailedError(new Error("No space left on device (os error 28)"))) }));
+  const app = createApp(
+    fakeDeps(relay, {
+      persist: () =>
+        Promise.reject(new PersistFailedError(new Error("No space left on device (os error 28)"))),
+    }),
+  );
   const res = await app.request("/api/v1/rules", json("POST", RULE2));
   assert.equal(res.status, 503);
   const body = await res.json();
   assert.equal(body.error.code, "persist_failed");
   assert.match(body.error.message, /No space left/);
-  assert.deepEqual(relay.current.rules.map((r) => r.name), ["cam1"], "rolled back: the rule is not running");
+  assert.deepEqual(
+    relay.current.rules.map((r) => r.name),
+    ["cam1"],
+    "rolled back: the rule is not running",
+  );
   const again = await app.request("/api/v1/rules", json("POST", RULE2));
   assert.equal(again.status, 503, "a retry meets the same refusal, never 409 already exists");
 });
@@ -269,7 +373,8 @@ Deno.test("GET /metrics renders the residence-time histogram per worker: cumulat
   const res = await createApp(fakeDeps(relay)).request("/metrics");
   const m = parsePrometheus(await res.text());
   assert.equal(m.types.get("mcr_residence_seconds"), "histogram");
-  const bucket = (le: string) => m.samples.find((s) => s.name === "mcr_residence_seconds_bucket" && s.labels.le === le)?.value;
+  const bucket = (le: string) =>
+    m.samples.find((s) => s.name === "mcr_residence_seconds_bucket" && s.labels.le === le)?.value;
   assert.equal(bucket("0.00001"), 0);
   assert.equal(bucket("0.000025"), 3);
   assert.equal(bucket("0.005"), 5);
@@ -290,7 +395,11 @@ Deno.test("GET /api/v1/events streams Server-Sent Events as they are published",
   deps.events!.publish("config", { added: ["cam9"] });
   while (!text.includes("cam9")) text += (await reader.read()).value ?? "";
   const block = text.split("\n\n").find((b) => b.includes("cam9"))!;
-  assert.deepEqual(block.split("\n").sort(), ['data: {"added":["cam9"]}', "event: config", "id: 1"]);
+  assert.deepEqual(block.split("\n").sort(), [
+    'data: {"added":["cam9"]}',
+    "event: config",
+    "id: 1",
+  ]);
   deps.events!.closeAll();
   while (!(await reader.read()).done) { /* the stream ends */ }
 });
@@ -299,7 +408,12 @@ Deno.test("every operation has a unique operationId and a summary; a known path 
   const app = createApp(fakeDeps(new FakeRelay(structuredClone(BASE_CONFIG))));
   const doc = await (await app.request("/api/v1/openapi.json")).json();
   const ids: string[] = [];
-  for (const item of Object.values(doc.paths) as Record<string, { operationId?: string; summary?: string }>[]) {
+  for (
+    const item of Object.values(doc.paths) as Record<
+      string,
+      { operationId?: string; summary?: string }
+    >[]
+  ) {
     for (const m of ["get", "put", "post", "delete"]) {
       if (!item[m]) continue;
       assert.ok(item[m].operationId, `${m} has an operationId`);
@@ -309,10 +423,17 @@ Deno.test("every operation has a unique operationId and a summary; a known path 
   }
   assert.equal(new Set(ids).size, ids.length, "operationIds are unique");
   assert.ok(ids.includes("getApiV1RulesByName"));
-  const wrong = await app.request("/api/v1/stats", { method: "DELETE", headers: { origin: "http://localhost" } });
+  const wrong = await app.request("/api/v1/stats", {
+    method: "DELETE",
+    headers: { origin: "http://localhost" },
+  });
   assert.equal(wrong.status, 405);
   assert.equal(wrong.headers.get("allow"), "GET");
-  const rule = await app.request("/api/v1/rules/cam1", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+  const rule = await app.request("/api/v1/rules/cam1", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: "{}",
+  });
   assert.equal(rule.status, 405);
   assert.equal(rule.headers.get("allow"), "DELETE, GET, PUT");
   assert.equal((await app.request("/api/v1/nowhere")).status, 404);

@@ -33,55 +33,65 @@ async function get(port: number): Promise<{ status: number; ms: number }> {
 }
 
 Deno.test({
-  name: "serveFront() under a flood of idle connections keeps at most the cap open and still serves a real client at once",
+  name:
+    "serveFront() under a flood of idle connections keeps at most the cap open and still serves a real client at once",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    await withFront({ maxConnections: 16, headerTimeoutMs: 2000, idleTimeoutMs: 4000 }, async (port, front) => {
-      const idle: Deno.Conn[] = [];
-      for (let i = 0; i < 300; i++) idle.push(await Deno.connect({ hostname: "127.0.0.1", port }));
-      await new Promise((r) => setTimeout(r, 200));
-      assert.ok(front.stats().open <= 16, `open ${front.stats().open}`);
-      assert.ok(front.stats().evicted >= 300 - 16);
-      const r = await get(port);
-      assert.equal(r.status, 200);
-      assert.ok(r.ms < 1000, `served in ${r.ms.toFixed(0)} ms`);
-      for (const c of idle) c.close();
-    });
+    await withFront(
+      { maxConnections: 16, headerTimeoutMs: 2000, idleTimeoutMs: 4000 },
+      async (port, front) => {
+        const idle: Deno.Conn[] = [];
+        for (let i = 0; i < 300; i++) {
+          idle.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+        }
+        await new Promise((r) => setTimeout(r, 200));
+        assert.ok(front.stats().open <= 16, `open ${front.stats().open}`);
+        assert.ok(front.stats().evicted >= 300 - 16);
+        const r = await get(port);
+        assert.equal(r.status, 200);
+        assert.ok(r.ms < 1000, `served in ${r.ms.toFixed(0)} ms`);
+        for (const c of idle) c.close();
+      },
+    );
   },
 });
 
 Deno.test({
-  name: "serveFront() closes a slowloris client that never finishes its request head, and an idle keep-alive connection",
+  name:
+    "serveFront() closes a slowloris client that never finishes its request head, and an idle keep-alive connection",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    await withFront({ maxConnections: 16, headerTimeoutMs: 400, idleTimeoutMs: 800 }, async (port, front) => {
-      const slow = await Deno.connect({ hostname: "127.0.0.1", port });
-      const enc = new TextEncoder();
-      await slow.write(enc.encode("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n"));
-      let closed = false;
-      const reader = (async () => {
-        const buf = new Uint8Array(64);
-        try {
-          while ((await slow.read(buf)) !== null) { /* nothing comes */ }
-        } catch { /* reset */ }
-        closed = true;
-      })();
-      for (let i = 0; i < 8 && !closed; i++) {
-        await new Promise((r) => setTimeout(r, 150));
-        try {
-          await slow.write(enc.encode("X-Slow: 1\r\n")); // a header line every 150 ms, never the end
-        } catch {
-          break;
+    await withFront(
+      { maxConnections: 16, headerTimeoutMs: 400, idleTimeoutMs: 800 },
+      async (port, front) => {
+        const slow = await Deno.connect({ hostname: "127.0.0.1", port });
+        const enc = new TextEncoder();
+        await slow.write(enc.encode("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n"));
+        let closed = false;
+        const reader = (async () => {
+          const buf = new Uint8Array(64);
+          try {
+            while ((await slow.read(buf)) !== null) { /* nothing comes */ }
+          } catch { /* reset */ }
+          closed = true;
+        })();
+        for (let i = 0; i < 8 && !closed; i++) {
+          await new Promise((r) => setTimeout(r, 150));
+          try {
+            await slow.write(enc.encode("X-Slow: 1\r\n")); // a header line every 150 ms, never the end
+          } catch {
+            break;
+          }
         }
-      }
-      await reader;
-      assert.ok(closed, "the slow client was cut off");
-      assert.ok(front.stats().header_timeouts >= 1);
-      slow.close();
-      // A normal request is still served.
-      assert.equal((await get(port)).status, 200);
-    });
+        await reader;
+        assert.ok(closed, "the slow client was cut off");
+        assert.ok(front.stats().header_timeouts >= 1);
+        slow.close();
+        // A normal request is still served.
+        assert.equal((await get(port)).status, 200);
+      },
+    );
   },
 });

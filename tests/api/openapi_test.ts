@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { createApp } from "../../src/api/app.ts";
 import { RESPONSE_SCHEMAS } from "../../src/api/responses.ts";
-import { BASE_CONFIG, FakeRelay, fakeDeps } from "../helpers/fake_relay.ts";
+import { BASE_CONFIG, fakeDeps, FakeRelay } from "../helpers/fake_relay.ts";
 
 type Json = Record<string, unknown>;
 const METHODS = ["get", "put", "post", "delete", "patch"];
@@ -31,14 +31,20 @@ Deno.test("the document is valid OpenAPI 3.1 to an independent validator, which 
   assert.ok(result.valid, JSON.stringify(result.errors, null, 2));
   const broken = structuredClone(doc);
   delete (broken.info as Json).version;
-  assert.equal((await new Validator().validate(broken)).valid, false, "the validator is not vacuous");
+  assert.equal(
+    (await new Validator().validate(broken)).valid,
+    false,
+    "the validator is not vacuous",
+  );
 });
 
 Deno.test("every operation the app serves is in the document, and every operation in the document is served", async () => {
   const { app, doc } = await documentOf();
   const served = new Set(
     app.routes.filter((r) => r.method !== "ALL" && !r.path.includes("/debug/"))
-      .map((r) => `${r.method.toLowerCase()} ${r.path.replace(/:(\w+)/g, "{$1}").replace(/(.)\/$/, "$1")}`),
+      .map((r) =>
+        `${r.method.toLowerCase()} ${r.path.replace(/:(\w+)/g, "{$1}").replace(/(.)\/$/, "$1")}`
+      ),
   );
   const documented = new Set(operations(doc).map((o) => `${o.method} ${o.path}`));
   assert.deepEqual([...served].filter((x) => !documented.has(x)), [], "served but not documented");
@@ -58,11 +64,19 @@ Deno.test("every operation has a unique operationId, a summary, a description, a
     assert.ok(String(op.description ?? "").length > 0, `${where}: description`);
     for (const [status, r] of Object.entries(op.responses as Record<string, Json>)) {
       const content = r.content as Record<string, { schema?: Json }> | undefined;
-      assert.ok(content && Object.keys(content).length > 0, `${where} ${status}: no body described`);
+      assert.ok(
+        content && Object.keys(content).length > 0,
+        `${where} ${status}: no body described`,
+      );
       for (const [type, c] of Object.entries(content)) {
         assert.ok(c.schema, `${where} ${status} ${type}: no schema`);
         const ref = c.schema.$ref as string | undefined;
-        if (ref) assert.ok(ref.split("/").pop()! in (doc.components as { schemas: Json }).schemas, `${where}: ${ref} resolves`);
+        if (ref) {
+          assert.ok(
+            ref.split("/").pop()! in (doc.components as { schemas: Json }).schemas,
+            `${where}: ${ref} resolves`,
+          );
+        }
       }
     }
   }
@@ -77,7 +91,8 @@ Deno.test("what the API answers fits the schema the document names for that stat
     const res = await app.request(url);
     const described = (op.responses as Record<string, Json>)[String(res.status)];
     assert.ok(described, `GET ${url} answered ${res.status}, which the document does not describe`);
-    const schema = ((described.content as Record<string, { schema: Json }>)["application/json"])?.schema;
+    const schema = (described.content as Record<string, { schema: Json }>)["application/json"]
+      ?.schema;
     const ref = schema?.$ref as string | undefined;
     if (!ref) {
       await res.body?.cancel();
@@ -85,12 +100,19 @@ Deno.test("what the API answers fits the schema the document names for that stat
     }
     const name = ref.split("/").pop() as keyof typeof RESPONSE_SCHEMAS;
     const parsed = RESPONSE_SCHEMAS[name].safeParse(await res.json());
-    assert.ok(parsed.success, `GET ${url} ${res.status} does not fit ${name}: ${JSON.stringify(parsed.error?.issues)}`);
+    assert.ok(
+      parsed.success,
+      `GET ${url} ${res.status} does not fit ${name}: ${JSON.stringify(parsed.error?.issues)}`,
+    );
     checked.push(`${url} ${name}`);
   }
   assert.ok(checked.length >= 9, `JSON responses checked: ${checked.join(", ")}`);
   // And an error body fits Error.
-  const bad = await app.request("/api/v1/rules", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+  const bad = await app.request("/api/v1/rules", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: "{}",
+  });
   assert.equal(bad.status, 400);
   assert.ok(RESPONSE_SCHEMAS.Error.safeParse(await bad.json()).success);
 });
@@ -102,8 +124,12 @@ Deno.test("GET /api/v1/docs renders every operation and schema with no script an
   assert.match(res.headers.get("content-type") ?? "", /text\/html/);
   assert.match(res.headers.get("content-security-policy") ?? "", /default-src 'self'/);
   const html = await res.text();
-  for (const { op } of operations(doc)) assert.ok(html.includes(`id="${op.operationId}"`), `section for ${op.operationId}`);
-  for (const name of Object.keys(RESPONSE_SCHEMAS)) assert.ok(html.includes(`id="schema-${name}"`), `schema ${name}`);
+  for (const { op } of operations(doc)) {
+    assert.ok(html.includes(`id="${op.operationId}"`), `section for ${op.operationId}`);
+  }
+  for (const name of Object.keys(RESPONSE_SCHEMAS)) {
+    assert.ok(html.includes(`id="schema-${name}"`), `schema ${name}`);
+  }
   assert.doesNotMatch(html, /<script/i);
   assert.doesNotMatch(html, /(src|href)="https?:/i);
 });

@@ -22,10 +22,13 @@ const OK: HealthReport = {
 const NUMBER = String.raw`-?\d+(?:\.\d+)?`;
 const RANGE = String.raw`@?(?:(?:~|${NUMBER})?:)?(?:${NUMBER})?`;
 const ITEM = new RegExp(
-  String.raw`^'([^'=]+)'=(${NUMBER}|U)(s|ms|us|%|B|KB|MB|TB|c)?(?:;(${RANGE})?(?:;(${RANGE})?(?:;(${NUMBER})?(?:;(${NUMBER})?)?)?)?)?$`,
+  String
+    .raw`^'([^'=]+)'=(${NUMBER}|U)(s|ms|us|%|B|KB|MB|TB|c)?(?:;(${RANGE})?(?:;(${RANGE})?(?:;(${NUMBER})?(?:;(${NUMBER})?)?)?)?)?$`,
 );
 
-function parsePerfdata(line: string): Map<string, { value: number; uom: string; warn: string; crit: string; min: string }> {
+function parsePerfdata(
+  line: string,
+): Map<string, { value: number; uom: string; warn: string; crit: string; min: string }> {
   const bar = line.indexOf("|");
   assert.ok(bar > 0, "a perfdata section after |");
   assert.equal(line.indexOf("|", bar + 1), -1, "one | only");
@@ -33,7 +36,13 @@ function parsePerfdata(line: string): Map<string, { value: number; uom: string; 
   for (const item of line.slice(bar + 1).trim().split(" ")) {
     const m = item.match(ITEM);
     assert.ok(m, `perfdata item "${item}" follows the guidelines`);
-    out.set(m[1], { value: Number(m[2]), uom: m[3] ?? "", warn: m[4] ?? "", crit: m[5] ?? "", min: m[6] ?? "" });
+    out.set(m[1], {
+      value: Number(m[2]),
+      uom: m[3] ?? "",
+      warn: m[4] ?? "",
+      crit: m[5] ?? "",
+      min: m[6] ?? "",
+    });
   }
   return out;
 }
@@ -42,7 +51,14 @@ Deno.test("an OK line carries valid perfdata for every measure", () => {
   const line = healthLine(OK);
   assert.match(line, /^MCR OK - 2 rules, 1 workers, 1000 pps in, 0\.0 loss\/s \| /);
   const p = parsePerfdata(line);
-  assert.deepEqual([...p.keys()], ["rx_pps", "loss_pps", "tx_errors_pps", "silent", "rules", "workers"]);
+  assert.deepEqual([...p.keys()], [
+    "rx_pps",
+    "loss_pps",
+    "tx_errors_pps",
+    "silent",
+    "rules",
+    "workers",
+  ]);
   assert.equal(p.get("rx_pps")!.value, 1000);
   assert.equal(p.get("silent")!.value, 0.25);
   assert.equal(p.get("silent")!.uom, "s");
@@ -57,16 +73,39 @@ Deno.test("thresholds appear in the perfdata and raise the verdict: warning abov
   assert.equal(warn.status, "warning");
   assert.match(healthLine(warn, t), /^MCR WARNING - loss 5\/s > 1\/s; /);
   assert.equal(applyThresholds({ ...OK, loss_pps: 20 }, t).status, "critical");
-  assert.equal(applyThresholds({ ...OK, silent_s: 12 }, { silent: { warn: 5, crit: 10 } }).status, "critical");
-  assert.equal(applyThresholds({ ...OK, tx_errors_pps: 3 }, { txErrors: { warn: 1 } }).status, "warning");
-  const critical: HealthReport = { ...OK, status: "critical", reasons: ["worker 0 is not running"] };
-  assert.equal(applyThresholds(critical, { loss: { warn: 1000 } }).status, "critical", "never lowered");
+  assert.equal(
+    applyThresholds({ ...OK, silent_s: 12 }, { silent: { warn: 5, crit: 10 } }).status,
+    "critical",
+  );
+  assert.equal(
+    applyThresholds({ ...OK, tx_errors_pps: 3 }, { txErrors: { warn: 1 } }).status,
+    "warning",
+  );
+  const critical: HealthReport = {
+    ...OK,
+    status: "critical",
+    reasons: ["worker 0 is not running"],
+  };
+  assert.equal(
+    applyThresholds(critical, { loss: { warn: 1000 } }).status,
+    "critical",
+    "never lowered",
+  );
 });
 
 Deno.test("an UNKNOWN line carries the same perfdata with every value U (could not be determined), thresholds kept", () => {
-  const line = `MCR UNKNOWN - relay unreachable | ${perfdata(null, { loss: { warn: 1, crit: 10 } })}`;
+  const line = `MCR UNKNOWN - relay unreachable | ${
+    perfdata(null, { loss: { warn: 1, crit: 10 } })
+  }`;
   const p = parsePerfdata(line);
-  assert.deepEqual([...p.keys()], ["rx_pps", "loss_pps", "tx_errors_pps", "silent", "rules", "workers"]);
+  assert.deepEqual([...p.keys()], [
+    "rx_pps",
+    "loss_pps",
+    "tx_errors_pps",
+    "silent",
+    "rules",
+    "workers",
+  ]);
   for (const [k, item] of p) assert.ok(Number.isNaN(item.value), `${k} is U`);
   assert.equal(p.get("loss_pps")!.warn, "1");
   assert.equal(p.get("silent")!.uom, "", "no unit on an unknown value");

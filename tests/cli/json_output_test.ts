@@ -22,11 +22,22 @@ async function capture(argv: string[]): Promise<{ code: number; out: string[] }>
 Deno.test("mcr config check --json: {ok, rules, outputs} for a good file, {ok: false, errors} naming the field for a bad one", async () => {
   const dir = Deno.makeTempDirSync();
   try {
-    Deno.writeTextFileSync(`${dir}/good.yaml`, "rules:\n  - { name: a, input: { interface: eth1, group: 239.1.1.1, port: 5001 }, outputs: [{ interface: eth2, group: 239.9.9.9, port: 5099 }] }\n");
-    Deno.writeTextFileSync(`${dir}/bad.yaml`, "rules:\n  - { name: a, input: { interface: eth1, group: 239.1.1.1, port: 0 }, outputs: [{ interface: eth2, group: 239.9.9.9, port: 5099 }] }\n");
+    Deno.writeTextFileSync(
+      `${dir}/good.yaml`,
+      "rules:\n  - { name: a, input: { interface: eth1, group: 239.1.1.1, port: 5001 }, outputs: [{ interface: eth2, group: 239.9.9.9, port: 5099 }] }\n",
+    );
+    Deno.writeTextFileSync(
+      `${dir}/bad.yaml`,
+      "rules:\n  - { name: a, input: { interface: eth1, group: 239.1.1.1, port: 0 }, outputs: [{ interface: eth2, group: 239.9.9.9, port: 5099 }] }\n",
+    );
     const good = await capture(["config", "check", `${dir}/good.yaml`, "--json"]);
     assert.equal(good.code, 0);
-    assert.deepEqual(JSON.parse(good.out[0]), { ok: true, file: `${dir}/good.yaml`, rules: 1, outputs: 1 });
+    assert.deepEqual(JSON.parse(good.out[0]), {
+      ok: true,
+      file: `${dir}/good.yaml`,
+      rules: 1,
+      outputs: 1,
+    });
     const bad = await capture(["config", "check", "--json", `${dir}/bad.yaml`]);
     assert.equal(bad.code, 1);
     const r = JSON.parse(bad.out[0]);

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { createApp } from "../../src/api/app.ts";
 import { didYouMean, editDistance, runCli } from "../../src/cli/dispatch.ts";
-import { BASE_CONFIG, FakeRelay, fakeDeps } from "../helpers/fake_relay.ts";
+import { BASE_CONFIG, fakeDeps, FakeRelay } from "../helpers/fake_relay.ts";
 
 /** Runs fn with console.log/error captured; returns [exit code, stdout, stderr]. */
 async function captured(fn: () => Promise<number>): Promise<[number, string, string]> {
@@ -34,8 +34,16 @@ Deno.test("mcr workers, log-level and config show talk to a running relay's API"
     assert.match(out, /^0\s+true\s+0/m);
     const [, json] = await captured(() => runCli(["workers", "--api", api, "--json"]));
     assert.equal(JSON.parse(json)[0].id, 0);
-    assert.deepEqual(await captured(() => runCli(["log-level", "--api", api])), [0, deps.logger.level, ""]);
-    assert.deepEqual(await captured(() => runCli(["log-level", "debug", "--api", api])), [0, "debug", ""]);
+    assert.deepEqual(await captured(() => runCli(["log-level", "--api", api])), [
+      0,
+      deps.logger.level,
+      "",
+    ]);
+    assert.deepEqual(await captured(() => runCli(["log-level", "debug", "--api", api])), [
+      0,
+      "debug",
+      "",
+    ]);
     assert.equal(deps.logger.level, "debug", "in force");
     assert.equal((await captured(() => runCli(["log-level", "loud", "--api", api])))[0], 1);
     const [showCode, yaml] = await captured(() => runCli(["config", "show", "--api", api]));

@@ -12,24 +12,71 @@ const REPORT: RoutingReport = {
       version: 3,
       querier: "10.0.2.1",
       is_querier: true,
-      groups: [{ group: "239.9.9.1", mode: "exclude", sources: [], expires_ms: 250_000, last_reporter: "10.0.2.7", version: 3 }],
+      groups: [{
+        group: "239.9.9.1",
+        mode: "exclude",
+        sources: [],
+        expires_ms: 250_000,
+        last_reporter: "10.0.2.7",
+        version: 3,
+      }],
     }],
   },
   mld: { interfaces: [] },
   pim: {
-    interfaces: [{ interface: "eth3", address: "10.0.3.1", dr: "10.0.3.2", is_dr: false, neighbors: 1 }],
-    neighbors: [{ interface: "eth3", address: "10.0.3.2", dr_priority: 1, generation_id: 5, holdtime_s: 105, expires_ms: 100_000, up_ms: 60_000 }],
-    routes: [{ interface: "eth3", source: "*", group: "239.9.9.1", neighbor: "10.0.3.2", expires_ms: 200_000, prune_pending: false, rpt_pruned: [] }],
+    interfaces: [{
+      interface: "eth3",
+      address: "10.0.3.1",
+      dr: "10.0.3.2",
+      is_dr: false,
+      neighbors: 1,
+    }],
+    neighbors: [{
+      interface: "eth3",
+      address: "10.0.3.2",
+      dr_priority: 1,
+      generation_id: 5,
+      holdtime_s: 105,
+      expires_ms: 100_000,
+      up_ms: 60_000,
+    }],
+    routes: [{
+      interface: "eth3",
+      source: "*",
+      group: "239.9.9.1",
+      neighbor: "10.0.3.2",
+      expires_ms: 200_000,
+      prune_pending: false,
+      rpt_pruned: [],
+    }],
     rp: [{ address: "10.0.3.1", groups: "239.0.0.0/8" }],
     registers: [],
   },
   msdp: {
-    peers: [{ peer: "10.0.3.2", local: "10.0.3.1", state: "established", sa_count: 1, up_ms: 5000 }],
-    sa_cache: [{ source: "10.8.0.1", group: "239.5.5.5", rp: "10.8.0.254", peer: "10.0.3.2", expires_ms: 140_000 }],
+    peers: [{
+      peer: "10.0.3.2",
+      local: "10.0.3.1",
+      state: "established",
+      sa_count: 1,
+      up_ms: 5000,
+    }],
+    sa_cache: [{
+      source: "10.8.0.1",
+      group: "239.5.5.5",
+      rp: "10.8.0.254",
+      peer: "10.0.3.2",
+      expires_ms: 140_000,
+    }],
   },
   waiting: [{ interface: "eth9", protocol: "pim", reason: "absent" }],
   counters: {} as RoutingReport["counters"],
-  learned_outputs: [{ rule: "cam1", interface: "eth3", group: "239.9.9.1", port: 5099, source: "*" }],
+  learned_outputs: [{
+    rule: "cam1",
+    interface: "eth3",
+    group: "239.9.9.1",
+    port: 5099,
+    source: "*",
+  }],
   learned_refused: 0,
 };
 
@@ -82,7 +129,10 @@ Deno.test("mcr stats: one routing line when a protocol is configured, and learne
     }],
     rates: { window_s: 1, totals: {}, rules: {} },
   };
-  const table = formatStatsTable(snapshot as unknown as Parameters<typeof formatStatsTable>[0], REPORT);
+  const table = formatStatsTable(
+    snapshot as unknown as Parameters<typeof formatStatsTable>[0],
+    REPORT,
+  );
   assert.match(table, /^routing: IGMP\/MLD groups 1/m);
   assert.match(table, /-> eth2 239\.9\.9\.1:5099 \(on demand\)/);
   assert.match(table, /-> eth3 239\.9\.9\.1:5099 \(pim\)/);

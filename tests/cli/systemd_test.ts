@@ -11,7 +11,11 @@ const quiet = { warn: () => {} };
 
 /** A socat receiving datagrams on `address` (UNIX-RECV:path or ABSTRACT-RECV:name); what it got so far. */
 async function receiver(address: string) {
-  const p = new Deno.Command("socat", { args: ["-u", address, "-"], stdout: "piped", stderr: "null" }).spawn();
+  const p = new Deno.Command("socat", {
+    args: ["-u", address, "-"],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
   let text = "";
   (async () => {
     for await (const chunk of p.stdout.pipeThrough(new TextDecoderStream())) text += chunk;
@@ -83,8 +87,14 @@ Deno.test("the notifier says READY, RELOADING with MONOTONIC_USEC, STOPPING; pin
 
 Deno.test("no watchdog pings unless systemd asked for them, for this process", () => {
   const sent: string[] = [];
-  for (const env of [new Map<string, string>(), new Map([["WATCHDOG_USEC", "100000"], ["WATCHDOG_PID", "1"]])]) {
-    const stop = systemdNotifier(quiet, { get: (k) => env.get(k) }, (s) => (sent.push(s), true)).watchdog(() => true);
+  for (
+    const env of [
+      new Map<string, string>(),
+      new Map([["WATCHDOG_USEC", "100000"], ["WATCHDOG_PID", "1"]]),
+    ]
+  ) {
+    const stop = systemdNotifier(quiet, { get: (k) => env.get(k) }, (s) => (sent.push(s), true))
+      .watchdog(() => true);
     stop();
   }
   assert.deepEqual(sent, []);

@@ -4,7 +4,12 @@
  * write leaves the old file and no temporary file behind.
  */
 import assert from "node:assert/strict";
-import { COMPACT_ABOVE, ConfigConflictError, ConfigFile, renderConfig } from "../../src/config/config_file.ts";
+import {
+  COMPACT_ABOVE,
+  ConfigConflictError,
+  ConfigFile,
+  renderConfig,
+} from "../../src/config/config_file.ts";
 import { parseConfigText } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 
@@ -47,15 +52,26 @@ Deno.test("ConfigFile.write() keeps the operator's comments and the text of unch
   const config = await file.load();
   await file.write({ ...config, rules: [...config.rules, rule("cam3", 3)] });
   const text = Deno.readTextFileSync(path);
-  for (const kept of ["# Head-end relay, owned by the NOC (ticket 4711)", "# camera 1: do not touch without calling Bob", "# the lobby"]) {
+  for (
+    const kept of [
+      "# Head-end relay, owned by the NOC (ticket 4711)",
+      "# camera 1: do not touch without calling Bob",
+      "# the lobby",
+    ]
+  ) {
     assert.ok(text.includes(kept), `kept: ${kept}\n${text}`);
   }
-  assert.ok(text.includes("input: { interface: eth1, group: 239.1.1.2, port: 5002 }"), "an unchanged rule keeps its layout");
+  assert.ok(
+    text.includes("input: { interface: eth1, group: 239.1.1.2, port: 5002 }"),
+    "an unchanged rule keeps its layout",
+  );
   assert.deepEqual(parseConfigText(text, path).rules.map((r) => r.name), ["cam1", "cam2", "cam3"]);
   // Removing a rule removes only it.
   await file.write({ ...config, rules: config.rules.filter((r) => r.name !== "cam2") });
   const after = Deno.readTextFileSync(path);
-  assert.ok(after.includes("# camera 1: do not touch without calling Bob") && !after.includes("cam2"));
+  assert.ok(
+    after.includes("# camera 1: do not touch without calling Bob") && !after.includes("cam2"),
+  );
 });
 
 Deno.test("ConfigFile.write() refuses to overwrite a file changed on disk since it was read, and writes nothing", async () => {
@@ -64,7 +80,10 @@ Deno.test("ConfigFile.write() refuses to overwrite a file changed on disk since 
   const config = await file.load();
   const edited = OPERATOR_FILE.replace("port: 6002", "port: 6003");
   Deno.writeTextFileSync(path, edited);
-  await assert.rejects(file.write({ ...config, rules: [...config.rules, rule("cam3", 3)] }), ConfigConflictError);
+  await assert.rejects(
+    file.write({ ...config, rules: [...config.rules, rule("cam3", 3)] }),
+    ConfigConflictError,
+  );
   assert.equal(Deno.readTextFileSync(path), edited, "the operator's unreloaded edit is intact");
   // After a reload (SIGHUP) the file is the baseline again.
   const reloaded = await file.load();
@@ -81,12 +100,16 @@ Deno.test("ConfigFile.write() through a symlink replaces the target and keeps th
   const config = await file.load();
   await file.write({ ...config, rules: [...config.rules, rule("cam3", 3)] });
   assert.ok(Deno.lstatSync(`${dir}/link.yaml`).isSymlink, "the link is still a link");
-  assert.ok(Deno.readTextFileSync(`${dir}/real/mcr.yaml`).includes("cam3"), "the real target has the change");
+  assert.ok(
+    Deno.readTextFileSync(`${dir}/real/mcr.yaml`).includes("cam3"),
+    "the real target has the change",
+  );
   assert.deepEqual(leftovers(`${dir}/real`), []);
 });
 
 Deno.test({
-  name: "ConfigFile.write() into a read-only directory fails, leaves the file as it was and no temporary file",
+  name:
+    "ConfigFile.write() into a read-only directory fails, leaves the file as it was and no temporary file",
   ignore: Deno.uid() === 0, // root writes through directory permissions; the tmpfs test below covers root
   fn: async () => {
     const path = tempFile(OPERATOR_FILE);
@@ -105,11 +128,13 @@ Deno.test({
 });
 
 Deno.test({
-  name: "ConfigFile.write() on a full disk (a 64 KiB tmpfs) and on a read-only mount fails cleanly: old file intact, no temporary file",
+  name:
+    "ConfigFile.write() on a full disk (a 64 KiB tmpfs) and on a read-only mount fails cleanly: old file intact, no temporary file",
   ignore: Deno.uid() !== 0 && Deno.env.get("CI") !== "true",
   fn: async () => {
     const dir = Deno.makeTempDirSync();
-    const mount = (opts: string) => new Deno.Command("mount", { args: ["-t", "tmpfs", "-o", opts, "tmpfs", dir] }).outputSync();
+    const mount = (opts: string) =>
+      new Deno.Command("mount", { args: ["-t", "tmpfs", "-o", opts, "tmpfs", dir] }).outputSync();
     assert.ok(mount("size=64k").success, "tmpfs mounted");
     try {
       const path = `${dir}/mcr.yaml`;
@@ -120,7 +145,9 @@ Deno.test({
       await assert.rejects(file.write(huge), /No space left|os error 28/);
       assert.equal(Deno.readTextFileSync(path), OPERATOR_FILE);
       assert.deepEqual(leftovers(dir), []);
-      assert.ok(new Deno.Command("mount", { args: ["-o", "remount,ro", dir] }).outputSync().success);
+      assert.ok(
+        new Deno.Command("mount", { args: ["-o", "remount,ro", dir] }).outputSync().success,
+      );
       await assert.rejects(file.write({ ...config, rules: [...config.rules, rule("cam3", 3)] }));
       assert.equal(Deno.readTextFileSync(path), OPERATOR_FILE);
       assert.deepEqual(leftovers(dir), []);
@@ -131,8 +158,14 @@ Deno.test({
 });
 
 Deno.test("renderConfig() writes files of more than COMPACT_ABOVE rules one rule per line, keeping the leading comments", () => {
-  const config: Config = { workers: 1, rules: Array.from({ length: COMPACT_ABOVE + 1 }, (_, i) => rule(`r${i}`, i)) };
-  const text = renderConfig("# generated by the NOC's tool\n# do not edit by hand\nrules: []\n", config);
+  const config: Config = {
+    workers: 1,
+    rules: Array.from({ length: COMPACT_ABOVE + 1 }, (_, i) => rule(`r${i}`, i)),
+  };
+  const text = renderConfig(
+    "# generated by the NOC's tool\n# do not edit by hand\nrules: []\n",
+    config,
+  );
   assert.ok(text.startsWith("# generated by the NOC's tool\n# do not edit by hand\n"));
   assert.equal(text.split("\n").filter((l) => l.startsWith("  - {")).length, COMPACT_ABOVE + 1);
   assert.deepEqual(parseConfigText(text, "x"), config);

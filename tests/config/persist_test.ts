@@ -28,7 +28,9 @@ Deno.test("a crash in the middle of a config write leaves the old or the new fil
   const next = config(2000, "new");
   await writeConfigAtomically(path, old);
   const writer = `
-    import { writeConfigAtomically } from ${JSON.stringify(new URL("../../src/config/persist.ts", import.meta.url).href)};
+    import { writeConfigAtomically } from ${
+    JSON.stringify(new URL("../../src/config/persist.ts", import.meta.url).href)
+  };
     const next = JSON.parse(Deno.readTextFileSync(Deno.args[1]));
     for (;;) await writeConfigAtomically(Deno.args[0], next);
   `;
@@ -38,7 +40,17 @@ Deno.test("a crash in the middle of a config write leaves the old or the new fil
   Deno.writeTextFileSync(`${dir}/next.json`, JSON.stringify(next));
   for (let round = 0; round < 8; round++) {
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--config", new URL("../../deno.json", import.meta.url).pathname, "--allow-read", "--allow-write", "--allow-env", script, path, `${dir}/${round % 2 ? "old" : "next"}.json`],
+      args: [
+        "run",
+        "--config",
+        new URL("../../deno.json", import.meta.url).pathname,
+        "--allow-read",
+        "--allow-write",
+        "--allow-env",
+        script,
+        path,
+        `${dir}/${round % 2 ? "old" : "next"}.json`,
+      ],
       stdout: "null",
       stderr: "piped",
     }).spawn();
@@ -53,7 +65,8 @@ Deno.test("a crash in the middle of a config write leaves the old or the new fil
     await stderr;
     const loaded = parseConfigText(Deno.readTextFileSync(path), path);
     assert.ok(
-      JSON.stringify(loaded) === JSON.stringify(old) || JSON.stringify(loaded) === JSON.stringify(next),
+      JSON.stringify(loaded) === JSON.stringify(old) ||
+        JSON.stringify(loaded) === JSON.stringify(next),
       `round ${round}: the file is neither the old nor the new config`,
     );
   }

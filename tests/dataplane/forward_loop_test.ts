@@ -14,7 +14,12 @@ import {
   TP_STATUS_WRONG_FORMAT,
 } from "../../ffi/layout.ts";
 import { COMMAND_RECONFIGURE, COMMAND_STOP, CONTROL_COMMAND } from "../../src/dataplane/channel.ts";
-import { FRAME_BATCH, forwardLoop, processBlock, processFrames } from "../../src/dataplane/forward_loop.ts";
+import {
+  forwardLoop,
+  FRAME_BATCH,
+  processBlock,
+  processFrames,
+} from "../../src/dataplane/forward_loop.ts";
 import { buildTables } from "../../src/dataplane/tables.ts";
 import {
   fakeLoopState,
@@ -497,14 +502,25 @@ Deno.test("processBlock() counts a corrupt RX entry and the rest of its block as
 });
 
 Deno.test("processBlock() puts packets where the kernel does: network header 16-byte aligned after TPACKET3_HDRLEN", () => {
-  const tagged = { ...ONE_OUTPUT, rules: [{ ...ONE_OUTPUT.rules[0], name: "v9", input: { ...ONE_OUTPUT.rules[0].input, vlan: 9 } }] };
+  const tagged = {
+    ...ONE_OUTPUT,
+    rules: [{
+      ...ONE_OUTPUT.rules[0],
+      name: "v9",
+      input: { ...ONE_OUTPUT.rules[0].input, vlan: 9 },
+    }],
+  };
   const w = fakeWorker(planFor({ rules: [...ONE_OUTPUT.rules, ...tagged.rules] }));
   const headers = w.arena.rx[0].fillBlock(0, [udpFrame(), udpFrame({ vlanIds: [9] })]);
   assert.equal(w.arena.view.getUint16(headers[0] + TP3_MAC, true), 96 - 14);
   assert.equal(w.arena.view.getUint16(headers[1] + TP3_MAC, true), 96 - 18);
   assert.equal(Math.ceil((TPACKET3_HDRLEN + 16) / 16) * 16, 96, "TPACKET_ALIGN(68 + 16)");
   processBlock(w.state, w.inputs[0]);
-  assert.equal(workerCounters(w.state).tx_sent, 2, "the untagged frame by one rule, the tagged one by the VLAN 9 rule");
+  assert.equal(
+    workerCounters(w.state).tx_sent,
+    2,
+    "the untagged frame by one rule, the tagged one by the VLAN 9 rule",
+  );
 });
 
 Deno.test("forwardLoop() takes ready blocks from every input in turn until idle, then returns the stop command", () => {
@@ -585,7 +601,11 @@ Deno.test("buildTables() starts a re-created ring at block 0 and frame 0, even w
   const next = buildTables(plan, rx, tx, { inputs: w.inputs, txPorts: w.txPorts });
   assert.equal(next.inputs[0].fd, w.inputs[0].fd);
   assert.equal(next.inputs[0].cursor, 0, "a new RX ring starts where the kernel starts");
-  assert.equal(next.txPorts[0].head, 0, "a new TX ring is written from frame 0, never past its end");
+  assert.equal(
+    next.txPorts[0].head,
+    0,
+    "a new TX ring is written from frame 0, never past its end",
+  );
 });
 
 Deno.test("buildTables() reuses the loop objects of unchanged rule plans, and rebuilds those whose TX ring changed", () => {
@@ -594,10 +614,21 @@ Deno.test("buildTables() reuses the loop objects of unchanged rule plans, and re
   const cache = new Map();
   const rx = w.arena.rxRefs();
   const tx = w.arena.txRefs();
-  const first = buildTables(plan, rx, tx, { inputs: w.inputs, txPorts: w.txPorts }, new Map(), cache);
+  const first = buildTables(
+    plan,
+    rx,
+    tx,
+    { inputs: w.inputs, txPorts: w.txPorts },
+    new Map(),
+    cache,
+  );
   const again = buildTables(plan, rx, tx, first, new Map(), cache);
   assert.deepEqual(again.txPorts, first.txPorts);
-  assert.equal(again.txPorts[0], first.txPorts[0], "a TX port whose ring and MTU stay is the same object");
+  assert.equal(
+    again.txPorts[0],
+    first.txPorts[0],
+    "a TX port whose ring and MTU stay is the same object",
+  );
   const rulesOf = (t: typeof first) => [...t.inputs[0].rules.values()];
   assert.equal(rulesOf(again)[0], rulesOf(first)[0], "an unchanged rule plan: the same Rule");
   // A re-created TX ring: every rule sending on it is rebuilt onto the new port.
@@ -605,9 +636,15 @@ Deno.test("buildTables() reuses the loop objects of unchanged rule plans, and re
   const rebuilt = buildTables(plan, rx, newTx, again, new Map(), cache);
   assert.notEqual(rulesOf(rebuilt)[0], rulesOf(again)[0]);
   for (const r of rulesOf(rebuilt)) {
-    for (const o of r.outputs) assert.ok(rebuilt.txPorts.includes(o.tx!), "outputs point at the ports in force");
+    for (const o of r.outputs) {
+      assert.ok(rebuilt.txPorts.includes(o.tx!), "outputs point at the ports in force");
+    }
   }
-  assert.equal(cache.size, plan.rules.length, "the cache holds only the rules of the plan in force");
+  assert.equal(
+    cache.size,
+    plan.rules.length,
+    "the cache holds only the rules of the plan in force",
+  );
 });
 
 // ---- frames mode (TPACKET_V2 RX ring) -----------------------------------------
@@ -634,7 +671,12 @@ Deno.test("processFrames() forwards every ready frame in one batch, hands each f
 });
 
 Deno.test("processFrames() wraps around the ring and stops at FRAME_BATCH so other inputs get their turn", () => {
-  const w = fakeWorker(planFor(ONE_OUTPUT), { frameSize: 2048, blockSize: 65536, blockCount: 16, txFrames: 1024 });
+  const w = fakeWorker(planFor(ONE_OUTPUT), {
+    frameSize: 2048,
+    blockSize: 65536,
+    blockCount: 16,
+    txFrames: 1024,
+  });
   const rx = w.arena.rx[0];
   const frames = rx.frameCount; // 512
   w.inputs[0].cursor = frames - 3;
@@ -664,12 +706,15 @@ Deno.test("processFrames() counts a frame whose header points outside its slot a
 
 Deno.test("processFrames() records each matched frame's residence, receive time to the batch's TX kick, in the worker histogram", async () => {
   const { fakeLoopState } = await import("../helpers/fake_ring.ts");
-  const { RESIDENCE_BUCKETS_US, RESIDENCE_COUNT_SLOT, RESIDENCE_SLOT_BASE, RESIDENCE_SUM_SLOT } = await import(
-    "../../src/stats/registry.ts"
-  );
+  const { RESIDENCE_BUCKETS_US, RESIDENCE_COUNT_SLOT, RESIDENCE_SLOT_BASE, RESIDENCE_SUM_SLOT } =
+    await import(
+      "../../src/stats/registry.ts"
+    );
   const w = fakeWorker(planFor(ONE_OUTPUT), { frameSize: 2048, blockSize: 65536, blockCount: 1 });
   const now = 1_764_000_000_000_000; // µs since the epoch
-  const state = fakeLoopState(w.arena, { inputs: w.inputs, txPorts: w.txPorts }, w.kicker, { clock: { read: (into) => into[0] = now } });
+  const state = fakeLoopState(w.arena, { inputs: w.inputs, txPorts: w.txPorts }, w.kicker, {
+    clock: { read: (into) => into[0] = now },
+  });
   const rx = w.arena.rx[0];
   // A delay injected in the ring: 4 frames received 3 ms before the kick, 2 received 20 µs before,
   // and one that matches no rule (not timed).
@@ -678,9 +723,13 @@ Deno.test("processFrames() records each matched frame's residence, receive time 
   rx.fillFrames(at, [udpFrame({ dstPort: 9999 })], now - 3000);
   processFrames(state, w.inputs[0]);
   const wc = state.workerCounters;
-  const bucket = (us: number) => wc[RESIDENCE_SLOT_BASE + RESIDENCE_BUCKETS_US.indexOf(us as never)];
+  const bucket = (us: number) =>
+    wc[RESIDENCE_SLOT_BASE + RESIDENCE_BUCKETS_US.indexOf(us as never)];
   assert.equal(bucket(5000), 4, "3 ms lands in the 2.5-5 ms bucket");
   assert.equal(bucket(25), 2, "20 µs lands in the 10-25 µs bucket");
   assert.equal(wc[RESIDENCE_COUNT_SLOT], 6);
-  assert.ok(Math.abs(wc[RESIDENCE_SUM_SLOT] - (4 * 3000 + 2 * 20)) < 0.01, `sum ${wc[RESIDENCE_SUM_SLOT]}`);
+  assert.ok(
+    Math.abs(wc[RESIDENCE_SUM_SLOT] - (4 * 3000 + 2 * 20)) < 0.01,
+    `sum ${wc[RESIDENCE_SUM_SLOT]}`,
+  );
 });

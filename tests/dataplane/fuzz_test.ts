@@ -549,7 +549,9 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
 
 function ipStart(f: Uint8Array): number {
   let ip = 14;
-  while (f.length >= ip && (get16(f, ip - 2) === ETHERTYPE_VLAN || get16(f, ip - 2) === 0x88a8)) ip += 4;
+  while (f.length >= ip && (get16(f, ip - 2) === ETHERTYPE_VLAN || get16(f, ip - 2) === 0x88a8)) {
+    ip += 4;
+  }
   return ip;
 }
 
@@ -815,7 +817,10 @@ function runCase(h: Harness, c: FuzzCase): void {
       assert.equal(counters.packets - was.packets, 1);
       // The IPv4 header always verifies; the UDP checksum is judged below.
       assert.deepEqual(verifyFrame(out).filter((p) => !p.startsWith("UDP checksum")), []);
-      const expected = expectedRewrite(effective, o.decrement ? { ...o.spec, ttl: inTtl - 1 } : o.spec);
+      const expected = expectedRewrite(
+        effective,
+        o.decrement ? { ...o.spec, ttl: inTtl - 1 } : o.spec,
+      );
       let exact = fragment === 2; // a later fragment: nothing but the IPv4 header changes
       tally(
         fragment === 0

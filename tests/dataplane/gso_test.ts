@@ -17,7 +17,11 @@ import { TEST_INTERFACES } from "../helpers/fake_ring.ts";
 /** The test interfaces with IPv6 addresses, as an IPv6 rule needs them. */
 const V6_INTERFACES = TEST_INTERFACES.map((f) => ({
   ...f,
-  ipv6: f.name === "out1" ? [...ipv6Bytes("2001:db8:1::1")] : f.name === "in0" ? [...ipv6Bytes("2001:db8::2")] : null,
+  ipv6: f.name === "out1"
+    ? [...ipv6Bytes("2001:db8:1::1")]
+    : f.name === "in0"
+    ? [...ipv6Bytes("2001:db8::2")]
+    : null,
 }));
 
 const V4 = {
@@ -36,7 +40,12 @@ const V6 = {
 };
 
 /** fillFrames() puts the MAC header at 80 in each frame: the virtio_net_hdr is the 10 bytes before it. */
-function setVnetHeader(w: ReturnType<typeof fakeWorker>, frame: number, gsoType: number, gsoSize: number): void {
+function setVnetHeader(
+  w: ReturnType<typeof fakeWorker>,
+  frame: number,
+  gsoType: number,
+  gsoSize: number,
+): void {
   const rx = w.arena.rx[0];
   const hdr = rx.offset + frame * rx.frameSize + 80 - VNET_HDR_LEN;
   w.arena.view.setUint8(hdr + 1, gsoType);
@@ -44,7 +53,13 @@ function setVnetHeader(w: ReturnType<typeof fakeWorker>, frame: number, gsoType:
 }
 
 function gsoWorker(config: unknown, interfaces = TEST_INTERFACES) {
-  return fakeWorker(planFor(config, interfaces), { frameSize: 16384, blockSize: 65536, blockCount: 2, txFrames: 64, vnet: true });
+  return fakeWorker(planFor(config, interfaces), {
+    frameSize: 16384,
+    blockSize: 65536,
+    blockCount: 2,
+    txFrames: 64,
+    vnet: true,
+  });
 }
 
 Deno.test("an IPv4 GSO frame of 350 bytes in 100-byte segments is relayed as 4 datagrams, each valid on its own", () => {
@@ -59,13 +74,21 @@ Deno.test("an IPv4 GSO frame of 350 bytes in 100-byte segments is relayed as 4 d
   const out = w.arena.tx[0].frames();
   assert.equal(out.length, 4);
   out.forEach((f, k) => {
-    assert.deepEqual(verifyFrame(f.bytes), [], `datagram ${k}: valid IPv4 and UDP checksums and lengths`);
+    assert.deepEqual(
+      verifyFrame(f.bytes),
+      [],
+      `datagram ${k}: valid IPv4 and UDP checksums and lengths`,
+    );
     const d = decodeFrame(f.bytes);
     assert.equal(d.ip!.dst, "239.9.9.9");
     assert.equal(d.udp!.dstPort, 5099);
     assert.equal(d.ip!.id, 0x1000 + k, "the identification the kernel's own segmentation gives");
     assert.equal(d.ip!.ttl, 8);
-    assert.deepEqual(d.payload, payload.slice(k * 100, Math.min(350, (k + 1) * 100)), `datagram ${k} carries its segment`);
+    assert.deepEqual(
+      d.payload,
+      payload.slice(k * 100, Math.min(350, (k + 1) * 100)),
+      `datagram ${k} carries its segment`,
+    );
   });
   assert.deepEqual(out.map((f) => decodeFrame(f.bytes).udp!.length), [108, 108, 108, 58]);
   const c = workerCounters(w.state);
@@ -135,7 +158,10 @@ Deno.test("hostile segmentation headers (any segment size, any frame length, a f
         const w = gsoWorker(V4);
         w.arena.tx[0].poison();
         const frame = udpFrame({ payload: payloadLen, udpChecksum: "partial" });
-        w.arena.rx[0].fillFrames(0, [{ frame: frame.subarray(0, Math.min(captured, frame.length)), status: TP_STATUS_CSUMNOTREADY }]);
+        w.arena.rx[0].fillFrames(0, [{
+          frame: frame.subarray(0, Math.min(captured, frame.length)),
+          status: TP_STATUS_CSUMNOTREADY,
+        }]);
         setVnetHeader(w, 0, gsoType, size);
         processFrames(w.state, w.inputs[0]);
         assert.deepEqual(w.arena.checkGuards(), []);
@@ -143,8 +169,15 @@ Deno.test("hostile segmentation headers (any segment size, any frame length, a f
         const c = workerCounters(w.state);
         assert.equal(c.rx_packets, c.matched + totalDrops(w.state), "rx = matched + drops");
         for (const f of w.arena.tx[0].frames()) assert.deepEqual(verifyFrame(f.bytes), []);
-        if ((gsoType & 0x7f) === 5 && size > 0 && Math.ceil(payloadLen / size) > GSO_MAX_SEGMENTS && captured >= frame.length) {
-          assert.equal(c.drop_bad_header, 1, "more datagrams than a sender may put in one frame: dropped whole");
+        if (
+          (gsoType & 0x7f) === 5 && size > 0 && Math.ceil(payloadLen / size) > GSO_MAX_SEGMENTS &&
+          captured >= frame.length
+        ) {
+          assert.equal(
+            c.drop_bad_header,
+            1,
+            "more datagrams than a sender may put in one frame: dropped whole",
+          );
         }
       },
     ),
@@ -167,7 +200,11 @@ Deno.test("blocks mode (TPACKET_V3): a GSO frame in a block is split the same wa
   const out = w.arena.tx[0].frames();
   assert.equal(out.length, 4, "3 datagrams from the GSO frame and the ordinary one");
   for (const f of out) assert.deepEqual(verifyFrame(f.bytes), []);
-  assert.deepEqual(out.slice(0, 3).map((f) => decodeFrame(f.bytes).payload), [payload.slice(0, 1000), payload.slice(1000, 2000), payload.slice(2000)]);
+  assert.deepEqual(out.slice(0, 3).map((f) => decodeFrame(f.bytes).payload), [
+    payload.slice(0, 1000),
+    payload.slice(1000, 2000),
+    payload.slice(2000),
+  ]);
   const c = workerCounters(w.state);
   assert.equal(c.rx_packets, 4);
   assert.equal(c.rx_gso_frames, 1);

@@ -28,7 +28,12 @@ function relay(config: unknown, frames: Uint8Array[]) {
 }
 
 Deno.test("an output without ttl writes the input's TTL minus one, and a packet arriving with TTL 1 or 0 goes nowhere (ttl_expired)", () => {
-  const { w, ttls } = relay(DECREMENT, [udpFrame({ ttl: 9, id: 1 }), udpFrame({ ttl: 2, id: 2 }), udpFrame({ ttl: 1, id: 3 }), udpFrame({ ttl: 0, id: 4 })]);
+  const { w, ttls } = relay(DECREMENT, [
+    udpFrame({ ttl: 9, id: 1 }),
+    udpFrame({ ttl: 2, id: 2 }),
+    udpFrame({ ttl: 1, id: 3 }),
+    udpFrame({ ttl: 0, id: 4 }),
+  ]);
   assert.deepEqual(ttls, [8, 1]);
   const c = workerCounters(w.state);
   assert.equal(c.drop_ttl_expired, 2);

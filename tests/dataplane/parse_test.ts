@@ -8,16 +8,16 @@ import assert from "node:assert/strict";
 import { vlanKey } from "../../src/dataplane/plan_types.ts";
 import {
   F_FRAG,
-  F_PROTO,
-  F_VLAN,
   F_GROUP,
   F_IHL,
   F_IP,
   F_PORT,
+  F_PROTO,
   F_SRC,
   F_TOTAL,
   F_UDP,
   F_UDP_LEN,
+  F_VLAN,
   FRAME,
   parseFrame,
   R_BAD_HEADER,
@@ -143,8 +143,20 @@ Deno.test("parseFrame() reads the VLAN tags, the one the kernel took into the ri
   assert.equal(FRAME[F_VLAN], vlanKey(10, 20), "two stacked 802.1Q tags: outer, inner");
   assert.equal(parse(udpFrame({ vlanIds: [10, 20], outerTpid: ETHERTYPE_QINQ })), 0);
   assert.equal(FRAME[F_VLAN], vlanKey(10, 20), "802.1ad outer tag");
-  assert.equal(parseFrame(new DataView(udpFrame({ vlanIds: [20] }).buffer), 0, udpFrame({ vlanIds: [20] }).length, 10), 0);
-  assert.equal(FRAME[F_VLAN], vlanKey(10, 20), "outer tag from the ring header, inner in the frame");
+  assert.equal(
+    parseFrame(
+      new DataView(udpFrame({ vlanIds: [20] }).buffer),
+      0,
+      udpFrame({ vlanIds: [20] }).length,
+      10,
+    ),
+    0,
+  );
+  assert.equal(
+    FRAME[F_VLAN],
+    vlanKey(10, 20),
+    "outer tag from the ring header, inner in the frame",
+  );
   assert.equal(parse(udpFrame({ vlanIds: [0] })), 0);
   assert.equal(FRAME[F_VLAN], 0, "a priority tag (VID 0) is no VLAN");
   assert.equal(parse(udpFrame({ vlanIds: [1, 2, 3] })), 0);

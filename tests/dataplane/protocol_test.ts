@@ -17,7 +17,11 @@ const CONFIG = {
       outputs: [{ interface: "out1", group: "239.9.9.50", ttl: 9 }],
     },
     // UDP to the same group still goes to its own rule.
-    { name: "udp", input: { interface: "in0", group: "239.1.1.50", port: 5000 }, outputs: [{ interface: "out1", group: "239.9.9.51", port: 6000 }] },
+    {
+      name: "udp",
+      input: { interface: "in0", group: "239.1.1.50", port: 5000 },
+      outputs: [{ interface: "out1", group: "239.9.9.51", port: 6000 }],
+    },
   ],
 };
 
@@ -51,7 +55,10 @@ Deno.test("an ESP rule relays the IP payload byte for byte with the group, sourc
 
 Deno.test("a protocol no rule relays is counted not_udp, and ESP to a group without an ESP rule too", () => {
   const w = fakeWorker(planFor({ rules: [CONFIG.rules[1]] }), { blockCount: 4 });
-  w.arena.rx[0].fillBlock(0, [espFrame(1), udpFrame({ protocol: 6, dst: "239.1.1.50", payload: 20 })]);
+  w.arena.rx[0].fillBlock(0, [
+    espFrame(1),
+    udpFrame({ protocol: 6, dst: "239.1.1.50", payload: 20 }),
+  ]);
   processBlock(w.state, w.inputs[0]);
   assert.equal(workerCounters(w.state).drop_not_udp, 2);
   assert.equal(workerCounters(w.state).matched, 0);

@@ -35,7 +35,20 @@ function rule(
   }
   const prefix = source === undefined ? 0 : Number(source.split("/")[1] ?? 32);
   const none = new Int32Array(0);
-  return new Rule(slot, 4, ipv4(group) | 0, port, addr, mask, none, none, none, prefix, allowFragments, []);
+  return new Rule(
+    slot,
+    4,
+    ipv4(group) | 0,
+    port,
+    addr,
+    mask,
+    none,
+    none,
+    none,
+    prefix,
+    allowFragments,
+    [],
+  );
 }
 
 function table(rules: Rule[]): Map<number, Rule> {
@@ -89,7 +102,9 @@ Deno.test("matchRule() finds a rule by exact group and port and nothing else", (
 Deno.test("matchRule() tells apart groups that share the low 14 bits (one Map key, one chain)", () => {
   // 239.1.0.1, 239.1.64.1 and 239.2.0.1 all have group & 0x3fff === 1.
   const groups = ["239.1.0.1", "239.1.64.1", "239.2.0.1", "224.0.0.1"];
-  for (const g of groups) assert.equal(ruleKey(4, addr(g), 5000), ruleKey(4, addr(groups[0]), 5000));
+  for (const g of groups) {
+    assert.equal(ruleKey(4, addr(g), 5000), ruleKey(4, addr(groups[0]), 5000));
+  }
   const rules = groups.slice(0, 3).map((g, i) => rule(i, g, 5000));
   const t = table(rules);
   assert.equal(t.size, 1, "all three share one key");

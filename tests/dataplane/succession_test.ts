@@ -25,7 +25,12 @@ const PLAN = planFor({
   }],
 });
 const T = 1_800_000_000_000_000; // µs, CLOCK_REALTIME
-const FRAMES = { frameSize: 2048, blockSize: 65536, blockCount: 1, kicker: { send: true, record: true } };
+const FRAMES = {
+  frameSize: 2048,
+  blockSize: 65536,
+  blockCount: 1,
+  kicker: { send: true, record: true },
+};
 
 /** Packets 0..9 (IP id = index), stamped 1 ms apart, five before T and five from T on. */
 const STAMPS = Array.from({ length: 10 }, (_, i) => T + (i - 5) * 1000);
@@ -50,7 +55,11 @@ Deno.test("admit(): a predecessor takes what was stamped before the cut, a succe
   assert.equal(admit(port, T - 1), false);
   assert.equal(admit(port, T), true);
   assert.equal(admit(port, T + 10 * SETTLE_US), true);
-  assert.equal(admit(port, T - 1), false, "a successor never takes an earlier stamp, however late it turns up");
+  assert.equal(
+    admit(port, T - 1),
+    false,
+    "a successor never takes an earlier stamp, however late it turns up",
+  );
 });
 
 Deno.test("finished(): a predecessor retires only after the settle time, with nothing left ready", () => {
@@ -68,14 +77,28 @@ Deno.test("a succession forwards each packet exactly once and in order: the succ
   fillBoth(predecessor, successor);
 
   successor.inputs[0].cut = CUT_HELD;
-  assert.equal(processFrames(successor.state, successor.inputs[0]), 0, "a held successor is not read");
-  assert.equal(successor.arena.rx[0].frameStatus(0) & 1, 1, "its frames stay where the kernel put them");
+  assert.equal(
+    processFrames(successor.state, successor.inputs[0]),
+    0,
+    "a held successor is not read",
+  );
+  assert.equal(
+    successor.arena.rx[0].frameStatus(0) & 1,
+    1,
+    "its frames stay where the kernel put them",
+  );
 
   cutAt(predecessor.inputs[0], CUT_BEFORE, T);
   assert.equal(processFrames(predecessor.state, predecessor.inputs[0]), 1);
   assert.deepEqual(sentIds(predecessor), [0, 1, 2, 3, 4]);
-  assert.equal(workerCounters(predecessor.state).rx_packets, 5, "skipped packets are the successor's, not counted here");
-  for (let i = 0; i < 10; i++) assert.equal(predecessor.arena.rx[0].frameStatus(i), 0, `frame ${i} given back`);
+  assert.equal(
+    workerCounters(predecessor.state).rx_packets,
+    5,
+    "skipped packets are the successor's, not counted here",
+  );
+  for (let i = 0; i < 10; i++) {
+    assert.equal(predecessor.arena.rx[0].frameStatus(i), 0, `frame ${i} given back`);
+  }
 
   cutAt(successor.inputs[0], CUT_AFTER, T);
   assert.equal(processFrames(successor.state, successor.inputs[0]), 1);

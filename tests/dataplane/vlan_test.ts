@@ -14,8 +14,16 @@ const input = { interface: "in0", group: "239.1.1.1", port: 5001 };
 const TRUNK = {
   rules: [
     { name: "untagged", input, outputs: [{ interface: "out1", group: "239.9.9.1", port: 6001 }] },
-    { name: "v100", input: { ...input, vlan: 100 }, outputs: [{ interface: "out1", group: "239.9.9.2", port: 6002 }] },
-    { name: "v200", input: { ...input, vlan: 200 }, outputs: [{ interface: "out1", group: "239.9.9.3", port: 6003 }] },
+    {
+      name: "v100",
+      input: { ...input, vlan: 100 },
+      outputs: [{ interface: "out1", group: "239.9.9.2", port: 6002 }],
+    },
+    {
+      name: "v200",
+      input: { ...input, vlan: 200 },
+      outputs: [{ interface: "out1", group: "239.9.9.3", port: 6003 }],
+    },
     {
       name: "qinq",
       input: { ...input, outer_vlan: 300, vlan: 100 },
@@ -58,7 +66,10 @@ Deno.test("each rule gets exactly the frames of its VLAN; the kernel's stripped 
 
 Deno.test("frames mode reads the stripped tag from the tpacket2 header", () => {
   const w = fakeWorker(planFor(TRUNK), { frameSize: 2048, blockSize: 65536, blockCount: 1 });
-  w.arena.rx[0].fillFrames(0, [{ frame: udpFrame(), status: TP_STATUS_VLAN_VALID, vlanTci: 200 }, udpFrame()]);
+  w.arena.rx[0].fillFrames(0, [
+    { frame: udpFrame(), status: TP_STATUS_VLAN_VALID, vlanTci: 200 },
+    udpFrame(),
+  ]);
   processFrames(w.state, w.inputs[0]);
   assert.deepEqual(sent(w).map((s) => s.port), [6003, 6001]);
 });

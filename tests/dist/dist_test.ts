@@ -15,11 +15,22 @@ Deno.test({
   fn: async () => {
     const env = { ...Deno.env.toObject() };
     delete env.DENORT_BIN;
-    const out = await new Deno.Command("make", { args: ["-s", "dist"], cwd: root, env, clearEnv: true, stdout: "piped", stderr: "piped" }).output();
+    const out = await new Deno.Command("make", {
+      args: ["-s", "dist"],
+      cwd: root,
+      env,
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
     const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
     if (out.code === 0) {
       // A connected machine built it: the single executable must run, alone, as mcr.
-      const run = await new Deno.Command(`${root}/dist/mcr`, { args: ["version"], stdout: "piped", stderr: "piped" }).output();
+      const run = await new Deno.Command(`${root}/dist/mcr`, {
+        args: ["version"],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
       assert.equal(run.code, 0, new TextDecoder().decode(run.stderr));
       assert.match(new TextDecoder().decode(run.stdout), /^mcr \d+\.\d+\.\d+/);
       return;

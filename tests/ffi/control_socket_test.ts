@@ -15,7 +15,8 @@ import { rootTestsEnabled } from "../helpers/netns.ts";
 const capable = rootTestsEnabled().ok;
 
 Deno.test({
-  name: "ControlSocket.close() while its thread is blocked in the native wait: returns at once and releases both fds",
+  name:
+    "ControlSocket.close() while its thread is blocked in the native wait: returns at once and releases both fds",
   ignore: !capable,
   fn: async () => {
     const before = openFileCount();
@@ -35,12 +36,19 @@ Deno.test({
 });
 
 Deno.test({
-  name: "ControlSocket.open() on an interface that does not exist fails with its errno and leaks no fd",
+  name:
+    "ControlSocket.open() on an interface that does not exist fails with its errno and leaks no fd",
   ignore: !capable,
   fn: () => {
     const before = openFileCount();
-    assert.throws(() => ControlSocket.open(999_999, 4, 103, "nowhere0"), (e: unknown) => e instanceof NativeError && e.code === "ENODEV");
-    assert.throws(() => ControlSocket.open(1, 5 as 4, 2, "lo"), (e: unknown) => e instanceof NativeError && e.code === "EINVAL");
+    assert.throws(
+      () => ControlSocket.open(999_999, 4, 103, "nowhere0"),
+      (e: unknown) => e instanceof NativeError && e.code === "ENODEV",
+    );
+    assert.throws(
+      () => ControlSocket.open(1, 5 as 4, 2, "lo"),
+      (e: unknown) => e instanceof NativeError && e.code === "EINVAL",
+    );
     assert.equal(openFileCount(), before);
   },
 });

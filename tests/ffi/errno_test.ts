@@ -16,7 +16,10 @@ Deno.test("check() turns -errno into a NativeError with the op, errno name and c
     assert.equal(err.errno, 19);
     assert.equal(err.code, "ENODEV");
     assert.deepEqual(err.context, { ifname: "eth9" });
-    assert.equal(err.message, 'Cannot open packet RX ring on interface "eth9": no such device (ENODEV)');
+    assert.equal(
+      err.message,
+      'Cannot open packet RX ring on interface "eth9": no such device (ENODEV)',
+    );
   }
 });
 

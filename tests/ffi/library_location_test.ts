@@ -10,16 +10,41 @@ function tempDir(): string {
 }
 
 Deno.test("locateLibraryFrom() uses build/libmcr.so under deno run", () => {
-  assert.equal(locateLibraryFrom({ compiled: false, libraryPath: BUILT, cacheRoot: "/nonexistent", uid }), BUILT);
+  assert.equal(
+    locateLibraryFrom({ compiled: false, libraryPath: BUILT, cacheRoot: "/nonexistent", uid }),
+    BUILT,
+  );
 });
 
 Deno.test("locateLibraryFrom() prefers MCR_LIB and rejects one that does not exist", () => {
-  assert.equal(locateLibraryFrom({ envPath: BUILT, compiled: true, libraryPath: "/x", cacheRoot: "/x", uid }), BUILT);
-  assert.throws(() => locateLibraryFrom({ envPath: "/no/such.so", compiled: false, libraryPath: BUILT, cacheRoot: "/x", uid }), /MCR_LIB names \/no\/such\.so/);
+  assert.equal(
+    locateLibraryFrom({ envPath: BUILT, compiled: true, libraryPath: "/x", cacheRoot: "/x", uid }),
+    BUILT,
+  );
+  assert.throws(
+    () =>
+      locateLibraryFrom({
+        envPath: "/no/such.so",
+        compiled: false,
+        libraryPath: BUILT,
+        cacheRoot: "/x",
+        uid,
+      }),
+    /MCR_LIB names \/no\/such\.so/,
+  );
 });
 
 Deno.test("locateLibraryFrom() says to run `make lib` when the development build is missing", () => {
-  assert.throws(() => locateLibraryFrom({ compiled: false, libraryPath: "/no/build/libmcr.so", cacheRoot: "/x", uid }), /make lib/);
+  assert.throws(
+    () =>
+      locateLibraryFrom({
+        compiled: false,
+        libraryPath: "/no/build/libmcr.so",
+        cacheRoot: "/x",
+        uid,
+      }),
+    /make lib/,
+  );
 });
 
 Deno.test("compiled: the embedded library is extracted to a private, content-named directory and loads", () => {
@@ -62,11 +87,23 @@ Deno.test("compiled: a group- or world-accessible cache directory is made privat
 
 Deno.test("compiled: a cache directory owned by someone else is refused with a clear message", () => {
   const root = `${tempDir()}/cache`;
-  assert.throws(() => extractLibrary(new Uint8Array([1, 2, 3]), root, uid + 4242), /belongs to uid .* not to this user/);
+  assert.throws(
+    () => extractLibrary(new Uint8Array([1, 2, 3]), root, uid + 4242),
+    /belongs to uid .* not to this user/,
+  );
 });
 
 Deno.test("compiled without an embedded library: says to rebuild with make dist", () => {
-  assert.throws(() => locateLibraryFrom({ compiled: true, libraryPath: "/no/embedded.so", cacheRoot: tempDir(), uid }), /make dist/);
+  assert.throws(
+    () =>
+      locateLibraryFrom({
+        compiled: true,
+        libraryPath: "/no/embedded.so",
+        cacheRoot: tempDir(),
+        uid,
+      }),
+    /make dist/,
+  );
 });
 
 Deno.test("safeFromOthers() accepts directories only this user or root can change, and sticky /tmp below which we own the entry", () => {
@@ -74,14 +111,23 @@ Deno.test("safeFromOthers() accepts directories only this user or root can chang
   assert.equal(safeFromOthers("/tmp", 0), false, "/tmp itself is writable by others");
   const mine = Deno.makeTempDirSync({ dir: "/tmp" });
   assert.equal(safeFromOthers(mine, Deno.uid() ?? 0), true, "an entry of ours in sticky /tmp");
-  assert.equal(safeFromOthers(`${mine}/not/yet/there`, Deno.uid() ?? 0), true, "created by us below a safe directory");
+  assert.equal(
+    safeFromOthers(`${mine}/not/yet/there`, Deno.uid() ?? 0),
+    true,
+    "created by us below a safe directory",
+  );
   Deno.chmodSync(mine, 0o777);
-  assert.equal(safeFromOthers(`${mine}/x`, Deno.uid() ?? 0), false, "below a directory anyone may write to");
+  assert.equal(
+    safeFromOthers(`${mine}/x`, Deno.uid() ?? 0),
+    false,
+    "below a directory anyone may write to",
+  );
   Deno.removeSync(mine, { recursive: true });
 });
 
 Deno.test({
-  name: "library extraction: another user swapping directories (renameat2 exchange in a loop) never gets a foreign library loaded (3,000 attempts)",
+  name:
+    "library extraction: another user swapping directories (renameat2 exchange in a loop) never gets a foreign library loaded (3,000 attempts)",
   ignore: Deno.uid() !== 0 && Deno.env.get("CI") !== "true",
   sanitizeResources: false,
   fn: async () => {
@@ -95,14 +141,26 @@ Deno.test({
     const hash = createHash("sha256").update(ours).digest("hex");
     const evil = new TextEncoder().encode("EVIL".repeat(16 * 1024));
     Deno.mkdirSync(`${home}/.cache/evil/lib-${hash.slice(0, 16)}`, { recursive: true });
-    Deno.writeFileSync(`${home}/.cache/evil/lib-${hash.slice(0, 16)}/libmcr.so`, evil, { mode: 0o755 });
+    Deno.writeFileSync(`${home}/.cache/evil/lib-${hash.slice(0, 16)}/libmcr.so`, evil, {
+      mode: 0o755,
+    });
     new Deno.Command("chown", { args: ["-R", "nobody", home] }).outputSync();
     const preferred = `${home}/.cache/mcr`;
-    assert.equal(safeFromOthers(preferred, 0), false, "the other user's tree is recognised as unsafe");
+    assert.equal(
+      safeFromOthers(preferred, 0),
+      false,
+      "the other user's tree is recognised as unsafe",
+    );
     const swapper = new Deno.Command("setpriv", {
       // renameat2(RENAME_EXCHANGE) of their tree and ours, in a tight loop (x86-64 syscall 316).
-      args: ["--reuid=nobody", "--regid=nogroup", "--clear-groups", "perl", "-e",
-        `chdir("${home}/.cache") or die; my ($a, $b) = ("mcr", "evil"); for (1..50_000_000) { syscall(316, -100, $a, -100, $b, 2) }`],
+      args: [
+        "--reuid=nobody",
+        "--regid=nogroup",
+        "--clear-groups",
+        "perl",
+        "-e",
+        `chdir("${home}/.cache") or die; my ($a, $b) = ("mcr", "evil"); for (1..50_000_000) { syscall(316, -100, $a, -100, $b, 2) }`,
+      ],
       stdout: "null",
       stderr: "null",
     }).spawn();
@@ -119,7 +177,9 @@ Deno.test({
         // What the old code did: extract into the preferred root and load by path.
         try {
           const p = extractLibrary(ours, preferred, 0);
-          if (createHash("sha256").update(Deno.readFileSync(p)).digest("hex") !== hash) naiveForeign++;
+          if (createHash("sha256").update(Deno.readFileSync(p)).digest("hex") !== hash) {
+            naiveForeign++;
+          }
         } catch { /* refused this time */ }
       }
     } finally {
@@ -129,7 +189,9 @@ Deno.test({
       await swapper.status;
       new Deno.Command("rm", { args: ["-rf", base] }).outputSync();
     }
-    console.log(`extraction race: ${loaded} loaded, ${foreign} foreign; extracting into the other user's tree would have loaded ${naiveForeign} foreign`);
+    console.log(
+      `extraction race: ${loaded} loaded, ${foreign} foreign; extracting into the other user's tree would have loaded ${naiveForeign} foreign`,
+    );
     assert.equal(foreign, 0, "never a foreign library");
     assert.equal(loaded, 3000);
   },

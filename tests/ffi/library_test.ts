@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { EXPECTED_LAYOUT } from "../../ffi/layout.ts";
-import { ABI_VERSION, loadLibrary, libraryPath } from "../../ffi/library.ts";
+import { ABI_VERSION, libraryPath, loadLibrary } from "../../ffi/library.ts";
 import { SYMBOLS } from "../../ffi/symbols.ts";
 import { Waiter } from "../../ffi/waiter.ts";
 import { Arena, ARENA_BYTES } from "../../ffi/arena.ts";
@@ -10,7 +10,9 @@ import { RxRing, TxRing } from "../../ffi/packet_ring.ts";
 
 Deno.test("loadLibrary() resolves every symbol and checks ABI and ring layout", () => {
   const lib = loadLibrary();
-  for (const name of Object.keys(SYMBOLS)) assert.equal(typeof (lib as Record<string, unknown>)[name], "function", name);
+  for (const name of Object.keys(SYMBOLS)) {
+    assert.equal(typeof (lib as Record<string, unknown>)[name], "function", name);
+  }
   assert.equal(lib.mcr_abi_version(), ABI_VERSION);
   const out = new Int32Array(EXPECTED_LAYOUT.length);
   assert.equal(lib.mcr_layout(out, out.length), EXPECTED_LAYOUT.length);
@@ -54,19 +56,29 @@ Deno.test("a TX kick on something that is not a socket is tallied as a failed ki
 });
 
 Deno.test({
-  name: "a TX kick that succeeds, queued just before a wait, goes out in that call and does not wake it",
+  name:
+    "a TX kick that succeeds, queued just before a wait, goes out in that call and does not wake it",
   ignore: (Deno.uid() ?? 1) !== 0 && Deno.env.get("CI") !== "true",
   fn: () => {
     const a = Arena.open();
     const w = Waiter.open(64);
     // A TX ring on loopback with no frame marked for sending: the kick succeeds and sends nothing.
-    const tx = TxRing.open(a, { ifindex: 1, ifname: "lo", frameSize: 2048, frameCount: 64, qdiscBypass: false });
+    const tx = TxRing.open(a, {
+      ifindex: 1,
+      ifname: "lo",
+      frameSize: 2048,
+      frameCount: 64,
+      qdiscBypass: false,
+    });
     try {
       w.queueKick(tx.fd);
       const t0 = performance.now();
       assert.equal(w.wait(300), 0, "no readiness event");
       // A wait returns early only when woken: had the kick's completion been posted, it would have returned at once.
-      assert.ok(performance.now() - t0 >= 250, `the wait slept (${(performance.now() - t0).toFixed(0)} ms)`);
+      assert.ok(
+        performance.now() - t0 >= 250,
+        `the wait slept (${(performance.now() - t0).toFixed(0)} ms)`,
+      );
       const s = w.stats();
       assert.equal(s.kicks, 1, "the kick went out and is counted");
       assert.equal(s.kickErrors, 0);
@@ -86,7 +98,10 @@ Deno.test("Arena hands out page-aligned ranges, reuses freed ones, and explains 
   assert.equal(y, x + 12288);
   a.free(x, 10_000);
   assert.equal(a.allocate(8192), x, "first fit reuses the freed range");
-  assert.throws(() => a.allocate(ARENA_BYTES), /ring memory exhausted: .* lower ring sizes in config `ring`/);
+  assert.throws(
+    () => a.allocate(ARENA_BYTES),
+    /ring memory exhausted: .* lower ring sizes in config `ring`/,
+  );
 });
 
 Deno.test("interfaceInfo() reports loopback and null for an absent interface", () => {
@@ -104,12 +119,32 @@ Deno.test({
     const a = Arena.open();
     const before = a.freeBytes();
     assert.throws(
-      () => RxRing.open(a, { ifindex: 99999, ifname: "eth9", blockSize: 65536, blockCount: 4, frameSize: 2048, retireMs: 1, ignoreOutgoing: true }),
-      (err: unknown) => err instanceof NativeError && err.code === "ENODEV" && err.op === "mcr_rx_open" && /interface "eth9"/.test(err.message),
+      () =>
+        RxRing.open(a, {
+          ifindex: 99999,
+          ifname: "eth9",
+          blockSize: 65536,
+          blockCount: 4,
+          frameSize: 2048,
+          retireMs: 1,
+          ignoreOutgoing: true,
+        }),
+      (err: unknown) =>
+        err instanceof NativeError && err.code === "ENODEV" && err.op === "mcr_rx_open" &&
+        /interface "eth9"/.test(err.message),
     );
     assert.equal(a.freeBytes(), before, "the ring's range went back to the arena");
     assert.throws(
-      () => RxRing.open(a, { ifindex: 1, ifname: "lo", blockSize: 65536 + 4096, blockCount: 4, frameSize: 2048, retireMs: 1, ignoreOutgoing: true }),
+      () =>
+        RxRing.open(a, {
+          ifindex: 1,
+          ifname: "lo",
+          blockSize: 65536 + 4096,
+          blockCount: 4,
+          frameSize: 2048,
+          retireMs: 1,
+          ignoreOutgoing: true,
+        }),
       (err: unknown) => err instanceof NativeError && err.code === "EINVAL",
       "geometry the kernel would refuse is EINVAL before anything is allocated",
     );

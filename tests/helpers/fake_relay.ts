@@ -1,6 +1,11 @@
 /** A RelayControl without packets, for API tests: applyConfig just swaps the config. */
 import type { Config } from "../../src/config/schema.ts";
-import type { ApplyResult, InterfaceState, RelayControl, StatsSnapshot } from "../../src/supervisor/control.ts";
+import type {
+  ApplyResult,
+  InterfaceState,
+  RelayControl,
+  StatsSnapshot,
+} from "../../src/supervisor/control.ts";
 import { createLogger } from "../../src/log.ts";
 import { type CounterSample, RateWindow } from "../../src/stats/rates.ts";
 import { EventBus } from "../../src/events.ts";
@@ -34,7 +39,10 @@ export class FakeRelay implements RelayControl {
   }
   #queue: Promise<unknown> = Promise.resolve();
   /** Like the Supervisor: one queue; a failed commit puts the previous config back. */
-  change(build: (current: Config) => Config | Promise<Config>, commit?: (next: Config) => Promise<void>): Promise<ApplyResult> {
+  change(
+    build: (current: Config) => Config | Promise<Config>,
+    commit?: (next: Config) => Promise<void>,
+  ): Promise<ApplyResult> {
     const run = this.#queue.then(async () => {
       const before = this.current;
       const next = await build(before);
@@ -54,22 +62,48 @@ export class FakeRelay implements RelayControl {
   }
   /** No counters move in the fake: an empty sample. */
   counterSample(): CounterSample {
-    return { at_ms: Date.now(), totals: new Float64Array(0), workers: [], rule: new Float64Array(0), output: new Float64Array(0), slots: new Map() };
+    return {
+      at_ms: Date.now(),
+      totals: new Float64Array(0),
+      workers: [],
+      rule: new Float64Array(0),
+      output: new Float64Array(0),
+      slots: new Map(),
+    };
   }
 
   stats(): StatsSnapshot {
     return {
       at_ms: Date.now(),
       uptime_s: 10,
-      totals: { rx_packets: 100, matched: 90, tx_sent: 90, kernel_drops: 0, tx_ring_full: 0, tx_errors: 0, drop_no_match: 10 },
-      workers: [{ id: 0, alive: true, restarts: 0, heartbeat_age_ms: 5, counters: { rx_packets: 100, tx_sent: 90, drop_no_match: 10 } }],
+      totals: {
+        rx_packets: 100,
+        matched: 90,
+        tx_sent: 90,
+        kernel_drops: 0,
+        tx_ring_full: 0,
+        tx_errors: 0,
+        drop_no_match: 10,
+      },
+      workers: [{
+        id: 0,
+        alive: true,
+        restarts: 0,
+        heartbeat_age_ms: 5,
+        counters: { rx_packets: 100, tx_sent: 90, drop_no_match: 10 },
+      }],
       rules: this.current.rules.map((r) => ({
         name: r.name,
         input: { ...r.input },
         counters: { packets: this.packets.get(r.name) ?? 0, bytes: 0 },
         silent_ms: 100,
         active: true,
-        outputs: r.outputs.map((o) => ({ interface: o.interface, group: o.group, port: o.port, counters: { packets: 0, bytes: 0, ring_full: 0, too_big: 0 } })),
+        outputs: r.outputs.map((o) => ({
+          interface: o.interface,
+          group: o.group,
+          port: o.port,
+          counters: { packets: 0, bytes: 0, ring_full: 0, too_big: 0 },
+        })),
       })),
     };
   }

@@ -37,7 +37,12 @@ import {
   TP_STATUS_SEND_REQUEST,
   TP_STATUS_USER,
 } from "../../ffi/layout.ts";
-import { COMMAND_RUN, COMMAND_STOP, CONTROL_COMMAND, CONTROL_WORDS } from "../../src/dataplane/channel.ts";
+import {
+  COMMAND_RUN,
+  COMMAND_STOP,
+  CONTROL_COMMAND,
+  CONTROL_WORDS,
+} from "../../src/dataplane/channel.ts";
 import { type Clock, type Kicker, LoopState } from "../../src/dataplane/forward_loop.ts";
 import type { InputPort, TxPort } from "../../src/dataplane/rule_table.ts";
 import { buildTables, type RxRingRef, type TxRingRef } from "../../src/dataplane/tables.ts";
@@ -138,7 +143,9 @@ export class FakeRxRing implements RxRingRef {
       const frame = p instanceof Uint8Array ? p : p.frame;
       const flags = p instanceof Uint8Array ? 0 : (p.status ?? 0);
       const f = this.offset + at * this.frameSize;
-      if (80 + frame.length > this.frameSize) throw new Error(`fillFrames(): a ${frame.length}-byte packet does not fit a frame`);
+      if (80 + frame.length > this.frameSize) {
+        throw new Error(`fillFrames(): a ${frame.length}-byte packet does not fit a frame`);
+      }
       bytes.fill(0, f, f + this.frameSize);
       view.setUint32(f + 4, frame.length, true); // tp_len
       view.setUint32(f + 8, frame.length, true); // tp_snaplen
@@ -623,8 +630,14 @@ export interface FakeWorker {
  */
 export function fakeWorker(
   plan: WorkerPlan,
-  opts: { blockSize?: number; blockCount?: number; txFrames?: number; frameSize?: number; vnet?: boolean; kicker?: FakeKickerOptions } =
-    {},
+  opts: {
+    blockSize?: number;
+    blockCount?: number;
+    txFrames?: number;
+    frameSize?: number;
+    vnet?: boolean;
+    kicker?: FakeKickerOptions;
+  } = {},
 ): FakeWorker {
   const arena = new FakeArena(
     plan.rx.map((r) => ({

@@ -106,7 +106,10 @@ export function udp6Frame(o: Udp6FrameOptions = {}): Uint8Array {
     at += h.length;
   }
   ip.set(body, at);
-  return ethernetFrame(ETHERTYPE_IPV6, ip, { dstMac: multicastMac6(o.dst ?? "ff3e::1:1"), vlanIds: o.vlanIds });
+  return ethernetFrame(ETHERTYPE_IPV6, ip, {
+    dstMac: multicastMac6(o.dst ?? "ff3e::1:1"),
+    vlanIds: o.vlanIds,
+  });
 }
 
 /** What a relayed IPv6 frame holds, decoded (and what is wrong with it). */
@@ -133,7 +136,9 @@ export function decode6(f: Uint8Array): Decoded6 {
   const first = dv.getUint32(ip);
   if (first >>> 28 !== 6) problems.push("version is not 6");
   const payloadLength = get16(f, ip + 4);
-  if (14 + 40 + payloadLength !== f.length) problems.push(`payload length ${payloadLength} != frame ${f.length - 54}`);
+  if (14 + 40 + payloadLength !== f.length) {
+    problems.push(`payload length ${payloadLength} != frame ${f.length - 54}`);
+  }
   const src = f.slice(ip + 8, ip + 24);
   const dst = f.slice(ip + 24, ip + 40);
   let udp = ip + 40;
@@ -145,7 +150,9 @@ export function decode6(f: Uint8Array): Decoded6 {
     const zeroed = udpBytes.slice();
     put16(zeroed, 6, 0);
     const want = udp6Checksum(src, dst, zeroed);
-    if (field !== want) problems.push(`UDP checksum 0x${field.toString(16)}, expected 0x${want.toString(16)}`);
+    if (field !== want) {
+      problems.push(`UDP checksum 0x${field.toString(16)}, expected 0x${want.toString(16)}`);
+    }
   }
   return {
     problems,

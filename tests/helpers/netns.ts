@@ -13,9 +13,13 @@ export function rootTestsEnabled(): { ok: boolean; reason?: string } {
   const caps = checkCapabilities(["CAP_NET_ADMIN", "CAP_NET_RAW"]);
   if (!caps.ok) return probe = { ok: false, reason: caps.message };
   const name = `mcrprobe${Deno.pid}`;
-  const add = new Deno.Command("ip", { args: ["netns", "add", name], stderr: "piped" }).outputSync();
+  const add = new Deno.Command("ip", { args: ["netns", "add", name], stderr: "piped" })
+    .outputSync();
   if (!add.success) {
-    return probe = { ok: false, reason: `ip netns add failed: ${new TextDecoder().decode(add.stderr).trim()}` };
+    return probe = {
+      ok: false,
+      reason: `ip netns add failed: ${new TextDecoder().decode(add.stderr).trim()}`,
+    };
   }
   new Deno.Command("ip", { args: ["netns", "del", name] }).outputSync();
   return probe = { ok: true };
@@ -27,7 +31,11 @@ function isCI(): boolean {
 }
 
 /** Registers a namespace test: runs when capable; under CI it also runs (and fails) when not. */
-export function rootTest(name: string, fn: () => Promise<void>, opts: { timeoutMs?: number } = {}): void {
+export function rootTest(
+  name: string,
+  fn: () => Promise<void>,
+  opts: { timeoutMs?: number } = {},
+): void {
   const p = rootTestsEnabled();
   Deno.test({
     name,

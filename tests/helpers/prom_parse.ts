@@ -25,7 +25,9 @@ function parseLabels(text: string, line: number): Record<string, string> {
     const eq = text.indexOf("=", i);
     if (eq < 0) throw new Error(`line ${line}: label without "="`);
     const key = text.slice(i, eq).trim();
-    if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(key)) throw new Error(`line ${line}: bad label name "${key}"`);
+    if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(key)) {
+      throw new Error(`line ${line}: bad label name "${key}"`);
+    }
     if (text[eq + 1] !== '"') throw new Error(`line ${line}: label value not quoted`);
     let j = eq + 2;
     let value = "";
@@ -63,7 +65,9 @@ export function parsePrometheus(text: string): ParsedMetrics {
     }
     if (raw.startsWith("# TYPE ")) {
       const [name, type] = raw.slice(7).split(" ");
-      if (!["counter", "gauge", "histogram", "summary", "untyped"].includes(type)) throw new Error(`line ${line}: bad type ${type}`);
+      if (!["counter", "gauge", "histogram", "summary", "untyped"].includes(type)) {
+        throw new Error(`line ${line}: bad type ${type}`);
+      }
       if (types.has(name)) throw new Error(`line ${line}: TYPE repeated for ${name}`);
       types.set(name, type);
       return;
@@ -80,14 +84,22 @@ export function parsePrometheus(text: string): ParsedMetrics {
     const type = types.get(base);
     if (!type) throw new Error(`line ${line}: sample of undeclared family ${name}`);
     if (!helps.has(base)) throw new Error(`line ${line}: family ${base} has no HELP`);
-    if (type === "histogram" && base === name) throw new Error(`line ${line}: histogram sample ${name} without _bucket/_sum/_count`);
+    if (type === "histogram" && base === name) {
+      throw new Error(`line ${line}: histogram sample ${name} without _bucket/_sum/_count`);
+    }
     const value = Number(valueText);
-    if (Number.isNaN(value) && valueText !== "NaN") throw new Error(`line ${line}: bad value ${valueText}`);
-    if ((type === "counter" || type === "histogram") && !(value >= 0)) throw new Error(`line ${line}: negative ${type} sample`);
+    if (Number.isNaN(value) && valueText !== "NaN") {
+      throw new Error(`line ${line}: bad value ${valueText}`);
+    }
+    if ((type === "counter" || type === "histogram") && !(value >= 0)) {
+      throw new Error(`line ${line}: negative ${type} sample`);
+    }
     const labels = labelText ? parseLabels(labelText, line) : {};
     if (type === "histogram" && name.endsWith("_bucket")) {
       if (!("le" in labels)) throw new Error(`line ${line}: histogram bucket without le`);
-      if (labels.le !== "+Inf" && Number.isNaN(Number(labels.le))) throw new Error(`line ${line}: bad le ${labels.le}`);
+      if (labels.le !== "+Inf" && Number.isNaN(Number(labels.le))) {
+        throw new Error(`line ${line}: bad le ${labels.le}`);
+      }
     }
     const key = `${name}${JSON.stringify(Object.entries(labels).sort())}`;
     if (seen.has(key)) throw new Error(`line ${line}: duplicate series ${key}`);

@@ -39,7 +39,10 @@ export async function startRelay(
   const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
   const process = topo.spawn(
     ns,
-    [...(envArgs.length ? ["env", ...envArgs] : []), ...selfCommand(["run", "--config", configPath, "--final-stats", statsPath, ...extraArgs])],
+    [
+      ...(envArgs.length ? ["env", ...envArgs] : []),
+      ...selfCommand(["run", "--config", configPath, "--final-stats", statsPath, ...extraArgs]),
+    ],
   );
   process.stdout.cancel();
   const log: string[] = [];
@@ -59,7 +62,10 @@ export async function startRelay(
   })();
   const status = process.status;
   status.then((s) => started.reject(new Error(`relay exited with ${s.code}:\n${log.join("\n")}`)));
-  const timer = setTimeout(() => started.reject(new Error(`relay did not start in 20 s:\n${log.join("\n")}`)), 20_000);
+  const timer = setTimeout(
+    () => started.reject(new Error(`relay did not start in 20 s:\n${log.join("\n")}`)),
+    20_000,
+  );
   try {
     await started.promise;
   } catch (err) {
@@ -112,9 +118,19 @@ export type { GenResult } from "../../src/tools/gen.ts";
 /** Runs `mcr gen` in `ns` to completion and returns its JSON summary. */
 export async function runGen(topo: Topology, ns: string, o: GenOptions): Promise<GenResult> {
   const args = [
-    "gen", ...(o.group ? ["--group", o.group] : ["--address", o.address!]), "--port", String(o.port),
-    "--count", String(o.count),
-    "--rate", String(o.rate), "--size", String(o.size ?? 1024), "--ttl", String(o.ttl ?? 4), "--json",
+    "gen",
+    ...(o.group ? ["--group", o.group] : ["--address", o.address!]),
+    "--port",
+    String(o.port),
+    "--count",
+    String(o.count),
+    "--rate",
+    String(o.rate),
+    "--size",
+    String(o.size ?? 1024),
+    "--ttl",
+    String(o.ttl ?? 4),
+    "--json",
   ];
   if (o.iface) args.push("--interface", o.iface);
   if (o.sourceIp) args.push("--source-ip", o.sourceIp);
@@ -146,8 +162,17 @@ export function startSink(
     maxSeconds?: number;
   },
 ): RunningSink {
-  const args = ["sink", ...(o.group ? ["--group", o.group] : ["--address", o.address!]), "--port", String(o.port), "--json",
-    "--idle-timeout-ms", String(o.idleMs ?? 2000), "--max-seconds", String(o.maxSeconds ?? 120)];
+  const args = [
+    "sink",
+    ...(o.group ? ["--group", o.group] : ["--address", o.address!]),
+    "--port",
+    String(o.port),
+    "--json",
+    "--idle-timeout-ms",
+    String(o.idleMs ?? 2000),
+    "--max-seconds",
+    String(o.maxSeconds ?? 120),
+  ];
   if (o.iface) args.push("--interface", o.iface);
   if (o.expect !== undefined) args.push("--expect", String(o.expect));
   if (o.runId !== undefined) args.push("--run-id", String(o.runId));
@@ -177,8 +202,15 @@ export function sleep(ms: number): Promise<void> {
 /** rx_packets must equal matched plus every drop reason: nothing unaccounted. */
 export function assertConservation(stats: StatsSnapshot): void {
   const t = stats.totals;
-  const drops = Object.entries(t).filter(([k]) => k.startsWith("drop_")).reduce((a, [, v]) => a + v, 0);
-  assert.equal(t.rx_packets, t.matched + drops, `rx_packets ${t.rx_packets} != matched ${t.matched} + drops ${drops}`);
+  const drops = Object.entries(t).filter(([k]) => k.startsWith("drop_")).reduce(
+    (a, [, v]) => a + v,
+    0,
+  );
+  assert.equal(
+    t.rx_packets,
+    t.matched + drops,
+    `rx_packets ${t.rx_packets} != matched ${t.matched} + drops ${drops}`,
+  );
 }
 
 /** The YAML of one rule relaying 239.1.1.1:5001 on `input` to 239.9.9.1:6001 on `output`. */
@@ -192,11 +224,18 @@ export function oneRuleYaml(input: string, output: string): string {
  * "listening on"), so nothing sent afterwards is missed. Stop it with
  * kill("SIGTERM") and await its status.
  */
-export async function startCapture(topo: Topology, ns: string, argv: string[]): Promise<Deno.ChildProcess> {
+export async function startCapture(
+  topo: Topology,
+  ns: string,
+  argv: string[],
+): Promise<Deno.ChildProcess> {
   // --immediate-mode: a packet is written as it arrives, not when its ring block retires
   // (else what arrived in the last second before SIGTERM may never reach the file).
   // -B: an 8 MiB capture buffer, so a busy machine does not make the capture drop.
-  const p = topo.spawn(ns, [argv[0], "--immediate-mode", "-B", "8192", ...argv.slice(1)], { stdout: "null", stderr: "piped" });
+  const p = topo.spawn(ns, [argv[0], "--immediate-mode", "-B", "8192", ...argv.slice(1)], {
+    stdout: "null",
+    stderr: "piped",
+  });
   const reader = p.stderr.pipeThrough(new TextDecoderStream()).getReader();
   let seen = "";
   const deadline = Date.now() + 10_000;

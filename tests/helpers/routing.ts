@@ -15,20 +15,43 @@ export async function apiGet<T>(t: Topology, ns: string, path: string): Promise<
   return JSON.parse(r.stdout) as T;
 }
 
-export const routing = (t: Topology, ns: string): Promise<RoutingReport> => apiGet<RoutingReport>(t, ns, "/api/v1/routing");
-export const stats = (t: Topology, ns: string): Promise<StatsSnapshot> => apiGet<StatsSnapshot>(t, ns, "/api/v1/stats");
+export const routing = (t: Topology, ns: string): Promise<RoutingReport> =>
+  apiGet<RoutingReport>(t, ns, "/api/v1/routing");
+export const stats = (t: Topology, ns: string): Promise<StatsSnapshot> =>
+  apiGet<StatsSnapshot>(t, ns, "/api/v1/stats");
 
 /** PUTs the configuration changed by `mutate`; returns the HTTP status. */
-export async function putConfig(t: Topology, ns: string, mutate: (c: Record<string, unknown>) => void): Promise<number> {
+export async function putConfig(
+  t: Topology,
+  ns: string,
+  mutate: (c: Record<string, unknown>) => void,
+): Promise<number> {
   const c = await apiGet<Record<string, unknown>>(t, ns, "/api/v1/config");
   mutate(c);
-  const r = await t.run(ns, ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "-H", "content-type: application/json",
-    "-d", JSON.stringify(c), `${API}/api/v1/config`]);
+  const r = await t.run(ns, [
+    "curl",
+    "-s",
+    "-o",
+    "/dev/null",
+    "-w",
+    "%{http_code}",
+    "-X",
+    "PUT",
+    "-H",
+    "content-type: application/json",
+    "-d",
+    JSON.stringify(c),
+    `${API}/api/v1/config`,
+  ]);
   return Number(r.stdout);
 }
 
 /** Polls `probe` every 250 ms until it returns a value other than undefined/false; throws after `ms` with `what`. */
-export async function waitFor<T>(what: string, ms: number, probe: () => Promise<T | undefined | false>): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  ms: number,
+  probe: () => Promise<T | undefined | false>,
+): Promise<T> {
   const until = Date.now() + ms;
   let last: unknown;
   for (;;) {
@@ -38,7 +61,9 @@ export async function waitFor<T>(what: string, ms: number, probe: () => Promise<
     } catch (err) {
       last = err;
     }
-    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${last}` : ""}`);
+    if (Date.now() > until) {
+      throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${last}` : ""}`);
+    }
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -49,10 +74,28 @@ export function startStream(
   ns: string,
   o: { group: string; port: number; rate: number; seconds: number; iface: string; ttl?: number },
 ): { kill(): Promise<void> } {
-  const p = t.spawn(ns, selfCommand([
-    "gen", "--group", o.group, "--port", String(o.port), "--count", String(o.rate * o.seconds), "--rate", String(o.rate),
-    "--size", "200", "--ttl", String(o.ttl ?? 8), "--interface", o.iface, "--json",
-  ]), { stdout: "null", stderr: "null" });
+  const p = t.spawn(
+    ns,
+    selfCommand([
+      "gen",
+      "--group",
+      o.group,
+      "--port",
+      String(o.port),
+      "--count",
+      String(o.rate * o.seconds),
+      "--rate",
+      String(o.rate),
+      "--size",
+      "200",
+      "--ttl",
+      String(o.ttl ?? 8),
+      "--interface",
+      o.iface,
+      "--json",
+    ]),
+    { stdout: "null", stderr: "null" },
+  );
   return {
     async kill() {
       try {
@@ -66,5 +109,8 @@ export function startStream(
 /** Packets counted on a rule's outputs on `iface` (0 when it has none there). */
 export function outputPackets(s: StatsSnapshot, rule: string, iface: string): number {
   const r = s.rules.find((x) => x.name === rule);
-  return r?.outputs.filter((o) => o.interface === iface).reduce((n, o) => n + (o.counters.packets ?? 0), 0) ?? 0;
+  return r?.outputs.filter((o) => o.interface === iface).reduce(
+    (n, o) => n + (o.counters.packets ?? 0),
+    0,
+  ) ?? 0;
 }

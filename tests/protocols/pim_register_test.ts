@@ -27,7 +27,11 @@ Deno.test("a Register-Stop from the RP suppresses registering, with one probe be
   r.update([SG], 0);
   r.tick(0);
   r.outbox.length = 0;
-  assert.equal(r.receiveStop("10.9.9.9", SG.group, SG.source, 100), false, "only the RP may stop it");
+  assert.equal(
+    r.receiveStop("10.9.9.9", SG.group, SG.source, 100),
+    false,
+    "only the RP may stop it",
+  );
   assert.equal(r.receiveStop(SG.rp, SG.group, SG.source, 100), true);
   assert.deepEqual(sends(r, 100, 55_000), [], "quiet while suppressed");
   assert.deepEqual(sends(r, 55_100, 55_200), [55_100], "the probe");
@@ -60,7 +64,9 @@ Deno.test("a Null-Register carries N and a dummy IPv4 header from S to G; its ch
   assert.equal(m[4] & 0x40, 0x40);
   assert.equal(internetChecksum(m.subarray(0, 8)), 0);
   const inner = parseIpv4(m.subarray(8));
-  assert.ok(inner.ok && inner.value.source === "10.0.0.1" && inner.value.destination === "239.9.9.1");
+  assert.ok(
+    inner.ok && inner.value.source === "10.0.0.1" && inner.value.destination === "239.9.9.1",
+  );
   assert.ok(parsePim(m).ok, "it passes the Register checksum rule");
   const stop = parsePim(buildRegisterStop("239.9.9.1", "10.0.0.1"));
   assert.ok(stop.ok && "registerStop" in stop.value);

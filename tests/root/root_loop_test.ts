@@ -24,7 +24,15 @@ async function loopRelay(ttl: string) {
       `  - { name: b, input: { interface: ${b1}, group: 239.5.5.2, port: 5555 }, outputs: [{ interface: ${a0}, group: 239.5.5.1, port: 5555${ttl} }] }\n`;
     const relay = await startRelay(t, n.relay, yaml);
     // One datagram with TTL 8 onto link 1 (it arrives on a1, rule a's input).
-    await runGen(t, n.relay, { group: "239.5.5.1", port: 5555, count: 1, rate: 10, iface: a0, ttl: 8, size: 64 });
+    await runGen(t, n.relay, {
+      group: "239.5.5.1",
+      port: 5555,
+      count: 1,
+      rate: 10,
+      iface: a0,
+      ttl: 8,
+      size: 64,
+    });
     await sleep(1500);
     const { stats } = await relay.stop();
     assert.ok(stats);
@@ -33,18 +41,24 @@ async function loopRelay(ttl: string) {
   });
 }
 
-rootTest("root: a loop through external links ends when the TTL runs out: TTL 8 is relayed 7 times, then counted ttl_expired", async () => {
-  const r = await loopRelay("");
-  assert.equal(r.a, 4, "rule a relays it at TTL 8, 6, 4, 2");
-  assert.equal(r.b, 3, "rule b at TTL 7, 5, 3");
-  assert.equal(r.totals.drop_ttl_expired, 1, "rule b receives it with TTL 1 and stops it");
-  assert.equal(r.totals.tx_sent, 7);
-});
+rootTest(
+  "root: a loop through external links ends when the TTL runs out: TTL 8 is relayed 7 times, then counted ttl_expired",
+  async () => {
+    const r = await loopRelay("");
+    assert.equal(r.a, 4, "rule a relays it at TTL 8, 6, 4, 2");
+    assert.equal(r.b, 3, "rule b at TTL 7, 5, 3");
+    assert.equal(r.totals.drop_ttl_expired, 1, "rule b receives it with TTL 1 and stops it");
+    assert.equal(r.totals.tx_sent, 7);
+  },
+);
 
-rootTest("root: with ttl set on the outputs, the loop guard stops the datagram when it comes back, and counts it", async () => {
-  const r = await loopRelay(", ttl: 64");
-  assert.equal(r.a, 1, "relayed once by rule a");
-  assert.equal(r.b, 1, "and once by rule b");
-  assert.equal(r.totals.drop_loop, 1, "rule a recognises its own datagram coming back");
-  assert.equal(r.totals.tx_sent, 2);
-});
+rootTest(
+  "root: with ttl set on the outputs, the loop guard stops the datagram when it comes back, and counts it",
+  async () => {
+    const r = await loopRelay(", ttl: 64");
+    assert.equal(r.a, 1, "relayed once by rule a");
+    assert.equal(r.b, 1, "and once by rule b");
+    assert.equal(r.totals.drop_loop, 1, "rule a recognises its own datagram coming back");
+    assert.equal(r.totals.tx_sent, 2);
+  },
+);

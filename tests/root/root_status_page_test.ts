@@ -10,36 +10,79 @@ import { DEV_RUN_FLAGS } from "../../src/runtime.ts";
 import { rootTest } from "../helpers/netns.ts";
 import { runGen, sleep, startRelay, startSink } from "../helpers/relay.ts";
 
-rootTest("root: the status page in headless Chromium lists the rules and its chart and rates move while a stream flows", async () => {
-  await withTopology(async (t) => {
-    const n = await t.chain();
-    const yaml = `igmp: { interfaces: [${n.relayOut}] }\n` + "rules:\n" +
-      `  - { name: cam1, input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }, outputs: [{ interface: ${n.relayOut}, group: 239.9.9.1, port: 6001 }, { interface: ${n.relayOut}, group: 239.9.9.3, port: 6003, on_demand: true }] }\n` +
-      `  - { name: cam2, input: { interface: ${n.relayIn}, group: 239.1.1.2, port: 5002 }, outputs: [{ interface: ${n.relayOut}, group: 239.9.9.2, port: 6002 }] }\n`;
-    const relay = await startRelay(t, n.relay, yaml);
-    const gen = runGen(t, n.gen, { group: "239.1.1.1", port: 5001, count: 24_000, rate: 2000, iface: n.genIf, size: 256 });
-    // A receiver joins the on-demand output's group.
-    const sink = startSink(t, n.sink, { group: "239.9.9.3", port: 6003, iface: n.sinkIf, maxSeconds: 60, idleMs: 60_000 });
-    await sleep(1000);
-    const shot = Deno.env.get("MCR_STATUS_SCREENSHOT") ?? `${Deno.makeTempDirSync()}/status.png`;
-    const driver = new URL("./fixtures/browse_status.ts", import.meta.url).pathname;
-    const config = new URL("../../deno.json", import.meta.url).pathname;
-    const r = await t.run(n.relay, [Deno.execPath(), "run", "--config", config, ...DEV_RUN_FLAGS, driver, "http://127.0.0.1:8787/", shot], 90_000);
-    await gen;
-    sink.kill();
-    await sink.result.catch(() => {});
-    await relay.stop();
-    assert.equal(r.code, 0, r.stderr);
-    const page = JSON.parse(r.stdout.trim().split("\n").pop()!);
-    assert.equal(page.title, "mcr status");
-    assert.equal(page.loaded, true, "the page loaded its data");
-    assert.deepEqual(page.rules, ["cam1", "cam2"], `the rules are listed: ${JSON.stringify(page)}`);
-    assert.ok(["ok", "warning", "critical"].includes(page.health), `the health verdict is shown: ${JSON.stringify(page)}`);
-    assert.ok(page.second.points > page.first.points, `the chart grew: ${JSON.stringify(page)}`);
-    assert.ok(page.first.rx > 1000 && page.second.rx > 1000, `the input rate shows the stream: ${JSON.stringify(page)}`);
-    assert.deepEqual(page.offsite, [], "nothing fetched from anywhere but the relay");
-    assert.deepEqual(page.routing, [`IGMP${n.relayOut}querier 10.0.1.1 (us)groups: 239.9.9.3`], `the Routing section shows the querier and the group: ${JSON.stringify(page)}`);
-    assert.ok(page.outputs.some((o: string) => o.includes("239.9.9.3:6003 (on demand)")), `the joined on-demand output is listed, marked: ${JSON.stringify(page.outputs)}`);
-    assert.ok(Deno.statSync(shot).size > 10_000, "a screenshot was taken");
-  });
-}, { timeoutMs: 120_000 });
+rootTest(
+  "root: the status page in headless Chromium lists the rules and its chart and rates move while a stream flows",
+  async () => {
+    await withTopology(async (t) => {
+      const n = await t.chain();
+      const yaml = `igmp: { interfaces: [${n.relayOut}] }\n` + "rules:\n" +
+        `  - { name: cam1, input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }, outputs: [{ interface: ${n.relayOut}, group: 239.9.9.1, port: 6001 }, { interface: ${n.relayOut}, group: 239.9.9.3, port: 6003, on_demand: true }] }\n` +
+        `  - { name: cam2, input: { interface: ${n.relayIn}, group: 239.1.1.2, port: 5002 }, outputs: [{ interface: ${n.relayOut}, group: 239.9.9.2, port: 6002 }] }\n`;
+      const relay = await startRelay(t, n.relay, yaml);
+      const gen = runGen(t, n.gen, {
+        group: "239.1.1.1",
+        port: 5001,
+        count: 24_000,
+        rate: 2000,
+        iface: n.genIf,
+        size: 256,
+      });
+      // A receiver joins the on-demand output's group.
+      const sink = startSink(t, n.sink, {
+        group: "239.9.9.3",
+        port: 6003,
+        iface: n.sinkIf,
+        maxSeconds: 60,
+        idleMs: 60_000,
+      });
+      await sleep(1000);
+      const shot = Deno.env.get("MCR_STATUS_SCREENSHOT") ?? `${Deno.makeTempDirSync()}/status.png`;
+      const driver = new URL("./fixtures/browse_status.ts", import.meta.url).pathname;
+      const config = new URL("../../deno.json", import.meta.url).pathname;
+      const r = await t.run(n.relay, [
+        Deno.execPath(),
+        "run",
+        "--config",
+        config,
+        ...DEV_RUN_FLAGS,
+        driver,
+        "http://127.0.0.1:8787/",
+        shot,
+      ], 90_000);
+      await gen;
+      sink.kill();
+      await sink.result.catch(() => {});
+      await relay.stop();
+      assert.equal(r.code, 0, r.stderr);
+      const page = JSON.parse(r.stdout.trim().split("\n").pop()!);
+      assert.equal(page.title, "mcr status");
+      assert.equal(page.loaded, true, "the page loaded its data");
+      assert.deepEqual(
+        page.rules,
+        ["cam1", "cam2"],
+        `the rules are listed: ${JSON.stringify(page)}`,
+      );
+      assert.ok(
+        ["ok", "warning", "critical"].includes(page.health),
+        `the health verdict is shown: ${JSON.stringify(page)}`,
+      );
+      assert.ok(page.second.points > page.first.points, `the chart grew: ${JSON.stringify(page)}`);
+      assert.ok(
+        page.first.rx > 1000 && page.second.rx > 1000,
+        `the input rate shows the stream: ${JSON.stringify(page)}`,
+      );
+      assert.deepEqual(page.offsite, [], "nothing fetched from anywhere but the relay");
+      assert.deepEqual(
+        page.routing,
+        [`IGMP${n.relayOut}querier 10.0.1.1 (us)groups: 239.9.9.3`],
+        `the Routing section shows the querier and the group: ${JSON.stringify(page)}`,
+      );
+      assert.ok(
+        page.outputs.some((o: string) => o.includes("239.9.9.3:6003 (on demand)")),
+        `the joined on-demand output is listed, marked: ${JSON.stringify(page.outputs)}`,
+      );
+      assert.ok(Deno.statSync(shot).size > 10_000, "a screenshot was taken");
+    });
+  },
+  { timeoutMs: 120_000 },
+);

@@ -13,8 +13,11 @@ const API = "http://127.0.0.1:8787";
 
 /** Cpus_allowed_list of a process's threads, worker threads apart from the others (read with a shell: Deno needs --allow-all for /proc/<pid>). */
 async function affinity(pid: number): Promise<{ workers: string[]; others: string[] }> {
-  const script = `for t in /proc/${pid}/task/*; do printf '%s|%s\\n' "$(cat $t/comm)" "$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' $t/status)"; done`;
-  const out = new TextDecoder().decode((await new Deno.Command("sh", { args: ["-c", script], stdout: "piped" }).output()).stdout);
+  const script =
+    `for t in /proc/${pid}/task/*; do printf '%s|%s\\n' "$(cat $t/comm)" "$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' $t/status)"; done`;
+  const out = new TextDecoder().decode(
+    (await new Deno.Command("sh", { args: ["-c", script], stdout: "piped" }).output()).stdout,
+  );
   const workers: string[] = [];
   const others: string[] = [];
   for (const line of out.trim().split("\n")) {
@@ -24,46 +27,100 @@ async function affinity(pid: number): Promise<{ workers: string[]; others: strin
   return { workers: workers.sort(), others };
 }
 
-rootTest("root: worker_cpus pins each worker thread to its CPU and only those; changed over the API it is in force when acknowledged; an absent CPU is refused", async () => {
-  await withTopology(async (t) => {
-    const n = await t.chain();
-    const everything = (await affinity(Deno.pid)).others[0]; // this test's own CPUs, e.g. "0-1"
-    const relay = await startRelay(t, n.relay, `workers: 2\nworker_cpus: [1]\n${oneRuleYaml(n.relayIn, n.relayOut)}`);
-    const pid = relay.process.pid;
-    const put = async (mutate: (c: Record<string, unknown>) => void) => {
-      const config = await (await t.run(n.relay, ["curl", "-sf", `${API}/api/v1/config`])).stdout;
-      const c = JSON.parse(config);
-      mutate(c);
-      const r = await t.run(n.relay, ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "-H", "content-type: application/json",
-        "-d", JSON.stringify(c), `${API}/api/v1/config`]);
-      return Number(r.stdout);
-    };
-    try {
-      let a = await affinity(pid);
-      assert.deepEqual(a.workers, ["1", "1"], "both workers on CPU 1 (worker i on worker_cpus[i mod 1])");
-      assert.ok(a.others.every((x) => x === everything), `the supervisor and helper threads keep every CPU: ${a.others}`);
+rootTest(
+  "root: worker_cpus pins each worker thread to its CPU and only those; changed over the API it is in force when acknowledged; an absent CPU is refused",
+  async () => {
+    await withTopology(async (t) => {
+      const n = await t.chain();
+      const everything = (await affinity(Deno.pid)).others[0]; // this test's own CPUs, e.g. "0-1"
+      const relay = await startRelay(
+        t,
+        n.relay,
+        `workers: 2\nworker_cpus: [1]\n${oneRuleYaml(n.relayIn, n.relayOut)}`,
+      );
+      const pid = relay.process.pid;
+      const put = async (mutate: (c: Record<string, unknown>) => void) => {
+        const config = await (await t.run(n.relay, ["curl", "-sf", `${API}/api/v1/config`])).stdout;
+        const c = JSON.parse(config);
+        mutate(c);
+        const r = await t.run(n.relay, [
+          "curl",
+          "-s",
+          "-o",
+          "/dev/null",
+          "-w",
+          "%{http_code}",
+          "-X",
+          "PUT",
+          "-H",
+          "content-type: application/json",
+          "-d",
+          JSON.stringify(c),
+          `${API}/api/v1/config`,
+        ]);
+        return Number(r.stdout);
+      };
+      try {
+        let a = await affinity(pid);
+        assert.deepEqual(
+          a.workers,
+          ["1", "1"],
+          "both workers on CPU 1 (worker i on worker_cpus[i mod 1])",
+        );
+        assert.ok(
+          a.others.every((x) => x === everything),
+          `the supervisor and helper threads keep every CPU: ${a.others}`,
+        );
 
-      assert.equal(await put((c) => c.worker_cpus = [0, 1]), 200);
-      a = await affinity(pid);
-      assert.deepEqual(a.workers, ["0", "1"], "worker 0 on CPU 0, worker 1 on CPU 1, as soon as the PUT is acknowledged");
+        assert.equal(await put((c) => c.worker_cpus = [0, 1]), 200);
+        a = await affinity(pid);
+        assert.deepEqual(
+          a.workers,
+          ["0", "1"],
+          "worker 0 on CPU 0, worker 1 on CPU 1, as soon as the PUT is acknowledged",
+        );
 
-      // A CPU that does not exist: refused, and nothing changed.
-      const refused = await put((c) => c.worker_cpus = [4000]);
-      assert.notEqual(refused, 200, "an absent CPU is not acknowledged");
-      const after = JSON.parse((await t.run(n.relay, ["curl", "-sf", `${API}/api/v1/config`])).stdout);
-      assert.deepEqual(after.worker_cpus, [0, 1], "the configuration in force is the previous one");
-      assert.deepEqual((await affinity(pid)).workers, ["0", "1"], "and so are the threads' CPUs");
+        // A CPU that does not exist: refused, and nothing changed.
+        const refused = await put((c) => c.worker_cpus = [4000]);
+        assert.notEqual(refused, 200, "an absent CPU is not acknowledged");
+        const after = JSON.parse(
+          (await t.run(n.relay, ["curl", "-sf", `${API}/api/v1/config`])).stdout,
+        );
+        assert.deepEqual(
+          after.worker_cpus,
+          [0, 1],
+          "the configuration in force is the previous one",
+        );
+        assert.deepEqual((await affinity(pid)).workers, ["0", "1"], "and so are the threads' CPUs");
 
-      assert.equal(await put((c) => delete c.worker_cpus), 200);
-      assert.deepEqual((await affinity(pid)).workers, [everything, everything], "unset: the workers may run on every CPU again");
+        assert.equal(await put((c) => delete c.worker_cpus), 200);
+        assert.deepEqual(
+          (await affinity(pid)).workers,
+          [everything, everything],
+          "unset: the workers may run on every CPU again",
+        );
 
-      // And the relay still forwards.
-      const sink = startSink(t, n.sink, { group: "239.9.9.1", port: 6001, iface: n.sinkIf, runId: 31, idleMs: 1500 });
-      await new Promise((r) => setTimeout(r, 300));
-      await runGen(t, n.gen, { group: "239.1.1.1", port: 5001, count: 2000, rate: 2000, iface: n.genIf, runId: 31 });
-      assert.equal((await sink.result).unique, 2000);
-    } finally {
-      await relay.stop();
-    }
-  });
-});
+        // And the relay still forwards.
+        const sink = startSink(t, n.sink, {
+          group: "239.9.9.1",
+          port: 6001,
+          iface: n.sinkIf,
+          runId: 31,
+          idleMs: 1500,
+        });
+        await new Promise((r) => setTimeout(r, 300));
+        await runGen(t, n.gen, {
+          group: "239.1.1.1",
+          port: 5001,
+          count: 2000,
+          rate: 2000,
+          iface: n.genIf,
+          runId: 31,
+        });
+        assert.equal((await sink.result).unique, 2000);
+      } finally {
+        await relay.stop();
+      }
+    });
+  },
+);

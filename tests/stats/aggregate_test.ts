@@ -1,7 +1,14 @@
 /** Counter blocks -> snapshot: sums with archived totals, gauges never summed. */
 import assert from "node:assert/strict";
 import { aggregate, type CounterBlocks } from "../../src/stats/aggregate.ts";
-import { MAX_OUTPUT_SLOTS, MAX_RULE_SLOTS, OUTPUT_SLOTS, RULE_SLOTS, W, WORKER_SLOTS } from "../../src/stats/registry.ts";
+import {
+  MAX_OUTPUT_SLOTS,
+  MAX_RULE_SLOTS,
+  OUTPUT_SLOTS,
+  RULE_SLOTS,
+  W,
+  WORKER_SLOTS,
+} from "../../src/stats/registry.ts";
 
 function blocks(): CounterBlocks {
   return {
@@ -26,9 +33,18 @@ Deno.test("aggregate() adds exited workers' totals, and takes gauges (heartbeat,
   const snap = aggregate({
     now: 2_500,
     startedAt: 0,
-    workers: [{ id: 0, alive: true, restarts: 1, counters: a }, { id: 1, alive: true, restarts: 0, counters: b }],
+    workers: [{ id: 0, alive: true, restarts: 1, counters: a }, {
+      id: 1,
+      alive: true,
+      restarts: 0,
+      counters: b,
+    }],
     archived,
-    rules: [{ name: "r", input: { interface: "eth1", group: "239.1.1.1", port: 1 }, outputs: [{ interface: "eth2", group: "239.2.2.2", port: 2 }] }],
+    rules: [{
+      name: "r",
+      input: { interface: "eth1", group: "239.1.1.1", port: 1 },
+      outputs: [{ interface: "eth2", group: "239.2.2.2", port: 2 }],
+    }],
     slots: new Map([["r", { rule: 3, outputs: [9] }]]),
     forwarding: new Set(["r"]),
     lastChange: new Map([["r", { changedAt: 2_000 }]]),

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { evaluateHealth, UnknownRuleError } from "../../src/stats/health.ts";
-import { FakeRelay, BASE_CONFIG } from "../helpers/fake_relay.ts";
+import { BASE_CONFIG, FakeRelay } from "../helpers/fake_relay.ts";
 import type { InterfaceState } from "../../src/supervisor/control.ts";
 
 const relay = new FakeRelay(structuredClone(BASE_CONFIG));
@@ -25,10 +25,23 @@ Deno.test("one rule is judged alone, with only its interfaces; an unknown rule i
     { name: ruleIf, present: true, up: true },
     { name: "elsewhere0", present: false, up: false },
   ] as InterfaceState[];
-  assert.equal(evaluateHealth(relay.stats(), interfaces, relay.config(), rates).status, "critical", "all: the absent one counts");
-  const one = evaluateHealth(relay.stats(), interfaces, relay.config(), rates, { rule: name, staleMs: 86_400_000 });
+  assert.equal(
+    evaluateHealth(relay.stats(), interfaces, relay.config(), rates).status,
+    "critical",
+    "all: the absent one counts",
+  );
+  const one = evaluateHealth(relay.stats(), interfaces, relay.config(), rates, {
+    rule: name,
+    staleMs: 86_400_000,
+  });
   assert.equal(one.rule, name);
   assert.equal(one.rules, 1);
-  assert.ok(!one.reasons.some((r) => r.includes("elsewhere0")), "another rule's interface is not this rule's problem");
-  assert.throws(() => evaluateHealth(relay.stats(), interfaces, relay.config(), rates, { rule: "nope" }), UnknownRuleError);
+  assert.ok(
+    !one.reasons.some((r) => r.includes("elsewhere0")),
+    "another rule's interface is not this rule's problem",
+  );
+  assert.throws(
+    () => evaluateHealth(relay.stats(), interfaces, relay.config(), rates, { rule: "nope" }),
+    UnknownRuleError,
+  );
 });

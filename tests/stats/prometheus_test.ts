@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { createApp } from "../../src/api/app.ts";
-import { BASE_CONFIG, FakeRelay, fakeDeps } from "../helpers/fake_relay.ts";
+import { BASE_CONFIG, fakeDeps, FakeRelay } from "../helpers/fake_relay.ts";
 import { dashboard } from "../../examples/monitoring/dashboard.ts";
 
 async function metricsText(): Promise<string> {
@@ -17,14 +17,22 @@ async function metricsText(): Promise<string> {
 }
 
 async function promtool(args: string[], stdin?: string): Promise<{ code: number; out: string }> {
-  const p = new Deno.Command("promtool", { args, stdin: stdin === undefined ? "null" : "piped", stdout: "piped", stderr: "piped" }).spawn();
+  const p = new Deno.Command("promtool", {
+    args,
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
   if (stdin !== undefined) {
     const w = p.stdin.getWriter();
     await w.write(new TextEncoder().encode(stdin));
     await w.close();
   }
   const o = await p.output();
-  return { code: o.code, out: new TextDecoder().decode(o.stdout) + new TextDecoder().decode(o.stderr) };
+  return {
+    code: o.code,
+    out: new TextDecoder().decode(o.stdout) + new TextDecoder().decode(o.stderr),
+  };
 }
 
 Deno.test("promtool check metrics finds nothing wrong in /metrics", async () => {
@@ -65,29 +73,58 @@ Deno.test("every query of the Grafana dashboard (and alert) names a metric famil
   const text = await metricsText();
   const served = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));
   const d = dashboard() as { panels: { targets: { expr: string }[] }[] };
-  const rules = Deno.readTextFileSync(new URL("../../examples/monitoring/mcr-alerts.yml", import.meta.url));
-  const exprs = [...d.panels.flatMap((p) => p.targets.map((t) => t.expr)), ...[...rules.matchAll(/expr: (.*)/g)].map((m) => m[1])];
+  const rules = Deno.readTextFileSync(
+    new URL("../../examples/monitoring/mcr-alerts.yml", import.meta.url),
+  );
+  const exprs = [
+    ...d.panels.flatMap((p) => p.targets.map((t) => t.expr)),
+    ...[...rules.matchAll(/expr: (.*)/g)].map((m) => m[1]),
+  ];
   for (const expr of exprs) {
     for (const name of expr.match(/\b(mcr|process)_[a-z_]+/g) ?? []) {
       const family = name.replace(/_(bucket|sum|count)$/, "");
       assert.ok(served.has(family), `${expr}: ${family} is not served`);
     }
   }
-  const file = JSON.parse(Deno.readTextFileSync(new URL("../../examples/monitoring/mcr-grafana.json", import.meta.url)));
-  assert.deepEqual(file, dashboard(), "examples/monitoring/mcr-grafana.json is up to date (deno run examples/monitoring/dashboard.ts)");
+  const file = JSON.parse(
+    Deno.readTextFileSync(new URL("../../examples/monitoring/mcr-grafana.json", import.meta.url)),
+  );
+  assert.deepEqual(
+    file,
+    dashboard(),
+    "examples/monitoring/mcr-grafana.json is up to date (deno run examples/monitoring/dashboard.ts)",
+  );
 });
 
 Deno.test("with routing sections, /metrics carries every protocol counter and the routing gauges, and promtool accepts it; GET /api/v1/routing fits its schema", async () => {
   const { RoutingResponse } = await import("../../src/api/responses.ts");
   const { PROTOCOL_COUNTERS } = await import("../../src/stats/registry.ts");
-  const config = { ...structuredClone(BASE_CONFIG), pim: { interfaces: ["eth9"] }, msdp: { peers: [{ address: "10.0.0.2", local: "10.0.0.1" }] } };
+  const config = {
+    ...structuredClone(BASE_CONFIG),
+    pim: { interfaces: ["eth9"] },
+    msdp: { peers: [{ address: "10.0.0.2", local: "10.0.0.1" }] },
+  };
   const counters = Object.fromEntries(PROTOCOL_COUNTERS.map((c, i) => [c.name, i]));
   const report = {
     igmp: { interfaces: [] },
     mld: { interfaces: [] },
     pim: {
-      interfaces: [{ interface: "eth9", address: "10.0.0.1", dr: "10.0.0.2", is_dr: false, neighbors: 1 }],
-      neighbors: [{ interface: "eth9", address: "10.0.0.2", dr_priority: 1, generation_id: 7, holdtime_s: 105, expires_ms: 1000, up_ms: 5000 }],
+      interfaces: [{
+        interface: "eth9",
+        address: "10.0.0.1",
+        dr: "10.0.0.2",
+        is_dr: false,
+        neighbors: 1,
+      }],
+      neighbors: [{
+        interface: "eth9",
+        address: "10.0.0.2",
+        dr_priority: 1,
+        generation_id: 7,
+        holdtime_s: 105,
+        expires_ms: 1000,
+        up_ms: 5000,
+      }],
       routes: [],
       rp: [],
       registers: [],
@@ -107,11 +144,17 @@ Deno.test("with routing sections, /metrics carries every protocol counter and th
   const text = await (await app.request("/metrics")).text();
   const r = await promtool(["check", "metrics"], text);
   assert.equal(r.code, 0, r.out);
-  for (const c of PROTOCOL_COUNTERS) assert.match(text, new RegExp(`^${c.family} ${counters[c.name]}$`, "m"), c.family);
+  for (const c of PROTOCOL_COUNTERS) {
+    assert.match(text, new RegExp(`^${c.family} ${counters[c.name]}$`, "m"), c.family);
+  }
   assert.match(text, /^mcr_pim_neighbors 1$/m);
   assert.match(text, /^mcr_msdp_peer_established\{peer="10\.0\.0\.2"\} 1$/m);
   const body = await (await app.request("/api/v1/routing")).json();
   RoutingResponse.parse(body);
   const plain = createApp(fakeDeps(new FakeRelay(structuredClone(BASE_CONFIG))));
-  assert.equal((await plain.request("/api/v1/routing")).status, 404, "a relay without routing state says so");
+  assert.equal(
+    (await plain.request("/api/v1/routing")).status,
+    404,
+    "a relay without routing state says so",
+  );
 });

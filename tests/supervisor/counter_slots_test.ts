@@ -21,7 +21,11 @@ Deno.test("CounterSlots keeps a rule's slots while the rule and its outputs stay
   slots.propose([rule("b", 3), rule("a", 2, 1), rule("c", 4)]).commit();
   const after = slots.assigned.get("a")!;
   assert.equal(after.rule, a.rule);
-  assert.deepEqual(after.outputs, [a.outputs[1], a.outputs[0]], "outputs keep their slot by destination, not position");
+  assert.deepEqual(
+    after.outputs,
+    [a.outputs[1], a.outputs[0]],
+    "outputs keep their slot by destination, not position",
+  );
 });
 
 Deno.test("CounterSlots.commit() returns what is no longer used, and those slots are reused", () => {
@@ -31,7 +35,11 @@ Deno.test("CounterSlots.commit() returns what is no longer used, and those slots
   const released = slots.propose([rule("a", 1)]).commit();
   assert.deepEqual(released, { rules: [b.rule], outputs: [b.outputs[0]] });
   slots.propose([rule("a", 1), rule("z", 9)]).commit();
-  assert.deepEqual(slots.assigned.get("z"), { rule: b.rule, outputs: [b.outputs[0]], outputKeys: ["l2|eth2|239.9.9.9|9"] });
+  assert.deepEqual(slots.assigned.get("z"), {
+    rule: b.rule,
+    outputs: [b.outputs[0]],
+    outputKeys: ["l2|eth2|239.9.9.9|9"],
+  });
   assert.deepEqual(slots.inUse(), { rules: 2, outputs: 2 });
 });
 

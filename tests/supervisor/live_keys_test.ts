@@ -5,7 +5,11 @@ import { restartOnlyKey } from "../../src/supervisor/live_keys.ts";
 const base: Config = { rules: [] };
 
 Deno.test("restartOnlyKey() names api changes, and lets rules, ring, workers and log.level through", () => {
-  assert.equal(restartOnlyKey(base, { ...base, workers: 2 }), null, "the worker count changes live");
+  assert.equal(
+    restartOnlyKey(base, { ...base, workers: 2 }),
+    null,
+    "the worker count changes live",
+  );
   assert.equal(restartOnlyKey(base, { ...base, api: { listen: "0.0.0.0:8787" } }), "api");
   assert.equal(restartOnlyKey(base, { ...base, api: { unix_socket: "/etc/passwd" } }), "api");
   assert.equal(restartOnlyKey(base, { ...base, log: { level: "debug" } }), null);

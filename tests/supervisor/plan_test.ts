@@ -13,7 +13,7 @@ import {
   type RuleSlots,
   sourceFilter,
 } from "../../src/supervisor/plan.ts";
-import { rxGeometry, txGeometry, DEFAULT_RATE_PPS } from "../../src/supervisor/ring_geometry.ts";
+import { DEFAULT_RATE_PPS, rxGeometry, txGeometry } from "../../src/supervisor/ring_geometry.ts";
 import { ipv4 } from "../helpers/frames.ts";
 import { TTL_DECREMENT } from "../../src/dataplane/plan_types.ts";
 
@@ -23,7 +23,11 @@ const v4 = (addr: number, mask: number, length: number) => ({ addr: [addr], mask
 
 Deno.test("sourceFilter() accepts any sender when no source is given", () => {
   assert.deepEqual(sourceFilter(undefined, 4), v4(0, 0, 0));
-  assert.deepEqual(sourceFilter(undefined, 6), { addr: [0, 0, 0, 0], mask: [0, 0, 0, 0], length: 0 });
+  assert.deepEqual(sourceFilter(undefined, 6), {
+    addr: [0, 0, 0, 0],
+    mask: [0, 0, 0, 0],
+    length: 0,
+  });
 });
 
 Deno.test("sourceFilter() turns one address into a /32 filter", () => {
@@ -33,9 +37,15 @@ Deno.test("sourceFilter() turns one address into a /32 filter", () => {
 
 Deno.test("sourceFilter() masks a prefix's address to its length", () => {
   assert.deepEqual(sourceFilter("10.1.2.3/16", 4), v4(addr("10.1.0.0"), addr("255.255.0.0"), 16));
-  assert.deepEqual(sourceFilter("192.168.1.0/24", 4), v4(addr("192.168.1.0"), addr("255.255.255.0"), 24));
+  assert.deepEqual(
+    sourceFilter("192.168.1.0/24", 4),
+    v4(addr("192.168.1.0"), addr("255.255.255.0"), 24),
+  );
   assert.deepEqual(sourceFilter("10.0.0.9/32", 4), v4(addr("10.0.0.9"), -1, 32));
-  assert.deepEqual(sourceFilter("172.16.0.0/12", 4), v4(addr("172.16.0.0"), addr("255.240.0.0"), 12));
+  assert.deepEqual(
+    sourceFilter("172.16.0.0/12", 4),
+    v4(addr("172.16.0.0"), addr("255.240.0.0"), 12),
+  );
   assert.deepEqual(sourceFilter("128.0.0.1/1", 4), v4(addr("128.0.0.0"), addr("128.0.0.0"), 1));
 });
 
@@ -222,7 +232,12 @@ Deno.test("buildPlan() stores every address as int32, the form parseFrame() read
   const plan = buildPlan(TWO_RULES, facts(), slotsFor(TWO_RULES), new Map(), 1);
   for (const r of plan.rules) {
     for (
-      const n of [...r.dst, ...r.srcAddr, ...r.srcMask, ...r.outputs.flatMap((o) => [...o.dst, ...o.src])]
+      const n of [
+        ...r.dst,
+        ...r.srcAddr,
+        ...r.srcMask,
+        ...r.outputs.flatMap((o) => [...o.dst, ...o.src]),
+      ]
     ) {
       assert.equal(n, n | 0, `${n} is not an int32`);
     }
@@ -282,7 +297,11 @@ Deno.test("buildPlan() leaves out a rule whose input interface is absent, and a 
 Deno.test("buildPlan() plans a rule whose on-demand outputs nobody asks for (no outputs): its input is read and counted", () => {
   const config = ConfigSchema.parse({
     igmp: { interfaces: ["out1"] },
-    rules: [{ name: "r", input: { interface: "in0", group: "239.1.1.1", port: 1 }, outputs: [{ interface: "out1", group: "239.2.2.1", port: 1, on_demand: true }] }],
+    rules: [{
+      name: "r",
+      input: { interface: "in0", group: "239.1.1.1", port: 1 },
+      outputs: [{ interface: "out1", group: "239.2.2.1", port: 1, on_demand: true }],
+    }],
   });
   const idle = { ...config, rules: [{ ...config.rules[0], outputs: [] }] }; // as withDemand() composes it
   const plan = buildPlan(idle, facts(), slotsFor(idle), new Map(), 1);
@@ -338,7 +357,14 @@ Deno.test("buildPlan() leaves out a rule none of whose outputs is usable", () =>
     }],
   });
   const plan = buildPlan(config, facts(), slotsFor(config), new Map(), 1);
-  assert.deepEqual(plan, { generation: 1, rx: [], tx: [], rules: [], busyPollUs: 0, workerCpus: [] });
+  assert.deepEqual(plan, {
+    generation: 1,
+    rx: [],
+    tx: [],
+    rules: [],
+    busyPollUs: 0,
+    workerCpus: [],
+  });
 });
 
 Deno.test("buildPlan() names the rule that has no counter slot", () => {
@@ -363,6 +389,18 @@ Deno.test("buildPlan() sizes an input for its rules together: nine rules without
 });
 
 Deno.test("buildPlan() hands every worker the whole worker_cpus list (worker i takes entry i mod length); none when unset", () => {
-  assert.deepEqual(buildPlan({ ...TWO_RULES, worker_cpus: [2, 3] }, facts(), slotsFor(TWO_RULES), new Map([["in0", 7]]), 1).workerCpus, [2, 3]);
-  assert.deepEqual(buildPlan(TWO_RULES, facts(), slotsFor(TWO_RULES), new Map([["in0", 7]]), 1).workerCpus, []);
+  assert.deepEqual(
+    buildPlan(
+      { ...TWO_RULES, worker_cpus: [2, 3] },
+      facts(),
+      slotsFor(TWO_RULES),
+      new Map([["in0", 7]]),
+      1,
+    ).workerCpus,
+    [2, 3],
+  );
+  assert.deepEqual(
+    buildPlan(TWO_RULES, facts(), slotsFor(TWO_RULES), new Map([["in0", 7]]), 1).workerCpus,
+    [],
+  );
 });

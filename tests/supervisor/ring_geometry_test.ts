@@ -18,10 +18,10 @@ import {
   DEFAULT_RETIRE_MS,
   DEFAULT_TX_FRAMES,
   HOLD_MS,
-  rxGeometry,
-  txGeometry,
   MAX_RX_RING_BYTES,
   MIN_RX_FRAMES,
+  rxGeometry,
+  txGeometry,
 } from "../../src/supervisor/ring_geometry.ts";
 
 const PAGE = 4096;
@@ -31,7 +31,6 @@ function largestFramesPerBlock(blockSize: number, mtu: number): number {
   const slot = Math.ceil((96 + mtu) / 8) * 8;
   return Math.floor((blockSize - 48) / slot);
 }
-
 
 /** The TPACKET_V3 (rx_mode: blocks) geometry these block tests specify. */
 function blockGeometry(rate: number | undefined, mtu: number, opts: RingOptions = {}) {
@@ -45,7 +44,11 @@ Deno.test("rxGeometry() in blocks mode holds 200 ms of largest frames at the dec
       fc.constantFrom(576, 1280, 1500, 4000, 9000),
       fc.constantFrom(undefined, 64, 128, 256, 1024),
       (rate, mtu, blockKib) => {
-        const g = blockGeometry(rate, mtu, blockKib === undefined ? {} : { block_size_kib: blockKib });
+        const g = blockGeometry(
+          rate,
+          mtu,
+          blockKib === undefined ? {} : { block_size_kib: blockKib },
+        );
         const capacity = g.blockCount * largestFramesPerBlock(g.blockSize, mtu);
         assert.ok(g.bytes <= MAX_RX_RING_BYTES, "every ring fits the worker arena");
         if (g.blockCount === Math.floor(MAX_RX_RING_BYTES / g.blockSize)) return; // capped: as much as fits
@@ -90,7 +93,11 @@ Deno.test("rxGeometry() in blocks mode meets the kernel's TPACKET_V3 constraints
       fc.integer({ min: 68, max: 9216 }),
       fc.option(fc.constantFrom(4, 8, 64, 128, 4096), { nil: undefined }),
       (rate, mtu, blockKib) => {
-        const g = blockGeometry(rate, mtu, blockKib === undefined ? {} : { block_size_kib: blockKib });
+        const g = blockGeometry(
+          rate,
+          mtu,
+          blockKib === undefined ? {} : { block_size_kib: blockKib },
+        );
         assert.equal(g.blockSize % PAGE, 0, "block size a multiple of the page size");
         assert.equal(g.frameSize % 16, 0, "frame size a multiple of TPACKET_ALIGNMENT");
         assert.ok(
@@ -156,13 +163,22 @@ Deno.test("rxGeometry() in frames mode (the default): one power-of-two frame per
     for (const rate of [undefined, 1000, 100_000, 1_000_000]) {
       const g = rxGeometry(rate, mtu);
       assert.equal(g.frames, true);
-      assert.ok(g.frameSize >= mtu + 14 + 4 + 64, `frame ${g.frameSize} holds an MTU ${mtu} frame and its header`);
+      assert.ok(
+        g.frameSize >= mtu + 14 + 4 + 64,
+        `frame ${g.frameSize} holds an MTU ${mtu} frame and its header`,
+      );
       assert.equal(g.frameSize & (g.frameSize - 1), 0, "a power of two");
       assert.equal(g.blockSize % g.frameSize, 0, "frames tile a block");
       assert.equal(g.blockSize % 4096, 0);
       const frames = (g.blockSize / g.frameSize) * g.blockCount;
-      const wanted = Math.max(MIN_RX_FRAMES, Math.ceil((rate ?? DEFAULT_RATE_PPS) * HOLD_MS / 1000));
-      assert.ok(frames >= wanted || g.bytes > MAX_RX_RING_BYTES - g.blockSize, `${frames} frames for ${rate} pps`);
+      const wanted = Math.max(
+        MIN_RX_FRAMES,
+        Math.ceil((rate ?? DEFAULT_RATE_PPS) * HOLD_MS / 1000),
+      );
+      assert.ok(
+        frames >= wanted || g.bytes > MAX_RX_RING_BYTES - g.blockSize,
+        `${frames} frames for ${rate} pps`,
+      );
       assert.ok(g.bytes <= MAX_RX_RING_BYTES);
     }
   }
@@ -177,5 +193,9 @@ Deno.test("rxGeometry() for a gso input: slots that hold a whole 64 KiB GSO fram
     assert.ok(slot >= 65536 + 10 + 14, `${rx_mode}: ${slot} bytes`);
     assert.ok(g.bytes <= MAX_RX_RING_BYTES, `${rx_mode}: within the per-ring cap (${g.bytes})`);
   }
-  assert.equal(rxGeometry(undefined, 1500, {}).vnet, undefined, "no segmentation header without gso");
+  assert.equal(
+    rxGeometry(undefined, 1500, {}).vnet,
+    undefined,
+    "no segmentation header without gso",
+  );
 });

@@ -21,11 +21,21 @@ Deno.test("an unchanged rule keeps its RulePlan object; a changed or re-slotted 
   const cache = new RulePlanCache();
   const a = ConfigSchema.parse({ rules: [rule(1), rule(2)] });
   const p1 = buildPlan(a, facts, slotsFor(["r1", "r2"]), new Map(), 0, cache);
-  const b = { ...a, rules: [a.rules[0], { ...a.rules[1], outputs: [{ ...a.rules[1].outputs[0], port: 6001 }] }] };
+  const b = {
+    ...a,
+    rules: [a.rules[0], { ...a.rules[1], outputs: [{ ...a.rules[1].outputs[0], port: 6001 }] }],
+  };
   const p2 = buildPlan(b, facts, slotsFor(["r1", "r2"]), new Map(), 0, cache);
   assert.equal(p2.rules[0], p1.rules[0], "r1 unchanged: the same object");
   assert.notEqual(p2.rules[1], p1.rules[1], "r2 changed");
-  const p3 = buildPlan(b, facts, new Map([["r1", { rule: 5, outputs: [5] }], ["r2", { rule: 1, outputs: [1] }]]), new Map(), 0, cache);
+  const p3 = buildPlan(
+    b,
+    facts,
+    new Map([["r1", { rule: 5, outputs: [5] }], ["r2", { rule: 1, outputs: [1] }]]),
+    new Map(),
+    0,
+    cache,
+  );
   assert.notEqual(p3.rules[0], p2.rules[0], "new counter slots: a new plan");
   assert.equal(p3.rules[0].slot, 5);
   const moved = new Map(facts);
@@ -40,8 +50,21 @@ Deno.test("ruleDelta() sends everything to a worker without a plan, else removal
   const p1 = buildPlan(a, facts, slotsFor(["r1", "r2", "r3"]), new Map(), 0, cache);
   assert.deepEqual(ruleDelta(null, p1), { all: p1.rules });
   const r4 = ConfigSchema.parse({ rules: [rule(4)] }).rules[0];
-  const b = { ...a, rules: [a.rules[0], { ...a.rules[2], outputs: [{ ...a.rules[2].outputs[0], port: 7000 }] }, r4] };
-  const p2 = buildPlan(b, facts, new Map([["r1", { rule: 0, outputs: [0] }], ["r3", { rule: 2, outputs: [2] }], ["r4", { rule: 3, outputs: [3] }]]), new Map(), 0, cache);
+  const b = {
+    ...a,
+    rules: [a.rules[0], { ...a.rules[2], outputs: [{ ...a.rules[2].outputs[0], port: 7000 }] }, r4],
+  };
+  const p2 = buildPlan(
+    b,
+    facts,
+    new Map([["r1", { rule: 0, outputs: [0] }], ["r3", { rule: 2, outputs: [2] }], ["r4", {
+      rule: 3,
+      outputs: [3],
+    }]]),
+    new Map(),
+    0,
+    cache,
+  );
   const d = ruleDelta(p1, p2);
   assert.ok("add" in d);
   assert.deepEqual(d.remove.sort(), ["r2", "r3"], "r2 removed, r3 replaced; r1 not sent");

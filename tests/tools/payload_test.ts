@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { buildPayload, checkPayload, PAYLOAD_CORRUPT, PAYLOAD_FOREIGN, PAYLOAD_OK, payloadSequence } from "../../src/tools/payload.ts";
+import {
+  buildPayload,
+  checkPayload,
+  PAYLOAD_CORRUPT,
+  PAYLOAD_FOREIGN,
+  PAYLOAD_OK,
+  payloadSequence,
+} from "../../src/tools/payload.ts";
 
 function datagram(runId: number, size: number, seq: number): Uint8Array {
   const p = buildPayload(runId, size);
@@ -26,7 +33,10 @@ Deno.test("checkPayload() tells other runs and other traffic (foreign) from dama
   assert.equal(checkPayload(v, d, 0, 300, 77), PAYLOAD_CORRUPT, "truncated");
   const flipped = d.slice();
   flipped[32 + 61] ^= 0xff; // a checked filler byte (filler starts at 32)
-  assert.equal(checkPayload(new DataView(flipped.buffer), flipped, 0, flipped.length, 77), PAYLOAD_CORRUPT);
+  assert.equal(
+    checkPayload(new DataView(flipped.buffer), flipped, 0, flipped.length, 77),
+    PAYLOAD_CORRUPT,
+  );
   const last = d.slice();
   last[last.length - 1] ^= 1;
   assert.equal(checkPayload(new DataView(last.buffer), last, 0, last.length, 77), PAYLOAD_CORRUPT);
