@@ -109,8 +109,11 @@ Deno.test("ConfigFile.write() through a symlink replaces the target and keeps th
 
 Deno.test({
   name:
-    "ConfigFile.write() into a read-only directory fails, leaves the file as it was and no temporary file",
-  ignore: Deno.uid() === 0, // root writes through directory permissions; the tmpfs test below covers root
+    "ConfigFile.write() into a read-only directory fails, leaves the file as it was and no temporary file" +
+    (Deno.uid() === 0
+      ? " [skipped: root writes through directory permissions; the tmpfs test below covers root]"
+      : ""),
+  ignore: Deno.uid() === 0,
   fn: async () => {
     const path = tempFile(OPERATOR_FILE);
     const dir = path.slice(0, path.lastIndexOf("/"));

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { type Topology, withTopology } from "../../src/tools/topology.ts";
 import { frrAvailable, startFrr } from "../helpers/frr.ts";
 import { rootTest } from "../helpers/netns.ts";
-import { startRelay, startSink } from "../helpers/relay.ts";
+import { startCapture, startRelay, startSink } from "../helpers/relay.ts";
 import {
   outputPackets,
   putConfig,
@@ -56,7 +56,7 @@ async function sideLink(t: Topology, n: { relay: string; router: string }): Prom
 }
 
 rootTest(
-  "frr: mcr and FRR pimd list each other as PIM neighbours, the DR is the one RFC 7761's election picks on both sides, and the IGMP querier is the lower address",
+  "frr: mcr and FRR pimd list each other as PIM neighbours, and the DR is the one RFC 7761's election picks on both sides",
   async () => {
     if (!frrAvailable()) {
       throw new Error("FRR is not installed (Debian package frr): make deps installs it");
@@ -119,20 +119,38 @@ rootTest(
         const r = await routing(t, n.relay);
         assert.equal(r.pim.interfaces[0].is_dr, true);
         assert.equal(r.pim.neighbors[0].dr_priority, 1, "FRR's priority as its Hellos carry it");
-        // IGMP on the same link: the lower address (mcr, 10.0.1.1) queries; FRR agrees it is not the querier.
-        await waitFor("FRR to see mcr as the IGMP querier", 15_000, async () => {
-          const i = await frr.json<Record<string, { querier?: string; querierIp?: string }>>(
-            `show ip igmp interface ${n.routerIn} json`,
-          );
-          return i[n.routerIn]?.querier === "other" && i[n.routerIn]?.querierIp === "10.0.1.1";
-        });
-        assert.equal((await routing(t, n.relay)).igmp.interfaces[0].is_querier, true);
         assert.ok((await routing(t, n.relay)).counters.pim_received > 0);
 
-        // PIM taken out over the API: in force when acknowledged, so FRR hears the goodbye
-        // (holdtime 0) at once instead of waiting out mcr's 4 s holdtime.
+        // PIM taken out over the API is in force when acknowledged: mcr's goodbye Hello
+        // (holdtime 0, RFC 7761 4.3.1) is on the wire before the 200, so FRR drops mcr at
+        // once instead of waiting out its holdtime. The order is read from the capture's
+        // kernel timestamps (tcpdump decodes the Hello), not from a wall-clock bound.
+        const pcap = `/tmp/mcr-frr-goodbye-${Deno.pid}.pcap`;
+        const capture = await startCapture(t, n.relay, [
+          "tcpdump",
+          "-i",
+          n.relayOut,
+          "-nn",
+          "-U",
+          "-w",
+          pcap,
+          "ip proto 103",
+        ]);
         assert.equal(await putConfig(t, n.relay, (c) => delete c.pim), 200);
-        const t0 = Date.now();
+        const acknowledgedAt = Date.now() / 1000;
+        capture.kill("SIGTERM");
+        await capture.status;
+        const decoded = (await t.run(n.relay, ["tcpdump", "-r", pcap, "-nn", "-tt", "-v"])).stdout;
+        await Deno.remove(pcap).catch(() => {});
+        const goodbye = decoded.split(/\n(?=\d+\.\d+ )/).find((p) =>
+          /Hello/.test(p) && /Hold ?[Tt]ime.*Value: 0s/.test(p) &&
+          p.includes("10.0.1.1 >")
+        );
+        assert.ok(goodbye, `a goodbye Hello from mcr was captured:\n${decoded}`);
+        assert.ok(
+          Number(goodbye.split(" ")[0]) <= acknowledgedAt,
+          `the goodbye left before the 200 (${goodbye.split(" ")[0]} <= ${acknowledgedAt})`,
+        );
         await waitFor(
           "FRR to drop mcr as a neighbour",
           10_000,
@@ -140,10 +158,6 @@ rootTest(
             (await frr.json<Record<string, Record<string, unknown>>>("show ip pim neighbor json"))[
               n.routerIn
             ]?.["10.0.1.1"] === undefined,
-        );
-        assert.ok(
-          Date.now() - t0 < 2500,
-          `dropped ${Date.now() - t0} ms after the 200: by the goodbye, not the holdtime`,
         );
         const after = await routing(t, n.relay);
         assert.deepEqual([after.pim.interfaces, after.pim.neighbors], [[], []]);
@@ -154,6 +168,45 @@ rootTest(
       }
     });
   },
+);
+
+rootTest(
+  "frr: on a link where both query, FRR agrees that mcr, the lower address, is the IGMP querier",
+  async () => {
+    if (!frrAvailable()) {
+      throw new Error("FRR is not installed (Debian package frr): make deps installs it");
+    }
+    await withTopology(async (t) => {
+      const n = await t.routedChain();
+      const relay = await startRelay(
+        t,
+        n.relay,
+        [
+          `igmp: { interfaces: [${n.relayOut}], query_interval_ms: 2000, query_response_ms: 1000 }`,
+          "rules:",
+          "  - name: a",
+          `    input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }`,
+          `    outputs: [{ interface: ${n.relayOut}, group: 239.9.9.1, port: 6001, on_demand: true }]`,
+        ].join("\n"),
+      );
+      const frr = await startFrr({ ns: n.router, config: frrConfig(n) });
+      try {
+        // FRR pimd reads IGMP through its multicast-routing socket: this needs CONFIG_IP_MROUTE.
+        await waitFor("FRR to see mcr as the IGMP querier", 15_000, async () => {
+          const i = await frr.json<Record<string, { querier?: string; querierIp?: string }>>(
+            `show ip igmp interface ${n.routerIn} json`,
+          );
+          return i[n.routerIn]?.querier === "other" && i[n.routerIn]?.querierIp === "10.0.1.1";
+        });
+        assert.equal((await routing(t, n.relay)).igmp.interfaces[0].is_querier, true);
+      } finally {
+        await frr.stop();
+        const { code } = await relay.stop();
+        assert.equal(code, 0);
+      }
+    });
+  },
+  { needs: ["ip_mroute"] },
 );
 
 rootTest(
@@ -282,10 +335,11 @@ rootTest(
       }
     });
   },
+  { needs: ["ip_mroute"] },
 );
 
 rootTest(
-  "frr: an MSDP session between mcr and FRR reaches Established; FRR's SA cache lists the source mcr relays, and mcr's lists a source behind FRR",
+  "frr: an MSDP session between mcr and FRR reaches Established and holds on keepalives; FRR's SA cache lists the source mcr relays",
   async () => {
     if (!frrAvailable()) {
       throw new Error("FRR is not installed (Debian package frr): make deps installs it");
@@ -337,6 +391,61 @@ rootTest(
           },
         );
         assert.equal(sa.rp, "10.0.1.1", "originated by mcr as RP");
+        // Keepalives both ways hold the one session past both 6 s hold times.
+        await new Promise((res) => setTimeout(res, 7000));
+        assert.equal(
+          (await frr.json<Record<string, { state?: string }>>("show ip msdp peer json"))["10.0.1.1"]
+            ?.state,
+          "established",
+        );
+        const r = await routing(t, n.relay);
+        assert.ok(r.counters.msdp_received > 0 && r.counters.msdp_sent > 0);
+        assert.equal(r.counters.msdp_established, 1, "one session throughout");
+        assert.ok((r.msdp.peers[0].up_ms as number) > 6000);
+      } finally {
+        await stream.kill();
+        await frr.stop();
+        const { code } = await relay.stop();
+        assert.equal(code, 0);
+      }
+    });
+  },
+);
+
+rootTest(
+  "frr: FRR's SA for a source behind it reaches mcr's SA cache",
+  async () => {
+    if (!frrAvailable()) {
+      throw new Error("FRR is not installed (Debian package frr): make deps installs it");
+    }
+    await withTopology(async (t) => {
+      const n = await t.routedChain();
+      const relay = await startRelay(
+        t,
+        n.relay,
+        [
+          "msdp: { peers: [{ address: 10.0.1.254, local: 10.0.1.1 }], keepalive_ms: 2000, hold_time_ms: 6000, connect_retry_ms: 1000, sa_interval_ms: 2000 }",
+          "rules:",
+          "  - name: a",
+          `    input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }`,
+          `    outputs: [{ interface: ${n.relayOut}, group: 239.9.9.1, port: 6001, source_ip: 10.0.0.1 }]`,
+        ].join("\n"),
+      );
+      const frr = await startFrr({
+        ns: n.router,
+        config: [frrConfig(n), "ip msdp peer 10.0.1.1 source 10.0.1.254", "ip msdp timers 2 6 1"]
+          .join("\n"),
+      });
+      try {
+        await waitFor(
+          "FRR's MSDP session to be established",
+          30_000,
+          async () =>
+            (await frr.json<Record<string, { state?: string }>>("show ip msdp peer json"))[
+              "10.0.1.1"
+            ]?.state === "established",
+        );
+        // FRR learns its local source through its multicast-routing socket: this needs CONFIG_IP_MROUTE.
         // The other way: a source behind FRR, FRR its RP for 239.5.0.0/16, FRR's SA reaches mcr's cache.
         await frr.vtysh("configure terminal\nip pim rp 10.0.1.254 239.5.0.0/16");
         const far = startStream(t, n.sink, {
@@ -360,25 +469,14 @@ rootTest(
         } finally {
           await far.kill();
         }
-        // Keepalives both ways hold the one session past both 6 s hold times.
-        await new Promise((res) => setTimeout(res, 7000));
-        assert.equal(
-          (await frr.json<Record<string, { state?: string }>>("show ip msdp peer json"))["10.0.1.1"]
-            ?.state,
-          "established",
-        );
-        const r = await routing(t, n.relay);
-        assert.ok(r.counters.msdp_received > 0 && r.counters.msdp_sent > 0);
-        assert.equal(r.counters.msdp_established, 1, "one session throughout");
-        assert.ok((r.msdp.peers[0].up_ms as number) > 6000);
       } finally {
-        await stream.kill();
         await frr.stop();
         const { code } = await relay.stop();
         assert.equal(code, 0);
       }
     });
   },
+  { needs: ["ip_mroute"] },
 );
 
 rootTest(
@@ -457,4 +555,5 @@ rootTest(
       }
     });
   },
+  { needs: ["ip_mroute"] },
 );
