@@ -12,8 +12,11 @@ export async function startRelayListening(
   ns: string,
   configPath: string,
   onOutput: (chunk: string) => void = () => {},
+  env: Record<string, string> = {},
 ): Promise<Deno.ChildProcess> {
-  const relay = t.spawn(ns, selfCommand(["run", "--config", configPath]), {
+  const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  const argv = selfCommand(["run", "--config", configPath]);
+  const relay = t.spawn(ns, vars.length > 0 ? ["env", ...vars, ...argv] : argv, {
     stdout: "null",
     stderr: "piped",
   });

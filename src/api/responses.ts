@@ -36,10 +36,22 @@ export const ApplyResultResponse = z.object({
 
 export const RuleListResponse = z.array(RuleSchema);
 
+const RestartTimingSchema = z.object({
+  cause: z.enum(["threw", "crashed", "stuck"]),
+  last_heartbeat_at_ms: z.number().describe(
+    "the faulty worker's last loop turn, ms since the epoch",
+  ),
+  detected_at_ms: z.number().describe("when the supervisor saw the fault, ms since the epoch"),
+  forwarding_at_ms: z.number().nullable().describe(
+    "when the replacement had the plan in force, ms since the epoch (null until then)",
+  ),
+}).describe("the restart that started this worker, timed by the relay itself");
+
 const WorkerStatsSchema = z.object({
   id: z.int(),
   alive: z.boolean(),
   restarts: z.int(),
+  last_restart: RestartTimingSchema.nullable(),
   heartbeat_age_ms: z.number().describe("milliseconds since the worker's loop last turned"),
   counters: Counters,
 });

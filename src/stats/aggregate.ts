@@ -20,7 +20,13 @@ import {
   WORKER_COUNTERS,
   WORKER_SLOTS,
 } from "./registry.ts";
-import type { CounterValues, RuleStats, StatsSnapshot, WorkerStats } from "./snapshot.ts";
+import type {
+  CounterValues,
+  RestartTiming,
+  RuleStats,
+  StatsSnapshot,
+  WorkerStats,
+} from "./snapshot.ts";
 
 /** One worker's counter blocks, as the aggregation reads them. */
 export interface CounterBlocks {
@@ -33,6 +39,7 @@ export interface WorkerReading {
   id: number;
   alive: boolean;
   restarts: number;
+  lastRestart?: RestartTiming | null;
   counters: CounterBlocks;
 }
 
@@ -126,6 +133,7 @@ export function aggregate(input: AggregateInput): StatsSnapshot {
       id: w.id,
       alive: w.alive,
       restarts: w.restarts,
+      last_restart: w.lastRestart ? { ...w.lastRestart } : null,
       heartbeat_age_ms: hb > 0 ? Math.max(0, now - hb) : now - startedAt,
       counters: namedWorkerCounters(w.counters.worker),
     };

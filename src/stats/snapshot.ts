@@ -25,10 +25,23 @@ export interface RuleStats {
   active: boolean;
 }
 
+/** A worker restart as the relay timed it (src/supervisor/worker_pool.ts RestartRecord). */
+export interface RestartTiming {
+  cause: "threw" | "crashed" | "stuck";
+  /** The faulty worker's last loop turn (ms since the epoch). */
+  last_heartbeat_at_ms: number;
+  /** When the supervisor saw the fault. */
+  detected_at_ms: number;
+  /** When the replacement had the plan in force; null until then. */
+  forwarding_at_ms: number | null;
+}
+
 export interface WorkerStats {
   id: number;
   alive: boolean;
   restarts: number;
+  /** The restart that started this worker (null for the first). */
+  last_restart: RestartTiming | null;
   /** Milliseconds since the worker's loop last turned. */
   heartbeat_age_ms: number;
   counters: CounterValues; // WORKER_COUNTERS + drop_<reason>

@@ -621,6 +621,7 @@ export class Supervisor implements RelayControl {
         id: w.id,
         alive: w.alive,
         restarts: w.restarts,
+        lastRestart: w.lastRestart,
         counters: { worker: w.counters, rule: w.ruleCounters, output: w.outputCounters },
       })),
       archived: this.#pool.archived,

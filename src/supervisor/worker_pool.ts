@@ -114,7 +114,26 @@ export class WorkerHandle {
   readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   ready: Promise<void> = Promise.resolve();
   stopped: Promise<void> = Promise.resolve();
-  constructor(readonly id: number, readonly restarts: number) {}
+  constructor(
+    readonly id: number,
+    readonly restarts: number,
+    /** The restart that started this worker, on the supervisor's clock (null for the first). */
+    readonly lastRestart: RestartRecord | null = null,
+  ) {}
+}
+
+/**
+ * One restart as the relay itself timed it (supervisor clock, ms since the
+ * epoch): the faulty worker's last loop turn, when the fault was detected,
+ * and when the replacement had the plan in force. A test holds what was
+ * lost against this outage instead of against a wall-clock bound of its own.
+ */
+export interface RestartRecord {
+  cause: "threw" | "crashed" | "stuck";
+  last_heartbeat_at_ms: number;
+  detected_at_ms: number;
+  /** null until the replacement acknowledged the plan in force. */
+  forwarding_at_ms: number | null;
 }
 
 /** A fenced worker whose thread may still be inside native code. */
@@ -398,6 +417,9 @@ export class WorkerPool {
           readyResolve();
           break;
         case "applied":
+          if (h.lastRestart !== null && h.lastRestart.forwarding_at_ms === null) {
+            h.lastRestart.forwarding_at_ms = Date.now();
+          }
           h.rings = m.rings;
           h.succession = m.succession;
           h.waiting.get(m.generation)?.resolve();
@@ -410,7 +432,7 @@ export class WorkerPool {
         case "fatal":
           this.#log.error("worker failed", { worker: h.id, error: m.message, code: m.code });
           readyResolve();
-          this.#onDeath(h);
+          this.#onDeath(h, "threw");
           break;
         case "step_done":
           h.rings = m.rings;
@@ -435,7 +457,7 @@ export class WorkerPool {
       e.preventDefault();
       this.#log.error("worker crashed", { worker: h.id, error: e.message });
       readyResolve();
-      this.#onDeath(h);
+      this.#onDeath(h, "crashed");
     };
     const init: ToWorker = {
       type: "init",
@@ -490,8 +512,14 @@ export class WorkerPool {
   }
 
   /** Fences a dead or stuck worker, archives its counters and starts a replacement with the plan in force. */
-  #onDeath(h: WorkerHandle): void {
+  #onDeath(h: WorkerHandle, cause: RestartRecord["cause"]): void {
     if (!h.alive) return;
+    const record: RestartRecord = {
+      cause,
+      last_heartbeat_at_ms: h.counters[W.heartbeat_ms],
+      detected_at_ms: Date.now(),
+      forwarding_at_ms: null,
+    };
     h.alive = false;
     h.worker?.terminate();
     this.#fence(h);
@@ -506,7 +534,7 @@ export class WorkerPool {
     h.archived = true;
     const at = this.#workers.indexOf(h);
     if (at < 0) return; // a worker leaving the pool is not replaced
-    const replacement = new WorkerHandle(h.id, h.restarts + 1);
+    const replacement = new WorkerHandle(h.id, h.restarts + 1, record);
     this.#workers[at] = replacement;
     this.options.onEvent?.("worker", {
       worker: h.id,
@@ -571,7 +599,7 @@ export class WorkerPool {
           stalled_ms: now - hb,
           phase: applying ? "applying" : "forwarding",
         });
-        this.#onDeath(w);
+        this.#onDeath(w, "stuck");
       }
     }
     if (this.#fenced.length > 0) this.#retryFences();

@@ -89,6 +89,7 @@ export class FakeRelay implements RelayControl {
         id: 0,
         alive: true,
         restarts: 0,
+        last_restart: null,
         heartbeat_age_ms: 5,
         counters: { rx_packets: 100, tx_sent: 90, drop_no_match: 10 },
       }],

@@ -4,7 +4,7 @@
  * clean shutdown: exit 0, groups left, and a restart right after SIGKILL.
  */
 import assert from "node:assert/strict";
-import { withTopology } from "../../src/tools/topology.ts";
+import { type Topology, withTopology } from "../../src/tools/topology.ts";
 import { rootTest } from "../helpers/netns.ts";
 import { runGen, sleep, startRelay, startSink } from "../helpers/relay.ts";
 
@@ -16,11 +16,32 @@ function rules(input: string, output: string, workers = 1): string {
     `  - name: b\n    input: { interface: ${input}, group: 239.1.1.2, port: 5002 }\n    outputs:\n      - { interface: ${output}, group: 239.9.9.2, port: 6002 }\n`;
 }
 
+interface Restart {
+  cause: string;
+  last_heartbeat_at_ms: number;
+  detected_at_ms: number;
+  forwarding_at_ms: number;
+}
+
+/** Worker 0's last restart, once the relay records its replacement forwarding (liveness bound only). */
+async function waitForRestart(t: Topology, ns: string, ms: number): Promise<Restart> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const workers = JSON.parse((await t.run(ns, ["curl", "-sf", `${API}/api/v1/workers`])).stdout);
+    const r = workers.find((w: { id: number }) => w.id === 0)?.last_restart;
+    if (r && r.forwarding_at_ms !== null) return r;
+    if (Date.now() > until) {
+      throw new Error(`no restart recorded in ${ms} ms: ${JSON.stringify(workers)}`);
+    }
+    await sleep(100);
+  }
+}
+
 for (const kind of ["throw", "hang"] as const) {
   rootTest(
     `root: a worker that ${
       kind === "throw" ? "throws" : "stops making progress"
-    } is restarted within a second; the other keeps forwarding; counters survive`,
+    } is replaced; what its flows lost fits the outage the relay timed; the other keeps forwarding; counters survive`,
     async () => {
       await withTopology(async (t) => {
         const n = await t.chain();
@@ -79,35 +100,36 @@ for (const kind of ["throw", "hang"] as const) {
           `${API}/api/v1/debug/fault`,
         ]);
         assert.equal(fault.code, 0, fault.stderr);
-        // Poll until the replacement turns its loop (restarted, alive, a fresh heartbeat).
-        const faultAt = Date.now();
+        // Wait until the replacement has the plan in force (the relay's own record of the
+        // restart); how long that takes is a benchmark's figure (bench/recovery_bench.ts), not
+        // a bound here: a loaded machine may take longer, and the loss is held against it.
+        const restart = await waitForRestart(t, n.relay, 30_000);
         let after = JSON.parse(
           (await t.run(n.relay, ["curl", "-sf", `${API}/api/v1/stats`])).stdout,
         );
-        for (;;) {
+        for (let i = 0; i < 100; i++) {
           const w = after.workers.find((x: { id: number }) => x.id === 0);
-          if (
-            (w.restarts === 1 && w.counters.loop_iterations > 0 && w.heartbeat_age_ms < 500) ||
-            Date.now() - faultAt > 5000
-          ) break;
+          if (w.counters.loop_iterations > 0) break;
           await sleep(100);
           after = JSON.parse((await t.run(n.relay, ["curl", "-sf", `${API}/api/v1/stats`])).stdout);
         }
-        const recoveredMs = Date.now() - faultAt;
         await Promise.all(gens);
         const got = await Promise.all(sinks.map((s) => s.result));
         const { stats } = await relay.stop();
         const w0 = after.workers.find((w: { id: number }) => w.id === 0);
         assert.equal(w0.restarts, 1, "worker 0 was restarted");
         assert.equal(w0.alive, true);
+        assert.ok(w0.counters.loop_iterations > 0, "and is making progress again");
+        assert.equal(restart.cause, kind === "throw" ? "threw" : "stuck");
         assert.ok(
-          w0.counters.loop_iterations > 0 && w0.heartbeat_age_ms < 500,
-          "and is making progress again",
+          restart.last_heartbeat_at_ms <= restart.detected_at_ms &&
+            restart.detected_at_ms <= restart.forwarding_at_ms,
+          JSON.stringify(restart),
         );
-        assert.ok(
-          recoveredMs < 2000,
-          `detected, fenced and replaced within 2 s (${recoveredMs} ms, including curl polls)`,
-        );
+        // The outage as the relay timed it: from the faulty worker's last loop turn to the
+        // replacement's plan in force. A flow hashed to the faulty worker can lose at most
+        // what arrived in that time (plus what sat in its ring at its last turn).
+        const outageS = (restart.forwarding_at_ms - restart.last_heartbeat_at_ms) / 1000;
         assert.ok(
           after.totals.tx_sent >= before.totals.tx_sent,
           "totals never go backwards across a restart",
@@ -115,11 +137,10 @@ for (const kind of ["throw", "hang"] as const) {
         for (const g of got) {
           assert.equal(g.duplicates, 0);
           assert.ok(g.max_seq >= 6 * rate - 10, "packets kept flowing to the end of the run");
-          // What the faulty worker held or was sent before the fault was detected is lost;
-          // detection within a second bounds that to under one second of a flow.
+          const lost = 6 * rate - g.unique;
           assert.ok(
-            6 * rate - g.unique < rate,
-            `lost ${6 * rate - g.unique} packets: less than one second of traffic`,
+            lost <= Math.ceil(rate * outageS) + 50,
+            `lost ${lost} packets; the relay timed an outage of ${outageS.toFixed(3)} s`,
           );
         }
         assert.ok(stats);
