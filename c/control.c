@@ -10,6 +10,7 @@
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -113,6 +114,16 @@ MCR_EXPORT int mcr_ctl_recv(int fd, uint8_t *buf, int len)
 		n = recv(fd, buf, (size_t)len, MSG_DONTWAIT | MSG_TRUNC);
 	while (n < 0 && errno == EINTR);
 	return n < 0 ? __mcr_neg_errno() : (int)n;
+}
+
+MCR_EXPORT int mcr_ctl_drops(int fd)
+{
+	struct tpacket_stats st;
+	socklen_t len = sizeof(st);
+
+	if (getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) < 0)
+		return __mcr_neg_errno();
+	return st.tp_drops > INT32_MAX ? INT32_MAX : (int)st.tp_drops;
 }
 
 MCR_EXPORT int mcr_ctl_send(int fd, int ifindex, int family, const uint8_t *buf, int len, const uint8_t *mac)

@@ -36,7 +36,7 @@
 
 #include <stdint.h>
 
-#define MCR_ABI_VERSION 10
+#define MCR_ABI_VERSION 11
 
 /* ---- library identity ---------------------------------------------------- */
 
@@ -273,6 +273,12 @@ int mcr_ctl_open(int ifindex, int family, int proto);
  * (more than len: it was cut), or -EAGAIN when there is none.
  */
 int mcr_ctl_recv(int fd, uint8_t *buf, int len);
+
+/*
+ * Packets the kernel dropped because the socket's receive buffer was full,
+ * since the last call (PACKET_STATISTICS, which resets on read); or -errno.
+ */
+int mcr_ctl_drops(int fd);
 
 /* Sends one IP packet (len bytes) out of ifindex to the link address mac[6]. */
 int mcr_ctl_send(int fd, int ifindex, int family, const uint8_t *buf, int len, const uint8_t *mac);

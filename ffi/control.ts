@@ -32,9 +32,14 @@ export class ControlSocket {
 
   /**
    * Calls onPacket(packet, cut) for every packet until close(). The packet
-   * view is valid only during the call. onPacket must not throw.
+   * view is valid only during the call. onPacket must not throw. After each
+   * burst, onDrops(n) is told how many packets the kernel dropped since the
+   * last burst because the socket's buffer was full (only when n > 0).
    */
-  follow(onPacket: (packet: Uint8Array, cut: boolean) => void): void {
+  follow(
+    onPacket: (packet: Uint8Array, cut: boolean) => void,
+    onDrops: (n: number) => void = () => {},
+  ): void {
     const lib = loadLibrary();
     this.follower.follow(() => {
       // At most 256 packets per wake-up: a flood cannot starve the rest of the process.
@@ -43,6 +48,9 @@ export class ControlSocket {
         if (n < 0) break;
         onPacket(this.#buf.subarray(0, Math.min(n, this.#buf.length)), n > this.#buf.length);
       }
+      if (this.follower.closed) return;
+      const dropped = lib.mcr_ctl_drops(this.follower.fd);
+      if (dropped > 0) onDrops(dropped);
     });
   }
 

@@ -84,6 +84,8 @@ export const CORE_SYMBOLS = {
   mcr_ctl_open: { parameters: ["i32", "i32", "i32"], result: "i32" },
   // int mcr_ctl_recv(int fd, uint8_t *buf, int len)
   mcr_ctl_recv: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  // int mcr_ctl_drops(int fd)
+  mcr_ctl_drops: { parameters: ["i32"], result: "i32" },
   // int mcr_ctl_send(int fd, int ifindex, int family, const uint8_t *buf, int len, const uint8_t *mac /* [6] */)
   mcr_ctl_send: { parameters: ["i32", "i32", "i32", "buffer", "i32", "buffer"], result: "i32" },
 

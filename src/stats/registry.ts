@@ -300,6 +300,12 @@ export const PROTOCOL_COUNTERS = [
       "Reports for a new group refused because igmp.max_groups groups are tracked on the interface",
   },
   {
+    name: "igmp_overrun",
+    family: "mcr_igmp_overrun_total",
+    help:
+      "IGMP packets the kernel dropped because mcr's protocol socket buffer was full (read too slowly, e.g. under a flood)",
+  },
+  {
     name: "mld_received",
     family: "mcr_mld_received_total",
     help: "Valid MLD messages received on mld interfaces",
@@ -322,6 +328,11 @@ export const PROTOCOL_COUNTERS = [
       "Reports for a new group refused because mld.max_groups groups are tracked on the interface",
   },
   {
+    name: "mld_overrun",
+    family: "mcr_mld_overrun_total",
+    help: "MLD packets the kernel dropped because mcr's protocol socket buffer was full",
+  },
+  {
     name: "pim_received",
     family: "mcr_pim_received_total",
     help: "Valid PIM messages received on pim interfaces",
@@ -337,6 +348,11 @@ export const PROTOCOL_COUNTERS = [
     family: "mcr_pim_ignored_total",
     help:
       "PIM messages or entries not acted on: types not implemented (Register, Assert, Bootstrap...), Join/Prunes for another upstream or from a non-neighbour, (S,G,rpt) entries, (*,G) for an RP that is not this router's",
+  },
+  {
+    name: "pim_overrun",
+    family: "mcr_pim_overrun_total",
+    help: "PIM packets the kernel dropped because mcr's protocol socket buffer was full",
   },
   {
     name: "pim_joins",

@@ -40,7 +40,11 @@ import { ipv4Text } from "./interfaces.ts";
 
 /** What the speakers need of a socket (ffi/control.ts ControlSocket; tests pass fakes). */
 export interface ProtocolSocket {
-  follow(onPacket: (packet: Uint8Array, cut: boolean) => void): void;
+  /** onDrops(n): packets the kernel dropped because the socket's buffer was full. */
+  follow(
+    onPacket: (packet: Uint8Array, cut: boolean) => void,
+    onDrops?: (n: number) => void,
+  ): void;
   send(packet: Uint8Array, mac: Uint8Array, label: string): void;
   close(): Promise<void>;
 }
@@ -288,8 +292,9 @@ export class Routing {
           socket,
           router: new IgmpRouter(w.address, igmpTimers(section!, version), now),
         });
-        socket.follow((p) =>
-          this.#guard(kind.toUpperCase(), () => this.#onListener(kind, name, p))
+        socket.follow(
+          (p) => this.#guard(kind.toUpperCase(), () => this.#onListener(kind, name, p)),
+          (n) => this.#count(`${kind}_overrun`, n),
         );
       }
     }
@@ -327,7 +332,10 @@ export class Routing {
       const socket = newSockets.get(`pim|${name}`);
       if (!socket) continue;
       this.#pimLinks.set(name, { ...w, socket });
-      socket.follow((p) => this.#guard("PIM", () => this.#onPim(name, p)));
+      socket.follow(
+        (p) => this.#guard("PIM", () => this.#onPim(name, p)),
+        (n) => this.#count("pim_overrun", n),
+      );
     }
     this.#rps = config.pim?.rp?.map((r) => ({ ...r })) ?? [];
     if (newUnicast) this.#unicast = newUnicast;

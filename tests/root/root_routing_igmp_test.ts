@@ -192,7 +192,9 @@ print(sent)
         await new Promise((r) => setTimeout(r, 1000));
         const r = await waitFor("the invalid packets to be counted", 10_000, async () => {
           const x = await routing(t, n.relay);
-          return x.counters.igmp_invalid + x.counters.pim_invalid >= 15_000 && x;
+          // What the kernel dropped because mcr read too slowly (a loaded machine) is counted too.
+          return x.counters.igmp_invalid + x.counters.pim_invalid + x.counters.igmp_overrun +
+                  x.counters.pim_overrun >= 15_000 && x;
         });
         assert.equal(r.igmp.interfaces[0].groups.length, 0, "no group learned from garbage");
         assert.equal(r.pim.neighbors.length, 0, "no neighbour from garbage");
