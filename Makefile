@@ -16,15 +16,16 @@ export DENO
 # npm modules (pinned in deno.json + deno.lock) are cached inside the project.
 export DENO_DIR ?= $(CURDIR)/.deno
 
-.PHONY: all help system-deps deno deps lib test test-c test-root check lint fmt demo bench dist clean
+.PHONY: all help system-deps deno deps lib ref-relay test test-c test-root check lint fmt demo bench dist clean
 export DENORT_BIN
 
 # Debian packages mcr needs to build and test. Installed only when missing.
 # (prometheus brings promtool for the exporter's tests, its server not kept running;
 # chromium opens the status page in a test; frr is the PIM/IGMP/MSDP router the routing
-# tests interoperate with, its daemons started by the tests in their own namespaces.)
+# tests interoperate with, its daemons started by the tests in their own namespaces;
+# tshark decodes what mcr puts on the wire in the routing and stream tests.)
 APT_PACKAGES := gcc make libc6-dev liburing-dev pkg-config iproute2 ethtool iputils-ping procps curl \
-	util-linux libcap2-bin socat smcroute tcpdump ca-certificates systemd prometheus chromium zsh python3 frr
+	util-linux libcap2-bin socat smcroute tcpdump tshark ca-certificates systemd prometheus chromium zsh python3 frr
 
 all: lib deps
 
@@ -62,6 +63,13 @@ lib: $(LIB)
 $(LIB): $(C_SRC) $(C_HDR) c/mcr.map | system-deps
 	@mkdir -p build
 	$(CC) $(CFLAGS) $(URING_DEFS) -shared -o $@ $(C_SRC) -Wl,--version-script=c/mcr.map -luring
+
+# The benchmarks' yardstick: a plain C relay on the same AF_PACKET rings (not part of the library).
+ref-relay: build/ref_relay
+
+build/ref_relay: c/ref/ref_relay.c
+	@mkdir -p build
+	$(CC) -O2 -g -Wall -Wextra -Werror -std=gnu11 -o $@ $<
 
 test-c: $(LIB)
 	@bash c/test/run.sh
@@ -119,12 +127,14 @@ dist: lib deps build/build_info.json
 .PHONY: FORCE
 FORCE:
 
-# Side-by-side benchmarks (root): mcr vs socat vs kernel forwarding; QUICK=1 for a short run.
+# Side-by-side benchmarks (root): mcr vs the C reference relay vs socat vs kernel forwarding
+# (where the kernel has CONFIG_IP_MROUTE); QUICK=1 for a short run.
 # The harness itself stays on CPU 0 so that CPU 1 measures only the relay.
-bench: lib deps
+bench: lib deps build/ref_relay
 	taskset -c 0 $(DENO) run --allow-all bench/run.ts
 	taskset -c 0 $(DENO) run --allow-all bench/latency_bench.ts
 	taskset -c 0 $(DENO) run --allow-all bench/idle_bench.ts
+	taskset -c 0 $(DENO) run --allow-all bench/recovery_bench.ts
 
 clean:
 	rm -rf build dist

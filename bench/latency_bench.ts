@@ -2,7 +2,9 @@
  * One-way latency through each relay, measured at the receiver: the
  * generator writes its send time into every datagram, the receiver reads
  * the kernel's receive time (SO_TIMESTAMPNS). Chain topology, the relays
- * side by side in one run (mcr, kernel forwarding via smcroute, socat), for
+ * side by side in one run (mcr, the C reference relay on the same rings,
+ * kernel forwarding via smcroute where the kernel has CONFIG_IP_MROUTE,
+ * socat), for
  * every rate and datagram size, each without and with a second stream on
  * the same input (BACKGROUND_PPS of 1024-byte datagrams, relayed by a second
  * rule / route / socat, not scored): the measured stream's latency when the
@@ -26,17 +28,17 @@
  * stream). A benchmark: it reports what it measured, it asserts nothing.
  */
 import { renderLatencyChart } from "./chart.ts";
-import { runOne } from "./run.ts";
+import { chooseRelays, runOne } from "./run.ts";
 import { residenceQuantileUs } from "../src/stats/aggregate.ts";
 
-type Relay = "mcr" | "mcr-busy" | "mcr-blocks" | "kernel" | "socat";
+type Relay = "mcr" | "mcr-busy" | "mcr-blocks" | "cref" | "kernel" | "socat";
 const list = (k: string, d: string) =>
   (Deno.env.get(k) ?? d).split(",").map((x) => x.trim()).filter((x) => x !== "");
 const rates = list("LAT_RATES", "1000,10000,50000,100000").map(Number);
 const sizes = list("LAT_SIZES", "256,1024").map(Number);
 const backgrounds = list("LAT_BACKGROUND", "0,30000").map(Number);
 const seconds = Number(Deno.env.get("LAT_SECONDS") ?? 4);
-const relays = list("LAT_RELAYS", "mcr,kernel,socat") as Relay[];
+const relays = chooseRelays<Relay>(Deno.env.get("LAT_RELAYS"), ["mcr", "cref", "kernel", "socat"]);
 const results = new URL("./results/", import.meta.url).pathname;
 /** Base name of the output files (LAT_OUT=latency_modes keeps a second run beside the main one). */
 const base = Deno.env.get("LAT_OUT") ?? "latency";
@@ -55,7 +57,8 @@ if (renderOnly) {
 for (const size of renderOnly ? [] : sizes) {
   for (const background of backgrounds) {
     for (const rate of rates) {
-      for (const relay of relays) {
+      // The C reference relays one stream: it has no rows with a second stream.
+      for (const relay of relays.filter((r) => r !== "cref" || background === 0)) {
         const row = await runOne(`latency-${size}B-${rate}${background ? "-bg" : ""}`, relay, 0, {
           count: Math.max(2000, rate * seconds),
           rate,
@@ -96,14 +99,21 @@ const us = (v: number | null | undefined) =>
 const over = (v: number | null, k: number | null) =>
   v === null || k === null ? "" : v >= k ? `+${us(v - k)}` : `−${us(k - v)}`;
 const lines = [
-  "| relay | size | second stream | offered pps | delivered | p50 µs | p99 µs | max µs | p50 over kernel | p99 over kernel | mcr residence p50 / p99 | longest loop turn | relay CPU ns/pkt |",
+  "| relay | size | second stream | offered pps | delivered | p50 µs | p99 µs | max µs | p50 / p99 over C reference | p50 / p99 over kernel | mcr residence p50 / p99 | longest loop turn | relay CPU ns/pkt |",
   "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
 ];
 for (const r of rows) {
-  const k = rows.find((x) =>
-    x.relay === "kernel" && x.target_pps === r.target_pps && x.size === r.size &&
-    x.background === r.background
-  );
+  const same = (relay: string) =>
+    rows.find((x) =>
+      x.relay === relay && x.target_pps === r.target_pps && x.size === r.size &&
+      x.background === r.background
+    );
+  const k = same("kernel");
+  const ref = same("cref");
+  const overBoth = (b: Row | undefined) =>
+    b
+      ? `${over(r.latency_p50_us, b.latency_p50_us)} / ${over(r.latency_p99_us, b.latency_p99_us)}`
+      : "";
   const c = r.relay_counters;
   const residence = c && r.relay.startsWith("mcr") && (c.residence_count ?? 0) > 0
     ? `≤ ${us(residenceQuantileUs(c, 0.5))} / ≤ ${us(residenceQuantileUs(c, 0.99))}`
@@ -113,9 +123,7 @@ for (const r of rows) {
       r.background ? `${r.background_pps} pps` : "-"
     } | ${r.target_pps} | ${r.delivered} / ${r.sent} | ` +
       `${us(r.latency_p50_us)} | ${us(r.latency_p99_us)} | ${us(r.latency_max_us)} | ` +
-      `${over(r.latency_p50_us, k?.latency_p50_us ?? null)} | ${
-        over(r.latency_p99_us, k?.latency_p99_us ?? null)
-      } | ` +
+      `${overBoth(ref)} | ${overBoth(k)} | ` +
       `${residence} | ${
         c?.loop_stall_max_ms !== undefined ? `${c.loop_stall_max_ms.toFixed(1)} ms` : ""
       } | ${r.background ? "-" : r.cpu_ns_per_pkt ?? "-"} |`,

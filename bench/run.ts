@@ -22,8 +22,38 @@
 import { renderChart } from "./chart.ts";
 import { selfCommand } from "../src/runtime.ts";
 import { type ChainNames, type DualBridgeNames, Topology } from "../src/tools/topology.ts";
+import { kernelCapabilities } from "../src/tools/kernel_probe.ts";
 
-type RelayKind = "mcr" | "mcr-blocks" | "mcr-busy" | "socat" | "kernel";
+type RelayKind = "mcr" | "mcr-blocks" | "mcr-busy" | "cref" | "socat" | "kernel";
+
+/** The native C reference relay (c/ref/ref_relay.c, `make bench` builds it). */
+const REF_RELAY = new URL("../build/ref_relay", import.meta.url).pathname;
+
+/**
+ * The relays a run compares by default: mcr, the C reference on the same
+ * rings (every kernel), socat, and kernel forwarding where the kernel can
+ * forward multicast (CONFIG_IP_MROUTE; src/tools/kernel_probe.ts). A relay
+ * asked for that this kernel cannot run is dropped with its reason.
+ */
+export function chooseRelays<T extends string>(asked: string | undefined, all: readonly T[]): T[] {
+  const wanted = (asked ?? all.join(",")).split(",").map((x) => x.trim()).filter((x) => x !== "");
+  const mroute = kernelCapabilities().ip_mroute;
+  return wanted.filter((r) => {
+    if (r === "kernel" && !mroute.ok) {
+      console.error(`bench: no "kernel" rows: ${mroute.reason}`);
+      return false;
+    }
+    if (r === "cref") {
+      try {
+        Deno.statSync(REF_RELAY);
+      } catch {
+        console.error(`bench: no "cref" rows: ${REF_RELAY} is missing (make build/ref_relay)`);
+        return false;
+      }
+    }
+    return true;
+  }) as T[];
+}
 
 interface Row {
   workload: string;
@@ -183,6 +213,49 @@ async function startRelayKind(
         await p.status;
         try {
           return JSON.parse(Deno.readTextFileSync(statsPath)).totals;
+        } finally {
+          Deno.removeSync(dir, { recursive: true });
+        }
+      },
+    };
+  }
+  if (kind === "cref") {
+    // One rule: the plain C loop on a TPACKET_V3 RX ring and a TX ring, pinned to CPU 1; with
+    // several outputs it writes each packet that many times, to groups numbered as mcr's are.
+    if (background) throw new Error("the C reference relays one stream: no background stream");
+    const statsPath = `${dir}/ref.json`;
+    const p = t.spawn(n.relay, [
+      REF_RELAY,
+      "--in",
+      n.relayIn,
+      "--group",
+      "239.1.1.1",
+      "--port",
+      "5001",
+      "--out",
+      n.relayOut,
+      "--out-group",
+      "239.9.9.9",
+      "--out-port",
+      "5099",
+      "--ttl",
+      "8",
+      "--cpu",
+      "1",
+      "--stats",
+      statsPath,
+      ...(outputs > 1 ? ["--copies", String(outputs)] : []),
+    ], { stdout: "null" });
+    await readLinesUntil(p.stderr, "ref_relay started", 20_000);
+    return {
+      pid: p.pid,
+      stop: async () => {
+        p.kill("SIGTERM");
+        await p.status;
+        try {
+          return JSON.parse(Deno.readTextFileSync(statsPath));
+        } catch {
+          return undefined;
         } finally {
           Deno.removeSync(dir, { recursive: true });
         }
@@ -460,7 +533,12 @@ async function main(): Promise<void> {
         }`,
     );
   };
-  const relays = (Deno.env.get("RELAYS") ?? "mcr,socat,kernel").split(",") as RelayKind[];
+  const relays = chooseRelays<RelayKind>(Deno.env.get("RELAYS"), [
+    "mcr",
+    "cref",
+    "socat",
+    "kernel",
+  ]);
   const only = Deno.env.get("WORKLOADS")?.split(",");
   const wanted = (w: string) => !only || only.includes(w);
   const count = env("PACKET_COUNT", 0);
@@ -506,11 +584,13 @@ async function main(): Promise<void> {
       }
     }
   }
-  // 3. Fan-out: cost per output copy (mcr only; receivers listen to the first output).
+  // 3. Fan-out: cost per output copy (mcr and the C reference; receivers listen to the first output).
   for (const outputs of !wanted("fanout") ? [] : QUICK ? [1, 16] : [1, 4, 16, 64]) {
-    await record(
-      await runOne("fanout", "mcr", 0, { count: 100_000, rate: 20_000, size: 256, outputs }),
-    );
+    for (const relay of relays.filter((r) => r === "mcr" || r === "cref")) {
+      await record(
+        await runOne("fanout", relay, 0, { count: 100_000, rate: 20_000, size: 256, outputs }),
+      );
+    }
   }
   // 4. Two workers (PACKET_FANOUT) at the bridge workload's rate.
   if (wanted("workers")) {
@@ -528,26 +608,32 @@ async function main(): Promise<void> {
   // ---- summary table --------------------------------------------------------
   const lines: string[] = [];
   lines.push(
-    "| workload | relay | size | offered pps | delivered (median) | loss % (max) | dup/reorder | CPU ns/pkt (median) | vs mcr |",
+    "| workload | relay | size | offered pps | delivered (median) | loss % (max) | dup/reorder | CPU ns/pkt (median) | vs mcr | vs C reference |",
   );
-  lines.push("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+  lines.push("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
   const groups = new Map<string, Row[]>();
   for (const r of rows) {
     const k = `${r.workload}|${r.relay}|${r.size}|${r.target_pps}|${r.outputs}|${r.workers}`;
     groups.set(k, [...(groups.get(k) ?? []), r]);
   }
-  const mcrCpu = new Map<string, number>();
-  for (const [k, rs] of groups) {
-    if (rs[0].relay === "mcr") {
+  /** Median CPU per packet of one relay, by the rest of the row's key. */
+  const cpuOf = (relay: RelayKind) => {
+    const m = new Map<string, number>();
+    for (const [k, rs] of groups) {
+      if (rs[0].relay !== relay) continue;
       const c = rs.map((r) => r.cpu_ns_per_pkt).filter((v): v is number => v !== null);
-      if (c.length) mcrCpu.set(k.replace("|mcr|", "|"), median(c));
+      if (c.length) m.set(k.replace(`|${relay}|`, "|"), median(c));
     }
-  }
+    return m;
+  };
+  const mcrCpu = cpuOf("mcr");
+  const refCpu = cpuOf("cref");
   for (const [k, rs] of groups) {
     const r0 = rs[0];
     const cpu = rs.map((r) => r.cpu_ns_per_pkt).filter((v): v is number => v !== null);
     const cpuMed = cpu.length ? median(cpu) : null;
     const base = mcrCpu.get(k.replace(`|${r0.relay}|`, "|"));
+    const ref = refCpu.get(k.replace(`|${r0.relay}|`, "|"));
     const label = r0.workload === "fanout" ? `fanout x${r0.outputs}` : r0.workload;
     lines.push(
       `| ${label} | ${r0.relay} | ${r0.size} | ${r0.target_pps} | ${
@@ -557,6 +643,7 @@ async function main(): Promise<void> {
           rs.reduce((a, r) => a + r.duplicates, 0)
         }/${rs.reduce((a, r) => a + r.reordered, 0)}` +
         ` | ${fmt(cpuMed)} | ${cpuMed !== null && base ? (cpuMed / base).toFixed(2) + "x" : "-"}` +
+        ` | ${cpuMed !== null && ref ? (cpuMed / ref).toFixed(2) + "x" : "-"}` +
         `${rs.some((r) => r.generator_limited) ? " (generator-limited)" : ""} |`,
     );
   }
