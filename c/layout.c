@@ -40,6 +40,7 @@ MCR_EXPORT int mcr_layout(int32_t *out, int n)
 		[MCR_L_TP3_SEC] = offsetof(struct tpacket3_hdr, tp_sec),
 		[MCR_L_TP3_NSEC] = offsetof(struct tpacket3_hdr, tp_nsec),
 		[MCR_L_TP2_VLAN_TCI] = offsetof(struct tpacket2_hdr, tp_vlan_tci),
+		[MCR_L_TP3_HDR_SIZE] = sizeof(struct tpacket3_hdr),
 	};
 	int i;
 

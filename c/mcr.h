@@ -36,7 +36,7 @@
 
 #include <stdint.h>
 
-#define MCR_ABI_VERSION 11
+#define MCR_ABI_VERSION 12
 
 /* ---- library identity ---------------------------------------------------- */
 
@@ -82,6 +82,7 @@ enum mcr_layout_slot {
 	MCR_L_TP3_SEC,            /* offsetof(tpacket3_hdr, tp_sec): the kernel's receive time */
 	MCR_L_TP3_NSEC,           /* offsetof(tpacket3_hdr, tp_nsec) */
 	MCR_L_TP2_VLAN_TCI,       /* offsetof(tpacket2_hdr, tp_vlan_tci) (u16) */
+	MCR_L_TP3_HDR_SIZE,       /* sizeof(struct tpacket3_hdr): a V3 packet header must fit in its block */
 	MCR_L_COUNT
 };
 int mcr_layout(int32_t *out, int n);

@@ -29,13 +29,18 @@ export const TP3_SEC = 4;
 export const TP3_NSEC = 8;
 /** u32 hv1.tp_vlan_tci: VLAN tag stripped by the NIC (valid with TP_STATUS_VLAN_VALID). */
 export const TP3_VLAN_TCI = 32;
+/** sizeof(struct tpacket3_hdr): a packet's header must fit before its block's end. */
+export const TP3_HDR_SIZE = 48;
 
 // ---- TPACKET_V2 TX ring: struct tpacket2_hdr (one per frame) ----------------
 /** u32 tp_status: TP_STATUS_AVAILABLE / SEND_REQUEST / SENDING / WRONG_FORMAT. */
 export const TP2_STATUS = 0;
 /** u32 tp_len: bytes to send. */
 export const TP2_LEN = 4;
-/** Where a TX frame's data starts: TPACKET2_HDRLEN - sizeof(struct sockaddr_ll). */
+/**
+ * Where a TX frame's data starts: TPACKET2_HDRLEN - sizeof(struct sockaddr_ll),
+ * which is also sizeof(struct tpacket2_hdr): an RX frame's packet cannot start before it.
+ */
 export const TP2_DATA = 32;
 
 // ---- TPACKET_V2 RX ring (frames mode): the same struct tpacket2_hdr ----------
@@ -92,4 +97,5 @@ export const EXPECTED_LAYOUT: readonly number[] = [
   TP3_SEC,
   TP3_NSEC,
   TP2_VLAN_TCI,
+  TP3_HDR_SIZE,
 ];

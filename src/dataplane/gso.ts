@@ -14,7 +14,7 @@
  * field the pseudo-header sum of a partial checksum, which the loop finishes
  * over the segment as it does for any TP_STATUS_CSUMNOTREADY frame.
  */
-import { fold16, ipv4HeaderChecksum, sumWords } from "./checksum.ts";
+import { fold16, ipv4HeaderChecksum, sumWords } from "../net/checksum.ts";
 
 /** sizeof(struct virtio_net_hdr): it ends where the frame's MAC header begins. */
 export const VNET_HDR_LEN = 10;

@@ -8,9 +8,15 @@
  * parseFrame() reads them in: an IPv4 address is one word, an IPv6 address
  * four (big-endian, as in the packet).
  */
-import { not16 } from "./checksum.ts";
+import { not16 } from "../net/checksum.ts";
+import * as H from "../net/headers.ts";
 import { LoopGuard } from "./loop_guard.ts";
 import { TTL_DECREMENT } from "./plan_types.ts";
+
+// Other modules' constants as module-local aliases: V8 folds these into the per-packet code,
+// not imported bindings (bench/loop_bench.ts measured ~25 % more per packet with imports).
+const IP6_DST = H.IP6_DST;
+const IP6_SRC = H.IP6_SRC;
 
 /** A TX ring of one output interface, as the loop sees it. */
 export class TxPort {
@@ -243,7 +249,9 @@ export function matchRule(
       rule.group === group && rule.port === port && rule.vlan === vlan && rule.protocol === protocol
     ) {
       if (
-        family === 4 ? (src & rule.srcMask) === rule.srcAddr : matches6(view, ip + 24, ip + 8, rule)
+        family === 4
+          ? (src & rule.srcMask) === rule.srcAddr
+          : matches6(view, ip + IP6_DST, ip + IP6_SRC, rule)
       ) return rule;
     }
     rule = rule.next;
@@ -266,7 +274,9 @@ export function matchFragment(
   while (rule !== undefined && rule !== null) {
     if (rule.group === group && rule.vlan === vlan && rule.protocol === protocol) {
       if (
-        family === 4 ? (src & rule.srcMask) === rule.srcAddr : matches6(view, ip + 24, ip + 8, rule)
+        family === 4
+          ? (src & rule.srcMask) === rule.srcAddr
+          : matches6(view, ip + IP6_DST, ip + IP6_SRC, rule)
       ) return rule;
     }
     rule = rule.nextFragment;

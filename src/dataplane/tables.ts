@@ -4,7 +4,9 @@
  * (InputPort, TxPort, RoutedPort, Rule, Output). Pure, so tests build tables
  * over fake rings.
  */
+import { TP2_DATA } from "../../ffi/layout.ts";
 import { fromWords, multicastMac } from "../net/address.ts";
+import { ETH_HLEN } from "../net/headers.ts";
 import type { OutputPlan, RulePlan, WorkerPlan } from "./plan_types.ts";
 import {
   buildChains,
@@ -98,7 +100,8 @@ export function buildTables(
     const ring = txRings.get(t.ifindex);
     if (!ring) throw new Error(`no TX ring open for interface "${t.ifname}"`);
     const old = previous.txPorts.find((p) => p.ringId === ring.id);
-    const maxFrame = Math.min(ring.frameSize - 32, t.mtu + 14);
+    // The frame's data area (after its tpacket2 header), and the MTU plus the Ethernet header.
+    const maxFrame = Math.min(ring.frameSize - TP2_DATA, t.mtu + ETH_HLEN);
     if (
       old && old.ifindex === t.ifindex && old.fd === ring.fd && old.maxFrame === maxFrame &&
       sameBytes(old.mac, t.mac)
@@ -113,7 +116,7 @@ export function buildTables(
       ring.frameSize,
       ring.frameCount,
       new Uint8Array(t.mac),
-      Math.min(ring.frameSize - 32, t.mtu + 14),
+      maxFrame,
     );
     port.ringId = ring.id;
     if (old) port.head = old.head;

@@ -48,7 +48,9 @@ import {
 } from "./channel.ts";
 import { CUT_BEFORE } from "./succession.ts";
 import type { RulePlan } from "./plan_types.ts";
-import { flush, forwardLoop, LoopState, processBlock, processFrames } from "./forward_loop.ts";
+import { forwardLoop, processBlock, processFrames } from "./forward_loop.ts";
+import { LoopState } from "./loop_state.ts";
+import { flush } from "./tx.ts";
 import { WorkerRings } from "./worker_rings.ts";
 
 const inbox: ToWorker[] = [];
@@ -159,22 +161,22 @@ async function main(): Promise<void> {
         if (Atomics.exchange(control, CONTROL_FAULT, 0) === FAULT_FAIL_APPLY) {
           throw new Error("injected fault: the plan failed after its rings were opened");
         }
-        state = new LoopState(
-          rings.arena.bytes,
-          rings.arena.view,
-          tables.inputs,
-          tables.txPorts,
+        state = new LoopState({
+          bytes: rings.arena.bytes,
+          view: rings.arena.view,
+          inputs: tables.inputs,
+          txPorts: tables.txPorts,
+          routedPorts: tables.routedPorts,
           workerCounters,
           ruleCounters,
           outputCounters,
           control,
-          waiter,
+          kicker: waiter,
           periodic,
-          tables.routedPorts,
           sender,
-          m.plan.busyPollUs ?? 0,
+          busyPollUs: m.plan.busyPollUs ?? 0,
           clock,
-        );
+        });
         state.retiring = tables.inputs.filter((p) => p.cut === CUT_BEFORE).length;
         Atomics.store(control, CONTROL_APPLIED_GEN, m.plan.generation);
         post({

@@ -4,7 +4,7 @@
  * the headers themselves. Every length is checked before it is used; a
  * packet that fails a check is answered with a reason, never an exception.
  */
-import { fold16, sumWords } from "../dataplane/checksum.ts";
+import { fold16, sumWords } from "../net/checksum.ts";
 import { formatIp, ip, type IpAddress } from "../net/address.ts";
 
 /** A routing-protocol packet as received. */

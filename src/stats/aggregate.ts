@@ -70,7 +70,7 @@ export function residenceBucketName(i: number): string {
 export function namedWorkerCounters(a: Float64Array): CounterValues {
   const out: CounterValues = {};
   WORKER_COUNTERS.forEach((c, i) => out[c.name] = a[i]);
-  DROP_REASONS.forEach((d) => out[`drop_${d.name}`] = a[DROP_SLOT_BASE + d.id - 1]);
+  DROP_REASONS.forEach((d, i) => out[`drop_${d.name}`] = a[DROP_SLOT_BASE + i]);
   for (let i = 0; i <= RESIDENCE_BUCKETS_US.length; i++) {
     out[residenceBucketName(i)] = a[RESIDENCE_SLOT_BASE + i];
   }

@@ -6,6 +6,7 @@ import { endpointText, inputDestination, outputDestination } from "../config/sch
 import type { InterfaceState, StatsSnapshot } from "./snapshot.ts";
 import { residenceBucketName } from "./aggregate.ts";
 import {
+  type CounterSpec,
   DROP_REASONS,
   OUTPUT_COUNTERS,
   PROTOCOL_COUNTERS,
@@ -134,7 +135,7 @@ export function renderPrometheus(
   }
 
   // Worker counters; what exited workers counted stays in worker="exited" so sums never go down.
-  for (const c of WORKER_COUNTERS) {
+  for (const c of WORKER_COUNTERS as readonly CounterSpec[]) {
     if (c.name === "heartbeat_ms") continue;
     const f = fam(c.family, c.kind === "gauge" ? "gauge" : "counter", c.help);
     const scale = c.scale ?? 1;

@@ -25,33 +25,30 @@ export interface CounterSpec {
 }
 
 /**
- * Why a received frame was not forwarded. The id is what parse/match return
- * negated; order is fixed (ids index counter slots).
+ * Why a received frame was not forwarded. A reason's id is its position + 1
+ * (DROP below): what parse and match return negated, and what indexes its
+ * counter slot (DROP_SLOT_BASE + id - 1). New reasons go at the end.
  */
 export const DROP_REASONS = [
-  { id: 1, name: "truncated", help: "frame shorter than its headers or IP total length" },
-  { id: 2, name: "not_ip", help: "not an IPv4 or IPv6 frame (other ethertype or IP version)" },
+  { name: "truncated", help: "frame shorter than its headers or IP total length" },
+  { name: "not_ip", help: "not an IPv4 or IPv6 frame (other ethertype or IP version)" },
   {
-    id: 3,
     name: "bad_header",
     help:
       "IP header invalid (IPv4: IHL < 5, bad header checksum; IPv6: extension header chain, zero UDP checksum; lengths inconsistent, UDP length lies)",
   },
-  { id: 4, name: "not_udp", help: "IP but not UDP" },
-  { id: 5, name: "fragment", help: "IP fragment on a rule that does not allow fragments" },
+  { name: "not_udp", help: "IP but not UDP" },
+  { name: "fragment", help: "IP fragment on a rule that does not allow fragments" },
   {
-    id: 6,
     name: "no_match",
     help: "valid UDP but no rule matches interface, group, port and source",
   },
-  { id: 7, name: "ring_corrupt", help: "RX ring entry with impossible offsets or lengths" },
+  { name: "ring_corrupt", help: "RX ring entry with impossible offsets or lengths" },
   {
-    id: 8,
     name: "ttl_expired",
     help: "TTL / hop limit of 1 or less, on a rule whose outputs decrement it (no `ttl` set)",
   },
   {
-    id: 9,
     name: "loop",
     help:
       "a datagram the rule relayed moments ago came back (forwarding loop; src/dataplane/loop_guard.ts)",
@@ -60,8 +57,21 @@ export const DROP_REASONS = [
 
 export type DropReasonName = typeof DROP_REASONS[number]["name"];
 
+/** Slot index of every entry of a counter table, by name: misspelling a name fails type checking. */
+function slotIndex<T extends readonly { readonly name: string }[]>(
+  table: T,
+  first = 0,
+): Readonly<Record<T[number]["name"], number>> {
+  return Object.freeze(
+    Object.fromEntries(table.map((c, i) => [c.name, first + i])),
+  ) as Record<T[number]["name"], number>;
+}
+
+/** Drop reason ids (1-based), by name: DROP.no_match. */
+export const DROP = slotIndex(DROP_REASONS, 1);
+
 /** Per-worker counters, in slot order. Drop reasons follow at DROP_SLOT_BASE. */
-export const WORKER_COUNTERS: readonly CounterSpec[] = [
+export const WORKER_COUNTERS = [
   { name: "rx_packets", family: "mcr_rx_packets_total", help: "Frames taken from RX rings" },
   { name: "rx_bytes", family: "mcr_rx_bytes_total", help: "Bytes of frames taken from RX rings" },
   { name: "matched", family: "mcr_matched_packets_total", help: "Frames that matched a rule" },
@@ -174,7 +184,7 @@ export const WORKER_COUNTERS: readonly CounterSpec[] = [
     help: "Longest single turn of the worker's loop since the worker started",
     kind: "gauge",
   },
-];
+] as const satisfies readonly CounterSpec[];
 
 /** First slot of the drop-reason counters; slot = DROP_SLOT_BASE + id - 1. */
 export const DROP_SLOT_BASE = WORKER_COUNTERS.length;
@@ -208,19 +218,20 @@ export const RESIDENCE_COUNT_SLOT = RESIDENCE_SUM_SLOT + 1;
 export const WORKER_SLOTS = Math.ceil((RESIDENCE_COUNT_SLOT + 1) / 8) * 8;
 
 /** Named slot indices of the worker block, for the data plane. */
-export const W = Object.freeze(
-  Object.fromEntries(WORKER_COUNTERS.map((c, i) => [c.name, i])),
-) as Readonly<Record<string, number>>;
+export const W = slotIndex(WORKER_COUNTERS);
+export type WorkerCounterName = typeof WORKER_COUNTERS[number]["name"];
 
 /** Per-rule counters: slot = ruleSlot * RULE_SLOTS + index. */
-export const RULE_COUNTERS: readonly CounterSpec[] = [
+export const RULE_COUNTERS = [
   { name: "packets", family: "mcr_rule_packets_total", help: "Frames matched by the rule" },
   { name: "bytes", family: "mcr_rule_bytes_total", help: "Bytes of frames matched by the rule" },
-];
+] as const satisfies readonly CounterSpec[];
 export const RULE_SLOTS = RULE_COUNTERS.length;
+/** Offsets inside one rule's counter block, by name. */
+export const RULE = slotIndex(RULE_COUNTERS);
 
 /** Per-output counters: slot = outputSlot * OUTPUT_SLOTS + index. */
-export const OUTPUT_COUNTERS: readonly CounterSpec[] = [
+export const OUTPUT_COUNTERS = [
   {
     name: "packets",
     family: "mcr_output_packets_total",
@@ -251,15 +262,19 @@ export const OUTPUT_COUNTERS: readonly CounterSpec[] = [
     family: "mcr_output_ttl_expired_total",
     help: "Copies not sent because the output decrements the TTL and it arrived as 1 or less",
   },
-];
+] as const satisfies readonly CounterSpec[];
 export const OUTPUT_SLOTS = OUTPUT_COUNTERS.length;
+/** Offsets inside one output's counter block, by name. */
+export const OUT = slotIndex(OUTPUT_COUNTERS);
 
 /** Capacities of the per-worker rule/output counter blocks: the schema's limits, so a valid config always fits. */
 export const MAX_RULE_SLOTS = MAX_RULES;
 export const MAX_OUTPUT_SLOTS = MAX_OUTPUTS;
 
 /** Names of worker counters that are gauges (not cumulative): no rate, no sum over workers. */
-const GAUGES = new Set(WORKER_COUNTERS.filter((c) => c.kind === "gauge").map((c) => c.name));
+const GAUGES: ReadonlySet<string> = new Set(
+  (WORKER_COUNTERS as readonly CounterSpec[]).filter((c) => c.kind === "gauge").map((c) => c.name),
+);
 
 /** Whether a worker counter is a gauge (heartbeat_ms, last_*_errno): derived from its declaration. */
 export function isGauge(name: string): boolean {

@@ -14,6 +14,9 @@
  */
 import type { RingOptions } from "../config/schema.ts";
 import type { RxGeometry, TxGeometry } from "../dataplane/plan_types.ts";
+import { VNET_HDR_LEN } from "../dataplane/gso.ts";
+import { TP2_DATA } from "../../ffi/layout.ts";
+import { ETH_HLEN, VLAN_HLEN } from "../net/headers.ts";
 
 export type { RxGeometry, TxGeometry } from "../dataplane/plan_types.ts";
 
@@ -38,9 +41,8 @@ function roundUp(n: number, to: number): number {
   return Math.ceil(n / to) * to;
 }
 
-/** Largest packet a GSO sender hands the link (gso_max_size), and the segmentation header before it. */
+/** Largest packet a GSO sender hands the link (gso_max_size); the segmentation header before it is gso.ts VNET_HDR_LEN. */
 export const GSO_MAX_BYTES = 65536;
-export const VNET_HDR_LEN = 10;
 
 /**
  * RX geometry for an input interface whose rules expect `ratePps` in total
@@ -56,13 +58,18 @@ export function rxGeometry(
 ): RxGeometry {
   if (gso) {
     return {
-      ...rxGeometry(ratePps, Math.max(mtu, GSO_MAX_BYTES - 18) + VNET_HDR_LEN, opts),
+      ...rxGeometry(
+        ratePps,
+        Math.max(mtu, GSO_MAX_BYTES - ETH_HLEN - VLAN_HLEN) + VNET_HDR_LEN,
+        opts,
+      ),
       vnet: true,
     };
   }
   if ((opts.rx_mode ?? "frames") === "frames") return rxFrameGeometry(ratePps, mtu, opts);
   const retireMs = opts.retire_ms ?? DEFAULT_RETIRE_MS;
-  const packetBytes = roundUp(mtu + 14 + 4 + V3_PACKET_OVERHEAD, 16); // largest frame (+VLAN tag)
+  // The largest frame (with a VLAN tag) and its ring overhead.
+  const packetBytes = roundUp(mtu + ETH_HLEN + VLAN_HLEN + V3_PACKET_OVERHEAD, 16);
   // A block must hold at least one full-size frame, or large frames are truncated.
   let blockSize = opts.block_size_kib ? opts.block_size_kib * 1024 : DEFAULT_BLOCK_SIZE;
   while (blockSize < packetBytes) blockSize *= 2;
@@ -99,7 +106,7 @@ const V2_FRAME_OVERHEAD = 64 + 16;
  */
 function rxFrameGeometry(ratePps: number | undefined, mtu: number, opts: RingOptions): RxGeometry {
   let frameSize = 2048;
-  while (frameSize < mtu + 14 + 4 + V2_FRAME_OVERHEAD) frameSize *= 2;
+  while (frameSize < mtu + ETH_HLEN + VLAN_HLEN + V2_FRAME_OVERHEAD) frameSize *= 2;
   let blockSize = opts.block_size_kib ? opts.block_size_kib * 1024 : 64 * 1024;
   while (blockSize < frameSize) blockSize *= 2;
   const perBlock = blockSize / frameSize;
@@ -119,9 +126,9 @@ function rxFrameGeometry(ratePps: number | undefined, mtu: number, opts: RingOpt
 
 /** TX geometry for an output interface with MTU `mtu`. */
 export function txGeometry(mtu: number, opts: RingOptions = {}): TxGeometry {
-  // Frame = 32-byte tpacket2 header + Ethernet frame, rounded to a power of two.
+  // Frame = tpacket2 header + Ethernet frame, rounded to a power of two.
   let frameSize = 2048;
-  while (frameSize < 32 + mtu + 14) frameSize *= 2;
+  while (frameSize < TP2_DATA + mtu + ETH_HLEN) frameSize *= 2;
   const frameCount = opts.tx_frames ?? DEFAULT_TX_FRAMES;
   return {
     frameSize,

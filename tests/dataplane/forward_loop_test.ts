@@ -14,12 +14,8 @@ import {
   TP_STATUS_WRONG_FORMAT,
 } from "../../ffi/layout.ts";
 import { COMMAND_RECONFIGURE, COMMAND_STOP, CONTROL_COMMAND } from "../../src/dataplane/channel.ts";
-import {
-  forwardLoop,
-  FRAME_BATCH,
-  processBlock,
-  processFrames,
-} from "../../src/dataplane/forward_loop.ts";
+import { forwardLoop, processBlock, processFrames } from "../../src/dataplane/forward_loop.ts";
+import { FRAME_BATCH } from "../../src/dataplane/loop_state.ts";
 import { buildTables } from "../../src/dataplane/tables.ts";
 import {
   fakeLoopState,

@@ -6,7 +6,8 @@
  * Routed outputs: payloads batched and counted as the kernel took them.
  */
 import assert from "node:assert/strict";
-import { LoopState, processBlock } from "../../src/dataplane/forward_loop.ts";
+import { processBlock } from "../../src/dataplane/forward_loop.ts";
+import { LoopState } from "../../src/dataplane/loop_state.ts";
 import {
   F_FAMILY,
   F_FRAG,
@@ -309,20 +310,7 @@ Deno.test("a routed output batches payloads and counts what the kernel took, ref
     },
   };
   const base = fakeLoopState(arena, tables, new FakeKicker(arena));
-  const state = new LoopState(
-    base.bytes,
-    base.view,
-    base.inputs,
-    base.txPorts,
-    base.workerCounters,
-    base.ruleCounters,
-    base.outputCounters,
-    base.control,
-    base.kicker,
-    base.periodic,
-    tables.routedPorts,
-    sender,
-  );
+  const state = new LoopState({ ...base, routedPorts: tables.routedPorts, sender });
   const frames = [0, 1, 2].map((i) =>
     udpFrame({ dst: "239.1.1.1", dstPort: 5001, payload: 100 + i })
   );

@@ -43,7 +43,7 @@ import {
   CONTROL_COMMAND,
   CONTROL_WORDS,
 } from "../../src/dataplane/channel.ts";
-import { type Clock, type Kicker, LoopState } from "../../src/dataplane/forward_loop.ts";
+import { type Clock, type Kicker, LoopState } from "../../src/dataplane/loop_state.ts";
 import type { InputPort, TxPort } from "../../src/dataplane/rule_table.ts";
 import { buildTables, type RxRingRef, type TxRingRef } from "../../src/dataplane/tables.ts";
 import {
@@ -53,9 +53,9 @@ import {
   OUTPUT_SLOTS,
   RULE_COUNTERS,
   RULE_SLOTS,
-  WORKER_COUNTERS,
   WORKER_SLOTS,
 } from "../../src/stats/registry.ts";
+import { namedWorkerCounters } from "../../src/stats/aggregate.ts";
 import { ConfigSchema } from "../../src/config/schema.ts";
 import {
   activeRules,
@@ -596,22 +596,21 @@ export function fakeLoopState(
 ): LoopState {
   const control = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
   Atomics.store(control, CONTROL_COMMAND, COMMAND_RUN);
-  return new LoopState(
-    opts.bytes ?? arena.bytes,
-    opts.view ?? arena.view,
-    tables.inputs,
-    tables.txPorts,
-    new Float64Array(new SharedArrayBuffer(WORKER_SLOTS * 8)),
-    new Float64Array(new SharedArrayBuffer((opts.ruleSlots ?? 64) * RULE_SLOTS * 8)),
-    new Float64Array(new SharedArrayBuffer((opts.outputSlots ?? 256) * OUTPUT_SLOTS * 8)),
+  return new LoopState({
+    bytes: opts.bytes ?? arena.bytes,
+    view: opts.view ?? arena.view,
+    inputs: tables.inputs,
+    txPorts: tables.txPorts,
+    workerCounters: new Float64Array(new SharedArrayBuffer(WORKER_SLOTS * 8)),
+    ruleCounters: new Float64Array(new SharedArrayBuffer((opts.ruleSlots ?? 64) * RULE_SLOTS * 8)),
+    outputCounters: new Float64Array(
+      new SharedArrayBuffer((opts.outputSlots ?? 256) * OUTPUT_SLOTS * 8),
+    ),
     control,
     kicker,
-    opts.periodic ?? (() => {}),
-    [],
-    null,
-    0,
-    opts.clock,
-  );
+    periodic: opts.periodic ?? (() => {}),
+    clock: opts.clock,
+  });
 }
 
 /** Everything a loop test needs: arena, tables built by buildTables(), kicker and state. */
@@ -661,18 +660,13 @@ export function fakeWorker(
 
 /** Worker counters by name (WORKER_COUNTERS, then drop_<reason>). */
 export function workerCounters(state: LoopState): Record<string, number> {
-  const out: Record<string, number> = {};
-  WORKER_COUNTERS.forEach((c, i) => out[c.name] = state.workerCounters[i]);
-  for (const d of DROP_REASONS) {
-    out[`drop_${d.name}`] = state.workerCounters[DROP_SLOT_BASE + d.id - 1];
-  }
-  return out;
+  return namedWorkerCounters(state.workerCounters);
 }
 
 /** Sum of every drop-reason counter of the worker. */
 export function totalDrops(state: LoopState): number {
   let sum = 0;
-  for (const d of DROP_REASONS) sum += state.workerCounters[DROP_SLOT_BASE + d.id - 1];
+  for (let i = 0; i < DROP_REASONS.length; i++) sum += state.workerCounters[DROP_SLOT_BASE + i];
   return sum;
 }
 

@@ -13,7 +13,7 @@ import {
   ipv4HeaderChecksum,
   sumWords,
   udpChecksumV4,
-} from "../../src/dataplane/checksum.ts";
+} from "../../src/net/checksum.ts";
 import { internetChecksum, onesSum, pseudoHeaderSum } from "../helpers/frames.ts";
 
 function viewOf(bytes: Uint8Array): DataView {
