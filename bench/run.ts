@@ -105,6 +105,30 @@ function cpuBusy(cpu: number): number {
   return f[0] + f[1] + f[2] + f[5] + f[6];
 }
 
+/**
+ * A CPU's busy time in ns since some origin: wall time minus the time its
+ * cpuidle states report (µs, measured at every idle entry and exit). The
+ * kernel's /proc/stat busy fields are tick samples (HZ 250 here, no IRQ time
+ * accounting): a CPU that wakes from idle for each packet is counted busy
+ * for whole ticks it mostly slept through (measured: the C reference's 2 µs
+ * of process time per packet showed as 13-16 µs of CPU there). Without
+ * cpuidle, the /proc/stat ticks.
+ */
+function cpuBusyNs(cpu: number): number {
+  const dir = `/sys/devices/system/cpu/cpu${cpu}/cpuidle`;
+  try {
+    let idleUs = 0;
+    for (const e of Deno.readDirSync(dir)) {
+      if (e.name.startsWith("state")) {
+        idleUs += Number(Deno.readTextFileSync(`${dir}/${e.name}/time`));
+      }
+    }
+    return performance.timeOrigin * 1e6 + performance.now() * 1e6 - idleUs * 1000;
+  } catch {
+    return cpuBusy(cpu) * TICK_NS;
+  }
+}
+
 /** utime and stime (jiffies) summed over every thread of a process. */
 function procTimes(pid: number): { user: number; sys: number } {
   let user = 0;
@@ -162,6 +186,7 @@ async function startRelayKind(
   senderIp: string,
   relayOutIp: string,
   background = false,
+  extraConfig = "",
 ): Promise<{ pid: number; stop: () => Promise<Record<string, number> | undefined> }> {
   const dir = Deno.makeTempDirSync({ prefix: "mcr-bench-" });
   // The background stream (BACKGROUND below) is relayed too, by a second rule / route / socat.
@@ -180,7 +205,7 @@ async function startRelayKind(
     // The worker runs alone on CPU 1 (worker_cpus); the supervisor and the runtime's helper threads on CPU 0.
     Deno.writeTextFileSync(
       `${dir}/mcr.yaml`,
-      `workers: ${workers}\nworker_cpus: [1]\n${
+      `workers: ${workers}\nworker_cpus: [1]\n${extraConfig ? extraConfig + "\n" : ""}${
         kind === "mcr-blocks"
           ? "ring: { rx_mode: blocks }\n"
           : kind === "mcr-busy"
@@ -346,6 +371,10 @@ export async function runOne(workload: string, kind: RelayKind, rep: number, o: 
   bridge?: boolean;
   /** A second stream on the same input, relayed too, at this rate (1024-byte datagrams): its latency is not scored. */
   backgroundPps?: number;
+  /** Records CPU 1 with `perf record -g` into this file while the measured stream runs. */
+  perfFile?: string;
+  /** Extra relay configuration (YAML lines) for the mcr kinds. */
+  mcrConfig?: string;
 }): Promise<Row> {
   const t = await Topology.create();
   try {
@@ -374,6 +403,7 @@ export async function runOne(workload: string, kind: RelayKind, rep: number, o: 
       genIp,
       relayOutIp,
       (o.backgroundPps ?? 0) > 0,
+      o.mcrConfig,
     );
     const group = kind === "kernel" ? "239.1.1.1" : "239.9.9.9";
     const port = kind === "kernel" ? 5001 : 5099;
@@ -433,7 +463,15 @@ export async function runOne(workload: string, kind: RelayKind, rep: number, o: 
       ], 600_000)
       : null;
     if (background) await sleep(500);
-    const busy0 = cpuBusy(1);
+    const perf = o.perfFile
+      ? new Deno.Command("perf", {
+        args: ["record", "-q", "-e", "cpu-clock", "-C", "1", "-g", "-o", o.perfFile],
+        stdout: "null",
+        stderr: "null",
+      }).spawn()
+      : null;
+    if (perf) await sleep(300);
+    const busy0 = cpuBusyNs(1);
     const proc0 = procTimes(relay.pid);
     const gen = await t.run(n.gen, [
       "taskset",
@@ -461,7 +499,11 @@ export async function runOne(workload: string, kind: RelayKind, rep: number, o: 
       ]),
     ], 600_000);
     await sink.status;
-    const busy1 = cpuBusy(1);
+    const busy1 = cpuBusyNs(1);
+    if (perf) {
+      perf.kill("SIGINT");
+      await perf.status;
+    }
     const proc1 = procTimes(relay.pid);
     const bgSent = background
       ? JSON.parse((await background).stdout.trim().split("\n").pop() || "{}").rate_pps ?? 0
@@ -488,7 +530,7 @@ export async function runOne(workload: string, kind: RelayKind, rep: number, o: 
       loss_pct: g.sent ? +(100 * lost / g.sent).toFixed(3) : 100,
       duplicates: s.duplicates ?? 0,
       reordered: s.reordered ?? 0,
-      cpu_ns_per_pkt: per(busy1 - busy0),
+      cpu_ns_per_pkt: delivered > 0 ? Math.round((busy1 - busy0) / delivered) : null,
       relay_user_ns_per_pkt: per(proc1.user - proc0.user),
       relay_sys_ns_per_pkt: per(proc1.sys - proc0.sys),
       generator_limited: (g.rate_pps ?? 0) < 0.97 * o.rate,

@@ -36,7 +36,7 @@
 
 #include <stdint.h>
 
-#define MCR_ABI_VERSION 12
+#define MCR_ABI_VERSION 13
 
 /* ---- library identity ---------------------------------------------------- */
 
@@ -45,6 +45,9 @@
  * process's CPUs (cpu < 0). -EINVAL: no such CPU, or not allowed here.
  */
 int mcr_pin_thread(int cpu);
+
+/* The calling thread's timer slack, ns (how late its timed sleeps may end). 0 or -errno. */
+int mcr_timer_slack(int ns);
 
 /* Returns MCR_ABI_VERSION. */
 int mcr_abi_version(void);
@@ -381,6 +384,13 @@ int mcr_waiter_wait(int h, int timeout_ms);
  * frame marked SEND_REQUEST in fd's TX ring. Not submitted until _submit/_wait.
  * A kick that finds the socket's send buffer full is retried automatically. */
 int mcr_waiter_queue_kick(int h, int fd);
+
+/*
+ * Submits every queued kick and sleeps up to `us` microseconds without
+ * arming the RX ring polls: packets arriving meanwhile do not wake the
+ * thread (the control eventfd does). Returns the ready events, or -errno.
+ */
+int mcr_waiter_nap(int h, int us);
 
 /* Submits queued kicks in one io_uring_enter, reaps finished completions. Returns submitted count. */
 int mcr_waiter_submit(int h);

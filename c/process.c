@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -91,6 +92,16 @@ MCR_EXPORT MCR_COLD int mcr_open_fds(void)
 }
 
 #include <sched.h>
+
+/*
+ * Sets the calling thread's timer slack (ns): how late the kernel may fire
+ * its timed sleeps so as to group wake-ups (50 us by default, as much as a
+ * worker's nap). Returns 0 or -errno.
+ */
+MCR_EXPORT MCR_COLD int mcr_timer_slack(int ns)
+{
+	return prctl(PR_SET_TIMERSLACK, (unsigned long)(ns > 0 ? ns : 1), 0, 0, 0) < 0 ? __mcr_neg_errno() : 0;
+}
 
 /*
  * Pins the calling thread to one CPU (cpu >= 0), or gives it back the CPUs

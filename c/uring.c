@@ -428,6 +428,43 @@ MCR_EXPORT int mcr_waiter_wait(int h, int timeout_ms)
 	return rc;
 }
 
+/*
+ * A nap: submits every queued kick and sleeps up to `us` microseconds
+ * without arming the RX polls, so arriving packets do not wake the thread;
+ * the control eventfd (and a poll armed by an earlier wait) still do. The
+ * loop naps while packets come faster than it would wake for each: one
+ * wake-up and one io_uring_enter per nap instead of per packet.
+ */
+static int nap(struct waiter *w, int us)
+{
+	struct __kernel_timespec ts;
+	struct io_uring_cqe *cqe;
+	int rc;
+
+	if (w->nretry > 0)
+		requeue_deferred(w);
+	w->queued_kicks = 0;
+	if (io_uring_cq_ready(&w->ring) > 0) {
+		if (io_uring_sq_ready(&w->ring) > 0)
+			io_uring_submit(&w->ring);
+		return reap(w);
+	}
+	ts.tv_sec = us / 1000000;
+	ts.tv_nsec = (long long)(us % 1000000) * 1000;
+	rc = io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
+	if (rc < 0 && rc != -ETIME && rc != -EINTR)
+		return rc;
+	return reap(w);
+}
+
+MCR_EXPORT int mcr_waiter_nap(int h, int us)
+{
+	ENTER(h);
+	int rc = us > 0 ? nap(w, us) : -EINVAL;
+	leave(slot_, 1);
+	return rc;
+}
+
 MCR_EXPORT int mcr_waiter_queue_kick(int h, int fd)
 {
 	int rc;

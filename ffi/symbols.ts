@@ -19,6 +19,8 @@ export const CORE_SYMBOLS = {
   mcr_capabilities: { parameters: ["buffer"], result: "i32" },
   // int mcr_process_exists(int pid)
   mcr_process_exists: { parameters: ["i32"], result: "i32" },
+  // int mcr_timer_slack(int ns)
+  mcr_timer_slack: { parameters: ["i32"], result: "i32" },
   // int mcr_pin_thread(int cpu)
   mcr_pin_thread: { parameters: ["i32"], result: "i32" },
   // int mcr_raise_nofile(void)
@@ -131,6 +133,8 @@ export const CORE_SYMBOLS = {
   mcr_waiter_remove_fd: { parameters: ["i32", "i32"], result: "i32" },
   // int mcr_waiter_wait(int h, int timeout_ms)             -- hot path: blocks
   mcr_waiter_wait: { parameters: ["i32", "i32"], result: "i32" },
+  // int mcr_waiter_nap(int h, int us)                      -- hot path: sleeps, packets do not wake it
+  mcr_waiter_nap: { parameters: ["i32", "i32"], result: "i32" },
   // int mcr_waiter_queue_kick(int h, int fd)               -- hot path
   mcr_waiter_queue_kick: { parameters: ["i32", "i32"], result: "i32" },
   // int mcr_waiter_submit(int h)                           -- hot path: one io_uring_enter

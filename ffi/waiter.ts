@@ -83,6 +83,14 @@ export class Waiter {
     return this.#lib.mcr_waiter_wait(this.handle, timeoutMs);
   }
 
+  /**
+   * Submits the queued kicks and sleeps up to `us` µs; arriving packets do
+   * not wake it (the control eventfd does). Returns ready events.
+   */
+  nap(us: number): number {
+    return this.#lib.mcr_waiter_nap(this.handle, us);
+  }
+
   /** Queues a kick of a TX ring socket; sent by the next submit(). */
   queueKick(fd: number): number {
     return this.#lib.mcr_waiter_queue_kick(this.handle, fd);

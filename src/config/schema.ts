@@ -294,6 +294,14 @@ export const RingSchema = z.strictObject({
    * busy meanwhile). 0 (default): sleep at once.
    */
   busy_poll_us: z.int().min(0).max(100_000).optional(),
+  /**
+   * Adaptive wake-ups in frames mode: while packets come faster than one per
+   * 2 x nap_us, the loop naps up to nap_us between batches instead of being
+   * woken per packet (one wake-up and one TX kick per batch), and goes back
+   * to a wake-up per packet as soon as a nap brings nothing. The most it adds
+   * to any packet. Default 50; 0: a wake-up per packet always.
+   */
+  nap_us: z.int().min(0).max(10_000).optional(),
   block_size_kib: z.int().min(4).max(65536).refine((v) => (v & (v - 1)) === 0, {
     error: "must be a power of two",
   }).optional(),

@@ -65,6 +65,16 @@ const W_LOOP = W.loop_iterations;
 const W_HEARTBEAT = W.heartbeat_ms;
 const W_LOOP_STALL = W.loop_stall_ms;
 const W_LOOP_STALL_MAX = W.loop_stall_max_ms;
+const W_NAPS = W.loop_naps;
+/**
+ * Naps start when one turn takes at least this many frames: packets come
+ * several times faster than the loop is woken and turns around (measured
+ * on the 2-CPU VM: from about 60k pps of 256 B; below, a timer nap costs
+ * more than the packet wake-up it saves).
+ */
+export const NAP_ENTER_FRAMES = 6;
+/** A nap shorter than this (µs) is not worth its system call: the loop goes on at once. */
+const MIN_NAP_US = 5;
 
 /**
  * Runs until the supervisor sets CONTROL_COMMAND; returns that command.
@@ -79,6 +89,13 @@ export function forwardLoop(s: LoopState, waitTimeoutMs: number): number {
   // Stall: the longest single turn (its wait excluded), per second and for ever.
   let turnStart = lastPeriodic;
   let longestStall = 0;
+  // Adaptive wake-ups (napUs): when one turn takes NAP_ENTER_FRAMES frames or
+  // more, the loop stops being woken per packet and wakes once per napUs
+  // instead (napping between batches, each nap sending the batch's TX
+  // kicks), so no packet waits longer than one period for it. The first
+  // wake-up that finds nothing goes back to a wake-up per packet.
+  let periodStartUs = 0;
+  s.napping = false;
   for (;;) {
     const command = Atomics.load(s.control, CONTROL_COMMAND);
     if (command !== COMMAND_RUN) {
@@ -86,6 +103,7 @@ export function forwardLoop(s: LoopState, waitTimeoutMs: number): number {
       return command;
     }
     let blocks = 0;
+    s.turnFrames = 0;
     // Round-robin: at most one block (or one batch of frames) per input per
     // turn, so one busy input cannot starve the others.
     for (let i = 0; i < inputs.length; i++) {
@@ -93,7 +111,8 @@ export function forwardLoop(s: LoopState, waitTimeoutMs: number): number {
       blocks += input.frames ? processFrames(s, input) : processBlock(s, input);
     }
     s.clock.read(clockUs);
-    const now = clockUs[0] / 1000;
+    const nowUs = clockUs[0];
+    const now = nowUs / 1000;
     wc[W_LOOP] += 1;
     wc[W_HEARTBEAT] = now;
     if (now - turnStart > longestStall) longestStall = now - turnStart;
@@ -109,13 +128,40 @@ export function forwardLoop(s: LoopState, waitTimeoutMs: number): number {
       flush(s);
       return COMMAND_RETIRED;
     }
-    if (blocks === 0) {
-      if (s.busyPollUs > 0 && spinUntilReady(s) !== 0) continue;
-      // A predecessor waiting for its settle time is looked at every millisecond.
-      s.kicker.wait(s.retiring !== 0 ? 1 : waitTimeoutMs);
-      s.clock.read(clockUs);
-      turnStart = clockUs[0] / 1000;
+    if (blocks !== 0) {
+      if (s.napUs === 0 || s.retiring !== 0) continue;
+      if (!s.napping) {
+        if (s.turnFrames < NAP_ENTER_FRAMES) continue;
+        s.napping = true;
+        periodStartUs = nowUs;
+      }
+      // Napping: sleep to the end of this period (the nap sends the batch's kicks);
+      // a batch that took the whole period or more goes on at once (overload).
+      const left = periodStartUs + s.napUs - nowUs;
+      if (left >= MIN_NAP_US) {
+        s.kicker.nap(left | 0);
+        wc[W_NAPS] += 1;
+        s.clock.read(clockUs);
+        turnStart = clockUs[0] / 1000;
+        // The next period starts at this wake-up, however long the nap took:
+        // a nap ends early when woken (control), never later than napUs.
+        periodStartUs = clockUs[0];
+      } else {
+        s.kicker.submit();
+        periodStartUs = nowUs;
+      }
+      continue;
     }
+    if (s.napping) {
+      // Nothing came during a nap: back to a wake-up per packet.
+      s.napping = false;
+      s.kicker.submit();
+    }
+    if (s.busyPollUs > 0 && spinUntilReady(s) !== 0) continue;
+    // A predecessor waiting for its settle time is looked at every millisecond.
+    s.kicker.wait(s.retiring !== 0 ? 1 : waitTimeoutMs);
+    s.clock.read(clockUs);
+    turnStart = clockUs[0] / 1000;
   }
 }
 
@@ -242,7 +288,7 @@ export function processBlock(s: LoopState, input: InputPort): number {
 
 /** Stage "flush" + "publish" at the end of a batch (a V3 block, or a run of V2 frames). */
 function endBatch(s: LoopState, rx: number, rxBytes: number, matched: number): void {
-  flush(s);
+  flush(s, !s.napping);
   const wc = s.workerCounters;
   wc[W_RX_PACKETS] += rx;
   wc[W_RX_BYTES] += rxBytes;
@@ -314,6 +360,7 @@ export function processFrames(s: LoopState, input: InputPort): number {
     advance(input);
   }
   if (taken === 0) return 0;
+  s.turnFrames += taken;
   if (rx === 0) return 1;
   endBatch(s, rx, rxBytes, matched);
   if (timed > 0) recordResidence(s, timed);

@@ -16,6 +16,8 @@ export interface Kicker {
   queueKick(fd: number): number;
   /** One io_uring_enter for every queued kick. */
   submit(): number;
+  /** Submits the queued kicks and sleeps up to `us` µs; arriving packets do not wake it. */
+  nap(us: number): number;
 }
 
 /**
@@ -70,6 +72,12 @@ export interface LoopOptions {
   sender?: DatagramSender | null;
   /** Busy polling budget before each sleep, microseconds (0: none). */
   busyPollUs?: number;
+  /**
+   * Adaptive wake-ups: while packets arrive faster than one per 2 x napUs,
+   * the loop naps napUs between batches instead of being woken per packet
+   * (0: always woken per packet). Bounds what it adds to a packet.
+   */
+  napUs?: number;
   clock?: Clock;
 }
 
@@ -93,6 +101,7 @@ export class LoopState {
   declare readonly periodic: () => void;
   declare readonly sender: DatagramSender | null;
   declare readonly busyPollUs: number;
+  declare readonly napUs: number;
   declare readonly clock: Clock;
   /** TX rings with frames queued since the last flush (preallocated, no growth per packet). */
   declare readonly dirty: TxPort[];
@@ -106,6 +115,10 @@ export class LoopState {
   readonly arrivals = new Float64Array(FRAME_BATCH);
   /** Inputs that are predecessors past a cut, not yet retired (succession.ts). */
   retiring = 0;
+  /** Napping between batches (packets come fast): a batch's kicks wait for the nap that sends them. */
+  napping = false;
+  /** Frames the current turn took from every input. */
+  turnFrames = 0;
   /**
    * [0]: wall clock (ms) at the start of the current batch (the loop
    * guard's time). In a typed array: a double stored into an object field
@@ -133,6 +146,7 @@ export class LoopState {
     this.periodic = o.periodic;
     this.sender = o.sender ?? null;
     this.busyPollUs = o.busyPollUs ?? 0;
+    this.napUs = o.napUs ?? 0;
     this.clock = o.clock ?? DATE_CLOCK;
     this.dirty = this.txPorts.slice();
     this.dirtyRouted = this.routedPorts.slice();

@@ -126,6 +126,8 @@ export interface WorkerPlan {
   rules: RulePlan[];
   /** Microseconds the loop spins on its rings before it sleeps (0: it sleeps at once). */
   busyPollUs?: number;
+  /** Adaptive wake-ups: the longest nap between batches, µs (0: a wake-up per packet). */
+  napUs?: number;
   /** worker_cpus: worker i runs on workerCpus[i mod length]; empty: not pinned. */
   workerCpus?: number[];
 }

@@ -153,9 +153,11 @@ function sendRouted(s: LoopState, r: RoutedPort): void {
 
 /**
  * Stage "flush": one io_uring submission kicks every TX ring filled since the
- * last flush, and one sendmmsg per routed output sends its batch.
+ * last flush, and one sendmmsg per routed output sends its batch. With
+ * `submit` false (the loop naps next) the kicks are only queued: the nap's
+ * own io_uring_enter sends them.
  */
-export function flush(s: LoopState): void {
+export function flush(s: LoopState, submit = true): void {
   const routed = s.dirtyRoutedCount;
   if (routed !== 0) {
     for (let i = 0; i < routed; i++) {
@@ -173,5 +175,5 @@ export function flush(s: LoopState): void {
     tx.pending = 0;
   }
   s.dirtyCount = 0;
-  s.kicker.submit();
+  if (submit) s.kicker.submit();
 }

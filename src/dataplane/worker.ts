@@ -17,7 +17,7 @@
  */
 /// <reference lib="deno.worker" />
 import { loadLibrary } from "../../ffi/library.ts";
-import { pinThread, RealtimeClock } from "../../ffi/process.ts";
+import { pinThread, RealtimeClock, setTimerSlack } from "../../ffi/process.ts";
 import { RoutedSender } from "../../ffi/routed.ts";
 import { Waiter } from "../../ffi/waiter.ts";
 import { W } from "../stats/registry.ts";
@@ -103,6 +103,8 @@ async function main(): Promise<void> {
   const outputCounters = new Float64Array(init.outputCounters);
 
   loadLibrary();
+  // Naps (adaptive wake-ups) of tens of µs must not end up to 50 µs late.
+  setTimerSlack(1000);
   const waiter = Waiter.open(256);
   const beat = () => workerCounters[W.heartbeat_ms] = Date.now();
   const rings = new WorkerRings(waiter, beat);
@@ -175,6 +177,7 @@ async function main(): Promise<void> {
           periodic,
           sender,
           busyPollUs: m.plan.busyPollUs ?? 0,
+          napUs: m.plan.napUs ?? 0,
           clock,
         });
         state.retiring = tables.inputs.filter((p) => p.cut === CUT_BEFORE).length;

@@ -164,6 +164,12 @@ export const WORKER_COUNTERS = [
     help: "Worker loop turns (heartbeat)",
   },
   {
+    name: "loop_naps",
+    family: "mcr_loop_naps_total",
+    help:
+      "Naps between batches (adaptive wake-ups: while packets come fast the loop sleeps up to ring.nap_us instead of being woken per packet)",
+  },
+  {
     name: "heartbeat_ms",
     family: "mcr_heartbeat_ms",
     help: "Worker clock at its last loop turn (ms since epoch)",

@@ -25,7 +25,7 @@ import {
 } from "../net/address.ts";
 import type { OutputPlan, RulePlan, RxPlan, TxPlan, WorkerPlan } from "../dataplane/plan_types.ts";
 import { TTL_DECREMENT, vlanKey } from "../dataplane/plan_types.ts";
-import { DEFAULT_RATE_PPS, rxGeometry, txGeometry } from "./ring_geometry.ts";
+import { DEFAULT_NAP_US, DEFAULT_RATE_PPS, rxGeometry, txGeometry } from "./ring_geometry.ts";
 
 export type {
   FilterEntry,
@@ -296,6 +296,8 @@ export function buildPlan(
     tx: [...txByName.values()],
     rules: rulePlans,
     busyPollUs: ring.busy_poll_us ?? 0,
+    // Naps only make sense where a packet would wake the loop: frames rings.
+    napUs: (ring.rx_mode ?? "frames") === "frames" ? ring.nap_us ?? DEFAULT_NAP_US : 0,
     workerCpus: config.worker_cpus ?? [],
   };
 }

@@ -27,6 +27,8 @@ export const DEFAULT_RATE_PPS = 100_000;
 export const DEFAULT_BLOCK_SIZE = 128 * 1024;
 export const DEFAULT_RETIRE_MS = 1;
 export const DEFAULT_TX_FRAMES = 4096;
+/** Adaptive wake-ups: the longest nap between batches (µs), what it may add to a packet. */
+export const DEFAULT_NAP_US = 50;
 /**
  * Largest RX ring derived from rates: 64 MiB holds 200 ms of ~40k pps of
  * full 1500-byte frames, or far more of small ones (the worker arena is

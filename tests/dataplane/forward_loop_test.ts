@@ -14,8 +14,13 @@ import {
   TP_STATUS_WRONG_FORMAT,
 } from "../../ffi/layout.ts";
 import { COMMAND_RECONFIGURE, COMMAND_STOP, CONTROL_COMMAND } from "../../src/dataplane/channel.ts";
-import { forwardLoop, processBlock, processFrames } from "../../src/dataplane/forward_loop.ts";
-import { FRAME_BATCH } from "../../src/dataplane/loop_state.ts";
+import {
+  forwardLoop,
+  NAP_ENTER_FRAMES,
+  processBlock,
+  processFrames,
+} from "../../src/dataplane/forward_loop.ts";
+import { type Clock, FRAME_BATCH } from "../../src/dataplane/loop_state.ts";
 import { buildTables } from "../../src/dataplane/tables.ts";
 import {
   fakeLoopState,
@@ -728,4 +733,76 @@ Deno.test("processFrames() records each matched frame's residence, receive time 
     Math.abs(wc[RESIDENCE_SUM_SLOT] - (4 * 3000 + 2 * 20)) < 0.01,
     `sum ${wc[RESIDENCE_SUM_SLOT]}`,
   );
+});
+
+// ---- adaptive wake-ups (napUs) ----------------------------------------------------
+
+/** A clock that moves 2 µs per reading, from an arbitrary start. */
+function steppingClock(): Clock & { us: number } {
+  const c = {
+    us: 1_000_000,
+    read(into: Float64Array) {
+      c.us += 2;
+      into[0] = c.us;
+    },
+  };
+  return c;
+}
+
+function frameWorker(napUs: number) {
+  return fakeWorker(planFor(ONE_OUTPUT), {
+    frameSize: 2048,
+    blockSize: 65536,
+    blockCount: 4,
+    txFrames: 256,
+    napUs,
+    clock: steppingClock(),
+  });
+}
+
+Deno.test("forwardLoop() with napUs is woken per packet while turns take few frames: no nap, each batch kicked at once", () => {
+  const w = frameWorker(50);
+  w.kicker.options.stopOnWait = w.state.control;
+  w.arena.rx[0].fillFrames(0, stream(NAP_ENTER_FRAMES - 1));
+  assert.equal(forwardLoop(w.state, 10), COMMAND_STOP);
+  assert.deepEqual(w.kicker.naps, []);
+  assert.equal(w.kicker.submitCount, 1);
+  assert.equal(w.kicker.waits, 1);
+  assert.equal(workerCounters(w.state).tx_sent, NAP_ENTER_FRAMES - 1);
+});
+
+Deno.test("forwardLoop() naps once a turn takes NAP_ENTER_FRAMES frames: each nap sends the batch's kicks and lasts at most napUs; a nap that brings nothing goes back to a wake-up per packet", () => {
+  const w = frameWorker(50);
+  const rx = w.arena.rx[0];
+  w.kicker.options.stopOnWait = w.state.control;
+  // Packets that arrive during the first two naps; none during the third.
+  w.kicker.options.onNap = (n) => {
+    if (n === 1) rx.fillFrames(NAP_ENTER_FRAMES, stream(3));
+    if (n === 2) rx.fillFrames(NAP_ENTER_FRAMES + 3, stream(2));
+  };
+  rx.fillFrames(0, stream(NAP_ENTER_FRAMES));
+  assert.equal(forwardLoop(w.state, 10), COMMAND_STOP);
+  const c = workerCounters(w.state);
+  assert.equal(c.tx_sent, NAP_ENTER_FRAMES + 5);
+  assert.equal(w.kicker.naps.length, 3, "a nap after each of the three batches");
+  for (const us of w.kicker.naps) assert.ok(us > 0 && us <= 50, `nap of ${us} µs`);
+  assert.equal(c.loop_naps, 3);
+  // The first batch was taken before napping began (kicked at once); the two after, by their naps.
+  assert.equal(
+    w.kicker.kicksWithNap,
+    2,
+    "the kicks of the batches taken while napping went out with the naps",
+  );
+  assert.equal(w.kicker.waits, 1, "the turn that found nothing went back to waiting for a packet");
+  // Every TX frame queued was kicked: none is left waiting for a kick that never comes.
+  assert.deepEqual(w.kicker.queued, []);
+});
+
+Deno.test("forwardLoop() without napUs never naps, however many frames a turn takes", () => {
+  const w = frameWorker(0);
+  w.kicker.options.stopOnWait = w.state.control;
+  w.arena.rx[0].fillFrames(0, stream(40));
+  assert.equal(forwardLoop(w.state, 10), COMMAND_STOP);
+  assert.deepEqual(w.kicker.naps, []);
+  assert.equal(workerCounters(w.state).tx_sent, 40);
 });

@@ -512,6 +512,8 @@ export interface FakeKickerOptions {
   stopOnWait?: Int32Array;
   /** Keep no list of submits (only counts): for benchmarks, so the fake allocates nothing per block. */
   quiet?: boolean;
+  /** Called during each nap (after its kicks went out): packets that arrive meanwhile. */
+  onNap?: (nap: number) => void;
 }
 
 /** A Kicker that records what the loop asked for. */
@@ -548,6 +550,20 @@ export class FakeKicker implements Kicker {
     }
     const control = this.options.stopOnWait;
     if (control) Atomics.store(control, CONTROL_COMMAND, COMMAND_STOP);
+    return 0;
+  }
+
+  /** The length of every nap asked for (µs); a nap sends the queued kicks first, like the native waiter. */
+  naps: number[] = [];
+  /** Kicks that went out inside a nap. */
+  kicksWithNap = 0;
+  nap(us: number): number {
+    this.naps.push(us);
+    if (this.#pendingCount > 0) {
+      this.kicksWithNap += this.#pendingCount;
+      this.#deliver();
+    }
+    this.options.onNap?.(this.naps.length);
     return 0;
   }
 
@@ -592,6 +608,8 @@ export function fakeLoopState(
     view?: DataView;
     /** The residence-time clock (µs). */
     clock?: Clock;
+    /** Adaptive wake-ups (LoopOptions.napUs). */
+    napUs?: number;
   } = {},
 ): LoopState {
   const control = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
@@ -610,6 +628,7 @@ export function fakeLoopState(
     kicker,
     periodic: opts.periodic ?? (() => {}),
     clock: opts.clock,
+    napUs: opts.napUs,
   });
 }
 
@@ -636,6 +655,9 @@ export function fakeWorker(
     frameSize?: number;
     vnet?: boolean;
     kicker?: FakeKickerOptions;
+    /** Adaptive wake-ups (LoopOptions.napUs) and the loop's clock. */
+    napUs?: number;
+    clock?: Clock;
   } = {},
 ): FakeWorker {
   const arena = new FakeArena(
@@ -654,7 +676,7 @@ export function fakeWorker(
   );
   const tables = buildTables(plan, arena.rxRefs(), arena.txRefs());
   const kicker = new FakeKicker(arena, opts.kicker);
-  const state = fakeLoopState(arena, tables, kicker);
+  const state = fakeLoopState(arena, tables, kicker, { napUs: opts.napUs, clock: opts.clock });
   return { arena, kicker, state, inputs: tables.inputs, txPorts: tables.txPorts };
 }
 

@@ -1,0 +1,143 @@
+/**
+ * Where the relay core's microseconds go, per relay, at one rate: CPU 1
+ * (the relay's core, its input's receive processing steered there) is
+ * sampled with `perf record -e cpu-clock -g` (Debian's linux-perf; this VM
+ * has no hardware PMU, so software clock samples) while a chain topology
+ * carries PROFILE_COUNT datagrams of PROFILE_SIZE bytes at PROFILE_PPS.
+ * Each sample is put in one bucket by its call chain:
+ *
+ *   kernel TX     under packet_sendmsg (the TX kick: tpacket_snd, veth_xmit,
+ *                 and the receiver's softirq that veth runs in the sender's context)
+ *   kernel RX     under net_rx_action / the backlog (input frames into the RX ring)
+ *   wait/wake     under io_uring_enter or poll not sending (arming, sleeping, waking)
+ *   scheduler     context switches and wake-ups outside the above
+ *   other kernel  every other kernel path
+ *   JS            the TypeScript loop (V8's JIT code; --perf-basic-prof names it)
+ *   runtime       deno/V8 native code, libc, libmcr, liburing
+ *
+ * and shown as µs per relayed packet (busy samples x sampling period /
+ * packets). The relay's own counters give batches (wake-ups that found
+ * work), kicks and loop turns per packet. mcr runs with DENO_V8_FLAGS=
+ * --perf-basic-prof so that JIT frames have names.
+ *
+ *   deno run --allow-all bench/profile_bench.ts
+ *   PROFILE_RELAYS=mcr,mcr-blocks,cref PROFILE_PPS=50000 PROFILE_SIZE=1024 PROFILE_COUNT=250000
+ *   PROFILE_OUT=profile_before   (file base name in bench/results/)
+ *
+ * Writes bench/results/<PROFILE_OUT>.md. A benchmark: it asserts nothing.
+ */
+import { chooseRelays, runOne } from "./run.ts";
+
+type Relay = "mcr" | "mcr-blocks" | "mcr-busy" | "cref";
+const env = (k: string, d: number) => Number(Deno.env.get(k) ?? d);
+const PPS = env("PROFILE_PPS", 50_000);
+const SIZE = env("PROFILE_SIZE", 1024);
+const COUNT = env("PROFILE_COUNT", 250_000);
+const relays = chooseRelays<Relay>(Deno.env.get("PROFILE_RELAYS"), ["mcr", "mcr-blocks", "cref"]);
+const base = Deno.env.get("PROFILE_OUT") ?? "profile";
+const results = new URL("./results/", import.meta.url).pathname;
+/** perf's default cpu-clock sampling frequency (Hz): each sample stands for 1/freq seconds. */
+const BUCKETS = [
+  "kernel TX",
+  "kernel RX",
+  "wait/wake",
+  "scheduler",
+  "other kernel",
+  "JS",
+  "runtime",
+];
+
+/** One sample's bucket from its comm, call chain (innermost first) and the DSO of its leaf. */
+function bucketOf(comm: string, frames: { sym: string; dso: string }[]): string | null {
+  const syms = frames.map((f) => f.sym);
+  const has = (re: RegExp) => syms.some((s) => re.test(s));
+  if (has(/^(packet_sendmsg|tpacket_snd)$/)) return "kernel TX";
+  if (has(/^(net_rx_action|process_backlog|__netif_receive_skb)/)) return "kernel RX";
+  if (comm === "swapper" || has(/^(do_idle|cpuidle_enter|default_idle_call)$/)) {
+    // The idle loop itself is not busy time; what interrupts it is counted above.
+    return has(/^(schedule_idle|__schedule)$/) && !has(/halt|mwait/) ? "scheduler" : null;
+  }
+  if (has(/io_uring_enter|io_cqring_wait|do_sys_poll|__x64_sys_poll|do_epoll_wait/)) {
+    return "wait/wake";
+  }
+  if (has(/^(__schedule|schedule|try_to_wake_up|finish_task_switch)/)) return "scheduler";
+  const leaf = frames[0];
+  if (!leaf) return "other kernel";
+  if (leaf.dso.includes("kernel")) return "other kernel";
+  if (
+    /perf-\d+\.map|JIT/.test(leaf.dso) || leaf.sym.startsWith("JS:") ||
+    leaf.sym.startsWith("LazyCompile")
+  ) {
+    return "JS";
+  }
+  return "runtime";
+}
+
+/** Busy samples per bucket from `perf script` of a recording of CPU 1. */
+async function breakdown(file: string): Promise<{ counts: Record<string, number>; total: number }> {
+  const out = await new Deno.Command("perf", {
+    args: ["script", "-i", file, "-F", "comm,ip,sym,dso"],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  const counts: Record<string, number> = Object.fromEntries(BUCKETS.map((b) => [b, 0]));
+  let total = 0;
+  for (const sample of text.split("\n\n")) {
+    const lines = sample.split("\n").filter((l) => l.trim() !== "");
+    if (lines.length === 0) continue;
+    const comm = lines[0].trim().split(/\s+/)[0];
+    const frames = lines.slice(1).map((l) => {
+      const m = l.trim().match(/^[0-9a-f]+\s+(.*?)\s+\((.*)\)$/);
+      return m ? { sym: m[1].replace(/\+0x[0-9a-f]+$/, ""), dso: m[2] } : { sym: "", dso: "" };
+    });
+    const b = bucketOf(comm, frames);
+    if (b === null) continue;
+    counts[b]++;
+    total++;
+  }
+  return { counts, total };
+}
+
+const rows: string[] = [];
+// --perf-basic-prof names JIT frames for perf; V8 would also write a log per isolate into the cwd.
+Deno.env.set("DENO_V8_FLAGS", "--perf-basic-prof,--logfile=/dev/null,--no-logfile-per-isolate");
+for (const relay of relays) {
+  const file = await Deno.makeTempFile({ prefix: "mcr-perf-", suffix: ".data" });
+  const row = await runOne("profile", relay, 0, {
+    count: COUNT,
+    rate: PPS,
+    size: SIZE,
+    perfFile: file,
+  });
+  const { counts, total } = await breakdown(file);
+  await Deno.remove(file).catch(() => {});
+  const delivered = row.delivered || 1;
+  // Samples stand for equal slices of CPU 1's busy time (/proc/stat), shared by bucket.
+  const busyUs = (row.cpu_ns_per_pkt ?? 0) / 1000;
+  const per = (n: number) => total > 0 ? (busyUs * n / total).toFixed(2) : "-";
+  const c = row.relay_counters ?? {};
+  const batches = c.rx_blocks ?? c.wakeups ?? 0;
+  const kicks = c.tx_kicks ?? c.kicks ?? 0;
+  rows.push(
+    `| ${relay} | ${row.loss_pct} | ${busyUs.toFixed(2)} | ${
+      BUCKETS.map((b) => per(counts[b])).join(" | ")
+    } | ${(batches / delivered).toFixed(3)} | ${(kicks / delivered).toFixed(3)} | ${total} |`,
+  );
+  console.error(JSON.stringify({ relay, busyUs, counts, total, counters: c }));
+}
+const table = [
+  `Measured ${
+    new Date().toISOString().slice(0, 10)
+  }: chain, ${SIZE} B at ${PPS} pps, ${COUNT} datagrams; ` +
+  "µs per relayed packet of CPU 1's busy time, split by perf call chains.",
+  "",
+  `| relay | loss % | relay core µs/pkt | ${
+    BUCKETS.join(" | ")
+  } | batches/pkt | kicks/pkt | samples |`,
+  `|---|---:|---:|${BUCKETS.map(() => "---:").join("|")}|---:|---:|---:|`,
+  ...rows,
+  "",
+].join("\n");
+Deno.writeTextFileSync(`${results}${base}.md`, table);
+console.log(table);
