@@ -135,6 +135,8 @@ bench: lib deps build/ref_relay
 	taskset -c 0 $(DENO) run --allow-all bench/latency_bench.ts
 	taskset -c 0 $(DENO) run --allow-all bench/idle_bench.ts
 	taskset -c 0 $(DENO) run --allow-all bench/recovery_bench.ts
+	taskset -c 0 $(DENO) run --allow-all bench/efficiency_bench.ts
+	taskset -c 0 $(DENO) run --allow-all bench/profile_bench.ts
 
 clean:
 	rm -rf build dist

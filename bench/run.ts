@@ -187,6 +187,7 @@ async function startRelayKind(
   relayOutIp: string,
   background = false,
   extraConfig = "",
+  spread = false,
 ): Promise<{ pid: number; stop: () => Promise<Record<string, number> | undefined> }> {
   const dir = Deno.makeTempDirSync({ prefix: "mcr-bench-" });
   // The background stream (BACKGROUND below) is relayed too, by a second rule / route / socat.
@@ -205,13 +206,17 @@ async function startRelayKind(
     // The worker runs alone on CPU 1 (worker_cpus); the supervisor and the runtime's helper threads on CPU 0.
     Deno.writeTextFileSync(
       `${dir}/mcr.yaml`,
-      `workers: ${workers}\nworker_cpus: [1]\n${extraConfig ? extraConfig + "\n" : ""}${
+      `workers: ${workers}\n${extraConfig.includes("worker_cpus") ? "" : "worker_cpus: [1]\n"}${
+        extraConfig ? extraConfig + "\n" : ""
+      }${
         kind === "mcr-blocks"
           ? "ring: { rx_mode: blocks }\n"
           : kind === "mcr-busy"
           ? "ring: { busy_poll_us: 500 }\n"
           : ""
-      }rules:\n  - name: bench\n    rate_pps: 400000\n    input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }\n    outputs:\n${
+      }rules:\n  - name: bench\n    rate_pps: 400000\n${
+        spread ? "    spread: true\n" : ""
+      }    input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }\n    outputs:\n${
         outs.join("\n")
       }\n${bg}`,
       { mode: 0o600 },
@@ -237,7 +242,15 @@ async function startRelayKind(
         p.kill("SIGTERM");
         await p.status;
         try {
-          return JSON.parse(Deno.readTextFileSync(statsPath)).totals;
+          const final = JSON.parse(Deno.readTextFileSync(statsPath));
+          // Each worker's share of the copies (tx_sent), beside the totals.
+          const shares = Object.fromEntries(
+            (final.workers ?? []).map((w: { id: number; counters: { tx_sent: number } }) => [
+              `worker${w.id}_tx_sent`,
+              w.counters.tx_sent,
+            ]),
+          );
+          return { ...final.totals, ...shares };
         } finally {
           Deno.removeSync(dir, { recursive: true });
         }
@@ -375,6 +388,8 @@ export async function runOne(workload: string, kind: RelayKind, rep: number, o: 
   perfFile?: string;
   /** Extra relay configuration (YAML lines) for the mcr kinds. */
   mcrConfig?: string;
+  /** The rule is spread over the workers (each writes a share of its outputs). */
+  spread?: boolean;
 }): Promise<Row> {
   const t = await Topology.create();
   try {
@@ -404,6 +419,7 @@ export async function runOne(workload: string, kind: RelayKind, rep: number, o: 
       relayOutIp,
       (o.backgroundPps ?? 0) > 0,
       o.mcrConfig,
+      o.spread,
     );
     const group = kind === "kernel" ? "239.1.1.1" : "239.9.9.9";
     const port = kind === "kernel" ? 5001 : 5099;

@@ -231,6 +231,13 @@ export const RuleSchema = z.strictObject({
   allow_fragments: z.boolean().optional(),
   /** A disabled rule stays in the config but forwards nothing. */
   enabled: z.boolean().optional(),
+  /**
+   * With more than one worker: every worker reads this rule's packets (from
+   * an RX ring of their own) and writes a share of its outputs, so a large
+   * fan-out is written by several cores; copies to one output stay in
+   * order (one worker writes them). The packets are received once per worker.
+   */
+  spread: z.boolean().optional(),
 }).superRefine((rule, ctx) => {
   // (Runs even when a field failed its own check: skip what is missing.)
   if (rule.input !== undefined && protocolNumber(rule.input) !== 17) {

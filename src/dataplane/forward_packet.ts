@@ -191,9 +191,11 @@ export function forwardPacket(
     if (returned(rule.guard, sig, input.ownSources.has(src), s.batchMs[0])) return -R_LOOP;
   }
 
-  const rc = s.ruleCounters;
-  rc[rule.slot * RULE_SLOTS + RULE_PACKETS] += 1;
-  rc[rule.slot * RULE_SLOTS + RULE_BYTES] += len;
+  if (rule.counted) {
+    const rc = s.ruleCounters;
+    rc[rule.slot * RULE_SLOTS + RULE_PACKETS] += 1;
+    rc[rule.slot * RULE_SLOTS + RULE_BYTES] += len;
+  }
 
   let udpChecksum = 0;
   let srcDelta = 0;

@@ -39,10 +39,24 @@ export interface RxPlan {
   ifname: string;
   ifindex: number;
   geometry: RxGeometry;
-  /** PACKET_FANOUT group id (0: no fanout, single worker). */
+  /** PACKET_FANOUT group id (0: no fanout, single worker, or a spread ring). */
   fanoutId: number;
   filter: FilterEntry[];
   passFragments: boolean;
+  /**
+   * A ring for the interface's spread rules (RulePlan.spread): in no fanout
+   * group, so every worker takes every packet of those rules (and only
+   * those: its filter holds only their streams).
+   */
+  spread?: boolean;
+}
+
+/** Keys of spread rings are their interface's index plus this (interface indexes stay far below). */
+const SPREAD_KEY = 1 << 24;
+
+/** The key of an input ring in a worker: its interface index, or for a spread ring that plus SPREAD_KEY. */
+export function rxKey(ifindex: number, spread: boolean | undefined): number {
+  return spread ? ifindex + SPREAD_KEY : ifindex;
 }
 
 /**
@@ -52,7 +66,8 @@ export interface RxPlan {
  * change as rules come and go) takes effect when the ring is re-created anyway.
  */
 export function sameRx(a: RxPlan, b: RxPlan): boolean {
-  return a.ifindex === b.ifindex && a.fanoutId === b.fanoutId &&
+  return a.ifindex === b.ifindex && (a.spread ?? false) === (b.spread ?? false) &&
+    a.fanoutId === b.fanoutId &&
     a.geometry.frames === b.geometry.frames &&
     (a.geometry.vnet ?? false) === (b.geometry.vnet ?? false) &&
     (!a.geometry.frames || a.geometry.frameSize === b.geometry.frameSize);
@@ -111,6 +126,12 @@ export interface RulePlan {
   protocol?: number;
   /** The VLAN tags the input's frames must carry: vlanKey(outer, inner), 0 or absent for untagged. */
   vlan?: number;
+  /**
+   * Its copies are written by every worker (more than one runs): each reads
+   * the rule's packets from a spread ring, worker i writes the outputs whose
+   * position p has p % workerCount === i, and worker 0 counts the rule.
+   */
+  spread?: boolean;
   outputs: OutputPlan[];
 }
 
@@ -128,6 +149,8 @@ export interface WorkerPlan {
   busyPollUs?: number;
   /** Adaptive wake-ups: the longest nap between batches, µs (0: a wake-up per packet). */
   napUs?: number;
+  /** How many workers run (spread rules share their outputs among them). */
+  workerCount?: number;
   /** worker_cpus: worker i runs on workerCpus[i mod length]; empty: not pinned. */
   workerCpus?: number[];
 }

@@ -157,6 +157,8 @@ export class Rule {
     readonly vlan = 0,
     /** IP protocol (17: UDP, matched with its port; another: its payload is carried as it is). */
     readonly protocol = 17,
+    /** This worker counts the rule's packets (a spread rule is taken by every worker, counted by one). */
+    readonly counted = true,
   ) {
     this.fixedTtl = outputs.some((o) => o.ttl !== TTL_DECREMENT);
     this.guard = this.fixedTtl ? new LoopGuard() : null;
@@ -172,6 +174,8 @@ export class InputPort {
   cursor = 0;
   /** Identity of the ring (see tables.ts). */
   ringId = 0;
+  /** The ring's key in its worker (plan_types.ts rxKey): the interface, or a spread ring of it. */
+  key = 0;
   /** Ring succession (succession.ts): CUT_NONE, or which side of the cut this ring forwards. */
   cut = 0;
   /** The cut and the settle time after it (µs, CLOCK_REALTIME). */

@@ -7,7 +7,7 @@
 import { TP2_DATA } from "../../ffi/layout.ts";
 import { fromWords, multicastMac } from "../net/address.ts";
 import { ETH_HLEN } from "../net/headers.ts";
-import type { OutputPlan, RulePlan, WorkerPlan } from "./plan_types.ts";
+import { type OutputPlan, type RulePlan, rxKey, type WorkerPlan } from "./plan_types.ts";
 import {
   buildChains,
   EGRESS_L2,
@@ -69,8 +69,14 @@ function outputMac(o: OutputPlan): Uint8Array {
  */
 export type RuleCache = Map<
   RulePlan,
-  { rule: Rule; tx: (TxPort | null)[]; routed: (RoutedRef | null)[] }
+  { rule: Rule; tx: (TxPort | null)[]; routed: (RoutedRef | null)[]; share: string }
 >;
+
+/** Which of the workers this one is: spread rules' outputs are shared out by position. */
+export interface WorkerShare {
+  index: number;
+  count: number;
+}
 
 function sameBytes(a: Uint8Array, b: readonly number[]): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
@@ -94,6 +100,7 @@ export function buildTables(
   },
   routedSockets: ReadonlyMap<number, RoutedRef> = new Map(),
   cache: RuleCache = new Map(),
+  worker: WorkerShare = { index: 0, count: 1 },
 ): { inputs: InputPort[]; txPorts: TxPort[]; routedPorts: RoutedPort[] } {
   const txPorts = new Map<number, TxPort>();
   for (const t of plan.tx) {
@@ -127,21 +134,28 @@ export function buildTables(
   const rulesByInput = new Map<number, Rule[]>();
   const current = new Set(txPorts.values());
   const kept: RuleCache = new Map();
+  // A spread rule: this worker writes the outputs at positions p with p % count === index.
+  const shareOf = (r: RulePlan) => r.spread ? `${worker.index}/${worker.count}` : "";
+  const mine = (r: RulePlan, p: number) => !r.spread || p % worker.count === worker.index;
+  const addRule = (r: RulePlan, rule: Rule) => {
+    const key = rxKey(r.inputIfindex, r.spread);
+    const list = rulesByInput.get(key);
+    if (list) list.push(rule);
+    else rulesByInput.set(key, [rule]);
+  };
   for (const r of plan.rules) {
     const hit = cache.get(r);
     if (
-      hit && hit.tx.every((t) => t === null || current.has(t)) &&
+      hit && hit.share === shareOf(r) && hit.tx.every((t) => t === null || current.has(t)) &&
       hit.routed.every((ref, i) => ref === null || routedSockets.get(r.outputs[i].slot) === ref)
     ) {
       kept.set(r, hit);
       for (const o of hit.rule.outputs) if (o.routed) routedPorts.push(o.routed);
-      const list = rulesByInput.get(r.inputIfindex);
-      if (list) list.push(hit.rule);
-      else rulesByInput.set(r.inputIfindex, [hit.rule]);
+      addRule(r, hit.rule);
       continue;
     }
     const inputDst = Int32Array.from(r.dst);
-    const outputs = r.outputs.map((o) => {
+    const outputs = r.outputs.filter((_, p) => mine(r, p)).map((o) => {
       let tx: TxPort | null = null;
       let routed: RoutedPort | null = null;
       if (o.egress === "routed") {
@@ -195,15 +209,17 @@ export function buildTables(
       outputs,
       r.vlan ?? 0,
       r.protocol ?? 17,
+      !r.spread || worker.index === 0,
     );
     kept.set(r, {
       rule,
       tx: outputs.map((o) => o.tx),
-      routed: r.outputs.map((o) => o.egress === "routed" ? routedSockets.get(o.slot)! : null),
+      routed: r.outputs.map((o, p) =>
+        o.egress === "routed" && mine(r, p) ? routedSockets.get(o.slot)! : null
+      ),
+      share: shareOf(r),
     });
-    const list = rulesByInput.get(r.inputIfindex);
-    if (list) list.push(rule);
-    else rulesByInput.set(r.inputIfindex, [rule]);
+    addRule(r, rule);
   }
 
   const ownSources = new Set<number>();
@@ -214,11 +230,13 @@ export function buildTables(
   }
   const inputs: InputPort[] = [];
   for (const rx of plan.rx) {
-    const ring = rxRings.get(rx.ifindex);
+    const key = rxKey(rx.ifindex, rx.spread);
+    const ring = rxRings.get(key);
     if (!ring) throw new Error(`no RX ring open for interface "${rx.ifname}"`);
-    const rules = rulesByInput.get(rx.ifindex) ?? [];
+    const rules = rulesByInput.get(key) ?? [];
     const input = portOnRing(
       rx.ifindex,
+      key,
       ring,
       buildChains(rules, (r) => ruleKey(r.family, r.group, r.port), "next"),
       buildChains(
@@ -245,6 +263,7 @@ export function buildTables(
  */
 export function portOnRing(
   ifindex: number,
+  key: number,
   ring: RxRingRef,
   rules: Map<number, Rule>,
   fragmentRules: Map<number, Rule>,
@@ -265,5 +284,6 @@ export function portOnRing(
     ring.vnet === true,
   );
   port.ringId = ring.id;
+  port.key = key;
   return port;
 }

@@ -107,7 +107,7 @@ async function main(): Promise<void> {
   setTimerSlack(1000);
   const waiter = Waiter.open(256);
   const beat = () => workerCounters[W.heartbeat_ms] = Date.now();
-  const rings = new WorkerRings(waiter, beat);
+  const rings = new WorkerRings(waiter, beat, id);
   const sender = new RoutedSender(rings.arena);
   const clock = new RealtimeClock();
   post({ type: "ready", id, waiterHandle: waiter.handle, arenaHandle: rings.arena.handle });

@@ -16,6 +16,7 @@ import { fromWords } from "../net/address.ts";
 import type { HeldRing } from "./channel.ts";
 import {
   type OutputPlan,
+  rxKey,
   type RxPlan,
   sameRx,
   type TxPlan,
@@ -94,8 +95,11 @@ export class WorkerRings {
   readonly #ruleCache: RuleCache = new Map();
   #kernel: KernelRingStats = { packets: 0, drops: 0, freezes: 0 };
 
-  /** `beat` is called between slow steps (ring creation) so the watchdog sees progress. */
-  constructor(readonly waiter: Waiter, readonly beat: () => void) {}
+  /**
+   * `beat` is called between slow steps (ring creation) so the watchdog sees
+   * progress; `workerId` picks this worker's share of spread rules' outputs.
+   */
+  constructor(readonly waiter: Waiter, readonly beat: () => void, readonly workerId = 0) {}
 
   /**
    * Applies a plan; returns the loop tables. Throws (leaving a consistent set
@@ -104,32 +108,34 @@ export class WorkerRings {
    * replacing one here, is a held successor.
    */
   apply(plan: WorkerPlan, hold: readonly number[] = []): Tables {
-    for (const [ifindex, open] of this.#rx) {
-      const next = plan.rx.find((p) => p.ifindex === ifindex);
-      const predecessor = this.#retiring.get(ifindex);
+    // RX rings are keyed by rxKey(): the interface, or a spread ring of it.
+    const byKey = new Map(plan.rx.map((p) => [rxKey(p.ifindex, p.spread), p]));
+    for (const [key, open] of this.#rx) {
+      const next = byKey.get(key);
+      const predecessor = this.#retiring.get(key);
       if (!next) {
         this.#closeRing(open);
-        this.#rx.delete(ifindex);
+        this.#rx.delete(key);
         continue;
       }
       if (sameRx(open.plan, next)) continue;
-      this.#rx.delete(ifindex);
+      this.#rx.delete(key);
       if (predecessor && sameRx(predecessor.plan, next)) {
         // The plan from before the succession is back (a roll-back before the
         // cut): the predecessor is read on; the held successor only had copies.
         this.#closeRing(open);
-        this.#retiring.delete(ifindex);
-        this.#rx.set(ifindex, predecessor);
+        this.#retiring.delete(key);
+        this.#rx.set(key, predecessor);
       } else if (open.held) {
         this.#closeRing(open); // never read: it only held copies of what the predecessor has
       } else {
-        this.#retiring.set(ifindex, open);
+        this.#retiring.set(key, open);
       }
     }
-    for (const [ifindex, open] of this.#retiring) {
-      if (plan.rx.some((p) => p.ifindex === ifindex)) continue;
+    for (const [key, open] of this.#retiring) {
+      if (byKey.has(key)) continue;
       this.#closeRing(open);
-      this.#retiring.delete(ifindex);
+      this.#retiring.delete(key);
     }
     for (const [ifindex, open] of this.#tx) {
       const next = plan.tx.find((p) => p.ifindex === ifindex);
@@ -162,38 +168,48 @@ export class WorkerRings {
       this.beat();
     }
     for (const p of plan.rx) {
-      let open = this.#rx.get(p.ifindex);
+      const key = rxKey(p.ifindex, p.spread);
+      let open = this.#rx.get(key);
       if (!open) {
-        const held = this.#retiring.has(p.ifindex) || hold.includes(p.ifindex);
+        const held = this.#retiring.has(key) || hold.includes(key);
         const ring = this.#openRx(p);
         if (!held) this.waiter.addFd(ring.fd);
         open = { plan: p, ring, held };
-        this.#rx.set(p.ifindex, open);
+        this.#rx.set(key, open);
         this.beat();
       }
       open.plan = p;
       open.ring.setFilter(p.filter, p.passFragments);
       // A predecessor passes what its successor will (the rules in force now).
-      const predecessor = this.#retiring.get(p.ifindex);
+      const predecessor = this.#retiring.get(key);
       if (predecessor) predecessor.ring.setFilter(p.filter, p.passFragments);
     }
     const rxRefs = new Map([...this.#rx].map(([k, v]) => [k, v.ring]));
     const txRefs = new Map([...this.#tx].map(([k, v]) => [k, v.ring]));
     const routedRefs = new Map([...this.#routed].map(([k, v]) => [k, v.ref]));
     const before = this.#previous.inputs;
-    const tables = buildTables(plan, rxRefs, txRefs, this.#previous, routedRefs, this.#ruleCache);
+    const tables = buildTables(
+      plan,
+      rxRefs,
+      txRefs,
+      this.#previous,
+      routedRefs,
+      this.#ruleCache,
+      { index: this.workerId, count: plan.workerCount ?? 1 },
+    );
     // Each port keeps its place in a succession; predecessors read with the
     // rules of their successor, from their own cursor.
     for (const port of tables.inputs) {
-      const open = this.#rx.get(port.ifindex)!;
+      const open = this.#rx.get(port.key)!;
       if (open.held) port.cut = CUT_HELD;
       else carryCut(port, before);
     }
     const predecessors: InputPort[] = [];
-    for (const [ifindex, open] of this.#retiring) {
-      const successor = tables.inputs.find((q) => q.ifindex === ifindex)!;
+    for (const [key, open] of this.#retiring) {
+      const successor = tables.inputs.find((q) => q.key === key)!;
       const port = portOnRing(
-        ifindex,
+        successor.ifindex,
+        key,
         open.ring,
         successor.rules,
         successor.fragmentRules,

@@ -170,6 +170,9 @@ export function buildPlan(
     interfaces.has(r.input.interface) && (r.outputs.length === 0 || r.outputs.some(outputUsable))
   );
 
+  const workers = config.workers ?? 1;
+  /** Spread rules (several workers write their copies) read their interface from rings of their own. */
+  const spreads = (r: Rule) => r.spread === true && workers > 1;
   const rxByName = new Map<string, RxPlan>();
   /** (interface, destination, port) already in a filter: linear, not quadratic, in rules. */
   const filterKeys = new Set<string>();
@@ -191,13 +194,13 @@ export function buildPlan(
   const rulePlans = rules.map((r) => {
     const s = slots.get(r.name);
     if (!s) throw new Error(`rule "${r.name}" has no counter slot`);
-    let key = `${s.rule}|${factsKey(r.input.interface)}`;
+    let key = `${s.rule}|${factsKey(r.input.interface)}|${spreads(r)}`;
     for (let i = 0; i < r.outputs.length; i++) {
       key += `|${s.outputs[i]}:${factsKey(r.outputs[i].interface)}`;
     }
     const hit = cache.get(r, key);
     if (hit) return hit;
-    const plan = rulePlan(r, s);
+    const plan = rulePlan(r, s, spreads(r));
     cache.set(r, key, plan);
     return plan;
   });
@@ -205,22 +208,25 @@ export function buildPlan(
   rules.forEach((r, i) => {
     const name = r.input.interface;
     const facts = interfaces.get(name)!;
-    let rx = rxByName.get(name);
+    const spread = spreads(r);
+    const ringName = spread ? `${name}|spread` : name;
+    let rx = rxByName.get(ringName);
     if (!rx) {
       rx = {
         ifname: name,
         ifindex: facts.ifindex,
         geometry: rxGeometry(rateByName.get(name), facts.mtu, ring, gsoInputs.has(name)),
-        fanoutId: fanoutIds.get(name) ?? 0,
+        fanoutId: spread ? 0 : fanoutIds.get(name) ?? 0,
         filter: [],
         passFragments: false,
+        spread,
       };
-      rxByName.set(name, rx);
+      rxByName.set(ringName, rx);
     }
     const p = rulePlans[i];
     // A filter entry's port word: the UDP port, or 0x10000 | protocol for another protocol (c/filter.c).
     const port = p.protocol === undefined || p.protocol === 17 ? p.port : 0x10000 | p.protocol;
-    const key = `${name}|${p.dst.join()}|${port}`;
+    const key = `${ringName}|${p.dst.join()}|${port}`;
     if (!filterKeys.has(key)) {
       filterKeys.add(key);
       rx.filter.push({ family: p.family, dst: p.dst, port });
@@ -243,7 +249,7 @@ export function buildPlan(
     }
   }
 
-  function rulePlan(r: Rule, s: RuleSlots): RulePlan {
+  function rulePlan(r: Rule, s: RuleSlots, spread: boolean): RulePlan {
     const dst = ip(inputDestination(r.input));
     const src = sourceFilter(r.input.source, dst.family);
     const inputMtu = interfaces.get(r.input.interface)!.mtu;
@@ -286,6 +292,7 @@ export function buildPlan(
       srcPrefix: src.length,
       allowFragments: r.allow_fragments ?? false,
       vlan: vlanKey(r.input.outer_vlan ?? 0, r.input.vlan ?? 0),
+      spread,
       outputs,
     };
   }
@@ -298,6 +305,7 @@ export function buildPlan(
     busyPollUs: ring.busy_poll_us ?? 0,
     // Naps only make sense where a packet would wake the loop: frames rings.
     napUs: (ring.rx_mode ?? "frames") === "frames" ? ring.nap_us ?? DEFAULT_NAP_US : 0,
+    workerCount: workers,
     workerCpus: config.worker_cpus ?? [],
   };
 }

@@ -16,7 +16,7 @@ import { MembershipSocket } from "../../ffi/membership.ts";
 import { Waiter } from "../../ffi/waiter.ts";
 import { ARENA_BYTES } from "../../ffi/arena.ts";
 import type { Config } from "../config/schema.ts";
-import { type RxPlan, sameRx, type WorkerPlan } from "../dataplane/plan_types.ts";
+import { rxKey, type RxPlan, sameRx, type WorkerPlan } from "../dataplane/plan_types.ts";
 import { ip } from "../net/address.ts";
 import { aggregate } from "../stats/aggregate.ts";
 import { OUTPUT_SLOTS, RULE_SLOTS, W, WORKER_SLOTS } from "../stats/registry.ts";
@@ -359,7 +359,7 @@ export class Supervisor implements RelayControl {
       this.#holdPorts(next, facts, opened);
       const tDeliver = performance.now();
       // Inputs read under the previous plan: their new rings wait for the succession's release.
-      const hold = this.#plan?.rx.map((r) => r.ifindex) ?? [];
+      const hold = this.#plan?.rx.map((r) => rxKey(r.ifindex, r.spread)) ?? [];
       if (workers !== this.#pool.workers.length) await this.#pool.resize(workers, plan, hold);
       else await this.#pool.deliver(plan, hold);
       // Last, as it changes nothing when it fails: the routing protocols' sockets and sessions.
@@ -431,7 +431,8 @@ export class Supervisor implements RelayControl {
     const sameCount = workers === this.#pool.workers.length;
     const taken = new Set(previous.map((r) => r.fanoutId));
     for (const r of rx) {
-      if (workers === 1) {
+      // One worker reads alone; a spread ring is read by every worker (no group).
+      if (workers === 1 || r.spread) {
         r.fanoutId = 0;
         continue;
       }

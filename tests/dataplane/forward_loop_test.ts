@@ -17,6 +17,7 @@ import { COMMAND_RECONFIGURE, COMMAND_STOP, CONTROL_COMMAND } from "../../src/da
 import {
   forwardLoop,
   NAP_ENTER_FRAMES,
+  NAP_STAY_FRAMES,
   processBlock,
   processFrames,
 } from "../../src/dataplane/forward_loop.ts";
@@ -771,29 +772,29 @@ Deno.test("forwardLoop() with napUs is woken per packet while turns take few fra
   assert.equal(workerCounters(w.state).tx_sent, NAP_ENTER_FRAMES - 1);
 });
 
-Deno.test("forwardLoop() naps once a turn takes NAP_ENTER_FRAMES frames: each nap sends the batch's kicks and lasts at most napUs; a nap that brings nothing goes back to a wake-up per packet", () => {
+Deno.test("forwardLoop() naps once a turn takes NAP_ENTER_FRAMES frames: each nap sends the batch's kicks and lasts at most napUs; a nap that brings fewer than NAP_STAY_FRAMES goes back to a wake-up per packet", () => {
   const w = frameWorker(50);
   const rx = w.arena.rx[0];
   w.kicker.options.stopOnWait = w.state.control;
-  // Packets that arrive during the first two naps; none during the third.
+  // Packets that arrive during the naps: enough to stay napping twice, then too few.
+  const during = [NAP_STAY_FRAMES, NAP_STAY_FRAMES + 1, NAP_STAY_FRAMES - 1];
+  let at = NAP_ENTER_FRAMES;
   w.kicker.options.onNap = (n) => {
-    if (n === 1) rx.fillFrames(NAP_ENTER_FRAMES, stream(3));
-    if (n === 2) rx.fillFrames(NAP_ENTER_FRAMES + 3, stream(2));
+    if (n > during.length) return;
+    rx.fillFrames(at, stream(during[n - 1]));
+    at += during[n - 1];
   };
   rx.fillFrames(0, stream(NAP_ENTER_FRAMES));
   assert.equal(forwardLoop(w.state, 10), COMMAND_STOP);
   const c = workerCounters(w.state);
-  assert.equal(c.tx_sent, NAP_ENTER_FRAMES + 5);
-  assert.equal(w.kicker.naps.length, 3, "a nap after each of the three batches");
+  assert.equal(c.tx_sent, at, "every packet forwarded");
+  assert.equal(w.kicker.naps.length, 3, "after the first batch and the two that kept it napping");
   for (const us of w.kicker.naps) assert.ok(us > 0 && us <= 50, `nap of ${us} µs`);
   assert.equal(c.loop_naps, 3);
-  // The first batch was taken before napping began (kicked at once); the two after, by their naps.
-  assert.equal(
-    w.kicker.kicksWithNap,
-    2,
-    "the kicks of the batches taken while napping went out with the naps",
-  );
-  assert.equal(w.kicker.waits, 1, "the turn that found nothing went back to waiting for a packet");
+  // The first batch was kicked at once (napping began after it); the next two by their naps;
+  // the last, too small to stay napping, by a kick of its own.
+  assert.equal(w.kicker.kicksWithNap, 2);
+  assert.equal(w.kicker.waits, 1, "then it waited for a packet");
   // Every TX frame queued was kicked: none is left waiting for a kick that never comes.
   assert.deepEqual(w.kicker.queued, []);
 });

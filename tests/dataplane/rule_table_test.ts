@@ -14,8 +14,8 @@ import {
 } from "../../src/dataplane/rule_table.ts";
 import { multicastMac, parseIp } from "../../src/net/address.ts";
 import { buildTables } from "../../src/dataplane/tables.ts";
-import type { RulePlan, WorkerPlan } from "../../src/dataplane/plan_types.ts";
-import { FakeArena } from "../helpers/fake_ring.ts";
+import { type RulePlan, rxKey, type WorkerPlan } from "../../src/dataplane/plan_types.ts";
+import { FakeArena, planFor } from "../helpers/fake_ring.ts";
 import { ipv4 } from "../helpers/frames.ts";
 
 /** A rule as tables.ts builds it; addresses as int32, source as "a.b.c.d/len" or undefined. */
@@ -297,4 +297,36 @@ Deno.test("buildTables() splits rules by input interface and puts only fragment-
     null,
     "rule a is not on input 2",
   );
+});
+
+Deno.test("buildTables() shares a spread rule's outputs out by position among the workers; only worker 0 counts the rule; the rule sits on the spread ring's port", () => {
+  const plan = planFor({
+    workers: 2,
+    rules: [{
+      name: "big",
+      spread: true,
+      input: { interface: "in0", group: "239.1.1.1", port: 5001 },
+      outputs: [0, 1, 2, 3, 4].map((i) => ({
+        interface: "out1",
+        group: `239.9.9.${i + 1}`,
+        port: 6000,
+      })),
+    }],
+  });
+  assert.equal(plan.rx.length, 1);
+  assert.equal(plan.rx[0].spread, true);
+  const key = rxKey(plan.rx[0].ifindex, true);
+  const arena = new FakeArena(
+    [{ ifindex: plan.rx[0].ifindex }],
+    plan.tx.map((t) => ({ ifindex: t.ifindex, frameSize: t.geometry.frameSize })),
+  );
+  const rxRefs = new Map([...arena.rxRefs()].map(([, ring]) => [key, ring]));
+  const shares = [0, 1].map((index) =>
+    buildTables(plan, rxRefs, arena.txRefs(), undefined, undefined, new Map(), { index, count: 2 })
+  );
+  const ruleOf = (t: (typeof shares)[number]) => [...t.inputs[0].rules.values()][0];
+  assert.deepEqual(ruleOf(shares[0]).outputs.map((o) => o.slot), [0, 2, 4]);
+  assert.deepEqual(ruleOf(shares[1]).outputs.map((o) => o.slot), [1, 3]);
+  assert.deepEqual(shares.map((t) => ruleOf(t).counted), [true, false]);
+  assert.deepEqual(shares.map((t) => t.inputs[0].key), [key, key]);
 });

@@ -15,7 +15,7 @@ import {
 } from "../../src/supervisor/plan.ts";
 import { DEFAULT_RATE_PPS, rxGeometry, txGeometry } from "../../src/supervisor/ring_geometry.ts";
 import { ipv4 } from "../helpers/frames.ts";
-import { TTL_DECREMENT } from "../../src/dataplane/plan_types.ts";
+import { rxKey, TTL_DECREMENT } from "../../src/dataplane/plan_types.ts";
 
 const addr = (text: string): number => ipv4(text) | 0;
 
@@ -131,6 +131,7 @@ Deno.test("buildPlan() for two rules on one input: one RX ring, one TX ring per 
       { family: 4, dst: [addr("239.200.1.2")], port: 5002 },
     ],
     passFragments: true,
+    spread: false,
   }]);
 
   assert.deepEqual(plan.tx, [
@@ -163,6 +164,7 @@ Deno.test("buildPlan() for two rules on one input: one RX ring, one TX ring per 
       srcPrefix: 0,
       protocol: 17,
       vlan: 0,
+      spread: false,
       allowFragments: false,
       outputs: [
         {
@@ -207,6 +209,7 @@ Deno.test("buildPlan() for two rules on one input: one RX ring, one TX ring per 
       srcPrefix: 24,
       protocol: 17,
       vlan: 0,
+      spread: false,
       allowFragments: true,
       outputs: [
         {
@@ -363,6 +366,8 @@ Deno.test("buildPlan() leaves out a rule none of whose outputs is usable", () =>
     tx: [],
     rules: [],
     busyPollUs: 0,
+    napUs: 50,
+    workerCount: 1,
     workerCpus: [],
   });
 });
@@ -403,4 +408,37 @@ Deno.test("buildPlan() hands every worker the whole worker_cpus list (worker i t
     buildPlan(TWO_RULES, facts(), slotsFor(TWO_RULES), new Map([["in0", 7]]), 1).workerCpus,
     [],
   );
+});
+
+Deno.test("buildPlan() gives a spread rule an RX ring of its own, in no fanout group and passing only its stream, when more than one worker runs; with one worker spread changes nothing", () => {
+  const rules = [
+    {
+      name: "big",
+      spread: true,
+      input: { interface: "in0", group: "239.1.1.1", port: 5001 },
+      outputs: [0, 1, 2].map((i) => ({ interface: "out1", group: `239.9.9.${i + 1}`, port: 6000 })),
+    },
+    {
+      name: "small",
+      input: { interface: "in0", group: "239.1.1.2", port: 5002 },
+      outputs: [{ interface: "out1", group: "239.9.8.1", port: 6000 }],
+    },
+  ];
+  const two = ConfigSchema.parse({ workers: 2, rules });
+  const plan = buildPlan(two, facts(), slotsFor(two), new Map([["in0", 9]]), 1);
+  assert.equal(plan.workerCount, 2);
+  assert.equal(plan.rx.length, 2);
+  const shared = plan.rx.find((r) => !r.spread)!;
+  const spread = plan.rx.find((r) => r.spread)!;
+  assert.equal(shared.fanoutId, 9);
+  assert.equal(spread.fanoutId, 0, "every worker reads the spread ring");
+  assert.deepEqual(shared.filter, [{ family: 4, dst: [addr("239.1.1.2")], port: 5002 }]);
+  assert.deepEqual(spread.filter, [{ family: 4, dst: [addr("239.1.1.1")], port: 5001 }]);
+  assert.deepEqual(plan.rules.map((r) => r.spread), [true, false]);
+  assert.notEqual(rxKey(spread.ifindex, spread.spread), rxKey(shared.ifindex, shared.spread));
+
+  const one = ConfigSchema.parse({ workers: 1, rules });
+  const single = buildPlan(one, facts(), slotsFor(one), new Map(), 1);
+  assert.equal(single.rx.length, 1, "one worker: one ring for both rules");
+  assert.deepEqual(single.rules.map((r) => r.spread), [false, false]);
 });

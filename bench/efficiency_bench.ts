@@ -1,0 +1,202 @@
+/**
+ * The efficiency targets side by side in one run (issue "fast and frugal at
+ * every rate"): every figure beside the native C reference relay on the same
+ * rings (c/ref/ref_relay.c) and socat, on the chain topology, scored at the
+ * receiver. Relay CPU is the relay core's busy time (cpuidle-exact, see
+ * run.ts) per packet delivered; "process" is the relay's own threads.
+ *
+ *   deno run --allow-all bench/efficiency_bench.ts      (about 15 minutes)
+ *   EFF_REPS=3 EFF_SECTIONS=cpu,latency,capacity,switch,fanout
+ *
+ * mcr rows: "mcr" is the default (frames ring with adaptive naps, nap_us 50);
+ * "mcr-frames" the same ring woken per packet always (nap_us: 0);
+ * "mcr-blocks" the TPACKET_V3 ring. Writes bench/results/efficiency.md.
+ * A benchmark: it prints what it measured, including targets missed.
+ */
+import { chooseRelays, type Row, runOne } from "./run.ts";
+
+type Kind = "mcr" | "mcr-frames" | "mcr-blocks" | "cref" | "socat";
+const REPS = Number(Deno.env.get("EFF_REPS") ?? 3);
+const sections = (Deno.env.get("EFF_SECTIONS") ?? "cpu,latency,capacity,switch,fanout").split(",");
+const relays = chooseRelays<Kind>(Deno.env.get("EFF_RELAYS"), [
+  "mcr",
+  "mcr-frames",
+  "mcr-blocks",
+  "cref",
+  "socat",
+]);
+const out: string[] = [`# Efficiency, measured ${new Date().toISOString().slice(0, 10)}`, ""];
+
+/** One row of a kind; mcr-frames is mcr with naps off. */
+function run(kind: Kind, o: Parameters<typeof runOne>[3]): Promise<Row> {
+  if (kind === "mcr-frames") {
+    return runOne("eff", "mcr", 0, { ...o, mcrConfig: "ring: { nap_us: 0 }" });
+  }
+  return runOne("eff", kind, 0, o);
+}
+
+const us = (ns: number | null | undefined) =>
+  ns === null || ns === undefined ? "-" : (ns / 1000).toFixed(2);
+const range = (xs: number[]) => {
+  const s = xs.slice().sort((a, b) => a - b);
+  return s.length === 0
+    ? "-"
+    : s.length === 1
+    ? s[0].toFixed(2)
+    : `${s[0].toFixed(2)}–${s.at(-1)!.toFixed(2)}`;
+};
+const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+// 1. CPU per packet, chain, 1024 B at 50k pps, paired repetitions.
+if (sections.includes("cpu")) {
+  const rows = new Map<Kind, Row[]>();
+  for (let rep = 0; rep < REPS; rep++) {
+    for (const kind of relays) {
+      const r = await run(kind, { count: 100_000, rate: 50_000, size: 1024 });
+      rows.set(kind, [...(rows.get(kind) ?? []), r]);
+      console.error(`cpu ${kind} rep ${rep}: ${us(r.cpu_ns_per_pkt)} µs/pkt, loss ${r.loss_pct} %`);
+    }
+  }
+  const core = (k: Kind) => (rows.get(k) ?? []).map((r) => (r.cpu_ns_per_pkt ?? 0) / 1000);
+  const proc = (k: Kind) =>
+    (rows.get(k) ?? []).map((r) =>
+      ((r.relay_user_ns_per_pkt ?? 0) + (r.relay_sys_ns_per_pkt ?? 0)) / 1000
+    );
+  out.push(
+    `## CPU per packet: chain, 1024 B at 50,000 pps, 100,000 datagrams, ${REPS} paired repetitions`,
+    "",
+    "| relay | loss % (max) | relay core µs/pkt | relay process µs/pkt | core vs C reference (median) |",
+    "|---|---:|---:|---:|---:|",
+  );
+  const ref = core("cref").length ? median(core("cref")) : null;
+  for (const k of relays) {
+    const c = core(k);
+    out.push(
+      `| ${k} | ${Math.max(...(rows.get(k) ?? []).map((r) => r.loss_pct))} | ${range(c)} | ${
+        range(proc(k))
+      } | ${ref ? (median(c) / ref).toFixed(2) + "x" : "-"} |`,
+    );
+  }
+  if (rows.has("socat") && rows.has("mcr")) {
+    out.push(
+      "",
+      `socat / mcr (relay core, medians): ${
+        (median(core("socat")) / median(core("mcr"))).toFixed(2)
+      }x (target ≥ 4); ` +
+        `mcr / C reference: ${ref ? (median(core("mcr")) / ref).toFixed(2) : "-"}x (target ≤ 1.3).`,
+    );
+  }
+  out.push("");
+}
+
+// 2. Latency at the receiver, 256 B: p50 / p99, and mcr's own residence.
+if (sections.includes("latency")) {
+  out.push(
+    "## Latency at the receiver, 256 B (µs)",
+    "",
+    "| relay | offered pps | p50 | p99 | p99.9 (max) | relay core µs/pkt |",
+    "|---|---:|---:|---:|---:|---:|",
+  );
+  for (const rate of [1_000, 20_000, 50_000]) {
+    for (const kind of relays.filter((k) => k !== "socat")) {
+      const r = await run(kind, { count: Math.max(4000, rate * 4), rate, size: 256 });
+      out.push(
+        `| ${kind} | ${rate} | ${r.latency_p50_us ?? "-"} | ${r.latency_p99_us ?? "-"} | ${
+          r.latency_max_us ?? "-"
+        } | ${us(r.cpu_ns_per_pkt)} |`,
+      );
+      console.error(`latency ${kind} ${rate}: p50 ${r.latency_p50_us} p99 ${r.latency_p99_us}`);
+    }
+  }
+  out.push(
+    "",
+    "Targets: p50 ≤ 100 µs at 1k pps and ≤ 60 µs at 20k and 50k pps; p99 ≤ 1 ms at all three.",
+    "",
+  );
+}
+
+// 3. Capacity: 150,000 pps of 256 B, 10 s, three runs.
+if (sections.includes("capacity")) {
+  out.push(
+    "## Near capacity: 150,000 pps of 256 B, 10 s runs",
+    "",
+    "| relay | run | offered (generated) pps | loss % | relay core µs/pkt |",
+    "|---|---:|---:|---:|---:|",
+  );
+  for (let rep = 0; rep < REPS; rep++) {
+    for (const kind of relays.filter((k) => k === "mcr" || k === "cref" || k === "mcr-blocks")) {
+      const r = await run(kind, { count: 1_500_000, rate: 150_000, size: 256 });
+      out.push(`| ${kind} | ${rep + 1} | ${r.gen_pps} | ${r.loss_pct} | ${us(r.cpu_ns_per_pkt)} |`);
+      console.error(`capacity ${kind} ${rep}: loss ${r.loss_pct}`);
+    }
+  }
+  out.push("", "Target: mcr's loss ≤ 0.5 % in each run.", "");
+}
+
+// 4. Where the switch happens: wake-ups, naps and kicks per packet by rate.
+if (sections.includes("switch")) {
+  out.push(
+    "## Where the default switches from a wake-up per packet to naps (256 B)",
+    "",
+    "| offered pps | batches/pkt | naps/pkt | kicks/pkt | relay core µs/pkt | p50 µs | p99 µs |",
+    "|---:|---:|---:|---:|---:|---:|---:|",
+  );
+  for (const rate of [10_000, 30_000, 50_000, 80_000, 100_000, 150_000]) {
+    const r = await run("mcr", { count: Math.max(20_000, rate * 3), rate, size: 256 });
+    const c = r.relay_counters ?? {};
+    const per = (v: number | undefined) => ((v ?? 0) / Math.max(1, r.delivered)).toFixed(3);
+    out.push(
+      `| ${rate} | ${per(c.rx_blocks)} | ${per(c.loop_naps)} | ${per(c.tx_kicks)} | ${
+        us(r.cpu_ns_per_pkt)
+      } | ${r.latency_p50_us ?? "-"} | ${r.latency_p99_us ?? "-"} |`,
+    );
+  }
+  out.push("");
+}
+
+// 5. Fan-out 1:64 at 5,000 pps: one worker, and two workers sharing a spread rule.
+if (sections.includes("fanout")) {
+  out.push(
+    "## Fan-out 1:64 at 5,000 pps of 256 B (320,000 copies/s), 25,000 datagrams",
+    "",
+    "| relay | workers | relay-side drops % of copies | worker 0 / worker 1 copies | relay process µs per copy |",
+    "|---|---:|---:|---:|---:|",
+  );
+  for (
+    const [kind, workers, spread, cpus] of [
+      ["mcr", 1, false, "[1]"],
+      ["mcr", 2, true, "[1, 0]"],
+      ["cref", 1, false, ""],
+    ] as const
+  ) {
+    if (!relays.includes(kind)) continue;
+    const r = await runOne("eff-fanout", kind, 0, {
+      count: 25_000,
+      rate: 5_000,
+      size: 256,
+      outputs: 64,
+      workers,
+      spread,
+      mcrConfig: cpus ? `worker_cpus: ${cpus}` : undefined,
+    });
+    const c = r.relay_counters ?? {};
+    const sent = c.tx_sent ?? c.tx ?? 0;
+    const copies = sent + (c.tx_ring_full ?? 0) + (c.tx_errors ?? 0);
+    const drops = (c.kernel_drops ?? c.tp_drops ?? 0) + (c.tx_ring_full ?? 0) + (c.tx_errors ?? 0);
+    const processUs = ((r.relay_user_ns_per_pkt ?? 0) + (r.relay_sys_ns_per_pkt ?? 0)) / 1000 / 64;
+    out.push(
+      `| ${kind} | ${workers} | ${(100 * drops / Math.max(1, copies)).toFixed(3)} | ${
+        c.worker0_tx_sent !== undefined ? `${c.worker0_tx_sent} / ${c.worker1_tx_sent ?? 0}` : "-"
+      } | ${processUs.toFixed(2)} |`,
+    );
+  }
+  out.push(
+    "",
+    "Target: with 2 workers, relay-side drops ≤ 0.1 % and each worker writing 40–60 % of the copies.",
+    "",
+  );
+}
+
+const text = out.join("\n");
+Deno.writeTextFileSync(new URL("./results/efficiency.md", import.meta.url).pathname, text + "\n");
+console.log(text);
