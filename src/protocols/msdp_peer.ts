@@ -1,8 +1,11 @@
 /**
- * One MSDP peering (RFC 3618) over TCP port 639: the connection (this side
- * connects when its address is the lower one, else it waits for the peer's;
- * either way a connection from the configured peer is taken while none is
- * up), keepalives, the hold timer, Source-Active messages for the sources
+ * One MSDP peering (RFC 3618), pure: the time is passed in, and what is to
+ * be done on the wire (open a TCP connection to the peer, send bytes on a
+ * session, close one) is collected in an outbox; the sockets are
+ * src/supervisor/msdp_connection.ts's. The session: this side connects
+ * when its address is the lower one, else it waits for the peer's; either
+ * way a connection from the configured peer is taken while none is up.
+ * Then keepalives, the hold timer, Source-Active messages for the sources
  * mcr relays (at once when the session comes up, then every SA
  * advertisement period) and the SA cache of what the peer advertises.
  * Not implemented: SA-Requests, encapsulated data, mesh groups, peer-RPF
@@ -10,7 +13,7 @@
  */
 import type { ProtocolCounterName } from "../stats/registry.ts";
 import { compareAddress } from "./ip_packet.ts";
-import { buildKeepalive, buildSa, MSDP_PORT, MsdpReader, type SaEntry } from "./msdp.ts";
+import { buildKeepalive, buildSa, MsdpReader, type SaEntry } from "./msdp.ts";
 
 export interface MsdpPeerOptions {
   peer: string;
@@ -24,7 +27,6 @@ export interface MsdpPeerOptions {
   /** How long a learned SA is kept without being refreshed. */
   saHoldMs: number;
   maxSa: number;
-  port?: number;
 }
 
 export type MsdpCounter = Extract<ProtocolCounterName, `msdp_${string}`>;
@@ -45,14 +47,46 @@ export interface SaCacheEntry {
 
 export type MsdpState = "inactive" | "connecting" | "listening" | "established";
 
+/**
+ * What the peering wants done on the wire. A connect attempt's result comes
+ * back with its number (connected, connectFailed); a session's bytes and
+ * end come back with the session's number (received, closed).
+ */
+export type MsdpAction =
+  | { type: "connect"; attempt: number }
+  | { type: "send"; session: number; bytes: Uint8Array }
+  | { type: "close"; session: number };
+
+/** The peering's timers: when each is due (Infinity: not running). */
+interface Due {
+  /** The connect attempt in flight gives up. */
+  connect: number;
+  /** The next connect attempt. */
+  retry: number;
+  hold: number;
+  keepalive: number;
+  sa: number;
+}
+
+const IDLE: Due = {
+  connect: Infinity,
+  retry: Infinity,
+  hold: Infinity,
+  keepalive: Infinity,
+  sa: Infinity,
+};
+
 export class MsdpPeer {
+  outbox: MsdpAction[] = [];
   #state: MsdpState = "inactive";
-  #conn: Deno.Conn | null = null;
-  #timers: ReturnType<typeof setInterval>[] = [];
-  #hold: ReturnType<typeof setTimeout> | undefined;
-  #retry: ReturnType<typeof setTimeout> | undefined;
+  #due: Due = { ...IDLE };
+  /** The connect attempt in flight (0: none) and the session up (0: none). */
+  #attempt = 0;
+  #attempts = 0;
+  #session = 0;
+  #sessions = 0;
+  #reader = new MsdpReader();
   #stopped = false;
-  #writing: Promise<void> = Promise.resolve();
   #cache = new Map<string, { entry: SaEntry; rp: string; expires: number }>();
   #upSince = 0;
   #established = 0;
@@ -65,24 +99,97 @@ export class MsdpPeer {
     return compareAddress(this.options.local, this.options.peer) < 0;
   }
 
-  start(): void {
-    if (this.active) this.#connect();
+  get state(): MsdpState {
+    return this.#state;
+  }
+
+  start(now: number): void {
+    if (this.active) this.#connect(now);
     else this.#state = "listening";
   }
 
-  /** A connection from the peer address arrived at the listener: taken unless a session is up. */
-  accept(conn: Deno.Conn): boolean {
-    if (this.#stopped || this.#state === "established") return false;
-    this.#up(conn);
-    return true;
+  /** The connection of `attempt` is up: the session's number, or null when it is not wanted (close it). */
+  connected(attempt: number, now: number): number | null {
+    if (attempt === 0 || attempt !== this.#attempt) return null;
+    if (this.#stopped || this.#state === "established") return null;
+    this.#attempt = 0;
+    this.#due.connect = Infinity;
+    return this.#up(now);
   }
 
-  async stop(): Promise<void> {
+  /** The connection of `attempt` could not be had. */
+  connectFailed(attempt: number, reason: string, now: number): void {
+    if (attempt === 0 || attempt !== this.#attempt) return;
+    this.#attempt = 0;
+    this.#due.connect = Infinity;
+    this.#lastError = reason;
+    this.#retryLater(now);
+  }
+
+  /** A connection from the peer address arrived at the listener: the session's number if taken (unless a session is up), else null. */
+  accepted(now: number): number | null {
+    if (this.#stopped || this.#state === "established") return null;
+    return this.#up(now);
+  }
+
+  /** Bytes read on a session. */
+  received(session: number, bytes: Uint8Array, now: number): void {
+    if (session === 0 || session !== this.#session) return;
+    this.#reader.push(bytes);
+    for (let m = this.#reader.next(); m !== null; m = this.#reader.next()) {
+      if (!m.ok) {
+        this.deps.count("msdp_invalid");
+        return this.#close(`invalid message: ${m.reason}`, now);
+      }
+      this.deps.count("msdp_received");
+      this.#due.hold = now + this.options.holdMs;
+      const v = m.value;
+      if ("entries" in v) this.#learn(v.rp, v.entries, now);
+    }
+  }
+
+  /** A session's connection ended (the peer closed it, a read or a write failed). */
+  closed(session: number, why: string, now: number): void {
+    if (session === 0 || session !== this.#session) return;
+    this.#close(why, now);
+  }
+
+  /** Runs the timers due: the connect attempt gives up, connects again, the hold timer, keepalives, SAs. */
+  tick(now: number): void {
+    for (;;) {
+      const [name, at] = (Object.entries(this.#due) as [keyof Due, number][])
+        .reduce((a, b) => b[1] < a[1] ? b : a);
+      if (at > now) return;
+      this.#due[name] = Infinity;
+      if (name === "connect") {
+        this.#attempt = 0;
+        this.#lastError = "connect timed out";
+        this.#retryLater(now);
+      } else if (name === "retry") this.#connect(now);
+      else if (name === "hold") this.#close("hold timer expired", now);
+      else if (name === "keepalive") {
+        this.#send(buildKeepalive());
+        this.#due.keepalive = now + this.options.keepaliveMs;
+      } else {
+        this.advertise();
+        this.#due.sa = now + this.options.saIntervalMs;
+      }
+    }
+  }
+
+  /** When tick() next has something to do (Infinity: nothing until something arrives). */
+  nextDue(_now: number): number {
+    return Math.min(...Object.values(this.#due));
+  }
+
+  /** Ends the session, if one is up, for good. */
+  stop(now: number): void {
     this.#stopped = true;
-    clearTimeout(this.#retry);
-    this.#close("stopped");
+    this.#due.retry = Infinity;
+    this.#close("stopped", now);
+    this.#due = { ...IDLE };
+    this.#attempt = 0;
     this.#state = "inactive";
-    await this.#writing.catch(() => {});
   }
 
   /** Sends the current SAs now (e.g. when the relayed sources changed). */
@@ -118,90 +225,44 @@ export class MsdpPeer {
     };
   }
 
-  get state(): MsdpState {
-    return this.#state;
-  }
-
-  #connect(): void {
+  /** A connect attempt, given up after the connect-retry time (1 s at least). */
+  #connect(now: number): void {
     if (this.#stopped) return;
     this.#state = "connecting";
-    let settled = false;
-    const giveUp = setTimeout(() => {
-      if (settled) return;
-      settled = true;
-      this.#lastError = "connect timed out";
-      this.#retryLater();
-    }, Math.max(1000, this.options.connectRetryMs));
-    Deno.connect({ hostname: this.options.peer, port: this.options.port ?? MSDP_PORT }).then(
-      (conn) => {
-        clearTimeout(giveUp);
-        if (settled || this.#stopped || this.#state === "established") {
-          conn.close();
-          return;
-        }
-        settled = true;
-        this.#up(conn);
-      },
-      (err) => {
-        clearTimeout(giveUp);
-        if (settled) return;
-        settled = true;
-        this.#lastError = (err as Error).message;
-        this.#retryLater();
-      },
-    );
+    this.#attempt = ++this.#attempts;
+    this.#due.connect = now + Math.max(1000, this.options.connectRetryMs);
+    this.outbox.push({ type: "connect", attempt: this.#attempt });
   }
 
-  #retryLater(): void {
+  #retryLater(now: number): void {
     if (this.#stopped) return;
     this.#state = this.active ? "connecting" : "listening";
     if (!this.active) return;
-    clearTimeout(this.#retry);
-    this.#retry = setTimeout(() => this.#connect(), this.options.connectRetryMs);
+    this.#due.retry = now + this.options.connectRetryMs;
   }
 
-  #up(conn: Deno.Conn): void {
-    this.#conn = conn;
+  #up(now: number): number {
+    // A session is up: no attempt in flight or to come is wanted any more.
+    this.#attempt = 0;
+    this.#due.connect = this.#due.retry = Infinity;
+    this.#session = ++this.#sessions;
+    this.#reader = new MsdpReader();
     this.#state = "established";
-    this.#upSince = Date.now();
+    this.#upSince = now;
     this.#established++;
     this.#lastError = "";
     this.deps.count("msdp_established");
     this.deps.onEvent({ peer: this.options.peer, state: "established" });
     this.#send(buildKeepalive());
     this.advertise();
-    this.#timers.push(setInterval(() => this.#send(buildKeepalive()), this.options.keepaliveMs));
-    this.#timers.push(setInterval(() => this.advertise(), this.options.saIntervalMs));
-    this.#resetHold();
-    this.#read(conn);
+    this.#due.keepalive = now + this.options.keepaliveMs;
+    this.#due.sa = now + this.options.saIntervalMs;
+    this.#due.hold = now + this.options.holdMs;
+    return this.#session;
   }
 
-  async #read(conn: Deno.Conn): Promise<void> {
-    const reader = new MsdpReader();
-    const buf = new Uint8Array(16384);
-    try {
-      for (;;) {
-        const n = await conn.read(buf);
-        if (n === null) return this.#close("peer closed the connection", conn);
-        reader.push(buf.subarray(0, n));
-        for (let m = reader.next(); m !== null; m = reader.next()) {
-          if (!m.ok) {
-            this.deps.count("msdp_invalid");
-            return this.#close(`invalid message: ${m.reason}`, conn);
-          }
-          this.deps.count("msdp_received");
-          this.#resetHold();
-          const v = m.value;
-          if ("entries" in v) this.#learn(v.rp, v.entries);
-        }
-      }
-    } catch (err) {
-      this.#close((err as Error).message, conn);
-    }
-  }
-
-  #learn(rp: string, entries: SaEntry[]): void {
-    const expires = Date.now() + this.options.saHoldMs;
+  #learn(rp: string, entries: SaEntry[], now: number): void {
+    const expires = now + this.options.saHoldMs;
     for (const e of entries) {
       const key = `${rp}|${e.source}|${e.group}`;
       const known = this.#cache.get(key);
@@ -213,38 +274,25 @@ export class MsdpPeer {
     }
   }
 
-  #resetHold(): void {
-    clearTimeout(this.#hold);
-    const conn = this.#conn;
-    this.#hold = setTimeout(() => this.#close("hold timer expired", conn), this.options.holdMs);
-  }
-
   #send(bytes: Uint8Array): void {
-    const conn = this.#conn;
-    if (conn === null) return;
+    if (this.#session === 0) return;
     this.deps.count("msdp_sent");
-    this.#writing = this.#writing.then(async () => {
-      for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
-    }).catch((err) => this.#close(`write failed: ${(err as Error).message}`, conn));
+    this.outbox.push({ type: "send", session: this.#session, bytes });
   }
 
-  /** Closes the session (only the given connection's, if one is named) and goes back to connecting or listening. */
-  #close(why: string, which: Deno.Conn | null = this.#conn): void {
-    if (which === null || which !== this.#conn) return;
+  /** Closes the session, if one is up, and goes back to connecting or listening. */
+  #close(why: string, now: number): void {
+    if (this.#session === 0) return;
     const wasUp = this.#state === "established";
-    this.#conn = null;
-    for (const t of this.#timers) clearInterval(t);
-    this.#timers = [];
-    clearTimeout(this.#hold);
-    try {
-      which.close();
-    } catch { /* already closed */ }
+    this.outbox.push({ type: "close", session: this.#session });
+    this.#session = 0;
+    this.#due.hold = this.#due.keepalive = this.#due.sa = Infinity;
     if (why !== "stopped") this.#lastError = why;
     if (wasUp) this.deps.onEvent({ peer: this.options.peer, state: "down", reason: why });
     if (this.#stopped) {
       this.#state = "inactive";
       return;
     }
-    this.#retryLater();
+    this.#retryLater(now);
   }
 }

@@ -1,13 +1,14 @@
 /**
- * mcr's MSDP side (src/protocols/msdp_peer.ts does one peering): the peers
- * of the configuration in force and the TCP listeners on their local
- * addresses, which hand a connection to the peer it comes from. A listener
- * whose address is not on this host yet is retried; any other failure to
- * listen refuses the configuration.
+ * mcr's MSDP side (one peering is src/protocols/msdp_peer.ts, on the TCP of
+ * msdp_connection.ts): the peers of the configuration in force and the TCP
+ * listeners on their local addresses, which hand a connection to the peer
+ * it comes from. A listener whose address is not on this host yet is
+ * retried; any other failure to listen refuses the configuration.
  */
 import type { Config } from "../config/schema.ts";
 import { MSDP_PORT, type SaEntry } from "../protocols/msdp.ts";
-import { type MsdpCounter, MsdpPeer, type SaCacheEntry } from "../protocols/msdp_peer.ts";
+import type { MsdpCounter, SaCacheEntry } from "../protocols/msdp_peer.ts";
+import { MsdpConnection } from "./msdp_connection.ts";
 
 export interface MsdpSpeakerDeps {
   advertised: () => SaEntry[];
@@ -28,7 +29,7 @@ export interface MsdpChange {
 const RETRY_MS = 5000;
 
 export class MsdpSpeaker {
-  #peers = new Map<string, { peer: MsdpPeer; key: string }>();
+  #peers = new Map<string, { peer: MsdpConnection; key: string }>();
   #listeners = new Map<string, { listener: Deno.Listener; done: Promise<void> }>();
   /** Local addresses whose listener waits for the address to come. */
   #waiting = new Set<string>();
@@ -80,7 +81,7 @@ export class MsdpSpeaker {
     for (const [address, p] of wanted) {
       if (this.#peers.has(address)) continue;
       const m = config.msdp!;
-      const peer = new MsdpPeer({
+      const peer = new MsdpConnection({
         peer: p.address,
         local: p.local,
         originator: m.originator,

@@ -1,14 +1,17 @@
 /**
- * An MSDP peering against a peer played by this test over loopback TCP:
+ * An MSDP peering against a peer played by this test over loopback TCP
+ * (src/supervisor/msdp_connection.ts around src/protocols/msdp_peer.ts):
  * the session comes up, SAs go out for what mcr relays, SAs coming in are
  * cached, and a peer that sends garbage or goes silent loses its session
- * (counted) while mcr tries again.
+ * (counted) while mcr tries again. Then the pure peering alone, time passed
+ * in by hand: the hold timer, keepalives and SAs, connect attempts.
  */
 import assert from "node:assert/strict";
 import { buildKeepalive, buildSa, MsdpReader, type SaEntry } from "../../src/protocols/msdp.ts";
-import { MsdpPeer, type MsdpPeerOptions } from "../../src/protocols/msdp_peer.ts";
+import { type MsdpAction, MsdpPeer, type MsdpPeerOptions } from "../../src/protocols/msdp_peer.ts";
+import { MsdpConnection } from "../../src/supervisor/msdp_connection.ts";
 
-const OPTS: Omit<MsdpPeerOptions, "port"> = {
+const OPTS: MsdpPeerOptions = {
   peer: "127.0.0.2",
   local: "127.0.0.1",
   keepaliveMs: 200,
@@ -32,7 +35,7 @@ function harness(advertised: SaEntry[] = []) {
   const port = (listener.addr as Deno.NetAddr).port;
   const counts: Record<string, number> = {};
   const events: Record<string, unknown>[] = [];
-  const peer = new MsdpPeer({ ...OPTS, port }, {
+  const peer = new MsdpConnection({ ...OPTS, port }, {
     advertised: () => advertised,
     count: (c, n = 1) => counts[c] = (counts[c] ?? 0) + n,
     onEvent: (e) => events.push(e),
@@ -156,7 +159,7 @@ Deno.test({
   sanitizeResources: false,
   fn: async () => {
     const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const peer = new MsdpPeer({
+    const peer = new MsdpConnection({
       ...OPTS,
       peer: "127.0.0.1",
       local: "127.0.0.2",
@@ -191,4 +194,105 @@ Deno.test({
       listener.close();
     }
   },
+});
+
+// ---- the pure peering, on a fake clock ------------------------------------------
+
+function pure(opts: Partial<MsdpPeerOptions> = {}) {
+  const counts: Record<string, number> = {};
+  const events: Record<string, unknown>[] = [];
+  const peer = new MsdpPeer({ ...OPTS, ...opts }, {
+    advertised: () => [{ source: "10.0.0.1", group: "239.9.9.1" }],
+    count: (c, n = 1) => counts[c] = (counts[c] ?? 0) + n,
+    onEvent: (e) => events.push(e),
+  });
+  /** The actions asked for, as "connect", "keepalive", "sa" or "close". */
+  const taken = () =>
+    peer.outbox.splice(0).map((a: MsdpAction) =>
+      a.type === "send" ? (a.bytes[0] === 4 ? "keepalive" : "sa") : a.type
+    );
+  /** Ticks every 10 ms from `from` to `to`: the times at which each action was asked for. */
+  const run = (from: number, to: number) => {
+    const at: [number, string][] = [];
+    for (let now = from; now <= to; now += 10) {
+      peer.tick(now);
+      for (const a of taken()) at.push([now, a]);
+    }
+    return at;
+  };
+  return { peer, counts, events, taken, run };
+}
+
+/** An established session at time 0 (the lower address connects). */
+function established(opts: Partial<MsdpPeerOptions> = {}) {
+  const h = pure(opts);
+  h.peer.start(0);
+  const [connect] = h.peer.outbox.splice(0) as { type: "connect"; attempt: number }[];
+  const session = h.peer.connected(connect.attempt, 0)!;
+  assert.deepEqual(h.taken(), ["keepalive", "sa"], "a keepalive and the SAs at once");
+  return { ...h, session };
+}
+
+Deno.test("pure: the hold timer closes the session hold_time after the last message, not sooner; each message restarts it; then connect again after connect_retry", () => {
+  const { peer, session, events, run } = established();
+  assert.equal(peer.nextDue(0), 200, "the first keepalive is the next thing due");
+  assert.ok(run(0, 490).every(([, a]) => a === "keepalive" || a === "sa"));
+  peer.received(session, buildKeepalive(), 500);
+  const at = run(500, 1500);
+  assert.deepEqual(at.filter(([, a]) => a !== "keepalive" && a !== "sa"), [
+    [1300, "close"],
+    [1500, "connect"],
+  ], "closed 800 ms after the last message (not 800 ms after the session came up)");
+  assert.ok(at.every(([t, a]) => a === "close" || a === "connect" || t < 1300), "quiet after");
+  assert.equal(peer.state, "connecting");
+  assert.match(String(peer.info(1500).last_error), /hold timer expired/);
+  assert.deepEqual(events.map((e) => [e.state, e.reason]), [
+    ["established", undefined],
+    ["down", "hold timer expired"],
+  ]);
+  peer.received(session, buildKeepalive(), 1510);
+  assert.equal(peer.state, "connecting", "the old session's bytes are not read");
+});
+
+Deno.test("pure: keepalives every keepalive period and SAs every SA period while the session is up", () => {
+  const { peer, session, taken, run } = established();
+  const at = run(0, 700);
+  assert.deepEqual(at.filter(([, a]) => a === "keepalive").map(([t]) => t), [200, 400, 600]);
+  assert.deepEqual(at.filter(([, a]) => a === "sa").map(([t]) => t), [300, 600]);
+  peer.closed(session, "peer closed the connection", 700);
+  assert.deepEqual(taken(), ["close"]);
+  assert.deepEqual(run(710, 890), [], "nothing sent on a closed session");
+  assert.deepEqual(run(900, 900), [[900, "connect"]], "connect again after connect_retry");
+});
+
+Deno.test("pure: a connect attempt with no answer gives up after connect_retry (1 s at least) and tries again; the late answer of the given-up attempt is refused", () => {
+  const { peer, run } = pure({ connectRetryMs: 200 });
+  peer.start(0);
+  const [first] = peer.outbox.splice(0) as { type: "connect"; attempt: number }[];
+  assert.equal(first.type, "connect");
+  assert.deepEqual(run(0, 990), []);
+  assert.equal(peer.info(990).last_error, null);
+  assert.deepEqual(run(1000, 1190), [], "given up at 1000 ms (not at connect_retry's 200)");
+  assert.match(String(peer.info(1190).last_error), /connect timed out/);
+  peer.tick(1200);
+  const [second] = peer.outbox.splice(0) as { type: "connect"; attempt: number }[];
+  assert.equal(second.type, "connect");
+  assert.equal(peer.connected(first.attempt, 1210), null, "the given-up attempt is closed");
+  assert.notEqual(peer.connected(second.attempt, 1220), null);
+  assert.equal(peer.state, "established");
+});
+
+Deno.test("pure: the higher address never connects; it takes one session from the peer at a time, and listens again when it ends", () => {
+  const { peer, taken, run } = pure({ peer: "127.0.0.1", local: "127.0.0.2" });
+  peer.start(0);
+  assert.equal(peer.state, "listening");
+  assert.deepEqual(run(0, 5000), []);
+  const session = peer.accepted(5000)!;
+  assert.notEqual(session, null);
+  assert.equal(peer.accepted(5010), null, "one session at a time");
+  taken();
+  peer.received(session, new Uint8Array([1, 0, 1]), 5020);
+  assert.deepEqual(taken(), ["close"]);
+  assert.equal(peer.state, "listening");
+  assert.deepEqual(run(5030, 9000), [], "no connect attempt");
 });

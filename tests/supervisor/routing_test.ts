@@ -1,6 +1,8 @@
 /**
- * The routing speakers (src/supervisor/routing.ts) over fake sockets: what
- * they open, send and count, and that a failure in an apply changes nothing.
+ * The routing speakers (src/supervisor/routing.ts composing
+ * listener_speaker.ts, pim_speaker.ts and msdp_speaker.ts) over fake
+ * sockets: what they open, send and count, and that a failure in an apply
+ * changes nothing.
  */
 import assert from "node:assert/strict";
 import { ConfigSchema } from "../../src/config/schema.ts";
