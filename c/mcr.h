@@ -36,7 +36,7 @@
 
 #include <stdint.h>
 
-#define MCR_ABI_VERSION 13
+#define MCR_ABI_VERSION 14
 
 /* ---- library identity ---------------------------------------------------- */
 

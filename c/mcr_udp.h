@@ -33,6 +33,16 @@ int mcr_udp_send_batch(int fd, const uint8_t *name, int namelen, const uint8_t *
 		       uint32_t seq_hi, uint32_t seq_lo);
 
 /*
+ * Sends `count` (<= MCR_UDP_BATCH) datagrams of different contents to the
+ * sockaddr `name` with one sendmmsg() (retried for the rest after a partial
+ * send): datagram i is lengths[i] (>= 0) bytes of `buf`, the datagrams lying
+ * back to back from its start (the caller guarantees buf holds their sum).
+ * The bytes go out unchanged. Returns how many were sent.
+ */
+int mcr_udp_send_payloads(int fd, const uint8_t *name, int namelen, const uint8_t *buf, const int32_t *lengths,
+			  int count);
+
+/*
  * Opens a UDP socket bound to addr:port; a multicast addr is joined on
  * ifindex (0: any). SO_RXQ_OVFL (kernel drop counter) and IP_RECVTTL /
  * IPV6_RECVHOPLIMIT are on, and SO_TIMESTAMPNS (the kernel's receive time).

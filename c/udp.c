@@ -101,6 +101,39 @@ MCR_EXPORT int mcr_udp_send_batch(int fd, const uint8_t *name, int namelen, cons
 	return sent;
 }
 
+MCR_EXPORT int mcr_udp_send_payloads(int fd, const uint8_t *name, int namelen, const uint8_t *buf,
+				     const int32_t *lengths, int count)
+{
+	struct mmsghdr msgs[MCR_UDP_BATCH];
+	struct iovec iov[MCR_UDP_BATCH];
+	size_t off = 0;
+	int i, sent = 0;
+
+	if (count <= 0 || count > MCR_UDP_BATCH)
+		return -EINVAL;
+	memset(msgs, 0, sizeof(msgs[0]) * (size_t)count);
+	for (i = 0; i < count; i++) {
+		if (lengths[i] < 0)
+			return -EINVAL;
+		iov[i] = (struct iovec){ (void *)(buf + off), (size_t)lengths[i] };
+		off += (size_t)lengths[i];
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+		msgs[i].msg_hdr.msg_name = (void *)name;
+		msgs[i].msg_hdr.msg_namelen = (socklen_t)namelen;
+	}
+	while (sent < count) {
+		int rc = sendmmsg(fd, msgs + sent, (unsigned)(count - sent), 0);
+		if (rc < 0) {
+			if (errno == EINTR)
+				continue;
+			return sent > 0 ? sent : __mcr_neg_errno();
+		}
+		sent += rc;
+	}
+	return sent;
+}
+
 MCR_EXPORT MCR_COLD int mcr_udp_receiver_open(int family, const uint8_t *addr, int port, int ifindex)
 {
 	int v6 = family == 6;

@@ -68,6 +68,32 @@ export class UdpSender {
     );
   }
 
+  /**
+   * Sends `count` (<= UDP_BATCH) datagrams of different contents to `name` with
+   * one sendmmsg(): datagram i is lengths[i] bytes of `payloads`, the datagrams
+   * back to back from its start. Returns how many were sent, or -errno.
+   * Throws RangeError when the lengths do not fit the buffer (the native call
+   * trusts them).
+   */
+  sendPayloads(name: Uint8Array, payloads: Uint8Array, lengths: Int32Array, count: number): number {
+    if (!(count >= 1 && count <= UDP_BATCH && count <= lengths.length)) {
+      throw new RangeError(
+        `sendPayloads: count ${count} not in 1..${Math.min(UDP_BATCH, lengths.length)}`,
+      );
+    }
+    let total = 0;
+    for (let i = 0; i < count; i++) {
+      if (lengths[i] < 0) throw new RangeError(`sendPayloads: length ${i} is negative`);
+      total += lengths[i];
+    }
+    if (total > payloads.length) {
+      throw new RangeError(
+        `sendPayloads: ${total} bytes of datagrams, buffer holds ${payloads.length}`,
+      );
+    }
+    return this.#lib.mcr_udp_send_payloads(this.fd, name, name.length, payloads, lengths, count);
+  }
+
   close(): void {
     this.#lib.mcr_socket_close(this.fd);
   }

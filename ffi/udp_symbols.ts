@@ -8,6 +8,12 @@ export const UDP_SYMBOLS = {
     parameters: ["i32", "buffer", "i32", "buffer", "i32", "i32", "u32", "u32"],
     result: "i32",
   },
+  // int mcr_udp_send_payloads(int fd, const u8 *name, int namelen, const u8 *buf,
+  //                           const int32_t *lengths, int count)
+  mcr_udp_send_payloads: {
+    parameters: ["i32", "buffer", "i32", "buffer", "buffer", "i32"],
+    result: "i32",
+  },
   // int mcr_udp_receiver_open(int family, const u8 *addr, int port, int ifindex)
   mcr_udp_receiver_open: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32" },
   // int mcr_udp_recv_batch(int fd, uint8_t *buf, int slot_size, int max, int32_t *out,

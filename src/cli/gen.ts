@@ -5,15 +5,43 @@ import { InterfaceName, IpAddressText, MulticastGroup, UnicastAddress } from "..
 import { fromWords, ip, type IpAddress } from "../net/address.ts";
 import { generate } from "../tools/gen.ts";
 import { MIN_PAYLOAD } from "../tools/payload.ts";
+import {
+  FAULT_KINDS,
+  parseFault,
+  SIGNAL,
+  SIGNAL_MODES,
+  type SignalMode,
+  TestSignal,
+} from "../tools/signal.ts";
 import { parseCommandArgs } from "./args.ts";
 
 export const USAGE = `usage: mcr gen (--group G | --address A) --port P [--count N] [--rate PPS]
                [--size BYTES] [--interface IF] [--source-ip S] [--ttl T] [--run-id N] [--json]
+               [--signal rtp|rtp+ts|ts [--bitrate BPS] [--ts-size 188|204] [--cat]
+                 [--rtp-seq N] [--ssrc N] [--rtp-extension] [--fault SPEC]...]
 
 Sends N numbered datagrams to group G (IPv4 or IPv6) or unicast address A,
 port P, at PPS packets per second (payload format in src/tools/payload.ts),
 and prints what it sent and the rate it achieved. --interface picks the
-multicast egress (IPv4: its address is the source unless --source-ip).`;
+multicast egress (IPv4: its address is the source unless --source-ip).
+
+--signal sends a test signal instead (src/tools/signal.ts), N datagrams before
+faults:
+  rtp     RTP, payload type 96, --size bytes (header included) at --rate PPS
+  rtp+ts  RTP, payload type 33, carrying 7 MPEG-TS packets per datagram
+  ts      7 MPEG-TS packets per UDP datagram
+The TS is one program at --bitrate BPS (${SIGNAL.DEFAULT_BITRATE}; counted in 188-byte packets):
+PAT and PMT every 100 ms, PCR every 40 ms, H.264 on PID 0x101, AAC on 0x102,
+null packets for the rest; --ts-size 204 adds 16 zero parity bytes per packet,
+--cat a CAT every 500 ms. With ts and rtp+ts the rate is derived:
+--bitrate / ${7 * 188 * 8} datagrams per second (--rate and --size do not apply).
+RTP: --rtp-seq N first sequence number, --ssrc N (both random by default, the
+timestamp start too), --rtp-extension adds an 8-byte header extension.
+--fault SPEC (repeatable) injects a fault; K, A, B are datagram indices from 0
+(before faults), LIST is indices and inclusive ranges like 3,5,10..20:
+${Object.values(FAULT_KINDS).map((line) => `  ${line}`).join("\n")}
+--json adds signal: { mode, datagrams, ts_packets_per_datagram, injected, ... },
+injected listing the datagrams each fault went to.`;
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const GenArgs = z.object({
@@ -21,15 +49,49 @@ const GenArgs = z.object({
   address: UnicastAddress.optional(),
   port: int(1, 65535),
   count: int(1, 1e12).default(1000),
-  rate: int(1, 10_000_000).default(10_000),
-  size: int(MIN_PAYLOAD, 8972).default(1024),
+  // (defaults applied below: --signal ts and rtp+ts refuse them)
+  rate: int(1, 10_000_000).optional(),
+  size: int(MIN_PAYLOAD, 8972).optional(),
   interface: InterfaceName.optional(),
   "source-ip": IpAddressText.optional(),
   ttl: int(1, 255).default(8),
   "run-id": int(0, 0xffffffff).optional(),
   json: z.boolean().optional(),
   help: z.boolean().optional(),
+  signal: z.enum(SIGNAL_MODES as [SignalMode, ...SignalMode[]]).optional(),
+  bitrate: int(SIGNAL.MIN_BITRATE, SIGNAL.MAX_BITRATE).optional(),
+  "ts-size": z.enum(["188", "204"]).transform((v) => Number(v) as 188 | 204).optional(),
+  cat: z.boolean().optional(),
+  "rtp-seq": int(0, 0xffff).optional(),
+  ssrc: int(0, 0xffffffff).optional(),
+  "rtp-extension": z.boolean().optional(),
+  fault: z.array(
+    z.string().transform((spec, ctx) => {
+      try {
+        return parseFault(spec);
+      } catch (err) {
+        ctx.addIssue({ code: "custom", message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
+  ).optional(),
 });
+
+/** Options that only mean something with --signal. */
+const SIGNAL_ONLY = [
+  "bitrate",
+  "ts-size",
+  "cat",
+  "rtp-seq",
+  "ssrc",
+  "rtp-extension",
+  "fault",
+] as const;
+
+/** A random integer in [0, n) (n <= 2^32) for the signal's random starts. */
+function random(n: number): number {
+  return Math.floor((crypto.getRandomValues(new Uint32Array(1))[0] / 2 ** 32) * n);
+}
 
 export async function genCommand(argv: string[]): Promise<number> {
   const parsed = parseCommandArgs("mcr gen", argv, {
@@ -45,6 +107,14 @@ export async function genCommand(argv: string[]): Promise<number> {
     "run-id": { type: "string" },
     json: { type: "boolean" },
     help: { type: "boolean", short: "h" },
+    signal: { type: "string" },
+    bitrate: { type: "string" },
+    "ts-size": { type: "string" },
+    cat: { type: "boolean" },
+    "rtp-seq": { type: "string" },
+    ssrc: { type: "string" },
+    "rtp-extension": { type: "boolean" },
+    fault: { type: "string", multiple: true },
   }, GenArgs);
   if (argv.includes("--help") || argv.includes("-h")) {
     console.log(USAGE);
@@ -58,6 +128,46 @@ export async function genCommand(argv: string[]): Promise<number> {
   if ((a.group === undefined) === (a.address === undefined)) {
     console.error(`mcr gen: give exactly one of --group or --address\n${USAGE}`);
     return 1;
+  }
+  let signal: TestSignal | undefined;
+  if (a.signal === undefined) {
+    const stray = SIGNAL_ONLY.find((name) => a[name] !== undefined);
+    if (stray) {
+      console.error(`mcr gen: --${stray}: needs --signal\n${USAGE}`);
+      return 1;
+    }
+  } else {
+    const tsSignal = a.signal !== "rtp";
+    for (const name of ["rate", "size"] as const) {
+      if (tsSignal && a[name] !== undefined) {
+        console.error(
+          `mcr gen: --${name}: does not apply to --signal ${a.signal} (the rate follows --bitrate, ` +
+            `7 TS packets per datagram)`,
+        );
+        return 1;
+      }
+    }
+    try {
+      signal = new TestSignal({
+        mode: a.signal,
+        count: a.count,
+        bitrate: a.bitrate,
+        tsSize: a["ts-size"],
+        cat: a.cat,
+        rate: tsSignal ? undefined : a.rate ?? 10_000,
+        size: tsSignal ? undefined : a.size ?? 1024,
+        rtpSeq: a.signal === "ts" ? a["rtp-seq"] : a["rtp-seq"] ?? random(0x10000),
+        rtpTimestamp: a.signal === "ts" ? undefined : random(2 ** 32),
+        ssrc: a.signal === "ts" ? a.ssrc : a.ssrc ?? random(2 ** 32),
+        rtpExtension: a["rtp-extension"],
+        clockStart: tsSignal ? random(2 ** 33) * 300 : undefined,
+        seed: random(2 ** 32),
+        faults: a.fault,
+      });
+    } catch (err) {
+      console.error(`mcr gen: --signal ${a.signal}: ${(err as Error).message}`);
+      return 1;
+    }
   }
   const destination = ip((a.group ?? a.address)!);
   let source: IpAddress | null = a["source-ip"] ? ip(a["source-ip"]) : null;
@@ -90,18 +200,24 @@ export async function genCommand(argv: string[]): Promise<number> {
     destination,
     port: a.port,
     count: a.count,
-    rate: a.rate,
-    size: a.size,
+    rate: signal?.datagramRate ?? a.rate ?? 10_000,
+    size: signal?.datagramSize ?? a.size ?? 1024,
     source,
     ifindex,
     ttl: a.ttl,
     runId,
+    signal,
   });
   const mbit = (result.rate_pps * (result.size + 42) * 8) / 1e6;
   console.error(
-    `sent ${result.sent} packets in ${result.elapsed_s} s: ${result.rate_pps} pps (target ${a.rate}), ` +
-      `${mbit.toFixed(1)} Mbit/s, run id ${runId}`,
+    `sent ${result.sent} packets in ${result.elapsed_s} s: ${result.rate_pps} pps (target ${result.target_pps}), ` +
+      `${mbit.toFixed(1)} Mbit/s, ` +
+      (signal
+        ? `signal ${signal.mode}: ${signal.count} datagrams of ${signal.datagramSize} bytes, ` +
+          `${signal.sentCount} after faults`
+        : `run id ${runId}`),
   );
   if (a.json) console.log(JSON.stringify(result));
-  return result.send_errors > 0 && result.sent < a.count ? 2 : 0;
+  const expected = signal ? signal.sentCount : a.count;
+  return result.send_errors > 0 && result.sent < expected ? 2 : 0;
 }
