@@ -23,9 +23,11 @@ export DENORT_BIN
 # (prometheus brings promtool for the exporter's tests, its server not kept running;
 # chromium opens the status page in a test; frr is the PIM/IGMP/MSDP router the routing
 # tests interoperate with, its daemons started by the tests in their own namespaces;
-# tshark decodes what mcr puts on the wire in the routing and stream tests.)
+# tshark decodes what mcr puts on the wire in the routing and stream tests; ffprobe (ffmpeg)
+# and tsreport (tstools) check the test signal independently.)
 APT_PACKAGES := gcc make libc6-dev liburing-dev pkg-config iproute2 ethtool iputils-ping procps curl \
-	util-linux libcap2-bin socat smcroute tcpdump tshark ca-certificates systemd prometheus chromium zsh python3 frr
+	util-linux libcap2-bin socat smcroute tcpdump tshark ca-certificates systemd prometheus chromium zsh python3 frr \
+	ffmpeg tstools
 
 all: lib deps
 
@@ -137,6 +139,7 @@ bench: lib deps build/ref_relay
 	taskset -c 0 $(DENO) run --allow-all bench/recovery_bench.ts
 	taskset -c 0 $(DENO) run --allow-all bench/efficiency_bench.ts
 	taskset -c 0 $(DENO) run --allow-all bench/profile_bench.ts
+	taskset -c 0 $(DENO) run --allow-all bench/streams_bench.ts
 
 clean:
 	rm -rf build dist

@@ -114,7 +114,7 @@ function cpuBusy(cpu: number): number {
  * of process time per packet showed as 13-16 µs of CPU there). Without
  * cpuidle, the /proc/stat ticks.
  */
-function cpuBusyNs(cpu: number): number {
+export function cpuBusyNs(cpu: number): number {
   const dir = `/sys/devices/system/cpu/cpu${cpu}/cpuidle`;
   try {
     let idleUs = 0;
@@ -130,7 +130,7 @@ function cpuBusyNs(cpu: number): number {
 }
 
 /** utime and stime (jiffies) summed over every thread of a process. */
-function procTimes(pid: number): { user: number; sys: number } {
+export function procTimes(pid: number): { user: number; sys: number } {
   let user = 0;
   let sys = 0;
   try {
@@ -144,7 +144,7 @@ function procTimes(pid: number): { user: number; sys: number } {
   return { user, sys };
 }
 
-async function readLinesUntil(
+export async function readLinesUntil(
   stream: ReadableStream<Uint8Array>,
   needle: string,
   timeoutMs: number,
@@ -365,7 +365,7 @@ async function startRelayKind(
   };
 }
 
-async function setRps(t: Topology, ns: string, ifname: string, mask: string): Promise<void> {
+export async function setRps(t: Topology, ns: string, ifname: string, mask: string): Promise<void> {
   await t.run(ns, [
     "sh",
     "-c",

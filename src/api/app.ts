@@ -288,6 +288,7 @@ export function createApp(deps: ApiDeps): Hono {
         deps.relay.config(),
         deps.rates.rates(),
         { staleMs: q.data.stale_ms, maxLossPps: q.data.max_loss_pps, rule: q.data.rule },
+        deps.relay.streams?.() ?? [],
       );
     } catch (err) {
       if (err instanceof UnknownRuleError) throw new ApiError(404, "rule_not_found", err.message);
@@ -309,6 +310,7 @@ export function createApp(deps: ApiDeps): Hono {
       disabledRules: config.rules.filter((r) => r.enabled === false).map((r) => r.name),
       lastChange: deps.relay.lastChange?.() ?? null,
       routing: config.igmp || config.pim || config.msdp ? routingFacts(deps.relay) : undefined,
+      streams: deps.relay.streams?.(),
     }));
   });
 
@@ -419,6 +421,13 @@ export function createApp(deps: ApiDeps): Hono {
     return c.json(deps.relay.resources());
   });
   app.get("/api/v1/interfaces", (c) => c.json(deps.relay.interfaces()));
+  app.get("/api/v1/streams", (c) => c.json(deps.relay.streams?.() ?? []));
+  app.get("/api/v1/streams/:name", (c) => {
+    const name = c.req.param("name");
+    const report = deps.relay.streams?.(name)[0];
+    if (!report) throw new ApiError(404, "stream_not_found", `no inspected rule named "${name}"`);
+    return c.json(report);
+  });
   app.get("/api/v1/routing", (c) => {
     if (!deps.relay.routing) {
       throw new ApiError(404, "not_found", "no routing protocols in this relay");

@@ -258,6 +258,22 @@ export function openApiDocument(version: string): Record<string, unknown> {
           },
         },
       },
+      "/api/v1/streams": {
+        get: {
+          summary: "Stream health of the inspected rules",
+          description:
+            "For each rule with `inspect`: state (ok, warning, critical) with reasons, rates, inter-arrival times, RTP (RFC 3550) and MPEG-TS (ETSI TR 101 290 priority 1 and a priority 2 subset) counters, per-PID counters.",
+          responses: { "200": { description: "streams", ...json("Streams") } },
+        },
+      },
+      "/api/v1/streams/{name}": {
+        parameters: nameParam,
+        get: {
+          summary: "Stream health of one inspected rule",
+          description: "As in /api/v1/streams, for one rule; 404 when it is not inspected.",
+          responses: { "200": { description: "stream", ...json("Stream") }, ...notFound },
+        },
+      },
       "/api/v1/version": {
         get: {
           summary: "Version and uptime",

@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { ConfigSchema, InputSchema, RuleSchema } from "../config/schema.ts";
+import type { StreamReport } from "../streams/readout.ts";
 import type { HealthReport } from "../stats/health.ts";
 import type { Rates } from "../stats/rates.ts";
 import type { InterfaceState, StatsSnapshot, WorkerStats } from "../stats/snapshot.ts";
@@ -243,6 +244,38 @@ export const VersionResponse = z.object({
   uptime_s: z.number(),
 });
 
+const PidReportSchema = z.object({
+  pid: z.int(),
+  kind: z.string().describe("pat, cat, pmt, pcr, es, null or other"),
+  packets: z.number(),
+  cc_errors: z.number(),
+  last_seen_s: z.number().describe("seconds since its last packet (-1: never)"),
+});
+
+export const StreamReportSchema = z.object({
+  rule: z.string(),
+  mode: z.string().describe("udp, rtp, rtp+ts or ts"),
+  state: z.enum(["ok", "warning", "critical"]),
+  reasons: z.array(z.string()),
+  indicator: z.string().nullable().describe("the indicator behind the state"),
+  packets: z.number(),
+  bytes: z.number(),
+  packets_per_second: z.number(),
+  bits_per_second: z.number(),
+  last_packet_ms: z.number().describe(
+    "kernel receive time of the last datagram, ms since the epoch",
+  ),
+  interarrival_ms: z.object({ min: z.number(), mean: z.number(), max: z.number(), p99: z.number() })
+    .nullable(),
+  rtp: z.record(z.string(), z.number()).nullable().describe(
+    "RFC 3550: packets, invalid, lost (lost_final plus gaps still within 100), duplicates, reordered, restarts, ssrc_changes, ssrc, payload_type, clock_rate, jitter (timestamp units), jitter_ms, jitter_max_ms",
+  ),
+  ts: z.record(z.string(), z.union([z.number(), z.array(PidReportSchema)])).nullable().describe(
+    "ETSI TR 101 290 counters (priority 1: sync_loss, sync_byte_error, pat_error, cc_error, pmt_error, pid_error; priority 2: transport_error, crc_error, pcr_repetition_error, pcr_discontinuity_error, pts_error, cat_error), null_packets, invalid, packet_size, pcr_interval_max_ms, pcr_drift_ppm, and pids",
+  ),
+});
+export const StreamsResponse = z.array(StreamReportSchema);
+
 export const LogLevelBody = z.strictObject({ level: z.enum(["debug", "info", "warn", "error"]) });
 export const LogLevelResponse = z.object({ level: z.enum(["debug", "info", "warn", "error"]) });
 
@@ -258,6 +291,8 @@ export const RESPONSE_SCHEMAS = {
   Interfaces: InterfacesResponse,
   Resources: ResourcesResponse,
   Routing: RoutingResponse,
+  Streams: StreamsResponse,
+  Stream: StreamReportSchema,
   Health: HealthResponse,
   Version: VersionResponse,
   LogLevel: LogLevelResponse,
@@ -272,6 +307,7 @@ export type _Checks = [
   Fits<z.infer<typeof InterfacesResponse>, InterfaceState[]>,
   Fits<z.infer<typeof ResourcesResponse>, Resources>,
   Fits<z.infer<typeof RoutingResponse>, RoutingReport>,
+  Fits<z.infer<typeof StreamsResponse>, StreamReport[]>,
   Fits<z.infer<typeof HealthResponse>, HealthReport>,
   Fits<z.infer<typeof ApplyResultResponse>, ApplyResult>,
 ];

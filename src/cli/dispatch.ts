@@ -74,6 +74,12 @@ export const COMMANDS: Record<string, CommandEntry> = {
     load: async () => (await import("./remote.ts")).routingCommand,
     usage: async () => (await import("./remote.ts")).ROUTING_USAGE,
   },
+  streams: {
+    summary:
+      "stream health of a running relay's inspected rules: RTP, MPEG-TS (TR 101 290), timing",
+    load: async () => (await import("./streams.ts")).streamsCommand,
+    usage: async () => (await import("./streams.ts")).USAGE,
+  },
   "log-level": {
     summary: "show or set the log level of a running relay",
     load: async () => (await import("./remote.ts")).logLevelCommand,

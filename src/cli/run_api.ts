@@ -144,6 +144,8 @@ export async function startApi(
       o.supervisor.interfaces(),
       o.supervisor.config(),
       r,
+      {},
+      o.supervisor.streams?.() ?? [],
     );
     if (report.status !== health) {
       if (health !== null) {

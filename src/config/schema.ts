@@ -218,6 +218,26 @@ export const OutputSchema = z.strictObject({
   }
 });
 
+/**
+ * Stream inspection of a rule's input (src/streams/): timing for every mode,
+ * RTP (RFC 3550) for "rtp" and "rtp+ts", MPEG-TS (ETSI TR 101 290 priority 1
+ * and a priority 2 subset) for "rtp+ts" and "ts". Off unless set.
+ */
+export const InspectSchema = z.strictObject({
+  mode: z.enum(["udp", "rtp", "rtp+ts", "ts"]),
+  /** RTP clock rate (Hz) for the jitter; default: the payload type's, else 90000. */
+  clock_rate: z.int().min(1000).max(10_000_000).optional(),
+  /** TR 101 290 2.3a: 100 ms (default) or the stricter 40 ms. */
+  pcr_repetition_ms: z.union([z.literal(40), z.literal(100)]).optional(),
+  /** TR 101 290 1.6: a PID the PMT refers to, absent this long, is an error (default 5000). */
+  pid_period_ms: z.int().min(100).max(600_000).optional(),
+  /** Health: a priority 1 error this recent makes the stream CRITICAL (default 10 s). */
+  critical_window_s: z.int().min(1).max(86_400).optional(),
+  /** Health: RTP loss or a priority 2 error this recent makes it WARNING (default 10 s; 0: never). */
+  warning_window_s: z.int().min(0).max(86_400).optional(),
+});
+export type Inspect = z.infer<typeof InspectSchema>;
+
 /** A relay rule: one input, 1..N outputs. */
 export const RuleSchema = z.strictObject({
   name: RuleName,
@@ -238,8 +258,17 @@ export const RuleSchema = z.strictObject({
    * order (one worker writes them). The packets are received once per worker.
    */
   spread: z.boolean().optional(),
+  /** Stream health of the input: RTP, MPEG-TS and timing checks on the data path (src/streams/). */
+  inspect: InspectSchema.optional(),
 }).superRefine((rule, ctx) => {
   // (Runs even when a field failed its own check: skip what is missing.)
+  if (rule.inspect !== undefined && rule.input !== undefined && protocolNumber(rule.input) !== 17) {
+    ctx.addIssue({
+      code: "custom",
+      message: "inspect reads UDP payloads: the input's protocol must be udp",
+      path: ["inspect"],
+    });
+  }
   if (rule.input !== undefined && protocolNumber(rule.input) !== 17) {
     // Another protocol's payload is carried as it is: l2 outputs, no ports.
     rule.outputs?.forEach((o, j) => {

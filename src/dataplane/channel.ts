@@ -58,6 +58,8 @@ export type ToWorker =
     workerCounters: SharedArrayBuffer;
     ruleCounters: SharedArrayBuffer;
     outputCounters: SharedArrayBuffer;
+    /** Inspected streams' blocks (src/streams/stream_slots.ts). */
+    streamCounters: SharedArrayBuffer;
     waitTimeoutMs: number;
   }
   /**

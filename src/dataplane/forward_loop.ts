@@ -269,14 +269,12 @@ export function processBlock(s: LoopState, input: InputPort): number {
       rx += count - i;
       break;
     }
-    // Around a ring succession, a packet the other side of the cut is the other ring's.
-    if (
-      input.cut === CUT_NONE ||
-      admit(
-        input,
-        view.getUint32(pkt + TP3_SEC, true) * 1e6 + view.getUint32(pkt + TP3_NSEC, true) / 1000,
-      )
-    ) {
+    // The kernel's receive time; around a ring succession, a packet the other side of the
+    // cut is the other ring's.
+    const stamp = view.getUint32(pkt + TP3_SEC, true) * 1e6 +
+      view.getUint32(pkt + TP3_NSEC, true) / 1000;
+    if (input.cut === CUT_NONE || admit(input, stamp)) {
+      s.arrivalUs = stamp;
       rx++;
       rxBytes += snaplen;
       const status = view.getUint32(pkt + TP3_STATUS, true);
@@ -351,6 +349,7 @@ export function processFrames(s: LoopState, input: InputPort): number {
       countDrop(wc, R_RING_CORRUPT);
     } else {
       rxBytes += snaplen;
+      s.arrivalUs = stamp;
       const vid = (status & TP_STATUS_VLAN_VALID) !== 0
         ? view.getUint16(frame + TP2_VLAN_TCI, true) & VLAN_VID_MASK
         : 0;

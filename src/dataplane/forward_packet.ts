@@ -1,7 +1,8 @@
 /**
  * The per-packet pipeline of the forwarding loop: parse -> match -> the
- * rule's checks (fragments, TTL, loop guard) -> per output, rewrite into a
- * TX frame or batch for a routed socket (tx.ts). A UDP GSO frame is split
+ * rule's checks (fragments, TTL, loop guard) -> inspect (the rules that ask:
+ * src/streams/) -> per output, rewrite into a TX frame or batch for a
+ * routed socket (tx.ts). A UDP GSO frame is split
  * into its datagrams first (gso.ts), each going through the same pipeline.
  * Returns counts or a negative drop reason; never allocates or throws.
  */
@@ -30,6 +31,7 @@ import {
   TTL_DECREMENT,
 } from "./rule_table.ts";
 import { emit, emitRouted } from "./tx.ts";
+import { inspectDatagram } from "../streams/inspector.ts";
 
 // Other modules' constants as module-local aliases: V8 folds these into the per-packet code,
 // not imported bindings (bench/loop_bench.ts measured ~25 % more per packet with imports).
@@ -200,6 +202,11 @@ export function forwardPacket(
   let udpChecksum = 0;
   let srcDelta = 0;
   const udp = FRAME[F_UDP];
+  // Stage "inspect": the stream's health, read (never changed) before the rewrite.
+  const inspector = rule.inspector;
+  if (inspector !== null && udp >= 0 && frag === FRAG_NONE) {
+    inspectDatagram(inspector, view, udp + UDP_HLEN, FRAME[F_UDP_LEN] - UDP_HLEN, s.arrivalUs);
+  }
   if (udp >= 0) {
     // Only a whole datagram can be finished: a first fragment's UDP length
     // reaches past this frame (and the kernel finishes checksums before it

@@ -119,6 +119,8 @@ export class LoopState {
   napping = false;
   /** Frames the current turn took from every input. */
   turnFrames = 0;
+  /** Kernel receive time (µs) of the frame being forwarded (the inspect stage's clock). */
+  arrivalUs = 0;
   /**
    * [0]: wall clock (ms) at the start of the current batch (the loop
    * guard's time). In a typed array: a double stored into an object field

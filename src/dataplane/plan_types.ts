@@ -5,6 +5,7 @@
  * Plans are structured-cloneable (posted to Worker threads).
  */
 import type { Family } from "../net/address.ts";
+import type { InspectPlan } from "../streams/inspector.ts";
 
 export interface RxGeometry {
   /** TPACKET_V2 frames (one packet per frame, woken per packet) rather than TPACKET_V3 blocks. */
@@ -132,6 +133,8 @@ export interface RulePlan {
    * position p has p % workerCount === i, and worker 0 counts the rule.
    */
   spread?: boolean;
+  /** Stream inspection of the rule's input (src/streams/inspector.ts), when asked for. */
+  inspect?: InspectPlan;
   outputs: OutputPlan[];
 }
 

@@ -11,6 +11,7 @@
 import { not16 } from "../net/checksum.ts";
 import * as H from "../net/headers.ts";
 import { LoopGuard } from "./loop_guard.ts";
+import type { StreamInspector } from "../streams/inspector.ts";
 import { TTL_DECREMENT } from "./plan_types.ts";
 
 // Other modules' constants as module-local aliases: V8 folds these into the per-packet code,
@@ -159,6 +160,8 @@ export class Rule {
     readonly protocol = 17,
     /** This worker counts the rule's packets (a spread rule is taken by every worker, counted by one). */
     readonly counted = true,
+    /** Stream inspection of the rule's input in this worker, or null (src/streams/inspector.ts). */
+    readonly inspector: StreamInspector | null = null,
   ) {
     this.fixedTtl = outputs.some((o) => o.ttl !== TTL_DECREMENT);
     this.guard = this.fixedTtl ? new LoopGuard() : null;

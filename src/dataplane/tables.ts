@@ -8,6 +8,7 @@ import { TP2_DATA } from "../../ffi/layout.ts";
 import { fromWords, multicastMac } from "../net/address.ts";
 import { ETH_HLEN } from "../net/headers.ts";
 import { type OutputPlan, type RulePlan, rxKey, type WorkerPlan } from "./plan_types.ts";
+import { StreamInspector } from "../streams/inspector.ts";
 import {
   buildChains,
   EGRESS_L2,
@@ -72,10 +73,12 @@ export type RuleCache = Map<
   { rule: Rule; tx: (TxPort | null)[]; routed: (RoutedRef | null)[]; share: string }
 >;
 
-/** Which of the workers this one is: spread rules' outputs are shared out by position. */
+/** Which of the workers this one is (spread rules' outputs are shared out by position), and its stream blocks. */
 export interface WorkerShare {
   index: number;
   count: number;
+  /** Where inspected streams' figures go (null: nothing is inspected, e.g. in tests). */
+  streams?: Float64Array | null;
 }
 
 function sameBytes(a: Uint8Array, b: readonly number[]): boolean {
@@ -210,6 +213,10 @@ export function buildTables(
       r.vlan ?? 0,
       r.protocol ?? 17,
       !r.spread || worker.index === 0,
+      // A spread rule's packets reach every worker: one of them inspects the stream.
+      r.inspect !== undefined && worker.streams && (!r.spread || worker.index === 0)
+        ? new StreamInspector(r.inspect, worker.streams)
+        : null,
     );
     kept.set(r, {
       rule,

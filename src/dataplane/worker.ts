@@ -101,13 +101,14 @@ async function main(): Promise<void> {
   const workerCounters = new Float64Array(init.workerCounters);
   const ruleCounters = new Float64Array(init.ruleCounters);
   const outputCounters = new Float64Array(init.outputCounters);
+  const streamCounters = new Float64Array(init.streamCounters);
 
   loadLibrary();
   // Naps (adaptive wake-ups) of tens of µs must not end up to 50 µs late.
   setTimerSlack(1000);
   const waiter = Waiter.open(256);
   const beat = () => workerCounters[W.heartbeat_ms] = Date.now();
-  const rings = new WorkerRings(waiter, beat, id);
+  const rings = new WorkerRings(waiter, beat, id, streamCounters);
   const sender = new RoutedSender(rings.arena);
   const clock = new RealtimeClock();
   post({ type: "ready", id, waiterHandle: waiter.handle, arenaHandle: rings.arena.handle });

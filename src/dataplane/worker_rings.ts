@@ -99,7 +99,13 @@ export class WorkerRings {
    * `beat` is called between slow steps (ring creation) so the watchdog sees
    * progress; `workerId` picks this worker's share of spread rules' outputs.
    */
-  constructor(readonly waiter: Waiter, readonly beat: () => void, readonly workerId = 0) {}
+  constructor(
+    readonly waiter: Waiter,
+    readonly beat: () => void,
+    readonly workerId = 0,
+    /** The worker's inspected streams' blocks (src/streams/stream_slots.ts). */
+    readonly streamCounters: Float64Array | null = null,
+  ) {}
 
   /**
    * Applies a plan; returns the loop tables. Throws (leaving a consistent set
@@ -195,7 +201,7 @@ export class WorkerRings {
       this.#previous,
       routedRefs,
       this.#ruleCache,
-      { index: this.workerId, count: plan.workerCount ?? 1 },
+      { index: this.workerId, count: plan.workerCount ?? 1, streams: this.streamCounters },
     );
     // Each port keeps its place in a succession; predecessors read with the
     // rules of their successor, from their own cursor.

@@ -5,6 +5,7 @@
 import type { InterfaceState, StatsSnapshot } from "./snapshot.ts";
 import type { Config } from "../config/schema.ts";
 import type { Rates } from "./rates.ts";
+import type { StreamReport } from "../streams/readout.ts";
 
 export type HealthStatus = "ok" | "warning" | "critical";
 
@@ -50,6 +51,7 @@ export function evaluateHealth(
   config: Config,
   rates: Rates,
   options: HealthOptions = {},
+  streams: readonly StreamReport[] = [],
 ): HealthReport {
   const critical: string[] = [];
   const warning: string[] = [];
@@ -92,6 +94,15 @@ export function evaluateHealth(
     const stale = options.staleMs ?? rule?.stale_after_ms ?? DEFAULT_STALE_MS;
     if (r.silent_ms > stale) {
       critical.push(`rule ${r.name} silent for ${(r.silent_ms / 1000).toFixed(1)} s`);
+    }
+  }
+  // Inspected streams (src/streams/): each judged rule's stream state counts.
+  for (const st of streams) {
+    if (options.rule !== undefined && st.rule !== options.rule) continue;
+    if (st.state === "critical") {
+      critical.push(`stream ${st.rule}: ${st.reasons[0] ?? st.indicator}`);
+    } else if (st.state === "warning") {
+      warning.push(`stream ${st.rule}: ${st.reasons[0] ?? st.indicator}`);
     }
   }
   const t = rates.totals;

@@ -5,6 +5,8 @@
 import { endpointText, inputDestination, outputDestination } from "../config/schema.ts";
 import type { InterfaceState, StatsSnapshot } from "./snapshot.ts";
 import { residenceBucketName } from "./aggregate.ts";
+import { metricValue, STATE_VALUE, type StreamReport } from "../streams/readout.ts";
+import { STREAM_SLOTS, type StreamSlotName, type StreamSlotSpec } from "../streams/stream_slots.ts";
 import {
   type CounterSpec,
   DROP_REASONS,
@@ -56,6 +58,8 @@ export interface ExporterExtras {
   disabledRules?: string[];
   /** The last configuration change (API, SIGHUP, interface follow-up): whether it was applied, and when. */
   lastChange?: { ok: boolean; atMs: number } | null;
+  /** Inspected streams (src/streams/): one series per rule in each stream family. */
+  streams?: readonly StreamReport[];
   /** Routing-protocol state, when IGMP, PIM or MSDP is configured. */
   routing?: {
     counters: Record<string, number>;
@@ -227,6 +231,23 @@ export function renderPrometheus(
   for (const name of extras.disabledRules ?? []) {
     for (const st of ["active", "waiting", "disabled"]) {
       state.add({ rule: name, state: st }, st === "disabled" ? 1 : 0);
+    }
+  }
+
+  if (extras.streams && extras.streams.length > 0) {
+    const st = fam(
+      "mcr_stream_state",
+      "gauge",
+      "Stream health of an inspected rule: 0 ok, 1 warning, 2 critical (the reasons: GET /api/v1/streams)",
+    );
+    for (const r of extras.streams) st.add({ rule: r.rule }, STATE_VALUE[r.state]);
+    for (const spec of STREAM_SLOTS as readonly StreamSlotSpec[]) {
+      if (!spec.family || spec.kind === "state") continue;
+      const f = fam(spec.family, spec.kind === "counter" ? "counter" : "gauge", spec.help);
+      for (const r of extras.streams) {
+        const v = metricValue(r, spec.name as StreamSlotName);
+        if (v !== undefined) f.add({ rule: r.rule }, v);
+      }
     }
   }
 

@@ -3,6 +3,7 @@
  * relay. The API never touches packets: it reads snapshots and asks for whole
  * configurations to be applied through this interface.
  */
+import type { StreamReport } from "../streams/readout.ts";
 import type { Config } from "../config/schema.ts";
 
 export type {
@@ -85,6 +86,8 @@ export interface RelayControl {
   /** Counter slots, memberships, rings and stuck threads (optional for test doubles). */
   resources?(): Resources;
   stats(): StatsSnapshot;
+  /** Stream health of the inspected rules, one when `rule` is given (optional for test doubles). */
+  streams?(rule?: string): StreamReport[];
   /** The last configuration change tried (API, SIGHUP, interface follow-up): applied or not, and when. */
   lastChange?(): { ok: boolean; atMs: number } | null;
   /** Raw counters for rates, taken every second (cheap: no object per rule). */

@@ -9,11 +9,19 @@
  */
 import { outputDestination, type Rule } from "../config/schema.ts";
 import { MAX_OUTPUT_SLOTS, MAX_RULE_SLOTS } from "../stats/registry.ts";
+import { MAX_STREAMS } from "../streams/stream_slots.ts";
 import type { RuleSlots } from "./plan.ts";
 
 /** A rule's slots and, for each output, the key its slot is tied to. */
 export interface SlotAssignment extends RuleSlots {
   outputKeys: string[];
+  /** What its stream slot is tied to (its inspect settings), "" when not inspected. */
+  streamKey: string;
+}
+
+/** What an inspected rule's stream slot is tied to: new settings, a new (zeroed) block. */
+function streamKey(r: Rule): string {
+  return r.inspect === undefined ? "" : JSON.stringify(r.inspect);
 }
 
 /** What an output's slot is tied to: the same key keeps the same slot. */
@@ -38,6 +46,9 @@ function take(pool: Pool, max: number, what: string): number {
 export interface ReleasedSlots {
   rules: number[];
   outputs: number[];
+  streams: number[];
+  /** Stream slots kept by a rule whose inspect settings changed: their figures start again. */
+  resetStreams: number[];
 }
 
 export interface SlotProposal {
@@ -50,9 +61,16 @@ export class CounterSlots {
   #assigned = new Map<string, SlotAssignment>();
   #rules: Pool = { free: [], next: 0 };
   #outputs: Pool = { free: [], next: 0 };
+  #streams: Pool = { free: [], next: 0 };
+  /** Each new inspect setting of a stream slot gets the next epoch (the workers restart its figures). */
+  #epoch = 0;
   #version = 0;
 
-  constructor(readonly maxRules = MAX_RULE_SLOTS, readonly maxOutputs = MAX_OUTPUT_SLOTS) {}
+  constructor(
+    readonly maxRules = MAX_RULE_SLOTS,
+    readonly maxOutputs = MAX_OUTPUT_SLOTS,
+    readonly maxStreams = MAX_STREAMS,
+  ) {}
 
   /** The slots of the configuration in force, by rule name. */
   get assigned(): ReadonlyMap<string, SlotAssignment> {
@@ -61,14 +79,15 @@ export class CounterSlots {
 
   /** Slot numbers handed out and not free (for introspection). */
   /** One past the highest slot ever handed out (how much of each counter block is in use). */
-  extent(): { rules: number; outputs: number } {
-    return { rules: this.#rules.next, outputs: this.#outputs.next };
+  extent(): { rules: number; outputs: number; streams: number } {
+    return { rules: this.#rules.next, outputs: this.#outputs.next, streams: this.#streams.next };
   }
 
-  inUse(): { rules: number; outputs: number } {
+  inUse(): { rules: number; outputs: number; streams: number } {
     return {
       rules: this.#rules.next - this.#rules.free.length,
       outputs: this.#outputs.next - this.#outputs.free.length,
+      streams: this.#streams.next - this.#streams.free.length,
     };
   }
 
@@ -79,9 +98,11 @@ export class CounterSlots {
   propose(rules: readonly Rule[]): SlotProposal {
     const rulePool: Pool = { free: this.#rules.free.slice(), next: this.#rules.next };
     const outputPool: Pool = { free: this.#outputs.free.slice(), next: this.#outputs.next };
+    const streamPool: Pool = { free: this.#streams.free.slice(), next: this.#streams.next };
     // Slots the next configuration keeps are not free for its new rules.
     const keptRules = new Set<number>();
     const keptOutputs = new Set<number>();
+    const keptStreams = new Set<number>();
     const plans = rules.map((r) => {
       const prev = this.#assigned.get(r.name);
       const outputKeys = r.outputs.map(outputKey);
@@ -94,15 +115,43 @@ export class CounterSlots {
         return -1;
       });
       if (prev) keptRules.add(prev.rule);
-      return { name: r.name, rule: prev ? prev.rule : -1, outputs, outputKeys };
+      // An inspected rule keeps its stream slot; new settings start its figures again (a new epoch).
+      const sKey = streamKey(r);
+      const keepStream = prev !== undefined && sKey !== "" && prev.stream !== undefined;
+      if (keepStream) keptStreams.add(prev!.stream!);
+      const stream = keepStream ? prev!.stream! : -1;
+      const epoch = keepStream && prev!.streamKey === sKey ? prev!.streamEpoch! : -1;
+      return {
+        name: r.name,
+        rule: prev ? prev.rule : -1,
+        outputs,
+        outputKeys,
+        sKey,
+        stream,
+        epoch,
+      };
     });
     const assigned = new Map<string, SlotAssignment>();
+    const resetStreams: number[] = [];
+    let epoch = this.#epoch;
     for (const p of plans) {
       const rule = p.rule >= 0 ? p.rule : take(rulePool, this.maxRules, "rules");
       const outputs = p.outputs.map((o) =>
         o >= 0 ? o : take(outputPool, this.maxOutputs, "outputs")
       );
-      assigned.set(p.name, { rule, outputs, outputKeys: p.outputKeys });
+      const stream = p.sKey === ""
+        ? undefined
+        : p.stream >= 0
+        ? p.stream
+        : take(streamPool, this.maxStreams, "inspected streams");
+      if (stream !== undefined && p.stream >= 0 && p.epoch < 0) resetStreams.push(stream);
+      assigned.set(p.name, {
+        rule,
+        outputs,
+        outputKeys: p.outputKeys,
+        streamKey: p.sKey,
+        ...(stream === undefined ? {} : { stream, streamEpoch: p.epoch >= 0 ? p.epoch : ++epoch }),
+      });
     }
     const version = this.#version;
     return {
@@ -110,15 +159,19 @@ export class CounterSlots {
       commit: (): ReleasedSlots => {
         if (version !== this.#version) throw new Error("stale slot proposal");
         this.#version++;
-        const released: ReleasedSlots = { rules: [], outputs: [] };
+        const released: ReleasedSlots = { rules: [], outputs: [], streams: [], resetStreams };
         for (const s of this.#assigned.values()) {
           if (!keptRules.has(s.rule)) released.rules.push(s.rule);
           for (const o of s.outputs) if (!keptOutputs.has(o)) released.outputs.push(o);
+          if (s.stream !== undefined && !keptStreams.has(s.stream)) released.streams.push(s.stream);
         }
         rulePool.free.push(...released.rules);
         outputPool.free.push(...released.outputs);
+        streamPool.free.push(...released.streams);
         this.#rules = rulePool;
         this.#outputs = outputPool;
+        this.#streams = streamPool;
+        this.#epoch = epoch;
         this.#assigned = assigned;
         return released;
       },

@@ -52,6 +52,10 @@ export interface InterfaceFacts {
 export interface RuleSlots {
   rule: number;
   outputs: number[];
+  /** The stream block of an inspected rule (src/streams/stream_slots.ts). */
+  stream?: number;
+  /** Its settings' epoch: a new one starts the stream's figures again in every worker. */
+  streamEpoch?: number;
 }
 
 /** Source filter of an input as words: any sender when no source is given. */
@@ -194,7 +198,9 @@ export function buildPlan(
   const rulePlans = rules.map((r) => {
     const s = slots.get(r.name);
     if (!s) throw new Error(`rule "${r.name}" has no counter slot`);
-    let key = `${s.rule}|${factsKey(r.input.interface)}|${spreads(r)}`;
+    let key = `${s.rule}|${factsKey(r.input.interface)}|${spreads(r)}|${s.stream ?? ""}|${
+      s.streamEpoch ?? ""
+    }`;
     for (let i = 0; i < r.outputs.length; i++) {
       key += `|${s.outputs[i]}:${factsKey(r.outputs[i].interface)}`;
     }
@@ -293,6 +299,18 @@ export function buildPlan(
       allowFragments: r.allow_fragments ?? false,
       vlan: vlanKey(r.input.outer_vlan ?? 0, r.input.vlan ?? 0),
       spread,
+      ...(r.inspect && s.stream !== undefined
+        ? {
+          inspect: {
+            mode: r.inspect.mode,
+            slot: s.stream,
+            epoch: s.streamEpoch ?? 0,
+            clockRate: r.inspect.clock_rate ?? 0,
+            pcrRepetitionMs: r.inspect.pcr_repetition_ms ?? 100,
+            pidPeriodMs: r.inspect.pid_period_ms ?? 5000,
+          },
+        }
+        : {}),
       outputs,
     };
   }

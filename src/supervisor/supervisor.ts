@@ -51,6 +51,8 @@ import {
   wantedMemberships,
 } from "./plan.ts";
 import { type FaultKind, type PoolLogger, WorkerPool } from "./worker_pool.ts";
+import { type InspectedRule, StreamWatch } from "./stream_watch.ts";
+import type { StreamReport } from "../streams/readout.ts";
 
 /** Logger the supervisor writes to (src/log.ts satisfies it); `level` is set live from `log.level`. */
 export interface SupervisorLogger extends PoolLogger {
@@ -147,6 +149,8 @@ export class Supervisor implements RelayControl {
   #replanQueued = false;
   #lastChange: { ok: boolean; atMs: number } | null = null;
   #onEvent: (type: string, data: Record<string, unknown>) => void;
+  /** The inspected streams: rates, health and their changes (src/supervisor/stream_watch.ts). */
+  #streams: StreamWatch;
   #log: SupervisorLogger;
   #stopping = false;
 
@@ -161,6 +165,10 @@ export class Supervisor implements RelayControl {
       waitTimeoutMs: options.waitTimeoutMs ?? 200,
       applyTimeoutMs: options.applyTimeoutMs ?? 5000,
     });
+    this.#streams = new StreamWatch({
+      live: () => this.#pool.workers.map((w) => w.streamCounters),
+      archived: () => this.#pool.archived.stream,
+    }, (data) => this.#onEvent("stream", data));
     this.#memberships = new Memberships({
       open: (family) => MembershipSocket.open(family),
       logger: this.#log,
@@ -394,6 +402,12 @@ export class Supervisor implements RelayControl {
     const released = proposal.commit();
     for (const s of released.rules) this.#zero("rule", s);
     for (const s of released.outputs) this.#zero("output", s);
+    for (const s of released.streams) {
+      StreamWatch.zero([
+        this.#pool.archived.stream,
+        ...this.#pool.workers.map((w) => w.streamCounters),
+      ], s);
+    }
     this.#plan = plan;
     this.#config = next;
     this.#effective = effective;
@@ -596,6 +610,7 @@ export class Supervisor implements RelayControl {
   /** Notes when each rule's packet counter last moved (read straight from the slots: linear, no snapshot). */
   #sample(): void {
     const now = Date.now();
+    this.#streams.sample(this.#inspected(), now);
     const workers = this.#pool.workers;
     const archived = this.#pool.archived.rule;
     for (const [name, s] of this.#slots.assigned) {
@@ -612,6 +627,21 @@ export class Supervisor implements RelayControl {
         if (!this.#slots.assigned.has(name)) this.#lastPackets.delete(name);
       }
     }
+  }
+
+  /** The inspected rules in force and their stream slots. */
+  #inspected(): InspectedRule[] {
+    const out: InspectedRule[] = [];
+    for (const rule of activeRules(this.#effective)) {
+      const slot = this.#slots.assigned.get(rule.name)?.stream;
+      if (rule.inspect !== undefined && slot !== undefined) out.push({ rule, slot });
+    }
+    return out;
+  }
+
+  /** Stream health of the inspected rules (one, when `rule` is given). */
+  streams(rule?: string): StreamReport[] {
+    return this.#streams.reports(this.#inspected(), Date.now(), rule);
   }
 
   stats(): StatsSnapshot {

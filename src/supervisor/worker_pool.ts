@@ -19,6 +19,7 @@
  * then releases the successors. The worker count changes the same way:
  * new workers start with held rings, leaving ones retire theirs and stop.
  */
+import { MAX_STREAMS, STREAM_BLOCK_SLOTS } from "../streams/stream_slots.ts";
 import { fenceArena } from "../../ffi/arena.ts";
 import { Waiter } from "../../ffi/waiter.ts";
 import {
@@ -111,6 +112,10 @@ export class WorkerHandle {
   readonly outputCounters = new Float64Array(
     new SharedArrayBuffer(MAX_OUTPUT_SLOTS * OUTPUT_SLOTS * 8),
   );
+  /** Inspected streams' blocks (src/streams/stream_slots.ts), written by this worker. */
+  readonly streamCounters = new Float64Array(
+    new SharedArrayBuffer(MAX_STREAMS * STREAM_BLOCK_SLOTS * 8),
+  );
   readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   ready: Promise<void> = Promise.resolve();
   stopped: Promise<void> = Promise.resolve();
@@ -150,6 +155,8 @@ export interface ArchivedCounters {
   worker: Float64Array;
   rule: Float64Array;
   output: Float64Array;
+  /** Streams' blocks of exited workers, summed (their counters; gauges and state are read live). */
+  stream: Float64Array;
 }
 
 /**
@@ -180,6 +187,7 @@ export class WorkerPool {
     worker: new Float64Array(WORKER_SLOTS),
     rule: new Float64Array(MAX_RULE_SLOTS * RULE_SLOTS),
     output: new Float64Array(MAX_OUTPUT_SLOTS * OUTPUT_SLOTS),
+    stream: new Float64Array(MAX_STREAMS * STREAM_BLOCK_SLOTS),
   };
   #fenced: Fenced[] = [];
   #stopping = false;
@@ -344,6 +352,7 @@ export class WorkerPool {
       addInto(this.archived.worker, w.counters);
       addInto(this.archived.rule, w.ruleCounters);
       addInto(this.archived.output, w.outputCounters);
+      addInto(this.archived.stream, w.streamCounters);
     }
   }
 
@@ -466,6 +475,7 @@ export class WorkerPool {
       workerCounters: h.counters.buffer as SharedArrayBuffer,
       ruleCounters: h.ruleCounters.buffer as SharedArrayBuffer,
       outputCounters: h.outputCounters.buffer as SharedArrayBuffer,
+      streamCounters: h.streamCounters.buffer as SharedArrayBuffer,
       waitTimeoutMs: this.options.waitTimeoutMs,
     };
     worker.postMessage(init);
@@ -531,6 +541,7 @@ export class WorkerPool {
     addInto(this.archived.worker, h.counters);
     addInto(this.archived.rule, h.ruleCounters);
     addInto(this.archived.output, h.outputCounters);
+    addInto(this.archived.stream, h.streamCounters);
     h.archived = true;
     const at = this.#workers.indexOf(h);
     if (at < 0) return; // a worker leaving the pool is not replaced

@@ -1,7 +1,8 @@
 /**
  * The status page at `/`: one HTML document and one script, served by mcr
- * itself (no CDN, no network access). It reads GET /api/v1/stats, /health
- * and /api/v1/routing (a Routing section, shown when a protocol is
+ * itself (no CDN, no network access). It reads GET /api/v1/stats, /health,
+ * /api/v1/streams (a Streams section, shown when a rule is inspected) and
+ * /api/v1/routing (a Routing section, shown when a protocol is
  * configured), and follows GET /api/v1/events for a live chart of input and
  * output rates over the last five minutes. Read-only: it changes nothing.
  */
@@ -22,6 +23,7 @@ export const PAGE_HTML = `<!doctype html>
 <p class="legend"><span class="in">■ in</span> <span id="rx-now" data-value="0">0</span> pps &nbsp; <span class="out">■ out</span> <span id="tx-now" data-value="0">0</span> pps &nbsp; loss <span id="loss-now">0</span> pps</p>
 </section>
 <section><h2>Rules</h2><table id="rules"><thead><tr><th>rule</th><th>state</th><th>input</th><th>outputs</th><th>pps</th><th>packets</th><th>silent</th></tr></thead><tbody></tbody></table></section>
+<section id="streams" hidden><h2>Streams</h2><table><thead><tr><th>rule</th><th>mode</th><th>state</th><th>worst indicator</th><th>Mb/s</th><th>loss / CC errors</th><th>jitter ms</th></tr></thead><tbody></tbody></table></section>
 <section id="routing" hidden><h2>Routing</h2><table><thead><tr><th>protocol</th><th>where</th><th>state</th><th>detail</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Drops by reason</h2><table id="drops"><tbody></tbody></table></section>
 <section><h2>Workers</h2><table id="workers"><thead><tr><th>worker</th><th>alive</th><th>restarts</th><th>rx</th><th>tx</th></tr></thead><tbody></tbody></table></section>
@@ -100,12 +102,26 @@ async function refresh() {
     $("workers").tBodies[0].innerHTML = stats.workers.map((w) =>
       "<tr><td>" + w.id + "</td><td>" + w.alive + "</td><td>" + w.restarts + "</td><td>" + fmt(w.counters.rx_packets) +
       "</td><td>" + fmt(w.counters.tx_sent) + "</td></tr>").join("");
+    await refreshStreams();
     await refreshRouting();
     document.body.dataset.loaded = "1";
   } catch (err) {
     $("health").textContent = "unreachable";
     $("health").className = "badge critical";
   }
+}
+
+/** The Streams section: each inspected rule's state (coloured), its worst indicator and key figures. */
+async function refreshStreams() {
+  const res = await fetch("/api/v1/streams");
+  if (res.status !== 200) return;
+  const list = await res.json();
+  $("streams").hidden = list.length === 0;
+  document.querySelector("#streams tbody").innerHTML = list.map((s) =>
+    '<tr data-stream="' + esc(s.rule) + '"><td>' + esc(s.rule) + "</td><td>" + esc(s.mode) + '</td><td><span class="badge ' + esc(s.state) + '">' +
+    esc(s.state) + "</span></td><td>" + esc(s.indicator ?? "") + "</td><td>" + (s.bits_per_second / 1e6).toFixed(2) + "</td><td>" +
+    (s.rtp ? fmt(s.rtp.lost) : "-") + " / " + (s.ts ? fmt(s.ts.cc_error) : "-") + "</td><td>" + (s.rtp ? s.rtp.jitter_ms.toFixed(3) : "-") + "</td></tr>"
+  ).join("");
 }
 
 /** The Routing section: IGMP/MLD queriers and groups, PIM DRs, neighbours and learned routes, MSDP peers. */
@@ -133,5 +149,5 @@ refresh();
 setInterval(refresh, 5000);
 const events = new EventSource("/api/v1/events");
 events.addEventListener("stats", (e) => onStats(JSON.parse(e.data)));
-for (const type of ["config", "health", "interface", "worker", "protocol"]) events.addEventListener(type, () => refresh());
+for (const type of ["config", "health", "interface", "worker", "protocol", "stream"]) events.addEventListener(type, () => refresh());
 `;
