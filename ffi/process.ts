@@ -59,12 +59,16 @@ export class RealtimeClock {
   }
 }
 
-/** Pins the calling thread to `cpu`, or (null) gives it back the process's CPUs. Throws NativeError (EINVAL: no such CPU). */
 /** The calling thread's timer slack (ns): a worker's naps end on time, not up to 50 µs late. */
 export function setTimerSlack(ns: number): void {
-  check(loadLibrary().mcr_timer_slack(ns), "mcr_timer_slack", "Cannot set the thread's timer slack");
+  check(
+    loadLibrary().mcr_timer_slack(ns),
+    "mcr_timer_slack",
+    "Cannot set the thread's timer slack",
+  );
 }
 
+/** Pins the calling thread to `cpu`, or (null) gives it back the process's CPUs. Throws NativeError (EINVAL: no such CPU). */
 export function pinThread(cpu: number | null): void {
   check(
     loadLibrary().mcr_pin_thread(cpu ?? -1),
