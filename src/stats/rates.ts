@@ -8,8 +8,16 @@
  * output's rate is taken between samples only while it keeps the same
  * counter slot (a rule removed and added again starts from zero).
  */
-import { namedWorkerCounters } from "./aggregate.ts";
-import { isGauge, OUTPUT_COUNTERS, OUTPUT_SLOTS, RULE_COUNTERS, RULE_SLOTS } from "./registry.ts";
+import { type CounterBlocks, namedWorkerCounters } from "./aggregate.ts";
+import {
+  isGauge,
+  OUTPUT_COUNTERS,
+  OUTPUT_SLOTS,
+  RULE_COUNTERS,
+  RULE_SLOTS,
+  W,
+  WORKER_SLOTS,
+} from "./registry.ts";
 
 export interface Rates {
   window_s: number;
@@ -29,6 +37,40 @@ export interface CounterSample {
   output: Float64Array;
   /** The slots of each active rule when the sample was taken (a map never changed after). */
   slots: ReadonlyMap<string, { rule: number; outputs: readonly number[] }>;
+}
+
+/**
+ * Takes a CounterSample: the blocks of exited workers (`archived`) and of
+ * the live ones summed, up to the highest rule and output slot in use.
+ */
+export function sumCounters(
+  archived: CounterBlocks,
+  workers: readonly { id: number; restarts: number; counters: CounterBlocks }[],
+  extent: { rules: number; outputs: number },
+  slots: CounterSample["slots"],
+  atMs: number,
+): CounterSample {
+  const sum = (n: number, pick: (b: CounterBlocks) => Float64Array) => {
+    const out = pick(archived).slice(0, n);
+    for (const w of workers) {
+      const a = pick(w.counters);
+      for (let i = 0; i < n; i++) out[i] += a[i];
+    }
+    return out;
+  };
+  return {
+    at_ms: atMs,
+    totals: sum(WORKER_SLOTS, (b) => b.worker),
+    workers: workers.map((w) => ({
+      id: w.id,
+      restarts: w.restarts,
+      rx_packets: w.counters.worker[W.rx_packets],
+      tx_sent: w.counters.worker[W.tx_sent],
+    })),
+    rule: sum(extent.rules * RULE_SLOTS, (b) => b.rule),
+    output: sum(extent.outputs * OUTPUT_SLOTS, (b) => b.output),
+    slots,
+  };
 }
 
 // Offsets of packets and bytes in the rule and output blocks, from the registry.

@@ -8,12 +8,12 @@ import { formatIp, fromWords } from "../net/address.ts";
 import type { InterfaceState } from "./control.ts";
 import type { InterfaceFacts } from "./plan.ts";
 
-/** Looks every interface up by name; absent ones are missing from the map. */
 /** An interface's IPv4 address (the u32 InterfaceFacts and interfaceInfo carry) as text; null for 0 (none). */
 export function ipv4Text(word: number): string | null {
   return word === 0 ? null : formatIp(fromWords(4, [word]));
 }
 
+/** Looks every interface up by name; absent ones are missing from the map. */
 export function resolveInterfaces(names: Iterable<string>): Map<string, InterfaceFacts> {
   const facts = new Map<string, InterfaceFacts>();
   for (const name of new Set(names)) {
@@ -101,4 +101,86 @@ export function describeInterface(
     events,
     ...kernel,
   };
+}
+
+/** What the tracker reports to. */
+export interface TrackerDeps {
+  log: { warn(msg: string, fields?: Record<string, unknown>): void };
+  onEvent: (data: Record<string, unknown>) => void;
+}
+
+/**
+ * The interfaces the configuration names, followed between plans: the facts
+ * the plan in force was built with, whether each link was up at the last
+ * reading (a link going down or up is an event, not a re-plan), and how
+ * many events each had.
+ */
+export class InterfaceTracker {
+  /** Interfaces as last planned with (absent ones are missing). */
+  #facts = new Map<string, InterfaceFacts>();
+  #events = new Map<string, number>();
+  #linkUp = new Map<string, boolean>();
+
+  constructor(readonly deps: TrackerDeps) {}
+
+  get facts(): ReadonlyMap<string, InterfaceFacts> {
+    return this.#facts;
+  }
+
+  /** The facts a plan was just put in force with. */
+  planned(facts: Map<string, InterfaceFacts>): void {
+    this.#facts = facts;
+    for (const name of facts.keys()) {
+      if (!this.#linkUp.has(name)) this.#linkUp.set(name, interfaceInfo(name)?.up ?? false);
+    }
+  }
+
+  #count(name: string): void {
+    this.#events.set(name, (this.#events.get(name) ?? 0) + 1);
+  }
+
+  /**
+   * Reads `names` now: links that went down or up are logged and sent as
+   * events; an interface that appeared, disappeared, was re-created or
+   * changed what a plan depends on too, and then the answer is true (a
+   * re-plan is needed). `replanQueued`: one is already waiting (its events
+   * were counted when it was asked for).
+   */
+  refresh(names: ReadonlySet<string>, replanQueued: boolean): boolean {
+    const now = resolveInterfaces(names);
+    let changed = false;
+    for (const name of names) {
+      // Link down / up: counted and logged; the plan does not depend on it.
+      const up = now.has(name) ? interfaceInfo(name)?.up ?? false : false;
+      const wasUp = this.#linkUp.get(name);
+      this.#linkUp.set(name, up);
+      if (wasUp !== undefined && wasUp !== up && now.has(name) && this.#facts.has(name)) {
+        this.#count(name);
+        this.deps.log.warn(`interface "${name}" went ${up ? "up" : "down"}`, { interface: name });
+        this.deps.onEvent({ interface: name, event: up ? "up" : "down" });
+      }
+      const what = interfaceChange(this.#facts.get(name), now.get(name));
+      if (what === null) continue;
+      changed = true;
+      if (!replanQueued) this.#count(name);
+      this.deps.log.warn(`interface "${name}" ${what}`, {
+        interface: name,
+        ifindex: now.get(name)?.ifindex ?? 0,
+      });
+      this.deps.onEvent({ interface: name, event: what });
+    }
+    return changed;
+  }
+
+  /** The API's view of `names` with their roles. */
+  describe(inputs: readonly string[], outputs: readonly string[]): InterfaceState[] {
+    const ins = new Set(inputs);
+    const outs = new Set(outputs);
+    return [...new Set([...inputs, ...outputs])].map((name) => {
+      const roles: ("input" | "output")[] = [];
+      if (ins.has(name)) roles.push("input");
+      if (outs.has(name)) roles.push("output");
+      return describeInterface(name, roles, this.#events.get(name) ?? 0);
+    });
+  }
 }

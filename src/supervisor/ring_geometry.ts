@@ -13,9 +13,10 @@
  * TX (TPACKET_V2): fixed-size frames; one frame per copy.
  */
 import type { RingOptions } from "../config/schema.ts";
-import type { RxGeometry, TxGeometry } from "../dataplane/plan_types.ts";
+import type { RxGeometry, TxGeometry, WorkerPlan } from "../dataplane/plan_types.ts";
 import { VNET_HDR_LEN } from "../dataplane/gso.ts";
 import { TP2_DATA } from "../../ffi/layout.ts";
+import { ARENA_BYTES } from "../../ffi/arena.ts";
 import { ETH_HLEN, VLAN_HLEN } from "../net/headers.ts";
 
 export type { RxGeometry, TxGeometry } from "../dataplane/plan_types.ts";
@@ -138,4 +139,20 @@ export function txGeometry(mtu: number, opts: RingOptions = {}): TxGeometry {
     bytes: roundUp(frameSize * frameCount, PAGE),
     qdiscBypass: opts.qdisc_bypass ?? false,
   };
+}
+
+/** Ring memory one worker may map (its arena is 1 GiB; the rest is headroom for re-creation). */
+export const MAX_WORKER_RING_BYTES = Math.floor(ARENA_BYTES * 0.75);
+
+/** Bytes of rings and batch areas a plan makes every worker map. */
+export function planRingBytes(plan: WorkerPlan): number {
+  let bytes = 0;
+  for (const rx of plan.rx) bytes += rx.geometry.bytes;
+  for (const tx of plan.tx) bytes += tx.geometry.bytes;
+  for (const r of plan.rules) {
+    for (const o of r.outputs) {
+      if (o.egress === "routed") bytes += Math.ceil(o.maxPayload / 64) * 64 * 64;
+    }
+  }
+  return bytes;
 }

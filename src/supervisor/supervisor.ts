@@ -10,17 +10,14 @@
  * success, memberships and absorbers joined for it are left again, and the
  * workers are given the previous plan back.
  */
-import { interfaceInfo, InterfaceWatch } from "../../ffi/iface.ts";
-import { PortAbsorber } from "../../ffi/routed.ts";
+import { InterfaceWatch } from "../../ffi/iface.ts";
 import { MembershipSocket } from "../../ffi/membership.ts";
 import { Waiter } from "../../ffi/waiter.ts";
-import { ARENA_BYTES } from "../../ffi/arena.ts";
 import type { Config } from "../config/schema.ts";
-import { rxKey, type RxPlan, sameRx, type WorkerPlan } from "../dataplane/plan_types.ts";
-import { ip } from "../net/address.ts";
+import { rxKey, type WorkerPlan } from "../dataplane/plan_types.ts";
 import { aggregate } from "../stats/aggregate.ts";
-import { OUTPUT_SLOTS, RULE_SLOTS, W, WORKER_SLOTS } from "../stats/registry.ts";
-import type { CounterSample } from "../stats/rates.ts";
+import { OUTPUT_SLOTS, RULE_SLOTS, W } from "../stats/registry.ts";
+import { type CounterSample, sumCounters } from "../stats/rates.ts";
 import type {
   ApplyResult,
   InterfaceState,
@@ -29,27 +26,22 @@ import type {
   StatsSnapshot,
 } from "./control.ts";
 import { CounterSlots } from "./counter_slots.ts";
-import { restartOnlyKey } from "./live_keys.ts";
+import { diffRules, restartOnlyKey } from "./config_diff.ts";
 import {
   ApplyFailedError,
   PersistFailedError,
   ResourceLimitError,
   RestartRequiredError,
 } from "./errors.ts";
-import { describeInterface, interfaceChange, ipv4Text, resolveInterfaces } from "./interfaces.ts";
+import { InterfaceTracker, resolveInterfaces } from "./interfaces.ts";
 import { Memberships } from "./memberships.ts";
 import { type LearnedOutput, withDemand } from "./demand.ts";
 import { protocolInterfaces, Routing, type RoutingStatus } from "./routing.ts";
-import type { SaEntry } from "../protocols/msdp.ts";
-import {
-  activeRules,
-  buildPlan,
-  type InterfaceFacts,
-  interfacesOf,
-  RulePlanCache,
-  unicastPorts,
-  wantedMemberships,
-} from "./plan.ts";
+import { activeRules, buildPlan, interfacesOf, RulePlanCache, wantedMemberships } from "./plan.ts";
+import { MAX_WORKER_RING_BYTES, planRingBytes } from "./ring_geometry.ts";
+import { FanoutIds } from "./fanout_ids.ts";
+import { UnicastPorts } from "./unicast_ports.ts";
+import { RuleActivity } from "./activity.ts";
 import { type FaultKind, type PoolLogger, WorkerPool } from "./worker_pool.ts";
 import { type InspectedRule, StreamWatch } from "./stream_watch.ts";
 import type { StreamReport } from "../streams/readout.ts";
@@ -75,41 +67,8 @@ export interface SupervisorOptions {
   onEvent?: (type: string, data: Record<string, unknown>) => void;
 }
 
-/** Ring memory one worker may map (its arena is 1 GiB; the rest is headroom for re-creation). */
 /** How often the watchdog looks at the workers' heartbeats. */
 const WATCHDOG_PERIOD_MS = 250;
-
-export const MAX_WORKER_RING_BYTES = Math.floor(ARENA_BYTES * 0.75);
-
-/** Bytes of rings and batch areas a plan makes every worker map. */
-export function planRingBytes(plan: WorkerPlan): number {
-  let bytes = 0;
-  for (const rx of plan.rx) bytes += rx.geometry.bytes;
-  for (const tx of plan.tx) bytes += tx.geometry.bytes;
-  for (const r of plan.rules) {
-    for (const o of r.outputs) {
-      if (o.egress === "routed") bytes += Math.ceil(o.maxPayload / 64) * 64 * 64;
-    }
-  }
-  return bytes;
-}
-
-/** Rules added, removed, changed, unchanged between two configurations. */
-function diffRules(before: Config, next: Config): ApplyResult {
-  const old = new Map(activeRules(before).map((r) => [r.name, r]));
-  const result: ApplyResult = { added: [], removed: [], changed: [], unchanged: 0 };
-  const seen = new Set<string>();
-  for (const r of activeRules(next)) {
-    seen.add(r.name);
-    const o = old.get(r.name);
-    if (o === undefined) result.added.push(r.name);
-    // The same object is the same rule; only a new one is compared by value.
-    else if (o !== r && JSON.stringify(o) !== JSON.stringify(r)) result.changed.push(r.name);
-    else result.unchanged++;
-  }
-  for (const name of old.keys()) if (!seen.has(name)) result.removed.push(name);
-  return result;
-}
 
 export class Supervisor implements RelayControl {
   #config: Config;
@@ -124,21 +83,17 @@ export class Supervisor implements RelayControl {
   #pool: WorkerPool;
   #slots = new CounterSlots();
   #memberships: Memberships;
-  /** Unicast input ports held, by `${interface}|${address}|${port}`. */
-  #absorbers = new Map<string, { absorber: PortAbsorber; ifindex: number }>();
+  /** Unicast input ports held (unicast_ports.ts). */
+  #ports = new UnicastPorts();
   /** Rule plans of unchanged rules are reused (and only changes are sent to workers). */
   #planCache = new RulePlanCache();
-  /** Fanout group ids handed out so far (a new one for every ring succession). */
-  #fanoutSerial = 0;
-  /** Interfaces as last planned with (absent ones are missing). */
-  #facts = new Map<string, InterfaceFacts>();
-  /** How often each interface appeared, disappeared, changed, or went down or up. */
-  #interfaceEvents = new Map<string, number>();
-  /** Whether each interface was up at the last reading (link state changes are events, not re-plans). */
-  #linkUp = new Map<string, boolean>();
+  /** Fanout group ids (a new one for every ring succession). */
+  #fanout = new FanoutIds();
+  /** The interfaces the configuration names, followed between plans (interfaces.ts). */
+  #interfaces: InterfaceTracker;
   #startedAt = Date.now();
-  /** Each rule's packet count at the last sample and when it last moved. */
-  #lastPackets = new Map<string, { packets: number; changedAt: number }>();
+  /** When each rule's packets last moved (activity.ts). */
+  #activity = new RuleActivity();
   #sampler: ReturnType<typeof setInterval> | undefined;
   #watcher: ReturnType<typeof setInterval> | undefined;
   /** rtnetlink notifications; null if they cannot be had (then interfaces are polled every second). */
@@ -165,6 +120,10 @@ export class Supervisor implements RelayControl {
       waitTimeoutMs: options.waitTimeoutMs ?? 200,
       applyTimeoutMs: options.applyTimeoutMs ?? 5000,
     });
+    this.#interfaces = new InterfaceTracker({
+      log: this.#log,
+      onEvent: (data) => this.#onEvent("interface", data),
+    });
     this.#streams = new StreamWatch({
       live: () => this.#pool.workers.map((w) => w.streamCounters),
       archived: () => this.#pool.archived.stream,
@@ -177,7 +136,8 @@ export class Supervisor implements RelayControl {
       log: this.#log,
       onEvent: (data) => this.#onEvent("protocol", data),
       onDemandChange: () => this.#demandChanged(),
-      advertised: () => this.#advertised(),
+      advertised: () =>
+        this.#activity.advertised(activeRules(this.#effective), this.#interfaces.facts, Date.now()),
     });
   }
 
@@ -299,8 +259,7 @@ export class Supervisor implements RelayControl {
     await this.#watch?.close();
     await this.#routing.stop();
     this.#memberships.closeAll();
-    for (const a of this.#absorbers.values()) a.absorber.close();
-    this.#absorbers.clear();
+    this.#ports.closeAll();
     await this.#pool.stop();
   }
 
@@ -344,7 +303,12 @@ export class Supervisor implements RelayControl {
     const workers = next.workers ?? 1;
     const tPlan = performance.now();
     const plan = buildPlan(effective, facts, proposal.assigned, new Map(), 0, this.#planCache);
-    this.#assignFanout(plan.rx, workers);
+    this.#fanout.assign(
+      plan.rx,
+      this.#plan?.rx ?? [],
+      workers,
+      workers === this.#pool.workers.length,
+    );
     const planMs = performance.now() - tPlan;
     const ringBytes = planRingBytes(plan);
     if (ringBytes > MAX_WORKER_RING_BYTES) {
@@ -360,11 +324,11 @@ export class Supervisor implements RelayControl {
     }
     const wanted = wantedMemberships(effective);
     let undoJoins: () => void = () => {};
-    const opened: string[] = [];
+    let undoPorts: () => void = () => {};
     try {
       const tJoin = performance.now();
       undoJoins = this.#memberships.join(wanted, facts);
-      this.#holdPorts(next, facts, opened);
+      undoPorts = this.#ports.hold(next, facts);
       const tDeliver = performance.now();
       // Inputs read under the previous plan: their new rings wait for the succession's release.
       const hold = this.#plan?.rx.map((r) => rxKey(r.ifindex, r.spread)) ?? [];
@@ -381,10 +345,7 @@ export class Supervisor implements RelayControl {
     } catch (err) {
       // Roll back: memberships and ports taken for this change, then the workers.
       undoJoins();
-      for (const key of opened) {
-        this.#absorbers.get(key)?.absorber.close();
-        this.#absorbers.delete(key);
-      }
+      undoPorts();
       if (this.#plan) {
         await this.#pool.deliver(this.#plan).catch((e) =>
           this.#log.error("workers could not be given the previous plan back", {
@@ -413,12 +374,9 @@ export class Supervisor implements RelayControl {
     this.#effective = effective;
     this.#learned = composed.learned;
     this.#learnedRefused = composed.refused;
-    this.#facts = facts;
-    for (const name of facts.keys()) {
-      if (!this.#linkUp.has(name)) this.#linkUp.set(name, interfaceInfo(name)?.up ?? false);
-    }
+    this.#interfaces.planned(facts);
     this.#memberships.leaveUnwanted(wanted);
-    this.#releasePorts(next);
+    this.#ports.release(next);
     if (this.#log.level !== undefined && next.log?.level !== undefined) {
       this.#log.level = next.log.level;
     }
@@ -431,67 +389,6 @@ export class Supervisor implements RelayControl {
       memberships: this.#memberships.count(),
     });
     return result;
-  }
-
-  /**
-   * PACKET_FANOUT group ids (0: one worker, no fanout). An input keeps its
-   * group while its rings stay; a ring re-created for a new worker count or
-   * ring kind gets a NEW group, so that during the succession every packet
-   * lands in one old and one new ring (src/dataplane/succession.ts). Ids are
-   * unique per process and never shared by two inputs in force.
-   */
-  #assignFanout(rx: RxPlan[], workers: number): void {
-    const previous = this.#plan?.rx ?? [];
-    const sameCount = workers === this.#pool.workers.length;
-    const taken = new Set(previous.map((r) => r.fanoutId));
-    for (const r of rx) {
-      // One worker reads alone; a spread ring is read by every worker (no group).
-      if (workers === 1 || r.spread) {
-        r.fanoutId = 0;
-        continue;
-      }
-      const prev = previous.find((p) => p.ifindex === r.ifindex && p.fanoutId !== 0);
-      if (prev && sameCount && sameRx(prev, { ...r, fanoutId: prev.fanoutId })) {
-        r.fanoutId = prev.fanoutId;
-        continue;
-      }
-      let id: number;
-      do {
-        id = (((Deno.pid & 0x3ff) << 6) | (this.#fanoutSerial++ & 0x3f)) & 0xffff || 1;
-      } while (taken.has(id));
-      taken.add(id);
-      r.fanoutId = id;
-    }
-  }
-
-  /** Holds the ports of unicast inputs (keys of newly opened ones go into `opened`). */
-  #holdPorts(config: Config, facts: Map<string, InterfaceFacts>, opened: string[]): void {
-    for (const u of unicastPorts(config)) {
-      const f = facts.get(u.ifname);
-      if (!f) continue;
-      const key = `${u.ifname}|${u.address}|${u.port}`;
-      const held = this.#absorbers.get(key);
-      if (held && held.ifindex === f.ifindex) continue;
-      const absorber = PortAbsorber.open(
-        u.family,
-        ip(u.address).bytes,
-        u.port,
-        f.ifindex,
-        `${u.address} ${u.port}`,
-      );
-      held?.absorber.close();
-      this.#absorbers.set(key, { absorber, ifindex: f.ifindex });
-      opened.push(key);
-    }
-  }
-
-  #releasePorts(config: Config): void {
-    const ports = new Set(unicastPorts(config).map((u) => `${u.ifname}|${u.address}|${u.port}`));
-    for (const [key, a] of this.#absorbers) {
-      if (ports.has(key)) continue;
-      a.absorber.close();
-      this.#absorbers.delete(key);
-    }
   }
 
   #zero(kind: "rule" | "output", slot: number): void {
@@ -511,30 +408,7 @@ export class Supervisor implements RelayControl {
   #refreshInterfaces(): void {
     const names = interfacesOf(this.#effective);
     const all = new Set([...names.inputs, ...names.outputs, ...protocolInterfaces(this.#config)]);
-    const now = resolveInterfaces(all);
-    let changed = false;
-    for (const name of all) {
-      // Link down / up: counted and logged; the plan does not depend on it.
-      const up = now.has(name) ? interfaceInfo(name)?.up ?? false : false;
-      const wasUp = this.#linkUp.get(name);
-      this.#linkUp.set(name, up);
-      if (wasUp !== undefined && wasUp !== up && now.has(name) && this.#facts.has(name)) {
-        this.#interfaceEvents.set(name, (this.#interfaceEvents.get(name) ?? 0) + 1);
-        this.#log.warn(`interface "${name}" went ${up ? "up" : "down"}`, { interface: name });
-        this.#onEvent("interface", { interface: name, event: up ? "up" : "down" });
-      }
-      const what = interfaceChange(this.#facts.get(name), now.get(name));
-      if (what === null) continue;
-      changed = true;
-      if (!this.#replanQueued) {
-        this.#interfaceEvents.set(name, (this.#interfaceEvents.get(name) ?? 0) + 1);
-      }
-      this.#log.warn(`interface "${name}" ${what}`, {
-        interface: name,
-        ifindex: now.get(name)?.ifindex ?? 0,
-      });
-      this.#onEvent("interface", { interface: name, event: what });
-    }
+    const changed = this.#interfaces.refresh(all, this.#replanQueued);
     if (!changed || this.#replanQueued) return;
     this.#replanQueued = true;
     this.#enqueue(() => {
@@ -570,32 +444,6 @@ export class Supervisor implements RelayControl {
     );
   }
 
-  /**
-   * (source, group) pairs for MSDP: every IPv4 group the rules relay to
-   * that carried packets within its rule's stale_after_ms (default 5 s),
-   * with the source address the relayed packets carry.
-   */
-  #advertised(): SaEntry[] {
-    const now = Date.now();
-    const seen = new Set<string>();
-    const out: SaEntry[] = [];
-    for (const rule of activeRules(this.#effective)) {
-      const last = this.#lastPackets.get(rule.name);
-      if (!last || last.packets === 0 || now - last.changedAt > (rule.stale_after_ms ?? 5000)) {
-        continue;
-      }
-      for (const o of rule.outputs) {
-        if (o.group === undefined || !/^\d+\.\d+\.\d+\.\d+$/.test(o.group)) continue;
-        const f = o.interface === undefined ? undefined : this.#facts.get(o.interface);
-        const source = o.source_ip ?? (f ? ipv4Text(f.ipv4) ?? undefined : undefined);
-        if (source === undefined || seen.has(`${source}|${o.group}`)) continue;
-        seen.add(`${source}|${o.group}`);
-        out.push({ source, group: o.group });
-      }
-    }
-    return out;
-  }
-
   /** IGMP groups, PIM neighbours and routes, MSDP peers and SA cache, and the outputs PIM joins added. */
   routing(): RoutingStatus & { learned_outputs: LearnedOutput[]; learned_refused: number } {
     return {
@@ -607,26 +455,14 @@ export class Supervisor implements RelayControl {
 
   // ---- statistics and introspection ------------------------------------------
 
-  /** Notes when each rule's packet counter last moved (read straight from the slots: linear, no snapshot). */
+  /** Every second: when each rule's packets last moved, and the streams' rates and health. */
   #sample(): void {
     const now = Date.now();
     this.#streams.sample(this.#inspected(), now);
-    const workers = this.#pool.workers;
-    const archived = this.#pool.archived.rule;
-    for (const [name, s] of this.#slots.assigned) {
-      const at = s.rule * RULE_SLOTS;
-      let packets = archived[at];
-      for (const w of workers) packets += w.ruleCounters[at];
-      const last = this.#lastPackets.get(name);
-      if (!last || packets !== last.packets) {
-        this.#lastPackets.set(name, { packets, changedAt: now });
-      }
-    }
-    if (this.#lastPackets.size > this.#slots.assigned.size * 2) {
-      for (const name of this.#lastPackets.keys()) {
-        if (!this.#slots.assigned.has(name)) this.#lastPackets.delete(name);
-      }
-    }
+    this.#activity.sample(this.#slots.assigned, {
+      archived: this.#pool.archived.rule,
+      live: this.#pool.workers.map((w) => w.ruleCounters),
+    }, now);
   }
 
   /** The inspected rules in force and their stream slots. */
@@ -659,7 +495,7 @@ export class Supervisor implements RelayControl {
       rules: activeRules(this.#effective),
       slots: this.#slots.assigned,
       forwarding: new Set(this.#plan?.rules.map((r) => r.name) ?? []),
-      lastChange: this.#lastPackets,
+      lastChange: this.#activity.lastChange,
     });
   }
 
@@ -679,45 +515,22 @@ export class Supervisor implements RelayControl {
    * taken every second, it stays cheap with 10,000 rules.
    */
   counterSample(): CounterSample {
-    const extent = this.#slots.extent();
-    const workers = this.#pool.workers;
-    const archived = this.#pool.archived;
-    const sum = (
-      n: number,
-      pick: (b: { worker: Float64Array; rule: Float64Array; output: Float64Array }) => Float64Array,
-    ) => {
-      const out = pick(archived).slice(0, n);
-      for (const w of workers) {
-        const a = pick({ worker: w.counters, rule: w.ruleCounters, output: w.outputCounters });
-        for (let i = 0; i < n; i++) out[i] += a[i];
-      }
-      return out;
-    };
-    return {
-      at_ms: Date.now(),
-      totals: sum(WORKER_SLOTS, (b) => b.worker),
-      workers: workers.map((w) => ({
+    return sumCounters(
+      this.#pool.archived,
+      this.#pool.workers.map((w) => ({
         id: w.id,
         restarts: w.restarts,
-        rx_packets: w.counters[W.rx_packets],
-        tx_sent: w.counters[W.tx_sent],
+        counters: { worker: w.counters, rule: w.ruleCounters, output: w.outputCounters },
       })),
-      rule: sum(extent.rules * RULE_SLOTS, (b) => b.rule),
-      output: sum(extent.outputs * OUTPUT_SLOTS, (b) => b.output),
-      slots: this.#slots.assigned,
-    };
+      this.#slots.extent(),
+      this.#slots.assigned,
+      Date.now(),
+    );
   }
 
   interfaces(): InterfaceState[] {
     const names = interfacesOf(this.#effective);
-    const inputs = new Set(names.inputs);
-    const outputs = new Set(names.outputs);
-    return [...new Set([...names.inputs, ...names.outputs])].map((name) => {
-      const roles: ("input" | "output")[] = [];
-      if (inputs.has(name)) roles.push("input");
-      if (outputs.has(name)) roles.push("output");
-      return describeInterface(name, roles, this.#interfaceEvents.get(name) ?? 0);
-    });
+    return this.#interfaces.describe(names.inputs, names.outputs);
   }
 
   /** What the relay holds: counter slots, memberships, rings per worker, fenced threads. */
@@ -737,7 +550,7 @@ export class Supervisor implements RelayControl {
         max_outputs: this.#slots.maxOutputs,
       },
       memberships: this.#memberships.snapshot(),
-      unicast_ports: [...this.#absorbers.keys()].sort(),
+      unicast_ports: this.#ports.keys(),
       workers,
       ring_bytes: workers.reduce((a, w) => a + w.ring_bytes, 0),
       ring_bytes_limit_per_worker: MAX_WORKER_RING_BYTES,

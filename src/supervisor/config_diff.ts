@@ -1,4 +1,7 @@
 /**
+ * What changed between two configurations: the rules added, removed and
+ * changed (what an apply answers), and the keys that cannot change live.
+ *
  * Which configuration keys take effect while the relay runs. Every key is
  * either applied live or refused (RestartRequiredError, HTTP 409
  * restart_required naming it): never acknowledged and silently ignored.
@@ -12,9 +15,28 @@
  *   (log.format has one value, json: the schema refuses any other)
  */
 import type { Config } from "../config/schema.ts";
+import type { ApplyResult } from "./control.ts";
+import { activeRules } from "./plan.ts";
 
 /** Keys that only take effect at start: a change to them is refused (409), never silently ignored. */
 export function restartOnlyKey(before: Config, next: Config): string | null {
   if (JSON.stringify(before.api ?? {}) !== JSON.stringify(next.api ?? {})) return "api";
   return null;
+}
+
+/** Rules added, removed, changed, unchanged between two configurations. */
+export function diffRules(before: Config, next: Config): ApplyResult {
+  const old = new Map(activeRules(before).map((r) => [r.name, r]));
+  const result: ApplyResult = { added: [], removed: [], changed: [], unchanged: 0 };
+  const seen = new Set<string>();
+  for (const r of activeRules(next)) {
+    seen.add(r.name);
+    const o = old.get(r.name);
+    if (o === undefined) result.added.push(r.name);
+    // The same object is the same rule; only a new one is compared by value.
+    else if (o !== r && JSON.stringify(o) !== JSON.stringify(r)) result.changed.push(r.name);
+    else result.unchanged++;
+  }
+  for (const name of old.keys()) if (!seen.has(name)) result.removed.push(name);
+  return result;
 }

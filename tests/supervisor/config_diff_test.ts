@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Config } from "../../src/config/schema.ts";
-import { restartOnlyKey } from "../../src/supervisor/live_keys.ts";
+import { restartOnlyKey } from "../../src/supervisor/config_diff.ts";
 
 const base: Config = { rules: [] };
 
