@@ -1,0 +1,38 @@
+/**
+ * The pages a browser reads: the status page (src/ui/page.ts) at / and
+ * /ui/*, and the API's own description at /api/v1/openapi.json and
+ * /api/v1/docs. Same-origin, no external resources.
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { PAGE_CSS, PAGE_HTML, PAGE_JS } from "../../ui/page.ts";
+import { renderDocsPage } from "../docs_page.ts";
+import { openApiDocument } from "../openapi.ts";
+
+/** A fixed body of the given type, with the headers that keep it same-origin. */
+function page(body: string, type: string) {
+  return (c: Context) => {
+    c.header("Content-Type", type);
+    c.header(
+      "Content-Security-Policy",
+      "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'",
+    );
+    c.header("X-Content-Type-Options", "nosniff");
+    c.header("Cache-Control", "no-cache");
+    return c.body(body);
+  };
+}
+
+/** The pages, mounted at /; `version` is the one the OpenAPI document states. */
+export function pageRoutes(version: string): Hono {
+  const pages = new Hono();
+  pages.get("/", page(PAGE_HTML, "text/html; charset=utf-8"));
+  pages.get("/ui/app.js", page(PAGE_JS, "text/javascript; charset=utf-8"));
+  pages.get("/ui/style.css", page(PAGE_CSS, "text/css; charset=utf-8"));
+  pages.get("/api/v1/openapi.json", (c) => c.json(openApiDocument(version)));
+  pages.get(
+    "/api/v1/docs",
+    page(renderDocsPage(openApiDocument(version)), "text/html; charset=utf-8"),
+  );
+  return pages;
+}
