@@ -72,16 +72,29 @@ async function tsharkRtp(t: Topology, ns: string, pcap: string, port: number) {
     "-z",
     "rtp,streams",
   ])).stdout;
-  // A row: src ip, port, dst ip, port, SSRC, payload, packets, lost (pct), max delta, max jitter, mean jitter, problems.
-  const row = out.split("\n").find((l) => l.includes("239.1.1.1") && /0x[0-9A-Fa-f]{8}/.test(l));
+  // A row: src ip, port, dst ip, port, SSRC, payload, packets, lost (pct), then the delta and
+  // jitter columns, whose set and order vary between tshark versions: named from the header
+  // (4.0: Min Delta, Mean Delta, Max Delta, Min Jitter, Mean Jitter, Max Jitter).
+  const lines = out.split("\n");
+  const header = lines.find((l) => /Max Jitter/.test(l));
+  if (!header) throw new Error(`no header in tshark's analysis:\n${out}`);
+  const columns = [...header.matchAll(/(Min|Mean|Max) (Delta|Jitter)/g)].map((m) => m[0]);
+  const row = lines.find((l) => l.includes("239.1.1.1") && /0x[0-9A-Fa-f]{8}/.test(l));
   if (!row) throw new Error(`no RTP stream in tshark's analysis:\n${out}`);
   const lost = Number(row.match(/\s(-?\d+)\s+\(-?[\d.]+%\)/)![1]);
   const after = row.slice(row.indexOf("%)") + 2).trim().split(/\s+/).map(Number);
+  const column = (name: string): number => {
+    const i = columns.indexOf(name);
+    if (i < 0 || !Number.isFinite(after[i])) {
+      throw new Error(`tshark's analysis has no "${name}" column:\n${header}\n${row}`);
+    }
+    return after[i];
+  };
   return {
     lost,
-    maxDelta: after[0],
-    maxJitter: after[1],
-    meanJitter: after[2],
+    maxDelta: column("Max Delta"),
+    maxJitter: column("Max Jitter"),
+    meanJitter: column("Mean Jitter"),
     problems: row.trim().endsWith("X"),
     row,
   };
