@@ -52,8 +52,11 @@ function operationId(method: string, path: string): string {
   return method + (camel || "Root");
 }
 
+/** Path items by path (their order is the document's). */
+type Paths = Record<string, Record<string, unknown>>;
+
 /** Every operation gets its operationId (clients generated from the document name methods after them). */
-function withOperationIds(paths: Record<string, Record<string, unknown>>) {
+function withOperationIds(paths: Paths) {
   for (const [path, item] of Object.entries(paths)) {
     for (const method of ["get", "put", "post", "delete", "patch"]) {
       const op = item[method] as Record<string, unknown> | undefined;
@@ -63,6 +66,7 @@ function withOperationIds(paths: Record<string, Record<string, unknown>>) {
   return paths;
 }
 
+/** The document /api/v1/openapi.json serves; its paths grouped by the functions below, in order. */
 export function openApiDocument(version: string): Record<string, unknown> {
   return {
     openapi: "3.1.0",
@@ -79,241 +83,283 @@ export function openApiDocument(version: string): Record<string, unknown> {
     },
     security: [{ bearer: [] }],
     paths: withOperationIds({
-      "/health": {
-        get: {
-          summary: "Health verdict with reasons (200 ok/warning, 503 critical)",
-          description:
-            "For load balancers and monitoring: ok, warning or critical with the reasons (silent rules, loss, TX errors, " +
-            "stuck workers, interfaces down). `mcr health` prints the same with monitoring-plugin perfdata.",
-          parameters: [
-            {
-              name: "stale_ms",
-              in: "query",
-              description: "a rule silent longer than this is critical",
-              schema: { type: "integer" },
-            },
-            {
-              name: "max_loss_pps",
-              in: "query",
-              description: "loss per second above this is critical",
-              schema: { type: "number" },
-            },
-            {
-              name: "rule",
-              in: "query",
-              description: "judge this rule only",
-              schema: { type: "string" },
-            },
-          ],
-          responses: {
-            "200": { description: "ok or warning", ...json("Health") },
-            "503": { description: "critical", ...json("Health") },
-            "404": { description: "no rule of that name", ...json("Error") },
-          },
-        },
-      },
-      "/metrics": {
-        get: {
-          summary: "Prometheus metrics",
-          description:
-            "Counters, gauges and histograms of every worker, rule and output, in the Prometheus text format 0.0.4.",
-          responses: { "200": { description: "text format 0.0.4", ...text("text/plain") } },
-        },
-      },
-      "/api/v1/rules": {
-        get: {
-          summary: "List rules",
-          description: "The rules in force, as configured.",
-          responses: { "200": { description: "rules", ...json("RuleList") } },
-        },
-        post: {
-          summary: "Add a rule",
-          description:
-            "Validated, applied, then persisted to the config file; 201 only once all three are done.",
-          requestBody: { required: true, ...json("Rule") },
-          responses: {
-            "201": { description: "applied and persisted", ...json("ApplyResult") },
-            ...errors,
-          },
-        },
-      },
-      "/api/v1/rules/{name}": {
-        parameters: nameParam,
-        get: {
-          summary: "Get a rule",
-          description: "One rule as configured.",
-          responses: { "200": { description: "rule", ...json("Rule") }, ...notFound },
-        },
-        put: {
-          summary: "Replace a rule",
-          description: "The body's name must be the URL's. Applied and persisted before 200.",
-          requestBody: { required: true, ...json("Rule") },
-          responses: {
-            "200": { description: "applied and persisted", ...json("ApplyResult") },
-            ...notFound,
-            ...errors,
-          },
-        },
-        delete: {
-          summary: "Remove a rule",
-          description: "Its groups are left and its rings released; persisted before 200.",
-          responses: {
-            "200": { description: "applied and persisted", ...json("ApplyResult") },
-            ...notFound,
-            ...errors,
-          },
-        },
-      },
-      "/api/v1/config": {
-        get: {
-          summary: "The configuration in force",
-          description: "Exactly what runs.",
-          responses: { "200": { description: "config", ...json("Config") } },
-        },
-        put: {
-          summary: "Replace the whole configuration (validated whole, applied atomically)",
-          description:
-            "All of it takes effect or none; keys that cannot change live (api) are refused with 409 restart_required.",
-          requestBody: { required: true, ...json("Config") },
-          responses: {
-            "200": { description: "applied and persisted", ...json("ApplyResult") },
-            ...errors,
-          },
-        },
-      },
-      "/api/v1/stats": {
-        get: {
-          summary: "Counters and rates per rule, output and worker",
-          description:
-            "Counters since start (totals never go backwards across worker restarts) and per-second rates over a sliding window.",
-          responses: { "200": { description: "stats", ...json("Stats") } },
-        },
-      },
-      "/api/v1/workers": {
-        get: {
-          summary: "Worker state",
-          description: "Each worker: alive, restarts, heartbeat age, counters.",
-          responses: { "200": { description: "workers", ...json("Workers") } },
-        },
-      },
-      "/api/v1/interfaces": {
-        get: {
-          summary: "Interface state",
-          description:
-            "Every interface a rule names: present, up, MTU, addresses, roles, change events, kernel counters.",
-          responses: { "200": { description: "interfaces", ...json("Interfaces") } },
-        },
-      },
-      "/": {
-        get: {
-          summary: "The status page (HTML; read-only, no external resources)",
-          description:
-            "Rules, outputs, rates, drops, health and workers, with a live rate chart fed by the event stream.",
-          responses: { "200": { description: "the page", ...text("text/html") } },
-        },
-      },
-      "/ui/app.js": {
-        get: {
-          summary: "The status page's script",
-          description: "Served by mcr itself.",
-          responses: { "200": { description: "script", ...text("text/javascript") } },
-        },
-      },
-      "/ui/style.css": {
-        get: {
-          summary: "The status page's style sheet",
-          description: "Served by mcr itself.",
-          responses: { "200": { description: "style sheet", ...text("text/css") } },
-        },
-      },
-      "/api/v1/events": {
-        get: {
-          summary:
-            "Server-Sent Events: config, interface, worker, health and routing-protocol transitions, and stats every second",
-          description:
-            "Events: hello, config, interface, worker, health, protocol (IGMP groups and querier, PIM neighbours, MSDP sessions), stats. A subscriber that stops reading is dropped once 256 events behind; it never delays the relay.",
-          responses: { "200": { description: "an event stream", ...text("text/event-stream") } },
-        },
-      },
-      "/api/v1/resources": {
-        get: {
-          summary:
-            "What the relay holds: counter slots, memberships, rings per worker (bytes), stuck threads",
-          description:
-            "For capacity planning and leak checks: every change must leave these as a fresh start would.",
-          responses: {
-            "200": { description: "resources", ...json("Resources") },
-            "404": { description: "not available", ...json("Error") },
-          },
-        },
-      },
-      "/api/v1/routing": {
-        get: {
-          summary: "IGMP, PIM and MSDP state",
-          description:
-            "IGMP queriers and groups per interface, PIM neighbours, DRs and learned routes, MSDP peers and SA cache, the outputs PIM joins added, interfaces waiting, protocol counters.",
-          responses: {
-            "200": { description: "routing state", ...json("Routing") },
-            "404": { description: "not available", ...json("Error") },
-          },
-        },
-      },
-      "/api/v1/streams": {
-        get: {
-          summary: "Stream health of the inspected rules",
-          description:
-            "For each rule with `inspect`: state (ok, warning, critical) with reasons, rates, inter-arrival times, RTP (RFC 3550) and MPEG-TS (ETSI TR 101 290 priority 1 and a priority 2 subset) counters, per-PID counters.",
-          responses: { "200": { description: "streams", ...json("Streams") } },
-        },
-      },
-      "/api/v1/streams/{name}": {
-        parameters: nameParam,
-        get: {
-          summary: "Stream health of one inspected rule",
-          description: "As in /api/v1/streams, for one rule; 404 when it is not inspected.",
-          responses: { "200": { description: "stream", ...json("Stream") }, ...notFound },
-        },
-      },
-      "/api/v1/version": {
-        get: {
-          summary: "Version and uptime",
-          description: "mcr version, commit, Deno and liburing versions.",
-          responses: { "200": { description: "version", ...json("Version") } },
-        },
-      },
-      "/api/v1/log-level": {
-        get: {
-          summary: "Current log level",
-          description: "debug, info, warn or error.",
-          responses: { "200": { description: "level", ...json("LogLevel") } },
-        },
-        put: {
-          summary: "Set the log level",
-          description: "Takes effect at once; not persisted (log.level in the config file is).",
-          requestBody: { required: true, ...json("LogLevel") },
-          responses: { "200": { description: "level", ...json("LogLevel") }, ...errors },
-        },
-      },
-      "/api/v1/openapi.json": {
-        get: {
-          summary: "This document",
-          description: "OpenAPI 3.1, generated from the schemas the API validates with.",
-          responses: {
-            "200": {
-              description: "OpenAPI 3.1",
-              content: { "application/json": { schema: { type: "object" } } },
-            },
-          },
-        },
-      },
-      "/api/v1/docs": {
-        get: {
-          summary: "This document as a page",
-          description:
-            "Every operation with its parameters, request and response schemas; served by mcr, no external resources.",
-          responses: { "200": { description: "the page", ...text("text/html") } },
-        },
-      },
+      ...monitoringPaths(),
+      ...configPaths(),
+      ...statePaths(),
+      ...pagePaths(),
+      ...observationPaths(),
+      ...servicePaths(),
     }),
+  };
+}
+
+/** /health and /metrics: for load balancers and Prometheus. */
+function monitoringPaths(): Paths {
+  return {
+    "/health": {
+      get: {
+        summary: "Health verdict with reasons (200 ok/warning, 503 critical)",
+        description:
+          "For load balancers and monitoring: ok, warning or critical with the reasons (silent rules, loss, TX errors, " +
+          "stuck workers, interfaces down). `mcr health` prints the same with monitoring-plugin perfdata.",
+        parameters: [
+          {
+            name: "stale_ms",
+            in: "query",
+            description: "a rule silent longer than this is critical",
+            schema: { type: "integer" },
+          },
+          {
+            name: "max_loss_pps",
+            in: "query",
+            description: "loss per second above this is critical",
+            schema: { type: "number" },
+          },
+          {
+            name: "rule",
+            in: "query",
+            description: "judge this rule only",
+            schema: { type: "string" },
+          },
+        ],
+        responses: {
+          "200": { description: "ok or warning", ...json("Health") },
+          "503": { description: "critical", ...json("Health") },
+          "404": { description: "no rule of that name", ...json("Error") },
+        },
+      },
+    },
+    "/metrics": {
+      get: {
+        summary: "Prometheus metrics",
+        description:
+          "Counters, gauges and histograms of every worker, rule and output, in the Prometheus text format 0.0.4.",
+        responses: { "200": { description: "text format 0.0.4", ...text("text/plain") } },
+      },
+    },
+  };
+}
+
+/** The configuration: its rules one by one, or the whole of it. */
+function configPaths(): Paths {
+  return {
+    "/api/v1/rules": {
+      get: {
+        summary: "List rules",
+        description: "The rules in force, as configured.",
+        responses: { "200": { description: "rules", ...json("RuleList") } },
+      },
+      post: {
+        summary: "Add a rule",
+        description:
+          "Validated, applied, then persisted to the config file; 201 only once all three are done.",
+        requestBody: { required: true, ...json("Rule") },
+        responses: {
+          "201": { description: "applied and persisted", ...json("ApplyResult") },
+          ...errors,
+        },
+      },
+    },
+    "/api/v1/rules/{name}": {
+      parameters: nameParam,
+      get: {
+        summary: "Get a rule",
+        description: "One rule as configured.",
+        responses: { "200": { description: "rule", ...json("Rule") }, ...notFound },
+      },
+      put: {
+        summary: "Replace a rule",
+        description: "The body's name must be the URL's. Applied and persisted before 200.",
+        requestBody: { required: true, ...json("Rule") },
+        responses: {
+          "200": { description: "applied and persisted", ...json("ApplyResult") },
+          ...notFound,
+          ...errors,
+        },
+      },
+      delete: {
+        summary: "Remove a rule",
+        description: "Its groups are left and its rings released; persisted before 200.",
+        responses: {
+          "200": { description: "applied and persisted", ...json("ApplyResult") },
+          ...notFound,
+          ...errors,
+        },
+      },
+    },
+    "/api/v1/config": {
+      get: {
+        summary: "The configuration in force",
+        description: "Exactly what runs.",
+        responses: { "200": { description: "config", ...json("Config") } },
+      },
+      put: {
+        summary: "Replace the whole configuration (validated whole, applied atomically)",
+        description:
+          "All of it takes effect or none; keys that cannot change live (api) are refused with 409 restart_required.",
+        requestBody: { required: true, ...json("Config") },
+        responses: {
+          "200": { description: "applied and persisted", ...json("ApplyResult") },
+          ...errors,
+        },
+      },
+    },
+  };
+}
+
+/** Counters and state: stats, workers, interfaces. */
+function statePaths(): Paths {
+  return {
+    "/api/v1/stats": {
+      get: {
+        summary: "Counters and rates per rule, output and worker",
+        description:
+          "Counters since start (totals never go backwards across worker restarts) and per-second rates over a sliding window.",
+        responses: { "200": { description: "stats", ...json("Stats") } },
+      },
+    },
+    "/api/v1/workers": {
+      get: {
+        summary: "Worker state",
+        description: "Each worker: alive, restarts, heartbeat age, counters.",
+        responses: { "200": { description: "workers", ...json("Workers") } },
+      },
+    },
+    "/api/v1/interfaces": {
+      get: {
+        summary: "Interface state",
+        description:
+          "Every interface a rule names: present, up, MTU, addresses, roles, change events, kernel counters.",
+        responses: { "200": { description: "interfaces", ...json("Interfaces") } },
+      },
+    },
+  };
+}
+
+/** The status page and its assets. */
+function pagePaths(): Paths {
+  return {
+    "/": {
+      get: {
+        summary: "The status page (HTML; read-only, no external resources)",
+        description:
+          "Rules, outputs, rates, drops, health and workers, with a live rate chart fed by the event stream.",
+        responses: { "200": { description: "the page", ...text("text/html") } },
+      },
+    },
+    "/ui/app.js": {
+      get: {
+        summary: "The status page's script",
+        description: "Served by mcr itself.",
+        responses: { "200": { description: "script", ...text("text/javascript") } },
+      },
+    },
+    "/ui/style.css": {
+      get: {
+        summary: "The status page's style sheet",
+        description: "Served by mcr itself.",
+        responses: { "200": { description: "style sheet", ...text("text/css") } },
+      },
+    },
+  };
+}
+
+/** Live state: the event stream, resources, routing, inspected streams. */
+function observationPaths(): Paths {
+  return {
+    "/api/v1/events": {
+      get: {
+        summary:
+          "Server-Sent Events: config, interface, worker, health and routing-protocol transitions, and stats every second",
+        description:
+          "Events: hello, config, interface, worker, health, protocol (IGMP groups and querier, PIM neighbours, MSDP sessions), stats. A subscriber that stops reading is dropped once 256 events behind; it never delays the relay.",
+        responses: { "200": { description: "an event stream", ...text("text/event-stream") } },
+      },
+    },
+    "/api/v1/resources": {
+      get: {
+        summary:
+          "What the relay holds: counter slots, memberships, rings per worker (bytes), stuck threads",
+        description:
+          "For capacity planning and leak checks: every change must leave these as a fresh start would.",
+        responses: {
+          "200": { description: "resources", ...json("Resources") },
+          "404": { description: "not available", ...json("Error") },
+        },
+      },
+    },
+    "/api/v1/routing": {
+      get: {
+        summary: "IGMP, PIM and MSDP state",
+        description:
+          "IGMP queriers and groups per interface, PIM neighbours, DRs and learned routes, MSDP peers and SA cache, the outputs PIM joins added, interfaces waiting, protocol counters.",
+        responses: {
+          "200": { description: "routing state", ...json("Routing") },
+          "404": { description: "not available", ...json("Error") },
+        },
+      },
+    },
+    "/api/v1/streams": {
+      get: {
+        summary: "Stream health of the inspected rules",
+        description:
+          "For each rule with `inspect`: state (ok, warning, critical) with reasons, rates, inter-arrival times, RTP (RFC 3550) and MPEG-TS (ETSI TR 101 290 priority 1 and a priority 2 subset) counters, per-PID counters.",
+        responses: { "200": { description: "streams", ...json("Streams") } },
+      },
+    },
+    "/api/v1/streams/{name}": {
+      parameters: nameParam,
+      get: {
+        summary: "Stream health of one inspected rule",
+        description: "As in /api/v1/streams, for one rule; 404 when it is not inspected.",
+        responses: { "200": { description: "stream", ...json("Stream") }, ...notFound },
+      },
+    },
+  };
+}
+
+/** The service itself: version, log level, this document. */
+function servicePaths(): Paths {
+  return {
+    "/api/v1/version": {
+      get: {
+        summary: "Version and uptime",
+        description: "mcr version, commit, Deno and liburing versions.",
+        responses: { "200": { description: "version", ...json("Version") } },
+      },
+    },
+    "/api/v1/log-level": {
+      get: {
+        summary: "Current log level",
+        description: "debug, info, warn or error.",
+        responses: { "200": { description: "level", ...json("LogLevel") } },
+      },
+      put: {
+        summary: "Set the log level",
+        description: "Takes effect at once; not persisted (log.level in the config file is).",
+        requestBody: { required: true, ...json("LogLevel") },
+        responses: { "200": { description: "level", ...json("LogLevel") }, ...errors },
+      },
+    },
+    "/api/v1/openapi.json": {
+      get: {
+        summary: "This document",
+        description: "OpenAPI 3.1, generated from the schemas the API validates with.",
+        responses: {
+          "200": {
+            description: "OpenAPI 3.1",
+            content: { "application/json": { schema: { type: "object" } } },
+          },
+        },
+      },
+    },
+    "/api/v1/docs": {
+      get: {
+        summary: "This document as a page",
+        description:
+          "Every operation with its parameters, request and response schemas; served by mcr, no external resources.",
+        responses: { "200": { description: "the page", ...text("text/html") } },
+      },
+    },
   };
 }

@@ -27,11 +27,13 @@ function labels(l: Record<string, string | number>): string {
   return parts.length ? `{${parts.join(",")}}` : "";
 }
 
+type FamilyType = "counter" | "gauge" | "histogram";
+
 class Family {
   readonly lines: string[] = [];
   constructor(
     readonly name: string,
-    readonly type: "counter" | "gauge" | "histogram",
+    readonly type: FamilyType,
     readonly help: string,
   ) {}
   add(l: Record<string, string | number>, value: number, suffix = ""): void {
@@ -78,18 +80,34 @@ export function outputName(
   return endpointText(o);
 }
 
+/** Declares a family: families are served in the order they are declared. */
+type DeclareFamily = (name: string, type: FamilyType, help: string) => Family;
+
+/** The /metrics text: process, workers, rules and outputs, streams, routing, interfaces, in that order. */
 export function renderPrometheus(
   s: StatsSnapshot,
   interfaces: InterfaceState[],
   extras: ExporterExtras = {},
 ): string {
   const families: Family[] = [];
-  const fam = (name: string, type: "counter" | "gauge" | "histogram", help: string) => {
+  const fam: DeclareFamily = (name, type, help) => {
     const f = new Family(name, type, help);
     families.push(f);
     return f;
   };
+  processFamilies(fam, s, extras);
+  workerFamilies(fam, s);
+  dropFamilies(fam, s);
+  residenceFamilies(fam, s);
+  ruleFamilies(fam, s, extras);
+  streamFamilies(fam, extras);
+  routingFamilies(fam, extras);
+  interfaceFamilies(fam, interfaces);
+  return families.map((f) => f.render()).join("");
+}
 
+/** The build, the process, the uptime and the last configuration change. */
+function processFamilies(fam: DeclareFamily, s: StatsSnapshot, extras: ExporterExtras): void {
   if (extras.build) {
     fam("mcr_build_info", "gauge", "Build of this relay (value 1)").add(extras.build, 1);
   }
@@ -127,6 +145,10 @@ export function renderPrometheus(
     )
       .add({}, c === null ? 0 : c.atMs / 1000);
   }
+}
+
+/** Worker liveness and restarts, then the worker counters. */
+function workerFamilies(fam: DeclareFamily, s: StatsSnapshot): void {
   const alive = fam("mcr_worker_alive", "gauge", "1 if the forwarding worker is running");
   const restarts = fam(
     "mcr_worker_restarts_total",
@@ -152,6 +174,10 @@ export function renderPrometheus(
       f.add({ worker: "exited" }, Math.max(0, (s.totals[c.name] ?? 0) - live) * scale);
     }
   }
+}
+
+/** Drops by worker and reason (exited workers' in worker="exited"). */
+function dropFamilies(fam: DeclareFamily, s: StatsSnapshot): void {
   const drops = fam("mcr_drop_total", "counter", "Frames dropped, by reason");
   for (const d of DROP_REASONS) {
     let live = 0;
@@ -165,7 +191,10 @@ export function renderPrometheus(
       Math.max(0, (s.totals[`drop_${d.name}`] ?? 0) - live),
     );
   }
+}
 
+/** The residence-time histogram of each worker. */
+function residenceFamilies(fam: DeclareFamily, s: StatsSnapshot): void {
   const residence = fam(
     "mcr_residence_seconds",
     "histogram",
@@ -181,7 +210,10 @@ export function renderPrometheus(
     residence.add({ worker: w.id }, (w.counters.residence_sum_us ?? 0) / 1e6, "_sum");
     residence.add({ worker: w.id }, w.counters.residence_count ?? 0, "_count");
   }
+}
 
+/** Rule and output counters, rule silence and state (disabled rules included). */
+function ruleFamilies(fam: DeclareFamily, s: StatsSnapshot, extras: ExporterExtras): void {
   const ruleFams = RULE_COUNTERS.map((c) => fam(c.family, "counter", c.help));
   const outFams = OUTPUT_COUNTERS.map((c) => fam(c.family, "counter", c.help));
   const silent = fam(
@@ -233,7 +265,10 @@ export function renderPrometheus(
       state.add({ rule: name, state: st }, st === "disabled" ? 1 : 0);
     }
   }
+}
 
+/** Stream health and the stream families of the inspected rules. */
+function streamFamilies(fam: DeclareFamily, extras: ExporterExtras): void {
   if (extras.streams && extras.streams.length > 0) {
     const st = fam(
       "mcr_stream_state",
@@ -243,14 +278,21 @@ export function renderPrometheus(
     for (const r of extras.streams) st.add({ rule: r.rule }, STATE_VALUE[r.state]);
     for (const spec of STREAM_SLOTS as readonly StreamSlotSpec[]) {
       if (!spec.family || spec.kind === "state") continue;
-      const f = fam(spec.family, spec.kind === "counter" ? "counter" : "gauge", spec.help);
+      const f = fam(
+        spec.family,
+        spec.kind === "counter" ? "counter" : "gauge",
+        spec.help,
+      );
       for (const r of extras.streams) {
         const v = metricValue(r, spec.name as StreamSlotName);
         if (v !== undefined) f.add({ rule: r.rule }, v);
       }
     }
   }
+}
 
+/** Routing-protocol counters and gauges (IGMP, MLD, PIM, MSDP). */
+function routingFamilies(fam: DeclareFamily, extras: ExporterExtras): void {
   if (extras.routing) {
     const r = extras.routing;
     for (const c of PROTOCOL_COUNTERS) {
@@ -274,7 +316,10 @@ export function renderPrometheus(
       r.saCache,
     );
   }
+}
 
+/** Interface presence, events and kernel RX counters. */
+function interfaceFamilies(fam: DeclareFamily, interfaces: InterfaceState[]): void {
   const up = fam("mcr_interface_up", "gauge", "1 if the interface exists and is up");
   const events = fam(
     "mcr_interface_events_total",
@@ -291,5 +336,4 @@ export function renderPrometheus(
     events.add({ interface: i.name }, i.events);
     ifRx.add({ interface: i.name }, i.rx_packets);
   }
-  return families.map((f) => f.render()).join("");
 }
