@@ -3,7 +3,7 @@ import { z } from "zod";
 import { interfaceInfo } from "../../ffi/iface.ts";
 import { InterfaceName, IpAddressText, MulticastGroup, UnicastAddress } from "../config/schema.ts";
 import { fromWords, ip, type IpAddress } from "../net/address.ts";
-import { generate } from "../tools/gen.ts";
+import { generate, type GenResult } from "../tools/gen.ts";
 import { MIN_PAYLOAD } from "../tools/payload.ts";
 import {
   FAULT_KINDS,
@@ -93,7 +93,35 @@ function random(n: number): number {
   return Math.floor((crypto.getRandomValues(new Uint32Array(1))[0] / 2 ** 32) * n);
 }
 
+/** The options of `mcr gen`, validated. */
+type GenValues = z.infer<typeof GenArgs>;
+
 export async function genCommand(argv: string[]): Promise<number> {
+  const a = parseGenArgs(argv);
+  if (typeof a === "number") return a;
+  const signal = signalOf(a);
+  if (typeof signal === "number") return signal;
+  const destination = ip((a.group ?? a.address)!);
+  const egress = egressOf(a, destination);
+  if (typeof egress === "number") return egress;
+  const runId = a["run-id"] ?? (crypto.getRandomValues(new Uint32Array(1))[0] >>> 0);
+  const result = await generate({
+    destination,
+    port: a.port,
+    count: a.count,
+    rate: signal?.datagramRate ?? a.rate ?? 10_000,
+    size: signal?.datagramSize ?? a.size ?? 1024,
+    source: egress.source,
+    ifindex: egress.ifindex,
+    ttl: a.ttl,
+    runId,
+    signal,
+  });
+  return report(a, result, signal, runId);
+}
+
+/** Parses and checks the command line: the options, or the exit code (after --help or an error). */
+function parseGenArgs(argv: string[]): GenValues | number {
   const parsed = parseCommandArgs("mcr gen", argv, {
     group: { type: "string" },
     address: { type: "string" },
@@ -129,6 +157,14 @@ export async function genCommand(argv: string[]): Promise<number> {
     console.error(`mcr gen: give exactly one of --group or --address\n${USAGE}`);
     return 1;
   }
+  return a;
+}
+
+/**
+ * The test signal of --signal (undefined without it), or the exit code if
+ * its options do not fit.
+ */
+function signalOf(a: GenValues): TestSignal | undefined | number {
   let signal: TestSignal | undefined;
   if (a.signal === undefined) {
     const stray = SIGNAL_ONLY.find((name) => a[name] !== undefined);
@@ -169,7 +205,17 @@ export async function genCommand(argv: string[]): Promise<number> {
       return 1;
     }
   }
-  const destination = ip((a.group ?? a.address)!);
+  return signal;
+}
+
+/**
+ * The source address and egress interface (0: the kernel's choice) from
+ * --source-ip and --interface, or the exit code if they do not fit.
+ */
+function egressOf(
+  a: GenValues,
+  destination: IpAddress,
+): { source: IpAddress | null; ifindex: number } | number {
   let source: IpAddress | null = a["source-ip"] ? ip(a["source-ip"]) : null;
   if (source && source.family !== destination.family) {
     console.error(
@@ -195,19 +241,16 @@ export async function genCommand(argv: string[]): Promise<number> {
       source = fromWords(4, [info.ipv4]);
     }
   }
-  const runId = a["run-id"] ?? (crypto.getRandomValues(new Uint32Array(1))[0] >>> 0);
-  const result = await generate({
-    destination,
-    port: a.port,
-    count: a.count,
-    rate: signal?.datagramRate ?? a.rate ?? 10_000,
-    size: signal?.datagramSize ?? a.size ?? 1024,
-    source,
-    ifindex,
-    ttl: a.ttl,
-    runId,
-    signal,
-  });
+  return { source, ifindex };
+}
+
+/** Prints what was sent (and the JSON with --json); the exit code: 2 if send errors lost some. */
+function report(
+  a: GenValues,
+  result: GenResult,
+  signal: TestSignal | undefined,
+  runId: number,
+): number {
   const mbit = (result.rate_pps * (result.size + 42) * 8) / 1e6;
   console.error(
     `sent ${result.sent} packets in ${result.elapsed_s} s: ${result.rate_pps} pps (target ${result.target_pps}), ` +

@@ -12,9 +12,9 @@ import { Supervisor } from "../supervisor/supervisor.ts";
 import { checkCapabilities } from "./caps.ts";
 import { prepareApi, type PreparedApi, startApi } from "./run_api.ts";
 import { raiseFileLimit } from "../../ffi/process.ts";
-import { createLogger } from "../log.ts";
+import { createLogger, type Logger } from "../log.ts";
 import { countersRecord } from "../stats/summary.ts";
-import { systemdNotifier } from "./systemd.ts";
+import { type Notifier, systemdNotifier } from "./systemd.ts";
 import { EventBus } from "../events.ts";
 
 export const USAGE = `usage: mcr run --config FILE [--listen HOST:PORT] [--no-api] [--no-persist]
@@ -27,7 +27,68 @@ Runs the relay. Options:
   --log-level LEVEL   debug | info | warn | error
   --final-stats FILE  write the final counters as JSON to FILE on exit`;
 
+/** The options of `mcr run`, checked: a config file is given, the log level is one of the four. */
+interface RunArgs {
+  config: string;
+  listen?: string;
+  "no-api"?: boolean;
+  "no-persist"?: boolean;
+  "log-level"?: string;
+  "final-stats"?: string;
+}
+
+/** The configuration, loaded, and the API's listeners, bound (null with --no-api). */
+interface Prepared {
+  file: ConfigFile;
+  config: Config;
+  prepared: PreparedApi | null;
+}
+
+/** The running relay. */
+interface Started {
+  supervisor: Supervisor;
+  events: EventBus;
+}
+
+/** The installed signal handlers. */
+interface Signals {
+  /** Resolves on SIGTERM or SIGINT. */
+  stopped: Promise<void>;
+  printCounters(): void;
+  remove(): void;
+}
+
 export async function runCommand(argv: string[]): Promise<number> {
+  const args = parseRunArgs(argv);
+  if (typeof args === "number") return args;
+
+  // From here on stderr carries JSON lines only (the journal's priorities follow the levels).
+  const log = createLogger({ level: (args["log-level"] ?? "info") as "info" });
+  const loaded = await prepareRelay(args, log);
+  if (typeof loaded === "number") return loaded;
+  const started = await startSupervisor(loaded, log);
+  if (typeof started === "number") return started;
+  const { supervisor } = started;
+
+  // Signal handlers before anything announces the relay (a SIGUSR1 or SIGHUP
+  // without a listener would end the process).
+  const systemd = systemdNotifier(log);
+  const signals = listenForSignals(supervisor, loaded.file, log, systemd);
+
+  const api = await serveApi(args, loaded, started, log);
+  if (typeof api === "number") return api;
+  systemd.ready(`${supervisor.config().rules.length} rules in force`);
+  const stopWatchdog = systemd.watchdog(() => supervisor.dataPlaneHealthy());
+
+  await signals.stopped;
+  systemd.stopping();
+  stopWatchdog();
+  await stopRelay(args, supervisor, api, signals, log);
+  return 0;
+}
+
+/** Parses and checks the command line: the options, or the exit code (after --help or an error). */
+function parseRunArgs(argv: string[]): RunArgs | number {
   let args;
   try {
     args = parseArgs({
@@ -61,15 +122,22 @@ export async function runCommand(argv: string[]): Promise<number> {
     console.error(`mcr run: --log-level: must be one of debug, info, warn, error`);
     return 1;
   }
+  return { ...args, config: args.config };
+}
 
-  // From here on stderr carries JSON lines only (the journal's priorities follow the levels).
-  const log = createLogger({ level: (level ?? "info") as "info" });
-  const fail = (message: string): number => {
-    log.error(`mcr run: ${message}`);
-    return 1;
-  };
+/** Logs why the relay cannot run; the exit code. */
+function fail(log: Logger, message: string): number {
+  log.error(`mcr run: ${message}`);
+  return 1;
+}
+
+/**
+ * Checks the capabilities, loads the configuration and binds the API's
+ * listeners: the exit code if any of it fails.
+ */
+async function prepareRelay(args: RunArgs, log: Logger): Promise<Prepared | number> {
   const caps = checkCapabilities(["CAP_NET_RAW", "CAP_NET_ADMIN"]);
-  if (!caps.ok) return fail(caps.message);
+  if (!caps.ok) return fail(log, caps.message);
 
   const path = args.config;
   const file = new ConfigFile(path);
@@ -77,10 +145,10 @@ export async function runCommand(argv: string[]): Promise<number> {
   try {
     config = await file.load();
   } catch (err) {
-    if (err instanceof ConfigError) return fail(err.message);
+    if (err instanceof ConfigError) return fail(log, err.message);
     throw err;
   }
-  log.level = (level ?? config.log?.level ?? "info") as "info";
+  log.level = (args["log-level"] ?? config.log?.level ?? "info") as "info";
   // Everything the API needs is checked (and its listeners bound) before
   // any ring is created or group joined: a bad listen address, port or
   // token stops here with its cause, having touched nothing.
@@ -89,12 +157,17 @@ export async function runCommand(argv: string[]): Promise<number> {
     try {
       prepared = prepareApi(config, args.listen);
     } catch (err) {
-      return fail((err as Error).message);
+      return fail(log, (err as Error).message);
     }
   }
+  return { file, config, prepared };
+}
+
+/** Starts the supervisor and its workers; on failure stops them, closes the API's listeners. */
+async function startSupervisor(loaded: Prepared, log: Logger): Promise<Started | number> {
   raiseFileLimit();
   const events = new EventBus();
-  const supervisor = new Supervisor(config, {
+  const supervisor = new Supervisor(loaded.config, {
     logger: log,
     onEvent: (type, data) => events.publish(type, data),
   });
@@ -102,13 +175,19 @@ export async function runCommand(argv: string[]): Promise<number> {
     await supervisor.start();
   } catch (err) {
     await supervisor.stop();
-    prepared?.close();
-    return fail(`cannot start: ${(err as Error).message}`);
+    loaded.prepared?.close();
+    return fail(log, `cannot start: ${(err as Error).message}`);
   }
+  return { supervisor, events };
+}
 
-  // Signal handlers before anything announces the relay (a SIGUSR1 or SIGHUP
-  // without a listener would end the process).
-  const systemd = systemdNotifier(log);
+/** SIGTERM/SIGINT stop, SIGHUP reloads the config file, SIGUSR1 prints the counters. */
+function listenForSignals(
+  supervisor: Supervisor,
+  file: ConfigFile,
+  log: Logger,
+  systemd: Notifier,
+): Signals {
   const printCounters = () => log.info("counters", countersRecord(supervisor.stats()));
   const stopped = Promise.withResolvers<void>();
   const onStop = () => stopped.resolve();
@@ -130,7 +209,27 @@ export async function runCommand(argv: string[]): Promise<number> {
   Deno.addSignalListener("SIGINT", onStop);
   Deno.addSignalListener("SIGHUP", onHup);
   Deno.addSignalListener("SIGUSR1", printCounters);
+  return {
+    stopped: stopped.promise,
+    printCounters,
+    remove() {
+      Deno.removeSignalListener("SIGTERM", onStop);
+      Deno.removeSignalListener("SIGINT", onStop);
+      Deno.removeSignalListener("SIGHUP", onHup);
+      Deno.removeSignalListener("SIGUSR1", printCounters);
+    },
+  };
+}
 
+/** Starts the HTTP API (null with --no-api); on failure stops the relay: the exit code. */
+async function serveApi(
+  args: RunArgs,
+  loaded: Prepared,
+  started: Started,
+  log: Logger,
+): Promise<{ shutdown(): Promise<void> } | null | number> {
+  const { file, config, prepared } = loaded;
+  const { supervisor, events } = started;
   const persist = args["no-persist"] ? null : (next: Config) => file.write(next);
   let api: { shutdown(): Promise<void> } | null = null;
   if (prepared) {
@@ -142,25 +241,26 @@ export async function runCommand(argv: string[]): Promise<number> {
       api = await startApi({ supervisor, config, prepared, persist, log, injectFault, events });
     } catch (err) {
       await supervisor.stop();
-      return fail((err as Error).message);
+      return fail(log, (err as Error).message);
     }
   }
-  systemd.ready(`${supervisor.config().rules.length} rules in force`);
-  const stopWatchdog = systemd.watchdog(() => supervisor.dataPlaneHealthy());
+  return api;
+}
 
-  await stopped.promise;
-  systemd.stopping();
-  stopWatchdog();
+/** The way out: signal handlers removed, API and relay stopped, final counters printed. */
+async function stopRelay(
+  args: RunArgs,
+  supervisor: Supervisor,
+  api: { shutdown(): Promise<void> } | null,
+  signals: Signals,
+  log: Logger,
+): Promise<void> {
   log.info("stopping");
-  Deno.removeSignalListener("SIGTERM", onStop);
-  Deno.removeSignalListener("SIGINT", onStop);
-  Deno.removeSignalListener("SIGHUP", onHup);
-  Deno.removeSignalListener("SIGUSR1", printCounters);
+  signals.remove();
   await api?.shutdown();
   await supervisor.stop();
-  printCounters();
+  signals.printCounters();
   if (args["final-stats"]) {
     Deno.writeTextFileSync(args["final-stats"], JSON.stringify(supervisor.stats()) + "\n");
   }
-  return 0;
 }
