@@ -105,11 +105,51 @@ export function buildTables(
   cache: RuleCache = new Map(),
   worker: WorkerShare = { index: 0, count: 1 },
 ): { inputs: InputPort[]; txPorts: TxPort[]; routedPorts: RoutedPort[] } {
+  const txPorts = txPortsFor(plan, txRings, previous.txPorts);
+  const routedPorts: RoutedPort[] = [];
+  const rulesByInput = new Map<number, Rule[]>();
+  const current = new Set(txPorts.values());
+  const kept: RuleCache = new Map();
+  const addRule = (r: RulePlan, rule: Rule) => {
+    const key = rxKey(r.inputIfindex, r.spread);
+    const list = rulesByInput.get(key);
+    if (list) list.push(rule);
+    else rulesByInput.set(key, [rule]);
+  };
+  for (const r of plan.rules) {
+    const hit = cache.get(r);
+    if (
+      hit && hit.share === shareOf(r, worker) &&
+      hit.tx.every((t) => t === null || current.has(t)) &&
+      hit.routed.every((ref, i) => ref === null || routedSockets.get(r.outputs[i].slot) === ref)
+    ) {
+      kept.set(r, hit);
+      for (const o of hit.rule.outputs) if (o.routed) routedPorts.push(o.routed);
+      addRule(r, hit.rule);
+      continue;
+    }
+    const built = ruleFor(r, worker, txPorts, routedSockets);
+    for (const o of built.rule.outputs) if (o.routed) routedPorts.push(o.routed);
+    kept.set(r, built);
+    addRule(r, built.rule);
+  }
+  const inputs = inputsFor(plan, rxRings, rulesByInput, previous.inputs);
+  cache.clear();
+  for (const [k, v] of kept) cache.set(k, v);
+  return { inputs, txPorts: [...txPorts.values()], routedPorts };
+}
+
+/** The TX ports of a plan, by ifindex: the previous port where its ring and facts are unchanged. */
+function txPortsFor(
+  plan: WorkerPlan,
+  txRings: ReadonlyMap<number, TxRingRef>,
+  previous: readonly TxPort[],
+): Map<number, TxPort> {
   const txPorts = new Map<number, TxPort>();
   for (const t of plan.tx) {
     const ring = txRings.get(t.ifindex);
     if (!ring) throw new Error(`no TX ring open for interface "${t.ifname}"`);
-    const old = previous.txPorts.find((p) => p.ringId === ring.id);
+    const old = previous.find((p) => p.ringId === ring.id);
     // The frame's data area (after its tpacket2 header), and the MTU plus the Ethernet header.
     const maxFrame = Math.min(ring.frameSize - TP2_DATA, t.mtu + ETH_HLEN);
     if (
@@ -132,103 +172,115 @@ export function buildTables(
     if (old) port.head = old.head;
     txPorts.set(t.ifindex, port);
   }
+  return txPorts;
+}
 
-  const routedPorts: RoutedPort[] = [];
-  const rulesByInput = new Map<number, Rule[]>();
-  const current = new Set(txPorts.values());
-  const kept: RuleCache = new Map();
-  // A spread rule: this worker writes the outputs at positions p with p % count === index.
-  const shareOf = (r: RulePlan) => r.spread ? `${worker.index}/${worker.count}` : "";
-  const mine = (r: RulePlan, p: number) => !r.spread || p % worker.count === worker.index;
-  const addRule = (r: RulePlan, rule: Rule) => {
-    const key = rxKey(r.inputIfindex, r.spread);
-    const list = rulesByInput.get(key);
-    if (list) list.push(rule);
-    else rulesByInput.set(key, [rule]);
-  };
-  for (const r of plan.rules) {
-    const hit = cache.get(r);
-    if (
-      hit && hit.share === shareOf(r) && hit.tx.every((t) => t === null || current.has(t)) &&
-      hit.routed.every((ref, i) => ref === null || routedSockets.get(r.outputs[i].slot) === ref)
-    ) {
-      kept.set(r, hit);
-      for (const o of hit.rule.outputs) if (o.routed) routedPorts.push(o.routed);
-      addRule(r, hit.rule);
-      continue;
-    }
-    const inputDst = Int32Array.from(r.dst);
-    const outputs = r.outputs.filter((_, p) => mine(r, p)).map((o) => {
-      let tx: TxPort | null = null;
-      let routed: RoutedPort | null = null;
-      if (o.egress === "routed") {
-        const ref = routedSockets.get(o.slot);
-        if (!ref) throw new Error(`rule "${r.name}": no routed socket for output slot ${o.slot}`);
-        routed = new RoutedPort(
-          ref.fd,
-          ref.name,
-          ref.slotSize,
-          ref.slots,
-          ref.dataOffset,
-          new Int32Array(ref.slots),
-          o.slot,
-        );
-        routedPorts.push(routed);
-      } else {
-        tx = txPorts.get(o.ifindex) ?? null;
-        if (!tx) throw new Error(`rule "${r.name}": no TX port for ifindex ${o.ifindex}`);
-      }
-      return new Output(
-        o.egress === "routed" ? EGRESS_ROUTED : EGRESS_L2,
-        tx,
-        routed,
-        o.slot,
-        o.family,
-        Int32Array.from(o.dst),
-        o.port,
-        Int32Array.from(o.src),
-        o.ttl,
-        o.tos,
-        outputMac(o),
-        inputDst,
-        r.port,
-        o.vlan ?? 0,
-      );
-    });
-    const v6 = r.family === 6;
-    const last = r.dst[r.dst.length - 1];
-    const rule = new Rule(
-      r.slot,
-      r.family,
-      last,
-      r.port,
-      v6 ? 0 : r.srcAddr[0],
-      v6 ? 0 : r.srcMask[0],
-      Int32Array.from(v6 ? r.dst : []),
-      Int32Array.from(v6 ? r.srcAddr : []),
-      Int32Array.from(v6 ? r.srcMask : []),
-      r.srcPrefix,
-      r.allowFragments,
-      outputs,
-      r.vlan ?? 0,
-      r.protocol ?? 17,
-      !r.spread || worker.index === 0,
-      // A spread rule's packets reach every worker: one of them inspects the stream.
-      r.inspect !== undefined && worker.streams && (!r.spread || worker.index === 0)
-        ? new StreamInspector(r.inspect, worker.streams)
-        : null,
+/** A spread rule's share of its outputs in this worker ("" for a rule every worker writes whole). */
+function shareOf(r: RulePlan, worker: WorkerShare): string {
+  return r.spread ? `${worker.index}/${worker.count}` : "";
+}
+
+/** A spread rule: this worker writes the outputs at positions p with p % count === index. */
+function mine(r: RulePlan, p: number, worker: WorkerShare): boolean {
+  return !r.spread || p % worker.count === worker.index;
+}
+
+/** One output's loop object, on its TX port or routed socket. */
+function outputFor(
+  r: RulePlan,
+  o: OutputPlan,
+  txPorts: ReadonlyMap<number, TxPort>,
+  routedSockets: ReadonlyMap<number, RoutedRef>,
+  inputDst: Int32Array,
+): Output {
+  let tx: TxPort | null = null;
+  let routed: RoutedPort | null = null;
+  if (o.egress === "routed") {
+    const ref = routedSockets.get(o.slot);
+    if (!ref) throw new Error(`rule "${r.name}": no routed socket for output slot ${o.slot}`);
+    routed = new RoutedPort(
+      ref.fd,
+      ref.name,
+      ref.slotSize,
+      ref.slots,
+      ref.dataOffset,
+      new Int32Array(ref.slots),
+      o.slot,
     );
-    kept.set(r, {
-      rule,
-      tx: outputs.map((o) => o.tx),
-      routed: r.outputs.map((o, p) =>
-        o.egress === "routed" && mine(r, p) ? routedSockets.get(o.slot)! : null
-      ),
-      share: shareOf(r),
-    });
-    addRule(r, rule);
+  } else {
+    tx = txPorts.get(o.ifindex) ?? null;
+    if (!tx) throw new Error(`rule "${r.name}": no TX port for ifindex ${o.ifindex}`);
   }
+  return new Output(
+    o.egress === "routed" ? EGRESS_ROUTED : EGRESS_L2,
+    tx,
+    routed,
+    o.slot,
+    o.family,
+    Int32Array.from(o.dst),
+    o.port,
+    Int32Array.from(o.src),
+    o.ttl,
+    o.tos,
+    outputMac(o),
+    inputDst,
+    r.port,
+    o.vlan ?? 0,
+  );
+}
 
+/** A rule's loop object and what it was built on (the cache entry). */
+function ruleFor(
+  r: RulePlan,
+  worker: WorkerShare,
+  txPorts: ReadonlyMap<number, TxPort>,
+  routedSockets: ReadonlyMap<number, RoutedRef>,
+): { rule: Rule; tx: (TxPort | null)[]; routed: (RoutedRef | null)[]; share: string } {
+  const inputDst = Int32Array.from(r.dst);
+  const outputs = r.outputs.filter((_, p) => mine(r, p, worker)).map((o) =>
+    outputFor(r, o, txPorts, routedSockets, inputDst)
+  );
+  const v6 = r.family === 6;
+  const last = r.dst[r.dst.length - 1];
+  const rule = new Rule(
+    r.slot,
+    r.family,
+    last,
+    r.port,
+    v6 ? 0 : r.srcAddr[0],
+    v6 ? 0 : r.srcMask[0],
+    Int32Array.from(v6 ? r.dst : []),
+    Int32Array.from(v6 ? r.srcAddr : []),
+    Int32Array.from(v6 ? r.srcMask : []),
+    r.srcPrefix,
+    r.allowFragments,
+    outputs,
+    r.vlan ?? 0,
+    r.protocol ?? 17,
+    !r.spread || worker.index === 0,
+    // A spread rule's packets reach every worker: one of them inspects the stream.
+    r.inspect !== undefined && worker.streams && (!r.spread || worker.index === 0)
+      ? new StreamInspector(r.inspect, worker.streams)
+      : null,
+  );
+  return {
+    rule,
+    tx: outputs.map((o) => o.tx),
+    routed: r.outputs.map((o, p) =>
+      o.egress === "routed" && mine(r, p, worker) ? routedSockets.get(o.slot)! : null
+    ),
+    share: shareOf(r, worker),
+  };
+}
+
+/** The input ports: one per RX ring, with its rules chained by key; an input keeps its cursor. */
+function inputsFor(
+  plan: WorkerPlan,
+  rxRings: ReadonlyMap<number, RxRingRef>,
+  rulesByInput: ReadonlyMap<number, Rule[]>,
+  previous: readonly InputPort[],
+): InputPort[] {
+  // The relay's own source addresses: a packet from one may be its own copy coming back (the loop guard).
   const ownSources = new Set<number>();
   for (const r of plan.rules) {
     for (const o of r.outputs) {
@@ -253,13 +305,11 @@ export function buildTables(
       ),
       ownSources,
     );
-    const old = previous.inputs.find((p) => p.ringId === ring.id);
+    const old = previous.find((p) => p.ringId === ring.id);
     if (old) input.cursor = old.cursor;
     inputs.push(input);
   }
-  cache.clear();
-  for (const [k, v] of kept) cache.set(k, v);
-  return { inputs, txPorts: [...txPorts.values()], routedPorts };
+  return inputs;
 }
 
 /**

@@ -92,191 +92,243 @@ function drain(state: LoopState, retireWaitMs: number): void {
   flush(state);
 }
 
-async function main(): Promise<void> {
-  const init = await nextMessage();
-  if (init.type !== "init") throw new Error("worker: first message must be init");
-  const id = init.id;
-  workerId = id;
-  const control = new Int32Array(init.control);
-  const workerCounters = new Float64Array(init.workerCounters);
-  const ruleCounters = new Float64Array(init.ruleCounters);
-  const outputCounters = new Float64Array(init.outputCounters);
-  const streamCounters = new Float64Array(init.streamCounters);
-
-  loadLibrary();
-  // Naps (adaptive wake-ups) of tens of µs must not end up to 50 µs late.
-  setTimerSlack(1000);
-  const waiter = Waiter.open(256);
-  const beat = () => workerCounters[W.heartbeat_ms] = Date.now();
-  const rings = new WorkerRings(waiter, beat, id, streamCounters);
-  const sender = new RoutedSender(rings.arena);
-  const clock = new RealtimeClock();
-  post({ type: "ready", id, waiterHandle: waiter.handle, arenaHandle: rings.arena.handle });
-  let state: LoopState | null = null;
+/** One forwarding thread's state between messages: its handles, the plan in force, the succession. */
+class WorkerThread {
+  readonly id: number;
+  readonly control: Int32Array;
+  readonly counters: Float64Array;
+  readonly ruleCounters: Float64Array;
+  readonly outputCounters: Float64Array;
+  readonly waiter: Waiter;
+  readonly rings: WorkerRings;
+  readonly sender: RoutedSender;
+  readonly clock = new RealtimeClock();
+  state: LoopState | null = null;
   /** The rules of the plan in force, by name (plans arrive as deltas: channel.ts RuleDelta). */
-  const rulePlans = new Map<string, RulePlan>();
+  readonly rulePlans = new Map<string, RulePlan>();
+  /** The CPU this thread is pinned to (worker_cpus), null when it is not. */
+  pinnedCpu: number | null = null;
+  /** A cut waits for its predecessors to retire before it is reported done. */
+  cutPending = false;
+  cutLate = false;
 
-  /** Kernel ring statistics and kick tallies, about once a second and at exit. */
-  const periodic = (): void => {
-    const st = rings.kernelStats();
-    workerCounters[W.kernel_packets] += st.packets;
-    workerCounters[W.kernel_drops] += st.drops;
-    workerCounters[W.kernel_freezes] += st.freezes;
-    const k = waiter.stats();
-    workerCounters[W.tx_kicks] += k.kicks;
-    workerCounters[W.tx_kick_errors] += k.kickErrors;
-    workerCounters[W.tx_errors] += k.kickErrors;
-    workerCounters[W.tx_kicks_deferred] += k.kicksDeferred;
-    workerCounters[W.rx_socket_errors] += k.pollErrors;
-    if (k.lastErrno !== 0) workerCounters[W.last_kick_errno] = k.lastErrno;
+  constructor(init: Extract<ToWorker, { type: "init" }>) {
+    this.id = init.id;
+    this.control = new Int32Array(init.control);
+    this.counters = new Float64Array(init.workerCounters);
+    this.ruleCounters = new Float64Array(init.ruleCounters);
+    this.outputCounters = new Float64Array(init.outputCounters);
+    loadLibrary();
+    // Naps (adaptive wake-ups) of tens of µs must not end up to 50 µs late.
+    setTimerSlack(1000);
+    this.waiter = Waiter.open(256);
+    this.rings = new WorkerRings(
+      this.waiter,
+      this.beat,
+      init.id,
+      new Float64Array(init.streamCounters),
+    );
+    this.sender = new RoutedSender(this.rings.arena);
+  }
+
+  readonly beat = (): void => {
+    this.counters[W.heartbeat_ms] = Date.now();
   };
 
-  /** The CPU this thread is pinned to (worker_cpus), null when it is not. */
-  let pinnedCpu: number | null = null;
+  /** Kernel ring statistics and kick tallies, about once a second and at exit. */
+  readonly periodic = (): void => {
+    const c = this.counters;
+    const st = this.rings.kernelStats();
+    c[W.kernel_packets] += st.packets;
+    c[W.kernel_drops] += st.drops;
+    c[W.kernel_freezes] += st.freezes;
+    const k = this.waiter.stats();
+    c[W.tx_kicks] += k.kicks;
+    c[W.tx_kick_errors] += k.kickErrors;
+    c[W.tx_errors] += k.kickErrors;
+    c[W.tx_kicks_deferred] += k.kicksDeferred;
+    c[W.rx_socket_errors] += k.pollErrors;
+    if (k.lastErrno !== 0) c[W.last_kick_errno] = k.lastErrno;
+  };
 
   /** Applies every plan waiting in the inbox up to the requested generation. */
-  const drainPlans = async (): Promise<void> => {
+  async drainPlans(): Promise<void> {
+    const control = this.control;
     while (
       Atomics.load(control, CONTROL_APPLIED_GEN) < Atomics.load(control, CONTROL_REQUESTED_GEN)
     ) {
       const m = await nextMessage();
       if (m.type !== "plan") continue;
       Atomics.store(control, CONTROL_PHASE, PHASE_APPLYING);
-      beat();
+      this.beat();
       try {
-        // Frames and datagrams still batched go out before anything changes.
-        if (state !== null) flush(state);
-        // worker_cpus: this thread runs alone on its CPU, or anywhere the process may.
-        const cpus = m.plan.workerCpus ?? [];
-        const cpu = cpus.length > 0 ? cpus[id % cpus.length] : null;
-        if (cpu !== pinnedCpu) {
-          pinThread(cpu);
-          pinnedCpu = cpu;
-        }
-        if ("all" in m.rules) {
-          rulePlans.clear();
-          for (const r of m.rules.all) rulePlans.set(r.name, r);
-        } else {
-          for (const name of m.rules.remove) rulePlans.delete(name);
-          for (const r of m.rules.add) rulePlans.set(r.name, r);
-        }
-        const tables = rings.apply({ ...m.plan, rules: [...rulePlans.values()] }, m.hold);
-        if (Atomics.exchange(control, CONTROL_FAULT, 0) === FAULT_FAIL_APPLY) {
-          throw new Error("injected fault: the plan failed after its rings were opened");
-        }
-        state = new LoopState({
-          bytes: rings.arena.bytes,
-          view: rings.arena.view,
-          inputs: tables.inputs,
-          txPorts: tables.txPorts,
-          routedPorts: tables.routedPorts,
-          workerCounters,
-          ruleCounters,
-          outputCounters,
-          control,
-          kicker: waiter,
-          periodic,
-          sender,
-          busyPollUs: m.plan.busyPollUs ?? 0,
-          napUs: m.plan.napUs ?? 0,
-          clock,
-        });
-        state.retiring = tables.inputs.filter((p) => p.cut === CUT_BEFORE).length;
+        this.#apply(m);
         Atomics.store(control, CONTROL_APPLIED_GEN, m.plan.generation);
         post({
           type: "applied",
-          id,
+          id: this.id,
           generation: m.plan.generation,
-          rings: rings.held(),
-          succession: rings.succession(),
+          rings: this.rings.held(),
+          succession: this.rings.succession(),
         });
       } catch (err) {
         Atomics.store(control, CONTROL_APPLIED_GEN, m.plan.generation);
         const e = err as Error & { code?: string };
         post({
           type: "plan_error",
-          id,
+          id: this.id,
           generation: m.plan.generation,
           message: e.message,
           code: e.code,
         });
       } finally {
-        beat();
+        this.beat();
         Atomics.store(control, CONTROL_PHASE, PHASE_RUNNING);
       }
     }
-  };
+  }
 
-  /** A cut waits for its predecessors to retire before it is reported done. */
-  let cutPending = false;
-  let cutLate = false;
-  const cutDone = (): void => {
-    if (!cutPending || (state !== null && state.retiring !== 0)) return;
-    cutPending = false;
-    post({ type: "step_done", id, step: STEP_CUT, rings: rings.held(), late: cutLate });
-  };
+  /** One plan: rings opened or kept (worker_rings.ts), a new loop state over them. */
+  #apply(m: Extract<ToWorker, { type: "plan" }>): void {
+    // Frames and datagrams still batched go out before anything changes.
+    if (this.state !== null) flush(this.state);
+    // worker_cpus: this thread runs alone on its CPU, or anywhere the process may.
+    const cpus = m.plan.workerCpus ?? [];
+    const cpu = cpus.length > 0 ? cpus[this.id % cpus.length] : null;
+    if (cpu !== this.pinnedCpu) {
+      pinThread(cpu);
+      this.pinnedCpu = cpu;
+    }
+    if ("all" in m.rules) {
+      this.rulePlans.clear();
+      for (const r of m.rules.all) this.rulePlans.set(r.name, r);
+    } else {
+      for (const name of m.rules.remove) this.rulePlans.delete(name);
+      for (const r of m.rules.add) this.rulePlans.set(r.name, r);
+    }
+    const tables = this.rings.apply({ ...m.plan, rules: [...this.rulePlans.values()] }, m.hold);
+    if (Atomics.exchange(this.control, CONTROL_FAULT, 0) === FAULT_FAIL_APPLY) {
+      throw new Error("injected fault: the plan failed after its rings were opened");
+    }
+    this.state = new LoopState({
+      bytes: this.rings.arena.bytes,
+      view: this.rings.arena.view,
+      inputs: tables.inputs,
+      txPorts: tables.txPorts,
+      routedPorts: tables.routedPorts,
+      workerCounters: this.counters,
+      ruleCounters: this.ruleCounters,
+      outputCounters: this.outputCounters,
+      control: this.control,
+      kicker: this.waiter,
+      periodic: this.periodic,
+      sender: this.sender,
+      busyPollUs: m.plan.busyPollUs ?? 0,
+      napUs: m.plan.napUs ?? 0,
+      clock: this.clock,
+    });
+    this.state.retiring = tables.inputs.filter((p) => p.cut === CUT_BEFORE).length;
+  }
+
+  /** Reports the cut done once its predecessors have retired. */
+  cutDone(): void {
+    if (!this.cutPending || (this.state !== null && this.state.retiring !== 0)) return;
+    this.cutPending = false;
+    post({
+      type: "step_done",
+      id: this.id,
+      step: STEP_CUT,
+      rings: this.rings.held(),
+      late: this.cutLate,
+    });
+  }
+
   /** Ring succession (succession.ts): the step the supervisor asked for, if any. */
-  const succession = (): void => {
+  succession(): void {
+    const control = this.control;
     const step = Atomics.exchange(control, CONTROL_HANDOVER, 0);
     if (step === 0) return;
     const cutUs = (control[CONTROL_CUT_SEC] >>> 0) * 1e6 + control[CONTROL_CUT_USEC];
     if (step === STEP_CUT || step === STEP_CUT_ALL) {
-      const late = clock.nowUs() >= cutUs;
-      const n = rings.cut(cutUs, step === STEP_CUT_ALL);
-      if (state !== null) state.retiring = n;
-      cutPending = true;
-      cutLate = late;
-      cutDone();
+      const late = this.clock.nowUs() >= cutUs;
+      const n = this.rings.cut(cutUs, step === STEP_CUT_ALL);
+      if (this.state !== null) this.state.retiring = n;
+      this.cutPending = true;
+      this.cutLate = late;
+      this.cutDone();
     } else if (step === STEP_RELEASE) {
-      const inputs = rings.release(cutUs);
-      if (state !== null) {
-        state.inputs = inputs;
-        state.retiring = 0;
+      const inputs = this.rings.release(cutUs);
+      if (this.state !== null) {
+        this.state.inputs = inputs;
+        this.state.retiring = 0;
       }
-      post({ type: "step_done", id, step: STEP_RELEASE, rings: rings.held() });
+      post({ type: "step_done", id: this.id, step: STEP_RELEASE, rings: this.rings.held() });
     }
-  };
-
-  await drainPlans();
-  succession();
-  for (;;) {
-    if (Atomics.load(control, CONTROL_COMMAND) === COMMAND_STOP) break;
-    let command: number;
-    if (state === null) {
-      waiter.wait(init.waitTimeoutMs);
-      beat();
-      command = Atomics.load(control, CONTROL_COMMAND);
-    } else {
-      command = forwardLoop(state, init.waitTimeoutMs);
-    }
-    if (command === COMMAND_STOP) break;
-    if (command === COMMAND_FAULT_THROW) throw new Error("injected fault: worker throws");
-    if (command === COMMAND_FAULT_HANG) {
-      for (;;) {
-        /* injected fault: no progress, no heartbeat */
-      }
-    }
-    if (command === COMMAND_RECONFIGURE) {
-      Atomics.compareExchange(control, CONTROL_COMMAND, COMMAND_RECONFIGURE, COMMAND_RUN);
-      await drainPlans();
-    }
-    if (command === COMMAND_RETIRED) {
-      (state as LoopState | null)!.inputs = rings.closeRetired();
-      cutDone();
-    }
-    if (command === COMMAND_HANDOVER) {
-      Atomics.compareExchange(control, CONTROL_COMMAND, COMMAND_HANDOVER, COMMAND_RUN);
-    }
-    succession();
   }
 
-  // Drain: forward what the rings already hold (the supervisor has left the
-  // groups, so little more arrives), then final statistics, rings released.
-  if (state !== null) drain(state, 2 * rings.maxRetireMs());
-  periodic();
-  rings.releaseAll();
-  waiter.close();
-  post({ type: "stopped", id });
+  /** Runs the loop, answering commands between its turns, until told to stop. */
+  async run(waitTimeoutMs: number): Promise<void> {
+    const control = this.control;
+    await this.drainPlans();
+    this.succession();
+    for (;;) {
+      if (Atomics.load(control, CONTROL_COMMAND) === COMMAND_STOP) break;
+      let command: number;
+      if (this.state === null) {
+        this.waiter.wait(waitTimeoutMs);
+        this.beat();
+        command = Atomics.load(control, CONTROL_COMMAND);
+      } else {
+        command = forwardLoop(this.state, waitTimeoutMs);
+      }
+      if (command === COMMAND_STOP) break;
+      if (command === COMMAND_FAULT_THROW) throw new Error("injected fault: worker throws");
+      if (command === COMMAND_FAULT_HANG) {
+        for (;;) {
+          /* injected fault: no progress, no heartbeat */
+        }
+      }
+      if (command === COMMAND_RECONFIGURE) {
+        Atomics.compareExchange(control, CONTROL_COMMAND, COMMAND_RECONFIGURE, COMMAND_RUN);
+        await this.drainPlans();
+      }
+      if (command === COMMAND_RETIRED) {
+        this.state!.inputs = this.rings.closeRetired();
+        this.cutDone();
+      }
+      if (command === COMMAND_HANDOVER) {
+        Atomics.compareExchange(control, CONTROL_COMMAND, COMMAND_HANDOVER, COMMAND_RUN);
+      }
+      this.succession();
+    }
+  }
+
+  /**
+   * Drain: forward what the rings already hold (the supervisor has left the
+   * groups, so little more arrives), then final statistics, rings released.
+   */
+  stop(): void {
+    if (this.state !== null) drain(this.state, 2 * this.rings.maxRetireMs());
+    this.periodic();
+    this.rings.releaseAll();
+    this.waiter.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const init = await nextMessage();
+  if (init.type !== "init") throw new Error("worker: first message must be init");
+  workerId = init.id;
+  const thread = new WorkerThread(init);
+  post({
+    type: "ready",
+    id: init.id,
+    waiterHandle: thread.waiter.handle,
+    arenaHandle: thread.rings.arena.handle,
+  });
+  await thread.run(init.waitTimeoutMs);
+  thread.stop();
+  post({ type: "stopped", id: init.id });
   self.close();
 }
 

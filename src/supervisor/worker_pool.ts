@@ -1,5 +1,6 @@
 /**
- * The forwarding workers: spawn, plan delivery, watchdog, restart.
+ * The forwarding workers: spawn, plan delivery, ring successions, watchdog,
+ * restart (one worker's handle: worker_handle.ts; fencing: fences.ts).
  *
  * Ownership of native memory: a worker's arena and waiter are released by
  * the worker itself when it stops. A worker that throws or stops making
@@ -19,8 +20,6 @@
  * then releases the successors. The worker count changes the same way:
  * new workers start with held rings, leaving ones retire theirs and stop.
  */
-import { MAX_STREAMS, STREAM_BLOCK_SLOTS } from "../streams/stream_slots.ts";
-import { fenceArena } from "../../ffi/arena.ts";
 import { Waiter } from "../../ffi/waiter.ts";
 import {
   COMMAND_FAULT_HANG,
@@ -35,10 +34,8 @@ import {
   CONTROL_HANDOVER,
   CONTROL_PHASE,
   CONTROL_REQUESTED_GEN,
-  CONTROL_WORDS,
   FAULT_FAIL_APPLY,
   type FromWorker,
-  type HeldRing,
   PHASE_APPLYING,
   type RuleDelta,
   STEP_CUT,
@@ -47,14 +44,15 @@ import {
   type ToWorker,
 } from "../dataplane/channel.ts";
 import type { WorkerPlan } from "../dataplane/plan_types.ts";
+import { W } from "../stats/registry.ts";
 import {
-  MAX_OUTPUT_SLOTS,
-  MAX_RULE_SLOTS,
-  OUTPUT_SLOTS,
-  RULE_SLOTS,
-  W,
-  WORKER_SLOTS,
-} from "../stats/registry.ts";
+  archiveCounters,
+  type ArchivedCounters,
+  emptyArchive,
+  type RestartRecord,
+  WorkerHandle,
+} from "./worker_handle.ts";
+import { Fences } from "./fences.ts";
 
 /** How far ahead of now a succession's cut is set (every worker must see it before it passes). */
 const CUT_LEAD_MS = 20;
@@ -90,75 +88,6 @@ export interface PoolOptions {
  */
 export type FaultKind = "throw" | "hang" | "stall" | "fail_apply";
 
-/** One worker slot; a restart replaces the handle, never reuses it. */
-export class WorkerHandle {
-  worker: Worker | null = null;
-  alive = false;
-  waiterHandle = -1;
-  arenaHandle = -1;
-  /** What it holds after its last applied plan (introspection). */
-  rings: HeldRing[] = [];
-  /** The last plan it acknowledged (object identity). */
-  plan: WorkerPlan | null = null;
-  /** Rings of a succession it reported with that plan (predecessors and held successors). */
-  succession = 0;
-  /** Its counters were added to the pool's archive (it died or left). */
-  archived = false;
-  /** Succession steps waiting for the worker's step_done. */
-  readonly steps = new Map<number, () => void>();
-  readonly control = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
-  readonly counters = new Float64Array(new SharedArrayBuffer(WORKER_SLOTS * 8));
-  readonly ruleCounters = new Float64Array(new SharedArrayBuffer(MAX_RULE_SLOTS * RULE_SLOTS * 8));
-  readonly outputCounters = new Float64Array(
-    new SharedArrayBuffer(MAX_OUTPUT_SLOTS * OUTPUT_SLOTS * 8),
-  );
-  /** Inspected streams' blocks (src/streams/stream_slots.ts), written by this worker. */
-  readonly streamCounters = new Float64Array(
-    new SharedArrayBuffer(MAX_STREAMS * STREAM_BLOCK_SLOTS * 8),
-  );
-  readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
-  ready: Promise<void> = Promise.resolve();
-  stopped: Promise<void> = Promise.resolve();
-  constructor(
-    readonly id: number,
-    readonly restarts: number,
-    /** The restart that started this worker, on the supervisor's clock (null for the first). */
-    readonly lastRestart: RestartRecord | null = null,
-  ) {}
-}
-
-/**
- * One restart as the relay itself timed it (supervisor clock, ms since the
- * epoch): the faulty worker's last loop turn, when the fault was detected,
- * and when the replacement had the plan in force. A test holds what was
- * lost against this outage instead of against a wall-clock bound of its own.
- */
-export interface RestartRecord {
-  cause: "threw" | "crashed" | "stuck";
-  last_heartbeat_at_ms: number;
-  detected_at_ms: number;
-  /** null until the replacement acknowledged the plan in force. */
-  forwarding_at_ms: number | null;
-}
-
-/** A fenced worker whose thread may still be inside native code. */
-interface Fenced {
-  id: number;
-  waiterHandle: number;
-  arenaHandle: number;
-  arenaFenced: boolean;
-  since: number;
-}
-
-/** Counters of workers that exited, so totals never go backwards. */
-export interface ArchivedCounters {
-  worker: Float64Array;
-  rule: Float64Array;
-  output: Float64Array;
-  /** Streams' blocks of exited workers, summed (their counters; gauges and state are read live). */
-  stream: Float64Array;
-}
-
 /**
  * The rules to post: a delta from the plan the worker last applied (rule
  * plans keep their identity while unchanged: src/supervisor/plan.ts), or all
@@ -174,22 +103,13 @@ export function ruleDelta(applied: WorkerPlan | null, next: WorkerPlan): RuleDel
   };
 }
 
-function addInto(into: Float64Array, from: Float64Array): void {
-  for (let i = 0; i < into.length; i++) into[i] += from[i];
-}
-
 export class WorkerPool {
   #workers: WorkerHandle[] = [];
   #generation = 0;
   /** The plan every worker should run (a replacement is given this one). */
   #target: WorkerPlan | null = null;
-  readonly archived: ArchivedCounters = {
-    worker: new Float64Array(WORKER_SLOTS),
-    rule: new Float64Array(MAX_RULE_SLOTS * RULE_SLOTS),
-    output: new Float64Array(MAX_OUTPUT_SLOTS * OUTPUT_SLOTS),
-    stream: new Float64Array(MAX_STREAMS * STREAM_BLOCK_SLOTS),
-  };
-  #fenced: Fenced[] = [];
+  readonly archived: ArchivedCounters = emptyArchive();
+  #fences: Fences;
   #stopping = false;
   #log: PoolLogger;
   #stuckMs: number;
@@ -197,6 +117,7 @@ export class WorkerPool {
 
   constructor(readonly options: PoolOptions) {
     this.#log = options.logger;
+    this.#fences = new Fences(options.logger);
     this.#stuckMs = options.stuckMs ?? Math.max(500, 3 * options.waitTimeoutMs);
     this.#applyingStuckMs = options.applyingStuckMs ?? Math.max(10_000, options.applyTimeoutMs);
   }
@@ -342,17 +263,12 @@ export class WorkerPool {
     await Promise.race([Promise.all(leaving.map((w) => w.stopped)), timeout]);
     clearTimeout(timer);
     for (const w of leaving) {
-      if (w.alive) this.#fence(w); // did not stop in time: fenced like a stuck one, never freed
+      if (w.alive) this.#fences.fence(w); // did not stop in time: fenced like a stuck one, never freed
       w.alive = false;
       w.worker?.terminate();
       for (const resolve of w.steps.values()) resolve();
       w.steps.clear();
-      if (w.archived) continue;
-      w.archived = true;
-      addInto(this.archived.worker, w.counters);
-      addInto(this.archived.rule, w.ruleCounters);
-      addInto(this.archived.output, w.outputCounters);
-      addInto(this.archived.stream, w.streamCounters);
+      archiveCounters(w, this.archived);
     }
   }
 
@@ -370,7 +286,7 @@ export class WorkerPool {
     clearTimeout(timer);
     for (const w of this.#workers) {
       // One that did not stop in time is fenced like a stuck one, never freed.
-      if (w.alive) this.#fence(w);
+      if (w.alive) this.#fences.fence(w);
       w.alive = false;
       w.worker?.terminate();
     }
@@ -378,11 +294,7 @@ export class WorkerPool {
 
   /** Workers fenced whose thread is still inside native code, and for how long. */
   zombies(): { id: number; stuck_ms: number }[] {
-    const now = Date.now();
-    return this.#fenced.filter((f) =>
-      f.waiterHandle >= 0 && Waiter.stateOf(f.waiterHandle) === "held"
-    )
-      .map((f) => ({ id: f.id, stuck_ms: now - f.since }));
+    return this.#fences.zombies();
   }
 
   /** Test hook (MCR_FAULT_INJECTION=1): make a worker throw, spin without progress, or block inside native code. */
@@ -532,17 +444,13 @@ export class WorkerPool {
     };
     h.alive = false;
     h.worker?.terminate();
-    this.#fence(h);
+    this.#fences.fence(h);
     for (const p of h.waiting.values()) p.reject(new Error(`worker ${h.id} died`));
     h.waiting.clear();
     for (const resolve of h.steps.values()) resolve(); // its rings are gone: nothing to wait for
     h.steps.clear();
     if (this.#stopping) return;
-    addInto(this.archived.worker, h.counters);
-    addInto(this.archived.rule, h.ruleCounters);
-    addInto(this.archived.output, h.outputCounters);
-    addInto(this.archived.stream, h.streamCounters);
-    h.archived = true;
+    archiveCounters(h, this.archived);
     const at = this.#workers.indexOf(h);
     if (at < 0) return; // a worker leaving the pool is not replaced
     const replacement = new WorkerHandle(h.id, h.restarts + 1, record);
@@ -559,35 +467,6 @@ export class WorkerPool {
       }
     }).catch((err) =>
       this.#log.error("restarted worker rejected the plan", { worker: h.id, error: String(err) })
-    );
-  }
-
-  #fence(h: WorkerHandle): void {
-    if (h.waiterHandle >= 0) Waiter.fenceHandle(h.waiterHandle);
-    const f: Fenced = {
-      id: h.id,
-      waiterHandle: h.waiterHandle,
-      arenaHandle: h.arenaHandle,
-      arenaFenced: h.arenaHandle < 0,
-      since: Date.now(),
-    };
-    this.#fenced.push(f);
-    this.#retryFences();
-    this.#log.warn(
-      "worker fenced: its sockets are released, its memory kept until its thread leaves native code",
-      {
-        worker: h.id,
-        arena_fenced: f.arenaFenced,
-      },
-    );
-  }
-
-  /** Arenas whose owner was inside an arena call at fence time are fenced on a later tick. */
-  #retryFences(): void {
-    for (const f of this.#fenced) if (!f.arenaFenced) f.arenaFenced = fenceArena(f.arenaHandle);
-    // Forget fully released ones (waiter freed by its thread, arena fenced).
-    this.#fenced = this.#fenced.filter((f) =>
-      !f.arenaFenced || (f.waiterHandle >= 0 && Waiter.stateOf(f.waiterHandle) === "held")
     );
   }
 
@@ -613,6 +492,6 @@ export class WorkerPool {
         this.#onDeath(w, "stuck");
       }
     }
-    if (this.#fenced.length > 0) this.#retryFences();
+    if (this.#fences.pending) this.#fences.retry();
   }
 }
