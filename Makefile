@@ -35,6 +35,7 @@ help:
 	@echo "make          build the native library and fetch pinned deps"
 	@echo "make demo     run the self-contained demo (root: builds namespaces)"
 	@echo "make test     run the whole test suite (C, unit, namespace tests)"
+	@echo "make lint     deno fmt --check, deno lint and the size budget (as CI)"
 	@echo "make bench    run the side-by-side benchmarks (throughput, latency, idle)"
 	@echo "make dist     build the single executable (needs DENORT_BIN offline)"
 
@@ -85,7 +86,9 @@ test-root: lib deps
 check: deps
 	$(DENO) check main.ts src ffi tests
 
+# The declared formatter, the linter and the size budget (tools/lint_budget.ts): what CI holds the tree to.
 lint: deps
+	$(DENO) fmt --check
 	$(DENO) lint
 
 fmt:
