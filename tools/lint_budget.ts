@@ -16,12 +16,11 @@ export const MAX_FUNCTION_LINES = 120;
 /** Path suffix (or `path#function`) -> why it may be longer. */
 export const EXCEPTIONS: Readonly<Record<string, string>> = {};
 
-const PRODUCTION = /(^|\/)(main\.ts$|src\/|ffi\/)/;
-
+/** main.ts and what is under src/ or ffi/, but not the tests', benchmarks' or tools' own files. */
 function production(filename: string): boolean {
   const path = filename.replaceAll("\\", "/");
-  if (/(^|\/)(tests|bench|tools)\//.test(path)) return false;
-  return PRODUCTION.test(path);
+  if (/\/(tests|bench)\//.test(path)) return false;
+  return /\/(src|ffi)\//.test(path) || /(^|\/)main\.ts$/.test(path);
 }
 
 function excepted(filename: string, fn?: string): boolean {

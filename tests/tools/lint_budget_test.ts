@@ -23,6 +23,9 @@ test("a production file over the budget is named; at the budget, a test or a ben
   assert.deepEqual(diagnostics("/repo/src/supervisor/big.ts", at), []);
   assert.deepEqual(diagnostics("/repo/tests/supervisor/big_test.ts", over), []);
   assert.deepEqual(diagnostics("/repo/bench/big.ts", over), []);
+  assert.deepEqual(diagnostics("/repo/tools/big.ts", over), []);
+  // src/tools/ is production code (the generator, the sink, the topology of the demo).
+  assert.deepEqual(diagnostics("/repo/src/tools/big.ts", over).length, 1);
 });
 
 test("functions, methods and arrow functions over the budget are named", () => {
