@@ -14,6 +14,8 @@
  *   GET  /api/v1/config                    whole config; PUT replaces it      routes/config.ts
  *   GET  /api/v1/stats | workers | resources | interfaces | routing | version  routes/views.ts
  *   GET  /api/v1/streams  /api/v1/streams/:name stream health               routes/views.ts
+ *   GET  /api/v1/merges  /api/v1/merges/:name merged pairs and their legs     routes/merges.ts
+ *   PUT  /api/v1/merges/:name/lock         failover: {"leg": n | null}        routes/merges.ts
  *   GET  /api/v1/events                    Server-Sent Events                 routes/views.ts
  *   GET  /api/v1/log-level                 PUT {"level": "debug"} sets it     routes/views.ts
  *   POST /api/v1/debug/fault               only with MCR_FAULT_INJECTION=1    routes/views.ts
@@ -36,6 +38,7 @@ import { configRoutes } from "./routes/config.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { pageRoutes } from "./routes/pages.ts";
 import { rulesRoutes } from "./routes/rules.ts";
+import { mergeRoutes } from "./routes/merges.ts";
 import { type FaultKind, viewRoutes } from "./routes/views.ts";
 
 export { ApiError } from "./errors.ts";
@@ -122,6 +125,7 @@ export function createApp(deps: ApiDeps): Hono {
   app.route("/", metricsRoutes(deps));
   app.route("/api/v1/rules", rulesRoutes(deps));
   app.route("/api/v1/config", configRoutes(deps));
+  app.route("/api/v1/merges", mergeRoutes(deps));
   app.route("/api/v1", viewRoutes(deps));
   return app;
 }

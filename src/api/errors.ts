@@ -11,6 +11,7 @@ import { ConfigError, formatPath } from "../config/errors.ts";
 import { UnknownRuleError } from "../stats/health.ts";
 import {
   ApplyFailedError,
+  MergeLockError,
   PersistFailedError,
   ResourceLimitError,
   RestartRequiredError,
@@ -109,6 +110,7 @@ export const ERROR_TABLE: readonly ErrorRow[] = [
   // Counter slots exhausted (supervisor/counter_slots.ts) is a resource limit too.
   row(RangeError, 409, "resource_limit"),
   row(UnknownRuleError, 404, "rule_not_found"),
+  row(MergeLockError, 409, "merge_lock_refused"),
   row(NativeError, 503, "native_error", (e) => ({ op: e.op, errno: e.code })),
 ];
 

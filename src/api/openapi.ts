@@ -315,6 +315,37 @@ function observationPaths(): Paths {
         responses: { "200": { description: "stream", ...json("Stream") }, ...notFound },
       },
     },
+    "/api/v1/merges": {
+      get: {
+        summary: "Merged pairs (ST 2022-7, A/B feeds, failover) and their legs",
+        description:
+          "For each rule with `merge`: state with reasons, the pair's figures (sent, duplicates, late, lost on every leg, rejected, restarts), each leg's state (up/down), figures and path differential, path diversity over its window, and for failover the active leg, the lock and the last switches.",
+        responses: { "200": { description: "merges", ...json("Merges") } },
+      },
+    },
+    "/api/v1/merges/{name}": {
+      parameters: nameParam,
+      get: {
+        summary: "One merged pair",
+        description: "As in /api/v1/merges, for one rule; 404 when it is not a merge.",
+        responses: { "200": { description: "merge", ...json("Merge") }, ...notFound },
+      },
+    },
+    "/api/v1/merges/{name}/lock": {
+      parameters: nameParam,
+      put: {
+        summary: "Failover: lock the active leg (or lift the lock)",
+        description:
+          'Body {"leg": n} sends leg n alone whatever the others do; {"leg": null} lifts it. In force with the next datagram; kept across configuration changes while the rule stays a failover merge. 409 merge_lock_refused when the rule is not a failover merge or has no such leg.',
+        requestBody: { required: true, ...json("LockBody") },
+        responses: {
+          "200": { description: "the merge with the lock in force", ...json("Merge") },
+          "400": { description: "invalid body", ...json("Error") },
+          "409": { description: "refused", ...json("Error") },
+          ...notFound,
+        },
+      },
+    },
   };
 }
 

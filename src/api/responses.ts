@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { ConfigSchema, InputSchema, RuleSchema } from "../config/schema.ts";
 import type { StreamReport } from "../streams/readout.ts";
+import type { MergeReport } from "../merge/merge_readout.ts";
 import type { HealthReport } from "../stats/health.ts";
 import type { Rates } from "../stats/rates.ts";
 import type { InterfaceState, StatsSnapshot, WorkerStats } from "../stats/snapshot.ts";
@@ -66,7 +67,8 @@ export const StatsResponse = z.object({
   workers: WorkersResponse,
   rules: z.array(z.object({
     name: z.string(),
-    input: InputSchema,
+    input: InputSchema.describe("the input; a merge rule's first leg"),
+    legs: z.array(InputSchema).optional().describe("a merge rule's legs"),
     counters: Counters,
     outputs: z.array(
       z.looseObject({ interface: z.string().optional(), counters: Counters })
@@ -276,6 +278,45 @@ export const StreamReportSchema = z.object({
 });
 export const StreamsResponse = z.array(StreamReportSchema);
 
+export const MergeReportSchema = z.object({
+  rule: z.string(),
+  mode: z.string().describe("pass-through, resequence or failover"),
+  key: z.string().describe("rtp, sequence or hash"),
+  window_ms: z.number(),
+  state: z.enum(["ok", "warning", "critical"]),
+  reasons: z.array(z.string()),
+  figures: z.record(z.string(), z.number()).describe(
+    "forwarded, duplicates, late, lost (on every leg: unrecoverable), lost_single, lost_multi, rejected, resyncs, window_overflows, switches, active_leg",
+  ),
+  locked_leg: z.number().describe("failover: the manual lock, -1 for none"),
+  legs: z.array(
+    z.looseObject({
+      leg: z.number(),
+      interface: z.string(),
+      destination: z.string(),
+      port: z.number().nullable(),
+      state: z.enum(["up", "down"]),
+      last_packet_age_ms: z.number().nullable(),
+      last_packet_ms: z.number().describe("kernel receive time of its last datagram (0: none)"),
+    }).describe(
+      "the leg and its figures: packets, bytes, first, duplicates, late, lost, recovered, rejected, pd_ms, pd_max_ms",
+    ),
+  ),
+  diversity: z.object({
+    window_s: z.number(),
+    single: z.number(),
+    multi: z.number(),
+    common_mode: z.number().nullable().describe("multi / (single + multi); null without losses"),
+  }),
+  switches: z.array(
+    z.object({ at_ms: z.number(), from: z.number(), to: z.number(), reason: z.string() }),
+  ).describe("failover: the last changes of the active leg"),
+});
+export const MergesResponse = z.array(MergeReportSchema);
+
+/** PUT /api/v1/merges/:name/lock: the leg to send alone, or null to lift the lock. */
+export const LockBody = z.strictObject({ leg: z.int().min(0).max(15).nullable() });
+
 export const LogLevelBody = z.strictObject({ level: z.enum(["debug", "info", "warn", "error"]) });
 export const LogLevelResponse = z.object({ level: z.enum(["debug", "info", "warn", "error"]) });
 
@@ -293,6 +334,9 @@ export const RESPONSE_SCHEMAS = {
   Routing: RoutingResponse,
   Streams: StreamsResponse,
   Stream: StreamReportSchema,
+  Merges: MergesResponse,
+  Merge: MergeReportSchema,
+  LockBody,
   Health: HealthResponse,
   Version: VersionResponse,
   LogLevel: LogLevelResponse,
@@ -308,6 +352,7 @@ export type _Checks = [
   Fits<z.infer<typeof ResourcesResponse>, Resources>,
   Fits<z.infer<typeof RoutingResponse>, RoutingReport>,
   Fits<z.infer<typeof StreamsResponse>, StreamReport[]>,
+  Fits<z.infer<typeof MergesResponse>, MergeReport[]>,
   Fits<z.infer<typeof HealthResponse>, HealthReport>,
   Fits<z.infer<typeof ApplyResultResponse>, ApplyResult>,
 ];

@@ -80,6 +80,12 @@ export const COMMANDS: Record<string, CommandEntry> = {
     load: async () => (await import("./streams.ts")).streamsCommand,
     usage: async () => (await import("./streams.ts")).USAGE,
   },
+  merges: {
+    summary:
+      "merged pairs of a running relay (ST 2022-7, A/B feeds, failover): legs, losses repaired, locks",
+    load: async () => (await import("./merges.ts")).mergesCommand,
+    usage: async () => (await import("./merges.ts")).USAGE,
+  },
   "log-level": {
     summary: "show or set the log level of a running relay",
     load: async () => (await import("./remote.ts")).logLevelCommand,

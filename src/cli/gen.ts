@@ -4,6 +4,8 @@ import { interfaceInfo } from "../../ffi/iface.ts";
 import { InterfaceName, IpAddressText, MulticastGroup, UnicastAddress } from "../config/schema.ts";
 import { fromWords, ip, type IpAddress } from "../net/address.ts";
 import { generate, type GenResult } from "../tools/gen.ts";
+import { generateLegs, type LegSpec } from "../tools/legs.ts";
+import { parseIndexList } from "../tools/signal_faults.ts";
 import { MIN_PAYLOAD } from "../tools/payload.ts";
 import {
   FAULT_KINDS,
@@ -19,6 +21,8 @@ export const USAGE = `usage: mcr gen (--group G | --address A) --port P [--count
                [--size BYTES] [--interface IF] [--source-ip S] [--ttl T] [--run-id N] [--json]
                [--signal rtp|rtp+ts|ts [--bitrate BPS] [--ts-size 188|204] [--cat]
                  [--rtp-seq N] [--ssrc N] [--rtp-extension] [--fault SPEC]...]
+       mcr gen --leg IF,DEST,PORT --leg IF,DEST,PORT... [--leg-drop L:LIST]... [--leg-loss L:PCT[:SEED]]...
+               [--leg-delay L:MS]... [the options above but --group/--address/--port/--interface]
 
 Sends N numbered datagrams to group G (IPv4 or IPv6) or unicast address A,
 port P, at PPS packets per second (payload format in src/tools/payload.ts),
@@ -41,13 +45,21 @@ timestamp start too), --rtp-extension adds an 8-byte header extension.
 (before faults), LIST is indices and inclusive ranges like 3,5,10..20:
 ${Object.values(FAULT_KINDS).map((line) => `  ${line}`).join("\n")}
 --json adds signal: { mode, datagrams, ts_packets_per_datagram, injected, ... },
-injected listing the datagrams each fault went to.`;
+injected listing the datagrams each fault went to.
+
+--leg (2 to 4 times) sends the same stream on each leg, as a redundant feed
+(SMPTE ST 2022-7, A/B market data): interface IF (its IPv4 address is the
+source), destination DEST (group or address) and PORT. Leg L (from 0) does not
+send the datagrams in --leg-drop L:LIST, drops each datagram with probability
+PCT % with --leg-loss L:PCT[:SEED] (seed 1 unless given: the same list every
+run), and sends everything --leg-delay L:MS later. --json adds legs: [{ sent,
+dropped (index ranges), dropped_count }].`;
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const GenArgs = z.object({
   group: MulticastGroup.optional(),
   address: UnicastAddress.optional(),
-  port: int(1, 65535),
+  port: int(1, 65535).optional(),
   count: int(1, 1e12).default(1000),
   // (defaults applied below: --signal ts and rtp+ts refuse them)
   rate: int(1, 10_000_000).optional(),
@@ -65,6 +77,10 @@ const GenArgs = z.object({
   "rtp-seq": int(0, 0xffff).optional(),
   ssrc: int(0, 0xffffffff).optional(),
   "rtp-extension": z.boolean().optional(),
+  leg: z.array(z.string()).optional(),
+  "leg-drop": z.array(z.string()).optional(),
+  "leg-loss": z.array(z.string()).optional(),
+  "leg-delay": z.array(z.string()).optional(),
   fault: z.array(
     z.string().transform((spec, ctx) => {
       try {
@@ -101,13 +117,14 @@ export async function genCommand(argv: string[]): Promise<number> {
   if (typeof a === "number") return a;
   const signal = signalOf(a);
   if (typeof signal === "number") return signal;
+  if (a.leg !== undefined) return await legsCommand(a, signal);
   const destination = ip((a.group ?? a.address)!);
   const egress = egressOf(a, destination);
   if (typeof egress === "number") return egress;
   const runId = a["run-id"] ?? (crypto.getRandomValues(new Uint32Array(1))[0] >>> 0);
   const result = await generate({
     destination,
-    port: a.port,
+    port: a.port!,
     count: a.count,
     rate: signal?.datagramRate ?? a.rate ?? 10_000,
     size: signal?.datagramSize ?? a.size ?? 1024,
@@ -143,6 +160,10 @@ function parseGenArgs(argv: string[]): GenValues | number {
     ssrc: { type: "string" },
     "rtp-extension": { type: "boolean" },
     fault: { type: "string", multiple: true },
+    leg: { type: "string", multiple: true },
+    "leg-drop": { type: "string", multiple: true },
+    "leg-loss": { type: "string", multiple: true },
+    "leg-delay": { type: "string", multiple: true },
   }, GenArgs);
   if (argv.includes("--help") || argv.includes("-h")) {
     console.log(USAGE);
@@ -153,8 +174,18 @@ function parseGenArgs(argv: string[]): GenValues | number {
     return 1;
   }
   const a = parsed.values;
-  if ((a.group === undefined) === (a.address === undefined)) {
-    console.error(`mcr gen: give exactly one of --group or --address\n${USAGE}`);
+  if (a.leg !== undefined) {
+    const stray = (["group", "address", "port", "interface", "source-ip"] as const).find((k) =>
+      a[k] !== undefined
+    );
+    if (stray) {
+      console.error(`mcr gen: --${stray}: each --leg gives its own\n${USAGE}`);
+      return 1;
+    }
+    return a;
+  }
+  if ((a.group === undefined) === (a.address === undefined) || a.port === undefined) {
+    console.error(`mcr gen: give exactly one of --group or --address, and --port\n${USAGE}`);
     return 1;
   }
   return a;
@@ -263,4 +294,80 @@ function report(
   if (a.json) console.log(JSON.stringify(result));
   const expected = signal ? signal.sentCount : a.count;
   return result.send_errors > 0 && result.sent < expected ? 2 : 0;
+}
+
+/** `--leg`: the same stream on every leg, with each leg's drops, loss and delay. */
+async function legsCommand(a: GenValues, signal: TestSignal | undefined): Promise<number> {
+  let legs: LegSpec[];
+  try {
+    legs = parseLegs(a);
+  } catch (err) {
+    console.error(`mcr gen: ${(err as Error).message}\n${USAGE}`);
+    return 1;
+  }
+  if (signal !== undefined && a.fault?.some((f) => f.kind === "reorder")) {
+    console.error("mcr gen: --fault reorder: not with --leg (give each leg its own --leg-delay)");
+    return 1;
+  }
+  const runId = a["run-id"] ?? (crypto.getRandomValues(new Uint32Array(1))[0] >>> 0);
+  const result = await generateLegs({
+    destination: legs[0].destination,
+    port: legs[0].port,
+    count: a.count,
+    rate: signal?.datagramRate ?? a.rate ?? 10_000,
+    size: signal?.datagramSize ?? a.size ?? 1024,
+    source: null,
+    ifindex: 0,
+    ttl: a.ttl,
+    runId,
+    signal,
+  }, legs);
+  return report(a, result, signal, runId);
+}
+
+/** The legs of --leg with their --leg-drop, --leg-loss and --leg-delay. */
+function parseLegs(a: GenValues): LegSpec[] {
+  const specs = a.leg!;
+  if (specs.length < 2 || specs.length > 4) throw new Error("--leg: give 2 to 4 legs");
+  const legs: LegSpec[] = specs.map((spec) => {
+    const [ifname, dest, port, extra] = spec.split(",");
+    const p = Number(port);
+    if (extra !== undefined || !ifname || !dest || !Number.isInteger(p) || p < 1 || p > 65535) {
+      throw new Error(`--leg ${spec}: expected IF,DESTINATION,PORT`);
+    }
+    const destination = ip(dest);
+    const info = interfaceInfo(ifname);
+    if (!info) throw new Error(`--leg ${spec}: interface "${ifname}" not found`);
+    const source = destination.family === 4 && info.ipv4 !== 0 ? fromWords(4, [info.ipv4]) : null;
+    return { destination, port: p, source, ifindex: info.ifindex, drops: [], delayMs: 0 };
+  });
+  const perLeg = (
+    option: string,
+    values: string[] | undefined,
+    apply: (l: LegSpec, v: string) => void,
+  ) => {
+    for (const v of values ?? []) {
+      const colon = v.indexOf(":");
+      const n = Number(v.slice(0, colon));
+      if (colon < 0 || !Number.isInteger(n) || n < 0 || n >= legs.length) {
+        throw new Error(`--${option} ${v}: expected LEG:VALUE with LEG 0..${legs.length - 1}`);
+      }
+      apply(legs[n], v.slice(colon + 1));
+    }
+  };
+  perLeg("leg-drop", a["leg-drop"], (l, v) => l.drops.push(...parseIndexList(v, "--leg-drop")));
+  perLeg("leg-loss", a["leg-loss"], (l, v) => {
+    const [pct, seed] = v.split(":");
+    const p = Number(pct.replace(/%$/, ""));
+    if (!(p >= 0 && p <= 100) || (seed !== undefined && !/^\d+$/.test(seed))) {
+      throw new Error(`--leg-loss ${v}: expected PERCENT[:SEED]`);
+    }
+    l.loss = { probability: p / 100, seed: seed === undefined ? 1 : Number(seed) };
+  });
+  perLeg("leg-delay", a["leg-delay"], (l, v) => {
+    const ms = Number(v);
+    if (!(ms >= 0 && ms <= 60_000)) throw new Error(`--leg-delay ${v}: 0 to 60000 ms`);
+    l.delayMs = ms;
+  });
+  return legs;
 }

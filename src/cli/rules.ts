@@ -8,6 +8,7 @@ import {
   outputDestination,
   OutputSchema,
   type Rule,
+  ruleInputs,
   UnicastAddress,
 } from "../config/schema.ts";
 import { parseCommandArgs } from "./args.ts";
@@ -122,11 +123,15 @@ export async function rulesCommand(argv: string[]): Promise<number> {
               outputDestination(o)
             } port ${o.port}`
           ).join(", ");
+          const ins = ruleInputs(r).map((i) =>
+            `${i.interface} ${inputDestination(i)} port ${i.port}${
+              i.source ? ` from ${i.source}` : ""
+            }`
+          ).join(" + ");
           console.log(
-            `${r.name}: ${r.input.interface} ${inputDestination(r.input)} port ${r.input.port}` +
-              `${r.input.source ? ` from ${r.input.source}` : ""} -> ${outs}${
-                r.enabled === false ? " (disabled)" : ""
-              }`,
+            `${r.name}: ${r.merge ? `merge ${ins}` : ins} -> ${outs}${
+              r.enabled === false ? " (disabled)" : ""
+            }`,
           );
         }
         if (rules.length === 0) console.log("(no rules)");

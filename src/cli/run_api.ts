@@ -146,6 +146,7 @@ export async function startApi(
       r,
       {},
       o.supervisor.streams?.() ?? [],
+      o.supervisor.merges?.() ?? [],
     );
     if (report.status !== health) {
       if (health !== null) {

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { familyOf } from "../net/address.ts";
+import { MAX_LEGS, MergeSettingsSchema } from "./merge_schema.ts";
 import {
   InterfaceName,
   IpAddressText,
@@ -118,6 +119,12 @@ export const OutputSchema = z.strictObject({
   /** l2 outputs: send the frames tagged with this 802.1Q VLAN id (the interface is a trunk). */
   vlan: VlanId.optional(),
   /**
+   * l2 outputs: the UDP source port of relayed datagrams. Unset: the
+   * sender's, except for a merge, whose legs may come from different
+   * senders: its outputs send from their own destination port.
+   */
+  source_port: Port.optional(),
+  /**
    * Forward only while someone on the link asks for the group: an IPv4
    * group by an IGMP report (the interface is in `igmp.interfaces`) or a
    * PIM join (in `pim.interfaces`), an IPv6 group by an MLD report (in
@@ -131,6 +138,13 @@ export const OutputSchema = z.strictObject({
       code: "custom",
       message: "on_demand is for l2 outputs to a group",
       path: ["on_demand"],
+    });
+  }
+  if (routed && out.source_port !== undefined) {
+    ctx.addIssue({
+      code: "custom",
+      message: "source_port is for l2 outputs (a routed output sends from its socket's port)",
+      path: ["source_port"],
     });
   }
   if (routed && out.vlan !== undefined) {
@@ -193,10 +207,34 @@ export const InspectSchema = z.strictObject({
   warning_window_s: z.int().min(0).max(86_400).optional(),
 });
 
-/** A relay rule: one input, 1..N outputs. */
+/**
+ * A merge: the same stream on two or more legs (src/config/merge_schema.ts).
+ * Each leg is an input; copies are recognised by their key.
+ */
+export const MergeSchema = MergeSettingsSchema.extend({
+  /** Where the copies come in: two or more inputs (interface, group or address, port, source). */
+  legs: z.array(InputSchema).min(2).max(MAX_LEGS),
+});
+
+/** The inputs of a rule: its one input, or a merge's legs (none while a rule being checked has neither). */
+export function ruleInputs(rule: { input?: Input; merge?: { legs: Input[] } }): Input[] {
+  return rule.merge?.legs ?? (rule.input !== undefined ? [rule.input] : []);
+}
+
+/** The input a rule is shown by: its input, or a merge's first leg. */
+export function primaryInput(rule: { input?: Input; merge?: { legs: Input[] } }): Input {
+  return rule.merge !== undefined ? rule.merge.legs[0] : rule.input!;
+}
+
+type Input = z.infer<typeof InputSchema>;
+type Output = z.infer<typeof OutputSchema>;
+
+/** A relay rule: one input (or a merge of legs), 1..N outputs. */
 export const RuleSchema = z.strictObject({
   name: RuleName,
-  input: InputSchema,
+  /** Where the stream comes in (or `merge`: the same stream on several legs). */
+  input: InputSchema.optional(),
+  merge: MergeSchema.optional(),
   outputs: z.array(OutputSchema).min(1).max(1024),
   /** Expected input rate; sizes the RX ring to hold 200 ms of it. */
   rate_pps: z.int().min(1).max(10_000_000).optional(),
@@ -217,42 +255,25 @@ export const RuleSchema = z.strictObject({
   inspect: InspectSchema.optional(),
 }).superRefine((rule, ctx) => {
   // (Runs even when a field failed its own check: skip what is missing.)
-  if (rule.inspect !== undefined && rule.input !== undefined && protocolNumber(rule.input) !== 17) {
+  if ((rule.input === undefined) === (rule.merge === undefined)) {
+    ctx.addIssue({
+      code: "custom",
+      message: "give exactly one of input (one stream) or merge (the same stream on several legs)",
+      path: rule.input === undefined ? ["input"] : ["merge"],
+    });
+    return;
+  }
+  if (rule.merge !== undefined) checkMerge(rule, ctx);
+  const input = primaryInput(rule);
+  if (rule.inspect !== undefined && protocolNumber(input) !== 17) {
     ctx.addIssue({
       code: "custom",
       message: "inspect reads UDP payloads: the input's protocol must be udp",
       path: ["inspect"],
     });
   }
-  if (rule.input !== undefined && protocolNumber(rule.input) !== 17) {
-    // Another protocol's payload is carried as it is: l2 outputs, no ports.
-    rule.outputs?.forEach((o, j) => {
-      if (o.egress === "routed") {
-        ctx.addIssue({
-          code: "custom",
-          message: "a non-UDP stream goes to l2 outputs only (a routed output is a UDP socket)",
-          path: ["outputs", j],
-        });
-      } else if (o.port !== undefined) {
-        ctx.addIssue({
-          code: "custom",
-          message: "only UDP has ports: leave port out for this protocol",
-          path: ["outputs", j, "port"],
-        });
-      }
-    });
-  } else {
-    rule.outputs?.forEach((o, j) => {
-      if (o.port === undefined) {
-        ctx.addIssue({
-          code: "custom",
-          message: "a UDP output needs its port",
-          path: ["outputs", j, "port"],
-        });
-      }
-    });
-  }
-  const inputDst = rule.input.group ?? rule.input.address;
+  checkOutputPorts(rule, protocolNumber(input) !== 17, ctx);
+  const inputDst = input.group ?? input.address;
   if (!rule.allow_fragments || inputDst === undefined) return;
   const inFamily = familyOf(inputDst);
   rule.outputs.forEach((o, j) => {
@@ -267,6 +288,120 @@ export const RuleSchema = z.strictObject({
     }
   });
 });
+
+type Ctx = {
+  addIssue: (issue: { code: "custom"; message: string; path: (string | number)[] }) => void;
+};
+
+/** Another protocol's payload is carried as it is: l2 outputs, no ports; UDP outputs need one. */
+function checkOutputPorts(rule: { outputs: Output[] }, notUdp: boolean, ctx: Ctx): void {
+  rule.outputs?.forEach((o, j) => {
+    if (notUdp && o.egress === "routed") {
+      ctx.addIssue({
+        code: "custom",
+        message: "a non-UDP stream goes to l2 outputs only (a routed output is a UDP socket)",
+        path: ["outputs", j],
+      });
+    } else if (notUdp && o.port !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        message: "only UDP has ports: leave port out for this protocol",
+        path: ["outputs", j, "port"],
+      });
+    } else if (!notUdp && o.port === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        message: "a UDP output needs its port",
+        path: ["outputs", j, "port"],
+      });
+    }
+  });
+}
+
+/**
+ * The most datagrams a window may hold with a 16-bit sequence number (RTP):
+ * copies are told apart within half its range (32,768), less room for the
+ * sequence to move on while the oldest are still waited for.
+ */
+export const SEQ16_WINDOW_LIMIT = 28_672;
+/** A merge's rate when the rule declares none (sizes its window). */
+export const DEFAULT_MERGE_RATE_PPS = 20_000;
+
+/** A merge's legs, key and mode fit together, and its window can be told apart by its key. */
+function checkMerge(
+  rule: {
+    merge?: z.infer<typeof MergeSchema>;
+    rate_pps?: number;
+    spread?: boolean;
+    allow_fragments?: boolean;
+  },
+  ctx: Ctx,
+): void {
+  const m = rule.merge!;
+  m.legs.forEach((leg, i) => {
+    if (protocolNumber(leg) !== 17) {
+      ctx.addIssue({
+        code: "custom",
+        message: "a merge reads UDP payloads: every leg's protocol must be udp",
+        path: ["merge", "legs", i, "protocol"],
+      });
+    }
+  });
+  const keys = m.legs.map((l) =>
+    `${l.interface}|${l.group ?? l.address}|${l.port}|${l.vlan ?? 0}|${l.outer_vlan ?? 0}`
+  );
+  keys.forEach((k, i) => {
+    if (keys.indexOf(k) !== i) {
+      ctx.addIssue({
+        code: "custom",
+        message: `legs[${keys.indexOf(k)}] already receives this interface, destination and port`,
+        path: ["merge", "legs", i],
+      });
+    }
+  });
+  const say = (message: string, path: (string | number)[]) =>
+    ctx.addIssue({ code: "custom", message, path: ["merge", ...path] });
+  if (rule.spread) say("a merge cannot be spread (one worker merges a pair)", []);
+  if (rule.allow_fragments) say("a merge needs whole datagrams: allow_fragments is refused", []);
+  const mode = m.mode ?? "pass-through";
+  if (mode === "failover" && m.key === "hash") {
+    say('failover legs are not copies: key "hash" cannot follow them (use rtp or sequence)', [
+      "key",
+    ]);
+  }
+  if (m.failover !== undefined && mode !== "failover") {
+    say('failover settings need mode: "failover"', ["failover"]);
+  }
+  if ((m.failover?.primary ?? 0) >= m.legs.length) {
+    say(`primary must name one of the ${m.legs.length} legs (0..${m.legs.length - 1})`, [
+      "failover",
+      "primary",
+    ]);
+  }
+  if (m.delay_ms !== undefined && mode !== "resequence") {
+    say('delay_ms is for mode: "resequence"', ["delay_ms"]);
+  }
+  if (mode === "resequence" && m.key === "hash") {
+    say("resequencing needs a sequence number: use key rtp or sequence", ["key"]);
+  }
+  const window = mergeWindowPackets(m.window_ms ?? 450, rule.rate_pps);
+  const sixteen = (m.key ?? "rtp") === "rtp" ||
+    (typeof m.key === "object" && m.key.sequence.width === 2);
+  if (sixteen && window > SEQ16_WINDOW_LIMIT) {
+    say(
+      `a ${m.window_ms ?? 450} ms window at ${
+        rule.rate_pps ?? DEFAULT_MERGE_RATE_PPS
+      } pps holds ${window} datagrams: a 16-bit sequence number tells apart at most ` +
+        `${SEQ16_WINDOW_LIMIT}; lower window_ms or rate_pps (or use a 4-byte sequence key)`,
+      ["window_ms"],
+    );
+  }
+}
+
+/** Datagrams a merge's window holds at its rate (the rule's rate_pps, else DEFAULT_MERGE_RATE_PPS). */
+export function mergeWindowPackets(windowMs: number, ratePps: number | undefined): number {
+  return Math.ceil((windowMs * (ratePps ?? DEFAULT_MERGE_RATE_PPS)) / 1000);
+}
 
 /** The destination address text of an input (its group, or its unicast address). */
 export function inputDestination(i: { group?: string; address?: string }): string {

@@ -28,6 +28,7 @@ import {
   InspectSchema,
   outputDestination,
   OutputSchema,
+  ruleInputs,
   RuleSchema,
 } from "./rule_schema.ts";
 import { IgmpSchema, MldSchema, MsdpSchema, PimSchema } from "./routing_schema.ts";
@@ -177,21 +178,24 @@ export function checkRules(
         path: [...pathPrefix, i, "name"],
       });
     } else names.set(rule.name, i);
-    const key = ruleKey(rule.input);
-    const other = inputs.get(key);
-    if (other !== undefined) {
-      ctx.addIssue({
-        code: "custom",
-        message:
-          `duplicate input: rules[${other}] already relays this interface, group, port and source`,
-        path: [...pathPrefix, i, "input"],
-      });
-    } else inputs.set(key, i);
-    if (rule.input.port !== undefined) {
-      inputPorts.add(
-        `${rule.input.interface}|${canonical(inputDestination(rule.input))}|${rule.input.port}`,
-      );
-    }
+    const legs = ruleInputs(rule);
+    legs.forEach((input, leg) => {
+      const at = rule.merge !== undefined ? ["merge", "legs", leg] : ["input"];
+      const key = ruleKey(input);
+      const other = inputs.get(key);
+      if (other === i) return; // two legs of one merge: said by the merge's own check
+      if (other !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          message:
+            `duplicate input: rules[${other}] already relays this interface, group, port and source`,
+          path: [...pathPrefix, i, ...at],
+        });
+      } else inputs.set(key, i);
+      if (input.port !== undefined) {
+        inputPorts.add(`${input.interface}|${canonical(inputDestination(input))}|${input.port}`);
+      }
+    });
   });
   rules.forEach((rule, i) => {
     rule.outputs.forEach((out, j) => {

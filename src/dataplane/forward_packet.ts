@@ -1,8 +1,9 @@
 /**
  * The per-packet pipeline of the forwarding loop: parse -> match -> the
- * rule's checks (fragments, TTL, loop guard) -> inspect (the rules that ask:
- * src/streams/) -> per output, rewrite into a TX frame or batch for a
- * routed socket (tx.ts). A UDP GSO frame is split
+ * rule's checks (fragments, TTL, loop guard) -> merge (a merged pair's legs:
+ * only the copy its merge picks goes on, src/merge/) -> inspect (the rules
+ * that ask: src/streams/) -> per output, rewrite into a TX frame or batch
+ * for a routed socket (tx.ts). A UDP GSO frame is split
  * into its datagrams first (gso.ts), each going through the same pipeline.
  * Returns counts or a negative drop reason; never allocates or throws.
  */
@@ -32,6 +33,7 @@ import {
 } from "./rule_table.ts";
 import { emit, emitRouted } from "./tx.ts";
 import { inspectDatagram } from "../streams/inspector.ts";
+import { admitDatagram } from "../merge/merge_stage.ts";
 
 // Other modules' constants as module-local aliases: V8 folds these into the per-packet code,
 // not imported bindings (bench/loop_bench.ts measured ~25 % more per packet with imports).
@@ -199,9 +201,17 @@ export function forwardPacket(
     rc[rule.slot * RULE_SLOTS + RULE_BYTES] += len;
   }
 
+  const udp = FRAME[F_UDP];
+  // Stage "merge": of a merged pair's copies only the one its merge picks goes on.
+  const merge = rule.merge;
+  if (merge !== null) {
+    if (udp < 0 || frag !== FRAG_NONE) return 0;
+    if (!admitDatagram(merge, view, udp + UDP_HLEN, FRAME[F_UDP_LEN] - UDP_HLEN, s.arrivalUs)) {
+      return 0;
+    }
+  }
   let udpChecksum = 0;
   let srcDelta = 0;
-  const udp = FRAME[F_UDP];
   // Stage "inspect": the stream's health, read (never changed) before the rewrite.
   const inspector = rule.inspector;
   if (inspector !== null && udp >= 0 && frag === FRAG_NONE) {

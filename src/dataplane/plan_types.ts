@@ -6,6 +6,7 @@
  */
 import type { Family } from "../net/address.ts";
 import type { InspectPlan } from "../streams/inspector.ts";
+import type { MergePlan } from "../merge/merge_stage.ts";
 
 export interface RxGeometry {
   /** TPACKET_V2 frames (one packet per frame, woken per packet) rather than TPACKET_V3 blocks. */
@@ -50,14 +51,29 @@ export interface RxPlan {
    * those: its filter holds only their streams).
    */
   spread?: boolean;
+  /**
+   * A ring only this worker opens (with several workers: the one that
+   * merges the pairs whose legs it carries; src/merge/): in no fanout group,
+   * its filter holds only those legs' streams. Absent: every worker.
+   */
+  owner?: number;
 }
 
 /** Keys of spread rings are their interface's index plus this (interface indexes stay far below). */
 const SPREAD_KEY = 1 << 24;
 
-/** The key of an input ring in a worker: its interface index, or for a spread ring that plus SPREAD_KEY. */
-export function rxKey(ifindex: number, spread: boolean | undefined): number {
+/**
+ * The key of an input ring in a worker: its interface index; for a spread
+ * ring that plus SPREAD_KEY; for a ring owned by worker k that plus (k + 2) * SPREAD_KEY.
+ */
+export function rxKey(ifindex: number, spread: boolean | undefined, owner?: number): number {
+  if (owner !== undefined && owner >= 0) return ifindex + (owner + 2) * SPREAD_KEY;
   return spread ? ifindex + SPREAD_KEY : ifindex;
+}
+
+/** The key of a ring of a plan (rxKey of its interface, kind and owner). */
+export function ringKey(r: { ifindex: number; spread?: boolean; owner?: number }): number {
+  return rxKey(r.ifindex, r.spread, r.owner);
 }
 
 /**
@@ -68,6 +84,7 @@ export function rxKey(ifindex: number, spread: boolean | undefined): number {
  */
 export function sameRx(a: RxPlan, b: RxPlan): boolean {
   return a.ifindex === b.ifindex && (a.spread ?? false) === (b.spread ?? false) &&
+    (a.owner ?? -1) === (b.owner ?? -1) &&
     a.fanoutId === b.fanoutId &&
     a.geometry.frames === b.geometry.frames &&
     (a.geometry.vnet ?? false) === (b.geometry.vnet ?? false) &&
@@ -107,6 +124,8 @@ export interface OutputPlan {
   tos: number;
   /** Routed outputs: largest payload a batch slot holds (the input's MTU). */
   maxPayload: number;
+  /** l2 outputs: the UDP source port written (absent or -1: the sender's kept). */
+  srcPort?: number;
 }
 
 export interface RulePlan {
@@ -135,6 +154,11 @@ export interface RulePlan {
   spread?: boolean;
   /** Stream inspection of the rule's input (src/streams/inspector.ts), when asked for. */
   inspect?: InspectPlan;
+  /**
+   * A merge rule (src/merge/): its legs, key, mode and block. The fields
+   * above describe leg 0; every leg is matched as a rule of its own.
+   */
+  merge?: MergePlan;
   outputs: OutputPlan[];
 }
 

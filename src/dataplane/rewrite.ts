@@ -64,6 +64,7 @@ const IPV6_HLEN = H.IPV6_HLEN;
 const NH_FRAGMENT = H.NH_FRAGMENT;
 const UDP_CHECK = H.UDP_CHECK;
 const UDP_DST_PORT = H.UDP_DST_PORT;
+const UDP_SRC_PORT = H.UDP_SRC_PORT;
 const VLAN_HLEN = H.VLAN_HLEN;
 
 /**
@@ -223,6 +224,7 @@ function buildPacket(
     if (udpChecksum === 0 && out.family === 6) {
       // An IPv4 sender sent no checksum; IPv6 requires one: sum it in full.
       view.setUint16(u + UDP_DST_PORT, out.port);
+      if (out.srcPort >= 0) view.setUint16(u + UDP_SRC_PORT, out.srcPort);
       view.setUint16(u + UDP_CHECK, 0);
       view.setUint16(
         u + UDP_CHECK,
@@ -235,7 +237,10 @@ function buildPacket(
   return header + l4Len;
 }
 
-/** New destination port; the checksum adjusted for every changed word (a sender's 0 stays 0 over IPv4). */
+/**
+ * New destination port (and source port, when the output writes one); the
+ * checksum adjusted for every changed word (a sender's 0 stays 0 over IPv4).
+ */
 function patchUdp(
   view: DataView,
   u: number,
@@ -244,8 +249,13 @@ function patchUdp(
   srcDelta: number,
 ): void {
   view.setUint16(u + UDP_DST_PORT, out.port);
+  let delta = out.udpDelta + srcDelta;
+  if (out.srcPort >= 0) {
+    delta += not16(view.getUint16(u + UDP_SRC_PORT)) + out.srcPort;
+    view.setUint16(u + UDP_SRC_PORT, out.srcPort);
+  }
   if (udpChecksum !== 0) {
-    const c = adjustChecksum(udpChecksum, out.udpDelta + srcDelta);
+    const c = adjustChecksum(udpChecksum, delta);
     view.setUint16(u + UDP_CHECK, c === 0 ? 0xffff : c);
   }
 }

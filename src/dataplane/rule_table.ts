@@ -11,6 +11,7 @@
 import { not16 } from "../net/checksum.ts";
 import * as H from "../net/headers.ts";
 import { LoopGuard } from "./loop_guard.ts";
+import type { MergeLeg } from "../merge/merge_stage.ts";
 import type { StreamInspector } from "../streams/inspector.ts";
 import { TTL_DECREMENT } from "./plan_types.ts";
 
@@ -104,6 +105,8 @@ export class Output {
     inputPort: number,
     /** 802.1Q VLAN id the frames are tagged with (0: untagged). */
     readonly vlan = 0,
+    /** UDP source port written (-1: the sender's kept; a merge's outputs write one). */
+    readonly srcPort = -1,
   ) {
     // RFC 1624: everything the UDP checksum covers that changes for every
     // packet of this output is known now (the pseudo header's destination
@@ -162,6 +165,8 @@ export class Rule {
     readonly counted = true,
     /** Stream inspection of the rule's input in this worker, or null (src/streams/inspector.ts). */
     readonly inspector: StreamInspector | null = null,
+    /** A merge rule's leg: the pair that decides whether a datagram is sent (src/merge/), or null. */
+    readonly merge: MergeLeg | null = null,
   ) {
     this.fixedTtl = outputs.some((o) => o.ttl !== TTL_DECREMENT);
     this.guard = this.fixedTtl ? new LoopGuard() : null;

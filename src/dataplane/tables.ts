@@ -9,6 +9,7 @@ import { fromWords, multicastMac } from "../net/address.ts";
 import { ETH_HLEN } from "../net/headers.ts";
 import { type OutputPlan, type RulePlan, rxKey, type WorkerPlan } from "./plan_types.ts";
 import { StreamInspector } from "../streams/inspector.ts";
+import { MergeLeg, MergePair } from "../merge/merge_stage.ts";
 import {
   buildChains,
   EGRESS_L2,
@@ -68,10 +69,17 @@ function outputMac(o: OutputPlan): Uint8Array {
  * TX ports and routed sockets are still the ones in force is not rebuilt (a
  * rule added to 10,000 builds one Rule, not 10,001).
  */
-export type RuleCache = Map<
-  RulePlan,
-  { rule: Rule; tx: (TxPort | null)[]; routed: (RoutedRef | null)[]; share: string }
->;
+export type RuleCache = Map<RulePlan, BuiltRule>;
+
+/** The loop objects of one rule plan: a Rule per input ring key (a merge: one per leg). */
+export interface BuiltRule {
+  rules: { key: number; rule: Rule }[];
+  /** Its routed outputs' ports (one per output, shared by a merge's legs). */
+  routedPorts: RoutedPort[];
+  tx: (TxPort | null)[];
+  routed: (RoutedRef | null)[];
+  share: string;
+}
 
 /** Which of the workers this one is (spread rules' outputs are shared out by position), and its stream blocks. */
 export interface WorkerShare {
@@ -104,39 +112,45 @@ export function buildTables(
   routedSockets: ReadonlyMap<number, RoutedRef> = new Map(),
   cache: RuleCache = new Map(),
   worker: WorkerShare = { index: 0, count: 1 },
-): { inputs: InputPort[]; txPorts: TxPort[]; routedPorts: RoutedPort[] } {
+): { inputs: InputPort[]; txPorts: TxPort[]; routedPorts: RoutedPort[]; merges: MergePair[] } {
   const txPorts = txPortsFor(plan, txRings, previous.txPorts);
   const routedPorts: RoutedPort[] = [];
   const rulesByInput = new Map<number, Rule[]>();
   const current = new Set(txPorts.values());
   const kept: RuleCache = new Map();
-  const addRule = (r: RulePlan, rule: Rule) => {
-    const key = rxKey(r.inputIfindex, r.spread);
-    const list = rulesByInput.get(key);
-    if (list) list.push(rule);
-    else rulesByInput.set(key, [rule]);
+  const add = (r: RulePlan, built: BuiltRule) => {
+    kept.set(r, built);
+    routedPorts.push(...built.routedPorts);
+    for (const { key, rule } of built.rules) {
+      const list = rulesByInput.get(key);
+      if (list) list.push(rule);
+      else rulesByInput.set(key, [rule]);
+    }
   };
   for (const r of plan.rules) {
+    // A merge is done by its owner alone (the others do not read its legs).
+    if (r.merge !== undefined && r.merge.owner >= 0 && r.merge.owner !== worker.index) continue;
     const hit = cache.get(r);
     if (
       hit && hit.share === shareOf(r, worker) &&
       hit.tx.every((t) => t === null || current.has(t)) &&
       hit.routed.every((ref, i) => ref === null || routedSockets.get(r.outputs[i].slot) === ref)
     ) {
-      kept.set(r, hit);
-      for (const o of hit.rule.outputs) if (o.routed) routedPorts.push(o.routed);
-      addRule(r, hit.rule);
+      add(r, hit);
       continue;
     }
-    const built = ruleFor(r, worker, txPorts, routedSockets);
-    for (const o of built.rule.outputs) if (o.routed) routedPorts.push(o.routed);
-    kept.set(r, built);
-    addRule(r, built.rule);
+    add(r, ruleFor(r, worker, txPorts, routedSockets));
   }
-  const inputs = inputsFor(plan, rxRings, rulesByInput, previous.inputs);
+  const inputs = inputsFor(plan, rxRings, rulesByInput, previous.inputs, worker);
   cache.clear();
   for (const [k, v] of kept) cache.set(k, v);
-  return { inputs, txPorts: [...txPorts.values()], routedPorts };
+  // The pairs this worker merges (each leg's rule holds its pair).
+  const merges = [
+    ...new Set(
+      [...kept.values()].flatMap((b) => b.rules.flatMap(({ rule }) => rule.merge?.pair ?? [])),
+    ),
+  ];
+  return { inputs, txPorts: [...txPorts.values()], routedPorts, merges };
 }
 
 /** The TX ports of a plan, by ifindex: the previous port where its ring and facts are unchanged. */
@@ -185,29 +199,16 @@ function mine(r: RulePlan, p: number, worker: WorkerShare): boolean {
   return !r.spread || p % worker.count === worker.index;
 }
 
-/** One output's loop object, on its TX port or routed socket. */
+/** One output's loop object, on its TX port or routed socket (`routed`: the rule's port for it). */
 function outputFor(
   r: RulePlan,
   o: OutputPlan,
   txPorts: ReadonlyMap<number, TxPort>,
-  routedSockets: ReadonlyMap<number, RoutedRef>,
-  inputDst: Int32Array,
+  routed: RoutedPort | null,
+  input: { dst: Int32Array; port: number },
 ): Output {
   let tx: TxPort | null = null;
-  let routed: RoutedPort | null = null;
-  if (o.egress === "routed") {
-    const ref = routedSockets.get(o.slot);
-    if (!ref) throw new Error(`rule "${r.name}": no routed socket for output slot ${o.slot}`);
-    routed = new RoutedPort(
-      ref.fd,
-      ref.name,
-      ref.slotSize,
-      ref.slots,
-      ref.dataOffset,
-      new Int32Array(ref.slots),
-      o.slot,
-    );
-  } else {
+  if (o.egress !== "routed") {
     tx = txPorts.get(o.ifindex) ?? null;
     if (!tx) throw new Error(`rule "${r.name}": no TX port for ifindex ${o.ifindex}`);
   }
@@ -223,51 +224,104 @@ function outputFor(
     o.ttl,
     o.tos,
     outputMac(o),
-    inputDst,
-    r.port,
+    input.dst,
+    input.port,
     o.vlan ?? 0,
+    o.srcPort ?? -1,
   );
 }
 
-/** A rule's loop object and what it was built on (the cache entry). */
+/** A routed output's port over its socket and batch area. */
+function routedPortFor(
+  r: RulePlan,
+  o: OutputPlan,
+  refs: ReadonlyMap<number, RoutedRef>,
+): RoutedPort {
+  const ref = refs.get(o.slot);
+  if (!ref) throw new Error(`rule "${r.name}": no routed socket for output slot ${o.slot}`);
+  return new RoutedPort(
+    ref.fd,
+    ref.name,
+    ref.slotSize,
+    ref.slots,
+    ref.dataOffset,
+    new Int32Array(ref.slots),
+    o.slot,
+  );
+}
+
+/** One input's match fields, as RulePlan and a merge's legs carry them. */
+interface InputFields {
+  ifindex: number;
+  family: number;
+  dst: number[];
+  port: number;
+  srcAddr: number[];
+  srcMask: number[];
+  srcPrefix: number;
+  vlan: number;
+}
+
+/** A rule plan's loop objects and what they were built on (the cache entry). */
 function ruleFor(
   r: RulePlan,
   worker: WorkerShare,
   txPorts: ReadonlyMap<number, TxPort>,
   routedSockets: ReadonlyMap<number, RoutedRef>,
-): { rule: Rule; tx: (TxPort | null)[]; routed: (RoutedRef | null)[]; share: string } {
-  const inputDst = Int32Array.from(r.dst);
-  const outputs = r.outputs.filter((_, p) => mine(r, p, worker)).map((o) =>
-    outputFor(r, o, txPorts, routedSockets, inputDst)
+): BuiltRule {
+  const mineAt = r.outputs.map((_, p) => mine(r, p, worker));
+  const routedPorts = r.outputs.map((o, p) =>
+    o.egress === "routed" && mineAt[p] ? routedPortFor(r, o, routedSockets) : null
   );
-  const v6 = r.family === 6;
-  const last = r.dst[r.dst.length - 1];
-  const rule = new Rule(
-    r.slot,
-    r.family,
-    last,
-    r.port,
-    v6 ? 0 : r.srcAddr[0],
-    v6 ? 0 : r.srcMask[0],
-    Int32Array.from(v6 ? r.dst : []),
-    Int32Array.from(v6 ? r.srcAddr : []),
-    Int32Array.from(v6 ? r.srcMask : []),
-    r.srcPrefix,
-    r.allowFragments,
-    outputs,
-    r.vlan ?? 0,
-    r.protocol ?? 17,
-    !r.spread || worker.index === 0,
-    // A spread rule's packets reach every worker: one of them inspects the stream.
-    r.inspect !== undefined && worker.streams && (!r.spread || worker.index === 0)
-      ? new StreamInspector(r.inspect, worker.streams)
-      : null,
-  );
+  const counted = !r.spread || worker.index === 0;
+  // A spread rule's packets reach every worker: one of them inspects the stream.
+  const inspector = r.inspect !== undefined && worker.streams && counted
+    ? new StreamInspector(r.inspect, worker.streams)
+    : null;
+  const compile = (m: InputFields, merge: MergeLeg | null): Rule => {
+    const input = { dst: Int32Array.from(m.dst), port: m.port };
+    const outputs = r.outputs.flatMap((o, p) =>
+      mineAt[p] ? [outputFor(r, o, txPorts, routedPorts[p], input)] : []
+    );
+    const v6 = m.family === 6;
+    return new Rule(
+      r.slot,
+      m.family,
+      m.dst[m.dst.length - 1],
+      m.port,
+      v6 ? 0 : m.srcAddr[0],
+      v6 ? 0 : m.srcMask[0],
+      Int32Array.from(v6 ? m.dst : []),
+      Int32Array.from(v6 ? m.srcAddr : []),
+      Int32Array.from(v6 ? m.srcMask : []),
+      m.srcPrefix,
+      r.allowFragments,
+      outputs,
+      m.vlan,
+      r.protocol ?? 17,
+      counted,
+      inspector,
+      merge,
+    );
+  };
+  let rules: { key: number; rule: Rule }[];
+  if (r.merge !== undefined) {
+    const pair = new MergePair(r.merge);
+    const owner = r.merge.owner;
+    rules = r.merge.legs.map((leg) => ({
+      key: rxKey(leg.ifindex, false, owner),
+      rule: compile(leg, new MergeLeg(pair, leg.leg)),
+    }));
+  } else {
+    const fields = { ...r, ifindex: r.inputIfindex, vlan: r.vlan ?? 0 };
+    rules = [{ key: rxKey(r.inputIfindex, r.spread), rule: compile(fields, null) }];
+  }
   return {
-    rule,
-    tx: outputs.map((o) => o.tx),
+    rules,
+    routedPorts: routedPorts.filter((p): p is RoutedPort => p !== null),
+    tx: rules[0].rule.outputs.map((o) => o.tx),
     routed: r.outputs.map((o, p) =>
-      o.egress === "routed" && mine(r, p, worker) ? routedSockets.get(o.slot)! : null
+      o.egress === "routed" && mineAt[p] ? routedSockets.get(o.slot)! : null
     ),
     share: shareOf(r, worker),
   };
@@ -279,6 +333,7 @@ function inputsFor(
   rxRings: ReadonlyMap<number, RxRingRef>,
   rulesByInput: ReadonlyMap<number, Rule[]>,
   previous: readonly InputPort[],
+  worker: WorkerShare,
 ): InputPort[] {
   // The relay's own source addresses: a packet from one may be its own copy coming back (the loop guard).
   const ownSources = new Set<number>();
@@ -289,7 +344,8 @@ function inputsFor(
   }
   const inputs: InputPort[] = [];
   for (const rx of plan.rx) {
-    const key = rxKey(rx.ifindex, rx.spread);
+    if (rx.owner !== undefined && rx.owner !== worker.index) continue;
+    const key = rxKey(rx.ifindex, rx.spread, rx.owner);
     const ring = rxRings.get(key);
     if (!ring) throw new Error(`no RX ring open for interface "${rx.ifname}"`);
     const rules = rulesByInput.get(key) ?? [];

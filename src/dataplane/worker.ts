@@ -52,6 +52,7 @@ import { forwardLoop, processBlock, processFrames } from "./forward_loop.ts";
 import { LoopState } from "./loop_state.ts";
 import { flush } from "./tx.ts";
 import { WorkerRings } from "./worker_rings.ts";
+import { judgeIdle, type MergePair } from "../merge/merge_stage.ts";
 
 const inbox: ToWorker[] = [];
 let workerId = -1;
@@ -149,7 +150,11 @@ class WorkerThread {
     c[W.tx_kicks_deferred] += k.kicksDeferred;
     c[W.rx_socket_errors] += k.pollErrors;
     if (k.lastErrno !== 0) c[W.last_kick_errno] = k.lastErrno;
+    const now = this.clock.nowUs();
+    for (const p of this.merges) judgeIdle(p, now);
   };
+  /** The pairs this worker merges (the plan in force's). */
+  merges: MergePair[] = [];
 
   /** Applies every plan waiting in the inbox up to the requested generation. */
   async drainPlans(): Promise<void> {
@@ -228,6 +233,7 @@ class WorkerThread {
       clock: this.clock,
     });
     this.state.retiring = tables.inputs.filter((p) => p.cut === CUT_BEFORE).length;
+    this.merges = tables.merges;
   }
 
   /** Reports the cut done once its predecessors have retired. */

@@ -8,6 +8,7 @@
  * Every native object lives in the worker's arena, so a stuck worker can be
  * fenced by the supervisor as a whole (ffi/arena.ts).
  */
+import type { MergePair } from "../merge/merge_stage.ts";
 import { Arena } from "../../ffi/arena.ts";
 import { RxRing, TxRing } from "../../ffi/packet_ring.ts";
 import { ROUTED_BATCH, RoutedSocket } from "../../ffi/routed.ts";
@@ -16,7 +17,7 @@ import { fromWords } from "../net/address.ts";
 import type { HeldRing } from "./channel.ts";
 import {
   type OutputPlan,
-  rxKey,
+  ringKey,
   type RxPlan,
   sameRx,
   type TxPlan,
@@ -56,6 +57,8 @@ export interface Tables {
   inputs: InputPort[];
   txPorts: TxPort[];
   routedPorts: RoutedPort[];
+  /** The merged pairs this worker merges (src/merge/). */
+  merges: MergePair[];
 }
 
 /** Everything a routed output's socket is opened with: a new key means a new socket. */
@@ -90,7 +93,7 @@ export class WorkerRings {
   readonly #tx = new Map<number, OpenTx>();
   /** Routed output sockets by output counter slot. */
   readonly #routed = new Map<number, OpenRouted>();
-  #previous: Tables = { inputs: [], txPorts: [], routedPorts: [] };
+  #previous: Tables = { inputs: [], txPorts: [], routedPorts: [], merges: [] };
   /** Loop objects of unchanged rules, reused from plan to plan. */
   readonly #ruleCache: RuleCache = new Map();
   #kernel: KernelRingStats = { packets: 0, drops: 0, freezes: 0 };
@@ -114,8 +117,10 @@ export class WorkerRings {
    * replacing one here, is a held successor.
    */
   apply(plan: WorkerPlan, hold: readonly number[] = []): Tables {
-    // RX rings are keyed by rxKey(): the interface, or a spread ring of it.
-    const byKey = new Map(plan.rx.map((p) => [rxKey(p.ifindex, p.spread), p]));
+    // RX rings are keyed by ringKey(): the interface, a spread ring of it, or a ring one
+    // worker owns (the merges' legs): rings another worker owns are not opened here.
+    const mine = plan.rx.filter((p) => p.owner === undefined || p.owner === this.workerId);
+    const byKey = new Map(mine.map((p) => [ringKey(p), p]));
     for (const [key, open] of this.#rx) {
       const next = byKey.get(key);
       const predecessor = this.#retiring.get(key);
@@ -173,8 +178,8 @@ export class WorkerRings {
       this.#tx.set(p.ifindex, { plan: p, ring });
       this.beat();
     }
-    for (const p of plan.rx) {
-      const key = rxKey(p.ifindex, p.spread);
+    for (const p of mine) {
+      const key = ringKey(p);
       let open = this.#rx.get(key);
       if (!open) {
         const held = this.#retiring.has(key) || hold.includes(key);

@@ -3,7 +3,7 @@
  * each); this sums them with the archived totals of exited workers, so
  * totals never go backwards. Linear in rules x workers.
  */
-import type { Rule } from "../config/schema.ts";
+import { primaryInput, type Rule } from "../config/schema.ts";
 import {
   DROP_REASONS,
   DROP_SLOT_BASE,
@@ -147,7 +147,8 @@ export function aggregate(input: AggregateInput): StatsSnapshot {
     const last = input.lastChange.get(r.name)?.changedAt;
     return {
       name: r.name,
-      input: { ...r.input },
+      input: { ...primaryInput(r) },
+      ...(r.merge ? { legs: r.merge.legs.map((l) => ({ ...l })) } : {}),
       counters,
       silent_ms: now - (last ?? startedAt),
       active: input.forwarding.has(r.name),

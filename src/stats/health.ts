@@ -3,9 +3,10 @@
  * GET /health and `mcr health` (which maps it to Nagios exit codes).
  */
 import type { InterfaceState, StatsSnapshot } from "./snapshot.ts";
-import type { Config } from "../config/schema.ts";
+import { type Config, ruleInputs } from "../config/schema.ts";
 import type { Rates } from "./rates.ts";
 import type { StreamReport } from "../streams/readout.ts";
+import type { MergeReport } from "../merge/merge_readout.ts";
 
 export type HealthStatus = "ok" | "warning" | "critical";
 
@@ -52,6 +53,7 @@ export function evaluateHealth(
   rates: Rates,
   options: HealthOptions = {},
   streams: readonly StreamReport[] = [],
+  merges: readonly MergeReport[] = [],
 ): HealthReport {
   const critical: string[] = [];
   const warning: string[] = [];
@@ -67,7 +69,7 @@ export function evaluateHealth(
   }
   // One rule: only the interfaces it uses.
   const used = ruleConfig === undefined ? null : new Set([
-    ruleConfig.input.interface,
+    ...ruleInputs(ruleConfig).map((i) => i.interface),
     ...ruleConfig.outputs.flatMap((o) => o.interface === undefined ? [] : [o.interface]),
   ]);
   for (const w of snapshot.workers) {
@@ -104,6 +106,13 @@ export function evaluateHealth(
     } else if (st.state === "warning") {
       warning.push(`stream ${st.rule}: ${st.reasons[0] ?? st.indicator}`);
     }
+  }
+  // Merged pairs (src/merge/): lost on every leg is critical; a leg down, late copies or
+  // common-mode loss a warning.
+  for (const m of merges) {
+    if (options.rule !== undefined && m.rule !== options.rule) continue;
+    if (m.state === "critical") critical.push(`merge ${m.rule}: ${m.reasons.join("; ")}`);
+    else if (m.state === "warning") warning.push(`merge ${m.rule}: ${m.reasons.join("; ")}`);
   }
   const t = rates.totals;
   const lossPps = (t.kernel_drops ?? 0) + (t.tx_ring_full ?? 0) + (t.tx_errors ?? 0);

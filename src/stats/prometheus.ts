@@ -6,6 +6,8 @@ import { endpointText, inputDestination, outputDestination } from "../config/sch
 import type { InterfaceState, StatsSnapshot } from "./snapshot.ts";
 import { residenceBucketName } from "./aggregate.ts";
 import { metricValue, STATE_VALUE, type StreamReport } from "../streams/readout.ts";
+import type { MergeReport } from "../merge/merge_readout.ts";
+import { LEG_SLOTS, type MergeSlotSpec, PAIR_SLOTS } from "../merge/merge_slots.ts";
 import { STREAM_SLOTS, type StreamSlotName, type StreamSlotSpec } from "../streams/stream_slots.ts";
 import {
   type CounterSpec,
@@ -62,6 +64,8 @@ export interface ExporterExtras {
   lastChange?: { ok: boolean; atMs: number } | null;
   /** Inspected streams (src/streams/): one series per rule in each stream family. */
   streams?: readonly StreamReport[];
+  /** Merged pairs (src/merge/): one series per rule (and leg) in each merge family. */
+  merges?: readonly MergeReport[];
   /** Routing-protocol state, when IGMP, PIM or MSDP is configured. */
   routing?: {
     counters: Record<string, number>;
@@ -101,6 +105,7 @@ export function renderPrometheus(
   residenceFamilies(fam, s);
   ruleFamilies(fam, s, extras);
   streamFamilies(fam, extras);
+  mergeFamilies(fam, extras);
   routingFamilies(fam, extras);
   interfaceFamilies(fam, interfaces);
   return families.map((f) => f.render()).join("");
@@ -286,6 +291,41 @@ function streamFamilies(fam: DeclareFamily, extras: ExporterExtras): void {
       for (const r of extras.streams) {
         const v = metricValue(r, spec.name as StreamSlotName);
         if (v !== undefined) f.add({ rule: r.rule }, v);
+      }
+    }
+  }
+}
+
+/** Merged pairs (src/merge/): every declared pair and leg figure, labelled by rule (and leg). */
+function mergeFamilies(fam: DeclareFamily, extras: ExporterExtras): void {
+  const merges = extras.merges ?? [];
+  if (merges.length === 0) return;
+  const st = fam(
+    "mcr_merge_state",
+    "gauge",
+    "Health of a merged pair: 0 ok, 1 warning, 2 critical (the reasons: GET /api/v1/merges)",
+  );
+  for (const m of merges) st.add({ rule: m.rule }, STATE_VALUE[m.state]);
+  for (const spec of PAIR_SLOTS as readonly MergeSlotSpec[]) {
+    if (!spec.family) continue;
+    const f = fam(spec.family, spec.kind === "counter" ? "counter" : "gauge", spec.help);
+    for (const m of merges) f.add({ rule: m.rule }, m.figures[spec.name]);
+  }
+  const up = fam("mcr_merge_leg_up", "gauge", "1 while the leg brings datagrams (leg_timeout_ms)");
+  for (const m of merges) {
+    for (const l of m.legs) up.add({ rule: m.rule, leg: l.leg }, l.state === "up" ? 1 : 0);
+  }
+  for (const spec of LEG_SLOTS as readonly MergeSlotSpec[]) {
+    if (!spec.family) continue;
+    const f = fam(spec.family, spec.kind === "counter" ? "counter" : "gauge", spec.help);
+    // The report gives times in ms (pd_ms, last_us as the age): back to the family's seconds.
+    const key = spec.name.endsWith("_us") ? spec.name.replace(/_us$/, "_ms") : spec.name;
+    for (const m of merges) {
+      for (const l of m.legs) {
+        const v = spec.name === "last_us" ? null : l[key];
+        if (typeof v === "number") {
+          f.add({ rule: m.rule, leg: l.leg }, key.endsWith("_ms") ? v / 1000 : v);
+        }
       }
     }
   }

@@ -15,8 +15,10 @@ export type OutputStats = Output & {
 
 export interface RuleStats {
   name: string;
-  /** The input as configured (interface, group or address, port, source). */
+  /** The input as configured (interface, group or address, port, source); a merge's first leg. */
   input: Input;
+  /** A merge rule's legs (its figures: GET /api/v1/merges). */
+  legs?: Input[];
   counters: CounterValues; // RULE_COUNTERS names
   outputs: OutputStats[];
   /** Milliseconds since the rule's packet counter last increased (since the relay started if it never did). */

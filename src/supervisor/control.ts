@@ -4,6 +4,7 @@
  * configurations to be applied through this interface.
  */
 import type { StreamReport } from "../streams/readout.ts";
+import type { MergeReport } from "../merge/merge_readout.ts";
 import type { Config } from "../config/schema.ts";
 
 export type {
@@ -88,6 +89,13 @@ export interface RelayControl {
   stats(): StatsSnapshot;
   /** Stream health of the inspected rules, one when `rule` is given (optional for test doubles). */
   streams?(rule?: string): StreamReport[];
+  /** The merged pairs (src/merge/), one when `rule` is given (optional for test doubles). */
+  merges?(rule?: string): MergeReport[];
+  /**
+   * Failover: sends `leg` of the merge alone until unlocked (null); in force
+   * with the next datagram. Throws UnknownRuleError, MergeLockError.
+   */
+  lockMerge?(rule: string, leg: number | null): MergeReport;
   /** The last configuration change tried (API, SIGHUP, interface follow-up): applied or not, and when. */
   lastChange?(): { ok: boolean; atMs: number } | null;
   /** Raw counters for rates, taken every second (cheap: no object per rule). */

@@ -6,10 +6,16 @@
  * assigned transactionally: propose() changes nothing, commit() makes the
  * proposal the state and returns the slots to zero, and a proposal that is
  * never committed leaves no trace (a failed apply leaks nothing).
+ *
+ * A merge rule's block (its window table and figures, src/merge/) is held
+ * here the same way: kept while the rule's merge settings are, a new one
+ * (a fresh merge) when they change.
  */
 import { outputDestination, type Rule } from "../config/schema.ts";
 import { MAX_OUTPUT_SLOTS, MAX_RULE_SLOTS } from "../stats/registry.ts";
 import { MAX_STREAMS } from "../streams/stream_slots.ts";
+import { newBlock } from "../merge/merge_slots.ts";
+import { tableSize } from "../merge/merge_table.ts";
 import type { RuleSlots } from "./plan.ts";
 
 /** A rule's slots and, for each output, the key its slot is tied to. */
@@ -17,6 +23,13 @@ export interface SlotAssignment extends RuleSlots {
   outputKeys: string[];
   /** What its stream slot is tied to (its inspect settings), "" when not inspected. */
   streamKey: string;
+  /** What its merge block is tied to (its merge settings and rate), "" when not a merge. */
+  mergeKey: string;
+}
+
+/** What a merge rule's block is tied to: the same settings keep the same merge going. */
+function mergeKey(r: Rule): string {
+  return r.merge === undefined ? "" : JSON.stringify([r.merge, r.rate_pps ?? 0]);
 }
 
 /** What an inspected rule's stream slot is tied to: new settings, a new (zeroed) block. */
@@ -64,6 +77,8 @@ export class CounterSlots {
   #streams: Pool = { free: [], next: 0 };
   /** Each new inspect setting of a stream slot gets the next epoch (the workers restart its figures). */
   #epoch = 0;
+  /** Each new merge block gets the next number (part of its rule plan's identity). */
+  #mergeEpoch = 0;
   #version = 0;
 
   constructor(
@@ -134,6 +149,8 @@ export class CounterSlots {
     const assigned = new Map<string, SlotAssignment>();
     const resetStreams: number[] = [];
     let epoch = this.#epoch;
+    let mergeEpoch = this.#mergeEpoch;
+    const byName = new Map(rules.map((r) => [r.name, r]));
     for (const p of plans) {
       const rule = p.rule >= 0 ? p.rule : take(rulePool, this.maxRules, "rules");
       const outputs = p.outputs.map((o) =>
@@ -145,12 +162,22 @@ export class CounterSlots {
         ? p.stream
         : take(streamPool, this.maxStreams, "inspected streams");
       if (stream !== undefined && p.stream >= 0 && p.epoch < 0) resetStreams.push(stream);
+      const r = byName.get(p.name)!;
+      const mKey = mergeKey(r);
+      const prev = this.#assigned.get(p.name);
+      const merge = mKey === ""
+        ? undefined
+        : prev?.mergeKey === mKey && prev.merge !== undefined
+        ? prev.merge
+        : newMerge(r, ++mergeEpoch);
       assigned.set(p.name, {
         rule,
         outputs,
         outputKeys: p.outputKeys,
         streamKey: p.sKey,
+        mergeKey: mKey,
         ...(stream === undefined ? {} : { stream, streamEpoch: p.epoch >= 0 ? p.epoch : ++epoch }),
+        ...(merge === undefined ? {} : { merge }),
       });
     }
     const version = this.#version;
@@ -172,9 +199,19 @@ export class CounterSlots {
         this.#outputs = outputPool;
         this.#streams = streamPool;
         this.#epoch = epoch;
+        this.#mergeEpoch = mergeEpoch;
         this.#assigned = assigned;
         return released;
       },
     };
   }
+}
+
+/** A fresh merge block for `r`, sized for its window and rate. */
+function newMerge(
+  r: Rule,
+  epoch: number,
+): { block: SharedArrayBuffer; tableSize: number; epoch: number } {
+  const size = tableSize(r);
+  return { block: newBlock(size, (r.merge!.key ?? "rtp") === "hash"), tableSize: size, epoch };
 }

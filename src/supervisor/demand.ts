@@ -17,7 +17,13 @@
  * the configured outputs), and never added where they would feed a rule's
  * input back (a loop a static output is refused for).
  */
-import { type Config, inputDestination, type Output, type Rule } from "../config/schema.ts";
+import {
+  type Config,
+  inputDestination,
+  type Output,
+  type Rule,
+  ruleInputs,
+} from "../config/schema.ts";
 import { MAX_OUTPUTS } from "../config/limits.ts";
 import { canonicalText } from "../net/address.ts";
 
@@ -78,8 +84,8 @@ export function withDemand(config: Config, demand: Demand): Composed {
   let budget = Math.min(config.pim?.max_learned_routes ?? 256, MAX_OUTPUTS - configured);
   let refused = 0;
   const inputs = new Set(
-    config.rules.filter((r) => r.input.port !== undefined).map((r) =>
-      `${r.input.interface}|${canonicalText(inputDestination(r.input))}|${r.input.port}`
+    config.rules.flatMap(ruleInputs).filter((i) => i.port !== undefined).map((i) =>
+      `${i.interface}|${canonicalText(inputDestination(i))}|${i.port}`
     ),
   );
   const routes = new Map<string, Demand["pim"][number][]>();

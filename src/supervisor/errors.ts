@@ -36,3 +36,8 @@ export class PersistFailedError extends Error {
     );
   }
 }
+
+/** A manual lock that cannot be: the rule is not a failover merge, or has no such leg (HTTP 409). */
+export class MergeLockError extends Error {
+  override name = "MergeLockError";
+}

@@ -1,6 +1,6 @@
 /**
- * PACKET_FANOUT group ids for a plan's RX rings (0: one worker, or a spread
- * ring every worker reads alone). An input keeps its group while its rings
+ * PACKET_FANOUT group ids for a plan's RX rings (0: one worker, a spread ring
+ * every worker reads alone, or a ring one worker owns). An input keeps its group while its rings
  * stay; a ring re-created for a new worker count or ring kind gets a NEW
  * group, so that during the succession every packet lands in one old and
  * one new ring (src/dataplane/succession.ts). Ids are unique per process
@@ -24,7 +24,7 @@ export class FanoutIds {
   assign(rx: RxPlan[], previous: readonly RxPlan[], workers: number, sameCount: boolean): void {
     const taken = new Set(previous.map((r) => r.fanoutId));
     for (const r of rx) {
-      if (workers === 1 || r.spread) {
+      if (workers === 1 || r.spread || r.owner !== undefined) {
         r.fanoutId = 0;
         continue;
       }

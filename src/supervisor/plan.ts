@@ -6,12 +6,14 @@
  * (one for IPv4, four for IPv6, big-endian as they sit in the packet), so
  * the data path never parses text.
  */
-import type { Config, RingOptions, Rule } from "../config/schema.ts";
+import { type Config, type RingOptions, type Rule, ruleInputs } from "../config/schema.ts";
+import type { LegInputPlan } from "../merge/merge_stage.ts";
 import { canonicalText, type Family, familyOf, formatIp, ip } from "../net/address.ts";
 import type { RulePlan, RxPlan, TxPlan, WorkerPlan } from "../dataplane/plan_types.ts";
 import { DEFAULT_NAP_US, DEFAULT_RATE_PPS, rxGeometry, txGeometry } from "./ring_geometry.ts";
 import {
   type InterfaceFacts,
+  MERGE_OWNER,
   outputUsable,
   RulePlanCache,
   type RuleSlots,
@@ -39,7 +41,7 @@ export function interfacesOf(config: Config): { inputs: string[]; outputs: strin
   const inputs = new Set<string>();
   const outputs = new Set<string>();
   for (const r of activeRules(config)) {
-    inputs.add(r.input.interface);
+    for (const input of ruleInputs(r)) inputs.add(input.interface);
     for (const o of r.outputs) if (o.interface !== undefined) outputs.add(o.interface);
   }
   return { inputs: [...inputs], outputs: [...outputs] };
@@ -86,7 +88,7 @@ export function buildPlan(
 
 /**
  * The active rules that can forward now. Rules wait (are left out) while
- * their input is absent or none of their outputs is usable. A rule with no
+ * their input (every leg of a merge) is absent or none of their outputs is usable. A rule with no
  * outputs at all is one whose on-demand outputs nobody asks for now
  * (src/supervisor/demand.ts; a configured rule has at least one): it is
  * planned, so its input is read and counted, ready for the first receiver,
@@ -94,21 +96,24 @@ export function buildPlan(
  */
 function plannedRules(config: Config, interfaces: ReadonlyMap<string, InterfaceFacts>): Rule[] {
   return activeRules(config).filter((r) =>
-    interfaces.has(r.input.interface) &&
+    ruleInputs(r).some((input) => interfaces.has(input.interface)) &&
     (r.outputs.length === 0 || r.outputs.some((o) => outputUsable(o, interfaces)))
   );
 }
 
 /**
- * An input's expected rate: the sum of its rules' declared rates, and at
- * least DEFAULT_RATE_PPS: rules that declare none share that default (each
- * counting it in full built 256 MiB rings for nine rules).
+ * An input's expected rate: the sum of its rules' declared rates (a merge's
+ * on each of its legs' interfaces), and at least DEFAULT_RATE_PPS: rules
+ * that declare none share that default (each counting it in full built 256
+ * MiB rings for nine rules).
  */
 function inputRates(rules: readonly Rule[]): Map<string, number> {
   const rates = new Map<string, number>();
   for (const r of rules) {
-    const name = r.input.interface;
-    rates.set(name, (rates.get(name) ?? 0) + (r.rate_pps ?? 0));
+    for (const input of ruleInputs(r)) {
+      const name = input.interface;
+      rates.set(name, (rates.get(name) ?? 0) + (r.rate_pps ?? 0));
+    }
   }
   for (const [name, rate] of rates) rates.set(name, Math.max(rate, DEFAULT_RATE_PPS));
   return rates;
@@ -116,7 +121,8 @@ function inputRates(rules: readonly Rule[]): Map<string, number> {
 
 /**
  * The RX rings: one per input interface (one more for the spread rules
- * reading it), sized for its rules' rates, filtered to their streams.
+ * reading it, and one more, read by MERGE_OWNER alone, for the merge legs
+ * on it), sized for its rules' rates, filtered to their streams.
  */
 function rxRings(
   rules: readonly Rule[],
@@ -134,34 +140,44 @@ function rxRings(
   const rates = inputRates(rules);
   /** Interfaces some rule reads with `gso`: their ring carries segmentation headers. */
   const gsoInputs = new Set(
-    rules.filter((r) => r.input.gso === true).map((r) => r.input.interface),
+    rules.flatMap((r) => ruleInputs(r).filter((i) => i.gso === true).map((i) => i.interface)),
   );
-  rules.forEach((r, i) => {
-    const name = r.input.interface;
-    const facts = at.interfaces.get(name)!;
-    const spread = spreads(r);
-    const ringName = spread ? `${name}|spread` : name;
+  const ringFor = (name: string, kind: "" | "spread" | "merge"): RxPlan => {
+    const ringName = `${name}|${kind}`;
     let rx = rxByName.get(ringName);
     if (!rx) {
+      const facts = at.interfaces.get(name)!;
       rx = {
         ifname: name,
         ifindex: facts.ifindex,
         geometry: rxGeometry(rates.get(name), facts.mtu, at.ring, gsoInputs.has(name)),
-        fanoutId: spread ? 0 : at.fanoutIds.get(name) ?? 0,
+        fanoutId: kind === "" ? at.fanoutIds.get(name) ?? 0 : 0,
         filter: [],
         passFragments: false,
-        spread,
+        spread: kind === "spread",
+        ...(kind === "merge" ? { owner: MERGE_OWNER } : {}),
       };
       rxByName.set(ringName, rx);
     }
-    const p = plans[i];
+    return rx;
+  };
+  const listen = (rx: RxPlan, m: LegInputPlan, protocol: number | undefined) => {
     // A filter entry's port word: the UDP port, or 0x10000 | protocol for another protocol (c/filter.c).
-    const port = p.protocol === undefined || p.protocol === 17 ? p.port : 0x10000 | p.protocol;
-    const key = `${ringName}|${p.dst.join()}|${port}`;
-    if (!filterKeys.has(key)) {
-      filterKeys.add(key);
-      rx.filter.push({ family: p.family, dst: p.dst, port });
+    const port = protocol === undefined || protocol === 17 ? m.port : 0x10000 | protocol;
+    const key = `${rx.ifindex}|${rx.spread}|${rx.owner}|${m.dst.join()}|${port}`;
+    if (filterKeys.has(key)) return;
+    filterKeys.add(key);
+    rx.filter.push({ family: m.family, dst: m.dst, port });
+  };
+  rules.forEach((r, i) => {
+    const p = plans[i];
+    const inputs = ruleInputs(r);
+    if (p.merge !== undefined) {
+      for (const leg of p.merge.legs) listen(ringFor(inputs[leg.leg].interface, "merge"), leg, 17);
+      return;
     }
+    const rx = ringFor(inputs[0].interface, spreads(r) ? "spread" : "");
+    listen(rx, { ...p, ifindex: p.inputIfindex, vlan: p.vlan ?? 0 }, p.protocol);
     if (r.allow_fragments) rx.passFragments = true;
   });
   return [...rxByName.values()];
@@ -215,14 +231,14 @@ export function wantedMemberships(config: Config): Map<string, MembershipKey[]> 
     string,
     { ifname: string; family: Family; group: string; sources: Set<string>; any: boolean }
   >();
-  for (const r of activeRules(config)) {
-    if (r.input.group === undefined) continue; // unicast input
-    const group = canonicalText(r.input.group);
+  for (const input of activeRules(config).flatMap(ruleInputs)) {
+    if (input.group === undefined) continue; // unicast input
+    const group = canonicalText(input.group);
     const family = familyOf(group);
-    const k = `${r.input.interface}|${group}`;
+    const k = `${input.interface}|${group}`;
     const entry = byGroup.get(k) ??
-      { ifname: r.input.interface, family, group, sources: new Set<string>(), any: false };
-    const src = r.input.source;
+      { ifname: input.interface, family, group, sources: new Set<string>(), any: false };
+    const src = input.source;
     const single = src !== undefined &&
       sourceFilter(src, family).length === (family === 4 ? 32 : 128);
     if (!single) entry.any = true;
@@ -250,14 +266,14 @@ export interface UnicastPort {
 /** The unicast inputs of the active rules (one per interface, address and port). */
 export function unicastPorts(config: Config): UnicastPort[] {
   const seen = new Map<string, UnicastPort>();
-  for (const r of activeRules(config)) {
-    if (r.input.address === undefined || r.input.port === undefined) continue; // only a UDP port is held
-    const a = ip(r.input.address);
+  for (const input of activeRules(config).flatMap(ruleInputs)) {
+    if (input.address === undefined || input.port === undefined) continue; // only a UDP port is held
+    const a = ip(input.address);
     const u = {
-      ifname: r.input.interface,
+      ifname: input.interface,
       family: a.family,
       address: formatIp(a),
-      port: r.input.port,
+      port: input.port,
     };
     seen.set(`${u.ifname}|${u.address}|${u.port}`, u);
   }

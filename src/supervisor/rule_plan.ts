@@ -7,12 +7,15 @@
  */
 import {
   DEFAULT_TTL,
+  type Input,
   inputDestination,
   type Output,
   outputDestination,
   protocolNumber,
   type Rule,
+  ruleInputs,
 } from "../config/schema.ts";
+import type { LegInputPlan, MergePlan } from "../merge/merge_stage.ts";
 import { type Family, ip, ipWords, prefixWords } from "../net/address.ts";
 import type { OutputPlan, RulePlan } from "../dataplane/plan_types.ts";
 import { TTL_DECREMENT, vlanKey } from "../dataplane/plan_types.ts";
@@ -37,6 +40,8 @@ export interface RuleSlots {
   stream?: number;
   /** Its settings' epoch: a new one starts the stream's figures again in every worker. */
   streamEpoch?: number;
+  /** A merge rule's block (src/merge/merge_slots.ts): kept while its merge settings are. */
+  merge?: { block: SharedArrayBuffer; tableSize: number; epoch: number };
 }
 
 /** Source filter of an input as words: any sender when no source is given. */
@@ -89,6 +94,7 @@ function outputPlan(
   slot: number,
   facts: InterfaceFacts | undefined,
   inputMtu: number,
+  merged: boolean,
 ): OutputPlan {
   const family = outputFamily(o);
   const routed = o.egress === "routed";
@@ -110,38 +116,67 @@ function outputPlan(
     tos: o.dscp === undefined ? -1 : o.dscp << 2,
     maxPayload: Math.max(1500, inputMtu),
     vlan: o.vlan ?? 0,
+    // A merge's legs may come from senders on different ports: its output is one stream.
+    ...(!routed && (o.source_port !== undefined || merged)
+      ? { srcPort: o.source_port ?? o.port ?? 0 }
+      : {}),
   };
 }
 
-/** A rule's plan; its input interface must be in `interfaces`. */
+/** How an input's datagrams are matched: its interface, destination, port, senders and tags. */
+function inputMatch(input: Input, f: InterfaceFacts): LegInputPlan {
+  const dst = ip(inputDestination(input));
+  const src = sourceFilter(input.source, dst.family);
+  return {
+    ifindex: f.ifindex,
+    family: dst.family,
+    dst: ipWords(dst),
+    port: input.port ?? 0,
+    srcAddr: src.addr,
+    srcMask: src.mask,
+    srcPrefix: src.length,
+    vlan: vlanKey(input.outer_vlan ?? 0, input.vlan ?? 0),
+  };
+}
+
+/**
+ * A rule's plan; at least one of its inputs' interfaces is in `interfaces`
+ * (a merge plans the legs whose interface exists; the rule's own match
+ * fields are its first such leg's).
+ */
 export function rulePlan(
   r: Rule,
   s: RuleSlots,
   spread: boolean,
   interfaces: ReadonlyMap<string, InterfaceFacts>,
 ): RulePlan {
-  const dst = ip(inputDestination(r.input));
-  const src = sourceFilter(r.input.source, dst.family);
-  const input = interfaces.get(r.input.interface)!;
+  const inputs = ruleInputs(r);
+  const legs = inputs.flatMap((input, leg) => {
+    const f = interfaces.get(input.interface);
+    return f ? [{ ...inputMatch(input, f), leg }] : [];
+  });
+  const main = inputs[legs[0].leg];
+  const mtu = Math.max(...inputs.map((i) => interfaces.get(i.interface)?.mtu ?? 0));
   const outputs: OutputPlan[] = [];
   r.outputs.forEach((o, i) => {
     if (!outputUsable(o, interfaces)) return;
     const facts = o.interface === undefined ? undefined : interfaces.get(o.interface);
-    outputs.push(outputPlan(o, s.outputs[i], facts, input.mtu));
+    outputs.push(outputPlan(o, s.outputs[i], facts, mtu, r.merge !== undefined));
   });
+  const { leg: _, ...match } = legs[0];
   return {
     name: r.name,
     slot: s.rule,
-    inputIfindex: input.ifindex,
-    family: dst.family,
-    dst: ipWords(dst),
-    port: r.input.port ?? 0,
-    protocol: protocolNumber(r.input),
-    srcAddr: src.addr,
-    srcMask: src.mask,
-    srcPrefix: src.length,
+    inputIfindex: match.ifindex,
+    family: match.family,
+    dst: match.dst,
+    port: match.port,
+    protocol: protocolNumber(main),
+    srcAddr: match.srcAddr,
+    srcMask: match.srcMask,
+    srcPrefix: match.srcPrefix,
     allowFragments: r.allow_fragments ?? false,
-    vlan: vlanKey(r.input.outer_vlan ?? 0, r.input.vlan ?? 0),
+    vlan: match.vlan,
     spread,
     ...(r.inspect && s.stream !== undefined
       ? {
@@ -155,9 +190,44 @@ export function rulePlan(
         },
       }
       : {}),
+    ...(r.merge && s.merge ? { merge: mergePlan(r, s.merge, legs) } : {}),
     outputs,
   };
 }
+
+/** What the worker that merges a pair is told: its legs, key, mode, window and block. */
+function mergePlan(
+  r: Rule,
+  block: NonNullable<RuleSlots["merge"]>,
+  legs: (LegInputPlan & { leg: number })[],
+): MergePlan {
+  const m = r.merge!;
+  const key = m.key ?? "rtp";
+  const seq = typeof key === "object" ? key.sequence : null;
+  return {
+    block: block.block,
+    tableSize: block.tableSize,
+    epoch: block.epoch,
+    legCount: m.legs.length,
+    legs,
+    key: typeof key === "object" ? "sequence" : key,
+    seqOffset: seq?.offset ?? 0,
+    seqWidth: seq?.width ?? 2,
+    seqLittle: seq?.endian === "little",
+    countOffset: seq?.count?.offset ?? 0,
+    countWidth: seq?.count?.width ?? 0,
+    countLittle: seq?.count?.endian === "little",
+    mode: m.mode ?? "pass-through",
+    windowUs: (m.window_ms ?? 450) * 1000,
+    primary: m.failover?.primary ?? 0,
+    holdOffUs: (m.failover?.hold_off_ms ?? 200) * 1000,
+    clearUs: (m.failover?.clear_ms ?? 5000) * 1000,
+    owner: MERGE_OWNER,
+  };
+}
+
+/** The worker that merges every pair: its legs are read from rings of its own (RxPlan.owner). */
+export const MERGE_OWNER = 0;
 
 /**
  * Rule plans from earlier builds, by rule object: a rule whose object, slots
@@ -196,9 +266,10 @@ export class RulePlanCache {
       return k;
     };
     return (r, s, spread) => {
-      let key = `${s.rule}|${factsKey(r.input.interface)}|${spread}|${s.stream ?? ""}|${
-        s.streamEpoch ?? ""
+      let key = `${s.rule}|${spread}|${s.stream ?? ""}|${s.streamEpoch ?? ""}|${
+        s.merge?.epoch ?? ""
       }`;
+      for (const input of ruleInputs(r)) key += `|${factsKey(input.interface)}`;
       for (let i = 0; i < r.outputs.length; i++) {
         key += `|${s.outputs[i]}:${factsKey(r.outputs[i].interface)}`;
       }

@@ -14,7 +14,7 @@ import { InterfaceWatch } from "../../ffi/iface.ts";
 import { MembershipSocket } from "../../ffi/membership.ts";
 import { Waiter } from "../../ffi/waiter.ts";
 import type { Config } from "../config/schema.ts";
-import { rxKey, type WorkerPlan } from "../dataplane/plan_types.ts";
+import { ringKey, type WorkerPlan } from "../dataplane/plan_types.ts";
 import { aggregate } from "../stats/aggregate.ts";
 import { OUTPUT_SLOTS, RULE_SLOTS, W } from "../stats/registry.ts";
 import { type CounterSample, sumCounters } from "../stats/rates.ts";
@@ -44,6 +44,8 @@ import { UnicastPorts } from "./unicast_ports.ts";
 import { RuleActivity } from "./activity.ts";
 import { type FaultKind, type PoolLogger, WorkerPool } from "./worker_pool.ts";
 import { type InspectedRule, StreamWatch } from "./stream_watch.ts";
+import { type MergedRule, mergedRules, MergeWatch } from "./merge_watch.ts";
+import type { MergeReport } from "../merge/merge_readout.ts";
 import type { StreamReport } from "../streams/readout.ts";
 
 /** Logger the supervisor writes to (src/log.ts satisfies it); `level` is set live from `log.level`. */
@@ -106,6 +108,8 @@ export class Supervisor implements RelayControl {
   #onEvent: (type: string, data: Record<string, unknown>) => void;
   /** The inspected streams: rates, health and their changes (src/supervisor/stream_watch.ts). */
   #streams: StreamWatch;
+  /** The merged pairs: health and their changes (src/supervisor/merge_watch.ts). */
+  #merges: MergeWatch;
   #log: SupervisorLogger;
   #stopping = false;
 
@@ -128,6 +132,7 @@ export class Supervisor implements RelayControl {
       live: () => this.#pool.workers.map((w) => w.streamCounters),
       archived: () => this.#pool.archived.stream,
     }, (data) => this.#onEvent("stream", data));
+    this.#merges = new MergeWatch((data) => this.#onEvent("merge", data));
     this.#memberships = new Memberships({
       open: (family) => MembershipSocket.open(family),
       logger: this.#log,
@@ -300,6 +305,8 @@ export class Supervisor implements RelayControl {
     ]);
     const rules = activeRules(effective);
     const proposal = this.#slots.propose(rules); // throws before anything changed
+    // Locks go into the merges' blocks before a worker merges with them (a new block starts unlocked).
+    this.#merges.relock(mergedRules(rules, proposal.assigned), false);
     const workers = next.workers ?? 1;
     const tPlan = performance.now();
     const plan = buildPlan(effective, facts, proposal.assigned, new Map(), 0, this.#planCache);
@@ -331,7 +338,7 @@ export class Supervisor implements RelayControl {
       undoPorts = this.#ports.hold(next, facts);
       const tDeliver = performance.now();
       // Inputs read under the previous plan: their new rings wait for the succession's release.
-      const hold = this.#plan?.rx.map((r) => rxKey(r.ifindex, r.spread)) ?? [];
+      const hold = this.#plan?.rx.map(ringKey) ?? [];
       if (workers !== this.#pool.workers.length) await this.#pool.resize(workers, plan, hold);
       else await this.#pool.deliver(plan, hold);
       // Last, as it changes nothing when it fails: the routing protocols' sockets and sessions.
@@ -371,6 +378,7 @@ export class Supervisor implements RelayControl {
     }
     this.#plan = plan;
     this.#config = next;
+    this.#merges.relock(this.#merged(), true);
     this.#effective = effective;
     this.#learned = composed.learned;
     this.#learnedRefused = composed.refused;
@@ -459,6 +467,7 @@ export class Supervisor implements RelayControl {
   #sample(): void {
     const now = Date.now();
     this.#streams.sample(this.#inspected(), now);
+    this.#merges.sample(this.#merged(), now);
     this.#activity.sample(this.#slots.assigned, {
       archived: this.#pool.archived.rule,
       live: this.#pool.workers.map((w) => w.ruleCounters),
@@ -473,6 +482,21 @@ export class Supervisor implements RelayControl {
       if (rule.inspect !== undefined && slot !== undefined) out.push({ rule, slot });
     }
     return out;
+  }
+
+  #merged(): MergedRule[] {
+    return mergedRules(activeRules(this.#effective), this.#slots.assigned);
+  }
+
+  /** The merged pairs (one, when `rule` is given). */
+  merges(rule?: string): MergeReport[] {
+    return this.#merges.reports(this.#merged(), Date.now(), rule);
+  }
+
+  /** Failover: sends `leg` of `rule`'s merge alone until unlocked (null); kept across changes. */
+  lockMerge(rule: string, leg: number | null): MergeReport {
+    this.#merges.lock(this.#merged(), rule, leg);
+    return this.merges(rule)[0];
   }
 
   /** Stream health of the inspected rules (one, when `rule` is given). */

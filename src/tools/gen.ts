@@ -179,8 +179,6 @@ async function sendSignal(
     sender.close();
   }
   const elapsed = (performance.now() - start) / 1000;
-  const ts = signal.tsPacketsPerDatagram > 0;
-  const rtp = signal.mode !== "ts";
   return {
     sent,
     elapsed_s: +elapsed.toFixed(3),
@@ -189,25 +187,32 @@ async function sendSignal(
     size,
     run_id: o.runId,
     send_errors: errors,
-    signal: {
-      mode: signal.mode,
-      datagrams: count,
-      datagrams_after_faults: signal.sentCount,
-      ts_packets_per_datagram: signal.tsPacketsPerDatagram,
-      ...(ts ? { ts_packet_size: signal.tsPacketSize, bitrate: signal.bitrate } : {}),
-      datagram_rate: +rate.toFixed(3),
-      datagram_size: size,
-      ...(rtp
-        ? {
-          rtp: {
-            payload_type: signal.payloadType,
-            ssrc: signal.ssrc,
-            first_seq: signal.rtpSeq,
-            first_timestamp: signal.rtpTimestamp,
-          },
-        }
-        : {}),
-      injected: signal.injected(),
-    },
+    signal: signalResult(signal),
+  };
+}
+
+/** What --json says about a test signal: its mode, rates, RTP start and where each fault went. */
+export function signalResult(signal: TestSignal): GenSignalResult {
+  const ts = signal.tsPacketsPerDatagram > 0;
+  const rtp = signal.mode !== "ts";
+  return {
+    mode: signal.mode,
+    datagrams: signal.count,
+    datagrams_after_faults: signal.sentCount,
+    ts_packets_per_datagram: signal.tsPacketsPerDatagram,
+    ...(ts ? { ts_packet_size: signal.tsPacketSize, bitrate: signal.bitrate } : {}),
+    datagram_rate: +signal.datagramRate.toFixed(3),
+    datagram_size: signal.datagramSize,
+    ...(rtp
+      ? {
+        rtp: {
+          payload_type: signal.payloadType,
+          ssrc: signal.ssrc,
+          first_seq: signal.rtpSeq,
+          first_timestamp: signal.rtpTimestamp,
+        },
+      }
+      : {}),
+    injected: signal.injected(),
   };
 }

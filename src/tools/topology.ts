@@ -78,6 +78,13 @@ export interface TopologyOptions {
 }
 
 /** Names of the dual-bridge topology (seed test 2). */
+/** A chain whose generator reaches the relay over two links: the red and blue legs of a redundant feed. */
+export interface LegsNames extends ChainNames {
+  /** The second (blue) link: the generator's end and the relay's. */
+  genIf2: string;
+  relayIn2: string;
+}
+
 export interface DualBridgeNames extends ChainNames {
   bridges: string;
 }
@@ -302,6 +309,22 @@ export class Topology {
    * 2001:db8:{0,1,2}::/64 alike with ipv6). The relay routes 10.0.2.0/24 via
    * the router; the sink routes back the same way.
    */
+  /**
+   * gen ==(red: 10.0.0.0/24, blue: 10.0.2.0/24)==> relay --> sink: a chain
+   * with a second link from the generator to the relay, for the two legs of
+   * a redundant feed (src/tools/legs.ts sends on both).
+   */
+  async legs(opts: TopologyOptions = {}): Promise<LegsNames> {
+    const names = await this.chain(opts);
+    const p = this.prefix;
+    const more = { genIf2: `${p}v4`, relayIn2: `${p}v5` };
+    await this.addVeth(names.gen, more.genIf2, names.relay, more.relayIn2);
+    await this.addAddress(names.gen, more.genIf2, "10.0.2.1/24");
+    await this.addAddress(names.relay, more.relayIn2, "10.0.2.2/24");
+    await this.setOffload(names.gen, more.genIf2, { tx: false });
+    return { ...names, ...more };
+  }
+
   async routedChain(opts: TopologyOptions = {}): Promise<RoutedNames> {
     const p = this.prefix;
     const names = {

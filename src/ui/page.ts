@@ -1,7 +1,8 @@
 /**
  * The status page at `/`: one HTML document and one script, served by mcr
  * itself (no CDN, no network access). It reads GET /api/v1/stats, /health,
- * /api/v1/streams (a Streams section, shown when a rule is inspected) and
+ * /api/v1/streams (a Streams section, shown when a rule is inspected),
+ * /api/v1/merges (a Merges section, shown when a rule merges legs) and
  * /api/v1/routing (a Routing section, shown when a protocol is
  * configured), and follows GET /api/v1/events for a live chart of input and
  * output rates over the last five minutes. Read-only: it changes nothing.
@@ -23,6 +24,7 @@ export const PAGE_HTML = `<!doctype html>
 <p class="legend"><span class="in">■ in</span> <span id="rx-now" data-value="0">0</span> pps &nbsp; <span class="out">■ out</span> <span id="tx-now" data-value="0">0</span> pps &nbsp; loss <span id="loss-now">0</span> pps</p>
 </section>
 <section><h2>Rules</h2><table id="rules"><thead><tr><th>rule</th><th>state</th><th>input</th><th>outputs</th><th>pps</th><th>packets</th><th>silent</th></tr></thead><tbody></tbody></table></section>
+<section id="merges" hidden><h2>Merges</h2><table><thead><tr><th>rule</th><th>mode</th><th>state</th><th>legs</th><th>sent</th><th>lost on every leg</th><th>late</th><th>reason</th></tr></thead><tbody></tbody></table></section>
 <section id="streams" hidden><h2>Streams</h2><table><thead><tr><th>rule</th><th>mode</th><th>state</th><th>worst indicator</th><th>Mb/s</th><th>loss / CC errors</th><th>jitter ms</th></tr></thead><tbody></tbody></table></section>
 <section id="routing" hidden><h2>Routing</h2><table><thead><tr><th>protocol</th><th>where</th><th>state</th><th>detail</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Drops by reason</h2><table id="drops"><tbody></tbody></table></section>
@@ -103,6 +105,7 @@ async function refresh() {
       "<tr><td>" + w.id + "</td><td>" + w.alive + "</td><td>" + w.restarts + "</td><td>" + fmt(w.counters.rx_packets) +
       "</td><td>" + fmt(w.counters.tx_sent) + "</td></tr>").join("");
     await refreshStreams();
+    await refreshMerges();
     await refreshRouting();
     document.body.dataset.loaded = "1";
   } catch (err) {
@@ -121,6 +124,20 @@ async function refreshStreams() {
     '<tr data-stream="' + esc(s.rule) + '"><td>' + esc(s.rule) + "</td><td>" + esc(s.mode) + '</td><td><span class="badge ' + esc(s.state) + '">' +
     esc(s.state) + "</span></td><td>" + esc(s.indicator ?? "") + "</td><td>" + (s.bits_per_second / 1e6).toFixed(2) + "</td><td>" +
     (s.rtp ? fmt(s.rtp.lost) : "-") + " / " + (s.ts ? fmt(s.ts.cc_error) : "-") + "</td><td>" + (s.rtp ? s.rtp.jitter_ms.toFixed(3) : "-") + "</td></tr>"
+  ).join("");
+}
+
+/** The Merges section: each merged pair's state, its legs up or down (with the path differential), losses. */
+async function refreshMerges() {
+  const res = await fetch("/api/v1/merges");
+  if (res.status !== 200) return;
+  const list = await res.json();
+  $("merges").hidden = list.length === 0;
+  document.querySelector("#merges tbody").innerHTML = list.map((m) =>
+    '<tr data-merge="' + esc(m.rule) + '"><td>' + esc(m.rule) + "</td><td>" + esc(m.mode) + '</td><td><span class="badge ' + esc(m.state) + '">' +
+    esc(m.state) + "</span></td><td>" + m.legs.map((l) => esc(l.interface) + " " + esc(l.state) + (m.figures.active_leg === l.leg ? " (active)" : "") +
+    " pd " + (l.pd_ms ?? 0).toFixed(1) + " ms").join("<br>") + "</td><td>" + fmt(m.figures.forwarded) + "</td><td>" + fmt(m.figures.lost) +
+    "</td><td>" + fmt(m.figures.late) + "</td><td>" + esc(m.reasons[0] ?? "") + "</td></tr>"
   ).join("");
 }
 

@@ -288,9 +288,12 @@ Deno.test("GET /api/v1/openapi.json describes every route with schemas generated
   );
   assert.deepEqual(missing, [], "routes missing from the OpenAPI document");
   const rule = doc.components.schemas.Rule;
-  assert.deepEqual(rule.required.sort(), ["input", "name", "outputs"]);
+  // input or merge: exactly one (the schema's own check; JSON Schema shows both as optional).
+  assert.deepEqual(rule.required.sort(), ["name", "outputs"]);
   assert.equal(rule.additionalProperties, false);
   assert.equal(rule.properties.input.properties.port.maximum, 65535);
+  assert.equal(rule.properties.merge.properties.legs.minItems, 2);
+  assert.equal(rule.properties.merge.properties.legs.items.properties.port.maximum, 65535);
 });
 
 Deno.test("PUT /api/v1/log-level changes the level; a bad level is 400", async () => {

@@ -23,10 +23,10 @@ Deno.test("examples/mcr.yaml, which documents every option, is a valid configura
   assert.equal(config.pim?.rp?.[0].groups, "239.0.0.0/8");
   assert.equal(config.msdp?.peers[0].local, "10.0.3.1");
   assert.equal(config.rules[5].outputs[0].on_demand, true);
-  assert.equal(config.rules[3].input.protocol, "esp");
-  assert.equal(config.rules[4].input.vlan, 100);
+  assert.equal(config.rules[3].input!.protocol, "esp");
+  assert.equal(config.rules[4].input!.vlan, 100);
   assert.equal(config.rules[4].outputs[0].vlan, 200);
-  assert.equal(config.rules[2].input.address, "10.0.0.2");
+  assert.equal(config.rules[2].input!.address, "10.0.0.2");
 });
 
 Deno.test("examples/mcr.service is hardened: systemd-analyze security --offline rates it 2.5 or lower", async () => {

@@ -119,7 +119,7 @@ const V6 = `rules:
 Deno.test("IPv6 groups, translation, routed outputs and unicast inputs validate", () => {
   const c = parseConfigText(V6, "v6.yaml");
   assert.equal(c.rules[0].outputs[2].egress, "routed");
-  assert.equal(c.rules[1].input.address, "10.0.0.2");
+  assert.equal(c.rules[1].input!.address, "10.0.0.2");
 });
 
 Deno.test("IPv6, routed and unicast mistakes are named by field", () => {
@@ -221,9 +221,9 @@ Deno.test("protocol: udp needs ports; esp (or a number) has none and goes to l2 
     outputs:
       - { interface: eth2, group: 239.9.9.50 }
 `;
-  assert.equal(parseConfigText(esp, "test.yaml").rules[0].input.protocol, "esp");
+  assert.equal(parseConfigText(esp, "test.yaml").rules[0].input!.protocol, "esp");
   assert.equal(
-    parseConfigText(esp.replace("protocol: esp", "protocol: 47"), "test.yaml").rules[0].input
+    parseConfigText(esp.replace("protocol: esp", "protocol: 47"), "test.yaml").rules[0].input!
       .protocol,
     47,
   );
@@ -261,7 +261,7 @@ Deno.test("protocol: udp needs ports; esp (or a number) has none and goes to l2 
 Deno.test("vlan and outer_vlan: QinQ needs the inner tag; a routed output cannot be tagged", () => {
   assert.equal(
     parseConfigText(GOOD.replace("port: 5001,", "port: 5001, vlan: 100,"), "test.yaml").rules[0]
-      .input.vlan,
+      .input!.vlan,
     100,
   );
   assert.match(

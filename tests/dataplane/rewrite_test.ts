@@ -30,7 +30,12 @@ const RX_AT = 100; // where the input frame sits in the test buffer
 const TX_AT = 2100; // where the output is written (past any input)
 
 /** An Output as tables.ts builds it, for a rule listening on the input's group and port. */
-function outputFor(spec: RewriteSpec, inputGroup: number, inputPort: number): Output {
+function outputFor(
+  spec: RewriteSpec,
+  inputGroup: number,
+  inputPort: number,
+  srcPort = -1,
+): Output {
   const tx = new TxPort(2, 100, 0, 2048, 64, new Uint8Array(spec.srcMac), 1514);
   const group = ipv4(spec.group) | 0;
   const tos = spec.dscp === undefined ? -1 : spec.dscp << 2;
@@ -48,6 +53,8 @@ function outputFor(spec: RewriteSpec, inputGroup: number, inputPort: number): Ou
     multicastMac(parseIp(spec.group)!),
     Int32Array.of(inputGroup),
     inputPort,
+    0,
+    srcPort,
   );
 }
 
@@ -60,6 +67,7 @@ function rewrite(
   input: Uint8Array,
   spec: RewriteSpec,
   partial = false,
+  srcPort = -1,
 ): { out: Uint8Array; buffer: Uint8Array } {
   const buffer = new Uint8Array(4096).fill(0xee);
   const view = new DataView(buffer.buffer);
@@ -71,7 +79,7 @@ function rewrite(
   const udpChecksum = partial
     ? finishPartialChecksum(view, u, FRAME[F_UDP_LEN])
     : view.getUint16(u + 6);
-  const out = outputFor(spec, inputGroup, view.getUint16(u + 2));
+  const out = outputFor(spec, inputGroup, view.getUint16(u + 2), srcPort);
   const len = rewriteInto(view, buffer, TX_AT, out, udpChecksum, sourceDelta(FRAME[F_SRC]));
   return { out: buffer.slice(TX_AT, TX_AT + len), buffer };
 }
@@ -206,6 +214,32 @@ Deno.test("rewriteInto() output equals the reference model and verifies for rand
       assert.deepEqual(d.payload, decodeFrame(input).payload, "payload intact");
       assert.deepEqual(d.ip?.options, decodeFrame(input).ip?.options, "options intact");
     }),
+    { numRuns: 2000 },
+  );
+});
+
+Deno.test("rewriteInto() with a source port (a merge's output) writes it and keeps the checksum valid, for random frames", () => {
+  fc.assert(
+    fc.property(
+      arbUdpFrameOptions(),
+      arbRewriteSpec(),
+      fc.integer({ min: 1, max: 65535 }),
+      (opts, spec, srcPort) => {
+        const input = udpFrame(opts);
+        const { out } = rewrite(input, spec, opts.udpChecksum === "partial", srcPort);
+        assert.deepEqual(verifyFrame(out), []);
+        const d = decodeFrame(out);
+        assert.equal(d.udp?.srcPort, srcPort);
+        assert.equal(d.udp?.dstPort, spec.port);
+        assert.deepEqual(d.payload, decodeFrame(input).payload, "payload intact");
+        // Everything else as without the port: the reference model's frame but for it.
+        const expected = expectedRewrite(input, spec);
+        const ref = decodeFrame(expected);
+        assert.equal(d.ip?.src, ref.ip?.src);
+        assert.equal(d.ip?.dst, ref.ip?.dst);
+        assert.equal(d.ip?.ttl, ref.ip?.ttl);
+      },
+    ),
     { numRuns: 2000 },
   );
 });

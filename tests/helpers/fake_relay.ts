@@ -95,7 +95,7 @@ export class FakeRelay implements RelayControl {
       }],
       rules: this.current.rules.map((r) => ({
         name: r.name,
-        input: { ...r.input },
+        input: { ...r.input! },
         counters: { packets: this.packets.get(r.name) ?? 0, bytes: 0 },
         silent_ms: 100,
         active: true,

@@ -20,7 +20,7 @@ Deno.test("the report carries TX errors per second and the longest silence", () 
 
 Deno.test("one rule is judged alone, with only its interfaces; an unknown rule is an error", () => {
   const name = relay.stats().rules[0].name;
-  const ruleIf = relay.config().rules[0].input.interface;
+  const ruleIf = relay.config().rules[0].input!.interface;
   const interfaces = [
     { name: ruleIf, present: true, up: true },
     { name: "elsewhere0", present: false, up: false },

@@ -45,6 +45,7 @@ Deno.test("CounterSlots.commit() returns what is no longer used, and those slots
     outputs: [b.outputs[0]],
     outputKeys: ["l2|eth2|239.9.9.9|9"],
     streamKey: "",
+    mergeKey: "",
   });
   assert.deepEqual(slots.inUse(), { rules: 2, outputs: 2, streams: 0 });
 });

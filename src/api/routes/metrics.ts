@@ -70,6 +70,7 @@ export function metricsRoutes(deps: MetricsDeps): Hono {
       deps.rates.rates(),
       { staleMs: q.data.stale_ms, maxLossPps: q.data.max_loss_pps, rule: q.data.rule },
       deps.relay.streams?.() ?? [],
+      deps.relay.merges?.() ?? [],
     );
     return c.json(report, report.status === "critical" ? 503 : 200);
   });
@@ -88,6 +89,7 @@ export function metricsRoutes(deps: MetricsDeps): Hono {
       lastChange: deps.relay.lastChange?.() ?? null,
       routing: config.igmp || config.pim || config.msdp ? routingFacts(deps.relay) : undefined,
       streams: deps.relay.streams?.(),
+      merges: deps.relay.merges?.(),
     }));
   });
   return routes;
