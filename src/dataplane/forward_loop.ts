@@ -134,6 +134,8 @@ export function forwardLoop(s: LoopState, waitTimeoutMs: number): number {
       flush(s);
       return COMMAND_RETIRED;
     }
+    // Resequencing merges: the held frames whose delay is over go out, in order.
+    if (s.holds.length !== 0) releaseDue(s, nowUs);
     if (blocks !== 0) {
       if (s.napUs === 0 || s.retiring !== 0) continue;
       if (!s.napping) {
@@ -171,10 +173,41 @@ export function forwardLoop(s: LoopState, waitTimeoutMs: number): number {
     }
     if (s.busyPollUs > 0 && spinUntilReady(s) !== 0) continue;
     // A predecessor waiting for its settle time is looked at every millisecond.
-    s.kicker.wait(s.retiring !== 0 ? 1 : waitTimeoutMs);
+    let waitMs = s.retiring !== 0 ? 1 : waitTimeoutMs;
+    if (s.holds.length !== 0) {
+      // A held frame is due before then: wake for it (the last millisecond by a nap).
+      const leftUs = nextHeldDue(s) - nowUs;
+      if (leftUs <= 0) continue;
+      if (leftUs < 1000) {
+        s.kicker.nap(leftUs | 0);
+        s.clock.read(clockUs);
+        turnStart = clockUs[0] / 1000;
+        continue;
+      }
+      waitMs = Math.min(waitMs, Math.floor(leftUs / 1000));
+    }
+    s.kicker.wait(waitMs);
     s.clock.read(clockUs);
     turnStart = clockUs[0] / 1000;
   }
+}
+
+/** Judges the resequencing merges at `nowUs`: held frames whose delay is over are sent, in order. */
+function releaseDue(s: LoopState, nowUs: number): void {
+  const holds = s.holds;
+  for (let i = 0; i < holds.length; i++) holds[i].sequence!.judge(nowUs);
+  if (s.dirtyCount !== 0 || s.dirtyRoutedCount !== 0) flush(s);
+}
+
+/** When the first held frame is due (µs; Infinity: none held). */
+function nextHeldDue(s: LoopState): number {
+  let due = Infinity;
+  const holds = s.holds;
+  for (let i = 0; i < holds.length; i++) {
+    const d = holds[i].sequence!.nextDueUs();
+    if (d < due) due = d;
+  }
+  return due;
 }
 
 /** Whether any input's next block or frame is user space's (a cut-held input never is). */

@@ -29,6 +29,7 @@ import {
   type InputPort,
   matchFragment,
   matchRule,
+  type Rule,
   TTL_DECREMENT,
 } from "./rule_table.ts";
 import { emit, emitRouted } from "./tx.ts";
@@ -202,14 +203,52 @@ export function forwardPacket(
   }
 
   const udp = FRAME[F_UDP];
-  // Stage "merge": of a merged pair's copies only the one its merge picks goes on.
+  // Stage "merge": of a merged pair's copies only the one its merge picks goes on
+  // (resequencing: it waits in the pair's hold area and goes on when its window closes).
   const merge = rule.merge;
   if (merge !== null) {
     if (udp < 0 || frag !== FRAG_NONE) return 0;
     if (!admitDatagram(merge, view, udp + UDP_HLEN, FRAME[F_UDP_LEN] - UDP_HLEN, s.arrivalUs)) {
       return 0;
     }
+    if (merge.pair.hold !== null) {
+      merge.pair.holdFrame(s.bytes, merge.leg, mac, len, status, ringVid, s.arrivalUs);
+      return 0;
+    }
   }
+  return deliver(s, rule, status, inTtl);
+}
+
+/**
+ * A held frame of a resequencing merge goes on (merge_stage.ts Release):
+ * parsed again where it waits, then inspect, rewrite and TX like any.
+ */
+export function forwardHeld(
+  s: LoopState,
+  rule: Rule,
+  offset: number,
+  len: number,
+  status: number,
+  vid: number,
+  arrivalUs: number,
+): number {
+  if (parseFrame(s.view, offset, len, vid) < 0) return 0;
+  s.arrivalUs = arrivalUs;
+  return deliver(s, rule, status, s.view.getUint8(FRAME[F_IP] + ttlOffset(FRAME[F_FAMILY])));
+}
+
+/**
+ * The stages after the decision to send (the parsed frame in FRAME):
+ * inspect, then per output a rewrite into a TX frame or a routed batch.
+ * Returns the copies queued.
+ */
+function deliver(s: LoopState, rule: Rule, status: number, inTtl: number): number {
+  const view = s.view;
+  const family = FRAME[F_FAMILY];
+  const src = FRAME[F_SRC];
+  const ip = FRAME[F_IP];
+  const frag = FRAME[F_FRAG];
+  const udp = FRAME[F_UDP];
   let udpChecksum = 0;
   let srcDelta = 0;
   // Stage "inspect": the stream's health, read (never changed) before the rewrite.

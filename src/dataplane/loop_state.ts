@@ -7,6 +7,7 @@
 import { DROP_SLOT_BASE } from "../stats/registry.ts";
 import type { GsoFrame } from "./gso.ts";
 import type { InputPort, RoutedPort, TxPort } from "./rule_table.ts";
+import type { MergePair } from "../merge/merge_stage.ts";
 
 /** What the loop needs from the native waiter (ffi/waiter.ts Waiter; a fake in tests). */
 export interface Kicker {
@@ -79,6 +80,8 @@ export interface LoopOptions {
    */
   napUs?: number;
   clock?: Clock;
+  /** Resequencing merges (src/merge/): their held frames go out when due (forward_loop.ts). */
+  holds?: MergePair[];
 }
 
 /** Everything the loop touches, built by the worker from a plan. */
@@ -103,6 +106,7 @@ export class LoopState {
   declare readonly busyPollUs: number;
   declare readonly napUs: number;
   declare readonly clock: Clock;
+  declare readonly holds: MergePair[];
   /** TX rings with frames queued since the last flush (preallocated, no growth per packet). */
   declare readonly dirty: TxPort[];
   dirtyCount = 0;
@@ -150,6 +154,7 @@ export class LoopState {
     this.busyPollUs = o.busyPollUs ?? 0;
     this.napUs = o.napUs ?? 0;
     this.clock = o.clock ?? DATE_CLOCK;
+    this.holds = o.holds ?? [];
     this.dirty = this.txPorts.slice();
     this.dirtyRouted = this.routedPorts.slice();
   }

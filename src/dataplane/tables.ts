@@ -9,7 +9,7 @@ import { fromWords, multicastMac } from "../net/address.ts";
 import { ETH_HLEN } from "../net/headers.ts";
 import { type OutputPlan, type RulePlan, rxKey, type WorkerPlan } from "./plan_types.ts";
 import { StreamInspector } from "../streams/inspector.ts";
-import { MergeLeg, MergePair } from "../merge/merge_stage.ts";
+import { type HoldArea, MergeLeg, MergePair } from "../merge/merge_stage.ts";
 import {
   buildChains,
   EGRESS_L2,
@@ -79,6 +79,8 @@ export interface BuiltRule {
   tx: (TxPort | null)[];
   routed: (RoutedRef | null)[];
   share: string;
+  /** A merge rule: its pair and legs. */
+  merged?: MergedPair;
 }
 
 /** Which of the workers this one is (spread rules' outputs are shared out by position), and its stream blocks. */
@@ -87,6 +89,14 @@ export interface WorkerShare {
   count: number;
   /** Where inspected streams' figures go (null: nothing is inspected, e.g. in tests). */
   streams?: Float64Array | null;
+  /** Arena memory for resequencing merges' held frames, by rule name (worker_rings.ts). */
+  holds?: ReadonlyMap<string, HoldArea>;
+}
+
+/** A pair this worker merges, and its legs' rules by leg index (what a held frame is sent with). */
+export interface MergedPair {
+  pair: MergePair;
+  legRules: Rule[];
 }
 
 function sameBytes(a: Uint8Array, b: readonly number[]): boolean {
@@ -112,7 +122,7 @@ export function buildTables(
   routedSockets: ReadonlyMap<number, RoutedRef> = new Map(),
   cache: RuleCache = new Map(),
   worker: WorkerShare = { index: 0, count: 1 },
-): { inputs: InputPort[]; txPorts: TxPort[]; routedPorts: RoutedPort[]; merges: MergePair[] } {
+): { inputs: InputPort[]; txPorts: TxPort[]; routedPorts: RoutedPort[]; merges: MergedPair[] } {
   const txPorts = txPortsFor(plan, txRings, previous.txPorts);
   const routedPorts: RoutedPort[] = [];
   const rulesByInput = new Map<number, Rule[]>();
@@ -144,12 +154,8 @@ export function buildTables(
   const inputs = inputsFor(plan, rxRings, rulesByInput, previous.inputs, worker);
   cache.clear();
   for (const [k, v] of kept) cache.set(k, v);
-  // The pairs this worker merges (each leg's rule holds its pair).
-  const merges = [
-    ...new Set(
-      [...kept.values()].flatMap((b) => b.rules.flatMap(({ rule }) => rule.merge?.pair ?? [])),
-    ),
-  ];
+  // The pairs this worker merges.
+  const merges = [...kept.values()].flatMap((b) => b.merged ?? []);
   return { inputs, txPorts: [...txPorts.values()], routedPorts, merges };
 }
 
@@ -305,13 +311,17 @@ function ruleFor(
     );
   };
   let rules: { key: number; rule: Rule }[];
+  let merged: MergedPair | undefined;
   if (r.merge !== undefined) {
-    const pair = new MergePair(r.merge);
+    const pair = new MergePair(r.merge, worker.holds?.get(r.name) ?? null);
     const owner = r.merge.owner;
     rules = r.merge.legs.map((leg) => ({
       key: rxKey(leg.ifindex, false, owner),
       rule: compile(leg, new MergeLeg(pair, leg.leg)),
     }));
+    const legRules: Rule[] = [];
+    r.merge.legs.forEach((leg, i) => legRules[leg.leg] = rules[i].rule);
+    merged = { pair, legRules };
   } else {
     const fields = { ...r, ifindex: r.inputIfindex, vlan: r.vlan ?? 0 };
     rules = [{ key: rxKey(r.inputIfindex, r.spread), rule: compile(fields, null) }];
@@ -324,6 +334,7 @@ function ruleFor(
       o.egress === "routed" && mineAt[p] ? routedSockets.get(o.slot)! : null
     ),
     share: shareOf(r, worker),
+    ...(merged ? { merged } : {}),
   };
 }
 

@@ -52,7 +52,9 @@ import { forwardLoop, processBlock, processFrames } from "./forward_loop.ts";
 import { LoopState } from "./loop_state.ts";
 import { flush } from "./tx.ts";
 import { WorkerRings } from "./worker_rings.ts";
-import { judgeIdle, type MergePair } from "../merge/merge_stage.ts";
+import { judgeIdle } from "../merge/merge_stage.ts";
+import type { MergedPair } from "./tables.ts";
+import { forwardHeld } from "./forward_packet.ts";
 
 const inbox: ToWorker[] = [];
 let workerId = -1;
@@ -151,10 +153,10 @@ class WorkerThread {
     c[W.rx_socket_errors] += k.pollErrors;
     if (k.lastErrno !== 0) c[W.last_kick_errno] = k.lastErrno;
     const now = this.clock.nowUs();
-    for (const p of this.merges) judgeIdle(p, now);
+    for (const m of this.merges) judgeIdle(m.pair, now);
   };
   /** The pairs this worker merges (the plan in force's). */
-  merges: MergePair[] = [];
+  merges: MergedPair[] = [];
 
   /** Applies every plan waiting in the inbox up to the requested generation. */
   async drainPlans(): Promise<void> {
@@ -231,9 +233,16 @@ class WorkerThread {
       busyPollUs: m.plan.busyPollUs ?? 0,
       napUs: m.plan.napUs ?? 0,
       clock: this.clock,
+      holds: tables.merges.flatMap((x) => x.pair.hold !== null ? [x.pair] : []),
     });
     this.state.retiring = tables.inputs.filter((p) => p.cut === CUT_BEFORE).length;
     this.merges = tables.merges;
+    // A resequencing pair's held frames go out through this loop's state.
+    const state = this.state;
+    for (const { pair, legRules } of tables.merges) {
+      pair.release = (leg, off, len, status, vid, arrivalUs) =>
+        forwardHeld(state, legRules[leg], off, len, status, vid, arrivalUs);
+    }
   }
 
   /** Reports the cut done once its predecessors have retired. */
@@ -315,6 +324,9 @@ class WorkerThread {
    */
   stop(): void {
     if (this.state !== null) drain(this.state, 2 * this.rings.maxRetireMs());
+    // Resequencing merges: what is still held goes out now, in order.
+    for (const m of this.merges) m.pair.sequence?.judge(Number.MAX_VALUE);
+    if (this.state !== null) flush(this.state);
     this.periodic();
     this.rings.releaseAll();
     this.waiter.close();

@@ -8,7 +8,8 @@
  * Every native object lives in the worker's arena, so a stuck worker can be
  * fenced by the supervisor as a whole (ffi/arena.ts).
  */
-import type { MergePair } from "../merge/merge_stage.ts";
+import type { HoldArea } from "../merge/merge_stage.ts";
+import type { MergedPair } from "./tables.ts";
 import { Arena } from "../../ffi/arena.ts";
 import { RxRing, TxRing } from "../../ffi/packet_ring.ts";
 import { ROUTED_BATCH, RoutedSocket } from "../../ffi/routed.ts";
@@ -58,7 +59,7 @@ export interface Tables {
   txPorts: TxPort[];
   routedPorts: RoutedPort[];
   /** The merged pairs this worker merges (src/merge/). */
-  merges: MergePair[];
+  merges: MergedPair[];
 }
 
 /** Everything a routed output's socket is opened with: a new key means a new socket. */
@@ -91,6 +92,37 @@ export class WorkerRings {
   /** Predecessors: rings replaced in #rx, read until their cut retires them. */
   readonly #retiring = new Map<number, OpenRx>();
   readonly #tx = new Map<number, OpenTx>();
+  /** Held-frame areas of resequencing merges, by rule name (with the block epoch they are for). */
+  readonly #holds = new Map<string, HoldArea & { epoch: number; bytes: number }>();
+
+  /**
+   * Arena memory for the resequencing merges this worker does: a slot per
+   * datagram its delay holds at the rule's table size (an area is kept
+   * while the merge's block is), each slot the input's MTU plus headers.
+   */
+  #holdAreas(plan: WorkerPlan): Map<string, HoldArea> {
+    const wanted = new Map<string, { epoch: number; slots: number; slotSize: number }>();
+    for (const r of plan.rules) {
+      const m = r.merge;
+      if (m === undefined || m.mode !== "resequence" || m.owner !== this.workerId) continue;
+      const maxPayload = Math.max(1500, ...r.outputs.map((o) => o.maxPayload));
+      const slotSize = Math.ceil((maxPayload + 64) / 64) * 64;
+      wanted.set(r.name, { epoch: m.epoch, slots: m.tableSize, slotSize });
+    }
+    for (const [name, h] of this.#holds) {
+      const w = wanted.get(name);
+      if (w && w.epoch === h.epoch && w.slots === h.slots && w.slotSize === h.slotSize) continue;
+      this.arena.freePlain(h.offset, h.bytes);
+      this.#holds.delete(name);
+    }
+    for (const [name, w] of wanted) {
+      if (this.#holds.has(name)) continue;
+      const bytes = w.slots * w.slotSize;
+      this.#holds.set(name, { ...w, bytes, offset: this.arena.allocatePlain(bytes) });
+    }
+    return new Map(this.#holds);
+  }
+
   /** Routed output sockets by output counter slot. */
   readonly #routed = new Map<number, OpenRouted>();
   #previous: Tables = { inputs: [], txPorts: [], routedPorts: [], merges: [] };
@@ -111,16 +143,11 @@ export class WorkerRings {
   ) {}
 
   /**
-   * Applies a plan; returns the loop tables. Throws (leaving a consistent set
-   * of rings) if a ring cannot be opened. A ring newly opened on an interface
-   * in `hold` (read under the previous plan, here or by another worker), or
-   * replacing one here, is a held successor.
+   * RX rings of the previous plan against the next one's (by key): gone ones
+   * closed, changed ones retired (a succession's predecessor) or, if only
+   * held, closed; a predecessor the next plan takes back is read on.
    */
-  apply(plan: WorkerPlan, hold: readonly number[] = []): Tables {
-    // RX rings are keyed by ringKey(): the interface, a spread ring of it, or a ring one
-    // worker owns (the merges' legs): rings another worker owns are not opened here.
-    const mine = plan.rx.filter((p) => p.owner === undefined || p.owner === this.workerId);
-    const byKey = new Map(mine.map((p) => [ringKey(p), p]));
+  #settleRx(byKey: ReadonlyMap<number, RxPlan>): void {
     for (const [key, open] of this.#rx) {
       const next = byKey.get(key);
       const predecessor = this.#retiring.get(key);
@@ -148,6 +175,20 @@ export class WorkerRings {
       this.#closeRing(open);
       this.#retiring.delete(key);
     }
+  }
+
+  /**
+   * Applies a plan; returns the loop tables. Throws (leaving a consistent set
+   * of rings) if a ring cannot be opened. A ring newly opened on an interface
+   * in `hold` (read under the previous plan, here or by another worker), or
+   * replacing one here, is a held successor.
+   */
+  apply(plan: WorkerPlan, hold: readonly number[] = []): Tables {
+    // RX rings are keyed by ringKey(): the interface, a spread ring of it, or a ring one
+    // worker owns (the merges' legs): rings another worker owns are not opened here.
+    const mine = plan.rx.filter((p) => p.owner === undefined || p.owner === this.workerId);
+    const byKey = new Map(mine.map((p) => [ringKey(p), p]));
+    this.#settleRx(byKey);
     for (const [ifindex, open] of this.#tx) {
       const next = plan.tx.find((p) => p.ifindex === ifindex);
       if (!next || !sameTx(open.plan, next)) {
@@ -206,7 +247,12 @@ export class WorkerRings {
       this.#previous,
       routedRefs,
       this.#ruleCache,
-      { index: this.workerId, count: plan.workerCount ?? 1, streams: this.streamCounters },
+      {
+        index: this.workerId,
+        count: plan.workerCount ?? 1,
+        streams: this.streamCounters,
+        holds: this.#holdAreas(plan),
+      },
     );
     // Each port keeps its place in a succession; predecessors read with the
     // rules of their successor, from their own cursor.
@@ -379,6 +425,7 @@ export class WorkerRings {
     }
     this.#tx.clear();
     for (const [slot, open] of this.#routed) this.#closeRouted(slot, open);
+    this.#holds.clear(); // their memory goes back with the arena
     this.arena.giveBack();
   }
 

@@ -6,6 +6,12 @@
  * hash_merge.ts, failover.ts). Every leg of a pair is a rule of its own in
  * the worker's tables, sharing the pair's MergePair. Allocation-free per
  * datagram.
+ *
+ * Resequencing: the first copy of each datagram is copied into the pair's
+ * hold area (worker arena memory, HoldArea) and sent when its window,
+ * delay_ms, closes, in sequence order: the sequence merge judges numbers in
+ * order, and the pair's `release` (set by the worker's loop) sends the held
+ * frame then; a number no leg brought is skipped when its window closes.
  */
 import { Failover } from "./failover.ts";
 import { HashMerge, payloadHash } from "./hash_merge.ts";
@@ -46,6 +52,8 @@ export interface MergePlan {
   countLittle: boolean;
   mode: "pass-through" | "resequence" | "failover";
   windowUs: number;
+  /** resequence: how long every datagram is held (µs). */
+  delayUs: number;
   primary: number;
   holdOffUs: number;
   clearUs: number;
@@ -68,6 +76,23 @@ const FORWARDED = M.forwarded;
 const HEARTBEAT_SEQ = M.heartbeat_seq;
 const HEARTBEAT_US = M.heartbeat_us;
 
+/** Arena memory a resequencing pair holds frames in: `slots` of `slotSize` bytes at `offset`. */
+export interface HoldArea {
+  offset: number;
+  slots: number;
+  slotSize: number;
+}
+
+/** Sends a held frame: its leg, where it is, its length, ring status, VLAN and arrival. */
+export type Release = (
+  leg: number,
+  offset: number,
+  len: number,
+  status: number,
+  vid: number,
+  arrivalUs: number,
+) => void;
+
 /** One pair in one worker: its block's views and the merge that decides. */
 export class MergePair {
   readonly f: Float64Array;
@@ -84,8 +109,18 @@ export class MergePair {
   readonly sequence: SequenceMerge | null = null;
   readonly hash: HashMerge | null = null;
   readonly failover: Failover | null = null;
+  /** resequence: where frames wait, and what each slot holds (-1: nothing). */
+  readonly hold: HoldArea | null = null;
+  readonly heldExt: Float64Array;
+  readonly heldLen: Int32Array;
+  readonly heldLeg: Int32Array;
+  readonly heldStatus: Int32Array;
+  readonly heldVid: Int32Array;
+  readonly heldArrival: Float64Array;
+  /** Sends a held frame (set by the loop that owns the arena); null until then. */
+  release: Release | null = null;
 
-  constructor(plan: MergePlan) {
+  constructor(plan: MergePlan, hold: HoldArea | null = null) {
     const views = blockViews(plan.block, plan.tableSize);
     this.f = views.figures;
     this.key = plan.key === "rtp" ? KEY_RTP : plan.key === "sequence" ? KEY_SEQUENCE : KEY_HASH;
@@ -114,9 +149,70 @@ export class MergePair {
       );
     } else if (this.key === KEY_HASH) {
       this.hash = new HashMerge(views, views.counts!, legs, plan.windowUs);
+    } else if (plan.mode === "resequence" && hold !== null) {
+      this.hold = hold;
+      this.sequence = new SequenceMerge(
+        views,
+        legs,
+        modulus,
+        plan.delayUs,
+        (ext) => this.#released(ext),
+      );
     } else {
       this.sequence = new SequenceMerge(views, legs, modulus, plan.windowUs);
     }
+    const slots = this.hold?.slots ?? 0;
+    this.heldExt = new Float64Array(slots).fill(-1);
+    this.heldLen = new Int32Array(slots);
+    this.heldLeg = new Int32Array(slots);
+    this.heldStatus = new Int32Array(slots);
+    this.heldVid = new Int32Array(slots);
+    this.heldArrival = new Float64Array(slots);
+  }
+
+  /** Keeps the frame of the number just claimed until its window closes. */
+  holdFrame(
+    bytes: Uint8Array,
+    leg: number,
+    mac: number,
+    len: number,
+    status: number,
+    vid: number,
+    now: number,
+  ): void {
+    const h = this.hold!;
+    const seq = this.sequence!;
+    const ext = seq.lastExt;
+    const slot = ext % h.slots;
+    // The slot still holds a number not sent: more is waiting than the area holds (the rate
+    // is above what it was sized for): everything up to that number is judged (sent) now.
+    if (this.heldExt[slot] >= 0) {
+      seq.judgeUpTo(this.heldExt[slot] + 1, true);
+    }
+    if (len > h.slotSize) return; // cannot be held: lost (never: slots take the input's MTU)
+    bytes.copyWithin(h.offset + slot * h.slotSize, mac, mac + len);
+    this.heldExt[slot] = ext;
+    this.heldLen[slot] = len;
+    this.heldLeg[slot] = leg;
+    this.heldStatus[slot] = status;
+    this.heldVid[slot] = vid;
+    this.heldArrival[slot] = now;
+  }
+
+  /** A claimed number's window closed: its held frame goes out. */
+  #released(ext: number): void {
+    const h = this.hold!;
+    const slot = ext % h.slots;
+    if (this.heldExt[slot] !== ext) return;
+    this.heldExt[slot] = -1;
+    this.release?.(
+      this.heldLeg[slot],
+      h.offset + slot * h.slotSize,
+      this.heldLen[slot],
+      this.heldStatus[slot],
+      this.heldVid[slot],
+      this.heldArrival[slot],
+    );
   }
 }
 

@@ -12,7 +12,9 @@ export const MAX_TABLE = 1 << 20;
 
 export function tableSize(rule: Rule): number {
   const m = rule.merge!;
-  const window = mergeWindowPackets(m.window_ms ?? 450, rule.rate_pps);
+  // Resequencing holds each datagram delay_ms: that is its window.
+  const ms = m.mode === "resequence" ? m.delay_ms ?? 50 : m.window_ms ?? 450;
+  const window = mergeWindowPackets(ms, rule.rate_pps);
   const key = m.key ?? "rtp";
   const wanted = key === "hash" ? window * 2 : Math.ceil(window * 1.25);
   let size = MIN_TABLE;

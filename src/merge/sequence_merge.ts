@@ -85,6 +85,8 @@ export class SequenceMerge {
   readonly allLegs: number;
   /** Further ahead than this is a jump (a restart candidate), not a gap. */
   readonly jump: number;
+  /** The number the last datagram admitted claimed (valid after admit() returned true). */
+  lastExt = -1;
 
   constructor(
     views: BlockViews,
@@ -92,6 +94,11 @@ export class SequenceMerge {
     /** 65536 for a 16-bit sequence number, 2^32 for a 4- or 8-byte one. */
     readonly modulus: number,
     readonly windowUs: number,
+    /**
+     * Called with each claimed number as its window closes, in sequence
+     * order (resequencing sends it then), with the legs that brought it.
+     */
+    readonly onJudged: ((ext: number, mask: number) => void) | null = null,
   ) {
     this.f = views.figures;
     this.tags = views.tags;
@@ -160,7 +167,7 @@ export class SequenceMerge {
     const f = this.f;
     const end = ext + count - 1;
     // The entry must not hold a number still to be judged: judge early (the rate is above the table's).
-    if (end - f[CURSOR] >= this.size) this.#judgeUpTo(end - this.size + 1, true);
+    if (end - f[CURSOR] >= this.size) this.judgeUpTo(end - this.size + 1, true);
     const i = ext % this.size;
     const bit = 1 << leg;
     if (this.tags[i] === ext) {
@@ -175,6 +182,7 @@ export class SequenceMerge {
     this.tags[i] = ext;
     this.first[i] = now;
     this.info[i] = bit | (count << 8);
+    this.lastExt = ext;
     f[FORWARDED] += 1;
     f[row + L_FIRST] += 1;
     f[row + L_PD] = 0;
@@ -221,7 +229,7 @@ export class SequenceMerge {
   #restart(seq: number, now: number, counted: boolean): void {
     const f = this.f;
     if (counted) {
-      this.#judgeUpTo(f[MAX] + 1, false);
+      this.judgeUpTo(f[MAX] + 1, false);
       f[RESYNCS] += 1;
     }
     this.tags.fill(-1);
@@ -252,6 +260,8 @@ export class SequenceMerge {
         const inf = this.info[i];
         const c = inf >>> 8;
         this.#account(inf & 0xff, c);
+        f[CURSOR] = cursor + c;
+        this.onJudged?.(cursor, inf & 0xff);
         cursor += c;
         continue;
       }
@@ -269,7 +279,7 @@ export class SequenceMerge {
   }
 
   /** Judges every number below `limit` now, whatever its window (a restart, a full table). */
-  #judgeUpTo(limit: number, overflow: boolean): void {
+  judgeUpTo(limit: number, overflow: boolean): void {
     const f = this.f;
     let cursor = f[CURSOR];
     const start = cursor;
@@ -279,6 +289,8 @@ export class SequenceMerge {
         const inf = this.info[i];
         const c = inf >>> 8;
         this.#account(inf & 0xff, c);
+        f[CURSOR] = cursor + c;
+        this.onJudged?.(cursor, inf & 0xff);
         cursor += c;
       } else {
         const y = Math.min(this.#nextClaimed(cursor + 1, limit - 1), limit);
@@ -289,6 +301,21 @@ export class SequenceMerge {
     if (overflow) f[OVERFLOWS] += cursor - start;
     f[CURSOR] = cursor;
     f[HINT] = 0;
+  }
+
+  /**
+   * When the next number is due to be judged (µs): its first copy's arrival
+   * plus the window, or for a gap the next claimed number's; Infinity when
+   * nothing waits.
+   */
+  nextDueUs(): number {
+    const f = this.f;
+    const cursor = f[CURSOR];
+    if (f[STARTED] === 0 || cursor > f[MAX]) return Infinity;
+    const i = cursor % this.size;
+    if (this.tags[i] === cursor) return this.first[i] + this.windowUs;
+    const y = f[HINT] > cursor ? f[HINT] : this.#nextClaimed(cursor + 1, f[MAX]);
+    return y > f[MAX] ? Infinity : this.first[y % this.size] + this.windowUs;
   }
 
   /** The first number from `from` to `max` whose entry holds it (max + 1: none). */

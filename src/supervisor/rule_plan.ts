@@ -219,6 +219,7 @@ function mergePlan(
     countLittle: seq?.count?.endian === "little",
     mode: m.mode ?? "pass-through",
     windowUs: (m.window_ms ?? 450) * 1000,
+    delayUs: (m.delay_ms ?? 50) * 1000,
     primary: m.failover?.primary ?? 0,
     holdOffUs: (m.failover?.hold_off_ms ?? 200) * 1000,
     clearUs: (m.failover?.clear_ms ?? 5000) * 1000,

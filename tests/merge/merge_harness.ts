@@ -34,6 +34,7 @@ export function plan(
     countLittle: false,
     mode: "pass-through",
     windowUs: 450_000,
+    delayUs: 50_000,
     primary: 0,
     holdOffUs: 200_000,
     clearUs: 5_000_000,
