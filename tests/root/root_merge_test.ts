@@ -485,3 +485,225 @@ rootTest(
     });
   },
 );
+
+/** `mcr gen` of numbered datagrams on one link (one encoder of a failover pair). */
+async function genOne(
+  t: Topology,
+  ns: string,
+  iface: string,
+  group: string,
+  port: number,
+  args: string[],
+): Promise<{ sent: number }> {
+  const r = await t.run(
+    ns,
+    selfCommand([
+      "gen",
+      "--group",
+      group,
+      "--port",
+      String(port),
+      "--interface",
+      iface,
+      "--ttl",
+      "8",
+      "--json",
+      ...args,
+    ]),
+    300_000,
+  );
+  if (r.code !== 0) throw new Error(`mcr gen failed (${r.code}): ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split("\n").pop()!);
+}
+
+rootTest(
+  "merge failover: two encoders; the primary falls silent: the backup is sent once hold-off (200 ms, by the relay's receive times) has passed; a manual lock holds the silent primary until lifted; every switch is an event",
+  async () => {
+    await withTopology(async (t) => {
+      const n = await t.legs();
+      const relay = await startRelay(
+        t,
+        n.relay,
+        `rules:\n${
+          mergeRule(
+            n,
+            "fo",
+            5010,
+            6010,
+            `${NUMBERED_KEY}\nmode: failover\nfailover: { primary: 0, hold_off_ms: 200, clear_ms: 1000 }`,
+          )
+        }`,
+      );
+      const events = t.spawn(n.relay, [
+        "curl",
+        "-sN",
+        "--max-time",
+        "14",
+        "http://127.0.0.1:8787/api/v1/events",
+      ], { stdout: "piped", stderr: "null" });
+      const eventText = new Response(events.stdout).text();
+      const backupSink = startSink(t, n.sink, {
+        group: "239.9.9.1",
+        port: 6010,
+        iface: n.sinkIf,
+        runId: 2,
+        idleMs: 3000,
+      });
+      await sleep(300);
+      // Primary (run 1): 3 s; backup (run 2): 9 s, starting 0.5 s later.
+      const primary = genOne(t, n.gen, n.genIf, "239.1.1.1", 5010, [
+        "--count",
+        "3000",
+        "--rate",
+        "1000",
+        "--size",
+        "200",
+        "--run-id",
+        "1",
+      ]);
+      await sleep(500);
+      const backup = genOne(t, n.gen, n.genIf2, "239.2.1.1", 5010, [
+        "--count",
+        "9000",
+        "--rate",
+        "1000",
+        "--size",
+        "200",
+        "--run-id",
+        "2",
+      ]);
+      await primary;
+      await sleep(1_500);
+      const afterSwitch = await merges(t, n.relay, "fo");
+      // Lock the silent primary: nothing is sent while it holds.
+      const lock = await t.run(n.relay, [
+        "curl",
+        "-s",
+        "-X",
+        "PUT",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        '{"leg":0}',
+        "http://127.0.0.1:8787/api/v1/merges/fo/lock",
+      ]);
+      assert.equal(JSON.parse(lock.stdout).locked_leg, 0, lock.stdout);
+      await sleep(300);
+      const locked1 = await merges(t, n.relay, "fo");
+      await sleep(1_000);
+      const locked2 = await merges(t, n.relay, "fo");
+      const unlock = await t.run(n.relay, [
+        "curl",
+        "-s",
+        "-X",
+        "PUT",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        '{"leg":null}',
+        "http://127.0.0.1:8787/api/v1/merges/fo/lock",
+      ]);
+      assert.equal(JSON.parse(unlock.stdout).locked_leg, -1);
+      await sleep(1_000);
+      const unlocked = await merges(t, n.relay, "fo");
+      await backup;
+      const got = await backupSink.result;
+      const refused = await t.run(n.relay, [
+        "curl",
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-X",
+        "PUT",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        '{"leg":5}',
+        "http://127.0.0.1:8787/api/v1/merges/fo/lock",
+      ]);
+      await relay.stop();
+      const text = await eventText;
+      // The switch away from the silent primary: hold-off after its last datagram, by the
+      // relay's own receive times (the switch log's time and the leg's last datagram).
+      const away = afterSwitch.switches.find((s) => s.from === 0 && s.to === 1)!;
+      assert.ok(away, JSON.stringify(afterSwitch.switches));
+      assert.equal(away.reason, "silence");
+      const waited = away.at_ms - afterSwitch.legs[0].last_packet_ms;
+      assert.ok(waited >= 200 && waited < 220, `switched ${waited} ms after the last datagram`);
+      // Locked on the silent primary: nothing more sent.
+      assert.equal(locked1.figures.active_leg, 0);
+      assert.equal(
+        locked2.figures.forwarded,
+        locked1.figures.forwarded,
+        "nothing sent while locked",
+      );
+      assert.equal(unlocked.figures.active_leg, 1, "lock lifted: the backup again");
+      assert.ok(unlocked.figures.forwarded > locked2.figures.forwarded);
+      assert.equal(got.duplicates, 0);
+      assert.ok(got.unique > 4_000, `backup datagrams delivered: ${got.unique}`);
+      assert.equal(refused.stdout, "409", "a leg that does not exist: refused");
+      assert.match(text, /"event":"switch","at_ms":[\d.]+,"from":0,"to":1,"reason":"silence"/);
+      assert.match(text, /"event":"locked","leg":0/);
+      assert.match(text, /"reason":"lock"/);
+    });
+  },
+);
+
+rootTest(
+  "merge, hostile: a third sender replays another run's datagrams onto the blue leg's group while both legs carry the stream: nothing of it is sent, nothing is sent twice, and the merge counts what it refused",
+  async () => {
+    await withTopology(async (t) => {
+      const n = await t.legs();
+      const relay = await startRelay(
+        t,
+        n.relay,
+        `rules:\n${mergeRule(n, "feed", 5004, 6004, NUMBERED_KEY)}`,
+      );
+      const count = 20_000;
+      const sink = startSink(t, n.sink, {
+        group: "239.9.9.1",
+        port: 6004,
+        iface: n.sinkIf,
+        runId: 43,
+        idleMs: 2500,
+      });
+      await sleep(300);
+      const gen = genLegs(t, n, [
+        ...legArgs(n, 5004),
+        "--count",
+        String(count),
+        "--rate",
+        "4000",
+        "--size",
+        "200",
+        "--run-id",
+        "43",
+        "--leg-delay",
+        "1:3",
+      ]);
+      await sleep(1_500);
+      // The intruder: numbers 0.. again (a replay), on blue's group.
+      const intruder = genOne(t, n.gen, n.genIf2, "239.2.1.1", 5004, [
+        "--count",
+        "8000",
+        "--rate",
+        "4000",
+        "--size",
+        "200",
+        "--run-id",
+        "99",
+      ]);
+      await Promise.all([gen, intruder]);
+      const got = await sink.result;
+      const m = await settled(t, n.relay, "feed");
+      await relay.stop();
+      assert.equal(got.unique, count, JSON.stringify(got));
+      assert.equal(got.duplicates, 0);
+      assert.equal(got.foreign, 0, "no datagram of the intruder's run reached the receiver");
+      assert.ok(m.figures.rejected + m.figures.late >= 7_000, JSON.stringify(m.figures));
+      assert.equal(m.figures.resyncs, 0, "the real sequence kept moving");
+    });
+  },
+);
