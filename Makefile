@@ -143,6 +143,7 @@ bench: lib deps build/ref_relay
 	taskset -c 0 $(DENO) run --allow-all bench/efficiency_bench.ts
 	taskset -c 0 $(DENO) run --allow-all bench/profile_bench.ts
 	taskset -c 0 $(DENO) run --allow-all bench/streams_bench.ts
+	taskset -c 0 $(DENO) run --allow-all bench/merge_bench.ts
 
 clean:
 	rm -rf build dist
