@@ -18,7 +18,14 @@ Deno.test("examples/mcr.yaml, which documents every option, is a valid configura
     "trunk-vlan-100",
     "on-demand",
     "from-containers",
+    "contribution",
+    "wide-fanout",
+    "feed-2022-7",
   ]);
+  assert.equal(config.rules[7].inspect?.mode, "rtp+ts");
+  assert.equal(config.rules[8].spread, true);
+  assert.equal(config.rules[9].merge?.legs.length, 2);
+  assert.equal(config.rules[9].merge?.key, "rtp");
   assert.deepEqual(config.igmp?.interfaces, ["eth2"]);
   assert.equal(config.pim?.rp?.[0].groups, "239.0.0.0/8");
   assert.equal(config.msdp?.peers[0].local, "10.0.3.1");
