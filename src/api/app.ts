@@ -12,6 +12,7 @@
  *   GET  /api/v1/rules                     list; POST adds                    routes/rules.ts
  *   GET  /api/v1/rules/:name               one; PUT replaces, DELETE removes  routes/rules.ts
  *   GET  /api/v1/config                    whole config; PUT replaces it      routes/config.ts
+ *   POST /api/v1/config/reload             the file read again and applied    routes/config.ts
  *   GET  /api/v1/stats | workers | resources | interfaces | routing | version  routes/views.ts
  *   GET  /api/v1/streams  /api/v1/streams/:name stream health               routes/views.ts
  *   GET  /api/v1/merges  /api/v1/merges/:name merged pairs and their legs     routes/merges.ts
@@ -30,7 +31,7 @@ import type { Config } from "../config/schema.ts";
 import type { EventBus } from "../events.ts";
 import type { Logger } from "../log.ts";
 import type { RateWindow } from "../stats/rates.ts";
-import type { RelayControl } from "../supervisor/control.ts";
+import type { ApplyResult, RelayControl } from "../supervisor/control.ts";
 import type { BuildInfo } from "../version.ts";
 import { bearerGuard, hostGuard, type HostRules } from "./auth.ts";
 import { ApiError, errorAnswer } from "./errors.ts";
@@ -62,6 +63,8 @@ export interface ApiDeps {
   injectFault?: (worker: number, kind: FaultKind, ms?: number) => boolean;
   /** The event stream's source (GET /api/v1/events); absent: the route answers 404. */
   events?: EventBus;
+  /** Reloads the config file (POST /api/v1/config/reload); absent: 404. */
+  reload?: () => Promise<ApplyResult>;
 }
 
 /** A route path ("/api/v1/rules/:name") as a regular expression over request paths. */

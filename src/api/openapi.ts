@@ -204,6 +204,17 @@ function configPaths(): Paths {
         },
       },
     },
+    "/api/v1/config/reload": {
+      post: {
+        summary: "Read the config file again and apply it (what SIGHUP does, answered)",
+        description:
+          "Answered once the file's configuration is in force (200) or refused (422 invalid_config with every issue, 409, 503): what `mcr reload` and systemd's ExecReload wait for. 404 when the relay has no file.",
+        responses: {
+          "200": { description: "applied", ...json("ApplyResult") },
+          ...errors,
+        },
+      },
+    },
   };
 }
 

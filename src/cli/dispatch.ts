@@ -80,6 +80,11 @@ export const COMMANDS: Record<string, CommandEntry> = {
     load: async () => (await import("./streams.ts")).streamsCommand,
     usage: async () => (await import("./streams.ts")).USAGE,
   },
+  reload: {
+    summary: "make a running relay read its config file again; exit 0 once in force, 1 if refused",
+    load: async () => (await import("./reload.ts")).reloadCommand,
+    usage: async () => (await import("./reload.ts")).USAGE,
+  },
   merges: {
     summary:
       "merged pairs of a running relay (ST 2022-7, A/B feeds, failover): legs, losses repaired, locks",

@@ -191,13 +191,27 @@ function listenForSignals(
   const printCounters = () => log.info("counters", countersRecord(supervisor.stats()));
   const stopped = Promise.withResolvers<void>();
   const onStop = () => stopped.resolve();
+  // One reload waiting stands for any number of SIGHUPs: a storm of signals is one reload
+  // (a SIGHUP after the file was read asks for another: the file may have changed since).
+  let waiting = false;
   const onHup = async () => {
+    if (waiting) return;
+    waiting = true;
     systemd.reloading();
     try {
       // Read the file when this change's turn comes in the one mutation queue,
       // so a reload never undoes an API change persisted just before it.
-      const result = await supervisor.change(() => file.load());
-      log.info("configuration reloaded", { ...result });
+      let read = false;
+      try {
+        const result = await supervisor.change(() => {
+          waiting = false;
+          read = true;
+          return file.load();
+        });
+        log.info("configuration reloaded", { ...result });
+      } finally {
+        if (!read) waiting = false; // refused before its turn (stopping): the next SIGHUP is heard
+      }
     } catch (err) {
       log.error("reload failed; keeping the running configuration", {
         error: (err as Error).message,
@@ -238,7 +252,18 @@ async function serveApi(
         ? (worker: number, kind: "throw" | "hang" | "stall" | "fail_apply", ms?: number) =>
           supervisor.injectFault(worker, kind, ms)
         : undefined;
-      api = await startApi({ supervisor, config, prepared, persist, log, injectFault, events });
+      // The file read when this change's turn comes in the one mutation queue.
+      const reload = () => supervisor.change(() => file.load());
+      api = await startApi({
+        supervisor,
+        config,
+        prepared,
+        persist,
+        log,
+        injectFault,
+        events,
+        reload,
+      });
     } catch (err) {
       await supervisor.stop();
       return fail(log, (err as Error).message);

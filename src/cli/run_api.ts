@@ -15,7 +15,7 @@ import { DEFAULT_FRONT_LIMITS, type FrontStats, serveFront } from "../api/front.
 import { type Config, DEFAULT_LISTEN, LISTEN_PATTERN } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
 import { RateWindow } from "../stats/rates.ts";
-import type { RelayControl } from "../supervisor/control.ts";
+import type { ApplyResult, RelayControl } from "../supervisor/control.ts";
 import { buildInfo } from "../version.ts";
 import type { EventBus } from "../events.ts";
 import { evaluateHealth } from "../stats/health.ts";
@@ -114,6 +114,8 @@ export interface ApiOptions {
   ) => boolean;
   /** The event stream; the sampler adds stats every second and health transitions. */
   events?: EventBus;
+  /** Reloads the config file (POST /api/v1/config/reload, mcr reload). */
+  reload?: () => Promise<ApplyResult>;
 }
 
 export async function startApi(
@@ -174,6 +176,7 @@ export async function startApi(
     bodyLimit: api.body_limit,
     injectFault: o.injectFault,
     events: o.events,
+    reload: o.reload,
   });
   // The HTTP servers listen on private sockets; clients reach them through the front door.
   const dir = Deno.makeTempDirSync({ prefix: "mcr-api-" });

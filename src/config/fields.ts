@@ -52,4 +52,6 @@ export const SourceFilter = z.string().refine((t) => {
 export const RuleName = z.string().min(1).max(64).regex(
   /^[A-Za-z0-9_.-]+$/,
   "rule names are 1-64 characters: letters, digits, _ . -",
-);
+).refine((n) => n !== "." && n !== "..", {
+  error: 'a rule cannot be named "." or ".." (a URL path cannot name it)',
+});

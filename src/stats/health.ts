@@ -115,13 +115,22 @@ export function evaluateHealth(
     else if (m.state === "warning") warning.push(`merge ${m.rule}: ${m.reasons.join("; ")}`);
   }
   const t = rates.totals;
-  const lossPps = (t.kernel_drops ?? 0) + (t.tx_ring_full ?? 0) + (t.tx_errors ?? 0);
+  // One rule is judged on its own outputs' losses (ring full, send errors), never on another
+  // rule's; the relay as a whole also on kernel ring drops.
+  const ruleLoss = options.rule === undefined ? 0 : rates.rules[options.rule]?.loss_pps ?? 0;
+  const lossPps = options.rule !== undefined
+    ? ruleLoss
+    : (t.kernel_drops ?? 0) + (t.tx_ring_full ?? 0) + (t.tx_errors ?? 0);
   if (lossPps > (options.maxLossPps ?? 0)) {
     warning.push(
-      `loss ${lossPps.toFixed(1)} pkt/s (kernel_drops ${(t.kernel_drops ?? 0).toFixed(1)}, ` +
-        `tx_ring_full ${(t.tx_ring_full ?? 0).toFixed(1)}, tx_errors ${
-          (t.tx_errors ?? 0).toFixed(1)
-        })`,
+      options.rule !== undefined
+        ? `rule ${options.rule}: its outputs lose ${
+          lossPps.toFixed(1)
+        } copies/s (ring full, send errors)`
+        : `loss ${lossPps.toFixed(1)} pkt/s (kernel_drops ${(t.kernel_drops ?? 0).toFixed(1)}, ` +
+          `tx_ring_full ${(t.tx_ring_full ?? 0).toFixed(1)}, tx_errors ${
+            (t.tx_errors ?? 0).toFixed(1)
+          })`,
     );
   }
   const status: HealthStatus = critical.length > 0

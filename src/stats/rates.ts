@@ -23,7 +23,16 @@ export interface Rates {
   window_s: number;
   totals: Record<string, number>;
   workers: Record<string, Record<string, number>>;
-  rules: Record<string, { pps: number; bps: number; outputs: { pps: number; bps: number }[] }>;
+  rules: Record<
+    string,
+    {
+      pps: number;
+      bps: number;
+      /** Copies lost at its outputs per second: ring full and send errors. */
+      loss_pps: number;
+      outputs: { pps: number; bps: number }[];
+    }
+  >;
 }
 
 /** Counters at one moment, summed over live and exited workers. */
@@ -78,6 +87,8 @@ const PACKETS = RULE_COUNTERS.findIndex((c) => c.name === "packets");
 const BYTES = RULE_COUNTERS.findIndex((c) => c.name === "bytes");
 const OUT_PACKETS = OUTPUT_COUNTERS.findIndex((c) => c.name === "packets");
 const OUT_BYTES = OUTPUT_COUNTERS.findIndex((c) => c.name === "bytes");
+const OUT_RING_FULL = OUTPUT_COUNTERS.findIndex((c) => c.name === "ring_full");
+const OUT_ERRORS = OUTPUT_COUNTERS.findIndex((c) => c.name === "errors");
 
 export class RateWindow {
   #samples: CounterSample[] = [];
@@ -116,7 +127,15 @@ export class RateWindow {
       const o = first.slots.get(name);
       const r = s.rule * RULE_SLOTS;
       const kept = o !== undefined && o.rule === s.rule;
+      let loss = 0;
+      s.outputs.forEach((slot, i) => {
+        if (o === undefined || o.outputs[i] !== slot) return;
+        const x = slot * OUTPUT_SLOTS;
+        loss += per(at(first.output, x + OUT_RING_FULL), at(last.output, x + OUT_RING_FULL)) +
+          per(at(first.output, x + OUT_ERRORS), at(last.output, x + OUT_ERRORS));
+      });
       rules[name] = {
+        loss_pps: loss,
         pps: kept ? per(at(first.rule, r + PACKETS), at(last.rule, r + PACKETS)) : 0,
         bps: kept ? 8 * per(at(first.rule, r + BYTES), at(last.rule, r + BYTES)) : 0,
         outputs: s.outputs.map((slot, i) => {

@@ -215,13 +215,21 @@ export class Supervisor implements RelayControl {
     return this.#enqueue(async () => {
       const before = this.#config;
       const t0 = performance.now();
-      const next = await build(before);
-      const t1 = performance.now();
+      let next: Config;
       let result: ApplyResult;
+      try {
+        // A change refused while it is built (a reload of an invalid file, an invalid rule)
+        // is a change tried and failed, like one that fails to apply: both are seen.
+        next = await build(before);
+      } catch (err) {
+        this.#refused(err as Error);
+        throw err;
+      }
+      const t1 = performance.now();
       try {
         result = await this.#apply(next, false);
       } catch (err) {
-        this.#lastChange = { ok: false, atMs: Date.now() };
+        this.#refused(err as Error);
         throw err;
       }
       const t2 = performance.now();
@@ -253,6 +261,12 @@ export class Supervisor implements RelayControl {
       });
       return result;
     });
+  }
+
+  /** A change that was tried and is not in force: the last change, and an event. */
+  #refused(err: Error): void {
+    this.#lastChange = { ok: false, atMs: Date.now() };
+    this.#onEvent("config", { ok: false, error: err.message });
   }
 
   /** Stops workers (they drain, flush and release rings), leaves every group. */

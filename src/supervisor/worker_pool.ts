@@ -56,6 +56,8 @@ import { Fences } from "./fences.ts";
 
 /** How far ahead of now a succession's cut is set (every worker must see it before it passes). */
 const CUT_LEAD_MS = 20;
+/** A gap this long between two watchdog turns (it runs every 250 ms) means the relay was paused. */
+const PAUSE_MS = 600;
 /** How long a succession step may take before the pool goes on without that worker. */
 const STEP_TIMEOUT_MS = 3000;
 
@@ -110,6 +112,9 @@ export class WorkerPool {
   #target: WorkerPlan | null = null;
   readonly archived: ArchivedCounters = emptyArchive();
   #fences: Fences;
+  /** When watch() last ran, and when the relay last resumed from a pause (ms). */
+  #lastWatchAt = 0;
+  #resumedAt = 0;
   #stopping = false;
   #log: PoolLogger;
   #stuckMs: number;
@@ -478,12 +483,23 @@ export class WorkerPool {
   watch(): void {
     if (this.#stopping) return;
     const now = Date.now();
+    // The watchdog itself was not run for a long while: the whole relay was paused (SIGSTOP,
+    // a VM or container pause) or starved of CPU. Its workers were held as long: they are
+    // judged from now on, not for the time nobody ran.
+    if (this.#lastWatchAt !== 0 && now - this.#lastWatchAt > PAUSE_MS) {
+      this.#resumedAt = now;
+      this.#log.warn("the relay was not scheduled for a while (paused or starved of CPU)", {
+        gap_ms: now - this.#lastWatchAt,
+      });
+      this.options.onEvent?.("worker", { event: "relay_paused", gap_ms: now - this.#lastWatchAt });
+    }
+    this.#lastWatchAt = now;
     for (const w of this.#workers) {
       const hb = w.counters[W.heartbeat_ms];
       if (!w.alive || w.waiterHandle < 0 || hb === 0) continue;
       const applying = Atomics.load(w.control, CONTROL_PHASE) === PHASE_APPLYING;
       const limit = applying ? this.#applyingStuckMs : this.#stuckMs;
-      if (now - hb > limit) {
+      if (now - Math.max(hb, this.#resumedAt) > limit) {
         this.#log.error("worker made no progress; fencing and restarting it", {
           worker: w.id,
           stalled_ms: now - hb,

@@ -20,6 +20,34 @@ export const routing = (t: Topology, ns: string): Promise<RoutingReport> =>
 export const stats = (t: Topology, ns: string): Promise<StatsSnapshot> =>
   apiGet<StatsSnapshot>(t, ns, "/api/v1/stats");
 
+/** Sends `body` as JSON with `method` to the relay's API in `ns`: the status and the body text. */
+export async function apiSend(
+  t: Topology,
+  ns: string,
+  method: string,
+  path: string,
+  body: unknown,
+  maxSeconds = 10,
+): Promise<{ status: number; text: string }> {
+  const r = await t.run(ns, [
+    "curl",
+    "-s",
+    "--max-time",
+    String(maxSeconds),
+    "-w",
+    "\n%{http_code}",
+    "-X",
+    method,
+    "-H",
+    "content-type: application/json",
+    "-d",
+    JSON.stringify(body),
+    `${API}${path}`,
+  ]);
+  const at = r.stdout.lastIndexOf("\n");
+  return { status: Number(r.stdout.slice(at + 1)), text: r.stdout.slice(0, at) };
+}
+
 /** PUTs the configuration changed by `mutate`; returns the HTTP status. */
 export async function putConfig(
   t: Topology,
@@ -28,22 +56,7 @@ export async function putConfig(
 ): Promise<number> {
   const c = await apiGet<Record<string, unknown>>(t, ns, "/api/v1/config");
   mutate(c);
-  const r = await t.run(ns, [
-    "curl",
-    "-s",
-    "-o",
-    "/dev/null",
-    "-w",
-    "%{http_code}",
-    "-X",
-    "PUT",
-    "-H",
-    "content-type: application/json",
-    "-d",
-    JSON.stringify(c),
-    `${API}/api/v1/config`,
-  ]);
-  return Number(r.stdout);
+  return (await apiSend(t, ns, "PUT", "/api/v1/config", c)).status;
 }
 
 /** Polls `probe` every 250 ms until it returns a value other than undefined/false; throws after `ms` with `what`. */

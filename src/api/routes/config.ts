@@ -7,10 +7,13 @@ import { Hono } from "hono";
 import { ConfigError } from "../../config/errors.ts";
 import { validateConfig } from "../../config/load.ts";
 import type { Config } from "../../config/schema.ts";
-import { invalidConfig, jsonBody } from "../errors.ts";
+import type { ApplyResult } from "../../supervisor/control.ts";
+import { ApiError, invalidConfig, jsonBody } from "../errors.ts";
 import { applyChange, type ChangeDeps } from "./change.ts";
 
-export function configRoutes(deps: ChangeDeps): Hono {
+export function configRoutes(
+  deps: ChangeDeps & { reload?: () => Promise<ApplyResult> },
+): Hono {
   const config = new Hono();
   config.get("/", (c) => c.json(deps.relay.config()));
   config.put("/", async (c) => {
@@ -24,6 +27,14 @@ export function configRoutes(deps: ChangeDeps): Hono {
       throw err;
     }
     return c.json(await applyChange(deps, () => body as Config));
+  });
+  // The file read again and applied, answered when it is in force or refused: what
+  // `systemctl reload` (ExecReload=mcr reload) waits for, unlike a signal.
+  config.post("/reload", async (c) => {
+    if (!deps.reload) {
+      throw new ApiError(404, "not_found", "this relay has no config file to reload");
+    }
+    return c.json(await deps.reload());
   });
   return config;
 }

@@ -1,0 +1,55 @@
+/**
+ * `mcr reload`: the running relay reads its config file again and applies it
+ * (POST /api/v1/config/reload), and this command waits for the answer: exit
+ * 0 once the file is in force, 1 when it is refused (every issue printed),
+ * 3 when the relay cannot be reached. What systemd's ExecReload runs, so
+ * `systemctl reload mcr` fails when the reload does (a signal would not say).
+ */
+import { z } from "zod";
+import { parseCommandArgs } from "./args.ts";
+import { ApiUnreachable, callApi, clientOptions } from "./client.ts";
+
+export const USAGE = "usage: mcr reload [--api URL] [--token-file FILE] [--json]\n" +
+  "  The running relay reads its config file again; exits 0 once it is in force, 1 if refused.";
+
+const Args = z.object({
+  api: z.url().optional(),
+  "token-file": z.string().optional(),
+  json: z.boolean().optional(),
+  help: z.boolean().optional(),
+});
+
+export async function reloadCommand(argv: string[]): Promise<number> {
+  const p = parseCommandArgs("mcr reload", argv, {
+    api: { type: "string" },
+    "token-file": { type: "string" },
+    json: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  }, Args);
+  if (!p.ok) return (console.error(`${p.message}\n${USAGE}`), 1);
+  if (p.values.help) return (console.log(USAGE), 0);
+  try {
+    const res = await callApi(clientOptions(p.values), "POST", "/api/v1/config/reload");
+    if (p.values.json) console.log(JSON.stringify(res.body));
+    if (res.status >= 400) {
+      const e = (res.body as {
+        error?: { message?: string; issues?: { path: string; message: string }[] };
+      })?.error;
+      if (!p.values.json) {
+        console.error(`mcr reload: refused (HTTP ${res.status}): ${e?.message ?? "refused"}`);
+        for (const i of e?.issues ?? []) console.error(`  ${i.path}: ${i.message}`);
+      }
+      return 1;
+    }
+    if (!p.values.json) {
+      const r = res.body as { added: string[]; removed: string[]; changed: string[] };
+      console.log(
+        `reloaded: ${r.added.length} added, ${r.removed.length} removed, ${r.changed.length} changed`,
+      );
+    }
+    return 0;
+  } catch (err) {
+    console.error(`mcr reload: ${err instanceof ApiUnreachable ? err.message : String(err)}`);
+    return 3;
+  }
+}
