@@ -61,3 +61,26 @@ export function describeApiError(body: unknown): string {
     "\n",
   );
 }
+
+/**
+ * One call of a reporting command: the answer's body, or the exit code once
+ * the error is printed (`command: HTTP 404: ...`: 1; unreachable: 3).
+ */
+export async function report(
+  command: string,
+  o: ClientOptions,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ body: unknown } | number> {
+  try {
+    const res = await callApi(o, method, path, body);
+    if (res.status < 400) return { body: res.body };
+    const e = (res.body as { error?: { message?: string } })?.error;
+    console.error(`${command}: HTTP ${res.status}: ${e?.message ?? "refused"}`);
+    return 1;
+  } catch (err) {
+    console.error(`${command}: ${err instanceof ApiUnreachable ? err.message : String(err)}`);
+    return 3;
+  }
+}

@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { parseCommandArgs } from "./args.ts";
-import { ApiUnreachable, callApi, clientOptions } from "./client.ts";
+import { clientOptions, report } from "./client.ts";
 import type { MergeReport } from "../merge/merge_readout.ts";
 
 export const USAGE =
@@ -88,23 +88,15 @@ export async function mergesCommand(argv: string[]): Promise<number> {
     return 1;
   }
   const path = rule === undefined ? "/api/v1/merges" : `/api/v1/merges/${encodeURIComponent(rule)}`;
-  try {
-    const res = locking
-      ? await callApi(clientOptions(p.values), "PUT", `${path}/lock`, {
-        leg: p.values.lock === undefined ? null : Number(p.values.lock),
-      })
-      : await callApi(clientOptions(p.values), "GET", path);
-    if (res.status >= 400) {
-      const e = (res.body as { error?: { message?: string } })?.error;
-      console.error(`mcr merges: HTTP ${res.status}: ${e?.message ?? "refused"}`);
-      return 1;
-    }
-    const reports = (rule === undefined ? res.body : [res.body]) as MergeReport[];
-    if (p.values.json) console.log(JSON.stringify(res.body));
-    else console.log(formatMerges(reports));
-    return 0;
-  } catch (err) {
-    console.error(`mcr merges: ${err instanceof ApiUnreachable ? err.message : String(err)}`);
-    return 3;
-  }
+  const o = clientOptions(p.values);
+  const res = locking
+    ? await report("mcr merges", o, "PUT", `${path}/lock`, {
+      leg: p.values.lock === undefined ? null : Number(p.values.lock),
+    })
+    : await report("mcr merges", o, "GET", path);
+  if (typeof res === "number") return res;
+  const reports = (rule === undefined ? res.body : [res.body]) as MergeReport[];
+  if (p.values.json) console.log(JSON.stringify(res.body));
+  else console.log(formatMerges(reports));
+  return 0;
 }

@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { stringify } from "yaml";
 import { parseCommandArgs } from "./args.ts";
-import { ApiUnreachable, callApi, clientOptions } from "./client.ts";
+import { clientOptions, report } from "./client.ts";
 import type { RoutingReport } from "../supervisor/control.ts";
 
 const Common = z.object({
@@ -31,26 +31,21 @@ export const ROUTING_USAGE =
   "  and the outputs they added; msdp: MSDP peers and SA cache. No section: all of them.";
 export const CONFIG_SHOW_USAGE = "usage: mcr config show [--api URL] [--token-file FILE] [--json]";
 
-/** Calls the API; prints the error and returns null when it cannot be reached or refuses. */
+/** A command's exit code once its error is printed (1: refused, 3: unreachable). */
+class Exit {
+  constructor(readonly code: number) {}
+}
+
+/** Calls the API; the answer's body, or Exit when it refused or could not be reached (printed). */
 async function call(
   command: string,
   a: z.infer<typeof Common>,
   method: string,
   path: string,
   body?: unknown,
-) {
-  try {
-    const res = await callApi(clientOptions(a), method, path, body);
-    if (res.status >= 400) {
-      const e = (res.body as { error?: { message?: string } })?.error;
-      console.error(`${command}: HTTP ${res.status}: ${e?.message ?? "refused"}`);
-      return null;
-    }
-    return res.body;
-  } catch (err) {
-    console.error(`${command}: ${err instanceof ApiUnreachable ? err.message : String(err)}`);
-    return null;
-  }
+): Promise<unknown> {
+  const r = await report(command, clientOptions(a), method, path, body);
+  return typeof r === "number" ? new Exit(r) : r.body;
 }
 
 export async function workersCommand(argv: string[]): Promise<number> {
@@ -66,8 +61,8 @@ export async function workersCommand(argv: string[]): Promise<number> {
       heartbeat_age_ms: number;
       counters: Record<string, number>;
     }[]
-    | null;
-  if (body === null) return 1;
+    | Exit;
+  if (body instanceof Exit) return body.code;
   if (p.values.json) console.log(JSON.stringify(body));
   else {
     console.log("worker  alive  restarts  heartbeat_age_ms  rx_packets  tx_sent");
@@ -103,8 +98,8 @@ export async function logLevelCommand(argv: string[]): Promise<number> {
     level ? { level } : undefined,
   ) as
     | { level: string }
-    | null;
-  if (body === null) return 1;
+    | Exit;
+  if (body instanceof Exit) return body.code;
   console.log(p.values.json ? JSON.stringify(body) : body.level);
   return 0;
 }
@@ -116,7 +111,7 @@ export async function configShow(argv: string[]): Promise<number> {
   if (!p.ok) return (console.error(`${p.message}\n${usage}`), 1);
   if (p.values.help) return (console.log(usage), 0);
   const body = await call("mcr config show", p.values, "GET", "/api/v1/config");
-  if (body === null) return 1;
+  if (body instanceof Exit) return body.code;
   console.log(p.values.json ? JSON.stringify(body) : stringify(body).trimEnd());
   return 0;
 }
@@ -234,8 +229,8 @@ export async function routingCommand(argv: string[]): Promise<number> {
   }
   const body = await call("mcr routing", p.values, "GET", "/api/v1/routing") as
     | RoutingReport
-    | null;
-  if (body === null) return 1;
+    | Exit;
+  if (body instanceof Exit) return body.code;
   if (p.values.json) console.log(JSON.stringify(body));
   else console.log(formatRouting(body, wanted.length > 0 ? wanted : ROUTING_SECTIONS));
   return 0;

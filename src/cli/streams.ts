@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { parseCommandArgs } from "./args.ts";
-import { ApiUnreachable, callApi, clientOptions } from "./client.ts";
+import { clientOptions, report } from "./client.ts";
 import type { StreamReport } from "../streams/readout.ts";
 
 export const USAGE = "usage: mcr streams [RULE] [--api URL] [--token-file FILE] [--json]\n" +
@@ -98,19 +98,10 @@ export async function streamsCommand(argv: string[]): Promise<number> {
   const path = rule === undefined
     ? "/api/v1/streams"
     : `/api/v1/streams/${encodeURIComponent(rule)}`;
-  try {
-    const res = await callApi(clientOptions(p.values), "GET", path);
-    if (res.status >= 400) {
-      const e = (res.body as { error?: { message?: string } })?.error;
-      console.error(`mcr streams: HTTP ${res.status}: ${e?.message ?? "refused"}`);
-      return 1;
-    }
-    const reports = (rule === undefined ? res.body : [res.body]) as StreamReport[];
-    if (p.values.json) console.log(JSON.stringify(res.body));
-    else console.log(formatStreams(reports));
-    return 0;
-  } catch (err) {
-    console.error(`mcr streams: ${err instanceof ApiUnreachable ? err.message : String(err)}`);
-    return 3;
-  }
+  const res = await report("mcr streams", clientOptions(p.values), "GET", path);
+  if (typeof res === "number") return res;
+  const reports = (rule === undefined ? res.body : [res.body]) as StreamReport[];
+  if (p.values.json) console.log(JSON.stringify(res.body));
+  else console.log(formatStreams(reports));
+  return 0;
 }

@@ -9,7 +9,7 @@ import { fromWords, multicastMac } from "../net/address.ts";
 import { ETH_HLEN } from "../net/headers.ts";
 import { type OutputPlan, type RulePlan, rxKey, type WorkerPlan } from "./plan_types.ts";
 import { StreamInspector } from "../streams/inspector.ts";
-import { type HoldArea, MergeLeg, MergePair } from "../merge/merge_stage.ts";
+import { type HoldArea, type LegInputPlan, MergeLeg, MergePair } from "../merge/merge_stage.ts";
 import {
   buildChains,
   EGRESS_L2,
@@ -256,18 +256,6 @@ function routedPortFor(
   );
 }
 
-/** One input's match fields, as RulePlan and a merge's legs carry them. */
-interface InputFields {
-  ifindex: number;
-  family: number;
-  dst: number[];
-  port: number;
-  srcAddr: number[];
-  srcMask: number[];
-  srcPrefix: number;
-  vlan: number;
-}
-
 /** A rule plan's loop objects and what they were built on (the cache entry). */
 function ruleFor(
   r: RulePlan,
@@ -284,7 +272,7 @@ function ruleFor(
   const inspector = r.inspect !== undefined && worker.streams && counted
     ? new StreamInspector(r.inspect, worker.streams)
     : null;
-  const compile = (m: InputFields, merge: MergeLeg | null): Rule => {
+  const compile = (m: LegInputPlan, merge: MergeLeg | null): Rule => {
     const input = { dst: Int32Array.from(m.dst), port: m.port };
     const outputs = r.outputs.flatMap((o, p) =>
       mineAt[p] ? [outputFor(r, o, txPorts, routedPorts[p], input)] : []
@@ -323,7 +311,7 @@ function ruleFor(
     r.merge.legs.forEach((leg, i) => legRules[leg.leg] = rules[i].rule);
     merged = { pair, legRules };
   } else {
-    const fields = { ...r, ifindex: r.inputIfindex, vlan: r.vlan ?? 0 };
+    const fields: LegInputPlan = { ...r, ifindex: r.inputIfindex, vlan: r.vlan ?? 0 };
     rules = [{ key: rxKey(r.inputIfindex, r.spread), rule: compile(fields, null) }];
   }
   return {

@@ -257,12 +257,7 @@ export class SequenceMerge {
       const i = cursor % size;
       if (this.tags[i] === cursor) {
         if (now - this.first[i] < w) break;
-        const inf = this.info[i];
-        const c = inf >>> 8;
-        this.#account(inf & 0xff, c);
-        f[CURSOR] = cursor + c;
-        this.onJudged?.(cursor, inf & 0xff);
-        cursor += c;
+        cursor += this.#judgeClaimed(cursor, i);
         continue;
       }
       // No leg brought it (yet): it was due when the next number that came did.
@@ -286,12 +281,7 @@ export class SequenceMerge {
     while (cursor < limit) {
       const i = cursor % this.size;
       if (this.tags[i] === cursor) {
-        const inf = this.info[i];
-        const c = inf >>> 8;
-        this.#account(inf & 0xff, c);
-        f[CURSOR] = cursor + c;
-        this.onJudged?.(cursor, inf & 0xff);
-        cursor += c;
+        cursor += this.#judgeClaimed(cursor, i);
       } else {
         const y = Math.min(this.#nextClaimed(cursor + 1, limit - 1), limit);
         this.#account(0, y - cursor);
@@ -316,6 +306,16 @@ export class SequenceMerge {
     if (this.tags[i] === cursor) return this.first[i] + this.windowUs;
     const y = f[HINT] > cursor ? f[HINT] : this.#nextClaimed(cursor + 1, f[MAX]);
     return y > f[MAX] ? Infinity : this.first[y % this.size] + this.windowUs;
+  }
+
+  /** Judges the claimed number at the cursor (entry i): its legs' losses, then onJudged. Returns the numbers it covers. */
+  #judgeClaimed(cursor: number, i: number): number {
+    const inf = this.info[i];
+    const c = inf >>> 8;
+    this.#account(inf & 0xff, c);
+    this.f[CURSOR] = cursor + c;
+    this.onJudged?.(cursor, inf & 0xff);
+    return c;
   }
 
   /** The first number from `from` to `max` whose entry holds it (max + 1: none). */

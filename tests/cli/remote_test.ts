@@ -76,3 +76,40 @@ Deno.test("a mistyped command gets a suggestion; mcr help CMD prints that comman
   assert.equal(helpCode, 0);
   assert.match(usage, /^usage: mcr health/);
 });
+
+Deno.test("every command against a relay that cannot be reached exits 3; one that refuses exits 1", async () => {
+  // A port nothing listens on.
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const dead = `http://127.0.0.1:${(probe.addr as Deno.NetAddr).port}`;
+  probe.close();
+  for (
+    const argv of [
+      ["workers"],
+      ["log-level"],
+      ["config", "show"],
+      ["routing"],
+      ["streams"],
+      ["merges"],
+      ["reload"],
+    ]
+  ) {
+    const [code, , err] = await captured(() => runCli([...argv, "--api", dead]));
+    assert.equal(code, 3, `${argv.join(" ")}: ${err}`);
+    assert.match(err, /cannot reach the mcr API/);
+  }
+  const deps = fakeDeps(new FakeRelay(structuredClone(BASE_CONFIG)));
+  const server = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", onListen: () => {} },
+    createApp(deps).fetch,
+  );
+  const api = `http://127.0.0.1:${server.addr.port}`;
+  try {
+    for (const argv of [["streams", "nope"], ["merges", "nope"], ["reload"]]) {
+      const [code, , err] = await captured(() => runCli([...argv, "--api", api]));
+      assert.equal(code, 1, `${argv.join(" ")}: ${err}`);
+      assert.match(err, /HTTP 404|refused/);
+    }
+  } finally {
+    await server.shutdown();
+  }
+});

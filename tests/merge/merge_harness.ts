@@ -7,6 +7,7 @@
 import { MergeLeg, MergePair, type MergePlan } from "../../src/merge/merge_stage.ts";
 import { admitDatagram } from "../../src/merge/merge_stage.ts";
 import { blockViews, L, LEG_BASE, LEG_FIGURES, M, newBlock } from "../../src/merge/merge_slots.ts";
+import { lossSequence } from "../../src/tools/legs.ts";
 
 export interface LegScript {
   delayUs: number;
@@ -121,17 +122,8 @@ export class Harness {
   }
 }
 
-/** A deterministic pseudo-random sequence in [0, 1) (mulberry32). */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A deterministic pseudo-random sequence in [0, 1): the generator's (src/tools/legs.ts). */
+export const random = lossSequence;
 
 /** `n` indexes below `count` with probability `p` each. */
 export function drops(count: number, p: number, seed: number): Set<number> {

@@ -14,6 +14,7 @@ import { withTopology } from "../../src/tools/topology.ts";
 import { MergesResponse } from "../../src/api/responses.ts";
 import type { MergeReport } from "../../src/merge/merge_readout.ts";
 import { rootTest } from "../helpers/netns.ts";
+import { tsharkRtpStreams } from "../helpers/tshark.ts";
 import { sleep, startCapture, startRelay, startSink } from "../helpers/relay.ts";
 import { apiGet, apiSend, putConfig } from "../helpers/routing.ts";
 
@@ -191,26 +192,6 @@ rootTest(
   },
 );
 
-/** tshark's RTP stream analysis of a capture: per SSRC, packets and lost (columns by header name). */
-async function tsharkStreams(t: Topology, ns: string, pcap: string, port: number) {
-  const out = (await t.run(ns, [
-    "tshark",
-    "-r",
-    pcap,
-    "-d",
-    `udp.port==${port},rtp`,
-    "-q",
-    "-z",
-    "rtp,streams",
-  ])).stdout;
-  const rows = out.split("\n").filter((l) => /0x[0-9A-Fa-f]{8}/.test(l));
-  return rows.map((row) => {
-    const ssrc = parseInt(row.match(/0x([0-9A-Fa-f]{8})/)![1], 16);
-    const [, packets, lost] = row.match(/\s(\d+)\s+(-?\d+)\s+\(-?[\d.]+%\)/)!;
-    return { ssrc, packets: Number(packets), lost: Number(lost), row };
-  });
-}
-
 rootTest(
   "merge: RTP legs with disjoint losses: tshark finds the output complete (no loss); a sender restart (new SSRC and sequence) is followed within 25 ms",
   async () => {
@@ -255,7 +236,7 @@ rootTest(
         cap.kill("SIGTERM");
         await cap.status;
         const m = await settled(t, n.relay, "feed");
-        const streams = await tsharkStreams(t, n.sink, pcap, 6004);
+        const streams = await tsharkRtpStreams(t, n.sink, pcap, 6004);
         assert.equal(streams.length, 2, `two SSRCs: ${JSON.stringify(streams)}`);
         const first = streams.find((s) => s.ssrc === g.signal!.rtp!.ssrc)!;
         const second = streams.find((s) => s !== first)!;

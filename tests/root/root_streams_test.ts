@@ -12,6 +12,7 @@ import type { ChainNames, Topology } from "../../src/tools/topology.ts";
 import { withTopology } from "../../src/tools/topology.ts";
 import { StreamsResponse } from "../../src/api/responses.ts";
 import { rootTest } from "../helpers/netns.ts";
+import { tsharkRtpStreams } from "../helpers/tshark.ts";
 import { sleep, startCapture, startRelay } from "../helpers/relay.ts";
 
 const API = "http://127.0.0.1:8787";
@@ -60,44 +61,14 @@ async function streams(t: Topology, ns: string) {
   return StreamsResponse.parse(body); // the live answer fits the documented schema
 }
 
-/** tshark's RTP stream analysis of a capture: lost, sequence errors, max and mean jitter (ms). */
+/** tshark's analysis of the stream to 239.1.1.1 in a capture (tests/helpers/tshark.ts). */
 async function tsharkRtp(t: Topology, ns: string, pcap: string, port: number) {
-  const out = (await t.run(ns, [
-    "tshark",
-    "-r",
-    pcap,
-    "-d",
-    `udp.port==${port},rtp`,
-    "-q",
-    "-z",
-    "rtp,streams",
-  ])).stdout;
-  // A row: src ip, port, dst ip, port, SSRC, payload, packets, lost (pct), then the delta and
-  // jitter columns, whose set and order vary between tshark versions: named from the header
-  // (4.0: Min Delta, Mean Delta, Max Delta, Min Jitter, Mean Jitter, Max Jitter).
-  const lines = out.split("\n");
-  const header = lines.find((l) => /Max Jitter/.test(l));
-  if (!header) throw new Error(`no header in tshark's analysis:\n${out}`);
-  const columns = [...header.matchAll(/(Min|Mean|Max) (Delta|Jitter)/g)].map((m) => m[0]);
-  const row = lines.find((l) => l.includes("239.1.1.1") && /0x[0-9A-Fa-f]{8}/.test(l));
-  if (!row) throw new Error(`no RTP stream in tshark's analysis:\n${out}`);
-  const lost = Number(row.match(/\s(-?\d+)\s+\(-?[\d.]+%\)/)![1]);
-  const after = row.slice(row.indexOf("%)") + 2).trim().split(/\s+/).map(Number);
-  const column = (name: string): number => {
-    const i = columns.indexOf(name);
-    if (i < 0 || !Number.isFinite(after[i])) {
-      throw new Error(`tshark's analysis has no "${name}" column:\n${header}\n${row}`);
-    }
-    return after[i];
-  };
-  return {
-    lost,
-    maxDelta: column("Max Delta"),
-    maxJitter: column("Max Jitter"),
-    meanJitter: column("Mean Jitter"),
-    problems: row.trim().endsWith("X"),
-    row,
-  };
+  const rows = await tsharkRtpStreams(t, ns, pcap, port);
+  const row = rows.find((r) => r.destination === "239.1.1.1");
+  if (!row) {
+    throw new Error(`no RTP stream to 239.1.1.1 in tshark's analysis: ${JSON.stringify(rows)}`);
+  }
+  return row;
 }
 
 rootTest(

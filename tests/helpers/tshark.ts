@@ -1,0 +1,67 @@
+/**
+ * tshark's RTP stream analysis (`-z rtp,streams`) of a capture, as the
+ * independent decoder tests hold mcr's figures against: one row per RTP
+ * stream with its SSRC, packets, lost and the delta and jitter columns,
+ * whose set and order vary between tshark versions and are read by their
+ * header names (4.0: Min/Mean/Max Delta, Min/Mean/Max Jitter).
+ */
+import type { Topology } from "../../src/tools/topology.ts";
+
+export interface RtpStreamRow {
+  ssrc: number;
+  /** The destination address of the stream. */
+  destination: string;
+  packets: number;
+  lost: number;
+  maxDelta: number;
+  maxJitter: number;
+  meanJitter: number;
+  /** tshark flagged a problem (sequence errors, wrong timestamps). */
+  problems: boolean;
+  row: string;
+}
+
+export async function tsharkRtpStreams(
+  t: Topology,
+  ns: string,
+  pcap: string,
+  port: number,
+): Promise<RtpStreamRow[]> {
+  const out = (await t.run(ns, [
+    "tshark",
+    "-r",
+    pcap,
+    "-d",
+    `udp.port==${port},rtp`,
+    "-q",
+    "-z",
+    "rtp,streams",
+  ])).stdout;
+  const lines = out.split("\n");
+  const header = lines.find((l) => /Max Jitter/.test(l));
+  if (!header) throw new Error(`no header in tshark's analysis:\n${out}`);
+  const columns = [...header.matchAll(/(Min|Mean|Max) (Delta|Jitter)/g)].map((m) => m[0]);
+  return lines.filter((l) => /0x[0-9A-Fa-f]{8}/.test(l)).map((row) => {
+    const fields = row.trim().split(/\s+/);
+    const [, packets, lost] = row.match(/\s(\d+)\s+(-?\d+)\s+\(-?[\d.]+%\)/)!;
+    const after = row.slice(row.indexOf("%)") + 2).trim().split(/\s+/).map(Number);
+    const column = (name: string): number => {
+      const i = columns.indexOf(name);
+      if (i < 0 || !Number.isFinite(after[i])) {
+        throw new Error(`tshark's analysis has no "${name}" column:\n${header}\n${row}`);
+      }
+      return after[i];
+    };
+    return {
+      ssrc: parseInt(row.match(/0x([0-9A-Fa-f]{8})/)![1], 16),
+      destination: fields[4],
+      packets: Number(packets),
+      lost: Number(lost),
+      maxDelta: column("Max Delta"),
+      maxJitter: column("Max Jitter"),
+      meanJitter: column("Mean Jitter"),
+      problems: row.trim().endsWith("X"),
+      row,
+    };
+  });
+}
