@@ -18,7 +18,7 @@
  * Writes bench/results/merge.md. A benchmark: it asserts nothing; it prints
  * what it measured, targets missed included.
  */
-import { cpuBusyNs, procTimes, readLinesUntil, setRps } from "./run.ts";
+import { cpuBusyNs, procTimes, relayOn, setRps } from "./run.ts";
 import { selfCommand } from "../src/runtime.ts";
 import { type LegsNames, Topology } from "../src/tools/topology.ts";
 
@@ -30,26 +30,6 @@ const API = "http://127.0.0.1:8787";
 const KEY = "key: { sequence: { offset: 8, width: 8 } }";
 
 type Range = [number, number];
-
-async function relayOn(t: Topology, ns: string, yaml: string) {
-  const dir = Deno.makeTempDirSync({ prefix: "mcr-merge-" });
-  Deno.writeTextFileSync(`${dir}/mcr.yaml`, yaml, { mode: 0o600 });
-  const p = t.spawn(ns, [
-    "taskset",
-    "-c",
-    "0",
-    ...selfCommand(["run", "--config", `${dir}/mcr.yaml`]),
-  ], { stdout: "null" });
-  await readLinesUntil(p.stderr, "API listening", 20_000);
-  return {
-    pid: p.pid,
-    stop: async () => {
-      p.kill("SIGTERM");
-      await p.status;
-      Deno.removeSync(dir, { recursive: true });
-    },
-  };
-}
 
 function mergeRule(n: LegsNames, name: string, port: number, extra = "", rate = PPS): string {
   return `  - name: ${name}\n    rate_pps: ${rate}\n    merge:\n` +

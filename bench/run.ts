@@ -734,3 +734,32 @@ async function main(): Promise<void> {
 }
 
 if (import.meta.main) await main();
+
+/**
+ * Starts `mcr run` in `ns` on CPU 0 with `yaml` as its config (the API on
+ * 127.0.0.1:8787); resolves once the API listens. The benchmarks of single
+ * features (streams, merges) share it.
+ */
+export async function relayOn(
+  t: Topology,
+  ns: string,
+  yaml: string,
+): Promise<{ pid: number; stop(): Promise<void> }> {
+  const dir = Deno.makeTempDirSync({ prefix: "mcr-bench-" });
+  Deno.writeTextFileSync(`${dir}/mcr.yaml`, yaml, { mode: 0o600 });
+  const p = t.spawn(ns, [
+    "taskset",
+    "-c",
+    "0",
+    ...selfCommand(["run", "--config", `${dir}/mcr.yaml`]),
+  ], { stdout: "null" });
+  await readLinesUntil(p.stderr, "API listening", 20_000);
+  return {
+    pid: p.pid,
+    stop: async () => {
+      p.kill("SIGTERM");
+      await p.status;
+      Deno.removeSync(dir, { recursive: true });
+    },
+  };
+}

@@ -11,7 +11,7 @@
  *
  * Writes bench/results/streams.md. A benchmark: it asserts nothing.
  */
-import { cpuBusyNs, procTimes, readLinesUntil, setRps } from "./run.ts";
+import { cpuBusyNs, procTimes, relayOn, setRps } from "./run.ts";
 import { selfCommand } from "../src/runtime.ts";
 import { Topology } from "../src/tools/topology.ts";
 
@@ -22,28 +22,6 @@ const sections = (Deno.env.get("STREAMS_SECTIONS") ?? "cost,clean").split(",");
 const API = "http://127.0.0.1:8787";
 /** A TS datagram carries 7 x 188 bytes: the generator's bitrate for a datagram rate. */
 const BITS_PER_DATAGRAM = 7 * 188 * 8;
-
-async function relayOn(t: Topology, ns: string, yaml: string) {
-  const dir = Deno.makeTempDirSync({ prefix: "mcr-streams-" });
-  Deno.writeTextFileSync(`${dir}/mcr.yaml`, yaml, { mode: 0o600 });
-  const p = t.spawn(ns, [
-    "taskset",
-    "-c",
-    "0",
-    ...selfCommand(["run", "--config", `${dir}/mcr.yaml`]),
-  ], {
-    stdout: "null",
-  });
-  await readLinesUntil(p.stderr, "API listening", 20_000);
-  return {
-    pid: p.pid,
-    stop: async () => {
-      p.kill("SIGTERM");
-      await p.status;
-      Deno.removeSync(dir, { recursive: true });
-    },
-  };
-}
 
 function gen(t: Topology, ns: string, iface: string, port: number, args: string[]) {
   return t.run(
