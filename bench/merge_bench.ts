@@ -168,6 +168,9 @@ if (sections.includes("latency")) {
     const p50: Record<string, number[]> = { plain: [], pass: [], reseq: [] };
     for (let rep = 0; rep < REPS; rep++) {
       for (const [name, port] of [["plain", 5030], ["pass", 5031], ["reseq", 5032]] as const) {
+        // Each round sends the numbers from 0 again: the merge takes that for a sender's new
+        // session once the last round has stood still two windows (0.9 s).
+        await sleep(1_000);
         const got = sink(t, n, port + 1000, 70 + port % 10);
         await sleep(300);
         const args = ["--count", "20000", "--rate", "5000", "--size", "200", "--run-id"];

@@ -25,7 +25,9 @@
  * forged number ahead is refused rather than let pull the window away from
  * the real stream.
  *
- * Restarts (a new SSRC, or a jump further than half the table) are followed
+ * Restarts (a new SSRC, a jump further than half the table, or numbers behind
+ * the judged edge once the sequence has stood still two windows: a sender
+ * that started again from an earlier number) are followed
  * once a leg brings two consecutive packets of the new sequence AND the old
  * one has not moved on for RESYNC_STALL_US: a forged or
  * replayed packet far from the window, or a leg that carries another
@@ -85,6 +87,8 @@ export class SequenceMerge {
   readonly allLegs: number;
   /** Further ahead than this is a jump (a restart candidate), not a gap. */
   readonly jump: number;
+  /** How long the sequence must stand still before a number behind it may restart it. */
+  readonly behindStallUs: number;
   /** The number the last datagram admitted claimed (valid after admit() returned true). */
   lastExt = -1;
 
@@ -107,6 +111,7 @@ export class SequenceMerge {
     this.size = views.tags.length;
     this.allLegs = (1 << legs) - 1;
     this.jump = Math.min(this.size, modulus) / 2;
+    this.behindStallUs = Math.max(RESYNC_STALL_US, 2 * windowUs);
   }
 
   /** The signed distance from `max`'s raw number to `seq`, in the key's modulus. */
@@ -133,7 +138,12 @@ export class SequenceMerge {
     const ext = max + this.diff(seq, max);
     const cursor = f[CURSOR];
     if (ext < cursor) {
-      if (cursor - ext > this.size) return this.#far(leg, row, seq, count, ssrc, now);
+      // Behind the judged edge: a late copy, unless the sequence has stood still longer than a
+      // leg lagging two windows would keep bringing copies after the others stopped: then the
+      // sender started again from an earlier number, a restart candidate.
+      if (cursor - ext > this.size || now - f[ADVANCED] >= this.behindStallUs) {
+        return this.#far(leg, row, seq, count, ssrc, now);
+      }
       f[LATE] += 1;
       f[row + L_LATE] += 1;
       f[row + L_SEQ] = seq;

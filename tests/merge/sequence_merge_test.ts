@@ -199,3 +199,22 @@ test("a loss burst on every leg (500 datagrams, 50 ms) is a gap, not a forgery: 
   assert.equal(h.pairFigure("lost"), burst.size);
   assert.equal(h.pairFigure("rejected"), 0);
 });
+
+test("a sender that starts its sequence again from the beginning (same SSRC, or a payload key) is followed once the old one stood still", () => {
+  const h = new Harness(plan());
+  const t0 = 1e12;
+  for (let i = 0; i < 5_000; i++) {
+    h.offer(0, rtp(i), t0 + i * 100, i);
+    h.offer(1, rtp(i), t0 + i * 100 + 1_000, i);
+  }
+  // 2 s of silence, then the same numbers again (a restarted sender, a second run).
+  const t1 = t0 + 5_000 * 100 + 2_000_000;
+  let sent = 0;
+  for (let i = 0; i < 5_000; i++) {
+    if (h.offer(0, rtp(i), t1 + i * 100, 10_000 + i)) sent++;
+    h.offer(1, rtp(i), t1 + i * 100 + 1_000, 10_000 + i);
+  }
+  assert.equal(h.pairFigure("resyncs"), 1);
+  assert.ok(sent >= 4_998, `the second run is sent (${sent} of 5000)`);
+  assert.equal(new Set(h.sent).size, h.sent.length, "nothing twice");
+});
