@@ -222,7 +222,10 @@ async function startRelayKind(
       { mode: 0o600 },
     );
     const statsPath = `${dir}/final.json`;
+    // MCR_BENCH_V8_FLAGS: V8 flags for the relay alone (an A/B of a flag, e.g. heap sizing).
+    const v8 = Deno.env.get("MCR_BENCH_V8_FLAGS");
     const p = t.spawn(n.relay, [
+      ...(v8 ? ["env", `DENO_V8_FLAGS=${v8}`] : []),
       "taskset",
       "-c",
       "0",

@@ -14,7 +14,11 @@ export async function startRelayListening(
   onOutput: (chunk: string) => void = () => {},
   env: Record<string, string> = {},
 ): Promise<Deno.ChildProcess> {
-  const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  // MCR_BENCH_V8_FLAGS: V8 flags for the relay alone (an A/B of a flag, e.g. heap sizing).
+  const v8 = Deno.env.get("MCR_BENCH_V8_FLAGS");
+  const vars = Object.entries({ ...(v8 ? { DENO_V8_FLAGS: v8 } : {}), ...env }).map(([k, v]) =>
+    `${k}=${v}`
+  );
   const argv = selfCommand(["run", "--config", configPath]);
   const relay = t.spawn(ns, vars.length > 0 ? ["env", ...vars, ...argv] : argv, {
     stdout: "null",

@@ -155,7 +155,7 @@ static void v6_table(struct prog *p, const uint32_t *e, int n, int with_port)
 	int i, j, k;
 	int block = with_port ? 11 : 9; /* instructions per entry */
 
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && !p->overflow; i++) {
 		const uint32_t *x = e + ENTRY_WORDS * i;
 		if (x[0] != 6)
 			continue;
@@ -216,7 +216,8 @@ static int build(struct prog *p, const uint32_t *e, int n, int pass_fragments, i
 	if (match_all) {
 		emit(p, BPF_RET | BPF_K, 0, 0, ACCEPT);
 	} else {
-		for (i = 0; i < n; i++) {
+		/* An overflowing program is thrown away: stop at once (the group pass below is quadratic). */
+		for (i = 0; i < n && !p->overflow; i++) {
 			const uint32_t *x = e + ENTRY_WORDS * i;
 			if (x[0] != 4)
 				continue;
@@ -233,7 +234,7 @@ static int build(struct prog *p, const uint32_t *e, int n, int pass_fragments, i
 	if (match_all) {
 		emit(p, BPF_RET | BPF_K, 0, 0, ACCEPT);
 	} else {
-		for (i = 0; i < n; i++) {
+		for (i = 0; i < n && !p->overflow; i++) {
 			const uint32_t *x = e + ENTRY_WORDS * i;
 			if (x[0] != 4)
 				continue;

@@ -11,6 +11,7 @@
  *   GET  /metrics                          Prometheus text format             routes/metrics.ts
  *   GET  /api/v1/rules                     list; POST adds                    routes/rules.ts
  *   GET  /api/v1/rules/:name               one; PUT replaces, DELETE removes  routes/rules.ts
+ *   POST /api/v1/rules:batch               many added/removed as one change   routes/rules_batch.ts
  *   GET  /api/v1/config                    whole config; PUT replaces it      routes/config.ts
  *   POST /api/v1/config/reload             the file read again and applied    routes/config.ts
  *   GET  /api/v1/stats | workers | resources | interfaces | routing | version  routes/views.ts
@@ -39,6 +40,7 @@ import { configRoutes } from "./routes/config.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { pageRoutes } from "./routes/pages.ts";
 import { rulesRoutes } from "./routes/rules.ts";
+import { BATCH_BODY_LIMIT, BATCH_PATH, batchRoutes } from "./routes/rules_batch.ts";
 import { mergeRoutes } from "./routes/merges.ts";
 import { type FaultKind, viewRoutes } from "./routes/views.ts";
 
@@ -69,9 +71,12 @@ export interface ApiDeps {
 
 /** A route path ("/api/v1/rules/:name") as a regular expression over request paths. */
 function routePattern(path: string): RegExp {
-  const body = path.replace(/\/$/, "").split("/").map((p) =>
-    p.startsWith(":") ? "[^/]+" : p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
-  ).join("/");
+  const body = path.replace(/\/$/, "").split("/").map((p) => {
+    // ":name{pattern}" matches its pattern (POST /api/v1/rules:batch), ":name" any segment.
+    const own = p.match(/^:\w+\{(.+)\}$/);
+    if (own) return `(?:${own[1]})`;
+    return p.startsWith(":") ? "[^/]+" : p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  }).join("/");
   return new RegExp(`^${body || ""}/?$`);
 }
 
@@ -113,19 +118,22 @@ export function createApp(deps: ApiDeps): Hono {
 
   app.use("*", hostGuard(deps.hosts ?? { loopback: false, allowed: [] }));
   const maxBody = deps.bodyLimit ?? 1024 * 1024;
-  app.use(
-    "*",
+  const limit = (maxSize: number) =>
     bodyLimit({
-      maxSize: maxBody,
+      maxSize,
       onError: () => {
-        throw new ApiError(413, "body_too_large", `request body larger than ${maxBody} bytes`);
+        throw new ApiError(413, "body_too_large", `request body larger than ${maxSize} bytes`);
       },
-    }),
-  );
+    });
+  const anyBody = limit(maxBody);
+  // A batch of rules for provisioning may be larger than any other request (still bounded).
+  const batchBody = limit(Math.max(maxBody, BATCH_BODY_LIMIT));
+  app.use("*", (c, next) => c.req.path === BATCH_PATH ? batchBody(c, next) : anyBody(c, next));
   app.use("*", bearerGuard(deps.token, deps.tokenForReads));
 
   app.route("/", pageRoutes(deps.version.version));
   app.route("/", metricsRoutes(deps));
+  app.route("/", batchRoutes(deps));
   app.route("/api/v1/rules", rulesRoutes(deps));
   app.route("/api/v1/config", configRoutes(deps));
   app.route("/api/v1/merges", mergeRoutes(deps));

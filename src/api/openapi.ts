@@ -52,6 +52,18 @@ function operationId(method: string, path: string): string {
   return method + (camel || "Root");
 }
 
+/**
+ * The document's path of a route the app serves: ":name" becomes "{name}"; a
+ * parameter with its own literal pattern (":resource{rules:batch}") is that literal.
+ */
+export function documentedPath(routePath: string): string {
+  return routePath.split("/").map((seg) => {
+    const own = seg.match(/^:\w+\{(.+)\}$/);
+    if (own) return own[1];
+    return seg.startsWith(":") ? `{${seg.slice(1)}}` : seg;
+  }).join("/").replace(/(.)\/$/, "$1");
+}
+
 /** Path items by path (their order is the document's). */
 type Paths = Record<string, Record<string, unknown>>;
 
@@ -156,6 +168,21 @@ function configPaths(): Paths {
         requestBody: { required: true, ...json("Rule") },
         responses: {
           "201": { description: "applied and persisted", ...json("ApplyResult") },
+          ...errors,
+        },
+      },
+    },
+    "/api/v1/rules:batch": {
+      post: {
+        summary: "Add and remove many rules as one change",
+        description:
+          "For provisioning: all or nothing. Every rule is validated (the first bad one is named), then the " +
+          "result across rules; applied and persisted once before 200. A name may be removed and added " +
+          "again in one batch (a replacement). Bodies up to 32 MiB.",
+        requestBody: { required: true, ...json("RuleBatchBody") },
+        responses: {
+          "200": { description: "applied and persisted", ...json("ApplyResult") },
+          ...notFound,
           ...errors,
         },
       },

@@ -5,7 +5,8 @@
  * the TypeScript types the handlers return drift away from them.
  */
 import { z } from "zod";
-import { ConfigSchema, InputSchema, RuleSchema } from "../config/schema.ts";
+import { ConfigSchema, InputSchema, RuleName, RuleSchema } from "../config/schema.ts";
+import { MAX_RULES } from "../config/limits.ts";
 import type { StreamReport } from "../streams/readout.ts";
 import type { MergeReport } from "../merge/merge_readout.ts";
 import type { HealthReport } from "../stats/health.ts";
@@ -228,7 +229,8 @@ export const RoutingResponse = z.object({
 
 export const HealthResponse = z.object({
   status: z.enum(["ok", "warning", "critical"]),
-  reasons: z.array(z.string()),
+  reasons: z.array(z.string()).describe("the first 20 reasons, critical ones first"),
+  reasons_total: z.int().describe("how many reasons there are in all"),
   rules: z.int(),
   workers: z.int(),
   rx_pps: z.number(),
@@ -320,6 +322,15 @@ export const LockBody = z.strictObject({ leg: z.int().min(0).max(15).nullable() 
 export const LogLevelBody = z.strictObject({ level: z.enum(["debug", "info", "warn", "error"]) });
 export const LogLevelResponse = z.object({ level: z.enum(["debug", "info", "warn", "error"]) });
 
+/**
+ * POST /api/v1/rules:batch: rules to add and names to remove, as one change.
+ * (The route reads `add` item by item with RuleSchema, to name the first bad rule.)
+ */
+export const RuleBatchBody = z.strictObject({
+  add: z.array(RuleSchema).max(MAX_RULES).optional(),
+  remove: z.array(RuleName).max(MAX_RULES).optional(),
+});
+
 /** Every named schema of the document's components, by name. */
 export const RESPONSE_SCHEMAS = {
   Rule: RuleSchema,
@@ -337,6 +348,7 @@ export const RESPONSE_SCHEMAS = {
   Merges: MergesResponse,
   Merge: MergeReportSchema,
   LockBody,
+  RuleBatchBody,
   Health: HealthResponse,
   Version: VersionResponse,
   LogLevel: LogLevelResponse,

@@ -91,7 +91,13 @@ export function applyThresholds(r: HealthReport, t: Thresholds): HealthReport {
   check("loss", r.loss_pps, t.loss, "/s");
   check("longest silence", r.silent_s ?? 0, t.silent, " s");
   check("TX errors", r.tx_errors_pps ?? 0, t.txErrors, "/s");
-  return { ...r, reasons, status: level === 2 ? "critical" : level === 1 ? "warning" : "ok" };
+  const added = reasons.length - r.reasons.length;
+  return {
+    ...r,
+    reasons,
+    reasons_total: (r.reasons_total ?? r.reasons.length) + added,
+    status: level === 2 ? "critical" : level === 1 ? "warning" : "ok",
+  };
 }
 
 /** One line, e.g. `MCR OK - 2 rules, 1 workers, 49980 pps in, 0.0 loss/s | 'rx_pps'=49980;;;0 ...`. */
@@ -102,7 +108,11 @@ export function healthLine(r: HealthReport, t: Thresholds = {}): string {
     r.loss_pps.toFixed(1)
   } loss/s`;
   // The text must not contain "|": it starts the performance data.
-  const text = `${r.reasons.length ? `${r.reasons.join("; ")}; ` : ""}${summary}`.replaceAll(
+  const more = (r.reasons_total ?? r.reasons.length) - r.reasons.length;
+  const listed = r.reasons.length
+    ? `${r.reasons.join("; ")}; ${more > 0 ? `${more} more; ` : ""}`
+    : "";
+  const text = `${listed}${summary}`.replaceAll(
     "|",
     "/",
   );

@@ -142,7 +142,7 @@ export async function startApi(
       ),
     });
     const report = evaluateHealth(
-      o.supervisor.stats(),
+      o.supervisor.stats("states"),
       o.supervisor.interfaces(),
       o.supervisor.config(),
       r,

@@ -14,9 +14,10 @@
  * line per rule; the comments at the top of the file are kept): editing a
  * YAML document of 10,000 rules takes seconds, the compact form milliseconds.
  */
-import { isMap, isSeq, parseDocument, stringify } from "yaml";
+import { type Document, isMap, isSeq, parseDocument, stringify } from "yaml";
 import type { Config } from "./schema.ts";
 import { loadConfigText } from "./load.ts";
+import { canonical, RuleText } from "./rule_text.ts";
 
 /** Above this many rules the file is written in the compact form. */
 export const COMPACT_ABOVE = 2000;
@@ -24,19 +25,6 @@ export const COMPACT_ABOVE = 2000;
 /** The file changed on disk since mcr last read or wrote it; nothing was written. */
 export class ConfigConflictError extends Error {
   override name = "ConfigConflictError";
-}
-
-/** JSON with object keys sorted: equal values give equal text whatever their key order. */
-function canonical(v: unknown): string {
-  return JSON.stringify(
-    v,
-    (_k, x) =>
-      x && typeof x === "object" && !Array.isArray(x)
-        ? Object.fromEntries(
-          Object.keys(x).sort().map((k) => [k, (x as Record<string, unknown>)[k]]),
-        )
-        : x,
-  );
 }
 
 /** `config` as the edit of the document `old`: unchanged keys and rules keep their text and comments. */
@@ -65,6 +53,15 @@ function editDocument(old: string, config: Config): string {
   return doc.toString();
 }
 
+/** A rule's line in the compact form, by rule object (a validated rule is never mutated). */
+const compactLines = new WeakMap<object, string>();
+
+function compactLine(rule: Config["rules"][number]): string {
+  let line = compactLines.get(rule);
+  if (line === undefined) compactLines.set(rule, line = `  - ${JSON.stringify(rule)}`);
+  return line;
+}
+
 /** The compact form: the file's leading comments, other keys as YAML, one flow mapping per rule. */
 function compact(old: string | null, config: Config): string {
   const lines = old === null ? [] : old.split("\n");
@@ -80,7 +77,7 @@ function compact(old: string | null, config: Config): string {
     `# ${rules.length} rules, one per line (mcr writes files of more than ${COMPACT_ABOVE} rules in this form)`,
     other.trimEnd(),
     "rules:",
-    ...rules.map((r) => `  - ${JSON.stringify(r)}`),
+    ...rules.map(compactLine),
     "",
   ].filter((l, i) => l !== "" || i > 0).join("\n");
 }
@@ -125,13 +122,19 @@ export async function writeAtomically(path: string, text: string, mode: number):
 export class ConfigFile {
   /** The text last read or written: what the file must still hold before mcr writes it. */
   #text: string | null = null;
+  /** The configuration that text holds. */
+  #written: Config | null = null;
+  /** Its rules as one piece of text each (rule_text.ts); null: made from #text when next needed. */
+  #rules: RuleText | null = null;
 
   constructor(readonly path: string) {}
 
   /** Reads and validates the file; its text becomes the baseline for later writes. */
   async load(): Promise<Config> {
-    const { config, text } = await loadConfigText(this.path);
+    const { config, text, document } = await loadConfigText(this.path);
     this.#text = text;
+    this.#written = config;
+    this.#rules = RuleText.of(text, document, config);
     return config;
   }
 
@@ -155,8 +158,22 @@ export class ConfigFile {
         `${this.path} was changed on disk since mcr read it; nothing was written (reload it with SIGHUP first)`,
       );
     }
-    const text = renderConfig(current ?? this.#text, config);
+    // A change of rules alone edits only their text; anything else edits the document whole.
+    const edited = current !== null && current === this.#text
+      ? this.#rulesOf(current)?.edit(config)
+      : null;
+    const text = edited?.text ?? renderConfig(current ?? this.#text, config);
     await writeAtomically(target, text, mode);
     this.#text = text;
+    this.#written = config;
+    this.#rules = edited?.next ?? null;
+  }
+
+  /** The rules' pieces of `text` (which holds #written), parsed once after a whole-document write. */
+  #rulesOf(text: string): RuleText | null {
+    if (this.#rules === null && this.#written !== null) {
+      this.#rules = RuleText.of(text, parseDocument(text) as Document, this.#written);
+    }
+    return this.#rules;
   }
 }

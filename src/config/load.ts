@@ -71,6 +71,14 @@ function suggestion(issue: { code: string; keys?: string[] }): string {
 
 /** Parses YAML text and validates it whole. */
 export function parseConfigText(text: string, source: string): Config {
+  return parseConfigDocument(text, source).config;
+}
+
+/** Parses YAML text and validates it whole; the parsed document too (for editing it later). */
+export function parseConfigDocument(
+  text: string,
+  source: string,
+): { config: Config; document: Document } {
   const lines = new LineCounter();
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, lineCounter: lines });
   if (doc.errors.length > 0) {
@@ -90,7 +98,7 @@ export function parseConfigText(text: string, source: string): Config {
     }], source);
   }
   try {
-    return validateConfig(value ?? {}, source);
+    return { config: validateConfig(value ?? {}, source), document: doc };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     // Name where in the user's own file each bad field is.
@@ -121,7 +129,9 @@ export async function loadConfigFile(path: string): Promise<Config> {
 }
 
 /** Reads and validates a config file, returning its text too (the baseline for writing it back). */
-export async function loadConfigText(path: string): Promise<{ config: Config; text: string }> {
+export async function loadConfigText(
+  path: string,
+): Promise<{ config: Config; text: string; document: Document }> {
   let stat: Deno.FileInfo;
   try {
     stat = await Deno.stat(path);
@@ -142,5 +152,5 @@ export async function loadConfigText(path: string): Promise<{ config: Config; te
     );
   }
   const text = await Deno.readTextFile(path);
-  return { config: parseConfigText(text, path), text };
+  return { ...parseConfigDocument(text, path), text };
 }

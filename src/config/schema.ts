@@ -146,6 +146,43 @@ function ruleKey(i: Input): string {
   }:${i.port ?? 0}|${src}`;
 }
 
+/** What the cross-rule checks compare of one rule: its inputs' keys and ports, its outputs' targets. */
+interface RuleCheckKeys {
+  inputs: string[];
+  /** `interface|destination|port` of each input with a port (outputs must not feed one). */
+  inputPorts: string[];
+  /** `interface|destination|port` of each output, null for one without an interface. */
+  outputs: (string | null)[];
+}
+
+/**
+ * Keys by rule object: a validated rule is never mutated, so a change of one
+ * rule among 10,000 computes the keys of that one; the checks over the others
+ * are map look-ups.
+ */
+const checkKeys = new WeakMap<Rule, RuleCheckKeys>();
+
+function keysOf(rule: Rule): RuleCheckKeys {
+  let k = checkKeys.get(rule);
+  if (k !== undefined) return k;
+  const legs = ruleInputs(rule);
+  k = {
+    inputs: legs.map(ruleKey),
+    inputPorts: legs.map((input) =>
+      input.port === undefined
+        ? ""
+        : `${input.interface}|${canonical(inputDestination(input))}|${input.port}`
+    ),
+    outputs: rule.outputs.map((out) =>
+      out.interface === undefined
+        ? null
+        : `${out.interface}|${canonical(outputDestination(out))}|${out.port}`
+    ),
+  };
+  checkKeys.set(rule, k);
+  return k;
+}
+
 /**
  * Cross-field checks: unique rule names, no two rules with the same input
  * (interface, group, port, source), and no output that would feed a rule's
@@ -160,7 +197,8 @@ export function checkRules(
 ): void {
   const names = new Map<string, number>();
   const inputs = new Map<string, number>();
-  const outputs = rules.reduce((n, r) => n + r.outputs.length, 0);
+  let outputs = 0;
+  for (const r of rules) outputs += r.outputs.length;
   if (outputs > MAX_OUTPUTS) {
     ctx.addIssue({
       code: "custom",
@@ -178,13 +216,12 @@ export function checkRules(
         path: [...pathPrefix, i, "name"],
       });
     } else names.set(rule.name, i);
-    const legs = ruleInputs(rule);
-    legs.forEach((input, leg) => {
-      const at = rule.merge !== undefined ? ["merge", "legs", leg] : ["input"];
-      const key = ruleKey(input);
+    const keys = keysOf(rule);
+    keys.inputs.forEach((key, leg) => {
       const other = inputs.get(key);
       if (other === i) return; // two legs of one merge: said by the merge's own check
       if (other !== undefined) {
+        const at = rule.merge !== undefined ? ["merge", "legs", leg] : ["input"];
         ctx.addIssue({
           code: "custom",
           message:
@@ -192,23 +229,20 @@ export function checkRules(
           path: [...pathPrefix, i, ...at],
         });
       } else inputs.set(key, i);
-      if (input.port !== undefined) {
-        inputPorts.add(`${input.interface}|${canonical(inputDestination(input))}|${input.port}`);
-      }
+      if (keys.inputPorts[leg] !== "") inputPorts.add(keys.inputPorts[leg]);
     });
   });
   rules.forEach((rule, i) => {
-    rule.outputs.forEach((out, j) => {
-      if (out.interface === undefined) return;
-      const dst = outputDestination(out);
-      if (inputPorts.has(`${out.interface}|${canonical(dst)}|${out.port}`)) {
-        ctx.addIssue({
-          code: "custom",
-          message:
-            `output would feed a relay input back (loop): ${out.interface} ${dst} port ${out.port} is an input`,
-          path: [...pathPrefix, i, "outputs", j],
-        });
-      }
+    keysOf(rule).outputs.forEach((target, j) => {
+      if (target === null || !inputPorts.has(target)) return;
+      const out = rule.outputs[j];
+      ctx.addIssue({
+        code: "custom",
+        message: `output would feed a relay input back (loop): ${out.interface} ${
+          outputDestination(out)
+        } port ${out.port} is an input`,
+        path: [...pathPrefix, i, "outputs", j],
+      });
     });
   });
 }

@@ -57,7 +57,16 @@ export interface AggregateInput {
   forwarding: ReadonlySet<string>;
   /** When each rule's packet counter last moved (ms since epoch). */
   lastChange: ReadonlyMap<string, { changedAt: number }>;
+  /** What to read: everything (default), rules without counters or outputs, or no rules at all. */
+  view?: StatsView;
 }
+
+/**
+ * How much of the snapshot a reader needs: "full"; "states" (each rule's
+ * name, input, silence and state, no counters: what health judges); "workers"
+ * (no rules: O(1) in the number of rules).
+ */
+export type StatsView = "full" | "states" | "workers";
 
 /** Name of residence bucket i in CounterValues (the last one has no upper bound). */
 export function residenceBucketName(i: number): string {
@@ -138,13 +147,27 @@ export function aggregate(input: AggregateInput): StatsSnapshot {
       counters: namedWorkerCounters(w.counters.worker),
     };
   });
+  const view = input.view ?? "full";
+  if (view === "workers") {
+    return { at_ms: now, uptime_s: (now - startedAt) / 1000, totals, workers, rules: [] };
+  }
   const rules: RuleStats[] = input.rules.map((r) => {
+    const last = input.lastChange.get(r.name)?.changedAt;
+    if (view === "states") {
+      return {
+        name: r.name,
+        input: primaryInput(r),
+        counters: {},
+        silent_ms: now - (last ?? startedAt),
+        active: input.forwarding.has(r.name),
+        outputs: [],
+      };
+    }
     const s = input.slots.get(r.name);
     const counters: CounterValues = {};
     RULE_COUNTERS.forEach((c, i) =>
       counters[c.name] = s ? sumSlot(input, "rule", s.rule, RULE_SLOTS, i) : 0
     );
-    const last = input.lastChange.get(r.name)?.changedAt;
     return {
       name: r.name,
       input: { ...primaryInput(r) },

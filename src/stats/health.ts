@@ -23,7 +23,10 @@ export interface HealthOptions {
 
 export interface HealthReport {
   status: HealthStatus;
+  /** The first MAX_REASONS reasons, the critical ones first (the body stays small at 10,000 rules). */
   reasons: string[];
+  /** How many reasons there were in all (more than `reasons` holds when over MAX_REASONS). */
+  reasons_total: number;
   rules: number;
   workers: number;
   rx_pps: number;
@@ -45,6 +48,9 @@ export class UnknownRuleError extends Error {
 }
 
 export const DEFAULT_STALE_MS = 5000;
+
+/** At most this many reasons are listed; `reasons_total` counts them all. */
+export const MAX_REASONS = 20;
 
 export function evaluateHealth(
   snapshot: StatsSnapshot,
@@ -86,8 +92,9 @@ export function evaluateHealth(
     else if (!i.up) critical.push(`interface ${i.name} is down`);
   }
   let silentMs = 0;
+  const byName = new Map(config.rules.map((r) => [r.name, r]));
   for (const r of judged) {
-    const rule = config.rules.find((x) => x.name === r.name);
+    const rule = byName.get(r.name);
     if (!r.active) {
       critical.push(`rule ${r.name} is waiting for its interfaces`);
       continue;
@@ -138,9 +145,13 @@ export function evaluateHealth(
     : warning.length > 0
     ? "warning"
     : "ok";
+  const reasons = critical.length >= MAX_REASONS
+    ? critical.slice(0, MAX_REASONS)
+    : [...critical, ...warning.slice(0, MAX_REASONS - critical.length)];
   return {
     status,
-    reasons: [...critical, ...warning],
+    reasons,
+    reasons_total: critical.length + warning.length,
     rules: judged.length,
     workers: snapshot.workers.length,
     rx_pps: Math.round(

@@ -19,8 +19,11 @@ import {
   WORKER_COUNTERS,
 } from "./registry.ts";
 
+const NEEDS_ESCAPE = /[\\"\n]/;
+
 /** Escapes a label value: backslash, double quote and newline. */
 export function escapeLabel(v: string): string {
+  if (!NEEDS_ESCAPE.test(v)) return v;
   return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 }
 
@@ -39,7 +42,11 @@ class Family {
     readonly help: string,
   ) {}
   add(l: Record<string, string | number>, value: number, suffix = ""): void {
-    this.lines.push(`${this.name}${suffix}${labels(l)} ${Number.isFinite(value) ? value : 0}`);
+    this.addLabelled(labels(l), value, suffix);
+  }
+  /** A series whose label text (`{k="v",...}`, from labels()) is made once for many families. */
+  addLabelled(labelText: string, value: number, suffix = ""): void {
+    this.lines.push(`${this.name}${suffix}${labelText} ${Number.isFinite(value) ? value : 0}`);
   }
   render(): string {
     return `# HELP ${this.name} ${
@@ -236,32 +243,34 @@ function ruleFamilies(fam: DeclareFamily, s: StatsSnapshot, extras: ExporterExtr
     "gauge",
     "1 for the rule's state: active (forwarding), waiting (for its interfaces) or disabled",
   );
+  const states = ["active", "waiting", "disabled"];
   for (const r of s.rules) {
-    const rl = {
+    // Each label set is rendered once and shared by the families that carry it.
+    const rl = labels({
       rule: r.name,
       interface: r.input.interface,
       destination: inputDestination(r.input),
       port: r.input.port ?? "",
-    };
-    RULE_COUNTERS.forEach((c, i) => ruleFams[i].add(rl, r.counters[c.name] ?? 0));
-    silent.add({ rule: r.name }, r.silent_ms / 1000);
-    lastPacket.add(
-      { rule: r.name },
+    });
+    RULE_COUNTERS.forEach((c, i) => ruleFams[i].addLabelled(rl, r.counters[c.name] ?? 0));
+    const byRule = labels({ rule: r.name });
+    silent.addLabelled(byRule, r.silent_ms / 1000);
+    lastPacket.addLabelled(
+      byRule,
       (r.counters.packets ?? 0) > 0 ? (s.at_ms - r.silent_ms) / 1000 : 0,
     );
-    for (const st of ["active", "waiting", "disabled"]) {
-      state.add({ rule: r.name, state: st }, (r.active ? "active" : "waiting") === st ? 1 : 0);
-    }
+    const now = r.active ? "active" : "waiting";
+    for (const st of states) state.add({ rule: r.name, state: st }, now === st ? 1 : 0);
     r.outputs.forEach((o) => {
-      const ol = {
+      const ol = labels({
         rule: r.name,
         output: outputName(o),
         egress: o.egress ?? "l2",
         interface: o.interface ?? "",
         destination: outputDestination(o),
         port: o.port ?? "",
-      };
-      OUTPUT_COUNTERS.forEach((c, i) => outFams[i].add(ol, o.counters[c.name] ?? 0));
+      });
+      OUTPUT_COUNTERS.forEach((c, i) => outFams[i].addLabelled(ol, o.counters[c.name] ?? 0));
     });
   }
 

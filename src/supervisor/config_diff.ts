@@ -24,6 +24,25 @@ export function restartOnlyKey(before: Config, next: Config): string | null {
   return null;
 }
 
+/**
+ * `next` with every rule equal in value to the rule of the same name in
+ * `before` replaced by that rule's object: a reload or a whole-config PUT
+ * that changes a few rules of 10,000 then re-plans only those (the plan,
+ * slot and validation caches go by rule object). Rules already shared
+ * cost nothing; only new objects are compared.
+ */
+export function keepUnchanged(before: Config, next: Config): Config {
+  const old = new Map(before.rules.map((r) => [r.name, r]));
+  let kept = 0;
+  const rules = next.rules.map((r) => {
+    const o = old.get(r.name);
+    if (o === undefined || o === r || JSON.stringify(o) !== JSON.stringify(r)) return r;
+    kept++;
+    return o;
+  });
+  return kept === 0 ? next : { ...next, rules };
+}
+
 /** Rules added, removed, changed, unchanged between two configurations. */
 export function diffRules(before: Config, next: Config): ApplyResult {
   const old = new Map(activeRules(before).map((r) => [r.name, r]));

@@ -17,6 +17,7 @@ export type {
 } from "../stats/snapshot.ts";
 import type { InterfaceState, StatsSnapshot } from "../stats/snapshot.ts";
 import type { CounterSample } from "../stats/rates.ts";
+import type { StatsView } from "../stats/aggregate.ts";
 import type { RoutingStatus } from "./routing.ts";
 import type { LearnedOutput } from "./demand.ts";
 
@@ -86,7 +87,8 @@ export interface RelayControl {
   routing?(): RoutingReport;
   /** Counter slots, memberships, rings and stuck threads (optional for test doubles). */
   resources?(): Resources;
-  stats(): StatsSnapshot;
+  /** Counters and states; `view` reads less (src/stats/aggregate.ts StatsView). */
+  stats(view?: StatsView): StatsSnapshot;
   /** Stream health of the inspected rules, one when `rule` is given (optional for test doubles). */
   streams?(rule?: string): StreamReport[];
   /** The merged pairs (src/merge/), one when `rule` is given (optional for test doubles). */

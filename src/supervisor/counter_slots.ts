@@ -42,6 +42,20 @@ export function outputKey(o: Rule["outputs"][number]): string {
   return `${o.egress ?? "l2"}|${o.interface}|${outputDestination(o)}|${o.port}`;
 }
 
+/** A rule's slot keys, by rule object (a validated rule is never mutated): one change computes one rule's. */
+const slotKeys = new WeakMap<Rule, { outputKeys: string[]; sKey: string; mKey: string }>();
+
+function keysOf(r: Rule): { outputKeys: string[]; sKey: string; mKey: string } {
+  let k = slotKeys.get(r);
+  if (k === undefined) {
+    slotKeys.set(
+      r,
+      k = { outputKeys: r.outputs.map(outputKey), sKey: streamKey(r), mKey: mergeKey(r) },
+    );
+  }
+  return k;
+}
+
 /** One pool of slot numbers: a free list and a high-water mark. */
 interface Pool {
   free: number[];
@@ -72,6 +86,8 @@ export interface SlotProposal {
 
 export class CounterSlots {
   #assigned = new Map<string, SlotAssignment>();
+  /** The rule objects #assigned was made for: the same object keeps its assignment object as it is. */
+  #ruleObjects = new Map<string, Rule>();
   #rules: Pool = { free: [], next: 0 };
   #outputs: Pool = { free: [], next: 0 };
   #streams: Pool = { free: [], next: 0 };
@@ -120,7 +136,14 @@ export class CounterSlots {
     const keptStreams = new Set<number>();
     const plans = rules.map((r) => {
       const prev = this.#assigned.get(r.name);
-      const outputKeys = r.outputs.map(outputKey);
+      if (prev !== undefined && this.#ruleObjects.get(r.name) === r) {
+        // The rule in force, unchanged: everything it holds is kept, its assignment reused.
+        keptRules.add(prev.rule);
+        for (const o of prev.outputs) keptOutputs.add(o);
+        if (prev.stream !== undefined) keptStreams.add(prev.stream);
+        return prev;
+      }
+      const { outputKeys, sKey } = keysOf(r);
       const outputs = outputKeys.map((k) => {
         const i = prev ? prev.outputKeys.indexOf(k) : -1;
         if (i >= 0 && !keptOutputs.has(prev!.outputs[i])) {
@@ -131,7 +154,6 @@ export class CounterSlots {
       });
       if (prev) keptRules.add(prev.rule);
       // An inspected rule keeps its stream slot; new settings start its figures again (a new epoch).
-      const sKey = streamKey(r);
       const keepStream = prev !== undefined && sKey !== "" && prev.stream !== undefined;
       if (keepStream) keptStreams.add(prev!.stream!);
       const stream = keepStream ? prev!.stream! : -1;
@@ -150,8 +172,15 @@ export class CounterSlots {
     const resetStreams: number[] = [];
     let epoch = this.#epoch;
     let mergeEpoch = this.#mergeEpoch;
-    const byName = new Map(rules.map((r) => [r.name, r]));
-    for (const p of plans) {
+    const ruleObjects = new Map<string, Rule>();
+    for (let i = 0; i < plans.length; i++) {
+      const p = plans[i];
+      const r = rules[i];
+      ruleObjects.set(r.name, r);
+      if (!("sKey" in p)) {
+        assigned.set(r.name, p);
+        continue;
+      }
       const rule = p.rule >= 0 ? p.rule : take(rulePool, this.maxRules, "rules");
       const outputs = p.outputs.map((o) =>
         o >= 0 ? o : take(outputPool, this.maxOutputs, "outputs")
@@ -162,8 +191,7 @@ export class CounterSlots {
         ? p.stream
         : take(streamPool, this.maxStreams, "inspected streams");
       if (stream !== undefined && p.stream >= 0 && p.epoch < 0) resetStreams.push(stream);
-      const r = byName.get(p.name)!;
-      const mKey = mergeKey(r);
+      const mKey = keysOf(r).mKey;
       const prev = this.#assigned.get(p.name);
       const merge = mKey === ""
         ? undefined
@@ -201,6 +229,7 @@ export class CounterSlots {
         this.#epoch = epoch;
         this.#mergeEpoch = mergeEpoch;
         this.#assigned = assigned;
+        this.#ruleObjects = ruleObjects;
         return released;
       },
     };

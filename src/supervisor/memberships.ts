@@ -52,6 +52,10 @@ interface Pool {
   family: Family;
   ifindex: number;
   sockets: HeldSocket[];
+  /** membershipKey() -> the socket holding it: what is held, without a walk over the sockets. */
+  held: Map<string, HeldSocket>;
+  /** Group -> how many source-specific memberships of it are held. */
+  ssm: Map<string, number>;
 }
 
 type Undo = () => void;
@@ -144,16 +148,17 @@ export class Memberships {
         const f = facts.get(name);
         if (!f) continue; // rules wait for the interface
         for (const family of [4, 6] as const) {
-          const mine = list.filter((m) => m.family === family);
-          if (mine.length === 0) continue;
-          const pool = this.#poolFor(name, family, f.ifindex);
-          this.#leaveOtherModes(pool, mine, undo);
-          // One set of what the pool holds (10,000 memberships sit on 500 sockets of 20).
-          const held = new Set<string>();
-          for (const s of pool.sockets) for (const key of s.joined.keys()) held.add(key);
-          for (const m of mine) {
+          let pool: Pool | null = null;
+          for (const m of list) {
+            if (m.family !== family) continue;
+            pool ??= this.#poolFor(name, family, f.ifindex);
+            // One socket cannot hold a group in both modes: the other mode's are left first.
+            const otherMode = m.source === null
+              ? (pool.ssm.get(m.group) ?? 0) > 0
+              : pool.held.has(`${m.group}|*`);
+            if (otherMode) this.#leaveOtherMode(pool, m, undo);
             const key = membershipKey(m);
-            if (!held.has(key)) this.#joinOne(pool, key, m, undo);
+            if (!pool.held.has(key)) this.#joinOne(pool, key, m, undo);
           }
         }
       }
@@ -173,13 +178,14 @@ export class Memberships {
   /** Leaves every held membership not in `wanted` (a failed leave is logged); closes sockets left empty. */
   leaveUnwanted(wanted: Map<string, MembershipKey[]>): void {
     for (const pool of [...this.#pools.values()]) {
-      const keep = new Set(
-        (wanted.get(pool.name) ?? []).filter((m) => m.family === pool.family).map(membershipKey),
-      );
-      for (const s of [...pool.sockets]) {
-        for (const [key, m] of s.joined) if (!keep.has(key)) this.#leave(pool, s, key, m);
-        if (s.joined.size === 0) this.#drop(pool, s);
+      const keep = new Set<string>();
+      for (const m of wanted.get(pool.name) ?? []) {
+        if (m.family === pool.family) keep.add(membershipKey(m));
       }
+      for (const [key, s] of [...pool.held]) {
+        if (!keep.has(key)) this.#leave(pool, s, key, s.joined.get(key)!);
+      }
+      for (const s of [...pool.sockets]) if (s.joined.size === 0) this.#drop(pool, s);
     }
   }
 
@@ -217,24 +223,24 @@ export class Memberships {
         this.#drop(held, s);
       }
     }
-    const pool = this.#pools.get(poolKey) ?? { name, family, ifindex, sockets: [] };
+    const pool = this.#pools.get(poolKey) ??
+      { name, family, ifindex, sockets: [], held: new Map(), ssm: new Map() };
     this.#pools.set(poolKey, pool);
     return pool;
   }
 
-  /** Leaves the memberships of a wanted group held in the other mode (any-source vs source-specific). */
-  #leaveOtherModes(pool: Pool, wanted: MembershipKey[], undo: Undo[]): void {
-    const modes = new Set(wanted.map(modeKey));
-    const groups = new Set(wanted.map((m) => m.group));
+  /** Leaves the memberships of `wanted`'s group held in the other mode (any-source vs source-specific). */
+  #leaveOtherMode(pool: Pool, wanted: MembershipKey, undo: Undo[]): void {
+    const mode = modeKey(wanted);
     for (const s of pool.sockets) {
-      for (const [key, m] of s.joined) {
-        if (!groups.has(m.group) || modes.has(modeKey(m))) continue;
+      for (const [key, m] of [...s.joined]) {
+        if (m.group !== wanted.group || modeKey(m) === mode) continue;
         this.#leave(pool, s, key, m);
         undo.push(() => {
           if (s.closed || s.joined.has(key)) return;
           try {
             this.#change("join", pool, s, m);
-            s.joined.set(key, m);
+            this.#hold(pool, s, key, m);
           } catch (err) {
             this.#logger?.warn("joining group again failed", {
               interface: pool.name,
@@ -243,6 +249,26 @@ export class Memberships {
           }
         });
       }
+    }
+  }
+
+  /** Records that s holds m (under key), in the socket and in the pool's index. */
+  #hold(pool: Pool, s: HeldSocket, key: string, m: MembershipKey): void {
+    s.joined.set(key, m);
+    pool.held.set(key, s);
+    if (m.source !== null) pool.ssm.set(m.group, (pool.ssm.get(m.group) ?? 0) + 1);
+  }
+
+  /** Forgets that s holds key. */
+  #unhold(pool: Pool, s: HeldSocket, key: string): void {
+    const m = s.joined.get(key);
+    if (m === undefined) return;
+    s.joined.delete(key);
+    if (pool.held.get(key) === s) pool.held.delete(key);
+    if (m.source !== null) {
+      const n = (pool.ssm.get(m.group) ?? 1) - 1;
+      if (n > 0) pool.ssm.set(m.group, n);
+      else pool.ssm.delete(m.group);
     }
   }
 
@@ -270,7 +296,7 @@ export class Memberships {
         continue;
       }
       const held = s;
-      held.joined.set(key, m);
+      this.#hold(pool, held, key, m);
       undo.push(() => {
         if (!held.closed && held.joined.get(key) === m) this.#leave(pool, held, key, m);
       });
@@ -294,7 +320,7 @@ export class Memberships {
     } catch (err) {
       this.#logger?.warn("leaving group failed", { interface: pool.name, error: String(err) });
     }
-    s.joined.delete(key);
+    this.#unhold(pool, s, key);
   }
 
   /** Closes a socket (the kernel leaves what it held) and forgets it; forgets its pool once empty. */
@@ -302,7 +328,7 @@ export class Memberships {
     if (s.closed) return;
     s.closed = true;
     s.socket.close();
-    s.joined.clear();
+    for (const key of [...s.joined.keys()]) this.#unhold(pool, s, key);
     pool.sockets.splice(pool.sockets.indexOf(s), 1);
     this.#forgetIfEmpty(pool);
   }

@@ -6,8 +6,13 @@
  * (one for IPv4, four for IPv6, big-endian as they sit in the packet), so
  * the data path never parses text.
  */
-import { type Config, type RingOptions, type Rule, ruleInputs } from "../config/schema.ts";
-import type { LegInputPlan } from "../merge/merge_stage.ts";
+import {
+  type Config,
+  type Input,
+  type RingOptions,
+  type Rule,
+  ruleInputs,
+} from "../config/schema.ts";
 import { canonicalText, type Family, familyOf, formatIp, ip } from "../net/address.ts";
 import type { RulePlan, RxPlan, TxPlan, WorkerPlan } from "../dataplane/plan_types.ts";
 import { DEFAULT_NAP_US, DEFAULT_RATE_PPS, rxGeometry, txGeometry } from "./ring_geometry.ts";
@@ -119,6 +124,15 @@ function inputRates(rules: readonly Rule[]): Map<string, number> {
   return rates;
 }
 
+/** An address's words as text, by words array (a cached rule plan keeps its array). */
+const dstKeys = new WeakMap<number[], string>();
+
+function dstKey(dst: number[]): string {
+  let k = dstKeys.get(dst);
+  if (k === undefined) dstKeys.set(dst, k = dst.join());
+  return k;
+}
+
 /**
  * The RX rings: one per input interface (one more for the spread rules
  * reading it, and one more, read by MERGE_OWNER alone, for the merge legs
@@ -161,10 +175,14 @@ function rxRings(
     }
     return rx;
   };
-  const listen = (rx: RxPlan, m: LegInputPlan, protocol: number | undefined) => {
+  const listen = (
+    rx: RxPlan,
+    m: { family: Family; dst: number[]; port: number },
+    protocol?: number,
+  ) => {
     // A filter entry's port word: the UDP port, or 0x10000 | protocol for another protocol (c/filter.c).
     const port = protocol === undefined || protocol === 17 ? m.port : 0x10000 | protocol;
-    const key = `${rx.ifindex}|${rx.spread}|${rx.owner}|${m.dst.join()}|${port}`;
+    const key = `${rx.ifindex}|${rx.spread}|${rx.owner}|${dstKey(m.dst)}|${port}`;
     if (filterKeys.has(key)) return;
     filterKeys.add(key);
     rx.filter.push({ family: m.family, dst: m.dst, port });
@@ -177,7 +195,7 @@ function rxRings(
       return;
     }
     const rx = ringFor(inputs[0].interface, spreads(r) ? "spread" : "");
-    listen(rx, { ...p, ifindex: p.inputIfindex, vlan: p.vlan ?? 0 }, p.protocol);
+    listen(rx, p, p.protocol);
     if (r.allow_fragments) rx.passFragments = true;
   });
   return [...rxByName.values()];
@@ -231,19 +249,25 @@ export function wantedMemberships(config: Config): Map<string, MembershipKey[]> 
     string,
     { ifname: string; family: Family; group: string; sources: Set<string>; any: boolean }
   >();
-  for (const input of activeRules(config).flatMap(ruleInputs)) {
-    if (input.group === undefined) continue; // unicast input
-    const group = canonicalText(input.group);
-    const family = familyOf(group);
-    const k = `${input.interface}|${group}`;
-    const entry = byGroup.get(k) ??
-      { ifname: input.interface, family, group, sources: new Set<string>(), any: false };
-    const src = input.source;
-    const single = src !== undefined &&
-      sourceFilter(src, family).length === (family === 4 ? 32 : 128);
-    if (!single) entry.any = true;
-    else entry.sources.add(canonicalText(src!.split("/")[0]));
-    byGroup.set(k, entry);
+  for (const rule of activeRules(config)) {
+    for (const input of ruleInputs(rule)) {
+      const m = joinOf(input);
+      if (m === null) continue; // unicast input
+      const k = `${input.interface}|${m.group}`;
+      let entry = byGroup.get(k);
+      if (entry === undefined) {
+        entry = {
+          ifname: input.interface,
+          family: m.family,
+          group: m.group,
+          sources: new Set<string>(),
+          any: false,
+        };
+        byGroup.set(k, entry);
+      }
+      if (m.source === null) entry.any = true;
+      else entry.sources.add(m.source);
+    }
   }
   const out = new Map<string, MembershipKey[]>();
   for (const e of byGroup.values()) {
@@ -253,6 +277,26 @@ export function wantedMemberships(config: Config): Map<string, MembershipKey[]> 
     out.set(e.ifname, list);
   }
   return out;
+}
+
+/** What one input asks to join, by input object (a validated rule is never mutated). */
+const joins = new WeakMap<Input, MembershipKey | null>();
+
+/** An input's group and, when it names a single sender, that sender; null for a unicast input. */
+function joinOf(input: Input): MembershipKey | null {
+  let m = joins.get(input);
+  if (m !== undefined) return m;
+  if (input.group === undefined) m = null;
+  else {
+    const group = canonicalText(input.group);
+    const family = familyOf(group);
+    const src = input.source;
+    const single = src !== undefined &&
+      sourceFilter(src, family).length === (family === 4 ? 32 : 128);
+    m = { family, group, source: single ? canonicalText(src!.split("/")[0]) : null };
+  }
+  joins.set(input, m);
+  return m;
 }
 
 /** A unicast input's port, held by an absorbing socket so the host does not answer it. */

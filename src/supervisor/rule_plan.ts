@@ -237,7 +237,10 @@ export const MERGE_OWNER = 0;
  * sent only what changed (worker_pool.ts ruleDelta()).
  */
 export class RulePlanCache {
-  #byRule = new WeakMap<Rule, { key: string; plan: RulePlan }>();
+  #byRule = new WeakMap<
+    Rule,
+    { key: string; facts: number[]; plan: RulePlan; slots: RuleSlots; spread: boolean; all: number }
+  >();
   /** A short id per distinct interface description, so rule keys stay short. */
   #factsIds = new Map<string, number>();
 
@@ -258,6 +261,9 @@ export class RulePlanCache {
     interfaces: ReadonlyMap<string, InterfaceFacts>,
   ): (r: Rule, s: RuleSlots, spread: boolean) => RulePlan {
     const factsKeys = new Map<string, number>();
+    // Every interface's facts at once: while none changed, a rule whose object and slot
+    // assignment are the same ones is the cached plan without a look at its interfaces.
+    const all = this.#factsId(JSON.stringify([...interfaces.entries()]));
     const factsKey = (name: string | undefined): number => {
       if (name === undefined) return 0;
       let k = factsKeys.get(name);
@@ -267,18 +273,27 @@ export class RulePlanCache {
       return k;
     };
     return (r, s, spread) => {
-      let key = `${s.rule}|${spread}|${s.stream ?? ""}|${s.streamEpoch ?? ""}|${
-        s.merge?.epoch ?? ""
-      }`;
-      for (const input of ruleInputs(r)) key += `|${factsKey(input.interface)}`;
-      for (let i = 0; i < r.outputs.length; i++) {
-        key += `|${s.outputs[i]}:${factsKey(r.outputs[i].interface)}`;
-      }
       const hit = this.#byRule.get(r);
-      if (hit && hit.key === key) return hit.plan;
-      const plan = rulePlan(r, s, spread, interfaces);
-      this.#byRule.set(r, { key, plan });
+      if (hit && hit.slots === s && hit.spread === spread && hit.all === all) return hit.plan;
+      // The facts of the interfaces the rule uses, inputs then outputs: compared as numbers.
+      const inputs = ruleInputs(r);
+      const facts: number[] = [];
+      for (const input of inputs) facts.push(factsKey(input.interface));
+      for (const o of r.outputs) facts.push(factsKey(o.interface));
+      const key = `${s.rule}|${spread}|${s.stream ?? ""}|${s.streamEpoch ?? ""}|${
+        s.merge?.epoch ?? ""
+      }|${s.outputs.join()}`;
+      const plan = hit && hit.key === key && sameNumbers(hit.facts, facts)
+        ? hit.plan
+        : rulePlan(r, s, spread, interfaces);
+      this.#byRule.set(r, { key, facts, plan, slots: s, spread, all });
       return plan;
     };
   }
+}
+
+function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

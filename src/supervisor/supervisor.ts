@@ -15,7 +15,7 @@ import { MembershipSocket } from "../../ffi/membership.ts";
 import { Waiter } from "../../ffi/waiter.ts";
 import type { Config } from "../config/schema.ts";
 import { ringKey, type WorkerPlan } from "../dataplane/plan_types.ts";
-import { aggregate } from "../stats/aggregate.ts";
+import { aggregate, type StatsView } from "../stats/aggregate.ts";
 import { OUTPUT_SLOTS, RULE_SLOTS, W } from "../stats/registry.ts";
 import { type CounterSample, sumCounters } from "../stats/rates.ts";
 import type {
@@ -26,7 +26,7 @@ import type {
   StatsSnapshot,
 } from "./control.ts";
 import { CounterSlots } from "./counter_slots.ts";
-import { diffRules, restartOnlyKey } from "./config_diff.ts";
+import { diffRules, keepUnchanged, restartOnlyKey } from "./config_diff.ts";
 import {
   ApplyFailedError,
   PersistFailedError,
@@ -220,7 +220,7 @@ export class Supervisor implements RelayControl {
       try {
         // A change refused while it is built (a reload of an invalid file, an invalid rule)
         // is a change tried and failed, like one that fails to apply: both are seen.
-        next = await build(before);
+        next = keepUnchanged(before, await build(before));
       } catch (err) {
         this.#refused(err as Error);
         throw err;
@@ -423,9 +423,8 @@ export class Supervisor implements RelayControl {
   }
 
   /**
-   * Called every second: when an interface appeared, disappeared, was
-   * re-created or changed address, MTU or MAC, the configuration in force
-   * (read when the re-plan runs, not now) is planned again.
+   * When an interface appeared, disappeared, was re-created or changed address, MTU or MAC,
+   * the configuration in force (read when the re-plan runs, not now) is planned again.
    */
   #refreshInterfaces(): void {
     const names = interfacesOf(this.#effective);
@@ -518,8 +517,10 @@ export class Supervisor implements RelayControl {
     return this.#streams.reports(this.#inspected(), Date.now(), rule);
   }
 
-  stats(): StatsSnapshot {
+  stats(view: StatsView = "full"): StatsSnapshot {
+    const some = view !== "workers"; // "workers": no rule is read
     return aggregate({
+      view,
       now: Date.now(),
       startedAt: this.#startedAt,
       workers: this.#pool.workers.map((w) => ({
@@ -530,9 +531,9 @@ export class Supervisor implements RelayControl {
         counters: { worker: w.counters, rule: w.ruleCounters, output: w.outputCounters },
       })),
       archived: this.#pool.archived,
-      rules: activeRules(this.#effective),
+      rules: some ? activeRules(this.#effective) : [],
       slots: this.#slots.assigned,
-      forwarding: new Set(this.#plan?.rules.map((r) => r.name) ?? []),
+      forwarding: new Set(some ? this.#plan?.rules.map((r) => r.name) : []),
       lastChange: this.#activity.lastChange,
     });
   }

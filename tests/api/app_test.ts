@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { createApp } from "../../src/api/app.ts";
+import { documentedPath } from "../../src/api/openapi.ts";
 import { ConfigError } from "../../src/config/errors.ts";
 import { BASE_CONFIG, fakeDeps, FakeRelay } from "../helpers/fake_relay.ts";
 
@@ -280,7 +281,7 @@ Deno.test("GET /api/v1/openapi.json describes every route with schemas generated
     .filter((r) => r.method !== "ALL" && !r.path.includes("/debug/"))
     .map((r) => ({
       method: r.method.toLowerCase(),
-      path: r.path.replace(/:(\w+)/g, "{$1}").replace(/(.)\/$/, "$1"),
+      path: documentedPath(r.path),
     }));
   assert.ok(served.length >= 15, `${served.length} routes found`);
   const missing = served.filter((r) => !doc.paths[r.path]?.[r.method]).map((r) =>

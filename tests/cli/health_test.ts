@@ -10,6 +10,7 @@ import type { HealthReport } from "../../src/stats/health.ts";
 const OK: HealthReport = {
   status: "ok",
   reasons: [],
+  reasons_total: 0,
   rules: 2,
   workers: 1,
   rx_pps: 1000,

@@ -113,3 +113,55 @@ Deno.test("every command against a relay that cannot be reached exits 3; one tha
     await server.shutdown();
   }
 });
+
+Deno.test("mcr rules import FILE adds a file's rules as one change; a bad rule refuses it whole (exit 1) naming it; --replace replaces; remove of many is one change", async () => {
+  const relay = new FakeRelay(structuredClone(BASE_CONFIG));
+  const app = createApp(fakeDeps(relay));
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, app.fetch);
+  const api = `http://127.0.0.1:${server.addr.port}`;
+  const dir = Deno.makeTempDirSync();
+  const rule = (i: number, port = 6000) =>
+    `  - { name: r${i}, input: { interface: eth1, group: 239.10.0.${i}, port: 5000 }, ` +
+    `outputs: [{ interface: eth2, group: 239.200.0.${i}, port: ${port} }] }\n`;
+  try {
+    Deno.writeTextFileSync(`${dir}/good.yaml`, "# provisioning\nrules:\n" + rule(1) + rule(2));
+    const [code, out] = await captured(() =>
+      runCli(["rules", "import", `${dir}/good.yaml`, "--api", api])
+    );
+    assert.equal(code, 0);
+    assert.match(out, /imported 2 rules .*2 added/);
+    assert.equal(relay.applied.length, 1, "one change");
+    assert.deepEqual(relay.current.rules.map((r) => r.name), ["cam1", "r1", "r2"]);
+
+    Deno.writeTextFileSync(`${dir}/bad.yaml`, "rules:\n" + rule(3) + rule(4, 70000) + rule(5));
+    const [badCode, , err] = await captured(() =>
+      runCli(["rules", "import", `${dir}/bad.yaml`, "--api", api])
+    );
+    assert.equal(badCode, 1);
+    assert.match(err, /add\[1\] \(rule "r4"\)/);
+    assert.equal(relay.applied.length, 1, "nothing applied");
+
+    // Without --replace an existing name is refused; with it, the rule is replaced in one change.
+    Deno.writeTextFileSync(`${dir}/again.yaml`, "rules:\n" + rule(1, 6100) + rule(6));
+    assert.equal(
+      (await captured(() => runCli(["rules", "import", `${dir}/again.yaml`, "--api", api])))[0],
+      1,
+    );
+    const [repCode, repOut] = await captured(() =>
+      runCli(["rules", "import", `${dir}/again.yaml`, "--replace", "--api", api])
+    );
+    assert.equal(repCode, 0);
+    assert.match(repOut, /1 added, 1 changed/);
+    assert.equal(relay.current.rules.find((r) => r.name === "r1")!.outputs[0].port, 6100);
+
+    const [rmCode] = await captured(() =>
+      runCli(["rules", "remove", "r1", "r2", "r6", "--api", api])
+    );
+    assert.equal(rmCode, 0);
+    assert.deepEqual(relay.current.rules.map((r) => r.name), ["cam1"]);
+    assert.equal(relay.applied.length, 3);
+  } finally {
+    await server.shutdown();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

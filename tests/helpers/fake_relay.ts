@@ -10,6 +10,7 @@ import { createLogger } from "../../src/log.ts";
 import { type CounterSample, RateWindow } from "../../src/stats/rates.ts";
 import { EventBus } from "../../src/events.ts";
 import type { ApiDeps } from "../../src/api/app.ts";
+import { diffRules } from "../../src/supervisor/config_diff.ts";
 
 export class FakeRelay implements RelayControl {
   applied: Config[] = [];
@@ -26,16 +27,10 @@ export class FakeRelay implements RelayControl {
       this.failNext = null;
       return Promise.reject(e);
     }
-    const before = new Set(this.current.rules.map((r) => r.name));
-    const after = new Set(next.rules.map((r) => r.name));
+    const result = diffRules(this.current, next);
     this.current = next;
     this.applied.push(next);
-    return Promise.resolve({
-      added: [...after].filter((n) => !before.has(n)),
-      removed: [...before].filter((n) => !after.has(n)),
-      changed: [],
-      unchanged: 0,
-    });
+    return Promise.resolve(result);
   }
   #queue: Promise<unknown> = Promise.resolve();
   /** Like the Supervisor: one queue; a failed commit puts the previous config back. */

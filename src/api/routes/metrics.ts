@@ -64,7 +64,7 @@ export function metricsRoutes(deps: MetricsDeps): Hono {
     }
     // A rule that is not configured throws UnknownRuleError: 404 rule_not_found (../errors.ts).
     const report = evaluateHealth(
-      deps.relay.stats(),
+      deps.relay.stats("states"),
       deps.relay.interfaces(),
       deps.relay.config(),
       deps.rates.rates(),

@@ -42,7 +42,7 @@ export function viewRoutes(deps: ViewsDeps): Hono {
   const views = new Hono();
   const relay = deps.relay;
   views.get("/stats", (c) => c.json({ ...relay.stats(), rates: deps.rates.rates() }));
-  views.get("/workers", (c) => c.json(relay.stats().workers));
+  views.get("/workers", (c) => c.json(relay.stats("workers").workers));
   views.get("/resources", (c) => {
     if (!relay.resources) throw new ApiError(404, "not_found", "no resource introspection");
     return c.json(relay.resources());
@@ -60,7 +60,10 @@ export function viewRoutes(deps: ViewsDeps): Hono {
     return c.json(relay.routing());
   });
   views.get("/events", (c) => events(deps.events, c));
-  views.get("/version", (c) => c.json({ ...deps.version, uptime_s: relay.stats().uptime_s }));
+  views.get(
+    "/version",
+    (c) => c.json({ ...deps.version, uptime_s: relay.stats("workers").uptime_s }),
+  );
   knobRoutes(views, deps);
   return views;
 }
