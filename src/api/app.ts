@@ -28,7 +28,7 @@
  */
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import type { Config } from "../config/schema.ts";
+import type { Persist } from "../config/persist.ts";
 import type { EventBus } from "../events.ts";
 import type { Logger } from "../log.ts";
 import type { RateWindow } from "../stats/rates.ts";
@@ -58,7 +58,7 @@ export interface ApiDeps {
   /** Which Host / Origin values are answered (DNS rebinding); absent: any Host, same-origin mutations. */
   hosts?: HostRules;
   /** Writes an applied config back to its file (atomically); null: don't. */
-  persist: ((config: Config) => Promise<void>) | null;
+  persist: Persist | null;
   /** Largest accepted request body, bytes. */
   bodyLimit?: number;
   /** Test hook, present only with MCR_FAULT_INJECTION=1: POST /api/v1/debug/fault. */

@@ -7,6 +7,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError } from "../config/errors.ts";
 import { ConfigFile } from "../config/config_file.ts";
+import { persistTo } from "../config/persist.ts";
 import type { Config } from "../config/schema.ts";
 import { Supervisor } from "../supervisor/supervisor.ts";
 import { checkCapabilities } from "./caps.ts";
@@ -244,7 +245,7 @@ async function serveApi(
 ): Promise<{ shutdown(): Promise<void> } | null | number> {
   const { file, config, prepared } = loaded;
   const { supervisor, events } = started;
-  const persist = args["no-persist"] ? null : (next: Config) => file.write(next);
+  const persist = args["no-persist"] ? null : persistTo(file);
   let api: { shutdown(): Promise<void> } | null = null;
   if (prepared) {
     try {

@@ -13,6 +13,7 @@ import { createApp } from "../api/app.ts";
 import { isLoopbackHost, resolveToken, splitListen } from "../api/auth.ts";
 import { DEFAULT_FRONT_LIMITS, type FrontStats, serveFront } from "../api/front.ts";
 import { type Config, DEFAULT_LISTEN, LISTEN_PATTERN } from "../config/schema.ts";
+import type { Persist } from "../config/persist.ts";
 import type { Logger } from "../log.ts";
 import { RateWindow } from "../stats/rates.ts";
 import type { ApplyResult, RelayControl } from "../supervisor/control.ts";
@@ -104,7 +105,7 @@ export interface ApiOptions {
   supervisor: RelayControl;
   config: Config;
   prepared: PreparedApi;
-  persist: ((c: Config) => Promise<void>) | null;
+  persist: Persist | null;
   log: Logger;
   /** Wired only when MCR_FAULT_INJECTION=1 (tests of worker restarts). */
   injectFault?: (

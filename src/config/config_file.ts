@@ -143,6 +143,34 @@ export class ConfigFile {
    * the file changed on disk since it was read or written by mcr.
    */
   async write(config: Config): Promise<void> {
+    const { target, current, mode } = await this.#onDisk();
+    this.#refuseChanged(current);
+    // A change of rules alone edits only their text; anything else edits the document whole.
+    const edited = current !== null && current === this.#text
+      ? this.#rulesOf(current)?.edit(config)
+      : null;
+    const text = edited?.text ?? renderConfig(current ?? this.#text, config);
+    await writeAtomically(target, text, mode);
+    this.#text = text;
+    this.#written = config;
+    this.#rules = edited?.next ?? null;
+  }
+
+  /** Refuses (ConfigConflictError) when the file changed on disk since mcr read or wrote it. */
+  async checkUnchanged(): Promise<void> {
+    this.#refuseChanged((await this.#onDisk()).current);
+  }
+
+  #refuseChanged(current: string | null): void {
+    if (this.#text !== null && current !== null && current !== this.#text) {
+      throw new ConfigConflictError(
+        `${this.path} was changed on disk since mcr read it; nothing was written (reload it with SIGHUP first)`,
+      );
+    }
+  }
+
+  /** The file's real path (a symlink followed), what it holds now (null: absent) and its mode. */
+  async #onDisk(): Promise<{ target: string; current: string | null; mode: number }> {
     let target = this.path;
     try {
       target = await Deno.realPath(this.path);
@@ -153,20 +181,7 @@ export class ConfigFile {
       current = await Deno.readTextFile(target);
       mode = (await Deno.stat(target)).mode! & 0o777 & ~0o022;
     } catch { /* new file */ }
-    if (this.#text !== null && current !== null && current !== this.#text) {
-      throw new ConfigConflictError(
-        `${this.path} was changed on disk since mcr read it; nothing was written (reload it with SIGHUP first)`,
-      );
-    }
-    // A change of rules alone edits only their text; anything else edits the document whole.
-    const edited = current !== null && current === this.#text
-      ? this.#rulesOf(current)?.edit(config)
-      : null;
-    const text = edited?.text ?? renderConfig(current ?? this.#text, config);
-    await writeAtomically(target, text, mode);
-    this.#text = text;
-    this.#written = config;
-    this.#rules = edited?.next ?? null;
+    return { target, current, mode };
   }
 
   /** The rules' pieces of `text` (which holds #written), parsed once after a whole-document write. */

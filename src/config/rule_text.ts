@@ -3,7 +3,8 @@
  * so that writing a change back edits only the rules it changed: a rule
  * added is appended, one removed is cut out with the comment lines before
  * it, one replaced is written anew in the file's own style (one line, or a
- * block) keeping the comment lines before it; every other byte of the file
+ * block) keeping the comment lines before it, or edited in place where it
+ * can be (rule_edit.ts: comments inside it kept too); every other byte of the file
  * stays as the operator wrote it. The cost of a write is the text of the
  * rules changed plus one join, not a parse or a rendering of the file.
  *
@@ -13,19 +14,9 @@
  */
 import { type Document, isMap, isSeq, stringify } from "yaml";
 import type { Config, Rule } from "./schema.ts";
+import { canonical, editRuleText } from "./rule_edit.ts";
 
-/** JSON with object keys sorted: equal values give equal text whatever their key order. */
-export function canonical(v: unknown): string {
-  return JSON.stringify(
-    v,
-    (_k, x) =>
-      x && typeof x === "object" && !Array.isArray(x)
-        ? Object.fromEntries(
-          Object.keys(x).sort().map((k) => [k, (x as Record<string, unknown>)[k]]),
-        )
-        : x,
-  );
-}
+export { canonical } from "./rule_edit.ts";
 
 /** One rule's text: the comment and blank lines before it, then its item (from "-" to its last line). */
 interface Chunk {
@@ -128,7 +119,9 @@ export class RuleText {
       if (c !== undefined && (c.rule === rule || canonical(c.rule) === canonical(rule))) {
         return c.rule === rule ? c : { ...c, rule };
       }
-      return { name: rule.name, rule, lead: c?.lead ?? "", body: this.#render(rule) };
+      // A rule changed is edited in place where it can be (comments inside it kept), else written anew.
+      const body = (c && editRuleText(c.body, c.rule, rule)) ?? this.#render(rule);
+      return { name: rule.name, rule, lead: c?.lead ?? "", body };
     });
     const next = new RuleText(
       this.head,

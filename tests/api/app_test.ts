@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { createApp } from "../../src/api/app.ts";
 import { documentedPath } from "../../src/api/openapi.ts";
 import { ConfigError } from "../../src/config/errors.ts";
+import { ConfigFile } from "../../src/config/config_file.ts";
+import { persistTo } from "../../src/config/persist.ts";
 import { BASE_CONFIG, fakeDeps, FakeRelay } from "../helpers/fake_relay.ts";
 
 const RULE2 = {
@@ -441,4 +443,26 @@ Deno.test("every operation has a unique operationId and a summary; a known path 
   assert.equal(rule.status, 405);
   assert.equal(rule.headers.get("allow"), "DELETE, GET, PUT");
   assert.equal((await app.request("/api/v1/nowhere")).status, 404);
+});
+
+Deno.test("a change the file on disk refuses (edited since mcr read it) is 409 config_file_changed and is never applied, not even briefly", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const path = `${dir}/mcr.yaml`;
+    Deno.writeTextFileSync(
+      path,
+      "rules:\n  - { name: cam1, input: { interface: eth1, group: 239.1.1.1, port: 5001 }, outputs: [{ interface: eth2, group: 239.9.9.9, port: 5099 }] }\n",
+    );
+    const file = new ConfigFile(path);
+    const relay = new FakeRelay(await file.load());
+    const app = createApp(fakeDeps(relay, { persist: persistTo(file) }));
+    Deno.writeTextFileSync(path, Deno.readTextFileSync(path) + "# an operator's edit\n");
+    const res = await app.request("/api/v1/rules", json("POST", RULE2));
+    assert.equal(res.status, 409);
+    assert.equal((await res.json()).error.code, "config_file_changed");
+    assert.equal(relay.applied.length, 0, "never applied");
+    assert.match(Deno.readTextFileSync(path), /an operator's edit/);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });

@@ -126,3 +126,51 @@ Deno.test("10,000 one-line rules: one rule changed is written without rendering 
     text.replace(/^rules:\n[^\n]*\n/, "rules:\n") + `  - ${JSON.stringify(rule("new", 40_000))}\n`,
   );
 });
+
+const COMMENTED = `rules:
+  - name: studio # the studio feed
+    # where it comes from
+    input: { interface: eth1, group: 239.1.1.9, port: 5009 }
+    # where it goes
+    outputs:
+      - { interface: eth2, group: 239.9.9.9, port: 6009, dscp: 34 } # [e3r2]
+      - interface: eth3 # the backup
+        group: 239.9.9.10
+        port: 6010
+    stale_after_ms: 3000 # alarms after 3 s
+`;
+
+Deno.test("a value changed inside a rule is edited where it stands: the rule's own comments, key order, flow maps and spacing stay", () => {
+  const { config, rules } = load(COMMENTED);
+  const r = config.rules[0];
+  const changed = { ...r, outputs: [{ ...r.outputs[0], dscp: 46 }, r.outputs[1]] };
+  const edited = rules.edit({ ...config, rules: [changed] })!;
+  assert.equal(edited.text, COMMENTED.replace("dscp: 34", "dscp: 46"));
+  // A block output's port, and a key added to a block mapping and to a flow mapping.
+  const more = {
+    ...changed,
+    outputs: [{ ...changed.outputs[0], ttl: 9 }, { ...changed.outputs[1], port: 7010, ttl: 4 }],
+  };
+  const again = edited.next.edit({ ...config, rules: [more] })!;
+  assert.equal(
+    again.text,
+    COMMENTED.replace("dscp: 34 }", "dscp: 46, ttl: 9 }")
+      .replace("        port: 6010\n", "        port: 7010\n        ttl: 4\n"),
+  );
+  assert.deepEqual(parseConfigText(again.text, "x").rules[0], more);
+});
+
+Deno.test("a change that cannot be made in place (a key removed, a list grown) writes the rule anew, still exactly the rule", () => {
+  const { config, rules } = load(COMMENTED);
+  const r = config.rules[0];
+  const { stale_after_ms: _gone, ...fewer } = r;
+  const grown = {
+    ...r,
+    outputs: [...r.outputs, { interface: "eth4", group: "239.9.9.11", port: 6011 }],
+  };
+  for (const next of [fewer as Rule, grown]) {
+    const edited = rules.edit({ ...config, rules: [next] })!;
+    assert.deepEqual(parseConfigText(edited.text, "x").rules[0], next);
+    assert.ok(edited.text.startsWith("rules:\n"));
+  }
+});

@@ -7,6 +7,7 @@
 import { ConfigError } from "../../config/errors.ts";
 import { validateConfig, validateRuleChange } from "../../config/load.ts";
 import type { Config } from "../../config/schema.ts";
+import type { Persist } from "../../config/persist.ts";
 import type { Logger } from "../../log.ts";
 import type { RelayControl } from "../../supervisor/control.ts";
 import { invalidConfig } from "../errors.ts";
@@ -15,7 +16,7 @@ import { invalidConfig } from "../errors.ts";
 export interface ChangeDeps {
   relay: RelayControl;
   logger: Logger;
-  persist: ((config: Config) => Promise<void>) | null;
+  persist: Persist | null;
 }
 
 /**
@@ -27,7 +28,9 @@ export async function applyChange(
   build: (current: Config) => Config,
   rulesOnly = false,
 ): Promise<Record<string, unknown>> {
-  const result = await deps.relay.change((current) => {
+  const result = await deps.relay.change(async (current) => {
+    // A file changed on disk refuses the change before it is applied (409 config_file_changed).
+    await deps.persist?.check?.();
     const next = build(current);
     try {
       return rulesOnly
