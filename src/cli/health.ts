@@ -9,19 +9,75 @@ import { RuleName } from "../config/schema.ts";
 import { parseCommandArgs } from "./args.ts";
 import { ApiUnreachable, callApi, clientOptions } from "./client.ts";
 import type { HealthReport } from "../stats/health.ts";
+import { buildInfo } from "../version.ts";
 
 export const EXIT = { OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3 } as const;
 
 export const USAGE = `usage: mcr health [--api URL] [--rule NAME] [--stale-ms MS] [--max-loss-pps N]
-                  [-w|--loss-warn PPS] [-c|--loss-crit PPS] [--silent-warn S] [--silent-crit S]
-                  [--tx-errors-warn PPS] [--tx-errors-crit PPS] [--timeout-ms MS] [--json]
+                  [-w|--loss-warn RANGE] [-c|--loss-crit RANGE] [--silent-warn RANGE]
+                  [--silent-crit RANGE] [--tx-errors-warn RANGE] [--tx-errors-crit RANGE]
+                  [-t|--timeout S | --timeout-ms MS] [-v|--verbose] [-V|--version] [--json]
 
 Exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (relay unreachable or bad answer).
 Thresholds raise the relay's own verdict (never lower it): loss per second
 (kernel drops + TX ring full + TX errors), the longest silence of a rule in
-seconds, TX errors per second. --rule judges one rule and its interfaces.`;
+seconds, TX errors per second. A RANGE is the monitoring-plugins' one: "10"
+alerts above 10, "10:20" outside 10..20, "10:" below 10, "~:20" above 20,
+"@10:20" inside 10..20. --rule judges one rule and its interfaces; -v lists
+every reason on a line of its own after the status line.`;
 
-const threshold = z.coerce.number().min(0).optional();
+/** A monitoring-plugins threshold range: alert outside [start, end] (inside with "@"). */
+export interface Range {
+  start: number;
+  end: number;
+  inside: boolean;
+  /** As given (perfdata repeats it). */
+  text: string;
+}
+
+/** Parses "10", "10:20", "10:", "~:20", "@10:20" (the monitoring-plugins range format). */
+export function parseRange(text: string): Range {
+  const t = text.trim();
+  const inside = t.startsWith("@");
+  const body = inside ? t.slice(1) : t;
+  const number = (v: string, what: string): number => {
+    if (!/^-?\d+(\.\d+)?$/.test(v)) {
+      throw new Error(`threshold "${text}": ${what} "${v}" is not a number`);
+    }
+    return Number(v);
+  };
+  const colon = body.indexOf(":");
+  const start = colon < 0
+    ? 0
+    : body.slice(0, colon) === "~"
+    ? -Infinity
+    : body.slice(0, colon) === ""
+    ? 0
+    : number(body.slice(0, colon), "start");
+  const endText = colon < 0 ? body : body.slice(colon + 1);
+  const end = endText === "" && colon >= 0 ? Infinity : number(endText, "end");
+  if (start > end) throw new Error(`threshold "${text}": start ${start} is above end ${end}`);
+  return { start, end, inside, text: t };
+}
+
+/** Whether `value` raises the alert of range `r`. */
+export function rangeAlerts(r: Range, value: number): boolean {
+  const within = value >= r.start && value <= r.end;
+  return r.inside ? within : !within;
+}
+
+function toRange(t: number | string | undefined): Range | undefined {
+  return t === undefined ? undefined : parseRange(String(t));
+}
+
+const threshold = z.string().refine((t) => {
+  try {
+    parseRange(t);
+    return true;
+  } catch {
+    return false;
+  }
+}, { message: 'a threshold range: "10", "10:20", "10:", "~:20" or "@10:20"' }).optional();
 const HealthArgs = z.object({
   api: z.url().optional(),
   "token-file": z.string().optional(),
@@ -35,15 +91,18 @@ const HealthArgs = z.object({
   "tx-errors-warn": threshold,
   "tx-errors-crit": threshold,
   "timeout-ms": z.coerce.number().int().min(100).max(60_000).default(5000),
+  timeout: z.coerce.number().min(0.1).max(60).optional(),
+  verbose: z.boolean().optional(),
   json: z.boolean().optional(),
   help: z.boolean().optional(),
 });
 
-/** Warning and critical thresholds, per measure (absent: none). */
+/** Warning and critical thresholds per measure (absent: none): a number N is the range "N". */
+type Threshold = { warn?: number | string; crit?: number | string };
 export interface Thresholds {
-  loss?: { warn?: number; crit?: number };
-  silent?: { warn?: number; crit?: number };
-  txErrors?: { warn?: number; crit?: number };
+  loss?: Threshold;
+  silent?: Threshold;
+  txErrors?: Threshold;
 }
 
 /** A number as perfdata writes it: plain decimal, no exponent, at most 3 decimals. */
@@ -52,8 +111,8 @@ function num(v: number): string {
   return String(Math.round(v * 1000) / 1000).replace(/e.*$/, "");
 }
 
-function opt(v: number | undefined): string {
-  return v === undefined ? "" : num(v);
+function opt(v: number | string | undefined): string {
+  return v === undefined ? "" : typeof v === "number" ? num(v) : parseRange(v).text;
 }
 
 /** Performance data of a report: 'label'=value[UOM];warn;crit;min;max, space separated. */
@@ -74,17 +133,18 @@ export function perfdata(r: HealthReport | null, t: Thresholds = {}): string {
 export function applyThresholds(r: HealthReport, t: Thresholds): HealthReport {
   const reasons = [...r.reasons];
   let level = r.status === "critical" ? 2 : r.status === "warning" ? 1 : 0;
-  const check = (
-    what: string,
-    value: number,
-    th: { warn?: number; crit?: number } | undefined,
-    unit: string,
-  ) => {
-    if (th?.crit !== undefined && value > th.crit) {
-      reasons.push(`${what} ${num(value)}${unit} > ${num(th.crit)}${unit}`);
+  const check = (what: string, value: number, th: Threshold | undefined, unit: string) => {
+    const say = (r: Range) =>
+      !r.inside && r.start === 0 && Number.isFinite(r.end)
+        ? `${what} ${num(value)}${unit} > ${num(r.end)}${unit}`
+        : `${what} ${num(value)}${unit} ${r.inside ? "inside" : "outside"} ${r.text}`;
+    const crit = toRange(th?.crit);
+    const warn = toRange(th?.warn);
+    if (crit && rangeAlerts(crit, value)) {
+      reasons.push(say(crit));
       level = 2;
-    } else if (th?.warn !== undefined && value > th.warn) {
-      reasons.push(`${what} ${num(value)}${unit} > ${num(th.warn)}${unit}`);
+    } else if (warn && rangeAlerts(warn, value)) {
+      reasons.push(say(warn));
       level = Math.max(level, 1);
     }
   };
@@ -124,8 +184,18 @@ export async function healthCommand(argv: string[]): Promise<number> {
     console.log(USAGE);
     return EXIT.OK;
   }
-  // -w / -c: the monitoring-plugins' usual names, for the loss thresholds.
-  const args = argv.map((a) => a === "-w" ? "--loss-warn" : a === "-c" ? "--loss-crit" : a);
+  if (argv.includes("--version") || argv.includes("-V")) {
+    console.log(`mcr health ${(await buildInfo()).version}`);
+    return EXIT.OK;
+  }
+  // The monitoring-plugins' usual short options: -w / -c (loss), -t (timeout, s), -v.
+  const short: Record<string, string> = {
+    "-w": "--loss-warn",
+    "-c": "--loss-crit",
+    "-t": "--timeout",
+    "-v": "--verbose",
+  };
+  const args = argv.map((a) => /^-v+$/.test(a) ? "--verbose" : short[a] ?? a);
   const parsed = parseCommandArgs("mcr health", args, {
     api: { type: "string" },
     "token-file": { type: "string" },
@@ -139,6 +209,8 @@ export async function healthCommand(argv: string[]): Promise<number> {
     "tx-errors-warn": { type: "string" },
     "tx-errors-crit": { type: "string" },
     "timeout-ms": { type: "string" },
+    timeout: { type: "string" },
+    verbose: { type: "boolean" },
     json: { type: "boolean" },
     help: { type: "boolean" },
   }, HealthArgs);
@@ -163,7 +235,12 @@ export async function healthCommand(argv: string[]): Promise<number> {
   };
   let res;
   try {
-    res = await callApi(clientOptions(a), "GET", `/health${query.size ? `?${query}` : ""}`);
+    const timeoutMs = a.timeout !== undefined ? Math.round(a.timeout * 1000) : a["timeout-ms"];
+    res = await callApi(
+      clientOptions({ ...a, "timeout-ms": timeoutMs }),
+      "GET",
+      `/health${query.size ? `?${query}` : ""}`,
+    );
   } catch (err) {
     return unknown(err instanceof ApiUnreachable ? err.message : String(err));
   }
@@ -174,7 +251,11 @@ export async function healthCommand(argv: string[]): Promise<number> {
   }
   const report = applyThresholds(body, thresholds);
   if (a.json) console.log(JSON.stringify(report));
-  else console.log(healthLine(report, thresholds));
+  else {
+    console.log(healthLine(report, thresholds));
+    // -v: every reason on a line of its own, after the status line.
+    if (a.verbose) { for (const reason of report.reasons) console.log(reason); }
+  }
   return report.status === "ok"
     ? EXIT.OK
     : report.status === "warning"

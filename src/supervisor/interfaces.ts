@@ -49,7 +49,19 @@ export function interfaceChange(
   if (!after) return "disappeared";
   if (before.ifindex !== after.ifindex) return "was re-created";
   if (before.mtu !== after.mtu) return `changed MTU ${before.mtu} -> ${after.mtu}`;
-  return "changed address or MAC";
+  // Exactly what changed: an IPv6 address leaving with the link (down) is not a new address.
+  const v6 = (f: InterfaceFacts) =>
+    f.ipv6 ? formatIp({ family: 6, bytes: Uint8Array.from(f.ipv6) }) : "none";
+  const parts: string[] = [];
+  if (before.ipv4 !== after.ipv4) {
+    parts.push(
+      `IPv4 address ${ipv4Text(before.ipv4) ?? "none"} -> ${ipv4Text(after.ipv4) ?? "none"}`,
+    );
+  }
+  if (v6(before) !== v6(after)) parts.push(`IPv6 address ${v6(before)} -> ${v6(after)}`);
+  const mac = (f: InterfaceFacts) => f.mac.map((b) => b.toString(16).padStart(2, "0")).join(":");
+  if (mac(before) !== mac(after)) parts.push(`MAC ${mac(before)} -> ${mac(after)}`);
+  return `changed ${parts.join(", ")}`;
 }
 
 /** Reads /sys/class/net/NAME/statistics/COUNTER (0 if unreadable). */
@@ -103,9 +115,15 @@ export function describeInterface(
   };
 }
 
+/** How long after a link went down or up its address changes are taken as following it (IPv6 DAD). */
+const LINK_SETTLE_MS = 10_000;
+
 /** What the tracker reports to. */
 export interface TrackerDeps {
-  log: { warn(msg: string, fields?: Record<string, unknown>): void };
+  log: {
+    warn(msg: string, fields?: Record<string, unknown>): void;
+    info?(msg: string, fields?: Record<string, unknown>): void;
+  };
   onEvent: (data: Record<string, unknown>) => void;
 }
 
@@ -120,6 +138,8 @@ export class InterfaceTracker {
   #facts = new Map<string, InterfaceFacts>();
   #events = new Map<string, number>();
   #linkUp = new Map<string, boolean>();
+  /** When each link last went down or up (ms): addresses follow a link for a few seconds. */
+  #linkMovedAt = new Map<string, number>();
 
   constructor(readonly deps: TrackerDeps) {}
 
@@ -156,6 +176,7 @@ export class InterfaceTracker {
       this.#linkUp.set(name, up);
       if (wasUp !== undefined && wasUp !== up && now.has(name) && this.#facts.has(name)) {
         this.#count(name);
+        this.#linkMovedAt.set(name, Date.now());
         this.deps.log.warn(`interface "${name}" went ${up ? "up" : "down"}`, { interface: name });
         this.deps.onEvent({ interface: name, event: up ? "up" : "down" });
       }
@@ -163,10 +184,20 @@ export class InterfaceTracker {
       if (what === null) continue;
       changed = true;
       if (!replanQueued) this.#count(name);
-      this.deps.log.warn(`interface "${name}" ${what}`, {
-        interface: name,
-        ifindex: now.get(name)?.ifindex ?? 0,
-      });
+      // Addresses that leave with a link going down (IPv6) and come back after it went up
+      // follow the link: told, not warned about (the link's own down/up is the warning).
+      const movedAt = this.#linkMovedAt.get(name) ?? -Infinity;
+      const followsLink = what.startsWith("changed ") &&
+        (!up || Date.now() - movedAt < LINK_SETTLE_MS);
+      const say = followsLink && this.deps.log.info ? this.deps.log.info : this.deps.log.warn;
+      say.call(
+        this.deps.log,
+        `interface "${name}" ${what}${followsLink ? " (with its link)" : ""}`,
+        {
+          interface: name,
+          ifindex: now.get(name)?.ifindex ?? 0,
+        },
+      );
       this.deps.onEvent({ interface: name, event: what });
     }
     return changed;

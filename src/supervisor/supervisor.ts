@@ -45,6 +45,7 @@ import { RuleActivity } from "./activity.ts";
 import { type FaultKind, type PoolLogger, WorkerPool } from "./worker_pool.ts";
 import { type InspectedRule, StreamWatch } from "./stream_watch.ts";
 import { type MergedRule, mergedRules, MergeWatch } from "./merge_watch.ts";
+import { RuleViews } from "./rule_views.ts";
 import type { MergeReport } from "../merge/merge_readout.ts";
 import type { StreamReport } from "../streams/readout.ts";
 
@@ -110,6 +111,7 @@ export class Supervisor implements RelayControl {
   #streams: StreamWatch;
   /** The merged pairs: health and their changes (src/supervisor/merge_watch.ts). */
   #merges: MergeWatch;
+  #views = new RuleViews();
   #log: SupervisorLogger;
   #stopping = false;
 
@@ -487,18 +489,13 @@ export class Supervisor implements RelayControl {
     }, now);
   }
 
-  /** The inspected rules in force and their stream slots. */
+  /** The inspected rules in force and their stream slots (made once per configuration and slots). */
   #inspected(): InspectedRule[] {
-    const out: InspectedRule[] = [];
-    for (const rule of activeRules(this.#effective)) {
-      const slot = this.#slots.assigned.get(rule.name)?.stream;
-      if (rule.inspect !== undefined && slot !== undefined) out.push({ rule, slot });
-    }
-    return out;
+    return this.#views.of(this.#effective, this.#slots.assigned).inspected;
   }
 
   #merged(): MergedRule[] {
-    return mergedRules(activeRules(this.#effective), this.#slots.assigned);
+    return this.#views.of(this.#effective, this.#slots.assigned).merged;
   }
 
   /** The merged pairs (one, when `rule` is given). */

@@ -169,3 +169,35 @@ rootTest(
     });
   },
 );
+
+rootTest(
+  "operator: a link going down and up is two warnings (down, up); the IPv6 address that leaves and returns with it is told as following the link, never warned about as a changed address",
+  async () => {
+    await withTopology(async (t) => {
+      const n = await t.chain({ ipv6: true }); // link-local addresses leave with the link
+      const relay = await startRelay(t, n.relay, `rules:\n${ruleYaml(n.relayIn, n.relayOut)}`);
+      // The link-local address must be there (past DAD) before the flap.
+      await sleep(2500);
+      await t.run(n.relay, ["ip", "link", "set", n.relayIn, "down"]);
+      await sleep(1500);
+      await t.run(n.relay, ["ip", "link", "set", n.relayIn, "up"]);
+      await sleep(4000); // DAD, and the relay's reading of it
+      await relay.stop();
+      const lines = relay.log.filter((l) => l.includes(`interface \\"${n.relayIn}\\"`));
+      const warned = lines.filter((l) => l.includes('"level":"warn"'));
+      assert.ok(warned.some((l) => l.includes("went down")), lines.join("\n"));
+      assert.ok(warned.some((l) => l.includes("went up")), lines.join("\n"));
+      assert.deepEqual(
+        warned.filter((l) => l.includes("changed")),
+        [],
+        "no address warning for a link flap",
+      );
+      assert.ok(
+        lines.some((l) =>
+          l.includes('"level":"info"') && /changed IPv6 address .*\(with its link\)/.test(l)
+        ),
+        `the address change was seen and told as following the link:\n${lines.join("\n")}`,
+      );
+    });
+  },
+);
