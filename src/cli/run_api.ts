@@ -129,7 +129,7 @@ export async function startApi(
   rates.add(o.supervisor.counterSample());
   let health: string | null = null;
   const sample = () => {
-    rates.add(o.supervisor.counterSample());
+    rates.add(o.supervisor.counterSample(rates.spare()));
     const bus = o.events;
     if (!bus || bus.subscribers === 0) return; // nobody listens: no work
     const r = rates.rates();

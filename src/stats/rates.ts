@@ -58,9 +58,12 @@ export function sumCounters(
   extent: { rules: number; outputs: number },
   slots: CounterSample["slots"],
   atMs: number,
+  /** A sample no longer needed (RateWindow.spare()): its blocks are written over, not allocated. */
+  reuse?: CounterSample,
 ): CounterSample {
-  const sum = (n: number, pick: (b: CounterBlocks) => Float64Array) => {
-    const out = pick(archived).slice(0, n);
+  const sum = (n: number, pick: (b: CounterBlocks) => Float64Array, old?: Float64Array) => {
+    const out = old !== undefined && old.length === n ? old : new Float64Array(n);
+    out.set(pick(archived).subarray(0, n));
     for (const w of workers) {
       const a = pick(w.counters);
       for (let i = 0; i < n; i++) out[i] += a[i];
@@ -69,15 +72,15 @@ export function sumCounters(
   };
   return {
     at_ms: atMs,
-    totals: sum(WORKER_SLOTS, (b) => b.worker),
+    totals: sum(WORKER_SLOTS, (b) => b.worker, reuse?.totals),
     workers: workers.map((w) => ({
       id: w.id,
       restarts: w.restarts,
       rx_packets: w.counters.worker[W.rx_packets],
       tx_sent: w.counters.worker[W.tx_sent],
     })),
-    rule: sum(extent.rules * RULE_SLOTS, (b) => b.rule),
-    output: sum(extent.outputs * OUTPUT_SLOTS, (b) => b.output),
+    rule: sum(extent.rules * RULE_SLOTS, (b) => b.rule, reuse?.rule),
+    output: sum(extent.outputs * OUTPUT_SLOTS, (b) => b.output, reuse?.output),
     slots,
   };
 }
@@ -94,10 +97,26 @@ export class RateWindow {
   #samples: CounterSample[] = [];
   constructor(readonly windowSeconds = 5) {}
 
+  /** A sample out of the window, whose blocks the next one may be written into. */
+  #spare: CounterSample | undefined;
+
   add(s: CounterSample): void {
     this.#samples.push(s);
     const cutoff = s.at_ms - this.windowSeconds * 1000 - 500;
-    while (this.#samples.length > 2 && this.#samples[0].at_ms < cutoff) this.#samples.shift();
+    while (this.#samples.length > 2 && this.#samples[0].at_ms < cutoff) {
+      this.#spare = this.#samples.shift();
+    }
+  }
+
+  /**
+   * The sample that left the window, for the next sample's blocks (taken
+   * every second at 10,000 rules, fresh blocks were most of an idle relay's
+   * garbage collection); undefined when there is none.
+   */
+  spare(): CounterSample | undefined {
+    const s = this.#spare;
+    this.#spare = undefined;
+    return s;
   }
 
   /** Per-second rates between the oldest and newest sample (zeros until two samples exist). */

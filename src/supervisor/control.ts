@@ -101,7 +101,7 @@ export interface RelayControl {
   /** The last configuration change tried (API, SIGHUP, interface follow-up): applied or not, and when. */
   lastChange?(): { ok: boolean; atMs: number } | null;
   /** Raw counters for rates, taken every second (cheap: no object per rule). */
-  counterSample(): CounterSample;
+  counterSample(reuse?: CounterSample): CounterSample;
   interfaces(): InterfaceState[];
   /**
    * Runs fn once a second on the supervisor's own one-second timer (so an

@@ -550,7 +550,7 @@ export class Supervisor implements RelayControl {
    * and exited workers up to the highest slot in use. No object per rule:
    * taken every second, it stays cheap with 10,000 rules.
    */
-  counterSample(): CounterSample {
+  counterSample(reuse?: CounterSample): CounterSample {
     return sumCounters(
       this.#pool.archived,
       this.#pool.workers.map((w) => ({
@@ -561,6 +561,7 @@ export class Supervisor implements RelayControl {
       this.#slots.extent(),
       this.#slots.assigned,
       Date.now(),
+      reuse,
     );
   }
 

@@ -3,7 +3,7 @@
  * window, by rule and output through their counter slots, gauges left out.
  */
 import assert from "node:assert/strict";
-import { type CounterSample, RateWindow } from "../../src/stats/rates.ts";
+import { type CounterSample, RateWindow, sumCounters } from "../../src/stats/rates.ts";
 import { OUTPUT_SLOTS, RULE_SLOTS, W, WORKER_SLOTS } from "../../src/stats/registry.ts";
 
 function sample(at: number, packets: number, slots: [string, number, number[]][]): CounterSample {
@@ -60,4 +60,36 @@ Deno.test("old samples leave the window", () => {
 
 Deno.test("no samples, no rates", () => {
   assert.deepEqual(new RateWindow().rates(), { window_s: 0, totals: {}, workers: {}, rules: {} });
+});
+
+Deno.test("sumCounters() written into a spare sample's blocks gives what a fresh sample gives; the window hands out the sample that left it", () => {
+  const blocks = (seed: number) => ({
+    worker: Float64Array.from({ length: WORKER_SLOTS }, (_, i) => seed + i),
+    rule: Float64Array.from({ length: 40 * RULE_SLOTS }, (_, i) => seed * 2 + i),
+    output: Float64Array.from({ length: 40 * OUTPUT_SLOTS }, (_, i) => seed * 3 + i),
+    stream: new Float64Array(0),
+  });
+  const archived = blocks(1);
+  const workers = [{ id: 0, restarts: 0, counters: blocks(5) }, {
+    id: 1,
+    restarts: 2,
+    counters: blocks(9),
+  }];
+  const slots = new Map([["a", { rule: 3, outputs: [7] }]]);
+  const extent = { rules: 30, outputs: 20 };
+  const fresh = sumCounters(archived, workers, extent, slots, 1000);
+  const window = new RateWindow(1);
+  for (let t = 0; t <= 4000; t += 1000) {
+    window.add(sumCounters(archived, workers, extent, slots, t));
+  }
+  const spare = window.spare()!;
+  assert.ok(spare, "a sample left the window");
+  assert.equal(window.spare(), undefined, "handed out once");
+  const reused = sumCounters(archived, workers, extent, slots, 1000, spare);
+  assert.equal(reused.rule, spare.rule, "the spare's blocks are written into");
+  assert.deepEqual(reused, fresh);
+  // Another extent: new blocks, never a block of the wrong size.
+  const grown = sumCounters(archived, workers, { rules: 35, outputs: 20 }, slots, 1000, reused);
+  assert.notEqual(grown.rule, reused.rule);
+  assert.equal(grown.rule.length, 35 * RULE_SLOTS);
 });
