@@ -3,7 +3,7 @@
  * measured from outside, at 1,000 and 10,000 rules in one run
  * (SCALE_RULES="1000,10000"):
  *  - start-up (process start to "API listening"), idle CPU of the whole
- *    process over 10 s (% of one core) and resident memory, both 20 s after
+ *    process over 30 s (% of one core) and resident memory, from 40 s after
  *    start (the steady state: past the start-up's garbage collections),
  *  - SCALE_CHANGES (40) rules added and removed one at a time over the API,
  *    each acknowledged only once applied and persisted: p50 and p99,
@@ -113,12 +113,12 @@ async function measure(count: number): Promise<Figures> {
         `${API}${path}`,
       ]);
     // Idle and resident memory in the steady state: past the start-up's garbage collections
-    // (V8's memory reducer runs about 8 s after a busy start).
-    await sleep(20_000);
+    // (V8's memory reducer starts up to 30 s after a busy start), over 30 s.
+    await sleep(40_000);
     const rssStart = rssMiB(pid);
     const c0 = cpuTicks(pid);
     const w0 = performance.now();
-    await sleep(10_000);
+    await sleep(30_000);
     const idle = ((cpuTicks(pid) - c0) / CLK_TCK) / ((performance.now() - w0) / 1000) * 100;
 
     const adds: number[] = [];
@@ -212,10 +212,10 @@ const ROWS: [string, string, string][] = [
   ["version_ms", "GET /api/v1/version, ms", "O(1)"],
   ["workers_ms", "GET /api/v1/workers, ms", "O(1)"],
   ["stats_ms", "GET /api/v1/stats, ms", ""],
-  ["rss_start_mib", "RSS 20 s after start-up, MiB", "≤ 300"],
+  ["rss_start_mib", "RSS 40 s after start-up, MiB", "≤ 300"],
   ["rss_after_scrapes_mib", "RSS after 10 scrapes, MiB", "≤ 300, flat"],
   ["startup_s", "start-up, s", "≤ 3"],
-  ["idle_cpu_pct", "idle (20-30 s after start), % of a core", "≤ 2"],
+  ["idle_cpu_pct", "idle (40-70 s after start), % of a core", "≤ 2"],
   ["bulk_add_5000_ms", "bulk add of 5,000 rules (one change), ms", "one change"],
   ["bulk_remove_5000_ms", "bulk removal of the 5,000, ms", ""],
 ];
@@ -237,13 +237,17 @@ function table(now: Figures[], before: Figures[]): string {
   return lines.join("\n") + "\n";
 }
 
-const now: Figures[] = [];
-for (const count of counts) {
+// SCALE_TABLE_ONLY=1: the table again from the figures on record, nothing measured.
+const tableOnly = Deno.env.get("SCALE_TABLE_ONLY") === "1";
+const now: Figures[] = tableOnly ? JSON.parse(Deno.readTextFileSync(`${results}scale.json`)) : [];
+for (const count of tableOnly ? [] : counts) {
   const f = await measure(count);
   console.log(JSON.stringify(f));
   now.push(f);
 }
-Deno.writeTextFileSync(`${results}${label}.json`, JSON.stringify(now, null, 2) + "\n");
+if (!tableOnly) {
+  Deno.writeTextFileSync(`${results}${label}.json`, JSON.stringify(now, null, 2) + "\n");
+}
 let before: Figures[] = [];
 try {
   before = JSON.parse(Deno.readTextFileSync(`${results}scale_before.json`));
