@@ -23,6 +23,7 @@
  */
 import { withTopology } from "../src/tools/topology.ts";
 import { startRelayListening } from "./start_relay.ts";
+import { numberedRule, numberedRulesYaml } from "../src/tools/many_rules.ts";
 
 const counts = (Deno.env.get("SCALE_RULES") ?? "1000,10000").split(",").map(Number);
 const changes = Number(Deno.env.get("SCALE_CHANGES") ?? 40);
@@ -51,23 +52,6 @@ function quantile(xs: number[], q: number): number {
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** One group per rule: 239.10+.x.y in, 239.200.x.y out. */
-function ruleOf(i: number, name: string, inIf: string, outIf: string) {
-  return {
-    name,
-    input: {
-      interface: inIf,
-      group: `239.${10 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`,
-      port: 5000,
-    },
-    outputs: [{
-      interface: outIf,
-      group: `239.${200 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`,
-      port: 6000,
-    }],
-  };
-}
-
 type Figures = Record<string, number | string | null>;
 
 async function measure(count: number): Promise<Figures> {
@@ -75,15 +59,9 @@ async function measure(count: number): Promise<Figures> {
   await withTopology(async (t) => {
     const n = await t.chain();
     const dir = Deno.makeTempDirSync();
-    Deno.writeTextFileSync(
-      `${dir}/mcr.yaml`,
-      "rules:\n" +
-        Array.from(
-          { length: count },
-          (_, i) => `  - ${JSON.stringify(ruleOf(i, `r${i}`, n.relayIn, n.relayOut))}\n`,
-        ).join(""),
-      { mode: 0o600 },
-    );
+    Deno.writeTextFileSync(`${dir}/mcr.yaml`, numberedRulesYaml(count, n.relayIn, n.relayOut), {
+      mode: 0o600,
+    });
     const started = performance.now();
     const relay = await startRelayListening(t, n.relay, `${dir}/mcr.yaml`);
     const startupS = (performance.now() - started) / 1000;
@@ -128,7 +106,7 @@ async function measure(count: number): Promise<Figures> {
       const file = `${dir}/one.json`;
       Deno.writeTextFileSync(
         file,
-        JSON.stringify(ruleOf(60_000 + k, `added${k}`, n.relayIn, n.relayOut)),
+        JSON.stringify(numberedRule(60_000 + k, `added${k}`, n.relayIn, n.relayOut)),
       );
       const add = await postJson("/api/v1/rules", file);
       const remove = await curl(["-X", "DELETE", `${API}/api/v1/rules/added${k}`]);
@@ -156,7 +134,7 @@ async function measure(count: number): Promise<Figures> {
     Deno.writeTextFileSync(
       bulkFile,
       JSON.stringify({
-        add: bulkNames.map((name, i) => ruleOf(100_000 + i, name, n.relayIn, n.relayOut)),
+        add: bulkNames.map((name, i) => numberedRule(100_000 + i, name, n.relayIn, n.relayOut)),
       }),
     );
     const bulkAdd = await postJson("/api/v1/rules:batch", bulkFile);

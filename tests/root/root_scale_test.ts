@@ -11,6 +11,7 @@ import { selfCommand } from "../../src/runtime.ts";
 import type { Config } from "../../src/config/schema.ts";
 import type { Resources, StatsSnapshot } from "../../src/supervisor/control.ts";
 import { withTopology } from "../../src/tools/topology.ts";
+import { numberedRule, numberedRulesYaml } from "../../src/tools/many_rules.ts";
 import { rootTest } from "../helpers/netns.ts";
 import { runGen, sleep, startRelay, startSink } from "../helpers/relay.ts";
 import { apiGet } from "../helpers/routing.ts";
@@ -20,22 +21,6 @@ const BASE = 10_000;
 const CLIENTS = 4;
 /** Rules each client adds; each is then removed (even k) or replaced (odd k): 2 changes a rule. */
 const PER_CLIENT = 125;
-
-function ruleOf(i: number, name: string, inIf: string, outIf: string, outPort = 6000) {
-  return {
-    name,
-    input: {
-      interface: inIf,
-      group: `239.${10 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`,
-      port: 5000,
-    },
-    outputs: [{
-      interface: outIf,
-      group: `239.${200 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`,
-      port: outPort,
-    }],
-  };
-}
 
 /** curl arguments for one request of a sequence (`--next` separates them; one process, one connection). */
 function request(method: string, path: string, bodyFile?: string): string[] {
@@ -59,11 +44,7 @@ rootTest(
       const n = await t.chain();
       const dir = Deno.makeTempDirSync({ prefix: "mcr-scale-" });
       try {
-        const yaml = "rules:\n" + Array.from(
-          { length: BASE },
-          (_, i) => `  - ${JSON.stringify(ruleOf(i, `r${i}`, n.relayIn, n.relayOut))}\n`,
-        ).join("");
-        const relay = await startRelay(t, n.relay, yaml);
+        const relay = await startRelay(t, n.relay, numberedRulesYaml(BASE, n.relayIn, n.relayOut));
         // Each client: add c{k}, then remove it (even k) or replace it with output port 7000 (odd k).
         const clients = Array.from({ length: CLIENTS }, (_, j) => {
           const args: string[] = [];
@@ -73,7 +54,7 @@ rootTest(
             const add = `${dir}/add${k}.json`;
             Deno.writeTextFileSync(
               add,
-              JSON.stringify(ruleOf(20_000 + k, name, n.relayIn, n.relayOut)),
+              JSON.stringify(numberedRule(20_000 + k, name, n.relayIn, n.relayOut)),
             );
             if (args.length > 0) args.push("--next");
             args.push(...request("POST", "/api/v1/rules", add));
@@ -83,7 +64,7 @@ rootTest(
               const put = `${dir}/put${k}.json`;
               Deno.writeTextFileSync(
                 put,
-                JSON.stringify(ruleOf(20_000 + k, name, n.relayIn, n.relayOut, 7000)),
+                JSON.stringify(numberedRule(20_000 + k, name, n.relayIn, n.relayOut, 7000)),
               );
               args.push(...request("PUT", `/api/v1/rules/${name}`, put));
             }
@@ -191,14 +172,10 @@ rootTest(
       const n = await t.chain();
       const dir = Deno.makeTempDirSync({ prefix: "mcr-bulk-" });
       try {
-        const yaml = "rules:\n" + Array.from(
-          { length: BASE },
-          (_, i) => `  - ${JSON.stringify(ruleOf(i, `r${i}`, n.relayIn, n.relayOut))}\n`,
-        ).join("");
-        const relay = await startRelay(t, n.relay, yaml);
+        const relay = await startRelay(t, n.relay, numberedRulesYaml(BASE, n.relayIn, n.relayOut));
         const bulk = Array.from(
           { length: 5000 },
-          (_, i) => ruleOf(30_000 + i, `b${i}`, n.relayIn, n.relayOut),
+          (_, i) => numberedRule(30_000 + i, `b${i}`, n.relayIn, n.relayOut),
         );
         // One bad rule (a port out of range) at 4,321: nothing changes.
         const bad = structuredClone(bulk);
