@@ -89,7 +89,7 @@ export function formatStatsTable(
   lines.push(
     `${"RULE / OUTPUT".padEnd(40)} ${"PACKETS".padStart(12)} ${"PPS".padStart(9)} ${
       "MBIT/S".padStart(8)
-    } ${"RING_FULL".padStart(9)}`,
+    } ${"RING_FULL".padStart(9)} ${"ERRORS".padStart(9)}`,
   );
   for (const rule of s.rules) {
     const rr = s.rates.rules[rule.name];
@@ -112,7 +112,7 @@ export function formatStatsTable(
         } ` +
           `${n(ro?.pps ?? 0).padStart(9)} ${((ro?.bps ?? 0) / 1e6).toFixed(1).padStart(8)} ${
             String(o.counters.ring_full).padStart(9)
-          }`,
+          } ${String(o.counters.errors ?? 0).padStart(9)}`,
       );
     });
   }

@@ -11,6 +11,7 @@
  * workers are given the previous plan back.
  */
 import { InterfaceWatch } from "../../ffi/iface.ts";
+import { createLogger } from "../log.ts";
 import { MembershipSocket } from "../../ffi/membership.ts";
 import { Waiter } from "../../ffi/waiter.ts";
 import type { Config } from "../config/schema.ts";
@@ -46,6 +47,7 @@ import { type FaultKind, type PoolLogger, WorkerPool } from "./worker_pool.ts";
 import { type InspectedRule, StreamWatch } from "./stream_watch.ts";
 import { type MergedRule, mergedRules, MergeWatch } from "./merge_watch.ts";
 import { RuleViews } from "./rule_views.ts";
+import { OutputWatch } from "./output_watch.ts";
 import type { MergeReport } from "../merge/merge_readout.ts";
 import type { StreamReport } from "../streams/readout.ts";
 
@@ -53,12 +55,6 @@ import type { StreamReport } from "../streams/readout.ts";
 export interface SupervisorLogger extends PoolLogger {
   level?: string;
 }
-
-const consoleLogger: SupervisorLogger = {
-  info: (msg, f) => console.error(JSON.stringify({ level: "info", msg, ...f })),
-  warn: (msg, f) => console.error(JSON.stringify({ level: "warn", msg, ...f })),
-  error: (msg, f) => console.error(JSON.stringify({ level: "error", msg, ...f })),
-};
 
 export interface SupervisorOptions {
   logger?: SupervisorLogger;
@@ -112,13 +108,15 @@ export class Supervisor implements RelayControl {
   /** The merged pairs: health and their changes (src/supervisor/merge_watch.ts). */
   #merges: MergeWatch;
   #views = new RuleViews();
+  /** Outputs that lose copies, told in the log by name and errno (output_watch.ts). */
+  #failing = new OutputWatch((msg, f) => this.#log.warn(msg, f));
   #log: SupervisorLogger;
   #stopping = false;
 
   constructor(config: Config, options: SupervisorOptions = {}) {
     this.#config = config;
     this.#effective = config;
-    this.#log = options.logger ?? consoleLogger;
+    this.#log = options.logger ?? createLogger();
     this.#onEvent = options.onEvent ?? (() => {});
     this.#pool = new WorkerPool({
       onEvent: this.#onEvent,
@@ -486,6 +484,10 @@ export class Supervisor implements RelayControl {
     this.#activity.sample(this.#slots.assigned, {
       archived: this.#pool.archived.rule,
       live: this.#pool.workers.map((w) => w.ruleCounters),
+    }, now);
+    this.#failing.sample(activeRules(this.#effective), this.#slots.assigned, {
+      archived: this.#pool.archived,
+      live: this.#pool.workers.map((w) => ({ worker: w.counters, output: w.outputCounters })),
     }, now);
   }
 

@@ -110,7 +110,7 @@ Deno.test("mcr stats: one routing line when a protocol is configured, and learne
     "routing: IGMP/MLD groups 1 on 1 links (querier on 1)  |  PIM neighbours 1, learned routes 1, DR on 0/1 links  |  MSDP 1/1 peers up, SA cache 1  |  1 waiting",
   );
   assert.equal(routingSummary(null), null);
-  const counters = { packets: 5, bytes: 500, ring_full: 0 };
+  const counters = { packets: 5, bytes: 500, ring_full: 0, errors: 1795 };
   const snapshot = {
     at_ms: 0,
     uptime_s: 10,
@@ -136,4 +136,7 @@ Deno.test("mcr stats: one routing line when a protocol is configured, and learne
   assert.match(table, /^routing: IGMP\/MLD groups 1/m);
   assert.match(table, /-> eth2 239\.9\.9\.1:5099 \(on demand\)/);
   assert.match(table, /-> eth3 239\.9\.9\.1:5099 \(pim\)/);
+  // Each output's errors beside its ring-full count.
+  assert.match(table, /RING_FULL\s+ERRORS$/m);
+  assert.match(table, /-> eth2 239\.9\.9\.1:5099 \(on demand\)\s+\d+\s+\S+\s+\S+\s+\d+\s+1795$/m);
 });

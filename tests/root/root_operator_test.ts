@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { selfCommand } from "../../src/runtime.ts";
 import { withTopology } from "../../src/tools/topology.ts";
 import { rootTest } from "../helpers/netns.ts";
-import { sleep, startRelay } from "../helpers/relay.ts";
+import { runGen, sleep, startRelay } from "../helpers/relay.ts";
 import { apiGet, apiSend } from "../helpers/routing.ts";
 
 const API = "http://127.0.0.1:8787";
@@ -198,6 +198,46 @@ rootTest(
         ),
         `the address change was seen and told as following the link:\n${lines.join("\n")}`,
       );
+    });
+  },
+);
+
+rootTest(
+  "operator: an output the kernel refuses (no route: ENETUNREACH) is logged by rule and output with the errno's name, and shows its errors in mcr stats",
+  async () => {
+    await withTopology(async (t) => {
+      const n = await t.chain();
+      const relay = await startRelay(
+        t,
+        n.relay,
+        `rules:\n  - name: lost\n    input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }\n` +
+          `    outputs:\n      - { egress: routed, address: 198.51.100.9, port: 6000 }\n` +
+          `      - { interface: ${n.relayOut}, group: 239.9.9.1, port: 6001 }\n`,
+      );
+      await sleep(300);
+      await runGen(t, n.gen, {
+        group: "239.1.1.1",
+        port: 5001,
+        count: 1200,
+        rate: 2000,
+        iface: n.genIf,
+        runId: 90,
+      });
+      await sleep(2_000); // the once-a-second look
+      const stats = await t.run(n.relay, selfCommand(["stats", "--once", "--api", API]));
+      await relay.stop();
+      const failing = relay.log.filter((l) => l.includes('"output failing"'));
+      assert.equal(failing.length, 1, relay.log.join("\n"));
+      const line = JSON.parse(failing[0]);
+      assert.equal(line.level, "warn");
+      assert.equal(line.rule, "lost");
+      assert.equal(line.output, "routed * 198.51.100.9:6000");
+      assert.equal(line.errno, "ENETUNREACH");
+      // Told while it happened (the first second that saw refusals), not after the fact.
+      assert.ok(line.refused > 0 && line.refused_total <= 1200, failing[0]);
+      // The table shows the routed output's 1,200 errors; the l2 output none.
+      assert.match(stats.stdout, /routed \* 198\.51\.100\.9:6000\s+0\s.*\s1200$/m, stats.stdout);
+      assert.match(stats.stdout, /239\.9\.9\.1:6001\s+1200\s.*\s0$/m, stats.stdout);
     });
   },
 );
