@@ -112,8 +112,11 @@ function monitoringPaths(): Paths {
       get: {
         summary: "Health verdict with reasons (200 ok/warning, 503 critical)",
         description:
-          "For load balancers and monitoring: ok, warning or critical with the reasons (silent rules, loss, TX errors, " +
-          "stuck workers, interfaces down). `mcr health` prints the same with monitoring-plugin perfdata.",
+          "For load balancers and monitoring. Critical (503): a worker not running or making no progress, an " +
+          "interface absent or down, a rule waiting for its interfaces or silent beyond stale_ms, a stream or merge " +
+          "critical. Warning (200): loss above max_loss_pps, a stream or merge warning. The first 20 reasons are " +
+          "listed, critical first; reasons_total counts them all. `mcr health` prints the same with " +
+          "monitoring-plugin perfdata.",
         parameters: [
           {
             name: "stale_ms",

@@ -69,7 +69,7 @@ export async function workersCommand(argv: string[]): Promise<number> {
     for (const w of body) {
       console.log(
         `${String(w.id).padEnd(8)}${String(w.alive).padEnd(7)}${String(w.restarts).padEnd(10)}` +
-          `${String(w.heartbeat_age_ms).padEnd(18)}${
+          `${String(Math.round(w.heartbeat_age_ms)).padEnd(18)}${
             String(w.counters.rx_packets ?? 0).padEnd(12)
           }${w.counters.tx_sent ?? 0}`,
       );

@@ -165,3 +165,26 @@ Deno.test("mcr rules import FILE adds a file's rules as one change; a bad rule r
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("mcr workers prints whole milliseconds, not the float the API carries", async () => {
+  const relay = new FakeRelay(structuredClone(BASE_CONFIG));
+  const stats = relay.stats.bind(relay);
+  relay.stats = () => {
+    const s = stats();
+    return { ...s, workers: s.workers.map((w) => ({ ...w, heartbeat_age_ms: 11.5107421875 })) };
+  };
+  const server = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", onListen: () => {} },
+    createApp(fakeDeps(relay)).fetch,
+  );
+  try {
+    const [code, out] = await captured(() =>
+      runCli(["workers", "--api", `http://127.0.0.1:${server.addr.port}`])
+    );
+    assert.equal(code, 0);
+    assert.match(out, /^0\s+true\s+0\s+12\s/m);
+    assert.ok(!out.includes("11.51"), out);
+  } finally {
+    await server.shutdown();
+  }
+});
