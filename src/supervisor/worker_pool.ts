@@ -58,6 +58,11 @@ import { Fences } from "./fences.ts";
 const CUT_LEAD_MS = 20;
 /** A gap this long between two watchdog turns (it runs every 250 ms) means the relay was paused. */
 const PAUSE_MS = 600;
+/**
+ * After a pause every thread is runnable at once and a loaded host schedules them late: workers
+ * are judged again only this long after the relay resumed (a real hang is still caught, later).
+ */
+const RESUME_GRACE_MS = 2000;
 /** How long a succession step may take before the pool goes on without that worker. */
 const STEP_TIMEOUT_MS = 3000;
 
@@ -499,7 +504,8 @@ export class WorkerPool {
       if (!w.alive || w.waiterHandle < 0 || hb === 0) continue;
       const applying = Atomics.load(w.control, CONTROL_PHASE) === PHASE_APPLYING;
       const limit = applying ? this.#applyingStuckMs : this.#stuckMs;
-      if (now - Math.max(hb, this.#resumedAt) > limit) {
+      const judged = Math.max(hb, this.#resumedAt);
+      if (now - judged > (judged === this.#resumedAt ? Math.max(limit, RESUME_GRACE_MS) : limit)) {
         this.#log.error("worker made no progress; fencing and restarting it", {
           worker: w.id,
           stalled_ms: now - hb,
