@@ -172,7 +172,7 @@ export class Supervisor implements RelayControl {
         });
       }
     });
-    this.#watcher = setInterval(() => this.#pool.watch(), WATCHDOG_PERIOD_MS);
+    this.#watcher = this.#pool.watchEvery(WATCHDOG_PERIOD_MS);
     const result = await this.#enqueue(() => this.#apply(this.#config, true));
     this.#log.info("relay started", { workers: count, rules: result.added.length });
     this.#sampler = setInterval(() => {

@@ -141,6 +141,15 @@ export class WorkerPool {
    * every 100 ms (one timer for all of the supervisor's housekeeping keeps an
    * idle relay's wake-ups few).
    */
+  /**
+   * Runs the watchdog every `ms`. The clock starts now: a pause that begins before its first
+   * turn is a pause too (it was taken for a stuck worker when the first turn only set the clock).
+   */
+  watchEvery(ms: number): ReturnType<typeof setInterval> {
+    this.#lastWatchAt = Date.now();
+    return setInterval(() => this.watch(), ms);
+  }
+
   async start(count: number): Promise<void> {
     for (let i = 0; i < count; i++) {
       const h = new WorkerHandle(i, 0);
