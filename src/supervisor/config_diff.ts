@@ -15,6 +15,7 @@
  *   (log.format has one value, json: the schema refuses any other)
  */
 import type { Config } from "../config/schema.ts";
+import { canonical } from "../config/rule_edit.ts";
 import type { ApplyResult } from "./control.ts";
 import { activeRules } from "./plan.ts";
 
@@ -36,7 +37,7 @@ export function keepUnchanged(before: Config, next: Config): Config {
   let kept = 0;
   const rules = next.rules.map((r) => {
     const o = old.get(r.name);
-    if (o === undefined || o === r || JSON.stringify(o) !== JSON.stringify(r)) return r;
+    if (o === undefined || o === r || canonical(o) !== canonical(r)) return r;
     kept++;
     return o;
   });
@@ -53,7 +54,7 @@ export function diffRules(before: Config, next: Config): ApplyResult {
     const o = old.get(r.name);
     if (o === undefined) result.added.push(r.name);
     // The same object is the same rule; only a new one is compared by value.
-    else if (o !== r && JSON.stringify(o) !== JSON.stringify(r)) result.changed.push(r.name);
+    else if (o !== r && canonical(o) !== canonical(r)) result.changed.push(r.name);
     else result.unchanged++;
   }
   for (const name of old.keys()) if (!seen.has(name)) result.removed.push(name);
