@@ -1,8 +1,8 @@
 /*
  * Routing-protocol sockets (IGMP and PIM over IPv4, MLD over IPv6). One AF_PACKET SOCK_DGRAM socket
  * per interface and protocol: the kernel strips the link header, a classic
- * BPF filter passes only that protocol, and allmulti makes the NIC hand up
- * reports sent to groups this host never joined. The supervisor's protocol
+ * BPF filter passes only that protocol, and (for the speakers) allmulti
+ * makes the NIC hand up reports sent to groups this host never joined. The supervisor's protocol
  * speakers build and parse the IP packets themselves (src/protocols/).
  */
 #include <arpa/inet.h>
@@ -66,7 +66,7 @@ static int attach_filter(int fd, int proto)
 	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0 ? __mcr_neg_errno() : 0;
 }
 
-MCR_EXPORT MCR_COLD int mcr_ctl_open(int ifindex, int family, int proto)
+MCR_EXPORT MCR_COLD int mcr_ctl_open(int ifindex, int family, int proto, int allmulti)
 {
 	int ethertype = family == 4 ? ETH_P_IP : ETH_P_IPV6;
 	struct sockaddr_ll sll;
@@ -82,7 +82,7 @@ MCR_EXPORT MCR_COLD int mcr_ctl_open(int ifindex, int family, int proto)
 	err = family == 4 ? attach_filter(fd, proto) : attach_mld_filter(fd);
 	if (err == 0)
 		err = __mcr_set_int(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1);
-	if (err == 0) {
+	if (err == 0 && allmulti) {
 		memset(&mr, 0, sizeof(mr));
 		mr.mr_ifindex = ifindex;
 		mr.mr_type = PACKET_MR_ALLMULTI;

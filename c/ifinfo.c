@@ -1,6 +1,10 @@
 /* Interface facts by name: index, MTU, flags, IPv4 address, MAC; its IPv6 address. */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <ifaddrs.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -96,4 +100,65 @@ MCR_EXPORT MCR_COLD int mcr_if_ipv6(const char *name, uint8_t *out)
 MCR_EXPORT MCR_COLD int mcr_if_link_local(const char *name, uint8_t *out)
 {
 	return find_ipv6(name, out, 1);
+}
+
+/* The first number in the file at path, or -errno. */
+static long long read_number(const char *path)
+{
+	char text[32];
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return __mcr_neg_errno();
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? -EIO : -ENODATA;
+	text[n] = 0;
+	return strtoll(text, NULL, 10);
+}
+
+/* One counter of /sys/class/net/NAME/statistics, or -errno. */
+static long long read_stat(const char *name, const char *counter)
+{
+	char path[128];
+
+	if (snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/%s", name, counter) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	return read_number(path);
+}
+
+MCR_EXPORT MCR_COLD int mcr_if_stats(const char *name, double *out)
+{
+	static const char *const counters[4] = { "rx_packets", "rx_dropped", "tx_packets", "tx_dropped" };
+	int i;
+
+	if (name[0] == 0 || name[0] == '.' || strchr(name, '/') || strlen(name) >= IFNAMSIZ)
+		return -EINVAL;
+	for (i = 0; i < 4; i++) {
+		long long v = read_stat(name, counters[i]);
+
+		if (v < 0)
+			return (int)v;
+		out[i] = (double)v;
+	}
+	return 0;
+}
+
+MCR_EXPORT MCR_COLD long long mcr_sysctl_number(const char *key)
+{
+	char path[160];
+	size_t i, len = strlen(key);
+
+	if (len == 0 || len >= 100 || key[0] == '.' || strstr(key, ".."))
+		return -EINVAL;
+	memcpy(path, "/proc/sys/", 10);
+	for (i = 0; i <= len; i++) {
+		if (key[i] == '/')
+			return -EINVAL;
+		path[10 + i] = key[i] == '.' ? '/' : key[i];
+	}
+	return read_number(path);
 }

@@ -36,7 +36,7 @@
 
 #include <stdint.h>
 
-#define MCR_ABI_VERSION 14
+#define MCR_ABI_VERSION 16
 
 /* ---- library identity ---------------------------------------------------- */
 
@@ -239,6 +239,21 @@ int mcr_if_ipv6(const char *name, uint8_t *out);
 /* The interface's link-local IPv6 address (fe80::/10) into out[16]: 1 found, 0 none, or -errno. */
 int mcr_if_link_local(const char *name, uint8_t *out);
 
+/*
+ * The interface's own kernel counters (/sys/class/net/NAME/statistics:
+ * read here, as Deno refuses reads under /sys/devices without --allow-all)
+ * into out[4]: rx_packets, rx_dropped, tx_packets, tx_dropped. Returns 0
+ * or -errno (-ENOENT: no such interface in this network namespace).
+ */
+int mcr_if_stats(const char *name, double *out);
+
+/*
+ * A numeric sysctl by its dotted key ("net.ipv4.igmp_max_memberships"),
+ * read from /proc/sys here (Deno refuses /proc reads without --allow-all).
+ * Returns the number (>= 0) or -errno.
+ */
+long long mcr_sysctl_number(const char *key);
+
 /* Opens a non-blocking NETLINK_ROUTE socket subscribed to link and address events. Returns its fd. */
 int mcr_netlink_open(void);
 
@@ -267,10 +282,12 @@ int mcr_fd_wait(int fd, int wake_fd, int timeout_ms);
  * included), bound to ifindex, filtered in the kernel to IPv4 protocol
  * `proto` (family 4) or to MLD messages (family 6: ICMPv6 types 130-132
  * and 143, directly or behind an 8-byte hop-by-hop header; proto unused),
- * receiving all multicast of the link (allmulti), never its own packets.
- * Non-blocking. Returns the fd.
+ * never its own packets. With allmulti != 0 it receives all multicast of
+ * the link (a router's reports to groups this host never joined); with 0,
+ * only what the host receives anyway (queries to all-hosts / all-nodes and
+ * to groups it joined). Non-blocking. Returns the fd.
  */
-int mcr_ctl_open(int ifindex, int family, int proto);
+int mcr_ctl_open(int ifindex, int family, int proto, int allmulti);
 
 /*
  * Reads one packet into buf (at most len bytes). Returns its full length

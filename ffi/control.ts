@@ -18,9 +18,19 @@ export class ControlSocket {
     readonly family: 4 | 6,
   ) {}
 
-  /** IPv4 protocol `proto` (2 IGMP, 103 PIM), or for family 6 the MLD messages. */
-  static open(ifindex: number, family: 4 | 6, proto: number, label: string): ControlSocket {
-    const fd = loadLibrary().mcr_ctl_open(ifindex, family, proto);
+  /**
+   * IPv4 protocol `proto` (2 IGMP, 103 PIM), or for family 6 the MLD
+   * messages. `allmulti`: all multicast of the link (a router hears every
+   * report); false: what the host receives anyway (a listener for queries).
+   */
+  static open(
+    ifindex: number,
+    family: 4 | 6,
+    proto: number,
+    label: string,
+    allmulti = true,
+  ): ControlSocket {
+    const fd = loadLibrary().mcr_ctl_open(ifindex, family, proto, allmulti ? 1 : 0);
     return new ControlSocket(
       FdFollower.adopt(fd, "mcr_ctl_open", `Cannot open a protocol ${proto} socket on ${label}`, {
         ifindex,

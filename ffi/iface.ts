@@ -42,6 +42,27 @@ export function interfaceInfo(name: string): InterfaceInfo | null {
   };
 }
 
+/** The interface's own kernel counters (all frames, matching a rule or not). */
+export interface KernelCounters {
+  rx_packets: number;
+  rx_dropped: number;
+  tx_packets: number;
+  tx_dropped: number;
+}
+
+/** The kernel's counters of an interface; null when they cannot be read (no such interface). */
+export function interfaceCounters(name: string): KernelCounters | null {
+  const out = new Float64Array(4);
+  if (loadLibrary().mcr_if_stats(new TextEncoder().encode(name + "\0"), out) < 0) return null;
+  return { rx_packets: out[0], rx_dropped: out[1], tx_packets: out[2], tx_dropped: out[3] };
+}
+
+/** A numeric sysctl by its dotted key, or null when it cannot be read. */
+export function sysctlNumber(key: string): number | null {
+  const v = Number(loadLibrary().mcr_sysctl_number(new TextEncoder().encode(key + "\0")));
+  return v >= 0 ? v : null;
+}
+
 /** The interface's link-local IPv6 address (16 bytes), null when it has none (MLD speaks from it). */
 export function linkLocalIpv6(name: string): Uint8Array | null {
   const out = new Uint8Array(16);

@@ -70,6 +70,10 @@ export const CORE_SYMBOLS = {
   mcr_if_ipv6: { parameters: ["buffer", "buffer"], result: "i32" },
   // int mcr_if_link_local(const char *name, uint8_t *out /* [16] */)
   mcr_if_link_local: { parameters: ["buffer", "buffer"], result: "i32" },
+  // int mcr_if_stats(const char *name, double *out /* [4] */)
+  mcr_if_stats: { parameters: ["buffer", "buffer"], result: "i32" },
+  // long long mcr_sysctl_number(const char *key)
+  mcr_sysctl_number: { parameters: ["buffer"], result: "i64" },
 
   // int mcr_netlink_open(void)
   mcr_netlink_open: { parameters: [], result: "i32" },
@@ -82,8 +86,8 @@ export const CORE_SYMBOLS = {
   // int mcr_fd_wait(int fd, int wake_fd, int timeout_ms) -- blocks: run in a thread of its own
   mcr_fd_wait: { parameters: ["i32", "i32", "i32"], result: "i32", nonblocking: true },
 
-  // int mcr_ctl_open(int ifindex, int family, int proto)
-  mcr_ctl_open: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  // int mcr_ctl_open(int ifindex, int family, int proto, int allmulti)
+  mcr_ctl_open: { parameters: ["i32", "i32", "i32", "i32"], result: "i32" },
   // int mcr_ctl_recv(int fd, uint8_t *buf, int len)
   mcr_ctl_recv: { parameters: ["i32", "buffer", "i32"], result: "i32" },
   // int mcr_ctl_drops(int fd)

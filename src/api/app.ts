@@ -11,6 +11,7 @@
  *   GET  /metrics                          Prometheus text format             routes/metrics.ts
  *   GET  /api/v1/rules                     list; POST adds                    routes/rules.ts
  *   GET  /api/v1/rules/:name               one; PUT replaces, DELETE removes  routes/rules.ts
+ *   GET  /api/v1/rules/:name/explain       where its stream stops, step by step routes/explain.ts
  *   POST /api/v1/rules:batch               many added/removed as one change   routes/rules_batch.ts
  *   GET  /api/v1/config                    whole config; PUT replaces it      routes/config.ts
  *   POST /api/v1/config/reload             the file read again and applied    routes/config.ts
@@ -32,11 +33,13 @@ import type { Persist } from "../config/persist.ts";
 import type { EventBus } from "../events.ts";
 import type { Logger } from "../log.ts";
 import type { RateWindow } from "../stats/rates.ts";
+import type { LastMoved } from "../stats/last_moved.ts";
 import type { ApplyResult, RelayControl } from "../supervisor/control.ts";
 import type { BuildInfo } from "../version.ts";
 import { bearerGuard, hostGuard, type HostRules } from "./auth.ts";
 import { ApiError, errorAnswer } from "./errors.ts";
 import { configRoutes } from "./routes/config.ts";
+import { explainRoutes } from "./routes/explain.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { pageRoutes } from "./routes/pages.ts";
 import { rulesRoutes } from "./routes/rules.ts";
@@ -67,6 +70,8 @@ export interface ApiDeps {
   events?: EventBus;
   /** Reloads the config file (POST /api/v1/config/reload); absent: 404. */
   reload?: () => Promise<ApplyResult>;
+  /** When counters last moved (GET /api/v1/rules/{name}/explain); absent: unknown. */
+  moved?: LastMoved;
 }
 
 /** A route path ("/api/v1/rules/:name") as a regular expression over request paths. */
@@ -135,6 +140,7 @@ export function createApp(deps: ApiDeps): Hono {
   app.route("/", metricsRoutes(deps));
   app.route("/", batchRoutes(deps));
   app.route("/api/v1/rules", rulesRoutes(deps));
+  app.route("/api/v1/rules", explainRoutes(deps));
   app.route("/api/v1/config", configRoutes(deps));
   app.route("/api/v1/merges", mergeRoutes(deps));
   app.route("/api/v1", viewRoutes(deps));

@@ -356,6 +356,16 @@ function observationPaths(): Paths {
         responses: { "200": { description: "stream", ...json("Stream") }, ...notFound },
       },
     },
+    "/api/v1/rules/{name}/explain": {
+      parameters: nameParam,
+      get: {
+        summary:
+          "Where a rule's stream stops: each step along its path, ok / warn / fail with a hint",
+        description:
+          "Walks the path in order: the rule in force; per input its interface (present, up, MTU), the group joined (and how), the IGMP/MLD querier heard on that link; packets arriving and matching (when none, the relay's most recent drop reason and what to do); the relay's drop reasons with when each last occurred; per output its interface, counters, the kernel's errno by name and when it last sent or lost a copy; residence time. `mcr explain RULE` prints it.",
+        responses: { "200": { description: "the report", ...json("Explain") }, ...notFound },
+      },
+    },
     "/api/v1/merges": {
       get: {
         summary: "Merged pairs (ST 2022-7, A/B feeds, failover) and their legs",

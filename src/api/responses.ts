@@ -8,6 +8,7 @@ import { z } from "zod";
 import { ConfigSchema, InputSchema, RuleName, RuleSchema } from "../config/schema.ts";
 import { MAX_RULES } from "../config/limits.ts";
 import type { StreamReport } from "../streams/readout.ts";
+import type { ExplainReport } from "../stats/explain.ts";
 import type { MergeReport } from "../merge/merge_readout.ts";
 import type { HealthReport } from "../stats/health.ts";
 import type { Rates } from "../stats/rates.ts";
@@ -316,6 +317,31 @@ export const MergeReportSchema = z.object({
 });
 export const MergesResponse = z.array(MergeReportSchema);
 
+export const ExplainResponse = z.object({
+  rule: z.string(),
+  verdict: z.enum(["ok", "warn", "fail"]).describe("the worst step"),
+  at_ms: z.number(),
+  steps: z.array(z.object({
+    step: z.enum([
+      "rule",
+      "input_interface",
+      "membership",
+      "querier",
+      "arrival",
+      "drops",
+      "output",
+      "residence",
+    ]),
+    status: z.enum(["ok", "warn", "fail", "skip"]),
+    detail: z.string().describe("what was found, one line"),
+    hint: z.string().nullable().describe("what to do, one line; null when nothing"),
+    subject: z.string().optional().describe("the input (a merge's leg) or output of the step"),
+    facts: z.record(z.string(), z.unknown()).optional().describe("the figures the step judged"),
+  })).describe(
+    "in path order: rule, per input (interface, membership, querier), arrival, drops, per output, residence",
+  ),
+});
+
 /** PUT /api/v1/merges/:name/lock: the leg to send alone, or null to lift the lock. */
 export const LockBody = z.strictObject({ leg: z.int().min(0).max(15).nullable() });
 
@@ -347,6 +373,7 @@ export const RESPONSE_SCHEMAS = {
   Stream: StreamReportSchema,
   Merges: MergesResponse,
   Merge: MergeReportSchema,
+  Explain: ExplainResponse,
   LockBody,
   RuleBatchBody,
   Health: HealthResponse,
@@ -365,6 +392,7 @@ export type _Checks = [
   Fits<z.infer<typeof RoutingResponse>, RoutingReport>,
   Fits<z.infer<typeof StreamsResponse>, StreamReport[]>,
   Fits<z.infer<typeof MergesResponse>, MergeReport[]>,
+  Fits<z.infer<typeof ExplainResponse>, ExplainReport>,
   Fits<z.infer<typeof HealthResponse>, HealthReport>,
   Fits<z.infer<typeof ApplyResultResponse>, ApplyResult>,
 ];

@@ -80,6 +80,11 @@ export const COMMANDS: Record<string, CommandEntry> = {
     load: async () => (await import("./streams.ts")).streamsCommand,
     usage: async () => (await import("./streams.ts")).USAGE,
   },
+  explain: {
+    summary: "where a rule's stream stops: each step along its path, OK / WARN / FAIL with a hint",
+    load: async () => (await import("./explain.ts")).explainCommand,
+    usage: async () => (await import("./explain.ts")).USAGE,
+  },
   reload: {
     summary: "make a running relay read its config file again; exit 0 once in force, 1 if refused",
     load: async () => (await import("./reload.ts")).reloadCommand,

@@ -16,6 +16,7 @@ import { type Config, DEFAULT_LISTEN, LISTEN_PATTERN } from "../config/schema.ts
 import type { Persist } from "../config/persist.ts";
 import type { Logger } from "../log.ts";
 import { RateWindow } from "../stats/rates.ts";
+import { LastMoved } from "../stats/last_moved.ts";
 import type { ApplyResult, RelayControl } from "../supervisor/control.ts";
 import { buildInfo } from "../version.ts";
 import type { EventBus } from "../events.ts";
@@ -126,38 +127,8 @@ export async function startApi(
   const p = o.prepared;
   if (p.token) o.log.redact(p.token);
   const rates = new RateWindow(5);
-  rates.add(o.supervisor.counterSample());
-  let health: string | null = null;
-  const sample = () => {
-    rates.add(o.supervisor.counterSample(rates.spare()));
-    const bus = o.events;
-    if (!bus || bus.subscribers === 0) return; // nobody listens: no work
-    const r = rates.rates();
-    const t = r.totals;
-    bus.publish("stats", {
-      rx_pps: Math.round(t.rx_packets ?? 0),
-      tx_pps: Math.round(t.tx_sent ?? 0),
-      loss_pps: (t.kernel_drops ?? 0) + (t.tx_ring_full ?? 0) + (t.tx_errors ?? 0),
-      rules: Object.fromEntries(
-        Object.entries(r.rules).map(([name, x]) => [name, Math.round(x.pps)]),
-      ),
-    });
-    const report = evaluateHealth(
-      o.supervisor.stats("states"),
-      o.supervisor.interfaces(),
-      o.supervisor.config(),
-      r,
-      {},
-      o.supervisor.streams?.() ?? [],
-      o.supervisor.merges?.() ?? [],
-    );
-    if (report.status !== health) {
-      if (health !== null) {
-        bus.publish("health", { from: health, to: report.status, reasons: report.reasons });
-      }
-      health = report.status;
-    }
-  };
+  const moved = new LastMoved();
+  const sample = sampler(o.supervisor, o.events, rates, moved);
   // On the supervisor's own one-second timer when it has one: one wake a second, not two.
   let stopSampling: () => void;
   if (o.supervisor.everySecond) stopSampling = o.supervisor.everySecond(sample);
@@ -178,6 +149,7 @@ export async function startApi(
     injectFault: o.injectFault,
     events: o.events,
     reload: o.reload,
+    moved,
   });
   // The HTTP servers listen on private sockets; clients reach them through the front door.
   const dir = Deno.makeTempDirSync({ prefix: "mcr-api-" });
@@ -237,5 +209,54 @@ export async function startApi(
         } catch { /* gone */ }
       }
     },
+  };
+}
+
+/**
+ * The once-a-second sample: counters into the rate window and the
+ * last-moved times, then (only while someone listens) a stats event and a
+ * health event when the verdict changed. Takes the first sample at once.
+ */
+function sampler(
+  relay: RelayControl,
+  bus: EventBus | undefined,
+  rates: RateWindow,
+  moved: LastMoved,
+): () => void {
+  const take = () => {
+    const s = relay.counterSample(rates.spare());
+    rates.add(s);
+    moved.add(s);
+  };
+  take();
+  let health: string | null = null;
+  return () => {
+    take();
+    if (!bus || bus.subscribers === 0) return; // nobody listens: no work
+    const r = rates.rates();
+    const t = r.totals;
+    bus.publish("stats", {
+      rx_pps: Math.round(t.rx_packets ?? 0),
+      tx_pps: Math.round(t.tx_sent ?? 0),
+      loss_pps: (t.kernel_drops ?? 0) + (t.tx_ring_full ?? 0) + (t.tx_errors ?? 0),
+      rules: Object.fromEntries(
+        Object.entries(r.rules).map(([name, x]) => [name, Math.round(x.pps)]),
+      ),
+    });
+    const report = evaluateHealth(
+      relay.stats("states"),
+      relay.interfaces(),
+      relay.config(),
+      r,
+      {},
+      relay.streams?.() ?? [],
+      relay.merges?.() ?? [],
+    );
+    if (report.status !== health) {
+      if (health !== null) {
+        bus.publish("health", { from: health, to: report.status, reasons: report.reasons });
+      }
+      health = report.status;
+    }
   };
 }

@@ -70,6 +70,7 @@ const UDP_HLEN = H.UDP_HLEN;
 const OUT_TTL_EXPIRED = OUT.ttl_expired;
 const RULE_PACKETS = RULE.packets;
 const RULE_BYTES = RULE.bytes;
+const RULE_DROPPED = RULE.dropped;
 const W_RX_GSO = W.rx_gso_frames;
 
 /**
@@ -186,14 +187,16 @@ export function forwardPacket(
   if (rule === null) {
     return proto !== IPPROTO_UDP ? -R_NOT_UDP : frag === FRAG_LATER ? -R_FRAGMENT : -R_NO_MATCH;
   }
-  if (frag === FRAG_FIRST && !rule.allowFragments) return -R_FRAGMENT;
+  if (frag === FRAG_FIRST && !rule.allowFragments) return ruleDrop(s, rule, R_FRAGMENT);
   // Like a router: a packet at its last hop goes nowhere that decrements the TTL;
   // where a fixed TTL is written, the loop guard stops a packet that comes back.
   const inTtl = view.getUint8(ip + ttlOffset(family));
-  if (inTtl <= 1 && !rule.fixedTtl) return -R_TTL_EXPIRED;
+  if (inTtl <= 1 && !rule.fixedTtl) return ruleDrop(s, rule, R_TTL_EXPIRED);
   if (rule.guard !== null && FRAME[F_UDP] >= 0) {
     const sig = signature(view, family, ip, FRAME[F_UDP], FRAME[F_UDP_LEN]);
-    if (returned(rule.guard, sig, input.ownSources.has(src), s.batchMs[0])) return -R_LOOP;
+    if (returned(rule.guard, sig, input.ownSources.has(src), s.batchMs[0])) {
+      return ruleDrop(s, rule, R_LOOP);
+    }
   }
 
   if (rule.counted) {
@@ -217,6 +220,12 @@ export function forwardPacket(
     }
   }
   return deliver(s, rule, status, inTtl);
+}
+
+/** A frame of `rule`'s stream not relayed for `reason`: counted on the rule too (mcr explain tells it). */
+function ruleDrop(s: LoopState, rule: Rule, reason: number): number {
+  if (rule.counted) s.ruleCounters[rule.slot * RULE_SLOTS + RULE_DROPPED] += 1;
+  return -reason;
 }
 
 /**

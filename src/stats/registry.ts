@@ -231,6 +231,12 @@ export type WorkerCounterName = typeof WORKER_COUNTERS[number]["name"];
 export const RULE_COUNTERS = [
   { name: "packets", family: "mcr_rule_packets_total", help: "Frames matched by the rule" },
   { name: "bytes", family: "mcr_rule_bytes_total", help: "Bytes of frames matched by the rule" },
+  {
+    name: "dropped",
+    family: "mcr_rule_dropped_total",
+    help:
+      "Frames of the rule's stream not relayed: TTL 1 while its outputs decrement it, a fragment it does not allow, or a loop (the reason: mcr_dropped_packets_total)",
+  },
 ] as const satisfies readonly CounterSpec[];
 export const RULE_SLOTS = RULE_COUNTERS.length;
 /** Offsets inside one rule's counter block, by name. */

@@ -62,11 +62,29 @@ export interface InterfaceState {
   roles: ("input" | "output")[];
   /** How many times the relay saw it appear, disappear or change since start. */
   events: number;
-  /** The interface's own counters (kernel, /sys/class/net/NAME/statistics): all frames, matching or not. */
+  /** The interface's own counters (kernel, /sys/class/net/NAME/statistics read natively): all frames, matching or not. */
   rx_packets: number;
   rx_dropped: number;
   tx_packets: number;
   tx_dropped: number;
+}
+
+/** What was heard on one link (GET /api/v1/rules/{name}/explain). */
+export interface QuerierSeen {
+  interface: string;
+  family: 4 | 6;
+  /** Address of the last querier heard, or null if none since listening started. */
+  querier: string | null;
+  /** "IGMPv3", "MLDv2", ...; null with no querier. */
+  version: string | null;
+  /** When the last query came (ms since the epoch), or null. */
+  last_query_at_ms: number | null;
+  /** How many queries were heard. */
+  queries: number;
+  /** When listening on this link started (ms since the epoch). */
+  since_ms: number;
+  /** Why this link cannot be listened to (the socket was refused), or null. */
+  error: string | null;
 }
 
 /** A point-in-time reading of every counter. Totals include exited workers. */

@@ -15,7 +15,7 @@ export type {
   StatsSnapshot,
   WorkerStats,
 } from "../stats/snapshot.ts";
-import type { InterfaceState, StatsSnapshot } from "../stats/snapshot.ts";
+import type { InterfaceState, QuerierSeen, StatsSnapshot } from "../stats/snapshot.ts";
 import type { CounterSample } from "../stats/rates.ts";
 import type { StatsView } from "../stats/aggregate.ts";
 import type { RoutingStatus } from "./routing.ts";
@@ -103,6 +103,8 @@ export interface RelayControl {
   /** Raw counters for rates, taken every second (cheap: no object per rule). */
   counterSample(reuse?: CounterSample): CounterSample;
   interfaces(): InterfaceState[];
+  /** IGMP/MLD queriers heard on the links where groups are joined (optional for test doubles). */
+  queriers?(): QuerierSeen[];
   /**
    * Runs fn once a second on the supervisor's own one-second timer (so an
    * idle relay wakes once a second, not once per listener); returns the

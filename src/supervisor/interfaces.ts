@@ -3,7 +3,7 @@
  * an error: rules that need them wait), compared between two readings to
  * tell what changed, and described for the API.
  */
-import { interfaceInfo } from "../../ffi/iface.ts";
+import { interfaceCounters, interfaceInfo } from "../../ffi/iface.ts";
 import { formatIp, fromWords } from "../net/address.ts";
 import type { InterfaceState } from "./control.ts";
 import type { InterfaceFacts } from "./plan.ts";
@@ -64,16 +64,6 @@ export function interfaceChange(
   return `changed ${parts.join(", ")}`;
 }
 
-/** Reads /sys/class/net/NAME/statistics/COUNTER (0 if unreadable). */
-function readInterfaceCounter(name: string, counter: string): number {
-  try {
-    return Number(Deno.readTextFileSync(`/sys/class/net/${name}/statistics/${counter}`).trim()) ||
-      0;
-  } catch {
-    return 0;
-  }
-}
-
 /** The API's view of one interface: presence, addresses, roles, events and the kernel's own counters. */
 export function describeInterface(
   name: string,
@@ -81,7 +71,8 @@ export function describeInterface(
   events: number,
 ): InterfaceState {
   const info = interfaceInfo(name);
-  const kernel = { rx_packets: 0, rx_dropped: 0, tx_packets: 0, tx_dropped: 0 };
+  const kernel = (info ? interfaceCounters(name) : null) ??
+    { rx_packets: 0, rx_dropped: 0, tx_packets: 0, tx_dropped: 0 };
   if (!info) {
     return {
       name,
@@ -96,9 +87,6 @@ export function describeInterface(
       events,
       ...kernel,
     };
-  }
-  for (const k of Object.keys(kernel) as (keyof typeof kernel)[]) {
-    kernel[k] = readInterfaceCounter(name, k);
   }
   return {
     name,

@@ -8,6 +8,7 @@
  */
 import { NativeError } from "../../ffi/errno.ts";
 import type { NativeAddress } from "../../ffi/membership.ts";
+import { sysctlNumber } from "../../ffi/iface.ts";
 import { type Family, ip } from "../net/address.ts";
 import type { MembershipKey } from "./plan.ts";
 
@@ -70,10 +71,10 @@ const ENOBUFS = 105;
 export function defaultMembershipLimit(family: Family): number {
   if (family === 6) return 64;
   try {
-    const n = Number(Deno.readTextFileSync("/proc/sys/net/ipv4/igmp_max_memberships").trim());
-    return Number.isInteger(n) && n > 0 ? n : 20;
+    const n = sysctlNumber("net.ipv4.igmp_max_memberships");
+    return n !== null && Number.isInteger(n) && n > 0 ? n : 20;
   } catch {
-    return 20;
+    return 20; // no native library (unit tests)
   }
 }
 
@@ -200,6 +201,15 @@ export class Memberships {
         memberships: p.sockets.flatMap((s) => [...s.joined.values()].map(membershipLabel)),
       }))
       .sort(byInterfaceThenFamily);
+  }
+
+  /** The links where memberships are held (cheap: nothing per membership). */
+  links(): { interface: string; family: Family; ifindex: number }[] {
+    return [...this.#pools.values()].map((p) => ({
+      interface: p.name,
+      family: p.family,
+      ifindex: p.ifindex,
+    }));
   }
 
   /** How many memberships are held in all. */

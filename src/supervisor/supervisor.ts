@@ -17,7 +17,7 @@ import { Waiter } from "../../ffi/waiter.ts";
 import type { Config } from "../config/schema.ts";
 import { ringKey, type WorkerPlan } from "../dataplane/plan_types.ts";
 import { aggregate, type StatsView } from "../stats/aggregate.ts";
-import { OUTPUT_SLOTS, RULE_SLOTS, W } from "../stats/registry.ts";
+import { W } from "../stats/registry.ts";
 import { type CounterSample, sumCounters } from "../stats/rates.ts";
 import type {
   ApplyResult,
@@ -48,6 +48,8 @@ import { type InspectedRule, StreamWatch } from "./stream_watch.ts";
 import { type MergedRule, mergedRules, MergeWatch } from "./merge_watch.ts";
 import { RuleViews } from "./rule_views.ts";
 import { OutputWatch } from "./output_watch.ts";
+import { type QuerierSeen, QuerierWatch } from "./querier_watch.ts";
+import { ControlSocket } from "../../ffi/control.ts";
 import type { MergeReport } from "../merge/merge_readout.ts";
 import type { StreamReport } from "../streams/readout.ts";
 
@@ -110,6 +112,8 @@ export class Supervisor implements RelayControl {
   #views = new RuleViews();
   /** Outputs that lose copies, told in the log by name and errno (output_watch.ts). */
   #failing = new OutputWatch((msg, f) => this.#log.warn(msg, f));
+  /** Queriers heard on the links where groups are joined (querier_watch.ts, for `mcr explain`). */
+  #queriers = new QuerierWatch((i, f, p, label) => ControlSocket.open(i, f, p, label, false));
   #log: SupervisorLogger;
   #stopping = false;
 
@@ -278,6 +282,7 @@ export class Supervisor implements RelayControl {
     await this.#watch?.close();
     await this.#routing.stop();
     this.#memberships.closeAll();
+    await this.#queriers.closeAll();
     this.#ports.closeAll();
     await this.#pool.stop();
   }
@@ -381,15 +386,7 @@ export class Supervisor implements RelayControl {
         ? err
         : new ApplyFailedError(err as Error);
     }
-    const released = proposal.commit();
-    for (const s of released.rules) this.#zero("rule", s);
-    for (const s of released.outputs) this.#zero("output", s);
-    for (const s of released.streams) {
-      StreamWatch.zero([
-        this.#pool.archived.stream,
-        ...this.#pool.workers.map((w) => w.streamCounters),
-      ], s);
-    }
+    this.#pool.zeroReleased(proposal.commit());
     this.#plan = plan;
     this.#config = next;
     this.#merges.relock(this.#merged(), true);
@@ -398,6 +395,7 @@ export class Supervisor implements RelayControl {
     this.#learnedRefused = composed.refused;
     this.#interfaces.planned(facts);
     this.#memberships.leaveUnwanted(wanted);
+    this.#queriers.sync(this.#memberships.links());
     this.#ports.release(next);
     if (this.#log.level !== undefined && next.log?.level !== undefined) {
       this.#log.level = next.log.level;
@@ -411,15 +409,6 @@ export class Supervisor implements RelayControl {
       memberships: this.#memberships.count(),
     });
     return result;
-  }
-
-  #zero(kind: "rule" | "output", slot: number): void {
-    const width = kind === "rule" ? RULE_SLOTS : OUTPUT_SLOTS;
-    const arrays = [
-      kind === "rule" ? this.#pool.archived.rule : this.#pool.archived.output,
-      ...this.#pool.workers.map((w) => kind === "rule" ? w.ruleCounters : w.outputCounters),
-    ];
-    for (const a of arrays) a.fill(0, slot * width, slot * width + width);
   }
 
   /**
@@ -565,6 +554,10 @@ export class Supervisor implements RelayControl {
       Date.now(),
       reuse,
     );
+  }
+
+  queriers(): QuerierSeen[] {
+    return this.#queriers.seen();
   }
 
   interfaces(): InterfaceState[] {

@@ -44,7 +44,8 @@ import {
   type ToWorker,
 } from "../dataplane/channel.ts";
 import type { WorkerPlan } from "../dataplane/plan_types.ts";
-import { W } from "../stats/registry.ts";
+import { OUTPUT_SLOTS, RULE_SLOTS, W } from "../stats/registry.ts";
+import { STREAM_BLOCK_SLOTS } from "../streams/stream_slots.ts";
 import {
   archiveCounters,
   type ArchivedCounters,
@@ -130,6 +131,25 @@ export class WorkerPool {
     this.#fences = new Fences(options.logger);
     this.#stuckMs = options.stuckMs ?? Math.max(500, 3 * options.waitTimeoutMs);
     this.#applyingStuckMs = options.applyingStuckMs ?? Math.max(10_000, options.applyTimeoutMs);
+  }
+
+  /** Zeroes the counter blocks of released slots in every worker and the archive (a slot is reused from zero). */
+  zeroReleased(released: { rules: number[]; outputs: number[]; streams: number[] }): void {
+    const zero = (blocks: Float64Array[], width: number, slots: number[]) => {
+      for (const slot of slots) for (const b of blocks) b.fill(0, slot * width, (slot + 1) * width);
+    };
+    const live = this.#workers;
+    zero([this.archived.rule, ...live.map((w) => w.ruleCounters)], RULE_SLOTS, released.rules);
+    zero(
+      [this.archived.output, ...live.map((w) => w.outputCounters)],
+      OUTPUT_SLOTS,
+      released.outputs,
+    );
+    zero(
+      [this.archived.stream, ...live.map((w) => w.streamCounters)],
+      STREAM_BLOCK_SLOTS,
+      released.streams,
+    );
   }
 
   get workers(): readonly WorkerHandle[] {

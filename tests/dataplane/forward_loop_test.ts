@@ -215,6 +215,7 @@ Deno.test("processBlock() fans one packet out 1:3 over two TX rings, each copy r
   assert.deepEqual(ruleCounters(w.state, 0), {
     packets: 5,
     bytes: inputs.reduce((n, f) => n + f.length, 0),
+    dropped: 0,
   });
   const plan = planFor(FAN_OUT);
   plan.rules[0].outputs.forEach((o, i) => {

@@ -5,7 +5,13 @@
 import assert from "node:assert/strict";
 import { processBlock } from "../../src/dataplane/forward_loop.ts";
 import { GUARD_WINDOW_MS } from "../../src/dataplane/loop_guard.ts";
-import { fakeWorker, outputCounters, planFor, workerCounters } from "../helpers/fake_ring.ts";
+import {
+  fakeWorker,
+  outputCounters,
+  planFor,
+  ruleCounters,
+  workerCounters,
+} from "../helpers/fake_ring.ts";
 import { udpFrame } from "../helpers/frames.ts";
 
 const rule = (outputs: unknown[]) => ({
@@ -39,6 +45,9 @@ Deno.test("an output without ttl writes the input's TTL minus one, and a packet 
   assert.equal(c.drop_ttl_expired, 2);
   assert.equal(c.matched, 2);
   assert.equal(c.rx_packets, 4);
+  // The rule's own count of its stream's frames not relayed (mcr explain tells it per rule).
+  assert.deepEqual(ruleCounters(w.state, 0).dropped, 2);
+  assert.deepEqual(ruleCounters(w.state, 0).packets, 2);
 });
 
 Deno.test("an output with ttl writes it, even for a sender that uses TTL 1", () => {

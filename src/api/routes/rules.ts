@@ -10,7 +10,7 @@ import { ApiError, jsonBody, zodIssues } from "../errors.ts";
 import { applyChange, type ChangeDeps } from "./change.ts";
 
 /** The `:name` path parameter, checked: 400 invalid_name. */
-function nameParam(c: Context): string {
+export function nameParam(c: Context): string {
   const p = RuleName.safeParse(c.req.param("name"));
   if (!p.success) {
     throw new ApiError(400, "invalid_name", "invalid rule name", zodIssues(p.error, ["name"]));
