@@ -6,6 +6,7 @@
  * and not-found answers, and mounts one small Hono per resource:
  *
  *   GET  /  /ui/app.js  /ui/style.css      the status page                    routes/pages.ts
+ *   GET  /runbooks                         the alerts' runbooks (no token)     routes/pages.ts
  *   GET  /api/v1/openapi.json  /api/v1/docs the API described                    routes/pages.ts
  *   GET  /health                           200 ok / 503 with reasons          routes/metrics.ts
  *   GET  /metrics                          Prometheus text format             routes/metrics.ts

@@ -2,7 +2,8 @@
  * Bearer-token rules of the API:
  *  - with a token configured, every mutation (POST/PUT/PATCH/DELETE) needs
  *    `Authorization: Bearer <token>`;
- *  - on a non-loopback listen address, every route needs it except /health;
+ *  - on a non-loopback listen address, every route needs it except /health
+ *    and /runbooks (documentation the alerts link to);
  *  - the token is never accepted from the query string, and never logged.
  */
 import type { MiddlewareHandler } from "hono";
@@ -17,11 +18,13 @@ export function constantTimeEqual(a: string, b: string): boolean {
 }
 
 const MUTATIONS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+/** Read without the token on any listen address. */
+const OPEN_READS = new Set(["/health", "/runbooks"]);
 
 export function bearerGuard(token: string | null, tokenForReads: boolean): MiddlewareHandler {
   return async (c, next) => {
     const needed = token !== null &&
-      (MUTATIONS.has(c.req.method) || (tokenForReads && c.req.path !== "/health"));
+      (MUTATIONS.has(c.req.method) || (tokenForReads && !OPEN_READS.has(c.req.path)));
     if (needed) {
       const header = c.req.header("authorization") ?? "";
       const m = /^Bearer\s+(\S+)$/i.exec(header);

@@ -435,6 +435,15 @@ function servicePaths(): Paths {
         },
       },
     },
+    "/runbooks": {
+      get: {
+        summary: "The runbooks of the shipped Prometheus alerts",
+        description:
+          "One section per alert (anchor: the alert name), as each alert's runbook_url links it; readable without the token. The same text is docs/runbooks.md.",
+        security: [],
+        responses: { "200": { description: "the page", ...text("text/html") } },
+      },
+    },
     "/api/v1/docs": {
       get: {
         summary: "This document as a page",

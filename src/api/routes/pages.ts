@@ -1,11 +1,12 @@
 /**
  * The pages a browser reads: the status page (src/ui/page.ts) at / and
- * /ui/*, and the API's own description at /api/v1/openapi.json and
+ * /ui/*, the alerts' runbooks at /runbooks (src/ui/runbooks.ts), and the API's own description at /api/v1/openapi.json and
  * /api/v1/docs. Same-origin, no external resources.
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { PAGE_CSS, PAGE_HTML, PAGE_JS } from "../../ui/page.ts";
+import { runbooksHtml } from "../../ui/runbooks.ts";
 import { renderDocsPage } from "../docs_page.ts";
 import { openApiDocument } from "../openapi.ts";
 
@@ -29,6 +30,7 @@ export function pageRoutes(version: string): Hono {
   pages.get("/", page(PAGE_HTML, "text/html; charset=utf-8"));
   pages.get("/ui/app.js", page(PAGE_JS, "text/javascript; charset=utf-8"));
   pages.get("/ui/style.css", page(PAGE_CSS, "text/css; charset=utf-8"));
+  pages.get("/runbooks", page(runbooksHtml(), "text/html; charset=utf-8"));
   pages.get("/api/v1/openapi.json", (c) => c.json(openApiDocument(version)));
   pages.get(
     "/api/v1/docs",
