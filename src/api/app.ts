@@ -7,6 +7,7 @@
  *
  *   GET  /  /ui/app.js  /ui/style.css      the status page                    routes/pages.ts
  *   GET  /runbooks                         the alerts' runbooks (no token)     routes/pages.ts
+ *   GET  /login  POST /login  POST /logout the status page's browser sessions  routes/login.ts
  *   GET  /api/v1/openapi.json  /api/v1/docs the API described                    routes/pages.ts
  *   GET  /health                           200 ok / 503 with reasons          routes/metrics.ts
  *   GET  /metrics                          Prometheus text format             routes/metrics.ts
@@ -25,7 +26,8 @@
  *   POST /api/v1/debug/fault               only with MCR_FAULT_INJECTION=1    routes/views.ts
  *
  * Auth (./auth.ts): with a token every mutation needs it; with tokenForReads
- * every route but /health does. Errors answer `{ error: { code, message } }`
+ * every route but /health, /runbooks and /login does, and a browser may read
+ * with a session cookie from /login instead (./sessions.ts). Errors answer `{ error: { code, message } }`
  * with the status ./errors.ts gives them.
  */
 import { Hono } from "hono";
@@ -38,6 +40,8 @@ import type { LastMoved } from "../stats/last_moved.ts";
 import type { ApplyResult, RelayControl } from "../supervisor/control.ts";
 import type { BuildInfo } from "../version.ts";
 import { bearerGuard, hostGuard, type HostRules } from "./auth.ts";
+import { Sessions } from "./sessions.ts";
+import { loginRoutes } from "./routes/login.ts";
 import { ApiError, errorAnswer } from "./errors.ts";
 import { configRoutes } from "./routes/config.ts";
 import { explainRoutes } from "./routes/explain.ts";
@@ -135,7 +139,10 @@ export function createApp(deps: ApiDeps): Hono {
   // A batch of rules for provisioning may be larger than any other request (still bounded).
   const batchBody = limit(Math.max(maxBody, BATCH_BODY_LIMIT));
   app.use("*", (c, next) => c.req.path === BATCH_PATH ? batchBody(c, next) : anyBody(c, next));
-  app.use("*", bearerGuard(deps.token, deps.tokenForReads));
+  // Browser sessions where a browser cannot send the token: a token and a non-loopback listener.
+  const sessions = deps.token !== null && deps.tokenForReads ? new Sessions(deps.token) : null;
+  app.use("*", bearerGuard(deps.token, deps.tokenForReads, sessions));
+  app.route("/", loginRoutes(sessions));
 
   app.route("/", pageRoutes(deps.version.version));
   app.route("/", metricsRoutes(deps));

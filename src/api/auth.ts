@@ -2,11 +2,15 @@
  * Bearer-token rules of the API:
  *  - with a token configured, every mutation (POST/PUT/PATCH/DELETE) needs
  *    `Authorization: Bearer <token>`;
- *  - on a non-loopback listen address, every route needs it except /health
- *    and /runbooks (documentation the alerts link to);
+ *  - on a non-loopback listen address, every route needs it except /health,
+ *    /runbooks (documentation the alerts link to) and /login; a browser
+ *    signed in at /login (src/api/sessions.ts) reads with its session cookie
+ *    instead, and is sent to /login when it has none; a cookie never
+ *    authorises a mutation;
  *  - the token is never accepted from the query string, and never logged.
  */
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
+import type { Sessions } from "./sessions.ts";
 
 /** Compares two strings in time that depends only on their lengths. */
 export function constantTimeEqual(a: string, b: string): boolean {
@@ -19,24 +23,58 @@ export function constantTimeEqual(a: string, b: string): boolean {
 
 const MUTATIONS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 /** Read without the token on any listen address. */
-const OPEN_READS = new Set(["/health", "/runbooks"]);
+const OPEN_READS = new Set(["/health", "/runbooks", "/login"]);
+/** Posted without the token: they judge the token (or the session) themselves. */
+const SESSION_POSTS = new Set(["/login", "/logout"]);
 
-export function bearerGuard(token: string | null, tokenForReads: boolean): MiddlewareHandler {
+/** A page load by a browser (it takes HTML), not a script or API client. */
+function wantsPage(c: Context): boolean {
+  return c.req.method === "GET" && (c.req.header("accept") ?? "").includes("text/html");
+}
+
+export function bearerGuard(
+  token: string | null,
+  tokenForReads: boolean,
+  sessions: Sessions | null = null,
+): MiddlewareHandler {
   return async (c, next) => {
+    const read = !MUTATIONS.has(c.req.method);
     const needed = token !== null &&
-      (MUTATIONS.has(c.req.method) || (tokenForReads && !OPEN_READS.has(c.req.path)));
+      !(c.req.method === "POST" && SESSION_POSTS.has(c.req.path)) &&
+      (!read || (tokenForReads && !OPEN_READS.has(c.req.path)));
     if (needed) {
       const header = c.req.header("authorization") ?? "";
       const m = /^Bearer\s+(\S+)$/i.exec(header);
-      if (!m || !constantTimeEqual(m[1], token!)) {
-        c.header("WWW-Authenticate", 'Bearer realm="mcr"');
-        return c.json({
-          error: { code: "unauthorized", message: "a valid bearer token is required" },
-        }, 401);
+      if (m && constantTimeEqual(m[1], token!)) return await next();
+      if (read && sessions !== null) {
+        const host = c.req.header("host") ?? new URL(c.req.url).host;
+        if (sessions.valid(cookieValue(c.req.header("cookie"), cookieName(host)))) {
+          return await next();
+        }
+        if (wantsPage(c)) return c.redirect("/login", 303);
       }
+      c.header("WWW-Authenticate", 'Bearer realm="mcr"');
+      return c.json({
+        error: { code: "unauthorized", message: "a valid bearer token is required" },
+      }, 401);
     }
     await next();
   };
+}
+
+/** The session cookie's name: per port, so two relays on one host keep their own sessions. */
+export function cookieName(host: string): string {
+  const port = /:(\d+)$/.exec(host)?.[1] ?? "80";
+  return `mcr_session_${port}`;
+}
+
+/** The value of cookie `name` in a Cookie header, or undefined. */
+export function cookieValue(header: string | undefined, name: string): string | undefined {
+  for (const part of (header ?? "").split(";")) {
+    const i = part.indexOf("=");
+    if (i > 0 && part.slice(0, i).trim() === name) return part.slice(i + 1).trim();
+  }
+  return undefined;
 }
 
 /** True for loopback listen hosts (127.0.0.0/8, ::1, localhost). */

@@ -435,6 +435,44 @@ function servicePaths(): Paths {
         },
       },
     },
+    "/login": {
+      get: {
+        summary: "The status page's sign-in form (non-loopback listener with a token)",
+        description:
+          "A browser cannot send the bearer token: this form posts it once and gets a session. Without sessions (loopback listener or no token) it redirects to /.",
+        security: [],
+        responses: {
+          "200": { description: "the form", ...text("text/html") },
+          "303": { description: "no sessions here: to the status page" },
+        },
+      },
+      post: {
+        summary: "Sign in: the API token in a form field, a session cookie back",
+        description:
+          "Form field `token` (application/x-www-form-urlencoded). The right token sets an HttpOnly, SameSite=Strict session cookie (8 h, 1 h idle) and redirects to /; a session authorises reads only (the page and its event stream), never a change. 401 with the form again for a wrong token; 429 with Retry-After after 10 failures in a minute.",
+        security: [],
+        requestBody: {
+          content: {
+            "application/x-www-form-urlencoded": {
+              schema: { type: "object", properties: { token: { type: "string" } } },
+            },
+          },
+        },
+        responses: {
+          "303": { description: "signed in: to the status page" },
+          "401": { description: "wrong token: the form again", ...text("text/html") },
+          "429": { description: "too many attempts", ...text("text/html") },
+        },
+      },
+    },
+    "/logout": {
+      post: {
+        summary: "Sign out: the session ends and its cookie is cleared",
+        description: "Redirects to /login (to / without sessions).",
+        security: [],
+        responses: { "303": { description: "signed out" } },
+      },
+    },
     "/runbooks": {
       get: {
         summary: "The runbooks of the shipped Prometheus alerts",

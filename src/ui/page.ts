@@ -17,7 +17,7 @@ export const PAGE_HTML = `<!doctype html>
 <link rel="stylesheet" href="/ui/style.css">
 </head>
 <body>
-<header><h1>mcr</h1><span id="health" class="badge">…</span><span id="uptime"></span></header>
+<header><h1>mcr</h1><span id="health" class="badge">…</span><span id="uptime"></span><form id="signout" method="post" action="/logout"><button type="submit">sign out</button></form></header>
 <main>
 <section><h2>Rates (up to the last 5 minutes)</h2>
 <svg id="chart" width="720" height="200" viewBox="0 0 720 200" role="img" aria-label="input and output packets per second"></svg>
@@ -43,6 +43,7 @@ h1{font-size:1.3em;margin:0}h2{font-size:1em;margin:1.2em 0 .4em}
 main{padding:0 1em 2em}table{border-collapse:collapse;background:#fff}
 td,th{border:1px solid #ddd;padding:.25em .6em;text-align:left;font-size:.9em}
 .badge{padding:.15em .6em;border-radius:.8em;background:#888}.ok{background:#2a2}.warning{background:#d90}.critical{background:#c22}
+#signout{margin-left:auto}
 .in{color:#2563eb}.out{color:#16a34a}svg{background:#fff;border:1px solid #ddd}
 `;
 

@@ -86,3 +86,62 @@ rootTest(
   },
   { timeoutMs: 120_000 },
 );
+
+rootTest(
+  "root: on a non-loopback listener with a token, a browser signs in once (HttpOnly, SameSite=Strict session), reads the page and its live chart, cannot change anything with the cookie, and signs out",
+  async () => {
+    await withTopology(async (t) => {
+      const n = await t.chain();
+      const dir = Deno.makeTempDirSync({ prefix: "mcr-token-" });
+      const token = "status-page-token-0123456789";
+      Deno.writeTextFileSync(`${dir}/token`, token + "\n", { mode: 0o600 });
+      const yaml = `api: { listen: "10.0.1.1:8787", token_file: ${dir}/token }\n` + "rules:\n" +
+        `  - { name: cam1, input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }, outputs: [{ interface: ${n.relayOut}, group: 239.9.9.1, port: 6001 }] }\n`;
+      const relay = await startRelay(t, n.relay, yaml);
+      const gen = runGen(t, n.gen, {
+        group: "239.1.1.1",
+        port: 5001,
+        count: 20_000,
+        rate: 2000,
+        iface: n.genIf,
+        size: 256,
+      });
+      const driver = new URL("./fixtures/browse_login.ts", import.meta.url).pathname;
+      const config = new URL("../../deno.json", import.meta.url).pathname;
+      const r = await t.run(n.relay, [
+        Deno.execPath(),
+        "run",
+        "--config",
+        config,
+        ...DEV_RUN_FLAGS,
+        driver,
+        "http://10.0.1.1:8787/",
+        token,
+      ], 90_000);
+      await gen;
+      await relay.stop();
+      Deno.removeSync(dir, { recursive: true });
+      assert.equal(r.code, 0, r.stderr);
+      const p = JSON.parse(r.stdout.trim().split("\n").pop()!);
+      const all = JSON.stringify(p);
+      assert.equal(p.atLogin, true, `sent to /login first: ${all}`);
+      assert.match(p.refused ?? "", /not this relay's API token/, all);
+      assert.equal(p.loaded, true, `signed in, the page loaded its data: ${all}`);
+      assert.equal(p.path, "/");
+      assert.deepEqual(p.rules, ["cam1"]);
+      assert.ok(p.chart.second > p.chart.first, `the event stream moves the chart: ${all}`);
+      assert.deepEqual(p.cookie, {
+        name: "mcr_session_8787",
+        httpOnly: true,
+        sameSite: "Strict",
+        path: "/",
+      });
+      assert.doesNotMatch(p.scriptSees, /mcr_session/, "the page's script cannot read the session");
+      assert.equal(p.change, 401, "a change with the cookie alone is refused");
+      assert.equal(p.signedOut, true);
+      assert.equal(p.backToLogin, true, `after signing out the page asks again: ${all}`);
+      assert.deepEqual(p.offsite, []);
+    });
+  },
+  { timeoutMs: 120_000 },
+);
