@@ -27,8 +27,9 @@
  *
  * Auth (./auth.ts): with a token every mutation needs it; with tokenForReads
  * every route but /health, /runbooks and /login does, and a browser may read
- * with a session cookie from /login instead (./sessions.ts). Errors answer `{ error: { code, message } }`
- * with the status ./errors.ts gives them.
+ * with a session cookie from /login instead (./sessions.ts). Errors answer
+ * RFC 9457 problem details (application/problem+json) with the status and
+ * code ./errors.ts gives them.
  */
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -42,7 +43,7 @@ import type { BuildInfo } from "../version.ts";
 import { bearerGuard, hostGuard, type HostRules } from "./auth.ts";
 import { Sessions } from "./sessions.ts";
 import { loginRoutes } from "./routes/login.ts";
-import { ApiError, errorAnswer } from "./errors.ts";
+import { ApiError, errorProblem, problem, problemResponse } from "./errors.ts";
 import { configRoutes } from "./routes/config.ts";
 import { explainRoutes } from "./routes/explain.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
@@ -95,13 +96,10 @@ export function createApp(deps: ApiDeps): Hono {
   const log = deps.logger;
 
   app.onError((err, c) => {
-    const answer = errorAnswer(err);
-    if (answer) return c.json(answer.body, answer.status);
+    const answer = errorProblem(err);
+    if (answer) return problemResponse(c, answer);
     log.error("API request failed", { path: c.req.path, error: err.message });
-    return c.json(
-      { error: { code: "internal", message: "internal error (see the relay's log)" } },
-      500,
-    );
+    return problemResponse(c, problem(500, "internal", "internal error (see the relay's log)"));
   });
   app.notFound((c) => {
     // A path served with other methods: 405 with what it allows.
@@ -114,16 +112,21 @@ export function createApp(deps: ApiDeps): Hono {
     ];
     if (allow.length > 0) {
       c.header("Allow", allow.sort().join(", "));
-      return c.json({
-        error: {
-          code: "method_not_allowed",
-          message: `${c.req.method} is not allowed on ${c.req.path}; allowed: ${allow.join(", ")}`,
-        },
-      }, 405);
+      return problemResponse(
+        c,
+        problem(
+          405,
+          "method_not_allowed",
+          `${c.req.method} is not allowed on ${c.req.path}; allowed: ${allow.join(", ")}`,
+          undefined,
+          { allow },
+        ),
+      );
     }
-    return c.json({
-      error: { code: "not_found", message: `no route ${c.req.method} ${c.req.path}` },
-    }, 404);
+    return problemResponse(
+      c,
+      problem(404, "not_found", `no route ${c.req.method} ${c.req.path}`),
+    );
   });
 
   app.use("*", hostGuard(deps.hosts ?? { loopback: false, allowed: [] }));

@@ -11,6 +11,7 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import type { Sessions } from "./sessions.ts";
+import { problem, problemResponse } from "./errors.ts";
 
 /** Compares two strings in time that depends only on their lengths. */
 export function constantTimeEqual(a: string, b: string): boolean {
@@ -24,6 +25,8 @@ export function constantTimeEqual(a: string, b: string): boolean {
 const MUTATIONS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 /** Read without the token on any listen address. */
 const OPEN_READS = new Set(["/health", "/runbooks", "/login"]);
+/** Read without the token: documentation (problem types). */
+const OPEN_PREFIX = "/problems/";
 /** Posted without the token: they judge the token (or the session) themselves. */
 const SESSION_POSTS = new Set(["/login", "/logout"]);
 
@@ -41,7 +44,8 @@ export function bearerGuard(
     const read = !MUTATIONS.has(c.req.method);
     const needed = token !== null &&
       !(c.req.method === "POST" && SESSION_POSTS.has(c.req.path)) &&
-      (!read || (tokenForReads && !OPEN_READS.has(c.req.path)));
+      (!read ||
+        (tokenForReads && !OPEN_READS.has(c.req.path) && !c.req.path.startsWith(OPEN_PREFIX)));
     if (needed) {
       const header = c.req.header("authorization") ?? "";
       const m = /^Bearer\s+(\S+)$/i.exec(header);
@@ -54,9 +58,14 @@ export function bearerGuard(
         if (wantsPage(c)) return c.redirect("/login", 303);
       }
       c.header("WWW-Authenticate", 'Bearer realm="mcr"');
-      return c.json({
-        error: { code: "unauthorized", message: "a valid bearer token is required" },
-      }, 401);
+      return problemResponse(
+        c,
+        problem(
+          401,
+          "unauthorized",
+          "a valid bearer token is required (Authorization: Bearer ...)",
+        ),
+      );
     }
     await next();
   };
@@ -168,12 +177,10 @@ export function hostGuard(rules: HostRules): MiddlewareHandler {
     if (env?.transport !== "unix") {
       const host = hostOnly(hostValue);
       if (host === "" || hostAllowed(host, rules) === false) {
-        return c.json({
-          error: {
-            code: "misdirected_host",
-            message: `this API does not answer to Host "${hostValue}"`,
-          },
-        }, 421);
+        return problemResponse(
+          c,
+          problem(421, "misdirected_host", `this API does not answer to Host "${hostValue}"`),
+        );
       }
     }
     const origin = c.req.header("origin");
@@ -186,12 +193,10 @@ export function hostGuard(rules: HostRules): MiddlewareHandler {
           (sameOrigin || hostAllowed(hostOnly(u.host), rules) === true);
       } catch { /* "null" or garbage: refused */ }
       if (!ok) {
-        return c.json({
-          error: {
-            code: "forbidden_origin",
-            message: `mutations from origin "${origin}" are refused`,
-          },
-        }, 403);
+        return problemResponse(
+          c,
+          problem(403, "forbidden_origin", `mutations from origin "${origin}" are refused`),
+        );
       }
     }
     await next();

@@ -18,28 +18,53 @@ type SchemaName = keyof typeof RESPONSE_SCHEMAS;
 const json = (ref: SchemaName) => ({
   content: { "application/json": { schema: { $ref: `#/components/schemas/${ref}` } } },
 });
+/** An error answer: RFC 9457 problem details. */
+const problemBody = {
+  content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } },
+};
 const text = (type: string) => ({ content: { [type]: { schema: { type: "string" } } } });
 const errors = {
-  "400": { description: "malformed or invalid body (issues name each field)", ...json("Error") },
-  "401": { description: "missing or wrong bearer token", ...json("Error") },
-  "413": { description: "body too large", ...json("Error") },
-  "415": { description: "not JSON", ...json("Error") },
+  "400": { description: "malformed or invalid body (issues name each field)", ...problemBody },
+  "401": { description: "missing or wrong bearer token", ...problemBody },
+  "413": { description: "body too large", ...problemBody },
+  "415": { description: "not JSON", ...problemBody },
   "422": {
     description: "the resulting configuration is invalid; nothing changed",
-    ...json("Error"),
+    ...problemBody,
   },
   "409": {
     description:
       "conflict: restart_required (the key cannot change live), config_file_changed, resource_limit, or the rule exists",
-    ...json("Error"),
+    ...problemBody,
   },
   "503": {
     description:
       "not in force: apply_failed (rolled back) or persist_failed (not written, rolled back)",
-    ...json("Error"),
+    ...problemBody,
   },
 };
-const notFound = { "404": { description: "no such rule", ...json("Error") } };
+const notFound = { "404": { description: "no such rule", ...problemBody } };
+/** An ETag on a read that a later change can name in If-Match. */
+const withEtag = (r: Record<string, unknown>) => ({
+  ...r,
+  headers: {
+    ETag: { description: "the entity tag to send in If-Match", schema: { type: "string" } },
+  },
+});
+const ifMatchParam = {
+  name: "If-Match",
+  in: "header",
+  required: false,
+  description:
+    "the ETag of the last read: the change is refused (412) if what it read changed since; * for any",
+  schema: { type: "string" },
+};
+const preconditionFailed = {
+  "412": {
+    description: "precondition_failed: changed since the read named in If-Match; read again",
+    ...problemBody,
+  },
+};
 const nameParam = [{ name: "name", in: "path", required: true, schema: { type: "string" } }];
 
 /** "get /api/v1/rules/{name}" -> "getApiV1RulesByName": one stable, unique id per operation. */
@@ -67,12 +92,43 @@ export function documentedPath(routePath: string): string {
 /** Path items by path (their order is the document's). */
 type Paths = Record<string, Record<string, unknown>>;
 
-/** Every operation gets its operationId (clients generated from the document name methods after them). */
-function withOperationIds(paths: Paths) {
-  for (const [path, item] of Object.entries(paths)) {
-    for (const method of ["get", "put", "post", "delete", "patch"]) {
-      const op = item[method] as Record<string, unknown> | undefined;
-      if (op) op.operationId ??= operationId(method, path);
+const MUTATING = new Set(["put", "post", "delete", "patch"]);
+
+/**
+ * Every operation gets its operationId (clients generated from the document
+ * name methods after them), the tag of its group, and the answers any
+ * request can get: 401 where the token is needed, 403 for a change from
+ * another origin, 421 for a Host the relay does not answer to.
+ */
+function withConventions(groups: [string, Paths][]): Paths {
+  const paths: Paths = {};
+  for (const [tag, group] of groups) {
+    for (const [path, item] of Object.entries(group)) {
+      for (const method of ["get", "put", "post", "delete", "patch"]) {
+        const op = item[method] as Record<string, unknown> | undefined;
+        if (!op) continue;
+        op.operationId ??= operationId(method, path);
+        op.tags = [tag];
+        const responses = op.responses as Record<string, unknown>;
+        const open = Array.isArray(op.security) && op.security.length === 0;
+        if (!open) {
+          responses["401"] ??= {
+            description: "missing or wrong bearer token (or, for reads, no session)",
+            ...problemBody,
+          };
+        }
+        if (MUTATING.has(method)) {
+          responses["403"] ??= {
+            description: "a change from another origin (Origin header) is refused",
+            ...problemBody,
+          };
+        }
+        responses["421"] ??= {
+          description: "the relay does not answer to this Host (DNS rebinding guard)",
+          ...problemBody,
+        };
+      }
+      paths[path] = item;
     }
   }
   return paths;
@@ -85,23 +141,40 @@ export function openApiDocument(version: string): Record<string, unknown> {
     info: {
       title: "mcr API",
       version,
-      description: "Configuration and statistics of the mcr multicast relay.",
+      description:
+        "Configuration and statistics of the mcr multicast relay. Errors are RFC 9457 problem details (application/problem+json): type (a page at /problems/{code}), title, status, detail, code, and for invalid input `errors` with a JSON Pointer to each field. A method a path does not take is answered 405 with an Allow header (components.responses.MethodNotAllowed). PUT /api/v1/config takes If-Match with the ETag of GET /api/v1/config.",
     },
+    servers: [{ url: "/", description: "the relay that serves this document" }],
+    tags: [
+      { name: "monitoring", description: "health and Prometheus metrics" },
+      { name: "configuration", description: "rules and the whole configuration" },
+      { name: "state", description: "counters, workers, interfaces, version" },
+      { name: "pages", description: "the status page, its sign-in, runbooks, these docs" },
+      { name: "observation", description: "events, resources, routing, streams, merges" },
+      { name: "service", description: "log level, problem types" },
+    ],
     components: {
       schemas: Object.fromEntries(
         Object.entries(RESPONSE_SCHEMAS).map(([name, s]) => [name, schema(s)]),
       ),
+      responses: {
+        MethodNotAllowed: {
+          description: "the path does not take this method; Allow lists those it takes",
+          headers: { Allow: { schema: { type: "string" } } },
+          ...problemBody,
+        },
+      },
       securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
     },
     security: [{ bearer: [] }],
-    paths: withOperationIds({
-      ...monitoringPaths(),
-      ...configPaths(),
-      ...statePaths(),
-      ...pagePaths(),
-      ...observationPaths(),
-      ...servicePaths(),
-    }),
+    paths: withConventions([
+      ["monitoring", monitoringPaths()],
+      ["configuration", configPaths()],
+      ["state", statePaths()],
+      ["pages", pagePaths()],
+      ["observation", observationPaths()],
+      ["service", servicePaths()],
+    ]),
   };
 }
 
@@ -110,6 +183,7 @@ function monitoringPaths(): Paths {
   return {
     "/health": {
       get: {
+        security: [],
         summary: "Health verdict with reasons (200 ok/warning, 503 critical)",
         description:
           "For load balancers and monitoring. Critical (503): a worker not running or making no progress, an " +
@@ -140,7 +214,7 @@ function monitoringPaths(): Paths {
         responses: {
           "200": { description: "ok or warning", ...json("Health") },
           "503": { description: "critical", ...json("Health") },
-          "404": { description: "no rule of that name", ...json("Error") },
+          "404": { description: "no rule of that name", ...problemBody },
         },
       },
     },
@@ -194,25 +268,34 @@ function configPaths(): Paths {
       parameters: nameParam,
       get: {
         summary: "Get a rule",
-        description: "One rule as configured.",
-        responses: { "200": { description: "rule", ...json("Rule") }, ...notFound },
+        description: "One rule as configured, with its ETag.",
+        responses: {
+          "200": withEtag({ description: "rule", ...json("Rule") }),
+          ...notFound,
+        },
       },
       put: {
         summary: "Replace a rule",
-        description: "The body's name must be the URL's. Applied and persisted before 200.",
+        description:
+          "The body's name must be the URL's. Applied and persisted before 200. With If-Match, only while the rule is still what was read.",
+        parameters: [ifMatchParam],
         requestBody: { required: true, ...json("Rule") },
         responses: {
           "200": { description: "applied and persisted", ...json("ApplyResult") },
           ...notFound,
+          ...preconditionFailed,
           ...errors,
         },
       },
       delete: {
         summary: "Remove a rule",
-        description: "Its groups are left and its rings released; persisted before 200.",
+        description:
+          "Its groups are left and its rings released; persisted before 200. With If-Match, only while the rule is still what was read.",
+        parameters: [ifMatchParam],
         responses: {
           "200": { description: "applied and persisted", ...json("ApplyResult") },
           ...notFound,
+          ...preconditionFailed,
           ...errors,
         },
       },
@@ -220,16 +303,18 @@ function configPaths(): Paths {
     "/api/v1/config": {
       get: {
         summary: "The configuration in force",
-        description: "Exactly what runs.",
-        responses: { "200": { description: "config", ...json("Config") } },
+        description: "Exactly what runs, with its ETag.",
+        responses: { "200": withEtag({ description: "config", ...json("Config") }) },
       },
       put: {
         summary: "Replace the whole configuration (validated whole, applied atomically)",
         description:
-          "All of it takes effect or none; keys that cannot change live (api) are refused with 409 restart_required.",
+          "All of it takes effect or none; keys that cannot change live (api) are refused with 409 restart_required. Read-modify-write: send If-Match with the ETag of the GET, and a change made meanwhile by anyone (API, reload, SIGHUP) makes this one 412 instead of being overwritten.",
+        parameters: [ifMatchParam],
         requestBody: { required: true, ...json("Config") },
         responses: {
           "200": { description: "applied and persisted", ...json("ApplyResult") },
+          ...preconditionFailed,
           ...errors,
         },
       },
@@ -325,7 +410,7 @@ function observationPaths(): Paths {
           "For capacity planning and leak checks: every change must leave these as a fresh start would.",
         responses: {
           "200": { description: "resources", ...json("Resources") },
-          "404": { description: "not available", ...json("Error") },
+          "404": { description: "not available", ...problemBody },
         },
       },
     },
@@ -336,7 +421,7 @@ function observationPaths(): Paths {
           "IGMP queriers and groups per interface, PIM neighbours, DRs and learned routes, MSDP peers and SA cache, the outputs PIM joins added, interfaces waiting, protocol counters.",
         responses: {
           "200": { description: "routing state", ...json("Routing") },
-          "404": { description: "not available", ...json("Error") },
+          "404": { description: "not available", ...problemBody },
         },
       },
     },
@@ -391,8 +476,8 @@ function observationPaths(): Paths {
         requestBody: { required: true, ...json("LockBody") },
         responses: {
           "200": { description: "the merge with the lock in force", ...json("Merge") },
-          "400": { description: "invalid body", ...json("Error") },
-          "409": { description: "refused", ...json("Error") },
+          "400": { description: "invalid body", ...problemBody },
+          "409": { description: "refused", ...problemBody },
           ...notFound,
         },
       },
@@ -432,6 +517,19 @@ function servicePaths(): Paths {
             description: "OpenAPI 3.1",
             content: { "application/json": { schema: { type: "object" } } },
           },
+        },
+      },
+    },
+    "/problems/{code}": {
+      parameters: [{ name: "code", in: "path", required: true, schema: { type: "string" } }],
+      get: {
+        summary: "What a problem type means (the `type` of an error answer)",
+        description:
+          "A short page naming the problem type's code, its title and the statuses it comes with; readable without the token.",
+        security: [],
+        responses: {
+          "200": { description: "the page", ...text("text/html") },
+          "404": { description: "no such problem type", ...problemBody },
         },
       },
     },

@@ -5,6 +5,7 @@
  * the TypeScript types the handlers return drift away from them.
  */
 import { z } from "zod";
+import { PROBLEM_TYPES, type ProblemCode } from "./errors.ts";
 import { ConfigSchema, InputSchema, RuleName, RuleSchema } from "../config/schema.ts";
 import { MAX_RULES } from "../config/limits.ts";
 import type { StreamReport } from "../streams/readout.ts";
@@ -20,15 +21,24 @@ const Counters = z.record(z.string(), z.number()).describe(
   "counter values by name, as declared in src/stats/registry.ts",
 );
 
-export const ErrorResponse = z.object({
-  error: z.object({
-    code: z.string(),
-    message: z.string(),
-    issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
-    key: z.string().optional().describe(
-      "restart_required: the key that cannot change while the relay runs",
-    ),
-  }),
+/** RFC 9457 problem details, as every error is answered (application/problem+json). */
+export const ProblemResponse = z.looseObject({
+  type: z.string().describe("the problem type: /problems/{code}, a page describing it"),
+  title: z.string().describe("the type's title, the same for every problem of the type"),
+  status: z.int().describe("the HTTP status"),
+  detail: z.string().describe("this occurrence, in words"),
+  code: z.enum(Object.keys(PROBLEM_TYPES) as [ProblemCode, ...ProblemCode[]]).describe(
+    "the problem type's code, for programs",
+  ),
+  errors: z.array(z.object({
+    detail: z.string(),
+    pointer: z.string().describe("JSON Pointer (RFC 6901) to the field: /rules/0/input/port"),
+    path: z.string().describe("the same field as a path: rules[0].input.port"),
+  })).optional().describe("invalid input: each bad field"),
+  key: z.string().optional().describe(
+    "restart_required: the key that cannot change while the relay runs",
+  ),
+  allow: z.array(z.string()).optional().describe("method_not_allowed: the methods the path takes"),
 });
 
 export const ApplyResultResponse = z.object({
@@ -361,7 +371,7 @@ export const RuleBatchBody = z.strictObject({
 export const RESPONSE_SCHEMAS = {
   Rule: RuleSchema,
   Config: ConfigSchema,
-  Error: ErrorResponse,
+  Problem: ProblemResponse,
   ApplyResult: ApplyResultResponse,
   RuleList: RuleListResponse,
   Stats: StatsResponse,

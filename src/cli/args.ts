@@ -5,11 +5,33 @@
  */
 import { parseArgs } from "node:util";
 import type { z } from "zod";
+import { nearest } from "../config/suggest.ts";
+import { localProblem } from "./client.ts";
 
 export type ParsedArgs<T> = { ok: true; values: T; positionals: string[] } | {
   ok: false;
   message: string;
+  /** --json was given: the failure is told as one JSON line. */
+  json: boolean;
 };
+
+/**
+ * Tells a command-line error: with --json a problem (`code` "usage") on
+ * stdout; else the message and the command's usage on stderr. Exit 1.
+ */
+export function usageFailure(p: { message: string; json: boolean }, usage: string): number {
+  if (p.json) console.log(JSON.stringify(localProblem("usage", p.message)));
+  else console.error(`${p.message}\n${usage}`);
+  return 1;
+}
+
+/** node:util's unknown-option message, with the nearest known option suggested. */
+function unknownOption(message: string, options: Record<string, unknown>): string {
+  const m = /Unknown option '(-{1,2})([^']+)'/.exec(message);
+  if (!m) return message;
+  const guess = nearest(m[2], Object.keys(options));
+  return `unknown option ${m[1]}${m[2]}${guess ? `; did you mean --${guess}?` : ""}`;
+}
 
 /** Parses argv with string options and validates the values with a zod object schema. */
 export function parseCommandArgs<S extends z.ZodObject>(
@@ -23,13 +45,22 @@ export function parseCommandArgs<S extends z.ZodObject>(
   try {
     raw = parseArgs({ args: argv, options, strict: true, allowPositionals });
   } catch (err) {
-    return { ok: false, message: `${command}: ${(err as Error).message}` };
+    const json = argv.includes("--json");
+    return {
+      ok: false,
+      message: `${command}: ${unknownOption((err as Error).message, options)}`,
+      json,
+    };
   }
   const result = schema.safeParse(raw.values);
   if (!result.success) {
     const issue = result.error.issues[0];
     const name = issue.path.length > 0 ? `--${String(issue.path[0])}` : "arguments";
-    return { ok: false, message: `${command}: ${name}: ${issue.message}` };
+    return {
+      ok: false,
+      message: `${command}: ${name}: ${issue.message}`,
+      json: raw.values.json === true,
+    };
   }
   return { ok: true, values: result.data, positionals: raw.positionals };
 }

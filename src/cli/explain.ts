@@ -6,8 +6,8 @@
  * could not be asked (1 too when it refused, e.g. no such rule).
  */
 import { z } from "zod";
-import { parseCommandArgs } from "./args.ts";
-import { clientOptions, report } from "./client.ts";
+import { parseCommandArgs, usageFailure } from "./args.ts";
+import { ApiUrl, clientOptions, report } from "./client.ts";
 import type { ExplainReport } from "../stats/explain.ts";
 
 export const USAGE = "usage: mcr explain RULE [--api URL] [--token-file FILE] [--json]\n" +
@@ -16,7 +16,7 @@ export const USAGE = "usage: mcr explain RULE [--api URL] [--token-file FILE] [-
   "  Exit 0: all ok; 1: a warning (or the request was refused); 2: a step failed; 3: no relay.";
 
 const Args = z.object({
-  api: z.url().optional(),
+  api: ApiUrl.optional(),
   "token-file": z.string().optional(),
   json: z.boolean().optional(),
   help: z.boolean().optional(),
@@ -48,7 +48,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
     Args,
     true,
   );
-  if (!p.ok) return (console.error(`${p.message}\n${USAGE}`), 1);
+  if (!p.ok) return usageFailure(p, USAGE);
   if (p.values.help) return (console.log(USAGE), 0);
   const rule = p.positionals[0];
   if (rule === undefined || p.positionals.length > 1) {
@@ -59,6 +59,8 @@ export async function explainCommand(argv: string[]): Promise<number> {
     clientOptions(p.values),
     "GET",
     `/api/v1/rules/${encodeURIComponent(rule)}/explain`,
+    undefined,
+    p.values.json,
   );
   if (typeof res === "number") return res;
   const body = res.body as ExplainReport;

@@ -15,7 +15,7 @@ import {
   type SignalMode,
   TestSignal,
 } from "../tools/signal.ts";
-import { parseCommandArgs } from "./args.ts";
+import { parseCommandArgs, usageFailure } from "./args.ts";
 
 export const USAGE = `usage: mcr gen (--group G | --address A) --port P [--count N] [--rate PPS]
                [--size BYTES] [--interface IF] [--source-ip S] [--ttl T] [--run-id N] [--json]
@@ -170,8 +170,7 @@ function parseGenArgs(argv: string[]): GenValues | number {
     return 0;
   }
   if (!parsed.ok) {
-    console.error(`${parsed.message}\n${USAGE}`);
-    return 1;
+    return usageFailure(parsed, USAGE);
   }
   const a = parsed.values;
   if (a.leg !== undefined) {

@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { RuleName } from "../config/schema.ts";
 import { parseCommandArgs } from "./args.ts";
-import { ApiUnreachable, callApi, clientOptions } from "./client.ts";
+import { ApiUnreachable, ApiUrl, callApi, clientOptions } from "./client.ts";
 import type { HealthReport } from "../stats/health.ts";
 import { buildInfo } from "../version.ts";
 
@@ -79,7 +79,7 @@ const threshold = z.string().refine((t) => {
   }
 }, { message: 'a threshold range: "10", "10:20", "10:", "~:20" or "@10:20"' }).optional();
 const HealthArgs = z.object({
-  api: z.url().optional(),
+  api: ApiUrl.optional(),
   "token-file": z.string().optional(),
   rule: RuleName.optional(),
   "stale-ms": z.coerce.number().int().min(0).max(86_400_000).optional(),

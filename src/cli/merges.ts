@@ -6,8 +6,8 @@
  * lock (PUT /api/v1/merges/RULE/lock). --json prints the API's answer.
  */
 import { z } from "zod";
-import { parseCommandArgs } from "./args.ts";
-import { clientOptions, report } from "./client.ts";
+import { parseCommandArgs, usageFailure } from "./args.ts";
+import { ApiUrl, clientOptions, report } from "./client.ts";
 import type { MergeReport } from "../merge/merge_readout.ts";
 
 export const USAGE =
@@ -17,7 +17,7 @@ export const USAGE =
   "  --lock LEG (failover) sends that leg alone until --unlock.";
 
 const Args = z.object({
-  api: z.url().optional(),
+  api: ApiUrl.optional(),
   "token-file": z.string().optional(),
   json: z.boolean().optional(),
   lock: z.string().regex(/^\d+$/, "a leg number").optional(),
@@ -79,7 +79,7 @@ export async function mergesCommand(argv: string[]): Promise<number> {
     Args,
     true,
   );
-  if (!p.ok) return (console.error(`${p.message}\n${USAGE}`), 1);
+  if (!p.ok) return usageFailure(p, USAGE);
   if (p.values.help) return (console.log(USAGE), 0);
   const rule = p.positionals[0];
   const locking = p.values.lock !== undefined || p.values.unlock === true;
@@ -92,8 +92,8 @@ export async function mergesCommand(argv: string[]): Promise<number> {
   const res = locking
     ? await report("mcr merges", o, "PUT", `${path}/lock`, {
       leg: p.values.lock === undefined ? null : Number(p.values.lock),
-    })
-    : await report("mcr merges", o, "GET", path);
+    }, p.values.json)
+    : await report("mcr merges", o, "GET", path, undefined, p.values.json);
   if (typeof res === "number") return res;
   const reports = (rule === undefined ? res.body : [res.body]) as MergeReport[];
   if (p.values.json) console.log(JSON.stringify(res.body));

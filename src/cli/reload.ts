@@ -6,14 +6,22 @@
  * `systemctl reload mcr` fails when the reload does (a signal would not say).
  */
 import { z } from "zod";
-import { parseCommandArgs } from "./args.ts";
-import { ApiUnreachable, callApi, clientOptions } from "./client.ts";
+import { parseCommandArgs, usageFailure } from "./args.ts";
+import {
+  answerProblem,
+  ApiUnreachable,
+  ApiUrl,
+  callApi,
+  clientOptions,
+  fail,
+  localProblem,
+} from "./client.ts";
 
 export const USAGE = "usage: mcr reload [--api URL] [--token-file FILE] [--json]\n" +
   "  The running relay reads its config file again; exits 0 once it is in force, 1 if refused.";
 
 const Args = z.object({
-  api: z.url().optional(),
+  api: ApiUrl.optional(),
   "token-file": z.string().optional(),
   json: z.boolean().optional(),
   help: z.boolean().optional(),
@@ -26,21 +34,14 @@ export async function reloadCommand(argv: string[]): Promise<number> {
     json: { type: "boolean" },
     help: { type: "boolean", short: "h" },
   }, Args);
-  if (!p.ok) return (console.error(`${p.message}\n${USAGE}`), 1);
+  if (!p.ok) return usageFailure(p, USAGE);
   if (p.values.help) return (console.log(USAGE), 0);
   try {
     const res = await callApi(clientOptions(p.values), "POST", "/api/v1/config/reload");
-    if (p.values.json) console.log(JSON.stringify(res.body));
     if (res.status >= 400) {
-      const e = (res.body as {
-        error?: { message?: string; issues?: { path: string; message: string }[] };
-      })?.error;
-      if (!p.values.json) {
-        console.error(`mcr reload: refused (HTTP ${res.status}): ${e?.message ?? "refused"}`);
-        for (const i of e?.issues ?? []) console.error(`  ${i.path}: ${i.message}`);
-      }
-      return 1;
+      return fail("mcr reload: refused", p.values.json, answerProblem(res.status, res.body));
     }
+    if (p.values.json) console.log(JSON.stringify(res.body));
     if (!p.values.json) {
       const r = res.body as { added: string[]; removed: string[]; changed: string[] };
       console.log(
@@ -49,7 +50,11 @@ export async function reloadCommand(argv: string[]): Promise<number> {
     }
     return 0;
   } catch (err) {
-    console.error(`mcr reload: ${err instanceof ApiUnreachable ? err.message : String(err)}`);
-    return 3;
+    const unreachable = err instanceof ApiUnreachable;
+    return fail(
+      "mcr reload",
+      p.values.json,
+      localProblem(unreachable ? "unreachable" : "failed", (err as Error).message),
+    );
   }
 }

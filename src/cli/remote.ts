@@ -5,12 +5,12 @@
  */
 import { z } from "zod";
 import { stringify } from "yaml";
-import { parseCommandArgs } from "./args.ts";
-import { clientOptions, report } from "./client.ts";
+import { parseCommandArgs, usageFailure } from "./args.ts";
+import { ApiUrl, clientOptions, report } from "./client.ts";
 import type { RoutingReport } from "../supervisor/control.ts";
 
 const Common = z.object({
-  api: z.url().optional(),
+  api: ApiUrl.optional(),
   "token-file": z.string().optional(),
   json: z.boolean().optional(),
   help: z.boolean().optional(),
@@ -44,14 +44,14 @@ async function call(
   path: string,
   body?: unknown,
 ): Promise<unknown> {
-  const r = await report(command, clientOptions(a), method, path, body);
+  const r = await report(command, clientOptions(a), method, path, body, a.json);
   return typeof r === "number" ? new Exit(r) : r.body;
 }
 
 export async function workersCommand(argv: string[]): Promise<number> {
   const usage = WORKERS_USAGE;
   const p = parseCommandArgs("mcr workers", argv, OPTIONS, Common);
-  if (!p.ok) return (console.error(`${p.message}\n${usage}`), 1);
+  if (!p.ok) return usageFailure(p, usage);
   if (p.values.help) return (console.log(usage), 0);
   const body = await call("mcr workers", p.values, "GET", "/api/v1/workers") as
     | {
@@ -81,7 +81,7 @@ export async function workersCommand(argv: string[]): Promise<number> {
 export async function logLevelCommand(argv: string[]): Promise<number> {
   const usage = LOG_LEVEL_USAGE;
   const p = parseCommandArgs("mcr log-level", argv, OPTIONS, Common, true);
-  if (!p.ok) return (console.error(`${p.message}\n${usage}`), 1);
+  if (!p.ok) return usageFailure(p, usage);
   if (p.values.help) return (console.log(usage), 0);
   const [level, ...extra] = p.positionals;
   if (
@@ -108,7 +108,7 @@ export async function logLevelCommand(argv: string[]): Promise<number> {
 export async function configShow(argv: string[]): Promise<number> {
   const usage = CONFIG_SHOW_USAGE;
   const p = parseCommandArgs("mcr config show", argv, OPTIONS, Common);
-  if (!p.ok) return (console.error(`${p.message}\n${usage}`), 1);
+  if (!p.ok) return usageFailure(p, usage);
   if (p.values.help) return (console.log(usage), 0);
   const body = await call("mcr config show", p.values, "GET", "/api/v1/config");
   if (body instanceof Exit) return body.code;
@@ -220,7 +220,7 @@ export function formatRouting(
 
 export async function routingCommand(argv: string[]): Promise<number> {
   const p = parseCommandArgs("mcr routing", argv, OPTIONS, Common, true);
-  if (!p.ok) return (console.error(`${p.message}\n${ROUTING_USAGE}`), 1);
+  if (!p.ok) return usageFailure(p, ROUTING_USAGE);
   if (p.values.help) return (console.log(ROUTING_USAGE), 0);
   const wanted = p.positionals as RoutingSection[];
   const bad = wanted.find((w) => !ROUTING_SECTIONS.includes(w));

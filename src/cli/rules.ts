@@ -12,13 +12,17 @@ import {
   ruleInputs,
   UnicastAddress,
 } from "../config/schema.ts";
-import { parseCommandArgs } from "./args.ts";
+import { parseCommandArgs, usageFailure } from "./args.ts";
 import {
   ApiUnreachable,
+  ApiUrl,
   callApi,
   type ClientOptions,
   clientOptions,
-  describeApiError,
+  expectStatus,
+  fail,
+  localProblem,
+  RefusedError,
 } from "./client.ts";
 
 export const USAGE = `usage: mcr rules list [--json]
@@ -86,7 +90,7 @@ const AddArgs = z.object({
   out: z.array(z.string()).optional(),
   file: z.string().optional(),
   replace: z.boolean().optional(),
-  api: z.url().optional(),
+  api: ApiUrl.optional(),
   "token-file": z.string().optional(),
   json: z.boolean().optional(),
 });
@@ -96,7 +100,7 @@ type Subcommand = (client: ClientOptions, a: RulesArgs, positionals: string[]) =
 
 async function listRules(client: ClientOptions, a: RulesArgs): Promise<number> {
   const res = await callApi(client, "GET", "/api/v1/rules");
-  if (res.status !== 200) throw new Error(describeApiError(res.body));
+  expectStatus(res, 200);
   const rules = res.body as Rule[];
   if (a.json) {
     console.log(JSON.stringify(rules));
@@ -152,7 +156,7 @@ function ruleOfArgs(a: RulesArgs): unknown {
 async function addRule(client: ClientOptions, a: RulesArgs): Promise<number> {
   const rule = ruleOfArgs(a);
   const res = await callApi(client, "POST", "/api/v1/rules", rule);
-  if (res.status !== 201) throw new Error(describeApiError(res.body));
+  expectStatus(res, 201);
   console.log(a.json ? JSON.stringify(res.body) : `added rule "${(rule as Rule).name}"`);
   return 0;
 }
@@ -165,7 +169,7 @@ async function importRules(client: ClientOptions, a: RulesArgs, pos: string[]): 
   let remove: string[] = [];
   if (a.replace) {
     const res = await callApi(client, "GET", "/api/v1/rules");
-    if (res.status !== 200) throw new Error(describeApiError(res.body));
+    expectStatus(res, 200);
     const present = new Set((res.body as Rule[]).map((r) => r.name));
     remove = add.flatMap((r) => {
       const name = (r as { name?: unknown } | null)?.name;
@@ -173,7 +177,7 @@ async function importRules(client: ClientOptions, a: RulesArgs, pos: string[]): 
     });
   }
   const res = await callApi(client, "POST", "/api/v1/rules:batch", { add, remove });
-  if (res.status !== 200) throw new Error(describeApiError(res.body));
+  expectStatus(res, 200);
   const r = res.body as { added: string[]; changed: string[] };
   console.log(
     a.json
@@ -187,14 +191,14 @@ async function importRules(client: ClientOptions, a: RulesArgs, pos: string[]): 
 async function removeRules(client: ClientOptions, a: RulesArgs, pos: string[]): Promise<number> {
   if (pos.length > 1) {
     const res = await callApi(client, "POST", "/api/v1/rules:batch", { remove: pos });
-    if (res.status !== 200) throw new Error(describeApiError(res.body));
+    expectStatus(res, 200);
     console.log(a.json ? JSON.stringify(res.body) : `removed ${pos.length} rules`);
     return 0;
   }
   const name = pos[0] ?? a.name;
   if (!name) throw new Error("NAME: which rule to remove");
   const res = await callApi(client, "DELETE", `/api/v1/rules/${encodeURIComponent(name)}`);
-  if (res.status !== 200) throw new Error(describeApiError(res.body));
+  expectStatus(res, 200);
   console.log(a.json ? JSON.stringify(res.body) : `removed rule "${name}"`);
   return 0;
 }
@@ -220,10 +224,11 @@ export function rulesOfFile(path: string): unknown[] {
 
 export async function rulesCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
-  if (!sub || sub === "--help" || sub === "-h") {
+  if (sub === "--help" || sub === "-h") {
     console.log(USAGE);
-    return sub ? 0 : 1;
+    return 0;
   }
+  if (!sub) return (console.error(`mcr rules: name a subcommand\n${USAGE}`), 1);
   const parsed = parseCommandArgs(
     `mcr rules ${sub}`,
     rest,
@@ -245,8 +250,7 @@ export async function rulesCommand(argv: string[]): Promise<number> {
     true,
   );
   if (!parsed.ok) {
-    console.error(`${parsed.message}\n${USAGE}`);
-    return 1;
+    return usageFailure(parsed, USAGE);
   }
   const a = parsed.values;
   const client = clientOptions(sub === "import" ? { ...a, "timeout-ms": 120_000 } : a);
@@ -258,11 +262,10 @@ export async function rulesCommand(argv: string[]): Promise<number> {
   try {
     return await run(client, a, parsed.positionals);
   } catch (err) {
-    const message = `mcr rules ${sub}: ${
-      err instanceof ApiUnreachable ? err.message : (err as Error).message
-    }`;
-    if (a.json) console.log(JSON.stringify({ error: message }));
-    else console.error(message);
-    return err instanceof ApiUnreachable ? 3 : 1;
+    const p = err instanceof RefusedError ? err.problem : localProblem(
+      err instanceof ApiUnreachable ? "unreachable" : "failed",
+      (err as Error).message,
+    );
+    return fail(`mcr rules ${sub}`, a.json, p);
   }
 }

@@ -5,8 +5,16 @@ import type { Rates } from "../stats/rates.ts";
 import { residenceQuantileUs } from "../stats/aggregate.ts";
 import { RESIDENCE_BUCKETS_US } from "../stats/registry.ts";
 import type { RoutingReport, StatsSnapshot } from "../supervisor/control.ts";
-import { parseCommandArgs } from "./args.ts";
-import { ApiUnreachable, callApi, clientOptions, describeApiError } from "./client.ts";
+import { parseCommandArgs, usageFailure } from "./args.ts";
+import {
+  answerProblem,
+  type ApiUnreachable,
+  ApiUrl,
+  callApi,
+  clientOptions,
+  fail,
+  localProblem,
+} from "./client.ts";
 
 export const USAGE = `usage: mcr stats [--once] [--json] [--interval-ms MS] [--api URL]`;
 
@@ -14,7 +22,7 @@ const StatsArgs = z.object({
   once: z.boolean().optional(),
   json: z.boolean().optional(),
   "interval-ms": z.coerce.number().int().min(100).max(60_000).default(1000),
-  api: z.url().optional(),
+  api: ApiUrl.optional(),
   "token-file": z.string().optional(),
 });
 
@@ -132,8 +140,7 @@ export async function statsCommand(argv: string[]): Promise<number> {
     "token-file": { type: "string" },
   }, StatsArgs);
   if (!parsed.ok) {
-    console.error(`${parsed.message}\n${USAGE}`);
-    return 1;
+    return usageFailure(parsed, USAGE);
   }
   const a = parsed.values;
   const client = clientOptions(a);
@@ -143,13 +150,13 @@ export async function statsCommand(argv: string[]): Promise<number> {
     try {
       res = await callApi(client, "GET", "/api/v1/stats");
     } catch (err) {
-      console.error(`mcr stats: ${(err as ApiUnreachable).message}`);
-      return 3;
+      return fail(
+        "mcr stats",
+        a.json,
+        localProblem("unreachable", (err as ApiUnreachable).message),
+      );
     }
-    if (res.status !== 200) {
-      console.error(`mcr stats: ${describeApiError(res.body)}`);
-      return 1;
-    }
+    if (res.status !== 200) return fail("mcr stats", a.json, answerProblem(res.status, res.body));
     const snapshot = res.body as StatsSnapshot & { rates: Rates };
     if (a.json) {
       console.log(JSON.stringify(snapshot));

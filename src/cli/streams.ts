@@ -5,8 +5,8 @@
  * API's answer.
  */
 import { z } from "zod";
-import { parseCommandArgs } from "./args.ts";
-import { clientOptions, report } from "./client.ts";
+import { parseCommandArgs, usageFailure } from "./args.ts";
+import { ApiUrl, clientOptions, report } from "./client.ts";
 import type { StreamReport } from "../streams/readout.ts";
 
 export const USAGE = "usage: mcr streams [RULE] [--api URL] [--token-file FILE] [--json]\n" +
@@ -14,7 +14,7 @@ export const USAGE = "usage: mcr streams [RULE] [--api URL] [--token-file FILE] 
   "  RTP loss/duplicates/reordering/jitter, MPEG-TS TR 101 290 counters and PIDs.";
 
 const Args = z.object({
-  api: z.url().optional(),
+  api: ApiUrl.optional(),
   "token-file": z.string().optional(),
   json: z.boolean().optional(),
   help: z.boolean().optional(),
@@ -92,13 +92,20 @@ export async function streamsCommand(argv: string[]): Promise<number> {
     Args,
     true,
   );
-  if (!p.ok) return (console.error(`${p.message}\n${USAGE}`), 1);
+  if (!p.ok) return usageFailure(p, USAGE);
   if (p.values.help) return (console.log(USAGE), 0);
   const rule = p.positionals[0];
   const path = rule === undefined
     ? "/api/v1/streams"
     : `/api/v1/streams/${encodeURIComponent(rule)}`;
-  const res = await report("mcr streams", clientOptions(p.values), "GET", path);
+  const res = await report(
+    "mcr streams",
+    clientOptions(p.values),
+    "GET",
+    path,
+    undefined,
+    p.values.json,
+  );
   if (typeof res === "number") return res;
   const reports = (rule === undefined ? res.body : [res.body]) as StreamReport[];
   if (p.values.json) console.log(JSON.stringify(res.body));

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { isMulticast, parseIp } from "../net/address.ts";
+import "./messages.ts"; // refusals in plain words, for every schema
 
 /** Default TTL written into relayed packets when an output does not set one. */
 export const DEFAULT_TTL = 64;
@@ -29,7 +30,9 @@ export const UnicastAddress = z.string().refine((t) => {
 }, { error: "must be a unicast IPv4 or IPv6 address (not multicast, not unspecified)" });
 export const Port = z.int().min(1).max(65535);
 /** IP protocol of a rule's stream: udp (the default), esp, or a protocol number. */
-export const Protocol = z.union([z.enum(["udp", "esp"]), z.int().min(0).max(255)]);
+export const Protocol = z.union([z.enum(["udp", "esp"]), z.int().min(0).max(255)], {
+  error: "must be udp, esp or an IP protocol number 0-255",
+});
 /** The protocol number of an input (17 for UDP, the default). */
 export function protocolNumber(input: { protocol?: "udp" | "esp" | number }): number {
   const p = input.protocol ?? "udp";

@@ -1,4 +1,5 @@
 /** YAML text -> validated Config (or ConfigError naming every bad field). */
+import { plainMessage } from "./messages.ts";
 import { type Document, LineCounter, parseDocument } from "yaml";
 import { checkOnDemand, checkRules, type Config, ConfigSchema } from "./schema.ts";
 import { MAX_RULES } from "./limits.ts";
@@ -18,7 +19,7 @@ export function validateRuleChange(next: Config, source: string): Config {
   if (next.rules.length > MAX_RULES) {
     issues.push({
       path: ["rules"],
-      message: `Too big: expected array to have <=${MAX_RULES} items`,
+      message: plainMessage({ code: "too_big", origin: "array", maximum: MAX_RULES })!,
     });
   }
   const ctx = {

@@ -4,7 +4,7 @@
  * runbook_url points there, on the instance that fired it), and
  * docs/runbooks.md is written from them:
  *
- *   deno run --allow-write src/ui/runbooks.ts
+ *   deno run --allow-write --allow-run src/ui/runbooks.ts
  *
  * A test checks that every alert has a runbook, every runbook an alert, and
  * that docs/runbooks.md is what this writes.
@@ -214,8 +214,21 @@ export function runbooksHtml(): string {
     `<h1>mcr runbooks</h1>\n${sections}\n</body></html>\n`;
 }
 
+/** The Markdown as `deno fmt` lays it out (the repository's formatter wraps at 100 columns). */
+export async function formattedMarkdown(): Promise<string> {
+  const p = new Deno.Command(Deno.execPath(), {
+    args: ["fmt", "--ext=md", "-"],
+    stdin: "piped",
+    stdout: "piped",
+  }).spawn();
+  const w = p.stdin.getWriter();
+  await w.write(new TextEncoder().encode(runbooksMarkdown()));
+  await w.close();
+  return new TextDecoder().decode((await p.output()).stdout);
+}
+
 if (import.meta.main) {
   const out = new URL("../../docs/runbooks.md", import.meta.url);
-  Deno.writeTextFileSync(out, runbooksMarkdown());
+  Deno.writeTextFileSync(out, await formattedMarkdown());
   console.log(`wrote ${out.pathname}`);
 }

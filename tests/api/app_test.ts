@@ -100,10 +100,10 @@ Deno.test("invalid rule bodies get 4xx with the path of every bad field and chan
       const app = createApp(fakeDeps(relay));
       const res = await app.request("/api/v1/rules", json("POST", body));
       assert.equal(res.status, status);
-      const err = (await res.json()).error;
+      const err = await res.json();
       for (const p of paths) {
         assert.ok(
-          err.issues.some((i: { path: string }) => i.path.startsWith(p)),
+          err.errors.some((i: { path: string }) => i.path.startsWith(p)),
           JSON.stringify(err),
         );
       }
@@ -183,9 +183,7 @@ Deno.test("PUT /api/v1/config is validated whole: one bad rule rejects all of it
   const res = await app.request("/api/v1/config", json("PUT", bad));
   assert.equal(res.status, 400);
   assert.ok(
-    (await res.json()).error.issues.some((i: { path: string }) =>
-      i.path === "rules[1].input.group"
-    ),
+    (await res.json()).errors.some((i: { path: string }) => i.path === "rules[1].input.group"),
   );
   assert.equal(relay.applied.length, 0);
   const good = await app.request("/api/v1/config", json("PUT", { rules: [RULE2] }));
@@ -203,7 +201,7 @@ Deno.test("a configuration the relay cannot apply is 422 and nothing is persiste
   }], "interfaces");
   const res = await app.request("/api/v1/rules", json("POST", RULE2));
   assert.equal(res.status, 422);
-  assert.equal((await res.json()).error.issues[0].path, "rules[1].input.interface");
+  assert.equal((await res.json()).errors[0].path, "rules[1].input.interface");
   assert.equal(persisted, 0);
 });
 
@@ -317,7 +315,7 @@ Deno.test("unknown routes are 404 JSON", async () => {
   const app = createApp(fakeDeps(new FakeRelay(structuredClone(BASE_CONFIG))));
   const res = await app.request("/api/v2/nothing");
   assert.equal(res.status, 404);
-  assert.equal((await res.json()).error.code, "not_found");
+  assert.equal((await res.json()).code, "not_found");
 });
 
 Deno.test("a change the relay refuses as restart-only is 409 restart_required naming the key, and nothing changes", async () => {
@@ -334,8 +332,8 @@ Deno.test("a change the relay refuses as restart-only is 409 restart_required na
   );
   assert.equal(res.status, 409);
   const body = await res.json();
-  assert.equal(body.error.code, "restart_required");
-  assert.equal(body.error.key, "api");
+  assert.equal(body.code, "restart_required");
+  assert.equal(body.key, "api");
   assert.deepEqual(relay.current, BASE_CONFIG);
   assert.equal(persisted.length, 0);
 });
@@ -352,8 +350,8 @@ Deno.test("a change that cannot be persisted is 503 persist_failed and is not in
   const res = await app.request("/api/v1/rules", json("POST", RULE2));
   assert.equal(res.status, 503);
   const body = await res.json();
-  assert.equal(body.error.code, "persist_failed");
-  assert.match(body.error.message, /No space left/);
+  assert.equal(body.code, "persist_failed");
+  assert.match(body.detail, /No space left/);
   assert.deepEqual(
     relay.current.rules.map((r) => r.name),
     ["cam1"],
@@ -459,10 +457,118 @@ Deno.test("a change the file on disk refuses (edited since mcr read it) is 409 c
     Deno.writeTextFileSync(path, Deno.readTextFileSync(path) + "# an operator's edit\n");
     const res = await app.request("/api/v1/rules", json("POST", RULE2));
     assert.equal(res.status, 409);
-    assert.equal((await res.json()).error.code, "config_file_changed");
+    assert.equal((await res.json()).code, "config_file_changed");
     assert.equal(relay.applied.length, 0, "never applied");
     assert.match(Deno.readTextFileSync(path), /an operator's edit/);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
+});
+
+Deno.test("errors are RFC 9457 problem details: type (a page the relay serves), title, status, detail, code, and errors with JSON Pointers", async () => {
+  const relay = new FakeRelay(structuredClone(BASE_CONFIG));
+  const app = createApp(fakeDeps(relay));
+  const res = await app.request(
+    "/api/v1/rules",
+    json("POST", {
+      name: "cam2",
+      input: { interface: "eth1", group: "239.1.1.2", port: 500001 },
+      outputs: [{ interface: "eth2", group: "239.9.9.2", port: "x" }],
+    }),
+  );
+  assert.equal(res.status, 400);
+  assert.equal(res.headers.get("content-type"), "application/problem+json");
+  const p = await res.json();
+  assert.equal(p.type, "/problems/invalid_rule");
+  assert.equal(p.title, "The rule is not valid");
+  assert.equal(p.status, 400);
+  assert.equal(p.code, "invalid_rule");
+  assert.match(p.detail, /invalid rule/);
+  assert.deepEqual(
+    p.errors.map((
+      e: { pointer: string; path: string; detail: string },
+    ) => [e.pointer, e.path, e.detail]),
+    [
+      ["/input/port", "input.port", "must be at most 65535"],
+      ["/outputs/0/port", "outputs[0].port", "must be a number (got text)"],
+    ],
+    "plain words, no zod wording",
+  );
+  const page = await app.request(p.type);
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /The rule is not valid/);
+  assert.equal((await app.request("/problems/no_such_type")).status, 404);
+  // The guards answer problems too: 405 with Allow, 404, 421.
+  const del = await app.request("/api/v1/stats", { method: "DELETE" });
+  assert.equal(del.status, 405);
+  assert.equal(del.headers.get("content-type"), "application/problem+json");
+  const d = await del.json();
+  assert.equal(d.code, "method_not_allowed");
+  assert.deepEqual(d.allow, ["GET"]);
+  assert.equal((await (await app.request("/nope")).json()).type, "/problems/not_found");
+  const local = createApp(fakeDeps(relay, { hosts: { loopback: true, allowed: [] } }));
+  const rebound = await local.request("/api/v1/stats", { headers: { host: "evil.example" } });
+  assert.equal(rebound.status, 421);
+  assert.equal((await rebound.json()).code, "misdirected_host");
+});
+
+Deno.test("If-Match: a read-modify-write of the config or a rule is refused (412) when another change came between; the ETag of the read otherwise", async () => {
+  const relay = new FakeRelay(structuredClone(BASE_CONFIG));
+  const app = createApp(fakeDeps(relay));
+  const read = await app.request("/api/v1/config");
+  const etag = read.headers.get("etag")!;
+  assert.match(etag, /^"[0-9a-f]{32}"$/);
+  const cfg = await read.json();
+  // Client B changes the config meanwhile.
+  const b = await app.request(
+    "/api/v1/rules",
+    json("POST", {
+      ...BASE_CONFIG.rules[0],
+      name: "camB",
+      input: { interface: "eth1", group: "239.1.1.7", port: 5007 },
+    }),
+  );
+  assert.equal(b.status, 201);
+  // Client A's write based on its stale read is refused, and B's rule stays.
+  const put = (tag: string) =>
+    app.request("/api/v1/config", {
+      method: "PUT",
+      headers: { "content-type": "application/json", "if-match": tag },
+      body: JSON.stringify({ ...cfg, workers: 2 }),
+    });
+  const stale = await put(etag);
+  assert.equal(stale.status, 412);
+  const p = await stale.json();
+  assert.equal(p.code, "precondition_failed");
+  assert.ok(relay.config().rules.some((r) => r.name === "camB"), "B's change was not overwritten");
+  // Read again: the new ETag works.
+  const fresh = (await app.request("/api/v1/config")).headers.get("etag")!;
+  assert.notEqual(fresh, etag);
+  assert.equal(p.etag, fresh, "the refusal names the ETag now in force");
+  const ok = await put(fresh);
+  assert.equal(ok.status, 200);
+  assert.equal(relay.config().workers, 2);
+  // Without If-Match, last writer wins as before; * matches anything in force.
+  assert.equal((await put("*")).status, 200);
+  // One rule: PUT and DELETE honour the rule's own ETag.
+  const r1 = await app.request("/api/v1/rules/cam1");
+  const tag1 = r1.headers.get("etag")!;
+  const rule = await r1.json();
+  await app.request("/api/v1/rules/cam1", {
+    method: "PUT",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ ...rule, outputs: [{ ...rule.outputs[0], port: 5100 }] }),
+  });
+  const del = await app.request("/api/v1/rules/cam1", {
+    method: "DELETE",
+    headers: { "if-match": tag1 },
+  });
+  assert.equal(del.status, 412);
+  assert.ok(relay.config().rules.some((r) => r.name === "cam1"));
+  const tag2 = (await app.request("/api/v1/rules/cam1")).headers.get("etag")!;
+  const del2 = await app.request("/api/v1/rules/cam1", {
+    method: "DELETE",
+    headers: { "if-match": tag2 },
+  });
+  assert.equal(del2.status, 200);
 });

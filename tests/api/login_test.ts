@@ -55,7 +55,7 @@ Deno.test("a browser without a session is sent to /login; an API client gets 401
   assert.equal(page.headers.get("location"), "/login");
   const api = await req(app, "/api/v1/stats");
   assert.equal(api.status, 401);
-  assert.equal((await api.json()).error.code, "unauthorized");
+  assert.equal((await api.json()).code, "unauthorized");
   const form = await req(app, "/login", { html: true });
   assert.equal(form.status, 200);
   const html = await form.text();

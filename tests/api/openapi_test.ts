@@ -90,13 +90,19 @@ Deno.test("what the API answers fits the schema the document names for that stat
   const checked: string[] = [];
   for (const { method, path, op } of operations(doc)) {
     if (method !== "get") continue;
-    const url = path.replace("{name}", "cam1");
+    const url = path.replace("{name}", "cam1").replace("{code}", "invalid_config");
     const res = await app.request(url);
     const described = (op.responses as Record<string, Json>)[String(res.status)];
     assert.ok(described, `GET ${url} answered ${res.status}, which the document does not describe`);
-    const schema = (described.content as Record<string, { schema: Json }> | undefined)?.[
-      "application/json"
-    ]?.schema;
+    const type = (res.headers.get("content-type") ?? "").split(";")[0];
+    const content = described.content as Record<string, { schema: Json }> | undefined;
+    if (/json$/.test(type)) {
+      assert.ok(
+        content?.[type],
+        `GET ${url} answered ${type}, which the document does not describe`,
+      );
+    }
+    const schema = content?.[type]?.schema;
     const ref = schema?.$ref as string | undefined;
     if (!ref) {
       await res.body?.cancel();
@@ -118,7 +124,28 @@ Deno.test("what the API answers fits the schema the document names for that stat
     body: "{}",
   });
   assert.equal(bad.status, 400);
-  assert.ok(RESPONSE_SCHEMAS.Error.safeParse(await bad.json()).success);
+  assert.equal(bad.headers.get("content-type"), "application/problem+json");
+  assert.ok(RESPONSE_SCHEMAS.Problem.safeParse(await bad.json()).success);
+});
+
+Deno.test("the document has servers and tags, every operation a tag, 401 where the token is needed, 403 on changes, 421 everywhere, and a 405 response", async () => {
+  const { doc } = await documentOf();
+  assert.deepEqual((doc.servers as Json[])[0].url, "/");
+  const tags = new Set((doc.tags as { name: string }[]).map((t) => t.name));
+  for (const { method, path, op } of operations(doc)) {
+    const where = `${method} ${path}`;
+    assert.ok(
+      (op.tags as string[]).every((t) => tags.has(t)) && (op.tags as string[]).length === 1,
+      where,
+    );
+    const r = op.responses as Record<string, Json>;
+    const open = Array.isArray(op.security) && (op.security as unknown[]).length === 0;
+    if (!open) assert.ok(r["401"], `${where}: 401`);
+    if (method !== "get") assert.ok(r["403"], `${where}: 403`);
+    assert.ok(r["421"], `${where}: 421`);
+  }
+  const responses = (doc.components as Json).responses as Record<string, Json>;
+  assert.ok(responses.MethodNotAllowed);
 });
 
 Deno.test("GET /api/v1/docs renders every operation and schema with no script and nothing from elsewhere", async () => {

@@ -62,15 +62,15 @@ Deno.test("a batch with one bad rule among 5,000 is refused whole, naming the fi
   add[4000] = { ...rule(4000), input: { interface: "eth1", group: "not-an-address", port: 1 } };
   const res = await app.request(BATCH, post({ add }));
   assert.equal(res.status, 400);
-  const err = (await res.json()).error;
+  const err = await res.json();
   assert.equal(err.code, "invalid_rule");
-  assert.match(err.message, /add\[3210\] \(rule "r3210"\)/);
-  assert.ok(err.issues.length > 0);
+  assert.match(err.detail, /add\[3210\] \(rule "r3210"\)/);
+  assert.ok(err.errors.length > 0);
   assert.ok(
-    err.issues.every((i: { path: string }) => i.path.startsWith("add[3210]")),
-    JSON.stringify(err.issues),
+    err.errors.every((i: { path: string }) => i.path.startsWith("add[3210]")),
+    JSON.stringify(err.errors),
   );
-  assert.ok(err.issues.some((i: { path: string }) => i.path.includes("port")));
+  assert.ok(err.errors.some((i: { path: string }) => i.path.includes("port")));
   assert.equal(relay.applied.length, 0);
   assert.equal(persisted.length, 0);
   assert.deepEqual(relay.current, BASE_CONFIG);
@@ -94,10 +94,10 @@ Deno.test("a batch that conflicts is refused whole: existing name 409, twice in 
   ];
   for (const [body, status, code, message] of cases) {
     const res = await app.request(BATCH, post(body));
-    const err = (await res.json()).error;
+    const err = await res.json();
     assert.equal(res.status, status, JSON.stringify(body));
     assert.equal(err.code, code);
-    assert.match(err.message, message);
+    assert.match(err.detail, message);
   }
   assert.equal(relay.applied.length, 0);
   assert.deepEqual(relay.current, BASE_CONFIG);

@@ -362,6 +362,13 @@ rootTest(
         return JSON.parse(new TextDecoder().decode(r.stdout)).map((x: { name: string }) => x.name);
       };
       assert.deepEqual(await rules(), ["h1"]);
+      // The CLI over the socket (as vtysh or birdc over theirs).
+      const cli = await t.run(
+        n.relay,
+        selfCommand(["rules", "list", "--api", `unix:${socket}`, "--json"]),
+      );
+      assert.equal(cli.code, 0, cli.stderr);
+      assert.deepEqual(JSON.parse(cli.stdout).map((x: { name: string }) => x.name), ["h1"]);
       Deno.writeTextFileSync(
         relay.configPath,
         base +

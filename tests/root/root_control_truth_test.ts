@@ -332,8 +332,8 @@ rootTest(
       ) {
         const r = await put({ ...config, ...change });
         assert.equal(r.status, 409, JSON.stringify(r.json));
-        assert.equal(r.json.error.code, "restart_required");
-        assert.equal(r.json.error.key, key);
+        assert.equal(r.json.code, "restart_required");
+        assert.equal(r.json.key, key);
         assert.deepEqual(await get("/api/v1/config"), config, "GET equals what runs");
         assert.equal(
           Deno.readTextFileSync(relay.configPath),
@@ -432,7 +432,7 @@ rootTest(
         const lines = r.stdout.trim().split("\n");
         const status = Number(lines.pop());
         assert.equal(status, 503, r.stdout);
-        assert.equal(JSON.parse(lines.join("\n")).error.code, "persist_failed");
+        assert.equal(JSON.parse(lines.join("\n")).code, "persist_failed");
         const running = JSON.parse(
           (await t.run(n.relay, ["curl", "-sf", `${API}/api/v1/config`])).stdout,
         );

@@ -342,7 +342,7 @@ rootTest(
           );
         } else {
           assert.equal(put.status, 503, JSON.stringify(put.json));
-          assert.equal(put.json.error.code, "apply_failed");
+          assert.equal(put.json.code, "apply_failed");
           assert.deepEqual(after, before, "rolled back: nothing of it is in force");
         }
         // The next mutation is served, promptly.
@@ -622,7 +622,7 @@ rootTest(
         rules: [...config.rules, ...many(30, "f")],
       });
       assert.equal(failed.status, 503, JSON.stringify(failed.json));
-      assert.equal(failed.json.error.code, "apply_failed");
+      assert.equal(failed.json.code, "apply_failed");
       assert.deepEqual(
         await snapshot(),
         before,
@@ -640,7 +640,7 @@ rootTest(
         ring: { block_count: 20000 }, // 1.25 GiB of RX ring with 64 KiB blocks (frames), 2.5 GiB with 128 KiB (blocks)
       });
       assert.equal(huge.status, 409, JSON.stringify(huge.json));
-      assert.equal(huge.json.error.code, "resource_limit");
+      assert.equal(huge.json.code, "resource_limit");
       assert.deepEqual(await snapshot(), before);
 
       // And the relay still takes a good change.

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { createApp } from "../../src/api/app.ts";
 import { BASE_CONFIG, fakeDeps, FakeRelay } from "../helpers/fake_relay.ts";
 import { dashboard } from "../../examples/monitoring/dashboard.ts";
-import { RUNBOOKS, runbooksMarkdown } from "../../src/ui/runbooks.ts";
+import { formattedMarkdown, RUNBOOKS } from "../../src/ui/runbooks.ts";
 
 async function metricsText(): Promise<string> {
   const relay = new FakeRelay(structuredClone(BASE_CONFIG));
@@ -93,7 +93,7 @@ Deno.test("every alert has a runbook (served at /runbooks and in docs/runbooks.m
   const md = Deno.readTextFileSync(new URL("../../docs/runbooks.md", import.meta.url));
   assert.equal(
     md,
-    runbooksMarkdown(),
+    await formattedMarkdown(),
     "docs/runbooks.md is up to date (deno run src/ui/runbooks.ts)",
   );
   for (const a of alerts) assert.match(md, new RegExp(`^## ${a}$`, "m"));

@@ -25,13 +25,13 @@ export interface ChangeDeps {
  */
 export async function applyChange(
   deps: ChangeDeps,
-  build: (current: Config) => Config,
+  build: (current: Config) => Config | Promise<Config>,
   rulesOnly = false,
 ): Promise<Record<string, unknown>> {
   const result = await deps.relay.change(async (current) => {
     // A file changed on disk refuses the change before it is applied (409 config_file_changed).
     await deps.persist?.check?.();
-    const next = build(current);
+    const next = await build(current);
     try {
       return rulesOnly
         ? validateRuleChange(next, "request body")

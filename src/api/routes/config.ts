@@ -1,7 +1,9 @@
 /**
  * /api/v1/config: the whole configuration, read (GET) or replaced (PUT).
  * A replacement is validated before it is queued (400 invalid_config) and
- * then applied and persisted like any change (./change.ts).
+ * then applied and persisted like any change (./change.ts). GET answers an
+ * ETag; a PUT with If-Match is refused (412) if the configuration changed
+ * since (../etag.ts).
  */
 import { Hono } from "hono";
 import { ConfigError } from "../../config/errors.ts";
@@ -10,13 +12,19 @@ import type { Config } from "../../config/schema.ts";
 import type { ApplyResult } from "../../supervisor/control.ts";
 import { ApiError, invalidConfig, jsonBody } from "../errors.ts";
 import { applyChange, type ChangeDeps } from "./change.ts";
+import { etagOf, ifMatch, requireMatch } from "../etag.ts";
 
 export function configRoutes(
   deps: ChangeDeps & { reload?: () => Promise<ApplyResult> },
 ): Hono {
   const config = new Hono();
-  config.get("/", (c) => c.json(deps.relay.config()));
+  config.get("/", async (c) => {
+    const current = deps.relay.config();
+    c.header("ETag", await etagOf(current));
+    return c.json(current);
+  });
   config.put("/", async (c) => {
+    const tags = ifMatch(c);
     const body = await jsonBody(c);
     try {
       validateConfig(body, "request body");
@@ -26,7 +34,12 @@ export function configRoutes(
       }
       throw err;
     }
-    return c.json(await applyChange(deps, () => body as Config));
+    return c.json(
+      await applyChange(deps, async (current) => {
+        await requireMatch(tags, current, "the configuration");
+        return body as Config;
+      }),
+    );
   });
   // The file read again and applied, answered when it is in force or refused: what
   // `systemctl reload` (ExecReload=mcr reload) waits for, unlike a signal.

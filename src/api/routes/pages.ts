@@ -7,6 +7,15 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import { PAGE_CSS, PAGE_HTML, PAGE_JS } from "../../ui/page.ts";
 import { runbooksHtml } from "../../ui/runbooks.ts";
+import { ApiError, PROBLEM_TYPES, type ProblemCode } from "../errors.ts";
+
+/** The page a problem's `type` points to. */
+function problemPage(code: ProblemCode): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>mcr problem: ${code}</title></head>` +
+    `<body><h1>${PROBLEM_TYPES[code]}</h1><p>Problem type <code>${code}</code> of the mcr API ` +
+    `(RFC 9457). The answer's <code>detail</code> says what happened this time; for invalid ` +
+    `input, <code>errors</code> points to each field. See <a href="/api/v1/docs">the API</a>.</p></body></html>\n`;
+}
 import { renderDocsPage } from "../docs_page.ts";
 import { openApiDocument } from "../openapi.ts";
 
@@ -31,6 +40,13 @@ export function pageRoutes(version: string): Hono {
   pages.get("/ui/app.js", page(PAGE_JS, "text/javascript; charset=utf-8"));
   pages.get("/ui/style.css", page(PAGE_CSS, "text/css; charset=utf-8"));
   pages.get("/runbooks", page(runbooksHtml(), "text/html; charset=utf-8"));
+  pages.get("/problems/:code", (c) => {
+    const code = c.req.param("code");
+    if (!Object.hasOwn(PROBLEM_TYPES, code)) {
+      throw new ApiError(404, "not_found", `no problem type "${code}"`);
+    }
+    return page(problemPage(code as ProblemCode), "text/html; charset=utf-8")(c);
+  });
   pages.get("/api/v1/openapi.json", (c) => c.json(openApiDocument(version)));
   pages.get(
     "/api/v1/docs",

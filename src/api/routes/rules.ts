@@ -2,12 +2,14 @@
  * /api/v1/rules: list, read, add (POST), replace (PUT) and remove (DELETE)
  * one rule. Every change goes through applyChange, so it is validated
  * against the whole configuration and persisted before it is acknowledged.
+ * GET of one rule answers an ETag; PUT and DELETE honour If-Match (../etag.ts).
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { type Rule, RuleName, RuleSchema } from "../../config/schema.ts";
 import { ApiError, jsonBody, zodIssues } from "../errors.ts";
 import { applyChange, type ChangeDeps } from "./change.ts";
+import { etagOf, ifMatch, requireMatch } from "../etag.ts";
 
 /** The `:name` path parameter, checked: 400 invalid_name. */
 export function nameParam(c: Context): string {
@@ -35,10 +37,11 @@ async function ruleBody(c: Context): Promise<Rule> {
 export function rulesRoutes(deps: ChangeDeps): Hono {
   const rules = new Hono();
   rules.get("/", (c) => c.json(deps.relay.config().rules));
-  rules.get("/:name", (c) => {
+  rules.get("/:name", async (c) => {
     const name = nameParam(c);
     const rule = deps.relay.config().rules.find((r) => r.name === name);
     if (!rule) throw new ApiError(404, "rule_not_found", `no rule named "${name}"`);
+    c.header("ETag", await etagOf(rule));
     return c.json(rule);
   });
   rules.post("/", async (c) => {
@@ -57,17 +60,19 @@ export function rulesRoutes(deps: ChangeDeps): Hono {
   });
   rules.put("/:name", async (c) => {
     const name = nameParam(c);
+    const tags = ifMatch(c);
     const rule = await ruleBody(c);
     if (rule.name !== name) {
       throw new ApiError(
         422,
         "name_mismatch",
         `body names rule "${rule.name}" but the URL names "${name}"`,
-        [{ path: "name", message: `must be "${name}"` }],
+        [{ path: "name", pointer: "/name", message: `must be "${name}"` }],
       );
     }
-    const result = await applyChange(deps, (cfg) => {
+    const result = await applyChange(deps, async (cfg) => {
       const i = cfg.rules.findIndex((r) => r.name === name);
+      if (i >= 0) await requireMatch(tags, cfg.rules[i], `rule "${name}"`);
       if (i < 0) {
         throw new ApiError(404, "rule_not_found", `no rule named "${name}" (POST to add it)`);
       }
@@ -79,10 +84,13 @@ export function rulesRoutes(deps: ChangeDeps): Hono {
   });
   rules.delete("/:name", async (c) => {
     const name = nameParam(c);
-    const result = await applyChange(deps, (cfg) => {
-      if (!cfg.rules.some((r) => r.name === name)) {
+    const tags = ifMatch(c);
+    const result = await applyChange(deps, async (cfg) => {
+      const found = cfg.rules.find((r) => r.name === name);
+      if (!found) {
         throw new ApiError(404, "rule_not_found", `no rule named "${name}"`);
       }
+      await requireMatch(tags, found, `rule "${name}"`);
       return { ...cfg, rules: cfg.rules.filter((r) => r.name !== name) };
     }, true);
     return c.json(result);
