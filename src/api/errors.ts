@@ -51,6 +51,7 @@ export const PROBLEM_TYPES = {
   persist_failed: "The configuration could not be written to its file",
   apply_failed: "The configuration could not be put in force",
   native_error: "The kernel refused an operation",
+  queue_timeout: "The change waited longer than its client and was not applied",
   internal: "Internal error",
 } as const;
 

@@ -39,7 +39,7 @@ const errors = {
   },
   "503": {
     description:
-      "not in force: apply_failed (rolled back) or persist_failed (not written, rolled back)",
+      "not in force: apply_failed (rolled back), persist_failed (not written, rolled back), or queue_timeout (its turn came after the client's Prefer: wait, default 10 s; never applied; Retry-After)",
     ...problemBody,
   },
 };
@@ -241,10 +241,15 @@ function configPaths(): Paths {
       post: {
         summary: "Add a rule",
         description:
-          "Validated, applied, then persisted to the config file; 201 only once all three are done.",
+          "Validated, applied, then persisted to the config file; 201 only once all three are done. Idempotent: the same rule again answers 200 (a different one of that name 409). Every change honours `Prefer: wait=SECONDS` (RFC 7240, default 10): a change whose turn comes later is refused 503 queue_timeout and never applied.",
         requestBody: { required: true, ...json("Rule") },
         responses: {
           "201": { description: "applied and persisted", ...json("ApplyResult") },
+          "200": {
+            description:
+              "the same rule is already in force (a retry of an add that was applied): nothing changed",
+            ...json("ApplyResult"),
+          },
           ...errors,
         },
       },

@@ -55,6 +55,8 @@ export async function callApi(
   const headers: Record<string, string> = {};
   if (o.token) headers.authorization = `Bearer ${o.token}`;
   if (body !== undefined) headers["content-type"] = "application/json";
+  // A change is applied only if its turn comes while this client still waits (RFC 7240 wait).
+  if (method !== "GET") headers.prefer = `wait=${Math.max(1, Math.floor(o.timeoutMs / 1000) - 1)}`;
   let res: Response;
   const unix = o.api.startsWith("unix:") ? o.api.slice(5) : null;
   const client = unix === null

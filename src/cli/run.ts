@@ -17,6 +17,7 @@ import { createLogger, type Logger } from "../log.ts";
 import { countersRecord } from "../stats/summary.ts";
 import { type Notifier, systemdNotifier } from "./systemd.ts";
 import { EventBus } from "../events.ts";
+import type { FaultKind } from "../api/routes/views.ts";
 
 export const USAGE = `usage: mcr run --config FILE [--listen HOST:PORT] [--no-api] [--no-persist]
 
@@ -250,8 +251,7 @@ async function serveApi(
   if (prepared) {
     try {
       const injectFault = Deno.env.get("MCR_FAULT_INJECTION") === "1"
-        ? (worker: number, kind: "throw" | "hang" | "stall" | "fail_apply", ms?: number) =>
-          supervisor.injectFault(worker, kind, ms)
+        ? (worker: number, kind: FaultKind, ms?: number) => supervisor.injectFault(worker, kind, ms)
         : undefined;
       // The file read when this change's turn comes in the one mutation queue.
       const reload = () => supervisor.change(() => file.load());

@@ -21,6 +21,7 @@ import type { ApplyResult, RelayControl } from "../supervisor/control.ts";
 import { buildInfo } from "../version.ts";
 import type { EventBus } from "../events.ts";
 import { evaluateHealth } from "../stats/health.ts";
+import type { FaultKind } from "../api/routes/views.ts";
 
 /** What prepareApi() checked and bound. */
 export interface PreparedApi {
@@ -111,7 +112,7 @@ export interface ApiOptions {
   /** Wired only when MCR_FAULT_INJECTION=1 (tests of worker restarts). */
   injectFault?: (
     worker: number,
-    kind: "throw" | "hang" | "stall" | "fail_apply",
+    kind: FaultKind,
     ms?: number,
   ) => boolean;
   /** The event stream; the sampler adds stats every second and health transitions. */

@@ -91,10 +91,11 @@ export interface PoolOptions {
 
 /**
  * Faults tests can inject (MCR_FAULT_INJECTION=1): throw, spin without
- * progress, block inside native code (stall), or fail the next plan after
- * its rings are open (fail_apply).
+ * progress, block inside native code (stall), fail the next plan after its
+ * rings are open (fail_apply), or hold the next delivery of a plan for `ms`
+ * (slow_apply: a change that takes long, with every worker healthy).
  */
-export type FaultKind = "throw" | "hang" | "stall" | "fail_apply";
+export type FaultKind = "throw" | "hang" | "stall" | "fail_apply" | "slow_apply";
 
 /**
  * The rules to post: a delta from the plan the worker last applied (rule
@@ -125,6 +126,8 @@ export class WorkerPool {
   #log: PoolLogger;
   #stuckMs: number;
   #applyingStuckMs: number;
+  /** Test hook (slow_apply): the next delivery waits this long first. */
+  #slowNext = 0;
 
   constructor(readonly options: PoolOptions) {
     this.#log = options.logger;
@@ -185,6 +188,11 @@ export class WorkerPool {
    * if a worker refuses it, dies, or does not answer in time.
    */
   async deliver(plan: WorkerPlan, hold: readonly number[] = []): Promise<void> {
+    if (this.#slowNext > 0) {
+      const ms = this.#slowNext;
+      this.#slowNext = 0;
+      await new Promise((r) => setTimeout(r, ms));
+    }
     await this.#deliverTo(plan, hold);
     if (this.#workers.some((w) => w.alive && w.succession > 0)) {
       await this.#succession(this.#workers, []);
@@ -342,6 +350,10 @@ export class WorkerPool {
     if (!w || w.waiterHandle < 0) return false;
     if (kind === "fail_apply") {
       Atomics.store(w.control, CONTROL_FAULT, FAULT_FAIL_APPLY);
+      return true;
+    }
+    if (kind === "slow_apply") {
+      this.#slowNext = ms;
       return true;
     }
     if (kind === "stall") {

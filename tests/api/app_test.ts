@@ -5,6 +5,7 @@ import { ConfigError } from "../../src/config/errors.ts";
 import { ConfigFile } from "../../src/config/config_file.ts";
 import { persistTo } from "../../src/config/persist.ts";
 import { BASE_CONFIG, fakeDeps, FakeRelay } from "../helpers/fake_relay.ts";
+import { createLogger } from "../../src/log.ts";
 
 const RULE2 = {
   name: "cam2",
@@ -571,4 +572,67 @@ Deno.test("If-Match: a read-modify-write of the config or a rule is refused (412
     headers: { "if-match": tag2 },
   });
   assert.equal(del2.status, 200);
+});
+
+Deno.test("a change whose turn comes after its client stopped waiting (Prefer: wait) is refused 503 and never applied; one within its wait is", async () => {
+  const relay = new FakeRelay(structuredClone(BASE_CONFIG));
+  const lines: string[] = [];
+  const app = createApp(fakeDeps(relay, {
+    logger: createLogger({ level: "info", write: (l) => lines.push(l) }),
+  }));
+  const rule = (name: string, port: number) => ({
+    ...BASE_CONFIG.rules[0],
+    name,
+    input: { interface: "eth1", group: "239.1.1.9", port },
+  });
+  // Another source holds the queue for 1.5 s (a slow reload, say).
+  const slow = relay.change(async (cfg) => {
+    await new Promise((r) => setTimeout(r, 1500));
+    return cfg;
+  });
+  const impatient = app.request("/api/v1/rules", {
+    method: "POST",
+    headers: { "content-type": "application/json", prefer: "wait=1" },
+    body: JSON.stringify(rule("late", 5010)),
+  });
+  const patient = app.request("/api/v1/rules", {
+    method: "POST",
+    headers: { "content-type": "application/json", prefer: "wait=5" },
+    body: JSON.stringify(rule("ontime", 5011)),
+  });
+  await slow;
+  const late = await impatient;
+  assert.equal(late.status, 503);
+  assert.equal(late.headers.get("retry-after"), "1");
+  assert.equal(late.headers.get("preference-applied"), "wait=1");
+  const p = await late.json();
+  assert.equal(p.code, "queue_timeout");
+  assert.match(p.detail, /not applied/);
+  assert.equal((await patient).status, 201);
+  const names = relay.config().rules.map((r) => r.name);
+  assert.ok(!names.includes("late"), "never applied after its client gave up");
+  assert.ok(names.includes("ontime"));
+  assert.ok(
+    lines.some((l) => l.includes("its client stopped waiting") && l.includes('"wait_ms":1000')),
+  );
+});
+
+Deno.test("adding a rule is idempotent: the same rule again is 200 with nothing changed; a different one of that name is 409", async () => {
+  const relay = new FakeRelay(structuredClone(BASE_CONFIG));
+  const app = createApp(fakeDeps(relay));
+  const rule = {
+    ...BASE_CONFIG.rules[0],
+    name: "cam7",
+    input: { interface: "eth1", group: "239.1.1.7", port: 5007 },
+  };
+  const post = (r: unknown) => app.request("/api/v1/rules", json("POST", r));
+  assert.equal((await post(rule)).status, 201);
+  const again = await post(structuredClone(rule));
+  assert.equal(again.status, 200);
+  const body = await again.json();
+  assert.deepEqual([body.added, body.removed, body.changed], [[], [], []]);
+  const other = await post({ ...rule, outputs: [{ ...rule.outputs[0], port: 6100 }] });
+  assert.equal(other.status, 409);
+  assert.equal((await other.json()).code, "rule_exists");
+  assert.equal(relay.config().rules.filter((r) => r.name === "cam7").length, 1);
 });

@@ -241,3 +241,89 @@ rootTest(
     });
   },
 );
+
+rootTest(
+  "operator: a change whose client stopped waiting is never applied: behind a slow change, a client with a 1 s wait gives up and its rule never comes into force (503 queue_timeout to one still there); a patient one is applied; a retried add is idempotent",
+  async () => {
+    await withTopology(async (t) => {
+      const n = await t.chain();
+      const relay = await startRelay(
+        t,
+        n.relay,
+        `rules:\n${ruleYaml(n.relayIn, n.relayOut)}`,
+        [],
+        { MCR_FAULT_INJECTION: "1" },
+      );
+      const rule = (name: string, port: number) => ({
+        name,
+        input: { interface: n.relayIn, group: "239.1.1.9", port },
+        outputs: [{ interface: n.relayOut, group: "239.9.9.9", port: port + 1000 }],
+      });
+      // The next change takes 3 s (its plan is held before delivery; every worker stays healthy).
+      const fault = await apiSend(t, n.relay, "POST", "/api/v1/debug/fault", {
+        worker: 0,
+        kind: "slow_apply",
+        ms: 3000,
+      });
+      assert.equal(fault.status, 200, fault.text);
+      const slow = apiSend(t, n.relay, "POST", "/api/v1/rules", rule("slow", 5010));
+      await sleep(200);
+      // A client that waits 1 s and says so, and one that just gives up after 1.5 s (curl).
+      const said = t.run(n.relay, [
+        "curl",
+        "-s",
+        "--max-time",
+        "6",
+        "-w",
+        "\n%{http_code}",
+        "-X",
+        "POST",
+        "-H",
+        "content-type: application/json",
+        "-H",
+        "prefer: wait=1",
+        "-d",
+        JSON.stringify(rule("said", 5011)),
+        `${API}/api/v1/rules`,
+      ]);
+      const gone = t.run(n.relay, [
+        "curl",
+        "-s",
+        "--max-time",
+        "1.5",
+        "-o",
+        "/dev/null",
+        "-X",
+        "POST",
+        "-H",
+        "content-type: application/json",
+        "-H",
+        "prefer: wait=1",
+        "-d",
+        JSON.stringify(rule("gone", 5012)),
+        `${API}/api/v1/rules`,
+      ]);
+      const patient = apiSend(t, n.relay, "POST", "/api/v1/rules", rule("patient", 5013));
+      assert.equal((await slow).status, 201);
+      const saidOut = (await said).stdout;
+      assert.equal(Number(saidOut.slice(saidOut.lastIndexOf("\n") + 1)), 503, saidOut);
+      assert.match(saidOut, /"code":"queue_timeout"/);
+      assert.notEqual((await gone).code, 0, "curl gave up");
+      assert.equal((await patient).status, 201, "no Prefer: 10 s, its turn came in time");
+      await sleep(500);
+      const names = (await apiGet<{ name: string }[]>(t, n.relay, "/api/v1/rules")).map((r) =>
+        r.name
+      );
+      assert.deepEqual(names.toSorted(), ["a", "patient", "slow"], "said and gone never applied");
+      // The client that gave up retries: an add is idempotent, so a retry after an applied one is safe.
+      const retry = await apiSend(t, n.relay, "POST", "/api/v1/rules", rule("patient", 5013));
+      assert.equal(retry.status, 200, retry.text);
+      await relay.stop();
+      const refused = relay.log.filter((l) => l.includes("its client stopped waiting"));
+      assert.equal(refused.length, 2, relay.log.join("\n"));
+      assert.ok(
+        !relay.log.some((l) => l.includes('"added":["said"]') || l.includes('"added":["gone"]')),
+      );
+    });
+  },
+);

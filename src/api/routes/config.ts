@@ -35,7 +35,7 @@ export function configRoutes(
       throw err;
     }
     return c.json(
-      await applyChange(deps, async (current) => {
+      await applyChange(deps, c, async (current) => {
         await requireMatch(tags, current, "the configuration");
         return body as Config;
       }),

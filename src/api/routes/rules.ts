@@ -10,6 +10,7 @@ import { type Rule, RuleName, RuleSchema } from "../../config/schema.ts";
 import { ApiError, jsonBody, zodIssues } from "../errors.ts";
 import { applyChange, type ChangeDeps } from "./change.ts";
 import { etagOf, ifMatch, requireMatch } from "../etag.ts";
+import { canonical } from "../../config/rule_edit.ts";
 
 /** The `:name` path parameter, checked: 400 invalid_name. */
 export function nameParam(c: Context): string {
@@ -46,17 +47,25 @@ export function rulesRoutes(deps: ChangeDeps): Hono {
   });
   rules.post("/", async (c) => {
     const rule = await ruleBody(c);
-    const result = await applyChange(deps, (cfg) => {
-      if (cfg.rules.some((r) => r.name === rule.name)) {
+    // A retry of an add that was applied (its client gave up on the answer) finds the
+    // same rule in force: 200, nothing changed. Another rule of that name: 409.
+    let already = false;
+    const result = await applyChange(deps, c, (cfg) => {
+      const existing = cfg.rules.find((r) => r.name === rule.name);
+      if (existing !== undefined && canonical(existing) === canonical(rule)) {
+        already = true;
+        return cfg;
+      }
+      if (existing !== undefined) {
         throw new ApiError(
           409,
           "rule_exists",
-          `a rule named "${rule.name}" already exists (PUT to replace it)`,
+          `a different rule named "${rule.name}" already exists (PUT to replace it)`,
         );
       }
       return { ...cfg, rules: [...cfg.rules, rule] };
     }, true);
-    return c.json(result, 201);
+    return c.json(result, already ? 200 : 201);
   });
   rules.put("/:name", async (c) => {
     const name = nameParam(c);
@@ -70,7 +79,7 @@ export function rulesRoutes(deps: ChangeDeps): Hono {
         [{ path: "name", pointer: "/name", message: `must be "${name}"` }],
       );
     }
-    const result = await applyChange(deps, async (cfg) => {
+    const result = await applyChange(deps, c, async (cfg) => {
       const i = cfg.rules.findIndex((r) => r.name === name);
       if (i >= 0) await requireMatch(tags, cfg.rules[i], `rule "${name}"`);
       if (i < 0) {
@@ -85,7 +94,7 @@ export function rulesRoutes(deps: ChangeDeps): Hono {
   rules.delete("/:name", async (c) => {
     const name = nameParam(c);
     const tags = ifMatch(c);
-    const result = await applyChange(deps, async (cfg) => {
+    const result = await applyChange(deps, c, async (cfg) => {
       const found = cfg.rules.find((r) => r.name === name);
       if (!found) {
         throw new ApiError(404, "rule_not_found", `no rule named "${name}"`);

@@ -94,7 +94,7 @@ export function batchRoutes(deps: ChangeDeps): Hono {
     }
     const add = parseRules(body.data.add ?? []);
     const remove = body.data.remove ?? [];
-    const result = await applyChange(deps, (cfg) => batchOf(cfg, add, remove), true);
+    const result = await applyChange(deps, c, (cfg) => batchOf(cfg, add, remove), true);
     return c.json(result);
   });
   return batch;

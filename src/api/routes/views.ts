@@ -17,7 +17,7 @@ import { ApiError, jsonBody, zodIssues } from "../errors.ts";
 import { LogLevelBody } from "../responses.ts";
 
 /** A fault the debug route can inject into a worker. */
-export type FaultKind = "throw" | "hang" | "stall" | "fail_apply";
+export type FaultKind = "throw" | "hang" | "stall" | "fail_apply" | "slow_apply";
 
 export interface ViewsDeps {
   relay: RelayControl;
@@ -32,7 +32,7 @@ export interface ViewsDeps {
 
 const FaultBody = z.strictObject({
   worker: z.int().min(0),
-  kind: z.enum(["throw", "hang", "stall", "fail_apply"]),
+  kind: z.enum(["throw", "hang", "stall", "fail_apply", "slow_apply"]),
   /** stall: how long the worker blocks inside native code. */
   ms: z.int().min(1).max(60_000).optional(),
 });
