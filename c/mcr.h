@@ -36,7 +36,7 @@
 
 #include <stdint.h>
 
-#define MCR_ABI_VERSION 16
+#define MCR_ABI_VERSION 17
 
 /* ---- library identity ---------------------------------------------------- */
 
@@ -253,6 +253,17 @@ int mcr_if_stats(const char *name, double *out);
  * Returns the number (>= 0) or -errno.
  */
 long long mcr_sysctl_number(const char *key);
+
+/* The calling thread's kernel id (gettid). */
+int mcr_thread_id(void);
+
+/*
+ * A thread of this process as the scheduler sees it (/proc/self/task/TID/stat,
+ * read here: Deno refuses /proc without --allow-all): out[0] its state letter
+ * ('R' running or runnable, 'S' sleeping, 'D' in uninterruptible wait, ...),
+ * out[1] the CPU time it has had, ms (10 ms resolution). Returns 0 or -errno.
+ */
+int mcr_thread_state(int tid, double *out);
 
 /* Opens a non-blocking NETLINK_ROUTE socket subscribed to link and address events. Returns its fd. */
 int mcr_netlink_open(void);

@@ -1,5 +1,8 @@
 /* Process facts: effective capabilities (capget(2)), whether a pid exists; the calling thread's CPU. */
 #define _GNU_SOURCE /* sched_setaffinity, CPU_SET */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <linux/capability.h>
 #include <stdint.h>
 #include <string.h>
@@ -121,4 +124,46 @@ MCR_EXPORT MCR_COLD int mcr_pin_thread(int cpu)
 		return __mcr_neg_errno();
 	}
 	return sched_setaffinity(0, sizeof(set), &set) < 0 ? __mcr_neg_errno() : 0;
+}
+
+MCR_EXPORT MCR_COLD int mcr_thread_id(void)
+{
+	return (int)syscall(SYS_gettid);
+}
+
+MCR_EXPORT MCR_COLD int mcr_thread_state(int tid, double *out)
+{
+	char path[64], text[1024], *p;
+	long ticks = sysconf(_SC_CLK_TCK);
+	unsigned long long utime = 0, stime = 0;
+	ssize_t n;
+	int fd, field;
+
+	if (tid <= 0 || ticks <= 0)
+		return -EINVAL;
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return __mcr_neg_errno();
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	text[n] = 0;
+	/* The name (field 2) may hold spaces and parentheses: fields start after the last ')'. */
+	p = strrchr(text, ')');
+	if (p == NULL || p[1] != ' ')
+		return -EIO;
+	p += 2;
+	out[0] = (double)(unsigned char)p[0];
+	/* p is at field 3 (state); utime and stime are fields 14 and 15. */
+	for (field = 3; field < 14 && p != NULL; field++) {
+		p = strchr(p, ' ');
+		if (p != NULL)
+			p++;
+	}
+	if (p == NULL || sscanf(p, "%llu %llu", &utime, &stime) != 2)
+		return -EIO;
+	out[1] = (double)(utime + stime) * 1000.0 / (double)ticks;
+	return 0;
 }

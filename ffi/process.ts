@@ -76,3 +76,15 @@ export function pinThread(cpu: number | null): void {
     cpu === null ? "Cannot unpin the worker thread" : `Cannot pin the worker thread to CPU ${cpu}`,
   );
 }
+
+/** The calling thread's kernel id. */
+export function threadId(): number {
+  return loadLibrary().mcr_thread_id();
+}
+
+/** A thread of this process as the scheduler sees it: its state letter and CPU time had (ms); null if gone. */
+export function threadState(tid: number): { state: string; cpuMs: number } | null {
+  const out = new Float64Array(2);
+  if (loadLibrary().mcr_thread_state(tid, out) < 0) return null;
+  return { state: String.fromCharCode(out[0]), cpuMs: out[1] };
+}

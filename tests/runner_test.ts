@@ -17,6 +17,7 @@ const ALL_PRESENT: KernelProbe = {
   netem: { ok: true },
   xdp_sockets: { ok: true },
   io_uring: { ok: true },
+  rt_sched: { ok: true },
 };
 
 Deno.test("simulateLacking() reports the named capabilities missing with the kernel option, and refuses an unknown name", () => {

@@ -22,7 +22,8 @@ export const CONTROL_FAULT = 4; // FAULT_*: fault injection for tests (MCR_FAULT
 export const CONTROL_HANDOVER = 5; // STEP_*: the ring-succession step requested (succession.ts)
 export const CONTROL_CUT_SEC = 6; // the cut: seconds (unsigned) and microseconds, CLOCK_REALTIME
 export const CONTROL_CUT_USEC = 7;
-export const CONTROL_WORDS = 8;
+export const CONTROL_TID = 8; // the worker thread's kernel id (the watchdog asks the scheduler about it)
+export const CONTROL_WORDS = 9;
 
 /** Ring succession steps (succession.ts): predecessors cut at the time in CONTROL_CUT_*; successors released. */
 export const STEP_CUT = 1;

@@ -17,7 +17,7 @@
  */
 /// <reference lib="deno.worker" />
 import { loadLibrary } from "../../ffi/library.ts";
-import { pinThread, RealtimeClock, setTimerSlack } from "../../ffi/process.ts";
+import { pinThread, RealtimeClock, setTimerSlack, threadId } from "../../ffi/process.ts";
 import { RoutedSender } from "../../ffi/routed.ts";
 import { Waiter } from "../../ffi/waiter.ts";
 import { W } from "../stats/registry.ts";
@@ -37,6 +37,7 @@ import {
   CONTROL_HANDOVER,
   CONTROL_PHASE,
   CONTROL_REQUESTED_GEN,
+  CONTROL_TID,
   FAULT_FAIL_APPLY,
   type FromWorker,
   PHASE_APPLYING,
@@ -122,6 +123,7 @@ class WorkerThread {
     this.ruleCounters = new Float64Array(init.ruleCounters);
     this.outputCounters = new Float64Array(init.outputCounters);
     loadLibrary();
+    Atomics.store(this.control, CONTROL_TID, threadId());
     // Naps (adaptive wake-ups) of tens of µs must not end up to 50 µs late.
     setTimerSlack(1000);
     this.waiter = Waiter.open(256);

@@ -21,6 +21,8 @@
  * new workers start with held rings, leaving ones retire theirs and stop.
  */
 import { Waiter } from "../../ffi/waiter.ts";
+import { threadState } from "../../ffi/process.ts";
+import { StarvationJudge } from "./starvation.ts";
 import {
   COMMAND_FAULT_HANG,
   COMMAND_FAULT_THROW,
@@ -34,6 +36,7 @@ import {
   CONTROL_HANDOVER,
   CONTROL_PHASE,
   CONTROL_REQUESTED_GEN,
+  CONTROL_TID,
   FAULT_FAIL_APPLY,
   type FromWorker,
   PHASE_APPLYING,
@@ -126,6 +129,8 @@ export class WorkerPool {
   #log: PoolLogger;
   #stuckMs: number;
   #applyingStuckMs: number;
+  /** Asks the scheduler whether a late worker is starved or stuck (starvation.ts). */
+  #starvation = new StarvationJudge(threadState);
   /** Test hook (slow_apply): the next delivery waits this long first. */
   #slowNext = 0;
 
@@ -544,9 +549,30 @@ export class WorkerPool {
       const hb = w.counters[W.heartbeat_ms];
       if (!w.alive || w.waiterHandle < 0 || hb === 0) continue;
       const applying = Atomics.load(w.control, CONTROL_PHASE) === PHASE_APPLYING;
-      const limit = applying ? this.#applyingStuckMs : this.#stuckMs;
+      const base = applying ? this.#applyingStuckMs : this.#stuckMs;
       const judged = Math.max(hb, this.#resumedAt);
-      if (now - judged > (judged === this.#resumedAt ? Math.max(limit, RESUME_GRACE_MS) : limit)) {
+      const limit = judged === this.#resumedAt ? Math.max(base, RESUME_GRACE_MS) : base;
+      const verdict = this.#starvation.judge(
+        w.id,
+        Atomics.load(w.control, CONTROL_TID),
+        judged,
+        now,
+        limit,
+      );
+      if (verdict === "starved") {
+        if (this.#starvation.firstTelling(w.id)) {
+          this.#log.warn("worker starved of CPU (runnable, not scheduled); not restarted", {
+            worker: w.id,
+            stalled_ms: now - hb,
+          });
+          this.options.onEvent?.("worker", {
+            event: "starved",
+            worker: w.id,
+            stalled_ms: now - hb,
+          });
+        }
+      } else if (verdict === "stuck") {
+        this.#starvation.forget(w.id);
         this.#log.error("worker made no progress; fencing and restarting it", {
           worker: w.id,
           stalled_ms: now - hb,

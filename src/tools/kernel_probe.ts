@@ -34,6 +34,10 @@ export const KERNEL_CAPABILITIES = {
     option: "CONFIG_IO_URING",
     what: "io_uring (the relay's wait point and TX kicks; kernel.io_uring_disabled must be 0)",
   },
+  rt_sched: {
+    option: "CONFIG_RT_GROUP_SCHED",
+    what: "real-time scheduling for a test's CPU hog (chrt -f; a container may have no RT runtime)",
+  },
 } as const;
 
 export type KernelCapability = keyof typeof KERNEL_CAPABILITIES;
@@ -161,6 +165,8 @@ export function probeKernel(): KernelProbe {
     run(["ip", "netns", "del", ns]);
   }
   out.io_uring = probeIoUring();
+  const rt = run(["chrt", "-f", "1", "true"]);
+  out.rt_sched = rt.ok ? { ok: true } : lacks("rt_sched", `chrt -f 1 true: ${rt.out}`);
   // A "no" from the kernel's own config names the option even when a probe failed for another reason.
   for (const cap of Object.keys(out) as KernelCapability[]) {
     if (!out[cap].ok && configSays(KERNEL_CAPABILITIES[cap].option) === "y") {

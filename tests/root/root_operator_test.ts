@@ -151,6 +151,64 @@ rootTest(
 );
 
 rootTest(
+  "operator: a worker starved of CPU while the supervisor runs (a real-time task takes its CPU for 1.5 s) is told as starved and not restarted; a hang is still restarted",
+  async () => {
+    await withTopology(async (t) => {
+      const n = await t.chain();
+      const cpus = navigator.hardwareConcurrency;
+      const relay = await startRelay(
+        t,
+        n.relay,
+        `worker_cpus: [${cpus - 1}]\nrules:\n${ruleYaml(n.relayIn, n.relayOut)}`,
+        [],
+        { MCR_FAULT_INJECTION: "1" },
+      );
+      // SCHED_FIFO on the worker's CPU: the worker is runnable but gets only what RT
+      // throttling leaves (50 ms a second); the supervisor runs on the other CPU.
+      // timeout runs at normal priority on any CPU, so it can end the hog.
+      const hog = await t.run(n.relay, [
+        "timeout",
+        "-k",
+        "1",
+        "1.5",
+        "chrt",
+        "-f",
+        "50",
+        "taskset",
+        "-c",
+        String(cpus - 1),
+        "sh",
+        "-c",
+        "while :; do :; done",
+      ]);
+      assert.equal(hog.code, 124, `the hog ran its 1.5 s: ${hog.stderr}`);
+      await sleep(700);
+      const during = await apiGet<{ id: number; restarts: number; alive: boolean }[]>(
+        t,
+        n.relay,
+        "/api/v1/workers",
+      );
+      assert.deepEqual(during.map((w) => [w.alive, w.restarts]), [[true, 0]], relay.log.join("\n"));
+      assert.ok(
+        relay.log.some((l) => l.includes("worker starved of CPU")),
+        `the starvation is told: ${relay.log.filter((l) => l.includes("worker")).join("\n")}`,
+      );
+      // A worker that spins without beating is still stuck: restarted.
+      const hang = await apiSend(t, n.relay, "POST", "/api/v1/debug/fault", {
+        worker: 0,
+        kind: "hang",
+      });
+      assert.equal(hang.status, 200);
+      await sleep(2_500);
+      const after = await apiGet<{ restarts: number }[]>(t, n.relay, "/api/v1/workers");
+      await relay.stop();
+      assert.equal(after[0].restarts, 1, "the hang was restarted");
+    });
+  },
+  { needs: ["rt_sched"] },
+);
+
+rootTest(
   'operator: a rule named "." or ".." is refused (a URL path cannot name it back)',
   async () => {
     await withTopology(async (t) => {
