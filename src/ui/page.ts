@@ -19,17 +19,17 @@ export const PAGE_HTML = `<!doctype html>
 <body>
 <header><h1>mcr</h1><span id="health" class="badge">…</span><span id="uptime"></span><form id="signout" method="post" action="/logout"><button type="submit">sign out</button></form></header>
 <main>
+<section id="health-section"><h2>Health</h2><ul id="reasons"></ul></section>
 <section><h2>Rates (up to the last 5 minutes)</h2>
 <svg id="chart" width="720" height="200" viewBox="0 0 720 200" role="img" aria-label="input and output packets per second"></svg>
 <p class="legend"><span class="in">■ in</span> <span id="rx-now" data-value="0">0</span> pps &nbsp; <span class="out">■ out</span> <span id="tx-now" data-value="0">0</span> pps &nbsp; loss <span id="loss-now">0</span> pps</p>
 </section>
-<section><h2>Rules</h2><table id="rules"><thead><tr><th>rule</th><th>state</th><th>input</th><th>outputs</th><th>pps</th><th>packets</th><th>silent</th></tr></thead><tbody></tbody></table></section>
+<section><h2>Rules</h2><table id="rules"><thead><tr><th>rule</th><th>state</th><th>input</th><th>outputs: sent / lost (why)</th><th>pps</th><th>packets</th><th>silent</th></tr></thead><tbody></tbody></table></section>
 <section id="merges" hidden><h2>Merges</h2><table><thead><tr><th>rule</th><th>mode</th><th>state</th><th>legs</th><th>sent</th><th>lost on every leg</th><th>late</th><th>reason</th></tr></thead><tbody></tbody></table></section>
 <section id="streams" hidden><h2>Streams</h2><table><thead><tr><th>rule</th><th>mode</th><th>state</th><th>worst indicator</th><th>Mb/s</th><th>loss / CC errors</th><th>jitter ms</th></tr></thead><tbody></tbody></table></section>
 <section id="routing" hidden><h2>Routing</h2><table><thead><tr><th>protocol</th><th>where</th><th>state</th><th>detail</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Drops by reason</h2><table id="drops"><tbody></tbody></table></section>
 <section><h2>Workers</h2><table id="workers"><thead><tr><th>worker</th><th>alive</th><th>restarts</th><th>rx</th><th>tx</th></tr></thead><tbody></tbody></table></section>
-<section><h2>Health</h2><ul id="reasons"></ul></section>
 </main>
 <script src="/ui/app.js"></script>
 </body>
@@ -44,6 +44,9 @@ main{padding:0 1em 2em}table{border-collapse:collapse;background:#fff}
 td,th{border:1px solid #ddd;padding:.25em .6em;text-align:left;font-size:.9em}
 .badge{padding:.15em .6em;border-radius:.8em;background:#888}.ok{background:#2a2}.warning{background:#d90}.critical{background:#c22}
 #signout{margin-left:auto}
+tr.state-silent td:nth-child(-n+2),tr.state-failing td:nth-child(-n+2){background:#fdd}
+tr.state-waiting td:nth-child(-n+2),tr.state-losing td:nth-child(-n+2){background:#ffe9b3}
+.lost{color:#c22;font-weight:600}#reasons li.reason-critical{color:#c22}#reasons li.reason-warning{color:#a60}
 .in{color:#2563eb}.out{color:#16a34a}svg{background:#fff;border:1px solid #ddd}
 `;
 
@@ -54,7 +57,7 @@ const points = []; // { t, rx, tx }
 const $ = (id) => document.getElementById(id);
 const fmt = (n) => Math.round(n).toLocaleString("en");
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
-const where = (e) => (e.interface ?? "*") + " " + (e.group ?? e.address) + (e.port !== undefined ? ":" + e.port : "");
+const where = (e) => (e.egress === "routed" ? "routed " + (e.interface ?? "") : e.interface ?? "*") + " " + (e.group ?? e.address) + (e.port !== undefined ? ":" + e.port : "");
 
 function drawChart() {
   const svg = $("chart");
@@ -68,9 +71,40 @@ function drawChart() {
   const line = (key, color) => recent.length < 2 ? "" :
     '<polyline fill="none" stroke="' + color + '" stroke-width="2" points="' +
     recent.map((p) => x(p.t).toFixed(1) + "," + y(p[key]).toFixed(1)).join(" ") + '"/>';
+  // Time axis: a tick and label each minute back from now (each 15 s while the span is a minute).
+  const step = span > 90 ? 60 : 15;
+  let axis = "";
+  for (let back = 0; back <= span + 0.001; back += step) {
+    const tx = x(now - back).toFixed(1);
+    const label = back === 0 ? "now" : back % 60 === 0 ? "-" + back / 60 + " min" : "-" + back + " s";
+    axis += '<line x1="' + tx + '" y1="185" x2="' + tx + '" y2="190" stroke="#999"/>' +
+      '<text class="tick" x="' + tx + '" y="199" font-size="10" text-anchor="middle">' + label + "</text>";
+  }
   svg.innerHTML = '<text x="4" y="20" font-size="11">' + fmt(max) + '</text><text x="4" y="188" font-size="11">0</text>' +
-    '<line x1="40" y1="185" x2="710" y2="185" stroke="#999"/>' + line("rx", "#2563eb") + line("tx", "#16a34a");
+    '<line x1="40" y1="185" x2="710" y2="185" stroke="#999"/>' + axis + line("rx", "#2563eb") + line("tx", "#16a34a");
   svg.dataset.points = String(recent.length);
+}
+
+/** A rule's state as the table colours it: waiting, silent, failing (losing every copy), losing, active. */
+function ruleState(r, rate) {
+  if (!r.active) return "waiting";
+  if (r.silent_ms > 5000) return "silent";
+  const lossPps = rate?.loss_pps ?? 0;
+  if (lossPps > 0 && (rate?.outputs ?? []).every((o) => o.pps === 0)) return "failing";
+  if (lossPps > 0) return "losing";
+  return "active";
+}
+
+const LOSSES = [["errors", "refused"], ["too_big", "too big"], ["ttl_expired", "TTL"], ["ring_full", "ring full"]];
+
+/** An output with its counters: copies sent, copies lost and why. */
+function outputCell(o) {
+  const c = o.counters ?? {};
+  const lost = LOSSES.reduce((n, [k]) => n + (c[k] ?? 0), 0);
+  const why = LOSSES.filter(([k]) => (c[k] ?? 0) > 0).map(([k, w]) => w + " " + fmt(c[k])).join(", ");
+  return '<span class="output" data-sent="' + (c.packets ?? 0) + '" data-lost="' + lost + '">' + esc(where(o)) +
+    (o.learned ? " (" + esc(o.learned) + ")" : o.on_demand ? " (on demand)" : "") + ": " + fmt(c.packets ?? 0) + " / " +
+    (lost > 0 ? '<span class="lost">' + fmt(lost) + " (" + esc(why) + ")</span>" : "0") + "</span>";
 }
 
 function onStats(s) {
@@ -94,12 +128,17 @@ async function refresh() {
     $("health").textContent = health.status;
     $("health").className = "badge " + health.status;
     $("uptime").textContent = "up " + fmt(stats.uptime_s) + " s";
-    $("reasons").innerHTML = health.reasons.length ? health.reasons.map((r) => "<li>" + esc(r) + "</li>").join("") : "<li>all well</li>";
-    $("rules").tBodies[0].innerHTML = stats.rules.map((r) =>
-      '<tr data-rule="' + esc(r.name) + '"><td>' + esc(r.name) + "</td><td>" + (r.active ? "active" : "waiting") + "</td><td>" +
-      esc(where(r.input)) + "</td><td>" + r.outputs.map((o) => esc(where(o)) + (o.learned ? " (" + esc(o.learned) + ")" : o.on_demand ? " (on demand)" : "")).join("<br>") + '</td><td class="pps">' +
-      fmt(stats.rates?.rules?.[r.name]?.pps ?? 0) + "</td><td>" + fmt(r.counters.packets) + "</td><td>" + (r.silent_ms / 1000).toFixed(1) + " s</td></tr>"
-    ).join("");
+    $("reasons").innerHTML = health.reasons.length
+      ? health.reasons.map((r) => '<li class="reason-' + esc(health.status) + '">' + esc(r) + "</li>").join("") +
+        (health.reasons_total > health.reasons.length ? "<li>and " + (health.reasons_total - health.reasons.length) + " more</li>" : "")
+      : "<li>all well</li>";
+    $("rules").tBodies[0].innerHTML = stats.rules.map((r) => {
+      const rate = stats.rates?.rules?.[r.name];
+      const state = ruleState(r, rate);
+      return '<tr data-rule="' + esc(r.name) + '" data-state="' + state + '" class="state-' + state + '"><td>' + esc(r.name) + "</td><td>" + state + "</td><td>" +
+        esc(where(r.input)) + "</td><td>" + r.outputs.map(outputCell).join("<br>") + '</td><td class="pps">' +
+        fmt(rate?.pps ?? 0) + "</td><td>" + fmt(r.counters.packets) + "</td><td>" + (r.silent_ms / 1000).toFixed(1) + " s</td></tr>";
+    }).join("");
     $("drops").tBodies[0].innerHTML = Object.entries(stats.totals).filter(([k]) => k.startsWith("drop_"))
       .map(([k, v]) => "<tr><td>" + esc(k.slice(5)) + "</td><td>" + fmt(v) + "</td></tr>").join("");
     $("workers").tBodies[0].innerHTML = stats.workers.map((w) =>

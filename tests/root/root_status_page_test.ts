@@ -16,7 +16,7 @@ rootTest(
     await withTopology(async (t) => {
       const n = await t.chain();
       const yaml = `igmp: { interfaces: [${n.relayOut}] }\n` + "rules:\n" +
-        `  - { name: cam1, input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }, outputs: [{ interface: ${n.relayOut}, group: 239.9.9.1, port: 6001 }, { interface: ${n.relayOut}, group: 239.9.9.3, port: 6003, on_demand: true }] }\n` +
+        `  - { name: cam1, input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }, outputs: [{ interface: ${n.relayOut}, group: 239.9.9.1, port: 6001 }, { interface: ${n.relayOut}, group: 239.9.9.3, port: 6003, on_demand: true }, { egress: routed, address: 198.51.100.9, port: 7001 }] }\n` +
         `  - { name: cam2, input: { interface: ${n.relayIn}, group: 239.1.1.2, port: 5002 }, outputs: [{ interface: ${n.relayOut}, group: 239.9.9.2, port: 6002 }] }\n`;
       const relay = await startRelay(t, n.relay, yaml);
       const gen = runGen(t, n.gen, {
@@ -82,6 +82,21 @@ rootTest(
         `the joined on-demand output is listed, marked: ${JSON.stringify(page.outputs)}`,
       );
       assert.ok(Deno.statSync(shot).size > 10_000, "a screenshot was taken");
+      // What is wrong stands out: cam1 loses every copy at its routed output (no route: losing),
+      // cam2 receives nothing (silent); each output shows its own counters; the chart has a time axis.
+      assert.deepEqual(page.states, { cam1: "losing", cam2: "silent" }, JSON.stringify(page));
+      assert.notEqual(page.colours.cam1, page.colours.cam2, "amber and red");
+      assert.notEqual(page.colours.cam1, "rgba(0, 0, 0, 0)");
+      const routed = page.counters.find((o: { text: string }) => o.text.includes("198.51.100.9"));
+      assert.ok(routed.lost > 0 && routed.sent === 0, JSON.stringify(page.counters));
+      assert.match(routed.text, /refused/);
+      const l2 = page.counters.find((o: { text: string }) => o.text.includes("239.9.9.1:6001"));
+      assert.ok(l2.sent > 1000 && l2.lost === 0, JSON.stringify(page.counters));
+      assert.ok(
+        page.ticks.includes("now") && page.ticks.includes("-1 min") && page.ticks.includes("-15 s"),
+        JSON.stringify(page.ticks),
+      );
+      assert.equal(page.reasonsAboveChart, true, "the reasons are above the chart, in view");
     });
   },
   { timeoutMs: 120_000 },
