@@ -13,6 +13,7 @@ import {
   rangeAlerts,
 } from "../../src/cli/health.ts";
 import type { HealthReport } from "../../src/stats/health.ts";
+import { parsePerfdata } from "../helpers/perfdata.ts";
 
 const OK: HealthReport = {
   status: "ok",
@@ -25,35 +26,6 @@ const OK: HealthReport = {
   tx_errors_pps: 0,
   silent_s: 0.25,
 };
-
-/** 'label'=value[UOM];[warn];[crit];[min];[max] (monitoring-plugins guidelines, "Performance data"). */
-const NUMBER = String.raw`-?\d+(?:\.\d+)?`;
-const RANGE = String.raw`@?(?:(?:~|${NUMBER})?:)?(?:${NUMBER})?`;
-const ITEM = new RegExp(
-  String
-    .raw`^'([^'=]+)'=(${NUMBER}|U)(s|ms|us|%|B|KB|MB|TB|c)?(?:;(${RANGE})?(?:;(${RANGE})?(?:;(${NUMBER})?(?:;(${NUMBER})?)?)?)?)?$`,
-);
-
-function parsePerfdata(
-  line: string,
-): Map<string, { value: number; uom: string; warn: string; crit: string; min: string }> {
-  const bar = line.indexOf("|");
-  assert.ok(bar > 0, "a perfdata section after |");
-  assert.equal(line.indexOf("|", bar + 1), -1, "one | only");
-  const out = new Map();
-  for (const item of line.slice(bar + 1).trim().split(" ")) {
-    const m = item.match(ITEM);
-    assert.ok(m, `perfdata item "${item}" follows the guidelines`);
-    out.set(m[1], {
-      value: Number(m[2]),
-      uom: m[3] ?? "",
-      warn: m[4] ?? "",
-      crit: m[5] ?? "",
-      min: m[6] ?? "",
-    });
-  }
-  return out;
-}
 
 Deno.test("an OK line carries valid perfdata for every measure", () => {
   const line = healthLine(OK);

@@ -10,7 +10,8 @@ import { selfCommand } from "../../src/runtime.ts";
 import { withTopology } from "../../src/tools/topology.ts";
 import { rootTest } from "../helpers/netns.ts";
 import { runGen, sleep, startRelay } from "../helpers/relay.ts";
-import { apiGet, apiSend } from "../helpers/routing.ts";
+import { apiGet, apiSend, startStream } from "../helpers/routing.ts";
+import { parsePerfdata } from "../helpers/perfdata.ts";
 
 const API = "http://127.0.0.1:8787";
 
@@ -206,6 +207,129 @@ rootTest(
     });
   },
   { needs: ["rt_sched"] },
+);
+
+rootTest(
+  "operator: mcr health --rule judges that rule alone (cam1's failing output does not turn cam2's check WARNING); ranges, -t, -v and -V work; every status line has strict monitoring-plugins perfdata",
+  async () => {
+    await withTopology(async (t) => {
+      const n = await t.chain();
+      const relay = await startRelay(
+        t,
+        n.relay,
+        `rules:\n  - name: cam1\n    input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 }\n` +
+          `    outputs:\n      - { egress: routed, address: 198.51.100.9, port: 7001 }\n` +
+          ruleYaml(n.relayIn, n.relayOut, "cam2", 5002).replace("239.1.1.1", "239.1.1.2"),
+      );
+      const streams = [
+        startStream(t, n.gen, {
+          group: "239.1.1.1",
+          port: 5001,
+          rate: 500,
+          seconds: 30,
+          iface: n.genIf,
+        }),
+        startStream(t, n.gen, {
+          group: "239.1.1.2",
+          port: 5002,
+          rate: 500,
+          seconds: 30,
+          iface: n.genIf,
+        }),
+      ];
+      try {
+        await sleep(3_000);
+        const health = (args: string[]) =>
+          t.run(n.relay, selfCommand(["health", "--api", API, ...args]));
+        const cam2 = await health(["--rule", "cam2"]);
+        const cam1 = await health(["--rule", "cam1"]);
+        const cam1Crit = await health(["--rule", "cam1", "-c", "10"]);
+        // @0:5 alerts when the value is inside 0..5: cam2's loss (0) is, so WARNING.
+        const inside = await health(["--rule", "cam2", "-w", "@0:5"]);
+        const range = await health(["--rule", "cam2", "-w", "10:20", "-t", "5"]);
+        const verbose = await health(["--rule", "cam1", "-v"]);
+        const version = await health(["-V"]);
+        assert.equal(cam2.code, 0, `cam2 is judged on its own outputs: ${cam2.stdout}`);
+        assert.match(cam2.stdout, /^MCR OK - rule cam2/);
+        assert.equal(cam1.code, 1, cam1.stdout);
+        assert.match(cam1.stdout, /^MCR WARNING - rule cam1/);
+        assert.equal(cam1Crit.code, 2, cam1Crit.stdout);
+        assert.equal(inside.code, 1, inside.stdout);
+        assert.equal(range.code, 1, `0 is outside 10:20: ${range.stdout}`);
+        assert.equal(verbose.code, 1);
+        assert.equal(version.code, 0);
+        assert.match(version.stdout, /^mcr health \d+\.\d+\.\d+/);
+        for (const r of [cam2, cam1, cam1Crit, inside, range, verbose]) {
+          const [first, ...rest] = r.stdout.trim().split("\n");
+          const p = parsePerfdata(first);
+          assert.ok(p.has("loss_pps") && p.has("rx_pps"), first);
+          for (const line of rest) assert.equal(line.includes("|"), false, `long text: ${line}`);
+        }
+        assert.equal(parsePerfdata(range.stdout.split("\n")[0]).get("loss_pps")!.warn, "10:20");
+        assert.equal(parsePerfdata(cam1Crit.stdout.split("\n")[0]).get("loss_pps")!.crit, "10");
+        assert.ok(verbose.stdout.trim().split("\n").length >= 2, "-v: the reasons, a line each");
+      } finally {
+        await Promise.all(streams.map((s) => s.kill()));
+        await relay.stop();
+      }
+    });
+  },
+);
+
+rootTest(
+  "operator: two clients read-modify-write the config of a running relay: the stale one is refused 412 (RFC 9457 problem), nothing of it in force; the file keeps the rule's comments and flow maps through an edit of one value",
+  async () => {
+    await withTopology(async (t) => {
+      const n = await t.chain();
+      const yaml =
+        `rules:\n  # the camera feed\n  - name: a\n    input: { interface: ${n.relayIn}, group: 239.1.1.1, port: 5001 } # studio\n` +
+        `    outputs:\n      # to the edge\n      - { interface: ${n.relayOut}, group: 239.9.9.1, port: 6001, dscp: 10 }\n`;
+      const relay = await startRelay(t, n.relay, yaml);
+      const get = async () => {
+        const r = await t.run(n.relay, ["curl", "-s", "-i", `${API}/api/v1/config`]);
+        const [head, body] = r.stdout.split("\r\n\r\n");
+        return { etag: /etag: (".*")/i.exec(head)![1], config: JSON.parse(body) };
+      };
+      const put = (config: unknown, etag: string) =>
+        t.run(n.relay, [
+          "curl",
+          "-s",
+          "-w",
+          "\n%{http_code}",
+          "-X",
+          "PUT",
+          "-H",
+          "content-type: application/json",
+          "-H",
+          `if-match: ${etag}`,
+          "-d",
+          JSON.stringify(config),
+          `${API}/api/v1/config`,
+        ]);
+      const a = await get();
+      const b = await get();
+      a.config.rules[0].outputs[0].dscp = 46;
+      const first = await put(a.config, a.etag);
+      assert.match(first.stdout, /\n200$/, first.stdout);
+      b.config.rules[0].outputs[0].port = 6999;
+      const second = await put(b.config, b.etag);
+      const [body, status] = second.stdout.split("\n");
+      assert.equal(status, "412", second.stdout);
+      const problem = JSON.parse(body);
+      assert.equal(problem.code, "precondition_failed");
+      assert.equal(problem.type, "/problems/precondition_failed");
+      const now = await get();
+      assert.equal(now.config.rules[0].outputs[0].dscp, 46, "the first client's change");
+      assert.equal(now.config.rules[0].outputs[0].port, 6001, "nothing of the stale one");
+      const file = Deno.readTextFileSync(relay.configPath);
+      await relay.stop();
+      assert.equal(
+        file,
+        yaml.replace("dscp: 10", "dscp: 46"),
+        "only the value changed, where it stood",
+      );
+    });
+  },
 );
 
 rootTest(
