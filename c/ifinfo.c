@@ -1,7 +1,6 @@
 /* Interface facts by name: index, MTU, flags, IPv4 address, MAC; its IPv6 address. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <ifaddrs.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,18 +105,9 @@ MCR_EXPORT MCR_COLD int mcr_if_link_local(const char *name, uint8_t *out)
 static long long read_number(const char *path)
 {
 	char text[32];
-	ssize_t n;
-	int fd;
+	int n = __mcr_read_text(path, text, (int)sizeof(text));
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return __mcr_neg_errno();
-	n = read(fd, text, sizeof(text) - 1);
-	close(fd);
-	if (n <= 0)
-		return n < 0 ? -EIO : -ENODATA;
-	text[n] = 0;
-	return strtoll(text, NULL, 10);
+	return n < 0 ? n : strtoll(text, NULL, 10);
 }
 
 /* One counter of /sys/class/net/NAME/statistics, or -errno. */

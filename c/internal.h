@@ -27,6 +27,11 @@ int __mcr_is_multicast(int family, const uint8_t *addr);
 int __mcr_set_int(int fd, int level, int name, int value);
 /* Binds fd to (family, addr, port), with IP(V6)_FREEBIND first when freebind; 0 or -errno. */
 int __mcr_bind(int fd, int family, const uint8_t *addr, int port, int freebind);
+/*
+ * c/process.c: reads a small /proc or /sys file (Deno refuses them without
+ * --allow-all) into buf as a string; its length, or -errno (-ENODATA: empty).
+ */
+int __mcr_read_text(const char *path, char *buf, int len);
 
 /* c/arena.c. Locks a live arena and checks [offset, offset+len) lies in it (*addr = where);
  * every success must be followed by __mcr_arena_end (ok: register fd/mapping as an item). */

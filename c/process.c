@@ -126,6 +126,24 @@ MCR_EXPORT MCR_COLD int mcr_pin_thread(int cpu)
 	return sched_setaffinity(0, sizeof(set), &set) < 0 ? __mcr_neg_errno() : 0;
 }
 
+int __mcr_read_text(const char *path, char *buf, int len)
+{
+	ssize_t n;
+	int fd;
+
+	if (len < 2)
+		return -EINVAL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return __mcr_neg_errno();
+	n = read(fd, buf, (size_t)len - 1);
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? -EIO : -ENODATA;
+	buf[n] = 0;
+	return (int)n;
+}
+
 MCR_EXPORT MCR_COLD int mcr_thread_id(void)
 {
 	return (int)syscall(SYS_gettid);
@@ -136,20 +154,14 @@ MCR_EXPORT MCR_COLD int mcr_thread_state(int tid, double *out)
 	char path[64], text[1024], *p;
 	long ticks = sysconf(_SC_CLK_TCK);
 	unsigned long long utime = 0, stime = 0;
-	ssize_t n;
-	int fd, field;
+	int n, field;
 
 	if (tid <= 0 || ticks <= 0)
 		return -EINVAL;
 	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return __mcr_neg_errno();
-	n = read(fd, text, sizeof(text) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EIO;
-	text[n] = 0;
+	n = __mcr_read_text(path, text, (int)sizeof(text));
+	if (n < 0)
+		return n;
 	/* The name (field 2) may hold spaces and parentheses: fields start after the last ')'. */
 	p = strrchr(text, ')');
 	if (p == NULL || p[1] != ' ')

@@ -63,13 +63,17 @@ enum { S_FREE = 0, S_OPEN = 1, S_CLOSED = 2, S_FREEING = 3 };
 
 struct slot {
 	atomic_uint word;    /* generation << 2 | state */
-	atomic_int in_call;  /* threads inside a call on this slot */
+	atomic_int in_call;  /* threads inside a call on this slot (a probe of a closed slot too) */
+	atomic_int active;   /* of them, those that entered while it was OPEN: they may use w */
 	struct waiter *w;    /* valid while OPEN or CLOSED with a thread inside */
 };
 
 static struct slot slots[MAX_WAITERS];
 /* Lifetime tallies for tests: [0] waiters freed, [1] of them by a thread leaving a
- * call after close/fence (deferred), [2] freed with a thread still inside (must stay 0). */
+ * call after close/fence (deferred), [2] freed with a thread inside that may use it
+ * (entered while OPEN; must stay 0). A thread that only probes a closed slot (enters,
+ * sees it is not OPEN, leaves without touching w) is not counted: it is in in_call
+ * for a moment, never in `active`. */
 static atomic_int tally[3];
 
 static void destroy(struct waiter *w);
@@ -83,6 +87,15 @@ static inline unsigned gen_of(int h)
  * Called by a thread that has just left a slot (`was` = in_call before its
  * decrement): the last thread out of a CLOSED slot frees the waiter.
  * `deferred`: the thread was inside a call other than the close itself.
+ *
+ * "Last" is only true at the moment of the decrement: before this thread
+ * reserves the slot (CLOSED -> FREEING), another may have entered. A thread
+ * that left a slot while it was OPEN (a stale probe of an older generation,
+ * say) can find it CLOSED a moment later by a close that is still inside,
+ * or while a user entered after the decrement is inside. So after reserving,
+ * in_call must still be 0; otherwise the slot goes back to CLOSED and the
+ * threads inside free it as they leave (if they all left meanwhile, this
+ * thread tries again).
  */
 static void free_if_last(struct slot *s, int was, int deferred)
 {
@@ -90,10 +103,19 @@ static void free_if_last(struct slot *s, int was, int deferred)
 
 	if (was != 1)
 		return;
-	word = atomic_load(&s->word);
-	if ((word & 3) != S_CLOSED || !atomic_compare_exchange_strong(&s->word, &word, (word & ~3u) | S_FREEING))
-		return;
-	if (atomic_load(&s->in_call) != 0)
+	for (;;) {
+		word = atomic_load(&s->word);
+		if ((word & 3) != S_CLOSED ||
+		    !atomic_compare_exchange_strong(&s->word, &word, (word & ~3u) | S_FREEING))
+			return;
+		if (atomic_load(&s->in_call) == 0)
+			break;
+		/* Someone is inside: give the slot back to them (they free it on leaving). */
+		atomic_store(&s->word, word);
+		if (atomic_load(&s->in_call) != 0)
+			return;
+	}
+	if (atomic_load(&s->active) != 0)
 		atomic_fetch_add(&tally[2], 1);
 	destroy(s->w);
 	s->w = NULL;
@@ -118,6 +140,7 @@ static struct waiter *enter(int h, struct slot **out)
 		free_if_last(s, atomic_fetch_sub(&s->in_call, 1), 1);
 		return NULL;
 	}
+	atomic_fetch_add(&s->active, 1);
 	*out = s;
 	return s->w;
 }
@@ -125,6 +148,7 @@ static struct waiter *enter(int h, struct slot **out)
 /* Leaves a slot; the last thread out of a CLOSED slot frees its waiter. */
 static void leave(struct slot *s, int deferred)
 {
+	atomic_fetch_sub(&s->active, 1);
 	free_if_last(s, atomic_fetch_sub(&s->in_call, 1), deferred);
 }
 

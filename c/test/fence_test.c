@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
@@ -22,6 +23,18 @@ static void *stuck(void *arg)
 {
 	int h = *(int *)arg;
 	wait_rc = mcr_waiter_wait(h, 50); /* sleeps 300 ms inside first (stall) */
+	return NULL;
+}
+
+static atomic_int probe_h;
+static atomic_int probing = 1;
+
+/* Another thread calling on whatever handle is current (the supervisor's notify, a fence retry). */
+static void *prober(void *arg)
+{
+	(void)arg;
+	while (atomic_load(&probing))
+		mcr_waiter_notify(atomic_load(&probe_h));
 	return NULL;
 }
 
@@ -87,6 +100,33 @@ int main(void)
 	EXPECT(mcr_arena_return(b) == -EBUSY, "not returned while it holds something");
 	EXPECT(mcr_arena_release(b, -1, 0) == 0 && mcr_arena_return(b) == 0, "returned once empty");
 	EXPECT(mcr_arena_open(1 << 21) == b, "and reused");
+
+	/*
+	 * Closing while another thread keeps calling on the handle (using it while
+	 * OPEN, probing it once CLOSED): 2,000 times, every waiter is freed exactly
+	 * once and never while a thread that entered it OPEN is inside (a probe of a
+	 * closed slot holds it for a moment but never touches the waiter).
+	 */
+	pthread_t pr;
+	int32_t u0[3], u1[3];
+	mcr_waiter_tally(u0);
+	atomic_store(&probe_h, -1);
+	pthread_create(&pr, NULL, prober, NULL);
+	for (int i = 0; i < 2000; i++) {
+		int hx = mcr_waiter_open(8);
+		if (hx < 0) {
+			EXPECT(0, "waiter opened in the probe loop");
+			break;
+		}
+		atomic_store(&probe_h, hx);
+		EXPECT(mcr_waiter_close(hx) == 0, "closed under calls from another thread");
+	}
+	atomic_store(&probing, 0);
+	pthread_join(pr, NULL);
+	sleep_ms(10);
+	mcr_waiter_tally(u1);
+	EXPECT(u1[0] - u0[0] == 2000, "every waiter freed exactly once");
+	EXPECT(u1[2] == u0[2], "never freed with a thread inside that could use it");
 
 	if (failures == 0)
 		return 0;

@@ -4,9 +4,9 @@
  * name the argument: `mcr gen: --rate: must be an integer ...`.
  */
 import { parseArgs } from "node:util";
-import type { z } from "zod";
+import { z } from "zod";
 import { nearest } from "../config/suggest.ts";
-import { localProblem } from "./client.ts";
+import { ApiUrl, localProblem } from "./client.ts";
 
 export type ParsedArgs<T> = { ok: true; values: T; positionals: string[] } | {
   ok: false;
@@ -63,4 +63,36 @@ export function parseCommandArgs<S extends z.ZodObject>(
     };
   }
   return { ok: true, values: result.data, positionals: raw.positionals };
+}
+
+/** The options every command that asks a running relay takes. */
+export const REMOTE_OPTIONS = {
+  api: { type: "string" as const },
+  "token-file": { type: "string" as const },
+  json: { type: "boolean" as const },
+  help: { type: "boolean" as const, short: "h" },
+};
+export const RemoteArgs = z.object({
+  api: ApiUrl.optional(),
+  "token-file": z.string().optional(),
+  json: z.boolean().optional(),
+  help: z.boolean().optional(),
+});
+
+/**
+ * Parses a remote command's argv (REMOTE_OPTIONS, plus `extra` options read
+ * by `schema`, which extends RemoteArgs): its values and positionals, or the
+ * exit code once a usage error is told (1) or the usage printed for --help (0).
+ */
+export function parseRemote<S extends z.ZodObject = typeof RemoteArgs>(
+  command: string,
+  argv: string[],
+  usage: string,
+  schema: S = RemoteArgs as unknown as S,
+  extra: Record<string, { type: "string" | "boolean"; short?: string }> = {},
+): { values: z.infer<S>; positionals: string[] } | number {
+  const p = parseCommandArgs(command, argv, { ...REMOTE_OPTIONS, ...extra }, schema, true);
+  if (!p.ok) return usageFailure(p, usage);
+  if ((p.values as { help?: boolean }).help) return (console.log(usage), 0);
+  return p;
 }

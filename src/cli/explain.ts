@@ -5,22 +5,14 @@
  * plugin's: 0 every step ok, 1 a warning, 2 a step failed, 3 the relay
  * could not be asked (1 too when it refused, e.g. no such rule).
  */
-import { z } from "zod";
-import { parseCommandArgs, usageFailure } from "./args.ts";
-import { ApiUrl, clientOptions, report } from "./client.ts";
+import { parseRemote } from "./args.ts";
+import { clientOptions, report } from "./client.ts";
 import type { ExplainReport } from "../stats/explain.ts";
 
 export const USAGE = "usage: mcr explain RULE [--api URL] [--token-file FILE] [--json]\n" +
   "  Walks RULE's path and says where its stream stops: input link, group joined, querier heard,\n" +
   "  packets arriving and matching, drops, each output (errors by errno name), residence time.\n" +
   "  Exit 0: all ok; 1: a warning (or the request was refused); 2: a step failed; 3: no relay.";
-
-const Args = z.object({
-  api: ApiUrl.optional(),
-  "token-file": z.string().optional(),
-  json: z.boolean().optional(),
-  help: z.boolean().optional(),
-});
 
 const MARK = { ok: "OK  ", warn: "WARN", fail: "FAIL", skip: "--  " } as const;
 
@@ -36,20 +28,8 @@ export function formatExplain(r: ExplainReport): string {
 }
 
 export async function explainCommand(argv: string[]): Promise<number> {
-  const p = parseCommandArgs(
-    "mcr explain",
-    argv,
-    {
-      api: { type: "string" },
-      "token-file": { type: "string" },
-      json: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-    Args,
-    true,
-  );
-  if (!p.ok) return usageFailure(p, USAGE);
-  if (p.values.help) return (console.log(USAGE), 0);
+  const p = parseRemote("mcr explain", argv, USAGE);
+  if (typeof p === "number") return p;
   const rule = p.positionals[0];
   if (rule === undefined || p.positionals.length > 1) {
     return (console.error(`mcr explain: name one rule\n${USAGE}`), 1);

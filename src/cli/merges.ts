@@ -6,8 +6,8 @@
  * lock (PUT /api/v1/merges/RULE/lock). --json prints the API's answer.
  */
 import { z } from "zod";
-import { parseCommandArgs, usageFailure } from "./args.ts";
-import { ApiUrl, clientOptions, report } from "./client.ts";
+import { parseRemote, RemoteArgs } from "./args.ts";
+import { clientOptions, report } from "./client.ts";
 import type { MergeReport } from "../merge/merge_readout.ts";
 
 export const USAGE =
@@ -16,13 +16,9 @@ export const USAGE =
   "  lost on every leg; per leg: up/down, lost and repaired, path differential.\n" +
   "  --lock LEG (failover) sends that leg alone until --unlock.";
 
-const Args = z.object({
-  api: ApiUrl.optional(),
-  "token-file": z.string().optional(),
-  json: z.boolean().optional(),
+const Args = RemoteArgs.extend({
   lock: z.string().regex(/^\d+$/, "a leg number").optional(),
   unlock: z.boolean().optional(),
-  help: z.boolean().optional(),
 });
 
 const ms = (v: unknown) => typeof v === "number" ? v.toFixed(3) : "-";
@@ -65,22 +61,11 @@ export function formatMerges(reports: readonly MergeReport[]): string {
 }
 
 export async function mergesCommand(argv: string[]): Promise<number> {
-  const p = parseCommandArgs(
-    "mcr merges",
-    argv,
-    {
-      api: { type: "string" },
-      "token-file": { type: "string" },
-      json: { type: "boolean" },
-      lock: { type: "string" },
-      unlock: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-    Args,
-    true,
-  );
-  if (!p.ok) return usageFailure(p, USAGE);
-  if (p.values.help) return (console.log(USAGE), 0);
+  const p = parseRemote("mcr merges", argv, USAGE, Args, {
+    lock: { type: "string" },
+    unlock: { type: "boolean" },
+  });
+  if (typeof p === "number") return p;
   const rule = p.positionals[0];
   const locking = p.values.lock !== undefined || p.values.unlock === true;
   if (locking && (rule === undefined || (p.values.lock !== undefined && p.values.unlock))) {

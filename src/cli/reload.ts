@@ -5,12 +5,10 @@
  * 3 when the relay cannot be reached. What systemd's ExecReload runs, so
  * `systemctl reload mcr` fails when the reload does (a signal would not say).
  */
-import { z } from "zod";
-import { parseCommandArgs, usageFailure } from "./args.ts";
+import { parseRemote } from "./args.ts";
 import {
   answerProblem,
   ApiUnreachable,
-  ApiUrl,
   callApi,
   clientOptions,
   fail,
@@ -20,22 +18,9 @@ import {
 export const USAGE = "usage: mcr reload [--api URL] [--token-file FILE] [--json]\n" +
   "  The running relay reads its config file again; exits 0 once it is in force, 1 if refused.";
 
-const Args = z.object({
-  api: ApiUrl.optional(),
-  "token-file": z.string().optional(),
-  json: z.boolean().optional(),
-  help: z.boolean().optional(),
-});
-
 export async function reloadCommand(argv: string[]): Promise<number> {
-  const p = parseCommandArgs("mcr reload", argv, {
-    api: { type: "string" },
-    "token-file": { type: "string" },
-    json: { type: "boolean" },
-    help: { type: "boolean", short: "h" },
-  }, Args);
-  if (!p.ok) return usageFailure(p, USAGE);
-  if (p.values.help) return (console.log(USAGE), 0);
+  const p = parseRemote("mcr reload", argv, USAGE);
+  if (typeof p === "number") return p;
   try {
     const res = await callApi(clientOptions(p.values), "POST", "/api/v1/config/reload");
     if (res.status >= 400) {

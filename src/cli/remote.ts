@@ -5,22 +5,9 @@
  */
 import { z } from "zod";
 import { stringify } from "yaml";
-import { parseCommandArgs, usageFailure } from "./args.ts";
-import { ApiUrl, clientOptions, report } from "./client.ts";
+import { parseRemote, RemoteArgs } from "./args.ts";
+import { clientOptions, report } from "./client.ts";
 import type { RoutingReport } from "../supervisor/control.ts";
-
-const Common = z.object({
-  api: ApiUrl.optional(),
-  "token-file": z.string().optional(),
-  json: z.boolean().optional(),
-  help: z.boolean().optional(),
-});
-const OPTIONS = {
-  api: { type: "string" as const },
-  "token-file": { type: "string" as const },
-  json: { type: "boolean" as const },
-  help: { type: "boolean" as const, short: "h" },
-};
 
 export const WORKERS_USAGE = "usage: mcr workers [--api URL] [--token-file FILE] [--json]";
 export const LOG_LEVEL_USAGE =
@@ -39,7 +26,7 @@ class Exit {
 /** Calls the API; the answer's body, or Exit when it refused or could not be reached (printed). */
 async function call(
   command: string,
-  a: z.infer<typeof Common>,
+  a: z.infer<typeof RemoteArgs>,
   method: string,
   path: string,
   body?: unknown,
@@ -50,9 +37,8 @@ async function call(
 
 export async function workersCommand(argv: string[]): Promise<number> {
   const usage = WORKERS_USAGE;
-  const p = parseCommandArgs("mcr workers", argv, OPTIONS, Common);
-  if (!p.ok) return usageFailure(p, usage);
-  if (p.values.help) return (console.log(usage), 0);
+  const p = parseRemote("mcr workers", argv, usage);
+  if (typeof p === "number") return p;
   const body = await call("mcr workers", p.values, "GET", "/api/v1/workers") as
     | {
       id: number;
@@ -80,9 +66,8 @@ export async function workersCommand(argv: string[]): Promise<number> {
 
 export async function logLevelCommand(argv: string[]): Promise<number> {
   const usage = LOG_LEVEL_USAGE;
-  const p = parseCommandArgs("mcr log-level", argv, OPTIONS, Common, true);
-  if (!p.ok) return usageFailure(p, usage);
-  if (p.values.help) return (console.log(usage), 0);
+  const p = parseRemote("mcr log-level", argv, usage);
+  if (typeof p === "number") return p;
   const [level, ...extra] = p.positionals;
   if (
     extra.length > 0 || (level !== undefined && !["debug", "info", "warn", "error"].includes(level))
@@ -107,9 +92,8 @@ export async function logLevelCommand(argv: string[]): Promise<number> {
 /** `mcr config show`: the configuration in force, as YAML (or --json). */
 export async function configShow(argv: string[]): Promise<number> {
   const usage = CONFIG_SHOW_USAGE;
-  const p = parseCommandArgs("mcr config show", argv, OPTIONS, Common);
-  if (!p.ok) return usageFailure(p, usage);
-  if (p.values.help) return (console.log(usage), 0);
+  const p = parseRemote("mcr config show", argv, usage);
+  if (typeof p === "number") return p;
   const body = await call("mcr config show", p.values, "GET", "/api/v1/config");
   if (body instanceof Exit) return body.code;
   console.log(p.values.json ? JSON.stringify(body) : stringify(body).trimEnd());
@@ -219,9 +203,8 @@ export function formatRouting(
 }
 
 export async function routingCommand(argv: string[]): Promise<number> {
-  const p = parseCommandArgs("mcr routing", argv, OPTIONS, Common, true);
-  if (!p.ok) return usageFailure(p, ROUTING_USAGE);
-  if (p.values.help) return (console.log(ROUTING_USAGE), 0);
+  const p = parseRemote("mcr routing", argv, ROUTING_USAGE);
+  if (typeof p === "number") return p;
   const wanted = p.positionals as RoutingSection[];
   const bad = wanted.find((w) => !ROUTING_SECTIONS.includes(w));
   if (bad !== undefined) {

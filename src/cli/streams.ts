@@ -4,21 +4,13 @@
  * indicator, then its RTP and MPEG-TS figures and PIDs; --json prints the
  * API's answer.
  */
-import { z } from "zod";
-import { parseCommandArgs, usageFailure } from "./args.ts";
-import { ApiUrl, clientOptions, report } from "./client.ts";
+import { parseRemote } from "./args.ts";
+import { clientOptions, report } from "./client.ts";
 import type { StreamReport } from "../streams/readout.ts";
 
 export const USAGE = "usage: mcr streams [RULE] [--api URL] [--token-file FILE] [--json]\n" +
   "  Stream health of the rules with `inspect`: state and reasons, rates, inter-arrival times,\n" +
   "  RTP loss/duplicates/reordering/jitter, MPEG-TS TR 101 290 counters and PIDs.";
-
-const Args = z.object({
-  api: ApiUrl.optional(),
-  "token-file": z.string().optional(),
-  json: z.boolean().optional(),
-  help: z.boolean().optional(),
-});
 
 const num = (v: number) => Number.isInteger(v) ? String(v) : v.toFixed(3);
 
@@ -80,20 +72,8 @@ export function formatStreams(reports: readonly StreamReport[]): string {
 }
 
 export async function streamsCommand(argv: string[]): Promise<number> {
-  const p = parseCommandArgs(
-    "mcr streams",
-    argv,
-    {
-      api: { type: "string" },
-      "token-file": { type: "string" },
-      json: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-    Args,
-    true,
-  );
-  if (!p.ok) return usageFailure(p, USAGE);
-  if (p.values.help) return (console.log(USAGE), 0);
+  const p = parseRemote("mcr streams", argv, USAGE);
+  if (typeof p === "number") return p;
   const rule = p.positionals[0];
   const path = rule === undefined
     ? "/api/v1/streams"

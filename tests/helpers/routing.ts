@@ -28,6 +28,7 @@ export async function apiSend(
   path: string,
   body: unknown,
   maxSeconds = 10,
+  headers: Record<string, string> = {},
 ): Promise<{ status: number; text: string }> {
   const r = await t.run(ns, [
     "curl",
@@ -38,6 +39,7 @@ export async function apiSend(
     "\n%{http_code}",
     "-X",
     method,
+    ...Object.entries(headers).flatMap(([k, v]) => ["-H", `${k}: ${v}`]),
     "-H",
     "content-type: application/json",
     "-d",
@@ -85,7 +87,15 @@ export async function waitFor<T>(
 export function startStream(
   t: Topology,
   ns: string,
-  o: { group: string; port: number; rate: number; seconds: number; iface: string; ttl?: number },
+  o: {
+    group: string;
+    port: number;
+    rate: number;
+    seconds: number;
+    iface: string;
+    ttl?: number;
+    size?: number;
+  },
 ): { kill(): Promise<void> } {
   const p = t.spawn(
     ns,
@@ -100,7 +110,7 @@ export function startStream(
       "--rate",
       String(o.rate),
       "--size",
-      "200",
+      String(o.size ?? 200),
       "--ttl",
       String(o.ttl ?? 8),
       "--interface",

@@ -11,32 +11,15 @@ import type { ExplainReport, ExplainStep } from "../../src/stats/explain.ts";
 import { type Topology, withTopology } from "../../src/tools/topology.ts";
 import { rootTest } from "../helpers/netns.ts";
 import { sleep, startRelay } from "../helpers/relay.ts";
-import { API, apiGet } from "../helpers/routing.ts";
+import { API, apiGet, startStream } from "../helpers/routing.ts";
 
-/** `mcr gen` in the background until killed. */
+/** A stream of 200 datagrams/s in the background until killed. */
 function stream(
   t: Topology,
   ns: string,
   o: { group: string; port: number; iface: string; ttl?: number; size?: number },
 ): { kill(): Promise<void> } {
-  const p = t.spawn(
-    ns,
-    selfCommand([
-      "gen",
-      ...["--group", o.group, "--port", String(o.port), "--interface", o.iface],
-      ...["--count", "100000", "--rate", "200", "--size", String(o.size ?? 200)],
-      ...["--ttl", String(o.ttl ?? 8), "--json"],
-    ]),
-    { stdout: "null", stderr: "null" },
-  );
-  return {
-    async kill() {
-      try {
-        p.kill("SIGKILL");
-      } catch { /* gone */ }
-      await p.status;
-    },
-  };
+  return startStream(t, ns, { ...o, rate: 200, seconds: 500 });
 }
 
 function rule(name: string, input: string, group: string, port: number, output: string): string {

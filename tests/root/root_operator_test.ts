@@ -291,31 +291,16 @@ rootTest(
         return { etag: /etag: (".*")/i.exec(head)![1], config: JSON.parse(body) };
       };
       const put = (config: unknown, etag: string) =>
-        t.run(n.relay, [
-          "curl",
-          "-s",
-          "-w",
-          "\n%{http_code}",
-          "-X",
-          "PUT",
-          "-H",
-          "content-type: application/json",
-          "-H",
-          `if-match: ${etag}`,
-          "-d",
-          JSON.stringify(config),
-          `${API}/api/v1/config`,
-        ]);
+        apiSend(t, n.relay, "PUT", "/api/v1/config", config, 10, { "if-match": etag });
       const a = await get();
       const b = await get();
       a.config.rules[0].outputs[0].dscp = 46;
       const first = await put(a.config, a.etag);
-      assert.match(first.stdout, /\n200$/, first.stdout);
+      assert.equal(first.status, 200, first.text);
       b.config.rules[0].outputs[0].port = 6999;
       const second = await put(b.config, b.etag);
-      const [body, status] = second.stdout.split("\n");
-      assert.equal(status, "412", second.stdout);
-      const problem = JSON.parse(body);
+      assert.equal(second.status, 412, second.text);
+      const problem = JSON.parse(second.text);
       assert.equal(problem.code, "precondition_failed");
       assert.equal(problem.type, "/problems/precondition_failed");
       const now = await get();
@@ -451,46 +436,15 @@ rootTest(
       const slow = apiSend(t, n.relay, "POST", "/api/v1/rules", rule("slow", 5010));
       await sleep(200);
       // A client that waits 1 s and says so, and one that just gives up after 1.5 s (curl).
-      const said = t.run(n.relay, [
-        "curl",
-        "-s",
-        "--max-time",
-        "6",
-        "-w",
-        "\n%{http_code}",
-        "-X",
-        "POST",
-        "-H",
-        "content-type: application/json",
-        "-H",
-        "prefer: wait=1",
-        "-d",
-        JSON.stringify(rule("said", 5011)),
-        `${API}/api/v1/rules`,
-      ]);
-      const gone = t.run(n.relay, [
-        "curl",
-        "-s",
-        "--max-time",
-        "1.5",
-        "-o",
-        "/dev/null",
-        "-X",
-        "POST",
-        "-H",
-        "content-type: application/json",
-        "-H",
-        "prefer: wait=1",
-        "-d",
-        JSON.stringify(rule("gone", 5012)),
-        `${API}/api/v1/rules`,
-      ]);
+      const wait1 = { prefer: "wait=1" };
+      const said = apiSend(t, n.relay, "POST", "/api/v1/rules", rule("said", 5011), 6, wait1);
+      const gone = apiSend(t, n.relay, "POST", "/api/v1/rules", rule("gone", 5012), 1.5, wait1);
       const patient = apiSend(t, n.relay, "POST", "/api/v1/rules", rule("patient", 5013));
       assert.equal((await slow).status, 201);
-      const saidOut = (await said).stdout;
-      assert.equal(Number(saidOut.slice(saidOut.lastIndexOf("\n") + 1)), 503, saidOut);
-      assert.match(saidOut, /"code":"queue_timeout"/);
-      assert.notEqual((await gone).code, 0, "curl gave up");
+      const saidAnswer = await said;
+      assert.equal(saidAnswer.status, 503, saidAnswer.text);
+      assert.match(saidAnswer.text, /"code":"queue_timeout"/);
+      assert.equal((await gone).status, 0, "curl gave up (no answer)");
       assert.equal((await patient).status, 201, "no Prefer: 10 s, its turn came in time");
       await sleep(500);
       const names = (await apiGet<{ name: string }[]>(t, n.relay, "/api/v1/rules")).map((r) =>

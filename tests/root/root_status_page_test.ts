@@ -5,10 +5,23 @@
  * Routing section, and its chart and rate move.
  */
 import assert from "node:assert/strict";
-import { withTopology } from "../../src/tools/topology.ts";
+import { type Topology, withTopology } from "../../src/tools/topology.ts";
 import { DEV_RUN_FLAGS } from "../../src/runtime.ts";
 import { rootTest } from "../helpers/netns.ts";
 import { runGen, sleep, startRelay, startSink } from "../helpers/relay.ts";
+
+/** Runs a Chromium driver of ./fixtures in namespace `ns` (Chromium speaks to the relay there). */
+function browse(t: Topology, ns: string, driver: string, args: string[]) {
+  return t.run(ns, [
+    Deno.execPath(),
+    "run",
+    "--config",
+    new URL("../../deno.json", import.meta.url).pathname,
+    ...DEV_RUN_FLAGS,
+    new URL(`./fixtures/${driver}`, import.meta.url).pathname,
+    ...args,
+  ], 90_000);
+}
 
 rootTest(
   "root: the status page in headless Chromium lists the rules and its chart and rates move while a stream flows",
@@ -37,18 +50,7 @@ rootTest(
       });
       await sleep(1000);
       const shot = Deno.env.get("MCR_STATUS_SCREENSHOT") ?? `${Deno.makeTempDirSync()}/status.png`;
-      const driver = new URL("./fixtures/browse_status.ts", import.meta.url).pathname;
-      const config = new URL("../../deno.json", import.meta.url).pathname;
-      const r = await t.run(n.relay, [
-        Deno.execPath(),
-        "run",
-        "--config",
-        config,
-        ...DEV_RUN_FLAGS,
-        driver,
-        "http://127.0.0.1:8787/",
-        shot,
-      ], 90_000);
+      const r = await browse(t, n.relay, "browse_status.ts", ["http://127.0.0.1:8787/", shot]);
       await gen;
       sink.kill();
       await sink.result.catch(() => {});
@@ -121,18 +123,7 @@ rootTest(
         iface: n.genIf,
         size: 256,
       });
-      const driver = new URL("./fixtures/browse_login.ts", import.meta.url).pathname;
-      const config = new URL("../../deno.json", import.meta.url).pathname;
-      const r = await t.run(n.relay, [
-        Deno.execPath(),
-        "run",
-        "--config",
-        config,
-        ...DEV_RUN_FLAGS,
-        driver,
-        "http://10.0.1.1:8787/",
-        token,
-      ], 90_000);
+      const r = await browse(t, n.relay, "browse_login.ts", ["http://10.0.1.1:8787/", token]);
       await gen;
       await relay.stop();
       Deno.removeSync(dir, { recursive: true });
