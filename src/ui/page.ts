@@ -5,7 +5,8 @@
  * /api/v1/merges (a Merges section, shown when a rule merges legs) and
  * /api/v1/routing (a Routing section, shown when a protocol is
  * configured), and follows GET /api/v1/events for a live chart of input and
- * output rates over the last five minutes. Read-only: it changes nothing.
+ * output rates over the last five minutes. A click on a rule shows where its
+ * stream stops (GET /api/v1/rules/NAME/explain). Read-only: it changes nothing.
  */
 
 export const PAGE_HTML = `<!doctype html>
@@ -24,7 +25,9 @@ export const PAGE_HTML = `<!doctype html>
 <svg id="chart" width="720" height="200" viewBox="0 0 720 200" role="img" aria-label="input and output packets per second"></svg>
 <p class="legend"><span class="in">■ in</span> <span id="rx-now" data-value="0">0</span> pps &nbsp; <span class="out">■ out</span> <span id="tx-now" data-value="0">0</span> pps &nbsp; loss <span id="loss-now">0</span> pps</p>
 </section>
-<section><h2>Rules</h2><table id="rules"><thead><tr><th>rule</th><th>state</th><th>input</th><th>outputs: sent / lost (why)</th><th>pps</th><th>packets</th><th>silent</th></tr></thead><tbody></tbody></table></section>
+<section><h2>Rules</h2><table id="rules"><thead><tr><th>rule</th><th>state</th><th>input</th><th>outputs: sent / lost (why)</th><th>pps</th><th>packets</th><th>silent</th></tr></thead><tbody></tbody></table>
+<p class="legend">Click a rule to see where its stream stops (mcr explain).</p></section>
+<section id="explain" hidden><h2>Where <span id="explain-rule"></span>'s stream stops: <span id="explain-verdict" class="badge"></span></h2><ol id="explain-steps"></ol></section>
 <section id="merges" hidden><h2>Merges</h2><table><thead><tr><th>rule</th><th>mode</th><th>state</th><th>legs</th><th>sent</th><th>lost on every leg</th><th>late</th><th>reason</th></tr></thead><tbody></tbody></table></section>
 <section id="streams" hidden><h2>Streams</h2><table><thead><tr><th>rule</th><th>mode</th><th>state</th><th>worst indicator</th><th>Mb/s</th><th>loss / CC errors</th><th>jitter ms</th></tr></thead><tbody></tbody></table></section>
 <section id="routing" hidden><h2>Routing</h2><table><thead><tr><th>protocol</th><th>where</th><th>state</th><th>detail</th></tr></thead><tbody></tbody></table></section>
@@ -44,6 +47,9 @@ main{padding:0 1em 2em}table{border-collapse:collapse;background:#fff}
 td,th{border:1px solid #ddd;padding:.25em .6em;text-align:left;font-size:.9em}
 .badge{padding:.15em .6em;border-radius:.8em;background:#888}.ok{background:#2a2}.warning{background:#d90}.critical{background:#c22}
 #signout{margin-left:auto}
+button.explain{border:0;background:none;padding:0;color:#1d4ed8;text-decoration:underline;cursor:pointer;font:inherit}
+#explain-steps li{margin:.2em 0}.step-fail .mark{color:#c22}.step-warn .mark{color:#a60}.step-ok .mark{color:#2a2}.step-skip .mark{color:#888}
+.hint{color:#555}
 tr.state-silent td:nth-child(-n+2),tr.state-failing td:nth-child(-n+2){background:#fdd}
 tr.state-waiting td:nth-child(-n+2),tr.state-losing td:nth-child(-n+2){background:#ffe9b3}
 .lost{color:#c22;font-weight:600}#reasons li.reason-critical{color:#c22}#reasons li.reason-warning{color:#a60}
@@ -135,7 +141,7 @@ async function refresh() {
     $("rules").tBodies[0].innerHTML = stats.rules.map((r) => {
       const rate = stats.rates?.rules?.[r.name];
       const state = ruleState(r, rate);
-      return '<tr data-rule="' + esc(r.name) + '" data-state="' + state + '" class="state-' + state + '"><td>' + esc(r.name) + "</td><td>" + state + "</td><td>" +
+      return '<tr data-rule="' + esc(r.name) + '" data-state="' + state + '" class="state-' + state + '"><td><button class="explain" data-rule="' + esc(r.name) + '">' + esc(r.name) + "</button></td><td>" + state + "</td><td>" +
         esc(where(r.input)) + "</td><td>" + r.outputs.map(outputCell).join("<br>") + '</td><td class="pps">' +
         fmt(rate?.pps ?? 0) + "</td><td>" + fmt(r.counters.packets) + "</td><td>" + (r.silent_ms / 1000).toFixed(1) + " s</td></tr>";
     }).join("");
@@ -201,6 +207,28 @@ async function refreshRouting() {
   $("routing").hidden = rows.length === 0;
   document.querySelector("#routing tbody").innerHTML = rows.join("");
 }
+
+/** The explain report of one rule, step by step (GET /api/v1/rules/NAME/explain). */
+async function explain(name) {
+  const res = await fetch("/api/v1/rules/" + encodeURIComponent(name) + "/explain");
+  if (res.status !== 200) return;
+  const r = await res.json();
+  $("explain").hidden = false;
+  $("explain-rule").textContent = r.rule;
+  $("explain-verdict").textContent = r.verdict;
+  $("explain-verdict").className = "badge " + ({ ok: "ok", warn: "warning", fail: "critical" })[r.verdict];
+  $("explain-steps").innerHTML = r.steps.map((s) =>
+    '<li class="step-' + esc(s.status) + '" data-step="' + esc(s.step) + '" data-status="' + esc(s.status) + '"><span class="mark">' +
+    esc(s.status.toUpperCase()) + "</span> " + esc(s.step) + (s.subject ? " " + esc(s.subject) : "") + ": " + esc(s.detail) +
+    (s.hint ? '<br><span class="hint">→ ' + esc(s.hint) + "</span>" : "") + "</li>"
+  ).join("");
+  document.body.dataset.explained = r.rule;
+}
+
+$("rules").addEventListener("click", (e) => {
+  const b = e.target.closest("button.explain");
+  if (b) explain(b.dataset.rule);
+});
 
 refresh();
 setInterval(refresh, 5000);

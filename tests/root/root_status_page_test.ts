@@ -99,6 +99,10 @@ rootTest(
         JSON.stringify(page.ticks),
       );
       assert.equal(page.reasonsAboveChart, true, "the reasons are above the chart, in view");
+      // A click on the silent rule shows where its stream stops: nothing arrives for it.
+      assert.ok(page.explained.includes("arrival:fail"), JSON.stringify(page.explained));
+      assert.ok(page.explained.includes("input_interface:ok"), JSON.stringify(page.explained));
+      assert.match(page.explainText, /no packet matched/);
     });
   },
   { timeoutMs: 120_000 },
