@@ -59,6 +59,9 @@ const RestartTimingSchema = z.object({
   forwarding_at_ms: z.number().nullable().describe(
     "when the replacement had the plan in force, ms since the epoch (null until then)",
   ),
+  replacement: z.enum(["standby", "new_thread"]).optional().describe(
+    "what replaced the worker: its standby thread, ready at once, or a thread started then",
+  ),
 }).describe("the restart that started this worker, timed by the relay itself");
 
 const WorkerStatsSchema = z.object({

@@ -62,7 +62,11 @@ export type ToWorker =
     /** Inspected streams' blocks (src/streams/stream_slots.ts). */
     streamCounters: SharedArrayBuffer;
     waitTimeoutMs: number;
+    /** A standby (src/supervisor/standby.ts): ready, then idle until "activate" (or "stop"). */
+    standby?: boolean;
   }
+  | { type: "activate" }
+  | { type: "stop" }
   /**
    * `hold`: interfaces read (by this or another worker) under the previous
    * plan: a ring newly opened on one of them waits for the succession's

@@ -346,6 +346,17 @@ async function main(): Promise<void> {
     waiterHandle: thread.waiter.handle,
     arenaHandle: thread.rings.arena.handle,
   });
+  // A standby waits, idle, until it replaces a failed worker (or the relay stops).
+  while (init.standby) {
+    const m = await nextMessage();
+    if (m.type === "activate") break;
+    if (m.type === "stop") {
+      thread.stop();
+      post({ type: "stopped", id: init.id });
+      self.close();
+      return;
+    }
+  }
   await thread.run(init.waitTimeoutMs);
   thread.stop();
   post({ type: "stopped", id: init.id });

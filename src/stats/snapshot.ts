@@ -36,6 +36,8 @@ export interface RestartTiming {
   detected_at_ms: number;
   /** When the replacement had the plan in force; null until then. */
   forwarding_at_ms: number | null;
+  /** What replaced the worker: its standby thread (ready at once) or a thread started then. */
+  replacement?: "standby" | "new_thread";
 }
 
 export interface WorkerStats {

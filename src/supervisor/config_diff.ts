@@ -22,6 +22,7 @@ import { activeRules } from "./plan.ts";
 /** Keys that only take effect at start: a change to them is refused (409), never silently ignored. */
 export function restartOnlyKey(before: Config, next: Config): string | null {
   if (JSON.stringify(before.api ?? {}) !== JSON.stringify(next.api ?? {})) return "api";
+  if ((before.standby_workers ?? true) !== (next.standby_workers ?? true)) return "standby_workers";
   return null;
 }
 

@@ -127,6 +127,7 @@ export class Supervisor implements RelayControl {
       logger: this.#log,
       waitTimeoutMs: options.waitTimeoutMs ?? 200,
       applyTimeoutMs: options.applyTimeoutMs ?? 5000,
+      standby: config.standby_workers ?? true,
     });
     this.#interfaces = new InterfaceTracker({
       log: this.#log,

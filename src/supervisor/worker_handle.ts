@@ -28,6 +28,8 @@ export class WorkerHandle {
   plan: WorkerPlan | null = null;
   /** Rings of a succession it reported with that plan (predecessors and held successors). */
   succession = 0;
+  /** Started as a standby (standby.ts): idle until activated. */
+  standby = false;
   /** Its counters were added to the pool's archive (it died or left). */
   archived = false;
   /** Succession steps waiting for the worker's step_done. */
@@ -49,7 +51,7 @@ export class WorkerHandle {
     readonly id: number,
     readonly restarts: number,
     /** The restart that started this worker, on the supervisor's clock (null for the first). */
-    readonly lastRestart: RestartRecord | null = null,
+    public lastRestart: RestartRecord | null = null,
   ) {}
 }
 
@@ -65,6 +67,8 @@ export interface RestartRecord {
   detected_at_ms: number;
   /** null until the replacement acknowledged the plan in force. */
   forwarding_at_ms: number | null;
+  /** Its standby thread (ready at once: standby.ts) or a thread started then. */
+  replacement?: "standby" | "new_thread";
 }
 
 /** Counters of workers that exited, so totals never go backwards. */

@@ -23,6 +23,7 @@
 import { Waiter } from "../../ffi/waiter.ts";
 import { threadState } from "../../ffi/process.ts";
 import { StarvationJudge } from "./starvation.ts";
+import { Standbys } from "./standby.ts";
 import {
   COMMAND_FAULT_HANG,
   COMMAND_FAULT_THROW,
@@ -90,6 +91,8 @@ export interface PoolOptions {
   applyingStuckMs?: number;
   /** Worker restarts and count changes, for the API's event stream. Must not block. */
   onEvent?: (type: string, data: Record<string, unknown>) => void;
+  /** A standby thread per worker, to replace a failed one at once (default true; standby.ts). */
+  standby?: boolean;
 }
 
 /**
@@ -131,12 +134,15 @@ export class WorkerPool {
   #applyingStuckMs: number;
   /** Asks the scheduler whether a late worker is starved or stuck (starvation.ts). */
   #starvation = new StarvationJudge(threadState);
+  /** A standby thread per worker id, to replace a failed worker at once (standby.ts). */
+  #standbys: Standbys;
   /** Test hook (slow_apply): the next delivery waits this long first. */
   #slowNext = 0;
 
   constructor(readonly options: PoolOptions) {
     this.#log = options.logger;
     this.#fences = new Fences(options.logger);
+    this.#standbys = new Standbys((h) => this.#spawn(h), options.standby ?? true);
     this.#stuckMs = options.stuckMs ?? Math.max(500, 3 * options.waitTimeoutMs);
     this.#applyingStuckMs = options.applyingStuckMs ?? Math.max(10_000, options.applyTimeoutMs);
   }
@@ -165,11 +171,6 @@ export class WorkerPool {
   }
 
   /**
-   * Starts `count` workers. The caller drives the watchdog: watch() about
-   * every 100 ms (one timer for all of the supervisor's housekeeping keeps an
-   * idle relay's wake-ups few).
-   */
-  /**
    * Runs the watchdog every `ms`. The clock starts now: a pause that begins before its first
    * turn is a pause too (it was taken for a stuck worker when the first turn only set the clock).
    */
@@ -185,6 +186,7 @@ export class WorkerPool {
       this.#spawn(h);
     }
     await Promise.all(this.#workers.map((w) => w.ready));
+    for (const w of this.#workers) this.#standbys.prepare(w.id, w.restarts);
   }
 
   /**
@@ -241,6 +243,8 @@ export class WorkerPool {
     this.#workers = staying;
     await this.#succession(staying, leaving);
     await this.#retire(leaving);
+    await this.#standbys.stop(leaving.map((w) => w.id));
+    for (const w of started) this.#standbys.prepare(w.id, w.restarts);
     this.#log.info("worker count changed", { from: before, to: count });
     this.options.onEvent?.("worker", { event: "count", from: before, to: count });
   }
@@ -328,6 +332,7 @@ export class WorkerPool {
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
+    const standbys = this.#standbys.stop();
     for (const w of this.#workers) {
       Atomics.store(w.control, CONTROL_COMMAND, COMMAND_STOP);
       if (w.waiterHandle >= 0) Waiter.notifyHandle(w.waiterHandle);
@@ -336,6 +341,7 @@ export class WorkerPool {
     const timeout = new Promise<void>((r) => timer = setTimeout(r, 2000));
     await Promise.race([Promise.all(this.#workers.map((w) => w.stopped)), timeout]);
     clearTimeout(timer);
+    await standbys;
     for (const w of this.#workers) {
       // One that did not stop in time is fenced like a stuck one, never freed.
       if (w.alive) this.#fences.fence(w);
@@ -445,6 +451,7 @@ export class WorkerPool {
       outputCounters: h.outputCounters.buffer as SharedArrayBuffer,
       streamCounters: h.streamCounters.buffer as SharedArrayBuffer,
       waitTimeoutMs: this.options.waitTimeoutMs,
+      standby: h.standby,
     };
     worker.postMessage(init);
   }
@@ -509,14 +516,19 @@ export class WorkerPool {
     archiveCounters(h, this.archived);
     const at = this.#workers.indexOf(h);
     if (at < 0) return; // a worker leaving the pool is not replaced
-    const replacement = new WorkerHandle(h.id, h.restarts + 1, record);
+    // The standby of this id takes over at once (its modules compiled); else a new thread.
+    const standby = this.#standbys.take(h.id);
+    const replacement = standby ?? new WorkerHandle(h.id, h.restarts + 1);
+    replacement.lastRestart = { ...record, replacement: standby ? "standby" : "new_thread" };
     this.#workers[at] = replacement;
     this.options.onEvent?.("worker", {
       worker: h.id,
       event: "restarted",
       restarts: replacement.restarts,
     });
-    this.#spawn(replacement);
+    if (standby) standby.worker!.postMessage({ type: "activate" });
+    else this.#spawn(replacement);
+    this.#standbys.prepare(h.id, replacement.restarts);
     replacement.ready.then(() => {
       if (this.#target && replacement.alive && replacement.plan !== this.#target) {
         return this.#sendTo(replacement, this.#target);

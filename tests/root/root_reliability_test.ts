@@ -21,6 +21,7 @@ interface Restart {
   last_heartbeat_at_ms: number;
   detected_at_ms: number;
   forwarding_at_ms: number;
+  replacement?: string;
 }
 
 /** Worker 0's last restart, once the relay records its replacement forwarding (liveness bound only). */
@@ -121,6 +122,7 @@ for (const kind of ["throw", "hang"] as const) {
         assert.equal(w0.alive, true);
         assert.ok(w0.counters.loop_iterations > 0, "and is making progress again");
         assert.equal(restart.cause, kind === "throw" ? "threw" : "stuck");
+        assert.equal(restart.replacement, "standby", "its standby took over (no thread to start)");
         assert.ok(
           restart.last_heartbeat_at_ms <= restart.detected_at_ms &&
             restart.detected_at_ms <= restart.forwarding_at_ms,

@@ -15,3 +15,13 @@ Deno.test("restartOnlyKey() names api changes, and lets rules, ring, workers and
   assert.equal(restartOnlyKey(base, { ...base, log: { level: "debug" } }), null);
   assert.equal(restartOnlyKey(base, { ...base, ring: { tx_frames: 1024 } }), null);
 });
+
+Deno.test("restartOnlyKey() names a standby_workers change (the standbys are started with the relay)", () => {
+  const base = { rules: [] };
+  assert.equal(restartOnlyKey(base, { ...base, standby_workers: false }), "standby_workers");
+  assert.equal(
+    restartOnlyKey(base, { ...base, standby_workers: true }),
+    null,
+    "true is the default",
+  );
+});
