@@ -122,7 +122,8 @@ const ConfigObject = z.strictObject({
    * A standby thread per worker (default true): a worker that fails is
    * replaced at once by its standby instead of a thread started then (a
    * hang recovered in about 0.76 s instead of 1.16 s here), for about 20 MiB
-   * of memory per worker and no CPU while idle. Takes effect at start.
+   * of memory per worker (workers 0-3; others start a thread) and no CPU
+   * while idle. Takes effect at start.
    */
   standby_workers: z.boolean().optional(),
   ring: RingSchema.optional(),

@@ -9,6 +9,13 @@
  */
 import { WorkerHandle } from "./worker_handle.ts";
 
+/**
+ * Workers 0..MAX_STANDBYS-1 have a standby (each costs about 20 MiB, an isolate
+ * with the data path compiled): a relay of 64 workers does not double its
+ * memory; its other workers are replaced by a thread started then.
+ */
+export const MAX_STANDBYS = 4;
+
 /** How long a stopping standby is waited for before its thread is terminated. */
 const STOP_WAIT_MS = 2000;
 
@@ -20,7 +27,7 @@ export class Standbys {
 
   /** Prepares a standby for worker `id` (whose current thread has had `restarts` restarts). */
   prepare(id: number, restarts: number): void {
-    if (!this.enabled || this.#byId.has(id)) return;
+    if (!this.enabled || id >= MAX_STANDBYS || this.#byId.has(id)) return;
     const h = new WorkerHandle(id, restarts + 1);
     h.standby = true;
     this.#byId.set(id, h);

@@ -4,7 +4,7 @@
  * leaves the pool, terminated if it does not answer.
  */
 import assert from "node:assert/strict";
-import { Standbys } from "../../src/supervisor/standby.ts";
+import { MAX_STANDBYS, Standbys } from "../../src/supervisor/standby.ts";
 import type { WorkerHandle } from "../../src/supervisor/worker_handle.ts";
 
 /** A handle whose "thread" records messages and answers stop (or not). */
@@ -79,4 +79,12 @@ Deno.test("standby_workers: false prepares none (a restart starts a thread, as b
   s.prepare(0, 0);
   assert.equal(f.spawned.length, 0);
   assert.equal(s.take(0), null);
+});
+
+Deno.test("only the first MAX_STANDBYS worker ids have a standby (memory stays bounded with many workers)", () => {
+  const f = fakeSpawn();
+  const s = new Standbys(f.spawn);
+  for (let id = 0; id < 64; id++) s.prepare(id, 0);
+  assert.equal(f.spawned.length, MAX_STANDBYS);
+  assert.equal(s.take(MAX_STANDBYS), null);
 });
