@@ -36,7 +36,7 @@
 
 #include <stdint.h>
 
-#define MCR_ABI_VERSION 17
+#define MCR_ABI_VERSION 18
 
 /* ---- library identity ---------------------------------------------------- */
 
@@ -253,6 +253,9 @@ int mcr_if_stats(const char *name, double *out);
  * Returns the number (>= 0) or -errno.
  */
 long long mcr_sysctl_number(const char *key);
+
+/* Names the calling thread (its comm, at most 15 bytes: what top -H and /proc show). */
+int mcr_thread_name(const char *name);
 
 /* The calling thread's kernel id (gettid). */
 int mcr_thread_id(void);

@@ -144,6 +144,11 @@ int __mcr_read_text(const char *path, char *buf, int len)
 	return (int)n;
 }
 
+MCR_EXPORT MCR_COLD int mcr_thread_name(const char *name)
+{
+	return prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0) < 0 ? __mcr_neg_errno() : 0;
+}
+
 MCR_EXPORT MCR_COLD int mcr_thread_id(void)
 {
 	return (int)syscall(SYS_gettid);

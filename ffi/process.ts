@@ -77,6 +77,11 @@ export function pinThread(cpu: number | null): void {
   );
 }
 
+/** Names the calling thread (top -H, /proc/PID/task/TID/comm); at most 15 bytes are kept. */
+export function setThreadName(name: string): void {
+  loadLibrary().mcr_thread_name(new TextEncoder().encode(name.slice(0, 15) + "\0"));
+}
+
 /** The calling thread's kernel id. */
 export function threadId(): number {
   return loadLibrary().mcr_thread_id();

@@ -72,6 +72,8 @@ export const CORE_SYMBOLS = {
   mcr_if_link_local: { parameters: ["buffer", "buffer"], result: "i32" },
   // int mcr_if_stats(const char *name, double *out /* [4] */)
   mcr_if_stats: { parameters: ["buffer", "buffer"], result: "i32" },
+  // int mcr_thread_name(const char *name)
+  mcr_thread_name: { parameters: ["buffer"], result: "i32" },
   // int mcr_thread_id(void)
   mcr_thread_id: { parameters: [], result: "i32" },
   // int mcr_thread_state(int tid, double *out /* [2] */)

@@ -17,7 +17,13 @@
  */
 /// <reference lib="deno.worker" />
 import { loadLibrary } from "../../ffi/library.ts";
-import { pinThread, RealtimeClock, setTimerSlack, threadId } from "../../ffi/process.ts";
+import {
+  pinThread,
+  RealtimeClock,
+  setThreadName,
+  setTimerSlack,
+  threadId,
+} from "../../ffi/process.ts";
 import { RoutedSender } from "../../ffi/routed.ts";
 import { Waiter } from "../../ffi/waiter.ts";
 import { W } from "../stats/registry.ts";
@@ -124,6 +130,7 @@ class WorkerThread {
     this.outputCounters = new Float64Array(init.outputCounters);
     loadLibrary();
     Atomics.store(this.control, CONTROL_TID, threadId());
+    setThreadName(`mcr-${init.standby ? "standby" : "worker"}-${init.id}`);
     // Naps (adaptive wake-ups) of tens of µs must not end up to 50 µs late.
     setTimerSlack(1000);
     this.waiter = Waiter.open(256);
@@ -349,7 +356,10 @@ async function main(): Promise<void> {
   // A standby waits, idle, until it replaces a failed worker (or the relay stops).
   while (init.standby) {
     const m = await nextMessage();
-    if (m.type === "activate") break;
+    if (m.type === "activate") {
+      setThreadName(`mcr-worker-${init.id}`);
+      break;
+    }
     if (m.type === "stop") {
       thread.stop();
       post({ type: "stopped", id: init.id });

@@ -22,7 +22,8 @@ async function affinity(pid: number): Promise<{ workers: string[]; others: strin
   const others: string[] = [];
   for (const line of out.trim().split("\n")) {
     const [comm, allowed] = line.split("|");
-    (comm.startsWith("worker") ? workers : others).push(allowed);
+    // Worker threads name themselves mcr-worker-N (their standbys mcr-standby-N: not pinned).
+    (comm.startsWith("mcr-worker") ? workers : others).push(allowed);
   }
   return { workers: workers.sort(), others };
 }
