@@ -9,7 +9,7 @@ import { PROBLEM_TYPES, type ProblemCode } from "./errors.ts";
 import { ConfigSchema, InputSchema, RuleName, RuleSchema } from "../config/schema.ts";
 import { MAX_RULES } from "../config/limits.ts";
 import type { StreamReport } from "../streams/readout.ts";
-import type { ExplainReport } from "../stats/explain.ts";
+import { EXPLAIN_STEPS, type ExplainReport } from "../stats/explain.ts";
 import type { MergeReport } from "../merge/merge_readout.ts";
 import type { HealthReport } from "../stats/health.ts";
 import type { Rates } from "../stats/rates.ts";
@@ -335,16 +335,7 @@ export const ExplainResponse = z.object({
   verdict: z.enum(["ok", "warn", "fail"]).describe("the worst step"),
   at_ms: z.number(),
   steps: z.array(z.object({
-    step: z.enum([
-      "rule",
-      "input_interface",
-      "membership",
-      "querier",
-      "arrival",
-      "drops",
-      "output",
-      "residence",
-    ]),
+    step: z.enum(EXPLAIN_STEPS),
     status: z.enum(["ok", "warn", "fail", "skip"]),
     detail: z.string().describe("what was found, one line"),
     hint: z.string().nullable().describe("what to do, one line; null when nothing"),

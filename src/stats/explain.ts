@@ -17,16 +17,21 @@ import type { CounterValues, InterfaceState, QuerierSeen, RuleStats } from "./sn
 
 export type StepStatus = "ok" | "warn" | "fail" | "skip";
 
+/** The steps a report can have, in path order (the API's schema is derived from this). */
+export const EXPLAIN_STEPS = [
+  "rule",
+  "input_interface",
+  "membership",
+  "querier",
+  "arrival",
+  "drops",
+  "output",
+  "residence",
+] as const;
+export type ExplainStepName = typeof EXPLAIN_STEPS[number];
+
 export interface ExplainStep {
-  step:
-    | "rule"
-    | "input_interface"
-    | "membership"
-    | "querier"
-    | "arrival"
-    | "drops"
-    | "output"
-    | "residence";
+  step: ExplainStepName;
   status: StepStatus;
   /** What was found, one line. */
   detail: string;

@@ -4,20 +4,14 @@
  * the token is posted to /login and never kept by the page.
  */
 
+import { pageHead } from "./head.ts";
+
 const esc = (s: string) =>
   s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
 
 /** The page, with a message above the form after a failed attempt. */
 export function loginHtml(message: string | null = null): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>mcr login</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="stylesheet" href="/ui/style.css">
-</head>
-<body>
+  return `${pageHead("mcr login")}<body>
 <header><h1>mcr</h1></header>
 <main>
 <section><h2>Sign in to the status page</h2>

@@ -9,15 +9,9 @@
  * stream stops (GET /api/v1/rules/NAME/explain). Read-only: it changes nothing.
  */
 
-export const PAGE_HTML = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>mcr status</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="stylesheet" href="/ui/style.css">
-</head>
-<body>
+import { pageHead } from "./head.ts";
+
+export const PAGE_HTML = `${pageHead("mcr status")}<body>
 <header><h1>mcr</h1><span id="health" class="badge">…</span><span id="uptime"></span><form id="signout" method="post" action="/logout"><button type="submit">sign out</button></form></header>
 <main>
 <section id="health-section"><h2>Health</h2><ul id="reasons"></ul></section>

@@ -6,20 +6,15 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { loginHtml } from "../../ui/login.ts";
+import { sendPage } from "./pages.ts";
 import { cookieName, cookieValue } from "../auth.ts";
 import { SESSION_MS, type Sessions } from "../sessions.ts";
 
 const HTML = "text/html; charset=utf-8";
 
+/** The login page (no-store: a token is typed into it). */
 function htmlPage(c: Context, body: string, status: 200 | 401 | 429): Response {
-  c.header("Content-Type", HTML);
-  c.header(
-    "Content-Security-Policy",
-    "default-src 'self'; style-src 'self'; form-action 'self'; frame-ancestors 'none'",
-  );
-  c.header("X-Content-Type-Options", "nosniff");
-  c.header("Cache-Control", "no-store");
-  return c.body(body, status);
+  return sendPage(c, body, HTML, status, "no-store");
 }
 
 function host(c: Context): string {

@@ -19,18 +19,32 @@ function problemPage(code: ProblemCode): string {
 import { renderDocsPage } from "../docs_page.ts";
 import { openApiDocument } from "../openapi.ts";
 
-/** A fixed body of the given type, with the headers that keep it same-origin. */
+/**
+ * A page's answer with the headers that keep it same-origin (nothing loaded,
+ * posted or framed from elsewhere). `cache`: "no-store" for a page with a
+ * form a secret is typed into (/login).
+ */
+export function sendPage(
+  c: Context,
+  body: string,
+  type: string,
+  status: 200 | 401 | 429 = 200,
+  cache = "no-cache",
+): Response {
+  c.header("Content-Type", type);
+  c.header(
+    "Content-Security-Policy",
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; " +
+      "connect-src 'self'; form-action 'self'; frame-ancestors 'none'",
+  );
+  c.header("X-Content-Type-Options", "nosniff");
+  c.header("Cache-Control", cache);
+  return c.body(body, status);
+}
+
+/** A fixed body of the given type, as a handler. */
 function page(body: string, type: string) {
-  return (c: Context) => {
-    c.header("Content-Type", type);
-    c.header(
-      "Content-Security-Policy",
-      "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'",
-    );
-    c.header("X-Content-Type-Options", "nosniff");
-    c.header("Cache-Control", "no-cache");
-    return c.body(body);
-  };
+  return (c: Context) => sendPage(c, body, type);
 }
 
 /** The pages, mounted at /; `version` is the one the OpenAPI document states. */
