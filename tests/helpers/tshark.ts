@@ -65,3 +65,39 @@ export async function tsharkRtpStreams(
     };
   });
 }
+
+export interface RtpPacket {
+  /** When the capture saw it, in seconds since the epoch (the kernel's receive time). */
+  time: number;
+  ssrc: number;
+  seq: number;
+}
+
+/** Every RTP packet of a capture on `port`, in capture order. */
+export async function tsharkRtpPackets(
+  t: Topology,
+  ns: string,
+  pcap: string,
+  port: number,
+): Promise<RtpPacket[]> {
+  const out = (await t.run(ns, [
+    "tshark",
+    "-r",
+    pcap,
+    "-d",
+    `udp.port==${port},rtp`,
+    "-T",
+    "fields",
+    "-e",
+    "frame.time_epoch",
+    "-e",
+    "rtp.ssrc",
+    "-e",
+    "rtp.seq",
+    "rtp",
+  ])).stdout;
+  return out.split("\n").filter((l) => l.trim() !== "").map((l) => {
+    const [time, ssrc, seq] = l.trim().split("\t");
+    return { time: Number(time), ssrc: parseInt(ssrc, 16), seq: Number(seq) };
+  });
+}

@@ -14,7 +14,7 @@ import { withTopology } from "../../src/tools/topology.ts";
 import { MergesResponse } from "../../src/api/responses.ts";
 import type { MergeReport } from "../../src/merge/merge_readout.ts";
 import { rootTest } from "../helpers/netns.ts";
-import { tsharkRtpStreams } from "../helpers/tshark.ts";
+import { tsharkRtpPackets, tsharkRtpStreams } from "../helpers/tshark.ts";
 import { sleep, startCapture, startRelay, startSink } from "../helpers/relay.ts";
 import { apiGet, apiSend, putConfig } from "../helpers/routing.ts";
 
@@ -193,7 +193,7 @@ rootTest(
 );
 
 rootTest(
-  "merge: RTP legs with disjoint losses: tshark finds the output complete (no loss); a sender restart (new SSRC and sequence) is followed within 25 ms",
+  "merge: RTP legs with disjoint losses: tshark finds the output complete (no loss); a sender restart (new SSRC and sequence) is followed with the first datagram that arrives once the old sequence stood still 20 ms (kernel receive times)",
   async () => {
     await withTopology(async (t) => {
       const n = await t.legs();
@@ -210,6 +210,16 @@ rootTest(
         "-w",
         pcap,
         "udp port 6004",
+      ]);
+      // The red leg as the relay receives it: the times the relay judges by.
+      const redPcap = `/tmp/mcr-merge-red-${Deno.pid}.pcap`;
+      const redCap = await startCapture(t, n.relay, [
+        "tcpdump",
+        "-i",
+        n.relayIn,
+        "-w",
+        redPcap,
+        "udp port 5004",
       ]);
       try {
         const count = 20_000;
@@ -233,8 +243,10 @@ rootTest(
           "1:20",
         ]);
         await sleep(1_500);
-        cap.kill("SIGTERM");
-        await cap.status;
+        for (const c of [cap, redCap]) {
+          c.kill("SIGTERM");
+          await c.status;
+        }
         const m = await settled(t, n.relay, "feed");
         const streams = await tsharkRtpStreams(t, n.sink, pcap, 6004);
         assert.equal(streams.length, 2, `two SSRCs: ${JSON.stringify(streams)}`);
@@ -242,16 +254,36 @@ rootTest(
         const second = streams.find((s) => s !== first)!;
         assert.equal(first.packets, 12_000, first.row);
         assert.equal(first.lost, 0, first.row);
-        // Restart: the new sequence is taken once the old one stood still 20 ms (RESYNC_STALL_US):
-        // 80 datagrams at 4000 pps; the target is 50 datagrams or 100 ms (400 here).
-        const missed = count - 12_000 - second.packets;
-        assert.ok(missed <= 4000 * 0.025, `resumed after ${missed} datagrams: ${second.row}`);
         assert.equal(second.lost, 0, second.row);
+        // The target for a restart: followed within 50 datagrams or 100 ms (400 here).
+        const missed = count - 12_000 - second.packets;
+        assert.ok(missed <= 400, `resumed after ${missed} datagrams: ${second.row}`);
+        // Precisely (RESYNC_STALL_US): the red leg leads (blue is 20 ms late and brings only
+        // copies), so the old sequence last moved with red's last old datagram; the relay
+        // takes the first new datagram that reaches it 20 ms or more after that, judged by
+        // the kernel's receive times, which the capture on the same link shares. A sender
+        // that stalls or bursts changes how many datagrams that is, not which one.
+        const red = await tsharkRtpPackets(t, n.relay, redPcap, 5004);
+        const lastOld = red.filter((p) => p.ssrc === first.ssrc).at(-1)!;
+        const fresh = red.filter((p) => p.ssrc === second.ssrc);
+        const out = await tsharkRtpPackets(t, n.sink, pcap, 6004);
+        const taken = out.find((p) => p.ssrc === second.ssrc)!;
+        const k = fresh.findIndex((p) => p.seq === taken.seq);
+        const after = (i: number) => ((fresh[i].time - lastOld.time) * 1e3).toFixed(3);
+        const story = `followed with the new sequence's datagram ${k} (seq ${taken.seq}), ` +
+          `${after(k)} ms after the old one last moved; the one before it at ${
+            k > 0 ? after(k - 1) : "-"
+          } ms`;
+        assert.ok(k >= 1, `two consecutive datagrams prove a restart: ${story}`);
+        // 0.5 ms: the relay's and the capture's copies of the kernel's time may differ that much.
+        assert.ok(fresh[k].time - lastOld.time >= 0.0195, story);
+        assert.ok(k === 1 || fresh[k - 1].time - lastOld.time < 0.0205, story);
         assert.equal(m.figures.resyncs, 1);
         assert.equal(m.figures.lost, 0);
       } finally {
         await relay.stop();
         await Deno.remove(pcap).catch(() => {});
+        await Deno.remove(redPcap).catch(() => {});
       }
     });
   },
