@@ -6,8 +6,11 @@
  * carries PROFILE_COUNT datagrams of PROFILE_SIZE bytes at PROFILE_PPS.
  * Each sample is put in one bucket by its call chain:
  *
- *   kernel TX     under packet_sendmsg (the TX kick: tpacket_snd, veth_xmit,
- *                 and the receiver's softirq that veth runs in the sender's context)
+ *   IPI           the interrupt a TX kick sends to wake the receiver's CPU
+ *                 (net_rps_send_ipi: on this VM a write to the x2APIC, which
+ *                 exits to the hypervisor)
+ *   kernel TX     the rest under packet_sendmsg (the TX kick: tpacket_snd,
+ *                 veth_xmit, the receiver's softirq run in the sender's context)
  *   kernel RX     under net_rx_action / the backlog (input frames into the RX ring)
  *   wait/wake     under io_uring_enter or poll not sending (arming, sleeping, waking)
  *   scheduler     context switches and wake-ups outside the above
@@ -17,7 +20,9 @@
  *
  * and shown as µs per relayed packet (busy samples x sampling period /
  * packets). The relay's own counters give batches (wake-ups that found
- * work), kicks and loop turns per packet. mcr runs with DENO_V8_FLAGS=
+ * work), kicks and loop turns per packet; /proc/interrupts gives the
+ * function-call interrupts (IPIs) CPU 0, the receiver's, took per packet. mcr runs
+ * with DENO_V8_FLAGS=
  * --perf-basic-prof so that JIT frames have names.
  *
  *   deno run --allow-all bench/profile_bench.ts
@@ -38,6 +43,7 @@ const base = Deno.env.get("PROFILE_OUT") ?? "profile";
 const results = new URL("./results/", import.meta.url).pathname;
 /** perf's default cpu-clock sampling frequency (Hz): each sample stands for 1/freq seconds. */
 const BUCKETS = [
+  "IPI",
   "kernel TX",
   "kernel RX",
   "wait/wake",
@@ -51,7 +57,9 @@ const BUCKETS = [
 function bucketOf(comm: string, frames: { sym: string; dso: string }[]): string | null {
   const syms = frames.map((f) => f.sym);
   const has = (re: RegExp) => syms.some((s) => re.test(s));
-  if (has(/^(packet_sendmsg|tpacket_snd)$/)) return "kernel TX";
+  if (has(/^(packet_sendmsg|tpacket_snd)$/)) {
+    return has(/^(net_rps_send_ipi|x2apic_send_IPI)$/) ? "IPI" : "kernel TX";
+  }
   if (has(/^(net_rx_action|process_backlog|__netif_receive_skb)/)) return "kernel RX";
   if (comm === "swapper" || has(/^(do_idle|cpuidle_enter|default_idle_call)$/)) {
     // The idle loop itself is not busy time; what interrupts it is counted above.
@@ -99,17 +107,27 @@ async function breakdown(file: string): Promise<{ counts: Record<string, number>
   return { counts, total };
 }
 
+/** Function-call interrupts (IPIs) each CPU has taken, from /proc/interrupts. */
+async function callInterrupts(): Promise<number[]> {
+  const text = await Deno.readTextFile("/proc/interrupts");
+  const row = text.split("\n").find((l) => l.trim().startsWith("CAL:")) ?? "";
+  return row.trim().split(/\s+/).slice(1).map(Number).filter((n) => Number.isFinite(n));
+}
+
 const rows: string[] = [];
 // --perf-basic-prof names JIT frames for perf; V8 would also write a log per isolate into the cwd.
 Deno.env.set("DENO_V8_FLAGS", "--perf-basic-prof,--logfile=/dev/null,--no-logfile-per-isolate");
 for (const relay of relays) {
   const file = await Deno.makeTempFile({ prefix: "mcr-perf-", suffix: ".data" });
+  const ipiBefore = await callInterrupts();
   const row = await runOne("profile", relay, 0, {
     count: COUNT,
     rate: PPS,
     size: SIZE,
     perfFile: file,
   });
+  const ipiAfter = await callInterrupts();
+  const ipiToCpu0 = (ipiAfter[0] ?? 0) - (ipiBefore[0] ?? 0);
   const { counts, total } = await breakdown(file);
   await Deno.remove(file).catch(() => {});
   const delivered = row.delivered || 1;
@@ -122,7 +140,9 @@ for (const relay of relays) {
   rows.push(
     `| ${relay} | ${row.loss_pct} | ${busyUs.toFixed(2)} | ${
       BUCKETS.map((b) => per(counts[b])).join(" | ")
-    } | ${(batches / delivered).toFixed(3)} | ${(kicks / delivered).toFixed(3)} | ${total} |`,
+    } | ${(batches / delivered).toFixed(3)} | ${(kicks / delivered).toFixed(3)} | ${
+      (ipiToCpu0 / delivered).toFixed(3)
+    } | ${total} |`,
   );
   console.error(JSON.stringify({ relay, busyUs, counts, total, counters: c }));
 }
@@ -134,8 +154,8 @@ const table = [
   "",
   `| relay | loss % | relay core µs/pkt | ${
     BUCKETS.join(" | ")
-  } | batches/pkt | kicks/pkt | samples |`,
-  `|---|---:|---:|${BUCKETS.map(() => "---:").join("|")}|---:|---:|---:|`,
+  } | batches/pkt | kicks/pkt | IPIs to CPU 0/pkt | samples |`,
+  `|---|---:|---:|${BUCKETS.map(() => "---:").join("|")}|---:|---:|---:|---:|`,
   ...rows,
   "",
 ].join("\n");
