@@ -101,3 +101,10 @@ export async function tsharkRtpPackets(
     return { time: Number(time), ssrc: parseInt(ssrc, 16), seq: Number(seq) };
   });
 }
+
+/** When each packet of a capture arrived (seconds since the epoch, the kernel's receive time). */
+export async function captureTimes(t: Topology, ns: string, pcap: string): Promise<number[]> {
+  const out = (await t.run(ns, ["tshark", "-r", pcap, "-T", "fields", "-e", "frame.time_epoch"]))
+    .stdout;
+  return out.split("\n").filter((l) => l.trim() !== "").map(Number);
+}
