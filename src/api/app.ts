@@ -54,6 +54,7 @@ import { mergeRoutes } from "./routes/merges.ts";
 import { type FaultKind, viewRoutes } from "./routes/views.ts";
 
 export { ApiError } from "./errors.ts";
+import type { FrontStats } from "./front.ts";
 
 export interface ApiDeps {
   relay: RelayControl;
@@ -78,6 +79,8 @@ export interface ApiDeps {
   reload?: () => Promise<ApplyResult>;
   /** When counters last moved (GET /api/v1/rules/{name}/explain); absent: unknown. */
   moved?: LastMoved;
+  /** What the API's front door accepted and closed (/metrics); absent: not shown. */
+  front?: () => FrontStats;
 }
 
 /** A route path ("/api/v1/rules/:name") as a regular expression over request paths. */

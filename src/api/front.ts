@@ -4,8 +4,13 @@
  * server (Deno.serve on a private unix socket) under limits:
  *
  *  - at most `maxConnections` at once; at the cap, the connection idle the
- *    longest is closed to admit the new one (a flood of idle connections
- *    cannot lock a real client out);
+ *    longest between requests (for EVICT_GRACE_MS at least) is closed to
+ *    admit the next (a flood of idle connections cannot lock a real client
+ *    out); a request being answered is never cut for a newcomer unless it
+ *    has been in flight IN_FLIGHT_EVICTABLE_MS. While no connection can be
+ *    closed, newcomers wait in the kernel's accept queue, in order (a flood
+ *    of slow requests delays a real client by about one request's time,
+ *    and cuts nobody);
  *  - a request head must be complete within `headerTimeoutMs` of the
  *    connection or of the previous response (slowloris);
  *  - a connection with no traffic for `idleTimeoutMs` is closed;
@@ -31,10 +36,25 @@ export const DEFAULT_FRONT_LIMITS: FrontLimits = {
 export interface FrontStats {
   accepted: number;
   evicted: number;
+  /** Times the cap was reached with every connection busy: newcomers waited in the accept queue. */
+  cap_waits: number;
   header_timeouts: number;
   idle_timeouts: number;
   accept_errors: number;
   open: number;
+}
+
+/** Every counter at zero. */
+export function noFrontStats(): FrontStats {
+  return {
+    accepted: 0,
+    evicted: 0,
+    cap_waits: 0,
+    header_timeouts: 0,
+    idle_timeouts: 0,
+    accept_errors: 0,
+    open: 0,
+  };
 }
 
 const CRLFCRLF = [13, 10, 13, 10];
@@ -84,6 +104,53 @@ class Relayed {
   }
 }
 
+/** Copies `from` to `to` until `from` ends or either fails; `seen` watches each chunk. */
+async function pump(
+  from: Deno.Conn,
+  to: Deno.Conn,
+  seen: (chunk: Uint8Array) => void,
+): Promise<void> {
+  const buf = new Uint8Array(16 * 1024);
+  try {
+    for (;;) {
+      const n = await from.read(buf);
+      if (n === null) break;
+      const chunk = buf.subarray(0, n);
+      seen(chunk);
+      for (let off = 0; off < n;) off += await to.write(chunk.subarray(off));
+    }
+  } catch { /* closed or reset */ }
+}
+
+/** A connection between requests may be closed at the cap once idle this long (ms): a new client gets time to send its request head. */
+export const EVICT_GRACE_MS = 20;
+/** A request in flight this long (ms) may be closed at the cap like an idle connection. */
+export const IN_FLIGHT_EVICTABLE_MS = 10_000;
+
+/**
+ * Whom the cap closes to admit a newcomer at `now`: the connection idle the
+ * longest between requests (idle EVICT_GRACE_MS at least), else the request
+ * in flight the longest (IN_FLIGHT_EVICTABLE_MS at least); null: none may be.
+ */
+function evictionVictim(open: Iterable<Relayed>, now: number): Relayed | null {
+  let between: Relayed | null = null;
+  let inFlight: Relayed | null = null;
+  for (const r of open) {
+    const idle = now - r.lastActivity;
+    if (r.awaitingHeadSince !== null) {
+      if (idle >= EVICT_GRACE_MS && (between === null || r.lastActivity < between.lastActivity)) {
+        between = r;
+      }
+    } else if (
+      idle >= IN_FLIGHT_EVICTABLE_MS &&
+      (inFlight === null || r.lastActivity < inFlight.lastActivity)
+    ) {
+      inFlight = r;
+    }
+  }
+  return between ?? inFlight;
+}
+
 /**
  * Accepts on `listener` and relays each connection to the unix socket
  * `upstreamPath` under `limits`. Returns a stop function and live stats.
@@ -95,14 +162,7 @@ export function serveFront(
   onEvent: (what: string, fields: Record<string, unknown>) => void = () => {},
 ): { stop(): void; stats(): FrontStats } {
   const open = new Set<Relayed>();
-  const stats: FrontStats = {
-    accepted: 0,
-    evicted: 0,
-    header_timeouts: 0,
-    idle_timeouts: 0,
-    accept_errors: 0,
-    open: 0,
-  };
+  const stats = noFrontStats();
   let stopped = false;
 
   // The sweep runs only while connections are open: an idle relay is not woken for it.
@@ -127,22 +187,36 @@ export function serveFront(
     }
   };
 
-  const evictOne = (): void => {
-    let oldest: Relayed | null = null;
-    for (const r of open) if (oldest === null || r.lastActivity < oldest.lastActivity) oldest = r;
-    if (oldest) {
-      stats.evicted++;
-      oldest.close();
+  /** Closes one connection to make room; false when none may be closed now. */
+  const evictOne = (): boolean => {
+    const victim = evictionVictim(open, Date.now());
+    if (victim === null) return false;
+    stats.evicted++;
+    victim.close();
+    return true;
+  };
+  // Connections accepted but not yet in `open` (their upstream is being connected).
+  let starting = 0;
+  /** Until there is room under the cap: evicts, or waits while every connection is busy. */
+  const room = async (): Promise<void> => {
+    let waited = false;
+    while (!stopped && open.size + starting >= limits.maxConnections && !evictOne()) {
+      if (!waited) stats.cap_waits++;
+      waited = true;
+      await new Promise((res) => setTimeout(res, 10));
     }
   };
 
   const relay = async (client: Deno.Conn): Promise<void> => {
     let upstream: Deno.Conn;
+    starting++;
     try {
       upstream = await Deno.connect({ transport: "unix", path: upstreamPath });
     } catch {
       client.close();
       return;
+    } finally {
+      starting--;
     }
     const r = new Relayed(client, upstream, (x) => {
       open.delete(x);
@@ -152,28 +226,17 @@ export function serveFront(
     open.add(r);
     stats.open = open.size;
     sweepWhileOpen();
-    const pump = async (from: Deno.Conn, to: Deno.Conn, seen: (chunk: Uint8Array) => void) => {
-      const buf = new Uint8Array(16 * 1024);
-      try {
-        for (;;) {
-          const n = await from.read(buf);
-          if (n === null) break;
-          const chunk = buf.subarray(0, n);
-          seen(chunk);
-          for (let off = 0; off < n;) off += await to.write(chunk.subarray(off));
-        }
-      } catch { /* closed or reset */ }
-      r.close();
-    };
+    // Either direction ending ends the connection.
     await Promise.all([
-      pump(client, upstream, (c) => r.sawRequestBytes(c)),
-      pump(upstream, client, () => r.sawResponseBytes()),
+      pump(client, upstream, (c) => r.sawRequestBytes(c)).finally(() => r.close()),
+      pump(upstream, client, () => r.sawResponseBytes()).finally(() => r.close()),
     ]);
   };
 
   (async () => {
     let backoff = 10;
     while (!stopped) {
+      await room();
       let conn: Deno.Conn;
       try {
         conn = await listener.accept();
@@ -189,7 +252,6 @@ export function serveFront(
         continue;
       }
       stats.accepted++;
-      if (open.size >= limits.maxConnections) evictOne();
       relay(conn).catch(() => {});
     }
   })();

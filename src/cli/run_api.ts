@@ -11,7 +11,7 @@
  */
 import { createApp } from "../api/app.ts";
 import { isLoopbackHost, resolveToken, splitListen } from "../api/auth.ts";
-import { DEFAULT_FRONT_LIMITS, type FrontStats, serveFront } from "../api/front.ts";
+import { DEFAULT_FRONT_LIMITS, type FrontStats, noFrontStats, serveFront } from "../api/front.ts";
 import { type Config, DEFAULT_LISTEN, LISTEN_PATTERN } from "../config/schema.ts";
 import type { Persist } from "../config/persist.ts";
 import type { Logger } from "../log.ts";
@@ -121,6 +121,16 @@ export interface ApiOptions {
   reload?: () => Promise<ApplyResult>;
 }
 
+/** The front doors' counters (TCP and unix socket) added up. */
+function frontTotals(fronts: readonly { stats(): FrontStats }[]): FrontStats {
+  const total = noFrontStats();
+  for (const f of fronts) {
+    const s = f.stats();
+    for (const k of Object.keys(total) as (keyof FrontStats)[]) total[k] += s[k];
+  }
+  return total;
+}
+
 export async function startApi(
   o: ApiOptions,
 ): Promise<{ shutdown(): Promise<void>; port: number; front(): FrontStats }> {
@@ -137,6 +147,7 @@ export async function startApi(
     const timer = setInterval(sample, 1000);
     stopSampling = () => clearInterval(timer);
   }
+  const fronts: ReturnType<typeof serveFront>[] = [];
   const app = createApp({
     relay: o.supervisor,
     logger: o.log,
@@ -151,11 +162,11 @@ export async function startApi(
     events: o.events,
     reload: o.reload,
     moved,
+    front: () => frontTotals(fronts),
   });
   // The HTTP servers listen on private sockets; clients reach them through the front door.
   const dir = Deno.makeTempDirSync({ prefix: "mcr-api-" });
   const servers: Deno.HttpServer[] = [];
-  const fronts: ReturnType<typeof serveFront>[] = [];
   const limits = {
     ...DEFAULT_FRONT_LIMITS,
     maxConnections: api.max_connections ?? DEFAULT_FRONT_LIMITS.maxConnections,
@@ -182,20 +193,7 @@ export async function startApi(
   });
   return {
     port,
-    front: () => {
-      const all = fronts.map((f) => f.stats());
-      return all.reduce((a, s) => {
-        for (const k of Object.keys(a) as (keyof FrontStats)[]) a[k] += s[k];
-        return a;
-      }, {
-        accepted: 0,
-        evicted: 0,
-        header_timeouts: 0,
-        idle_timeouts: 0,
-        accept_errors: 0,
-        open: 0,
-      });
-    },
+    front: () => frontTotals(fronts),
     async shutdown() {
       stopSampling();
       o.events?.closeAll(); // open event streams end, so the servers can shut down

@@ -73,6 +73,16 @@ export interface ExporterExtras {
   streams?: readonly StreamReport[];
   /** Merged pairs (src/merge/): one series per rule (and leg) in each merge family. */
   merges?: readonly MergeReport[];
+  /** The API's front door (src/api/front.ts): connections open, accepted and closed by cause. */
+  front?: {
+    open: number;
+    accepted: number;
+    evicted: number;
+    cap_waits: number;
+    header_timeouts: number;
+    idle_timeouts: number;
+    accept_errors: number;
+  };
   /** Routing-protocol state, when IGMP, PIM or MSDP is configured. */
   routing?: {
     counters: Record<string, number>;
@@ -157,6 +167,31 @@ function processFamilies(fam: DeclareFamily, s: StatsSnapshot, extras: ExporterE
     )
       .add({}, c === null ? 0 : c.atMs / 1000);
   }
+  if (extras.front) apiFamilies(fam, extras.front);
+}
+
+/** The API's front door: how many connections it holds, and why it closed the others. */
+function apiFamilies(fam: DeclareFamily, f: NonNullable<ExporterExtras["front"]>): void {
+  fam("mcr_api_connections_open", "gauge", "API connections open").add({}, f.open);
+  fam("mcr_api_connections_accepted_total", "counter", "API connections accepted").add(
+    {},
+    f.accepted,
+  );
+  const closed = fam(
+    "mcr_api_connections_closed_total",
+    "counter",
+    "API connections the relay closed: evicted at the connection cap, a request head too slow, idle",
+  );
+  closed.add({ reason: "evicted" }, f.evicted);
+  closed.add({ reason: "header_timeout" }, f.header_timeouts);
+  closed.add({ reason: "idle_timeout" }, f.idle_timeouts);
+  fam("mcr_api_accept_errors_total", "counter", "API accept() failures (e.g. out of descriptors)")
+    .add({}, f.accept_errors);
+  fam(
+    "mcr_api_connection_cap_waits_total",
+    "counter",
+    "Times every API connection was busy at the cap: newcomers waited in the accept queue",
+  ).add({}, f.cap_waits);
 }
 
 /** Worker liveness and restarts, then the worker counters. */

@@ -9,9 +9,19 @@ import { BASE_CONFIG, fakeDeps, FakeRelay } from "../helpers/fake_relay.ts";
 import { dashboard } from "../../examples/monitoring/dashboard.ts";
 import { formattedMarkdown, RUNBOOKS } from "../../src/ui/runbooks.ts";
 
+const FRONT = {
+  open: 3,
+  accepted: 900,
+  evicted: 640,
+  cap_waits: 4,
+  header_timeouts: 5,
+  idle_timeouts: 7,
+  accept_errors: 2,
+};
+
 async function metricsText(): Promise<string> {
   const relay = new FakeRelay(structuredClone(BASE_CONFIG));
-  const app = createApp(fakeDeps(relay));
+  const app = createApp({ ...fakeDeps(relay), front: () => FRONT });
   const res = await app.request("/metrics");
   assert.equal(res.status, 200);
   return await res.text();
@@ -41,6 +51,17 @@ Deno.test("promtool check metrics finds nothing wrong in /metrics", async () => 
   const r = await promtool(["check", "metrics"], text);
   assert.equal(r.code, 0, r.out);
   assert.equal(r.out.trim(), "");
+});
+
+Deno.test("/metrics shows what the API's front door holds and why it closed connections", async () => {
+  const text = await metricsText();
+  assert.match(text, /^mcr_api_connections_open 3$/m);
+  assert.match(text, /^mcr_api_connections_accepted_total 900$/m);
+  assert.match(text, /^mcr_api_connections_closed_total\{reason="evicted"\} 640$/m);
+  assert.match(text, /^mcr_api_connections_closed_total\{reason="header_timeout"\} 5$/m);
+  assert.match(text, /^mcr_api_connections_closed_total\{reason="idle_timeout"\} 7$/m);
+  assert.match(text, /^mcr_api_accept_errors_total 2$/m);
+  assert.match(text, /^mcr_api_connection_cap_waits_total 4$/m);
 });
 
 Deno.test("/metrics carries build info, process metrics, rule state, last packet time and the last change's outcome", async () => {

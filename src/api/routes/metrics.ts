@@ -13,12 +13,15 @@ import type { RateWindow } from "../../stats/rates.ts";
 import type { RelayControl } from "../../supervisor/control.ts";
 import type { BuildInfo } from "../../version.ts";
 import { openFileCount } from "../../../ffi/process.ts";
+import type { FrontStats } from "../front.ts";
 import { ApiError, zodIssues } from "../errors.ts";
 
 export interface MetricsDeps {
   relay: RelayControl;
   rates: RateWindow;
   version: BuildInfo;
+  /** What the API's front door accepted and closed (absent: no front door, e.g. in tests). */
+  front?: () => FrontStats;
 }
 
 const HealthQuery = z.strictObject({
@@ -90,6 +93,7 @@ export function metricsRoutes(deps: MetricsDeps): Hono {
       routing: config.igmp || config.pim || config.msdp ? routingFacts(deps.relay) : undefined,
       streams: deps.relay.streams?.(),
       merges: deps.relay.merges?.(),
+      front: deps.front?.(),
     }));
   });
   return routes;
