@@ -10,7 +10,7 @@ import { selfCommand } from "../../src/runtime.ts";
 import { withTopology } from "../../src/tools/topology.ts";
 import { rootTest } from "../helpers/netns.ts";
 import { runGen, sleep, startRelay } from "../helpers/relay.ts";
-import { apiGet, apiSend, startStream } from "../helpers/routing.ts";
+import { apiGet, apiSend, startStream, waitFor } from "../helpers/routing.ts";
 import { parsePerfdata } from "../helpers/perfdata.ts";
 
 const API = "http://127.0.0.1:8787";
@@ -405,6 +405,69 @@ rootTest(
       // The table shows the routed output's 1,200 errors; the l2 output none.
       assert.match(stats.stdout, /routed \* 198\.51\.100\.9:6000\s+0\s.*\s1200$/m, stats.stdout);
       assert.match(stats.stdout, /239\.9\.9\.1:6001\s+1200\s.*\s0$/m, stats.stdout);
+    });
+  },
+);
+
+rootTest(
+  "operator: while a SIGHUP reload is being applied (held 3 s), an API change that may wait 1 s is refused 503 queue_timeout and never comes into force, in the running config or the file; the reload's own change is in force",
+  async () => {
+    await withTopology(async (t) => {
+      const n = await t.chain();
+      const relay = await startRelay(
+        t,
+        n.relay,
+        `rules:\n${ruleYaml(n.relayIn, n.relayOut)}`,
+        [],
+        { MCR_FAULT_INJECTION: "1" },
+      );
+      const fault = await apiSend(t, n.relay, "POST", "/api/v1/debug/fault", {
+        worker: 0,
+        kind: "slow_apply",
+        ms: 3000,
+      });
+      assert.equal(fault.status, 200, fault.text);
+      // The operator edits the file and reloads: the reload's plan is held 3 s before delivery.
+      const edited = `rules:\n${ruleYaml(n.relayIn, n.relayOut)}${
+        ruleYaml(n.relayIn, n.relayOut, "fromfile", 5020)
+      }`;
+      Deno.writeTextFileSync(relay.configPath, edited);
+      relay.process.kill("SIGHUP");
+      await sleep(300);
+      const said = await apiSend(
+        t,
+        n.relay,
+        "POST",
+        "/api/v1/rules",
+        {
+          name: "said",
+          input: { interface: n.relayIn, group: "239.1.1.9", port: 5021 },
+          outputs: [{ interface: n.relayOut, group: "239.9.9.9", port: 6021 }],
+        },
+        6,
+        { prefer: "wait=1" },
+      );
+      assert.equal(said.status, 503, said.text);
+      assert.match(said.text, /"code":"queue_timeout"/);
+      // Once the reload is through: its rule runs, the refused one does not, anywhere.
+      const names = await waitFor("the reload applied", 10_000, async () => {
+        const list = (await apiGet<{ name: string }[]>(t, n.relay, "/api/v1/rules")).map((r) =>
+          r.name
+        );
+        return list.includes("fromfile") ? list : undefined;
+      });
+      await sleep(1_500); // anything queued behind the reload has had its turn
+      const after = (await apiGet<{ name: string }[]>(t, n.relay, "/api/v1/rules")).map((r) =>
+        r.name
+      );
+      assert.deepEqual(after.toSorted(), ["a", "fromfile"], JSON.stringify(names));
+      const file = Deno.readTextFileSync(relay.configPath);
+      assert.ok(file.includes("fromfile") && !file.includes("said"), file);
+      await relay.stop();
+      assert.ok(
+        !relay.log.some((l) => l.includes('"added":["said"]')),
+        "the refused change was never applied",
+      );
     });
   },
 );
