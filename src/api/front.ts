@@ -19,6 +19,7 @@
  * So the number of descriptors the API can ever hold is bounded, and no
  * client can make the process run out of them or stop forwarding.
  */
+import type { FrontStats } from "../stats/prometheus.ts";
 
 export interface FrontLimits {
   maxConnections: number;
@@ -32,17 +33,8 @@ export const DEFAULT_FRONT_LIMITS: FrontLimits = {
   idleTimeoutMs: 30_000,
 };
 
-/** Counters of what the front door refused, for logs and metrics. */
-export interface FrontStats {
-  accepted: number;
-  evicted: number;
-  /** Times the cap was reached with every connection busy: newcomers waited in the accept queue. */
-  cap_waits: number;
-  header_timeouts: number;
-  idle_timeouts: number;
-  accept_errors: number;
-  open: number;
-}
+/** Counters of what the front door did: declared with the /metrics families that show them. */
+export type { FrontStats };
 
 /** Every counter at zero. */
 export function noFrontStats(): FrontStats {

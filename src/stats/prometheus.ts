@@ -57,6 +57,19 @@ class Family {
 }
 
 /** What /metrics shows besides the counters: the build, the process, the configuration's history. */
+/** What the API's front door (src/api/front.ts) did: connections held, accepted, and closed by cause. */
+export interface FrontStats {
+  open: number;
+  accepted: number;
+  /** Closed at the connection cap to admit a newcomer. */
+  evicted: number;
+  /** Times the cap was reached with every connection busy: newcomers waited in the accept queue. */
+  cap_waits: number;
+  header_timeouts: number;
+  idle_timeouts: number;
+  accept_errors: number;
+}
+
 export interface ExporterExtras {
   build?: Record<string, string>;
   process?: {
@@ -74,15 +87,7 @@ export interface ExporterExtras {
   /** Merged pairs (src/merge/): one series per rule (and leg) in each merge family. */
   merges?: readonly MergeReport[];
   /** The API's front door (src/api/front.ts): connections open, accepted and closed by cause. */
-  front?: {
-    open: number;
-    accepted: number;
-    evicted: number;
-    cap_waits: number;
-    header_timeouts: number;
-    idle_timeouts: number;
-    accept_errors: number;
-  };
+  front?: FrontStats;
   /** Routing-protocol state, when IGMP, PIM or MSDP is configured. */
   routing?: {
     counters: Record<string, number>;
@@ -171,7 +176,7 @@ function processFamilies(fam: DeclareFamily, s: StatsSnapshot, extras: ExporterE
 }
 
 /** The API's front door: how many connections it holds, and why it closed the others. */
-function apiFamilies(fam: DeclareFamily, f: NonNullable<ExporterExtras["front"]>): void {
+function apiFamilies(fam: DeclareFamily, f: FrontStats): void {
   fam("mcr_api_connections_open", "gauge", "API connections open").add({}, f.open);
   fam("mcr_api_connections_accepted_total", "counter", "API connections accepted").add(
     {},

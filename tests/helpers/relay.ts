@@ -250,3 +250,38 @@ export async function startCapture(
   })();
   return p;
 }
+
+/**
+ * Runs a Deno script as the unprivileged user nobody (no capabilities, net
+ * access only) in `ns`: a hostile local user. The script is written to a
+ * temporary directory it can read, removed when it has run.
+ */
+export async function runAsNobody(
+  topo: Topology,
+  ns: string,
+  script: string,
+  timeoutMs = 120_000,
+): ReturnType<Topology["run"]> {
+  const dir = Deno.makeTempDirSync();
+  try {
+    Deno.chmodSync(dir, 0o755);
+    Deno.writeTextFileSync(`${dir}/script.ts`, script);
+    Deno.chmodSync(`${dir}/script.ts`, 0o644);
+    return await topo.run(ns, [
+      "setpriv",
+      "--reuid=nobody",
+      "--regid=nogroup",
+      "--clear-groups",
+      "--inh-caps=-all",
+      "env",
+      "HOME=/tmp",
+      "DENO_DIR=/tmp/mcr-flood-deno",
+      Deno.execPath(),
+      "run",
+      "--allow-net",
+      `${dir}/script.ts`,
+    ], timeoutMs);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+}

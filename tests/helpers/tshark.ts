@@ -27,16 +27,7 @@ export async function tsharkRtpStreams(
   pcap: string,
   port: number,
 ): Promise<RtpStreamRow[]> {
-  const out = (await t.run(ns, [
-    "tshark",
-    "-r",
-    pcap,
-    "-d",
-    `udp.port==${port},rtp`,
-    "-q",
-    "-z",
-    "rtp,streams",
-  ])).stdout;
+  const out = await tshark(t, ns, pcap, port, ["-q", "-z", "rtp,streams"]);
   const lines = out.split("\n");
   const header = lines.find((l) => /Max Jitter/.test(l));
   if (!header) throw new Error(`no header in tshark's analysis:\n${out}`);
@@ -73,6 +64,39 @@ export interface RtpPacket {
   seq: number;
 }
 
+/**
+ * tshark over a capture: `port` decoded as RTP (the streams analysis or the
+ * per-packet fields), or plain frames when null; `args` what to print.
+ */
+async function tshark(
+  t: Topology,
+  ns: string,
+  pcap: string,
+  port: number | null,
+  args: string[],
+): Promise<string> {
+  const decode = port === null ? [] : ["-d", `udp.port==${port},rtp`];
+  return (await t.run(ns, ["tshark", "-r", pcap, ...decode, ...args])).stdout;
+}
+
+/** The tab-separated `fields` of each packet `filter` keeps, one row a packet. */
+async function fieldRows(
+  t: Topology,
+  ns: string,
+  pcap: string,
+  port: number | null,
+  fields: string[],
+  filter: string[] = [],
+): Promise<string[][]> {
+  const out = await tshark(t, ns, pcap, port, [
+    "-T",
+    "fields",
+    ...fields.flatMap((f) => ["-e", f]),
+    ...filter,
+  ]);
+  return out.split("\n").filter((l) => l.trim() !== "").map((l) => l.trim().split("\t"));
+}
+
 /** Every RTP packet of a capture on `port`, in capture order. */
 export async function tsharkRtpPackets(
   t: Topology,
@@ -80,31 +104,17 @@ export async function tsharkRtpPackets(
   pcap: string,
   port: number,
 ): Promise<RtpPacket[]> {
-  const out = (await t.run(ns, [
-    "tshark",
-    "-r",
-    pcap,
-    "-d",
-    `udp.port==${port},rtp`,
-    "-T",
-    "fields",
-    "-e",
-    "frame.time_epoch",
-    "-e",
-    "rtp.ssrc",
-    "-e",
-    "rtp.seq",
+  const rows = await fieldRows(t, ns, pcap, port, ["frame.time_epoch", "rtp.ssrc", "rtp.seq"], [
     "rtp",
-  ])).stdout;
-  return out.split("\n").filter((l) => l.trim() !== "").map((l) => {
-    const [time, ssrc, seq] = l.trim().split("\t");
-    return { time: Number(time), ssrc: parseInt(ssrc, 16), seq: Number(seq) };
-  });
+  ]);
+  return rows.map(([time, ssrc, seq]) => ({
+    time: Number(time),
+    ssrc: parseInt(ssrc, 16),
+    seq: Number(seq),
+  }));
 }
 
 /** When each packet of a capture arrived (seconds since the epoch, the kernel's receive time). */
 export async function captureTimes(t: Topology, ns: string, pcap: string): Promise<number[]> {
-  const out = (await t.run(ns, ["tshark", "-r", pcap, "-T", "fields", "-e", "frame.time_epoch"]))
-    .stdout;
-  return out.split("\n").filter((l) => l.trim() !== "").map(Number);
+  return (await fieldRows(t, ns, pcap, null, ["frame.time_epoch"])).map(([time]) => Number(time));
 }

@@ -7,9 +7,9 @@
 import assert from "node:assert/strict";
 import { parseConfigText } from "../../src/config/load.ts";
 import { selfCommand } from "../../src/runtime.ts";
-import { type Topology, withTopology } from "../../src/tools/topology.ts";
+import { type ChainNames, type Topology, withTopology } from "../../src/tools/topology.ts";
 import { rootTest } from "../helpers/netns.ts";
-import { runGen, sleep, startRelay, startSink } from "../helpers/relay.ts";
+import { runAsNobody, runGen, sleep, startRelay, startSink } from "../helpers/relay.ts";
 
 const API = "http://127.0.0.1:8787";
 
@@ -109,6 +109,27 @@ rootTest(
   { timeoutMs: 300_000 },
 );
 
+/** The base rule's stream: a receiver behind the relay, then `count` datagrams at `rate` into it. */
+async function baseStream(t: Topology, n: ChainNames, count: number, rate: number, runId: number) {
+  const sink = startSink(t, n.sink, {
+    group: "239.9.9.1",
+    port: 6001,
+    iface: n.sinkIf,
+    runId,
+    idleMs: 2500,
+  });
+  await sleep(300);
+  const gen = runGen(t, n.gen, {
+    group: "239.1.1.1",
+    port: 5001,
+    count,
+    rate,
+    iface: n.genIf,
+    runId,
+  });
+  return { sink, gen };
+}
+
 rootTest(
   "root: 20,000 connection attempts, idle connections and a slowloris client: forwarding loses nothing and a normal client is served within 1 s",
   async () => {
@@ -117,22 +138,7 @@ rootTest(
       const relay = await startRelay(t, n.relay, baseYaml(n.relayIn, n.relayOut));
       const rate = 5000;
       const count = 12 * rate;
-      const sink = startSink(t, n.sink, {
-        group: "239.9.9.1",
-        port: 6001,
-        iface: n.sinkIf,
-        runId: 81,
-        idleMs: 2500,
-      });
-      await sleep(300);
-      const gen = runGen(t, n.gen, {
-        group: "239.1.1.1",
-        port: 5001,
-        count,
-        rate,
-        iface: n.genIf,
-        runId: 81,
-      });
+      const { sink, gen } = await baseStream(t, n, count, rate, 81);
       // An unprivileged local user (nobody) floods the API: 20,000 connections held open, plus slowloris.
       const script = `
       const conns = [];
@@ -154,24 +160,7 @@ rootTest(
       }
       console.log(JSON.stringify({ opened: conns.length, failed }));
     `;
-      const dir = Deno.makeTempDirSync();
-      Deno.chmodSync(dir, 0o755);
-      Deno.writeTextFileSync(`${dir}/flood.ts`, script);
-      Deno.chmodSync(`${dir}/flood.ts`, 0o644);
-      const flood = t.run(n.relay, [
-        "setpriv",
-        "--reuid=nobody",
-        "--regid=nogroup",
-        "--clear-groups",
-        "--inh-caps=-all",
-        "env",
-        "HOME=/tmp",
-        "DENO_DIR=/tmp/mcr-flood-deno",
-        Deno.execPath(),
-        "run",
-        "--allow-net",
-        `${dir}/flood.ts`,
-      ], 120_000);
+      const flood = runAsNobody(t, n.relay, script);
       await sleep(4000);
       // While the flood holds its connections: a normal client, timed by curl itself (from its
       // connect to the last byte), not by this busy process's clock around a spawn.
@@ -220,22 +209,7 @@ rootTest(
       const relay = await startRelay(t, n.relay, baseYaml(n.relayIn, n.relayOut));
       const rate = 5000;
       const count = 10 * rate;
-      const sink = startSink(t, n.sink, {
-        group: "239.9.9.1",
-        port: 6001,
-        iface: n.sinkIf,
-        runId: 82,
-        idleMs: 2500,
-      });
-      await sleep(300);
-      const gen = runGen(t, n.gen, {
-        group: "239.1.1.1",
-        port: 5001,
-        count,
-        rate,
-        iface: n.genIf,
-        runId: 82,
-      });
+      const { sink, gen } = await baseStream(t, n, count, rate, 82);
       // 400 clients at once, each asking again as soon as it is answered, for 8 s.
       const script = `
       const statuses = {};
@@ -254,24 +228,7 @@ rootTest(
       await Promise.all(Array.from({ length: 400 }, client));
       console.log(JSON.stringify({ statuses, failed }));
     `;
-      const dir = Deno.makeTempDirSync();
-      Deno.chmodSync(dir, 0o755);
-      Deno.writeTextFileSync(`${dir}/flood.ts`, script);
-      Deno.chmodSync(`${dir}/flood.ts`, 0o644);
-      const flood = t.run(n.relay, [
-        "setpriv",
-        "--reuid=nobody",
-        "--regid=nogroup",
-        "--clear-groups",
-        "--inh-caps=-all",
-        "env",
-        "HOME=/tmp",
-        "DENO_DIR=/tmp/mcr-flood-deno",
-        Deno.execPath(),
-        "run",
-        "--allow-net",
-        `${dir}/flood.ts`,
-      ], 120_000);
+      const flood = runAsNobody(t, n.relay, script);
       await sleep(4000);
       const normal = await t.run(n.relay, [
         "curl",
@@ -293,7 +250,6 @@ rootTest(
       );
       const metrics = (await t.run(n.relay, ["curl", "-sf", `${API}/metrics`])).stdout;
       const { code } = await relay.stop();
-      Deno.removeSync(dir, { recursive: true });
       assert.equal(code, 0, "the relay never died");
       const { statuses, failed } = JSON.parse(floodOut.stdout.trim().split("\n").pop()!);
       // Reports, or refusals the front door gives a flood (429/503): nothing else, no error.
