@@ -271,10 +271,10 @@ rootTest(
         "200",
         `the normal client was answered: the relay is healthy (${normal.stdout}; ${floodOut.stdout})`,
       );
-      // It waits its turn in the accept queue behind the flood: 400 clients on 256 connections
-      // each held ~300 ms is about half a second, plus what the flood costs the main thread
-      // (1.3 s measured on an idle 2-CPU VM). Before the front door queued newcomers it was
-      // cut off at once (curl: 000).
+      // It waits its turn in the accept queue behind the flood's 400 clients (the reports share
+      // one look at the links a second, so none holds its connection long): 0.5-0.6 s measured
+      // on an idle 2-CPU VM, 0.7-2.1 s when each report looked for 300 ms of its own. Before
+      // the front door queued newcomers it was cut off at once (curl: 000).
       assert.ok(Number(seconds) < 3, `served within 3 s (${seconds} s)`);
       assert.equal(
         got.unique,

@@ -21,39 +21,62 @@ export interface ExplainDeps {
   moved?: LastMoved;
 }
 
-/** How long the input links' kernel counters are watched for frames arriving. */
+/** How long the links' kernel counters are watched for frames arriving. */
 export const RX_LOOK_MS = 300;
+/** A look this recent (ms since it ended) answers the next report at once. */
+export const LOOK_FRESH_MS = 1000;
 
-/** Frames per second the kernel counts on each of `names` over `ms`. */
-async function receiving(
-  relay: RelayControl,
-  names: readonly string[],
-  ms: number,
-): Promise<Record<string, number>> {
-  const read = () =>
-    new Map(
-      relay.interfaces().filter((i) => names.includes(i.name)).map((i) => [i.name, i.rx_packets]),
+/**
+ * Frames per second the kernel counts on every link, over a look of
+ * RX_LOOK_MS: one look at a time, shared by every report that asks while it
+ * runs, and reused for LOOK_FRESH_MS after it ends. So a flood of explain
+ * requests is answered from one look a second instead of each holding its
+ * connection for a look of its own.
+ */
+export class LinkLook {
+  #last: { endedAt: number; rates: Record<string, number> } | null = null;
+  #running: Promise<Record<string, number>> | null = null;
+
+  constructor(readonly relay: RelayControl, readonly lookMs = RX_LOOK_MS) {}
+
+  rates(): Promise<Record<string, number>> {
+    const last = this.#last;
+    if (last !== null && performance.now() - last.endedAt < LOOK_FRESH_MS) {
+      return Promise.resolve(last.rates);
+    }
+    this.#running ??= this.#look().finally(() => this.#running = null);
+    return this.#running;
+  }
+
+  async #look(): Promise<Record<string, number>> {
+    const read = () => new Map(this.relay.interfaces().map((i) => [i.name, i.rx_packets]));
+    const before = read();
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, this.lookMs));
+    const after = read();
+    const endedAt = performance.now();
+    const s = (endedAt - t0) / 1000;
+    const rates = Object.fromEntries(
+      [...after].map(([n, v]) => [n, Math.max(0, v - (before.get(n) ?? v)) / s]),
     );
-  const before = read();
-  const t0 = performance.now();
-  await new Promise((r) => setTimeout(r, ms));
-  const after = read();
-  const s = (performance.now() - t0) / 1000;
-  return Object.fromEntries(
-    [...after].map(([n, v]) => [n, Math.max(0, v - (before.get(n) ?? v)) / s]),
-  );
+    this.#last = { endedAt, rates };
+    return rates;
+  }
 }
 
 /** The report for rule `name`, or null when there is no such rule. */
 export async function explainRule(
   deps: ExplainDeps,
+  look: LinkLook,
   name: string,
-  lookMs = RX_LOOK_MS,
 ): Promise<ExplainReport | null> {
   const relay = deps.relay;
   const found = relay.config().rules.find((r) => r.name === name);
   if (found === undefined) return null;
-  const rx = await receiving(relay, ruleInputs(found).map((i) => i.interface), lookMs);
+  const links = await look.rates();
+  const rx = Object.fromEntries(
+    ruleInputs(found).map((i) => [i.interface, links[i.interface] ?? 0]),
+  );
   // Read again after the wait: the rule may have changed or gone meanwhile.
   const rule = relay.config().rules.find((r) => r.name === name);
   if (rule === undefined) return null;
@@ -94,9 +117,10 @@ export async function explainRule(
 
 export function explainRoutes(deps: ExplainDeps): Hono {
   const routes = new Hono();
+  const look = new LinkLook(deps.relay);
   routes.get("/:name/explain", async (c) => {
     const name = nameParam(c);
-    const report = await explainRule(deps, name);
+    const report = await explainRule(deps, look, name);
     if (report === null) throw new ApiError(404, "rule_not_found", `no rule named "${name}"`);
     return c.json(report);
   });
