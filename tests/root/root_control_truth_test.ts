@@ -109,6 +109,26 @@ rootTest(
   { timeoutMs: 300_000 },
 );
 
+/**
+ * A normal client's GET of `path`, timed by curl itself (from its connect to
+ * the last byte), not by this busy process's clock around a spawn.
+ */
+async function timedGet(t: Topology, ns: string, path: string) {
+  const r = await t.run(ns, [
+    "curl",
+    "-s",
+    "-m",
+    "5",
+    "-o",
+    "/dev/null",
+    "-w",
+    "%{http_code} %{time_total}",
+    `${API}${path}`,
+  ]);
+  const [status, seconds] = r.stdout.trim().split(" ");
+  return { status, seconds, stdout: r.stdout, stderr: r.stderr };
+}
+
 /** The base rule's stream: a receiver behind the relay, then `count` datagrams at `rate` into it. */
 async function baseStream(t: Topology, n: ChainNames, count: number, rate: number, runId: number) {
   const sink = startSink(t, n.sink, {
@@ -162,20 +182,9 @@ rootTest(
     `;
       const flood = runAsNobody(t, n.relay, script);
       await sleep(4000);
-      // While the flood holds its connections: a normal client, timed by curl itself (from its
-      // connect to the last byte), not by this busy process's clock around a spawn.
-      const normal = await t.run(n.relay, [
-        "curl",
-        "-s",
-        "-m",
-        "5",
-        "-o",
-        "/dev/null",
-        "-w",
-        "%{http_code} %{time_total}",
-        `${API}/api/v1/stats`,
-      ]);
-      const [status, seconds] = normal.stdout.trim().split(" ");
+      // While the flood holds its connections: a normal client.
+      const normal = await timedGet(t, n.relay, "/api/v1/stats");
+      const { status, seconds } = normal;
       const servedMs = Number(seconds) * 1000;
       const floodOut = await flood;
       await gen;
@@ -230,18 +239,8 @@ rootTest(
     `;
       const flood = runAsNobody(t, n.relay, script);
       await sleep(4000);
-      const normal = await t.run(n.relay, [
-        "curl",
-        "-s",
-        "-m",
-        "5",
-        "-o",
-        "/dev/null",
-        "-w",
-        "%{http_code} %{time_total}",
-        `${API}/health`,
-      ]);
-      const [status, seconds] = normal.stdout.trim().split(" ");
+      const normal = await timedGet(t, n.relay, "/health");
+      const { status, seconds } = normal;
       const floodOut = await flood;
       await gen;
       const got = await sink.result;
