@@ -5,29 +5,43 @@
  * receiver. Relay CPU is the relay core's busy time (cpuidle-exact, see
  * run.ts) per packet delivered; "process" is the relay's own threads.
  *
- *   deno run --allow-all bench/efficiency_bench.ts      (about 15 minutes)
- *   EFF_REPS=3 EFF_SECTIONS=cpu,latency,capacity,switch,fanout,budget
+ *   deno run --allow-all bench/efficiency_bench.ts      (about 20 minutes)
+ *   EFF_REPS=3 EFF_SECTIONS=cpu,discard,latency,capacity,switch,fanout,budget
  *   EFF_OUT=efficiency   (file base name in bench/results/)
  *
  * mcr rows: "mcr" is the default (frames ring with adaptive naps, nap_us 50);
  * "mcr-frames" the same ring woken per packet always (nap_us: 0);
- * "mcr-blocks" the TPACKET_V3 ring. Writes bench/results/<EFF_OUT>.md.
+ * "mcr-blocks" the TPACKET_V3 ring. C rows: "cref" is the C loop on a
+ * TPACKET_V3 ring (woken per retired block, 1 ms); "cref-v2" the same loop on
+ * a TPACKET_V2 ring, woken per packet: the C loop built for mcr's latency.
+ * "kernel" is the kernel's own forwarding where the kernel can forward
+ * multicast. The "discard" section writes to a device that discards what it
+ * is sent (no receiver on this machine to wake per kick, as with a NIC).
+ * Writes bench/results/<EFF_OUT>.md.
  * A benchmark: it prints what it measured, including targets missed.
  */
 import { chooseRelays, type Row, runOne } from "./run.ts";
+import { kernelCapabilities } from "../src/tools/kernel_probe.ts";
 
-type Kind = "mcr" | "mcr-frames" | "mcr-blocks" | "cref" | "socat";
+type Kind = "mcr" | "mcr-frames" | "mcr-blocks" | "cref" | "cref-v2" | "socat" | "kernel";
 const REPS = Number(Deno.env.get("EFF_REPS") ?? 3);
-const sections = (Deno.env.get("EFF_SECTIONS") ?? "cpu,latency,capacity,switch,fanout,budget")
-  .split(",");
+const sections = (
+  Deno.env.get("EFF_SECTIONS") ?? "cpu,discard,latency,capacity,switch,fanout,budget"
+).split(",");
 const relays = chooseRelays<Kind>(Deno.env.get("EFF_RELAYS"), [
   "mcr",
   "mcr-frames",
   "mcr-blocks",
   "cref",
+  "cref-v2",
   "socat",
+  "kernel",
 ]);
 const out: string[] = [`# Efficiency, measured ${new Date().toISOString().slice(0, 10)}`, ""];
+if (!relays.includes("kernel")) {
+  const why = kernelCapabilities().ip_mroute;
+  out.push(`No kernel forwarding rows: ${why.ok ? "not asked for" : why.reason}.`, "");
+}
 
 /** One row of a kind; mcr-frames is mcr with naps off. */
 function run(kind: Kind, o: Parameters<typeof runOne>[3]): Promise<Row> {
@@ -49,14 +63,29 @@ const range = (xs: number[]) => {
 };
 const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-// 1. CPU per packet, chain, 1024 B at 50k pps, paired repetitions.
-if (sections.includes("cpu")) {
+// 1. CPU per packet, chain, 1024 B at 50k pps, paired repetitions; "discard": the same
+// load written to a device that discards it (no kernel forwarding or socat there).
+for (const section of ["cpu", "discard"] as const) {
+  if (!sections.includes(section)) continue;
+  const discardOut = section === "discard";
+  const kinds = relays.filter((k) => !discardOut || (k !== "kernel" && k !== "socat"));
   const rows = new Map<Kind, Row[]>();
+  if (discardOut) {
+    // The discarding device is an ifb: a kernel without it gets no rows, and the reason.
+    const why = await run("mcr", { count: 1_000, rate: 1_000, size: 1024, discardOut })
+      .then(() => null, (e: Error) => e.message);
+    if (why !== null) {
+      out.push(`## CPU per packet, output to a discarding device: skipped (${why})`, "");
+      continue;
+    }
+  }
   for (let rep = 0; rep < REPS; rep++) {
-    for (const kind of relays) {
-      const r = await run(kind, { count: 100_000, rate: 50_000, size: 1024 });
+    for (const kind of kinds) {
+      const r = await run(kind, { count: 100_000, rate: 50_000, size: 1024, discardOut });
       rows.set(kind, [...(rows.get(kind) ?? []), r]);
-      console.error(`cpu ${kind} rep ${rep}: ${us(r.cpu_ns_per_pkt)} µs/pkt, loss ${r.loss_pct} %`);
+      console.error(
+        `${section} ${kind} rep ${rep}: ${us(r.cpu_ns_per_pkt)} µs/pkt, loss ${r.loss_pct} %`,
+      );
     }
   }
   const core = (k: Kind) => (rows.get(k) ?? []).map((r) => (r.cpu_ns_per_pkt ?? 0) / 1000);
@@ -65,18 +94,23 @@ if (sections.includes("cpu")) {
       ((r.relay_user_ns_per_pkt ?? 0) + (r.relay_sys_ns_per_pkt ?? 0)) / 1000
     );
   out.push(
-    `## CPU per packet: chain, 1024 B at 50,000 pps, 100,000 datagrams, ${REPS} paired repetitions`,
+    discardOut
+      ? `## CPU per packet, output to a discarding device (no receiver to wake): 1024 B at 50,000 pps, ${REPS} paired repetitions`
+      : `## CPU per packet: chain, 1024 B at 50,000 pps, 100,000 datagrams, ${REPS} paired repetitions`,
     "",
-    "| relay | loss % (max) | relay core µs/pkt | relay process µs/pkt | core vs C reference (median) |",
-    "|---|---:|---:|---:|---:|",
+    "| relay | loss % (max) | relay core µs/pkt | relay process µs/pkt | core vs C reference (median) | core vs C, woken per packet |",
+    "|---|---:|---:|---:|---:|---:|",
   );
   const ref = core("cref").length ? median(core("cref")) : null;
-  for (const k of relays) {
+  const refV2 = core("cref-v2").length ? median(core("cref-v2")) : null;
+  for (const k of kinds) {
     const c = core(k);
     out.push(
       `| ${k} | ${Math.max(...(rows.get(k) ?? []).map((r) => r.loss_pct))} | ${range(c)} | ${
         range(proc(k))
-      } | ${ref ? (median(c) / ref).toFixed(2) + "x" : "-"} |`,
+      } | ${ref ? (median(c) / ref).toFixed(2) + "x" : "-"} | ${
+        refV2 ? (median(c) / refV2).toFixed(2) + "x" : "-"
+      } |`,
     );
   }
   if (rows.has("socat") && rows.has("mcr")) {
@@ -86,6 +120,14 @@ if (sections.includes("cpu")) {
         (median(core("socat")) / median(core("mcr"))).toFixed(2)
       }x (target ≥ 4); ` +
         `mcr / C reference: ${ref ? (median(core("mcr")) / ref).toFixed(2) : "-"}x (target ≤ 1.3).`,
+    );
+  }
+  if (rows.has("mcr") && refV2) {
+    out.push(
+      "",
+      `mcr / the C loop woken per packet (cref-v2, mcr's latency design): ${
+        (median(core("mcr")) / refV2).toFixed(2)
+      }x.`,
     );
   }
   out.push("");

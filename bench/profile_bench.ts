@@ -25,20 +25,35 @@
  * with DENO_V8_FLAGS=
  * --perf-basic-prof so that JIT frames have names.
  *
+ * Each relay is profiled twice: writing to the veth of the receiver (whose
+ * processing is steered to CPU 0, so a kick wakes that CPU) and writing to
+ * a device that discards what it is sent (run.ts addDiscard: a kick wakes
+ * no other CPU, as on a NIC). "mcr-frames" is the default before naps
+ * (nap_us: 0, a wake-up and a kick per packet while the loop keeps up);
+ * "cref-v2" the C loop woken per packet (a TPACKET_V2 ring), mcr's design.
+ *
  *   deno run --allow-all bench/profile_bench.ts
- *   PROFILE_RELAYS=mcr,mcr-blocks,cref PROFILE_PPS=50000 PROFILE_SIZE=1024 PROFILE_COUNT=250000
+ *   PROFILE_RELAYS=mcr,mcr-frames,mcr-blocks,cref,cref-v2 PROFILE_OUTPUTS=veth,discard
+ *   PROFILE_PPS=50000 PROFILE_SIZE=1024 PROFILE_COUNT=250000
  *   PROFILE_OUT=profile_before   (file base name in bench/results/)
  *
  * Writes bench/results/<PROFILE_OUT>.md. A benchmark: it asserts nothing.
  */
 import { chooseRelays, runOne } from "./run.ts";
 
-type Relay = "mcr" | "mcr-blocks" | "mcr-busy" | "cref";
+type Relay = "mcr" | "mcr-frames" | "mcr-blocks" | "mcr-busy" | "cref" | "cref-v2";
 const env = (k: string, d: number) => Number(Deno.env.get(k) ?? d);
 const PPS = env("PROFILE_PPS", 50_000);
 const SIZE = env("PROFILE_SIZE", 1024);
 const COUNT = env("PROFILE_COUNT", 250_000);
-const relays = chooseRelays<Relay>(Deno.env.get("PROFILE_RELAYS"), ["mcr", "mcr-blocks", "cref"]);
+const relays = chooseRelays<Relay>(Deno.env.get("PROFILE_RELAYS"), [
+  "mcr",
+  "mcr-frames",
+  "mcr-blocks",
+  "cref",
+  "cref-v2",
+]);
+const outputs = (Deno.env.get("PROFILE_OUTPUTS") ?? "veth,discard").split(",");
 const base = Deno.env.get("PROFILE_OUT") ?? "profile";
 const results = new URL("./results/", import.meta.url).pathname;
 /** perf's default cpu-clock sampling frequency (Hz): each sample stands for 1/freq seconds. */
@@ -117,34 +132,38 @@ async function callInterrupts(): Promise<number[]> {
 const rows: string[] = [];
 // --perf-basic-prof names JIT frames for perf; V8 would also write a log per isolate into the cwd.
 Deno.env.set("DENO_V8_FLAGS", "--perf-basic-prof,--logfile=/dev/null,--no-logfile-per-isolate");
-for (const relay of relays) {
-  const file = await Deno.makeTempFile({ prefix: "mcr-perf-", suffix: ".data" });
-  const ipiBefore = await callInterrupts();
-  const row = await runOne("profile", relay, 0, {
-    count: COUNT,
-    rate: PPS,
-    size: SIZE,
-    perfFile: file,
-  });
-  const ipiAfter = await callInterrupts();
-  const ipiToCpu0 = (ipiAfter[0] ?? 0) - (ipiBefore[0] ?? 0);
-  const { counts, total } = await breakdown(file);
-  await Deno.remove(file).catch(() => {});
-  const delivered = row.delivered || 1;
-  // Samples stand for equal slices of CPU 1's busy time (/proc/stat), shared by bucket.
-  const busyUs = (row.cpu_ns_per_pkt ?? 0) / 1000;
-  const per = (n: number) => total > 0 ? (busyUs * n / total).toFixed(2) : "-";
-  const c = row.relay_counters ?? {};
-  const batches = c.rx_blocks ?? c.wakeups ?? 0;
-  const kicks = c.tx_kicks ?? c.kicks ?? 0;
-  rows.push(
-    `| ${relay} | ${row.loss_pct} | ${busyUs.toFixed(2)} | ${
-      BUCKETS.map((b) => per(counts[b])).join(" | ")
-    } | ${(batches / delivered).toFixed(3)} | ${(kicks / delivered).toFixed(3)} | ${
-      (ipiToCpu0 / delivered).toFixed(3)
-    } | ${total} |`,
-  );
-  console.error(JSON.stringify({ relay, busyUs, counts, total, counters: c }));
+for (const output of outputs) {
+  for (const relay of relays) {
+    const file = await Deno.makeTempFile({ prefix: "mcr-perf-", suffix: ".data" });
+    const ipiBefore = await callInterrupts();
+    const row = await runOne("profile", relay === "mcr-frames" ? "mcr" : relay, 0, {
+      count: COUNT,
+      rate: PPS,
+      size: SIZE,
+      perfFile: file,
+      discardOut: output === "discard",
+      mcrConfig: relay === "mcr-frames" ? "ring: { nap_us: 0 }" : undefined,
+    });
+    const ipiAfter = await callInterrupts();
+    const ipiToCpu0 = (ipiAfter[0] ?? 0) - (ipiBefore[0] ?? 0);
+    const { counts, total } = await breakdown(file);
+    await Deno.remove(file).catch(() => {});
+    const delivered = row.delivered || 1;
+    // Samples stand for equal slices of CPU 1's busy time (/proc/stat), shared by bucket.
+    const busyUs = (row.cpu_ns_per_pkt ?? 0) / 1000;
+    const per = (n: number) => total > 0 ? (busyUs * n / total).toFixed(2) : "-";
+    const c = row.relay_counters ?? {};
+    const batches = c.rx_blocks ?? c.wakeups ?? 0;
+    const kicks = c.tx_kicks ?? c.kicks ?? 0;
+    rows.push(
+      `| ${relay} | ${output} | ${row.loss_pct} | ${busyUs.toFixed(2)} | ${
+        BUCKETS.map((b) => per(counts[b])).join(" | ")
+      } | ${(batches / delivered).toFixed(3)} | ${(kicks / delivered).toFixed(3)} | ${
+        (ipiToCpu0 / delivered).toFixed(3)
+      } | ${total} |`,
+    );
+    console.error(JSON.stringify({ relay, output, busyUs, counts, total, counters: c }));
+  }
 }
 const table = [
   `Measured ${
@@ -152,10 +171,10 @@ const table = [
   }: chain, ${SIZE} B at ${PPS} pps, ${COUNT} datagrams; ` +
   "µs per relayed packet of CPU 1's busy time, split by perf call chains.",
   "",
-  `| relay | loss % | relay core µs/pkt | ${
+  `| relay | output | loss % | relay core µs/pkt | ${
     BUCKETS.join(" | ")
   } | batches/pkt | kicks/pkt | IPIs to CPU 0/pkt | samples |`,
-  `|---|---:|---:|${BUCKETS.map(() => "---:").join("|")}|---:|---:|---:|---:|`,
+  `|---|---|---:|---:|${BUCKETS.map(() => "---:").join("|")}|---:|---:|---:|---:|`,
   ...rows,
   "",
 ].join("\n");

@@ -24,7 +24,7 @@ import { selfCommand } from "../src/runtime.ts";
 import { type ChainNames, type DualBridgeNames, Topology } from "../src/tools/topology.ts";
 import { kernelCapabilities } from "../src/tools/kernel_probe.ts";
 
-type RelayKind = "mcr" | "mcr-blocks" | "mcr-busy" | "cref" | "socat" | "kernel";
+type RelayKind = "mcr" | "mcr-blocks" | "mcr-busy" | "cref" | "cref-v2" | "socat" | "kernel";
 
 /** The native C reference relay (c/ref/ref_relay.c, `make bench` builds it). */
 const REF_RELAY = new URL("../build/ref_relay", import.meta.url).pathname;
@@ -43,11 +43,11 @@ export function chooseRelays<T extends string>(asked: string | undefined, all: r
       console.error(`bench: no "kernel" rows: ${mroute.reason}`);
       return false;
     }
-    if (r === "cref") {
+    if (r === "cref" || r === "cref-v2") {
       try {
         Deno.statSync(REF_RELAY);
       } catch {
-        console.error(`bench: no "cref" rows: ${REF_RELAY} is missing (make build/ref_relay)`);
+        console.error(`bench: no "${r}" rows: ${REF_RELAY} is missing (make build/ref_relay)`);
         return false;
       }
     }
@@ -260,9 +260,10 @@ async function startRelayKind(
       },
     };
   }
-  if (kind === "cref") {
+  if (kind === "cref" || kind === "cref-v2") {
     // One rule: the plain C loop on a TPACKET_V3 RX ring and a TX ring, pinned to CPU 1; with
     // several outputs it writes each packet that many times, to groups numbered as mcr's are.
+    // cref-v2: the same loop on a TPACKET_V2 RX ring, woken per packet (mcr's latency design).
     if (background) throw new Error("the C reference relays one stream: no background stream");
     const statsPath = `${dir}/ref.json`;
     const p = t.spawn(n.relay, [
@@ -286,6 +287,7 @@ async function startRelayKind(
       "--stats",
       statsPath,
       ...(outputs > 1 ? ["--copies", String(outputs)] : []),
+      ...(kind === "cref-v2" ? ["--mode", "v2"] : []),
     ], { stdout: "null" });
     await readLinesUntil(p.stderr, "ref_relay started", 20_000);
     return {
@@ -368,6 +370,29 @@ async function startRelayKind(
   };
 }
 
+/**
+ * Adds a device that discards what it is sent, up, with an address: an ifb (the dummy driver
+ * is not built on every kernel), which counts each frame it is sent in rx_packets and frees
+ * it, after the same qdisc a NIC has (pfifo_fast). Returns its name.
+ */
+async function addDiscard(t: Topology, ns: string, name: string, cidr: string): Promise<string> {
+  for (
+    const argv of [["ip", "link", "add", name, "type", "ifb"], ["ip", "link", "set", name, "up"]]
+  ) {
+    const r = await t.run(ns, argv);
+    if (r.code !== 0) throw new Error(`${argv.join(" ")}: ${r.stderr.trim()}`);
+  }
+  await t.addAddress(ns, name, cidr);
+  return name;
+}
+
+/** Frames an addDiscard device has been sent (its kernel counter). */
+async function discarded(t: Topology, ns: string, ifname: string): Promise<number> {
+  return Number(
+    (await t.run(ns, ["cat", `/sys/class/net/${ifname}/statistics/rx_packets`])).stdout,
+  );
+}
+
 export async function setRps(t: Topology, ns: string, ifname: string, mask: string): Promise<void> {
   await t.run(ns, [
     "sh",
@@ -393,12 +418,22 @@ export async function runOne(workload: string, kind: RelayKind, rep: number, o: 
   mcrConfig?: string;
   /** The rule is spread over the workers (each writes a share of its outputs). */
   spread?: boolean;
+  /**
+   * The relay writes to a device that discards what it is sent (addDiscard) instead of the
+   * veth to the receiver: a TX kick then wakes no other CPU, as on a NIC whose receiver is
+   * another machine. Delivered is what the device was sent; no receiver, so no latency.
+   */
+  discardOut?: boolean;
 }): Promise<Row> {
   const t = await Topology.create();
   try {
-    const n: ChainNames | DualBridgeNames = o.bridge ? await t.dualBridge() : await t.chain();
+    const chain: ChainNames | DualBridgeNames = o.bridge ? await t.dualBridge() : await t.chain();
     const genIp = o.bridge ? "10.0.0.10" : "10.0.0.1";
-    const relayOutIp = o.bridge ? "10.0.1.20" : "10.0.1.1";
+    const discard = o.discardOut
+      ? await addDiscard(t, chain.relay, `${t.prefix}d0`, "10.0.2.1/24")
+      : null;
+    const n = discard ? { ...chain, relayOut: discard } : chain;
+    const relayOutIp = discard ? "10.0.2.1" : o.bridge ? "10.0.1.20" : "10.0.1.1";
     await setRps(t, n.relay, n.relayIn, "2"); // relay input processing on CPU 1
     await setRps(t, n.sink, n.sinkIf, "1"); // receiver processing on CPU 0
     if (o.bridge) {
@@ -426,7 +461,7 @@ export async function runOne(workload: string, kind: RelayKind, rep: number, o: 
     );
     const group = kind === "kernel" ? "239.1.1.1" : "239.9.9.9";
     const port = kind === "kernel" ? 5001 : 5099;
-    const sink = t.spawn(n.sink, [
+    const sink = discard ? null : t.spawn(n.sink, [
       "taskset",
       "-c",
       "0",
@@ -450,7 +485,7 @@ export async function runOne(workload: string, kind: RelayKind, rep: number, o: 
         String(rep + 1),
       ]),
     ], { stderr: "null" });
-    const sinkOut = new Response(sink.stdout).text();
+    const sinkOut = sink ? new Response(sink.stdout).text() : null;
     await sleep(500);
     // The background stream runs from before the measured one starts until after it ends.
     const bgSeconds = Math.ceil(o.count / o.rate) + 2;
@@ -490,6 +525,7 @@ export async function runOne(workload: string, kind: RelayKind, rep: number, o: 
       }).spawn()
       : null;
     if (perf) await sleep(300);
+    const sent0 = discard ? await discarded(t, n.relay, discard) : 0;
     const busy0 = cpuBusyNs(1);
     const proc0 = procTimes(relay.pid);
     const gen = await t.run(n.gen, [
@@ -517,7 +553,8 @@ export async function runOne(workload: string, kind: RelayKind, rep: number, o: 
         String(rep + 1),
       ]),
     ], 600_000);
-    await sink.status;
+    if (sink) await sink.status;
+    else await sleep(300); // the relay's last batch
     const busy1 = cpuBusyNs(1);
     if (perf) {
       perf.kill("SIGINT");
@@ -529,7 +566,9 @@ export async function runOne(workload: string, kind: RelayKind, rep: number, o: 
       : 0;
     const counters = await relay.stop();
     const g = JSON.parse(gen.stdout.trim().split("\n").pop() || "{}");
-    const s = JSON.parse((await sinkOut).trim().split("\n").pop() || "{}");
+    const s = sinkOut
+      ? JSON.parse((await sinkOut).trim().split("\n").pop() || "{}")
+      : { unique: (await discarded(t, n.relay, discard!)) - sent0 };
     const delivered = s.unique ?? 0;
     const per = (jiffies: number) =>
       delivered > 0 ? Math.round((jiffies * TICK_NS) / delivered) : null;
