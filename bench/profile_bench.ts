@@ -129,6 +129,26 @@ async function callInterrupts(): Promise<number[]> {
   return row.trim().split(/\s+/).slice(1).map(Number).filter((n) => Number.isFinite(n));
 }
 
+/** Why perf cannot sample here, or null: without it the profile is skipped, not failed. */
+async function perfMissing(): Promise<string | null> {
+  try {
+    const o = await new Deno.Command("perf", {
+      args: ["--version"],
+      stdout: "null",
+      stderr: "null",
+    })
+      .output();
+    return o.success ? null : "perf --version failed";
+  } catch (e) {
+    return `perf is not installed (Debian: linux-perf): ${(e as Error).message}`;
+  }
+}
+const missing = await perfMissing();
+if (missing !== null) {
+  console.error(`profile: skipped: ${missing}`);
+  Deno.exit(0);
+}
+
 const rows: string[] = [];
 // --perf-basic-prof names JIT frames for perf; V8 would also write a log per isolate into the cwd.
 Deno.env.set("DENO_V8_FLAGS", "--perf-basic-prof,--logfile=/dev/null,--no-logfile-per-isolate");
