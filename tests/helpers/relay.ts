@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { selfCommand } from "../../src/runtime.ts";
-import type { Topology } from "../../src/tools/topology.ts";
+import type { ChainNames, Topology } from "../../src/tools/topology.ts";
 import type { StatsSnapshot } from "../../src/supervisor/control.ts";
 import type { SinkResult } from "../../src/tools/sink.ts";
 import type { GenResult } from "../../src/tools/gen.ts";
@@ -214,6 +214,36 @@ export function assertConservation(stats: StatsSnapshot): void {
 }
 
 /** The YAML of one rule relaying 239.1.1.1:5001 on `input` to 239.9.9.1:6001 on `output`. */
+/**
+ * The stream of the base rule (oneRuleYaml: 239.1.1.1:5001 in, 239.9.9.1:6001
+ * out) on a chain: a receiver behind the relay, then `count` datagrams at
+ * `rate` into it. The sink's result resolves once it has gone idle.
+ */
+export async function baseStream(
+  t: Topology,
+  n: ChainNames,
+  o: { count: number; rate: number; runId: number; idleMs: number; maxSeconds?: number },
+): Promise<{ sink: RunningSink; gen: Promise<GenResult> }> {
+  const sink = startSink(t, n.sink, {
+    group: "239.9.9.1",
+    port: 6001,
+    iface: n.sinkIf,
+    runId: o.runId,
+    idleMs: o.idleMs,
+    maxSeconds: o.maxSeconds,
+  });
+  await sleep(300);
+  const gen = runGen(t, n.gen, {
+    group: "239.1.1.1",
+    port: 5001,
+    count: o.count,
+    rate: o.rate,
+    iface: n.genIf,
+    runId: o.runId,
+  });
+  return { sink, gen };
+}
+
 export function oneRuleYaml(input: string, output: string): string {
   return `rules:\n  - name: a\n    input: { interface: ${input}, group: 239.1.1.1, port: 5001 }\n` +
     `    outputs:\n      - { interface: ${output}, group: 239.9.9.1, port: 6001 }\n`;

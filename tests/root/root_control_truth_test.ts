@@ -7,9 +7,9 @@
 import assert from "node:assert/strict";
 import { parseConfigText } from "../../src/config/load.ts";
 import { selfCommand } from "../../src/runtime.ts";
-import { type ChainNames, type Topology, withTopology } from "../../src/tools/topology.ts";
+import { type Topology, withTopology } from "../../src/tools/topology.ts";
 import { rootTest } from "../helpers/netns.ts";
-import { runAsNobody, runGen, sleep, startRelay, startSink } from "../helpers/relay.ts";
+import { baseStream, runAsNobody, sleep, startRelay } from "../helpers/relay.ts";
 
 const API = "http://127.0.0.1:8787";
 
@@ -129,27 +129,6 @@ async function timedGet(t: Topology, ns: string, path: string) {
   return { status, seconds, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** The base rule's stream: a receiver behind the relay, then `count` datagrams at `rate` into it. */
-async function baseStream(t: Topology, n: ChainNames, count: number, rate: number, runId: number) {
-  const sink = startSink(t, n.sink, {
-    group: "239.9.9.1",
-    port: 6001,
-    iface: n.sinkIf,
-    runId,
-    idleMs: 2500,
-  });
-  await sleep(300);
-  const gen = runGen(t, n.gen, {
-    group: "239.1.1.1",
-    port: 5001,
-    count,
-    rate,
-    iface: n.genIf,
-    runId,
-  });
-  return { sink, gen };
-}
-
 rootTest(
   "root: 20,000 connection attempts, idle connections and a slowloris client: forwarding loses nothing and a normal client is served within 1 s",
   async () => {
@@ -158,7 +137,7 @@ rootTest(
       const relay = await startRelay(t, n.relay, baseYaml(n.relayIn, n.relayOut));
       const rate = 5000;
       const count = 12 * rate;
-      const { sink, gen } = await baseStream(t, n, count, rate, 81);
+      const { sink, gen } = await baseStream(t, n, { count, rate, runId: 81, idleMs: 2500 });
       // An unprivileged local user (nobody) floods the API: 20,000 connections held open, plus slowloris.
       const script = `
       const conns = [];
@@ -218,7 +197,7 @@ rootTest(
       const relay = await startRelay(t, n.relay, baseYaml(n.relayIn, n.relayOut));
       const rate = 5000;
       const count = 10 * rate;
-      const { sink, gen } = await baseStream(t, n, count, rate, 82);
+      const { sink, gen } = await baseStream(t, n, { count, rate, runId: 82, idleMs: 2500 });
       // 400 clients at once, each asking again as soon as it is answered, for 8 s.
       const script = `
       const statuses = {};

@@ -13,7 +13,7 @@ import {
   withTopology,
 } from "../../src/tools/topology.ts";
 import { rootTest } from "../helpers/netns.ts";
-import { oneRuleYaml, runGen, sleep, startRelay, startSink } from "../helpers/relay.ts";
+import { baseStream, oneRuleYaml, runGen, sleep, startRelay, startSink } from "../helpers/relay.ts";
 
 const API = "http://127.0.0.1:8787";
 /** A parsed JSON answer, read field by field by the assertions. */
@@ -218,22 +218,12 @@ rootTest(
       const rounds = 10;
       const rate = 1000;
       const count = rate * (rounds * 4 + 6);
-      const sink = startSink(t, n.sink, {
-        group: "239.9.9.1",
-        port: 6001,
-        iface: n.sinkIf,
+      const { sink, gen } = await baseStream(t, n, {
+        count,
+        rate,
         runId: 73,
         idleMs: 3000,
         maxSeconds: 120,
-      });
-      await sleep(300);
-      const gen = runGen(t, n.gen, {
-        group: "239.1.1.1",
-        port: 5001,
-        count,
-        rate,
-        iface: n.genIf,
-        runId: 73,
       });
       await sleep(1000);
       let slowest = 0;

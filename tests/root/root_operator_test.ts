@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { selfCommand } from "../../src/runtime.ts";
-import { withTopology } from "../../src/tools/topology.ts";
+import { type ChainNames, type Topology, withTopology } from "../../src/tools/topology.ts";
 import { rootTest } from "../helpers/netns.ts";
 import { runGen, sleep, startRelay } from "../helpers/relay.ts";
 import { apiGet, apiSend, startStream, waitFor } from "../helpers/routing.ts";
@@ -18,6 +18,13 @@ const API = "http://127.0.0.1:8787";
 function ruleYaml(input: string, output: string, name = "a", port = 5001): string {
   return `  - name: ${name}\n    input: { interface: ${input}, group: 239.1.1.1, port: ${port} }\n` +
     `    outputs:\n      - { interface: ${output}, group: 239.9.9.1, port: ${port + 1000} }\n`;
+}
+
+/** A relay with fault injection on (POST /api/v1/debug/fault), one rule, `head` before its rules. */
+function faultyRelay(t: Topology, n: ChainNames, head = "") {
+  return startRelay(t, n.relay, `${head}rules:\n${ruleYaml(n.relayIn, n.relayOut)}`, [], {
+    MCR_FAULT_INJECTION: "1",
+  });
 }
 
 /** A metric's value from /metrics text (the first series of the family). */
@@ -157,13 +164,7 @@ rootTest(
     await withTopology(async (t) => {
       const n = await t.chain();
       const cpus = navigator.hardwareConcurrency;
-      const relay = await startRelay(
-        t,
-        n.relay,
-        `worker_cpus: [${cpus - 1}]\nrules:\n${ruleYaml(n.relayIn, n.relayOut)}`,
-        [],
-        { MCR_FAULT_INJECTION: "1" },
-      );
+      const relay = await faultyRelay(t, n, `worker_cpus: [${cpus - 1}]\n`);
       // SCHED_FIFO on the worker's CPU: the worker is runnable but gets only what RT
       // throttling leaves (50 ms a second); the supervisor runs on the other CPU.
       // timeout runs at normal priority on any CPU, so it can end the hog.
@@ -414,13 +415,7 @@ rootTest(
   async () => {
     await withTopology(async (t) => {
       const n = await t.chain();
-      const relay = await startRelay(
-        t,
-        n.relay,
-        `rules:\n${ruleYaml(n.relayIn, n.relayOut)}`,
-        [],
-        { MCR_FAULT_INJECTION: "1" },
-      );
+      const relay = await faultyRelay(t, n);
       const fault = await apiSend(t, n.relay, "POST", "/api/v1/debug/fault", {
         worker: 0,
         kind: "slow_apply",
@@ -477,13 +472,7 @@ rootTest(
   async () => {
     await withTopology(async (t) => {
       const n = await t.chain();
-      const relay = await startRelay(
-        t,
-        n.relay,
-        `rules:\n${ruleYaml(n.relayIn, n.relayOut)}`,
-        [],
-        { MCR_FAULT_INJECTION: "1" },
-      );
+      const relay = await faultyRelay(t, n);
       const rule = (name: string, port: number) => ({
         name,
         input: { interface: n.relayIn, group: "239.1.1.9", port },
