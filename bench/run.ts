@@ -116,6 +116,10 @@ function cpuBusy(cpu: number): number {
  */
 export function cpuBusyNs(cpu: number): number {
   const dir = `/sys/devices/system/cpu/cpu${cpu}/cpuidle`;
+  // An idle period is added to the states' time when it ends: one in progress at this reading
+  // would be counted by the next (measured: a busy time below zero at 1k pps). A process run
+  // on the CPU ends it first (its own run, about 0.3 ms, is counted busy).
+  new Deno.Command("taskset", { args: ["-c", String(cpu), "true"] }).outputSync();
   try {
     let idleUs = 0;
     for (const e of Deno.readDirSync(dir)) {
@@ -393,6 +397,40 @@ async function discarded(t: Topology, ns: string, ifname: string): Promise<numbe
   );
 }
 
+/**
+ * Sets SCHED_FIFO `priority` on every relay forwarding thread running (mcr's threads named
+ * mcr-worker-N, the C reference's ref_relay); the benchmark runs one relay at a time.
+ */
+async function setFifo(priority: number): Promise<void> {
+  let set = 0;
+  for (const p of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(p.name)) continue;
+    let tasks: Deno.DirEntry[];
+    try {
+      tasks = [...Deno.readDirSync(`/proc/${p.name}/task`)];
+    } catch {
+      continue; // gone
+    }
+    for (const task of tasks) {
+      let comm = "";
+      try {
+        comm = Deno.readTextFileSync(`/proc/${p.name}/task/${task.name}/comm`).trim();
+      } catch {
+        continue;
+      }
+      if (!comm.startsWith("mcr-worker-") && comm !== "ref_relay") continue;
+      const r = await new Deno.Command("chrt", {
+        args: ["-f", "-p", String(priority), task.name],
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      if (!r.success) throw new Error(`chrt ${task.name}: ${new TextDecoder().decode(r.stderr)}`);
+      set++;
+    }
+  }
+  if (set === 0) throw new Error("no relay forwarding thread found to set SCHED_FIFO on");
+}
+
 export async function setRps(t: Topology, ns: string, ifname: string, mask: string): Promise<void> {
   await t.run(ns, [
     "sh",
@@ -424,6 +462,16 @@ export async function runOne(workload: string, kind: RelayKind, rep: number, o: 
    * another machine. Delivered is what the device was sent; no receiver, so no latency.
    */
   discardOut?: boolean;
+  /**
+   * The relay's forwarding threads (mcr's workers, the C loop) run SCHED_FIFO at this
+   * priority (chrt), set once the relay has started: a host-tuning measurement.
+   */
+  fifo?: number;
+  /**
+   * Datagrams sent through the relay at the stream's rate before the measured stream (another
+   * run id: the receiver does not score them), so the measured stream meets a warm relay.
+   */
+  warmup?: number;
 }): Promise<Row> {
   const t = await Topology.create();
   try {
@@ -459,6 +507,7 @@ export async function runOne(workload: string, kind: RelayKind, rep: number, o: 
       o.mcrConfig,
       o.spread,
     );
+    if (o.fifo) await setFifo(o.fifo);
     const group = kind === "kernel" ? "239.1.1.1" : "239.9.9.9";
     const port = kind === "kernel" ? 5001 : 5099;
     const sink = discard ? null : t.spawn(n.sink, [
@@ -525,6 +574,33 @@ export async function runOne(workload: string, kind: RelayKind, rep: number, o: 
       }).spawn()
       : null;
     if (perf) await sleep(300);
+    if (o.warmup) {
+      await t.run(n.gen, [
+        "taskset",
+        "-c",
+        "0",
+        ...selfCommand([
+          "gen",
+          "--group",
+          "239.1.1.1",
+          "--port",
+          "5001",
+          "--count",
+          String(o.warmup),
+          "--rate",
+          String(o.rate),
+          "--size",
+          String(o.size),
+          "--interface",
+          n.genIf,
+          "--ttl",
+          "8",
+          "--run-id",
+          String(1000 + rep),
+        ]),
+      ], 600_000);
+      await sleep(300);
+    }
     const sent0 = discard ? await discarded(t, n.relay, discard) : 0;
     const busy0 = cpuBusyNs(1);
     const proc0 = procTimes(relay.pid);

@@ -85,8 +85,18 @@ export interface HeldRing {
 export type FromWorker =
   /** Native handles of the worker's arena and waiter: what the supervisor fences if the worker is stuck. */
   | { type: "ready"; id: number; waiterHandle: number; arenaHandle: number }
-  /** `succession`: rings waiting for a cut or a release (predecessors and held successors). */
-  | { type: "applied"; id: number; generation: number; rings: HeldRing[]; succession: number }
+  /**
+   * `succession`: rings waiting for a cut or a release (predecessors and held successors).
+   * `rehearsal`: with the worker's first plan, what it forwarded over stand-in rings first (rehearsal.ts).
+   */
+  | {
+    type: "applied";
+    id: number;
+    generation: number;
+    rings: HeldRing[];
+    succession: number;
+    rehearsal?: { packets: number; matched: number; copies: number; ms: number };
+  }
   /** A succession step done: after a cut, every predecessor retired and closed; after a release, successors read. */
   /** `late`: the cut was taken after its time had passed (packets near it may have gone out twice). */
   | { type: "step_done"; id: number; step: number; rings: HeldRing[]; late?: boolean }

@@ -66,6 +66,7 @@ const W_HEARTBEAT = W.heartbeat_ms;
 const W_LOOP_STALL = W.loop_stall_ms;
 const W_LOOP_STALL_MAX = W.loop_stall_max_ms;
 const W_NAPS = W.loop_naps;
+const W_NAP_US = W.loop_nap_us;
 /**
  * Naps start when one turn takes at least this many frames: packets come
  * several times faster than the loop is woken and turns around (measured
@@ -156,6 +157,8 @@ export function forwardLoop(s: LoopState, waitTimeoutMs: number): number {
         s.kicker.nap(left | 0);
         wc[W_NAPS] += 1;
         s.clock.read(clockUs);
+        // What the nap took: its kicks, the sleep, and however late the host woke the loop.
+        wc[W_NAP_US] += clockUs[0] - nowUs;
         turnStart = clockUs[0] / 1000;
         // The next period starts at this wake-up, however long the nap took:
         // a nap ends early when woken (control), never later than napUs.

@@ -62,6 +62,7 @@ import { WorkerRings } from "./worker_rings.ts";
 import { judgeIdle } from "../merge/merge_stage.ts";
 import type { MergedPair } from "./tables.ts";
 import { forwardHeld } from "./forward_packet.ts";
+import { type RehearsalResult, rehearse } from "./rehearsal.ts";
 
 const inbox: ToWorker[] = [];
 let workerId = -1;
@@ -118,6 +119,9 @@ class WorkerThread {
   readonly rulePlans = new Map<string, RulePlan>();
   /** The CPU this thread is pinned to (worker_cpus), null when it is not. */
   pinnedCpu: number | null = null;
+  /** What the rehearsal before the first plan did; rehearsalNew until an "applied" message says so. */
+  rehearsal: RehearsalResult | null = null;
+  rehearsalNew = false;
   /** A cut waits for its predecessors to retire before it is reported done. */
   cutPending = false;
   cutLate = false;
@@ -186,7 +190,9 @@ class WorkerThread {
           generation: m.plan.generation,
           rings: this.rings.held(),
           succession: this.rings.succession(),
+          ...(this.rehearsalNew ? { rehearsal: this.rehearsal! } : {}),
         });
+        this.rehearsalNew = false;
       } catch (err) {
         Atomics.store(control, CONTROL_APPLIED_GEN, m.plan.generation);
         const e = err as Error & { code?: string };
@@ -226,6 +232,11 @@ class WorkerThread {
     if (Atomics.exchange(this.control, CONTROL_FAULT, 0) === FAULT_FAIL_APPLY) {
       throw new Error("injected fault: the plan failed after its rings were opened");
     }
+    // The first plan: the per-packet code is compiled before the first real packet
+    // (rehearsal.ts), once the plan's rings are open (measured: rehearsed any earlier, what
+    // the worker does before it changed what the compiled code depends on, and V8 threw
+    // away some of it).
+    this.rehearseOnce();
     this.state = new LoopState({
       bytes: this.rings.arena.bytes,
       view: this.rings.arena.view,
@@ -252,6 +263,17 @@ class WorkerThread {
       pair.release = (leg, off, len, status, vid, arrivalUs) =>
         forwardHeld(state, legRules[leg], off, len, status, vid, arrivalUs);
     }
+  }
+
+  /** Rehearses (rehearsal.ts) unless this thread already has; the next "applied" message reports it. */
+  rehearseOnce(): void {
+    if (this.rehearsal !== null) return;
+    this.rehearsal = rehearse(this.clock, {
+      kicker: this.waiter,
+      sender: this.sender,
+      periodic: this.periodic,
+    });
+    this.rehearsalNew = true;
   }
 
   /** Reports the cut done once its predecessors have retired. */
@@ -353,7 +375,9 @@ async function main(): Promise<void> {
     waiterHandle: thread.waiter.handle,
     arenaHandle: thread.rings.arena.handle,
   });
-  // A standby waits, idle, until it replaces a failed worker (or the relay stops).
+  // A standby rehearses while it waits (a take-over then pays no rehearsal), then waits,
+  // idle, until it replaces a failed worker (or the relay stops).
+  if (init.standby) thread.rehearseOnce();
   while (init.standby) {
     const m = await nextMessage();
     if (m.type === "activate") {

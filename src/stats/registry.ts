@@ -170,6 +170,13 @@ export const WORKER_COUNTERS = [
       "Naps between batches (adaptive wake-ups: while packets come fast the loop sleeps up to ring.nap_us instead of being woken per packet)",
   },
   {
+    name: "loop_nap_us",
+    family: "mcr_loop_nap_seconds_total",
+    scale: 1e-6,
+    help:
+      "Time the naps took, measured: each asks for the rest of ring.nap_us and sends the batch's TX kicks first; over loop_naps, the real period a napping packet may wait",
+  },
+  {
     name: "heartbeat_ms",
     family: "mcr_heartbeat_ms",
     help: "Worker clock at its last loop turn (ms since epoch)",

@@ -400,6 +400,7 @@ export class WorkerPool {
           readyResolve();
           break;
         case "applied":
+          if (m.rehearsal) this.#log.debug?.("worker rehearsed", { worker: h.id, ...m.rehearsal });
           if (h.lastRestart !== null && h.lastRestart.forwarding_at_ms === null) {
             h.lastRestart.forwarding_at_ms = Date.now();
           }

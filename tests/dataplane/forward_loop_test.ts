@@ -751,6 +751,33 @@ function steppingClock(): Clock & { us: number } {
   return c;
 }
 
+Deno.test("forwardLoop() counts what its naps took, measured, not what they asked: a host that wakes the loop late shows", () => {
+  const clock = steppingClock();
+  const w = fakeWorker(planFor(ONE_OUTPUT), {
+    frameSize: 2048,
+    blockSize: 65536,
+    blockCount: 4,
+    txFrames: 256,
+    napUs: 50,
+    clock,
+  });
+  const rx = w.arena.rx[0];
+  w.kicker.options.stopOnWait = w.state.control;
+  let at = NAP_ENTER_FRAMES;
+  w.kicker.options.onNap = (n) => {
+    clock.us += 97; // each nap ends 97 µs later, whatever it asked
+    if (n > 2) return;
+    rx.fillFrames(at, stream(NAP_STAY_FRAMES));
+    at += NAP_STAY_FRAMES;
+  };
+  rx.fillFrames(0, stream(NAP_ENTER_FRAMES));
+  assert.equal(forwardLoop(w.state, 10), COMMAND_STOP);
+  const c = workerCounters(w.state);
+  assert.equal(c.loop_naps, 3);
+  for (const us of w.kicker.naps) assert.ok(us <= 50, `asked ${us} µs`);
+  assert.equal(c.loop_nap_us, 3 * (97 + 2), "97 µs each, plus the clock's own step");
+});
+
 function frameWorker(napUs: number) {
   return fakeWorker(planFor(ONE_OUTPUT), {
     frameSize: 2048,
@@ -792,6 +819,8 @@ Deno.test("forwardLoop() naps once a turn takes NAP_ENTER_FRAMES frames: each na
   assert.equal(w.kicker.naps.length, 3, "after the first batch and the two that kept it napping");
   for (const us of w.kicker.naps) assert.ok(us > 0 && us <= 50, `nap of ${us} µs`);
   assert.equal(c.loop_naps, 3);
+  // The clock's reading around each nap (2 µs a reading, no reading in the nap): 2 µs each.
+  assert.equal(c.loop_nap_us, 3 * 2);
   // The first batch was kicked at once (napping began after it); the next two by their naps;
   // the last, too small to stay napping, by a kick of its own.
   assert.equal(w.kicker.kicksWithNap, 2);
