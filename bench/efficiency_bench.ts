@@ -11,7 +11,8 @@
  *
  * mcr rows: "mcr" is the default (frames ring with adaptive naps, nap_us 50);
  * "mcr-frames" the same ring woken per packet always (nap_us: 0);
- * "mcr-blocks" the TPACKET_V3 ring. C rows: "cref" is the C loop on a
+ * "mcr-blocks" the TPACKET_V3 ring; "mcr-rt" the default with worker_priority: 10
+ * (SCHED_FIFO workers). C rows: "cref" is the C loop on a
  * TPACKET_V3 ring (woken per retired block, 1 ms); "cref-v2" the same loop on
  * a TPACKET_V2 ring, woken per packet: the C loop built for mcr's latency.
  * "kernel" is the kernel's own forwarding where the kernel can forward
@@ -20,10 +21,18 @@
  * Writes bench/results/<EFF_OUT>.md.
  * A benchmark: it prints what it measured, including targets missed.
  */
-import { chooseRelays, type Row, runOne } from "./run.ts";
+import { chooseRelays, discardUnavailable, type Row, runOne } from "./run.ts";
 import { kernelCapabilities } from "../src/tools/kernel_probe.ts";
 
-type Kind = "mcr" | "mcr-frames" | "mcr-blocks" | "cref" | "cref-v2" | "socat" | "kernel";
+type Kind =
+  | "mcr"
+  | "mcr-frames"
+  | "mcr-blocks"
+  | "mcr-rt"
+  | "cref"
+  | "cref-v2"
+  | "socat"
+  | "kernel";
 const REPS = Number(Deno.env.get("EFF_REPS") ?? 3);
 const sections = (
   Deno.env.get("EFF_SECTIONS") ?? "cpu,discard,latency,capacity,switch,fanout,budget"
@@ -32,6 +41,7 @@ const relays = chooseRelays<Kind>(Deno.env.get("EFF_RELAYS"), [
   "mcr",
   "mcr-frames",
   "mcr-blocks",
+  "mcr-rt",
   "cref",
   "cref-v2",
   "socat",
@@ -43,11 +53,12 @@ if (!relays.includes("kernel")) {
   out.push(`No kernel forwarding rows: ${why.ok ? "not asked for" : why.reason}.`, "");
 }
 
-/** One row of a kind; mcr-frames is mcr with naps off. */
+/** One row of a kind; mcr-frames is mcr with naps off, mcr-rt mcr with worker_priority: 10. */
 function run(kind: Kind, o: Parameters<typeof runOne>[3]): Promise<Row> {
   if (kind === "mcr-frames") {
     return runOne("eff", "mcr", 0, { ...o, mcrConfig: "ring: { nap_us: 0 }" });
   }
+  if (kind === "mcr-rt") return runOne("eff", "mcr", 0, { ...o, mcrConfig: "worker_priority: 10" });
   return runOne("eff", kind, 0, o);
 }
 
@@ -72,8 +83,7 @@ for (const section of ["cpu", "discard"] as const) {
   const rows = new Map<Kind, Row[]>();
   if (discardOut) {
     // The discarding device is an ifb: a kernel without it gets no rows, and the reason.
-    const why = await run("mcr", { count: 1_000, rate: 1_000, size: 1024, discardOut })
-      .then(() => null, (e: Error) => e.message);
+    const why = await discardUnavailable();
     if (why !== null) {
       out.push(`## CPU per packet, output to a discarding device: skipped (${why})`, "");
       continue;
@@ -183,7 +193,7 @@ if (sections.includes("capacity")) {
     "|---|---:|---:|---:|---:|",
   );
   for (let rep = 0; rep < REPS; rep++) {
-    for (const kind of relays.filter((k) => k === "mcr" || k === "cref" || k === "mcr-blocks")) {
+    for (const kind of relays.filter((k) => ["mcr", "mcr-rt", "mcr-blocks", "cref"].includes(k))) {
       const r = await run(kind, { count: 1_500_000, rate: 150_000, size: 256 });
       out.push(`| ${kind} | ${rep + 1} | ${r.gen_pps} | ${r.loss_pct} | ${us(r.cpu_ns_per_pkt)} |`);
       console.error(`capacity ${kind} ${rep}: loss ${r.loss_pct}`);

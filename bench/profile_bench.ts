@@ -39,7 +39,7 @@
  *
  * Writes bench/results/<PROFILE_OUT>.md. A benchmark: it asserts nothing.
  */
-import { chooseRelays, runOne } from "./run.ts";
+import { chooseRelays, discardUnavailable, runOne } from "./run.ts";
 
 type Relay = "mcr" | "mcr-frames" | "mcr-blocks" | "mcr-busy" | "cref" | "cref-v2";
 const env = (k: string, d: number) => Number(Deno.env.get(k) ?? d);
@@ -149,10 +149,13 @@ if (missing !== null) {
   Deno.exit(0);
 }
 
+// The discarding output is an ifb device: a kernel without it is profiled on the veth only.
+const noDiscard = outputs.includes("discard") ? await discardUnavailable() : null;
+if (noDiscard !== null) console.error(`profile: discarding output skipped: ${noDiscard}`);
 const rows: string[] = [];
 // --perf-basic-prof names JIT frames for perf; V8 would also write a log per isolate into the cwd.
 Deno.env.set("DENO_V8_FLAGS", "--perf-basic-prof,--logfile=/dev/null,--no-logfile-per-isolate");
-for (const output of outputs) {
+for (const output of outputs.filter((o) => o !== "discard" || noDiscard === null)) {
   for (const relay of relays) {
     const file = await Deno.makeTempFile({ prefix: "mcr-perf-", suffix: ".data" });
     const ipiBefore = await callInterrupts();
@@ -197,6 +200,7 @@ const table = [
   `|---|---|---:|---:|${BUCKETS.map(() => "---:").join("|")}|---:|---:|---:|---:|`,
   ...rows,
   "",
+  ...(noDiscard === null ? [] : [`No discarding-output rows: ${noDiscard}.`, ""]),
 ].join("\n");
 Deno.writeTextFileSync(`${results}${base}.md`, table);
 console.log(table);

@@ -374,6 +374,21 @@ async function startRelayKind(
   };
 }
 
+/** Why this kernel cannot give runOne a discarding output (no ifb device), or null when it can. */
+export async function discardUnavailable(): Promise<string | null> {
+  const ns = `mcrifb${Deno.pid}`;
+  const ip = (...args: string[]) =>
+    new Deno.Command("ip", { args, stdout: "null", stderr: "piped" }).output();
+  const made = await ip("netns", "add", ns);
+  if (!made.success) return `ip netns add: ${new TextDecoder().decode(made.stderr).trim()}`;
+  try {
+    const r = await ip("-n", ns, "link", "add", "probe0", "type", "ifb");
+    return r.success ? null : `no ifb device: ${new TextDecoder().decode(r.stderr).trim()}`;
+  } finally {
+    await ip("netns", "del", ns);
+  }
+}
+
 /**
  * Adds a device that discards what it is sent, up, with an address: an ifb (the dummy driver
  * is not built on every kernel), which counts each frame it is sent in rx_packets and frees
@@ -535,7 +550,7 @@ export async function runOne(workload: string, kind: RelayKind, rep: number, o: 
       ]),
     ], { stderr: "null" });
     const sinkOut = sink ? new Response(sink.stdout).text() : null;
-    await sleep(500);
+    await sleep(sink ? 500 : 100); // the receiver joins its group
     // The background stream runs from before the measured one starts until after it ends.
     const bgSeconds = Math.ceil(o.count / o.rate) + 2;
     const background = (o.backgroundPps ?? 0) > 0

@@ -36,7 +36,7 @@
 
 #include <stdint.h>
 
-#define MCR_ABI_VERSION 18
+#define MCR_ABI_VERSION 19
 
 /* ---- library identity ---------------------------------------------------- */
 
@@ -48,6 +48,9 @@ int mcr_pin_thread(int cpu);
 
 /* The calling thread's timer slack, ns (how late its timed sleeps may end). 0 or -errno. */
 int mcr_timer_slack(int ns);
+/* The calling thread's scheduling: SCHED_FIFO at priority 1-99, or 0: the
+ * ordinary policy. 0 or -errno (-EPERM without CAP_SYS_NICE or RLIMIT_RTPRIO). */
+int mcr_thread_priority(int priority);
 
 /* Returns MCR_ABI_VERSION. */
 int mcr_abi_version(void);

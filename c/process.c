@@ -107,6 +107,22 @@ MCR_EXPORT MCR_COLD int mcr_timer_slack(int ns)
 }
 
 /*
+ * Sets the calling thread's scheduling policy: SCHED_FIFO at `priority`
+ * (1-99: a wake-up preempts every ordinary task on its CPU), or the
+ * ordinary policy (0). Returns 0, -EINVAL for a priority out of range, or
+ * -EPERM without CAP_SYS_NICE (or an RLIMIT_RTPRIO that allows it).
+ */
+MCR_EXPORT MCR_COLD int mcr_thread_priority(int priority)
+{
+	struct sched_param p = { .sched_priority = priority };
+
+	if (priority < 0 || priority > 99)
+		return -EINVAL;
+	return sched_setscheduler(0, priority > 0 ? SCHED_FIFO : SCHED_OTHER, &p) < 0 ?
+		__mcr_neg_errno() : 0;
+}
+
+/*
  * Pins the calling thread to one CPU (cpu >= 0), or gives it back the CPUs
  * the process started with (cpu < 0: the thread group leader's mask).
  * Returns 0, or -EINVAL for a CPU that does not exist or is not allowed.

@@ -77,6 +77,20 @@ export function pinThread(cpu: number | null): void {
   );
 }
 
+/**
+ * Runs the calling thread SCHED_FIFO at `priority` (1-99), or (0) under the ordinary policy.
+ * Throws NativeError (EPERM: no CAP_SYS_NICE and no RLIMIT_RTPRIO allowing it).
+ */
+export function setThreadPriority(priority: number): void {
+  check(
+    loadLibrary().mcr_thread_priority(priority),
+    "mcr_thread_priority",
+    priority === 0
+      ? "Cannot give the worker thread the ordinary scheduling policy back"
+      : `Cannot run the worker thread at real-time priority ${priority} (SCHED_FIFO needs CAP_SYS_NICE)`,
+  );
+}
+
 /** Names the calling thread (top -H, /proc/PID/task/TID/comm); at most 15 bytes are kept. */
 export function setThreadName(name: string): void {
   loadLibrary().mcr_thread_name(new TextEncoder().encode(name.slice(0, 15) + "\0"));

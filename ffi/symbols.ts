@@ -21,6 +21,8 @@ export const CORE_SYMBOLS = {
   mcr_process_exists: { parameters: ["i32"], result: "i32" },
   // int mcr_timer_slack(int ns)
   mcr_timer_slack: { parameters: ["i32"], result: "i32" },
+  // int mcr_thread_priority(int priority)
+  mcr_thread_priority: { parameters: ["i32"], result: "i32" },
   // int mcr_pin_thread(int cpu)
   mcr_pin_thread: { parameters: ["i32"], result: "i32" },
   // int mcr_raise_nofile(void)

@@ -180,4 +180,6 @@ export interface WorkerPlan {
   workerCount?: number;
   /** worker_cpus: worker i runs on workerCpus[i mod length]; empty: not pinned. */
   workerCpus?: number[];
+  /** worker_priority: SCHED_FIFO priority of the worker threads; 0 or absent: the ordinary policy. */
+  workerPriority?: number;
 }

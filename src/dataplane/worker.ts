@@ -21,6 +21,7 @@ import {
   pinThread,
   RealtimeClock,
   setThreadName,
+  setThreadPriority,
   setTimerSlack,
   threadId,
 } from "../../ffi/process.ts";
@@ -119,6 +120,8 @@ class WorkerThread {
   readonly rulePlans = new Map<string, RulePlan>();
   /** The CPU this thread is pinned to (worker_cpus), null when it is not. */
   pinnedCpu: number | null = null;
+  /** Its SCHED_FIFO priority (worker_priority), 0 under the ordinary policy. */
+  priority = 0;
   /** What the rehearsal before the first plan did; rehearsalNew until an "applied" message says so. */
   rehearsal: RehearsalResult | null = null;
   rehearsalNew = false;
@@ -220,6 +223,12 @@ class WorkerThread {
     if (cpu !== this.pinnedCpu) {
       pinThread(cpu);
       this.pinnedCpu = cpu;
+    }
+    // worker_priority: SCHED_FIFO, or the ordinary policy (refused without CAP_SYS_NICE).
+    const priority = m.plan.workerPriority ?? 0;
+    if (priority !== this.priority) {
+      setThreadPriority(priority);
+      this.priority = priority;
     }
     if ("all" in m.rules) {
       this.rulePlans.clear();

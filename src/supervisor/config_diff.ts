@@ -9,8 +9,9 @@
  *   live:     rules, ring (new sizes apply to rings re-created from then on;
  *             TX rings are re-created at once), log.level, workers (workers
  *             start or stop; RX rings pass to new fanout groups by a ring
- *             succession, src/dataplane/succession.ts), worker_cpus (each
- *             worker pins its own thread when it applies the plan)
+ *             succession, src/dataplane/succession.ts), worker_cpus and
+ *             worker_priority (each worker pins its own thread and sets its
+ *             policy when it applies the plan)
  *   restart:  api (listen, unix_socket, token source, body limit)
  *   (log.format has one value, json: the schema refuses any other)
  */

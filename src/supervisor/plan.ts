@@ -88,6 +88,7 @@ export function buildPlan(
     napUs: (ring.rx_mode ?? "frames") === "frames" ? ring.nap_us ?? DEFAULT_NAP_US : 0,
     workerCount: workers,
     workerCpus: config.worker_cpus ?? [],
+    workerPriority: config.worker_priority ?? 0,
   };
 }
 

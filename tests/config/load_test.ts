@@ -284,6 +284,13 @@ Deno.test("a mistyped key gets a suggestion: did you mean", () => {
   );
 });
 
+Deno.test("worker_priority is a SCHED_FIFO priority, 1-99", () => {
+  assert.equal(parseConfigText(`worker_priority: 10\n${GOOD}`, "test.yaml").worker_priority, 10);
+  for (const bad of ["0", "100", "1.5", "-1", "high"]) {
+    assert.match(issues(`worker_priority: ${bad}\n${GOOD}`).join(), /worker_priority: /, bad);
+  }
+});
+
 Deno.test("worker_cpus is a non-empty list of CPU numbers", () => {
   assert.deepEqual(parseConfigText(`worker_cpus: [1, 3]\n${GOOD}`, "test.yaml").worker_cpus, [
     1,

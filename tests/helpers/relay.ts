@@ -29,6 +29,8 @@ export async function startRelay(
   configYaml: string,
   extraArgs: string[] = [],
   env: Record<string, string> = {},
+  /** A command the relay runs under (e.g. setpriv, to take a capability away). */
+  wrapper: string[] = [],
 ): Promise<RunningRelay> {
   // With the API on, the relay is ready once it listens; without, once it started.
   const readyLine = extraArgs.includes("--no-api") ? "relay started" : "API listening";
@@ -40,6 +42,7 @@ export async function startRelay(
   const process = topo.spawn(
     ns,
     [
+      ...wrapper,
       ...(envArgs.length ? ["env", ...envArgs] : []),
       ...selfCommand(["run", "--config", configPath, "--final-stats", statsPath, ...extraArgs]),
     ],

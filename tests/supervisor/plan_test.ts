@@ -369,6 +369,7 @@ Deno.test("buildPlan() leaves out a rule none of whose outputs is usable", () =>
     napUs: 50,
     workerCount: 1,
     workerCpus: [],
+    workerPriority: 0,
   });
 });
 
@@ -408,6 +409,12 @@ Deno.test("buildPlan() hands every worker the whole worker_cpus list (worker i t
     buildPlan(TWO_RULES, facts(), slotsFor(TWO_RULES), new Map([["in0", 7]]), 1).workerCpus,
     [],
   );
+});
+
+Deno.test("buildPlan() hands every worker worker_priority; 0 (the ordinary policy) when unset", () => {
+  const plan = (c: Config) => buildPlan(c, facts(), slotsFor(c), new Map([["in0", 7]]), 1);
+  assert.equal(plan({ ...TWO_RULES, worker_priority: 10 }).workerPriority, 10);
+  assert.equal(plan(TWO_RULES).workerPriority, 0);
 });
 
 Deno.test("buildPlan() gives a spread rule an RX ring of its own, in no fanout group and passing only its stream, when more than one worker runs; with one worker spread changes nothing", () => {

@@ -1,0 +1,186 @@
+/**
+ * worker_priority: the worker threads run SCHED_FIFO at the priority the
+ * configuration names and every other thread of the relay keeps the ordinary
+ * policy; a change over the API is in force when acknowledged; a relay
+ * without CAP_SYS_NICE refuses it, at start and over the API, with nothing
+ * changed.
+ */
+import assert from "node:assert/strict";
+import { withTopology } from "../../src/tools/topology.ts";
+import type { Topology } from "../../src/tools/topology.ts";
+import { rootTest } from "../helpers/netns.ts";
+import { oneRuleYaml, runGen, startRelay, startSink } from "../helpers/relay.ts";
+
+const API = "http://127.0.0.1:8787";
+const SCHED_FIFO = 1;
+
+interface Sched {
+  comm: string;
+  policy: number;
+  priority: number;
+}
+
+/**
+ * Each thread's name, policy and real-time priority (/proc/PID/task/TID/stat fields 41 and 40;
+ * read with a shell: Deno needs --allow-all for /proc/<pid>).
+ */
+async function threads(pid: number): Promise<Sched[]> {
+  const script =
+    `for t in /proc/${pid}/task/*; do printf '%s|%s\\n' "$(cat $t/comm)" "$(cat $t/stat)"; done`;
+  const out = new TextDecoder().decode(
+    (await new Deno.Command("sh", { args: ["-c", script], stdout: "piped" }).output()).stdout,
+  );
+  return out.trim().split("\n").map((line) => {
+    const comm = line.slice(0, line.indexOf("|"));
+    // The fields after "(comm)" start at field 3.
+    const f = line.slice(line.lastIndexOf(")") + 2).split(" ");
+    return { comm, priority: Number(f[40 - 3]), policy: Number(f[41 - 3]) };
+  });
+}
+
+/** The workers' [policy, priority] pairs; throws if another thread is not under the ordinary policy. */
+async function workers(pid: number): Promise<[number, number][]> {
+  const all = await threads(pid);
+  const others = all.filter((t) => !t.comm.startsWith("mcr-worker"));
+  assert.ok(
+    others.every((t) => t.policy === 0 && t.priority === 0),
+    `the supervisor and helper threads keep the ordinary policy: ${JSON.stringify(others)}`,
+  );
+  return all.filter((t) => t.comm.startsWith("mcr-worker")).map((t) => [t.policy, t.priority]);
+}
+
+async function put(t: Topology, ns: string, mutate: (c: Record<string, unknown>) => void) {
+  const c = JSON.parse((await t.run(ns, ["curl", "-sf", `${API}/api/v1/config`])).stdout);
+  mutate(c);
+  const r = await t.run(ns, [
+    "curl",
+    "-s",
+    "-o",
+    "/dev/null",
+    "-w",
+    "%{http_code}",
+    "-X",
+    "PUT",
+    "-H",
+    "content-type: application/json",
+    "-d",
+    JSON.stringify(c),
+    `${API}/api/v1/config`,
+  ]);
+  return Number(r.stdout);
+}
+
+async function inForce(t: Topology, ns: string): Promise<Record<string, unknown>> {
+  return JSON.parse((await t.run(ns, ["curl", "-sf", `${API}/api/v1/config`])).stdout);
+}
+
+rootTest(
+  "root: worker_priority runs the worker threads SCHED_FIFO and only those; changed over the API it is in force when acknowledged; unset, the ordinary policy again",
+  async () => {
+    await withTopology(async (t) => {
+      const n = await t.chain();
+      const relay = await startRelay(
+        t,
+        n.relay,
+        `workers: 2\nworker_priority: 10\n${oneRuleYaml(n.relayIn, n.relayOut)}`,
+      );
+      const pid = relay.process.pid;
+      try {
+        assert.deepEqual(await workers(pid), [[SCHED_FIFO, 10], [SCHED_FIFO, 10]]);
+        assert.equal(await put(t, n.relay, (c) => c.worker_priority = 20), 200);
+        assert.deepEqual(
+          await workers(pid),
+          [[SCHED_FIFO, 20], [SCHED_FIFO, 20]],
+          "in force at the 200",
+        );
+        assert.equal(await put(t, n.relay, (c) => delete c.worker_priority), 200);
+        assert.deepEqual(await workers(pid), [[0, 0], [0, 0]], "unset: the ordinary policy again");
+
+        // And the relay forwards, at a real-time priority too.
+        assert.equal(await put(t, n.relay, (c) => c.worker_priority = 10), 200);
+        const sink = startSink(t, n.sink, {
+          group: "239.9.9.1",
+          port: 6001,
+          iface: n.sinkIf,
+          runId: 41,
+          idleMs: 1500,
+        });
+        await new Promise((r) => setTimeout(r, 300));
+        await runGen(t, n.gen, {
+          group: "239.1.1.1",
+          port: 5001,
+          count: 2000,
+          rate: 2000,
+          iface: n.genIf,
+          runId: 41,
+        });
+        assert.equal((await sink.result).unique, 2000);
+      } finally {
+        await relay.stop();
+      }
+    });
+  },
+  { needs: ["rt_sched"] },
+);
+
+rootTest(
+  "root: without CAP_SYS_NICE worker_priority is refused: at start the relay does not run, over the API the change is not acknowledged and nothing changes",
+  async () => {
+    await withTopology(async (t) => {
+      const n = await t.chain();
+      // Root without CAP_SYS_NICE (gone from the bounding set, so from every set after exec),
+      // and no RLIMIT_RTPRIO to allow it either.
+      const wrapper = [
+        "prlimit",
+        "--rtprio=0:0",
+        "--",
+        "setpriv",
+        "--bounding-set=-sys_nice",
+        "--inh-caps=-sys_nice",
+        "--",
+      ];
+      const yaml = oneRuleYaml(n.relayIn, n.relayOut);
+      await assert.rejects(
+        startRelay(t, n.relay, `worker_priority: 10\n${yaml}`, [], {}, wrapper),
+        /SCHED_FIFO needs CAP_SYS_NICE/,
+        "a relay told to run its workers SCHED_FIFO, and unable to, does not start",
+      );
+
+      const relay = await startRelay(t, n.relay, yaml, [], {}, wrapper);
+      const pid = relay.process.pid;
+      try {
+        const before = await inForce(t, n.relay);
+        const code = await put(t, n.relay, (c) => c.worker_priority = 10);
+        assert.notEqual(code, 200, "not acknowledged");
+        assert.ok(code >= 400, `refused: ${code}`);
+        assert.deepEqual(
+          await inForce(t, n.relay),
+          before,
+          "the configuration in force is unchanged",
+        );
+        assert.deepEqual(await workers(pid), [[0, 0]], "and so is the worker's policy");
+        // The relay still forwards.
+        const sink = startSink(t, n.sink, {
+          group: "239.9.9.1",
+          port: 6001,
+          iface: n.sinkIf,
+          runId: 42,
+          idleMs: 1500,
+        });
+        await new Promise((r) => setTimeout(r, 300));
+        await runGen(t, n.gen, {
+          group: "239.1.1.1",
+          port: 5001,
+          count: 1000,
+          rate: 2000,
+          iface: n.genIf,
+          runId: 42,
+        });
+        assert.equal((await sink.result).unique, 1000);
+      } finally {
+        await relay.stop();
+      }
+    });
+  },
+  { needs: ["rt_sched"] },
+);
