@@ -76,7 +76,8 @@ export interface LoopOptions {
   /**
    * Adaptive wake-ups: while packets arrive faster than one per 2 x napUs,
    * the loop naps napUs between batches instead of being woken per packet
-   * (0: always woken per packet). Bounds what it adds to a packet.
+   * (0: always woken per packet). A nap asks for the rest of napUs; what it takes (its kicks,
+   * the host's timer) is counted in loop_nap_us.
    */
   napUs?: number;
   clock?: Clock;
