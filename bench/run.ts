@@ -589,8 +589,9 @@ export async function runOne(workload: string, kind: RelayKind, rep: number, o: 
       }).spawn()
       : null;
     if (perf) await sleep(300);
-    if (o.warmup) {
-      await t.run(n.gen, [
+    // The measured stream into 239.1.1.1:5001, and before it the warm-up (another run id).
+    const generate = (count: number, runId: number) =>
+      t.run(n.gen, [
         "taskset",
         "-c",
         "0",
@@ -601,7 +602,7 @@ export async function runOne(workload: string, kind: RelayKind, rep: number, o: 
           "--port",
           "5001",
           "--count",
-          String(o.warmup),
+          String(count),
           "--rate",
           String(o.rate),
           "--size",
@@ -610,40 +611,19 @@ export async function runOne(workload: string, kind: RelayKind, rep: number, o: 
           n.genIf,
           "--ttl",
           "8",
+          "--json",
           "--run-id",
-          String(1000 + rep),
+          String(runId),
         ]),
       ], 600_000);
+    if (o.warmup) {
+      await generate(o.warmup, 1000 + rep);
       await sleep(300);
     }
     const sent0 = discard ? await discarded(t, n.relay, discard) : 0;
     const busy0 = cpuBusyNs(1);
     const proc0 = procTimes(relay.pid);
-    const gen = await t.run(n.gen, [
-      "taskset",
-      "-c",
-      "0",
-      ...selfCommand([
-        "gen",
-        "--group",
-        "239.1.1.1",
-        "--port",
-        "5001",
-        "--count",
-        String(o.count),
-        "--rate",
-        String(o.rate),
-        "--size",
-        String(o.size),
-        "--interface",
-        n.genIf,
-        "--ttl",
-        "8",
-        "--json",
-        "--run-id",
-        String(rep + 1),
-      ]),
-    ], 600_000);
+    const gen = await generate(o.count, rep + 1);
     if (sink) await sink.status;
     else await sleep(300); // the relay's last batch
     const busy1 = cpuBusyNs(1);

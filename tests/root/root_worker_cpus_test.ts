@@ -7,9 +7,8 @@
 import assert from "node:assert/strict";
 import { withTopology } from "../../src/tools/topology.ts";
 import { rootTest } from "../helpers/netns.ts";
-import { oneRuleYaml, runGen, startRelay, startSink } from "../helpers/relay.ts";
-
-const API = "http://127.0.0.1:8787";
+import { baseStream, oneRuleYaml, startRelay } from "../helpers/relay.ts";
+import { apiGet, putConfig } from "../helpers/routing.ts";
 
 /** Cpus_allowed_list of a process's threads, worker threads apart from the others (read with a shell: Deno needs --allow-all for /proc/<pid>). */
 async function affinity(pid: number): Promise<{ workers: string[]; others: string[] }> {
@@ -40,27 +39,7 @@ rootTest(
         `workers: 2\nworker_cpus: [1]\n${oneRuleYaml(n.relayIn, n.relayOut)}`,
       );
       const pid = relay.process.pid;
-      const put = async (mutate: (c: Record<string, unknown>) => void) => {
-        const config = await (await t.run(n.relay, ["curl", "-sf", `${API}/api/v1/config`])).stdout;
-        const c = JSON.parse(config);
-        mutate(c);
-        const r = await t.run(n.relay, [
-          "curl",
-          "-s",
-          "-o",
-          "/dev/null",
-          "-w",
-          "%{http_code}",
-          "-X",
-          "PUT",
-          "-H",
-          "content-type: application/json",
-          "-d",
-          JSON.stringify(c),
-          `${API}/api/v1/config`,
-        ]);
-        return Number(r.stdout);
-      };
+      const put = (mutate: (c: Record<string, unknown>) => void) => putConfig(t, n.relay, mutate);
       try {
         let a = await affinity(pid);
         assert.deepEqual(
@@ -84,9 +63,7 @@ rootTest(
         // A CPU that does not exist: refused, and nothing changed.
         const refused = await put((c) => c.worker_cpus = [4000]);
         assert.notEqual(refused, 200, "an absent CPU is not acknowledged");
-        const after = JSON.parse(
-          (await t.run(n.relay, ["curl", "-sf", `${API}/api/v1/config`])).stdout,
-        );
+        const after = await apiGet<Record<string, unknown>>(t, n.relay, "/api/v1/config");
         assert.deepEqual(
           after.worker_cpus,
           [0, 1],
@@ -102,22 +79,13 @@ rootTest(
         );
 
         // And the relay still forwards.
-        const sink = startSink(t, n.sink, {
-          group: "239.9.9.1",
-          port: 6001,
-          iface: n.sinkIf,
+        const { sink, gen } = await baseStream(t, n, {
+          count: 2000,
+          rate: 2000,
           runId: 31,
           idleMs: 1500,
         });
-        await new Promise((r) => setTimeout(r, 300));
-        await runGen(t, n.gen, {
-          group: "239.1.1.1",
-          port: 5001,
-          count: 2000,
-          rate: 2000,
-          iface: n.genIf,
-          runId: 31,
-        });
+        await gen;
         assert.equal((await sink.result).unique, 2000);
       } finally {
         await relay.stop();

@@ -7,11 +7,9 @@
  */
 import assert from "node:assert/strict";
 import { withTopology } from "../../src/tools/topology.ts";
-import type { Topology } from "../../src/tools/topology.ts";
 import { rootTest } from "../helpers/netns.ts";
-import { oneRuleYaml, runGen, startRelay, startSink } from "../helpers/relay.ts";
-
-const API = "http://127.0.0.1:8787";
+import { baseStream, oneRuleYaml, startRelay } from "../helpers/relay.ts";
+import { apiGet, putConfig } from "../helpers/routing.ts";
 const SCHED_FIFO = 1;
 
 interface Sched {
@@ -49,31 +47,6 @@ async function workers(pid: number): Promise<[number, number][]> {
   return all.filter((t) => t.comm.startsWith("mcr-worker")).map((t) => [t.policy, t.priority]);
 }
 
-async function put(t: Topology, ns: string, mutate: (c: Record<string, unknown>) => void) {
-  const c = JSON.parse((await t.run(ns, ["curl", "-sf", `${API}/api/v1/config`])).stdout);
-  mutate(c);
-  const r = await t.run(ns, [
-    "curl",
-    "-s",
-    "-o",
-    "/dev/null",
-    "-w",
-    "%{http_code}",
-    "-X",
-    "PUT",
-    "-H",
-    "content-type: application/json",
-    "-d",
-    JSON.stringify(c),
-    `${API}/api/v1/config`,
-  ]);
-  return Number(r.stdout);
-}
-
-async function inForce(t: Topology, ns: string): Promise<Record<string, unknown>> {
-  return JSON.parse((await t.run(ns, ["curl", "-sf", `${API}/api/v1/config`])).stdout);
-}
-
 rootTest(
   "root: worker_priority runs the worker threads SCHED_FIFO and only those; changed over the API it is in force when acknowledged; unset, the ordinary policy again",
   async () => {
@@ -87,33 +60,24 @@ rootTest(
       const pid = relay.process.pid;
       try {
         assert.deepEqual(await workers(pid), [[SCHED_FIFO, 10], [SCHED_FIFO, 10]]);
-        assert.equal(await put(t, n.relay, (c) => c.worker_priority = 20), 200);
+        assert.equal(await putConfig(t, n.relay, (c) => c.worker_priority = 20), 200);
         assert.deepEqual(
           await workers(pid),
           [[SCHED_FIFO, 20], [SCHED_FIFO, 20]],
           "in force at the 200",
         );
-        assert.equal(await put(t, n.relay, (c) => delete c.worker_priority), 200);
+        assert.equal(await putConfig(t, n.relay, (c) => delete c.worker_priority), 200);
         assert.deepEqual(await workers(pid), [[0, 0], [0, 0]], "unset: the ordinary policy again");
 
         // And the relay forwards, at a real-time priority too.
-        assert.equal(await put(t, n.relay, (c) => c.worker_priority = 10), 200);
-        const sink = startSink(t, n.sink, {
-          group: "239.9.9.1",
-          port: 6001,
-          iface: n.sinkIf,
+        assert.equal(await putConfig(t, n.relay, (c) => c.worker_priority = 10), 200);
+        const { sink, gen } = await baseStream(t, n, {
+          count: 2000,
+          rate: 2000,
           runId: 41,
           idleMs: 1500,
         });
-        await new Promise((r) => setTimeout(r, 300));
-        await runGen(t, n.gen, {
-          group: "239.1.1.1",
-          port: 5001,
-          count: 2000,
-          rate: 2000,
-          iface: n.genIf,
-          runId: 41,
-        });
+        await gen;
         assert.equal((await sink.result).unique, 2000);
       } finally {
         await relay.stop();
@@ -149,33 +113,24 @@ rootTest(
       const relay = await startRelay(t, n.relay, yaml, [], {}, wrapper);
       const pid = relay.process.pid;
       try {
-        const before = await inForce(t, n.relay);
-        const code = await put(t, n.relay, (c) => c.worker_priority = 10);
+        const before = await apiGet(t, n.relay, "/api/v1/config");
+        const code = await putConfig(t, n.relay, (c) => c.worker_priority = 10);
         assert.notEqual(code, 200, "not acknowledged");
         assert.ok(code >= 400, `refused: ${code}`);
         assert.deepEqual(
-          await inForce(t, n.relay),
+          await apiGet(t, n.relay, "/api/v1/config"),
           before,
           "the configuration in force is unchanged",
         );
         assert.deepEqual(await workers(pid), [[0, 0]], "and so is the worker's policy");
         // The relay still forwards.
-        const sink = startSink(t, n.sink, {
-          group: "239.9.9.1",
-          port: 6001,
-          iface: n.sinkIf,
+        const { sink, gen } = await baseStream(t, n, {
+          count: 1000,
+          rate: 2000,
           runId: 42,
           idleMs: 1500,
         });
-        await new Promise((r) => setTimeout(r, 300));
-        await runGen(t, n.gen, {
-          group: "239.1.1.1",
-          port: 5001,
-          count: 1000,
-          rate: 2000,
-          iface: n.genIf,
-          runId: 42,
-        });
+        await gen;
         assert.equal((await sink.result).unique, 1000);
       } finally {
         await relay.stop();
