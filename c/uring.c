@@ -492,6 +492,10 @@ MCR_EXPORT int mcr_waiter_nap(int h, int us)
 MCR_EXPORT int mcr_waiter_queue_kick(int h, int fd)
 {
 	int rc;
+
+	/* No descriptor (a worker's rehearsal, src/dataplane/rehearsal.ts): nothing to kick. */
+	if (fd < 0)
+		return -EBADF;
 	ENTER(h);
 
 	rc = prep_kick(w, fd);

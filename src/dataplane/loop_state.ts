@@ -85,6 +85,8 @@ export interface LoopOptions {
   holds?: MergePair[];
 }
 
+const NO_HOLDS: MergePair[] = [];
+
 /** Everything the loop touches, built by the worker from a plan. */
 export class LoopState {
   // Fields set from the options are `declare`d: a class field declared without
@@ -155,7 +157,9 @@ export class LoopState {
     this.busyPollUs = o.busyPollUs ?? 0;
     this.napUs = o.napUs ?? 0;
     this.clock = o.clock ?? DATE_CLOCK;
-    this.holds = o.holds ?? [];
+    // One empty array for every loop without held frames: the loop's code then meets one array
+    // shape whoever built the state (a rehearsal, a plan).
+    this.holds = o.holds !== undefined && o.holds.length !== 0 ? o.holds : NO_HOLDS;
     this.dirty = this.txPorts.slice();
     this.dirtyRouted = this.routedPorts.slice();
   }

@@ -38,6 +38,24 @@ Deno.test("a Waiter times out with 0 events and wakes up when notified through i
   }
 });
 
+Deno.test("a TX kick without a descriptor is refused at once: nothing queued, sent or tallied", () => {
+  const w = Waiter.open(64);
+  try {
+    assert.equal(w.queueKick(-2), -9, "-EBADF");
+    w.submit();
+    w.wait(20);
+    assert.deepEqual(w.stats(), {
+      kicks: 0,
+      kickErrors: 0,
+      lastErrno: 0,
+      pollErrors: 0,
+      kicksDeferred: 0,
+    });
+  } finally {
+    w.close();
+  }
+});
+
 Deno.test("a TX kick on something that is not a socket is tallied as a failed kick with its errno", () => {
   const w = Waiter.open(64);
   const file = Deno.openSync(Deno.makeTempFileSync(), { read: true });
