@@ -130,7 +130,7 @@ const ConfigObject = z.strictObject({
    * busy real-time worker leaves its CPU's other tasks only what the kernel's
    * real-time throttling keeps (5 % by default), and receive work deferred to
    * ksoftirqd there waits (measured at 150k pps with RPS on the worker's CPU:
-   * 0.1-0.6 % dropped from the backlog in 2 of 6 runs). Unset: the ordinary
+   * 0.1-0.6 % dropped from the backlog in 3 of 9 runs). Unset: the ordinary
    * policy.
    */
   worker_priority: z.int().min(1).max(99).optional(),
