@@ -59,9 +59,11 @@ export interface RehearsalResult {
 }
 
 /**
- * Forwards `packets` synthetic packets through the loop's stages; returns
- * what it did. Touches nothing outside its own buffers: no socket, ring,
- * counter or clock but `clock` (read, as the loop does).
+ * Runs the loop over `packets` synthetic packets; returns what it did.
+ * Touches nothing outside its own buffers but `clock` (read, as the loop
+ * does) and the worker's kicker, which sees only kicks without a descriptor
+ * (refused at once) and submits with nothing queued: no socket or ring is
+ * written, no counter of the worker's moves, nothing waits or naps.
  */
 export function rehearse(
   clock: Clock,
