@@ -59,7 +59,7 @@ export class RealtimeClock {
   }
 }
 
-/** The calling thread's timer slack (ns): a worker's naps end on time, not up to 50 µs late. */
+/** The calling thread's timer slack (ns): how late its timed sleeps may end (50 µs by default). */
 export function setTimerSlack(ns: number): void {
   check(
     loadLibrary().mcr_timer_slack(ns),
