@@ -30,10 +30,12 @@
  * a device that discards what it is sent (run.ts addDiscard: a kick wakes
  * no other CPU, as on a NIC). "mcr-frames" is the default before naps
  * (nap_us: 0, a wake-up and a kick per packet while the loop keeps up);
- * "cref-v2" the C loop woken per packet (a TPACKET_V2 ring), mcr's design.
+ * "cref-v2" the C loop woken per packet (a TPACKET_V2 ring), mcr-frames' design;
+ * "cref-nap" that loop napping 50 µs after every turn with packets: the C loop at
+ * the median latency of mcr's default (run.ts).
  *
  *   deno run --allow-all bench/profile_bench.ts
- *   PROFILE_RELAYS=mcr,mcr-frames,mcr-blocks,cref,cref-v2 PROFILE_OUTPUTS=veth,discard
+ *   PROFILE_RELAYS=mcr,mcr-frames,mcr-blocks,cref,cref-v2,cref-nap PROFILE_OUTPUTS=veth,discard
  *   PROFILE_PPS=50000 PROFILE_SIZE=1024 PROFILE_COUNT=250000
  *   PROFILE_OUT=profile_before   (file base name in bench/results/)
  *
@@ -41,7 +43,7 @@
  */
 import { chooseRelays, discardUnavailable, runOne } from "./run.ts";
 
-type Relay = "mcr" | "mcr-frames" | "mcr-blocks" | "mcr-busy" | "cref" | "cref-v2";
+type Relay = "mcr" | "mcr-frames" | "mcr-blocks" | "mcr-busy" | "cref" | "cref-v2" | "cref-nap";
 const env = (k: string, d: number) => Number(Deno.env.get(k) ?? d);
 const PPS = env("PROFILE_PPS", 50_000);
 const SIZE = env("PROFILE_SIZE", 1024);
@@ -52,6 +54,7 @@ const relays = chooseRelays<Relay>(Deno.env.get("PROFILE_RELAYS"), [
   "mcr-blocks",
   "cref",
   "cref-v2",
+  "cref-nap",
 ]);
 const outputs = (Deno.env.get("PROFILE_OUTPUTS") ?? "veth,discard").split(",");
 const base = Deno.env.get("PROFILE_OUT") ?? "profile";
@@ -176,7 +179,8 @@ for (const output of outputs.filter((o) => o !== "discard" || noDiscard === null
     const busyUs = (row.cpu_ns_per_pkt ?? 0) / 1000;
     const per = (n: number) => total > 0 ? (busyUs * n / total).toFixed(2) : "-";
     const c = row.relay_counters ?? {};
-    const batches = c.rx_blocks ?? c.wakeups ?? 0;
+    // The C loop's batches: its wake-ups from poll() and its naps (cref-nap).
+    const batches = c.rx_blocks ?? (c.wakeups ?? 0) + (c.naps ?? 0);
     const kicks = c.tx_kicks ?? c.kicks ?? 0;
     rows.push(
       `| ${relay} | ${output} | ${row.loss_pct} | ${busyUs.toFixed(2)} | ${

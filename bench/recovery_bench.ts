@@ -13,6 +13,7 @@
  */
 import { startRelayListening } from "./start_relay.ts";
 import { selfCommand } from "../src/runtime.ts";
+import { genArgv } from "../src/cli/gen_argv.ts";
 import { withTopology } from "../src/tools/topology.ts";
 
 const REPS = Number(Deno.env.get("REPS") ?? 3);
@@ -74,24 +75,15 @@ async function once(load: "idle" | "busy", kind: "throw" | "hang"): Promise<Samp
       const gens = [1, 2].map((i) =>
         t.run(
           n.gen,
-          selfCommand([
-            "gen",
-            "--group",
-            `239.1.1.${i}`,
-            "--port",
-            `500${i}`,
-            "--count",
-            String(RATE * SECONDS),
-            "--rate",
-            String(RATE),
-            "--interface",
-            n.genIf,
-            "--ttl",
-            "8",
-            "--json",
-            "--run-id",
-            String(70 + i),
-          ]),
+          selfCommand(genArgv({
+            group: `239.1.1.${i}`,
+            port: 5000 + i,
+            count: RATE * SECONDS,
+            rate: RATE,
+            iface: n.genIf,
+            ttl: 8,
+            runId: 70 + i,
+          })),
           120_000,
         )
       );

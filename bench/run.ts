@@ -21,10 +21,22 @@
  */
 import { renderChart } from "./chart.ts";
 import { selfCommand } from "../src/runtime.ts";
+import { genArgv } from "../src/cli/gen_argv.ts";
 import { type ChainNames, type DualBridgeNames, Topology } from "../src/tools/topology.ts";
 import { kernelCapabilities } from "../src/tools/kernel_probe.ts";
 
-type RelayKind = "mcr" | "mcr-blocks" | "mcr-busy" | "cref" | "cref-v2" | "socat" | "kernel";
+type RelayKind =
+  | "mcr"
+  | "mcr-blocks"
+  | "mcr-busy"
+  | "cref"
+  | "cref-v2"
+  | "cref-nap"
+  | "socat"
+  | "kernel";
+
+/** The C reference's kinds: V3 blocks, V2 woken per packet, V2 napping between batches. */
+const CREF_KINDS: readonly string[] = ["cref", "cref-v2", "cref-nap"];
 
 /** The native C reference relay (c/ref/ref_relay.c, `make bench` builds it). */
 const REF_RELAY = new URL("../build/ref_relay", import.meta.url).pathname;
@@ -43,7 +55,7 @@ export function chooseRelays<T extends string>(asked: string | undefined, all: r
       console.error(`bench: no "kernel" rows: ${mroute.reason}`);
       return false;
     }
-    if (r === "cref" || r === "cref-v2") {
+    if (CREF_KINDS.includes(r)) {
       try {
         Deno.statSync(REF_RELAY);
       } catch {
@@ -264,10 +276,14 @@ async function startRelayKind(
       },
     };
   }
-  if (kind === "cref" || kind === "cref-v2") {
+  if (CREF_KINDS.includes(kind)) {
     // One rule: the plain C loop on a TPACKET_V3 RX ring and a TX ring, pinned to CPU 1; with
     // several outputs it writes each packet that many times, to groups numbered as mcr's are.
-    // cref-v2: the same loop on a TPACKET_V2 RX ring, woken per packet (mcr's latency design).
+    // cref-v2: the same loop on a TPACKET_V2 RX ring, woken per packet (mcr-frames' design);
+    // cref-nap: that loop napping 50 µs after every turn that found packets, woken per packet
+    // when one found none: the C loop at mcr's default median latency. (With mcr's own entry
+    // rule, six frames in a turn, a loop this fast rarely naps at 50k pps: 1,618 naps for
+    // 100,000 packets, as costly as cref-v2.)
     if (background) throw new Error("the C reference relays one stream: no background stream");
     const statsPath = `${dir}/ref.json`;
     const p = t.spawn(n.relay, [
@@ -292,6 +308,9 @@ async function startRelayKind(
       statsPath,
       ...(outputs > 1 ? ["--copies", String(outputs)] : []),
       ...(kind === "cref-v2" ? ["--mode", "v2"] : []),
+      ...(kind === "cref-nap"
+        ? ["--mode", "v2", "--nap-us", "50", "--nap-enter", "1", "--nap-stay", "1"]
+        : []),
     ], { stdout: "null" });
     await readLinesUntil(p.stderr, "ref_relay started", 20_000);
     return {
@@ -558,26 +577,16 @@ export async function runOne(workload: string, kind: RelayKind, rep: number, o: 
         "taskset",
         "-c",
         "0",
-        ...selfCommand([
-          "gen",
-          "--group",
-          BACKGROUND.group,
-          "--port",
-          String(BACKGROUND.port),
-          "--count",
-          String(o.backgroundPps! * bgSeconds),
-          "--rate",
-          String(o.backgroundPps),
-          "--size",
-          "1024",
-          "--interface",
-          n.genIf,
-          "--ttl",
-          "8",
-          "--json",
-          "--run-id",
-          "99",
-        ]),
+        ...selfCommand(genArgv({
+          group: BACKGROUND.group,
+          port: BACKGROUND.port,
+          count: o.backgroundPps! * bgSeconds,
+          rate: o.backgroundPps!,
+          size: 1024,
+          iface: n.genIf,
+          ttl: 8,
+          runId: 99,
+        })),
       ], 600_000)
       : null;
     if (background) await sleep(500);
@@ -595,26 +604,16 @@ export async function runOne(workload: string, kind: RelayKind, rep: number, o: 
         "taskset",
         "-c",
         "0",
-        ...selfCommand([
-          "gen",
-          "--group",
-          "239.1.1.1",
-          "--port",
-          "5001",
-          "--count",
-          String(count),
-          "--rate",
-          String(o.rate),
-          "--size",
-          String(o.size),
-          "--interface",
-          n.genIf,
-          "--ttl",
-          "8",
-          "--json",
-          "--run-id",
-          String(runId),
-        ]),
+        ...selfCommand(genArgv({
+          group: "239.1.1.1",
+          port: 5001,
+          count,
+          rate: o.rate,
+          size: o.size,
+          iface: n.genIf,
+          ttl: 8,
+          runId,
+        })),
       ], 600_000);
     if (o.warmup) {
       await generate(o.warmup, 1000 + rep);

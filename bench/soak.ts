@@ -9,6 +9,7 @@
  * start/end/max. Writes bench/results/soak.jsonl.
  */
 import { selfCommand } from "../src/runtime.ts";
+import { genArgv } from "../src/cli/gen_argv.ts";
 import { withTopology } from "../src/tools/topology.ts";
 
 const seconds = Number(Deno.env.get("SOAK_SECONDS") ?? 600);
@@ -80,24 +81,15 @@ await withTopology(async (t) => {
   await new Promise((r) => setTimeout(r, 500));
   const gen = t.spawn(
     n.gen,
-    selfCommand([
-      "gen",
-      "--group",
-      "239.1.1.1",
-      "--port",
-      "5001",
-      "--count",
-      String(count),
-      "--rate",
-      String(rate),
-      "--size",
-      String(size),
-      "--interface",
-      n.genIf,
-      "--json",
-      "--run-id",
-      "9",
-    ]),
+    selfCommand(genArgv({
+      group: "239.1.1.1",
+      port: 5001,
+      count,
+      rate,
+      size,
+      iface: n.genIf,
+      runId: 9,
+    })),
     { stderr: "null" },
   );
   const genOut = new Response(gen.stdout).text();

@@ -5,6 +5,8 @@
  * One rule, IPv4/UDP only: frames to --group:--port arriving on --in are
  * rewritten to --out-group:--out-port (new MACs, TTL, checksums) straight into
  * a TPACKET_V2 TX ring on --out. RX is a TPACKET_V3 (default) or V2 ring.
+ * --nap-us (V2 only) adds mcr's default wake-up policy: woken per packet while
+ * packets are sparse, napping between batches while they are dense.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -23,8 +25,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -35,7 +39,7 @@
 #define MIN_LEN (14 + 20 + 8)
 
 static struct {
-	unsigned long long rx, matched, tx, tx_ring_full, tx_errors, ignored, kicks, wakeups;
+	unsigned long long rx, matched, tx, tx_ring_full, tx_errors, ignored, kicks, wakeups, naps;
 } st;
 static union tpacket_stats_u kstats;	/* the kernel's counters, read once at exit */
 
@@ -45,6 +49,8 @@ static uint16_t port, out_port;
 static uint8_t ttl = 8, out_mac[6];
 static unsigned copies = 1;	/* --copies: each packet written to this many groups */
 static int v3 = 1;
+static unsigned nap_us;	/* --nap-us: 0, woken per packet (V2) */
+static unsigned nap_enter = 6, nap_stay = 4;	/* --nap-enter, --nap-stay: mcr's rules */
 
 /* TX ring. */
 static int txfd;
@@ -270,10 +276,11 @@ static void set_int(int fd, int level, int name, int value, const char *what)
 static void write_stats(FILE *f)
 {
 	fprintf(f, "{\"mode\":\"%s\",\"rx\":%llu,\"matched\":%llu,\"tx\":%llu,\"tx_ring_full\":%llu,"
-		"\"tx_errors\":%llu,\"ignored\":%llu,\"kicks\":%llu,\"wakeups\":%llu,"
+		"\"tx_errors\":%llu,\"ignored\":%llu,\"kicks\":%llu,\"wakeups\":%llu,\"naps\":%llu,"
 		"\"tp_packets\":%u,\"tp_drops\":%u",
 		v3 ? "v3" : "v2", st.rx, st.matched, st.tx, st.tx_ring_full, st.tx_errors,
-		st.ignored, st.kicks, st.wakeups, kstats.stats1.tp_packets, kstats.stats1.tp_drops);
+		st.ignored, st.kicks, st.wakeups, st.naps, kstats.stats1.tp_packets,
+		kstats.stats1.tp_drops);
 	if (v3)
 		fprintf(f, ",\"tp_freeze_q_cnt\":%u", kstats.stats3.tp_freeze_q_cnt);
 	fprintf(f, "}\n");
@@ -303,6 +310,9 @@ int main(int argc, char **argv)
 		else if (!strcmp(o, "--block-kib")) block_kib = parse_num(o, v, 1u << 20);
 		else if (!strcmp(o, "--block-count")) block_count = parse_num(o, v, 1u << 20);
 		else if (!strcmp(o, "--retire-ms")) retire_ms = parse_num(o, v, 60000);
+		else if (!strcmp(o, "--nap-us")) nap_us = (unsigned)parse_num(o, v, 1000000);
+		else if (!strcmp(o, "--nap-enter")) nap_enter = (unsigned)parse_num(o, v, 256);
+		else if (!strcmp(o, "--nap-stay")) nap_stay = (unsigned)parse_num(o, v, 256);
 		else if (!strcmp(o, "--frames")) frames = parse_num(o, v, 1u << 22);
 		else if (!strcmp(o, "--tx-frames")) tx_frames = (unsigned)parse_num(o, v, 1u << 22);
 		else if (!strcmp(o, "--cpu")) cpu = (long)parse_num(o, v, CPU_SETSIZE - 1);
@@ -312,6 +322,12 @@ int main(int argc, char **argv)
 	if (!in || !outif || !have_group || !have_out_group || !port || !out_port ||
 	    !block_kib || !block_count || !frames || !tx_frames || !copies)
 		die_inval("options (--in --group --port --out --out-group --out-port are required, sizes > 0)");
+	if (nap_us && v3)
+		die_inval("--nap-us (with --mode v2 only)");
+	/* A nap's timer fires when asked, not up to 50 µs later (the default slack);
+	 * mcr's naps are io_uring timeouts, which ignore the slack. */
+	if (nap_us && prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0) < 0)
+		die("PR_SET_TIMERSLACK");
 
 	if (cpu >= 0) {
 		cpu_set_t set;
@@ -429,9 +445,18 @@ int main(int argc, char **argv)
 	struct pollfd pfd = { .fd = rxfd, .events = POLLIN | POLLERR };
 	unsigned rx_idx = 0;	/* next block (v3) or frame (v2) */
 	unsigned fpb = (unsigned)(rx_block / FRAME_SIZE);
+	/* --nap-us, as mcr's loop (src/dataplane/forward_loop.ts): a turn of at least
+	 * nap_enter frames starts naps, a nap bringing fewer than nap_stay ends them;
+	 * while napping, each turn's kick is sent and the loop sleeps to the end of a
+	 * nap_us period begun at its last wake-up, instead of waiting in poll(). */
+	enum { MIN_NAP_US = 5 };
+	int napping = 0;
+	struct timespec period = { 0 }, now;
 	while (!stop) {
-		poll(&pfd, 1, 100);
-		st.wakeups++;
+		if (!napping) {
+			poll(&pfd, 1, 100);
+			st.wakeups++;
+		}
 		if (v3) {
 			while (!stop) {	/* every ready block; a signal ends even a steady stream */
 				struct tpacket_block_desc *bd = (void *)(rx_ring + rx_idx * rx_block);
@@ -461,7 +486,9 @@ int main(int argc, char **argv)
 					kick();
 			}
 		} else {
-			for (int n = 0; n < 256; n++) {
+			int n = 0;
+
+			for (; n < 256; n++) {
 				uint8_t *f = rx_ring + (size_t)(rx_idx / fpb) * rx_block +
 					     (size_t)(rx_idx % fpb) * FRAME_SIZE;
 				struct tpacket2_hdr *h = (struct tpacket2_hdr *)f;
@@ -476,6 +503,26 @@ int main(int argc, char **argv)
 			}
 			if (tx_pending)
 				kick();
+			if (!nap_us)
+				continue;
+			if (!napping && n > 0 && (unsigned)n >= nap_enter) {
+				napping = 1;
+				clock_gettime(CLOCK_MONOTONIC, &period);
+			} else if (napping && (unsigned)n < nap_stay) {
+				napping = 0;
+			}
+			if (!napping)
+				continue;
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			long left_ns = (long)nap_us * 1000 - ((now.tv_sec - period.tv_sec) * 1000000000L +
+							      (now.tv_nsec - period.tv_nsec));
+			if (left_ns >= MIN_NAP_US * 1000L) {
+				struct timespec d = { .tv_sec = left_ns / 1000000000L,
+						      .tv_nsec = left_ns % 1000000000L };
+				nanosleep(&d, NULL);
+				st.naps++;
+			}
+			clock_gettime(CLOCK_MONOTONIC, &period);	/* the next period starts at this wake-up */
 		}
 	}
 

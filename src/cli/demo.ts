@@ -8,6 +8,7 @@
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { selfCommand } from "../runtime.ts";
+import { genArgv } from "./gen_argv.ts";
 import { type ChainNames, Topology } from "../tools/topology.ts";
 import { checkCapabilities } from "./caps.ts";
 import { formatFinalCounters } from "../stats/summary.ts";
@@ -298,24 +299,15 @@ async function startTraffic(
   console.log(`  sending ${count} packets of ${size} bytes at ${rate} pps ...`);
   const gen = topo.spawn(
     names.gen,
-    selfCommand([
-      "gen",
-      "--group",
-      "239.1.1.1",
-      "--port",
-      "5001",
-      "--count",
-      String(count),
-      "--rate",
-      String(rate),
-      "--size",
-      String(size),
-      "--interface",
-      names.genIf,
-      "--ttl",
-      "4",
-      "--json",
-    ]),
+    selfCommand(genArgv({
+      group: "239.1.1.1",
+      port: 5001,
+      count,
+      rate,
+      size,
+      iface: names.genIf,
+      ttl: 4,
+    })),
   );
   run.children.push(gen);
   const genOut = new Response(gen.stdout).text();

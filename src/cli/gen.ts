@@ -138,7 +138,7 @@ export async function genCommand(argv: string[]): Promise<number> {
 }
 
 /** Parses and checks the command line: the options, or the exit code (after --help or an error). */
-function parseGenArgs(argv: string[]): GenValues | number {
+export function parseGenArgs(argv: string[]): GenValues | number {
   const parsed = parseCommandArgs("mcr gen", argv, {
     group: { type: "string" },
     address: { type: "string" },

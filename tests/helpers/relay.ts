@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { selfCommand } from "../../src/runtime.ts";
+import { type GenArgv, genArgv } from "../../src/cli/gen_argv.ts";
 import type { ChainNames, Topology } from "../../src/tools/topology.ts";
 import type { StatsSnapshot } from "../../src/supervisor/control.ts";
 import type { SinkResult } from "../../src/tools/sink.ts";
@@ -101,43 +102,14 @@ export async function startRelay(
   };
 }
 
-export interface GenOptions {
-  /** A group (IPv4 or IPv6)... */
-  group?: string;
-  /** ...or a unicast destination. */
-  address?: string;
-  port: number;
-  count: number;
-  rate: number;
-  size?: number;
-  iface?: string;
-  sourceIp?: string;
-  ttl?: number;
-  runId?: number;
-}
+/** What runGen sends (size 1024 and TTL 4 unless given). */
+export type GenOptions = GenArgv;
 
 export type { GenResult } from "../../src/tools/gen.ts";
 
 /** Runs `mcr gen` in `ns` to completion and returns its JSON summary. */
 export async function runGen(topo: Topology, ns: string, o: GenOptions): Promise<GenResult> {
-  const args = [
-    "gen",
-    ...(o.group ? ["--group", o.group] : ["--address", o.address!]),
-    "--port",
-    String(o.port),
-    "--count",
-    String(o.count),
-    "--rate",
-    String(o.rate),
-    "--size",
-    String(o.size ?? 1024),
-    "--ttl",
-    String(o.ttl ?? 4),
-    "--json",
-  ];
-  if (o.iface) args.push("--interface", o.iface);
-  if (o.sourceIp) args.push("--source-ip", o.sourceIp);
-  if (o.runId !== undefined) args.push("--run-id", String(o.runId));
+  const args = genArgv({ ...o, size: o.size ?? 1024, ttl: o.ttl ?? 4 });
   const r = await topo.run(ns, selfCommand(args), 300_000);
   if (r.code !== 0) throw new Error(`mcr gen failed (${r.code}): ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split("\n").pop()!);
