@@ -445,7 +445,7 @@ int main(int argc, char **argv)
 	struct pollfd pfd = { .fd = rxfd, .events = POLLIN | POLLERR };
 	unsigned rx_idx = 0;	/* next block (v3) or frame (v2) */
 	unsigned fpb = (unsigned)(rx_block / FRAME_SIZE);
-	/* --nap-us, as mcr's loop (src/dataplane/forward_loop.ts): a turn of at least
+	/* --nap-us, as mcr's loop (src/dataplane/naps.ts): a turn of at least
 	 * nap_enter frames starts naps, a nap bringing fewer than nap_stay ends them;
 	 * while napping, each turn's kick is sent and the loop sleeps to the end of a
 	 * nap_us period begun at its last wake-up, instead of waiting in poll(). */

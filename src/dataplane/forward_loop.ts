@@ -26,6 +26,7 @@ import { COMMAND_RETIRED, COMMAND_RUN, CONTROL_COMMAND } from "./channel.ts";
 import { forwardFrame, gsoSize } from "./forward_packet.ts";
 import { countDrop, FRAME_BATCH, type LoopState } from "./loop_state.ts";
 import * as P from "./parse.ts";
+import { napAfterBatch, resetNaps, stopNapping } from "./naps.ts";
 import { giveToKernel, userOwns } from "./ring_handoff.ts";
 import type { InputPort } from "./rule_table.ts";
 import { admit, CUT_BEFORE, CUT_HELD, CUT_NONE, CUT_RETIRED, finished } from "./succession.ts";
@@ -65,24 +66,6 @@ const W_LOOP = W.loop_iterations;
 const W_HEARTBEAT = W.heartbeat_ms;
 const W_LOOP_STALL = W.loop_stall_ms;
 const W_LOOP_STALL_MAX = W.loop_stall_max_ms;
-const W_NAPS = W.loop_naps;
-const W_NAP_US = W.loop_nap_us;
-/**
- * Naps start when one turn takes at least this many frames: packets come
- * several times faster than the loop is woken and turns around (measured
- * on the 2-CPU VM: from about 60k pps of 256 B; below, a timer nap costs
- * more than the packet wake-up it saves).
- */
-export const NAP_ENTER_FRAMES = 6;
-/**
- * Naps go on while each brings at least this many frames (one per 12 µs at
- * the default 50 µs: about 80k pps); fewer, and the loop is woken per packet
- * again, where the latency is lower and a wake-up costs about what a nap does.
- */
-export const NAP_STAY_FRAMES = 4;
-/** A nap shorter than this (µs) is not worth its system call: the loop goes on at once. */
-const MIN_NAP_US = 5;
-
 /**
  * Runs until the supervisor sets CONTROL_COMMAND; returns that command.
  * waitTimeoutMs bounds how long an idle worker sleeps between checks.
@@ -96,13 +79,9 @@ export function forwardLoop(s: LoopState, waitTimeoutMs: number): number {
   // Stall: the longest single turn (its wait excluded), per second and for ever.
   let turnStart = lastPeriodic;
   let longestStall = 0;
-  // Adaptive wake-ups (napUs): when one turn takes NAP_ENTER_FRAMES frames or
-  // more, the loop stops being woken per packet and wakes once per napUs
-  // instead (napping between batches, each nap sending the batch's TX
-  // kicks), so no packet waits longer than one period for it. A nap that
-  // brings fewer than NAP_STAY_FRAMES goes back to a wake-up per packet.
-  let periodStartUs = 0;
-  s.napping = false;
+  // Adaptive wake-ups (napUs, naps.ts): woken per packet while packets are sparse, napping
+  // between batches once they are dense.
+  resetNaps(s, clockUs[0]);
   for (;;) {
     const command = Atomics.load(s.control, CONTROL_COMMAND);
     if (command !== COMMAND_RUN) {
@@ -138,42 +117,12 @@ export function forwardLoop(s: LoopState, waitTimeoutMs: number): number {
     // Resequencing merges: the held frames whose delay is over go out, in order.
     if (s.holds.length !== 0) releaseDue(s, nowUs);
     if (blocks !== 0) {
-      if (s.napUs === 0 || s.retiring !== 0) continue;
-      if (!s.napping) {
-        if (s.turnFrames < NAP_ENTER_FRAMES) continue;
-        s.napping = true;
-        periodStartUs = nowUs;
-      } else if (s.turnFrames < NAP_STAY_FRAMES) {
-        // A nap brought few packets: they come too slowly for naps to pay. Back to a
-        // wake-up per packet (this batch's kicks go now).
-        s.napping = false;
-        s.kicker.submit();
-        continue;
-      }
-      // Napping: sleep to the end of this period (the nap sends the batch's kicks);
-      // a batch that took the whole period or more goes on at once (overload).
-      const left = periodStartUs + s.napUs - nowUs;
-      if (left >= MIN_NAP_US) {
-        s.kicker.nap(left | 0);
-        wc[W_NAPS] += 1;
-        s.clock.read(clockUs);
-        // What the nap took: its kicks, the sleep, and however late the host woke the loop.
-        wc[W_NAP_US] += clockUs[0] - nowUs;
-        turnStart = clockUs[0] / 1000;
-        // The next period starts at this wake-up, however long the nap took:
-        // a nap ends early when woken (control), never later than napUs.
-        periodStartUs = clockUs[0];
-      } else {
-        s.kicker.submit();
-        periodStartUs = nowUs;
-      }
+      // No naps while a predecessor retires (it is looked at every turn).
+      if (s.napUs === 0 || s.retiring !== 0) stopNapping(s);
+      else if (napAfterBatch(s, nowUs)) turnStart = clockUs[0] / 1000;
       continue;
     }
-    if (s.napping) {
-      // Nothing came during a nap: back to a wake-up per packet.
-      s.napping = false;
-      s.kicker.submit();
-    }
+    stopNapping(s);
     if (s.busyPollUs > 0 && spinUntilReady(s) !== 0) continue;
     // A predecessor waiting for its settle time is looked at every millisecond.
     let waitMs = s.retiring !== 0 ? 1 : waitTimeoutMs;

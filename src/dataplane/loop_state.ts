@@ -74,10 +74,11 @@ export interface LoopOptions {
   /** Busy polling budget before each sleep, microseconds (0: none). */
   busyPollUs?: number;
   /**
-   * Adaptive wake-ups: while packets arrive faster than one per 2 x napUs,
-   * the loop naps napUs between batches instead of being woken per packet
-   * (0: always woken per packet). A nap asks for the rest of napUs; what it takes (its kicks,
-   * the host's timer) is counted in loop_nap_us.
+   * Adaptive wake-ups (naps.ts): once a turn takes 6 frames or more, the loop
+   * naps between batches instead of being woken per packet, until a nap brings
+   * fewer than 4 (0: always woken per packet). A nap asks for the rest of napUs
+   * after the last wake-up; what it takes (its kicks, the host's timer) is counted
+   * in loop_nap_us.
    */
   napUs?: number;
   clock?: Clock;
@@ -124,6 +125,8 @@ export class LoopState {
   retiring = 0;
   /** Napping between batches (packets come fast): a batch's kicks wait for the nap that sends them. */
   napping = false;
+  /** [0]: when the current nap period began (µs; naps.ts). */
+  readonly napTimes = new Float64Array(1);
   /** Frames the current turn took from every input. */
   turnFrames = 0;
   /** Kernel receive time (µs) of the frame being forwarded (the inspect stage's clock). */

@@ -14,14 +14,9 @@ import {
   TP_STATUS_WRONG_FORMAT,
 } from "../../ffi/layout.ts";
 import { COMMAND_RECONFIGURE, COMMAND_STOP, CONTROL_COMMAND } from "../../src/dataplane/channel.ts";
-import {
-  forwardLoop,
-  NAP_ENTER_FRAMES,
-  NAP_STAY_FRAMES,
-  processBlock,
-  processFrames,
-} from "../../src/dataplane/forward_loop.ts";
+import { forwardLoop, processBlock, processFrames } from "../../src/dataplane/forward_loop.ts";
 import { type Clock, FRAME_BATCH } from "../../src/dataplane/loop_state.ts";
+import { NAP_ENTER_FRAMES, NAP_STAY_FRAMES } from "../../src/dataplane/naps.ts";
 import { buildTables } from "../../src/dataplane/tables.ts";
 import {
   fakeLoopState,
@@ -789,6 +784,44 @@ function frameWorker(napUs: number) {
   });
 }
 
+/**
+ * Packets one at a time, spacingUs apart, each waking the loop (the clock moves to the next
+ * packet during the wait), for `count` packets. A nap lasts what it asked plus lateUs (its
+ * kicks and the host's timer: about 50 µs on the 2-CPU VM) and brings the packets of that time.
+ */
+function spacedPackets(
+  w: ReturnType<typeof frameWorker>,
+  spacingUs: number,
+  count: number,
+  lateUs = 50,
+) {
+  const clock = w.state.clock as Clock & { us: number };
+  const rx = w.arena.rx[0];
+  let sent = 0;
+  let due = 0; // packets due by the clock, fractions carried
+  const arrive = (us: number) => {
+    due += us / spacingUs;
+    for (; sent < Math.floor(due) && sent < count; sent++) {
+      rx.fillFrames(sent % rx.frameCount, stream(1));
+    }
+  };
+  w.kicker.options.send = true; // the emulated kernel frees the TX frames it sends
+  w.kicker.options.stopOnWait = w.state.control;
+  w.kicker.options.onWait = () => {
+    if (sent >= count) return false;
+    clock.us += spacingUs;
+    due = Math.floor(due);
+    arrive(spacingUs);
+    return true;
+  };
+  w.kicker.options.onNap = () => {
+    const us = w.kicker.naps.at(-1)! + lateUs;
+    clock.us += us;
+    arrive(us);
+  };
+  return () => sent;
+}
+
 Deno.test("forwardLoop() with napUs is woken per packet while turns take few frames: no nap, each batch kicked at once", () => {
   const w = frameWorker(50);
   w.kicker.options.stopOnWait = w.state.control;
@@ -826,6 +859,43 @@ Deno.test("forwardLoop() naps once a turn takes NAP_ENTER_FRAMES frames: each na
   assert.equal(w.kicker.kicksWithNap, 2);
   assert.equal(w.kicker.waits, 1, "then it waited for a packet");
   // Every TX frame queued was kicked: none is left waiting for a kick that never comes.
+  assert.deepEqual(w.kicker.queued, []);
+});
+
+Deno.test("forwardLoop() with napUs 50 stays woken per packet for packets 50 µs apart (20k pps): naps would cost more", () => {
+  const w = frameWorker(50);
+  const sent = spacedPackets(w, 50, 400);
+  assert.equal(forwardLoop(w.state, 10), COMMAND_STOP);
+  assert.equal(sent(), 400);
+  assert.deepEqual(w.kicker.naps, []);
+  assert.equal(workerCounters(w.state).tx_sent, 400);
+  assert.equal(w.kicker.submitCount, 400, "each packet kicked by its own turn");
+});
+
+Deno.test("forwardLoop() stops napping while a predecessor retires: each turn's kicks go with that turn, while packets keep coming", () => {
+  const w = frameWorker(50);
+  const rx = w.arena.rx[0];
+  w.kicker.options.stopOnWait = w.state.control;
+  let at = NAP_ENTER_FRAMES;
+  w.kicker.options.onNap = (n) => {
+    if (n > 1) return;
+    // A cut begins during the first nap (no input is a predecessor here: it never ends).
+    w.state.retiring = 1;
+    at = rx.fillFrames(at, stream(5));
+  };
+  // While it retires, 5 more packets arrive during each of the next turns' kicks (three turns).
+  let busyTurns = 0;
+  w.kicker.options.onQueueKick = () => {
+    if (w.state.retiring === 0 || ++busyTurns > 3) return;
+    at = rx.fillFrames(at, stream(5));
+  };
+  rx.fillFrames(0, stream(NAP_ENTER_FRAMES));
+  assert.equal(forwardLoop(w.state, 10), COMMAND_STOP);
+  assert.equal(w.kicker.naps.length, 1, "no nap once the predecessor retires");
+  // The backlog's kick, then one submit per turn while it retires (four turns of 5 packets),
+  // each carrying that turn's kick: none waits for a later turn.
+  assert.deepEqual(w.kicker.submitted.map((fds) => fds.length), [1, 1, 1, 1, 1]);
+  assert.equal(workerCounters(w.state).tx_sent, NAP_ENTER_FRAMES + 20);
   assert.deepEqual(w.kicker.queued, []);
 });
 

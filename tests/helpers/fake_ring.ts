@@ -514,6 +514,13 @@ export interface FakeKickerOptions {
   quiet?: boolean;
   /** Called during each nap (after its kicks went out): packets that arrive meanwhile. */
   onNap?: (nap: number) => void;
+  /**
+   * Called during each wait (after its kicks went out): packets that arrive meanwhile.
+   * Returning true keeps the loop running, stopOnWait notwithstanding.
+   */
+  onWait?: (wait: number) => boolean;
+  /** Called at each kick queued (after it is queued): packets that arrive meanwhile. */
+  onQueueKick?: (kicks: number) => void;
 }
 
 /** A Kicker that records what the loop asked for. */
@@ -548,6 +555,7 @@ export class FakeKicker implements Kicker {
       this.kicksWithWait += this.#pendingCount;
       this.#deliver();
     }
+    if (this.options.onWait?.(this.waits)) return 0;
     const control = this.options.stopOnWait;
     if (control) Atomics.store(control, CONTROL_COMMAND, COMMAND_STOP);
     return 0;
@@ -572,6 +580,7 @@ export class FakeKicker implements Kicker {
     else this.#pending.push(fd);
     this.#pendingCount++;
     this.kickCount++;
+    this.options.onQueueKick?.(this.kickCount);
     return 0;
   }
 
