@@ -13,8 +13,8 @@
  * brings fewer than NAP_STAY_FRAMES, or a turn that finds nothing, goes back
  * to a wake-up per packet. A rule on the measured arrival rate instead (nap
  * from 3 packets per measured period, ~30k pps) was built and measured
- * against this one (README "Efficiency"): 4-30 % less CPU from 30k to 50k
- * pps, for a median 10-35 µs higher, missing the 60 µs target at 50k pps by
+ * against this one (README "Efficiency"): 2-32 % less CPU from 30k to 50k
+ * pps, for a median 10-50 µs higher, missing the 60 µs target at 50k pps by
  * more; not taken.
  *
  * Per turn, not per packet; nothing here allocates (the period's start lives
