@@ -3,13 +3,14 @@
  * configuration names and every other thread of the relay keeps the ordinary
  * policy; a change over the API is in force when acknowledged; a relay
  * without CAP_SYS_NICE refuses it, at start and over the API, with nothing
- * changed.
+ * changed; changes racing reloads leave the threads as the configuration in
+ * force says.
  */
 import assert from "node:assert/strict";
 import { withTopology } from "../../src/tools/topology.ts";
 import { rootTest } from "../helpers/netns.ts";
 import { baseStream, oneRuleYaml, startRelay } from "../helpers/relay.ts";
-import { apiGet, putConfig } from "../helpers/routing.ts";
+import { apiGet, putConfig, waitFor } from "../helpers/routing.ts";
 const SCHED_FIFO = 1;
 
 interface Sched {
@@ -132,6 +133,56 @@ rootTest(
         });
         await gen;
         assert.equal((await sink.result).unique, 1000);
+      } finally {
+        await relay.stop();
+      }
+    });
+  },
+  { needs: ["rt_sched"] },
+);
+
+rootTest(
+  "root: worker_priority changes over the API racing SIGHUP reloads: each is answered, the threads come to what the configuration in force says, and the next change is in force at its 200",
+  async () => {
+    await withTopology(async (t) => {
+      const n = await t.chain();
+      const relay = await startRelay(
+        t,
+        n.relay,
+        `workers: 2\nworker_priority: 10\n${oneRuleYaml(n.relayIn, n.relayOut)}`,
+      );
+      const pid = relay.process.pid;
+      try {
+        const changes: Promise<number>[] = [];
+        for (let i = 0; i < 6; i++) {
+          changes.push(putConfig(t, n.relay, (c) => c.worker_priority = 11 + i));
+          relay.process.kill("SIGHUP");
+        }
+        for (const status of await Promise.all(changes)) {
+          assert.ok([200, 409].includes(status), `answered: ${status}`);
+        }
+        // The reloads queued behind the PUTs may still run: the threads must come to what the
+        // configuration in force says, and stay there.
+        await waitFor(
+          "the workers' priority to match the configuration in force",
+          10_000,
+          async () => {
+            const c = await apiGet<{ worker_priority?: number }>(t, n.relay, "/api/v1/config");
+            const want = c.worker_priority === undefined ? [0, 0] : [SCHED_FIFO, c.worker_priority];
+            const got = await workers(pid);
+            return got.length === 2 && got.every(([p, r]) => p === want[0] && r === want[1]);
+          },
+        );
+        assert.equal(await putConfig(t, n.relay, (c) => c.worker_priority = 33), 200);
+        assert.deepEqual(await workers(pid), [[SCHED_FIFO, 33], [SCHED_FIFO, 33]], "at the 200");
+        const { sink, gen } = await baseStream(t, n, {
+          count: 2000,
+          rate: 2000,
+          runId: 43,
+          idleMs: 1500,
+        });
+        await gen;
+        assert.equal((await sink.result).unique, 2000);
       } finally {
         await relay.stop();
       }
