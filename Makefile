@@ -77,7 +77,7 @@ build/ref_relay: c/ref/ref_relay.c
 test-c: $(LIB)
 	@bash c/test/run.sh
 
-test: lib deps
+test: lib deps build/ref_relay
 	@bash tests/run_all.sh
 
 test-root: lib deps
