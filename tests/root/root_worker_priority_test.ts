@@ -7,7 +7,7 @@
  * force says.
  */
 import assert from "node:assert/strict";
-import { withTopology } from "../../src/tools/topology.ts";
+import { type ChainNames, type Topology, withTopology } from "../../src/tools/topology.ts";
 import { rootTest } from "../helpers/netns.ts";
 import { baseStream, oneRuleYaml, startRelay } from "../helpers/relay.ts";
 import { apiGet, putConfig, waitFor } from "../helpers/routing.ts";
@@ -48,6 +48,13 @@ async function workers(pid: number): Promise<[number, number][]> {
   return all.filter((t) => t.comm.startsWith("mcr-worker")).map((t) => [t.policy, t.priority]);
 }
 
+/** The relay forwards: `count` datagrams of a stream at 2,000 pps reach the receiver, each once. */
+async function assertForwards(t: Topology, n: ChainNames, count: number, runId: number) {
+  const { sink, gen } = await baseStream(t, n, { count, rate: 2000, runId, idleMs: 1500 });
+  await gen;
+  assert.equal((await sink.result).unique, count);
+}
+
 rootTest(
   "root: worker_priority runs the worker threads SCHED_FIFO and only those; changed over the API it is in force when acknowledged; unset, the ordinary policy again",
   async () => {
@@ -72,14 +79,7 @@ rootTest(
 
         // And the relay forwards, at a real-time priority too.
         assert.equal(await putConfig(t, n.relay, (c) => c.worker_priority = 10), 200);
-        const { sink, gen } = await baseStream(t, n, {
-          count: 2000,
-          rate: 2000,
-          runId: 41,
-          idleMs: 1500,
-        });
-        await gen;
-        assert.equal((await sink.result).unique, 2000);
+        await assertForwards(t, n, 2000, 41);
       } finally {
         await relay.stop();
       }
@@ -125,14 +125,7 @@ rootTest(
         );
         assert.deepEqual(await workers(pid), [[0, 0]], "and so is the worker's policy");
         // The relay still forwards.
-        const { sink, gen } = await baseStream(t, n, {
-          count: 1000,
-          rate: 2000,
-          runId: 42,
-          idleMs: 1500,
-        });
-        await gen;
-        assert.equal((await sink.result).unique, 1000);
+        await assertForwards(t, n, 1000, 42);
       } finally {
         await relay.stop();
       }
@@ -175,14 +168,7 @@ rootTest(
         );
         assert.equal(await putConfig(t, n.relay, (c) => c.worker_priority = 33), 200);
         assert.deepEqual(await workers(pid), [[SCHED_FIFO, 33], [SCHED_FIFO, 33]], "at the 200");
-        const { sink, gen } = await baseStream(t, n, {
-          count: 2000,
-          rate: 2000,
-          runId: 43,
-          idleMs: 1500,
-        });
-        await gen;
-        assert.equal((await sink.result).unique, 2000);
+        await assertForwards(t, n, 2000, 43);
       } finally {
         await relay.stop();
       }
