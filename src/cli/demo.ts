@@ -57,7 +57,7 @@ async function readLines(
 }
 
 /** Pulls `key=value` numbers out of the relay's "total:" counter line. */
-/** The totals of a "counters" log line of the relay (SIGUSR1), or null if it is not one. */
+/** The totals of a "counters" log line of the relay (SIGUSR2), or null if it is not one. */
 export function countersTotals(line: string): Record<string, number> | null {
   try {
     const record = JSON.parse(line);
@@ -79,7 +79,7 @@ interface DemoRun {
 /** The relay, started, and what it prints. */
 interface RelayProcess {
   process: Deno.ChildProcess;
-  /** The totals of the relay's last "counters" line (SIGUSR1), null before the first. */
+  /** The totals of the relay's last "counters" line (SIGUSR2), null before the first. */
   totals(): Record<string, number> | null;
   /** Settles when its stderr ends. */
   output: Promise<void>;
@@ -178,7 +178,7 @@ async function runDemo(
   // 2. The receiver, then the generator.
   const traffic = await startTraffic(topo, names, options, run);
 
-  // 3. Live counters: SIGUSR1 makes the relay print them; show rates.
+  // 3. Live counters: SIGUSR2 makes the relay print them; show rates.
   await showCounters(relay, traffic.gen, run);
   if (run.interrupted) {
     console.error("mcr demo: interrupted; cleaning up");
@@ -325,7 +325,7 @@ async function showCounters(
   let genDone = false;
   gen.status.then(() => genDone = true);
   while (!genDone && !run.interrupted) {
-    Deno.kill(relay.process.pid, "SIGUSR1");
+    Deno.kill(relay.process.pid, "SIGUSR2");
     await new Promise((r) => setTimeout(r, 1000));
     const t = relay.totals();
     if (t) {

@@ -1,7 +1,7 @@
 /**
  * `mcr run --config FILE`: starts the relay (supervisor + workers) and its
  * HTTP API, and handles signals: SIGTERM/SIGINT stop cleanly, SIGHUP reloads
- * the config file (validated whole; on error the old one stays), SIGUSR1
+ * the config file (validated whole; on error the old one stays), SIGUSR2
  * prints the counters.
  */
 import { parseArgs } from "node:util";
@@ -72,7 +72,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (typeof started === "number") return started;
   const { supervisor } = started;
 
-  // Signal handlers before anything announces the relay (a SIGUSR1 or SIGHUP
+  // Signal handlers before anything announces the relay (a SIGUSR2 or SIGHUP
   // without a listener would end the process).
   const systemd = systemdNotifier(log);
   const signals = listenForSignals(supervisor, loaded.file, log, systemd);
@@ -183,7 +183,11 @@ async function startSupervisor(loaded: Prepared, log: Logger): Promise<Started |
   return { supervisor, events };
 }
 
-/** SIGTERM/SIGINT stop, SIGHUP reloads the config file, SIGUSR1 prints the counters. */
+/**
+ * SIGTERM/SIGINT stop, SIGHUP reloads the config file, SIGUSR2 prints the counters. Not SIGUSR1:
+ * the Deno runtime (2.9.2 and later) opens its inspector, a debugger on 127.0.0.1:9229 that any
+ * local user could connect to, when the process is sent SIGUSR1 (docs/cli.md).
+ */
 function listenForSignals(
   supervisor: Supervisor,
   file: ConfigFile,
@@ -224,7 +228,7 @@ function listenForSignals(
   Deno.addSignalListener("SIGTERM", onStop);
   Deno.addSignalListener("SIGINT", onStop);
   Deno.addSignalListener("SIGHUP", onHup);
-  Deno.addSignalListener("SIGUSR1", printCounters);
+  Deno.addSignalListener("SIGUSR2", printCounters);
   return {
     stopped: stopped.promise,
     printCounters,
@@ -232,7 +236,7 @@ function listenForSignals(
       Deno.removeSignalListener("SIGTERM", onStop);
       Deno.removeSignalListener("SIGINT", onStop);
       Deno.removeSignalListener("SIGHUP", onHup);
-      Deno.removeSignalListener("SIGUSR1", printCounters);
+      Deno.removeSignalListener("SIGUSR2", printCounters);
     },
   };
 }

@@ -1,6 +1,6 @@
 /**
  * Counter summaries: a compact record the relay logs (one JSON line) when it
- * stops and on SIGUSR1, and the same as text for people (the demo).
+ * stops and on SIGUSR2, and the same as text for people (the demo).
  */
 import { endpointText } from "../config/schema.ts";
 import type { StatsSnapshot } from "./snapshot.ts";

@@ -57,12 +57,12 @@ rootTest(
 );
 
 rootTest(
-  "root: mcr run writes nothing but JSON lines to stderr, counters (SIGUSR1, stop) included",
+  "root: mcr run writes nothing but JSON lines to stderr, counters (SIGUSR2, stop) included",
   async () => {
     await withTopology(async (t) => {
       const n = await t.chain();
       const relay = await startRelay(t, n.relay, oneRuleYaml(n.relayIn, n.relayOut));
-      relay.process.kill("SIGUSR1");
+      relay.process.kill("SIGUSR2");
       await sleep(300);
       await relay.stop();
       assert.ok(relay.log.length > 3);
@@ -71,7 +71,7 @@ rootTest(
         assert.equal(typeof record.msg, "string");
       }
       const counters = relay.log.map((l) => JSON.parse(l)).filter((r) => r.msg === "counters");
-      assert.equal(counters.length, 2, "SIGUSR1 and the stop each log the counters once");
+      assert.equal(counters.length, 2, "SIGUSR2 and the stop each log the counters once");
       assert.equal(counters[1].rules[0].name, "a");
     });
   },
