@@ -56,7 +56,6 @@ async function readLines(
   if (buf) onLine(buf);
 }
 
-/** Pulls `key=value` numbers out of the relay's "total:" counter line. */
 /** The totals of a "counters" log line of the relay (SIGUSR2), or null if it is not one. */
 export function countersTotals(line: string): Record<string, number> | null {
   try {
