@@ -36,7 +36,7 @@
 
 #include <stdint.h>
 
-#define MCR_ABI_VERSION 19
+#define MCR_ABI_VERSION 20
 
 /* ---- library identity ---------------------------------------------------- */
 
@@ -104,6 +104,9 @@ int mcr_capabilities(uint32_t *out);
 
 /* Returns 1 if a process with this pid exists, else 0. */
 int mcr_process_exists(int pid);
+
+/* Sets sig's disposition to SIG_IGN; returns what it replaced: 0 default, 1 ignored, 2 a handler. */
+int mcr_signal_ignore(int sig);
 
 /* Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit. */
 int mcr_raise_nofile(void);

@@ -39,6 +39,26 @@ MCR_EXPORT int mcr_process_exists(int pid)
 	return (kill(pid, 0) == 0 || errno == EPERM) ? 1 : 0;
 }
 
+/*
+ * Sets sig's disposition to SIG_IGN. Returns what it replaced: 0 the default
+ * action, 1 already ignored, 2 a handler (someone had installed one); -errno.
+ */
+MCR_EXPORT MCR_COLD int mcr_signal_ignore(int sig)
+{
+	struct sigaction ignore, old;
+
+	memset(&ignore, 0, sizeof(ignore));
+	ignore.sa_handler = SIG_IGN;
+	sigemptyset(&ignore.sa_mask);
+	if (sigaction(sig, &ignore, &old) < 0)
+		return __mcr_neg_errno();
+	if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_DFL)
+		return 0;
+	if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_IGN)
+		return 1;
+	return 2;
+}
+
 #include <sys/resource.h>
 
 /* Raises the soft limit of open files to the hard limit. Returns the new soft limit (capped at INT32_MAX). */

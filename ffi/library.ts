@@ -8,7 +8,7 @@ import { locateLibrary } from "./library_location.ts";
 import { type McrSymbols, SYMBOLS } from "./symbols.ts";
 
 /** The ABI version this TypeScript expects (MCR_ABI_VERSION in c/mcr.h). */
-export const ABI_VERSION = 19;
+export const ABI_VERSION = 20;
 
 let library: Deno.DynamicLibrary<typeof SYMBOLS> | null = null;
 let loadedFrom = "";

@@ -14,6 +14,22 @@ export function processExists(pid: number): boolean {
   return loadLibrary().mcr_process_exists(pid) === 1;
 }
 
+/** SIGUSR1's number on Linux (x86-64 and arm64 alike). */
+export const SIGUSR1 = 10;
+
+/**
+ * Sets a signal's disposition to ignored (sigaction(2) SIG_IGN) and says what it replaced:
+ * the default action, an earlier ignore, or a handler someone had installed. Throws NativeError.
+ */
+export function ignoreSignal(signo: number): "default" | "ignored" | "handler" {
+  const was = check(
+    loadLibrary().mcr_signal_ignore(signo),
+    "mcr_signal_ignore",
+    `Cannot ignore signal ${signo}`,
+  );
+  return was === 0 ? "default" : was === 1 ? "ignored" : "handler";
+}
+
 /**
  * Raises the soft limit of open files to the hard one (the relay's rings,
  * sockets and API connections all need descriptors). Returns the new limit,

@@ -19,6 +19,8 @@ export const CORE_SYMBOLS = {
   mcr_capabilities: { parameters: ["buffer"], result: "i32" },
   // int mcr_process_exists(int pid)
   mcr_process_exists: { parameters: ["i32"], result: "i32" },
+  // int mcr_signal_ignore(int sig)
+  mcr_signal_ignore: { parameters: ["i32"], result: "i32" },
   // int mcr_timer_slack(int ns)
   mcr_timer_slack: { parameters: ["i32"], result: "i32" },
   // int mcr_thread_priority(int priority)

@@ -4,6 +4,7 @@
  */
 
 import { nearest } from "../config/suggest.ts";
+import { refuseDebuggerSignal } from "./sigusr1.ts";
 export { editDistance } from "../config/suggest.ts";
 
 type Command = (argv: string[]) => Promise<number>;
@@ -150,5 +151,19 @@ export async function runCli(argv: string[]): Promise<number> {
     );
     return 1;
   }
+  refuseSigusr1();
   return await (await command.load())(rest);
+}
+
+/**
+ * SIGUSR1 ignored, never the runtime's debugger (sigusr1.ts). Where the native library cannot
+ * be loaded the command goes on without: `mcr run` and the tools fail on their own there, and
+ * the API clients need no library.
+ */
+function refuseSigusr1(): void {
+  try {
+    refuseDebuggerSignal().catch(() => {});
+  } catch {
+    // no native library here
+  }
 }

@@ -184,9 +184,8 @@ async function startSupervisor(loaded: Prepared, log: Logger): Promise<Started |
 }
 
 /**
- * SIGTERM/SIGINT stop, SIGHUP reloads the config file, SIGUSR2 prints the counters. Not SIGUSR1:
- * the Deno runtime (2.9.2 and later) opens its inspector, a debugger on 127.0.0.1:9229 that any
- * local user could connect to, when the process is sent SIGUSR1 (docs/cli.md).
+ * SIGTERM/SIGINT stop, SIGHUP reloads the config file, SIGUSR2 prints the counters. SIGUSR1 is
+ * ignored: the runtime would open a debugger on it (sigusr1.ts, set up by dispatch.ts).
  */
 function listenForSignals(
   supervisor: Supervisor,
