@@ -11,26 +11,30 @@ import { ignoreSignal, SIGUSR1 } from "../../ffi/process.ts";
 /** What became of the runtime's SIGUSR1 handler. */
 export type Sigusr1Outcome = "replaced" | "never installed";
 
-/** How long to watch for the runtime's handler, and how often to look. */
-export interface Sigusr1Watch {
-  watchMs: number;
-  everyMs: number;
-}
+/** How long to watch for the runtime's handler (it comes 500 ms after the runtime starts), and how often to look. */
+const WATCH_MS = 5000;
+const EVERY_MS = 5;
 
-const DEFAULT_WATCH: Sigusr1Watch = { watchMs: 5000, everyMs: 5 };
+let watching: Promise<Sigusr1Outcome> | null = null;
 
 /**
- * Ignores SIGUSR1 now and again every `everyMs` until the runtime's handler has been seen and
- * replaced (or `watchMs` passed without one). The timer does not keep the process alive.
- * Throws (NativeError, or the library's load error) when the signal cannot be set.
+ * Ignores SIGUSR1 now and again every EVERY_MS until the runtime's handler has been seen and
+ * replaced (or WATCH_MS passed without one). The timer does not keep the process alive; a
+ * second call in the same process shares the first one's watch. Throws (NativeError, or the
+ * library's load error) when the signal cannot be set.
  */
-export function refuseDebuggerSignal(watch = DEFAULT_WATCH): Promise<Sigusr1Outcome> {
+export function refuseDebuggerSignal(): Promise<Sigusr1Outcome> {
+  watching ??= startWatch();
+  return watching;
+}
+
+function startWatch(): Promise<Sigusr1Outcome> {
   const done = Promise.withResolvers<Sigusr1Outcome>();
   if (ignoreSignal(SIGUSR1) === "handler") {
     done.resolve("replaced");
     return done.promise;
   }
-  const until = performance.now() + watch.watchMs;
+  const until = performance.now() + WATCH_MS;
   const timer = setInterval(() => {
     let outcome: Sigusr1Outcome | null = null;
     try {
@@ -45,7 +49,7 @@ export function refuseDebuggerSignal(watch = DEFAULT_WATCH): Promise<Sigusr1Outc
       clearInterval(timer);
       done.resolve(outcome);
     }
-  }, watch.everyMs);
+  }, EVERY_MS);
   Deno.unrefTimer(timer);
   return done.promise;
 }
