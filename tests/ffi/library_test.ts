@@ -168,3 +168,21 @@ Deno.test({
     );
   },
 });
+
+Deno.test("mcr_signal_ignore() says what it replaced: the default action, an ignore, a handler; a bad signal throws", async () => {
+  // In a child process: the test runner's own signal dispositions stay as they are.
+  const process = new URL("../../ffi/process.ts", import.meta.url).href;
+  const script = `
+    import { ignoreSignal } from "${process}";
+    const seen = [ignoreSignal(23), ignoreSignal(23)]; // SIGURG: default, then ignored
+    Deno.addSignalListener("SIGUSR2", () => {});      // the runtime installs a handler
+    seen.push(ignoreSignal(12));
+    try { ignoreSignal(65); seen.push("no error"); } catch (e) { seen.push(e.name + " " + e.errno); }
+    console.log(JSON.stringify(seen));
+    Deno.exit(0);`;
+  const out = await new Deno.Command(Deno.execPath(), { args: ["eval", script], stderr: "piped" })
+    .output();
+  const text = new TextDecoder().decode(out.stdout).trim();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  assert.deepEqual(JSON.parse(text), ["default", "ignored", "handler", "NativeError 22"]);
+});
