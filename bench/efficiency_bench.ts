@@ -26,6 +26,7 @@
  */
 import { chooseRelays, discardUnavailable, type Row, runOne } from "./run.ts";
 import { kernelCapabilities } from "../src/tools/kernel_probe.ts";
+import { DEFAULT_NAP_US } from "../src/supervisor/ring_geometry.ts";
 
 type Kind =
   | "mcr"
@@ -242,7 +243,7 @@ if (sections.includes("switch")) {
   }
   out.push(
     "",
-    "The default ring.nap_us is 50 µs: a nap period above it is the batch's kicks and the host's lateness.",
+    `The default ring.nap_us is ${DEFAULT_NAP_US} µs: a nap period above it is the batch's kicks and the host's lateness.`,
     "",
   );
 }

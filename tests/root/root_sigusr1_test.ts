@@ -4,32 +4,31 @@
  * that does open is reachable from that namespace only, and only while the test runs.
  */
 import assert from "node:assert/strict";
-import { withTopology } from "../../src/tools/topology.ts";
+import { type Topology, withTopology } from "../../src/tools/topology.ts";
 import { selfCommand } from "../../src/runtime.ts";
 import { rootTest } from "../helpers/netns.ts";
 import { oneRuleYaml, sleep, startRelay } from "../helpers/relay.ts";
+import { waitFor } from "../helpers/routing.ts";
 
 const INSPECTOR_PORT = 9229;
 const SIGUSR1_BIT = 1n << 9n; // bit (signo - 1) of /proc/PID/status's masks
 
-/** Output of a command (Deno asks --allow-all to read /proc/PID/ itself; cat and find need no more). */
-function output(cmd: string, args: string[]): string {
-  return new TextDecoder().decode(
-    new Deno.Command(cmd, { args, stderr: "null" }).outputSync().stdout,
-  );
-}
+/** Reads /proc/PID/... of a process in a test namespace (Deno itself asks --allow-all for those). */
+type ProcReader = (argv: string[]) => Promise<string>;
+const procReader = (t: Topology, ns: string): ProcReader => async (argv) =>
+  (await t.run(ns, argv)).stdout;
 
 /** The TCP ports a process listens on: its socket inodes matched against its namespace's tables. */
-function listeningPorts(pid: number): Set<number> {
+async function listeningPorts(read: ProcReader, pid: number): Promise<Set<number>> {
   const byInode = new Map<string, number>();
   for (const table of ["tcp", "tcp6"]) {
-    for (const line of output("cat", [`/proc/${pid}/net/${table}`]).split("\n").slice(1)) {
+    for (const line of (await read(["cat", `/proc/${pid}/net/${table}`])).split("\n").slice(1)) {
       const f = line.trim().split(/\s+/);
       if (f.length > 9 && f[3] === "0A") byInode.set(f[9], parseInt(f[1].split(":")[1], 16));
     }
   }
   const ports = new Set<number>();
-  const links = output("find", [`/proc/${pid}/fd`, "-lname", "socket:*", "-printf", "%l\n"]);
+  const links = await read(["find", `/proc/${pid}/fd`, "-lname", "socket:*", "-printf", "%l\n"]);
   for (const link of links.split("\n")) {
     const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1];
     if (inode && byInode.has(inode)) ports.add(byInode.get(inode)!);
@@ -38,22 +37,24 @@ function listeningPorts(pid: number): Set<number> {
 }
 
 /** SIGUSR1's disposition as the kernel holds it: caught by a handler, ignored, or neither. */
-function sigusr1Disposition(pid: number): "caught" | "ignored" | "default" {
-  const status = output("cat", [`/proc/${pid}/status`]);
+async function sigusr1Disposition(
+  read: ProcReader,
+  pid: number,
+): Promise<"caught" | "ignored" | "default"> {
+  const status = await read(["cat", `/proc/${pid}/status`]);
   const mask = (name: string) =>
     BigInt("0x" + new RegExp(`^${name}:\\s*([0-9a-f]+)`, "m").exec(status)![1]);
   if (mask("SigCgt") & SIGUSR1_BIT) return "caught";
   return mask("SigIgn") & SIGUSR1_BIT ? "ignored" : "default";
 }
 
-/** Polls until `ok` holds or `ms` pass; whether it held. */
-async function within(ms: number, ok: () => boolean): Promise<boolean> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (ok()) return true;
-    await sleep(20);
-  }
-  return ok();
+/** Whether the inspector's port opens in the process within `ms`. */
+function inspectorOpens(read: ProcReader, pid: number, ms: number): Promise<boolean> {
+  return waitFor(
+    `port ${INSPECTOR_PORT}`,
+    ms,
+    async () => (await listeningPorts(read, pid)).has(INSPECTOR_PORT),
+  ).then(() => true, () => false);
 }
 
 rootTest(
@@ -61,16 +62,18 @@ rootTest(
   async () => {
     await withTopology(async (t) => {
       const n = await t.chain();
+      const read = procReader(t, n.relay);
       // The hazard, and that the check sees it: a plain Deno program (no mcr) in the namespace.
       const plain = t.spawn(n.relay, [Deno.execPath(), "eval", "setTimeout(() => {}, 30000)"]);
       try {
-        assert.ok(
-          await within(3000, () => sigusr1Disposition(plain.pid) === "caught"),
+        await waitFor(
           "the runtime installs its SIGUSR1 handler",
+          3000,
+          async () => (await sigusr1Disposition(read, plain.pid)) === "caught",
         );
         plain.kill("SIGUSR1");
         assert.ok(
-          await within(3000, () => listeningPorts(plain.pid).has(INSPECTOR_PORT)),
+          await inspectorOpens(read, plain.pid, 3000),
           `a plain Deno process listens on ${INSPECTOR_PORT} after SIGUSR1`,
         );
       } finally {
@@ -81,10 +84,10 @@ rootTest(
       const relay = await startRelay(t, n.relay, oneRuleYaml(n.relayIn, n.relayOut));
       const pid = relay.process.pid;
       await sleep(1000); // well past the runtime's 500 ms grace
-      assert.equal(sigusr1Disposition(pid), "ignored");
+      assert.equal(await sigusr1Disposition(read, pid), "ignored");
       for (let i = 0; i < 3; i++) relay.process.kill("SIGUSR1");
-      const opened = await within(1500, () => listeningPorts(pid).has(INSPECTOR_PORT));
-      const ports = [...listeningPorts(pid)];
+      const opened = await inspectorOpens(read, pid, 1500);
+      const ports = [...await listeningPorts(read, pid)];
       const { code } = await relay.stop();
       assert.equal(opened, false, `mcr run listens on ${ports.join(", ")}`);
       assert.equal(code, 0, "SIGUSR1 ended nothing: the relay stops cleanly on SIGTERM after it");
@@ -102,19 +105,25 @@ rootTest(
         n.sink,
         selfCommand(["sink", "--group", "239.1.1.1", "--port", "5000", "--max-seconds", "3"]),
       );
+      const read = procReader(t, n.sink);
       try {
         const pid = sink.pid;
-        assert.ok(
-          await within(5000, () => sigusr1Disposition(pid) !== "default"),
+        await waitFor(
           "mcr sink takes SIGUSR1",
+          5000,
+          async () => (await sigusr1Disposition(read, pid)) !== "default",
         );
-        const early = sigusr1Disposition(pid);
+        const early = await sigusr1Disposition(read, pid);
         sink.kill("SIGUSR1");
         await sleep(1200);
-        assert.equal(sigusr1Disposition(pid), "ignored", "the runtime's handler is replaced");
+        assert.equal(
+          await sigusr1Disposition(read, pid),
+          "ignored",
+          "the runtime's handler is replaced",
+        );
         sink.kill("SIGUSR1");
         await sleep(500);
-        assert.equal(listeningPorts(pid).has(INSPECTOR_PORT), false);
+        assert.equal((await listeningPorts(read, pid)).has(INSPECTOR_PORT), false);
         const status = await sink.status;
         const err = await new Response(sink.stderr).text();
         assert.equal(
