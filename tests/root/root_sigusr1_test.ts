@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { type Topology, withTopology } from "../../src/tools/topology.ts";
 import { selfCommand } from "../../src/runtime.ts";
 import { rootTest } from "../helpers/netns.ts";
-import { oneRuleYaml, sleep, startRelay } from "../helpers/relay.ts";
+import { baseStream, oneRuleYaml, sleep, startRelay } from "../helpers/relay.ts";
 import { waitFor } from "../helpers/routing.ts";
 
 const INSPECTOR_PORT = 9229;
@@ -137,6 +137,45 @@ rootTest(
           sink.kill("SIGKILL");
         } catch { /* ended */ }
       }
+    });
+  },
+);
+
+rootTest(
+  "root: a storm of SIGUSR1 racing SIGHUP reloads and SIGUSR2 counters under traffic: every packet forwarded once, no debugger, a clean stop",
+  async () => {
+    await withTopology(async (t) => {
+      const n = await t.chain();
+      const read = procReader(t, n.relay);
+      const relay = await startRelay(t, n.relay, oneRuleYaml(n.relayIn, n.relayOut));
+      const pid = relay.process.pid;
+      await sleep(800);
+      const { sink, gen } = await baseStream(t, n, {
+        count: 6000,
+        rate: 3000,
+        runId: 77,
+        idleMs: 1500,
+      });
+      // 2 s of signals while the stream runs: SIGUSR1 every 2 ms, a reload and a counters
+      // print every 100 ms among them.
+      for (let i = 0; i < 1000; i++) {
+        relay.process.kill("SIGUSR1");
+        if (i % 50 === 0) relay.process.kill("SIGHUP");
+        if (i % 50 === 25) relay.process.kill("SIGUSR2");
+        await sleep(2);
+      }
+      await gen;
+      const got = await sink.result;
+      const opened = await inspectorOpens(read, pid, 500);
+      const { code } = await relay.stop();
+      assert.equal(got.unique, 6000, "every packet forwarded");
+      assert.equal(got.duplicates, 0);
+      assert.equal(opened, false, `no debugger on ${INSPECTOR_PORT}`);
+      assert.equal(code, 0, "the relay stops cleanly after the storm");
+      const records = relay.log.map((l) => JSON.parse(l));
+      assert.ok(records.some((r) => r.msg === "configuration reloaded"), "reloads were done");
+      assert.ok(records.filter((r) => r.msg === "counters").length >= 2, "counters were printed");
+      assert.ok(!relay.log.some((l) => l.includes("Debugger")));
     });
   },
 );
